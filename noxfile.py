@@ -1,0 +1,68 @@
+"""Development tasks. ``nox`` with no arguments runs tests, lint, typing and the plugin tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typing", "plugins"]
+nox.options.default_venv_backend = "venv"
+
+ROOT = Path(__file__).parent
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+PLUGINS = sorted(p.parent for p in (ROOT / "plugins").glob("*/pyproject.toml"))
+
+
+def group(name: str) -> list[str]:
+    """The requirements of a ``[dependency-groups]`` entry."""
+    return list(nox.project.dependency_groups(PYPROJECT, name))
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Install the package with its extras and run the test suite with branch coverage."""
+    session.install("-e", ".[cli,numpy]", *group("tests"))
+    session.run(
+        "pytest", "--cov", "--cov-report=term", *(session.posargs or ["tests"])
+    )
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff: lint rules and formatting."""
+    session.install(*group("lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typing(session: nox.Session) -> None:
+    """mypy --strict on src/."""
+    session.install("-e", ".[cli,numpy]", *group("typing"))
+    session.run("mypy")
+
+
+@nox.session
+def plugins(session: nox.Session) -> None:
+    """Downstream tests: install each package in plugins/ beside the core and run its tests."""
+    session.install("-e", ".", *group("tests"))
+    for plugin in PLUGINS:
+        session.install("-e", str(plugin))
+    for plugin in PLUGINS:
+        session.run("pytest", str(plugin / "tests"), "-p", "no:cacheprovider")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site with warnings as errors."""
+    session.install("-e", ".[cli,numpy]", *group("docs"))
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / ".site"))
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run every benchmark in benchmarks/ (``nox -s bench -- --quick`` for a short run)."""
+    session.install("-e", ".[cli,numpy]", *group("bench"))
+    for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+        session.run("python", str(script), *session.posargs)

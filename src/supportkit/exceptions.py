@@ -1,0 +1,139 @@
+"""Every error supportkit raises, in one tree.
+
+Catch :class:`SupportkitError` to handle anything the library raises; catch a branch to handle
+one category. Where a builtin exception shares the meaning, the class subclasses it too, so
+``except ValueError`` keeps working for code that does not know supportkit.
+
+::
+
+    SupportkitError
+    ├── ConfigurationError (ValueError)     bad settings: tiers, agents, routers, ladders
+    │   └── PolicyError                     an SLA policy that cannot work
+    ├── CalendarError (ValueError)          bad schedule or instant handed to a calendar
+    ├── EventError (ValueError)             an event or event dict that is not valid (.kind, .field)
+    ├── TicketStateError (ValueError)       a transition the lifecycle forbids (.ticket_id, .status, .event)
+    ├── PluginError                         a plugin failed or is misdeclared (.plugin)
+    ├── IntegrationError                    talking to an outside system failed (.request)
+    │   ├── IntegrationTimeout
+    │   └── IntegrationHTTPError            the system answered with an error status (.response)
+    └── StoreError                          the event store failed (wraps sqlite3 and friends)
+        └── ConcurrencyError                appended at a stale version (.ticket_id, .expected, .actual)
+
+Foreign exceptions (``httpx``, ``statemachine``, ``sqlite3``, a plugin's own) are translated at
+the boundary with ``raise ... from exc``, so the original stays reachable as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "CalendarError",
+    "ConcurrencyError",
+    "ConfigurationError",
+    "EventError",
+    "IntegrationError",
+    "IntegrationHTTPError",
+    "IntegrationTimeout",
+    "PluginError",
+    "PolicyError",
+    "StoreError",
+    "SupportkitError",
+    "TicketStateError",
+]
+
+
+class SupportkitError(Exception):
+    """Base class of every error supportkit raises."""
+
+
+class ConfigurationError(SupportkitError, ValueError):
+    """A setting (tier, agent, router, escalation ladder, desk option) is invalid."""
+
+
+class PolicyError(ConfigurationError):
+    """An SLA policy is invalid: unknown metric, non-positive target, no targets at all."""
+
+
+class CalendarError(SupportkitError, ValueError):
+    """A business calendar was given a bad schedule, zone or instant."""
+
+
+class EventError(SupportkitError, ValueError):
+    """An event (or its dict form) is invalid.
+
+    ``kind`` is the event kind when known and ``field`` the offending field, if any.
+    """
+
+    def __init__(self, message: str, *, kind: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.field = field
+
+
+class TicketStateError(SupportkitError, ValueError):
+    """An event is not allowed in the ticket's current state.
+
+    ``ticket_id``, ``status`` (the status before the event) and ``event`` (the rejected
+    :class:`~supportkit.TicketEvent`, or ``None``) say what was refused.
+    """
+
+    def __init__(
+        self, message: str, *, ticket_id: str | None = None, status: str | None = None, event: Any = None
+    ) -> None:
+        super().__init__(message)
+        self.ticket_id = ticket_id
+        self.status = status
+        self.event = event
+
+
+class PluginError(SupportkitError):
+    """A plugin raised, returned something invalid, or declared a hook wrongly.
+
+    ``plugin`` is the plugin's registered name.
+    """
+
+    def __init__(self, message: str, *, plugin: str | None = None) -> None:
+        super().__init__(message)
+        self.plugin = plugin
+
+
+class IntegrationError(SupportkitError):
+    """Talking to an outside system (webhook, CRM, mail server) failed.
+
+    ``request`` is the :class:`httpx.Request` when the integration speaks HTTP.
+    """
+
+    def __init__(self, message: str, *, request: Any = None) -> None:
+        super().__init__(message)
+        self.request = request
+
+
+class IntegrationTimeout(IntegrationError):
+    """The outside system did not answer in time (or could not be reached)."""
+
+
+class IntegrationHTTPError(IntegrationError):
+    """The outside system answered with an error status; ``response`` holds the answer."""
+
+    def __init__(self, message: str, *, request: Any = None, response: Any = None) -> None:
+        super().__init__(message, request=request)
+        self.response = response
+
+
+class StoreError(SupportkitError):
+    """The event store failed to read or write."""
+
+
+class ConcurrencyError(StoreError):
+    """An append used a stale per-ticket version: someone else appended first.
+
+    Re-read the ticket and retry. ``expected`` is the version the caller assumed and ``actual``
+    the version found in the store.
+    """
+
+    def __init__(self, message: str, *, ticket_id: str, expected: int, actual: int) -> None:
+        super().__init__(message)
+        self.ticket_id = ticket_id
+        self.expected = expected
+        self.actual = actual
