@@ -3,21 +3,34 @@
 import supportkit
 
 EXPECTED = [
+    "Agent",
     "CalendarError",
+    "Channel",
     "Clock",
     "ConcurrencyError",
     "ConfigurationError",
+    "Customer",
     "EventError",
     "FrozenClock",
+    "Group",
+    "InMemoryStore",
     "IntegrationError",
     "IntegrationHTTPError",
     "IntegrationTimeout",
     "PluginError",
     "PolicyError",
+    "Priority",
+    "Role",
+    "Satisfaction",
+    "Status",
     "StoreError",
     "SupportkitError",
     "SystemClock",
+    "Ticket",
+    "TicketEvent",
+    "TicketLifecycle",
     "TicketStateError",
+    "Tier",
 ]
 
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from ._clock import Clock, FrozenClock, SystemClock
+from ._lifecycle import TicketLifecycle
+from ._model import Agent, Channel, Customer, Group, Priority, Role, Status, TicketEvent, Tier
+from ._store import InMemoryStore
+from ._ticket import Satisfaction, Ticket
 from .exceptions import (
     CalendarError,
     ConcurrencyError,
@@ -25,21 +29,34 @@ from .exceptions import (
 )
 
 __all__ = [
+    "Agent",
     "CalendarError",
+    "Channel",
     "Clock",
     "ConcurrencyError",
     "ConfigurationError",
+    "Customer",
     "EventError",
     "FrozenClock",
+    "Group",
+    "InMemoryStore",
     "IntegrationError",
     "IntegrationHTTPError",
     "IntegrationTimeout",
     "PluginError",
     "PolicyError",
+    "Priority",
+    "Role",
+    "Satisfaction",
+    "Status",
     "StoreError",
     "SupportkitError",
     "SystemClock",
+    "Ticket",
+    "TicketEvent",
+    "TicketLifecycle",
     "TicketStateError",
+    "Tier",
 ]
 
 

@@ -44,7 +44,9 @@ def from_epoch(ts: int, tz: tzinfo = UTC) -> datetime:
     return datetime.fromtimestamp(ts, tz)
 
 
-def seconds(value: timedelta, what: str = "duration", error: type[SupportkitError] = SupportkitError) -> int:
+def seconds(
+    value: timedelta, what: str = "duration", error: type[SupportkitError] = SupportkitError
+) -> int:
     """Return *value* as whole seconds, refusing anything that is not a :class:`timedelta`."""
     if not isinstance(value, timedelta):
         raise error(f"{what} must be a datetime.timedelta, got {type(value).__name__} {value!r}")
@@ -60,7 +62,9 @@ def parse_instant(
     try:
         value = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise error(f"{what} {text!r} is not an ISO 8601 instant (e.g. 2025-03-03T09:00:00+01:00)") from exc
+        raise error(
+            f"{what} {text!r} is not an ISO 8601 instant (e.g. 2025-03-03T09:00:00+01:00)"
+        ) from exc
     if value.utcoffset() is None:
         raise error(f"{what} {text!r} has no UTC offset: add one (e.g. '+01:00' or 'Z')")
     return value

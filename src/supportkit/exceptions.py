@@ -11,13 +11,13 @@ one category. Where a builtin exception shares the meaning, the class subclasses
     │   └── PolicyError                     an SLA policy that cannot work
     ├── CalendarError (ValueError)          bad schedule or instant handed to a calendar
     ├── EventError (ValueError)             an event or event dict that is not valid (.kind, .field)
-    ├── TicketStateError (ValueError)       a transition the lifecycle forbids (.ticket_id, .status, .event)
+    ├── TicketStateError (ValueError)       a forbidden transition (.ticket_id, .status, .event)
     ├── PluginError                         a plugin failed or is misdeclared (.plugin)
     ├── IntegrationError                    talking to an outside system failed (.request)
     │   ├── IntegrationTimeout
     │   └── IntegrationHTTPError            the system answered with an error status (.response)
     └── StoreError                          the event store failed (wraps sqlite3 and friends)
-        └── ConcurrencyError                appended at a stale version (.ticket_id, .expected, .actual)
+        └── ConcurrencyError                a stale append (.ticket_id, .expected, .actual)
 
 Foreign exceptions (``httpx``, ``statemachine``, ``sqlite3``, a plugin's own) are translated at
 the boundary with ``raise ... from exc``, so the original stays reachable as ``__cause__``.
@@ -79,7 +79,12 @@ class TicketStateError(SupportkitError, ValueError):
     """
 
     def __init__(
-        self, message: str, *, ticket_id: str | None = None, status: str | None = None, event: Any = None
+        self,
+        message: str,
+        *,
+        ticket_id: str | None = None,
+        status: str | None = None,
+        event: Any = None,
     ) -> None:
         super().__init__(message)
         self.ticket_id = ticket_id

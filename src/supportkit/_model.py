@@ -1,0 +1,449 @@
+"""The domain model: enums, value objects and the immutable ``TicketEvent``.
+
+Events carry their kind-specific fields in ``data``; :data:`EVENT_FIELDS` is the one place that
+says which fields each kind has, which are required and how each is checked. Events serialise to
+plain JSON-compatible dicts (``to_dict``/``from_dict``) with a schema version.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+
+from ._time import parse_instant, to_epoch
+from .exceptions import ConfigurationError, EventError
+
+__all__ = [
+    "EVENT_FIELDS",
+    "SCHEMA_VERSION",
+    "Agent",
+    "Channel",
+    "Customer",
+    "Group",
+    "Priority",
+    "Role",
+    "Status",
+    "TicketEvent",
+    "Tier",
+]
+
+SCHEMA_VERSION = 1
+
+
+class Status(enum.StrEnum):
+    """A ticket's status (Zendesk's categories, which the SLA pause rules depend on)."""
+
+    NEW = "new"
+    OPEN = "open"
+    PENDING = "pending"
+    """Waiting on the customer."""
+    ON_HOLD = "on_hold"
+    """Waiting on a third party or engineering."""
+    SOLVED = "solved"
+    CLOSED = "closed"
+
+
+class Priority(enum.StrEnum):
+    """A ticket's priority, lowest first (``Priority.rank`` orders them)."""
+
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+    @property
+    def rank(self) -> int:
+        """0 for ``low`` up to 3 for ``urgent``."""
+        return _PRIORITY_RANK[self]
+
+
+_PRIORITY_RANK = {p: i for i, p in enumerate(Priority)}
+
+
+class Channel(enum.StrEnum):
+    """The channel a message came through.
+
+    Events store the channel as a plain string, so plugins may add channels of their own names;
+    these are the well-known ones. (The plugin protocol that talks to a channel is
+    :class:`supportkit.typing.Channel`.)
+    """
+
+    EMAIL = "email"
+    CHAT = "chat"
+    WEB = "web"
+    PHONE = "phone"
+    API = "api"
+    SOCIAL = "social"
+
+
+class Role(enum.StrEnum):
+    """Who did something: the customer, an agent, the system (automation) or a bot."""
+
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    SYSTEM = "system"
+    BOT = "bot"
+
+
+def _frozen_map(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value or {}))
+
+
+def _non_negative_map(value: Mapping[str, int] | None) -> Mapping[str, int]:
+    result = dict(value or {})
+    for key, number in result.items():
+        if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+            raise ConfigurationError(
+                f"{key!r}: {number!r} is not a whole number >= 0 (skill levels and capacities "
+                "are counts)"
+            )
+    return MappingProxyType(result)
+
+
+def _required_text(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(f"{attribute.name} must be a non-empty string, got {value!r}")
+
+
+@attrs.frozen
+class Tier:
+    """A customer tier: a name, a routing weight (higher goes first) and its perks.
+
+    ``dedicated_group``/``dedicated_agent`` route the tier's tickets to a named team or person,
+    ``sla_policy`` names a tighter SLA policy, and ``watchlist`` holds the ids of top accounts
+    (customers or organisations) that always get this tier's treatment.
+    """
+
+    name: str = attrs.field(validator=_required_text)
+    weight: int = attrs.field(kw_only=True)
+    dedicated_group: str | None = attrs.field(default=None, kw_only=True)
+    dedicated_agent: str | None = attrs.field(default=None, kw_only=True)
+    sla_policy: str | None = attrs.field(default=None, kw_only=True)
+    watchlist: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset, kw_only=True)
+
+    @weight.validator
+    def _check_weight(self, _attribute: attrs.Attribute[int], value: object) -> None:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ConfigurationError(f"tier {self.name!r}: weight must be an int, got {value!r}")
+
+
+@attrs.frozen
+class Customer:
+    """A customer (requester): id, tier name, organisation and free-form attributes."""
+
+    id: str = attrs.field(validator=_required_text)
+    tier: str | None = None
+    organisation: str | None = None
+    name: str | None = None
+    email: str | None = None
+    language: str | None = None
+    attributes: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_map)
+
+
+@attrs.frozen
+class Group:
+    """A team of agents that tickets can be assigned to (``level`` places it on a ladder)."""
+
+    id: str = attrs.field(validator=_required_text)
+    name: str | None = None
+    level: str | None = None
+
+
+@attrs.frozen
+class Agent:
+    """A support agent.
+
+    ``skills`` maps a skill to its level (higher is better), ``capacity`` maps a channel name to
+    how many active tickets the agent takes on that channel at once.
+    """
+
+    id: str = attrs.field(validator=_required_text)
+    name: str | None = None
+    skills: Mapping[str, int] = attrs.field(factory=dict, converter=_non_negative_map)
+    languages: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    groups: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    capacity: Mapping[str, int] = attrs.field(factory=dict, converter=_non_negative_map)
+
+
+# --- events -------------------------------------------------------------------------------------
+
+_Check = Callable[[Any], Any]
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError("must be a non-empty string")
+    return value
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _any_text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    return value
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
+def _enum(kind: type[enum.StrEnum]) -> _Check:
+    names = ", ".join(member.value for member in kind)
+
+    def check(value: Any) -> Any:
+        try:
+            return kind(value)
+        except ValueError:
+            raise ValueError(f"must be one of {names}") from None
+
+    return check
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValueError("must be a list of strings")
+    return tuple(_text(tag) for tag in value)
+
+
+def _int_between(low: int, high: int) -> _Check:
+    def check(value: Any) -> int | None:
+        if value is None:
+            return None
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ValueError(f"must be a whole number from {low} to {high}")
+        return value
+
+    return check
+
+
+def _csat(value: Any) -> str | None:
+    if value is None or value in ("good", "bad"):
+        return value  # type: ignore[no-any-return]
+    raise ValueError("must be 'good', 'bad' or null")
+
+
+def _version(value: Any) -> int | str:
+    if isinstance(value, bool) or not isinstance(value, int | str) or value == "":
+        raise ValueError("must be an int or a non-empty string")
+    return value
+
+
+@attrs.frozen
+class _Field:
+    check: _Check
+    required: bool = False
+    default: Any = None
+
+
+_priority = _enum(Priority)
+
+#: Per event kind, its data fields: name -> (check/convert, required, default).
+EVENT_FIELDS: Mapping[str, Mapping[str, _Field]] = MappingProxyType(
+    {
+        "created": {
+            "channel": _Field(_text, default="web"),
+            "priority": _Field(_priority, default=Priority.NORMAL),
+            "subject": _Field(_any_text, default=""),
+            "customer": _Field(_optional_text),
+            "organisation": _Field(_optional_text),
+            "tier": _Field(_optional_text),
+            "group": _Field(_optional_text),
+            "language": _Field(_optional_text),
+            "tags": _Field(_tags, default=()),
+        },
+        "message": {
+            "public": _Field(_flag, default=True),
+            "message_id": _Field(_optional_text),
+            "body": _Field(_any_text, default=""),
+            "channel": _Field(_optional_text),
+        },
+        "status_changed": {"to": _Field(_enum(Status), required=True)},
+        "assigned": {"agent": _Field(_optional_text), "group": _Field(_optional_text)},
+        "priority_changed": {"to": _Field(_priority, required=True)},
+        "tier_changed": {"to": _Field(_optional_text)},
+        "escalated": {
+            "level": _Field(_text, required=True),
+            "target": _Field(_optional_text),
+            "reason": _Field(_any_text, default=""),
+        },
+        "tagged": {"add": _Field(_tags, default=()), "remove": _Field(_tags, default=())},
+        "merged": {"into": _Field(_text, required=True)},
+        "satisfaction_rated": {
+            "csat": _Field(_csat),
+            "score": _Field(_int_between(1, 5)),
+            "nps": _Field(_int_between(0, 10)),
+            "ces": _Field(_int_between(1, 7)),
+            "comment": _Field(_any_text, default=""),
+        },
+        "kb_article_viewed": {"article": _Field(_text, required=True)},
+        "deflected": {"article": _Field(_optional_text)},
+        "sla_policy_applied": {
+            "policy": _Field(_text, required=True),
+            "version": _Field(_version, default=1),
+        },
+    }
+)
+
+
+def _check_data(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    fields = EVENT_FIELDS.get(kind)
+    if fields is None:
+        raise EventError(
+            f"unknown event kind {kind!r}: use one of {', '.join(EVENT_FIELDS)}",
+            kind=kind,
+            field="kind",
+        )
+    unknown = data.keys() - fields.keys()
+    if unknown:
+        name = sorted(unknown)[0]
+        raise EventError(
+            f"{kind} event: unknown field {name!r} (allowed: {', '.join(fields) or 'none'})",
+            kind=kind,
+            field=name,
+        )
+    result: dict[str, Any] = {}
+    for name, spec in fields.items():
+        if name not in data:
+            if spec.required:
+                raise EventError(f"{kind} event: missing field {name!r}", kind=kind, field=name)
+            result[name] = spec.default
+            continue
+        try:
+            result[name] = spec.check(data[name])
+        except ValueError as exc:
+            raise EventError(
+                f"{kind} event: field {name!r} {exc} (got {data[name]!r})", kind=kind, field=name
+            ) from None
+    if kind == "assigned" and result["agent"] is None and result["group"] is None:
+        raise EventError(
+            "assigned event: give an 'agent', a 'group' or both", kind=kind, field="agent"
+        )
+    return result
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+@attrs.frozen
+class TicketEvent:
+    """One immutable fact in a ticket's log.
+
+    ``kind`` is one of :data:`EVENT_FIELDS`; ``data`` holds that kind's fields, checked and
+    completed with defaults on construction (so ``event.data["public"]`` always exists on a
+    message). ``by`` is the actor's :class:`Role` and ``actor`` the actor's id, if known.
+    ``ts`` is ``at`` as integer epoch seconds, for the hot paths.
+
+    >>> from datetime import UTC
+    >>> e = TicketEvent("message", ticket_id="T-1", at=datetime(2025, 3, 3, 9, tzinfo=UTC),
+    ...                 by="agent", data={"public": False})
+    >>> e.data["public"], e.by
+    (False, <Role.AGENT: 'agent'>)
+    """
+
+    kind: str
+    ticket_id: str = attrs.field(kw_only=True)
+    at: datetime = attrs.field(kw_only=True)
+    by: Role = attrs.field(default=Role.SYSTEM, kw_only=True)
+    actor: str | None = attrs.field(default=None, kw_only=True)
+    data: Mapping[str, Any] = attrs.field(factory=dict, kw_only=True, hash=False)
+    id: str = attrs.field(factory=_new_id, kw_only=True)
+    ts: int = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.ticket_id, str) or not self.ticket_id:
+            raise EventError(
+                f"{self.kind} event: ticket_id must be a non-empty string, got {self.ticket_id!r}",
+                kind=self.kind,
+                field="ticket_id",
+            )
+        object.__setattr__(self, "data", MappingProxyType(_check_data(self.kind, self.data)))
+        try:
+            by = Role(self.by)
+        except ValueError:
+            raise EventError(
+                f"{self.kind} event: 'by' must be one of {', '.join(Role)}, got {self.by!r}",
+                kind=self.kind,
+                field="by",
+            ) from None
+        object.__setattr__(self, "by", by)
+        try:
+            ts = to_epoch(self.at, f"{self.kind} event field 'at'", EventError)
+        except EventError as exc:
+            exc.kind, exc.field = self.kind, "at"
+            raise
+        object.__setattr__(self, "ts", ts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the event as a JSON-compatible dict (with ``"v"``, the schema version)."""
+        data = {
+            name: (list(value) if isinstance(value, tuple) else value)
+            for name, value in self.data.items()
+        }
+        return {
+            "v": SCHEMA_VERSION,
+            "id": self.id,
+            "ticket_id": self.ticket_id,
+            "at": self.at.isoformat(),
+            "kind": self.kind,
+            "by": self.by.value,
+            "actor": self.actor,
+            **{k: (v.value if isinstance(v, enum.Enum) else v) for k, v in data.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> TicketEvent:
+        """Build an event from its dict form, checking every field.
+
+        Raises :class:`~supportkit.EventError` naming the field for an unknown kind, a missing or
+        malformed field, a naive or unparseable ``at``, or an unsupported schema version.
+        """
+        if not isinstance(raw, Mapping):
+            raise EventError(f"an event must be a dict, got {type(raw).__name__}")
+        fields = dict(raw)
+        version = fields.pop("v", SCHEMA_VERSION)
+        kind = fields.pop("kind", None)
+        if version != SCHEMA_VERSION:
+            raise EventError(
+                f"event schema version {version!r} is not supported (this supportkit reads "
+                f"version {SCHEMA_VERSION})",
+                kind=kind,
+                field="v",
+            )
+        if kind is None:
+            raise EventError("event: missing field 'kind'", field="kind")
+        envelope: dict[str, Any] = {}
+        for name in ("ticket_id", "at"):
+            if name not in fields:
+                raise EventError(f"{kind} event: missing field {name!r}", kind=kind, field=name)
+            envelope[name] = fields.pop(name)
+        at = envelope["at"]
+        if isinstance(at, str):
+            try:
+                at = parse_instant(at, f"{kind} event field 'at'", EventError)
+            except EventError as exc:
+                exc.kind, exc.field = kind, "at"
+                raise
+        for name in ("by", "actor", "id"):
+            if name in fields:
+                envelope[name] = fields.pop(name)
+        if envelope.get("id") is None:
+            envelope.pop("id", None)
+        return cls(
+            kind,
+            ticket_id=envelope["ticket_id"],
+            at=at,
+            data=fields,
+            **{k: v for k, v in envelope.items() if k in ("by", "actor", "id")},
+        )
