@@ -13,6 +13,7 @@ EXPECTED = [
     "EventError",
     "FrozenClock",
     "Group",
+    "InboundMessage",
     "InMemoryStore",
     "IntegrationError",
     "IntegrationHTTPError",

@@ -10,7 +10,18 @@ from typing import Any
 
 from ._clock import Clock, FrozenClock, SystemClock
 from ._lifecycle import TicketLifecycle
-from ._model import Agent, Channel, Customer, Group, Priority, Role, Status, TicketEvent, Tier
+from ._model import (
+    Agent,
+    Channel,
+    Customer,
+    Group,
+    InboundMessage,
+    Priority,
+    Role,
+    Status,
+    TicketEvent,
+    Tier,
+)
 from ._store import InMemoryStore
 from ._ticket import Satisfaction, Ticket
 from .exceptions import (
@@ -39,6 +50,7 @@ __all__ = [
     "EventError",
     "FrozenClock",
     "Group",
+    "InboundMessage",
     "InMemoryStore",
     "IntegrationError",
     "IntegrationHTTPError",

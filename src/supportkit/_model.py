@@ -26,6 +26,7 @@ __all__ = [
     "Channel",
     "Customer",
     "Group",
+    "InboundMessage",
     "Priority",
     "Role",
     "Status",
@@ -447,3 +448,33 @@ class TicketEvent:
             data=fields,
             **{k: v for k, v in envelope.items() if k in ("by", "actor", "id")},
         )
+
+
+def _aware(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    to_epoch(value, attribute.name, EventError)  # type: ignore[arg-type]
+
+
+@attrs.frozen
+class InboundMessage:
+    """A validated message from a channel, ready for :meth:`SupportDesk.ingest`.
+
+    ``message_id`` is the channel's stable id for the message (an email's ``Message-ID``, a chat
+    platform's event id): ingest is idempotent on ``(channel, message_id)``. ``sender`` is the
+    address or handle the CRM lookup resolves to a customer; ``ticket_id`` threads the message
+    into an existing ticket (``None`` opens a new one).
+    """
+
+    message_id: str = attrs.field(validator=attrs.validators.min_len(1))
+    channel: str = attrs.field(validator=attrs.validators.min_len(1))
+    sender: str = attrs.field(validator=attrs.validators.min_len(1))
+    at: datetime = attrs.field(validator=_aware)
+    body: str = ""
+    subject: str = ""
+    ticket_id: str | None = None
+    public: bool = True
+    priority: Priority | None = attrs.field(
+        default=None, converter=attrs.converters.optional(Priority)
+    )
+    tags: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    language: str | None = None
+    metadata: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_map)
