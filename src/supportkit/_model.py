@@ -451,7 +451,19 @@ class TicketEvent:
 
 
 def _aware(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    to_epoch(value, attribute.name, EventError)  # type: ignore[arg-type]
+    try:
+        to_epoch(value, f"inbound message field {attribute.name!r}", EventError)  # type: ignore[arg-type]
+    except EventError as exc:
+        exc.field = attribute.name
+        raise
+
+
+def _message_text(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str) or not value:
+        raise EventError(
+            f"inbound message field {attribute.name!r} must be a non-empty string, got {value!r}",
+            field=attribute.name,
+        )
 
 
 @attrs.frozen
@@ -464,9 +476,9 @@ class InboundMessage:
     into an existing ticket (``None`` opens a new one).
     """
 
-    message_id: str = attrs.field(validator=attrs.validators.min_len(1))
-    channel: str = attrs.field(validator=attrs.validators.min_len(1))
-    sender: str = attrs.field(validator=attrs.validators.min_len(1))
+    message_id: str = attrs.field(validator=_message_text)
+    channel: str = attrs.field(validator=_message_text)
+    sender: str = attrs.field(validator=_message_text)
     at: datetime = attrs.field(validator=_aware)
     body: str = ""
     subject: str = ""
