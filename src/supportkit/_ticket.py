@@ -8,8 +8,7 @@ of a log gives the ticket as it was at that time.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
 
 import attrs
 
@@ -32,8 +31,11 @@ class Satisfaction:
     comment: str = ""
 
 
+_UTC_AT = datetime.fromtimestamp
+
+
 def _at(ts: int | None) -> datetime | None:
-    return None if ts is None else from_epoch(ts)
+    return None if ts is None else _UTC_AT(ts, UTC)
 
 
 @attrs.frozen
@@ -118,6 +120,9 @@ class Ticket:
 
 
 _UNCHANGED_ON_CLOSED = frozenset({"satisfaction_rated", "tagged"})
+_CLOSED = Status.CLOSED
+_CUSTOMER = Role.CUSTOMER
+_AGENT = Role.AGENT
 
 
 class _Fold:
@@ -232,11 +237,39 @@ class _Fold:
         return fold
 
     def freeze(self) -> Ticket:
-        values: dict[str, Any] = {}
-        for name in self.__slots__:
-            value = getattr(self, name)
-            values[name] = _at(value) if name.endswith("_at") else value
-        return Ticket(**values)
+        # Spelled out (no getattr loop): freezing is on the bulk replay path.
+        return Ticket(
+            self.id,
+            self.status,
+            self.priority,
+            self.channel,
+            self.subject,
+            _UTC_AT(self.created_at, UTC),
+            self.created_by,
+            _UTC_AT(self.updated_at, UTC),
+            self.version,
+            self.customer,
+            self.organisation,
+            self.tier,
+            self.language,
+            self.assignee,
+            self.group,
+            self.tags,
+            self.reopen_count,
+            self.escalation_level,
+            self.escalation_count,
+            _at(self.first_customer_message_at),
+            _at(self.last_customer_message_at),
+            _at(self.first_agent_reply_at),
+            _at(self.last_agent_reply_at),
+            self.agent_replies,
+            _at(self.solved_at),
+            _at(self.closed_at),
+            self.merged_into,
+            self.satisfaction,
+            self.sla_policy,
+            self.sla_policy_version,
+        )
 
     def apply(self, event: TicketEvent) -> None:
         if event.ticket_id != self.id:
@@ -255,7 +288,7 @@ class _Fold:
                 status=self.status.value,
                 event=event,
             )
-        if self.status is Status.CLOSED and event.kind not in _UNCHANGED_ON_CLOSED:
+        if self.status is _CLOSED and event.kind not in _UNCHANGED_ON_CLOSED:
             raise TicketStateError(
                 f"ticket {self.id}: event {event.id} ({event.kind}) on a closed ticket; closed is "
                 "final, so open a follow-up ticket instead",
@@ -280,11 +313,12 @@ class _Fold:
     def _message(self, event: TicketEvent) -> None:
         if not event.data["public"]:
             return
-        if event.by is Role.CUSTOMER:
+        by = event.by
+        if by is _CUSTOMER:
             if self.first_customer_message_at is None:
                 self.first_customer_message_at = event.ts
             self.last_customer_message_at = event.ts
-        elif event.by is Role.AGENT:
+        elif by is _AGENT:
             if self.first_agent_reply_at is None:
                 self.first_agent_reply_at = event.ts
             self.last_agent_reply_at = event.ts
