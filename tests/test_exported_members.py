@@ -4,6 +4,7 @@ import supportkit
 
 EXPECTED = [
     "Agent",
+    "BusinessCalendar",
     "CalendarError",
     "Channel",
     "Clock",

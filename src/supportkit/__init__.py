@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._calendar import BusinessCalendar
 from ._clock import Clock, FrozenClock, SystemClock
 from ._lifecycle import TicketLifecycle
 from ._model import (
@@ -41,6 +42,7 @@ from .exceptions import (
 
 __all__ = [
     "Agent",
+    "BusinessCalendar",
     "CalendarError",
     "Channel",
     "Clock",
