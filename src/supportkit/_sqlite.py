@@ -1,0 +1,442 @@
+"""``SqliteStore``: the embedded, durable default store (one SQLite file, WAL mode).
+
+Every write is one ``BEGIN IMMEDIATE`` transaction, so several processes on one machine can
+share a file: writers queue on SQLite's lock (up to ``busy_timeout`` seconds) and readers never
+block. An event is acknowledged only after its transaction committed: with
+``durability="normal"`` (``synchronous=NORMAL``) it survives the process being killed, with
+``"full"`` (``synchronous=FULL``) also a power loss.
+
+The schema is versioned with ``PRAGMA user_version`` and upgraded by :data:`MIGRATIONS`, an
+ordered list of functions: a file written by an older supportkit is migrated on open, one
+written by a newer one is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from ._deskstore import (
+    Commit,
+    OutboxMessage,
+    alert_conflict,
+    duplicate_message,
+    ticket_from_dict,
+    ticket_to_dict,
+)
+from ._model import TicketEvent
+from ._store import check_batch, check_version
+from ._ticket import Ticket
+from .exceptions import ConfigurationError, StoreError
+
+__all__ = ["MIGRATIONS", "SqliteStore"]
+
+_SYNCHRONOUS = {"normal": "NORMAL", "full": "FULL"}
+
+
+def _v1_event_log(db: sqlite3.Connection) -> None:
+    """The append-only log and per-ticket versions."""
+    db.execute(
+        "CREATE TABLE events (seq INTEGER PRIMARY KEY, ticket_id TEXT NOT NULL,"
+        " version INTEGER NOT NULL, event_id TEXT NOT NULL UNIQUE, body TEXT NOT NULL,"
+        " UNIQUE (ticket_id, version))"
+    )
+    db.execute("CREATE TABLE streams (ticket_id TEXT PRIMARY KEY, version INTEGER NOT NULL)")
+
+
+def _v2_idempotency_and_snapshots(db: sqlite3.Connection) -> None:
+    """Channel message ids already ingested, and ticket snapshots for fast reads."""
+    db.execute(
+        "CREATE TABLE messages (channel TEXT NOT NULL, message_id TEXT NOT NULL,"
+        " ticket_id TEXT NOT NULL, PRIMARY KEY (channel, message_id)) WITHOUT ROWID"
+    )
+    db.execute(
+        "CREATE TABLE snapshots (ticket_id TEXT PRIMARY KEY, version INTEGER NOT NULL,"
+        " body TEXT NOT NULL)"
+    )
+
+
+def _v3_outbox_due_alerts(db: sqlite3.Connection) -> None:
+    """The outbox, the SLA due index and the SLA alerts already emitted."""
+    db.execute(
+        "CREATE TABLE outbox (key TEXT PRIMARY KEY, ticket_id TEXT NOT NULL, topic TEXT NOT NULL,"
+        " payload TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending',"
+        " attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL,"
+        " last_error TEXT, created_at INTEGER NOT NULL, delivered_at INTEGER)"
+    )
+    db.execute("CREATE INDEX outbox_due ON outbox (status, next_attempt_at)")
+    db.execute("CREATE TABLE due (ticket_id TEXT PRIMARY KEY, due_at INTEGER NOT NULL)")
+    db.execute("CREATE INDEX due_at ON due (due_at)")
+    db.execute(
+        "CREATE TABLE alerts (ticket_id TEXT NOT NULL, key TEXT NOT NULL,"
+        " PRIMARY KEY (ticket_id, key)) WITHOUT ROWID"
+    )
+
+
+#: Schema migrations in order; after migration *n* (1-based) the file's ``user_version`` is *n*.
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _v1_event_log,
+    _v2_idempotency_and_snapshots,
+    _v3_outbox_due_alerts,
+)
+
+_OUTBOX_COLUMNS = (
+    "key, topic, ticket_id, payload, created_at, status, attempts, next_attempt_at, last_error,"
+    " delivered_at"
+)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _outbox_row(row: tuple[Any, ...]) -> OutboxMessage:
+    key, topic, ticket_id, payload, created, status, attempts, next_at, error, delivered = row
+    return OutboxMessage(
+        key=key,
+        topic=topic,
+        ticket_id=ticket_id,
+        payload=json.loads(payload),
+        created_at=created,
+        status=status,
+        attempts=attempts,
+        next_attempt_at=next_at,
+        last_error=error,
+        delivered_at=delivered,
+    )
+
+
+class SqliteStore:
+    """An event store with the desk's extras in one SQLite file (WAL mode).
+
+    Implements :class:`~supportkit.typing.EventStore` plus the desk's atomic commits
+    (idempotency index, snapshots, SLA due index, outbox, emitted alerts). Safe to share between
+    threads (one connection behind a lock) and between processes on one machine (SQLite's file
+    locks; ``busy_timeout`` seconds of waiting for a writer before :class:`StoreError`).
+
+    ``durability="normal"`` (``synchronous=NORMAL``) survives the process being killed;
+    ``"full"`` (``synchronous=FULL``) also survives power loss, at the cost of an fsync per
+    commit. Use it as a context manager or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        durability: str = "normal",
+        busy_timeout: float = 30.0,
+    ) -> None:
+        if durability not in _SYNCHRONOUS:
+            raise ConfigurationError(
+                f"durability must be 'normal' (survives a killed process) or 'full' (also "
+                f"survives power loss), got {durability!r}"
+            )
+        self.path = Path(path)
+        self.durability = durability
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(
+                self.path,
+                timeout=busy_timeout,
+                isolation_level=None,  # we issue BEGIN IMMEDIATE / COMMIT ourselves
+                check_same_thread=False,  # guarded by self._lock
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite store {str(self.path)!r}: {exc}") from exc
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # PRAGMA values cannot be bound parameters; this one comes from a fixed table.
+            self._db.execute(f"PRAGMA synchronous={_SYNCHRONOUS[durability]}")
+            self._migrate()
+        except BaseException:
+            self._db.close()
+            raise
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    def _fail(self, exc: sqlite3.Error, what: str) -> StoreError:
+        return StoreError(f"SQLite store {str(self.path)!r}: {what} failed: {exc}")
+
+    def _write(self, what: str, body: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run *body* in one ``BEGIN IMMEDIATE`` transaction; roll back on any error."""
+        with self._lock:
+            db = self._db
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self._fail(exc, what) from exc
+            try:
+                result = body(db)
+                db.execute("COMMIT")
+            except BaseException as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise self._fail(exc, what) from exc
+                raise
+            return result
+
+    def _query(self, what: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise self._fail(exc, what) from exc
+
+    def _migrate(self) -> None:
+        def run(db: sqlite3.Connection) -> None:
+            current = db.execute("PRAGMA user_version").fetchone()[0]
+            if current > len(MIGRATIONS):
+                raise StoreError(
+                    f"SQLite store {str(self.path)!r} has schema version {current} but this "
+                    f"supportkit knows versions up to {len(MIGRATIONS)}: upgrade supportkit"
+                )
+            for number, migration in enumerate(MIGRATIONS[current:], current + 1):
+                migration(db)
+                db.execute(f"PRAGMA user_version={int(number)}")  # an int, not user input
+
+        self._write("schema migration", run)
+
+    @property
+    def schema_version(self) -> int:
+        """The file's schema version (``PRAGMA user_version``)."""
+        return int(self._query("schema version", "PRAGMA user_version")[0][0])
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({str(self.path)!r}, durability={self.durability!r})"
+
+    # --- EventStore ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _version(db: sqlite3.Connection, ticket_id: str) -> int:
+        row = db.execute("SELECT version FROM streams WHERE ticket_id = ?", (ticket_id,)).fetchone()
+        return 0 if row is None else int(row[0])
+
+    @staticmethod
+    def _append(
+        db: sqlite3.Connection, ticket_id: str, events: Sequence[TicketEvent], at: int
+    ) -> int:
+        if not events:
+            return at
+        db.executemany(
+            "INSERT INTO events (ticket_id, version, event_id, body) VALUES (?, ?, ?, ?)",
+            [
+                (ticket_id, at + n, event.id, _dumps(event.to_dict()))
+                for n, event in enumerate(events, 1)
+            ],
+        )
+        version = at + len(events)
+        db.execute(
+            "INSERT INTO streams (ticket_id, version) VALUES (?, ?)"
+            " ON CONFLICT (ticket_id) DO UPDATE SET version = excluded.version",
+            (ticket_id, version),
+        )
+        return version
+
+    def append(
+        self, ticket_id: str, events: Sequence[TicketEvent], *, expected_version: int
+    ) -> int:
+        """Append *events* at *expected_version* in one transaction; see ``EventStore``."""
+        events = list(events)
+        check_batch(ticket_id, events)
+
+        def run(db: sqlite3.Connection) -> int:
+            check_version(ticket_id, expected_version, self._version(db, ticket_id))
+            return self._append(db, ticket_id, events, expected_version)
+
+        return int(self._write(f"append to ticket {ticket_id}", run))
+
+    def read(self, ticket_id: str, *, after: int = 0) -> list[TicketEvent]:
+        """Return the ticket's events after version *after*, in log order."""
+        rows = self._query(
+            f"read ticket {ticket_id}",
+            "SELECT body FROM events WHERE ticket_id = ? AND version > ? ORDER BY version",
+            (ticket_id, after),
+        )
+        return [TicketEvent.from_dict(json.loads(body)) for (body,) in rows]
+
+    def version(self, ticket_id: str) -> int:
+        """Return the ticket's version (0 if unknown)."""
+        rows = self._query(
+            f"version of ticket {ticket_id}",
+            "SELECT version FROM streams WHERE ticket_id = ?",
+            (ticket_id,),
+        )
+        return int(rows[0][0]) if rows else 0
+
+    def ticket_ids(self) -> list[str]:
+        """Return every ticket id in order of creation."""
+        rows = self._query("ticket ids", "SELECT ticket_id FROM streams ORDER BY rowid")
+        return [ticket_id for (ticket_id,) in rows]
+
+    def read_all(self, *, batch: int = 2000) -> Iterator[TicketEvent]:
+        """Yield every event in global append order, reading *batch* rows at a time."""
+        seq = 0
+        while True:
+            rows = self._query(
+                "read all events",
+                "SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                (seq, batch),
+            )
+            for seq, body in rows:  # noqa: B007 - seq carries over to the next page
+                yield TicketEvent.from_dict(json.loads(body))
+            if len(rows) < batch:
+                return
+
+    # --- DeskStore -----------------------------------------------------------------------------
+
+    def commit(self, commit: Commit) -> int:
+        """Write *commit* in one transaction; see :class:`~supportkit._deskstore.DeskStore`."""
+        check_batch(commit.ticket_id, commit.events)
+        ticket_id = commit.ticket_id
+
+        def run(db: sqlite3.Connection) -> int:
+            actual = self._version(db, ticket_id)
+            if commit.message is not None:
+                row = db.execute(
+                    "SELECT ticket_id FROM messages WHERE channel = ? AND message_id = ?",
+                    commit.message,
+                ).fetchone()
+                if row is not None:
+                    raise duplicate_message(commit, row[0], actual)
+            check_version(ticket_id, commit.expected_version, actual)
+            for key in commit.alerts:
+                if db.execute(
+                    "SELECT 1 FROM alerts WHERE ticket_id = ? AND key = ?", (ticket_id, key)
+                ).fetchone():
+                    raise alert_conflict(commit, actual)
+            version = self._append(db, ticket_id, commit.events, actual)
+            if commit.message is not None:
+                db.execute(
+                    "INSERT INTO messages (channel, message_id, ticket_id) VALUES (?, ?, ?)",
+                    (*commit.message, ticket_id),
+                )
+            if commit.snapshot is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO snapshots (ticket_id, version, body) VALUES (?, ?, ?)",
+                    (ticket_id, commit.snapshot.version, _dumps(ticket_to_dict(commit.snapshot))),
+                )
+            if commit.due is None:
+                db.execute("DELETE FROM due WHERE ticket_id = ?", (ticket_id,))
+            else:
+                db.execute(
+                    "INSERT OR REPLACE INTO due (ticket_id, due_at) VALUES (?, ?)",
+                    (ticket_id, commit.due),
+                )
+            db.executemany(
+                "INSERT OR IGNORE INTO outbox (key, ticket_id, topic, payload, next_attempt_at,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (m.key, m.ticket_id, m.topic, _dumps(dict(m.payload)), m.due_at(), m.created_at)
+                    for m in commit.outbox
+                ],
+            )
+            db.executemany(
+                "INSERT INTO alerts (ticket_id, key) VALUES (?, ?)",
+                [(ticket_id, key) for key in commit.alerts],
+            )
+            return version
+
+        return int(self._write(f"commit to ticket {ticket_id}", run))
+
+    def message_ticket(self, channel: str, message_id: str) -> str | None:
+        """The ticket a channel message went into, or ``None``."""
+        rows = self._query(
+            "message lookup",
+            "SELECT ticket_id FROM messages WHERE channel = ? AND message_id = ?",
+            (channel, message_id),
+        )
+        return str(rows[0][0]) if rows else None
+
+    def snapshot(self, ticket_id: str) -> Ticket | None:
+        """The latest stored snapshot of the ticket, or ``None``."""
+        rows = self._query(
+            f"snapshot of ticket {ticket_id}",
+            "SELECT body FROM snapshots WHERE ticket_id = ?",
+            (ticket_id,),
+        )
+        return ticket_from_dict(json.loads(rows[0][0])) if rows else None
+
+    def due(self, until: int, *, limit: int = 500) -> list[tuple[str, int]]:
+        """``(ticket_id, due)`` pairs due by *until*, earliest first (an index range scan)."""
+        rows = self._query(
+            "due index",
+            "SELECT ticket_id, due_at FROM due WHERE due_at <= ? ORDER BY due_at LIMIT ?",
+            (until, limit),
+        )
+        return [(str(ticket_id), int(due)) for ticket_id, due in rows]
+
+    def alerts(self, ticket_id: str) -> frozenset[str]:
+        """The SLA alert keys already emitted for the ticket."""
+        rows = self._query(
+            f"alerts of ticket {ticket_id}",
+            "SELECT key FROM alerts WHERE ticket_id = ?",
+            (ticket_id,),
+        )
+        return frozenset(key for (key,) in rows)
+
+    def claim_outbox(self, now: int, *, limit: int, lease: int) -> list[OutboxMessage]:
+        """Take due pending messages and hide them for *lease* seconds (one transaction)."""
+
+        def run(db: sqlite3.Connection) -> list[OutboxMessage]:
+            rows = db.execute(
+                f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE status = 'pending'"
+                " AND next_attempt_at <= ? ORDER BY next_attempt_at, created_at LIMIT ?",
+                (now, limit),
+            ).fetchall()
+            db.executemany(
+                "UPDATE outbox SET next_attempt_at = ? WHERE key = ?",
+                [(now + lease, row[0]) for row in rows],
+            )
+            return [_outbox_row(row) for row in rows]
+
+        return list(self._write("outbox claim", run))
+
+    def mark_delivered(self, key: str, at: int) -> None:
+        """Record that outbox message *key* was delivered."""
+        self._write(
+            f"outbox delivery of {key}",
+            lambda db: db.execute(
+                "UPDATE outbox SET status = 'delivered', attempts = attempts + 1,"
+                " delivered_at = ? WHERE key = ?",
+                (at, key),
+            ),
+        )
+
+    def mark_failed(self, key: str, *, error: str, retry_at: int | None) -> None:
+        """Count a failed attempt; retry at *retry_at* or dead-letter the message."""
+        self._write(
+            f"outbox failure of {key}",
+            lambda db: db.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?,"
+                " status = CASE WHEN ? IS NULL THEN 'dead' ELSE 'pending' END,"
+                " next_attempt_at = COALESCE(?, next_attempt_at) WHERE key = ?",
+                (error, retry_at, retry_at, key),
+            ),
+        )
+
+    def outbox(self, status: str | None = None) -> list[OutboxMessage]:
+        """Every outbox message (of one status if given), oldest first."""
+        rows = self._query(
+            "outbox listing",
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE ? IS NULL OR status = ?"
+            " ORDER BY created_at, rowid",
+            (status, status),
+        )
+        return [_outbox_row(row) for row in rows]
