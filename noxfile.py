@@ -23,9 +23,7 @@ def group(name: str) -> list[str]:
 def tests(session: nox.Session) -> None:
     """Install the package with its extras and run the test suite with branch coverage."""
     session.install("-e", ".[cli,numpy]", *group("tests"))
-    session.run(
-        "pytest", "--cov", "--cov-report=term", *(session.posargs or ["tests"])
-    )
+    session.run("pytest", "--cov", "--cov-report=term", *(session.posargs or ["tests"]))
 
 
 @nox.session
