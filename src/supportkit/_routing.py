@@ -1,0 +1,1111 @@
+"""Tier-aware routing: filter → order → select → claim.
+
+A :class:`Router` is a fold over ticket events plus agent presence. Waiting tickets live in a
+:class:`RoutingQueue`: one heap per *lane* (tickets with identical requirements: channel, skills,
+language, group, dedicated agent), ordered by a configurable key (tier weight, priority, SLA
+deadline, arrival). Each agent knows the lanes it is eligible for, and each lane counts its agents
+with a free slot, so a decision looks at lane heads only:
+
+* ``next_ticket(agent)`` (an agent has a free slot): the best head over the agent's lanes,
+  O(lanes of the agent + log n);
+* ``decide()`` (the best ticket any free agent may take, and who takes it): the best head over
+  lanes that have a free agent, then a :class:`SelectionStrategy` picks among those agents;
+* ``choose_agent(ticket)`` ("which agent for this ticket now"): the strategy over the eligible
+  agents with a free slot.
+
+Removals are lazy (a queued entry is live while its sequence number is the ticket's current one).
+Skill requirements relax step by step (:class:`Relax`) as a ticket waits; relaxations are kept in
+their own heap of due times and applied before each decision. Assignments are committed with
+:func:`claim`, a compare-and-set append on any :class:`~supportkit.typing.EventStore`.
+"""
+
+from __future__ import annotations
+
+import enum
+import heapq
+import itertools
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+import attrs
+
+from ._clock import Clock, SystemClock
+from ._model import Agent, Priority, Role, Status, TicketEvent, Tier
+from ._time import seconds, to_epoch
+from .exceptions import ConcurrencyError, ConfigurationError, TicketStateError
+
+if TYPE_CHECKING:
+    from .typing import EventStore
+
+__all__ = [
+    "AgentState",
+    "AgentStatus",
+    "Assignment",
+    "Claim",
+    "LeastLoaded",
+    "MostIdle",
+    "Relax",
+    "Requirements",
+    "RoundRobin",
+    "RoutedTicket",
+    "Router",
+    "RoutingQueue",
+    "SelectionStrategy",
+    "Sticky",
+    "claim",
+]
+
+_NO_DEADLINE = 1 << 62
+"""Sorts after every real deadline (integer, so keys stay cheap to compare)."""
+
+ORDER_COMPONENTS = ("tier", "priority", "deadline", "arrival")
+"""The names a queue's ``key`` may combine, in the default order."""
+
+_ROUTABLE = frozenset({Status.NEW, Status.OPEN})
+"""Statuses in which an unassigned ticket waits for an agent (Zendesk: new and open)."""
+
+_DONE = frozenset({Status.SOLVED, Status.CLOSED})
+
+
+class AgentStatus(enum.StrEnum):
+    """An agent's presence: only ``online`` agents receive new work."""
+
+    ONLINE = "online"
+    AWAY = "away"
+    """Keeps current work, receives nothing new."""
+    OFFLINE = "offline"
+
+
+class Requirements(NamedTuple):
+    """What an agent needs to take a ticket; tickets with equal requirements share a lane.
+
+    ``skills`` is a sorted tuple of ``(skill, minimum level)``; ``language``, ``group`` and
+    ``agent`` (a tier's dedicated agent) are ``None`` when anyone will do.
+    """
+
+    channel: str
+    skills: tuple[tuple[str, int], ...] = ()
+    language: str | None = None
+    group: str | None = None
+    agent: str | None = None
+
+    def admits(self, agent: Agent) -> bool:
+        """Whether *agent* (ignoring presence and load) may take a ticket with these needs.
+
+        An agent who declares no languages is taken to speak any language.
+        """
+        if self.agent is not None and agent.id != self.agent:
+            return False
+        if self.group is not None and self.group not in agent.groups:
+            return False
+        if self.language is not None and agent.languages and self.language not in agent.languages:
+            return False
+        skills = agent.skills
+        return all(skills.get(skill, 0) >= level for skill, level in self.skills)
+
+
+@attrs.frozen
+class Relax:
+    """One step of skill relaxation: after a ticket has waited ``after``, ask for less.
+
+    ``lower_by`` lowers every required skill level by that much (a requirement that reaches 0 is
+    dropped); ``None`` drops every skill requirement. A tier's dedicated agent is dropped at the
+    first step, so the dedicated group (or anyone eligible) may take the ticket.
+    """
+
+    after: timedelta
+    lower_by: int | None = attrs.field(default=1)
+
+    @lower_by.validator
+    def _check(self, _attribute: attrs.Attribute[int | None], value: int | None) -> None:
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ConfigurationError(
+                f"Relax(lower_by={value!r}): lower by a whole number >= 1, or None to drop all"
+            )
+
+
+class RoutedTicket:
+    """The router's view of one ticket (read it, don't change it).
+
+    Instants are integer epoch seconds. ``skills`` is the base requirement (before relaxation),
+    ``requirements`` the current one. ``previous_agent`` is the agent who last handled this
+    customer (what :class:`Sticky` prefers). ``version`` counts the events the router applied,
+    which is the store version a claim must name.
+    """
+
+    __slots__ = (
+        "assignee",
+        "channel",
+        "customer",
+        "deadline",
+        "dedicated_agent",
+        "dedicated_group",
+        "group",
+        "id",
+        "language",
+        "organisation",
+        "previous_agent",
+        "priority",
+        "queued_at",
+        "relax_step",
+        "requirements",
+        "routed_group",
+        "seq",
+        "skills",
+        "status",
+        "tags",
+        "tier",
+        "version",
+        "weight",
+    )
+
+    id: str
+    status: Status
+    channel: str
+    priority: Priority
+    tier: str | None
+    weight: int
+    customer: str | None
+    organisation: str | None
+    language: str | None
+    group: str | None
+    routed_group: str | None
+    dedicated_group: str | None
+    tags: frozenset[str]
+    skills: Mapping[str, int]
+    dedicated_agent: str | None
+    deadline: int | None
+    queued_at: int
+    relax_step: int
+    requirements: Requirements
+    assignee: str | None
+    previous_agent: str | None
+    version: int
+    seq: int
+
+    @property
+    def queued(self) -> bool:
+        """Whether the ticket is waiting in the queue."""
+        return self.seq > 0
+
+    def __repr__(self) -> str:
+        return f"<RoutedTicket {self.id} {self.status.value} assignee={self.assignee}>"
+
+
+class AgentState:
+    """The router's view of one agent: configuration, presence and load (read-only for you).
+
+    ``load`` maps a channel to the agent's active tickets on it; ``assigned_seq`` is the router's
+    assignment counter when the agent last got a ticket (0: never); ``idle_since`` is the epoch
+    second of that assignment or of coming online, whichever is later; ``index`` is the order of
+    registration.
+    """
+
+    __slots__ = (
+        "agent",
+        "assigned_seq",
+        "default_capacity",
+        "idle_since",
+        "index",
+        "lanes",
+        "load",
+        "status",
+    )
+
+    def __init__(
+        self, agent: Agent, index: int, status: AgentStatus, since: int, default_capacity: int = 0
+    ) -> None:
+        self.agent = agent
+        self.default_capacity = default_capacity
+        self.index = index
+        self.status = status
+        self.load: dict[str, int] = {}
+        self.assigned_seq = 0
+        self.idle_since = since
+        self.lanes: dict[str, list[_Lane]] = {}
+
+    @property
+    def id(self) -> str:
+        """The agent's id."""
+        return self.agent.id
+
+    def slots(self, channel: str) -> int:
+        """How many active tickets the agent takes on *channel*."""
+        return self.agent.capacity.get(channel, self.default_capacity)
+
+    @property
+    def active(self) -> int:
+        """Active tickets over all channels."""
+        return sum(self.load.values())
+
+    def __repr__(self) -> str:
+        return f"<AgentState {self.agent.id} {self.status.value} load={self.load}>"
+
+
+class SelectionStrategy(Protocol):
+    """Picks one agent among candidates that are all eligible, online and have a free slot."""
+
+    def choose(self, ticket: RoutedTicket, candidates: Sequence[AgentState]) -> AgentState:
+        """Return one of *candidates* (never empty) for *ticket*."""
+        ...
+
+
+def _rotation(agent: AgentState) -> tuple[int, int]:
+    return (agent.assigned_seq, agent.index)
+
+
+@attrs.frozen
+class RoundRobin:
+    """Rotation: the candidate whose last assignment is the oldest, ties in registration order."""
+
+    def choose(self, ticket: RoutedTicket, candidates: Sequence[AgentState]) -> AgentState:
+        """Return the candidate next in the rotation."""
+        return min(candidates, key=_rotation)
+
+
+@attrs.frozen
+class LeastLoaded:
+    """The candidate with the most spare capacity on the ticket's channel (Zendesk's default).
+
+    ``percentage=True`` compares spare capacity as a share of the agent's capacity instead.
+    Ties go to the rotation (:class:`RoundRobin`).
+    """
+
+    percentage: bool = False
+
+    def choose(self, ticket: RoutedTicket, candidates: Sequence[AgentState]) -> AgentState:
+        """Return the candidate with the most room."""
+        channel = ticket.channel
+
+        def spare(agent: AgentState) -> tuple[float, int, int]:
+            cap = agent.slots(channel)
+            room = cap - agent.load.get(channel, 0)
+            share = room / cap if self.percentage and cap else float(room)
+            return (-share, agent.assigned_seq, agent.index)
+
+        return min(candidates, key=spare)
+
+
+@attrs.frozen
+class MostIdle:
+    """The candidate idle longest: oldest last assignment or coming online, whichever is later."""
+
+    def choose(self, ticket: RoutedTicket, candidates: Sequence[AgentState]) -> AgentState:
+        """Return the most idle candidate."""
+        return min(candidates, key=lambda agent: (agent.idle_since, agent.index))
+
+
+@attrs.frozen
+class Sticky:
+    """The agent who last handled this customer, if a candidate; otherwise ``fallback`` decides."""
+
+    fallback: SelectionStrategy = attrs.field(factory=LeastLoaded)
+
+    def choose(self, ticket: RoutedTicket, candidates: Sequence[AgentState]) -> AgentState:
+        """Return the customer's previous agent or the fallback's choice."""
+        previous = ticket.previous_agent
+        for agent in candidates:
+            if agent.agent.id == previous:
+                return agent
+        return self.fallback.choose(ticket, candidates)
+
+
+# --- the queue ----------------------------------------------------------------------------------
+
+
+class _Lane:
+    """One heap of queued tickets with equal requirements, plus its eligible agents."""
+
+    __slots__ = ("agents", "free", "heap", "live", "requirements")
+
+    def __init__(self, requirements: Requirements) -> None:
+        self.requirements = requirements
+        self.heap: list[tuple[Any, int, str]] = []
+        self.live = 0
+        self.agents: list[AgentState] = []
+        self.free = 0
+
+
+SortKey = Callable[[RoutedTicket], Any]
+
+
+def _key_from_names(names: Sequence[str]) -> SortKey:
+    unknown = [name for name in names if name not in ORDER_COMPONENTS]
+    if unknown or not names or len(set(names)) != len(names):
+        raise ConfigurationError(
+            f"queue key {list(names)!r}: name each of {', '.join(ORDER_COMPONENTS)} at most "
+            "once (or pass a callable taking a RoutedTicket)"
+        )
+    parts: dict[str, SortKey] = {
+        "tier": lambda t: -t.weight,
+        "priority": lambda t: -t.priority.rank,
+        "deadline": lambda t: _NO_DEADLINE if t.deadline is None else t.deadline,
+        "arrival": lambda t: t.queued_at,
+    }
+    if tuple(names) == ORDER_COMPONENTS:
+        return _default_key
+    chosen = [parts[name] for name in names]
+    return lambda t: tuple(part(t) for part in chosen)
+
+
+def _default_key(t: RoutedTicket) -> tuple[int, int, int, int]:
+    return (
+        -t.weight,
+        -t.priority.rank,
+        _NO_DEADLINE if t.deadline is None else t.deadline,
+        t.queued_at,
+    )
+
+
+class RoutingQueue:
+    """Tickets waiting for an agent, one heap per lane (equal :class:`Requirements`).
+
+    ``key`` orders tickets, smallest first: a sequence of names from
+    ``("tier", "priority", "deadline", "arrival")`` (the default, meaning higher tier weight,
+    then higher priority, then the earlier SLA deadline (none last), then earlier arrival) or a
+    callable taking a :class:`RoutedTicket`. Equal keys keep insertion order. ``add``,
+    ``discard`` and ``peek`` of one lane are O(log n); removal is lazy.
+    """
+
+    def __init__(self, key: Sequence[str] | SortKey = ORDER_COMPONENTS) -> None:
+        self._key: SortKey = key if callable(key) else _key_from_names(key)
+        self._lanes: dict[Requirements, _Lane] = {}
+        self._tickets: dict[str, RoutedTicket] = {}
+        self._seq = itertools.count(1)
+        self._new_lane: Callable[[_Lane], None] = lambda lane: None
+
+    def add(self, ticket: RoutedTicket) -> None:
+        """Queue *ticket* under ``ticket.requirements`` (re-queue it if already there)."""
+        if ticket.seq:
+            self.discard(ticket)
+        lane = self._lanes.get(ticket.requirements)
+        if lane is None:
+            lane = self._lanes[ticket.requirements] = _Lane(ticket.requirements)
+            self._new_lane(lane)
+        seq = ticket.seq = next(self._seq)
+        heapq.heappush(lane.heap, (self._key(ticket), seq, ticket.id))
+        lane.live += 1
+        self._tickets[ticket.id] = ticket
+
+    def discard(self, ticket: RoutedTicket) -> _Lane | None:
+        """Remove *ticket* if queued; return the lane it left."""
+        if not ticket.seq:
+            return None
+        del self._tickets[ticket.id]
+        ticket.seq = 0
+        lane = self._lanes[ticket.requirements]
+        lane.live -= 1
+        if len(lane.heap) > 64 and len(lane.heap) > 4 * lane.live:
+            self._compact(lane)
+        return lane
+
+    def _compact(self, lane: _Lane) -> None:
+        lane.heap = [entry for entry in lane.heap if self._is_live(entry)]
+        heapq.heapify(lane.heap)
+
+    def _is_live(self, entry: tuple[Any, int, str]) -> bool:
+        ticket = self._tickets.get(entry[2])
+        return ticket is not None and ticket.seq == entry[1]
+
+    def head(self, lane: _Lane) -> tuple[Any, int, str] | None:
+        """The best live entry of *lane* (dropping dead ones on the way), or ``None``."""
+        heap = lane.heap
+        tickets = self._tickets
+        while heap:
+            entry = heap[0]
+            ticket = tickets.get(entry[2])
+            if ticket is not None and ticket.seq == entry[1]:
+                return entry
+            heapq.heappop(heap)
+        return None
+
+    def peek(self, requirements: Requirements | None = None) -> RoutedTicket | None:
+        """The first ticket of one lane, or of the whole queue when *requirements* is None."""
+        if requirements is not None:
+            lane = self._lanes.get(requirements)
+            entry = None if lane is None else self.head(lane)
+        else:
+            heads = (self.head(lane) for lane in self._lanes.values() if lane.live)
+            entry = min((e for e in heads if e is not None), default=None)
+        return None if entry is None else self._tickets[entry[2]]
+
+    def __len__(self) -> int:
+        return len(self._tickets)
+
+    def __contains__(self, ticket_id: object) -> bool:
+        return ticket_id in self._tickets
+
+    def __iter__(self) -> Iterator[RoutedTicket]:
+        """Every queued ticket in queue order (sorts: O(n log n))."""
+        entries = sorted((self._key(t), t.seq, t.id) for t in self._tickets.values())
+        return (self._tickets[entry[2]] for entry in entries)
+
+    def key(self, ticket: RoutedTicket) -> Any:
+        """The sort key of *ticket* under this queue's ordering."""
+        return self._key(ticket)
+
+    def lanes(self) -> list[Requirements]:
+        """The requirements of every lane seen so far."""
+        return list(self._lanes)
+
+
+# --- the router ---------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Assignment:
+    """A routing decision: give ``ticket_id`` (at store ``version``) to ``agent``."""
+
+    ticket_id: str
+    agent: str
+    version: int
+
+
+@attrs.frozen
+class Claim:
+    """The outcome of a compare-and-set assignment; truthy when won.
+
+    ``won`` is false when someone appended to the ticket first: ``version`` is then the version
+    found in the store and ``reason`` says what happened (re-read the ticket and decide again).
+    ``event`` is the appended ``assigned`` event when won.
+    """
+
+    ticket_id: str
+    agent: str | None
+    group: str | None
+    won: bool
+    expected_version: int
+    version: int
+    event: TicketEvent | None = None
+    reason: str = ""
+
+    def __bool__(self) -> bool:
+        return self.won
+
+
+def claim(
+    store: EventStore,
+    ticket_id: str,
+    agent: str | None = None,
+    *,
+    expected_version: int,
+    at: datetime,
+    group: str | None = None,
+    by: Role = Role.SYSTEM,
+    actor: str | None = None,
+) -> Claim:
+    """Assign *ticket_id* to *agent* (and/or *group*) if the ticket is still at *expected_version*.
+
+    Appends one ``assigned`` event with ``expected_version``; a concurrent append makes the store
+    raise :class:`~supportkit.ConcurrencyError`, which comes back as a lost :class:`Claim`, so two
+    workers never both take a ticket. Works with any :class:`~supportkit.typing.EventStore`.
+    """
+    event = TicketEvent(
+        "assigned",
+        ticket_id=ticket_id,
+        at=at,
+        by=by,
+        actor=actor,
+        data={"agent": agent, "group": group},
+    )
+    try:
+        version = store.append(ticket_id, [event], expected_version=expected_version)
+    except ConcurrencyError as exc:
+        return Claim(
+            ticket_id,
+            agent,
+            group,
+            won=False,
+            expected_version=expected_version,
+            version=exc.actual,
+            reason=f"lost: {exc}",
+        )
+    return Claim(
+        ticket_id,
+        agent,
+        group,
+        won=True,
+        expected_version=expected_version,
+        version=version,
+        event=event,
+    )
+
+
+def _tier_from(spec: Tier | Mapping[str, Any]) -> Tier:
+    if isinstance(spec, Tier):
+        return spec
+    if not isinstance(spec, Mapping):
+        raise ConfigurationError(f"a tier is a Tier or a dict, got {spec!r}")
+    name = spec.get("name")
+    if "weight" not in spec or spec["weight"] is None:
+        raise ConfigurationError(
+            f"tier {name!r} has no weight: give every tier an int weight (higher routes first)"
+        )
+    try:
+        return Tier(**spec)
+    except TypeError as exc:
+        raise ConfigurationError(f"tier {name!r}: {exc}") from exc
+
+
+def skills_from_tags(tags: Iterable[str]) -> dict[str, int]:
+    """Skill requirements spelled as tags: ``skill:billing`` (level 1), ``skill:billing:3``."""
+    needs: dict[str, int] = {}
+    for tag in tags:
+        if not tag.startswith("skill:"):
+            continue
+        name, _, level = tag[6:].partition(":")
+        value = int(level) if level.isdigit() else 1
+        if name:
+            needs[name] = max(needs.get(name, 0), value)
+    return needs
+
+
+class Router:
+    """Routes waiting tickets to agents; a fold over ticket events plus agent presence.
+
+    Feed it every event of every ticket with :meth:`apply` (``created`` queues a ticket,
+    ``assigned`` takes it off the queue and fills the agent's slot, status changes free or fill
+    slots, ``escalated`` with a target re-queues the ticket for the target group). Tell it about
+    presence with :meth:`set_status` and about SLA deadlines with :meth:`set_deadline`. Ask with
+    :meth:`next_ticket`, :meth:`choose_agent` or :meth:`decide`; commit with :meth:`claim` or
+    :meth:`dispatch`.
+
+    Parameters: ``agents`` (online unless told otherwise), ``tiers`` (:class:`~supportkit.Tier`
+    or dicts; the watchlist puts a customer or organisation in a tier), ``strategy`` (a
+    :class:`SelectionStrategy`, :class:`LeastLoaded` by default), ``key`` (the queue order),
+    ``relax`` (:class:`Relax` steps with increasing waits), ``skills`` (the skill catalogue; when
+    given, agents and tickets naming another skill are refused), ``counts`` (statuses that fill a
+    slot, ``new`` and ``open`` by default), ``default_capacity`` (slots on a channel the agent's
+    ``capacity`` does not name) and ``clock``.
+    """
+
+    def __init__(
+        self,
+        agents: Iterable[Agent] = (),
+        *,
+        tiers: Iterable[Tier | Mapping[str, Any]] = (),
+        strategy: SelectionStrategy | None = None,
+        key: Sequence[str] | SortKey = ORDER_COMPONENTS,
+        relax: Sequence[Relax] = (),
+        skills: Collection[str] | None = None,
+        counts: Collection[Status | str] = (Status.NEW, Status.OPEN),
+        default_capacity: int = 0,
+        clock: Clock | None = None,
+    ) -> None:
+        self.clock: Clock = clock or SystemClock()
+        self.strategy: SelectionStrategy = strategy or LeastLoaded()
+        self.skills = None if skills is None else frozenset(skills)
+        self.counts = frozenset(Status(status) for status in counts)
+        if not isinstance(default_capacity, int) or default_capacity < 0:
+            raise ConfigurationError(
+                f"default_capacity must be a whole number >= 0, got {default_capacity!r}"
+            )
+        self.default_capacity = default_capacity
+        self.tiers: dict[str, Tier] = {}
+        self._watch: dict[str, Tier] = {}
+        for spec in tiers:
+            self._add_tier(_tier_from(spec))
+        self.relax = tuple(relax)
+        waits = [seconds(step.after, "Relax.after", ConfigurationError) for step in self.relax]
+        if any(b <= a for a, b in itertools.pairwise(waits)) or any(w < 0 for w in waits):
+            raise ConfigurationError(
+                f"relax steps must have increasing, non-negative waits, got {waits} seconds"
+            )
+        self._relax_waits = waits
+        self.queue = RoutingQueue(key)
+        self.queue._new_lane = self._index_lane
+        self._relax_heap: list[tuple[int, int, str]] = []
+        self._tickets: dict[str, RoutedTicket] = {}
+        self._agents: dict[str, AgentState] = {}
+        self._ready: set[_Lane] = set()
+        self._last_agent: dict[str, str] = {}
+        self._assignments = itertools.count(1)
+        for agent in agents:
+            self.add_agent(agent)
+
+    # --- configuration --------------------------------------------------------------------
+
+    def _add_tier(self, tier: Tier) -> None:
+        if tier.name in self.tiers:
+            raise ConfigurationError(f"tier {tier.name!r} is configured twice")
+        self.tiers[tier.name] = tier
+        for member in tier.watchlist:
+            known = self._watch.get(member)
+            if known is None or tier.weight > known.weight:
+                self._watch[member] = tier
+
+    def _check_skills(self, needs: Iterable[str], what: str) -> None:
+        if self.skills is None:
+            return
+        unknown = sorted(set(needs) - self.skills)
+        if unknown:
+            raise ConfigurationError(
+                f"{what}: unknown skill {unknown[0]!r}; known skills: "
+                f"{', '.join(sorted(self.skills)) or 'none'} (add it to Router(skills=...))"
+            )
+
+    def add_agent(
+        self,
+        agent: Agent,
+        *,
+        status: AgentStatus | str = AgentStatus.ONLINE,
+        at: datetime | None = None,
+    ) -> AgentState:
+        """Register *agent* (or replace its configuration, keeping its load and presence)."""
+        if not isinstance(agent, Agent):
+            raise ConfigurationError(f"add_agent() takes an Agent, got {agent!r}")
+        self._check_skills(agent.skills, f"agent {agent.id}")
+        old = self._agents.get(agent.id)
+        if old is not None:
+            self._set_free(old, False)
+            for lanes in old.lanes.values():
+                for lane in lanes:
+                    lane.agents.remove(old)
+            old.lanes = {}
+            old.agent = agent
+            state = old
+        else:
+            since = self._ts(at)
+            state = AgentState(
+                agent, len(self._agents), AgentStatus(status), since, self.default_capacity
+            )
+            self._agents[agent.id] = state
+        for lane in self.queue._lanes.values():
+            if lane.requirements.admits(agent):
+                self._link(state, lane)
+        self._set_free(state, True)
+        return state
+
+    def remove_agent(self, agent_id: str) -> None:
+        """Forget an agent; its tickets stay assigned (reassign them with events)."""
+        state = self._agent(agent_id)
+        self._set_free(state, False)
+        for lanes in state.lanes.values():
+            for lane in lanes:
+                lane.agents.remove(state)
+        del self._agents[agent_id]
+
+    def set_status(
+        self, agent_id: str, status: AgentStatus | str, *, at: datetime | None = None
+    ) -> None:
+        """Set an agent's presence; coming online restarts its idle time at *at* (or now)."""
+        state = self._agent(agent_id)
+        new = AgentStatus(status)
+        if new is AgentStatus.ONLINE and state.status is not AgentStatus.ONLINE:
+            state.idle_since = max(state.idle_since, self._ts(at))
+        self._set_free(state, False)
+        state.status = new
+        self._set_free(state, True)
+
+    def set_deadline(self, ticket_id: str, deadline: datetime | int | None) -> None:
+        """Set (or clear) the SLA deadline that orders a ticket; re-orders it if queued.
+
+        Pass ``SlaEvaluation.next_due`` or a cycle's deadline, as an aware datetime or epoch
+        seconds.
+        """
+        ticket = self._ticket(ticket_id)
+        ticket.deadline = self._deadline(deadline)
+        self._refresh(ticket)
+
+    def require(
+        self,
+        ticket_id: str,
+        *,
+        skills: Mapping[str, int] | None = None,
+        language: str | None = None,
+    ) -> None:
+        """Add skill requirements (``{skill: minimum level}``) or a language to a ticket."""
+        ticket = self._ticket(ticket_id)
+        needs = dict(ticket.skills)
+        for skill, level in (skills or {}).items():
+            if not isinstance(level, int) or level < 0:
+                raise ConfigurationError(
+                    f"ticket {ticket_id}: skill {skill!r} level must be a whole number >= 0"
+                )
+            needs[skill] = max(needs.get(skill, 0), level)
+        self._check_skills(needs, f"ticket {ticket_id}")
+        ticket.skills = needs
+        if language is not None:
+            ticket.language = language
+        self._refresh(ticket)
+
+    # --- queries --------------------------------------------------------------------------
+
+    def ticket(self, ticket_id: str) -> RoutedTicket:
+        """The router's view of a ticket."""
+        return self._ticket(ticket_id)
+
+    def agent(self, agent_id: str) -> AgentState:
+        """The router's view of an agent."""
+        return self._agent(agent_id)
+
+    @property
+    def agents(self) -> list[AgentState]:
+        """Every registered agent, in registration order."""
+        return list(self._agents.values())
+
+    def is_free(self, agent: AgentState, channel: str) -> bool:
+        """Whether *agent* is online with a free slot on *channel*."""
+        return agent.status is AgentStatus.ONLINE and agent.load.get(channel, 0) < agent.slots(
+            channel
+        )
+
+    def next_ticket(self, agent_id: str, *, at: datetime | None = None) -> RoutedTicket | None:
+        """The first queued ticket *agent_id* may take now (online, with a free slot), or None."""
+        self.advance(at)
+        state = self._agent(agent_id)
+        if state.status is not AgentStatus.ONLINE:
+            return None
+        best: tuple[Any, int, str] | None = None
+        head = self.queue.head
+        for channel, lanes in state.lanes.items():
+            if state.load.get(channel, 0) >= state.slots(channel):
+                continue
+            for lane in lanes:
+                if lane.live:
+                    entry = head(lane)
+                    if entry is not None and (best is None or entry < best):
+                        best = entry
+        return None if best is None else self._tickets[best[2]]
+
+    def choose_agent(self, ticket_id: str, *, at: datetime | None = None) -> AgentState | None:
+        """Which agent should take *ticket_id* now: the strategy's pick among eligible agents
+        that are online with a free slot, or ``None``. O(eligible agents)."""
+        self.advance(at)
+        ticket = self._ticket(ticket_id)
+        lane = self.queue._lanes.get(ticket.requirements) if ticket.seq else None
+        if lane is None or not lane.free:
+            return None
+        candidates = [a for a in lane.agents if self.is_free(a, lane.requirements.channel)]
+        return self.strategy.choose(ticket, candidates)
+
+    def decide(self, *, at: datetime | None = None) -> Assignment | None:
+        """The next assignment to make: the best queued ticket that some free agent may take,
+        and the strategy's pick among those agents; ``None`` when nothing can move."""
+        self.advance(at)
+        best: tuple[Any, int, str] | None = None
+        best_lane: _Lane | None = None
+        for lane in self._ready:
+            entry = self.queue.head(lane)
+            if entry is not None and (best is None or entry < best):
+                best, best_lane = entry, lane
+        if best is None or best_lane is None:
+            return None
+        ticket = self._tickets[best[2]]
+        channel = best_lane.requirements.channel
+        candidates = [a for a in best_lane.agents if self.is_free(a, channel)]
+        chosen = self.strategy.choose(ticket, candidates)
+        return Assignment(ticket.id, chosen.agent.id, ticket.version)
+
+    # --- commits --------------------------------------------------------------------------
+
+    def claim(
+        self, store: EventStore, assignment: Assignment, *, at: datetime | None = None
+    ) -> Claim:
+        """Claim *assignment* in *store*; apply the event when won, catch up when lost."""
+        when = at if at is not None else self.clock.now()
+        result = claim(
+            store,
+            assignment.ticket_id,
+            assignment.agent,
+            expected_version=assignment.version,
+            at=when,
+        )
+        if result.event is not None:
+            self.apply(result.event)
+        else:
+            self.catch_up(store, assignment.ticket_id)
+        return result
+
+    def dispatch(self, store: EventStore, *, at: datetime | None = None) -> list[Claim]:
+        """Make every assignment possible now; return the claims (won and lost)."""
+        claims: list[Claim] = []
+        lost: set[str] = set()
+        while (assignment := self.decide(at=at)) is not None:
+            if assignment.ticket_id in lost:
+                break  # the store disagrees with what we applied; stop rather than spin
+            result = self.claim(store, assignment, at=at)
+            if not result.won:
+                lost.add(assignment.ticket_id)
+            claims.append(result)
+        return claims
+
+    def catch_up(self, store: EventStore, ticket_id: str) -> int:
+        """Apply the ticket's events the router has not seen; return how many."""
+        ticket = self._tickets.get(ticket_id)
+        events = store.read(ticket_id, after=0 if ticket is None else ticket.version)
+        for event in events:
+            self.apply(event)
+        return len(events)
+
+    # --- the fold -------------------------------------------------------------------------
+
+    def apply(self, event: TicketEvent) -> None:
+        """Fold one ticket event into the routing state (events of a ticket in log order)."""
+        kind = event.kind
+        if kind == "created":
+            self._created(event)
+            return
+        ticket = self._tickets.get(event.ticket_id)
+        if ticket is None:
+            raise TicketStateError(
+                f"ticket {event.ticket_id}: the router got {kind!r} event {event.id} before the "
+                "ticket's 'created' event; feed each ticket's log from its start",
+                ticket_id=event.ticket_id,
+                event=event,
+            )
+        data = event.data
+        if kind == "assigned":
+            self._assigned(ticket, data["agent"], data["group"], event.ts)
+        elif kind == "status_changed":
+            self._status(ticket, Status(data["to"]), event.ts)
+        elif kind == "merged":
+            self._status(ticket, Status.CLOSED, event.ts)
+        elif kind == "priority_changed":
+            ticket.priority = data["to"]
+            self._refresh(ticket)
+        elif kind == "tier_changed":
+            ticket.tier = data["to"]
+            self._refresh(ticket)
+        elif kind == "tagged":
+            old = skills_from_tags(ticket.tags)
+            ticket.tags = (ticket.tags | frozenset(data["add"])) - frozenset(data["remove"])
+            new = skills_from_tags(ticket.tags)
+            if new != old:
+                self._check_skills(new, f"ticket {ticket.id}")
+                needs = {k: v for k, v in ticket.skills.items() if old.get(k) != v}
+                ticket.skills = {**needs, **new}
+                self._refresh(ticket)
+        elif kind == "escalated" and data["target"] is not None:
+            self._escalated(ticket, data["target"], event.ts)
+        ticket.version += 1
+
+    def apply_all(self, events: Iterable[TicketEvent]) -> None:
+        """Apply many events in order (``store.read_all()`` fits)."""
+        for event in events:
+            self.apply(event)
+
+    def _created(self, event: TicketEvent) -> None:
+        if event.ticket_id in self._tickets:
+            raise TicketStateError(
+                f"ticket {event.ticket_id}: a second 'created' event ({event.id})",
+                ticket_id=event.ticket_id,
+                event=event,
+            )
+        data = event.data
+        tags = frozenset(data["tags"])
+        skills = skills_from_tags(tags)
+        self._check_skills(skills, f"ticket {event.ticket_id}")
+        tier = data["tier"]
+        if tier is not None and tier not in self.tiers and self.tiers:
+            raise ConfigurationError(
+                f"ticket {event.ticket_id}: unknown tier {tier!r}; configured tiers: "
+                f"{', '.join(self.tiers)}"
+            )
+        ticket = RoutedTicket()
+        ticket.id = event.ticket_id
+        ticket.status = Status.NEW
+        ticket.channel = data["channel"]
+        ticket.priority = data["priority"]
+        ticket.tier = tier
+        ticket.customer = data["customer"]
+        ticket.organisation = data["organisation"]
+        ticket.language = data["language"]
+        ticket.group = data["group"]
+        ticket.routed_group = None
+        ticket.tags = tags
+        ticket.skills = skills
+        ticket.deadline = None
+        ticket.queued_at = event.ts
+        ticket.assignee = None
+        ticket.previous_agent = self._last_agent.get(ticket.customer or "")
+        ticket.version = 1
+        ticket.seq = 0
+        self._set_tier(ticket)
+        self._tickets[ticket.id] = ticket
+        self._enqueue(ticket, now=event.ts)
+
+    def _assigned(
+        self, ticket: RoutedTicket, agent: str | None, group: str | None, ts: int
+    ) -> None:
+        if group is not None:
+            ticket.group = group
+            ticket.routed_group = None
+        if agent is None:
+            self._refresh(ticket)
+            return
+        self._unqueue(ticket)
+        self._release(ticket)
+        ticket.assignee = agent
+        self._hold(ticket)
+        if ticket.customer is not None:
+            self._last_agent[ticket.customer] = agent
+        state = self._agents.get(agent)
+        if state is not None:
+            state.assigned_seq = next(self._assignments)
+            state.idle_since = max(state.idle_since, ts)
+
+    def _status(self, ticket: RoutedTicket, status: Status, ts: int) -> None:
+        self._release(ticket)
+        ticket.status = status
+        self._hold(ticket)
+        if ticket.assignee is None and status in _ROUTABLE:
+            if not ticket.seq:
+                self._enqueue(ticket, now=ts)
+        else:
+            self._unqueue(ticket)
+
+    def _escalated(self, ticket: RoutedTicket, target: str, ts: int) -> None:
+        self._release(ticket)
+        ticket.assignee = None
+        ticket.routed_group = ticket.group = target
+        self._unqueue(ticket)
+        if ticket.status not in _DONE:
+            self._enqueue(ticket, now=ts)
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _ts(self, at: datetime | None) -> int:
+        return to_epoch(at if at is not None else self.clock.now(), "at", ConfigurationError)
+
+    def _deadline(self, value: datetime | int | None) -> int | None:
+        if value is None or isinstance(value, datetime):
+            return None if value is None else to_epoch(value, "deadline", ConfigurationError)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigurationError(
+            f"deadline must be an aware datetime, epoch seconds or None, got {value!r}"
+        )
+
+    def _agent(self, agent_id: str) -> AgentState:
+        state = self._agents.get(agent_id)
+        if state is None:
+            raise ConfigurationError(
+                f"unknown agent {agent_id!r}: register it with Router.add_agent() first"
+            )
+        return state
+
+    def _ticket(self, ticket_id: str) -> RoutedTicket:
+        ticket = self._tickets.get(ticket_id)
+        if ticket is None:
+            raise TicketStateError(
+                f"ticket {ticket_id}: the router has not seen it (apply its 'created' event)",
+                ticket_id=ticket_id,
+            )
+        return ticket
+
+    def _set_tier(self, ticket: RoutedTicket) -> None:
+        tier = self._watch.get(ticket.customer or "") or self._watch.get(ticket.organisation or "")
+        if tier is None and ticket.tier is not None:
+            tier = self.tiers.get(ticket.tier)
+        ticket.weight = 0 if tier is None else tier.weight
+        ticket.dedicated_agent = None if tier is None else tier.dedicated_agent
+        ticket.dedicated_group = None if tier is None else tier.dedicated_group
+
+    def _requirements(self, ticket: RoutedTicket) -> Requirements:
+        needs = {skill: level for skill, level in ticket.skills.items() if level > 0}
+        for step in self.relax[: ticket.relax_step]:
+            if step.lower_by is None:
+                needs = {}
+                break
+            needs = {s: lv - step.lower_by for s, lv in needs.items() if lv > step.lower_by}
+        return Requirements(
+            ticket.channel,
+            tuple(sorted(needs.items())),
+            ticket.language,
+            ticket.routed_group or ticket.dedicated_group or ticket.group,
+            ticket.dedicated_agent if ticket.relax_step == 0 else None,
+        )
+
+    def _refresh(self, ticket: RoutedTicket) -> None:
+        """Recompute tier and requirements; re-queue (same arrival) if queued."""
+        self._set_tier(ticket)
+        if ticket.seq:
+            self._enqueue(ticket, step=ticket.relax_step)
+
+    def _enqueue(self, ticket: RoutedTicket, *, now: int | None = None, step: int = 0) -> None:
+        """Queue (or re-queue) *ticket*; *now* starts a new wait (arrival), else it keeps it."""
+        if now is not None:
+            ticket.queued_at = now
+        waits = self._relax_waits
+        while step < len(waits) and waits[step] <= 0:
+            step += 1
+        ticket.relax_step = step
+        self._unqueue(ticket)
+        ticket.requirements = self._requirements(ticket)
+        self.queue.add(ticket)
+        self._touch(self.queue._lanes[ticket.requirements])
+        if step < len(waits):
+            heapq.heappush(
+                self._relax_heap, (ticket.queued_at + waits[step], ticket.seq, ticket.id)
+            )
+
+    def _unqueue(self, ticket: RoutedTicket) -> None:
+        lane = self.queue.discard(ticket)
+        if lane is not None:
+            self._touch(lane)
+
+    def _counts(self, ticket: RoutedTicket) -> AgentState | None:
+        if ticket.assignee is None or ticket.status not in self.counts:
+            return None
+        return self._agents.get(ticket.assignee)
+
+    def _hold(self, ticket: RoutedTicket) -> None:
+        state = self._counts(ticket)
+        if state is not None:
+            self._load(state, ticket.channel, 1)
+
+    def _release(self, ticket: RoutedTicket) -> None:
+        state = self._counts(ticket)
+        if state is not None:
+            self._load(state, ticket.channel, -1)
+
+    def _load(self, state: AgentState, channel: str, delta: int) -> None:
+        was = self.is_free(state, channel)
+        state.load[channel] = state.load.get(channel, 0) + delta
+        now = self.is_free(state, channel)
+        if was != now:
+            self._shift(state, channel, 1 if now else -1)
+
+    def _set_free(self, state: AgentState, on: bool) -> None:
+        """Count (``on``) or uncount the agent's free channels in its lanes."""
+        for channel in state.lanes:
+            if self.is_free(state, channel):
+                self._shift(state, channel, 1 if on else -1)
+
+    def _shift(self, state: AgentState, channel: str, delta: int) -> None:
+        for lane in state.lanes.get(channel, ()):
+            lane.free += delta
+            self._touch(lane)
+
+    def _touch(self, lane: _Lane) -> None:
+        if lane.free > 0 and lane.live > 0:
+            self._ready.add(lane)
+        else:
+            self._ready.discard(lane)
+
+    def _link(self, state: AgentState, lane: _Lane) -> None:
+        lane.agents.append(state)
+        state.lanes.setdefault(lane.requirements.channel, []).append(lane)
+
+    def _index_lane(self, lane: _Lane) -> None:
+        channel = lane.requirements.channel
+        for state in self._agents.values():
+            if lane.requirements.admits(state.agent):
+                self._link(state, lane)
+                if self.is_free(state, channel):
+                    lane.free += 1
+
+    def advance(self, at: datetime | None = None) -> None:
+        """Apply the skill relaxations due by *at* (or now); decisions call this themselves."""
+        heap = self._relax_heap
+        if not heap:
+            return
+        ts = self._ts(at)
+        while heap and heap[0][0] <= ts:
+            _, seq, ticket_id = heapq.heappop(heap)
+            ticket = self._tickets.get(ticket_id)
+            if ticket is not None and ticket.seq == seq:
+                waited = ts - ticket.queued_at
+                self._enqueue(ticket, step=sum(1 for wait in self._relax_waits if wait <= waited))
