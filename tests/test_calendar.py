@@ -306,6 +306,14 @@ def test_skipped_local_date_has_no_intervals() -> None:
     assert hours(16) == cal.elapsed(a, b)
 
 
+def test_skipped_local_date_does_not_shift_to_the_next_day() -> None:
+    """Friday 2011-12-30 never happened in Apia: its hours do not reappear on Saturday."""
+    apia = ZoneInfo("Pacific/Apia")
+    cal = BusinessCalendar(apia, {"fri": ["09:00-17:00"]})
+    a, b = datetime(2011, 12, 29, tzinfo=apia), datetime(2012, 1, 1, tzinfo=apia)
+    assert timedelta(0) == cal.elapsed(a, b)
+
+
 def test_lord_howe_half_hour_shift() -> None:
     """Australia/Lord_Howe moves clocks by 30 min: 00:00-06:00 on 2025-10-05 lasts 5.5 h."""
     lh = ZoneInfo("Australia/Lord_Howe")
