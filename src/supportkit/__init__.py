@@ -10,6 +10,14 @@ from typing import Any
 
 from ._calendar import BusinessCalendar
 from ._clock import Clock, FrozenClock, SystemClock
+from ._escalation import (
+    Escalation,
+    EscalationLadder,
+    EscalationLevel,
+    OnReopens,
+    OnSlaAlert,
+    OnTier,
+)
 from ._lifecycle import TicketLifecycle
 from ._model import (
     Agent,
@@ -22,6 +30,23 @@ from ._model import (
     Status,
     TicketEvent,
     Tier,
+)
+from ._nextstep import NextStep, Party, StepAction, audit_next_steps, next_step
+from ._routing import (
+    AgentState,
+    AgentStatus,
+    Assignment,
+    Claim,
+    LeastLoaded,
+    MostIdle,
+    Relax,
+    Requirements,
+    RoundRobin,
+    RoutedTicket,
+    Router,
+    RoutingQueue,
+    Sticky,
+    claim,
 )
 from ._store import InMemoryStore
 from ._ticket import Satisfaction, Ticket
@@ -42,13 +67,20 @@ from .exceptions import (
 
 __all__ = [
     "Agent",
+    "AgentState",
+    "AgentStatus",
+    "Assignment",
     "BusinessCalendar",
     "CalendarError",
     "Channel",
+    "Claim",
     "Clock",
     "ConcurrencyError",
     "ConfigurationError",
     "Customer",
+    "Escalation",
+    "EscalationLadder",
+    "EscalationLevel",
     "EventError",
     "FrozenClock",
     "Group",
@@ -57,12 +89,27 @@ __all__ = [
     "IntegrationError",
     "IntegrationHTTPError",
     "IntegrationTimeout",
+    "LeastLoaded",
+    "MostIdle",
+    "NextStep",
+    "OnReopens",
+    "OnSlaAlert",
+    "OnTier",
+    "Party",
     "PluginError",
     "PolicyError",
     "Priority",
+    "Relax",
+    "Requirements",
     "Role",
+    "RoundRobin",
+    "RoutedTicket",
+    "Router",
+    "RoutingQueue",
     "Satisfaction",
     "Status",
+    "StepAction",
+    "Sticky",
     "StoreError",
     "SupportkitError",
     "SystemClock",
@@ -71,6 +118,9 @@ __all__ = [
     "TicketLifecycle",
     "TicketStateError",
     "Tier",
+    "audit_next_steps",
+    "claim",
+    "next_step",
 ]
 
 

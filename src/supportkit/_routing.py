@@ -732,6 +732,9 @@ class Router:
 
     # --- queries --------------------------------------------------------------------------
 
+    def __contains__(self, ticket_id: object) -> bool:
+        return ticket_id in self._tickets
+
     def ticket(self, ticket_id: str) -> RoutedTicket:
         """The router's view of a ticket."""
         return self._ticket(ticket_id)

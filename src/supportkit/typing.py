@@ -10,8 +10,9 @@ from typing import Protocol, runtime_checkable
 
 from ._clock import Clock
 from ._model import TicketEvent
+from ._routing import SelectionStrategy
 
-__all__ = ["Clock", "EventStore"]
+__all__ = ["Clock", "EventStore", "SelectionStrategy"]
 
 
 @runtime_checkable

@@ -1,0 +1,165 @@
+"""The "next step" guarantee: for every open ticket, who owes what by when.
+
+:func:`next_step` folds a ticket's log (plus, optionally, its SLA deadline, the router's state and
+the escalation ladder) into a :class:`NextStep`; :func:`audit_next_steps` lists the open tickets
+that have neither an owner (an agent or a group) nor a due time, so a host application can make
+sure no customer is left without a next step.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import attrs
+
+from ._escalation import ENGINEERING, ticket_owner
+from ._model import Status, TicketEvent
+from ._time import from_epoch, to_epoch
+from .exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from ._escalation import EscalationLadder
+    from ._routing import Router
+
+__all__ = ["NextStep", "Party", "StepAction", "audit_next_steps", "next_step"]
+
+
+class Party(enum.StrEnum):
+    """Who the next step waits on."""
+
+    TEAM = "team"
+    """Nobody is assigned yet: the queue (or the owning group) must pick the ticket up."""
+    AGENT = "agent"
+    CUSTOMER = "customer"
+    ENGINEERING = "engineering"
+    THIRD_PARTY = "third_party"
+
+
+class StepAction(enum.StrEnum):
+    """What is owed."""
+
+    ASSIGN = "assign"
+    """Route the ticket to an agent."""
+    REPLY = "reply"
+    """The customer spoke last (or has had no answer yet): the agent owes a reply."""
+    FOLLOW_UP = "follow_up"
+    """The agent answered but the ticket is open: the agent owes an update or a resolution."""
+    CUSTOMER_RESPONSE = "customer_response"
+    """The ticket is pending: the customer owes an answer."""
+    ENGINEERING_FIX = "engineering_fix"
+    """Escalated to engineering: a fix (or an answer from R&D) is pending."""
+    THIRD_PARTY = "third_party"
+    """On hold, waiting on someone outside the desk; the owner chases them."""
+
+
+@attrs.frozen
+class NextStep:
+    """Who owes what by when for one open ticket.
+
+    ``waiting_on`` owes ``action``; ``owner`` is the agent answerable for the ticket and
+    ``group`` its team (either may be ``None``); ``due`` is the deadline when known (the SLA
+    deadline the caller passed or the router knows).
+    """
+
+    ticket_id: str
+    action: StepAction
+    waiting_on: Party
+    owner: str | None
+    group: str | None
+    due: datetime | None
+    status: Status
+    level: str | None = None
+    """The ticket's escalation level, if it was escalated."""
+
+    @property
+    def owned(self) -> bool:
+        """Whether an agent or a group answers for the ticket."""
+        return self.owner is not None or self.group is not None
+
+    def overdue(self, at: datetime) -> bool:
+        """Whether the step is due before *at*."""
+        return self.due is not None and self.due < at
+
+
+def _due(value: datetime | int | None) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        to_epoch(value, "deadline", ConfigurationError)  # refuses naive datetimes
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return from_epoch(value)
+    raise ConfigurationError(f"deadline must be an aware datetime or epoch seconds, got {value!r}")
+
+
+def next_step(
+    events: Iterable[TicketEvent],
+    *,
+    deadline: datetime | int | None = None,
+    router: Router | None = None,
+    ladder: EscalationLadder | None = None,
+) -> NextStep | None:
+    """Who owes what by when for the ticket whose log is *events*; ``None`` once solved or closed.
+
+    *deadline* is the ticket's next SLA deadline (``SlaEvaluation.next_due`` or a cycle
+    deadline); without it the router's deadline for the ticket, if any, is used. *router* adds
+    the group a queued ticket waits for; *ladder* says which levels are engineering (without
+    one, only a level named ``"engineering"`` is).
+    """
+    ticket, owner = ticket_owner(events)
+    if ticket.status in (Status.SOLVED, Status.CLOSED):
+        return None
+    group = ticket.group
+    due = _due(deadline)
+    if router is not None and ticket.id in router:
+        routed = router.ticket(ticket.id)
+        if due is None and routed.deadline is not None:
+            due = from_epoch(routed.deadline)
+        if routed.queued:
+            group = routed.requirements.group or group
+    level = ticket.escalation_level
+    engineering = ladder.is_engineering(level) if ladder is not None else level == ENGINEERING
+    status = ticket.status
+    if status is Status.PENDING:
+        action, party = StepAction.CUSTOMER_RESPONSE, Party.CUSTOMER
+    elif engineering:
+        action, party = StepAction.ENGINEERING_FIX, Party.ENGINEERING
+    elif status is Status.ON_HOLD:
+        action, party = StepAction.THIRD_PARTY, Party.THIRD_PARTY
+    elif owner is None:
+        action, party = StepAction.ASSIGN, Party.TEAM
+    elif ticket.last_agent_reply_at is None or (
+        ticket.last_customer_message_at is not None
+        and ticket.last_customer_message_at > ticket.last_agent_reply_at
+    ):
+        action, party = StepAction.REPLY, Party.AGENT
+    else:
+        action, party = StepAction.FOLLOW_UP, Party.AGENT
+    return NextStep(ticket.id, action, party, owner, group, due, status, level)
+
+
+def audit_next_steps(
+    events: Iterable[TicketEvent],
+    *,
+    deadlines: Mapping[str, datetime | int] | None = None,
+    router: Router | None = None,
+    ladder: EscalationLadder | None = None,
+) -> list[NextStep]:
+    """The open tickets with no owner (no agent, no group) and no due time, in log order.
+
+    *events* is an interleaved log of many tickets (``store.read_all()``); *deadlines* maps a
+    ticket id to its next SLA deadline. An empty answer means every customer has a next step.
+    """
+    logs: dict[str, list[TicketEvent]] = {}
+    for event in events:
+        logs.setdefault(event.ticket_id, []).append(event)
+    deadlines = deadlines or {}
+    orphans = []
+    for ticket_id, log in logs.items():
+        step = next_step(log, deadline=deadlines.get(ticket_id), router=router, ladder=ladder)
+        if step is not None and not step.owned and step.due is None:
+            orphans.append(step)
+    return orphans
