@@ -1,0 +1,570 @@
+"""``PluginHost``: the one typed facade over a ``pluggy.PluginManager``.
+
+Each host owns its own manager, so two desks in one process never share plugins. The host
+registers the built-in plugins and the plugins it is given when it is created, and loads the
+``supportkit`` entry-point group lazily (on first use) and once. Every hook has one typed
+method here, called with keyword arguments.
+
+Supportkit calls each hookimpl itself, one at a time (pluggy's own loop would stop at the first
+exception and could not say whose it was), in pluggy's order with one refinement: ``tryfirst``
+impls, then plugins the application registered (newest first), then entry-point plugins, then
+built-ins, then ``trylast`` impls. Any exception a plugin raises is wrapped in a
+:class:`~supportkit.PluginError` whose ``plugin`` names it (``"<registry>:<name>"`` for an object
+registered through a ``register`` callable, such as ``"notifier:webhook"``), with the original as
+``__cause__``. Broadcasts never raise for a plugin's failure: they run every receiver and return
+the failures, so the caller (the desk's outbox) can log them and retry just those receivers.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.metadata
+import threading
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from functools import partial
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+import pluggy
+
+from . import hookspecs
+from ._hookargs import (
+    NOTICE_TYPES,
+    EventAppended,
+    Notice,
+    OutboundReply,
+    SatisfactionReceived,
+    SlaBreached,
+    SlaWarning,
+    StatusChanged,
+    TicketAssigned,
+    TicketCreated,
+    TicketEscalated,
+)
+from ._model import Customer, InboundMessage, Tier
+from ._ticket import Ticket
+from .exceptions import ConfigurationError, EventError, PluginError
+from .hookspecs import PROJECT_NAME
+from .typing import (
+    Channel,
+    CrmBackend,
+    Notifier,
+    RoutingStrategyFactory,
+    SlaPolicySource,
+    StoreFactory,
+)
+
+__all__ = ["BUILTIN_PLUGINS", "PluginHost"]
+
+#: Built-in plugins: registered name -> module. Each registers through the same hooks as any
+#: other plugin; add a module here to make its hookimpls built in (the desk's SQLite store).
+BUILTIN_PLUGINS: Mapping[str, str] = {"supportkit.builtins": "supportkit._builtins"}
+
+# Where a plugin came from; lower ranks are called first (the application's choice wins).
+_APPLICATION, _ENTRY_POINT, _BUILTIN = 0, 1, 2
+
+#: Registry name -> (registration hook, what registered objects must be, its description).
+_REGISTRIES: Mapping[str, tuple[str, type | None, str]] = {
+    "channel": ("supportkit_register_channels", Channel, "supportkit.typing.Channel"),
+    "crm": ("supportkit_register_crm_backends", CrmBackend, "supportkit.typing.CrmBackend"),
+    "notifier": ("supportkit_register_notifiers", Notifier, "supportkit.typing.Notifier"),
+    "store": ("supportkit_register_stores", None, "a store factory (callable)"),
+    "routing_strategy": (
+        "supportkit_register_routing_strategies",
+        None,
+        "a routing strategy factory (callable)",
+    ),
+    "sla_policy_source": (
+        "supportkit_register_sla_policy_sources",
+        None,
+        "an SLA policy source (callable)",
+    ),
+}
+
+_T = TypeVar("_T")
+
+
+def _wrap(exc: Exception, plugin: str, what: str) -> PluginError:
+    """A :class:`PluginError` for *exc* raised by *plugin* while doing *what*."""
+    error = PluginError(
+        f"plugin {plugin!r} failed in {what}: {type(exc).__name__}: {exc}", plugin=plugin
+    )
+    error.__cause__ = exc
+    return error
+
+
+def _plugin_name(plugin: object) -> str:
+    """A readable default name: a module's or class's ``__name__``, else the object's class."""
+    name = getattr(plugin, "__name__", None)
+    if isinstance(name, str) and name:
+        return name
+    return f"{type(plugin).__module__}.{type(plugin).__qualname__}"
+
+
+class PluginHost:
+    """Owns one ``pluggy.PluginManager`` and calls every hook through a typed method.
+
+    *plugins* are modules or objects with ``@supportkit.hookimpl`` functions, registered now
+    (a misdeclared plugin is a :class:`~supportkit.PluginError` here); *blocked* names plugins
+    never to register (an entry point's name, ``"supportkit.builtins"``, ...); with
+    *load_entrypoints* the ``supportkit`` entry-point group is loaded on first use.
+    """
+
+    def __init__(
+        self,
+        plugins: Iterable[object] = (),
+        blocked: Iterable[str] = (),
+        load_entrypoints: bool = True,
+    ) -> None:
+        self._pm = pluggy.PluginManager(PROJECT_NAME)
+        self._pm.add_hookspecs(hookspecs)
+        self._lock = threading.RLock()
+        self._origin: dict[str, int] = {}
+        self._entrypoints_pending = load_entrypoints
+        # kind -> name -> (owning plugin, object); None until first needed.
+        self._registries: dict[str, dict[str, tuple[str, Any]]] | None = None
+        for name in blocked:
+            self._pm.set_blocked(name)
+        for name, module in BUILTIN_PLUGINS.items():
+            if not self._pm.is_blocked(name):
+                self._add(importlib.import_module(module), name, _BUILTIN)
+        for plugin in plugins:
+            self._add(plugin, None, _APPLICATION)
+
+    def __repr__(self) -> str:
+        return f"<PluginHost plugins={self.plugin_names()}>"
+
+    # --- registration ------------------------------------------------------------------------
+
+    def register(self, plugin: object, *, name: str | None = None) -> str:
+        """Register *plugin* (a module or an object with hookimpls) and return its name.
+
+        *name* defaults to the module's (or class's) ``__name__``, else the object's class.
+        Its registration hookimpls run at once if the host is already in use. Raises
+        :class:`~supportkit.PluginError` (and registers nothing) for a name already taken, a
+        blocked name, a misspelled or misdeclared hookimpl, or a failing registration hook.
+        """
+        name = name or _plugin_name(plugin)
+        if self._pm.is_blocked(name):
+            raise PluginError(f"plugin {name!r} is blocked on this host", plugin=name)
+        self._ready()
+        self._add(plugin, name, _APPLICATION)
+        return name
+
+    def unregister(self, name: str) -> None:
+        """Remove plugin *name* and everything it registered.
+
+        Raises :class:`~supportkit.ConfigurationError` if no plugin of that name is registered.
+        """
+        with self._lock:
+            if name not in self._origin:
+                raise ConfigurationError(
+                    f"no plugin named {name!r} is registered (registered: "
+                    f"{', '.join(self.plugin_names()) or 'none'})"
+                )
+            self._drop(name)
+
+    def plugin_names(self) -> list[str]:
+        """The registered plugins' names, in call order (see the module docstring)."""
+        return sorted(self._origin, key=self._origin.__getitem__)
+
+    def get_plugin(self, name: str) -> object | None:
+        """The plugin registered as *name*, or ``None``."""
+        return self._pm.get_plugin(name) if name in self._origin else None
+
+    def _add(self, plugin: object, name: str | None, origin: int) -> None:
+        name = name or _plugin_name(plugin)
+        with self._lock:
+            try:
+                registered = self._pm.register(plugin, name=name)
+            except ValueError as exc:  # pluggy: name or object already registered
+                raise PluginError(
+                    f"cannot register plugin {name!r}: {exc}; pass another name "
+                    "(PluginHost.register(plugin, name=...))",
+                    plugin=name,
+                ) from exc
+            except pluggy.PluginValidationError as exc:
+                self._pm.unregister(name=name)
+                raise PluginError(
+                    f"plugin {name!r} declares a hook wrongly: {exc} (see supportkit.hookspecs "
+                    "for each hook's arguments)",
+                    plugin=name,
+                ) from exc
+            if registered is None:  # blocked
+                return
+            self._origin[name] = origin
+            try:
+                self._check(plugin, name)
+                if self._registries is not None:
+                    self._fill(name, self._registries)
+            except BaseException:
+                self._drop(name)
+                raise
+
+    def _check(self, plugin: object, name: str) -> None:
+        """Refuse hookimpls without a hookspec (misspelled names) and hook wrappers."""
+        for caller in self._pm.get_hookcallers(plugin) or ():
+            impls = [impl for impl in caller.get_hookimpls() if impl.plugin is plugin]
+            if not caller.has_spec():
+                close = difflib.get_close_matches(caller.name, self._hook_names(), n=1)
+                hint = f"did you mean {close[0]!r}?" if close else "see supportkit.hookspecs"
+                raise PluginError(
+                    f"plugin {name!r} implements unknown hook {caller.name!r}: {hint}",
+                    plugin=name,
+                )
+            if any(impl.wrapper or impl.hookwrapper for impl in impls):
+                raise PluginError(
+                    f"plugin {name!r}: {caller.name} is a hook wrapper; supportkit calls each "
+                    "hookimpl on its own, so drop wrapper=True/hookwrapper=True",
+                    plugin=name,
+                )
+        try:
+            self._pm.check_pending()
+        except pluggy.PluginValidationError as exc:  # pragma: no cover - _check catches these
+            raise PluginError(f"plugin {name!r}: {exc}", plugin=name) from exc
+
+    def _drop(self, name: str) -> None:
+        self._pm.unregister(name=name)
+        del self._origin[name]
+        for registry in (self._registries or {}).values():
+            for key in [key for key, (owner, _) in registry.items() if owner == name]:
+                del registry[key]
+
+    def _hook_names(self) -> list[str]:
+        return [name for name in vars(hookspecs) if name.startswith("supportkit_")]
+
+    def _ready(self) -> dict[str, dict[str, tuple[str, Any]]]:
+        """Load entry points (once) and run the registration hooks (once per plugin)."""
+        with self._lock:
+            if self._entrypoints_pending:
+                self._load_entrypoints()
+                self._entrypoints_pending = False
+            if self._registries is None:
+                registries: dict[str, dict[str, tuple[str, Any]]] = {k: {} for k in _REGISTRIES}
+                for name in self.plugin_names():
+                    self._fill(name, registries)
+                self._registries = registries
+            return self._registries
+
+    def _load_entrypoints(self) -> None:
+        for ep in importlib.metadata.entry_points(group=PROJECT_NAME):
+            if self._pm.get_plugin(ep.name) is not None or self._pm.is_blocked(ep.name):
+                continue  # already there (the application's plugin of that name wins)
+            try:
+                plugin = ep.load()
+            except Exception as exc:
+                raise PluginError(
+                    f"cannot load plugin {ep.name!r} ({ep.value}) from the {PROJECT_NAME!r} "
+                    f"entry-point group: {type(exc).__name__}: {exc}; fix or uninstall it, or "
+                    f"block it with PluginHost(blocked=[{ep.name!r}])",
+                    plugin=ep.name,
+                ) from exc
+            self._add(plugin, ep.name, _ENTRY_POINT)
+
+    def _fill(self, name: str, registries: dict[str, dict[str, tuple[str, Any]]]) -> None:
+        """Run plugin *name*'s registration hookimpls into *registries*."""
+        for kind, (hook, _, _) in _REGISTRIES.items():
+            for impl in self._impls(hook):
+                if impl.plugin_name == name:
+                    register = partial(self._put, registries[kind], kind, name)
+                    self._call(impl, hook, {"register": register})
+
+    def _put(
+        self, registry: dict[str, tuple[str, Any]], kind: str, owner: str, name: str, obj: Any
+    ) -> None:
+        _, protocol, description = _REGISTRIES[kind]
+        if not isinstance(name, str) or not name:
+            raise PluginError(
+                f"plugin {owner!r} registered a {kind} named {name!r}: use a non-empty string",
+                plugin=owner,
+            )
+        if not (isinstance(obj, protocol) if protocol else callable(obj)):
+            raise PluginError(
+                f"plugin {owner!r} registered {kind} {name!r} as {obj!r}, which is not "
+                f"{description}",
+                plugin=owner,
+            )
+        if name in registry:
+            raise PluginError(
+                f"{kind} {name!r} is registered twice, by plugin {registry[name][0]!r} and by "
+                f"plugin {owner!r}: rename one, or block a plugin with PluginHost(blocked=[...])",
+                plugin=owner,
+            )
+        registry[name] = (owner, obj)
+
+    # --- calling -------------------------------------------------------------------------------
+
+    def _impls(self, hook: str) -> list[pluggy.HookImpl]:
+        impls = getattr(self._pm.hook, hook).get_hookimpls()[::-1]  # pluggy calls LIFO
+        return sorted(
+            impls,
+            key=lambda i: (0 if i.tryfirst else 2 if i.trylast else 1, self._origin[i.plugin_name]),
+        )
+
+    def _call(
+        self,
+        impl: pluggy.HookImpl,
+        hook: str,
+        kwargs: Mapping[str, Any],
+        passthrough: tuple[type[Exception], ...] = (),
+    ) -> Any:
+        try:
+            return impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+        except passthrough:
+            raise
+        except Exception as exc:
+            raise _wrap(exc, impl.plugin_name, hook) from exc
+
+    def _first(
+        self,
+        hook: str,
+        expected: type[_T],
+        kwargs: Mapping[str, Any],
+        passthrough: tuple[type[Exception], ...] = (),
+    ) -> _T | None:
+        """The first non-None result of *hook*, checked to be an *expected*."""
+        self._ready()
+        for impl in self._impls(hook):
+            result = self._call(impl, hook, kwargs, passthrough)
+            if result is not None:
+                return _checked(result, expected, impl.plugin_name, hook)
+        return None
+
+    def _ask(
+        self,
+        kind: str,
+        method: str,
+        expected: type[_T],
+        args: Sequence[Any],
+        only: str | None = None,
+        passthrough: tuple[type[Exception], ...] = (),
+    ) -> _T | None:
+        """The first non-None answer of the registered *kind* objects' *method*."""
+        for name, (_, obj) in self._ready()[kind].items():
+            if only is not None and name != only:
+                continue
+            target = f"{kind}:{name}"
+            try:
+                result = getattr(obj, method)(*args)
+            except passthrough:
+                raise
+            except Exception as exc:
+                raise _wrap(exc, target, f"{method}()") from exc
+            if result is not None:
+                return _checked(result, expected, target, f"{method}()")
+        return None
+
+    # --- registries ----------------------------------------------------------------------------
+
+    def _registry(self, kind: str) -> Mapping[str, Any]:
+        return MappingProxyType({name: obj for name, (_, obj) in self._ready()[kind].items()})
+
+    def channels(self) -> Mapping[str, Channel]:
+        """The registered :class:`supportkit.typing.Channel` objects, by name."""
+        return self._registry("channel")
+
+    def crm_backends(self) -> Mapping[str, CrmBackend]:
+        """The registered CRM backends, by name, in the order they are asked."""
+        return self._registry("crm")
+
+    def notifiers(self) -> Mapping[str, Notifier]:
+        """The registered notifiers, by name."""
+        return self._registry("notifier")
+
+    def stores(self) -> Mapping[str, StoreFactory]:
+        """The registered store factories, by name (``"memory"`` is built in)."""
+        return self._registry("store")
+
+    def routing_strategies(self) -> Mapping[str, RoutingStrategyFactory]:
+        """The registered routing strategy factories, by name."""
+        return self._registry("routing_strategy")
+
+    def sla_policy_sources(self) -> Mapping[str, SlaPolicySource]:
+        """The registered SLA policy sources, by name."""
+        return self._registry("sla_policy_source")
+
+    def store_factory(self, name: str) -> StoreFactory:
+        """The store factory registered as *name*; call it with the store's options.
+
+        Raises :class:`~supportkit.ConfigurationError` naming the registered stores if there is
+        no store of that name.
+        """
+        factory: StoreFactory | None = self.stores().get(name)
+        if factory is None:
+            raise ConfigurationError(
+                f"no store named {name!r} is registered (registered: "
+                f"{', '.join(self.stores()) or 'none'}); install the plugin that provides it"
+            )
+        return factory
+
+    def sla_policies(self) -> list[Any]:
+        """Every registered source's SLA policies, sources in registration order."""
+        policies: list[Any] = []
+        for name, (_, source) in self._ready()["sla_policy_source"].items():
+            try:
+                policies.extend(source())
+            except Exception as exc:
+                raise _wrap(exc, f"sla_policy_source:{name}", "loading SLA policies") from exc
+        return policies
+
+    # --- lookups -------------------------------------------------------------------------------
+
+    def lookup_customer(self, *, message: InboundMessage) -> Customer | None:
+        """The customer who sent *message*: hookimpls first, then the CRM backends.
+
+        Returns ``None`` if nobody knows the sender.
+        """
+        customer = self._first("supportkit_lookup_customer", Customer, {"message": message})
+        if customer is None:
+            customer = self._ask("crm", "lookup_customer", Customer, [message])
+        return customer
+
+    def lookup_tier(
+        self, *, customer: Customer, message: InboundMessage | None = None
+    ) -> Tier | None:
+        """*customer*'s tier: hookimpls first, then the CRM backends; ``None`` if unknown."""
+        kwargs = {"customer": customer, "message": message}
+        tier = self._first("supportkit_lookup_tier", Tier, kwargs)
+        if tier is None:
+            tier = self._ask("crm", "lookup_tier", Tier, [customer])
+        return tier
+
+    def select_sla_policy(self, *, ticket: Ticket, policies: Sequence[Any]) -> Any | None:
+        """The SLA policy a plugin chooses for *ticket*, or ``None`` for the default choice."""
+        kwargs = {"ticket": ticket, "policies": tuple(policies)}
+        return self._first("supportkit_select_sla_policy", object, kwargs)
+
+    def routing_strategy(self, *, queue: str) -> Any | None:
+        """The strategy a plugin chooses for routing *queue*, or ``None`` for the default."""
+        return self._first("supportkit_routing_strategy", object, {"queue": queue})
+
+    # --- channels ------------------------------------------------------------------------------
+
+    def parse_inbound(
+        self, *, channel: str, payload: Any, headers: Mapping[str, str] | None = None
+    ) -> InboundMessage:
+        """Parse a raw *payload* that arrived on *channel* into an :class:`InboundMessage`.
+
+        ``supportkit_parse_inbound`` hookimpls answer first, then the registered channel named
+        *channel*. An :class:`~supportkit.EventError` (the payload is not a valid message)
+        passes through unchanged; any other exception becomes a :class:`PluginError`. Raises
+        :class:`~supportkit.ConfigurationError` if no plugin handles *channel*.
+        """
+        kwargs = {"channel": channel, "payload": payload, "headers": dict(headers or {})}
+        hook = "supportkit_parse_inbound"
+        message = self._first(hook, InboundMessage, kwargs, (EventError,))
+        if message is None:
+            args = [payload, kwargs["headers"]]
+            message = self._ask("channel", "parse", InboundMessage, args, channel, (EventError,))
+        if message is None:
+            raise ConfigurationError(
+                f"no plugin parses payloads of channel {channel!r} (registered channels: "
+                f"{', '.join(self.channels()) or 'none'}); install or register a channel plugin"
+            )
+        return message
+
+    def send_reply(self, *, reply: OutboundReply) -> str:
+        """Send *reply* on its channel and return the channel's message id (may be ``""``).
+
+        ``supportkit_send_reply`` hookimpls answer first, then the registered channel named
+        ``reply.channel``. A failure is a :class:`PluginError` (``__cause__`` is the plugin's
+        error, e.g. an :class:`~supportkit.IntegrationError`); a channel nobody sends on is a
+        :class:`~supportkit.ConfigurationError`.
+        """
+        sent = self._first("supportkit_send_reply", str, {"reply": reply})
+        if sent is None:
+            sent = self._ask("channel", "send", str, [reply], reply.channel)
+        if sent is None:
+            raise ConfigurationError(
+                f"ticket {reply.ticket.id}: no plugin sends replies on channel {reply.channel!r}; "
+                "install or register a channel plugin that can send"
+            )
+        return sent
+
+    # --- broadcasts ----------------------------------------------------------------------------
+
+    def receivers(self, kind: str) -> list[str]:
+        """Who receives notices of *kind*: plugin names, then ``"notifier:<name>"`` targets."""
+        if kind not in NOTICE_TYPES:
+            raise EventError(f"unknown notice kind {kind!r}: use one of {', '.join(NOTICE_TYPES)}")
+        names = [impl.plugin_name for impl in self._impls(f"supportkit_{kind}")]
+        return names + [f"notifier:{name}" for name in self._ready()["notifier"]]
+
+    def notify(self, notice: Notice, *, only: Collection[str] | None = None) -> list[PluginError]:
+        """Broadcast *notice* to its hook and to every notifier; return the failures.
+
+        Every receiver runs even if others fail; each failure is a :class:`PluginError` naming
+        the receiver (a plugin name or ``"notifier:<name>"``). With *only*, just the named
+        receivers run (an outbox retrying the ones that failed).
+        """
+        cls = type(notice)
+        if NOTICE_TYPES.get(getattr(cls, "kind", "")) is not cls:
+            raise EventError(
+                f"expected a notice ({', '.join(c.__name__ for c in NOTICE_TYPES.values())}), "
+                f"got {notice!r}"
+            )
+        hook = f"supportkit_{notice.kind}"
+        failures: list[PluginError] = []
+        for impl in self._impls(hook):
+            if only is None or impl.plugin_name in only:
+                try:
+                    self._call(impl, hook, {"notice": notice})
+                except PluginError as error:
+                    failures.append(error)
+        for name, (_, notifier) in self._ready()["notifier"].items():
+            target = f"notifier:{name}"
+            if only is None or target in only:
+                try:
+                    notifier.notify(notice)
+                except Exception as exc:
+                    failures.append(_wrap(exc, target, f"notify({notice.kind})"))
+        return failures
+
+    def ticket_created(self, *, notice: TicketCreated) -> list[PluginError]:
+        """Broadcast ``supportkit_ticket_created``; see :meth:`notify`."""
+        return self.notify(_expect(notice, TicketCreated))
+
+    def event_appended(self, *, notice: EventAppended) -> list[PluginError]:
+        """Broadcast ``supportkit_event_appended``; see :meth:`notify`."""
+        return self.notify(_expect(notice, EventAppended))
+
+    def status_changed(self, *, notice: StatusChanged) -> list[PluginError]:
+        """Broadcast ``supportkit_status_changed``; see :meth:`notify`."""
+        return self.notify(_expect(notice, StatusChanged))
+
+    def ticket_assigned(self, *, notice: TicketAssigned) -> list[PluginError]:
+        """Broadcast ``supportkit_ticket_assigned``; see :meth:`notify`."""
+        return self.notify(_expect(notice, TicketAssigned))
+
+    def ticket_escalated(self, *, notice: TicketEscalated) -> list[PluginError]:
+        """Broadcast ``supportkit_ticket_escalated``; see :meth:`notify`."""
+        return self.notify(_expect(notice, TicketEscalated))
+
+    def sla_warning(self, *, notice: SlaWarning) -> list[PluginError]:
+        """Broadcast ``supportkit_sla_warning``; see :meth:`notify`."""
+        return self.notify(_expect(notice, SlaWarning))
+
+    def sla_breached(self, *, notice: SlaBreached) -> list[PluginError]:
+        """Broadcast ``supportkit_sla_breached``; see :meth:`notify`."""
+        return self.notify(_expect(notice, SlaBreached))
+
+    def satisfaction_received(self, *, notice: SatisfactionReceived) -> list[PluginError]:
+        """Broadcast ``supportkit_satisfaction_received``; see :meth:`notify`."""
+        return self.notify(_expect(notice, SatisfactionReceived))
+
+
+def _checked(result: Any, expected: type[_T], plugin: str, what: str) -> _T:
+    if not isinstance(result, expected):
+        raise PluginError(
+            f"plugin {plugin!r} returned {result!r} from {what}; return a "
+            f"{expected.__module__}.{expected.__qualname__} or None",
+            plugin=plugin,
+        )
+    return result
+
+
+def _expect(notice: Any, cls: type[_T]) -> _T:
+    if not isinstance(notice, cls):
+        raise EventError(f"expected a supportkit.{cls.__name__} notice, got {notice!r}")
+    return notice

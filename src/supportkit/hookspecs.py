@@ -1,0 +1,373 @@
+"""The hooks plugins implement, and the markers that declare them.
+
+Write a plugin as a module (or an object) with functions marked ``@supportkit.hookimpl`` and
+named after the hooks below; advertise it in the ``supportkit`` entry-point group of your
+package's ``pyproject.toml``, or hand it to the host directly. A hookimpl may take any subset of
+a hook's arguments, by name. See ``docs/plugins/hooks.md`` for an example of every hook.
+
+Four families of hooks:
+
+* **registration** (``supportkit_register_*``, historic): called once per plugin with a
+  ``register(name, obj)`` callable, also for plugins registered later;
+* **lookups** (``firstresult``): the first plugin that returns something other than ``None``
+  answers;
+* **channels**: parse an inbound payload, send an outbound reply (both ``firstresult``);
+* **broadcasts**: every plugin hears about lifecycle changes through a frozen *notice*. A
+  failing plugin never stops the others: the host reports each failure as a
+  :class:`~supportkit.PluginError` naming the plugin.
+
+Supportkit calls each hookimpl on its own (to tell whose failure is whose), so hook wrappers
+(``wrapper=True``/``hookwrapper=True``) are refused at registration; ``tryfirst`` and
+``trylast`` work as in pluggy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import pluggy
+
+from ._hookargs import (
+    EventAppended,
+    OutboundReply,
+    SatisfactionReceived,
+    SlaBreached,
+    SlaWarning,
+    StatusChanged,
+    TicketAssigned,
+    TicketCreated,
+    TicketEscalated,
+)
+from ._model import Customer, InboundMessage, Tier
+from ._ticket import Ticket
+from .typing import (
+    Channel,
+    CrmBackend,
+    Notifier,
+    RoutingStrategyFactory,
+    SlaPolicySource,
+    StoreFactory,
+)
+
+__all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
+
+#: The pluggy project name and the entry-point group plugins are advertised in.
+PROJECT_NAME = "supportkit"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+"""Marks a function in this module as a hook specification."""
+
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+"""Marks a plugin's function as a hook implementation: ``@supportkit.hookimpl``."""
+
+
+# --- registration ------------------------------------------------------------------------------
+
+
+@hookspec(historic=True)
+def supportkit_register_channels(register: Callable[[str, Channel], None]) -> None:
+    """Register channels: objects that parse inbound payloads and send replies.
+
+    :param register: Call ``register(name, channel)`` for each channel, where *channel*
+        implements :class:`supportkit.typing.Channel` (not the enum :class:`supportkit.Channel`).
+        The host dispatches ``parse_inbound(channel=name, ...)`` to it, and replies on tickets
+        whose channel is *name*. A name registered twice is a
+        :class:`~supportkit.PluginError`.
+    :returns: Nothing; the return value is ignored.
+
+    Historic: called once for every plugin, including plugins registered later.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(historic=True)
+def supportkit_register_crm_backends(register: Callable[[str, CrmBackend], None]) -> None:
+    """Register CRM backends that look up customers and their tiers.
+
+    :param register: Call ``register(name, backend)`` for each backend, where *backend*
+        implements :class:`supportkit.typing.CrmBackend`. Backends are asked after the
+        ``supportkit_lookup_*`` hookimpls, in registration order. Names must be unique.
+    :returns: Nothing; the return value is ignored.
+
+    Historic: called once for every plugin, including plugins registered later.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(historic=True)
+def supportkit_register_notifiers(register: Callable[[str, Notifier], None]) -> None:
+    """Register notifiers, which receive every lifecycle notice.
+
+    :param register: Call ``register(name, notifier)`` for each notifier, where *notifier*
+        implements :class:`supportkit.typing.Notifier`. A failing notifier is reported as a
+        :class:`~supportkit.PluginError` whose ``plugin`` is ``"notifier:<name>"``. Names must
+        be unique.
+    :returns: Nothing; the return value is ignored.
+
+    Historic: called once for every plugin, including plugins registered later.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(historic=True)
+def supportkit_register_stores(register: Callable[[str, StoreFactory], None]) -> None:
+    """Register event-store implementations by name (``"memory"``, ``"sqlite"``, ...).
+
+    :param register: Call ``register(name, factory)`` where *factory* (usually the store
+        class) takes the store's options as keyword arguments and returns a
+        :class:`supportkit.typing.Store`. Names must be unique.
+    :returns: Nothing; the return value is ignored.
+
+    Historic: called once for every plugin, including plugins registered later.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(historic=True)
+def supportkit_register_routing_strategies(
+    register: Callable[[str, RoutingStrategyFactory], None],
+) -> None:
+    """Register agent-selection strategies for routing queues by name.
+
+    :param register: Call ``register(name, factory)`` where *factory* takes no arguments
+        and returns a fresh strategy object (one per queue). Names must be unique.
+    :returns: Nothing; the return value is ignored.
+
+    Historic: called once for every plugin, including plugins registered later.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(historic=True)
+def supportkit_register_sla_policy_sources(
+    register: Callable[[str, SlaPolicySource], None],
+) -> None:
+    """Register sources of SLA policies (a file, a database table, an admin API).
+
+    :param register: Call ``register(name, source)`` where *source* takes no arguments and
+        returns SLA policies in match order. The host concatenates every source's policies in
+        registration order. Names must be unique.
+    :returns: Nothing; the return value is ignored.
+
+    Historic: called once for every plugin, including plugins registered later.
+
+    .. versionadded:: 0.1
+    """
+
+
+# --- lookups -----------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def supportkit_lookup_customer(message: InboundMessage) -> Customer | None:
+    """Find the customer who sent an inbound message.
+
+    :param message: The validated :class:`~supportkit.InboundMessage`; ``message.sender`` is
+        the address or handle to look up.
+    :returns: The :class:`~supportkit.Customer`, or ``None`` to let the next plugin (and then
+        the registered CRM backends) answer.
+
+    Stops at first non-None result.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def supportkit_lookup_tier(customer: Customer, message: InboundMessage | None) -> Tier | None:
+    """Find the tier of a customer.
+
+    :param customer: The customer found by ``supportkit_lookup_customer`` (or known to the
+        host).
+    :param message: The inbound message being handled, or ``None`` outside ingest.
+    :returns: The customer's :class:`~supportkit.Tier`, or ``None`` to let the next plugin
+        (and then the CRM backends) answer.
+
+    Stops at first non-None result.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def supportkit_select_sla_policy(ticket: Ticket, policies: Sequence[Any]) -> Any | None:
+    """Choose the SLA policy for a ticket.
+
+    :param ticket: The ticket's current snapshot.
+    :param policies: The configured policies (``supportkit.SlaPolicy``), in match order.
+    :returns: The policy to apply (one of *policies* or one of the plugin's own), or ``None``
+        to leave the choice to the next plugin and finally to the desk's default (the first
+        policy whose conditions match).
+
+    Stops at first non-None result.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def supportkit_routing_strategy(queue: str) -> Any | None:
+    """Choose the agent-selection strategy of a routing queue.
+
+    :param queue: The queue's name.
+    :returns: A strategy object for the queue, or ``None`` for the next plugin and finally
+        the router's default.
+
+    Stops at first non-None result.
+
+    .. versionadded:: 0.1
+    """
+
+
+# --- channels ----------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def supportkit_parse_inbound(
+    channel: str, payload: Any, headers: Mapping[str, str]
+) -> InboundMessage | None:
+    """Turn a raw payload that arrived on a channel into a validated inbound message.
+
+    :param channel: The name of the channel (endpoint) the payload arrived on, e.g.
+        ``"email"`` or ``"json"``.
+    :param payload: The raw payload: ``bytes`` or ``str`` as received, or decoded JSON.
+    :param headers: The transport's headers (HTTP headers of a webhook call; may be empty).
+    :returns: The :class:`~supportkit.InboundMessage`, whose ``message_id`` is stable (a
+        redelivered payload gets the same id), or ``None`` if this plugin does not handle
+        *channel*; a registered :class:`supportkit.typing.Channel` of that name answers last.
+        Raise :class:`~supportkit.EventError` for a payload that is not a valid message.
+
+    Stops at first non-None result.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def supportkit_send_reply(reply: OutboundReply) -> str | None:
+    """Send an agent's public reply to the customer through the ticket's channel.
+
+    :param reply: The :class:`~supportkit.OutboundReply`; ``reply.channel`` says which
+        channel and ``reply.key`` is stable across retries.
+    :returns: The channel's id for the sent message (``""`` if it has none), or ``None`` if
+        this plugin does not send on ``reply.channel``; the registered
+        :class:`supportkit.typing.Channel` of that name answers last. Raise
+        :class:`~supportkit.IntegrationError` if delivery failed (the outbox retries later).
+
+    Stops at first non-None result.
+
+    .. versionadded:: 0.1
+    """
+
+
+# --- broadcasts --------------------------------------------------------------------------------
+
+
+@hookspec
+def supportkit_ticket_created(notice: TicketCreated) -> None:
+    """A ticket was opened.
+
+    :param notice: The :class:`~supportkit.TicketCreated` notice (the ticket, its
+        ``created`` event and the inbound message that opened it, if any).
+    :returns: Nothing; the return value is ignored. An exception is reported as a
+        :class:`~supportkit.PluginError` and does not stop the other plugins.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def supportkit_event_appended(notice: EventAppended) -> None:
+    """An event was appended to a ticket's log (every event, after its specific notice).
+
+    :param notice: The :class:`~supportkit.EventAppended` notice (the ticket after the event,
+        and the event).
+    :returns: Nothing; the return value is ignored. An exception is reported as a
+        :class:`~supportkit.PluginError` and does not stop the other plugins.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def supportkit_status_changed(notice: StatusChanged) -> None:
+    """A ticket's status changed.
+
+    :param notice: The :class:`~supportkit.StatusChanged` notice (``previous`` and
+        ``status``).
+    :returns: Nothing; the return value is ignored. An exception is reported as a
+        :class:`~supportkit.PluginError` and does not stop the other plugins.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def supportkit_ticket_assigned(notice: TicketAssigned) -> None:
+    """A ticket was assigned to an agent or a group.
+
+    :param notice: The :class:`~supportkit.TicketAssigned` notice (``agent``, ``group`` and
+        who held it before).
+    :returns: Nothing; the return value is ignored. An exception is reported as a
+        :class:`~supportkit.PluginError` and does not stop the other plugins.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def supportkit_ticket_escalated(notice: TicketEscalated) -> None:
+    """A ticket was escalated (L1 → L2 → L3 → engineering).
+
+    :param notice: The :class:`~supportkit.TicketEscalated` notice (``level``, ``target``,
+        ``reason`` and ``previous_level``).
+    :returns: Nothing; the return value is ignored. An exception is reported as a
+        :class:`~supportkit.PluginError` and does not stop the other plugins.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def supportkit_sla_warning(notice: SlaWarning) -> None:
+    """An SLA clock reached a warning level before its deadline.
+
+    :param notice: The :class:`~supportkit.SlaWarning` notice (``metric``, ``cycle``,
+        ``level``, ``deadline`` and a stable ``key``).
+    :returns: Nothing; the return value is ignored. An exception is reported as a
+        :class:`~supportkit.PluginError` and does not stop the other plugins.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def supportkit_sla_breached(notice: SlaBreached) -> None:
+    """An SLA clock passed its target.
+
+    :param notice: The :class:`~supportkit.SlaBreached` notice (``metric``, ``cycle``, the
+        breach instant ``at`` and a stable ``key``).
+    :returns: Nothing; the return value is ignored. An exception is reported as a
+        :class:`~supportkit.PluginError` and does not stop the other plugins.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def supportkit_satisfaction_received(notice: SatisfactionReceived) -> None:
+    """The customer rated a ticket (CSAT, NPS or CES).
+
+    :param notice: The :class:`~supportkit.SatisfactionReceived` notice (``satisfaction``
+        holds the rating).
+    :returns: Nothing; the return value is ignored. An exception is reported as a
+        :class:`~supportkit.PluginError` and does not stop the other plugins.
+
+    .. versionadded:: 0.1
+    """
