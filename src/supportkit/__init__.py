@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._builtins import JsonChannel, LogNotifier
 from ._calendar import BusinessCalendar
 from ._clock import Clock, FrozenClock, SystemClock
 from ._escalation import (
@@ -17,6 +18,17 @@ from ._escalation import (
     OnReopens,
     OnSlaAlert,
     OnTier,
+)
+from ._hookargs import (
+    EventAppended,
+    OutboundReply,
+    SatisfactionReceived,
+    SlaBreached,
+    SlaWarning,
+    StatusChanged,
+    TicketAssigned,
+    TicketCreated,
+    TicketEscalated,
 )
 from ._lifecycle import TicketLifecycle
 from ._model import (
@@ -64,6 +76,7 @@ from .exceptions import (
     SupportkitError,
     TicketStateError,
 )
+from .hookspecs import hookimpl
 
 __all__ = [
     "Agent",
@@ -81,6 +94,7 @@ __all__ = [
     "Escalation",
     "EscalationLadder",
     "EscalationLevel",
+    "EventAppended",
     "EventError",
     "FrozenClock",
     "Group",
@@ -89,12 +103,15 @@ __all__ = [
     "IntegrationError",
     "IntegrationHTTPError",
     "IntegrationTimeout",
+    "JsonChannel",
     "LeastLoaded",
+    "LogNotifier",
     "MostIdle",
     "NextStep",
     "OnReopens",
     "OnSlaAlert",
     "OnTier",
+    "OutboundReply",
     "Party",
     "PluginError",
     "PolicyError",
@@ -107,19 +124,27 @@ __all__ = [
     "Router",
     "RoutingQueue",
     "Satisfaction",
+    "SatisfactionReceived",
+    "SlaBreached",
+    "SlaWarning",
     "Status",
+    "StatusChanged",
     "StepAction",
     "Sticky",
     "StoreError",
     "SupportkitError",
     "SystemClock",
     "Ticket",
+    "TicketAssigned",
+    "TicketCreated",
+    "TicketEscalated",
     "TicketEvent",
     "TicketLifecycle",
     "TicketStateError",
     "Tier",
     "audit_next_steps",
     "claim",
+    "hookimpl",
     "next_step",
 ]
 
