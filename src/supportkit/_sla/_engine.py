@@ -1,0 +1,938 @@
+"""The SLA fold: metric cycles computed from a ticket's events, a policy and a calendar.
+
+How it is fast: the fold runs over the events' integer ``ts`` and never builds a ``Ticket`` per
+event (it keeps the foundation's mutable ``_Fold`` for validation and status). Each ticket keeps
+one *business clock*: the business seconds elapsed since creation, advanced once per event with
+a single ``calendar.elapsed_seconds`` call. A cycle stores the clock value at which it last
+resumed, so pausing, resuming and stopping are integer arithmetic; the calendar is asked for a
+deadline (``add_seconds``) only when an evaluation reports it, or in the fold when a cycle is
+paused or stopped at or past its target (to pin the breach instant, which a breach keeps for
+good). Evaluations hold plain integer rows and build ``SlaCycle`` objects and datetimes only
+when read.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from supportkit._model import Role, Status, TicketEvent
+from supportkit._ticket import _Fold
+from supportkit._time import from_epoch, to_epoch
+from supportkit.exceptions import ConfigurationError, PolicyError
+
+from ._policy import SLA_METRICS, SlaPolicy
+
+if TYPE_CHECKING:
+    from supportkit._calendar import BusinessCalendar
+
+__all__ = [
+    "SlaAlert",
+    "SlaCycle",
+    "SlaEvaluation",
+    "SlaMetricEvent",
+    "SlaStatus",
+    "SlaTracker",
+    "evaluate_sla",
+    "sla_metric_events",
+]
+
+_FR, _NR, _PU, _PA, _RW, _AW, _TR = range(7)
+_ALL = frozenset(range(7))
+#: Metrics whose clock runs in each unsolved status (solved stops everything).
+_RUNS = {
+    Status.NEW: _ALL,
+    Status.OPEN: _ALL,
+    Status.PENDING: _ALL - {_PA, _RW, _AW},
+    Status.ON_HOLD: _ALL - {_AW},
+}
+#: For each change between unsolved statuses: (metric, runs afterwards) for metrics that flip.
+_TOGGLES = {
+    (old, new): tuple(
+        (m, m in _RUNS[new]) for m in (_PA, _RW, _AW) if (m in _RUNS[old]) != (m in _RUNS[new])
+    )
+    for old in _RUNS
+    for new in _RUNS
+}
+_DONE = (Status.SOLVED, Status.CLOSED)
+
+
+class SlaStatus(enum.StrEnum):
+    """Where an SLA cycle stands."""
+
+    ACTIVE = "active"
+    """Not stopped and not paused by the ticket's status (it may be outside business hours)."""
+    PAUSED = "paused"
+    """Not stopped, but the ticket's status pauses this metric."""
+    MET = "met"
+    """Stopped within its target."""
+    BREACHED = "breached"
+    """Its deadline passed while it ran (permanent, even if it is later paused or stopped)."""
+    CANCELLED = "cancelled"
+    """Ended without a verdict: the ticket was merged or the metric lost its target."""
+
+
+_ACTIVE, _PAUSED, _MET, _BREACHED, _CANCELLED = SlaStatus
+
+
+def _iso(ts: int | None, tz: tzinfo) -> str | None:
+    return None if ts is None else from_epoch(ts, tz).isoformat()
+
+
+def _when(ts: int | None, tz: tzinfo) -> datetime | None:
+    return None if ts is None else from_epoch(ts, tz)
+
+
+@attrs.frozen
+class SlaCycle:
+    """One cycle of one metric, as evaluated at an instant.
+
+    Instants are aware datetimes in the calendar's zone (UTC without a calendar). ``elapsed``
+    is the time counted on the target's calendar while the clock ran, up to ``min(stop, at)``;
+    ``remaining`` is ``target - elapsed`` (negative once past the target). ``deadline`` is when
+    the target is reached if the clock keeps running (``None`` while paused; a stopped cycle keeps
+    the deadline it had when it stopped). ``warnings`` lists the warning levels reached.
+    """
+
+    metric: str
+    index: int
+    status: SlaStatus
+    running: bool
+    start: datetime
+    stop: datetime | None
+    deadline: datetime | None
+    elapsed: timedelta
+    target: timedelta
+    remaining: timedelta
+    breached_at: datetime | None
+    warnings: tuple[float, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the cycle in the scenario-file output shape."""
+        return {
+            "status": self.status.value,
+            "running": self.running,
+            "start": self.start.isoformat(),
+            "stop": None if self.stop is None else self.stop.isoformat(),
+            "deadline": None if self.deadline is None else self.deadline.isoformat(),
+            "elapsed_seconds": int(self.elapsed.total_seconds()),
+            "target_seconds": int(self.target.total_seconds()),
+            "breached_at": None if self.breached_at is None else self.breached_at.isoformat(),
+            "remaining_seconds": int(self.remaining.total_seconds()),
+            "warnings": list(self.warnings),
+        }
+
+
+@attrs.frozen
+class SlaAlert:
+    """A warning or breach of one cycle, to be emitted exactly once (use ``key`` to dedupe).
+
+    ``level`` is the warning fraction, or 1.0 for a breach; ``at`` is when it happened (the
+    deadline, for a breach).
+    """
+
+    kind: str
+    metric: str
+    cycle: int
+    level: float
+    at: datetime
+    ticket_id: str
+    key: str
+
+
+@attrs.frozen
+class SlaMetricEvent:
+    """A Zendesk-style metric event derived from the fold, for export.
+
+    ``kind`` is ``apply_sla`` (a policy applied; ``metric`` and ``cycle`` are ``None``),
+    ``activate`` (a cycle started or resumed), ``pause``, ``fulfill`` (stopped), ``cancel`` or
+    ``breach`` (at the deadline that passed).
+    """
+
+    kind: str
+    metric: str | None
+    cycle: int | None
+    at: datetime
+    ticket_id: str
+    policy: str
+    version: int | str
+
+
+class _Cycle:
+    """A cycle's mutable state inside the fold (instants are epoch seconds).
+
+    While the clock runs, ``acc`` is the elapsed time at ``r_ts`` (the last resume) and ``since``
+    the clock value then (business or wall seconds); while paused, ``acc`` is the total.
+    ``spans`` holds ``(r_ts, acc)`` for every resume since the last re-target, so warning
+    instants can be found later; ``warned`` pins levels reached before a re-target.
+    """
+
+    __slots__ = (
+        "acc",
+        "biz",
+        "breached_at",
+        "cancelled",
+        "e_stop",
+        "index",
+        "levels",
+        "metric",
+        "r_ts",
+        "ran",
+        "running",
+        "since",
+        "spans",
+        "start",
+        "stop",
+        "target",
+        "thr",
+        "warned",
+    )
+
+    metric: int
+    index: int
+    start: int
+    stop: int | None
+    target: int
+    biz: bool
+    levels: tuple[float, ...]
+    thr: tuple[int, ...]
+    acc: int
+    r_ts: int
+    since: int
+    running: bool
+    ran: bool
+    e_stop: int
+    breached_at: int | None
+    cancelled: bool
+    spans: list[tuple[int, int]]
+    warned: dict[float, int] | None
+
+
+# (seconds, counts on the business calendar, warning levels, warning thresholds in seconds)
+_Entry = tuple[int, bool, tuple[float, ...], tuple[int, ...]]
+_Table = dict[Any, list[_Entry | None]]
+_COMPILED: dict[tuple[int, bool], tuple[SlaPolicy, _Table]] = {}
+
+
+def _compile(policy: SlaPolicy, business: bool) -> _Table:
+    key = (id(policy), business)
+    hit = _COMPILED.get(key)
+    if hit is not None and hit[0] is policy:
+        return hit[1]
+    table: _Table = {}
+    for priority, targets in policy.targets.items():
+        row: list[_Entry | None] = []
+        for metric in SLA_METRICS:
+            target = targets.get(metric)
+            row.append(
+                None
+                if target is None
+                else (
+                    target.seconds,
+                    target.business and business,
+                    policy.warnings,
+                    policy.thresholds(target.seconds),
+                )
+            )
+        table[priority] = row
+    if len(_COMPILED) >= 512:
+        _COMPILED.pop(next(iter(_COMPILED)))
+    _COMPILED[key] = (policy, table)
+    return table
+
+
+_NO_TARGETS: list[_Entry | None] = [None] * 7
+
+
+def _book(policy: SlaPolicy | Sequence[SlaPolicy]) -> tuple[SlaPolicy, ...]:
+    book = (policy,) if isinstance(policy, SlaPolicy) else tuple(policy)
+    if not book or not all(isinstance(p, SlaPolicy) for p in book):
+        raise PolicyError(
+            "pass an SlaPolicy (or a non-empty list of them: the first applies from creation, "
+            f"the others when an sla_policy_applied event names them), got {policy!r}"
+        )
+    return book
+
+
+class SlaTracker:
+    """The incremental SLA fold of one ticket: feed events with :meth:`apply`, ask :meth:`evaluate`.
+
+    *policy* is an :class:`SlaPolicy` (or a list of policy versions: the first applies from
+    creation, and an ``sla_policy_applied`` event switches to the one it names). *calendar*
+    counts business targets (24x7 without one). Gives the same results as :func:`evaluate_sla`.
+    Events must belong to one ticket and come in log order; an event the lifecycle refuses
+    raises :class:`~supportkit.TicketStateError` and leaves the tracker unchanged.
+    """
+
+    def __init__(
+        self,
+        policy: SlaPolicy | Sequence[SlaPolicy],
+        calendar: BusinessCalendar | None = None,
+        *,
+        record: bool = False,
+    ) -> None:
+        self._book = _book(policy)
+        self._calendar = calendar
+        self._tz: tzinfo = UTC if calendar is None else calendar.tz
+        self._policy = self._book[0]
+        self._table = _compile(self._policy, calendar is not None)
+        self._targets = _NO_TARGETS
+        self._fold: _Fold | None = None
+        self._cycles: list[_Cycle] = []
+        self._open: list[_Cycle | None] = [None] * 7
+        self._counts = [0] * 7
+        self._last = 0
+        self._b = 0
+        self._first_done = self._awaiting = self._updating = False
+        self._log: list[tuple[int, str, int | None, int | None]] | None = [] if record else None
+        self._applied: list[tuple[int, SlaPolicy]] = []
+
+    @property
+    def ticket_id(self) -> str | None:
+        """The tracked ticket's id (``None`` before the ``created`` event)."""
+        return None if self._fold is None else self._fold.id
+
+    # -- the fold ---------------------------------------------------------------------------
+
+    def apply(self, event: TicketEvent) -> None:
+        """Fold one event into the SLA state."""
+        fold = self._fold
+        if fold is None:
+            self._fold = _Fold.start(event)
+            self._created(event)
+            return
+        policy = self._lookup(event) if event.kind == "sla_policy_applied" else None
+        previous = fold.status
+        fold.apply(event)
+        ts = event.ts
+        if ts != self._last:
+            if self._calendar is not None:
+                self._b += self._calendar.elapsed_seconds(self._last, ts)
+            self._last = ts
+        kind = event.kind
+        if kind == "message":
+            if event.data["public"]:
+                self._message(event.by, ts)
+        elif kind == "status_changed":
+            self._status(previous, fold.status, ts)
+        elif kind == "priority_changed":
+            self._targets = self._table.get(fold.priority, _NO_TARGETS)
+            self._retarget_all(ts, self._policy.on_priority_change == "restart")
+        elif policy is not None:
+            self._switch(policy, ts)
+        elif kind == "merged":
+            for m in range(7):
+                c = self._open[m]
+                if c is not None and c.stop is None:
+                    self._stop(c, ts, cancel=True)
+                self._open[m] = None
+
+    def _lookup(self, event: TicketEvent) -> SlaPolicy:
+        name, version = event.data["policy"], event.data["version"]
+        named = [p for p in self._book if p.name == name]
+        for p in named:
+            if p.version == version or str(p.version) == str(version):
+                return p
+        if len(named) == 1:
+            return named[0]
+        known = ", ".join(f"{p.name} v{p.version}" for p in self._book)
+        raise PolicyError(
+            f"event {event.id} applies SLA policy {name!r} version {version!r}, which was not "
+            f"given (known: {known}); pass every policy version the log names"
+        )
+
+    def _created(self, event: TicketEvent) -> None:
+        fold = self._fold
+        assert fold is not None
+        ts = self._last = event.ts
+        self._targets = self._table.get(fold.priority, _NO_TARGETS)
+        if self._log is not None:
+            self._applied.append((ts, self._policy))
+            self._log.append((ts, "apply_sla", None, None))
+        # An agent-created (outbound) ticket starts with the agent's word: no first reply due.
+        self._first_done = event.by is Role.AGENT
+        if not self._first_done:
+            self._start(_FR, ts)
+        for m in (_RW, _AW, _TR):
+            self._start(m, ts)
+
+    def _message(self, by: Role, ts: int) -> None:
+        done = self._fold.status in _DONE  # type: ignore[union-attr]
+        opened = self._open
+        if by is Role.CUSTOMER:
+            if not done and self._first_done and not self._awaiting:
+                self._awaiting = True
+                self._start(_NR, ts)
+            return
+        if by is not Role.AGENT:
+            return  # system and bot messages are not replies
+        if not self._first_done:
+            self._first_done = True
+            self._end(_FR, ts)
+        if self._awaiting:
+            self._awaiting = False
+            self._end(_NR, ts)
+        if done:
+            return
+        self._updating = True
+        for m in (_PU, _PA):
+            if opened[m] is not None:
+                self._end(m, ts)
+            self._start(m, ts)
+
+    def _status(self, old: Status, new: Status, ts: int) -> None:
+        opened = self._open
+        if new is Status.SOLVED:
+            for m in range(7):
+                c = opened[m]
+                if c is not None and c.stop is None:
+                    self._stop(c, ts)
+                if m < _RW:
+                    opened[m] = None
+            self._first_done = True
+            self._awaiting = self._updating = False
+        elif old is Status.SOLVED:
+            if new is Status.CLOSED:
+                return
+            running = _RUNS[new]
+            for m in (_RW, _AW, _TR):
+                c = opened[m]
+                if c is None or c.cancelled:
+                    self._start(m, ts)
+                    continue
+                self._reopen(c, m in running, ts)
+                self._retarget(c, self._targets[m], ts)
+        else:
+            for m, runs in _TOGGLES[(old, new)]:
+                c = opened[m]
+                if c is not None and c.stop is None:
+                    if runs:
+                        self._resume(c, ts)
+                    else:
+                        self._pause(c, ts)
+
+    def _switch(self, policy: SlaPolicy, ts: int) -> None:
+        self._policy = policy
+        self._table = _compile(policy, self._calendar is not None)
+        self._targets = self._table.get(self._fold.priority, _NO_TARGETS)  # type: ignore[union-attr]
+        if self._log is not None:
+            self._applied.append((ts, policy))
+            self._log.append((ts, "apply_sla", None, None))
+        self._retarget_all(ts, False)
+
+    # -- cycle operations -------------------------------------------------------------------
+
+    def _start(self, m: int, ts: int) -> None:
+        entry = self._targets[m]
+        if entry is None:
+            return
+        c = _Cycle()
+        c.metric = m
+        c.index = self._counts[m]
+        self._counts[m] += 1
+        c.start = c.r_ts = ts
+        c.stop = c.breached_at = c.warned = None
+        c.target, c.biz, c.levels, c.thr = entry
+        c.acc = c.e_stop = 0
+        c.ran = c.cancelled = False
+        if m in _RUNS[self._fold.status]:  # type: ignore[union-attr]
+            c.running = True
+            c.since = self._b if c.biz else ts
+            c.spans = [(ts, 0)]
+        else:
+            c.running = False
+            c.since = 0
+            c.spans = []
+        self._cycles.append(c)
+        self._open[m] = c
+        if self._log is not None:
+            self._log.append((ts, "activate", m, c.index))
+            if not c.running:
+                self._log.append((ts, "pause", m, c.index))
+
+    def _end(self, m: int, ts: int) -> None:
+        c = self._open[m]
+        if c is not None:
+            self._stop(c, ts)
+            self._open[m] = None
+
+    def _deadline(self, c: _Cycle) -> int:
+        left = c.target - c.acc
+        if left <= 0:
+            return c.r_ts
+        if c.biz:
+            return self._calendar.add_seconds(c.r_ts, left)  # type: ignore[union-attr]
+        return c.r_ts + left
+
+    def _elapsed_now(self, c: _Cycle, ts: int) -> int:
+        return c.acc + (self._b if c.biz else ts) - c.since
+
+    def _check_breach(self, c: _Cycle, elapsed: int, ts: int) -> None:
+        """Pin the breach of a running cycle that reached its target before *ts*."""
+        if elapsed >= c.target and c.breached_at is None:
+            deadline = self._deadline(c)
+            if deadline < ts:
+                c.breached_at = deadline
+
+    def _pause(self, c: _Cycle, ts: int) -> None:
+        elapsed = self._elapsed_now(c, ts)
+        self._check_breach(c, elapsed, ts)
+        c.acc = elapsed
+        c.running = False
+        if self._log is not None:
+            self._log.append((ts, "pause", c.metric, c.index))
+
+    def _resume(self, c: _Cycle, ts: int) -> None:
+        c.running = True
+        c.r_ts = ts
+        c.since = self._b if c.biz else ts
+        c.spans.append((ts, c.acc))
+        if self._log is not None:
+            self._log.append((ts, "activate", c.metric, c.index))
+
+    def _stop(self, c: _Cycle, ts: int, *, cancel: bool = False) -> None:
+        if c.running:
+            c.e_stop = self._elapsed_now(c, ts)
+            c.ran = True
+        else:
+            c.e_stop = c.acc
+            c.ran = False
+        c.stop = ts
+        c.running = False
+        c.cancelled = cancel
+        if self._log is not None:
+            self._log.append((ts, "cancel" if cancel else "fulfill", c.metric, c.index))
+
+    def _reopen(self, c: _Cycle, runs: bool, ts: int) -> None:
+        """Resume an accumulated cycle that solving stopped (its breach, if any, stays)."""
+        if c.ran:
+            self._check_breach(c, c.e_stop, c.stop)  # type: ignore[arg-type]
+        c.acc = c.e_stop
+        c.stop = None
+        c.ran = False
+        c.running = False
+        if runs:
+            self._resume(c, ts)
+        elif self._log is not None:
+            self._log.append((ts, "activate", c.metric, c.index))
+            self._log.append((ts, "pause", c.metric, c.index))
+
+    def _retarget_all(self, ts: int, restart: bool) -> None:
+        targets = self._targets
+        for m in range(7):
+            c = self._open[m]
+            if c is not None and c.stop is None:
+                if not restart:
+                    self._retarget(c, targets[m], ts)
+                    continue
+                self._stop(c, ts, cancel=True)
+                self._open[m] = None
+            if self._open[m] is None and self._wanted(m):
+                self._start(m, ts)
+
+    def _wanted(self, m: int) -> bool:
+        """Whether metric *m* would have a cycle running now had it had a target all along."""
+        if self._fold.status in _DONE:  # type: ignore[union-attr]
+            return False
+        if m == _FR:
+            return not self._first_done
+        if m == _NR:
+            return self._awaiting
+        if m in (_PU, _PA):
+            return self._updating
+        return True
+
+    def _retarget(self, c: _Cycle, entry: _Entry | None, ts: int) -> None:
+        """Give an unstopped cycle a new target at *ts*, keeping its elapsed time."""
+        if entry is None:
+            self._stop(c, ts, cancel=True)
+            self._open[c.metric] = None
+            return
+        if entry[0] == c.target and entry[1] == c.biz:
+            return
+        if c.running:
+            elapsed = self._elapsed_now(c, ts)
+            self._check_breach(c, elapsed, ts)
+        else:
+            elapsed = c.acc
+        warned = _reached(c, elapsed, self._calendar)
+        c.target, c.biz, c.levels, c.thr = entry
+        c.acc = elapsed
+        if elapsed > c.target and c.breached_at is None:
+            c.breached_at = ts
+        for level, threshold in zip(c.levels, c.thr, strict=True):
+            if threshold <= elapsed and level not in warned:
+                warned[level] = ts
+        c.warned = warned or None
+        if c.running:
+            c.r_ts = ts
+            c.since = self._b if c.biz else ts
+            c.spans = [(ts, elapsed)]
+        else:
+            c.spans = []
+
+    # -- evaluation -------------------------------------------------------------------------
+
+    def evaluate(self, at: datetime) -> SlaEvaluation:
+        """The SLA state at *at* (which must not be earlier than the last applied event)."""
+        fold = self._fold
+        if fold is None:
+            raise ConfigurationError(
+                "nothing to evaluate: apply the ticket's 'created' event first"
+            )
+        at_ts = to_epoch(at, "evaluation instant 'at'", ConfigurationError)
+        if at_ts < self._last:
+            raise ConfigurationError(
+                f"cannot evaluate ticket {fold.id} at {at.isoformat()}: it is earlier than the "
+                f"last applied event ({from_epoch(self._last, self._tz).isoformat()}); replay "
+                "the log up to that instant instead (evaluate_sla does)"
+            )
+        calendar = self._calendar
+        b_at = self._b
+        if calendar is not None and at_ts != self._last:
+            b_at += calendar.elapsed_seconds(self._last, at_ts)
+        rows = []
+        for c in self._cycles:
+            if c.stop is not None:
+                elapsed, end, running = c.e_stop, c.stop, False
+                deadline = self._deadline(c) if c.ran else None
+            elif c.running:
+                elapsed = c.acc + (b_at if c.biz else at_ts) - c.since
+                end, running = at_ts, True
+                deadline = self._deadline(c)
+            else:
+                elapsed, end, running, deadline = c.acc, at_ts, False, None
+            breached = c.breached_at
+            if breached is None and deadline is not None and deadline < end:
+                breached = deadline
+            if breached is not None:
+                status = _BREACHED
+            elif c.cancelled:
+                status = _CANCELLED
+            elif c.stop is not None:
+                status = _MET
+            else:
+                status = _ACTIVE if running else _PAUSED
+            rows.append(_Row(c, status, running, deadline, elapsed, breached))
+        targets = self._targets
+        shown = tuple(m for m in range(7) if targets[m] is not None or self._counts[m])
+        return SlaEvaluation(fold.id, at_ts, rows, shown, calendar, self._tz)
+
+    def next_due(self, after: datetime) -> datetime | None:
+        """The next instant after *after* at which a warning or breach happens (no new events)."""
+        return self.evaluate(after).next_due
+
+    def metric_events(self, at: datetime) -> list[SlaMetricEvent]:
+        """The Zendesk-style metric events up to *at* (needs ``SlaTracker(..., record=True)``)."""
+        if self._log is None:
+            raise ConfigurationError(
+                "metric events are recorded only by SlaTracker(..., record=True)"
+            )
+        evaluation = self.evaluate(at)
+        log = list(self._log)
+        for row in evaluation._rows:
+            if row.breached is not None:
+                log.append((row.breached, "breach", row.metric, row.index))
+        log.sort(key=lambda item: item[0])  # stable: same-instant entries keep fold order
+        applied = self._applied
+        result = []
+        for ts, kind, metric, index in log:
+            policy = next(p for t, p in reversed(applied) if t <= ts)
+            result.append(
+                SlaMetricEvent(
+                    kind,
+                    None if metric is None else SLA_METRICS[metric],
+                    index,
+                    from_epoch(ts, self._tz),
+                    self._fold.id,  # type: ignore[union-attr]
+                    policy.name,
+                    policy.version,
+                )
+            )
+        return result
+
+
+class _Row:
+    """One cycle's integer results at an evaluation instant, with a copy of the cycle state
+    that later questions (alerts, next due) need: the fold keeps mutating its cycles."""
+
+    __slots__ = (
+        "acc",
+        "biz",
+        "breached",
+        "deadline",
+        "elapsed",
+        "index",
+        "levels",
+        "metric",
+        "r_ts",
+        "running",
+        "spans",
+        "start",
+        "status",
+        "stop",
+        "target",
+        "thr",
+        "warned",
+    )
+
+    def __init__(
+        self,
+        c: _Cycle,
+        status: SlaStatus,
+        running: bool,
+        deadline: int | None,
+        elapsed: int,
+        breached: int | None,
+    ) -> None:
+        self.metric = c.metric
+        self.index = c.index
+        self.start = c.start
+        self.stop = c.stop
+        self.target = c.target
+        self.biz = c.biz
+        self.levels = c.levels
+        self.thr = c.thr
+        self.acc = c.acc
+        self.r_ts = c.r_ts
+        self.spans = tuple(c.spans)
+        self.warned = None if c.warned is None else dict(c.warned)
+        self.status = status
+        self.running = running
+        self.deadline = deadline
+        self.elapsed = elapsed
+        self.breached = breached
+
+
+def _warn_instant(c: _Cycle | _Row, threshold: int, calendar: BusinessCalendar | None) -> int:
+    """When the cycle's elapsed time reached *threshold* (in the span where it crossed it)."""
+    for resumed, acc in reversed(c.spans):
+        if acc < threshold:
+            left = threshold - acc
+            return calendar.add_seconds(resumed, left) if c.biz and calendar else resumed + left
+    return c.spans[0][0] if c.spans else c.start
+
+
+def _reached(c: _Cycle | _Row, elapsed: int, calendar: BusinessCalendar | None) -> dict[float, int]:
+    """Warning level -> instant, for every level reached with *elapsed* on the current target."""
+    reached = dict(c.warned or {})
+    for level, threshold in zip(c.levels, c.thr, strict=True):
+        if threshold <= elapsed and level not in reached:
+            reached[level] = _warn_instant(c, threshold, calendar)
+    return reached
+
+
+class SlaEvaluation(Mapping[str, tuple[SlaCycle, ...]]):
+    """A ticket's SLA state at one instant: ``metric -> tuple of SlaCycle`` in start order.
+
+    Lists every metric that has a target at the ticket's current priority or has had a cycle.
+    :meth:`to_dict` gives the scenario-file output shape; :attr:`next_due` and :meth:`alerts`
+    serve schedulers.
+    """
+
+    def __init__(
+        self,
+        ticket_id: str,
+        at_ts: int,
+        rows: list[_Row],
+        shown: tuple[int, ...],
+        calendar: BusinessCalendar | None,
+        tz: tzinfo,
+    ) -> None:
+        self.ticket_id = ticket_id
+        self._at = at_ts
+        self._rows = rows
+        self._shown = shown
+        self._calendar = calendar
+        self._tz = tz
+        self._cache: dict[str, tuple[SlaCycle, ...]] = {}
+
+    @property
+    def at(self) -> datetime:
+        """The evaluation instant, in the calendar's zone."""
+        return from_epoch(self._at, self._tz)
+
+    def __getitem__(self, metric: str) -> tuple[SlaCycle, ...]:
+        cycles = self._cache.get(metric)
+        if cycles is None:
+            if metric not in self:
+                raise KeyError(metric)
+            m = SLA_METRICS.index(metric)
+            cycles = tuple(self._cycle(row) for row in self._rows if row.metric == m)
+            self._cache[metric] = cycles
+        return cycles
+
+    def __contains__(self, metric: object) -> bool:
+        return metric in SLA_METRICS and SLA_METRICS.index(metric) in self._shown
+
+    def __iter__(self) -> Iterator[str]:
+        return (SLA_METRICS[m] for m in self._shown)
+
+    def __len__(self) -> int:
+        return len(self._shown)
+
+    def __repr__(self) -> str:
+        return f"<SlaEvaluation {self.ticket_id} at {self.at.isoformat()}: {self.to_dict()!r}>"
+
+    def _levels(self, row: _Row) -> tuple[float, ...]:
+        reached = set(row.warned or ())
+        reached.update(
+            level
+            for level, threshold in zip(row.levels, row.thr, strict=True)
+            if threshold <= row.elapsed
+        )
+        return tuple(sorted(reached))
+
+    def _cycle(self, row: _Row) -> SlaCycle:
+        tz = self._tz
+        return SlaCycle(
+            SLA_METRICS[row.metric],
+            row.index,
+            row.status,
+            row.running,
+            from_epoch(row.start, tz),
+            _when(row.stop, tz),
+            _when(row.deadline, tz),
+            timedelta(seconds=row.elapsed),
+            timedelta(seconds=row.target),
+            timedelta(seconds=row.target - row.elapsed),
+            _when(row.breached, tz),
+            self._levels(row),
+        )
+
+    def to_dict(self) -> dict[str, list[dict[str, Any]]]:
+        """The evaluation in the scenario-file output shape (JSON-compatible)."""
+        tz = self._tz
+        result: dict[str, list[dict[str, Any]]] = {SLA_METRICS[m]: [] for m in self._shown}
+        for row in self._rows:
+            result[SLA_METRICS[row.metric]].append(
+                {
+                    "status": row.status.value,
+                    "running": row.running,
+                    "start": _iso(row.start, tz),
+                    "stop": _iso(row.stop, tz),
+                    "deadline": _iso(row.deadline, tz),
+                    "elapsed_seconds": row.elapsed,
+                    "target_seconds": row.target,
+                    "breached_at": _iso(row.breached, tz),
+                    "remaining_seconds": row.target - row.elapsed,
+                    "warnings": list(self._levels(row)),
+                }
+            )
+        return result
+
+    def _due(self) -> list[tuple[int, int, str, _Row, float, int]]:
+        """Every alert this state implies without further events: (due, at, kind, row, level,
+        order). A warning is due when reached; a breach one second after its deadline (a stop
+        exactly at the deadline is met)."""
+        calendar = self._calendar
+        due: list[tuple[int, int, str, _Row, float, int]] = []
+        for order, row in enumerate(self._rows):
+            for level, instant in _reached(row, row.elapsed, calendar).items():
+                due.append((instant, instant, "warning", row, level, order))
+            live = row.stop is None and row.running
+            if live:
+                for level, threshold in zip(row.levels, row.thr, strict=True):
+                    if threshold > row.elapsed and level not in (row.warned or ()):
+                        left = threshold - row.acc
+                        instant = (
+                            calendar.add_seconds(row.r_ts, left)
+                            if row.biz and calendar
+                            else row.r_ts + left
+                        )
+                        due.append((instant, instant, "warning", row, level, order))
+            breached = row.breached
+            if breached is None and live:
+                breached = row.deadline
+            if breached is not None:
+                due.append((breached + 1, breached, "breach", row, 1.0, order))
+        due.sort(key=lambda item: (item[0], item[5], item[4]))
+        return due
+
+    @property
+    def next_due(self) -> datetime | None:
+        """The next instant after ``at`` at which a warning or breach happens if no further
+        event arrives (a breach is due one second after its deadline), or ``None``."""
+        later = [item[0] for item in self._due() if item[0] > self._at]
+        return _when(min(later), self._tz) if later else None
+
+    def alerts(self, until: datetime | None = None) -> list[SlaAlert]:
+        """Every warning and breach due by *until* (default: ``at``), oldest first.
+
+        Each alert's ``key`` (ticket, metric, cycle, kind, level) is stable across replays, so a
+        scheduler can emit each exactly once. Beyond ``at`` this assumes no further events.
+        """
+        limit = self._at if until is None else to_epoch(until, "alerts 'until'", ConfigurationError)
+        result = []
+        for due, instant, kind, row, level, _order in self._due():
+            if due > limit:
+                break
+            metric = SLA_METRICS[row.metric]
+            suffix = "breach" if kind == "breach" else f"warning:{level:g}"
+            result.append(
+                SlaAlert(
+                    kind,
+                    metric,
+                    row.index,
+                    level,
+                    from_epoch(instant, self._tz),
+                    self.ticket_id,
+                    f"{self.ticket_id}:{metric}:{row.index}:{suffix}",
+                )
+            )
+        return result
+
+
+def evaluate_sla(
+    events: Iterable[TicketEvent],
+    policy: SlaPolicy | Sequence[SlaPolicy],
+    *,
+    at: datetime,
+    calendar: BusinessCalendar | None = None,
+) -> SlaEvaluation:
+    """Evaluate one ticket's SLA at *at* from its event log (events after *at* are ignored).
+
+    *policy* is an :class:`SlaPolicy` or a list of versions (see :class:`SlaTracker`);
+    *calendar* counts business-hour targets (24x7 without one).
+    """
+    tracker = _replay(events, policy, at, calendar, record=False)
+    return tracker.evaluate(at)
+
+
+def sla_metric_events(
+    events: Iterable[TicketEvent],
+    policy: SlaPolicy | Sequence[SlaPolicy],
+    *,
+    at: datetime,
+    calendar: BusinessCalendar | None = None,
+) -> list[SlaMetricEvent]:
+    """The Zendesk-style metric events (``apply_sla``, ``activate``, ``pause``, ``fulfill``,
+    ``cancel``, ``breach``) of one ticket's log up to *at*, in time order, for export."""
+    return _replay(events, policy, at, calendar, record=True).metric_events(at)
+
+
+def _replay(
+    events: Iterable[TicketEvent],
+    policy: SlaPolicy | Sequence[SlaPolicy],
+    at: datetime,
+    calendar: BusinessCalendar | None,
+    *,
+    record: bool,
+) -> SlaTracker:
+    at_ts = to_epoch(at, "evaluation instant 'at'", ConfigurationError)
+    tracker = SlaTracker(policy, calendar, record=record)
+    apply = tracker.apply
+    for event in events:
+        if event.ts > at_ts:
+            break
+        apply(event)
+    if tracker.ticket_id is None:
+        raise ConfigurationError(
+            f"no events at or before {at.isoformat()}: the log is empty or the ticket was "
+            "created later"
+        )
+    return tracker
