@@ -65,8 +65,6 @@ ORDER_COMPONENTS = ("tier", "priority", "deadline", "arrival")
 _ROUTABLE = frozenset({Status.NEW, Status.OPEN})
 """Statuses in which an unassigned ticket waits for an agent (Zendesk: new and open)."""
 
-_DONE = frozenset({Status.SOLVED, Status.CLOSED})
-
 
 class AgentStatus(enum.StrEnum):
     """An agent's presence: only ``online`` agents receive new work."""
@@ -635,6 +633,14 @@ class Router:
             if known is None or tier.weight > known.weight:
                 self._watch[member] = tier
 
+    def _check_tier(self, tier: str | None, ticket_id: str) -> str | None:
+        if tier is not None and self.tiers and tier not in self.tiers:
+            raise ConfigurationError(
+                f"ticket {ticket_id}: unknown tier {tier!r}; configured tiers: "
+                f"{', '.join(self.tiers)} (add it to Router(tiers=...))"
+            )
+        return tier
+
     def _check_skills(self, needs: Iterable[str], what: str) -> None:
         if self.skills is None:
             return
@@ -780,8 +786,7 @@ class Router:
         lane = self.queue._lanes.get(ticket.requirements) if ticket.seq else None
         if lane is None or not lane.free:
             return None
-        candidates = [a for a in lane.agents if self.is_free(a, lane.requirements.channel)]
-        return self.strategy.choose(ticket, candidates)
+        return self._choose(ticket, lane)
 
     def decide(self, *, at: datetime | None = None) -> Assignment | None:
         """The next assignment to make: the best queued ticket that some free agent may take,
@@ -796,10 +801,14 @@ class Router:
         if best is None or best_lane is None:
             return None
         ticket = self._tickets[best[2]]
-        channel = best_lane.requirements.channel
-        candidates = [a for a in best_lane.agents if self.is_free(a, channel)]
-        chosen = self.strategy.choose(ticket, candidates)
+        chosen = self._choose(ticket, best_lane)
         return Assignment(ticket.id, chosen.agent.id, ticket.version)
+
+    def _choose(self, ticket: RoutedTicket, lane: _Lane) -> AgentState:
+        channel = lane.requirements.channel
+        candidates = [agent for agent in lane.agents if self.is_free(agent, channel)]
+        ticket.previous_agent = self._last_agent.get(ticket.customer or "")
+        return self.strategy.choose(ticket, candidates)
 
     # --- commits --------------------------------------------------------------------------
 
@@ -869,7 +878,7 @@ class Router:
             ticket.priority = data["to"]
             self._refresh(ticket)
         elif kind == "tier_changed":
-            ticket.tier = data["to"]
+            ticket.tier = self._check_tier(data["to"], ticket.id)
             self._refresh(ticket)
         elif kind == "tagged":
             old = skills_from_tags(ticket.tags)
@@ -900,12 +909,7 @@ class Router:
         tags = frozenset(data["tags"])
         skills = skills_from_tags(tags)
         self._check_skills(skills, f"ticket {event.ticket_id}")
-        tier = data["tier"]
-        if tier is not None and tier not in self.tiers and self.tiers:
-            raise ConfigurationError(
-                f"ticket {event.ticket_id}: unknown tier {tier!r}; configured tiers: "
-                f"{', '.join(self.tiers)}"
-            )
+        tier = self._check_tier(data["tier"], event.ticket_id)
         ticket = RoutedTicket()
         ticket.id = event.ticket_id
         ticket.status = Status.NEW
@@ -964,7 +968,7 @@ class Router:
         ticket.assignee = None
         ticket.routed_group = ticket.group = target
         self._unqueue(ticket)
-        if ticket.status not in _DONE:
+        if ticket.status in _ROUTABLE:
             self._enqueue(ticket, now=ts)
 
     # --- internals ------------------------------------------------------------------------
@@ -1112,3 +1116,47 @@ class Router:
             if ticket is not None and ticket.seq == seq:
                 waited = ts - ticket.queued_at
                 self._enqueue(ticket, step=sum(1 for wait in self._relax_waits if wait <= waited))
+
+
+def _scan_next_ticket(
+    router: Router, agent_id: str, at: datetime | None = None
+) -> RoutedTicket | None:
+    """The reference answer to :meth:`Router.next_ticket`: look at every queued ticket, O(n).
+
+    Eligibility and relaxation are worked out from scratch here (not from the lanes), so tests
+    and the benchmark can check the indexed answer against it.
+    """
+    ts = router._ts(at)
+    router.advance(at)  # only so that tie-breaking sequence numbers match after relaxations
+    state = router.agent(agent_id)
+    if state.status is not AgentStatus.ONLINE:
+        return None
+    agent = state.agent
+    best: tuple[Any, int] | None = None
+    found: RoutedTicket | None = None
+    for ticket in router.queue._tickets.values():
+        if state.load.get(ticket.channel, 0) >= state.slots(ticket.channel):
+            continue
+        steps = [
+            s
+            for s, wait in zip(router.relax, router._relax_waits, strict=True)
+            if wait <= ts - ticket.queued_at
+        ]
+        if any(step.lower_by is None for step in steps):
+            needs: dict[str, int] = {}
+        else:
+            lowered = sum(step.lower_by or 0 for step in steps)
+            needs = {k: v - lowered for k, v in ticket.skills.items() if v - lowered > 0}
+        if any(agent.skills.get(k, 0) < v for k, v in needs.items()):
+            continue
+        group = ticket.routed_group or ticket.dedicated_group or ticket.group
+        if group is not None and group not in agent.groups:
+            continue
+        if not steps and ticket.dedicated_agent not in (None, agent.id):
+            continue
+        if ticket.language and agent.languages and ticket.language not in agent.languages:
+            continue
+        rank = (router.queue.key(ticket), ticket.seq)
+        if best is None or rank < best:
+            best, found = rank, ticket
+    return found
