@@ -37,6 +37,7 @@ _INTERVAL = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 # 52 weeks: a block holds about a year of intervals (a few hundred for office hours).
 _BLOCK = 52 * 7 * 86400
 _DAY = timedelta(days=1)
+_SECOND = timedelta(seconds=1)
 # Local dates datetime can represent, with margin for every UTC offset.
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _MIN_ORDINAL = date(2, 1, 1).toordinal()
@@ -371,25 +372,23 @@ class BusinessCalendar:
         j = bisect_right(cum, c, 0, len(cum) - 1) - 1
         return starts[j] + c - cum[j]
 
-    def _position(self, ts: int) -> int:
-        """Open seconds in ts's block before *ts*."""
-        starts, ends, cum = self._blocks.get(ts // _BLOCK) or self._block(ts // _BLOCK)
-        i = bisect_right(starts, ts)
-        return cum[i - 1] + ts - starts[i - 1] if i and ts < ends[i - 1] else cum[i]
-
     def elapsed_seconds(self, a: int, b: int) -> int:
         """Signed business seconds between epoch seconds *a* and *b* (see :meth:`elapsed`)."""
         if a > b:
             return -self.elapsed_seconds(b, a)
+        blocks = self._blocks
         ka, kb = a // _BLOCK, b // _BLOCK
-        if ka == kb:
-            return self._position(b) - self._position(a)
-        total = self._position(b) - self._position(a)
-        lo = ka if self._kmin is None else max(ka, self._kmin - 1)
-        hi = kb if self._kmax is None else min(kb, self._kmax + 1)
-        for k in range(lo, hi):
-            total += self._block(k)[2][-1]
-        return total
+        starts, ends, cum = blocks.get(ka) or self._block(ka)
+        i = bisect_right(starts, a)
+        total = -(cum[i - 1] + a - starts[i - 1] if i and a < ends[i - 1] else cum[i])
+        if kb != ka:
+            lo = ka if self._kmin is None else max(ka, self._kmin)
+            hi = kb if self._kmax is None else min(kb, self._kmax + 1)
+            for k in range(lo, hi):
+                total += (blocks.get(k) or self._block(k))[2][-1]
+            starts, ends, cum = blocks.get(kb) or self._block(kb)
+        i = bisect_right(starts, b)
+        return total + (cum[i - 1] + b - starts[i - 1] if i and b < ends[i - 1] else cum[i])
 
     def is_open_at(self, ts: int) -> bool:
         """Whether epoch second *ts* lies inside an open interval (intervals are half-open)."""
@@ -455,17 +454,16 @@ class BusinessCalendar:
         backwards and a result on the start of an interval stays there.
         """
         ts = to_epoch(start, "start", CalendarError)
-        return from_epoch(
-            self.add_seconds(ts, seconds(duration, "duration", CalendarError)), self.tz
-        )
+        if type(duration) is timedelta:  # the common case, inlined: this is the hot path
+            d = duration.days * 86400 + duration.seconds
+        else:
+            d = seconds(duration, "duration", CalendarError)
+        return from_epoch(self.add_seconds(ts, d), self.tz)
 
     def elapsed(self, start: datetime, end: datetime) -> timedelta:
         """Business time between two instants, signed: ``elapsed(a, b) == -elapsed(b, a)``."""
-        return timedelta(
-            seconds=self.elapsed_seconds(
-                to_epoch(start, "start", CalendarError), to_epoch(end, "end", CalendarError)
-            )
-        )
+        a = to_epoch(start, "start", CalendarError)
+        return _SECOND * self.elapsed_seconds(a, to_epoch(end, "end", CalendarError))
 
     def is_open(self, at: datetime) -> bool:
         """Whether the calendar is open at *at* (an interval's end is closed)."""

@@ -31,12 +31,19 @@ def to_epoch(
             f"naive datetime {value:%Y-%m-%d %H:%M} for {what}: pass an aware datetime "
             "(e.g. tzinfo=ZoneInfo('America/New_York') or datetime.UTC)"
         )
-    # Faster than (value - _EPOCH) for the common case and exact to the second.
-    return int((value.replace(tzinfo=None) - offset - _NAIVE_EPOCH) // _SECOND)
+    # Field arithmetic is exact (microseconds are dropped, i.e. floored) and about three times
+    # faster than datetime subtraction: this runs once per instant on every hot path.
+    return (
+        (value.toordinal() - _EPOCH_ORDINAL) * 86400
+        + value.hour * 3600
+        + value.minute * 60
+        + value.second
+        - offset.days * 86400
+        - offset.seconds
+    )
 
 
-_NAIVE_EPOCH = datetime(1970, 1, 1)
-_SECOND = timedelta(seconds=1)
+_EPOCH_ORDINAL = _EPOCH.toordinal()
 
 
 def from_epoch(ts: int, tz: tzinfo = UTC) -> datetime:
