@@ -60,6 +60,22 @@ from ._routing import (
     Sticky,
     claim,
 )
+from ._sla import (
+    SLA_METRICS,
+    PolicyWarning,
+    SlaAlert,
+    SlaCycle,
+    SlaEvaluation,
+    SlaMetricEvent,
+    SlaPolicy,
+    SlaStatus,
+    SlaTarget,
+    SlaTracker,
+    check_policies,
+    evaluate_sla,
+    select_policy,
+    sla_metric_events,
+)
 from ._store import InMemoryStore
 from ._ticket import Satisfaction, Ticket
 from .exceptions import (
@@ -78,7 +94,7 @@ from .exceptions import (
 )
 from .hookspecs import hookimpl
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_members.py pins it
     "Agent",
     "AgentState",
     "AgentStatus",
@@ -115,6 +131,7 @@ __all__ = [
     "Party",
     "PluginError",
     "PolicyError",
+    "PolicyWarning",
     "Priority",
     "Relax",
     "Requirements",
@@ -123,9 +140,18 @@ __all__ = [
     "RoutedTicket",
     "Router",
     "RoutingQueue",
+    "SLA_METRICS",
     "Satisfaction",
     "SatisfactionReceived",
+    "SlaAlert",
     "SlaBreached",
+    "SlaCycle",
+    "SlaEvaluation",
+    "SlaMetricEvent",
+    "SlaPolicy",
+    "SlaStatus",
+    "SlaTarget",
+    "SlaTracker",
     "SlaWarning",
     "Status",
     "StatusChanged",
@@ -143,9 +169,13 @@ __all__ = [
     "TicketStateError",
     "Tier",
     "audit_next_steps",
+    "check_policies",
     "claim",
+    "evaluate_sla",
     "hookimpl",
     "next_step",
+    "select_policy",
+    "sla_metric_events",
 ]
 
 
