@@ -1,0 +1,294 @@
+"""The escalation ladder and the next-step guarantee, one behaviour per test."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import attrs
+import pytest
+
+from supportkit import (
+    Agent,
+    ConfigurationError,
+    EscalationLadder,
+    EscalationLevel,
+    EventError,
+    OnReopens,
+    OnSlaAlert,
+    OnTier,
+    Party,
+    Router,
+    StepAction,
+    TicketEvent,
+    TicketStateError,
+    audit_next_steps,
+    next_step,
+)
+
+T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+
+
+def ev(
+    kind: str, minute: float = 0, ticket_id: str = "T", by: str = "system", **data: Any
+) -> TicketEvent:
+    return TicketEvent(
+        kind, ticket_id=ticket_id, at=T0 + timedelta(minutes=minute), by=by, data=data
+    )
+
+
+def log(*events: TicketEvent, ticket_id: str = "T", **created: Any) -> list[TicketEvent]:
+    return [ev("created", 0, ticket_id, **{"customer": "cust", **created}), *events]
+
+
+LADDER = [
+    EscalationLevel("L1", group="l1"),
+    EscalationLevel("L2", group="l2"),
+    EscalationLevel("L3", group="l3"),
+    EscalationLevel("engineering", group="eng"),
+]
+
+
+@attrs.frozen
+class Alert:
+    kind: str
+    metric: str = "first_reply"
+    level: float = 1.0
+
+
+# --- ladder configuration ---------------------------------------------------------------------
+
+
+def test_cycle_is_refused() -> None:
+    """A ladder whose ``next`` pointers loop is refused, showing the loop."""
+    levels = [EscalationLevel("L1"), EscalationLevel("L2", next="L1")]
+    with pytest.raises(ConfigurationError, match="cycle: L1 → L2 → L1"):
+        EscalationLadder(levels)
+
+
+def test_repeated_level_is_refused() -> None:
+    """The same level twice would loop, so it is refused."""
+    with pytest.raises(ConfigurationError, match="appears twice"):
+        EscalationLadder([EscalationLevel("L1"), EscalationLevel("L1")])
+
+
+def test_unknown_next_level_is_refused() -> None:
+    """A ``next`` naming no level is refused, listing the levels."""
+    with pytest.raises(ConfigurationError, match="'L9' is not on the ladder"):
+        EscalationLadder([EscalationLevel("L1", next="L9")])
+
+
+def test_unknown_trigger_target_is_refused() -> None:
+    """A trigger aiming at an unknown level is refused."""
+    with pytest.raises(ConfigurationError, match="unknown escalation level 'L7'"):
+        EscalationLadder(LADDER, triggers=[OnReopens(2, to="L7")])
+
+
+def test_explicit_next_skips_levels() -> None:
+    """``next`` can skip a rung: L1 → L3 → engineering."""
+    ladder = EscalationLadder(
+        [EscalationLevel("L1", next="L3"), EscalationLevel("L2"), *LADDER[2:]]
+    )
+    assert ["L3", "engineering"] == ladder.above("L1")
+
+
+# --- manual escalation ------------------------------------------------------------------------
+
+
+def test_manual_escalation_goes_one_level_up_and_names_the_previous_owner() -> None:
+    """A manual escalation records level, target and reason, and names the agent to notify."""
+    ladder = EscalationLadder(LADDER)
+    result = ladder.escalate(
+        log(ev("assigned", 1, agent="ann")), at=T0 + timedelta(minutes=2), reason="refund > 1k"
+    )
+    expected = ("L1", "L2", "ann", {"level": "L2", "target": "l2", "reason": "refund > 1k"})
+    assert expected == (
+        result.from_level,
+        result.to_level,
+        result.previous_owner,
+        dict(result.event.data),
+    )
+
+
+def test_manual_escalation_needs_a_reason() -> None:
+    """An empty reason is refused."""
+    with pytest.raises(EventError, match="needs a reason"):
+        EscalationLadder(LADDER).escalate(log(), at=T0, reason="  ")
+
+
+def test_escalation_above_the_top_is_refused() -> None:
+    """Escalating a ticket already at the top level is a clear state error."""
+    events = log(ev("escalated", 1, level="engineering", target="eng", reason="bug"))
+    with pytest.raises(TicketStateError, match="top level 'engineering'"):
+        EscalationLadder(LADDER).escalate(events, at=T0 + timedelta(minutes=2), reason="more")
+
+
+def test_history_is_kept_in_the_log() -> None:
+    """Two escalations leave two events; the second names the L2 agent as previous owner."""
+    ladder = EscalationLadder(LADDER)
+    events = log(ev("assigned", 1, agent="ann"))
+    first = ladder.escalate(events, at=T0 + timedelta(minutes=2), reason="hard")
+    events += [first.event, ev("assigned", 3, agent="bob")]
+    second = ladder.escalate(events, at=T0 + timedelta(minutes=4), reason="harder")
+    events.append(second.event)
+    levels = [e.data["level"] for e in events if e.kind == "escalated"]
+    assert (["L2", "L3"], "bob") == (levels, second.previous_owner)
+
+
+def test_engineering_is_counted_by_name_or_flag() -> None:
+    """The level named engineering and a flagged level both count as engineering."""
+    ladder = EscalationLadder(
+        [
+            EscalationLevel("L1"),
+            EscalationLevel("rnd", engineering=True),
+            EscalationLevel("engineering"),
+        ]
+    )
+    assert (False, True, True) == tuple(
+        ladder.is_engineering(n) for n in ("L1", "rnd", "engineering")
+    )
+
+
+# --- triggers ---------------------------------------------------------------------------------
+
+
+def test_sla_breach_escalates_one_level() -> None:
+    """A breach alert moves an L1 ticket to L2 with a reason naming the metric."""
+    ladder = EscalationLadder(LADDER, triggers=[OnSlaAlert("breach")])
+    result = ladder.check(log(), at=T0, alert=Alert("breach"))
+    assert ("L2", "SLA first_reply breached") == (result.to_level, result.reason)  # type: ignore[union-attr]
+
+
+def test_sla_warning_below_threshold_does_nothing() -> None:
+    """A 50 % warning does not fire a trigger that waits for 90 %."""
+    ladder = EscalationLadder(LADDER, triggers=[OnSlaAlert("warning", min_level=0.9)])
+    assert None is ladder.check(log(), at=T0, alert=Alert("warning", level=0.5))
+
+
+def test_reopen_count_escalates_once() -> None:
+    """Two reopens move the ticket to L2; checking again after that does nothing."""
+    ladder = EscalationLadder(LADDER, triggers=[OnReopens(2, to="L2")])
+    events = log()
+    for minute in (1, 3):
+        events += [
+            ev("status_changed", minute, to="solved"),
+            ev("status_changed", minute + 1, to="open"),
+        ]
+    first = ladder.check(events, at=T0 + timedelta(minutes=5))
+    assert first is not None
+    events.append(first.event)
+    assert ("reopened 2 times", None) == (
+        first.reason,
+        ladder.check(events, at=T0 + timedelta(minutes=6)),
+    )
+
+
+def test_tier_trigger_gives_top_accounts_a_named_path() -> None:
+    """An enterprise ticket starts its path at L2."""
+    ladder = EscalationLadder(LADDER, triggers=[OnTier({"enterprise"}, to="L2")])
+    result = ladder.check(log(tier="enterprise"), at=T0)
+    assert ("L2", "l2") == (result.to_level, result.target)  # type: ignore[union-attr]
+
+
+def test_solved_tickets_do_not_escalate_automatically() -> None:
+    """A breach alert on a solved ticket escalates nothing."""
+    ladder = EscalationLadder(LADDER, triggers=[OnSlaAlert("breach")])
+    assert None is ladder.check(
+        log(ev("status_changed", 1, to="solved")), at=T0, alert=Alert("breach")
+    )
+
+
+# --- next step --------------------------------------------------------------------------------
+
+
+def test_new_unassigned_ticket_waits_for_assignment() -> None:
+    """A new ticket with no agent: the team owes an assignment, owned by its group."""
+    step = next_step(log(group="support"))
+    assert (StepAction.ASSIGN, Party.TEAM, None, "support") == (
+        step.action,
+        step.waiting_on,
+        step.owner,
+        step.group,  # type: ignore[union-attr]
+    )
+
+
+def test_customer_message_makes_the_agent_owe_a_reply_by_the_deadline() -> None:
+    """The customer spoke last: the assigned agent owes a reply, due at the SLA deadline."""
+    due = T0 + timedelta(hours=1)
+    events = log(ev("assigned", 1, agent="ann"), ev("message", 2, by="customer"))
+    step = next_step(events, deadline=due)
+    assert (StepAction.REPLY, Party.AGENT, "ann", due) == (
+        step.action,
+        step.waiting_on,
+        step.owner,
+        step.due,  # type: ignore[union-attr]
+    )
+
+
+def test_answered_open_ticket_owes_a_follow_up() -> None:
+    """After the agent's public reply, an open ticket still owes an update or resolution."""
+    events = log(
+        ev("assigned", 1, agent="ann"),
+        ev("message", 2, by="customer"),
+        ev("message", 3, by="agent"),
+    )
+    assert StepAction.FOLLOW_UP == next_step(events).action  # type: ignore[union-attr]
+
+
+def test_pending_ticket_awaits_the_customer() -> None:
+    """A pending ticket waits on the customer; the agent stays the owner."""
+    events = log(ev("assigned", 1, agent="ann"), ev("status_changed", 2, to="pending"))
+    step = next_step(events)
+    assert (StepAction.CUSTOMER_RESPONSE, Party.CUSTOMER, "ann") == (
+        step.action,
+        step.waiting_on,
+        step.owner,  # type: ignore[union-attr]
+    )
+
+
+def test_engineering_escalation_awaits_a_fix_owned_by_engineering() -> None:
+    """On hold after an escalation to engineering: a fix is pending, owned by the eng group."""
+    events = log(
+        ev("assigned", 1, agent="ann"),
+        ev("escalated", 2, level="engineering", target="eng", reason="bug"),
+        ev("status_changed", 3, to="on_hold"),
+    )
+    step = next_step(events)
+    assert (StepAction.ENGINEERING_FIX, Party.ENGINEERING, None, "eng") == (
+        step.action,
+        step.waiting_on,
+        step.owner,
+        step.group,  # type: ignore[union-attr]
+    )
+
+
+def test_on_hold_without_engineering_waits_on_a_third_party() -> None:
+    """Plain on-hold waits on a third party, chased by the owner."""
+    events = log(ev("assigned", 1, agent="ann"), ev("status_changed", 2, to="on_hold"))
+    assert (StepAction.THIRD_PARTY, "ann") == (next_step(events).action, next_step(events).owner)  # type: ignore[union-attr]
+
+
+def test_solved_ticket_has_no_next_step() -> None:
+    """Nothing is owed on a solved ticket."""
+    assert None is next_step(log(ev("status_changed", 1, to="solved")))
+
+
+def test_router_deadline_is_used_when_none_is_given() -> None:
+    """Without a deadline argument, the router's SLA deadline for the ticket is the due time."""
+    r = Router([Agent("a", capacity={"email": 1})])
+    events = log(channel="email")
+    r.apply_all(events)
+    r.set_deadline("T", T0 + timedelta(hours=2))
+    assert T0 + timedelta(hours=2) == next_step(events, router=r).due  # type: ignore[union-attr]
+
+
+def test_audit_reports_tickets_without_owner_or_due_time() -> None:
+    """Only the open ticket with no group, no agent and no deadline is reported."""
+    events = [
+        *log(ticket_id="orphan"),
+        *log(ticket_id="grouped", group="support"),
+        *log(ticket_id="timed"),
+        *log(ev("status_changed", 1, ticket_id="done", to="solved"), ticket_id="done"),
+    ]
+    orphans = audit_next_steps(events, deadlines={"timed": T0 + timedelta(hours=1)})
+    assert ["orphan"] == [step.ticket_id for step in orphans]
