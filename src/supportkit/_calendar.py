@@ -316,23 +316,24 @@ class BusinessCalendar:
     def _spans(self, first: date, last: date) -> list[tuple[int, int]]:
         """Open (start, end) epoch pairs of the intervals starting on local dates first..last."""
         tz = self.tz
+        days = [date.fromordinal(n) for n in range(first.toordinal(), last.toordinal() + 3)]
+        midnights = [int(datetime(d.year, d.month, d.day, tzinfo=tz).timestamp()) for d in days]
         spans = []
-        day = first
-        midnight = int(datetime(day.year, day.month, day.day, tzinfo=tz).timestamp())
-        while day <= last:
-            following = day + _DAY
-            next_midnight = int(
-                datetime(following.year, following.month, following.day, tzinfo=tz).timestamp()
-            )
-            # A local date the zone skipped (Pacific/Apia 2011-12-30) has no length.
-            intervals = self._day(day) if next_midnight > midnight else ()
-            for start, length in intervals:
+        for i, day in enumerate(days[:-2]):
+            m0, m1, m2 = midnights[i : i + 3]
+            if m1 <= m0:
+                continue  # a local date the zone skipped (Pacific/Apia 2011-12-30)
+            steady = m1 - m0 == 86400 == m2 - m1  # no offset change in the two days
+            for start, length in self._day(day):
+                if steady:
+                    spans.append((m0 + start * 60, m0 + (start + length) * 60))
+                    continue
+                # Around a transition, resolve both local boundaries with fold=0.
                 wall = datetime(day.year, day.month, day.day, tzinfo=tz) + timedelta(minutes=start)
                 s = int(wall.timestamp())
                 e = int((wall + timedelta(minutes=length)).timestamp())
                 if e > s:
                     spans.append((s, e))
-            day, midnight = following, next_midnight
         return spans
 
     def _limit(self, k: int, forward: bool, ts: int) -> None:

@@ -1,0 +1,198 @@
+"""Business-time deadlines and elapsed time: supportkit against its peers, in one run.
+
+The same deadlines (Mon-Fri 09:00-17:00 America/New_York with US holidays, starts spread over
+2025-2026 at any time of day, durations 1 minute to 40 hours, aware datetimes in and out) are
+computed with supportkit, businesstimedelta, pandas' CustomBusinessHour and workclock (scalar
+and batch). Answers are checked against supportkit where the conventions match:
+
+* workclock and businesstimedelta: same conventions (a result on a period end stays there;
+  their whole-date holidays equal ours for a day schedule) → the instants must be equal.
+* pandas: whole business hours only, so it gets the durations rounded up to hours, and it
+  reports a result on a period end as the next period start → the two answers must have no
+  business time between them.
+
+Targets (issue 4): ≤ 2 µs per deadline; ≥ 100x businesstimedelta; ≥ 3x workclock's scalar API;
+numpy batch ≥ 5x workclock's batch API. The same for elapsed time (pandas has no elapsed).
+
+    python benchmarks/bench_calendar.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import time
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from datetime import time as clock
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import businesstimedelta
+import numpy as np
+import pandas as pd
+import pytz
+import workclock
+
+from supportkit import BusinessCalendar
+
+ZONE = "America/New_York"
+NY = ZoneInfo(ZONE)
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
+HOLIDAYS = [
+    date(2025, 1, 1), date(2025, 1, 20), date(2025, 2, 17), date(2025, 5, 26),
+    date(2025, 6, 19), date(2025, 7, 4), date(2025, 9, 1), date(2025, 10, 13),
+    date(2025, 11, 11), date(2025, 11, 27), date(2025, 12, 25),
+    date(2026, 1, 1), date(2026, 1, 19), date(2026, 2, 16), date(2026, 5, 25),
+    date(2026, 6, 19), date(2026, 7, 3), date(2026, 9, 7), date(2026, 10, 12),
+    date(2026, 11, 11), date(2026, 11, 26), date(2026, 12, 25),
+]  # fmt: skip
+
+
+def make_calendar() -> BusinessCalendar:
+    return BusinessCalendar(ZONE, {day: ["09:00-17:00"] for day in WEEKDAYS}, holidays=HOLIDAYS)
+
+
+def make_inputs(n: int) -> tuple[list[datetime], list[timedelta], list[datetime]]:
+    """Starts (any time of day, New York), durations 1 min-40 h, and ends 0-10 days later."""
+    rng = random.Random(4)
+    t0 = datetime(2025, 1, 1, tzinfo=NY).timestamp()
+    starts = [datetime.fromtimestamp(t0 + rng.randrange(0, 700 * 86400), NY) for _ in range(n)]
+    durations = [timedelta(minutes=rng.randint(1, 40 * 60)) for _ in range(n)]
+    ends = [s + timedelta(seconds=rng.randrange(0, 10 * 86400)) for s in starts]
+    return starts, durations, ends
+
+
+def best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    """Best wall time of *repeat* runs and the last result."""
+    times, result = [], None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t)
+    return min(times), result
+
+
+def same_instant(a: Any, b: Any) -> bool:
+    return int(a.timestamp()) == int(b.timestamp())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2,000 deadlines, slow peers on 500")
+    args = parser.parse_args()
+    n = 2_000 if args.quick else 20_000
+    slow_n = 500 if args.quick else n  # businesstimedelta and pandas
+    repeat = 3 if args.quick else 5
+    starts, durations, ends = make_inputs(n)
+    rows: list[tuple[str, str, float, int, str]] = []  # (op, name, µs, n, agreement)
+
+    # ---- supportkit, scalar. A long-lived calendar (its cache warm) is the normal case; the
+    # first pass on a fresh calendar, which fills the cache, is reported beside it.
+    cal = make_calendar()
+
+    def sk_add(c: BusinessCalendar) -> list[datetime]:
+        add = c.add
+        return [add(s, d) for s, d in zip(starts, durations, strict=True)]
+
+    def sk_elapsed(c: BusinessCalendar) -> list[timedelta]:
+        elapsed = c.elapsed
+        return [elapsed(a, b) for a, b in zip(starts, ends, strict=True)]
+
+    sec, ours = best(lambda: sk_add(cal), repeat)
+    rows.append(("add", "supportkit", sec / n * 1e6, n, "reference"))
+    sec, _ = best(lambda: sk_add(make_calendar()), 1)
+    rows.append(("add", "supportkit, cold cache", sec / n * 1e6, n, "first pass, fresh calendar"))
+    sec, ours_el = best(lambda: sk_elapsed(cal), repeat)
+    rows.append(("elapsed", "supportkit", sec / n * 1e6, n, "reference"))
+    sec, _ = best(lambda: sk_elapsed(make_calendar()), 1)
+    rows.append(
+        ("elapsed", "supportkit, cold cache", sec / n * 1e6, n, "first pass, fresh calendar")
+    )
+
+    # ---- workclock, scalar and batch.
+    wc = workclock.Schedule(
+        [workclock.WorkDay(clock(9), clock(17), days=range(5)), workclock.Holidays(HOLIDAYS)],
+        time_zone=ZONE,
+    )
+    sec, theirs = best(
+        lambda: [wc.add(s, d) for s, d in zip(starts, durations, strict=True)], repeat
+    )
+    agree = sum(map(same_instant, ours, theirs))
+    rows.append(("add", "workclock", sec / n * 1e6, n, f"{agree}/{n} equal"))
+    sec, theirs = best(
+        lambda: [wc.between(a, b) for a, b in zip(starts, ends, strict=True)], repeat
+    )
+    agree = sum(x == y for x, y in zip(ours_el, theirs, strict=True))
+    rows.append(("elapsed", "workclock", sec / n * 1e6, n, f"{agree}/{n} equal"))
+
+    # ---- businesstimedelta (pytz zone).
+    tz = pytz.timezone(ZONE)
+    rules = businesstimedelta.Rules(
+        [
+            businesstimedelta.WorkDayRule(
+                start_time=clock(9), end_time=clock(17), working_days=list(range(5)), tz=tz
+            ),
+            businesstimedelta.HolidayRule(HOLIDAYS, tz=tz),
+        ]
+    )
+    deltas = [businesstimedelta.BusinessTimeDelta(rules, timedelta=d) for d in durations[:slow_n]]
+    sec, theirs = best(lambda: [s + d for s, d in zip(starts, deltas, strict=False)], 1)
+    agree = sum(map(same_instant, ours, theirs))
+    rows.append(("add", "businesstimedelta", sec / slow_n * 1e6, slow_n, f"{agree}/{slow_n} equal"))
+    sec, theirs = best(
+        lambda: [rules.difference(a, b) for a, b in zip(starts[:slow_n], ends, strict=False)], 1
+    )
+    agree = sum(x == y.timedelta for x, y in zip(ours_el, theirs, strict=False))
+    rows.append(
+        ("elapsed", "businesstimedelta", sec / slow_n * 1e6, slow_n, f"{agree}/{slow_n} equal")
+    )
+
+    # ---- pandas CustomBusinessHour: whole hours only, wall-clock arithmetic.
+    hours = [math.ceil(d.total_seconds() / 3600) for d in durations[:slow_n]]
+    offsets = {h: pd.offsets.CustomBusinessHour(n=h, start="09:00", end="17:00",
+                                                holidays=HOLIDAYS) for h in set(hours)}  # fmt: skip
+    stamps = [pd.Timestamp(s) for s in starts[:slow_n]]
+    sec, theirs = best(lambda: [t + offsets[h] for t, h in zip(stamps, hours, strict=True)], 1)
+    rounded = [cal.add(s, timedelta(hours=h)) for s, h in zip(starts, hours, strict=False)]
+    agree = sum(
+        cal.elapsed(x, y.to_pydatetime()) == timedelta(0)
+        for x, y in zip(rounded, theirs, strict=True)
+    )
+    rows.append(
+        ("add", "pandas CustomBusinessHour", sec / slow_n * 1e6, slow_n,
+         f"{agree}/{slow_n} same position (hours rounded up)")
+    )  # fmt: skip
+
+    # ---- batch: supportkit numpy against workclock's numpy API.
+    s64 = np.array([int(s.timestamp()) for s in starts], "datetime64[s]")
+    d64 = np.array([int(d.total_seconds()) for d in durations], "timedelta64[s]")
+    e64 = np.array([int(e.timestamp()) for e in ends], "datetime64[s]")
+    sec, ours_b = best(lambda: cal.add_many(s64, d64), repeat)
+    rows.append(("add batch", "supportkit numpy", sec / n * 1e6, n, "reference"))
+    scalar_ok = sum(
+        int(x) == int(y.timestamp()) for x, y in zip(ours_b.astype(np.int64), ours, strict=True)
+    )
+    sec, theirs = best(lambda: wc.add_many(s64, d64), repeat)
+    agree = int((theirs.astype("datetime64[s]") == ours_b).sum())
+    rows.append(("add batch", "workclock add_many", sec / n * 1e6, n, f"{agree}/{n} equal"))
+    sec, ours_eb = best(lambda: cal.elapsed_many(s64, e64), repeat)
+    rows.append(("elapsed batch", "supportkit numpy", sec / n * 1e6, n, "reference"))
+    sec, theirs = best(lambda: wc.between_many(s64, e64), repeat)
+    agree = int((theirs.astype("timedelta64[s]").astype(np.int64) == ours_eb).sum())
+    rows.append(("elapsed batch", "workclock between_many", sec / n * 1e6, n, f"{agree}/{n} equal"))
+
+    print(f"{n:,} deadlines, Mon-Fri 09:00-17:00 {ZONE}, {len(HOLIDAYS)} holidays")
+    print(f"supportkit numpy batch equals the scalar path on {scalar_ok}/{n}\n")
+    print(f"{'operation':<14} {'library':<27} {'µs/op':>9} {'ratio':>9} {'n':>7}  agreement")
+    reference: dict[str, float] = {}
+    for op, name, us, count, agreement in rows:
+        reference.setdefault(op, us)
+        ratio = us / reference[op]
+        print(f"{op:<14} {name:<27} {us:9.2f} {ratio:8.1f}x {count:7,}  {agreement}")
+    print("\nratio = peer time / supportkit time (higher: supportkit is faster)")
+
+
+if __name__ == "__main__":
+    main()
