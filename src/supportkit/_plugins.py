@@ -94,12 +94,18 @@ def _wrap(exc: Exception, plugin: str, what: str) -> PluginError:
     return error
 
 
-def _plugin_name(plugin: object) -> str:
-    """A readable default name: a module's or class's ``__name__``, else the object's class."""
+def _plugin_name(plugin: object, taken: Collection[str]) -> str:
+    """A readable default name: a module's or class's ``__name__``, else the object's class
+    (``#2``, ``#3``, ... appended for further objects of one class)."""
     name = getattr(plugin, "__name__", None)
     if isinstance(name, str) and name:
         return name
-    return f"{type(plugin).__module__}.{type(plugin).__qualname__}"
+    name = base = f"{type(plugin).__module__}.{type(plugin).__qualname__}"
+    number = 1
+    while name in taken:
+        number += 1
+        name = f"{base}#{number}"
+    return name
 
 
 class PluginHost:
@@ -140,12 +146,13 @@ class PluginHost:
     def register(self, plugin: object, *, name: str | None = None) -> str:
         """Register *plugin* (a module or an object with hookimpls) and return its name.
 
-        *name* defaults to the module's (or class's) ``__name__``, else the object's class.
+        *name* defaults to the module's (or class's) ``__name__``, else the object's class
+        (``#2``, ``#3``, ... appended for further objects of the same class).
         Its registration hookimpls run at once if the host is already in use. Raises
         :class:`~supportkit.PluginError` (and registers nothing) for a name already taken, a
         blocked name, a misspelled or misdeclared hookimpl, or a failing registration hook.
         """
-        name = name or _plugin_name(plugin)
+        name = name or _plugin_name(plugin, self._origin)
         if self._pm.is_blocked(name):
             raise PluginError(f"plugin {name!r} is blocked on this host", plugin=name)
         self._ready()
@@ -174,14 +181,14 @@ class PluginHost:
         return self._pm.get_plugin(name) if name in self._origin else None
 
     def _add(self, plugin: object, name: str | None, origin: int) -> None:
-        name = name or _plugin_name(plugin)
         with self._lock:
+            name = name or _plugin_name(plugin, self._origin)
             try:
                 registered = self._pm.register(plugin, name=name)
             except ValueError as exc:  # pluggy: name or object already registered
                 raise PluginError(
-                    f"cannot register plugin {name!r}: {exc}; pass another name "
-                    "(PluginHost.register(plugin, name=...))",
+                    f"cannot register plugin {name!r}: that name or object is already "
+                    "registered; pass another name (PluginHost.register(plugin, name=...))",
                     plugin=name,
                 ) from exc
             except pluggy.PluginValidationError as exc:
