@@ -128,15 +128,15 @@ class PluginHost:
         self._lock = threading.RLock()
         self._origin: dict[str, int] = {}
         self._entrypoints_pending = load_entrypoints
-        # kind -> name -> (owning plugin, object); None until first needed.
-        self._registries: dict[str, dict[str, tuple[str, Any]]] | None = None
+        # kind -> name -> (owning plugin, object), in registration order.
+        self._registries: dict[str, dict[str, tuple[str, Any]]] = {k: {} for k in _REGISTRIES}
         for name in blocked:
             self._pm.set_blocked(name)
+        for plugin in plugins:
+            self._add(plugin, None, _APPLICATION)
         for name, module in BUILTIN_PLUGINS.items():
             if not self._pm.is_blocked(name):
                 self._add(importlib.import_module(module), name, _BUILTIN)
-        for plugin in plugins:
-            self._add(plugin, None, _APPLICATION)
 
     def __repr__(self) -> str:
         return f"<PluginHost plugins={self.plugin_names()}>"
@@ -148,14 +148,14 @@ class PluginHost:
 
         *name* defaults to the module's (or class's) ``__name__``, else the object's class
         (``#2``, ``#3``, ... appended for further objects of the same class).
-        Its registration hookimpls run at once if the host is already in use. Raises
+        Its registration hookimpls run at once; an installed entry-point plugin of the same
+        name is then skipped. Raises
         :class:`~supportkit.PluginError` (and registers nothing) for a name already taken, a
         blocked name, a misspelled or misdeclared hookimpl, or a failing registration hook.
         """
         name = name or _plugin_name(plugin, self._origin)
         if self._pm.is_blocked(name):
             raise PluginError(f"plugin {name!r} is blocked on this host", plugin=name)
-        self._ready()
         self._add(plugin, name, _APPLICATION)
         return name
 
@@ -203,8 +203,7 @@ class PluginHost:
             self._origin[name] = origin
             try:
                 self._check(plugin, name)
-                if self._registries is not None:
-                    self._fill(name, self._registries)
+                self._fill(name)
             except BaseException:
                 self._drop(name)
                 raise
@@ -234,7 +233,7 @@ class PluginHost:
     def _drop(self, name: str) -> None:
         self._pm.unregister(name=name)
         del self._origin[name]
-        for registry in (self._registries or {}).values():
+        for registry in self._registries.values():
             for key in [key for key, (owner, _) in registry.items() if owner == name]:
                 del registry[key]
 
@@ -242,17 +241,13 @@ class PluginHost:
         return [name for name in vars(hookspecs) if name.startswith("supportkit_")]
 
     def _ready(self) -> dict[str, dict[str, tuple[str, Any]]]:
-        """Load entry points (once) and run the registration hooks (once per plugin)."""
-        with self._lock:
-            if self._entrypoints_pending:
-                self._load_entrypoints()
-                self._entrypoints_pending = False
-            if self._registries is None:
-                registries: dict[str, dict[str, tuple[str, Any]]] = {k: {} for k in _REGISTRIES}
-                for name in self.plugin_names():
-                    self._fill(name, registries)
-                self._registries = registries
-            return self._registries
+        """Load the entry-point plugins on first use; return the registries."""
+        if self._entrypoints_pending:
+            with self._lock:
+                if self._entrypoints_pending:
+                    self._load_entrypoints()
+                    self._entrypoints_pending = False
+        return self._registries
 
     def _load_entrypoints(self) -> None:
         for ep in importlib.metadata.entry_points(group=PROJECT_NAME):
@@ -269,13 +264,14 @@ class PluginHost:
                 ) from exc
             self._add(plugin, ep.name, _ENTRY_POINT)
 
-    def _fill(self, name: str, registries: dict[str, dict[str, tuple[str, Any]]]) -> None:
-        """Run plugin *name*'s registration hookimpls into *registries*."""
+    def _fill(self, name: str) -> None:
+        """Run plugin *name*'s registration hookimpls (historic: once, at registration)."""
         for kind, (hook, _, _) in _REGISTRIES.items():
             for impl in self._impls(hook):
                 if impl.plugin_name == name:
-                    register = partial(self._put, registries[kind], kind, name)
-                    self._call(impl, hook, {"register": register})
+                    register = partial(self._put, self._registries[kind], kind, name)
+                    # register() raises PluginError itself (duplicates): not the plugin's own.
+                    self._call(impl, hook, {"register": register}, (PluginError,))
 
     def _put(
         self, registry: dict[str, tuple[str, Any]], kind: str, owner: str, name: str, obj: Any
