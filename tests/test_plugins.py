@@ -146,7 +146,7 @@ def test_duplicate_registered_name_names_both_plugins() -> None:
 
 def test_duplicate_name_among_initial_plugins_fails_at_construction() -> None:
     """A clash with a built-in shows when the host is created."""
-    with pytest.raises(PluginError, match="^notifier 'log' is registered twice") as info:
+    with pytest.raises(PluginError, match=r"^notifier 'log' is registered twice") as info:
         host(RecordingNotifier("log"))
     assert "supportkit.builtins" == info.value.plugin
 
