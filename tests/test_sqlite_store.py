@@ -237,9 +237,9 @@ def test_outbox_claim_hides_message_for_the_lease(store: DeskStore) -> None:
 def test_outbox_failure_retries_then_dead_letters(store: DeskStore) -> None:
     """A failure counts an attempt and reschedules; a failure without retry is dead-lettered."""
     store.commit(Commit("T-1", (ev("T-1"),), 0, outbox=(note("n-1"),)))
-    store.mark_failed("n-1", error="boom", retry_at=TS0 + 5)
+    store.settle_outbox(TS0, failed=[("n-1", "boom", TS0 + 5)])
     pending = store.outbox("pending")[0]
-    store.mark_failed("n-1", error="boom again", retry_at=None)
+    store.settle_outbox(TS0 + 5, failed=[("n-1", "boom again", None)])
     dead = store.outbox("dead")[0]
     assert ((1, TS0 + 5, "boom"), (2, "boom again")) == (
         (pending.attempts, pending.next_attempt_at, pending.last_error),
@@ -251,7 +251,7 @@ def test_outbox_failure_retries_then_dead_letters(store: DeskStore) -> None:
 def test_outbox_delivery_is_recorded(store: DeskStore) -> None:
     """A delivered message records when, counts the attempt and is never claimed again."""
     store.commit(Commit("T-1", (ev("T-1"),), 0, outbox=(note("n-1"),)))
-    store.mark_delivered("n-1", TS0 + 1)
+    store.settle_outbox(TS0 + 1, delivered=["n-1"])
     done = store.outbox("delivered")[0]
     assert ((TS0 + 1, 1), []) == (
         (done.delivered_at, done.attempts),

@@ -125,12 +125,15 @@ class DeskStore(EventStore, Protocol):
         """
         ...
 
-    def mark_delivered(self, key: str, at: int) -> None:
-        """Record that the message *key* was delivered."""
-        ...
-
-    def mark_failed(self, key: str, *, error: str, retry_at: int | None) -> None:
-        """Count a failed attempt; retry at *retry_at*, or dead-letter it if that is ``None``."""
+    def settle_outbox(
+        self,
+        at: int,
+        delivered: Sequence[str] = (),
+        failed: Sequence[tuple[str, str, int | None]] = (),
+    ) -> None:
+        """Record delivery attempts at *at* in one write: *delivered* keys, and *failed*
+        ``(key, error, retry_at)`` triples (``retry_at`` ``None`` dead-letters the message).
+        Each counts one attempt."""
         ...
 
     def outbox(self, status: str | None = None) -> list[OutboxMessage]:
@@ -304,25 +307,28 @@ class MemorySidecar:
                 self._outbox[message.key] = attrs.evolve(message, next_attempt_at=now + lease)
             return due
 
-    def mark_delivered(self, key: str, at: int) -> None:
-        """See :meth:`DeskStore.mark_delivered`."""
+    def settle_outbox(
+        self,
+        at: int,
+        delivered: Sequence[str] = (),
+        failed: Sequence[tuple[str, str, int | None]] = (),
+    ) -> None:
+        """See :meth:`DeskStore.settle_outbox`."""
         with self._lock:
-            message = self._outbox[key]
-            self._outbox[key] = attrs.evolve(
-                message, status="delivered", attempts=message.attempts + 1, delivered_at=at
-            )
-
-    def mark_failed(self, key: str, *, error: str, retry_at: int | None) -> None:
-        """See :meth:`DeskStore.mark_failed`."""
-        with self._lock:
-            message = self._outbox[key]
-            self._outbox[key] = attrs.evolve(
-                message,
-                status="pending" if retry_at is not None else "dead",
-                attempts=message.attempts + 1,
-                next_attempt_at=retry_at,
-                last_error=error,
-            )
+            for key in delivered:
+                message = self._outbox[key]
+                self._outbox[key] = attrs.evolve(
+                    message, status="delivered", attempts=message.attempts + 1, delivered_at=at
+                )
+            for key, error, retry_at in failed:
+                message = self._outbox[key]
+                self._outbox[key] = attrs.evolve(
+                    message,
+                    status="pending" if retry_at is not None else "dead",
+                    attempts=message.attempts + 1,
+                    next_attempt_at=retry_at,
+                    last_error=error,
+                )
 
     def outbox(self, status: str | None = None) -> list[OutboxMessage]:
         """See :meth:`DeskStore.outbox`."""

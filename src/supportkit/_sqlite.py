@@ -408,28 +408,29 @@ class SqliteStore:
 
         return list(self._write("outbox claim", run))
 
-    def mark_delivered(self, key: str, at: int) -> None:
-        """Record that outbox message *key* was delivered."""
-        self._write(
-            f"outbox delivery of {key}",
-            lambda db: db.execute(
+    def settle_outbox(
+        self,
+        at: int,
+        delivered: Sequence[str] = (),
+        failed: Sequence[tuple[str, str, int | None]] = (),
+    ) -> None:
+        """Record delivery attempts in one transaction; see ``DeskStore.settle_outbox``."""
+
+        def run(db: sqlite3.Connection) -> None:
+            db.executemany(
                 "UPDATE outbox SET status = 'delivered', attempts = attempts + 1,"
                 " delivered_at = ? WHERE key = ?",
-                (at, key),
-            ),
-        )
-
-    def mark_failed(self, key: str, *, error: str, retry_at: int | None) -> None:
-        """Count a failed attempt; retry at *retry_at* or dead-letter the message."""
-        self._write(
-            f"outbox failure of {key}",
-            lambda db: db.execute(
+                [(at, key) for key in delivered],
+            )
+            db.executemany(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?,"
                 " status = CASE WHEN ? IS NULL THEN 'dead' ELSE 'pending' END,"
                 " next_attempt_at = COALESCE(?, next_attempt_at) WHERE key = ?",
-                (error, retry_at, retry_at, key),
-            ),
-        )
+                [(error, retry, retry, key) for key, error, retry in failed],
+            )
+
+        if delivered or failed:
+            self._write("outbox settlement", run)
 
     def outbox(self, status: str | None = None) -> list[OutboxMessage]:
         """Every outbox message (of one status if given), oldest first."""

@@ -1,0 +1,974 @@
+"""``SupportDesk``: the engine a host application embeds.
+
+ingest → customer lookup → SLA policy → append (with the idempotency key, snapshot, due index
+and outbox rows in one commit) → route (a compare-and-set claim) → broadcast hooks. ``tick``
+emits SLA warnings, breaches and escalations exactly once from the due index; ``deliver`` drains
+the outbox with retries, backoff and a dead letter. The layers below stay I/O-free: the desk is
+the only place that touches stores and plugins.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+
+from ._calendar import BusinessCalendar
+from ._clock import Clock, SystemClock
+from ._desknotify import DeskPlugins, as_host, failure_text
+from ._deskstore import Commit, DeskStore, MemorySidecar, OutboxMessage
+from ._escalation import EscalationLadder, EscalationLevel, OnSlaAlert
+from ._model import Customer, InboundMessage, Priority, Role, Status, TicketEvent, Tier
+from ._nextstep import NextStep, next_step
+from ._routing import Claim, Router
+from ._sla import SlaAlert, SlaEvaluation, SlaPolicy, SlaTracker, select_policy
+from ._sqlite import SqliteStore
+from ._ticket import Ticket, _Fold
+from ._time import from_epoch, seconds, to_epoch
+from .exceptions import ConcurrencyError, ConfigurationError, StoreError, TicketStateError
+from .typing import EventStore
+
+__all__ = [
+    "DEFAULT_DATABASE",
+    "DEFAULT_LADDER",
+    "DeliveryResult",
+    "IngestResult",
+    "SupportDesk",
+    "TickResult",
+]
+
+log = logging.getLogger("supportkit.desk")
+
+#: Where ``SupportDesk()`` keeps its SQLite store when no ``store`` is given (current directory).
+DEFAULT_DATABASE = "supportkit.sqlite3"
+
+_REOPENS = frozenset({Status.PENDING, Status.ON_HOLD, Status.SOLVED})
+
+#: The default escalation ladder: L1 → L2 → L3 → engineering, one level up on an SLA breach.
+DEFAULT_LADDER = EscalationLadder(
+    [
+        EscalationLevel("L1"),
+        EscalationLevel("L2"),
+        EscalationLevel("L3"),
+        EscalationLevel("engineering", engineering=True),
+    ],
+    triggers=[OnSlaAlert("breach")],
+)
+_RETRIES = 8
+
+
+@attrs.frozen
+class IngestResult:
+    """What :meth:`SupportDesk.ingest` did with one inbound message.
+
+    ``duplicate`` is true when the message id was ingested before (nothing was written and
+    ``events`` is empty); ``created`` when the message opened a new ticket; ``assignee`` is the
+    agent routing gave the ticket (``None`` if it waits in the queue or was not routed now).
+    """
+
+    ticket_id: str
+    duplicate: bool
+    created: bool = False
+    events: tuple[TicketEvent, ...] = ()
+    version: int = 0
+    assignee: str | None = None
+
+
+@attrs.frozen
+class TickResult:
+    """What :meth:`SupportDesk.tick` did: ``checked`` tickets from the due index, the SLA
+    ``warnings`` and ``breaches`` it emitted (``SlaAlert`` objects) and the ``escalated``
+    events it appended."""
+
+    at: datetime
+    checked: int = 0
+    warnings: tuple[Any, ...] = ()
+    breaches: tuple[Any, ...] = ()
+    escalations: tuple[TicketEvent, ...] = ()
+
+
+@attrs.frozen
+class DeliveryResult:
+    """What :meth:`SupportDesk.deliver` did: outbox keys ``delivered``, ``retried`` (failed,
+    scheduled again with backoff) and ``dead`` (failed for the last time)."""
+
+    delivered: tuple[str, ...] = ()
+    retried: tuple[str, ...] = ()
+    dead: tuple[str, ...] = ()
+
+
+@attrs.define
+class _Live:
+    """The desk's in-process view of a ticket: its snapshot, SLA tracker and due instant."""
+
+    ticket: Ticket
+    tracker: SlaTracker | None
+    due: int | None
+    emitted: set[str]
+
+
+def _new_ticket_id() -> str:
+    return f"T-{uuid.uuid4().hex[:12]}"
+
+
+class SupportDesk:
+    """The support engine: ingest messages, act on tickets, keep SLA promises, notify.
+
+    ``store`` is a :class:`SqliteStore` (the default: ``./supportkit.sqlite3``, see
+    :data:`DEFAULT_DATABASE`), an :class:`~supportkit.InMemoryStore` for tests, or any
+    :class:`~supportkit.typing.EventStore`. ``plugins`` are plugin objects (or a ready
+    ``PluginHost``) for CRM lookups, notifiers, channels and lifecycle hooks; ``clock`` the time
+    source; ``policies`` the SLA policies in match order (a tier's ``sla_policy`` names the one
+    its tickets get); ``calendars`` the business calendar for business-hour targets, one for all
+    or a mapping from policy name (``"default"`` for the rest); ``tiers`` the customer tiers
+    and ``router`` a :class:`Router` that assigns new tickets.
+
+    ``ladder`` is the :class:`EscalationLadder` whose triggers ``tick`` (SLA alerts) and
+    ``ingest`` (reopens) apply; the default, :data:`DEFAULT_LADDER`, climbs one level on an SLA
+    breach; ``None`` never escalates automatically. Outbox delivery makes ``max_attempts``
+    tries with exponential backoff from ``backoff`` up to ``max_backoff``.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: EventStore | None = None,
+        plugins: Any = (),
+        clock: Clock | None = None,
+        policies: Iterable[SlaPolicy] = (),
+        calendars: BusinessCalendar | Mapping[str, BusinessCalendar] | None = None,
+        tiers: Iterable[Tier] = (),
+        router: Router | None = None,
+        ladder: EscalationLadder | None = DEFAULT_LADDER,
+        max_attempts: int = 6,
+        backoff: timedelta = timedelta(seconds=30),
+        max_backoff: timedelta = timedelta(hours=1),
+        lease: timedelta = timedelta(minutes=5),
+        cache_size: int = 100_000,
+    ) -> None:
+        if store is None:
+            store = SqliteStore(DEFAULT_DATABASE)
+        if not isinstance(store, EventStore):
+            raise ConfigurationError(
+                f"store must implement supportkit.typing.EventStore, got {store!r}"
+            )
+        self.store: DeskStore = store if isinstance(store, DeskStore) else MemorySidecar(store)
+        self.clock: Clock = clock or SystemClock()
+        self.policies = tuple(policies)
+        names = [p.name for p in self.policies]
+        if len(set(names)) != len(names):
+            raise ConfigurationError(f"SLA policy names must be unique, got {names}")
+        self._policies = dict(zip(names, self.policies, strict=True))
+        self._calendars = self._check_calendars(calendars)
+        self.tiers = {tier.name: tier for tier in tiers}
+        for tier in self.tiers.values():
+            if tier.sla_policy is not None and tier.sla_policy not in self._policies:
+                raise ConfigurationError(
+                    f"tier {tier.name!r} names SLA policy {tier.sla_policy!r}, which is not in "
+                    f"policies ({', '.join(names) or 'none given'})"
+                )
+        self.router = router
+        self._router_synced = False
+        self.plugins = DeskPlugins(as_host(plugins))
+        self.ladder = ladder
+        if max_attempts < 1:
+            raise ConfigurationError(f"max_attempts must be at least 1, got {max_attempts}")
+        self.max_attempts = max_attempts
+        self._backoff = seconds(backoff, "backoff", ConfigurationError)
+        self._max_backoff = seconds(max_backoff, "max_backoff", ConfigurationError)
+        self._lease = seconds(lease, "lease", ConfigurationError)
+        self._cache: OrderedDict[str, _Live] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.RLock()
+        self._worker: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def _check_calendars(
+        self, calendars: BusinessCalendar | Mapping[str, BusinessCalendar] | None
+    ) -> Mapping[str, BusinessCalendar]:
+        if calendars is None:
+            return {}
+        if isinstance(calendars, BusinessCalendar):
+            return {"default": calendars}
+        unknown = set(calendars) - set(self._policies) - {"default"}
+        if unknown:
+            raise ConfigurationError(
+                f"calendars: {sorted(unknown)[0]!r} is neither an SLA policy name nor 'default'"
+            )
+        return dict(calendars)
+
+    # --- reads ---------------------------------------------------------------------------------
+
+    def ticket(self, ticket_id: str) -> Ticket:
+        """The ticket as of its last event (a stored snapshot plus any newer events)."""
+        snapshot = self.store.snapshot(ticket_id)
+        events = self.store.read(ticket_id, after=0 if snapshot is None else snapshot.version)
+        if snapshot is None:
+            if not events:
+                raise _unknown(ticket_id)
+            return Ticket.from_events(events)
+        return _fold(snapshot, events) if events else snapshot
+
+    def events(self, ticket_id: str) -> list[TicketEvent]:
+        """The ticket's full event log."""
+        return self.store.read(ticket_id)
+
+    def tickets(self) -> list[Ticket]:
+        """Every ticket, in order of creation."""
+        return [self.ticket(ticket_id) for ticket_id in self.store.ticket_ids()]
+
+    def sla(self, ticket_id: str, at: datetime | None = None) -> SlaEvaluation | None:
+        """The ticket's SLA evaluation at *at* (now by default), or ``None`` without a policy."""
+        live = self._load(ticket_id)
+        if live.tracker is None:
+            return None
+        when = at if at is not None else self.clock.now()
+        return live.tracker.evaluate(max(when, live.ticket.updated_at))
+
+    # --- the cache -----------------------------------------------------------------------------
+
+    def _load(self, ticket_id: str) -> _Live:
+        live = self._cache.get(ticket_id)
+        if live is not None:
+            self._cache.move_to_end(ticket_id)
+            return live
+        events = self.store.read(ticket_id)
+        if not events:
+            raise _unknown(ticket_id)
+        ticket = Ticket.from_events(events)
+        tracker = self._tracker(ticket)
+        if tracker is not None:
+            for event in events:
+                tracker.apply(event)
+        live = _Live(ticket, tracker, None, set(self.store.alerts(ticket_id)))
+        live.due = self._due(live, to_epoch(self.clock.now()))
+        self._remember(live)
+        return live
+
+    def _remember(self, live: _Live) -> None:
+        self._cache[live.ticket.id] = live
+        self._cache.move_to_end(live.ticket.id)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def _tracker(self, ticket: Ticket) -> SlaTracker | None:
+        policy = self._policies.get(ticket.sla_policy or "")
+        if policy is None:
+            return None
+        # Every policy is in the book so a later sla_policy_applied event can switch to it.
+        book = [policy, *(p for p in self.policies if p is not policy)]
+        return SlaTracker(book, self._calendar(policy))
+
+    def _calendar(self, policy: SlaPolicy) -> BusinessCalendar | None:
+        return self._calendars.get(policy.name) or self._calendars.get("default")
+
+    def _due(self, live: _Live, now: int) -> int | None:
+        """The next instant ``tick`` has work for this ticket: the earliest alert not emitted
+        yet (possibly already past), else the next warning or breach."""
+        tracker = live.tracker
+        if tracker is None:
+            return None
+        evaluation = tracker.evaluate(from_epoch(max(now, to_epoch(live.ticket.updated_at))))
+        pending = [to_epoch(a.at) for a in evaluation.alerts() if a.key not in live.emitted]
+        if pending:
+            return min(pending)
+        nxt = evaluation.next_due
+        return None if nxt is None else to_epoch(nxt)
+
+    # --- the write path ------------------------------------------------------------------------
+
+    def _commit(
+        self,
+        live: _Live | None,
+        events: list[TicketEvent],
+        *,
+        ticket_id: str,
+        message: InboundMessage | None = None,
+        alerts: Sequence[tuple[Any, datetime | None]] = (),
+    ) -> tuple[_Live, int]:
+        """Fold, track, commit and cache *events*; fire hooks. ``live`` None = a new ticket.
+
+        Nothing reaches the store unless the fold and the SLA tracker accept every event; on
+        any failure the cached state of the ticket is dropped (the next use re-reads it).
+        """
+        now = to_epoch(self.clock.now())
+        before = None if live is None else live.ticket
+        version = 0 if before is None else before.version
+        ticket = Ticket.from_events(events) if before is None else _fold(before, events)
+        if live is None:
+            live = _Live(ticket, self._tracker(ticket), None, set())
+        keys = tuple(alert.key for alert, _ in alerts)
+        try:
+            if live.tracker is not None:
+                for event in events:
+                    live.tracker.apply(event)
+            live.ticket = ticket
+            live.emitted.update(keys)
+            live.due = self._due(live, now)
+            rows, pending = self.plugins.rows(
+                before,
+                events,
+                ticket,
+                now=now,
+                lease=self._lease,
+                message=message,
+                alerts=alerts,
+            )
+            new_version = self.store.commit(
+                Commit(
+                    ticket_id,
+                    tuple(events),
+                    version,
+                    message=None if message is None else (message.channel, message.message_id),
+                    snapshot=ticket,
+                    due=live.due,
+                    outbox=tuple(rows),
+                    alerts=keys,
+                )
+            )
+        except BaseException:
+            self._cache.pop(ticket_id, None)
+            raise
+        self._remember(live)
+        if self.router is not None:
+            self._feed_router(ticket_id, events, version, live.due)
+        if pending:
+            delivered, failed = self.plugins.fire(pending)
+            self.store.settle_outbox(
+                now, delivered, [(key, error, self._retry_at(now, 0)) for key, error in failed]
+            )
+        return live, new_version
+
+    def _retry_at(self, now: int, attempts: int) -> int | None:
+        """When to retry a delivery that failed for the ``attempts + 1``-th time (``None``:
+        dead-letter it)."""
+        if attempts + 1 >= self.max_attempts:
+            return None
+        return now + int(min(self._max_backoff, self._backoff * 2**attempts))
+
+    def _act(
+        self, ticket_id: str, build: Callable[[Ticket, datetime], list[TicketEvent]]
+    ) -> Ticket:
+        """Append the events *build* makes from the current ticket; return the new ticket."""
+        return self._apply(ticket_id, build)[0]
+
+    def _apply(
+        self,
+        ticket_id: str,
+        build: Callable[[Ticket, datetime], list[TicketEvent]],
+        *,
+        expected_version: int | None = None,
+    ) -> tuple[Ticket, list[TicketEvent]]:
+        """Append the events *build* makes from the current ticket, retrying on conflicts
+        (unless an *expected_version* is given: then a conflict is raised)."""
+        with self._lock:
+            for _ in range(_RETRIES):
+                live = self._load(ticket_id)
+                if expected_version is not None and live.ticket.version != expected_version:
+                    self._cache.pop(ticket_id, None)
+                    live = self._load(ticket_id)
+                    if live.ticket.version != expected_version:
+                        raise ConcurrencyError(
+                            f"ticket {ticket_id}: expected version {expected_version} but it "
+                            f"is at {live.ticket.version}; re-read the ticket and retry",
+                            ticket_id=ticket_id,
+                            expected=expected_version,
+                            actual=live.ticket.version,
+                        )
+                events = build(live.ticket, self._now(live.ticket))
+                if not events:
+                    return live.ticket, events
+                try:
+                    live, _ = self._commit(live, events, ticket_id=ticket_id)
+                except ConcurrencyError:
+                    if expected_version is not None:
+                        raise
+                    continue
+                return live.ticket, events
+        raise _gave_up(ticket_id)
+
+    def _now(self, ticket: Ticket | None, at: datetime | None = None) -> datetime:
+        """*at* (or the clock's now), never earlier than the ticket's last event."""
+        when = at if at is not None else self.clock.now()
+        if ticket is not None and when < ticket.updated_at:
+            return ticket.updated_at
+        return when
+
+    # --- ingest --------------------------------------------------------------------------------
+
+    def ingest(self, message: InboundMessage) -> IngestResult:
+        """Take one inbound message: thread or open a ticket, apply SLA, route, notify.
+
+        Idempotent on ``(message.channel, message.message_id)``: a message seen before writes
+        nothing and returns ``duplicate=True`` with the ticket it went into. A customer message
+        on a pending, on-hold or solved ticket first reopens it (an explicit
+        ``status_changed → open``); one on a closed ticket opens a follow-up ticket. The result
+        is returned only after everything is durable in the store.
+        """
+        if not isinstance(message, InboundMessage):
+            raise ConfigurationError(f"ingest() takes an InboundMessage, got {message!r}")
+        key = (message.channel, message.message_id)
+        with self._lock:
+            for _ in range(_RETRIES):
+                seen = self.store.message_ticket(*key)
+                if seen is not None:
+                    return IngestResult(seen, duplicate=True, version=self.store.version(seen))
+                try:
+                    result = self._ingest(message)
+                except ConcurrencyError:
+                    continue
+                return self._route(result)
+        raise _gave_up(message.ticket_id or "(new)")
+
+    def _ingest(self, message: InboundMessage) -> IngestResult:
+        live: _Live | None = None
+        follow_up_of = None
+        if message.ticket_id is not None:
+            try:
+                live = self._load(message.ticket_id)
+            except TicketStateError:
+                live = None  # a host-chosen id for a new ticket
+            if live is not None and live.ticket.status is Status.CLOSED:
+                follow_up_of, live = live.ticket.id, None
+        events: list[TicketEvent] = []
+        if live is None:
+            ticket_id = (
+                message.ticket_id
+                if message.ticket_id is not None and follow_up_of is None
+                else _new_ticket_id()
+            )
+            events.extend(self._opening(ticket_id, message, follow_up_of))
+            at = message.at
+        else:
+            ticket_id = live.ticket.id
+            at = self._now(live.ticket, message.at)
+            if message.public and live.ticket.status in _REOPENS:
+                events.append(
+                    TicketEvent(
+                        "status_changed", ticket_id=ticket_id, at=at, data={"to": Status.OPEN}
+                    )
+                )
+        if live is not None and live.ticket.status is Status.SOLVED and events:
+            events += self._escalations(live, [None], at, events)  # reopen triggers may climb
+        customer = events[0].actor if live is None else live.ticket.customer
+        events.append(
+            TicketEvent(
+                "message",
+                ticket_id=ticket_id,
+                at=at,
+                by=Role.CUSTOMER,
+                actor=customer,
+                data={
+                    "public": message.public,
+                    "message_id": message.message_id,
+                    "body": message.body,
+                    "channel": message.channel,
+                },
+            )
+        )
+        live, version = self._commit(live, events, ticket_id=ticket_id, message=message)
+        return IngestResult(
+            ticket_id,
+            duplicate=False,
+            created=events[0].kind == "created",
+            events=tuple(events),
+            version=version,
+            assignee=live.ticket.assignee,
+        )
+
+    def _opening(
+        self, ticket_id: str, message: InboundMessage, follow_up_of: str | None
+    ) -> list[TicketEvent]:
+        """The ``created`` (and ``sla_policy_applied``) events of a ticket *message* opens."""
+        customer = self.plugins.lookup_customer(message) or Customer(message.sender)
+        tier = self._tier(customer, message)
+        tags = list(message.tags)
+        if follow_up_of is not None:
+            tags.append(f"follow-up:{follow_up_of}")
+        created = TicketEvent(
+            "created",
+            ticket_id=ticket_id,
+            at=message.at,
+            by=Role.CUSTOMER,
+            actor=customer.id,
+            data={
+                "channel": message.channel,
+                "priority": message.priority or Priority.NORMAL,
+                "subject": message.subject,
+                "customer": customer.id,
+                "organisation": customer.organisation,
+                "tier": None if tier is None else tier.name,
+                "group": None if tier is None else tier.dedicated_group,
+                "language": message.language or customer.language,
+                "tags": tags,
+            },
+        )
+        policy = self._policy(Ticket.from_events([created]), tier)
+        if policy is None:
+            return [created]
+        applied = TicketEvent(
+            "sla_policy_applied",
+            ticket_id=ticket_id,
+            at=message.at,
+            data={"policy": policy.name, "version": policy.version},
+        )
+        return [created, applied]
+
+    def _tier(self, customer: Customer, message: InboundMessage) -> Tier | None:
+        """The customer's tier: the CRM's answer, a watchlist entry, or the customer's tier."""
+        found = self.plugins.lookup_tier(customer, message)
+        if found is not None:
+            return found
+        watched = [
+            tier
+            for tier in self.tiers.values()
+            if customer.id in tier.watchlist or (customer.organisation or "") in tier.watchlist
+        ]
+        if watched:
+            return max(watched, key=lambda tier: tier.weight)
+        if customer.tier is None:
+            return None
+        return self.tiers.get(customer.tier) or Tier(customer.tier, weight=0)
+
+    def _policy(self, ticket: Ticket, tier: Tier | None) -> SlaPolicy | None:
+        if not self.policies:
+            return None
+        chosen = self.plugins.select_policy(ticket, self.policies)
+        if chosen is not None:
+            return chosen  # type: ignore[no-any-return]
+        if tier is not None and tier.sla_policy is not None:
+            return self._policies[tier.sla_policy]
+        return select_policy(self.policies, ticket)
+
+    # --- routing -------------------------------------------------------------------------------
+
+    def _feed_router(
+        self, ticket_id: str, events: Sequence[TicketEvent], version: int, due: int | None
+    ) -> None:
+        router = self.router
+        assert router is not None
+        self._sync_router()
+        try:
+            seen = router.ticket(ticket_id).version
+        except TicketStateError:
+            seen = 0
+        if seen == version:
+            for event in events:
+                router.apply(event)
+        else:
+            router.catch_up(self.store, ticket_id)
+        router.set_deadline(ticket_id, due)
+
+    def _sync_router(self) -> None:
+        """Feed the router every stored event once, before its first decision."""
+        if not self._router_synced and self.router is not None:
+            self._router_synced = True
+            self.router.apply_all(self.store.read_all())
+
+    def _route(self, result: IngestResult) -> IngestResult:
+        if self.router is None or not result.created:
+            return result
+        agent = self.router.choose_agent(result.ticket_id, at=self.clock.now())
+        if agent is None:
+            return result
+        won = self.claim(result.ticket_id, agent.id, expected_version=result.version)
+        if not won:
+            return result
+        return attrs.evolve(
+            result,
+            events=result.events + ((won.event,) if won.event else ()),
+            version=won.version,
+            assignee=agent.id,
+        )
+
+    def claim(
+        self,
+        ticket_id: str,
+        agent: str | None = None,
+        *,
+        expected_version: int,
+        group: str | None = None,
+        actor: str | None = None,
+    ) -> Claim:
+        """Assign the ticket if it is still at *expected_version* (compare-and-set).
+
+        Returns a :class:`Claim` that is truthy when won; when another writer appended first
+        it is a lost claim naming the version found, never an exception.
+        """
+        try:
+            won = self._apply(
+                ticket_id,
+                self._assigned(agent, group, actor),
+                expected_version=expected_version,
+            )
+        except ConcurrencyError as exc:
+            return Claim(
+                ticket_id,
+                agent,
+                group,
+                won=False,
+                expected_version=expected_version,
+                version=exc.actual,
+                reason=f"lost: {exc}",
+            )
+        ticket, events = won
+        return Claim(
+            ticket_id,
+            agent,
+            group,
+            won=True,
+            expected_version=expected_version,
+            version=ticket.version,
+            event=events[0],
+        )
+
+    def dispatch(self) -> list[Claim]:
+        """Make every assignment the router can make now (agents came online, slots freed)."""
+        if self.router is None:
+            return []
+        claims: list[Claim] = []
+        lost: set[str] = set()
+        with self._lock:
+            self._sync_router()
+            while (decision := self.router.decide(at=self.clock.now())) is not None:
+                if decision.ticket_id in lost:
+                    break
+                result = self.claim(
+                    decision.ticket_id, decision.agent, expected_version=decision.version
+                )
+                if not result:
+                    lost.add(decision.ticket_id)
+                    self.router.catch_up(self.store, decision.ticket_id)
+                claims.append(result)
+        return claims
+
+    # --- actions -------------------------------------------------------------------------------
+
+    def _event(
+        self, kind: str, *, by: Role | str = Role.AGENT, actor: str | None = None, **data: Any
+    ) -> Callable[[Ticket, datetime], list[TicketEvent]]:
+        def build(ticket: Ticket, at: datetime) -> list[TicketEvent]:
+            return [
+                TicketEvent(kind, ticket_id=ticket.id, at=at, by=Role(by), actor=actor, data=data)
+            ]
+
+        return build
+
+    def reply(
+        self,
+        ticket_id: str,
+        body: str,
+        *,
+        agent: str | None = None,
+        public: bool = True,
+        status: Status | str | None = None,
+    ) -> Ticket:
+        """Append an agent message (a public reply goes out through the outbox); optionally
+        move the ticket to *status* in the same commit (``"pending"`` asks the customer)."""
+        message = self._event("message", actor=agent, public=public, body=body)
+
+        def build(ticket: Ticket, at: datetime) -> list[TicketEvent]:
+            events = message(ticket, at)
+            if status is not None and Status(status) is not ticket.status:
+                events += self._event("status_changed", actor=agent, to=status)(ticket, at)
+            return events
+
+        return self._act(ticket_id, build)
+
+    def set_status(
+        self,
+        ticket_id: str,
+        status: Status | str,
+        *,
+        by: Role | str = Role.AGENT,
+        actor: str | None = None,
+    ) -> Ticket:
+        """Move the ticket to *status*; a transition the lifecycle forbids raises
+        :class:`~supportkit.TicketStateError` and changes nothing."""
+        return self._act(ticket_id, self._event("status_changed", by=by, actor=actor, to=status))
+
+    def assign(
+        self,
+        ticket_id: str,
+        agent: str | None = None,
+        *,
+        group: str | None = None,
+        actor: str | None = None,
+        expected_version: int | None = None,
+    ) -> Ticket:
+        """Assign the ticket to *agent* and/or *group* (at *expected_version* if given)."""
+        build = self._assigned(agent, group, actor)
+        return self._apply(ticket_id, build, expected_version=expected_version)[0]
+
+    def _assigned(
+        self, agent: str | None, group: str | None, actor: str | None
+    ) -> Callable[[Ticket, datetime], list[TicketEvent]]:
+        by = Role.SYSTEM if actor is None else Role.AGENT
+        return self._event("assigned", by=by, actor=actor, agent=agent, group=group)
+
+    def escalate(
+        self,
+        ticket_id: str,
+        level: str,
+        *,
+        target: str | None = None,
+        reason: str = "",
+        actor: str | None = None,
+    ) -> Ticket:
+        """Escalate the ticket to *level* (``"L2"``, ``"engineering"``), optionally to a
+        *target* group, with a *reason*; engineering escalations usually also put the ticket
+        ``on_hold`` (call :meth:`set_status`)."""
+        return self._act(
+            ticket_id,
+            self._event("escalated", actor=actor, level=level, target=target, reason=reason),
+        )
+
+    def set_priority(
+        self, ticket_id: str, priority: Priority | str, *, actor: str | None = None
+    ) -> Ticket:
+        """Change the ticket's priority (its SLA clocks keep their elapsed time)."""
+        return self._act(ticket_id, self._event("priority_changed", actor=actor, to=priority))
+
+    def tag(
+        self,
+        ticket_id: str,
+        add: Iterable[str] = (),
+        remove: Iterable[str] = (),
+        *,
+        actor: str | None = None,
+    ) -> Ticket:
+        """Add and remove tags."""
+        return self._act(
+            ticket_id, self._event("tagged", actor=actor, add=list(add), remove=list(remove))
+        )
+
+    def rate(
+        self,
+        ticket_id: str,
+        *,
+        csat: str | None = None,
+        score: int | None = None,
+        nps: int | None = None,
+        ces: int | None = None,
+        comment: str = "",
+    ) -> Ticket:
+        """Record the customer's satisfaction rating (CSAT good/bad, score, NPS, CES)."""
+        return self._act(
+            ticket_id,
+            self._event(
+                "satisfaction_rated",
+                by=Role.CUSTOMER,
+                csat=csat,
+                score=score,
+                nps=nps,
+                ces=ces,
+                comment=comment,
+            ),
+        )
+
+    # --- tick ----------------------------------------------------------------------------------
+
+    def tick(self, now: datetime | None = None, *, limit: int = 500) -> TickResult:
+        """Emit every SLA warning and breach due by *now* (the clock's now by default).
+
+        Reads only the tickets whose next due instant has passed (the due index), emits each
+        alert exactly once (the emitted keys are committed with the notifications), applies the
+        escalation ladder's triggers to each alert and returns what it did.
+        """
+        at = now if now is not None else self.clock.now()
+        until = to_epoch(at, "tick(now)", ConfigurationError)
+        warnings: list[Any] = []
+        breaches: list[Any] = []
+        escalations: list[TicketEvent] = []
+        done: set[str] = set()
+        with self._lock:
+            while True:
+                page = [t for t, _ in self.store.due(until, limit=limit) if t not in done]
+                if not page:
+                    break
+                for ticket_id in page:
+                    done.add(ticket_id)
+                    alerts, escalated = self._tick_one(ticket_id, at, until)
+                    for alert in alerts:
+                        (breaches if alert.kind == "breach" else warnings).append(alert)
+                    escalations.extend(escalated)
+        return TickResult(at, len(done), tuple(warnings), tuple(breaches), tuple(escalations))
+
+    def _tick_one(
+        self, ticket_id: str, at: datetime, until: int
+    ) -> tuple[list[Any], list[TicketEvent]]:
+        for _ in range(_RETRIES):
+            live = self._load(ticket_id)
+            alerts: list[tuple[Any, datetime | None]] = []
+            if live.tracker is not None:
+                evaluation = live.tracker.evaluate(max(at, live.ticket.updated_at))
+                alerts = [
+                    (alert, _deadline(evaluation, alert))
+                    for alert in evaluation.alerts(until=at)
+                    if alert.key not in live.emitted
+                ]
+            events = self._escalations(live, [alert for alert, _ in alerts], at)
+            try:
+                self._commit(live, events, ticket_id=ticket_id, alerts=alerts)
+            except ConcurrencyError:
+                continue
+            return [a for a, _ in alerts], events
+        raise _gave_up(ticket_id)
+
+    def _escalations(
+        self,
+        live: _Live,
+        alerts: Sequence[SlaAlert | None],
+        at: datetime,
+        pending: Sequence[TicketEvent] = (),
+    ) -> list[TicketEvent]:
+        """The escalated events the ladder's triggers ask for (at most one per alert), after
+        the *pending* events that are about to be appended."""
+        if self.ladder is None or not alerts:
+            return []
+        log = [*self.store.read(live.ticket.id), *pending]
+        events: list[TicketEvent] = []
+        when = self._now(live.ticket, at)
+        for alert in alerts:
+            escalation = self.ladder.check([*log, *events], at=when, alert=alert)
+            if escalation is not None:
+                events.append(escalation.event)
+        return events
+
+    def next_steps(self, at: datetime | None = None) -> list[NextStep]:
+        """Who owes what by when, for every ticket that is not solved or closed.
+
+        ``due`` is the ticket's next SLA deadline (the earliest running target).
+        """
+        when = at if at is not None else self.clock.now()
+        logs: dict[str, list[TicketEvent]] = {}
+        for event in self.store.read_all():
+            logs.setdefault(event.ticket_id, []).append(event)
+        steps = []
+        for ticket_id, events in logs.items():
+            deadline = self._next_deadline(ticket_id, when)
+            step = next_step(events, deadline=deadline, router=self.router, ladder=self.ladder)
+            if step is not None:
+                steps.append(step)
+        return steps
+
+    def _next_deadline(self, ticket_id: str, at: datetime) -> datetime | None:
+        evaluation = self.sla(ticket_id, at)
+        if evaluation is None:
+            return None
+        deadlines = [
+            cycle.deadline
+            for cycles in evaluation.values()
+            for cycle in cycles
+            if cycle.running and cycle.deadline is not None
+        ]
+        return min(deadlines, default=None)
+
+    # --- outbox --------------------------------------------------------------------------------
+
+    def deliver(self, *, limit: int = 100) -> DeliveryResult:
+        """Deliver due outbox messages once each; failures retry with exponential backoff and
+        go to the dead letter after ``max_attempts`` tries. At-least-once: a receiver sees the
+        same ``key`` again if a delivery's outcome was not recorded."""
+        now = to_epoch(self.clock.now())
+        delivered: list[str] = []
+        failed: list[tuple[str, str, int | None]] = []
+        logs: dict[str, list[TicketEvent]] = {}
+        for message in self.store.claim_outbox(now, limit=limit, lease=self._lease):
+            try:
+                if message.ticket_id not in logs:
+                    logs[message.ticket_id] = self.store.read(message.ticket_id)
+                self.plugins.deliver(message, logs[message.ticket_id])
+            except Exception as exc:  # a failing plugin must never stop the others
+                failed.append(
+                    (message.key, failure_text(exc), self._retry_at(now, message.attempts))
+                )
+                log.warning(
+                    "outbox %s attempt %d failed: %s", message.key, message.attempts + 1, exc
+                )
+            else:
+                delivered.append(message.key)
+        self.store.settle_outbox(now, delivered, failed)
+        return DeliveryResult(
+            tuple(delivered),
+            tuple(key for key, _, retry in failed if retry is not None),
+            tuple(key for key, _, retry in failed if retry is None),
+        )
+
+    def outbox(self, status: str | None = None) -> list[OutboxMessage]:
+        """The outbox messages (``"pending"``, ``"delivered"`` or ``"dead"`` ones if given)."""
+        return self.store.outbox(status)
+
+    def start(self, interval: float = 1.0, *, tick: bool = True) -> threading.Thread:
+        """Start a background thread that delivers the outbox (and ticks) every *interval* s."""
+        if self._worker is not None and self._worker.is_alive():
+            raise ConfigurationError("the desk's background worker is already running")
+        self._stop.clear()
+
+        def run() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    if tick:
+                        self.tick()
+                    self.deliver()
+                except Exception:  # keep the worker alive; the next round retries
+                    log.exception("supportkit desk worker round failed")
+
+        self._worker = threading.Thread(target=run, name="supportkit-desk", daemon=True)
+        self._worker.start()
+        return self._worker
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop the background worker (if running) and wait for it."""
+        self._stop.set()
+        if self._worker is not None:
+            self._worker.join(timeout)
+            self._worker = None
+
+    def close(self) -> None:
+        """Stop the worker and close the store if it can be closed."""
+        self.stop()
+        close = getattr(self.store, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> SupportDesk:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<SupportDesk store={self.store!r}>"
+
+
+def _deadline(evaluation: SlaEvaluation, alert: SlaAlert) -> datetime | None:
+    """The deadline of the cycle an alert is about."""
+    cycles = evaluation[alert.metric]
+    return cycles[alert.cycle].deadline if alert.cycle < len(cycles) else None
+
+
+def _fold(ticket: Ticket, events: Iterable[TicketEvent]) -> Ticket:
+    fold = _Fold.thaw(ticket)
+    for event in events:
+        fold.apply(event)
+    return fold.freeze()
+
+
+def _unknown(ticket_id: str) -> TicketStateError:
+    return TicketStateError(
+        f"ticket {ticket_id} does not exist in this desk's store", ticket_id=ticket_id
+    )
+
+
+def _gave_up(ticket_id: str) -> StoreError:
+    return StoreError(
+        f"ticket {ticket_id}: gave up after {_RETRIES} conflicting writes from other writers; "
+        "try again"
+    )

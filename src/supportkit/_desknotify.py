@@ -1,0 +1,332 @@
+"""The desk's side of plugins: lookups, lifecycle notices and the outbox rows that carry them.
+
+Every notice (ticket created, status changed, SLA breached, ...) goes to each of its receivers
+(hookimpl plugins and registered notifiers, ``PluginHost.receivers``) through one outbox row per
+receiver, written in the same commit as the events; so does every public agent reply (sent
+through the ticket's channel). In-process hookimpls are called right after the commit; notifiers
+and replies, which may do I/O, are delivered by ``SupportDesk.deliver`` (or its worker). A row's
+payload names the ticket version and event (or SLA alert), so a retry rebuilds the very same
+notice from the log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from ._deskstore import OutboxMessage
+from ._hookargs import (
+    EventAppended,
+    Notice,
+    OutboundReply,
+    SatisfactionReceived,
+    SlaBreached,
+    SlaWarning,
+    StatusChanged,
+    TicketAssigned,
+    TicketCreated,
+    TicketEscalated,
+)
+from ._model import Customer, InboundMessage, Role, TicketEvent, Tier
+from ._plugins import PluginHost
+from ._ticket import Ticket, _Fold
+from ._time import from_epoch, parse_instant, to_epoch
+from .exceptions import ConfigurationError, PluginError, StoreError
+
+__all__ = ["DeskPlugins", "as_host"]
+
+_EVENT_NOTICES = {
+    "status_changed": "status_changed",
+    "assigned": "ticket_assigned",
+    "escalated": "ticket_escalated",
+    "satisfaction_rated": "satisfaction_received",
+}
+
+
+def as_host(plugins: Any) -> PluginHost:
+    """A :class:`PluginHost` from what ``SupportDesk(plugins=...)`` was given."""
+    if isinstance(plugins, PluginHost):
+        return plugins
+    if plugins is None:
+        return PluginHost(load_entrypoints=False, blocked=["supportkit.builtins"])
+    if isinstance(plugins, str | bytes) or not isinstance(plugins, Iterable):
+        raise ConfigurationError(
+            f"plugins must be a PluginHost or a list of plugin objects, got {plugins!r}"
+        )
+    return PluginHost(plugins=tuple(plugins))
+
+
+def _message_dict(message: InboundMessage) -> dict[str, Any]:
+    raw = attrs.asdict(message, recurse=False)
+    raw["at"] = message.at.isoformat()
+    raw["tags"] = list(message.tags)
+    raw["metadata"] = dict(message.metadata)
+    return raw
+
+
+def _message_from(raw: Mapping[str, Any] | None) -> InboundMessage | None:
+    if raw is None:
+        return None
+    return InboundMessage(**{**raw, "at": parse_instant(raw["at"], "outbox message", StoreError)})
+
+
+def _notice(
+    kind: str, before: Ticket | None, after: Ticket, event: TicketEvent, message: Any
+) -> Notice:
+    """The notice of *kind* for *event*, which moved the ticket from *before* to *after*."""
+    if kind == "ticket_created":
+        return TicketCreated(after, event, message)
+    if kind == "event_appended":
+        return EventAppended(after, event)
+    assert before is not None
+    if kind == "status_changed":
+        return StatusChanged(after, event, before.status)
+    if kind == "ticket_assigned":
+        return TicketAssigned(after, event, before.assignee, before.group)
+    if kind == "ticket_escalated":
+        return TicketEscalated(after, event, before.escalation_level)
+    return SatisfactionReceived(after, event)
+
+
+def _sla_notice(ticket: Ticket, alert: Any, deadline: datetime | None) -> Notice:
+    if alert.kind == "breach":
+        return SlaBreached(
+            ticket, alert.metric, alert.cycle, alert.at, alert.key, deadline=deadline
+        )
+    return SlaWarning(
+        ticket,
+        alert.metric,
+        alert.cycle,
+        alert.at,
+        alert.key,
+        deadline=deadline,
+        level=alert.level,
+    )
+
+
+def _event_kinds(event: TicketEvent) -> list[str]:
+    kinds = ["ticket_created"] if event.kind == "created" else []
+    specific = _EVENT_NOTICES.get(event.kind)
+    if specific is not None:
+        kinds.append(specific)
+    kinds.append("event_appended")
+    return kinds
+
+
+def _steps(
+    before: Ticket | None, events: Sequence[TicketEvent]
+) -> list[tuple[Ticket | None, Ticket]]:
+    """``(ticket before, ticket after)`` for each event in turn."""
+    fold: _Fold | None = None if before is None else _Fold.thaw(before)
+    steps: list[tuple[Ticket | None, Ticket]] = []
+    previous = before
+    for event in events:
+        if fold is None:
+            fold = _Fold.start(event)
+        else:
+            fold.apply(event)
+        after = fold.freeze()
+        steps.append((previous, after))
+        previous = after
+    return steps
+
+
+@attrs.frozen
+class _Pending:
+    """A notice and the outbox keys of its in-process (hookimpl) receivers, to fire now."""
+
+    notice: Notice
+    keys: Mapping[str, str]  # receiver -> outbox key
+
+
+class DeskPlugins:
+    """Everything the desk asks of its :class:`PluginHost`."""
+
+    def __init__(self, host: PluginHost) -> None:
+        self.host = host
+
+    # lookups
+    def lookup_customer(self, message: InboundMessage) -> Customer | None:
+        return self.host.lookup_customer(message=message)
+
+    def lookup_tier(self, customer: Customer, message: InboundMessage) -> Tier | None:
+        return self.host.lookup_tier(customer=customer, message=message)
+
+    def select_policy(self, ticket: Ticket, policies: Sequence[Any]) -> Any | None:
+        return self.host.select_sla_policy(ticket=ticket, policies=policies)
+
+    # notices -> outbox rows
+    def rows(
+        self,
+        before: Ticket | None,
+        events: Sequence[TicketEvent],
+        after: Ticket,
+        *,
+        now: int,
+        lease: int,
+        message: InboundMessage | None = None,
+        alerts: Sequence[tuple[Any, datetime | None]] = (),
+    ) -> tuple[list[OutboxMessage], list[_Pending]]:
+        """The outbox rows for *events* and *alerts*, and the notices to fire in-process now.
+
+        Rows of in-process receivers are written leased (hidden from ``deliver`` for *lease*
+        seconds): the desk fires them right after the commit and settles them.
+        """
+        receivers: dict[str, list[str]] = {}
+        rows: list[OutboxMessage] = []
+        pending: list[_Pending] = []
+
+        def add(kind: str, ident: str, notice: Any, payload: dict[str, Any]) -> None:
+            if kind not in receivers:
+                receivers[kind] = self.host.receivers(kind)
+            now_keys: dict[str, str] = {}
+            for receiver in receivers[kind]:
+                key = f"{kind}:{ident}:{receiver}"
+                inline = not receiver.startswith("notifier:")
+                rows.append(
+                    OutboxMessage(
+                        key=key,
+                        topic=kind,
+                        ticket_id=after.id,
+                        payload={**payload, "receiver": receiver},
+                        created_at=now,
+                        next_attempt_at=now + lease if inline else now,
+                    )
+                )
+                if inline:
+                    now_keys[receiver] = key
+            if now_keys:
+                pending.append(_Pending(notice(), now_keys))
+
+        version = after.version - len(events)
+        for (previous, ticket), event in zip(_steps(before, events), events, strict=True):
+            version += 1
+            for kind in _event_kinds(event):
+                payload: dict[str, Any] = {"version": version, "event": event.id}
+                if kind == "ticket_created" and message is not None:
+                    payload["message"] = _message_dict(message)
+
+                def make(
+                    k: str = kind, p: Any = previous, t: Ticket = ticket, e: TicketEvent = event
+                ) -> Notice:
+                    return _notice(k, p, t, e, message)
+
+                add(kind, event.id, make, payload)
+            if (
+                event.kind == "message"
+                and event.by is Role.AGENT
+                and event.data["public"]
+                and self.can_send(event.data["channel"] or ticket.channel)
+            ):
+                rows.append(self._reply_row(ticket, event, version, now))
+        for alert, deadline in alerts:
+            kind = "sla_breached" if alert.kind == "breach" else "sla_warning"
+            payload = {
+                "version": after.version,
+                "metric": alert.metric,
+                "cycle": alert.cycle,
+                "level": alert.level,
+                "at": to_epoch(alert.at),
+                "key": alert.key,
+                "deadline": None if deadline is None else to_epoch(deadline),
+            }
+            add(kind, alert.key, lambda a=alert, d=deadline: _sla_notice(after, a, d), payload)
+        return rows, pending
+
+    def can_send(self, channel: str) -> bool:
+        """Whether a plugin may send replies on *channel* (a ``supportkit_send_reply`` hookimpl
+        or a registered channel of that name); replies nobody can send are not queued."""
+        return channel in self.host.channels() or bool(self.host._impls("supportkit_send_reply"))
+
+    def _reply_row(
+        self, ticket: Ticket, event: TicketEvent, version: int, now: int
+    ) -> OutboxMessage:
+        return OutboxMessage(
+            key=f"reply:{event.id}",
+            topic="reply",
+            ticket_id=ticket.id,
+            payload={"version": version, "event": event.id, "recipient": ticket.customer},
+            created_at=now,
+        )
+
+    def fire(self, pending: Sequence[_Pending]) -> tuple[list[str], list[tuple[str, str]]]:
+        """Call the in-process receivers now; return delivered keys and ``(key, error)``."""
+        delivered: list[str] = []
+        failed: list[tuple[str, str]] = []
+        for item in pending:
+            errors = {e.plugin: e for e in self.host.notify(item.notice, only=item.keys.keys())}
+            for receiver, key in item.keys.items():
+                error = errors.get(receiver)
+                if error is None:
+                    delivered.append(key)
+                else:
+                    failed.append((key, str(error)))
+        return delivered, failed
+
+    # delivery from the outbox
+    def deliver(self, message: OutboxMessage, log: Sequence[TicketEvent]) -> None:
+        """Deliver one outbox *message*, rebuilt from the ticket's *log*; raise on failure."""
+        payload = message.payload
+        version = int(payload["version"])
+        if version > len(log):
+            raise StoreError(
+                f"outbox {message.key}: ticket {message.ticket_id} has {len(log)} events, the "
+                f"message needs version {version}"
+            )
+        ticket = Ticket.from_events(log[:version])
+        if message.topic == "reply":
+            event = log[version - 1]
+            in_reply_to = next(
+                (
+                    e.data["message_id"]
+                    for e in reversed(log[:version])
+                    if e.kind == "message" and e.by is Role.CUSTOMER and e.data["message_id"]
+                ),
+                None,
+            )
+            reply = OutboundReply(ticket, event, payload.get("recipient"), in_reply_to)
+            self.host.send_reply(reply=reply)
+            return
+        notice: Notice
+        if message.topic in ("sla_warning", "sla_breached"):
+            alert = _Alert(
+                "breach" if message.topic == "sla_breached" else "warning",
+                payload["metric"],
+                payload["cycle"],
+                payload["level"],
+                from_epoch(payload["at"]),
+                payload["key"],
+            )
+            deadline = None if payload["deadline"] is None else from_epoch(payload["deadline"])
+            notice = _sla_notice(ticket, alert, deadline)
+        else:
+            event = log[version - 1]
+            before = Ticket.from_events(log[: version - 1]) if version > 1 else None
+            notice = _notice(
+                message.topic, before, ticket, event, _message_from(payload.get("message"))
+            )
+        errors = self.host.notify(notice, only={payload["receiver"]})
+        if errors:
+            raise errors[0]
+
+
+@attrs.frozen
+class _Alert:
+    """An SLA alert rebuilt from an outbox row (the fields a notice needs)."""
+
+    kind: str
+    metric: str
+    cycle: int
+    level: float
+    at: datetime
+    key: str
+
+
+def failure_text(exc: BaseException) -> str:
+    """A one-line description of a delivery failure for the outbox's ``last_error``."""
+    if isinstance(exc, PluginError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

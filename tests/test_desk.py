@@ -1,0 +1,599 @@
+"""SupportDesk: ingest, actions, tick, outbox, routing and restarts, on both stores."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from supportkit import (
+    Agent,
+    ConfigurationError,
+    Customer,
+    FrozenClock,
+    InboundMessage,
+    InMemoryStore,
+    Status,
+    StoreError,
+    TicketStateError,
+    Tier,
+    hookimpl,
+)
+from supportkit._desk import DEFAULT_DATABASE, SupportDesk
+from supportkit._hookargs import Notice, OutboundReply
+from supportkit._plugins import PluginHost
+from supportkit._routing import Router
+from supportkit._sla import SlaPolicy
+from supportkit._sqlite import SqliteStore
+
+T0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
+HOUR_POLICY = SlaPolicy.from_dict(
+    {
+        "name": "standard",
+        "targets": {"normal": {"first_reply": {"minutes": 60, "business": False}}},
+    }
+)
+GOLD_POLICY = SlaPolicy.from_dict(
+    {
+        "name": "gold",
+        "targets": {"normal": {"first_reply": {"minutes": 15, "business": False}}},
+    }
+)
+
+
+class Crm:
+    """A CRM plugin that knows one customer per address."""
+
+    def __init__(self, customers: dict[str, Customer]) -> None:
+        self.customers = customers
+
+    def lookup_customer(self, message: InboundMessage) -> Customer | None:
+        return self.customers.get(message.sender)
+
+    def lookup_tier(self, customer: Customer) -> Tier | None:
+        return None
+
+    @hookimpl
+    def supportkit_register_crm_backends(self, register: Callable[[str, Any], None]) -> None:
+        register("test-crm", self)
+
+
+class Notifier:
+    """A notifier that fails its first *failures* calls (of kind *only*), then records notices."""
+
+    def __init__(self, failures: int = 0, only: str | None = None) -> None:
+        self.failures = failures
+        self.only = only
+        self.notices: list[Notice] = []
+
+    def notify(self, notice: Notice) -> None:
+        if self.failures and self.only in (None, notice.kind):
+            self.failures -= 1
+            raise ConnectionError("notifier down")
+        self.notices.append(notice)
+
+    def kinds(self) -> list[str]:
+        return [n.kind for n in self.notices]
+
+    @hookimpl
+    def supportkit_register_notifiers(self, register: Callable[[str, Any], None]) -> None:
+        register("test", self)
+
+
+class Mailer:
+    """A channel plugin for 'email' that records the replies it sends."""
+
+    def __init__(self) -> None:
+        self.sent: list[OutboundReply] = []
+
+    def parse(self, payload: Any, headers: Any) -> InboundMessage:
+        raise NotImplementedError
+
+    def send(self, reply: OutboundReply) -> str:
+        self.sent.append(reply)
+        return f"sent-{len(self.sent)}"
+
+    @hookimpl
+    def supportkit_register_channels(self, register: Callable[[str, Any], None]) -> None:
+        register("email", self)
+
+
+def host(*plugins: object) -> PluginHost:
+    return PluginHost(plugins=plugins, load_entrypoints=False, blocked=["supportkit.builtins"])
+
+
+def msg(
+    mid: str, *, at: datetime = T0, sender: str = "ann@example.com", **kw: Any
+) -> InboundMessage:
+    return InboundMessage(mid, "email", sender, at, body=f"body of {mid}", **kw)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(T0)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def make_desk(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock
+) -> Iterator[Callable[..., SupportDesk]]:
+    """Build desks on the in-memory store and on a real SQLite file."""
+    desks: list[SupportDesk] = []
+
+    def make(**kwargs: Any) -> SupportDesk:
+        store = InMemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "d.db")
+        kwargs.setdefault("plugins", host())
+        desk = SupportDesk(store=store, clock=clock, **kwargs)
+        desks.append(desk)
+        return desk
+
+    yield make
+    for desk in desks:
+        desk.close()
+
+
+def kinds(desk: SupportDesk, ticket_id: str) -> list[str]:
+    return [e.kind for e in desk.events(ticket_id)]
+
+
+# --- ingest ---------------------------------------------------------------------------------
+
+
+def test_ingest_opens_a_ticket_with_policy_and_message(
+    make_desk: Callable[..., SupportDesk],
+) -> None:
+    """A new message opens a ticket: created, sla_policy_applied, then the customer message."""
+    desk = make_desk(policies=[HOUR_POLICY])
+    result = desk.ingest(msg("m-1", subject="Login broken"))
+    ticket = desk.ticket(result.ticket_id)
+    assert (True, False, ["created", "sla_policy_applied", "message"]) == (
+        result.created,
+        result.duplicate,
+        kinds(desk, result.ticket_id),
+    )
+    assert ("Login broken", "standard", Status.NEW) == (
+        ticket.subject,
+        ticket.sla_policy,
+        ticket.status,
+    )
+
+
+def test_same_message_twice_is_one_event_and_says_so(make_desk: Callable[..., SupportDesk]) -> None:
+    """Ingesting a message id again writes nothing and reports a duplicate of that ticket."""
+    desk = make_desk()
+    first = desk.ingest(msg("m-1"))
+    again = desk.ingest(msg("m-1"))
+    assert (True, first.ticket_id, (), 2) == (
+        again.duplicate,
+        again.ticket_id,
+        again.events,
+        desk.store.version(first.ticket_id),
+    )
+
+
+def test_message_threads_into_its_ticket(make_desk: Callable[..., SupportDesk]) -> None:
+    """A message naming a ticket id is appended to that ticket."""
+    desk = make_desk()
+    first = desk.ingest(msg("m-1"))
+    second = desk.ingest(msg("m-2", ticket_id=first.ticket_id))
+    assert (False, ["created", "message", "message"]) == (
+        second.created,
+        kinds(desk, first.ticket_id),
+    )
+
+
+@pytest.mark.parametrize("status", ["pending", "on_hold", "solved"])
+def test_customer_message_reopens_with_explicit_event(
+    make_desk: Callable[..., SupportDesk], status: str
+) -> None:
+    """On a pending, on-hold or solved ticket the desk appends status_changed → open first."""
+    desk = make_desk(ladder=None)
+    ticket_id = desk.ingest(msg("m-1")).ticket_id
+    desk.set_status(ticket_id, status)
+    result = desk.ingest(msg("m-2", ticket_id=ticket_id))
+    assert (["status_changed", "message"], Status.OPEN) == (
+        [e.kind for e in result.events],
+        desk.ticket(ticket_id).status,
+    )
+
+
+def test_internal_note_does_not_reopen(make_desk: Callable[..., SupportDesk]) -> None:
+    """A non-public inbound message on a pending ticket leaves it pending."""
+    desk = make_desk()
+    ticket_id = desk.ingest(msg("m-1")).ticket_id
+    desk.set_status(ticket_id, "pending")
+    desk.ingest(msg("m-2", ticket_id=ticket_id, public=False))
+    assert Status.PENDING == desk.ticket(ticket_id).status
+
+
+def test_message_on_closed_ticket_opens_a_follow_up(make_desk: Callable[..., SupportDesk]) -> None:
+    """Closed is final: a new message opens a follow-up ticket tagged with the old id."""
+    desk = make_desk()
+    old = desk.ingest(msg("m-1")).ticket_id
+    desk.set_status(old, "solved")
+    desk.set_status(old, "closed")
+    result = desk.ingest(msg("m-2", ticket_id=old))
+    assert (True, frozenset({f"follow-up:{old}"})) == (
+        result.ticket_id != old,
+        desk.ticket(result.ticket_id).tags,
+    )
+
+
+def test_crm_lookup_sets_customer_tier_and_tier_policy(
+    make_desk: Callable[..., SupportDesk],
+) -> None:
+    """The CRM plugin names the customer; their tier picks the tier's SLA policy."""
+    crm = Crm({"ceo@big.example": Customer("c-9", tier="gold", organisation="big")})
+    desk = make_desk(
+        plugins=host(crm),
+        policies=[HOUR_POLICY, GOLD_POLICY],
+        tiers=[Tier("gold", weight=10, sla_policy="gold", dedicated_group="vip")],
+    )
+    ticket = desk.ticket(desk.ingest(msg("m-1", sender="ceo@big.example")).ticket_id)
+    assert ("c-9", "big", "gold", "gold", "vip") == (
+        ticket.customer,
+        ticket.organisation,
+        ticket.tier,
+        ticket.sla_policy,
+        ticket.group,
+    )
+
+
+def test_watchlist_puts_top_accounts_in_their_tier(make_desk: Callable[..., SupportDesk]) -> None:
+    """A customer on a tier's watchlist gets that tier even if the CRM knows nothing."""
+    desk = make_desk(tiers=[Tier("top", weight=99, watchlist={"vip@example.com"})])
+    ticket_id = desk.ingest(msg("m-1", sender="vip@example.com")).ticket_id
+    assert "top" == desk.ticket(ticket_id).tier
+
+
+def test_ingest_rejects_other_objects(make_desk: Callable[..., SupportDesk]) -> None:
+    """ingest() takes an InboundMessage and says so."""
+    with pytest.raises(ConfigurationError, match="InboundMessage"):
+        make_desk().ingest({"message_id": "x"})  # type: ignore[arg-type]
+
+
+@given(st.lists(st.tuples(st.integers(0, 6), st.booleans()), max_size=25))
+def test_every_message_id_is_in_the_log_exactly_once(ops: list[tuple[int, bool]]) -> None:
+    """Whatever mix of new, threaded and repeated messages, each id is logged once."""
+    desk = SupportDesk(store=InMemoryStore(), clock=FrozenClock(T0), plugins=host())
+    tickets: list[str] = []
+    for number, thread in ops:
+        ticket_id = tickets[-1] if thread and tickets else None
+        result = desk.ingest(msg(f"m-{number}", ticket_id=ticket_id))
+        if result.created:
+            tickets.append(result.ticket_id)
+    logged = [e.data["message_id"] for e in desk.store.read_all() if e.kind == "message"]
+    assert sorted({f"m-{n}" for n, _ in ops}) == sorted(logged)
+
+
+# --- actions ----------------------------------------------------------------------------------
+
+
+def test_invalid_action_raises_and_changes_nothing(make_desk: Callable[..., SupportDesk]) -> None:
+    """A forbidden transition is a TicketStateError; the log and later actions are unaffected."""
+    desk = make_desk()
+    ticket_id = desk.ingest(msg("m-1")).ticket_id
+    desk.set_status(ticket_id, "pending")
+    with pytest.raises(TicketStateError, match="from pending to pending"):
+        desk.set_status(ticket_id, "pending")
+    desk.reply(ticket_id, "any news?", agent="a-1")
+    assert ["created", "message", "status_changed", "message"] == kinds(desk, ticket_id)
+
+
+def test_bad_event_data_changes_nothing(make_desk: Callable[..., SupportDesk]) -> None:
+    """An invalid rating (score 9) raises EventError and appends nothing."""
+    desk = make_desk()
+    ticket_id = desk.ingest(msg("m-1")).ticket_id
+    with pytest.raises(ValueError, match="score"):
+        desk.rate(ticket_id, score=9)
+    assert 2 == desk.store.version(ticket_id)
+
+
+def test_unknown_ticket_is_a_ticket_state_error(make_desk: Callable[..., SupportDesk]) -> None:
+    """Acting on a ticket that does not exist names it."""
+    with pytest.raises(TicketStateError, match="T-nope does not exist"):
+        make_desk().reply("T-nope", "hello")
+
+
+def test_actions_append_validated_events(make_desk: Callable[..., SupportDesk]) -> None:
+    """reply (with a status), assign, escalate, set_priority, tag and rate each append events."""
+    desk = make_desk()
+    ticket_id = desk.ingest(msg("m-1")).ticket_id
+    desk.assign(ticket_id, "a-1", group="support")
+    desk.reply(ticket_id, "try this", agent="a-1", status="pending")
+    desk.escalate(ticket_id, "engineering", target="rnd", reason="bug")
+    desk.set_priority(ticket_id, "high")
+    desk.tag(ticket_id, add=["bug"])
+    desk.set_status(ticket_id, "solved")
+    desk.rate(ticket_id, csat="good", score=5)
+    ticket = desk.ticket(ticket_id)
+    assert ("engineering", "rnd", "high", frozenset({"bug"}), "good", Status.SOLVED) == (
+        ticket.escalation_level,
+        ticket.group,
+        ticket.priority,
+        ticket.tags,
+        ticket.satisfaction.csat if ticket.satisfaction else None,
+        ticket.status,
+    )
+
+
+def test_stale_expected_version_is_a_lost_claim(make_desk: Callable[..., SupportDesk]) -> None:
+    """claim() at a stale version returns a falsy Claim naming the version found."""
+    desk = make_desk()
+    ticket_id = desk.ingest(msg("m-1")).ticket_id
+    won = desk.claim(ticket_id, "a-1", expected_version=2)
+    lost = desk.claim(ticket_id, "a-2", expected_version=2)
+    assert (True, False, 3, "a-1") == (
+        bool(won),
+        bool(lost),
+        lost.version,
+        desk.ticket(ticket_id).assignee,
+    )
+
+
+# --- tick -------------------------------------------------------------------------------------
+
+
+def test_tick_emits_each_warning_and_breach_once(
+    make_desk: Callable[..., SupportDesk], clock: FrozenClock
+) -> None:
+    """Warnings at 50/75/90 % and the breach come out once each, however often tick runs."""
+    desk = make_desk(policies=[HOUR_POLICY], ladder=None)
+    desk.ingest(msg("m-1"))
+    seen = []
+    for minutes in (20, 20, 10, 10, 10, 30):
+        clock.advance(minutes=minutes)
+        result = desk.tick()
+        seen += [(a.kind, a.level) for a in result.warnings + result.breaches]
+    assert [("warning", 0.5), ("warning", 0.75), ("warning", 0.9), ("breach", 1.0)] == seen
+
+
+def test_tick_escalates_on_breach_once(
+    make_desk: Callable[..., SupportDesk], clock: FrozenClock
+) -> None:
+    """The default ladder moves a breached ticket up one level, once."""
+    desk = make_desk(policies=[HOUR_POLICY])
+    ticket_id = desk.ingest(msg("m-1")).ticket_id
+    clock.advance(hours=2)
+    first = desk.tick()
+    second = desk.tick(clock.now() + timedelta(hours=5))
+    assert (1, 0, "L2") == (
+        len(first.escalations),
+        len(second.escalations),
+        desk.ticket(ticket_id).escalation_level,
+    )
+
+
+def test_tick_reads_only_due_tickets(
+    make_desk: Callable[..., SupportDesk], clock: FrozenClock
+) -> None:
+    """Only tickets whose next warning or breach has come are looked at."""
+    desk = make_desk(policies=[HOUR_POLICY], ladder=None)
+    desk.ingest(msg("m-1"))
+    clock.advance(minutes=40)
+    desk.ingest(msg("m-2", at=clock.now()))
+    desk.ingest(msg("m-3", at=clock.now()))
+    assert 1 == desk.tick().checked
+
+
+def test_reply_in_time_means_no_breach(
+    make_desk: Callable[..., SupportDesk], clock: FrozenClock
+) -> None:
+    """A first reply before the deadline leaves nothing but the warnings already due."""
+    desk = make_desk(policies=[HOUR_POLICY])
+    ticket_id = desk.ingest(msg("m-1")).ticket_id
+    clock.advance(minutes=35)
+    desk.reply(ticket_id, "on it", agent="a-1")
+    result = desk.tick(T0 + timedelta(days=1))
+    assert ([0.5], []) == ([a.level for a in result.warnings], list(result.breaches))
+
+
+def test_tick_after_restart_does_not_repeat_alerts(tmp_path: Path, clock: FrozenClock) -> None:
+    """Emitted alert keys are stored: a new desk on the same file emits only new ones."""
+    path = tmp_path / "restart.db"
+    with SupportDesk(
+        store=SqliteStore(path), clock=clock, policies=[HOUR_POLICY], plugins=host()
+    ) as desk:
+        desk.ingest(msg("m-1"))
+        clock.advance(minutes=40)
+        first = desk.tick()
+    clock.advance(minutes=40)
+    with SupportDesk(
+        store=SqliteStore(path), clock=clock, policies=[HOUR_POLICY], plugins=host()
+    ) as desk:
+        second = desk.tick()
+    assert ([0.5], [0.75, 0.9], 1) == (
+        [a.level for a in first.warnings],
+        [a.level for a in second.warnings],
+        len(second.breaches),
+    )
+
+
+# --- outbox and hooks -------------------------------------------------------------------------
+
+
+def test_notifier_gets_notices_through_the_outbox(make_desk: Callable[..., SupportDesk]) -> None:
+    """Notifiers receive notices when the outbox is delivered, each once."""
+    notifier = Notifier()
+    desk = make_desk(plugins=host(notifier))
+    desk.ingest(msg("m-1"))
+    before = list(notifier.kinds())
+    desk.deliver()
+    desk.deliver()
+    assert ([], ["ticket_created", "event_appended", "event_appended"]) == (
+        before,
+        notifier.kinds(),
+    )
+
+
+def test_failing_notifier_is_retried_with_backoff_and_recovers(
+    make_desk: Callable[..., SupportDesk], clock: FrozenClock
+) -> None:
+    """Two failures reschedule at +30 s then +60 s; the third try delivers the same key."""
+    notifier = Notifier(failures=2, only="ticket_created")
+    desk = make_desk(plugins=host(notifier))
+    desk.ingest(msg("m-1"))
+    [first_key] = [m.key for m in desk.outbox() if m.topic == "ticket_created"]
+    desk.deliver()
+    after_one = next(m for m in desk.outbox() if m.key == first_key)
+    clock.advance(seconds=30)
+    desk.deliver()
+    after_two = next(m for m in desk.outbox() if m.key == first_key)
+    clock.advance(seconds=60)
+    third = desk.deliver()
+    assert (
+        (1, int(T0.timestamp()) + 30),
+        (2, int(T0.timestamp()) + 90),
+        (first_key,),
+    ) == (
+        (after_one.attempts, after_one.next_attempt_at),
+        (after_two.attempts, after_two.next_attempt_at),
+        third.delivered,
+    )
+
+
+def test_dead_letter_after_max_attempts(
+    make_desk: Callable[..., SupportDesk], clock: FrozenClock
+) -> None:
+    """A notifier that keeps failing sends its messages to the dead letter after N tries."""
+    desk = make_desk(plugins=host(Notifier(failures=10**6)), max_attempts=3)
+    desk.ingest(msg("m-1"))
+    for _ in range(3):
+        desk.deliver()
+        clock.advance(hours=1)
+    assert (3, [3, 3, 3]) == (
+        len(desk.outbox("dead")),
+        [m.attempts for m in desk.outbox("dead")],
+    )
+
+
+def test_hookimpls_fire_at_ingest_and_failures_retry(
+    make_desk: Callable[..., SupportDesk], clock: FrozenClock
+) -> None:
+    """A lifecycle hookimpl runs right after the commit; if it fails, deliver() retries it."""
+    calls: list[str] = []
+
+    class Hooks:
+        fail = True
+
+        @hookimpl
+        def supportkit_ticket_created(self, notice: Notice) -> None:
+            calls.append(notice.ticket_id)
+            if self.fail:
+                self.fail = False
+                raise RuntimeError("flaky")
+
+    desk = make_desk(plugins=host(Hooks()))
+    ticket_id = desk.ingest(msg("m-1")).ticket_id
+    clock.advance(minutes=1)
+    result = desk.deliver()
+    assert ([ticket_id, ticket_id], 1) == (calls, len(result.delivered))
+
+
+def test_public_reply_is_sent_through_the_channel(make_desk: Callable[..., SupportDesk]) -> None:
+    """A public agent reply goes out via the channel plugin, threaded on the customer message."""
+    mailer = Mailer()
+    desk = make_desk(plugins=host(mailer))
+    ticket_id = desk.ingest(msg("m-1")).ticket_id
+    desk.reply(ticket_id, "internal", agent="a-1", public=False)
+    desk.reply(ticket_id, "hello Ann", agent="a-1")
+    desk.deliver()
+    assert [("hello Ann", "m-1", "ann@example.com")] == [
+        (r.body, r.in_reply_to, r.recipient) for r in mailer.sent
+    ]
+
+
+def test_background_worker_delivers(make_desk: Callable[..., SupportDesk]) -> None:
+    """start() runs deliver() in a thread until stop()."""
+    notifier = Notifier()
+    desk = make_desk(plugins=host(notifier))
+    desk.ingest(msg("m-1"))
+    desk.start(interval=0.01, tick=False)
+    for _ in range(500):
+        if not desk.outbox("pending"):
+            break
+        import time
+
+        time.sleep(0.01)
+    desk.stop()
+    assert [] == desk.outbox("pending")
+
+
+# --- routing and next steps -------------------------------------------------------------------
+
+
+def test_router_assigns_new_tickets(
+    make_desk: Callable[..., SupportDesk], clock: FrozenClock
+) -> None:
+    """With a router, a new ticket is claimed for a free eligible agent at ingest."""
+    router = Router([Agent("a-1", capacity={"email": 1})], clock=clock)
+    desk = make_desk(router=router)
+    first = desk.ingest(msg("m-1"))
+    second = desk.ingest(msg("m-2", sender="bob@example.com"))
+    assert ("a-1", None, "a-1") == (
+        first.assignee,
+        second.assignee,
+        desk.ticket(first.ticket_id).assignee,
+    )
+
+
+def test_dispatch_assigns_queued_tickets_when_a_slot_frees(
+    make_desk: Callable[..., SupportDesk], clock: FrozenClock
+) -> None:
+    """Solving a ticket frees the agent's slot; dispatch() gives the waiting ticket to them."""
+    router = Router([Agent("a-1", capacity={"email": 1})], clock=clock)
+    desk = make_desk(router=router)
+    first = desk.ingest(msg("m-1")).ticket_id
+    second = desk.ingest(msg("m-2", sender="bob@example.com")).ticket_id
+    desk.set_status(first, "solved")
+    claims = desk.dispatch()
+    assert ([second], "a-1") == ([c.ticket_id for c in claims], desk.ticket(second).assignee)
+
+
+def test_next_steps_cover_open_tickets(make_desk: Callable[..., SupportDesk]) -> None:
+    """Every open ticket has a next step; solved ones have none."""
+    desk = make_desk(policies=[HOUR_POLICY])
+    waiting = desk.ingest(msg("m-1")).ticket_id
+    done = desk.ingest(msg("m-2", sender="bob@example.com")).ticket_id
+    desk.set_status(done, "solved")
+    [step] = desk.next_steps()
+    assert (waiting, "assign", T0 + timedelta(hours=1)) == (step.ticket_id, step.action, step.due)
+
+
+# --- configuration and default store ----------------------------------------------------------
+
+
+def test_default_store_is_a_sqlite_file_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SupportDesk() with no store keeps its log in ./supportkit.sqlite3."""
+    monkeypatch.chdir(tmp_path)
+    with SupportDesk(plugins=host()) as desk:
+        desk.ingest(msg("m-1"))
+        assert isinstance(desk.store, SqliteStore)
+    assert (tmp_path / DEFAULT_DATABASE).exists()
+
+
+def test_tier_naming_unknown_policy_is_refused() -> None:
+    """A tier whose sla_policy is not among the policies is a configuration error."""
+    with pytest.raises(ConfigurationError, match="names SLA policy 'platinum'"):
+        SupportDesk(store=InMemoryStore(), tiers=[Tier("p", weight=1, sla_policy="platinum")])
+
+
+def test_store_that_is_not_an_event_store_is_refused() -> None:
+    """store= must implement the EventStore protocol."""
+    with pytest.raises(ConfigurationError, match="EventStore"):
+        SupportDesk(store=object())  # type: ignore[arg-type]
+
+
+def test_closed_sqlite_store_errors_are_store_errors(tmp_path: Path) -> None:
+    """Using a desk after closing its SQLite store raises StoreError, not sqlite3 errors."""
+    desk = SupportDesk(store=SqliteStore(tmp_path / "c.db"), plugins=host())
+    desk.close()
+    with pytest.raises(StoreError):
+        desk.ingest(msg("m-1"))
