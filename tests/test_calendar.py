@@ -397,3 +397,17 @@ def test_bad_holiday_is_refused() -> None:
     """A holiday that is not a date names itself."""
     with pytest.raises(CalendarError, match="not an ISO date"):
         BusinessCalendar("UTC", OFFICE, holidays=["Christmas"])
+
+
+def test_weekday_given_twice_is_refused() -> None:
+    """``mon`` and ``Mon`` name the same day: refused rather than one silently dropped."""
+    with pytest.raises(CalendarError, match="given twice"):
+        BusinessCalendar("UTC", {"mon": ["09:00-12:00"], "Mon": ["13:00-17:00"]})
+
+
+def test_tz_is_a_read_only_zoneinfo() -> None:
+    """``tz`` is the calendar's ZoneInfo and cannot be swapped under its caches."""
+    cal = BusinessCalendar("Europe/Berlin", OFFICE)
+    assert ZoneInfo("Europe/Berlin") == cal.tz
+    with pytest.raises(AttributeError):
+        cal.tz = ZoneInfo("UTC")  # type: ignore[misc]

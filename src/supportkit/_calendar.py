@@ -159,11 +159,9 @@ class BusinessCalendar:
         "_kmin",
         "_lazy",
         "_overrides",
+        "_tz",
         "_weekly",
-        "tz",
     )
-
-    tz: ZoneInfo
 
     def __init__(
         self,
@@ -172,25 +170,32 @@ class BusinessCalendar:
         holidays: Iterable[date | str] = (),
         overrides: Mapping[date | str, Iterable[str] | str] | None = None,
     ) -> None:
-        self.tz = _zone(tz)
+        self._tz = _zone(tz)
         weekly = weekly or {}
         if not isinstance(weekly, Mapping):
             raise CalendarError(f"weekly must be a mapping of weekday to intervals, got {weekly!r}")
-        days: list[_Day] = [()] * 7
+        days: dict[int, _Day] = {}
         for key, value in weekly.items():
             if not isinstance(key, str) or key.lower() not in DAYS:
                 raise CalendarError(f"unknown weekday key {key!r} in weekly: use {', '.join(DAYS)}")
+            if DAYS.index(key.lower()) in days:
+                raise CalendarError(f"weekday {key!r} is given twice in weekly: give it once")
             days[DAYS.index(key.lower())] = _parse_day(value, f"weekly[{key!r}]")
-        self._weekly = tuple(days)
+        self._weekly = tuple(days.get(i, ()) for i in range(7))
         self._lazy = (
             holidays if isinstance(holidays, Mapping) and _is_lazy_holidays(holidays) else None
         )
         if isinstance(holidays, str | bytes) or not isinstance(holidays, Iterable):
             raise CalendarError(f"holidays must be an iterable of dates, got {holidays!r}")
         self._holidays = frozenset(_as_date(h, "holidays") for h in holidays)
+        overrides = overrides or {}
+        if not isinstance(overrides, Mapping):
+            raise CalendarError(
+                f"overrides must be a mapping of date to intervals, got {overrides!r}"
+            )
         self._overrides = {
             _as_date(key, "overrides"): _parse_day(value, f"overrides[{str(key)!r}]")
-            for key, value in (overrides or {}).items()
+            for key, value in overrides.items()
         }
         self._blocks: dict[int, _Block] = {}
         self._cache: Any = None
@@ -206,6 +211,11 @@ class BusinessCalendar:
             # Only overrides open: every search is bounded by the first and last of them.
             self._kmin = self._key(min(open_dates) - 2 * _DAY)
             self._kmax = self._key(max(open_dates) + 3 * _DAY)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The calendar's zone: its intervals are local times there, and results are in it."""
+        return self._tz
 
     @staticmethod
     def _key(day: date) -> int:
@@ -243,12 +253,15 @@ class BusinessCalendar:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """Render the calendar as the plain dict :meth:`from_dict` reads."""
+        """Render the calendar as the plain dict :meth:`from_dict` reads.
+
+        A ``holidays`` package object contributes the dates of the years it holds by then.
+        """
         holidays = set(self._holidays)
         if self._lazy is not None:
             holidays.update(_as_date(h, "holidays") for h in self._lazy)
         return {
-            "tz": self.tz.key,
+            "tz": self._tz.key,
             "weekly": {
                 DAYS[i]: [_render(iv) for iv in day] for i, day in enumerate(self._weekly) if day
             },
@@ -268,7 +281,7 @@ class BusinessCalendar:
         return self.to_dict() == other.to_dict()
 
     def __hash__(self) -> int:
-        return hash((self.tz.key, self._weekly))
+        return hash((self._tz.key, self._weekly))
 
     # ------------------------------------------------------------------ materialisation
 
@@ -315,7 +328,7 @@ class BusinessCalendar:
 
     def _spans(self, first: date, last: date) -> list[tuple[int, int]]:
         """Open (start, end) epoch pairs of the intervals starting on local dates first..last."""
-        tz = self.tz
+        tz = self._tz
         days = [date.fromordinal(n) for n in range(first.toordinal(), last.toordinal() + 3)]
         midnights = [int(datetime(d.year, d.month, d.day, tzinfo=tz).timestamp()) for d in days]
         spans = []
@@ -342,7 +355,7 @@ class BusinessCalendar:
         ):
             where = "after" if forward else "before"
             raise CalendarError(
-                f"not enough business time {where} {from_epoch(ts, self.tz).isoformat()}: "
+                f"not enough business time {where} {from_epoch(ts, self._tz).isoformat()}: "
                 "this calendar opens only on its overrides"
             )
 
@@ -459,7 +472,7 @@ class BusinessCalendar:
             d = duration.days * 86400 + duration.seconds
         else:
             d = seconds(duration, "duration", CalendarError)
-        return from_epoch(self.add_seconds(ts, d), self.tz)
+        return from_epoch(self.add_seconds(ts, d), self._tz)
 
     def elapsed(self, start: datetime, end: datetime) -> timedelta:
         """Business time between two instants, signed: ``elapsed(a, b) == -elapsed(b, a)``."""
@@ -472,15 +485,15 @@ class BusinessCalendar:
 
     def next_open(self, at: datetime) -> datetime:
         """*at* itself if open, else the start of the next open interval."""
-        return from_epoch(self.next_open_at(to_epoch(at, "at", CalendarError)), self.tz)
+        return from_epoch(self.next_open_at(to_epoch(at, "at", CalendarError)), self._tz)
 
     def next_close(self, at: datetime) -> datetime:
         """The end of the open interval *at* lies in, or of the next one if *at* is closed."""
-        return from_epoch(self.next_close_at(to_epoch(at, "at", CalendarError)), self.tz)
+        return from_epoch(self.next_close_at(to_epoch(at, "at", CalendarError)), self._tz)
 
     def intervals(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
         """The open (start, end) pairs between two instants, clipped to [start, end)."""
-        tz = self.tz
+        tz = self._tz
         return [
             (from_epoch(s, tz), from_epoch(e, tz))
             for s, e in self.intervals_at(
