@@ -160,13 +160,12 @@ class World:
             for channel in ("email", "chat"):
                 assert load[(state.id, channel)] == state.load.get(channel, 0)
         for lane in router.queue._lanes.values():
-            free = sum(router.is_free(a, lane.requirements.channel) for a in lane.agents)
-            assert (free, lane.live) == (
-                lane.free,
-                sum(
-                    1 for t in router.queue._tickets.values() if t.requirements == lane.requirements
-                ),
-            )
+            channel = lane.requirements.channel
+            free = [a for a in lane.agents if router.is_free(a, channel)]
+            queued = [
+                t for t in router.queue._tickets.values() if t.requirements == lane.requirements
+            ]
+            assert (set(free), len(queued)) == (set(lane.free), lane.live)
 
 
 @given(agents_st, ops_st, st.sampled_from(STRATEGIES), st.booleans())

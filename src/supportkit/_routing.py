@@ -322,7 +322,8 @@ class _Lane:
         self.heap: list[tuple[Any, int, str]] = []
         self.live = 0
         self.agents: list[AgentState] = []
-        self.free = 0
+        self.free: dict[AgentState, None] = {}
+        """The eligible agents that are online with a free slot (an insertion-ordered set)."""
 
 
 SortKey = Callable[[RoutedTicket], Any]
@@ -387,36 +388,38 @@ class RoutingQueue:
         self._tickets[ticket.id] = ticket
 
     def discard(self, ticket: RoutedTicket) -> _Lane | None:
-        """Remove *ticket* if queued; return the lane it left."""
-        if not ticket.seq:
+        """Remove *ticket* if queued; return the lane it left.
+
+        Dead entries are popped as soon as they reach the top of a heap, so a lane's
+        ``heap[0]`` is always live: decisions read lane heads without checking them.
+        """
+        seq = ticket.seq
+        if not seq:
             return None
         del self._tickets[ticket.id]
         ticket.seq = 0
         lane = self._lanes[ticket.requirements]
         lane.live -= 1
-        if len(lane.heap) > 64 and len(lane.heap) > 4 * lane.live:
-            self._compact(lane)
+        heap = lane.heap
+        if not lane.live:
+            heap.clear()
+        elif heap[0][1] == seq:
+            heapq.heappop(heap)
+            while not self._is_live(heap[0]):
+                heapq.heappop(heap)
+        elif len(heap) > 64 and len(heap) > 4 * lane.live:
+            lane.heap = [entry for entry in heap if self._is_live(entry)]
+            heapq.heapify(lane.heap)
         return lane
-
-    def _compact(self, lane: _Lane) -> None:
-        lane.heap = [entry for entry in lane.heap if self._is_live(entry)]
-        heapq.heapify(lane.heap)
 
     def _is_live(self, entry: tuple[Any, int, str]) -> bool:
         ticket = self._tickets.get(entry[2])
         return ticket is not None and ticket.seq == entry[1]
 
-    def head(self, lane: _Lane) -> tuple[Any, int, str] | None:
-        """The best live entry of *lane* (dropping dead ones on the way), or ``None``."""
-        heap = lane.heap
-        tickets = self._tickets
-        while heap:
-            entry = heap[0]
-            ticket = tickets.get(entry[2])
-            if ticket is not None and ticket.seq == entry[1]:
-                return entry
-            heapq.heappop(heap)
-        return None
+    @staticmethod
+    def head(lane: _Lane) -> tuple[Any, int, str] | None:
+        """The best entry ``(key, seq, ticket_id)`` of *lane*, or ``None``."""
+        return lane.heap[0] if lane.heap else None
 
     def peek(self, requirements: Requirements | None = None) -> RoutedTicket | None:
         """The first ticket of one lane, or of the whole queue when *requirements* is None."""
@@ -767,15 +770,13 @@ class Router:
         if state.status is not AgentStatus.ONLINE:
             return None
         best: tuple[Any, int, str] | None = None
-        head = self.queue.head
         for channel, lanes in state.lanes.items():
             if state.load.get(channel, 0) >= state.slots(channel):
                 continue
             for lane in lanes:
-                if lane.live:
-                    entry = head(lane)
-                    if entry is not None and (best is None or entry < best):
-                        best = entry
+                heap = lane.heap  # its head is always live (see RoutingQueue.discard)
+                if heap and (best is None or heap[0] < best):
+                    best = heap[0]
         return None if best is None else self._tickets[best[2]]
 
     def choose_agent(self, ticket_id: str, *, at: datetime | None = None) -> AgentState | None:
@@ -795,8 +796,8 @@ class Router:
         best: tuple[Any, int, str] | None = None
         best_lane: _Lane | None = None
         for lane in self._ready:
-            entry = self.queue.head(lane)
-            if entry is not None and (best is None or entry < best):
+            entry = lane.heap[0]  # ready lanes hold live tickets, and a head is always live
+            if best is None or entry < best:
                 best, best_lane = entry, lane
         if best is None or best_lane is None:
             return None
@@ -805,8 +806,7 @@ class Router:
         return Assignment(ticket.id, chosen.agent.id, ticket.version)
 
     def _choose(self, ticket: RoutedTicket, lane: _Lane) -> AgentState:
-        channel = lane.requirements.channel
-        candidates = [agent for agent in lane.agents if self.is_free(agent, channel)]
+        candidates = list(lane.free)
         ticket.previous_agent = self._last_agent.get(ticket.customer or "")
         return self.strategy.choose(ticket, candidates)
 
@@ -1083,11 +1083,14 @@ class Router:
 
     def _shift(self, state: AgentState, channel: str, delta: int) -> None:
         for lane in state.lanes.get(channel, ()):
-            lane.free += delta
+            if delta > 0:
+                lane.free[state] = None
+            else:
+                del lane.free[state]
             self._touch(lane)
 
     def _touch(self, lane: _Lane) -> None:
-        if lane.free > 0 and lane.live > 0:
+        if lane.free and lane.live > 0:
             self._ready.add(lane)
         else:
             self._ready.discard(lane)
@@ -1102,7 +1105,7 @@ class Router:
             if lane.requirements.admits(state.agent):
                 self._link(state, lane)
                 if self.is_free(state, channel):
-                    lane.free += 1
+                    lane.free[state] = None
 
     def advance(self, at: datetime | None = None) -> None:
         """Apply the skill relaxations due by *at* (or now); decisions call this themselves."""
