@@ -132,7 +132,19 @@ _STEPS = st.lists(
     st.tuples(
         st.integers(0, 6 * 3600),
         st.sampled_from(
-            "customer reply note bot open pending on_hold solved priority apply reopen".split()
+            [
+                "customer",
+                "reply",
+                "note",
+                "bot",
+                "open",
+                "pending",
+                "on_hold",
+                "solved",
+                "priority",
+                "apply",
+                "reopen",
+            ]
         ),
         st.sampled_from(["low", "normal", "urgent"]),
     ),
