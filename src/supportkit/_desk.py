@@ -49,6 +49,10 @@ log = logging.getLogger("supportkit.desk")
 DEFAULT_DATABASE = "supportkit.sqlite3"
 
 _REOPENS = frozenset({Status.PENDING, Status.ON_HOLD, Status.SOLVED})
+#: A ticket's snapshot is stored at least every this many events.
+SNAPSHOT_EVERY = 8
+#: Events that re-target SLA clocks, so an alert may be due at once.
+_RETARGETS = frozenset({"sla_policy_applied", "priority_changed"})
 
 #: The default escalation ladder: L1 → L2 → L3 → engineering, one level up on an SLA breach.
 DEFAULT_LADDER = EscalationLadder(
@@ -105,12 +109,15 @@ class DeliveryResult:
 
 @attrs.define
 class _Live:
-    """The desk's in-process view of a ticket: its snapshot, SLA tracker and due instant."""
+    """The desk's in-process view of a ticket: its snapshot (and the mutable fold behind it),
+    SLA tracker, due instant and emitted alert keys."""
 
+    fold: _Fold
     ticket: Ticket
     tracker: SlaTracker | None
     due: int | None
     emitted: set[str]
+    snapshot_version: int = 0
 
 
 def _new_ticket_id() -> str:
@@ -241,13 +248,16 @@ class SupportDesk:
         events = self.store.read(ticket_id)
         if not events:
             raise _unknown(ticket_id)
-        ticket = Ticket.from_events(events)
+        fold = _Fold.start(events[0])
+        for event in events[1:]:
+            fold.apply(event)
+        ticket = fold.freeze()
         tracker = self._tracker(ticket)
         if tracker is not None:
             for event in events:
                 tracker.apply(event)
-        live = _Live(ticket, tracker, None, set(self.store.alerts(ticket_id)))
-        live.due = self._due(live, to_epoch(self.clock.now()))
+        live = _Live(fold, ticket, tracker, None, set(self.store.alerts(ticket_id)))
+        live.due = self._due(live, to_epoch(self.clock.now()), full=True)
         self._remember(live)
         return live
 
@@ -268,16 +278,22 @@ class SupportDesk:
     def _calendar(self, policy: SlaPolicy) -> BusinessCalendar | None:
         return self._calendars.get(policy.name) or self._calendars.get("default")
 
-    def _due(self, live: _Live, now: int) -> int | None:
+    def _due(self, live: _Live, now: int, *, full: bool) -> int | None:
         """The next instant ``tick`` has work for this ticket: the earliest alert not emitted
-        yet (possibly already past), else the next warning or breach."""
+        yet (possibly already past), else the next warning or breach.
+
+        Alerts already due are looked for only when one may be (*full*: the ticket was due, an
+        event re-targeted its clocks, or it was just loaded); otherwise the next one is enough.
+        """
         tracker = live.tracker
         if tracker is None:
             return None
-        evaluation = tracker.evaluate(from_epoch(max(now, to_epoch(live.ticket.updated_at))))
-        pending = [to_epoch(a.at) for a in evaluation.alerts() if a.key not in live.emitted]
-        if pending:
-            return min(pending)
+        base = max(now, live.fold.updated_at)
+        evaluation = tracker.evaluate(from_epoch(base))
+        if full or (live.due is not None and live.due <= base):
+            pending = [to_epoch(a.at) for a in evaluation.alerts() if a.key not in live.emitted]
+            if pending:
+                return min(pending)
         nxt = evaluation.next_due
         return None if nxt is None else to_epoch(nxt)
 
@@ -300,17 +316,24 @@ class SupportDesk:
         now = to_epoch(self.clock.now())
         before = None if live is None else live.ticket
         version = 0 if before is None else before.version
-        ticket = Ticket.from_events(events) if before is None else _fold(before, events)
-        if live is None:
-            live = _Live(ticket, self._tracker(ticket), None, set())
         keys = tuple(alert.key for alert, _ in alerts)
         try:
+            if live is None:
+                fold = _Fold.start(events[0])
+                for event in events[1:]:
+                    fold.apply(event)
+                ticket = fold.freeze()
+                live = _Live(fold, ticket, self._tracker(ticket), None, set())
+            else:
+                for event in events:
+                    live.fold.apply(event)
+                ticket = live.fold.freeze()
             if live.tracker is not None:
                 for event in events:
                     live.tracker.apply(event)
             live.ticket = ticket
             live.emitted.update(keys)
-            live.due = self._due(live, now)
+            live.due = self._due(live, now, full=any(e.kind in _RETARGETS for e in events))
             rows, pending = self.plugins.rows(
                 before,
                 events,
@@ -326,7 +349,7 @@ class SupportDesk:
                     tuple(events),
                     version,
                     message=None if message is None else (message.channel, message.message_id),
-                    snapshot=ticket,
+                    snapshot=ticket if self._snapshot_due(live, before) else None,
                     due=live.due,
                     outbox=tuple(rows),
                     alerts=keys,
@@ -344,6 +367,20 @@ class SupportDesk:
                 now, delivered, [(key, error, self._retry_at(now, 0)) for key, error in failed]
             )
         return live, new_version
+
+    @staticmethod
+    def _snapshot_due(live: _Live, before: Ticket | None) -> bool:
+        """Store a snapshot for a new ticket, on a status change and every
+        :data:`SNAPSHOT_EVERY` events (reads fold the few events after it)."""
+        ticket = live.ticket
+        if (
+            before is None
+            or ticket.status is not before.status
+            or ticket.version - live.snapshot_version >= SNAPSHOT_EVERY
+        ):
+            live.snapshot_version = ticket.version
+            return True
+        return False
 
     def _retry_at(self, now: int, attempts: int) -> int | None:
         """When to retry a delivery that failed for the ``attempts + 1``-th time (``None``:

@@ -201,27 +201,35 @@ class DeskPlugins:
             if now_keys:
                 pending.append(_Pending(notice(), now_keys))
 
+        steps: list[tuple[Ticket | None, Ticket]] = []
+
+        def step(index: int) -> tuple[Ticket | None, Ticket]:
+            """The tickets around event *index*, folded only if an in-process receiver needs
+            a notice now (rows themselves only name the version and the event)."""
+            if not steps:
+                steps.extend(_steps(before, events))
+            return steps[index]
+
         version = after.version - len(events)
-        for (previous, ticket), event in zip(_steps(before, events), events, strict=True):
+        for index, event in enumerate(events):
             version += 1
             for kind in _event_kinds(event):
                 payload: dict[str, Any] = {"version": version, "event": event.id}
                 if kind == "ticket_created" and message is not None:
                     payload["message"] = _message_dict(message)
 
-                def make(
-                    k: str = kind, p: Any = previous, t: Ticket = ticket, e: TicketEvent = event
-                ) -> Notice:
-                    return _notice(k, p, t, e, message)
+                def make(k: str = kind, i: int = index, e: TicketEvent = event) -> Notice:
+                    previous, ticket = step(i)
+                    return _notice(k, previous, ticket, e, message)
 
                 add(kind, event.id, make, payload)
             if (
                 event.kind == "message"
                 and event.by is Role.AGENT
                 and event.data["public"]
-                and self.can_send(event.data["channel"] or ticket.channel)
+                and self.can_send(event.data["channel"] or after.channel)
             ):
-                rows.append(self._reply_row(ticket, event, version, now))
+                rows.append(self._reply_row(after, event, version, now))
         for alert, deadline in alerts:
             kind = "sla_breached" if alert.kind == "breach" else "sla_warning"
             payload = {
