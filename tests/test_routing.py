@@ -485,3 +485,16 @@ def test_status_of_routed_ticket_follows_events() -> None:
     r = fed(router(agent("a")), created("T"), ev("assigned", "T", 1, agent="a"))
     t = r.ticket("T")
     assert (Status.NEW, "a", 2, False) == (t.status, t.assignee, t.version, t.queued)
+
+
+def test_unknown_presence_is_refused() -> None:
+    """A presence that is not online, away or offline is a configuration error naming them."""
+    with pytest.raises(ConfigurationError, match="online, away, offline"):
+        router(agent("a")).set_status("a", "busy")
+
+
+def test_agent_registered_late_counts_its_tickets() -> None:
+    """An agent added after its assignments were replayed starts with that load (so is full)."""
+    r = fed(router(), created("T"), ev("assigned", "T", 1, agent="late"), created("T2", 2))
+    r.add_agent(agent("late", email=1))
+    assert ({"email": 1}, None) == (r.agent("late").load, r.decide())

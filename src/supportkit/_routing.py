@@ -549,6 +549,15 @@ def _tier_from(spec: Tier | Mapping[str, Any]) -> Tier:
         raise ConfigurationError(f"tier {name!r}: {exc}") from exc
 
 
+def _enum(kind: type[enum.StrEnum], value: str, what: str) -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        raise ConfigurationError(
+            f"{what}: {value!r} is not one of {', '.join(member.value for member in kind)}"
+        ) from None
+
+
 def skills_from_tags(tags: Iterable[str]) -> dict[str, int]:
     """Skill requirements spelled as tags: ``skill:billing`` (level 1), ``skill:billing:3``."""
     needs: dict[str, int] = {}
@@ -597,7 +606,7 @@ class Router:
         self.clock: Clock = clock or SystemClock()
         self.strategy: SelectionStrategy = strategy or LeastLoaded()
         self.skills = None if skills is None else frozenset(skills)
-        self.counts = frozenset(Status(status) for status in counts)
+        self.counts = frozenset(_enum(Status, status, "counts") for status in counts)
         if not isinstance(default_capacity, int) or default_capacity < 0:
             raise ConfigurationError(
                 f"default_capacity must be a whole number >= 0, got {default_capacity!r}"
@@ -675,10 +684,13 @@ class Router:
             old.agent = agent
             state = old
         else:
-            since = self._ts(at)
+            presence = _enum(AgentStatus, status, f"agent {agent.id} status")
             state = AgentState(
-                agent, len(self._agents), AgentStatus(status), since, self.default_capacity
+                agent, len(self._agents), presence, self._ts(at), self.default_capacity
             )
+            for ticket in self._tickets.values():  # tickets it was given before it registered
+                if ticket.assignee == agent.id and ticket.status in self.counts:
+                    state.load[ticket.channel] = state.load.get(ticket.channel, 0) + 1
             self._agents[agent.id] = state
         for lane in self.queue._lanes.values():
             if lane.requirements.admits(agent):
@@ -700,7 +712,7 @@ class Router:
     ) -> None:
         """Set an agent's presence; coming online restarts its idle time at *at* (or now)."""
         state = self._agent(agent_id)
-        new = AgentStatus(status)
+        new = _enum(AgentStatus, status, f"agent {agent_id} status")
         if new is AgentStatus.ONLINE and state.status is not AgentStatus.ONLINE:
             state.idle_since = max(state.idle_since, self._ts(at))
         self._set_free(state, False)
