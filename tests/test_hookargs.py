@@ -24,8 +24,9 @@ from supportkit import (
     TicketCreated,
     TicketEscalated,
     TicketEvent,
+    hookspecs,
 )
-from supportkit._hookargs import notices_for, sla_notice
+from supportkit._hookargs import NOTICE_TYPES
 
 AT = datetime(2025, 3, 3, 9, tzinfo=UTC)
 
@@ -34,52 +35,26 @@ def event(kind: str, ticket_id: str = "T-1", **data: object) -> TicketEvent:
     return TicketEvent(kind, ticket_id=ticket_id, at=AT, data=data)
 
 
-def created_ticket() -> Ticket:
-    return notices_for(None, [event("created", channel="chat")])[0].ticket
+def created_ticket(**data: object) -> Ticket:
+    return Ticket.from_events([event("created", channel="chat", **data)])
 
 
-def test_notices_for_a_new_ticket_in_order() -> None:
-    """Each event gives its specific notice (if any) and then an EventAppended."""
-    events = [
-        event("created"),
-        event("status_changed", to="open"),
-        event("assigned", agent="a-1"),
-        event("escalated", level="L2", reason="bug"),
-        event("tagged", add=["vip"]),
-        event("satisfaction_rated", csat="good"),
-    ]
-    kinds = [notice.kind for notice in notices_for(None, events)]
-    expected = [
-        "ticket_created",
-        "event_appended",
-        "status_changed",
-        "event_appended",
-        "ticket_assigned",
-        "event_appended",
-        "ticket_escalated",
-        "event_appended",
-        "event_appended",
-        "satisfaction_received",
-        "event_appended",
-    ]
-    assert expected == kinds
+def test_status_changed_knows_the_previous_and_the_new_status() -> None:
+    """StatusChanged.previous is given; status comes from the event."""
+    change = event("status_changed", to="pending")
+    notice = StatusChanged(created_ticket().apply(change), change, "new")
+    assert (Status.NEW, Status.PENDING) == (notice.previous, notice.status)
+    assert ("T-1", AT) == (notice.ticket_id, notice.at)
 
 
-def test_notices_carry_the_previous_state_and_the_ticket_after() -> None:
-    """StatusChanged/TicketAssigned/TicketEscalated know what was before the change."""
-    before = notices_for(None, [event("created"), event("assigned", agent="a-1")])[-1].ticket
-    later = [
-        event("status_changed", to="pending"),
-        event("assigned", agent="a-2"),
-        event("escalated", level="L2", target="eng", reason="bug"),
-    ]
-    status, _, assigned, _, escalated, _ = notices_for(before, later)
-    assert isinstance(status, StatusChanged)
-    assert (Status.NEW, Status.PENDING) == (status.previous, status.status)
-    assert Status.PENDING == status.ticket.status
-    assert isinstance(assigned, TicketAssigned)
+def test_assigned_and_escalated_read_their_event() -> None:
+    """TicketAssigned and TicketEscalated derive agent, group, level, target, reason."""
+    ticket = created_ticket()
+    assign = event("assigned", agent="a-2")
+    assigned = TicketAssigned(ticket.apply(assign), assign, previous_agent="a-1")
+    escalate = event("escalated", level="L2", target="eng", reason="bug")
+    escalated = TicketEscalated(ticket.apply(escalate), escalate)
     assert ("a-1", "a-2", None) == (assigned.previous_agent, assigned.agent, assigned.group)
-    assert isinstance(escalated, TicketEscalated)
     expected = (None, "L2", "eng", "bug")
     actual = (escalated.previous_level, escalated.level, escalated.target, escalated.reason)
     assert expected == actual
@@ -88,18 +63,23 @@ def test_notices_carry_the_previous_state_and_the_ticket_after() -> None:
 def test_satisfaction_notice_holds_the_rating() -> None:
     """SatisfactionReceived.satisfaction is this event's rating."""
     rating = event("satisfaction_rated", score=4, comment="quick")
-    notice = notices_for(created_ticket(), [rating])[0]
-    assert isinstance(notice, SatisfactionReceived)
-    assert (4, "quick", None) == (
-        notice.satisfaction.score,
-        notice.satisfaction.comment,
-        notice.satisfaction.csat,
-    )
+    notice = SatisfactionReceived(created_ticket().apply(rating), rating)
+    expected = (4, "quick", None)
+    actual = (notice.satisfaction.score, notice.satisfaction.comment, notice.satisfaction.csat)
+    assert expected == actual
+
+
+def test_every_notice_kind_names_its_hook() -> None:
+    """NOTICE_TYPES maps each kind to its class, and each kind has a broadcast hook."""
+    hooks = {name for name in vars(hookspecs) if name.startswith("supportkit_")}
+    assert {f"supportkit_{kind}" for kind in NOTICE_TYPES} <= hooks
+    assert all(cls.kind == kind for kind, cls in NOTICE_TYPES.items())
 
 
 def test_notices_are_frozen() -> None:
     """Hook arguments cannot be changed by a plugin."""
-    notice = notices_for(None, [event("created")])[0]
+    created = event("created")
+    notice = TicketCreated(Ticket.from_events([created]), created)
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         notice.ticket = created_ticket()  # type: ignore[misc]
 
@@ -118,7 +98,8 @@ def test_notice_refuses_an_event_of_another_ticket() -> None:
 
 def test_to_dict_is_json_with_kind_ticket_and_instant() -> None:
     """to_dict() is plain JSON data: the webhook plugin posts it as is."""
-    notice = notices_for(None, [event("created", tags=["vip"])])[0]
+    created = event("created", tags=["vip"])
+    notice = TicketCreated(Ticket.from_events([created]), created)
     data = json.loads(json.dumps(notice.to_dict()))
     expected = ("ticket_created", "T-1", "2025-03-03T09:00:00+00:00", ["vip"], "created")
     actual = (
@@ -131,24 +112,15 @@ def test_to_dict_is_json_with_kind_ticket_and_instant() -> None:
     assert expected == actual
 
 
-def test_sla_notice_maps_an_alert_to_a_warning_or_a_breach() -> None:
-    """sla_notice turns an SlaAlert-shaped object into the matching notice."""
-
-    @attrs.frozen
-    class Alert:
-        kind: str
-        metric: str
-        index: int
-        level: float
-        at: datetime
-        key: str
-
-    ticket = created_ticket()
-    warning = sla_notice(ticket, Alert("warning", "first_reply", 0, 0.75, AT, "k1"))
-    breach = sla_notice(ticket, Alert("breach", "first_reply", 0, 1.0, AT, "k2"))
-    assert SlaWarning(ticket, "first_reply", 0, AT, "k1", level=0.75) == warning
-    assert SlaBreached(ticket, "first_reply", 0, AT, "k2") == breach
-    assert "sla_breached" == breach.to_dict()["kind"]
+def test_sla_notices_carry_metric_cycle_key_and_policy() -> None:
+    """SLA notices are fields, not an event; policy comes from the ticket."""
+    ticket = created_ticket().apply(event("sla_policy_applied", policy="gold"))
+    warning = SlaWarning(ticket, "first_reply", 0, AT, "k1", level=0.75, deadline=AT)
+    breach = SlaBreached(ticket, "first_reply", 0, AT, "k2")
+    assert ("gold", 0.75, AT) == (warning.policy, warning.level, warning.deadline)
+    data = json.loads(json.dumps(breach.to_dict()))
+    expected = ("sla_breached", "first_reply", 0, "k2", "2025-03-03T09:00:00+00:00")
+    assert expected == (data["kind"], data["metric"], data["cycle"], data["key"], data["at"])
 
 
 def test_sla_warning_refuses_a_level_outside_zero_to_one() -> None:
@@ -157,7 +129,7 @@ def test_sla_warning_refuses_a_level_outside_zero_to_one() -> None:
         SlaWarning(created_ticket(), "first_reply", 0, AT, "k", level=75)
 
 
-def test_sla_notice_refuses_a_naive_instant() -> None:
+def test_sla_notices_refuse_a_naive_instant() -> None:
     """Instants at the API are aware."""
     with pytest.raises(EventError, match="naive datetime"):
         SlaBreached(created_ticket(), "first_reply", 0, AT.replace(tzinfo=None), "k")

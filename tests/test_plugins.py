@@ -20,12 +20,14 @@ from supportkit import (
     LogNotifier,
     OutboundReply,
     PluginError,
+    RoundRobin,
+    SlaPolicy,
     StatusChanged,
+    Ticket,
     TicketEvent,
     Tier,
     hookimpl,
 )
-from supportkit._hookargs import notices_for
 from supportkit._plugins import PluginHost
 from supportkit.testing import FakeChannel, FakeCrm, RecordingNotifier, registered_plugin
 
@@ -39,20 +41,15 @@ def host(*plugins: object, **options: Any) -> PluginHost:
 
 
 def status_notice() -> StatusChanged:
-    events = [
-        TicketEvent("created", ticket_id="T-1", at=AT),
-        TicketEvent("status_changed", ticket_id="T-1", at=AT, data={"to": "open"}),
-    ]
-    notice = notices_for(None, events)[2]
-    assert isinstance(notice, StatusChanged)
-    return notice
+    created = TicketEvent("created", ticket_id="T-1", at=AT)
+    change = TicketEvent("status_changed", ticket_id="T-1", at=AT, data={"to": "open"})
+    return StatusChanged(Ticket.from_events([created, change]), change, "new")
 
 
 def reply(channel: str = "fake") -> OutboundReply:
-    ticket_events = [TicketEvent("created", ticket_id="T-1", at=AT, data={"channel": channel})]
-    ticket = notices_for(None, ticket_events)[0].ticket
+    created = TicketEvent("created", ticket_id="T-1", at=AT, data={"channel": channel})
     event = TicketEvent("message", ticket_id="T-1", at=AT, by="agent", data={"body": "hi"})
-    return OutboundReply(ticket, event, recipient="ann@example.com")
+    return OutboundReply(Ticket.from_events([created]), event, recipient="ann@example.com")
 
 
 class Named:
@@ -285,29 +282,53 @@ def test_plugin_exception_in_a_lookup_is_wrapped_with_the_plugin_name() -> None:
     assert isinstance(info.value.__cause__, KeyError)
 
 
-def test_sla_policy_and_routing_strategy_lookups() -> None:
-    """select_sla_policy and routing_strategy return the plugin's choice or None."""
-    ticket = status_notice().ticket
-    chooser = Named(
-        supportkit_select_sla_policy=lambda policies: policies[-1],
-        supportkit_routing_strategy=lambda queue: f"strategy for {queue}" if queue else None,
+def policy(name: str) -> SlaPolicy:
+    return SlaPolicy.from_dict(
+        {"name": name, "targets": {"normal": {"first_reply": {"hours": 1, "business": False}}}}
     )
+
+
+def test_select_sla_policy_returns_the_plugin_choice() -> None:
+    """select_sla_policy: the plugin picks among the configured policies."""
+    ticket = status_notice().ticket
+    standard, gold = policy("standard"), policy("gold")
+    plugins = host(Named(supportkit_select_sla_policy=lambda policies: policies[-1]))
+    assert gold == plugins.select_sla_policy(ticket=ticket, policies=[standard, gold])
+
+
+def test_select_sla_policy_must_return_a_policy() -> None:
+    """A policy name instead of a SlaPolicy is refused, naming the plugin."""
+    plugins = host(Named(supportkit_select_sla_policy=lambda: "gold"))
+    with pytest.raises(PluginError, match=r"return a supportkit\.SlaPolicy or None"):
+        plugins.select_sla_policy(ticket=status_notice().ticket, policies=[])
+
+
+def test_routing_strategy_lookup() -> None:
+    """routing_strategy returns a strategy with choose(), or None for the default."""
+    chooser = Named(supportkit_routing_strategy=lambda queue: RoundRobin() if queue else None)
     plugins = host(chooser)
-    assert "b" == plugins.select_sla_policy(ticket=ticket, policies=["a", "b"])
-    assert "strategy for vip" == plugins.routing_strategy(queue="vip")
+    assert RoundRobin() == plugins.routing_strategy(queue="vip")
     assert None is plugins.routing_strategy(queue="")
+
+
+def test_routing_strategy_without_choose_is_refused() -> None:
+    """Something that cannot choose an agent is a PluginError."""
+    plugins = host(Named(supportkit_routing_strategy=lambda: "round-robin"))
+    with pytest.raises(PluginError, match=r"return a supportkit\.SelectionStrategy"):
+        plugins.routing_strategy(queue="vip")
 
 
 def test_sla_policy_sources_are_concatenated_in_registration_order() -> None:
     """sla_policies() asks every registered source."""
+    first, second, third = policy("p1"), policy("p2"), policy("p3")
 
     class Sources:
         @hookimpl
         def supportkit_register_sla_policy_sources(self, register: Any) -> None:
-            register("file", lambda: ["p1", "p2"])
-            register("db", lambda: ["p3"])
+            register("file", lambda: [first, second])
+            register("db", lambda: [third])
 
-    assert ["p1", "p2", "p3"] == host(Sources()).sla_policies()
+    assert [first, second, third] == host(Sources()).sla_policies()
 
 
 def test_failing_sla_policy_source_is_named() -> None:
@@ -474,3 +495,12 @@ def test_register_plugin_fixture_registers_for_this_test(
     name = register_plugin(plugin_host, RecordingNotifier(), name="rec")
     assert "rec" == name
     assert "recording" in plugin_host.notifiers()
+
+
+def test_implementers_lists_the_plugins_of_a_hook_in_call_order() -> None:
+    """implementers() names who implements a hook; an unknown hook is an error."""
+    plugins = host(FakeChannel("chat"))
+    plugins.register(Named(supportkit_send_reply=lambda reply: None), name="sender")
+    assert ["sender"] == plugins.implementers("supportkit_send_reply")
+    with pytest.raises(ConfigurationError, match="unknown hook 'supportkit_send'"):
+        plugins.implementers("supportkit_send")

@@ -10,7 +10,7 @@ in the log also carry that ``event``; everything else they offer is derived from
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -33,8 +33,6 @@ __all__ = [
     "TicketAssigned",
     "TicketCreated",
     "TicketEscalated",
-    "notices_for",
-    "sla_notice",
 ]
 
 
@@ -339,41 +337,3 @@ class OutboundReply:
             "body": self.body,
             **_jsonable(self),
         }
-
-
-def notices_for(
-    before: Ticket | None, events: Iterable[TicketEvent], *, message: InboundMessage | None = None
-) -> list[Notice]:
-    """The notices to broadcast for *events* appended to the ticket *before*.
-
-    *before* is the snapshot before the events (``None`` for a new ticket, whose first event
-    is ``created``); *message* is the inbound message that opened it, if any. For each event,
-    in order: its specific notice (created, status changed, assigned, escalated, satisfaction
-    received), if it has one, then its :class:`EventAppended`.
-    """
-    notices: list[Notice] = []
-    ticket = before
-    for event in events:
-        previous = ticket
-        ticket = Ticket.from_events([event]) if ticket is None else ticket.apply(event)
-        if previous is None:
-            notices.append(TicketCreated(ticket, event, message))
-        elif event.kind == "status_changed":
-            notices.append(StatusChanged(ticket, event, previous.status))
-        elif event.kind == "assigned":
-            notices.append(TicketAssigned(ticket, event, previous.assignee, previous.group))
-        elif event.kind == "escalated":
-            notices.append(TicketEscalated(ticket, event, previous.escalation_level))
-        elif event.kind == "satisfaction_rated":
-            notices.append(SatisfactionReceived(ticket, event))
-        notices.append(EventAppended(ticket, event))
-    return notices
-
-
-def sla_notice(ticket: Ticket, alert: Any) -> SlaWarning | SlaBreached:
-    """The notice for an SLA alert (``supportkit.SlaAlert``: kind, metric, index, level, at,
-    key) on *ticket*."""
-    fields = {"metric": alert.metric, "cycle": alert.index, "at": alert.at, "key": alert.key}
-    if alert.kind == "breach":
-        return SlaBreached(ticket, **fields)
-    return SlaWarning(ticket, **fields, level=alert.level)

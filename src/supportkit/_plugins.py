@@ -24,7 +24,7 @@ import threading
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from functools import partial
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import pluggy
 
@@ -43,6 +43,8 @@ from ._hookargs import (
     TicketEscalated,
 )
 from ._model import Customer, InboundMessage, Tier
+from ._routing import SelectionStrategy
+from ._sla import SlaPolicy
 from ._ticket import Ticket
 from .exceptions import ConfigurationError, EventError, PluginError
 from .hookspecs import PROJECT_NAME
@@ -83,6 +85,14 @@ _REGISTRIES: Mapping[str, tuple[str, type | None, str]] = {
 }
 
 _T = TypeVar("_T")
+
+
+@runtime_checkable
+class _Strategy(SelectionStrategy, Protocol):
+    """``SelectionStrategy``, checkable at run time (a result must have ``choose``)."""
+
+
+_Strategy.__module__, _Strategy.__qualname__ = "supportkit", "SelectionStrategy"
 
 
 def _wrap(exc: Exception, plugin: str, what: str) -> PluginError:
@@ -401,14 +411,16 @@ class PluginHost:
             )
         return factory
 
-    def sla_policies(self) -> list[Any]:
+    def sla_policies(self) -> list[SlaPolicy]:
         """Every registered source's SLA policies, sources in registration order."""
-        policies: list[Any] = []
+        policies: list[SlaPolicy] = []
         for name, (_, source) in self._ready()["sla_policy_source"].items():
+            target = f"sla_policy_source:{name}"
             try:
-                policies.extend(source())
+                found = list(source())
             except Exception as exc:
-                raise _wrap(exc, f"sla_policy_source:{name}", "loading SLA policies") from exc
+                raise _wrap(exc, target, "loading SLA policies") from exc
+            policies.extend(_checked(policy, SlaPolicy, target, "its source") for policy in found)
         return policies
 
     # --- lookups -------------------------------------------------------------------------------
@@ -433,14 +445,18 @@ class PluginHost:
             tier = self._ask("crm", "lookup_tier", Tier, [customer])
         return tier
 
-    def select_sla_policy(self, *, ticket: Ticket, policies: Sequence[Any]) -> Any | None:
+    def select_sla_policy(
+        self, *, ticket: Ticket, policies: Sequence[SlaPolicy]
+    ) -> SlaPolicy | None:
         """The SLA policy a plugin chooses for *ticket*, or ``None`` for the default choice."""
         kwargs = {"ticket": ticket, "policies": tuple(policies)}
-        return self._first("supportkit_select_sla_policy", object, kwargs)
+        return self._first("supportkit_select_sla_policy", SlaPolicy, kwargs)
 
-    def routing_strategy(self, *, queue: str) -> Any | None:
-        """The strategy a plugin chooses for routing *queue*, or ``None`` for the default."""
-        return self._first("supportkit_routing_strategy", object, {"queue": queue})
+    def routing_strategy(self, *, queue: str) -> SelectionStrategy | None:
+        """The selection strategy a plugin chooses for *queue*, or ``None`` for the default."""
+        # A runtime-checkable protocol is a fine isinstance() target; mypy wants concrete types.
+        kwargs = {"queue": queue}
+        return self._first("supportkit_routing_strategy", _Strategy, kwargs)  # type: ignore[type-abstract]
 
     # --- channels ------------------------------------------------------------------------------
 
@@ -487,11 +503,18 @@ class PluginHost:
 
     # --- broadcasts ----------------------------------------------------------------------------
 
+    def implementers(self, hook: str) -> list[str]:
+        """The names of the plugins with a hookimpl for *hook*, in call order."""
+        if hook not in self._hook_names():
+            raise ConfigurationError(f"unknown hook {hook!r}: see supportkit.hookspecs")
+        self._ready()
+        return [impl.plugin_name for impl in self._impls(hook)]
+
     def receivers(self, kind: str) -> list[str]:
         """Who receives notices of *kind*: plugin names, then ``"notifier:<name>"`` targets."""
         if kind not in NOTICE_TYPES:
             raise EventError(f"unknown notice kind {kind!r}: use one of {', '.join(NOTICE_TYPES)}")
-        names = [impl.plugin_name for impl in self._impls(f"supportkit_{kind}")]
+        names = self.implementers(f"supportkit_{kind}")
         return names + [f"notifier:{name}" for name in self._ready()["notifier"]]
 
     def notify(self, notice: Notice, *, only: Collection[str] | None = None) -> list[PluginError]:

@@ -40,6 +40,8 @@ from ._hookargs import (
     TicketEscalated,
 )
 from ._model import Customer, InboundMessage, Tier
+from ._routing import SelectionStrategy
+from ._sla import SlaPolicy
 from ._ticket import Ticket
 from .typing import (
     Channel,
@@ -135,7 +137,8 @@ def supportkit_register_routing_strategies(
     """Register agent-selection strategies for routing queues by name.
 
     :param register: Call ``register(name, factory)`` where *factory* takes no arguments
-        and returns a fresh strategy object (one per queue). Names must be unique.
+        and returns a fresh selection strategy (an object with ``choose(ticket, candidates)``,
+        like :class:`~supportkit.RoundRobin`). Names must be unique.
     :returns: Nothing; the return value is ignored.
 
     Historic: called once for every plugin, including plugins registered later.
@@ -151,8 +154,8 @@ def supportkit_register_sla_policy_sources(
     """Register sources of SLA policies (a file, a database table, an admin API).
 
     :param register: Call ``register(name, source)`` where *source* takes no arguments and
-        returns SLA policies in match order. The host concatenates every source's policies in
-        registration order. Names must be unique.
+        returns :class:`~supportkit.SlaPolicy` objects in match order. The host
+        concatenates every source's policies in registration order. Names must be unique.
     :returns: Nothing; the return value is ignored.
 
     Historic: called once for every plugin, including plugins registered later.
@@ -196,12 +199,13 @@ def supportkit_lookup_tier(customer: Customer, message: InboundMessage | None) -
 
 
 @hookspec(firstresult=True)
-def supportkit_select_sla_policy(ticket: Ticket, policies: Sequence[Any]) -> Any | None:
+def supportkit_select_sla_policy(ticket: Ticket, policies: Sequence[SlaPolicy]) -> SlaPolicy | None:
     """Choose the SLA policy for a ticket.
 
     :param ticket: The ticket's current snapshot.
-    :param policies: The configured policies (``supportkit.SlaPolicy``), in match order.
-    :returns: The policy to apply (one of *policies* or one of the plugin's own), or ``None``
+    :param policies: The configured :class:`~supportkit.SlaPolicy` objects, in match order.
+    :returns: The :class:`~supportkit.SlaPolicy` to apply (one of *policies* or one of the
+        plugin's own), or ``None``
         to leave the choice to the next plugin and finally to the desk's default (the first
         policy whose conditions match).
 
@@ -212,12 +216,13 @@ def supportkit_select_sla_policy(ticket: Ticket, policies: Sequence[Any]) -> Any
 
 
 @hookspec(firstresult=True)
-def supportkit_routing_strategy(queue: str) -> Any | None:
+def supportkit_routing_strategy(queue: str) -> SelectionStrategy | None:
     """Choose the agent-selection strategy of a routing queue.
 
     :param queue: The queue's name.
-    :returns: A strategy object for the queue, or ``None`` for the next plugin and finally
-        the router's default.
+    :returns: A selection strategy for the queue (an object with
+        ``choose(ticket, candidates)``, like :class:`~supportkit.LeastLoaded`), or ``None`` for
+        the next plugin and finally the router's default.
 
     Stops at first non-None result.
 

@@ -16,6 +16,7 @@ from ._clock import Clock
 from ._hookargs import Notice, OutboundReply
 from ._model import Customer, InboundMessage, TicketEvent, Tier
 from ._routing import SelectionStrategy
+from ._sla import SlaPolicy
 
 __all__ = [
     "Channel",
@@ -81,13 +82,13 @@ StoreFactory: TypeAlias = Callable[..., EventStore]
 """What ``supportkit_register_stores`` registers: a callable (often the class) that takes the
 store's options as keyword arguments and returns a :class:`Store`."""
 
-RoutingStrategyFactory: TypeAlias = Callable[[], Any]
+RoutingStrategyFactory: TypeAlias = Callable[[], SelectionStrategy]
 """What ``supportkit_register_routing_strategies`` registers: a callable returning a fresh
-routing strategy (one per queue, since strategies such as round robin keep state)."""
+routing selection strategy (``choose(ticket, candidates)``, like ``supportkit.LeastLoaded``)."""
 
-SlaPolicySource: TypeAlias = Callable[[], Iterable[Any]]
-"""What ``supportkit_register_sla_policy_sources`` registers: a callable returning SLA policies
-(``supportkit.SlaPolicy`` objects), in the order they should be matched."""
+SlaPolicySource: TypeAlias = Callable[[], Iterable[SlaPolicy]]
+"""What ``supportkit_register_sla_policy_sources`` registers: a callable returning
+``supportkit.SlaPolicy`` objects, in the order they should be matched."""
 
 
 @runtime_checkable
