@@ -1,0 +1,1565 @@
+"""Support metrics: per-ticket facts, streaming mergeable aggregators, goals and reports.
+
+Three layers, each a fold:
+
+1. :class:`TicketFacts` (one row per ticket) is a fold of that ticket's event log, with optional
+   business-time figures from a calendar (anything with ``elapsed_seconds(a, b) -> int``, e.g.
+   :class:`~supportkit.BusinessCalendar`) and an optional SLA evaluation (a mapping
+   ``metric -> cycles`` whose cycles have a ``status`` of ``met``/``breached``/..., e.g.
+   ``evaluate_sla(...)``). :class:`SessionFacts` folds a self-service session's
+   :class:`SessionEvent` stream and :func:`presence_spans` an agent's :class:`PresenceEvent`
+   stream.
+2. :class:`MetricsAggregator` consumes facts one at a time (or as numpy columns) into per-group
+   accumulators of plain ints and ``{bucket: count}`` dicts. Two aggregators over disjoint shards
+   merge into exactly what one pass over all facts gives, in any order.
+3. :meth:`MetricsAggregator.report` turns the accumulators into a :class:`MetricsReport` of
+   :class:`GroupMetrics` rows and :class:`GoalResult` lines: plain attrs data that renders to dicts,
+   JSON and DataFrames.
+
+The exact definitions are in ``docs/concepts/metrics.md``; the names in :data:`METRIC_NAMES`.
+Hot path: a fact precomputes the integer updates it contributes (``(counter, amount)`` and
+``(distribution, seconds)`` pairs), so aggregating is a few list and dict increments per fact.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import operator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, tzinfo
+from types import MappingProxyType
+from typing import Any, TypeAlias, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import attrs
+
+from ._lifecycle import TRANSITIONS, _refused
+from ._model import Role, Status, TicketEvent
+from ._sketch import INV_LOG_GAMMA, ZERO, ExactQuantiles, QuantileSketch
+from ._time import from_epoch, parse_instant, to_epoch
+from .exceptions import ConfigurationError, EventError, TicketStateError
+
+__all__ = [
+    "METRIC_NAMES",
+    "Goal",
+    "GoalResult",
+    "GroupMetrics",
+    "MetricsAggregator",
+    "MetricsReport",
+    "PresenceEvent",
+    "PresenceSpan",
+    "SessionEvent",
+    "SessionFacts",
+    "TicketFacts",
+    "metrics_report",
+    "presence_spans",
+]
+
+# --- accumulator layout ---------------------------------------------------------------------
+
+#: Duration distributions, in accumulator order (calendar seconds, then business seconds).
+DURATIONS = (
+    "first_reply",
+    "first_reply_business",
+    "next_reply",
+    "next_reply_business",
+    "full_resolution",
+    "full_resolution_business",
+    "requester_wait",
+    "requester_wait_business",
+    "backlog_age",
+)
+(
+    _FRT,
+    _FRT_B,
+    _NRT,
+    _NRT_B,
+    _FULL,
+    _FULL_B,
+    _WAIT,
+    _WAIT_B,
+    _AGE,
+) = range(len(DURATIONS))
+
+_COUNTERS = (
+    "incoming",
+    "backlog",
+    "ever_solved",
+    "reopened",
+    "escalated",
+    "csat_good",
+    "csat_bad",
+    "nps_responses",
+    "nps_promoters",
+    "nps_detractors",
+    "ces_responses",
+    "ces_sum",
+    "solved",
+    "one_touch",
+    "first_contact",
+    "sessions",
+    "deflected_sessions",
+    "online_seconds",
+    "busy_seconds",
+    "away_seconds",
+)
+(
+    _INCOMING,
+    _BACKLOG,
+    _EVER_SOLVED,
+    _REOPENED,
+    _ESCALATED,
+    _CSAT_GOOD,
+    _CSAT_BAD,
+    _NPS_N,
+    _NPS_PRO,
+    _NPS_DET,
+    _CES_N,
+    _CES_SUM,
+    _SOLVED,
+    _ONE_TOUCH,
+    _FCR,
+    _SESSIONS,
+    _DEFLECTED,
+    _ONLINE,
+    _BUSY,
+    _AWAY,
+) = range(len(_COUNTERS))
+
+_UNSOLVED = frozenset({Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD})
+_SOLVED_STATES = frozenset({Status.SOLVED, Status.CLOSED})
+_STATISTICS = (("count", None), ("mean", None), ("median", 0.5), ("p90", 0.9), ("p95", 0.95))
+
+#: Every fixed metric name a :class:`GroupMetrics` row has (per-level escalation rates
+#: ``escalation_rate.<level>`` and per-metric SLA figures ``sla.<metric>.*`` come on top).
+METRIC_NAMES: tuple[str, ...] = (
+    "incoming",
+    "solved",
+    "reopened",
+    "backlog",
+    *(f"{d}.{s}" for d in DURATIONS for s, _ in _STATISTICS),
+    "one_touch_rate",
+    "first_contact_resolution_rate",
+    "reopen_rate",
+    "escalated",
+    "escalation_rate",
+    "sla_attainment",
+    "csat",
+    "csat_responses",
+    "nps",
+    "nps_responses",
+    "ces",
+    "ces_responses",
+    "self_service_sessions",
+    "deflected_sessions",
+    "deflection_rate",
+    "occupancy",
+    "agents",
+    "tickets_per_agent",
+)
+
+
+def _pairs(*items: tuple[int, int | None]) -> tuple[tuple[int, int], ...]:
+    return tuple((i, v) for i, v in items if v is not None)
+
+
+# --- ticket facts ---------------------------------------------------------------------------
+
+
+def _seconds_or_none(value: Any, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigurationError(
+            f"TicketFacts.{name} must be whole seconds >= 0 or None, got {value!r}"
+        )
+    return value
+
+
+def _seconds_tuple(value: Any) -> tuple[int, ...]:
+    return tuple(_seconds_or_none(v, "next_reply") or 0 for v in value)
+
+
+def _opt_score(low: int, high: int) -> Callable[[Any], int | None]:
+    def check(value: Any) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigurationError(
+                f"score must be a whole number from {low} to {high}, got {value!r}"
+            )
+        return value
+
+    return check
+
+
+def _strings(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+def _nps(value: Any) -> int | None:
+    return _opt_score(0, 10)(value)
+
+
+def _ces(value: Any) -> int | None:
+    return _opt_score(1, 7)(value)
+
+
+def _sla_counts(value: Any) -> tuple[tuple[str, int, int], ...]:
+    return tuple((str(m), int(met), int(breached)) for m, met, breached in value)
+
+
+@attrs.frozen
+class TicketFacts:
+    """One ticket's metric facts: a fold of its event log as of ``as_of`` (one row per ticket).
+
+    Build it with :meth:`from_events`; instants are int epoch seconds, durations int seconds
+    (``None`` while not yet defined, e.g. ``full_resolution`` of an unsolved ticket). The
+    ``*_business`` durations need a calendar; without one they are ``None``. ``next_reply`` holds
+    one duration per completed next-reply cycle. ``sla`` holds ``(metric, met, breached)`` cycle
+    counts. The private ``_created``/``_solved`` fields are the precomputed integer updates the
+    aggregators apply.
+    """
+
+    ticket_id: str
+    created_at: int
+    as_of: int
+    status: Status = attrs.field(converter=Status)
+    channel: str = "web"
+    priority: str = "normal"
+    tier: str | None = None
+    group: str | None = None
+    agent: str | None = None
+    tags: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    solved_at: int | None = None
+    """The latest solve, if the ticket is solved or closed now (``None`` if merged or unsolved)."""
+    first_reply: int | None = None
+    first_reply_business: int | None = None
+    next_reply: tuple[int, ...] = attrs.field(default=(), converter=_seconds_tuple)
+    next_reply_business: tuple[int, ...] = attrs.field(default=(), converter=_seconds_tuple)
+    full_resolution: int | None = None
+    full_resolution_business: int | None = None
+    requester_wait: int | None = None
+    requester_wait_business: int | None = None
+    agent_replies: int = 0
+    reopens: int = 0
+    ever_solved: bool = False
+    escalations: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    """Distinct escalation levels the ticket reached, first reached first."""
+    csat: str | None = None
+    nps: int | None = attrs.field(default=None, converter=_nps)
+    ces: int | None = attrs.field(default=None, converter=_ces)
+    sla: tuple[tuple[str, int, int], ...] = attrs.field(default=(), converter=_sla_counts)
+    merged: bool = False
+    _created: tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]] = attrs.field(
+        init=False, eq=False, repr=False
+    )
+    _solved: tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]] | None = attrs.field(
+        init=False, eq=False, repr=False
+    )
+    _both: tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]] = attrs.field(
+        init=False, eq=False, repr=False
+    )
+
+    def __attrs_post_init__(self) -> None:
+        for name in DURATIONS[:-1]:
+            if not name.startswith("next_reply"):
+                _seconds_or_none(getattr(self, name), name)
+        if self.csat not in (None, "good", "bad"):
+            raise ConfigurationError(
+                f"TicketFacts.csat must be 'good', 'bad' or None, got {self.csat!r}"
+            )
+        if self.solved_at is not None and self.status not in _SOLVED_STATES:
+            raise ConfigurationError(
+                f"ticket {self.ticket_id}: solved_at is set but the status is {self.status.value}"
+            )
+        unsolved = self.status in _UNSOLVED and not self.merged
+        age = self.as_of - self.created_at if unsolved else None
+        counts = [(_INCOMING, 1)]
+        if unsolved:
+            counts.append((_BACKLOG, 1))
+        if self.ever_solved:
+            counts.append((_EVER_SOLVED, 1))
+            if self.reopens:
+                counts.append((_REOPENED, 1))
+        if self.escalations:
+            counts.append((_ESCALATED, 1))
+        if self.csat is not None:
+            counts.append((_CSAT_GOOD if self.csat == "good" else _CSAT_BAD, 1))
+        if self.nps is not None:
+            counts.append((_NPS_N, 1))
+            if self.nps >= 9:
+                counts.append((_NPS_PRO, 1))
+            elif self.nps <= 6:
+                counts.append((_NPS_DET, 1))
+        if self.ces is not None:
+            counts += [(_CES_N, 1), (_CES_SUM, self.ces)]
+        durations = _pairs(
+            (_FRT, self.first_reply),
+            (_FRT_B, self.first_reply_business),
+            *((_NRT, v) for v in self.next_reply),
+            *((_NRT_B, v) for v in self.next_reply_business),
+            (_AGE, age if age is None or age >= 0 else 0),
+        )
+        object.__setattr__(self, "_created", (tuple(counts), durations))
+        solved = None
+        if self.solved_at is not None:
+            counts = [(_SOLVED, 1)]
+            if self.agent_replies == 1:
+                counts.append((_ONE_TOUCH, 1))
+            if self.agent_replies <= 1 and not self.reopens and not self.escalations:
+                counts.append((_FCR, 1))
+            solved = (
+                tuple(counts),
+                _pairs(
+                    (_FULL, self.full_resolution),
+                    (_FULL_B, self.full_resolution_business),
+                    (_WAIT, self.requester_wait),
+                    (_WAIT_B, self.requester_wait_business),
+                ),
+            )
+        object.__setattr__(self, "_solved", solved)
+        both = (
+            self._created
+            if solved is None
+            else (self._created[0] + solved[0], self._created[1] + solved[1])
+        )
+        object.__setattr__(self, "_both", both)
+
+    @classmethod
+    def from_events(
+        cls,
+        events: Iterable[TicketEvent],
+        *,
+        at: datetime | None = None,
+        calendar: Any = None,
+        sla: Mapping[str, Iterable[Any]] | None = None,
+    ) -> TicketFacts:
+        """Fold one ticket's log (starting with ``created``) into its facts as of *at*.
+
+        *at* (default: the last event) ignores later events and is the instant backlog age is
+        measured at. *calendar* (anything with ``elapsed_seconds(a, b)``) adds the business-time
+        durations. *sla* is an SLA evaluation of the ticket (``evaluate_sla(...)``, or any mapping
+        of metric to cycles with a ``status``); its met and breached cycles are counted.
+
+        Raises :class:`~supportkit.TicketStateError` for an empty log, one not starting with
+        ``created``, events of another ticket, events out of time order or a forbidden transition.
+        """
+        return _TicketFold.run(events, at, calendar, sla)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-compatible dict of the public fields."""
+        data = {a.name: getattr(self, a.name) for a in attrs.fields(TicketFacts) if a.init}
+        for name in ("tags", "next_reply", "next_reply_business", "escalations"):
+            data[name] = list(data[name])
+        data["sla"] = [list(item) for item in self.sla]
+        data["status"] = self.status.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TicketFacts:
+        """Inverse of :meth:`to_dict`; raises :class:`~supportkit.ConfigurationError` if invalid."""
+        try:
+            return cls(**data)
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, ConfigurationError):
+                raise
+            raise ConfigurationError(f"not a TicketFacts dict: {exc}") from exc
+
+
+class _TicketFold:
+    """The mutable accumulator behind :meth:`TicketFacts.from_events` (epoch seconds)."""
+
+    def __init__(self, first: TicketEvent, calendar: Any) -> None:
+        if first.kind != "created":
+            raise TicketStateError(
+                f"ticket {first.ticket_id}: its log must start with a 'created' event, not "
+                f"{first.kind!r} (event {first.id})",
+                ticket_id=first.ticket_id,
+                event=first,
+            )
+        data = first.data
+        self.id = first.ticket_id
+        self.calendar = calendar
+        self.created = self.last = first.ts
+        self.status = Status.NEW
+        self.channel: str = data["channel"]
+        self.priority = str(data["priority"].value)
+        self.tier: str | None = data["tier"]
+        self.group: str | None = data["group"]
+        self.agent: str | None = None
+        self.tags: dict[str, None] = dict.fromkeys(data["tags"])
+        self.opening = first.by is Role.AGENT  # an agent's first public message opens the ticket
+        self.first_reply_at: int | None = None
+        self.waiting_since: int | None = None  # unanswered customer message after first reply
+        self.next: list[tuple[int, int]] = []
+        self.wait_from: int | None = first.ts  # new, open and on_hold count as requester wait
+        self.wait: list[tuple[int, int]] = []
+        self.solved_at: int | None = None
+        self.ever_solved = False
+        self.reopens = self.replies = 0
+        self.levels: dict[str, None] = {}
+        self.rating: Mapping[str, Any] = {}
+        self.merged = False
+
+    @classmethod
+    def run(
+        cls,
+        events: Iterable[TicketEvent],
+        at: datetime | None,
+        calendar: Any,
+        sla: Mapping[str, Iterable[Any]] | None,
+    ) -> TicketFacts:
+        until = (
+            None if at is None else to_epoch(at, "TicketFacts.from_events at", ConfigurationError)
+        )
+        fold: _TicketFold | None = None
+        for event in events:
+            if until is not None and event.ts > until:
+                break
+            if fold is None:
+                fold = cls(event, calendar)
+            else:
+                fold.apply(event)
+        if fold is None:
+            raise TicketStateError("cannot build ticket facts from an empty event log")
+        return fold.facts(fold.last if until is None else until, sla)
+
+    def apply(self, event: TicketEvent) -> None:
+        if event.ticket_id != self.id:
+            raise TicketStateError(
+                f"ticket {self.id}: event {event.id} belongs to ticket {event.ticket_id}",
+                ticket_id=self.id,
+                event=event,
+            )
+        if event.ts < self.last:
+            raise TicketStateError(
+                f"ticket {self.id}: event {event.id} is earlier than the event before it; logs "
+                "are in time order",
+                ticket_id=self.id,
+                event=event,
+            )
+        self.last = ts = event.ts
+        kind, data = event.kind, event.data
+        if kind == "message":
+            if data["public"]:
+                self._message(event.by, ts)
+        elif kind == "status_changed":
+            self._status(data["to"], ts, event)
+        elif kind == "assigned":
+            self.agent = data["agent"] or self.agent
+            self.group = data["group"] or self.group
+        elif kind == "escalated":
+            self.levels[data["level"]] = None
+            self.group = data["target"] or self.group
+        elif kind == "priority_changed":
+            self.priority = str(data["to"].value)
+        elif kind == "tier_changed":
+            self.tier = data["to"]
+        elif kind == "tagged":
+            self.tags.update(dict.fromkeys(data["add"]))
+            for tag in data["remove"]:
+                self.tags.pop(tag, None)
+        elif kind == "satisfaction_rated":
+            self.rating = data
+        elif kind == "merged":
+            self._leave_wait(ts)
+            self.status, self.merged, self.solved_at = Status.CLOSED, True, None
+
+    def _message(self, by: Role, ts: int) -> None:
+        if by is Role.CUSTOMER:
+            self.opening = False
+            if self.first_reply_at is not None and self.waiting_since is None:
+                self.waiting_since = ts
+        elif by is Role.AGENT:
+            if self.opening:
+                self.opening = False
+                return
+            self.replies += 1
+            if self.first_reply_at is None:
+                self.first_reply_at = ts
+            elif self.waiting_since is not None:
+                self.next.append((self.waiting_since, ts))
+                self.waiting_since = None
+
+    def _status(self, target: Status, ts: int, event: TicketEvent) -> None:
+        if self.merged or TRANSITIONS.get((self.status, target)) is None:
+            raise _refused(self.status, target, self.id, event)
+        if self.status is Status.SOLVED and target is not Status.CLOSED:
+            self.reopens += 1
+            self.solved_at = None
+        if target is Status.SOLVED:
+            self.solved_at = ts
+            self.ever_solved = True
+            self.waiting_since = None  # solving ends a pending next-reply cycle
+        if target in (Status.NEW, Status.OPEN, Status.ON_HOLD):
+            if self.wait_from is None:
+                self.wait_from = ts
+        else:
+            self._leave_wait(ts)
+        self.status = target
+
+    def _leave_wait(self, ts: int) -> None:
+        if self.wait_from is not None:
+            self.wait.append((self.wait_from, ts))
+            self.wait_from = None
+
+    def facts(self, as_of: int, sla: Mapping[str, Iterable[Any]] | None) -> TicketFacts:
+        cal = self.calendar
+        business = cal.elapsed_seconds if cal is not None else None
+
+        def spans(pairs: Sequence[tuple[int, int]]) -> tuple[int | None, int | None]:
+            calendar_total = sum(b - a for a, b in pairs)
+            return calendar_total, (sum(business(a, b) for a, b in pairs) if business else None)
+
+        frt = frt_b = full = full_b = wait = wait_b = None
+        if self.first_reply_at is not None:
+            frt, frt_b = spans([(self.created, self.first_reply_at)])
+        solved = self.solved_at
+        if solved is not None:
+            full, full_b = spans([(self.created, solved)])
+            wait, wait_b = spans(self.wait)
+        rating = self.rating
+        return TicketFacts(
+            ticket_id=self.id,
+            created_at=self.created,
+            as_of=as_of,
+            status=self.status,
+            channel=self.channel,
+            priority=self.priority,
+            tier=self.tier,
+            group=self.group,
+            agent=self.agent,
+            tags=tuple(self.tags.keys()),
+            solved_at=solved,
+            first_reply=frt,
+            first_reply_business=frt_b,
+            next_reply=tuple(b - a for a, b in self.next),
+            next_reply_business=tuple(business(a, b) for a, b in self.next) if business else (),
+            full_resolution=full,
+            full_resolution_business=full_b,
+            requester_wait=wait,
+            requester_wait_business=wait_b,
+            agent_replies=self.replies,
+            reopens=self.reopens,
+            ever_solved=self.ever_solved,
+            escalations=tuple(self.levels.keys()),
+            csat=_csat_of(rating),
+            nps=rating.get("nps"),
+            ces=rating.get("ces"),
+            sla=_count_sla(sla) if sla is not None else (),
+            merged=self.merged,
+        )
+
+
+def _csat_of(rating: Mapping[str, Any]) -> str | None:
+    """``good``/``bad`` as given; else a 1-5 ``score`` of 4-5 is good and 1-3 bad."""
+    csat = rating.get("csat")
+    if csat is not None:
+        return str(csat)
+    score = rating.get("score")
+    if score is None:
+        return None
+    return "good" if score >= 4 else "bad"
+
+
+def _count_sla(evaluation: Mapping[str, Iterable[Any]]) -> tuple[tuple[str, int, int], ...]:
+    result = []
+    for metric, cycles in evaluation.items():
+        met = breached = 0
+        for cycle in cycles:
+            status = cycle["status"] if isinstance(cycle, Mapping) else cycle.status
+            status = getattr(status, "value", status)
+            met += status == "met"
+            breached += status == "breached"
+        result.append((str(metric), met, breached))
+    return tuple(result)
+
+
+# --- self-service sessions and agent presence -------------------------------------------------
+
+_SESSION_KINDS = ("started", "searched", "article_viewed", "ticket_created", "ended")
+
+
+def _event_dict(kind_field: str, obj: Any, fields: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"v": 1, kind_field: getattr(obj, kind_field)}
+    for name in fields:
+        value = getattr(obj, name)
+        out[name] = value.isoformat() if isinstance(value, datetime) else value
+    return out
+
+
+def _instant_from(raw: Mapping[str, Any], what: str) -> datetime:
+    at = raw.get("at")
+    if isinstance(at, str):
+        return parse_instant(at, f"{what} field 'at'", EventError)
+    if isinstance(at, datetime):
+        return at
+    raise EventError(f"{what}: field 'at' must be an ISO 8601 instant, got {at!r}", field="at")
+
+
+def _frozen_map(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value))
+
+
+def _aware(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    to_epoch(value, attribute.name, EventError)
+
+
+@attrs.frozen
+class SessionEvent:
+    """One step of a self-service (help-centre) session, its own event stream.
+
+    ``kind`` is ``started``, ``searched`` (``data["query"]``), ``article_viewed``
+    (``data["article"]``), ``ticket_created`` (``data["ticket_id"]``: the session became a ticket)
+    or ``ended``. Serialises like :class:`~supportkit.TicketEvent` (``to_dict``/``from_dict`` with
+    ``"v"`` and an ISO ``at``).
+    """
+
+    kind: str = attrs.field()
+    session_id: str = attrs.field(kw_only=True, validator=attrs.validators.min_len(1))
+    at: datetime = attrs.field(kw_only=True, validator=_aware)
+    customer: str | None = attrs.field(default=None, kw_only=True)
+    data: Mapping[str, Any] = attrs.field(
+        factory=dict, kw_only=True, converter=_frozen_map, hash=False
+    )
+
+    @kind.validator
+    def _check_kind(self, _attribute: attrs.Attribute[str], value: str) -> None:
+        if value not in _SESSION_KINDS:
+            raise EventError(
+                f"unknown session event kind {value!r}: use one of {', '.join(_SESSION_KINDS)}",
+                kind=value,
+                field="kind",
+            )
+
+    @property
+    def ts(self) -> int:
+        """``at`` as epoch seconds."""
+        return to_epoch(self.at)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-compatible dict (``"v"`` is the schema version)."""
+        return {
+            **_event_dict("kind", self, ("session_id", "at", "customer")),
+            "data": dict(self.data),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> SessionEvent:
+        """Inverse of :meth:`to_dict`; raises :class:`~supportkit.EventError` naming the field."""
+        if raw.get("v", 1) != 1:
+            raise EventError(
+                f"session event schema version {raw.get('v')!r} is not supported", field="v"
+            )
+        try:
+            return cls(
+                raw["kind"],
+                session_id=raw["session_id"],
+                at=_instant_from(raw, "session event"),
+                customer=raw.get("customer"),
+                data=raw.get("data") or {},
+            )
+        except KeyError as exc:
+            raise EventError(
+                f"session event: missing field {exc.args[0]!r}", field=exc.args[0]
+            ) from None
+        except ValueError as exc:
+            if isinstance(exc, EventError):
+                raise
+            raise EventError(f"session event: {exc}") from exc
+
+
+@attrs.frozen
+class SessionFacts:
+    """A self-service session folded: when it started, what it did, whether it became a ticket.
+
+    The session is *deflected* when it viewed at least one article and created no ticket.
+    """
+
+    session_id: str
+    started_at: int
+    searches: int = 0
+    articles_viewed: int = 0
+    ticket_id: str | None = None
+
+    @property
+    def deflected(self) -> bool:
+        """Viewed an article and did not become a ticket."""
+        return self.articles_viewed > 0 and self.ticket_id is None
+
+    @classmethod
+    def from_events(cls, events: Iterable[SessionEvent]) -> SessionFacts:
+        """Fold one session's events (any order within the session is fine)."""
+        items = list(events)
+        if not items:
+            raise EventError("cannot build session facts from an empty event stream")
+        ids = {e.session_id for e in items}
+        if len(ids) != 1:
+            raise EventError(f"events of several sessions ({', '.join(sorted(ids))}) given as one")
+        ticket = next((e.data.get("ticket_id") for e in items if e.kind == "ticket_created"), None)
+        return cls(
+            session_id=items[0].session_id,
+            started_at=min(e.ts for e in items),
+            searches=sum(e.kind == "searched" for e in items),
+            articles_viewed=sum(e.kind == "article_viewed" for e in items),
+            ticket_id=ticket,
+        )
+
+
+class PresenceState(enum.StrEnum):
+    """An agent's presence: ``online`` (available), ``busy`` (online and working a ticket),
+    ``away`` and ``offline``."""
+
+    ONLINE = "online"
+    BUSY = "busy"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
+def _presence_state(value: Any) -> PresenceState:
+    if value not in PresenceState._value2member_map_:
+        raise EventError(
+            f"presence state {value!r}: use one of {', '.join(PresenceState)}", field="state"
+        )
+    return PresenceState(value)
+
+
+@attrs.frozen
+class PresenceEvent:
+    """An agent's presence changed at ``at`` (its own event stream, serialised like events)."""
+
+    agent: str = attrs.field(validator=attrs.validators.min_len(1))
+    at: datetime = attrs.field(kw_only=True, validator=_aware)
+    state: PresenceState = attrs.field(kw_only=True, converter=_presence_state)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-compatible dict (``"v"`` is the schema version)."""
+        return {"v": 1, "agent": self.agent, "at": self.at.isoformat(), "state": str(self.state)}
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> PresenceEvent:
+        """Inverse of :meth:`to_dict`; raises :class:`~supportkit.EventError` naming the field."""
+        if raw.get("v", 1) != 1:
+            raise EventError(
+                f"presence event schema version {raw.get('v')!r} is not supported", field="v"
+            )
+        try:
+            return cls(raw["agent"], at=_instant_from(raw, "presence event"), state=raw["state"])
+        except KeyError as exc:
+            raise EventError(
+                f"presence event: missing field {exc.args[0]!r}", field=exc.args[0]
+            ) from None
+        except ValueError as exc:
+            if isinstance(exc, EventError):
+                raise
+            raise EventError(f"presence event: {exc}", field="state") from exc
+
+
+@attrs.frozen
+class PresenceSpan:
+    """An agent spent ``[start, stop)`` (epoch seconds) in ``state``."""
+
+    agent: str
+    state: str
+    start: int
+    stop: int
+
+
+def presence_spans(events: Iterable[PresenceEvent], *, until: datetime) -> Iterator[PresenceSpan]:
+    """Fold presence events (time order per agent) into spans; the last state runs to *until*.
+
+    Offline time yields no span. Events after *until* are ignored.
+    """
+    end = to_epoch(until, "presence_spans until", ConfigurationError)
+    current: dict[str, tuple[str, int]] = {}
+    for event in events:
+        ts = to_epoch(event.at)
+        if ts > end:
+            continue
+        previous = current.get(event.agent)
+        if previous is not None:
+            state, start = previous
+            if ts < start:
+                raise EventError(
+                    f"presence events of agent {event.agent} are not in time order", field="at"
+                )
+            if state != PresenceState.OFFLINE and ts > start:
+                yield PresenceSpan(event.agent, state, start, ts)
+        current[event.agent] = (str(event.state), ts)
+    for agent, (state, start) in current.items():
+        if state != PresenceState.OFFLINE and end > start:
+            yield PresenceSpan(agent, state, start, end)
+
+
+# --- groupings ------------------------------------------------------------------------------
+
+_ATTRIBUTES = ("tier", "channel", "priority", "group", "agent")
+PERIODS = ("hour", "day", "week", "month")
+GROUPINGS = ("all", *_ATTRIBUTES, "tag", *PERIODS)
+_FORMATS = {"day": "%Y-%m-%d", "week": "%G-W%V", "month": "%Y-%m"}
+_BLOCK = 900  # every real zone changes offset on a quarter hour; cached blocks are checked anyway
+_CACHE_LIMIT = 200_000
+
+Key: TypeAlias = tuple[str | None, ...]
+
+
+def _zone(tz: str | tzinfo) -> tzinfo:
+    if isinstance(tz, tzinfo):
+        return tz
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
+        raise ConfigurationError(
+            f"unknown time zone {tz!r}: pass an IANA name such as 'Europe/Berlin'"
+        ) from exc
+
+
+class _Period:
+    """Maps epoch seconds to a period label in a zone, cached per quarter-hour block."""
+
+    def __init__(self, unit: str, tz: tzinfo) -> None:
+        self.unit, self.tz = unit, tz
+        self.cache: dict[int, str | None] = {}
+
+    def exact(self, ts: int) -> str:
+        local = from_epoch(ts, self.tz)
+        if self.unit == "hour":
+            return local.replace(minute=0, second=0).isoformat(timespec="minutes")
+        return local.strftime(_FORMATS[self.unit])
+
+    def __call__(self, ts: int) -> str:
+        block = ts // _BLOCK
+        label = self.cache.get(block)
+        if label is None:
+            if block in self.cache:
+                return self.exact(ts)
+            if len(self.cache) > _CACHE_LIMIT:
+                self.cache.clear()
+            first = self.exact(block * _BLOCK)
+            label = first if first == self.exact(block * _BLOCK + _BLOCK - 1) else None
+            self.cache[block] = label
+            if label is None:
+                return self.exact(ts)
+        return label
+
+
+def _parts(spec: str | Sequence[str]) -> tuple[str, ...]:
+    parts = (spec,) if isinstance(spec, str) else tuple(spec)
+    if parts == ("all",):
+        return ()
+    for part in parts:
+        if part not in GROUPINGS or part == "all":
+            raise ConfigurationError(
+                f"unknown grouping {part!r}: use 'all' or any of {', '.join(GROUPINGS[1:])} "
+                "(or a tuple of them)"
+            )
+    if (
+        sum(p in PERIODS for p in parts) > 1
+        or parts.count("tag") > 1
+        or len(set(parts)) != len(parts)
+    ):
+        raise ConfigurationError(f"grouping {parts!r}: use each part once and at most one period")
+    return parts
+
+
+def grouping_name(spec: str | Sequence[str]) -> str:
+    """``'all'``, ``'tier'``, ``'tier+week'``."""
+    return "+".join(_parts(spec)) or "all"
+
+
+class _Grouping:
+    """One grouping's key functions and its per-group accumulators."""
+
+    def __init__(self, parts: tuple[str, ...], tz: tzinfo) -> None:
+        self.parts = parts
+        self.name = "+".join(parts) or "all"
+        self.period = next((p for p in parts if p in PERIODS), None)
+        self.label = _Period(self.period, tz) if self.period else None
+        self.tagged = "tag" in parts
+        # A one-attribute grouping keys its dict by the bare value (no tuple per fact).
+        self.single = len(parts) == 1 and self.period is None and not self.tagged
+        self.groups: dict[Any, _Acc] = {}
+
+    def keys(self, f: TicketFacts, ts: int) -> list[Key]:
+        """Keys of fact *f* anchored at instant *ts* (one per tag for tag groupings)."""
+        label = self.label
+        key: list[str | None] = []
+        for part in self.parts:
+            if part == "tag":
+                key.append(None)
+            elif label is not None and part == self.period:
+                key.append(label(ts))
+            else:
+                key.append(getattr(f, part))
+        if not self.tagged:
+            return [tuple(key)]
+        at = self.parts.index("tag")
+        return [(*key[:at], tag, *key[at + 1 :]) for tag in (f.tags or (None,))]
+
+    def plan(
+        self,
+    ) -> tuple[dict[Key, _Acc], Callable[[TicketFacts], Key], Callable[[TicketFacts], Key] | None]:
+        """(groups, key at creation, key at solve or ``None`` when it is the same key)."""
+        attributes = [p for p in self.parts if p != self.period]
+        get: Any = operator.attrgetter(*attributes) if attributes else None
+        if self.label is None:
+            if get is None:
+                return self.groups, lambda _f: (), None
+            return self.groups, cast(Callable[[TicketFacts], Key], get), None
+        label, at = self.label, self.parts.index(str(self.period))
+
+        def anchored(name: str) -> Callable[[TicketFacts], Key]:
+            def key(f: TicketFacts) -> Key:
+                values = list(get(f) if len(attributes) > 1 else (get(f),)) if get else []
+                values.insert(at, label(getattr(f, name)))
+                return tuple(values)
+
+            return key
+
+        return self.groups, anchored("created_at"), anchored("solved_at")
+
+    def side_key(self, agent: str | None, ts: int) -> Key | None:
+        """Key for a session or presence span; ``None`` if the grouping does not apply."""
+        key: list[str | None] = []
+        for part in self.parts:
+            if part == self.period and self.label is not None:
+                key.append(self.label(ts))
+            elif part == "agent" and agent is not None:
+                key.append(agent)
+            else:
+                return None
+        return tuple(key)
+
+    def acc(self, key: Key) -> _Acc:
+        raw = key[0] if self.single else key
+        acc = self.groups.get(raw)
+        if acc is None:
+            acc = self.groups[raw] = _Acc()
+        return acc
+
+    def items(self) -> list[tuple[Key, _Acc]]:
+        """``(key, accumulator)`` pairs sorted by key (``None`` first)."""
+        pairs = [((k,) if self.single else k, acc) for k, acc in self.groups.items()]
+        return sorted(pairs, key=lambda pair: _sort_key(pair[0]))
+
+
+class _Acc:
+    """Per-group state: counters, duration histograms with their sums, and a few small maps."""
+
+    __slots__ = ("agents", "counts", "escalations", "hists", "sla", "sums")
+
+    def __init__(self) -> None:
+        self.counts = [0] * len(_COUNTERS)
+        self.hists: list[dict[int, int]] = [{} for _ in DURATIONS]
+        self.sums = [0] * len(DURATIONS)
+        self.escalations: dict[str, int] = {}
+        self.sla: dict[str, list[int]] = {}
+        self.agents: set[str] = set()
+
+    def merge(self, other: _Acc) -> None:
+        for i, n in enumerate(other.counts):
+            self.counts[i] += n
+        for i, hist in enumerate(other.hists):
+            mine = self.hists[i]
+            for k, n in hist.items():
+                mine[k] = mine.get(k, 0) + n
+            self.sums[i] += other.sums[i]
+        for level, n in other.escalations.items():
+            self.escalations[level] = self.escalations.get(level, 0) + n
+        for metric, (met, breached) in other.sla.items():
+            pair = self.sla.setdefault(metric, [0, 0])
+            pair[0] += met
+            pair[1] += breached
+        self.agents |= other.agents
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "counts": list(self.counts),
+            "hists": [{str(k): v for k, v in sorted(h.items())} for h in self.hists],
+            "sums": list(self.sums),
+            "escalations": dict(sorted(self.escalations.items())),
+            "sla": {m: list(v) for m, v in sorted(self.sla.items())},
+            "agents": sorted(self.agents),
+        }
+
+    @classmethod
+    def from_state(cls, data: Mapping[str, Any]) -> _Acc:
+        acc = cls()
+        acc.counts = [int(n) for n in data["counts"]]
+        acc.hists = [{int(k): int(v) for k, v in h.items()} for h in data["hists"]]
+        acc.sums = [int(n) for n in data["sums"]]
+        acc.escalations = dict(data["escalations"])
+        acc.sla = {m: list(v) for m, v in data["sla"].items()}
+        acc.agents = set(data["agents"])
+        return acc
+
+
+def _add(
+    acc: _Acc, part: tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]], exact: bool
+) -> None:
+    """Apply a fact's precomputed ``(counter, amount)`` and ``(distribution, seconds)`` pairs."""
+    counts = acc.counts
+    for i, amount in part[0]:
+        counts[i] += amount
+    hists, sums = acc.hists, acc.sums
+    log, inv = math.log, INV_LOG_GAMMA
+    for i, v in part[1]:
+        k = v if exact else (int(log(v) * inv) if v else ZERO)
+        h = hists[i]
+        h[k] = h.get(k, 0) + 1
+        sums[i] += v
+
+
+def _add_ticket_extras(acc: _Acc, f: TicketFacts) -> None:
+    if f.escalations:
+        esc = acc.escalations
+        for level in f.escalations:
+            esc[level] = esc.get(level, 0) + 1
+    for metric, met, breached in f.sla:
+        pair = acc.sla.get(metric)
+        if pair is None:
+            pair = acc.sla[metric] = [0, 0]
+        pair[0] += met
+        pair[1] += breached
+
+
+# --- goals ----------------------------------------------------------------------------------
+
+_DIRECTIONS = {"at_most": "at_most", "<=": "at_most", "at_least": "at_least", ">=": "at_least"}
+
+
+@attrs.frozen
+class Goal:
+    """A measurable goal, as data: ``metric`` of ``grouping``'s row ``group`` against ``target``.
+
+    ``direction`` is ``"at_most"`` (``<=``) or ``"at_least"`` (``>=``). With a ``period``
+    (``hour``/``day``/``week``/``month``) the goal is judged per period and the report shows the
+    trend. Example: median first reply ≤ 1 business hour for the enterprise tier, weekly::
+
+        Goal("first_reply_business.median", 3600, grouping="tier", group="enterprise",
+             period="week")
+    """
+
+    metric: str
+    target: float
+    direction: str = attrs.field(default="at_most", kw_only=True)
+    grouping: str | tuple[str, ...] = attrs.field(default="all", kw_only=True)
+    group: str | tuple[str | None, ...] | None = attrs.field(default=None, kw_only=True)
+    period: str | None = attrs.field(default=None, kw_only=True)
+    name: str | None = attrs.field(default=None, kw_only=True)
+
+    def __attrs_post_init__(self) -> None:
+        if self.direction not in _DIRECTIONS:
+            raise ConfigurationError(
+                f"goal {self.metric!r}: direction {self.direction!r} is not one of at_most, "
+                "at_least, <=, >="
+            )
+        object.__setattr__(self, "direction", _DIRECTIONS[self.direction])
+        if self.period is not None and self.period not in PERIODS:
+            raise ConfigurationError(
+                f"goal {self.metric!r}: period {self.period!r} is not one of {', '.join(PERIODS)}"
+            )
+        parts = _parts(self.grouping)
+        if any(p in PERIODS for p in parts):
+            raise ConfigurationError(
+                f"goal {self.metric!r}: put the period in period=, not in the grouping"
+            )
+        if isinstance(self.target, bool) or not isinstance(self.target, int | float):
+            raise ConfigurationError(
+                f"goal {self.metric!r}: target must be a number, got {self.target!r}"
+            )
+        if not _known_metric(self.metric):
+            raise ConfigurationError(
+                f"goal: unknown metric {self.metric!r} (see supportkit metrics docs for the names)"
+            )
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The grouping the goal needs (its grouping plus its period)."""
+        return _parts(self.grouping) + ((self.period,) if self.period else ())
+
+    @property
+    def group_key(self) -> Key:
+        """The row key (without the period) the goal is about."""
+        if not _parts(self.grouping):
+            return ()
+        return tuple(self.group) if isinstance(self.group, tuple) else (self.group,)
+
+    @property
+    def label(self) -> str:
+        """``name`` or a readable description."""
+        if self.name:
+            return self.name
+        op = "<=" if self.direction == "at_most" else ">="
+        where = (
+            f" for {grouping_name(self.grouping)}={'/'.join(map(str, self.group_key))}"
+            if self.group_key
+            else ""
+        )
+        return f"{self.metric} {op} {self.target:g}{where}" + (
+            f" per {self.period}" if self.period else ""
+        )
+
+    def met_by(self, value: float | None) -> bool | None:
+        """Whether *value* meets the goal (``None`` if there is no value)."""
+        if value is None:
+            return None
+        return value <= self.target if self.direction == "at_most" else value >= self.target
+
+
+def _known_metric(name: str) -> bool:
+    return name in METRIC_NAMES or name.startswith(("escalation_rate.", "sla."))
+
+
+@attrs.frozen
+class GoalResult:
+    """A goal's standing: the latest ``value``, whether it ``met`` the target, ``attainment``
+    (the share of periods with a value that met it; 1.0 or 0.0 without a period) and ``trend``
+    (``(period, value)`` pairs, oldest first), plus ``change`` from the previous period."""
+
+    goal: Goal
+    value: float | None
+    target: float
+    met: bool | None
+    attainment: float | None
+    trend: tuple[tuple[str, float | None], ...] = ()
+    change: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-compatible dict."""
+        return {
+            "goal": self.goal.label,
+            "metric": self.goal.metric,
+            "direction": self.goal.direction,
+            "value": self.value,
+            "target": self.target,
+            "met": self.met,
+            "attainment": self.attainment,
+            "change": self.change,
+            "trend": [list(p) for p in self.trend],
+        }
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class GroupMetrics:
+    """One row of a report: the group's ``key`` (one value per grouping part) and its metrics."""
+
+    grouping: str
+    key: Key
+    metrics: Mapping[str, float | int | None]
+
+    def __getitem__(self, name: str) -> float | int | None:
+        try:
+            return self.metrics[name]
+        except KeyError:
+            raise KeyError(f"{name!r} is not a metric of this row (see METRIC_NAMES)") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row as a flat dict: grouping parts, then metrics."""
+        parts = self.grouping.split("+") if self.grouping != "all" else []
+        return {**dict(zip(parts, self.key, strict=True)), **self.metrics}
+
+
+def _sort_key(key: Key) -> tuple[tuple[bool, str], ...]:
+    return tuple((k is not None, k or "") for k in key)
+
+
+@attrs.frozen
+class MetricsReport:
+    """A metrics report: one table of :class:`GroupMetrics` per grouping, and goal results.
+
+    Render it with :meth:`to_dict`, :meth:`to_json`, :meth:`to_pandas` or :meth:`to_polars`.
+    """
+
+    tables: Mapping[str, tuple[GroupMetrics, ...]]
+    goals: tuple[GoalResult, ...] = ()
+    tz: str = "UTC"
+    exact: bool = False
+
+    def table(self, grouping: str | Sequence[str] = "all") -> tuple[GroupMetrics, ...]:
+        """The rows of *grouping* (``"tier"``, ``("tier", "week")``...), sorted by key."""
+        name = grouping_name(grouping)
+        try:
+            return self.tables[name]
+        except KeyError:
+            raise ConfigurationError(
+                f"the report has no grouping {name!r}; it has {', '.join(self.tables)}"
+            ) from None
+
+    def row(self, grouping: str | Sequence[str] = "all", *key: str | None) -> GroupMetrics:
+        """The row of *grouping* with *key* (``report.row("tier", "enterprise")``)."""
+        for row in self.table(grouping):
+            if row.key == key:
+                return row
+        raise KeyError(f"no row {key!r} in grouping {grouping_name(grouping)!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-compatible dict: ``{"tz", "exact", "tables": {name: [row...]}, "goals": [...]}``."""
+        return {
+            "tz": self.tz,
+            "exact": self.exact,
+            "tables": {name: [r.to_dict() for r in rows] for name, rows in self.tables.items()},
+            "goals": [g.to_dict() for g in self.goals],
+        }
+
+    def to_json(self, **kwargs: Any) -> str:
+        """:meth:`to_dict` as JSON text (keyword arguments go to :func:`json.dumps`)."""
+        return json.dumps(self.to_dict(), **kwargs)
+
+    def to_pandas(self, grouping: str | Sequence[str] = "all") -> Any:
+        """One grouping's table as a :class:`pandas.DataFrame` (needs pandas)."""
+        try:
+            import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+        except ImportError as exc:
+            raise ConfigurationError("to_pandas needs pandas: pip install pandas") from exc
+        return pd.DataFrame([r.to_dict() for r in self.table(grouping)])
+
+    def to_polars(self, grouping: str | Sequence[str] = "all") -> Any:
+        """One grouping's table as a :class:`polars.DataFrame` (needs polars)."""
+        try:
+            import polars as pl  # type: ignore[import-not-found, unused-ignore]
+        except ImportError as exc:
+            raise ConfigurationError("to_polars needs polars: pip install polars") from exc
+        return pl.DataFrame([r.to_dict() for r in self.table(grouping)])
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _row_metrics(acc: _Acc, exact: bool) -> dict[str, float | int | None]:
+    c = acc.counts
+    out: dict[str, float | int | None] = {
+        "incoming": c[_INCOMING],
+        "solved": c[_SOLVED],
+        "reopened": c[_REOPENED],
+        "backlog": c[_BACKLOG],
+    }
+    kind = ExactQuantiles if exact else QuantileSketch
+    for i, name in enumerate(DURATIONS):
+        hist = kind(acc.hists[i])
+        n = hist.count
+        out[f"{name}.count"] = n
+        out[f"{name}.mean"] = acc.sums[i] / n if n else None
+        for stat, q in _STATISTICS[2:]:
+            out[f"{name}.{stat}"] = hist.quantile(q or 0.0)
+    met = sum(m for m, _ in acc.sla.values())
+    judged = sum(m + b for m, b in acc.sla.values())
+    solved = c[_SOLVED]
+    out |= {
+        "one_touch_rate": _ratio(c[_ONE_TOUCH], solved),
+        "first_contact_resolution_rate": _ratio(c[_FCR], solved),
+        "reopen_rate": _ratio(c[_REOPENED], c[_EVER_SOLVED]),
+        "escalated": c[_ESCALATED],
+        "escalation_rate": _ratio(c[_ESCALATED], c[_INCOMING]),
+        "sla_attainment": _ratio(met, judged),
+        "csat": _ratio(c[_CSAT_GOOD], c[_CSAT_GOOD] + c[_CSAT_BAD]),
+        "csat_responses": c[_CSAT_GOOD] + c[_CSAT_BAD],
+        "nps": (100 * (c[_NPS_PRO] - c[_NPS_DET]) / c[_NPS_N]) if c[_NPS_N] else None,
+        "nps_responses": c[_NPS_N],
+        "ces": _ratio(c[_CES_SUM], c[_CES_N]),
+        "ces_responses": c[_CES_N],
+        "self_service_sessions": c[_SESSIONS],
+        "deflected_sessions": c[_DEFLECTED],
+        "deflection_rate": _ratio(c[_DEFLECTED], c[_SESSIONS]),
+        "occupancy": _ratio(c[_BUSY], c[_BUSY] + c[_ONLINE]),
+        "agents": len(acc.agents),
+        "tickets_per_agent": _ratio(solved, len(acc.agents)),
+    }
+    for level, n in sorted(acc.escalations.items()):
+        out[f"escalation_rate.{level}"] = _ratio(n, c[_INCOMING])
+    for metric, (m, b) in sorted(acc.sla.items()):
+        out[f"sla.{metric}.met"] = m
+        out[f"sla.{metric}.breached"] = b
+        out[f"sla.{metric}.attainment"] = _ratio(m, m + b)
+    return out
+
+
+def _evaluate(goal: Goal, rows: Sequence[GroupMetrics]) -> GoalResult:
+    group = goal.group_key
+    n = len(group)
+    mine = [r for r in rows if r.key[:n] == group]
+    if goal.period is None:
+        value = _number(mine[0].metrics.get(goal.metric)) if mine else None
+        met = goal.met_by(value)
+        return GoalResult(goal, value, goal.target, met, None if met is None else float(met))
+    trend = tuple((str(r.key[n]), _number(r.metrics.get(goal.metric))) for r in mine)
+    judged = [goal.met_by(v) for _, v in trend if v is not None]
+    values = [v for _, v in trend if v is not None]
+    value = values[-1] if values else None
+    return GoalResult(
+        goal,
+        value,
+        goal.target,
+        goal.met_by(value),
+        sum(bool(j) for j in judged) / len(judged) if judged else None,
+        trend,
+        values[-1] - values[-2] if len(values) > 1 else None,
+    )
+
+
+def _untuple(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _number(value: float | int | None) -> float | None:
+    return None if value is None else float(value)
+
+
+# --- the aggregator -------------------------------------------------------------------------
+
+
+class MetricsAggregator:
+    """Streaming, mergeable aggregation of ticket facts (plus sessions and presence) into groups.
+
+    *groupings* lists the tables to keep: ``"all"``, ``"tier"``, ``"channel"``, ``"priority"``,
+    ``"group"``, ``"agent"``, ``"tag"``, a period ``"hour"``/``"day"``/``"week"``/``"month"``
+    (in zone *tz*), or a tuple of them such as ``("tier", "week")``. *goals* add the groupings
+    they need. ``exact=True`` keeps exact histograms instead of the ≤1 % sketch (small data).
+
+    Memory is bounded: per group a fixed set of counters and one histogram of at most ~1,100
+    buckets per duration; nothing grows with the number of tickets. Aggregators over disjoint
+    shards :meth:`merge` into exactly the one-pass result.
+    """
+
+    def __init__(
+        self,
+        groupings: Iterable[str | Sequence[str]] = ("all",),
+        *,
+        goals: Iterable[Goal] = (),
+        tz: str | tzinfo = UTC,
+        exact: bool = False,
+    ) -> None:
+        self.goals = tuple(goals)
+        for goal in self.goals:
+            if not isinstance(goal, Goal):
+                raise ConfigurationError(f"goals must be Goal objects, got {goal!r}")
+        self.tz = _zone(tz)
+        self.exact = bool(exact)
+        specs = [_parts(g) for g in groupings] + [g.parts for g in self.goals]
+        self._groupings = [_Grouping(p, self.tz) for p in dict.fromkeys(specs)]
+
+    @property
+    def groupings(self) -> tuple[str, ...]:
+        """The names of the kept groupings (``"all"``, ``"tier+week"``...)."""
+        return tuple(g.name for g in self._groupings)
+
+    def add(self, facts: TicketFacts) -> None:
+        """Aggregate one ticket's facts."""
+        self.update((facts,))
+
+    def update(self, facts: Iterable[TicketFacts]) -> MetricsAggregator:
+        """Aggregate every fact of *facts* (the streaming hot path); returns ``self``."""
+        exact = self.exact
+        plans = [g.plan() for g in self._groupings if not g.tagged]
+        tagged = [g for g in self._groupings if g.tagged]
+        log, inv = math.log, INV_LOG_GAMMA
+        for f in facts:
+            if type(f) is not TicketFacts:
+                raise ConfigurationError(
+                    f"update() takes TicketFacts, got {type(f).__name__}; build them with "
+                    "TicketFacts.from_events"
+                )
+            solved = f._solved
+            extras = f.escalations or f.sla
+            for groups, ckey, skey in plans:
+                key = ckey(f)
+                acc = groups.get(key)
+                if acc is None:
+                    acc = groups[key] = _Acc()
+                # Inlined _add of the created side (and of the solved side when it shares the
+                # key): this loop is the streaming hot path.
+                counts, durations = f._both if skey is None else f._created
+                c = acc.counts
+                for i, amount in counts:
+                    c[i] += amount
+                hists, sums = acc.hists, acc.sums
+                for i, v in durations:
+                    k = v if exact else (int(log(v) * inv) if v else ZERO)
+                    h = hists[i]
+                    h[k] = h.get(k, 0) + 1
+                    sums[i] += v
+                if extras:
+                    _add_ticket_extras(acc, f)
+                if solved is not None:
+                    if skey is not None:
+                        key = skey(f)
+                        acc = groups.get(key)
+                        if acc is None:
+                            acc = groups[key] = _Acc()
+                        _add(acc, solved, exact)
+                    if f.agent is not None:
+                        acc.agents.add(f.agent)
+            for g in tagged:
+                for key in g.keys(f, f.created_at):
+                    acc = g.acc(key)
+                    _add(acc, f._created, exact)
+                    _add_ticket_extras(acc, f)
+                if solved is not None and f.solved_at is not None:
+                    for key in g.keys(f, f.solved_at):
+                        acc = g.acc(key)
+                        _add(acc, solved, exact)
+                        if f.agent is not None:
+                            acc.agents.add(f.agent)
+        return self
+
+    def add_session(self, session: SessionFacts) -> None:
+        """Aggregate a self-service session (into ``all`` and period groupings)."""
+        if session.articles_viewed == 0:
+            return  # not a knowledge-base session
+        for g in self._groupings:
+            key = g.side_key(None, session.started_at)
+            if key is not None:
+                counts = g.acc(key).counts
+                counts[_SESSIONS] += 1
+                counts[_DEFLECTED] += session.deflected
+
+    def add_presence(self, span: PresenceSpan) -> None:
+        """Aggregate a presence span (into ``all``, ``agent`` and period groupings, by start)."""
+        index = {"online": _ONLINE, "busy": _BUSY, "away": _AWAY}.get(span.state)
+        if index is None:
+            return
+        for g in self._groupings:
+            key = g.side_key(span.agent, span.start)
+            if key is not None:
+                g.acc(key).counts[index] += span.stop - span.start
+
+    def merge(self, other: MetricsAggregator) -> MetricsAggregator:
+        """Add *other*'s state into this aggregator (order-independent); returns ``self``.
+
+        Both must keep the same groupings in the same mode and zone; checked before anything
+        changes.
+        """
+        if not isinstance(other, MetricsAggregator):
+            raise ConfigurationError(
+                f"can only merge a MetricsAggregator, got {type(other).__name__}"
+            )
+        if (self.groupings, self.exact, str(self.tz)) != (
+            other.groupings,
+            other.exact,
+            str(other.tz),
+        ):
+            raise ConfigurationError(
+                "cannot merge aggregators with different groupings, zone or exact mode: "
+                f"{self.groupings}/{self.tz}/exact={self.exact} vs "
+                f"{other.groupings}/{other.tz}/exact={other.exact}"
+            )
+        for mine, theirs in zip(self._groupings, other._groupings, strict=True):
+            for key, acc in theirs.items():
+                mine.acc(key).merge(acc)
+        return self
+
+    @classmethod
+    def combine(cls, aggregators: Iterable[MetricsAggregator]) -> MetricsAggregator:
+        """Merge several aggregators into a new one (the inputs are left unchanged)."""
+        items = list(aggregators)
+        if not items:
+            raise ConfigurationError("combine() needs at least one aggregator")
+        result = cls.from_dict(items[0].to_dict())
+        for item in items[1:]:
+            result.merge(item)
+        return result
+
+    def report(self) -> MetricsReport:
+        """The :class:`MetricsReport` of everything aggregated so far (goals included)."""
+        tables: dict[str, tuple[GroupMetrics, ...]] = {}
+        for g in self._groupings:
+            tables[g.name] = tuple(
+                GroupMetrics(g.name, key, MappingProxyType(_row_metrics(acc, self.exact)))
+                for key, acc in g.items()
+            )
+        goals = tuple(_evaluate(goal, tables["+".join(goal.parts) or "all"]) for goal in self.goals)
+        return MetricsReport(MappingProxyType(tables), goals, str(self.tz), self.exact)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The full state as JSON-compatible data (ship it between processes, store it)."""
+        return {
+            "v": 1,
+            "tz": str(self.tz),
+            "exact": self.exact,
+            "groupings": [list(g.parts) for g in self._groupings],
+            "goals": [attrs.asdict(g) for g in self.goals],
+            "state": [
+                [[list(key), acc.state()] for key, acc in g.items()] for g in self._groupings
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MetricsAggregator:
+        """Inverse of :meth:`to_dict`."""
+        try:
+            goals = [
+                Goal(**cast(dict[str, Any], {k: _untuple(v) for k, v in g.items()}))
+                for g in data["goals"]
+            ]
+            agg = cls(
+                [tuple(p) or "all" for p in data["groupings"]],
+                goals=goals,
+                tz=data["tz"],
+                exact=data["exact"],
+            )
+            for g, groups in zip(agg._groupings, data["state"], strict=True):
+                for key, state in groups:
+                    g.acc(tuple(key)).merge(_Acc.from_state(state))
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, ConfigurationError):
+                raise
+            raise ConfigurationError(f"not a MetricsAggregator dict: {exc!r}") from exc
+        return agg
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MetricsAggregator) and self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return self.to_dict()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(MetricsAggregator.from_dict(state).__dict__)
+
+    # --- vectorised path -------------------------------------------------------------------
+
+    def update_columns(self, columns: Mapping[str, Any]) -> MetricsAggregator:
+        """Aggregate facts given as numpy columns (the bulk path); same state as :meth:`update`.
+
+        See :func:`facts_to_columns` for the column layout. Needs numpy (the ``numpy`` extra).
+        Tag groupings are not supported here (use :meth:`update`).
+        """
+        from ._metrics_np import update_columns
+
+        update_columns(self, columns)
+        return self
+
+
+def facts_to_columns(facts: Iterable[TicketFacts]) -> dict[str, Any]:
+    """Columns for :meth:`MetricsAggregator.update_columns` from facts (needs numpy)."""
+    from ._metrics_np import facts_to_columns as convert
+
+    return convert(facts)
+
+
+def metrics_report(
+    facts: Iterable[TicketFacts],
+    groupings: Iterable[str | Sequence[str]] = ("all",),
+    *,
+    goals: Iterable[Goal] = (),
+    sessions: Iterable[SessionFacts] = (),
+    presence: Iterable[PresenceSpan] = (),
+    tz: str | tzinfo = UTC,
+    exact: bool = False,
+) -> MetricsReport:
+    """One call from facts to a :class:`MetricsReport` (the entry point for dashboards)."""
+    agg = MetricsAggregator(groupings, goals=goals, tz=tz, exact=exact)
+    agg.update(facts)
+    for session in sessions:
+        agg.add_session(session)
+    for span in presence:
+        agg.add_presence(span)
+    return agg.report()

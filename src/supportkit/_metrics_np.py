@@ -1,0 +1,389 @@
+"""The vectorised metrics path: facts as numpy columns into the same accumulators.
+
+Imported lazily by :meth:`MetricsAggregator.update_columns` (numpy is an optional extra). The
+result is the very state the streaming path builds (same buckets, same integer sums), so the two
+paths merge with each other and give identical reports.
+
+Column layout (``n`` ticket rows; ``-1`` stands for "none" in integer columns):
+
+- ``created_at``, ``solved_at`` (int64 epoch seconds); ``first_reply``, ``first_reply_business``,
+  ``full_resolution``, ``full_resolution_business``, ``requester_wait``,
+  ``requester_wait_business``, ``backlog_age`` (int64 seconds; ``backlog_age >= 0`` marks the
+  backlog); ``agent_replies``, ``reopens`` (int); ``ever_solved`` (bool); ``csat`` (1 good,
+  0 bad, -1 none); ``nps``, ``ces`` (int, -1 none).
+- Dimensions ``tier``, ``channel``, ``priority``, ``group``, ``agent``: ``<dim>.codes`` (int
+  array indexing) ``<dim>.categories`` (a list of ``str | None``).
+- Exploded lists, one entry per item: ``next_reply.row``/``next_reply.seconds`` and the same for
+  ``next_reply_business``; ``escalations.row``/``escalations.codes``/``escalations.categories``;
+  ``sla.row``/``sla.codes``/``sla.categories``/``sla.met``/``sla.breached``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._metrics import (
+    _AGE,
+    _BACKLOG,
+    _CES_N,
+    _CES_SUM,
+    _CSAT_BAD,
+    _CSAT_GOOD,
+    _ESCALATED,
+    _EVER_SOLVED,
+    _FCR,
+    _FRT,
+    _FRT_B,
+    _FULL,
+    _FULL_B,
+    _INCOMING,
+    _NPS_DET,
+    _NPS_N,
+    _NPS_PRO,
+    _NRT,
+    _NRT_B,
+    _ONE_TOUCH,
+    _REOPENED,
+    _SOLVED,
+    _WAIT,
+    _WAIT_B,
+    DURATIONS,
+    TicketFacts,
+    _Grouping,
+)
+from ._sketch import GAMMA, INV_LOG_GAMMA, ZERO
+from .exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from ._metrics import MetricsAggregator
+
+_DIMS = ("tier", "channel", "priority", "group", "agent")
+_SCALARS = {
+    "first_reply": _FRT,
+    "first_reply_business": _FRT_B,
+    "full_resolution": _FULL,
+    "full_resolution_business": _FULL_B,
+    "requester_wait": _WAIT,
+    "requester_wait_business": _WAIT_B,
+    "backlog_age": _AGE,
+}
+_CREATED_SIDE = (_FRT, _FRT_B, _AGE)
+_BOUNDS: Any = None
+
+
+def _bounds() -> Any:
+    """``T[k]``: the smallest integer whose streaming bucket is ``>= k`` (exact integer edges)."""
+    global _BOUNDS
+    if _BOUNDS is None:
+        edges = [1]
+        k = 1
+        while edges[-1] < 2**62:
+            x = max(edges[-1], math.ceil(GAMMA**k) - 2)
+            while int(math.log(x) * INV_LOG_GAMMA) < k:
+                x += 1
+            while x > 1 and int(math.log(x - 1) * INV_LOG_GAMMA) >= k:
+                x -= 1
+            edges.append(x)
+            k += 1
+        _BOUNDS = np.array(edges, dtype=np.int64)
+    return _BOUNDS
+
+
+def _keys(values: Any, exact: bool) -> Any:
+    """Bucket keys, identical to the streaming path's (exact: the values themselves)."""
+    if exact:
+        return values
+    keys = np.searchsorted(_bounds(), values, side="right") - 1
+    keys[values <= 0] = ZERO  # negative entries mean "none" and are dropped later
+    return keys
+
+
+def _block_labels(label: Any, blocks: list[int]) -> tuple[list[str], list[int]]:
+    """Labels of sorted quarter-hour *blocks*, and the blocks a period boundary cuts.
+
+    Periods only move forward in time, so when the first block's start and the last block's end
+    share a label every block between does too: bisect, calling *label* O(periods × log blocks).
+    """
+    out: list[str] = [""] * len(blocks)
+    odd: list[int] = []
+    memo: dict[int, str] = {}
+
+    def at(ts: int) -> str:
+        value = memo.get(ts)
+        if value is None:
+            value = memo[ts] = label(ts)
+        return value
+
+    stack = [(0, len(blocks) - 1)] if blocks else []
+    while stack:
+        lo, hi = stack.pop()
+        first = at(blocks[lo] * 900)
+        if first == at(blocks[hi] * 900 + 899):
+            out[lo : hi + 1] = [first] * (hi + 1 - lo)
+        elif lo == hi:
+            out[lo] = first
+            odd.append(lo)
+        else:
+            mid = (lo + hi) // 2
+            stack += [(lo, mid), (mid + 1, hi)]
+    return out, odd
+
+
+def _period_codes(label: Any, ts: Any) -> tuple[Any, list[str | None]]:
+    unique, inverse = np.unique(ts // 900, return_inverse=True)
+    labels, odd = _block_labels(label, unique.tolist())
+    names: dict[str, int] = {}
+    codes = np.array([names.setdefault(x, len(names)) for x in labels], dtype=np.int64)[inverse]
+    for i in odd:  # a period boundary inside the block: label those rows one by one
+        rows = np.nonzero(inverse == i)[0]
+        codes[rows] = [names.setdefault(label(int(t)), len(names)) for t in ts[rows].tolist()]
+    return codes, list(names)
+
+
+def _group_codes(
+    g: _Grouping, cols: Mapping[str, Any], ts: Any, rows: Any
+) -> tuple[Any, list[tuple[str | None, ...]]]:
+    """Per selected row, a compact group index, and the key of each index."""
+    combined = np.zeros(len(rows), dtype=np.int64)
+    vocab: list[list[str | None]] = []
+    for part in g.parts:
+        if part == g.period:
+            codes, names = _period_codes(g.label, ts[rows])
+        else:
+            codes = np.asarray(cols[f"{part}.codes"])[rows].astype(np.int64)
+            names = list(cols[f"{part}.categories"])
+        combined = combined * (len(names) + 1) + codes
+        vocab.append(names)
+    unique, inverse = np.unique(combined, return_inverse=True)
+    keys = []
+    for value in unique.tolist():
+        key: list[str | None] = []
+        for names in reversed(vocab):
+            value, code = divmod(value, len(names) + 1)
+            key.append(names[code])
+        keys.append(tuple(reversed(key)))
+    return inverse.ravel(), keys
+
+
+def _count(
+    acc_counts: list[list[int]], index: int, groups: Any, mask: Any, n: int, weights: Any = None
+) -> None:
+    w = None if weights is None else weights[mask]
+    totals = np.bincount(groups[mask], weights=w, minlength=n)
+    for i, total in enumerate(totals.tolist()):
+        if total:
+            acc_counts[i][index] += int(total)
+
+
+def _histogram(accs: list[Any], index: int, groups: Any, values: Any, keys: Any) -> None:
+    """Add ``(group, bucket)`` counts and per-group sums of the present (``>= 0``) values."""
+    keep = values >= 0
+    groups, values, keys = groups[keep], values[keep], keys[keep]
+    if not len(values):
+        return
+    sums = np.bincount(groups, weights=values.astype(np.float64), minlength=len(accs))
+    low = int(keys.min())
+    span = int(keys.max()) - low + 1
+    cells = groups.astype(np.int64) * span + (keys - low)
+    if len(accs) * span <= 1 << 22:  # small enough for a dense count: O(n), no sort
+        dense = np.bincount(cells, minlength=len(accs) * span)
+        pairs = np.nonzero(dense)[0]
+        counts = dense[pairs]
+    else:
+        pairs, counts = np.unique(cells, return_counts=True)
+    for pair, count in zip(pairs.tolist(), counts.tolist(), strict=True):
+        group, key = divmod(pair, span)
+        hist = accs[group].hists[index]
+        hist[key + low] = hist.get(key + low, 0) + count
+    for i, total in enumerate(sums.tolist()):
+        if total:
+            accs[i].sums[index] += int(total)
+
+
+def _exploded(cols: Mapping[str, Any], name: str, row_group: Any) -> tuple[Any, Any]:
+    rows = np.asarray(cols.get(f"{name}.row", np.empty(0, dtype=np.int64)), dtype=np.int64)
+    return rows, row_group[rows]
+
+
+def _anchor(
+    agg: MetricsAggregator, g: _Grouping, cols: Mapping[str, Any], ts: Any, rows: Any
+) -> tuple[Any, list[Any]]:
+    groups, keys = _group_codes(g, cols, ts, rows)
+    return groups, [g.acc(key) for key in keys]
+
+
+def update_columns(agg: MetricsAggregator, cols: Mapping[str, Any]) -> None:
+    """Aggregate the columns into *agg* (see the module docstring for the layout)."""
+    try:
+        created = np.asarray(cols["created_at"], dtype=np.int64)
+        solved_at = np.asarray(cols["solved_at"], dtype=np.int64)
+    except KeyError as exc:
+        raise ConfigurationError(
+            f"update_columns: missing column {exc.args[0]!r} (see facts_to_columns)"
+        ) from None
+    n = len(created)
+    everything = np.arange(n)
+    solved_rows = np.nonzero(solved_at >= 0)[0]
+    col = {
+        name: np.asarray(cols[name], dtype=np.int64)
+        for name in (*_SCALARS, "agent_replies", "reopens", "csat", "nps", "ces")
+    }
+    ever = np.asarray(cols["ever_solved"], dtype=bool)
+    exact = agg.exact
+    keys = {
+        i: _keys(col[DURATIONS[i]], exact) for i in (*_CREATED_SIDE, _FULL, _FULL_B, _WAIT, _WAIT_B)
+    }
+    nested = {}
+    for index in (_NRT, _NRT_B):
+        values = np.asarray(cols.get(f"{DURATIONS[index]}.seconds", np.empty(0)), dtype=np.int64)
+        nested[index] = (values, _keys(values, exact))
+    for g in agg._groupings:
+        if g.tagged:
+            raise ConfigurationError(
+                "update_columns does not do tag groupings: use update() for those"
+            )
+        # created side: every row, anchored at creation
+        groups, accs = _anchor(agg, g, cols, created, everything)
+        counts = [a.counts for a in accs]
+        m = len(accs)
+        _count(counts, _INCOMING, groups, slice(None), m)
+        _count(counts, _BACKLOG, groups, col["backlog_age"] >= 0, m)
+        _count(counts, _EVER_SOLVED, groups, ever, m)
+        _count(counts, _REOPENED, groups, ever & (col["reopens"] > 0), m)
+        _count(counts, _CSAT_GOOD, groups, col["csat"] == 1, m)
+        _count(counts, _CSAT_BAD, groups, col["csat"] == 0, m)
+        _count(counts, _NPS_N, groups, col["nps"] >= 0, m)
+        _count(counts, _NPS_PRO, groups, col["nps"] >= 9, m)
+        _count(counts, _NPS_DET, groups, (col["nps"] >= 0) & (col["nps"] <= 6), m)
+        _count(counts, _CES_N, groups, col["ces"] >= 0, m)
+        _count(counts, _CES_SUM, groups, col["ces"] >= 0, m, col["ces"])
+        for index in _CREATED_SIDE:
+            _histogram(accs, index, groups, col[DURATIONS[index]], keys[index])
+        for index, (values, value_keys) in nested.items():
+            _rows, row_groups = _exploded(cols, DURATIONS[index], groups)
+            _histogram(accs, index, row_groups, values, value_keys)
+        esc_rows, esc_groups = _exploded(cols, "escalations", groups)
+        escalated = np.zeros(n, dtype=bool)
+        escalated[esc_rows] = True
+        _count(counts, _ESCALATED, groups, escalated, m)
+        _named_counts(
+            accs,
+            cols,
+            "escalations",
+            esc_groups,
+            lambda a, name, c: a.escalations.__setitem__(name, a.escalations.get(name, 0) + c),
+        )
+        _sla(accs, cols, groups)
+        # solved side: solved rows, anchored at the latest solve
+        if g.period is None:
+            sgroups, saccs = groups[solved_rows], accs
+        else:
+            sgroups, saccs = _anchor(agg, g, cols, solved_at, solved_rows)
+        scounts = [a.counts for a in saccs]
+        k = len(saccs)
+        replies, reopens = col["agent_replies"][solved_rows], col["reopens"][solved_rows]
+        _count(scounts, _SOLVED, sgroups, slice(None), k)
+        _count(scounts, _ONE_TOUCH, sgroups, replies == 1, k)
+        _count(scounts, _FCR, sgroups, (replies <= 1) & (reopens == 0) & ~escalated[solved_rows], k)
+        for index in (_FULL, _FULL_B, _WAIT, _WAIT_B):
+            _histogram(
+                saccs, index, sgroups, col[DURATIONS[index]][solved_rows], keys[index][solved_rows]
+            )
+        agents = np.asarray(cols["agent.codes"], dtype=np.int64)[solved_rows]
+        names = list(cols["agent.categories"])
+        pairs = np.unique(sgroups.astype(np.int64) * (len(names) + 1) + agents)
+        for pair in pairs.tolist():
+            group, code = divmod(pair, len(names) + 1)
+            if names[code] is not None:
+                saccs[group].agents.add(names[code])
+
+
+def _named_counts(
+    accs: list[Any], cols: Mapping[str, Any], name: str, row_groups: Any, put: Any
+) -> None:
+    if not len(row_groups):
+        return
+    codes = np.asarray(cols[f"{name}.codes"], dtype=np.int64)
+    names = list(cols[f"{name}.categories"])
+    pairs, counts = np.unique(row_groups.astype(np.int64) * len(names) + codes, return_counts=True)
+    for pair, count in zip(pairs.tolist(), counts.tolist(), strict=True):
+        group, code = divmod(pair, len(names))
+        put(accs[group], names[code], count)
+
+
+def _sla(accs: list[Any], cols: Mapping[str, Any], groups: Any) -> None:
+    rows, row_groups = _exploded(cols, "sla", groups)
+    if not len(rows):
+        return
+    codes = np.asarray(cols["sla.codes"], dtype=np.int64)
+    names = list(cols["sla.categories"])
+    combined = row_groups.astype(np.int64) * len(names) + codes
+    unique, inverse = np.unique(combined, return_inverse=True)
+    met = np.bincount(inverse, weights=np.asarray(cols["sla.met"], dtype=np.float64))
+    breached = np.bincount(inverse, weights=np.asarray(cols["sla.breached"], dtype=np.float64))
+    for value, m, b in zip(unique.tolist(), met.tolist(), breached.tolist(), strict=True):
+        group, code = divmod(value, len(names))
+        pair = accs[group].sla.setdefault(names[code], [0, 0])
+        pair[0] += int(m)
+        pair[1] += int(b)
+
+
+def _codes(values: Sequence[Any]) -> tuple[Any, list[Any]]:
+    index: dict[Any, int] = {}
+    codes = np.fromiter(
+        (index.setdefault(v, len(index)) for v in values), dtype=np.int64, count=len(values)
+    )
+    return codes, list(index)
+
+
+def facts_to_columns(facts: Iterable[TicketFacts]) -> dict[str, Any]:
+    """Columns (see the module docstring) for a sequence of facts."""
+    items = list(facts)
+
+    def ints(name: str) -> Any:
+        return np.array(
+            [-1 if (v := getattr(f, name)) is None else v for f in items], dtype=np.int64
+        )
+
+    cols: dict[str, Any] = {
+        "created_at": ints("created_at"),
+        "solved_at": ints("solved_at"),
+        "agent_replies": ints("agent_replies"),
+        "reopens": ints("reopens"),
+        "nps": ints("nps"),
+        "ces": ints("ces"),
+        "ever_solved": np.array([f.ever_solved for f in items], dtype=bool),
+        "csat": np.array(
+            [{"good": 1, "bad": 0}.get(f.csat or "", -1) for f in items], dtype=np.int64
+        ),
+        "backlog_age": np.array([_age(f) for f in items], dtype=np.int64),
+    }
+    for name in _SCALARS:
+        if name != "backlog_age":
+            cols[name] = ints(name)
+    for dim in _DIMS:
+        cols[f"{dim}.codes"], cols[f"{dim}.categories"] = _codes([getattr(f, dim) for f in items])
+    for name in ("next_reply", "next_reply_business"):
+        pairs = [(i, v) for i, f in enumerate(items) for v in getattr(f, name)]
+        cols[f"{name}.row"] = np.array([i for i, _ in pairs], dtype=np.int64)
+        cols[f"{name}.seconds"] = np.array([v for _, v in pairs], dtype=np.int64)
+    esc = [(i, level) for i, f in enumerate(items) for level in f.escalations]
+    cols["escalations.row"] = np.array([i for i, _ in esc], dtype=np.int64)
+    cols["escalations.codes"], cols["escalations.categories"] = _codes([lv for _, lv in esc])
+    sla = [(i, *item) for i, f in enumerate(items) for item in f.sla]
+    cols["sla.row"] = np.array([s[0] for s in sla], dtype=np.int64)
+    cols["sla.codes"], cols["sla.categories"] = _codes([s[1] for s in sla])
+    cols["sla.met"] = np.array([s[2] for s in sla], dtype=np.int64)
+    cols["sla.breached"] = np.array([s[3] for s in sla], dtype=np.int64)
+    return cols
+
+
+def _age(f: TicketFacts) -> int:
+    for index, value in f._created[1]:
+        if index == _AGE:
+            return value
+    return -1
