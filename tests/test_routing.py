@@ -498,3 +498,19 @@ def test_agent_registered_late_counts_its_tickets() -> None:
     r = fed(router(), created("T"), ev("assigned", "T", 1, agent="late"), created("T2", 2))
     r.add_agent(agent("late", email=1))
     assert ({"email": 1}, None) == (r.agent("late").load, r.decide())
+
+
+def test_tagging_a_skill_requires_it_and_untagging_drops_it() -> None:
+    """A ``skill:`` tag added while queued narrows the agents; removing it widens them again."""
+    r = fed(router(agent("a")), created("T"), ev("tagged", "T", 1, add=["skill:tax"]))
+    narrowed = r.next_ticket("a")
+    r.apply(ev("tagged", "T", 2, remove=["skill:tax"]))
+    assert (None, "T") == (narrowed, r.next_ticket("a").id)  # type: ignore[union-attr]
+
+
+def test_untagging_keeps_an_explicit_requirement() -> None:
+    """A skill required with ``require`` stays required when the same tag is removed."""
+    r = fed(router(agent("a")), created("T", tags=["skill:tax"]))
+    r.require("T", skills={"tax": 1})
+    r.apply(ev("tagged", "T", 1, remove=["skill:tax"]))
+    assert ({"tax": 1}, None) == (r.ticket("T").skills, r.next_ticket("a"))

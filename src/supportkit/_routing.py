@@ -126,10 +126,13 @@ class Relax:
 class RoutedTicket:
     """The router's view of one ticket (read it, don't change it).
 
-    Instants are integer epoch seconds. ``skills`` is the base requirement (before relaxation),
-    ``requirements`` the current one. ``previous_agent`` is the agent who last handled this
-    customer (what :class:`Sticky` prefers). ``version`` counts the events the router applied,
-    which is the store version a claim must name.
+    Instants are integer epoch seconds. ``skills`` is the base skill requirement (from
+    ``skill:`` tags and ``required``, what :meth:`Router.require` added), before relaxation;
+    ``requirements`` is the current lane. ``weight`` is the tier weight (the watchlist
+    included); ``group`` the ticket's group and ``routed_group`` the one an escalation or a
+    group assignment chose. ``previous_agent`` is the agent who last handled this customer
+    (what :class:`Sticky` prefers). ``version`` counts the events the router applied, which is
+    the store version a claim must name.
     """
 
     __slots__ = (
@@ -147,6 +150,7 @@ class RoutedTicket:
         "priority",
         "queued_at",
         "relax_step",
+        "required",
         "requirements",
         "routed_group",
         "seq",
@@ -172,6 +176,7 @@ class RoutedTicket:
     dedicated_group: str | None
     tags: frozenset[str]
     skills: Mapping[str, int]
+    required: Mapping[str, int]
     dedicated_agent: str | None
     deadline: int | None
     queued_at: int
@@ -549,6 +554,14 @@ def _tier_from(spec: Tier | Mapping[str, Any]) -> Tier:
         raise ConfigurationError(f"tier {name!r}: {exc}") from exc
 
 
+def _merge(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
+    """Skill requirements of both, the higher level where both name a skill."""
+    merged = dict(a)
+    for skill, level in b.items():
+        merged[skill] = max(merged.get(skill, 0), level)
+    return merged
+
+
 def _enum(kind: type[enum.StrEnum], value: str, what: str) -> Any:
     try:
         return kind(value)
@@ -653,6 +666,14 @@ class Router:
             )
         return tier
 
+    def _skills(
+        self, ticket_id: str, tags: Iterable[str], required: Mapping[str, int]
+    ) -> dict[str, int]:
+        """A ticket's skill requirements: from its ``skill:`` tags and :meth:`require`."""
+        needs = _merge(skills_from_tags(tags), required)
+        self._check_skills(needs, f"ticket {ticket_id}")
+        return needs
+
     def _check_skills(self, needs: Iterable[str], what: str) -> None:
         if self.skills is None:
             return
@@ -738,15 +759,14 @@ class Router:
     ) -> None:
         """Add skill requirements (``{skill: minimum level}``) or a language to a ticket."""
         ticket = self._ticket(ticket_id)
-        needs = dict(ticket.skills)
         for skill, level in (skills or {}).items():
             if not isinstance(level, int) or level < 0:
                 raise ConfigurationError(
                     f"ticket {ticket_id}: skill {skill!r} level must be a whole number >= 0"
                 )
-            needs[skill] = max(needs.get(skill, 0), level)
-        self._check_skills(needs, f"ticket {ticket_id}")
-        ticket.skills = needs
+        required = _merge(ticket.required, skills or {})
+        ticket.skills = self._skills(ticket.id, ticket.tags, required)
+        ticket.required = required
         if language is not None:
             ticket.language = language
         self._refresh(ticket)
@@ -893,13 +913,11 @@ class Router:
             ticket.tier = self._check_tier(data["to"], ticket.id)
             self._refresh(ticket)
         elif kind == "tagged":
-            old = skills_from_tags(ticket.tags)
-            ticket.tags = (ticket.tags | frozenset(data["add"])) - frozenset(data["remove"])
-            new = skills_from_tags(ticket.tags)
-            if new != old:
-                self._check_skills(new, f"ticket {ticket.id}")
-                needs = {k: v for k, v in ticket.skills.items() if old.get(k) != v}
-                ticket.skills = {**needs, **new}
+            tags = (ticket.tags | frozenset(data["add"])) - frozenset(data["remove"])
+            skills = self._skills(ticket.id, tags, ticket.required)
+            ticket.tags = tags
+            if skills != ticket.skills:
+                ticket.skills = skills
                 self._refresh(ticket)
         elif kind == "escalated" and data["target"] is not None:
             self._escalated(ticket, data["target"], event.ts)
@@ -919,8 +937,7 @@ class Router:
             )
         data = event.data
         tags = frozenset(data["tags"])
-        skills = skills_from_tags(tags)
-        self._check_skills(skills, f"ticket {event.ticket_id}")
+        skills = self._skills(event.ticket_id, tags, {})
         tier = self._check_tier(data["tier"], event.ticket_id)
         ticket = RoutedTicket()
         ticket.id = event.ticket_id
@@ -935,6 +952,7 @@ class Router:
         ticket.routed_group = None
         ticket.tags = tags
         ticket.skills = skills
+        ticket.required = {}
         ticket.deadline = None
         ticket.queued_at = event.ts
         ticket.assignee = None
