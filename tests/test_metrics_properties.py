@@ -1,0 +1,201 @@
+"""Metrics invariants: merges equal one pass, the sketch keeps its error bound, the vectorised
+path equals the streaming one, and the numbers agree with pandas on generated data."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from supportkit import (
+    ExactQuantiles,
+    MetricsAggregator,
+    QuantileSketch,
+    TicketFacts,
+    facts_to_columns,
+)
+from supportkit._sketch import ALPHA
+
+DAY = 86400
+GROUPINGS: list[Any] = ["all", "tier", ("channel", "day"), "tag", ("agent", "week")]
+PLAIN_GROUPINGS: list[Any] = ["all", "tier", "priority", ("channel", "day"), ("agent", "month")]
+
+
+@st.composite
+def ticket_facts(draw: st.DrawFn, ticket_id: int = 0) -> TicketFacts:
+    """A plausible fact: durations, ratings, escalations and SLA counts, solved or not."""
+    seconds = st.integers(0, 30 * DAY)
+    maybe = st.none() | seconds
+    created = draw(st.integers(0, 60 * DAY))
+    solved = draw(st.booleans())
+    return TicketFacts(
+        ticket_id=str(ticket_id),
+        created_at=created,
+        as_of=created + draw(st.integers(0, 10 * DAY)),
+        status="solved" if solved else draw(st.sampled_from(["new", "open", "pending", "on_hold"])),
+        channel=draw(st.sampled_from(["email", "chat", "web"])),
+        priority=draw(st.sampled_from(["low", "normal", "high"])),
+        tier=draw(st.sampled_from([None, "free", "gold"])),
+        agent=draw(st.sampled_from([None, "ann", "bob"])),
+        tags=draw(st.lists(st.sampled_from(["a", "b", "c"]), max_size=2, unique=True)),
+        solved_at=created + draw(st.integers(0, 5 * DAY)) if solved else None,
+        first_reply=draw(maybe),
+        first_reply_business=draw(maybe),
+        next_reply=draw(st.lists(seconds, max_size=3)),
+        next_reply_business=draw(st.lists(seconds, max_size=2)),
+        full_resolution=draw(maybe) if solved else None,
+        full_resolution_business=draw(maybe) if solved else None,
+        requester_wait=draw(maybe) if solved else None,
+        requester_wait_business=draw(maybe) if solved else None,
+        agent_replies=draw(st.integers(0, 3)),
+        reopens=draw(st.integers(0, 2)),
+        ever_solved=solved or draw(st.booleans()),
+        escalations=draw(
+            st.lists(st.sampled_from(["L2", "L3", "engineering"]), max_size=2, unique=True)
+        ),
+        csat=draw(st.sampled_from([None, "good", "bad"])),
+        nps=draw(st.none() | st.integers(0, 10)),
+        ces=draw(st.none() | st.integers(1, 7)),
+        sla=draw(
+            st.lists(
+                st.tuples(
+                    st.sampled_from(["first_reply", "next_reply"]),
+                    st.integers(0, 2),
+                    st.integers(0, 2),
+                ),
+                max_size=2,
+            )
+        ),
+    )
+
+
+facts_lists = st.lists(ticket_facts(), max_size=40)
+
+
+@given(facts_lists, st.lists(st.integers(0, 40), max_size=4), st.randoms(use_true_random=False))
+def test_merge_of_shards_equals_one_pass_in_any_order(
+    facts: list[TicketFacts], cuts: list[int], rnd: random.Random
+) -> None:
+    """Aggregating shards separately and merging them, in any order, equals one pass."""
+    bounds = sorted({0, len(facts), *(min(c, len(facts)) for c in cuts)})
+    shards = [
+        MetricsAggregator(GROUPINGS).update(facts[a:b]) for a, b in itertools.pairwise(bounds)
+    ]
+    rnd.shuffle(shards)
+    merged = MetricsAggregator(GROUPINGS)
+    for shard in shards:
+        merged.merge(shard)
+    assert MetricsAggregator(GROUPINGS).update(facts).report() == merged.report()
+
+
+@given(facts_lists)
+def test_vectorised_path_equals_streaming_path(facts: list[TicketFacts]) -> None:
+    """update_columns builds the very state update builds (sketch and exact mode)."""
+    for exact in (False, True):
+        streamed = MetricsAggregator(PLAIN_GROUPINGS, exact=exact).update(facts)
+        columns = MetricsAggregator(PLAIN_GROUPINGS, exact=exact).update_columns(
+            facts_to_columns(facts)
+        )
+        assert streamed.to_dict() == columns.to_dict()
+
+
+@given(st.lists(st.integers(0, 10**10), min_size=1, max_size=300), st.floats(0, 1))
+def test_sketch_quantile_is_within_the_relative_error_bound(values: list[int], q: float) -> None:
+    """The sketch's quantile is within ALPHA (< 1 %) of the exact quantile of the same rank."""
+    sketch, exact = QuantileSketch(), ExactQuantiles()
+    sketch.extend(values)
+    exact.extend(values)
+    truth, estimate = exact.quantile(q), sketch.quantile(q)
+    assert truth is not None
+    assert estimate is not None
+    assert abs(estimate - truth) <= ALPHA * truth + 1e-9
+    assert ALPHA <= 0.01
+
+
+@given(st.lists(st.lists(st.integers(0, 10**7), max_size=30), min_size=1, max_size=5))
+def test_sketch_merge_equals_one_sketch(parts: list[list[int]]) -> None:
+    """Merging sketches of parts gives exactly the sketch of the whole."""
+    whole, merged = QuantileSketch(), QuantileSketch()
+    whole.extend(v for part in parts for v in part)
+    for part in parts:
+        piece = QuantileSketch()
+        piece.extend(part)
+        merged.merge(piece)
+    assert whole == merged
+
+
+def test_sketch_memory_is_bounded() -> None:
+    """A sketch spanning one second to a century uses at most ~1,100 buckets."""
+    sketch = QuantileSketch()
+    sketch.extend(int(1.01**i) for i in range(2200))  # 1 s .. ~4e9 s
+    sketch.extend(range(1, 100_000, 7))
+    assert len(sketch.buckets) <= 1_150
+
+
+def _generated(n: int, seed: int) -> list[TicketFacts]:
+    rnd = random.Random(seed)
+    facts = []
+    for i in range(n):
+        created = rnd.randrange(0, 90 * DAY)
+        solved = rnd.random() < 0.7
+        facts.append(
+            TicketFacts(
+                ticket_id=str(i),
+                created_at=created,
+                as_of=100 * DAY,
+                status="solved" if solved else "open",
+                channel=rnd.choice(["email", "chat"]),
+                tier=rnd.choice(["free", "pro", "enterprise"]),
+                solved_at=created + rnd.randrange(DAY) if solved else None,
+                first_reply=rnd.randrange(0, 2 * DAY) if rnd.random() < 0.9 else None,
+                full_resolution=rnd.randrange(0, 9 * DAY) if solved else None,
+                agent_replies=rnd.randrange(0, 4),
+                ever_solved=solved,
+                csat=rnd.choice([None, "good", "good", "bad"]),
+            )
+        )
+    return facts
+
+
+def test_figures_agree_with_pandas() -> None:
+    """Per tier: counts, means, 'lower' quantiles (exact), CSAT and one-touch rate equal pandas'."""
+    pd = pytest.importorskip("pandas")
+    facts = _generated(3000, seed=7)
+    frame = pd.DataFrame([f.to_dict() for f in facts])
+    frame["one_touch"] = (frame["agent_replies"] == 1) & frame["solved_at"].notna()
+    frame["good"] = frame["csat"] == "good"
+    by = frame.groupby("tier")
+    solved = frame[frame["solved_at"].notna()].groupby("tier")
+    rated = frame[frame["csat"].notna()].groupby("tier")
+    expected = pd.DataFrame(
+        {
+            "incoming": by.size(),
+            "solved": solved.size(),
+            "first_reply.mean": by["first_reply"].mean(),
+            "first_reply.median": by["first_reply"].quantile(0.5, interpolation="lower"),
+            "first_reply.p90": by["first_reply"].quantile(0.9, interpolation="lower"),
+            "full_resolution.p95": solved["full_resolution"].quantile(0.95, interpolation="lower"),
+            "csat": rated["good"].mean(),
+            "one_touch_rate": solved["one_touch"].sum() / solved.size(),
+        }
+    )
+    report = MetricsAggregator(["tier"], exact=True).update(facts).report()
+    actual = report.to_pandas("tier").set_index("tier")[expected.columns]
+    pd.testing.assert_frame_equal(expected.astype(float), actual.astype(float), check_names=False)
+
+
+def test_sketch_medians_are_within_one_percent_of_pandas() -> None:
+    """In sketch mode, medians and p90 per tier are within 1 % of pandas' exact 'lower' ones."""
+    pd = pytest.importorskip("pandas")
+    facts = _generated(3000, seed=11)
+    frame = pd.DataFrame([f.to_dict() for f in facts])
+    truth = frame.groupby("tier")["first_reply"].quantile([0.5, 0.9], interpolation="lower")
+    report = MetricsAggregator(["tier"]).update(facts).report()
+    for row in report.table("tier"):
+        for q, name in ((0.5, "median"), (0.9, "p90")):
+            exact = truth[(row.key[0], q)]
+            assert abs(row[f"first_reply.{name}"] - exact) <= 0.01 * exact  # type: ignore[operator]
