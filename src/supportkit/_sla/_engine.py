@@ -211,6 +211,13 @@ class _Cycle:
     spans: list[tuple[int, int]]
     warned: dict[float, int] | None
 
+    def copy(self) -> _Cycle:
+        twin = _Cycle()
+        for name in self.__slots__:
+            setattr(twin, name, getattr(self, name))
+        twin.spans = list(self.spans)
+        return twin
+
 
 # (seconds, counts on the business calendar, warning levels, warning thresholds in seconds)
 _Entry = tuple[int, bool, tuple[float, ...], tuple[int, ...]]
@@ -290,6 +297,8 @@ class SlaTracker:
         self._first_done = self._awaiting = self._updating = False
         self._log: list[tuple[int, str, int | None, int | None]] | None = [] if record else None
         self._applied: list[tuple[int, SlaPolicy]] = []
+        # Evaluations read the cycles lazily, so once evaluated they are copied before a change.
+        self._shared = False
 
     @property
     def ticket_id(self) -> str | None:
@@ -306,6 +315,8 @@ class SlaTracker:
             self._created(event)
             return
         policy = self._lookup(event) if event.kind == "sla_policy_applied" else None
+        if self._shared:
+            self._unshare()
         previous = fold.status
         fold.apply(event)
         ts = event.ts
@@ -330,6 +341,12 @@ class SlaTracker:
                 if c is not None and c.stop is None:
                     self._stop(c, ts, cancel=True)
                 self._open[m] = None
+
+    def _unshare(self) -> None:
+        twins = {id(c): c.copy() for c in self._cycles}
+        self._cycles = list(twins.values())
+        self._open = [None if c is None else twins[id(c)] for c in self._open]
+        self._shared = False
 
     def _lookup(self, event: TicketEvent) -> SlaPolicy:
         name, version = event.data["policy"], event.data["version"]
@@ -595,17 +612,25 @@ class SlaTracker:
         b_at = self._b
         if calendar is not None and at_ts != self._last:
             b_at += calendar.elapsed_seconds(self._last, at_ts)
-        rows = []
+        rows: list[_Row] = []
+        add = None if calendar is None else calendar.add_seconds
         for c in self._cycles:
-            if c.stop is not None:
-                elapsed, end, running = c.e_stop, c.stop, False
-                deadline = self._deadline(c) if c.ran else None
-            elif c.running:
-                elapsed = c.acc + (b_at if c.biz else at_ts) - c.since
-                end, running = at_ts, True
-                deadline = self._deadline(c)
+            stop = c.stop
+            if stop is not None:
+                elapsed, end, running, ran = c.e_stop, stop, False, c.ran
             else:
-                elapsed, end, running, deadline = c.acc, at_ts, False, None
+                running = ran = c.running
+                end = at_ts
+                elapsed = c.acc + (b_at if c.biz else at_ts) - c.since if running else c.acc
+            deadline = None
+            if ran:  # the deadline it has now, or had when it stopped
+                left = c.target - c.acc
+                if left <= 0:
+                    deadline = c.r_ts
+                elif c.biz:
+                    deadline = add(c.r_ts, left)  # type: ignore[misc]
+                else:
+                    deadline = c.r_ts + left
             breached = c.breached_at
             if breached is None and deadline is not None and deadline < end:
                 breached = deadline
@@ -613,13 +638,14 @@ class SlaTracker:
                 status = _BREACHED
             elif c.cancelled:
                 status = _CANCELLED
-            elif c.stop is not None:
+            elif stop is not None:
                 status = _MET
             else:
                 status = _ACTIVE if running else _PAUSED
-            rows.append(_Row(c, status, running, deadline, elapsed, breached))
+            rows.append((c, status, running, deadline, elapsed, breached))
         targets = self._targets
         shown = tuple(m for m in range(7) if targets[m] is not None or self._counts[m])
+        self._shared = True
         return SlaEvaluation(fold.id, at_ts, rows, shown, calendar, self._tz)
 
     def next_due(self, after: datetime) -> datetime | None:
@@ -635,8 +661,8 @@ class SlaTracker:
         evaluation = self.evaluate(at)
         log = list(self._log)
         for row in evaluation._rows:
-            if row.breached is not None:
-                log.append((row.breached, "breach", row.metric, row.index))
+            if row[5] is not None:
+                log.append((row[5], "breach", row[0].metric, row[0].index))
         log.sort(key=lambda item: item[0])  # stable: same-instant entries keep fold order
         applied = self._applied
         result = []
@@ -656,59 +682,13 @@ class SlaTracker:
         return result
 
 
-class _Row:
-    """One cycle's integer results at an evaluation instant, with a copy of the cycle state
-    that later questions (alerts, next due) need: the fold keeps mutating its cycles."""
-
-    __slots__ = (
-        "acc",
-        "biz",
-        "breached",
-        "deadline",
-        "elapsed",
-        "index",
-        "levels",
-        "metric",
-        "r_ts",
-        "running",
-        "spans",
-        "start",
-        "status",
-        "stop",
-        "target",
-        "thr",
-        "warned",
-    )
-
-    def __init__(
-        self,
-        c: _Cycle,
-        status: SlaStatus,
-        running: bool,
-        deadline: int | None,
-        elapsed: int,
-        breached: int | None,
-    ) -> None:
-        self.metric = c.metric
-        self.index = c.index
-        self.start = c.start
-        self.stop = c.stop
-        self.target = c.target
-        self.biz = c.biz
-        self.levels = c.levels
-        self.thr = c.thr
-        self.acc = c.acc
-        self.r_ts = c.r_ts
-        self.spans = tuple(c.spans)
-        self.warned = None if c.warned is None else dict(c.warned)
-        self.status = status
-        self.running = running
-        self.deadline = deadline
-        self.elapsed = elapsed
-        self.breached = breached
+# One cycle's results at an evaluation instant: (cycle, status, running, deadline, elapsed,
+# breached_at). A plain tuple, as evaluations build one per cycle; the cycle object itself is
+# not mutated once evaluated (the tracker copies on write).
+_Row = tuple[_Cycle, SlaStatus, bool, int | None, int, int | None]
 
 
-def _warn_instant(c: _Cycle | _Row, threshold: int, calendar: BusinessCalendar | None) -> int:
+def _warn_instant(c: _Cycle, threshold: int, calendar: BusinessCalendar | None) -> int:
     """When the cycle's elapsed time reached *threshold* (in the span where it crossed it)."""
     for resumed, acc in reversed(c.spans):
         if acc < threshold:
@@ -717,7 +697,7 @@ def _warn_instant(c: _Cycle | _Row, threshold: int, calendar: BusinessCalendar |
     return c.spans[0][0] if c.spans else c.start
 
 
-def _reached(c: _Cycle | _Row, elapsed: int, calendar: BusinessCalendar | None) -> dict[float, int]:
+def _reached(c: _Cycle, elapsed: int, calendar: BusinessCalendar | None) -> dict[float, int]:
     """Warning level -> instant, for every level reached with *elapsed* on the current target."""
     reached = dict(c.warned or {})
     for level, threshold in zip(c.levels, c.thr, strict=True):
@@ -762,7 +742,7 @@ class SlaEvaluation(Mapping[str, tuple[SlaCycle, ...]]):
             if metric not in self:
                 raise KeyError(metric)
             m = SLA_METRICS.index(metric)
-            cycles = tuple(self._cycle(row) for row in self._rows if row.metric == m)
+            cycles = tuple(self._cycle(row) for row in self._rows if row[0].metric == m)
             self._cache[metric] = cycles
         return cycles
 
@@ -779,28 +759,28 @@ class SlaEvaluation(Mapping[str, tuple[SlaCycle, ...]]):
         return f"<SlaEvaluation {self.ticket_id} at {self.at.isoformat()}: {self.to_dict()!r}>"
 
     def _levels(self, row: _Row) -> tuple[float, ...]:
-        reached = set(row.warned or ())
+        c, elapsed = row[0], row[4]
+        reached = set(c.warned or ())
         reached.update(
-            level
-            for level, threshold in zip(row.levels, row.thr, strict=True)
-            if threshold <= row.elapsed
+            level for level, threshold in zip(c.levels, c.thr, strict=True) if threshold <= elapsed
         )
         return tuple(sorted(reached))
 
     def _cycle(self, row: _Row) -> SlaCycle:
         tz = self._tz
+        c, status, running, deadline, elapsed, breached = row
         return SlaCycle(
-            SLA_METRICS[row.metric],
-            row.index,
-            row.status,
-            row.running,
-            from_epoch(row.start, tz),
-            _when(row.stop, tz),
-            _when(row.deadline, tz),
-            timedelta(seconds=row.elapsed),
-            timedelta(seconds=row.target),
-            timedelta(seconds=row.target - row.elapsed),
-            _when(row.breached, tz),
+            SLA_METRICS[c.metric],
+            c.index,
+            status,
+            running,
+            from_epoch(c.start, tz),
+            _when(c.stop, tz),
+            _when(deadline, tz),
+            timedelta(seconds=elapsed),
+            timedelta(seconds=c.target),
+            timedelta(seconds=c.target - elapsed),
+            _when(breached, tz),
             self._levels(row),
         )
 
@@ -809,17 +789,18 @@ class SlaEvaluation(Mapping[str, tuple[SlaCycle, ...]]):
         tz = self._tz
         result: dict[str, list[dict[str, Any]]] = {SLA_METRICS[m]: [] for m in self._shown}
         for row in self._rows:
-            result[SLA_METRICS[row.metric]].append(
+            c, status, running, deadline, elapsed, breached = row
+            result[SLA_METRICS[c.metric]].append(
                 {
-                    "status": row.status.value,
-                    "running": row.running,
-                    "start": _iso(row.start, tz),
-                    "stop": _iso(row.stop, tz),
-                    "deadline": _iso(row.deadline, tz),
-                    "elapsed_seconds": row.elapsed,
-                    "target_seconds": row.target,
-                    "breached_at": _iso(row.breached, tz),
-                    "remaining_seconds": row.target - row.elapsed,
+                    "status": status.value,
+                    "running": running,
+                    "start": _iso(c.start, tz),
+                    "stop": _iso(c.stop, tz),
+                    "deadline": _iso(deadline, tz),
+                    "elapsed_seconds": elapsed,
+                    "target_seconds": c.target,
+                    "breached_at": _iso(breached, tz),
+                    "remaining_seconds": c.target - elapsed,
                     "warnings": list(self._levels(row)),
                 }
             )
@@ -832,22 +813,22 @@ class SlaEvaluation(Mapping[str, tuple[SlaCycle, ...]]):
         calendar = self._calendar
         due: list[tuple[int, int, str, _Row, float, int]] = []
         for order, row in enumerate(self._rows):
-            for level, instant in _reached(row, row.elapsed, calendar).items():
+            c, _status, running, deadline, elapsed, breached = row
+            for level, instant in _reached(c, elapsed, calendar).items():
                 due.append((instant, instant, "warning", row, level, order))
-            live = row.stop is None and row.running
+            live = c.stop is None and running
             if live:
-                for level, threshold in zip(row.levels, row.thr, strict=True):
-                    if threshold > row.elapsed and level not in (row.warned or ()):
-                        left = threshold - row.acc
+                for level, threshold in zip(c.levels, c.thr, strict=True):
+                    if threshold > elapsed and level not in (c.warned or ()):
+                        left = threshold - c.acc
                         instant = (
-                            calendar.add_seconds(row.r_ts, left)
-                            if row.biz and calendar
-                            else row.r_ts + left
+                            calendar.add_seconds(c.r_ts, left)
+                            if c.biz and calendar
+                            else c.r_ts + left
                         )
                         due.append((instant, instant, "warning", row, level, order))
-            breached = row.breached
             if breached is None and live:
-                breached = row.deadline
+                breached = deadline
             if breached is not None:
                 due.append((breached + 1, breached, "breach", row, 1.0, order))
         due.sort(key=lambda item: (item[0], item[5], item[4]))
@@ -871,17 +852,17 @@ class SlaEvaluation(Mapping[str, tuple[SlaCycle, ...]]):
         for due, instant, kind, row, level, _order in self._due():
             if due > limit:
                 break
-            metric = SLA_METRICS[row.metric]
+            metric = SLA_METRICS[row[0].metric]
             suffix = "breach" if kind == "breach" else f"warning:{level:g}"
             result.append(
                 SlaAlert(
                     kind,
                     metric,
-                    row.index,
+                    row[0].index,
                     level,
                     from_epoch(instant, self._tz),
                     self.ticket_id,
-                    f"{self.ticket_id}:{metric}:{row.index}:{suffix}",
+                    f"{self.ticket_id}:{metric}:{row[0].index}:{suffix}",
                 )
             )
         return result

@@ -1,0 +1,211 @@
+"""SLA evaluation speed: all seven metrics on a business calendar with holidays, in one run.
+
+100,000 tickets with 1,000,000 events (``--quick``: 10,000 / 100,000), interleaved in time,
+Mon-Fri 09:00-17:00 Europe/Berlin with public holidays, a policy with targets for all seven
+metrics (business and calendar hours) at every priority, priority changes and reopens included.
+
+* batch: ``evaluate_sla(events, policy, at=..., calendar=...)`` per ticket.
+* incremental: one ``SlaTracker`` per ticket fed the interleaved stream, then ``evaluate``.
+* batch + output: the batch form plus ``to_dict()`` (every instant as an ISO string).
+
+Both forms evaluate every cycle (status, deadline, elapsed, breach); ``SlaCycle`` objects and
+datetimes are built only when read, which the "+ output" line pays for. For scale, the same
+run reports the plain lifecycle fold (``Ticket.replay``) and a businesstimedelta reference that
+computes only two of the seven metrics' elapsed times (first reply and resolution) per ticket,
+on a sample. Target (issue 5): at least 200,000 events/s on one core.
+
+    python benchmarks/bench_sla.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
+from typing import Any
+
+import businesstimedelta
+import pytz
+
+from supportkit import (
+    BusinessCalendar,
+    SlaPolicy,
+    SlaTracker,
+    Ticket,
+    TicketEvent,
+    evaluate_sla,
+)
+
+ZONE = "Europe/Berlin"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
+HOLIDAYS = [
+    date(2025, 1, 1), date(2025, 4, 18), date(2025, 4, 21), date(2025, 5, 1), date(2025, 5, 29),
+    date(2025, 6, 9), date(2025, 10, 3), date(2025, 12, 25), date(2025, 12, 26),
+    date(2026, 1, 1), date(2026, 4, 3), date(2026, 4, 6), date(2026, 5, 1), date(2026, 5, 14),
+    date(2026, 5, 25), date(2026, 10, 3), date(2026, 12, 25), date(2026, 12, 26),
+    date(2027, 1, 1),
+]  # fmt: skip
+START = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)
+METRICS = {
+    "first_reply": (60, True),
+    "next_reply": (120, True),
+    "periodic_update": (240, False),
+    "pausable_update": (480, True),
+    "requester_wait": (960, True),
+    "agent_work": (720, True),
+    "total_resolution": (4320, False),
+}
+FACTOR = {"low": 4, "normal": 2, "high": 1, "urgent": 0.5}
+
+
+def make_policy() -> SlaPolicy:
+    return SlaPolicy.from_dict(
+        {
+            "name": "bench",
+            "targets": {
+                priority: {
+                    m: {"minutes": int(minutes * f), "business": biz}
+                    for m, (minutes, biz) in METRICS.items()
+                }
+                for priority, f in FACTOR.items()
+            },
+        }
+    )
+
+
+def make_calendar() -> BusinessCalendar:
+    return BusinessCalendar(ZONE, {d: ["09:00-17:00"] for d in WEEKDAYS}, holidays=HOLIDAYS)
+
+
+# A ticket's life: (step, by, data), ten events each.
+_SCRIPTS = [
+    ["reply", "pending", "customer", "open", "reply", "on_hold", "open", "reply", "solved"],
+    ["note", "reply", "customer", "reply", "pending", "customer", "open", "reply", "solved"],
+    ["reply", "priority", "customer", "reply", "solved", "reopen", "customer", "reply", "solved"],
+    ["bot", "customer", "reply", "on_hold", "open", "reply", "customer", "reply", "solved"],
+]
+_STEP: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "reply": ("message", "agent", {"public": True}),
+    "note": ("message", "agent", {"public": False}),
+    "bot": ("message", "bot", {"public": True}),
+    "customer": ("message", "customer", {"public": True}),
+    "pending": ("status_changed", "system", {"to": "pending"}),
+    "on_hold": ("status_changed", "system", {"to": "on_hold"}),
+    "open": ("status_changed", "system", {"to": "open"}),
+    "reopen": ("status_changed", "system", {"to": "open"}),
+    "solved": ("status_changed", "system", {"to": "solved"}),
+    "priority": ("priority_changed", "system", {"to": "urgent"}),
+}
+
+
+def make_tickets(n: int) -> list[list[TicketEvent]]:
+    """*n* tickets of ten events each, created over a year, minutes to days apart."""
+    rng = random.Random(5)
+    tickets = []
+    for i in range(n):
+        ticket_id = f"T{i}"
+        at = START + timedelta(seconds=rng.randrange(360 * 86400))
+        priority = rng.choice(("low", "normal", "high", "urgent"))
+        log = [
+            TicketEvent("created", ticket_id=ticket_id, at=at, by="customer",
+                        data={"priority": priority})
+        ]  # fmt: skip
+        for step in rng.choice(_SCRIPTS):
+            at += timedelta(seconds=int(rng.expovariate(1 / 14400)))
+            kind, by, data = _STEP[step]
+            log.append(TicketEvent(kind, ticket_id=ticket_id, at=at, by=by, data=data))  # type: ignore[arg-type]
+        tickets.append(log)
+    return tickets
+
+
+def best(run: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    times, result = [], None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        result = run()
+        times.append(time.perf_counter() - t)
+    return min(times), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="10,000 tickets, one repeat")
+    args = parser.parse_args()
+    n = 10_000 if args.quick else 100_000
+    repeat = 1 if args.quick else 2
+    policy, calendar = make_policy(), make_calendar()
+    t = time.perf_counter()
+    tickets = make_tickets(n)
+    events = sorted((e for log in tickets for e in log), key=lambda e: e.ts)
+    at = max(e.at for e in events) + timedelta(days=1)
+    total = len(events)
+    print(f"{n:,} tickets, {total:,} events (built in {time.perf_counter() - t:.1f} s)")
+
+    def batch() -> list[Any]:
+        return [evaluate_sla(log, policy, at=at, calendar=calendar) for log in tickets]
+
+    def incremental() -> list[Any]:
+        trackers: dict[str, SlaTracker] = {}
+        for event in events:
+            tracker = trackers.get(event.ticket_id)
+            if tracker is None:
+                tracker = trackers[event.ticket_id] = SlaTracker(policy, calendar)
+            tracker.apply(event)
+        return [trackers[log[0].ticket_id].evaluate(at) for log in tickets]
+
+    def batch_output() -> list[Any]:
+        return [e.to_dict() for e in batch()]
+
+    rows = []
+    sec_batch, ours = best(batch, repeat)
+    rows.append(("batch (evaluate_sla)", total / sec_batch))
+    sec_inc, theirs = best(incremental, repeat)
+    rows.append(("incremental (SlaTracker)", total / sec_inc))
+    same = sum(a.to_dict() == b.to_dict() for a, b in zip(ours[:2000], theirs[:2000], strict=True))
+    sec_out, _ = best(batch_output, 1)
+    rows.append(("batch + to_dict() output", total / sec_out))
+    sec_fold, _ = best(lambda: Ticket.replay(events), repeat)
+    rows.append(("lifecycle fold only (Ticket.replay)", total / sec_fold))
+
+    # businesstimedelta reference: only first reply and resolution elapsed, on a sample.
+    tz = pytz.timezone(ZONE)
+    rules = businesstimedelta.Rules(
+        [
+            businesstimedelta.WorkDayRule(
+                start_time=clock(9), end_time=clock(17), working_days=list(range(5)), tz=tz
+            ),
+            businesstimedelta.HolidayRule(HOLIDAYS, tz=tz),
+        ]
+    )
+    sample = tickets[: 200 if args.quick else 1000]
+
+    def peer() -> None:
+        for log in sample:
+            created = log[0].at
+            reply = next(e.at for e in log if e.kind == "message" and e.by == "agent"
+                         and e.data["public"])  # fmt: skip
+            rules.difference(created, reply)
+            rules.difference(created, log[-1].at)
+
+    sec_peer, _ = best(peer, 1)
+    peer_rate = sum(len(log) for log in sample) / sec_peer
+    rows.append(("businesstimedelta, 2 of 7 metrics (sample)", peer_rate))
+
+    print(f"{'form':48} {'events/s':>12} {'vs target':>10} {'vs btd':>8}")
+    for name, rate in rows:
+        print(f"{name:48} {rate:12,.0f} {rate / 200_000:9.2f}x {rate / peer_rate:7.0f}x")
+    cycles = sum(len(c) for e in ours for c in e.values())
+    breached = sum(
+        c.status == "breached" for e in ours[:1000] for cs in e.values() for c in cs
+    )
+    print(f"cycles evaluated: {cycles:,}; batch == incremental on 2,000 tickets: {same}/2000; "
+          f"breached cycles in the first 1,000 tickets: {breached}")  # fmt: skip
+    print(f"per event: batch {sec_batch / total * 1e6:.2f} µs, incremental "
+          f"{sec_inc / total * 1e6:.2f} µs (target ≤ 5 µs)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
