@@ -198,9 +198,7 @@ def main() -> None:
     for name, rate in rows:
         print(f"{name:48} {rate:12,.0f} {rate / 200_000:9.2f}x {rate / peer_rate:7.0f}x")
     cycles = sum(len(c) for e in ours for c in e.values())
-    breached = sum(
-        c.status == "breached" for e in ours[:1000] for cs in e.values() for c in cs
-    )
+    breached = sum(c.status == "breached" for e in ours[:1000] for cs in e.values() for c in cs)
     print(f"cycles evaluated: {cycles:,}; batch == incremental on 2,000 tickets: {same}/2000; "
           f"breached cycles in the first 1,000 tickets: {breached}")  # fmt: skip
     print(f"per event: batch {sec_batch / total * 1e6:.2f} µs, incremental "
