@@ -411,3 +411,20 @@ def test_tz_is_a_read_only_zoneinfo() -> None:
     assert ZoneInfo("Europe/Berlin") == cal.tz
     with pytest.raises(AttributeError):
         cal.tz = ZoneInfo("UTC")  # type: ignore[misc]
+
+
+def test_next_close_of_always_is_an_error() -> None:
+    """The 24x7 calendar never closes: next_close says so instead of searching forever."""
+    with pytest.raises(CalendarError, match="does not close within four years"):
+        BusinessCalendar.always().next_close(datetime(2025, 1, 1, tzinfo=UTC))
+
+
+def test_next_close_across_an_internal_block_boundary() -> None:
+    """A closing years away (after a long opening) is found across the internal 52-week blocks."""
+    cal = BusinessCalendar(
+        "UTC",
+        {day: ["00:00-00:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+        holidays=[date(2027, 6, 1)],
+    )
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    assert datetime(2027, 6, 1, tzinfo=UTC) == cal.next_close(start)

@@ -425,9 +425,13 @@ class BusinessCalendar:
         return starts[i]
 
     def next_close_at(self, ts: int) -> int:
-        """End of the open interval that contains :meth:`next_open_at` of *ts* (epoch seconds)."""
+        """End of the open interval that contains :meth:`next_open_at` of *ts* (epoch seconds).
+
+        Raises :class:`CalendarError` when the calendar stays open for more than four years
+        (``BusinessCalendar.always()`` never closes).
+        """
         t = self.next_open_at(ts)
-        k = t // _BLOCK
+        k = first = t // _BLOCK
         starts, ends, _ = self._block(k)
         end = ends[bisect_right(starts, t) - 1]
         # An interval cut at a block boundary goes on in the next block.
@@ -435,6 +439,11 @@ class BusinessCalendar:
             k += 1
             if self._kmax is not None and k > self._kmax:
                 break
+            if k - first > 4:
+                raise CalendarError(
+                    f"the calendar does not close within four years of "
+                    f"{from_epoch(t, self._tz).isoformat()}: it has no next closing there"
+                )
             starts, ends, _ = self._block(k)
             if not starts or starts[0] != end:
                 break
@@ -488,7 +497,10 @@ class BusinessCalendar:
         return from_epoch(self.next_open_at(to_epoch(at, "at", CalendarError)), self._tz)
 
     def next_close(self, at: datetime) -> datetime:
-        """The end of the open interval *at* lies in, or of the next one if *at* is closed."""
+        """The end of the open interval *at* lies in, or of the next one if *at* is closed.
+
+        Raises :class:`CalendarError` if the calendar stays open for more than four years.
+        """
         return from_epoch(self.next_close_at(to_epoch(at, "at", CalendarError)), self._tz)
 
     def intervals(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
