@@ -244,6 +244,12 @@ class SlaPolicy:
         for priority, metrics in targets_raw.items():
             if not isinstance(metrics, Mapping):
                 raise PolicyError(f"policy {name!r}: targets[{priority!r}] must be an object")
+            for metric in metrics:
+                if metric not in SLA_METRICS:
+                    raise PolicyError(
+                        f"policy {name!r}: unknown metric {metric!r} for priority {priority!r} "
+                        f"(use {', '.join(SLA_METRICS)})"
+                    )
             targets[priority] = {
                 metric: SlaTarget.from_dict(
                     target, f"policy {name!r}: targets[{priority!r}][{metric!r}]"
