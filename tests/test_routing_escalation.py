@@ -7,6 +7,8 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from supportkit import (
     Agent,
@@ -22,6 +24,7 @@ from supportkit import (
     StepAction,
     TicketEvent,
     TicketStateError,
+    Tier,
     audit_next_steps,
     next_step,
 )
@@ -292,3 +295,50 @@ def test_audit_reports_tickets_without_owner_or_due_time() -> None:
     ]
     orphans = audit_next_steps(events, deadlines={"timed": T0 + timedelta(hours=1)})
     assert ["orphan"] == [step.ticket_id for step in orphans]
+
+
+def test_queued_ticket_is_owned_by_its_tiers_dedicated_team() -> None:
+    """With the router, a waiting top-tier ticket is owned by the tier's dedicated group."""
+    r = Router(
+        [Agent("a", capacity={"email": 1})],
+        tiers=[Tier("vip", weight=9, dedicated_group="vip-team")],
+    )
+    events = log(channel="email", tier="vip")
+    r.apply_all(events)
+    step = next_step(events, router=r)
+    assert (StepAction.ASSIGN, "vip-team", []) == (
+        step.action,
+        step.group,
+        audit_next_steps(events, router=r),  # type: ignore[union-attr]
+    )
+
+
+@given(st.lists(st.one_of(st.none(), st.integers(0, 5)), min_size=1, max_size=6))
+def test_ladder_is_refused_exactly_when_it_loops(nexts: list[int | None]) -> None:
+    """Random ``next`` pointers: the ladder is refused iff following them from some level
+    comes back to it; otherwise every level's way up ends."""
+    names = [f"L{i}" for i in range(len(nexts))]
+    levels = [
+        EscalationLevel(name, next=None if n is None else names[n % len(names)])
+        for name, n in zip(names, nexts, strict=True)
+    ]
+    up = {
+        lv.name: lv.next or (names[i + 1] if i + 1 < len(names) else None)
+        for i, lv in enumerate(levels)
+    }
+
+    def loops(start: str) -> bool:
+        seen, current = set(), start
+        while current is not None:
+            if current in seen:
+                return True
+            seen.add(current)
+            current = up[current]
+        return False
+
+    if any(loops(name) for name in names):
+        with pytest.raises(ConfigurationError, match="cycle"):
+            EscalationLadder(levels)
+    else:
+        ladder = EscalationLadder(levels)
+        assert all(len(ladder.above(name)) < len(names) for name in names)
