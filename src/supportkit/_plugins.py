@@ -157,11 +157,11 @@ class PluginHost:
         """Register *plugin* (a module or an object with hookimpls) and return its name.
 
         *name* defaults to the module's (or class's) ``__name__``, else the object's class
-        (``#2``, ``#3``, ... appended for further objects of the same class).
-        Its registration hookimpls run at once; an installed entry-point plugin of the same
-        name is then skipped. Raises
-        :class:`~supportkit.PluginError` (and registers nothing) for a name already taken, a
-        blocked name, a misspelled or misdeclared hookimpl, or a failing registration hook.
+        (``#2``, ``#3``, ... appended for further objects of the same class). Its registration
+        hookimpls run at once; an installed entry-point plugin of the same name is then
+        skipped. Raises :class:`~supportkit.PluginError` (and registers nothing) for a name
+        already taken, a blocked name, a misspelled or misdeclared hookimpl, or a failing
+        registration hook.
         """
         name = name or _plugin_name(plugin, self._origin)
         if self._pm.is_blocked(name):
@@ -183,7 +183,8 @@ class PluginHost:
             self._drop(name)
 
     def plugin_names(self) -> list[str]:
-        """The registered plugins' names, in call order (see the module docstring)."""
+        """The registered plugins' names: the application's, then entry points', then the
+        built-ins, each group in registration order."""
         return sorted(self._origin, key=self._origin.__getitem__)
 
     def get_plugin(self, name: str) -> object | None:
