@@ -153,6 +153,13 @@ def test_older_schema_is_migrated_and_keeps_its_events(tmp_path: Path) -> None:
         )
 
 
+def test_meta_documents_round_trip(sqlite_store: SqliteStore) -> None:
+    """set_meta stores a JSON document that meta reads back; unknown keys are None."""
+    sqlite_store.set_meta("settings", {"policies": [1, 2]})
+    sqlite_store.set_meta("settings", {"policies": [3]})
+    assert ({"policies": [3]}, None) == (sqlite_store.meta("settings"), sqlite_store.meta("x"))
+
+
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
     """A file written by a newer supportkit is refused with advice, not misread."""
     path = tmp_path / "new.sqlite3"

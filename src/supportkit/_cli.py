@@ -43,6 +43,63 @@ def _sla_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _needs_rich(command: str) -> bool:
+    try:
+        import rich  # noqa: F401
+    except ImportError:
+        print(
+            f"supportkit {command} needs the 'cli' extra: pip install 'supportkit[cli]'",
+            file=sys.stderr,
+        )
+        return False
+    return True
+
+
+def _demo(args: argparse.Namespace) -> int:
+    if not _needs_rich("demo"):
+        return 1
+    import tempfile
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from ._demo import render_dashboard, run_demo
+
+    if args.db is not None and Path(args.db).exists():
+        print(f"supportkit: error: {args.db} exists; pass a new --db path", file=sys.stderr)
+        return 1
+    console = Console()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(args.db) if args.db is not None else Path(tmp) / "demo.sqlite3"
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("simulating a support day", total=None)
+            summary, stats = run_demo(
+                tickets=args.tickets,
+                seed=args.seed,
+                speed=args.speed,
+                db=db,
+                on_step=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+        render_dashboard(summary, stats, console)
+        if args.db is not None:
+            console.print(f"store kept at {db} (supportkit report --db {db} --html report.html)")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ._report import open_report_desk, render_html, summarize
+
+    desk, goals, title = open_report_desk(args.db)
+    with desk:
+        summary = summarize(desk, goals=goals, title=title)
+    Path(args.html).write_text(render_html(summary), encoding="utf-8")
+    print(f"wrote {args.html}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -67,6 +124,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="also compare with 'expected'; exit 1 if they differ"
     )
     evaluate.set_defaults(handler=_sla_evaluate)
+    demo = commands.add_parser(
+        "demo",
+        help="simulate a support day on the real desk and print a dashboard (needs [cli])",
+        description="Simulate a support day (tiers, channels, agents in two time zones, SLA "
+        "clocks, escalations, an outbox with a flaky pager) on an embedded SQLite store.",
+    )
+    demo.add_argument("--tickets", type=int, default=300, help="tickets opened (default 300)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    demo.add_argument(
+        "--speed",
+        type=float,
+        default=0.0,
+        help="simulated seconds per real second (default 0: as fast as possible)",
+    )
+    demo.add_argument(
+        "--db", default=None, help="keep the SQLite store at this new path (default: a temp file)"
+    )
+    demo.set_defaults(handler=_demo)
+    report = commands.add_parser(
+        "report",
+        help="write a self-contained HTML report of a desk's SQLite store",
+        description="Read a desk's SQLite store and write one HTML file with inline SVG charts.",
+    )
+    report.add_argument("--db", required=True, help="the SQLite store (e.g. from demo --db)")
+    report.add_argument("--html", required=True, help="the HTML file to write")
+    report.set_defaults(handler=_report)
     return parser
 
 

@@ -14,7 +14,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 import attrs
@@ -24,6 +24,7 @@ from ._clock import Clock, SystemClock
 from ._desknotify import DeskPlugins, as_host, failure_text
 from ._deskstore import Commit, DeskStore, MemorySidecar, OutboxMessage
 from ._escalation import EscalationLadder, EscalationLevel, OnSlaAlert
+from ._metrics import Goal, MetricsReport, TicketFacts, metrics_report
 from ._model import Customer, InboundMessage, Priority, Role, Status, TicketEvent, Tier
 from ._nextstep import NextStep, next_step
 from ._routing import Claim, Router
@@ -44,6 +45,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("supportkit.desk")
+log.addHandler(logging.NullHandler())  # a library logs; the application decides what to show
 
 #: Where ``SupportDesk()`` keeps its SQLite store when no ``store`` is given (current directory).
 DEFAULT_DATABASE = "supportkit.sqlite3"
@@ -894,6 +896,35 @@ class SupportDesk:
             if step is not None:
                 steps.append(step)
         return steps
+
+    def metrics(
+        self,
+        groupings: Iterable[str | Sequence[str]] = ("all", "tier"),
+        *,
+        goals: Iterable[Goal] = (),
+        at: datetime | None = None,
+        tz: str | tzinfo = UTC,
+    ) -> MetricsReport:
+        """A metrics report over every ticket as of *at* (now by default).
+
+        Each ticket's facts are folded from its log with its SLA evaluation (so SLA attainment
+        is counted) and, for business-time figures, the calendar of its SLA policy.
+        """
+        when = at if at is not None else self.clock.now()
+        facts = []
+        for ticket_id in self.store.ticket_ids():
+            live = self._load(ticket_id)
+            policy = self._policies.get(live.ticket.sla_policy or "")
+            calendar = None if policy is None else self._calendar(policy)
+            facts.append(
+                TicketFacts.from_events(
+                    self.store.read(ticket_id),
+                    at=max(when, live.ticket.updated_at),
+                    calendar=calendar or self._calendars.get("default"),
+                    sla=self.sla(ticket_id, when),
+                )
+            )
+        return metrics_report(facts, groupings, goals=goals, tz=tz)
 
     def _next_deadline(self, ticket_id: str, at: datetime) -> datetime | None:
         evaluation = self.sla(ticket_id, at)

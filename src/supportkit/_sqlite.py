@@ -78,11 +78,17 @@ def _v3_outbox_due_alerts(db: sqlite3.Connection) -> None:
     )
 
 
+def _v4_meta(db: sqlite3.Connection) -> None:
+    """Named JSON documents beside the log (the settings a report needs: policies, goals)."""
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
 #: Schema migrations in order; after migration *n* (1-based) the file's ``user_version`` is *n*.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _v1_event_log,
     _v2_idempotency_and_snapshots,
     _v3_outbox_due_alerts,
+    _v4_meta,
 )
 
 _OUTBOX_COLUMNS = (
@@ -298,6 +304,22 @@ class SqliteStore:
                 yield TicketEvent.from_dict(json.loads(body))
             if len(rows) < batch:
                 return
+
+    # --- meta ---------------------------------------------------------------------------------
+
+    def meta(self, key: str) -> Any:
+        """The JSON document stored under *key*, or ``None``."""
+        rows = self._query(f"meta {key}", "SELECT value FROM meta WHERE key = ?", (key,))
+        return json.loads(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: Any) -> None:
+        """Store the JSON-compatible *value* under *key* (replacing what was there)."""
+        self._write(
+            f"meta {key}",
+            lambda db: db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, _dumps(value))
+            ),
+        )
 
     # --- DeskStore -----------------------------------------------------------------------------
 

@@ -1,0 +1,515 @@
+"""``supportkit demo``: a simulated support day on the real desk and an embedded SQLite store.
+
+One Monday, 06:00-23:00 UTC: customers of three tiers (the top accounts on a watchlist) write
+through four channels in two bursts; agents in Berlin and New York work their business hours;
+the router assigns, agents reply, ask customers for details (pending), escalate bugs to
+engineering (on hold), solve; customers answer, reopen and rate. Every step drives the real
+:class:`~supportkit.SupportDesk`: ``ingest``, ``dispatch``, the actions, ``tick`` (SLA
+warnings, breaches, escalations) and ``deliver`` (the outbox, with a pager notifier that is down
+for the first hours and then recovers). The result is a :class:`~supportkit._report.Summary`.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ._calendar import BusinessCalendar
+from ._clock import FrozenClock
+from ._desk import SupportDesk
+from ._escalation import EscalationLadder, EscalationLevel, OnSlaAlert
+from ._hookargs import Notice
+from ._metrics import Goal
+from ._model import Agent, Customer, InboundMessage, Priority, Status, Tier
+from ._report import SETTINGS_KEY, Summary, settings, summarize
+from ._routing import Router
+from ._sla import SlaPolicy
+from ._sqlite import SqliteStore
+from .exceptions import IntegrationTimeout
+from .hookspecs import hookimpl
+
+__all__ = ["DemoStats", "run_demo"]
+
+START = datetime(2025, 3, 3, 6, 0, tzinfo=UTC)  # a Monday
+END = datetime(2025, 3, 3, 23, 0, tzinfo=UTC)
+STEP = timedelta(minutes=5)
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
+TOP_ACCOUNTS = ("acme", "globex", "initech")
+CHANNELS = (("email", 45), ("chat", 25), ("web", 20), ("phone", 10))
+PRIORITIES = ((Priority.LOW, 20), (Priority.NORMAL, 55), (Priority.HIGH, 20), (Priority.URGENT, 5))
+SKILLS = ("billing", "technical", "api")
+#: Relative arrival weight per UTC hour (bursts when Europe and then America start work).
+ARRIVALS = dict.fromkeys(range(6, 22), 1) | {8: 5, 9: 6, 10: 3, 14: 5, 15: 6, 16: 3}
+
+
+def _calendar(tz: str, hours: str) -> BusinessCalendar:
+    return BusinessCalendar(tz=tz, weekly={day: [hours] for day in WEEKDAYS})
+
+
+def _targets(**metrics: tuple[int, bool]) -> dict[str, Any]:
+    per = {
+        m: {"minutes": minutes, "business": business} for m, (minutes, business) in metrics.items()
+    }
+    return {p.value: per for p in Priority}
+
+
+POLICIES = (
+    SlaPolicy.from_dict(
+        {
+            "name": "enterprise",
+            "conditions": {"tier": ["enterprise"]},
+            "targets": _targets(
+                first_reply=(30, False), next_reply=(60, False), total_resolution=(480, True)
+            ),
+        }
+    ),
+    SlaPolicy.from_dict(
+        {
+            "name": "pro",
+            "conditions": {"tier": ["pro"]},
+            "targets": _targets(
+                first_reply=(120, True), next_reply=(240, True), total_resolution=(1440, True)
+            ),
+        }
+    ),
+    SlaPolicy.from_dict(
+        {
+            "name": "standard",
+            "targets": _targets(first_reply=(240, True), total_resolution=(2880, True)),
+        }
+    ),
+)
+TIERS = (
+    # mypy's attrs plugin cannot type generic converters (frozenset, tuple): hence the ignores.
+    Tier("enterprise", weight=100, sla_policy="enterprise", watchlist=TOP_ACCOUNTS),  # type: ignore[arg-type]
+    Tier("pro", weight=10, sla_policy="pro"),
+    Tier("free", weight=0, sla_policy="standard"),
+)
+LADDER = EscalationLadder(
+    [
+        EscalationLevel("L1"),
+        EscalationLevel("L2", group="l2"),
+        EscalationLevel("engineering", group="rnd", engineering=True),
+    ],
+    triggers=[OnSlaAlert("breach", to="L2")],
+)
+GOALS = (
+    Goal(
+        "first_reply.median",
+        1800,
+        grouping="tier",
+        group="enterprise",
+        name="enterprise: median first reply ≤ 30 min",
+    ),
+    Goal(
+        "first_reply.p90",
+        4 * 3600,
+        grouping="tier",
+        group="pro",
+        name="pro: 90 % of first replies ≤ 4 h",
+    ),
+    Goal("full_resolution.median", 6 * 3600, name="median resolution ≤ 6 h"),
+    Goal("sla_attainment", 0.9, direction="at_least", name="SLA attainment ≥ 90 %"),
+    Goal("csat", 0.85, direction="at_least", name="CSAT ≥ 85 %"),
+)
+
+
+class DemoCrm:
+    """The demo's CRM: customers by e-mail address, each with a tier and an organisation."""
+
+    def __init__(self, customers: dict[str, Customer]) -> None:
+        self.customers = customers
+
+    def lookup_customer(self, message: InboundMessage) -> Customer | None:
+        return self.customers.get(message.sender)
+
+    def lookup_tier(self, customer: Customer) -> Tier | None:
+        return None  # the desk maps the customer's tier name (and the watchlist) itself
+
+    @hookimpl
+    def supportkit_register_crm_backends(self, register: Callable[[str, Any], None]) -> None:
+        register("demo-crm", self)
+
+
+class Pager:
+    """An on-call pager for SLA breaches and escalations that is unreachable until *back*."""
+
+    def __init__(self, clock: FrozenClock, back: datetime) -> None:
+        self.clock = clock
+        self.back = back
+        self.pages = 0
+        self.refused = 0
+
+    def notify(self, notice: Notice) -> None:
+        if notice.kind not in ("sla_breached", "ticket_escalated"):
+            return
+        if self.clock.now() < self.back:
+            self.refused += 1
+            raise IntegrationTimeout("pager service unreachable (connect timeout)")
+        self.pages += 1
+
+    @hookimpl
+    def supportkit_register_notifiers(self, register: Callable[[str, Any], None]) -> None:
+        register("pager", self)
+
+
+@attrs.define
+class DemoStats:
+    """Counters of what the simulation did (beside what the store says)."""
+
+    messages: int = 0
+    duplicates: int = 0
+    replies: int = 0
+    pending: int = 0
+    engineering: int = 0
+    reopened: int = 0
+    ratings: int = 0
+    warnings: int = 0
+    breaches: int = 0
+    auto_escalations: int = 0
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+    pages: int = 0
+    pager_refused: int = 0
+    seconds: float = 0.0
+
+
+@attrs.define
+class _Case:
+    """The simulation's view of one ticket."""
+
+    ticket_id: str
+    customer: str
+    channel: str
+    skill: str
+    owner: str | None = None
+    needs_reply: bool = True
+    waiting: str = "agent"  # agent | customer | engineering | rating | done
+    wake: datetime | None = None
+    replies: int = 0
+
+
+class _Simulation:
+    def __init__(
+        self,
+        desk: SupportDesk,
+        clock: FrozenClock,
+        rng: random.Random,
+        customers: dict[str, Customer],
+        agents: dict[str, BusinessCalendar],
+    ) -> None:
+        self.desk = desk
+        self.clock = clock
+        self.rng = rng
+        self.customers = customers
+        self.agents = agents
+        self.online: set[str] = set()
+        self.cases: dict[str, _Case] = {}
+        self.inbox: list[tuple[datetime, InboundMessage]] = []
+        self.stats = DemoStats()
+        self._ids = 0
+
+    def _message_id(self) -> str:
+        self._ids += 1
+        return f"msg-{self._ids:06d}"
+
+    def plan(self, tickets: int) -> None:
+        """Schedule every first message of the day (and a few channel redeliveries)."""
+        hours = list(ARRIVALS)
+        weights = list(ARRIVALS.values())
+        senders = list(self.customers)
+        for number in range(1, tickets + 1):
+            hour = self.rng.choices(hours, weights)[0]
+            at = START.replace(hour=hour) + timedelta(seconds=self.rng.randrange(3600))
+            sender = self.rng.choice(senders)
+            channel = self.rng.choices([c for c, _ in CHANNELS], [w for _, w in CHANNELS])[0]
+            skill = self.rng.choice(SKILLS)
+            message = InboundMessage(
+                self._message_id(),
+                channel,
+                sender,
+                at,
+                subject=f"{skill} question",
+                body="Hello, I need help.",
+                priority=self.rng.choices([p for p, _ in PRIORITIES], [w for _, w in PRIORITIES])[
+                    0
+                ],
+                tags=(f"skill:{skill}",),  # type: ignore[arg-type]  # (see TIERS)
+                language="en",
+                ticket_id=f"DEMO-{number:04d}",  # host-chosen ids keep a seeded run reproducible
+            )
+            self.inbox.append((at, message))
+            if self.rng.random() < 0.03:  # the channel delivers it again
+                self.inbox.append((at + timedelta(minutes=self.rng.randint(1, 30)), message))
+        self.inbox.sort(key=lambda item: item[0])
+
+    def step(self, now: datetime) -> None:
+        self.clock.set(now)
+        self._presence(now)
+        self._arrivals(now)
+        self._wake(now)
+        for claim in self.desk.dispatch():
+            if claim:
+                self.cases[claim.ticket_id].owner = claim.agent
+        self._work(now)
+        tick = self.desk.tick(now)
+        self.stats.warnings += len(tick.warnings)
+        self.stats.breaches += len(tick.breaches)
+        self.stats.auto_escalations += len(tick.escalations)
+        for event in tick.escalations:
+            if event.data["target"] is not None:
+                self.cases[event.ticket_id].owner = None
+        delivery = self.desk.deliver(limit=1000)
+        self.stats.delivered += len(delivery.delivered)
+        self.stats.retried += len(delivery.retried)
+        self.stats.dead += len(delivery.dead)
+
+    def _presence(self, now: datetime) -> None:
+        router = self.desk.router
+        assert router is not None
+        for agent, calendar in self.agents.items():
+            is_open = calendar.is_open(now)
+            if is_open != (agent in self.online):
+                router.set_status(agent, "online" if is_open else "offline", at=now)
+                (self.online.add if is_open else self.online.discard)(agent)
+
+    def _arrivals(self, now: datetime) -> None:
+        while self.inbox and self.inbox[0][0] <= now:
+            _, message = self.inbox.pop(0)
+            result = self.desk.ingest(message)
+            self.stats.messages += 1
+            if result.duplicate:
+                self.stats.duplicates += 1
+                continue
+            case = self.cases.get(result.ticket_id)
+            if case is None:
+                skill = message.tags[0].split(":")[1]
+                case = self.cases[result.ticket_id] = _Case(
+                    result.ticket_id, message.sender, message.channel, skill
+                )
+            case.owner = result.assignee or case.owner
+            case.needs_reply, case.waiting, case.wake = True, "agent", None
+
+    def _customer_writes(self, case: _Case, now: datetime, body: str) -> None:
+        message = InboundMessage(
+            self._message_id(),
+            case.channel,
+            case.customer,
+            now,
+            body=body,
+            ticket_id=case.ticket_id,
+        )
+        self.inbox.insert(0, (now, message))
+
+    def _wake(self, now: datetime) -> None:
+        desk, rng = self.desk, self.rng
+        for case in self.cases.values():
+            if case.wake is None or case.wake > now:
+                continue
+            case.wake = None
+            if case.waiting == "customer":
+                self._customer_writes(case, now, "Here are the details you asked for.")
+            elif case.waiting == "engineering":
+                desk.set_status(case.ticket_id, Status.OPEN, by="agent", actor="rnd")
+                case.needs_reply, case.waiting = True, "agent"
+            elif case.waiting == "rating":
+                if rng.random() < 0.1:
+                    self.stats.reopened += 1
+                    self._customer_writes(case, now, "It broke again.")
+                    continue
+                if rng.random() < 0.6:
+                    desk.rate(case.ticket_id, csat="good" if rng.random() < 0.82 else "bad")
+                    self.stats.ratings += 1
+                case.waiting = "done"
+        self._arrivals(now)
+
+    def _work(self, now: datetime) -> None:
+        desk, rng = self.desk, self.rng
+        busy: dict[str, int] = {}
+        for case in self.cases.values():  # in order of arrival: the run is reproducible
+            agent = case.owner
+            if agent is None or agent not in self.online or not case.needs_reply:
+                continue
+            if busy.get(agent, 0) >= 2 or rng.random() < 0.45:
+                continue  # the agent is on something else this step
+            busy[agent] = busy.get(agent, 0) + 1
+            case.needs_reply = False
+            case.replies += 1
+            self.stats.replies += 1
+            roll = rng.random()
+            if case.replies == 1 and roll < 0.3:
+                desk.reply(
+                    case.ticket_id,
+                    "Could you send a screenshot?",
+                    agent=agent,
+                    status=Status.PENDING,
+                )
+                self.stats.pending += 1
+                case.waiting, case.wake = "customer", now + timedelta(minutes=rng.randint(20, 180))
+            elif case.skill != "billing" and case.replies == 1 and roll < 0.42:
+                desk.reply(case.ticket_id, "Our engineers are on it.", agent=agent)
+                desk.escalate(
+                    case.ticket_id,
+                    "engineering",
+                    target="rnd",
+                    reason="reproducible bug",
+                    actor=agent,
+                )
+                desk.set_status(case.ticket_id, Status.ON_HOLD, actor=agent)
+                self.stats.engineering += 1
+                case.waiting, case.wake = (
+                    "engineering",
+                    now + timedelta(minutes=rng.randint(60, 240)),
+                )
+            else:
+                desk.reply(case.ticket_id, "This is fixed now.", agent=agent, status=Status.SOLVED)
+                case.waiting, case.wake = "rating", now + timedelta(minutes=rng.randint(10, 90))
+
+
+def _people() -> tuple[dict[str, Customer], list[Agent], dict[str, BusinessCalendar]]:
+    customers: dict[str, Customer] = {}
+    for n in range(90):
+        org = TOP_ACCOUNTS[n % 3] if n < 9 else f"org-{n // 3:02d}"
+        tier = "enterprise" if n < 9 else ("pro" if n % 3 == 0 else "free")
+        address = f"user{n:02d}@{org}.example"
+        customers[address] = Customer(f"cust-{n:02d}", tier=tier, organisation=org, email=address)
+    berlin = _calendar("Europe/Berlin", "08:00-17:00")
+    new_york = _calendar("America/New_York", "09:00-17:00")
+    agents: list[Agent] = []
+    shifts: dict[str, BusinessCalendar] = {}
+    for team, calendar in (("ber", berlin), ("nyc", new_york)):
+        for n in range(6):
+            skills = {SKILLS[n % 3]: 2, SKILLS[(n + 1) % 3]: 1}
+            groups = ("l1", "l2") if n < 2 else ("l1",)
+            agent = Agent(
+                f"{team}-{n}",
+                skills=skills,
+                languages=("en",),  # type: ignore[arg-type]  # (see TIERS)
+                groups=groups,  # type: ignore[arg-type]  # (see TIERS)
+                capacity={"email": 6, "web": 6, "chat": 3, "phone": 2},
+            )
+            agents.append(agent)
+            shifts[agent.id] = calendar
+    return customers, agents, shifts
+
+
+def run_demo(
+    *,
+    tickets: int = 300,
+    seed: int = 7,
+    speed: float = 0.0,
+    db: str | Path,
+    on_step: Callable[[int, int], None] | None = None,
+) -> tuple[Summary, DemoStats]:
+    """Simulate the day into the SQLite file *db*; return the summary and the counters.
+
+    *on_step(done, total)* is called after each simulated step (a progress bar); *speed* is
+    simulated seconds per real second (``0``: as fast as possible).
+    """
+    rng = random.Random(seed)
+    customers, agents, shifts = _people()
+    clock = FrozenClock(START)
+    support_hours = _calendar("UTC", "07:00-22:00")
+    pager = Pager(clock, back=START + timedelta(hours=5))
+    store = SqliteStore(db)
+    store.set_meta(
+        SETTINGS_KEY,
+        settings(POLICIES, {"default": support_hours}, GOALS, f"supportkit demo (seed {seed})")
+        | {"at": END.isoformat()},
+    )
+    desk = SupportDesk(
+        store=store,
+        clock=clock,
+        plugins=[DemoCrm(customers), pager],
+        policies=POLICIES,
+        calendars={"default": support_hours},
+        tiers=TIERS,
+        router=Router(agents, tiers=TIERS, clock=clock),
+        ladder=LADDER,
+        backoff=timedelta(minutes=5),
+        max_attempts=8,
+    )
+    simulation = _Simulation(desk, clock, rng, customers, shifts)
+    simulation.plan(tickets)
+    steps = int((END - START) / STEP)
+    started = time.perf_counter()
+    try:
+        for n in range(steps + 1):
+            simulation.step(START + n * STEP)
+            if on_step is not None:
+                on_step(n + 1, steps + 1)
+            if speed > 0:
+                time.sleep(STEP.total_seconds() / speed)
+        clock.set(END)
+        summary = summarize(
+            desk, goals=GOALS, title=f"supportkit demo — a support day (seed {seed})"
+        )
+    finally:
+        desk.close()
+    stats = simulation.stats
+    stats.pages, stats.pager_refused = pager.pages, pager.refused
+    stats.seconds = time.perf_counter() - started
+    return summary, stats
+
+
+def render_dashboard(summary: Summary, stats: DemoStats, console: Any) -> None:
+    """Print the dashboard with rich (*console* is a ``rich.console.Console``)."""
+    from rich import box
+    from rich.panel import Panel
+    from rich.table import Table
+
+    from ._report import TIER_COLUMNS, cell, goal_rows, step_row
+
+    overall = summary.overall
+    lines = [
+        f"[b]{overall['incoming']}[/b] tickets from [b]{stats.messages}[/b] inbound messages "
+        f"([b]{stats.duplicates}[/b] redeliveries ignored), [b]{overall['solved']}[/b] solved, "
+        f"backlog [b]{overall['backlog']}[/b], reopened [b]{overall['reopened']}[/b]",
+        f"SLA: [b]{stats.warnings}[/b] warnings, [b]{stats.breaches}[/b] breaches, "
+        f"[b]{stats.auto_escalations}[/b] automatic escalations to L2; "
+        f"[b]{summary.engineering}[/b] escalations to engineering",
+        f"Outbox: [b]{summary.outbox.get('delivered', 0)}[/b] delivered, "
+        f"{stats.retried} retries while the pager was down ({stats.pager_refused} refused, "
+        f"then {stats.pages} pages), {summary.outbox.get('dead', 0)} dead letters, "
+        f"{summary.outbox.get('pending', 0)} pending",
+        f"CSAT [b]{cell(overall, 'csat', '%')}[/b] from {overall['csat_responses']} ratings; "
+        f"simulated in {stats.seconds:.1f} s",
+    ]
+    console.print(Panel("\n".join(lines), title=summary.title, expand=False))
+    tiers = Table(
+        title="Per tier (FRT first reply, res resolution: median/p90 in minutes)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        collapse_padding=True,
+    )
+    tiers.add_column("tier", no_wrap=True, min_width=10)
+    for _, short, _, _ in TIER_COLUMNS:
+        tiers.add_column(short, justify="right", no_wrap=True)
+    for row in summary.tiers():
+        tiers.add_row(
+            str(row.key[0]), *(cell(row, m, u, compact=True) for _, _, m, u in TIER_COLUMNS)
+        )
+    console.print(tiers)
+    goals = Table(title="Goals", title_justify="left")
+    for name in ("goal", "value", "target", "result"):
+        goals.add_column(name, justify="left" if name == "goal" else "right")
+    for goal, value, target, verdict in goal_rows(summary):
+        colour = {"met": "green", "missed": "red"}.get(verdict, "yellow")
+        goals.add_row(goal, value, target, f"[{colour}]{verdict}[/{colour}]")
+    console.print(goals)
+    steps = Table(
+        title=f"Next steps for open tickets ({len(summary.next_steps)}; first 12)",
+        title_justify="left",
+    )
+    for name in ("ticket", "waiting on", "action", "owner", "due"):
+        steps.add_column(name)
+    for step in summary.next_steps[:12]:
+        steps.add_row(*step_row(step))
+    console.print(steps)

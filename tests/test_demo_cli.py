@@ -1,0 +1,112 @@
+"""``supportkit demo`` and ``supportkit report``: the main job, end to end."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from supportkit._cli import main
+from supportkit._demo import run_demo
+from supportkit._sqlite import SqliteStore
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One small demo day kept on disk, shared by the report tests."""
+    path = tmp_path_factory.mktemp("demo") / "day.sqlite3"
+    assert 0 == main(["demo", "--tickets", "60", "--seed", "3", "--db", str(path)])
+    return path
+
+
+def test_demo_prints_the_dashboard(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The demo simulates a day and prints tiers, goals and next steps."""
+    assert 0 == main(["demo", "--tickets", "40", "--db", str(tmp_path / "d.sqlite3")])
+    out = capsys.readouterr().out
+    assert [True] * 5 == [
+        word in out for word in ("40 tickets", "enterprise", "Goals", "Next steps", "store kept")
+    ]
+
+
+def test_demo_keeps_a_real_store(demo_db: Path) -> None:
+    """--db keeps the SQLite store with the day's tickets, outbox and settings."""
+    with SqliteStore(demo_db) as store:
+        kinds = {e.kind for e in store.read_all()}
+        assert (60, True, True) == (
+            len(store.ticket_ids()),
+            {"created", "message", "assigned", "escalated", "satisfaction_rated"} <= kinds,
+            store.meta("settings") is not None,
+        )
+
+
+def test_demo_drives_sla_escalations_and_a_recovering_outbox(tmp_path: Path) -> None:
+    """The day has warnings, breaches, escalations and pager retries that end delivered."""
+    summary, stats = run_demo(tickets=80, seed=5, db=tmp_path / "x.sqlite3")
+    assert (True, True, True, 0, 0) == (
+        stats.warnings > 0 and stats.breaches > 0,
+        stats.retried > 0 and stats.pages > 0,
+        summary.engineering > 0,
+        summary.outbox.get("pending", 0),
+        summary.outbox.get("dead", 0),
+    )
+
+
+def test_demo_is_reproducible_for_a_seed(tmp_path: Path) -> None:
+    """The same seed gives the same day."""
+    first, _ = run_demo(tickets=30, seed=11, db=tmp_path / "a.sqlite3")
+    second, _ = run_demo(tickets=30, seed=11, db=tmp_path / "b.sqlite3")
+    assert first.overall.metrics == second.overall.metrics
+
+
+def test_demo_refuses_an_existing_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--db must name a new file, so an earlier day is never mixed in."""
+    path = tmp_path / "old.sqlite3"
+    path.write_bytes(b"")
+    assert 1 == main(["demo", "--db", str(path)])
+    assert "exists" in capsys.readouterr().err
+
+
+def test_demo_without_rich_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without the cli extra the demo says what to install and exits 1."""
+    monkeypatch.setitem(sys.modules, "rich", None)
+    assert 1 == main(["demo"])
+    assert "pip install 'supportkit[cli]'" in capsys.readouterr().err
+
+
+def test_report_writes_self_contained_html(demo_db: Path, tmp_path: Path) -> None:
+    """The HTML report has inline SVG charts and no external assets or scripts."""
+    out = tmp_path / "report.html"
+    assert 0 == main(["report", "--db", str(demo_db), "--html", str(out)])
+    page = out.read_text(encoding="utf-8")
+    assert (3, [], [], True) == (
+        page.count("<svg"),
+        re.findall(r"(?:src|href)=", page),
+        re.findall(r"<script", page),
+        "enterprise" in page and "Next steps" in page,
+    )
+
+
+def test_report_of_a_missing_database_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A path that is not a database exits 1 with advice."""
+    assert 1 == main(["report", "--db", str(tmp_path / "nope.db"), "--html", "x.html"])
+    assert "no supportkit database" in capsys.readouterr().err
+
+
+def test_console_script_runs_the_demo() -> None:
+    """`supportkit demo` as a subprocess (the README's main-job command) exits 0."""
+    result = subprocess.run(
+        [sys.executable, "-m", "supportkit._cli", "demo", "--tickets", "20"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert (0, True) == (result.returncode, "20 tickets" in result.stdout)
