@@ -514,3 +514,10 @@ def test_untagging_keeps_an_explicit_requirement() -> None:
     r.require("T", skills={"tax": 1})
     r.apply(ev("tagged", "T", 1, remove=["skill:tax"]))
     assert ({"tax": 1}, None) == (r.ticket("T").skills, r.next_ticket("a"))
+
+
+def test_choose_agent_does_not_let_a_new_ticket_jump_the_queue() -> None:
+    """A free agent with an older urgent ticket waiting is not offered a new normal one."""
+    r = fed(router(agent("a", email=0)), created("U", 0, priority="urgent"), created("N", 1))
+    r.add_agent(agent("a", email=1))  # a slot opens, but nobody dispatched yet
+    assert (None, "a") == (r.choose_agent("N"), r.choose_agent("U").id)  # type: ignore[union-attr]

@@ -59,7 +59,11 @@ create_st = st.tuples(
     st.sampled_from([None, None, "en", "de"]),
     st.sampled_from([None, "cust1", "cust2"]),
 )
-decide_st = st.one_of(st.tuples(st.just("decide")), st.tuples(st.just("pull"), st.integers(0, 4)))
+decide_st = st.one_of(
+    st.tuples(st.just("decide")),
+    st.tuples(st.just("pull"), st.integers(0, 4)),
+    st.tuples(st.just("choose"), st.integers(0, 30)),
+)
 ops_st = st.lists(
     st.one_of(
         create_st,
@@ -133,6 +137,9 @@ class World:
             assert _scan_next_ticket(router, agent_id) is ticket
             if ticket is not None:
                 self.assign(ticket.id, agent_id)
+        elif name == "choose" and (ticket_id := self.pick(op[1])) is not None:
+            if router.ticket(ticket_id).queued and (chosen := router.choose_agent(ticket_id)):
+                self.assign(ticket_id, chosen.id)
         elif name == "status" and (ticket_id := self.pick(op[1])) is not None:
             ticket = router.ticket(ticket_id)
             reactivates = ticket.assignee is not None and op[2] in router.counts

@@ -801,6 +801,10 @@ class Router:
         state = self._agent(agent_id)
         if state.status is not AgentStatus.ONLINE:
             return None
+        best = self._best_for(state)
+        return None if best is None else self._tickets[best[2]]
+
+    def _best_for(self, state: AgentState) -> tuple[Any, int, str] | None:
         best: tuple[Any, int, str] | None = None
         for channel, lanes in state.lanes.items():
             if state.load.get(channel, 0) >= state.slots(channel):
@@ -809,17 +813,28 @@ class Router:
                 heap = lane.heap  # its head is always live (see RoutingQueue.discard)
                 if heap and (best is None or heap[0] < best):
                     best = heap[0]
-        return None if best is None else self._tickets[best[2]]
+        return best
 
     def choose_agent(self, ticket_id: str, *, at: datetime | None = None) -> AgentState | None:
-        """Which agent should take *ticket_id* now: the strategy's pick among eligible agents
-        that are online with a free slot, or ``None``. O(eligible agents)."""
+        """Which agent should take *ticket_id* now, or ``None``.
+
+        The strategy picks among the eligible agents that are online with a free slot and have
+        no higher-ordered ticket waiting for them (that one should go first: see
+        :meth:`decide`).
+        """
         self.advance(at)
         ticket = self._ticket(ticket_id)
         lane = self.queue._lanes.get(ticket.requirements) if ticket.seq else None
-        if lane is None or not lane.free:
+        if lane is None:
             return None
-        return self._choose(ticket, lane)
+        candidates = list(lane.free)
+        while candidates:
+            chosen = self._choose(ticket, candidates)
+            best = self._best_for(chosen)
+            if best is not None and best[2] == ticket.id:
+                return chosen
+            candidates.remove(chosen)
+        return None
 
     def decide(self, *, at: datetime | None = None) -> Assignment | None:
         """The next assignment to make: the best queued ticket that some free agent may take,
@@ -834,11 +849,10 @@ class Router:
         if best is None or best_lane is None:
             return None
         ticket = self._tickets[best[2]]
-        chosen = self._choose(ticket, best_lane)
+        chosen = self._choose(ticket, list(best_lane.free))
         return Assignment(ticket.id, chosen.agent.id, ticket.version)
 
-    def _choose(self, ticket: RoutedTicket, lane: _Lane) -> AgentState:
-        candidates = list(lane.free)
+    def _choose(self, ticket: RoutedTicket, candidates: list[AgentState]) -> AgentState:
         ticket.previous_agent = self._last_agent.get(ticket.customer or "")
         return self.strategy.choose(ticket, candidates)
 
