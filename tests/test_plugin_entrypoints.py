@@ -5,13 +5,15 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from supportkit import PluginError
+from supportkit import PluginError, StatusChanged, Ticket, TicketEvent
 from supportkit._plugins import PluginHost
 
+AT = datetime(2025, 3, 3, 9, tzinfo=UTC)
 PLUGIN = """
 from supportkit import hookimpl
 from supportkit.testing import RecordingNotifier
@@ -58,6 +60,20 @@ def test_entry_point_plugins_load_on_first_use(install: Callable[..., None]) -> 
     assert "supportkit_demo_plugin" not in sys.modules
     assert "demo-notifier" in host.notifiers()
     assert "demo" in host.plugin_names()
+
+
+def test_first_broadcast_reaches_entry_point_plugins(install: Callable[..., None]) -> None:
+    """A broadcast as the very first use loads the entry points before calling hookimpls."""
+    source = (
+        "from supportkit import hookimpl\n\nSEEN = []\n\n@hookimpl\n"
+        "def supportkit_status_changed(notice):\n    SEEN.append(notice.ticket_id)\n"
+    )
+    install("supportkit-audit", "audit", "supportkit_audit_plugin", source)
+    created = TicketEvent("created", ticket_id="T-1", at=AT)
+    change = TicketEvent("status_changed", ticket_id="T-1", at=AT, data={"to": "open"})
+    notice = StatusChanged(Ticket.from_events([created, change]), change, "new")
+    assert [] == PluginHost().status_changed(notice=notice)
+    assert ["T-1"] == sys.modules["supportkit_audit_plugin"].SEEN
 
 
 def test_entry_points_load_once(install: Callable[..., None]) -> None:

@@ -532,6 +532,7 @@ class PluginHost:
                 f"got {notice!r}"
             )
         hook = f"supportkit_{notice.kind}"
+        notifiers = self._ready()["notifier"]
         failures: list[PluginError] = []
         for impl in self._impls(hook):
             if only is None or impl.plugin_name in only:
@@ -539,7 +540,7 @@ class PluginHost:
                     self._call(impl, hook, {"notice": notice})
                 except PluginError as error:
                     failures.append(error)
-        for name, (_, notifier) in self._ready()["notifier"].items():
+        for name, (_, notifier) in notifiers.items():
             target = f"notifier:{name}"
             if only is None or target in only:
                 try:
