@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from supportkit import (
+    EventAppended,
     EventError,
     JsonChannel,
     OutboundReply,
@@ -88,6 +89,12 @@ def test_notice_refuses_an_event_of_the_wrong_kind() -> None:
     """A TicketCreated needs the created event."""
     with pytest.raises(EventError, match="TicketCreated needs a TicketEvent of kind created"):
         TicketCreated(created_ticket(), event("tagged", add=["x"]))
+
+
+def test_event_appended_refuses_what_is_not_an_event() -> None:
+    """EventAppended takes any event kind, but only a TicketEvent."""
+    with pytest.raises(EventError, match=r"^EventAppended needs a TicketEvent, got 'created'"):
+        EventAppended(created_ticket(), "created")  # type: ignore[arg-type]
 
 
 def test_notice_refuses_an_event_of_another_ticket() -> None:

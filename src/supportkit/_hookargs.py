@@ -61,9 +61,8 @@ def _event_of(*kinds: str) -> Any:
     def check(instance: Any, _attribute: attrs.Attribute[Any], event: TicketEvent) -> None:
         name = type(instance).__name__
         if not isinstance(event, TicketEvent) or (kinds and event.kind not in kinds):
-            raise EventError(
-                f"{name} needs a TicketEvent of kind {' or '.join(kinds)}, got {event!r}"
-            )
+            of_kind = f" of kind {' or '.join(kinds)}" if kinds else ""
+            raise EventError(f"{name} needs a TicketEvent{of_kind}, got {event!r}")
         if event.ticket_id != instance.ticket.id:
             raise EventError(
                 f"{name}: event {event.id} belongs to ticket {event.ticket_id}, not to "
