@@ -22,6 +22,7 @@ from supportkit import (
     PluginError,
     RoundRobin,
     SlaPolicy,
+    SqliteStore,
     StatusChanged,
     Ticket,
     TicketEvent,
@@ -63,11 +64,11 @@ class Named:
 # --- registration -------------------------------------------------------------------------------
 
 
-def test_builtins_register_memory_store_json_channel_and_log_notifier() -> None:
+def test_builtins_register_stores_json_channel_and_log_notifier() -> None:
     """The built-in plugin registers through the hooks like any other plugin."""
     plugins = host()
     assert ["supportkit.builtins"] == plugins.plugin_names()
-    assert {"memory": InMemoryStore} == dict(plugins.stores())
+    assert {"memory": InMemoryStore, "sqlite": SqliteStore} == dict(plugins.stores())
     assert ["json"] == list(plugins.channels())
     assert isinstance(plugins.channels()["json"], JsonChannel)
     assert isinstance(plugins.notifiers()["log"], LogNotifier)

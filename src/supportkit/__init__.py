@@ -11,6 +11,8 @@ from typing import Any
 from ._builtins import JsonChannel, LogNotifier
 from ._calendar import BusinessCalendar
 from ._clock import Clock, FrozenClock, SystemClock
+from ._desk import DeliveryResult, IngestResult, SupportDesk, TickResult
+from ._deskstore import OutboxMessage
 from ._escalation import (
     Escalation,
     EscalationLadder,
@@ -93,6 +95,7 @@ from ._sla import (
     select_policy,
     sla_metric_events,
 )
+from ._sqlite import SqliteStore
 from ._store import InMemoryStore
 from ._ticket import Satisfaction, Ticket
 from .exceptions import (
@@ -124,6 +127,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "ConcurrencyError",
     "ConfigurationError",
     "Customer",
+    "DeliveryResult",
     "Escalation",
     "EscalationLadder",
     "EscalationLevel",
@@ -137,6 +141,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "GroupMetrics",
     "InMemoryStore",
     "InboundMessage",
+    "IngestResult",
     "IntegrationError",
     "IntegrationHTTPError",
     "IntegrationTimeout",
@@ -151,6 +156,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "OnSlaAlert",
     "OnTier",
     "OutboundReply",
+    "OutboxMessage",
     "Party",
     "PluginError",
     "PolicyError",
@@ -182,13 +188,16 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "SlaTarget",
     "SlaTracker",
     "SlaWarning",
+    "SqliteStore",
     "Status",
     "StatusChanged",
     "StepAction",
     "Sticky",
     "StoreError",
+    "SupportDesk",
     "SupportkitError",
     "SystemClock",
+    "TickResult",
     "Ticket",
     "TicketAssigned",
     "TicketCreated",

@@ -1,4 +1,4 @@
-"""The built-in plugin: the in-memory store, the JSON channel and the log notifier.
+"""The built-in plugin: the in-memory and SQLite stores, the JSON channel and the log notifier.
 
 Built-ins register through the same hooks as any other plugin (so a host can block them by
 name, ``PluginHost(blocked=["supportkit.builtins"])``) and are the first plugin a host
@@ -16,6 +16,7 @@ from typing import Any
 
 from ._hookargs import Notice, OutboundReply
 from ._model import Channel, InboundMessage
+from ._sqlite import SqliteStore
 from ._store import InMemoryStore
 from ._time import from_epoch, parse_instant
 from .exceptions import EventError
@@ -113,8 +114,9 @@ class LogNotifier:
 
 @hookimpl
 def supportkit_register_stores(register: Callable[[str, StoreFactory], None]) -> None:
-    """The in-memory store, as ``"memory"``."""
+    """The in-memory store, as ``"memory"``, and the SQLite store, as ``"sqlite"``."""
     register("memory", InMemoryStore)
+    register("sqlite", SqliteStore)
 
 
 @hookimpl
