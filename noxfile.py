@@ -1,4 +1,4 @@
-"""Development tasks. ``nox`` with no arguments runs tests, lint, typing and the plugin tests."""
+"""Development tasks. ``nox`` with no arguments runs tests, lint, typing, plugin tests and docs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["tests", "lint", "typing", "plugins"]
+nox.options.sessions = ["tests", "lint", "typing", "plugins", "docs"]
 nox.options.default_venv_backend = "venv"
 
 ROOT = Path(__file__).parent
