@@ -167,8 +167,9 @@ class _Cycle:
 
     While the clock runs, ``acc`` is the elapsed time at ``r_ts`` (the last resume) and ``since``
     the clock value then (business or wall seconds); while paused, ``acc`` is the total.
-    ``spans`` holds ``(r_ts, acc)`` for every resume since the last re-target, so warning
-    instants can be found later; ``warned`` pins levels reached before a re-target.
+    ``spans`` holds ``(r_ts, acc)`` for every resume since the last re-target (``None`` for
+    just the start), so warning instants can be found later; ``warned`` pins levels reached
+    before a re-target.
     """
 
     __slots__ = (
@@ -208,14 +209,13 @@ class _Cycle:
     e_stop: int
     breached_at: int | None
     cancelled: bool
-    spans: list[tuple[int, int]]
+    spans: tuple[tuple[int, int], ...] | None
     warned: dict[float, int] | None
 
     def copy(self) -> _Cycle:
         twin = _Cycle()
         for name in self.__slots__:
             setattr(twin, name, getattr(self, name))
-        twin.spans = list(self.spans)
         return twin
 
 
@@ -459,11 +459,11 @@ class SlaTracker:
         if m in _RUNS[self._fold.status]:  # type: ignore[union-attr]
             c.running = True
             c.since = self._b if c.biz else ts
-            c.spans = [(ts, 0)]
+            c.spans = None  # one span, (start, 0): no tuple per cycle on the hot path
         else:
             c.running = False
             c.since = 0
-            c.spans = []
+            c.spans = ()
         self._cycles.append(c)
         self._open[m] = c
         if self._log is not None:
@@ -507,7 +507,7 @@ class SlaTracker:
         c.running = True
         c.r_ts = ts
         c.since = self._b if c.biz else ts
-        c.spans.append((ts, c.acc))
+        c.spans = (*_spans(c), (ts, c.acc))
         if self._log is not None:
             self._log.append((ts, "activate", c.metric, c.index))
 
@@ -588,9 +588,9 @@ class SlaTracker:
         if c.running:
             c.r_ts = ts
             c.since = self._b if c.biz else ts
-            c.spans = [(ts, elapsed)]
+            c.spans = ((ts, elapsed),)
         else:
-            c.spans = []
+            c.spans = ()
 
     # -- evaluation -------------------------------------------------------------------------
 
@@ -688,13 +688,19 @@ class SlaTracker:
 _Row = tuple[_Cycle, SlaStatus, bool, int | None, int, int | None]
 
 
+def _spans(c: _Cycle) -> tuple[tuple[int, int], ...]:
+    """``(resumed at, elapsed then)`` for each span the clock ran since the last re-target."""
+    return ((c.start, 0),) if c.spans is None else c.spans
+
+
 def _warn_instant(c: _Cycle, threshold: int, calendar: BusinessCalendar | None) -> int:
     """When the cycle's elapsed time reached *threshold* (in the span where it crossed it)."""
-    for resumed, acc in reversed(c.spans):
+    spans = _spans(c)
+    for resumed, acc in reversed(spans):
         if acc < threshold:
             left = threshold - acc
             return calendar.add_seconds(resumed, left) if c.biz and calendar else resumed + left
-    return c.spans[0][0] if c.spans else c.start
+    return spans[0][0] if spans else c.start
 
 
 def _reached(c: _Cycle, elapsed: int, calendar: BusinessCalendar | None) -> dict[float, int]:
