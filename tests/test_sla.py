@@ -28,6 +28,7 @@ from supportkit import (
     select_policy,
     sla_metric_events,
 )
+from supportkit._cli import main
 from supportkit.testing import assert_sla, load_scenario, ticket
 
 SCENARIOS = sorted((Path(__file__).parent / "scenarios").glob("*.json"))
@@ -74,17 +75,28 @@ def test_scenario(path: Path) -> None:
     assert_sla(load_scenario(path))
 
 
-@pytest.mark.parametrize("path", SCENARIOS[:3], ids=lambda p: p.stem)
-def test_cli_prints_the_scenario_evaluation(path: Path) -> None:
-    """``supportkit sla evaluate FILE`` prints the evaluation as JSON (checked with --check)."""
-    done = subprocess.run(
-        [sys.executable, "-m", "supportkit._cli", "sla", "evaluate", "--check", str(path)],
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "supportkit._cli", "sla", "evaluate", *args],
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+@pytest.mark.parametrize("path", SCENARIOS[:3], ids=lambda p: p.stem)
+def test_cli_prints_the_scenario_evaluation(path: Path) -> None:
+    """``supportkit sla evaluate FILE`` prints the evaluation as JSON (checked with --check)."""
+    done = _cli("--check", str(path))
     assert (0, "") == (done.returncode, done.stderr)
     assert load_scenario(path).evaluate().to_dict() == json.loads(done.stdout)
+
+
+def test_cli_checks_every_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    """In-process, ``supportkit sla evaluate --check`` agrees with every scenario's expected."""
+    for path in SCENARIOS:
+        assert (path.name, 0) == (path.name, main(["sla", "evaluate", "--check", str(path)]))
+    assert "" == capsys.readouterr().err
 
 
 def test_cli_rejects_a_bad_file(tmp_path: Path) -> None:
@@ -93,12 +105,7 @@ def test_cli_rejects_a_bad_file(tmp_path: Path) -> None:
     raw = json.loads((SCENARIOS[0].parent / "next_reply_cycles.json").read_text())
     raw["events"][1]["kind"] = "mesage"
     bad.write_text(json.dumps(raw))
-    done = subprocess.run(
-        [sys.executable, "-m", "supportkit._cli", "sla", "evaluate", str(bad)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = _cli(str(bad))
     assert 1 == done.returncode
     assert f"{bad}: events[1]: unknown event kind 'mesage'" in done.stderr
 
@@ -107,13 +114,19 @@ def test_cli_rejects_invalid_json(tmp_path: Path) -> None:
     """A file that is not JSON exits 1 saying where the JSON breaks."""
     bad = tmp_path / "bad.json"
     bad.write_text("{")
-    done = subprocess.run(
-        [sys.executable, "-m", "supportkit._cli", "sla", "evaluate", str(bad)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = _cli(str(bad))
     assert (1, True) == (done.returncode, "not valid JSON" in done.stderr)
+
+
+def test_cli_check_reports_differences(tmp_path: Path) -> None:
+    """With --check, a scenario whose expected answer is wrong exits 1 and shows the diff."""
+    path = tmp_path / "wrong.json"
+    raw = json.loads((SCENARIOS[0].parent / "first_reply_met.json").read_text())
+    raw["expected"]["first_reply"][0]["status"] = "breached"
+    path.write_text(json.dumps(raw))
+    done = _cli("--check", str(path))
+    assert 1 == done.returncode
+    assert "first_reply[0].status: expected 'breached', got 'met'" in done.stderr
 
 
 def test_assert_sla_shows_a_readable_diff() -> None:
