@@ -273,6 +273,7 @@ class SlaTracker:
     counts business targets (24x7 without one). Gives the same results as :func:`evaluate_sla`.
     Events must belong to one ticket and come in log order; an event the lifecycle refuses
     raises :class:`~supportkit.TicketStateError` and leaves the tracker unchanged.
+    ``record=True`` also keeps the Zendesk-style metric events for :meth:`metric_events`.
     """
 
     def __init__(
