@@ -18,6 +18,7 @@ the failures, so the caller (the desk's outbox) can log them and retry just thos
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import importlib.metadata
 import threading
@@ -249,7 +250,7 @@ class PluginHost:
                 del registry[key]
 
     def _hook_names(self) -> list[str]:
-        return [name for name in vars(hookspecs) if name.startswith("supportkit_")]
+        return _hook_names()
 
     def _ready(self) -> dict[str, dict[str, tuple[str, Any]]]:
         """Load the entry-point plugins on first use; return the registries."""
@@ -580,6 +581,12 @@ class PluginHost:
     def satisfaction_received(self, *, notice: SatisfactionReceived) -> list[PluginError]:
         """Broadcast ``supportkit_satisfaction_received``; see :meth:`notify`."""
         return self.notify(_expect(notice, SatisfactionReceived))
+
+
+@functools.cache
+def _hook_names() -> list[str]:
+    """Every hookspec's name (computed once: ``receivers`` runs for every appended event)."""
+    return [name for name in vars(hookspecs) if name.startswith("supportkit_")]
 
 
 def _checked(result: Any, expected: type[_T], plugin: str, what: str) -> _T:
