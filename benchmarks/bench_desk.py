@@ -4,7 +4,8 @@ Every message goes through ``SupportDesk.ingest``: idempotency check, CRM/tier l
 selection and tracking, the due index, outbox rows for the built-in log notifier, routing (a
 compare-and-set claim for new tickets) and the commit. A quarter of the messages open tickets,
 the rest thread into recent ones; one in fifty is a redelivered duplicate. Reports events
-appended per second and the p50/p99 latency of one ``ingest`` call.
+appended per second and the p50/p99 latency of one ``ingest`` call; ``durability="full"``
+(an fsync per commit, so bounded by the disk) runs on the first tenth of the messages.
 
 Targets (issue 9): at least 20,000 events/s in memory and 3,000 events/s durable on SQLite.
 
@@ -153,8 +154,12 @@ def main() -> None:
     memory, _ = run("in-memory", InMemoryStore(), stream)
     with tempfile.TemporaryDirectory() as tmp:
         normal, _ = run("sqlite normal (WAL)", SqliteStore(Path(tmp) / "n.db"), stream)
+        # durability="full" pays one fsync per commit, so it runs on the first tenth of the
+        # stream (the rate is bounded by the disk, not by the message count).
         full, _ = run(
-            "sqlite full (fsync)", SqliteStore(Path(tmp) / "f.db", durability="full"), stream
+            "sqlite full (fsync)",
+            SqliteStore(Path(tmp) / "f.db", durability="full"),
+            stream[: max(1, count // 10)],
         )
     print(
         f"targets: in-memory >= 20,000 events/s ({memory / 20_000:.2f}x), "

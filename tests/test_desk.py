@@ -597,3 +597,23 @@ def test_closed_sqlite_store_errors_are_store_errors(tmp_path: Path) -> None:
     desk.close()
     with pytest.raises(StoreError):
         desk.ingest(msg("m-1"))
+
+
+def test_metrics_fold_every_ticket_with_its_sla(
+    make_desk: Callable[..., SupportDesk], clock: FrozenClock
+) -> None:
+    """metrics() reports per tier, counting SLA met and breached cycles."""
+    desk = make_desk(
+        policies=[HOUR_POLICY], tiers=[Tier("vip", weight=9, watchlist={"vip@example.com"})]
+    )
+    fast = desk.ingest(msg("m-1", sender="vip@example.com")).ticket_id
+    desk.ingest(msg("m-2"))
+    clock.advance(minutes=10)
+    desk.reply(fast, "done", agent="a-1", status="solved")
+    clock.advance(hours=2)
+    report = desk.metrics(("all", "tier"))
+    vip = report.row("tier", "vip")
+    assert ((1, 1, 600.0), (2, 0.5)) == (
+        (vip["incoming"], vip["solved"], vip["first_reply.mean"]),
+        (report.row("all")["incoming"], report.row("all")["sla_attainment"]),
+    )

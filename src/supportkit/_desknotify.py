@@ -59,8 +59,11 @@ def as_host(plugins: Any) -> PluginHost:
     return PluginHost(plugins=tuple(plugins))
 
 
+_MESSAGE_FIELDS = tuple(field.name for field in attrs.fields(InboundMessage))
+
+
 def _message_dict(message: InboundMessage) -> dict[str, Any]:
-    raw = attrs.asdict(message, recurse=False)
+    raw = {name: getattr(message, name) for name in _MESSAGE_FIELDS}
     raw["at"] = message.at.isoformat()
     raw["tags"] = list(message.tags)
     raw["metadata"] = dict(message.metadata)
