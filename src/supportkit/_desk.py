@@ -50,9 +50,16 @@ log.addHandler(logging.NullHandler())  # a library logs; the application decides
 #: Where ``SupportDesk()`` keeps its SQLite store when no ``store`` is given (current directory).
 DEFAULT_DATABASE = "supportkit.sqlite3"
 
+#: What an action hands ``_apply``: the ticket's fold and the instant -> the events to append.
+_Build = Callable[[_Fold, datetime], list[TicketEvent]]
+
 _REOPENS = frozenset({Status.PENDING, Status.ON_HOLD, Status.SOLVED})
 #: A ticket's snapshot is stored at least every this many events.
 SNAPSHOT_EVERY = 8
+#: Events no SLA clock depends on: they leave the ticket's due instant as it was.
+_SLA_NEUTRAL = frozenset(
+    {"assigned", "tagged", "escalated", "satisfaction_rated", "kb_article_viewed", "deflected"}
+)
 #: Events that re-target SLA clocks, so an alert may be due at once.
 _RETARGETS = frozenset({"sla_policy_applied", "priority_changed"})
 
@@ -111,15 +118,22 @@ class DeliveryResult:
 
 @attrs.define
 class _Live:
-    """The desk's in-process view of a ticket: its snapshot (and the mutable fold behind it),
-    SLA tracker, due instant and emitted alert keys."""
+    """The desk's in-process view of a ticket: the mutable fold (frozen into a
+    :class:`Ticket` only when someone asks), SLA tracker, due instant and emitted alert keys."""
 
     fold: _Fold
-    ticket: Ticket
     tracker: SlaTracker | None
     due: int | None
     emitted: set[str]
     snapshot_version: int = 0
+    frozen: Ticket | None = None
+
+    @property
+    def ticket(self) -> Ticket:
+        """The ticket as of the fold's last event."""
+        if self.frozen is None:
+            self.frozen = self.fold.freeze()
+        return self.frozen
 
 
 def _new_ticket_id() -> str:
@@ -253,24 +267,23 @@ class SupportDesk:
         fold = _Fold.start(events[0])
         for event in events[1:]:
             fold.apply(event)
-        ticket = fold.freeze()
-        tracker = self._tracker(ticket)
+        tracker = self._tracker(fold.sla_policy)
         if tracker is not None:
             for event in events:
                 tracker.apply(event)
-        live = _Live(fold, ticket, tracker, None, set(self.store.alerts(ticket_id)))
+        live = _Live(fold, tracker, None, set(self.store.alerts(ticket_id)))
         live.due = self._due(live, to_epoch(self.clock.now()), full=True)
         self._remember(live)
         return live
 
     def _remember(self, live: _Live) -> None:
-        self._cache[live.ticket.id] = live
-        self._cache.move_to_end(live.ticket.id)
+        self._cache[live.fold.id] = live
+        self._cache.move_to_end(live.fold.id)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
-    def _tracker(self, ticket: Ticket) -> SlaTracker | None:
-        policy = self._policies.get(ticket.sla_policy or "")
+    def _tracker(self, policy_name: str | None) -> SlaTracker | None:
+        policy = self._policies.get(policy_name or "")
         if policy is None:
             return None
         # Every policy is in the book so a later sla_policy_applied event can switch to it.
@@ -316,30 +329,32 @@ class SupportDesk:
         any failure the cached state of the ticket is dropped (the next use re-reads it).
         """
         now = to_epoch(self.clock.now())
-        before = None if live is None else live.ticket
-        version = 0 if before is None else before.version
+        # The ticket before the events is frozen only if an in-process hook needs notices.
+        before = live.ticket if live is not None and self.plugins.inline() else None
+        version = 0 if live is None else live.fold.version
+        status = None if live is None else live.fold.status
         keys = tuple(alert.key for alert, _ in alerts)
         try:
             if live is None:
                 fold = _Fold.start(events[0])
                 for event in events[1:]:
                     fold.apply(event)
-                ticket = fold.freeze()
-                live = _Live(fold, ticket, self._tracker(ticket), None, set())
+                live = _Live(fold, self._tracker(fold.sla_policy), None, set())
             else:
+                live.frozen = None
                 for event in events:
                     live.fold.apply(event)
-                ticket = live.fold.freeze()
             if live.tracker is not None:
                 for event in events:
                     live.tracker.apply(event)
-            live.ticket = ticket
             live.emitted.update(keys)
-            live.due = self._due(live, now, full=any(e.kind in _RETARGETS for e in events))
+            due_before = live.due
+            if alerts or not events or any(e.kind not in _SLA_NEUTRAL for e in events):
+                live.due = self._due(live, now, full=any(e.kind in _RETARGETS for e in events))
             rows, pending = self.plugins.rows(
                 before,
                 events,
-                ticket,
+                live,
                 now=now,
                 lease=self._lease,
                 message=message,
@@ -351,7 +366,7 @@ class SupportDesk:
                     tuple(events),
                     version,
                     message=None if message is None else (message.channel, message.message_id),
-                    snapshot=ticket if self._snapshot_due(live, before) else None,
+                    snapshot=live.ticket if self._snapshot_due(live, status) else None,
                     due=live.due,
                     outbox=tuple(rows),
                     alerts=keys,
@@ -362,7 +377,7 @@ class SupportDesk:
             raise
         self._remember(live)
         if self.router is not None:
-            self._feed_router(ticket_id, events, version, live.due)
+            self._feed_router(ticket_id, events, version, live.due, live.due != due_before)
         if pending:
             delivered, failed = self.plugins.fire(pending)
             self.store.settle_outbox(
@@ -371,16 +386,16 @@ class SupportDesk:
         return live, new_version
 
     @staticmethod
-    def _snapshot_due(live: _Live, before: Ticket | None) -> bool:
-        """Store a snapshot for a new ticket, on a status change and every
-        :data:`SNAPSHOT_EVERY` events (reads fold the few events after it)."""
-        ticket = live.ticket
+    def _snapshot_due(live: _Live, status: Status | None) -> bool:
+        """Store a snapshot for a new ticket, on a status change (*status* is the one before)
+        and every :data:`SNAPSHOT_EVERY` events (reads fold the few events after it)."""
+        fold = live.fold
         if (
-            before is None
-            or ticket.status is not before.status
-            or ticket.version - live.snapshot_version >= SNAPSHOT_EVERY
+            status is None
+            or fold.status is not status
+            or fold.version - live.snapshot_version >= SNAPSHOT_EVERY
         ):
-            live.snapshot_version = ticket.version
+            live.snapshot_version = fold.version
             return True
         return False
 
@@ -391,45 +406,40 @@ class SupportDesk:
             return None
         return now + int(min(self._max_backoff, self._backoff * 2**attempts))
 
-    def _act(
-        self, ticket_id: str, build: Callable[[Ticket, datetime], list[TicketEvent]]
-    ) -> Ticket:
+    def _act(self, ticket_id: str, build: _Build) -> Ticket:
         """Append the events *build* makes from the current ticket; return the new ticket."""
-        return self._apply(ticket_id, build)[0]
+        return self._apply(ticket_id, build)[0].ticket
 
     def _apply(
-        self,
-        ticket_id: str,
-        build: Callable[[Ticket, datetime], list[TicketEvent]],
-        *,
-        expected_version: int | None = None,
-    ) -> tuple[Ticket, list[TicketEvent]]:
-        """Append the events *build* makes from the current ticket, retrying on conflicts
-        (unless an *expected_version* is given: then a conflict is raised)."""
+        self, ticket_id: str, build: _Build, *, expected_version: int | None = None
+    ) -> tuple[_Live, list[TicketEvent]]:
+        """Append the events *build* makes from the ticket's current fold, retrying on
+        conflicts (unless an *expected_version* is given: then a conflict is raised)."""
         with self._lock:
             for _ in range(_RETRIES):
                 live = self._load(ticket_id)
-                if expected_version is not None and live.ticket.version != expected_version:
+                if expected_version is not None and live.fold.version != expected_version:
                     self._cache.pop(ticket_id, None)
                     live = self._load(ticket_id)
-                    if live.ticket.version != expected_version:
+                    if live.fold.version != expected_version:
                         raise ConcurrencyError(
                             f"ticket {ticket_id}: expected version {expected_version} but it "
-                            f"is at {live.ticket.version}; re-read the ticket and retry",
+                            f"is at {live.fold.version}; re-read the ticket and retry",
                             ticket_id=ticket_id,
                             expected=expected_version,
-                            actual=live.ticket.version,
+                            actual=live.fold.version,
                         )
-                events = build(live.ticket, self._now(live.ticket))
+                at = max(self.clock.now(), from_epoch(live.fold.updated_at))
+                events = build(live.fold, at)
                 if not events:
-                    return live.ticket, events
+                    return live, events
                 try:
                     live, _ = self._commit(live, events, ticket_id=ticket_id)
                 except ConcurrencyError:
                     if expected_version is not None:
                         raise
                     continue
-                return live.ticket, events
+                return live, events
         raise _gave_up(ticket_id)
 
     def _now(self, ticket: Ticket | None, at: datetime | None = None) -> datetime:
@@ -473,8 +483,8 @@ class SupportDesk:
                 live = self._load(message.ticket_id)
             except TicketStateError:
                 live = None  # a host-chosen id for a new ticket
-            if live is not None and live.ticket.status is Status.CLOSED:
-                follow_up_of, live = live.ticket.id, None
+            if live is not None and live.fold.status is Status.CLOSED:
+                follow_up_of, live = live.fold.id, None
         events: list[TicketEvent] = []
         if live is None:
             ticket_id = (
@@ -485,17 +495,17 @@ class SupportDesk:
             events.extend(self._opening(ticket_id, message, follow_up_of))
             at = message.at
         else:
-            ticket_id = live.ticket.id
-            at = self._now(live.ticket, message.at)
-            if message.public and live.ticket.status in _REOPENS:
+            ticket_id = live.fold.id
+            at = max(message.at, from_epoch(live.fold.updated_at))  # logs are in time order
+            if message.public and live.fold.status in _REOPENS:
                 events.append(
                     TicketEvent(
                         "status_changed", ticket_id=ticket_id, at=at, data={"to": Status.OPEN}
                     )
                 )
-        if live is not None and live.ticket.status is Status.SOLVED and events:
+        if live is not None and live.fold.status is Status.SOLVED and events:
             events += self._escalations(live, [None], at, events)  # reopen triggers may climb
-        customer = events[0].actor if live is None else live.ticket.customer
+        customer = events[0].actor if live is None else live.fold.customer
         events.append(
             TicketEvent(
                 "message",
@@ -518,7 +528,7 @@ class SupportDesk:
             created=events[0].kind == "created",
             events=tuple(events),
             version=version,
-            assignee=live.ticket.assignee,
+            assignee=live.fold.assignee,
         )
 
     def _opening(
@@ -588,8 +598,15 @@ class SupportDesk:
     # --- routing -------------------------------------------------------------------------------
 
     def _feed_router(
-        self, ticket_id: str, events: Sequence[TicketEvent], version: int, due: int | None
+        self,
+        ticket_id: str,
+        events: Sequence[TicketEvent],
+        version: int,
+        due: int | None,
+        due_changed: bool,
     ) -> None:
+        """Tell the router about the committed *events* (catching up if it missed some, say
+        written by another process) and about the ticket's SLA due instant if it moved."""
         router = self.router
         assert router is not None
         self._sync_router()
@@ -602,7 +619,8 @@ class SupportDesk:
                 router.apply(event)
         else:
             router.catch_up(self.store, ticket_id)
-        router.set_deadline(ticket_id, due)
+        if due_changed or seen != version:
+            router.set_deadline(ticket_id, due)
 
     def _sync_router(self) -> None:
         """Feed the router every stored event once, before its first decision."""
@@ -656,14 +674,14 @@ class SupportDesk:
                 version=exc.actual,
                 reason=f"lost: {exc}",
             )
-        ticket, events = won
+        live, events = won
         return Claim(
             ticket_id,
             agent,
             group,
             won=True,
             expected_version=expected_version,
-            version=ticket.version,
+            version=live.fold.version,
             event=events[0],
         )
 
@@ -691,8 +709,8 @@ class SupportDesk:
 
     def _event(
         self, kind: str, *, by: Role | str = Role.AGENT, actor: str | None = None, **data: Any
-    ) -> Callable[[Ticket, datetime], list[TicketEvent]]:
-        def build(ticket: Ticket, at: datetime) -> list[TicketEvent]:
+    ) -> _Build:
+        def build(ticket: _Fold, at: datetime) -> list[TicketEvent]:
             return [
                 TicketEvent(kind, ticket_id=ticket.id, at=at, by=Role(by), actor=actor, data=data)
             ]
@@ -712,7 +730,7 @@ class SupportDesk:
         move the ticket to *status* in the same commit (``"pending"`` asks the customer)."""
         message = self._event("message", actor=agent, public=public, body=body)
 
-        def build(ticket: Ticket, at: datetime) -> list[TicketEvent]:
+        def build(ticket: _Fold, at: datetime) -> list[TicketEvent]:
             events = message(ticket, at)
             if status is not None and Status(status) is not ticket.status:
                 events += self._event("status_changed", actor=agent, to=status)(ticket, at)
@@ -743,11 +761,9 @@ class SupportDesk:
     ) -> Ticket:
         """Assign the ticket to *agent* and/or *group* (at *expected_version* if given)."""
         build = self._assigned(agent, group, actor)
-        return self._apply(ticket_id, build, expected_version=expected_version)[0]
+        return self._apply(ticket_id, build, expected_version=expected_version)[0].ticket
 
-    def _assigned(
-        self, agent: str | None, group: str | None, actor: str | None
-    ) -> Callable[[Ticket, datetime], list[TicketEvent]]:
+    def _assigned(self, agent: str | None, group: str | None, actor: str | None) -> _Build:
         by = Role.SYSTEM if actor is None else Role.AGENT
         return self._event("assigned", by=by, actor=actor, agent=agent, group=group)
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
 from ._deskstore import OutboxMessage
 from ._hookargs import (
+    NOTICE_TYPES,
     EventAppended,
     Notice,
     OutboundReply,
@@ -137,6 +138,16 @@ def _steps(
     return steps
 
 
+class _After(Protocol):
+    """The ticket after a commit's events: the fold (cheap fields) and, on demand, the frozen
+    snapshot (``SupportDesk``'s live ticket state)."""
+
+    fold: _Fold
+
+    @property
+    def ticket(self) -> Ticket: ...
+
+
 @attrs.frozen
 class _Pending:
     """A notice and the outbox keys of its in-process (hookimpl) receivers, to fire now."""
@@ -150,6 +161,27 @@ class DeskPlugins:
 
     def __init__(self, host: PluginHost) -> None:
         self.host = host
+        self._receivers: dict[str, list[str]] = {}
+        self._plugins: tuple[str, ...] = ()
+
+    def inline(self) -> bool:
+        """Whether any notice kind has an in-process (hookimpl) receiver."""
+        return any(
+            not receiver.startswith("notifier:")
+            for kind in NOTICE_TYPES
+            for receiver in self.receivers(kind)
+        )
+
+    def receivers(self, kind: str) -> list[str]:
+        """``host.receivers(kind)``, remembered until the host's plugins change (it is asked
+        for every appended event)."""
+        plugins = tuple(self.host.plugin_names())
+        if plugins != self._plugins:
+            self._plugins, self._receivers = plugins, {}
+        found = self._receivers.get(kind)
+        if found is None:
+            found = self._receivers[kind] = self.host.receivers(kind)
+        return found
 
     # lookups
     def lookup_customer(self, message: InboundMessage) -> Customer | None:
@@ -166,7 +198,7 @@ class DeskPlugins:
         self,
         before: Ticket | None,
         events: Sequence[TicketEvent],
-        after: Ticket,
+        after: _After,
         *,
         now: int,
         lease: int,
@@ -178,22 +210,19 @@ class DeskPlugins:
         Rows of in-process receivers are written leased (hidden from ``deliver`` for *lease*
         seconds): the desk fires them right after the commit and settles them.
         """
-        receivers: dict[str, list[str]] = {}
         rows: list[OutboxMessage] = []
         pending: list[_Pending] = []
 
         def add(kind: str, ident: str, notice: Any, payload: dict[str, Any]) -> None:
-            if kind not in receivers:
-                receivers[kind] = self.host.receivers(kind)
             now_keys: dict[str, str] = {}
-            for receiver in receivers[kind]:
+            for receiver in self.receivers(kind):
                 key = f"{kind}:{ident}:{receiver}"
                 inline = not receiver.startswith("notifier:")
                 rows.append(
                     OutboxMessage(
                         key=key,
                         topic=kind,
-                        ticket_id=after.id,
+                        ticket_id=after.fold.id,
                         payload={**payload, "receiver": receiver},
                         created_at=now,
                         next_attempt_at=now + lease if inline else now,
@@ -213,7 +242,7 @@ class DeskPlugins:
                 steps.extend(_steps(before, events))
             return steps[index]
 
-        version = after.version - len(events)
+        version = after.fold.version - len(events)
         for index, event in enumerate(events):
             version += 1
             for kind in _event_kinds(event):
@@ -230,13 +259,13 @@ class DeskPlugins:
                 event.kind == "message"
                 and event.by is Role.AGENT
                 and event.data["public"]
-                and self.can_send(event.data["channel"] or after.channel)
+                and self.can_send(event.data["channel"] or after.fold.channel)
             ):
-                rows.append(self._reply_row(after, event, version, now))
+                rows.append(self._reply_row(after.fold, event, version, now))
         for alert, deadline in alerts:
             kind = "sla_breached" if alert.kind == "breach" else "sla_warning"
             payload = {
-                "version": after.version,
+                "version": after.fold.version,
                 "metric": alert.metric,
                 "cycle": alert.cycle,
                 "level": alert.level,
@@ -244,7 +273,12 @@ class DeskPlugins:
                 "key": alert.key,
                 "deadline": None if deadline is None else to_epoch(deadline),
             }
-            add(kind, alert.key, lambda a=alert, d=deadline: _sla_notice(after, a, d), payload)
+            add(
+                kind,
+                alert.key,
+                lambda a=alert, d=deadline: _sla_notice(after.ticket, a, d),
+                payload,
+            )
         return rows, pending
 
     def can_send(self, channel: str) -> bool:
@@ -253,7 +287,7 @@ class DeskPlugins:
         return channel in self.host.channels() or bool(self.host._impls("supportkit_send_reply"))
 
     def _reply_row(
-        self, ticket: Ticket, event: TicketEvent, version: int, now: int
+        self, ticket: _Fold, event: TicketEvent, version: int, now: int
     ) -> OutboxMessage:
         return OutboxMessage(
             key=f"reply:{event.id}",
