@@ -127,6 +127,15 @@ def test_sqlite_errors_are_wrapped(tmp_path: Path) -> None:
     assert isinstance(info.value.__cause__, sqlite3.Error)
 
 
+def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+    """Opening some other file says so with a StoreError, not a raw sqlite3 error."""
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"these are not the tables you are looking for" * 100)
+    with pytest.raises(StoreError, match="is it a supportkit database") as info:
+        SqliteStore(path)
+    assert isinstance(info.value.__cause__, sqlite3.Error)
+
+
 def test_older_schema_is_migrated_and_keeps_its_events(tmp_path: Path) -> None:
     """A file at schema version 1 (log only) is upgraded on open; old events stay readable."""
     path = tmp_path / "old.sqlite3"

@@ -43,6 +43,13 @@ def _sla_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
 def _needs_rich(command: str) -> bool:
     try:
         import rich  # noqa: F401
@@ -130,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Simulate a support day (tiers, channels, agents in two time zones, SLA "
         "clocks, escalations, an outbox with a flaky pager) on an embedded SQLite store.",
     )
-    demo.add_argument("--tickets", type=int, default=300, help="tickets opened (default 300)")
+    demo.add_argument("--tickets", type=_positive, default=300, help="tickets opened (default 300)")
     demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     demo.add_argument(
         "--speed",

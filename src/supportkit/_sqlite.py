@@ -155,9 +155,15 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open SQLite store {str(self.path)!r}: {exc}") from exc
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # PRAGMA values cannot be bound parameters; this one comes from a fixed table.
-            self._db.execute(f"PRAGMA synchronous={_SYNCHRONOUS[durability]}")
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                # PRAGMA values cannot be bound parameters; this one comes from a fixed table.
+                self._db.execute(f"PRAGMA synchronous={_SYNCHRONOUS[durability]}")
+            except sqlite3.Error as exc:
+                raise StoreError(
+                    f"cannot open SQLite store {str(self.path)!r}: {exc} (is it a supportkit "
+                    "database?)"
+                ) from exc
             self._migrate()
         except BaseException:
             self._db.close()
