@@ -255,8 +255,24 @@ def _compile(policy: SlaPolicy, business: bool) -> _Table:
 _NO_TARGETS: list[_Entry | None] = [None] * 7
 
 
+_SINGLES: dict[int, tuple[SlaPolicy]] = {}
+
+
+def _single(policy: SlaPolicy) -> tuple[SlaPolicy, ...]:
+    """One shared ``(policy,)`` per policy: a tracker per ticket should not allocate it (policies
+    are unhashable, so the cache is keyed by identity and holds the policy alive)."""
+    hit = _SINGLES.get(id(policy))
+    if hit is None or hit[0] is not policy:
+        if len(_SINGLES) >= 512:
+            _SINGLES.pop(next(iter(_SINGLES)))
+        hit = _SINGLES[id(policy)] = (policy,)
+    return hit
+
+
 def _book(policy: SlaPolicy | Sequence[SlaPolicy]) -> tuple[SlaPolicy, ...]:
-    book = (policy,) if isinstance(policy, SlaPolicy) else tuple(policy)
+    if isinstance(policy, SlaPolicy):
+        return _single(policy)
+    book = tuple(policy)
     if not book or not all(isinstance(p, SlaPolicy) for p in book):
         raise PolicyError(
             "pass an SlaPolicy (or a non-empty list of them: the first applies from creation, "
@@ -297,7 +313,7 @@ class SlaTracker:
         self._b = 0
         self._first_done = self._awaiting = self._updating = False
         self._log: list[tuple[int, str, int | None, int | None]] | None = [] if record else None
-        self._applied: list[tuple[int, SlaPolicy]] = []
+        self._applied: list[tuple[int, SlaPolicy]] | None = [] if record else None
         # Evaluations read the cycles lazily, so once evaluated they are copied before a change.
         self._shared = False
 
@@ -369,7 +385,7 @@ class SlaTracker:
         ts = self._last = event.ts
         self._targets = self._table.get(fold.priority, _NO_TARGETS)
         if self._log is not None:
-            self._applied.append((ts, self._policy))
+            self._applied.append((ts, self._policy))  # type: ignore[union-attr]
             self._log.append((ts, "apply_sla", None, None))
         # An agent-created (outbound) ticket starts with the agent's word: no first reply due.
         self._first_done = event.by is Role.AGENT
@@ -438,7 +454,7 @@ class SlaTracker:
         self._table = _compile(policy, self._calendar is not None)
         self._targets = self._table.get(self._fold.priority, _NO_TARGETS)  # type: ignore[union-attr]
         if self._log is not None:
-            self._applied.append((ts, policy))
+            self._applied.append((ts, policy))  # type: ignore[union-attr]
             self._log.append((ts, "apply_sla", None, None))
         self._retarget_all(ts, False)
 
@@ -665,7 +681,7 @@ class SlaTracker:
             if row[5] is not None:
                 log.append((row[5], "breach", row[0].metric, row[0].index))
         log.sort(key=lambda item: item[0])  # stable: same-instant entries keep fold order
-        applied = self._applied
+        applied = self._applied or []
         result = []
         for ts, kind, metric, index in log:
             policy = next(p for t, p in reversed(applied) if t <= ts)
