@@ -617,3 +617,19 @@ def test_metrics_fold_every_ticket_with_its_sla(
         (vip["incoming"], vip["solved"], vip["first_reply.mean"]),
         (report.row("all")["incoming"], report.row("all")["sla_attainment"]),
     )
+
+
+def test_redelivered_notices_are_rebuilt_as_they_were(
+    make_desk: Callable[..., SupportDesk],
+) -> None:
+    """Notices delivered from the outbox carry the ticket as it was right after their event."""
+    notifier = Notifier()
+    desk = make_desk(plugins=host(notifier))
+    ticket_id = desk.ingest(msg("m-1")).ticket_id
+    desk.set_status(ticket_id, "pending")
+    desk.set_status(ticket_id, "open")
+    desk.deliver()
+    changes = [n for n in notifier.notices if n.kind == "status_changed"]
+    assert [("new", "pending", 3), ("pending", "open", 4)] == [
+        (n.previous.value, n.ticket.status.value, n.ticket.version) for n in changes
+    ]

@@ -21,7 +21,7 @@ import attrs
 
 from ._calendar import BusinessCalendar
 from ._clock import Clock, SystemClock
-from ._desknotify import DeskPlugins, as_host, failure_text
+from ._desknotify import DeskPlugins, History, as_host, failure_text
 from ._deskstore import Commit, DeskStore, MemorySidecar, OutboxMessage
 from ._escalation import EscalationLadder, EscalationLevel, OnSlaAlert
 from ._metrics import Goal, MetricsReport, TicketFacts, metrics_report
@@ -963,12 +963,15 @@ class SupportDesk:
         now = to_epoch(self.clock.now())
         delivered: list[str] = []
         failed: list[tuple[str, str, int | None]] = []
-        logs: dict[str, list[TicketEvent]] = {}
+        histories: dict[str, History] = {}
         for message in self.store.claim_outbox(now, limit=limit, lease=self._lease):
             try:
-                if message.ticket_id not in logs:
-                    logs[message.ticket_id] = self.store.read(message.ticket_id)
-                self.plugins.deliver(message, logs[message.ticket_id])
+                history = histories.get(message.ticket_id)
+                if history is None:
+                    history = histories[message.ticket_id] = History(
+                        self.store.read(message.ticket_id)
+                    )
+                self.plugins.deliver(message, history)
             except Exception as exc:  # a failing plugin must never stop the others
                 failed.append(
                     (message.key, failure_text(exc), self._retry_at(now, message.attempts))

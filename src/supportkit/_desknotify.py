@@ -37,7 +37,7 @@ from ._ticket import Ticket, _Fold
 from ._time import from_epoch, parse_instant, to_epoch
 from .exceptions import ConfigurationError, PluginError, StoreError
 
-__all__ = ["DeskPlugins", "as_host"]
+__all__ = ["DeskPlugins", "History", "as_host"]
 
 _EVENT_NOTICES = {
     "status_changed": "status_changed",
@@ -312,16 +312,17 @@ class DeskPlugins:
         return delivered, failed
 
     # delivery from the outbox
-    def deliver(self, message: OutboxMessage, log: Sequence[TicketEvent]) -> None:
-        """Deliver one outbox *message*, rebuilt from the ticket's *log*; raise on failure."""
+    def deliver(self, message: OutboxMessage, history: History) -> None:
+        """Deliver one outbox *message*, rebuilt from the ticket's *history*; raise on failure."""
         payload = message.payload
         version = int(payload["version"])
+        log = history.log
         if version > len(log):
             raise StoreError(
                 f"outbox {message.key}: ticket {message.ticket_id} has {len(log)} events, the "
                 f"message needs version {version}"
             )
-        ticket = Ticket.from_events(log[:version])
+        ticket = history.at(version)
         if message.topic == "reply":
             event = log[version - 1]
             in_reply_to = next(
@@ -349,13 +350,36 @@ class DeskPlugins:
             notice = _sla_notice(ticket, alert, deadline)
         else:
             event = log[version - 1]
-            before = Ticket.from_events(log[: version - 1]) if version > 1 else None
+            before = history.at(version - 1) if version > 1 else None
             notice = _notice(
                 message.topic, before, ticket, event, _message_from(payload.get("message"))
             )
         errors = self.host.notify(notice, only={payload["receiver"]})
         if errors:
             raise errors[0]
+
+
+class History:
+    """A ticket's log and its snapshot at any version, folded forward once for a batch of
+    outbox deliveries (asking for versions in ascending order costs one fold in all)."""
+
+    def __init__(self, log: Sequence[TicketEvent]) -> None:
+        self.log = log
+        self._fold: _Fold | None = None
+        self._seen: dict[int, Ticket] = {}
+
+    def at(self, version: int) -> Ticket:
+        """The ticket after its first *version* events (``version >= 1``)."""
+        found = self._seen.get(version)
+        if found is not None:
+            return found
+        fold = self._fold
+        if fold is None or fold.version > version:
+            fold = self._fold = _Fold.start(self.log[0])
+        for event in self.log[fold.version : version]:
+            fold.apply(event)
+        found = self._seen[version] = fold.freeze()
+        return found
 
 
 @attrs.frozen
