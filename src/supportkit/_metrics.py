@@ -161,6 +161,36 @@ METRIC_NAMES: tuple[str, ...] = (
 )
 
 
+_LANE = 64
+"""Bits per lane of an accumulator's packed integer (counters, then duration sums)."""
+_MASK = (1 << _LANE) - 1
+_LANES = len(_COUNTERS) + len(DURATIONS)
+_Pairs: TypeAlias = tuple[tuple[int, int], ...]
+_Part: TypeAlias = tuple[int, _Pairs, _Pairs]
+"""A fact's precomputed update: packed counter and sum increments, ``(distribution, sketch
+bucket)`` pairs and ``(distribution, seconds)`` pairs (the exact mode's keys)."""
+
+
+def _part(counts: Iterable[tuple[int, int]], durations: _Pairs) -> _Part:
+    log, inv = math.log, INV_LOG_GAMMA
+    buckets = tuple((i, int(log(v) * inv) if v else ZERO) for i, v in durations)
+    return _pack(counts, durations), buckets, durations
+
+
+def _pack(counts: Iterable[tuple[int, int]], durations: Iterable[tuple[int, int]]) -> int:
+    """One integer holding every counter increment and duration-sum increment in its lane.
+
+    Adding it to an accumulator's packed integer bumps all those lanes at once: one big-int
+    addition per fact instead of a dozen list increments (lanes are 64 bits: no overflow).
+    """
+    packed = 0
+    for index, amount in counts:
+        packed += amount << (_LANE * index)
+    for index, seconds in durations:
+        packed += seconds << (_LANE * (len(_COUNTERS) + index))
+    return packed
+
+
 def _pairs(*items: tuple[int, int | None]) -> tuple[tuple[int, int], ...]:
     return tuple((i, v) for i, v in items if v is not None)
 
@@ -253,15 +283,10 @@ class TicketFacts:
     ces: int | None = attrs.field(default=None, converter=_ces)
     sla: tuple[tuple[str, int, int], ...] = attrs.field(default=(), converter=_sla_counts)
     merged: bool = False
-    _created: tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]] = attrs.field(
-        init=False, eq=False, repr=False
-    )
-    _solved: tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]] | None = attrs.field(
-        init=False, eq=False, repr=False
-    )
-    _both: tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]] = attrs.field(
-        init=False, eq=False, repr=False
-    )
+    _created: _Part = attrs.field(init=False, eq=False, repr=False)
+    _solved: _Part | None = attrs.field(init=False, eq=False, repr=False)
+    _both: _Part = attrs.field(init=False, eq=False, repr=False)
+    _extra: tuple[tuple[str, int], ...] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         for name in DURATIONS[:-1]:
@@ -303,7 +328,7 @@ class TicketFacts:
             *((_NRT_B, v) for v in self.next_reply_business),
             (_AGE, age if age is None or age >= 0 else 0),
         )
-        object.__setattr__(self, "_created", (tuple(counts), durations))
+        object.__setattr__(self, "_created", _part(counts, durations))
         solved = None
         if self.solved_at is not None:
             counts = [(_SOLVED, 1)]
@@ -311,22 +336,23 @@ class TicketFacts:
                 counts.append((_ONE_TOUCH, 1))
             if self.agent_replies <= 1 and not self.reopens and not self.escalations:
                 counts.append((_FCR, 1))
-            solved = (
-                tuple(counts),
-                _pairs(
-                    (_FULL, self.full_resolution),
-                    (_FULL_B, self.full_resolution_business),
-                    (_WAIT, self.requester_wait),
-                    (_WAIT_B, self.requester_wait_business),
-                ),
+            solved_durations = _pairs(
+                (_FULL, self.full_resolution),
+                (_FULL_B, self.full_resolution_business),
+                (_WAIT, self.requester_wait),
+                (_WAIT_B, self.requester_wait_business),
             )
+            solved = _part(counts, solved_durations)
         object.__setattr__(self, "_solved", solved)
-        both = (
-            self._created
-            if solved is None
-            else (self._created[0] + solved[0], self._created[1] + solved[1])
-        )
+        mine = self._created
+        both = mine
+        if solved is not None:
+            both = (mine[0] + solved[0], mine[1] + solved[1], mine[2] + solved[2])
         object.__setattr__(self, "_both", both)
+        extra = [(f"escalated:{level}", 1) for level in self.escalations]
+        for metric, met, breached in self.sla:
+            extra += [(f"met:{metric}", met), (f"breached:{metric}", breached)]
+        object.__setattr__(self, "_extra", tuple(extra))
 
     @classmethod
     def from_events(
@@ -800,7 +826,7 @@ _ATTRIBUTES = ("tier", "channel", "priority", "group", "agent")
 PERIODS = ("hour", "day", "week", "month")
 GROUPINGS = ("all", *_ATTRIBUTES, "tag", *PERIODS)
 _FORMATS = {"day": "%Y-%m-%d", "week": "%G-W%V", "month": "%Y-%m"}
-_BLOCK = 900  # every real zone changes offset on a quarter hour; cached blocks are checked anyway
+_BLOCK = 3600  # label cache granularity (correct for any zone: blocks are checked)
 _CACHE_LIMIT = 200_000
 
 Key: TypeAlias = tuple[str | None, ...]
@@ -818,11 +844,17 @@ def _zone(tz: str | tzinfo) -> tzinfo:
 
 
 class _Period:
-    """Maps epoch seconds to a period label in a zone, cached per quarter-hour block."""
+    """Maps epoch seconds to a period label in a zone, cached per hour-long block.
+
+    ``cache`` maps a block to its label when the whole block has one label; a block that a
+    period boundary cuts is kept in ``split`` as ``(boundary, label before, label after)``
+    (periods only move forward in time, so a block of one hour holds at most one boundary).
+    """
 
     def __init__(self, unit: str, tz: tzinfo) -> None:
         self.unit, self.tz = unit, tz
-        self.cache: dict[int, str | None] = {}
+        self.cache: dict[int, str] = {}
+        self.split: dict[int, tuple[int, str, str]] = {}
 
     def exact(self, ts: int) -> str:
         local = from_epoch(ts, self.tz)
@@ -833,17 +865,26 @@ class _Period:
     def __call__(self, ts: int) -> str:
         block = ts // _BLOCK
         label = self.cache.get(block)
-        if label is None:
-            if block in self.cache:
-                return self.exact(ts)
-            if len(self.cache) > _CACHE_LIMIT:
+        if label is not None:
+            return label
+        cut = self.split.get(block)
+        if cut is None:
+            if len(self.cache) + len(self.split) > _CACHE_LIMIT:
                 self.cache.clear()
-            first = self.exact(block * _BLOCK)
-            label = first if first == self.exact(block * _BLOCK + _BLOCK - 1) else None
-            self.cache[block] = label
-            if label is None:
-                return self.exact(ts)
-        return label
+                self.split.clear()
+            lo, hi = block * _BLOCK, block * _BLOCK + _BLOCK - 1
+            first, last = self.exact(lo), self.exact(hi)
+            if first == last:
+                self.cache[block] = first
+                return first
+            while lo < hi:  # the first second that has the later label
+                mid = (lo + hi) // 2
+                if self.exact(mid) == first:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            cut = self.split[block] = (lo, first, last)
+        return cut[1] if ts < cut[0] else cut[2]
 
 
 def _parts(spec: str | Sequence[str]) -> tuple[str, ...]:
@@ -910,11 +951,19 @@ class _Grouping:
                 return self.groups, lambda _f: (), None
             return self.groups, cast(Callable[[TicketFacts], Key], get), None
         label, at = self.label, self.parts.index(str(self.period))
+        cached, block = label.cache.get, _BLOCK
 
         def anchored(name: str) -> Callable[[TicketFacts], Key]:
+            ts_of = operator.attrgetter(name)
+            # Labels are non-empty strings: a cache miss (None) falls through to label().
+            if len(attributes) == 0:
+                return lambda f: (cached(ts_of(f) // block) or label(ts_of(f)),)
+            if len(attributes) == 1 and at == 1:
+                return lambda f: (get(f), cached(ts_of(f) // block) or label(ts_of(f)))
+
             def key(f: TicketFacts) -> Key:
-                values = list(get(f) if len(attributes) > 1 else (get(f),)) if get else []
-                values.insert(at, label(getattr(f, name)))
+                values = list(get(f) if len(attributes) > 1 else (get(f),))
+                values.insert(at, label(ts_of(f)))
                 return tuple(values)
 
             return key
@@ -947,83 +996,90 @@ class _Grouping:
 
 
 class _Acc:
-    """Per-group state: counters, duration histograms with their sums, and a few small maps."""
+    """Per-group state: packed counters and duration sums, histograms, named counts, agents.
 
-    __slots__ = ("agents", "counts", "escalations", "hists", "sla", "sums")
+    ``packed`` holds one 64-bit lane per counter and per duration sum (see :func:`_pack`).
+    ``extra`` holds the counts whose names come from the data: ``"escalated:<level>"``,
+    ``"met:<sla metric>"`` and ``"breached:<sla metric>"``.
+    """
+
+    __slots__ = ("agents", "extra", "hists", "packed")
 
     def __init__(self) -> None:
-        self.counts = [0] * len(_COUNTERS)
+        self.packed = 0
         self.hists: list[dict[int, int]] = [{} for _ in DURATIONS]
-        self.sums = [0] * len(DURATIONS)
-        self.escalations: dict[str, int] = {}
-        self.sla: dict[str, list[int]] = {}
+        self.extra: dict[str, int] = {}
         self.agents: set[str] = set()
 
+    def lanes(self) -> list[int]:
+        """Every lane of ``packed``: the counters, then the duration sums."""
+        packed = self.packed
+        return [(packed >> (_LANE * i)) & _MASK for i in range(_LANES)]
+
+    @property
+    def counts(self) -> list[int]:
+        """The counters, in ``_COUNTERS`` order."""
+        return self.lanes()[: len(_COUNTERS)]
+
+    @property
+    def sums(self) -> list[int]:
+        """The duration sums, in ``DURATIONS`` order."""
+        return self.lanes()[len(_COUNTERS) :]
+
+    def bump(self, index: int, amount: int) -> None:
+        """Add *amount* to lane *index* (a counter, or ``len(_COUNTERS) + duration``)."""
+        self.packed += amount << (_LANE * index)
+
     def merge(self, other: _Acc) -> None:
-        for i, n in enumerate(other.counts):
-            self.counts[i] += n
+        self.packed += other.packed
         for i, hist in enumerate(other.hists):
             mine = self.hists[i]
             for k, n in hist.items():
                 mine[k] = mine.get(k, 0) + n
-            self.sums[i] += other.sums[i]
-        for level, n in other.escalations.items():
-            self.escalations[level] = self.escalations.get(level, 0) + n
-        for metric, (met, breached) in other.sla.items():
-            pair = self.sla.setdefault(metric, [0, 0])
-            pair[0] += met
-            pair[1] += breached
+        for name, n in other.extra.items():
+            self.extra[name] = self.extra.get(name, 0) + n
         self.agents |= other.agents
 
     def state(self) -> dict[str, Any]:
         return {
-            "counts": list(self.counts),
+            "counts": self.counts,
             "hists": [{str(k): v for k, v in sorted(h.items())} for h in self.hists],
-            "sums": list(self.sums),
-            "escalations": dict(sorted(self.escalations.items())),
-            "sla": {m: list(v) for m, v in sorted(self.sla.items())},
+            "sums": self.sums,
+            "extra": dict(sorted(self.extra.items())),
             "agents": sorted(self.agents),
         }
 
     @classmethod
     def from_state(cls, data: Mapping[str, Any]) -> _Acc:
         acc = cls()
-        acc.counts = [int(n) for n in data["counts"]]
+        lanes = [int(n) for n in data["counts"]] + [int(n) for n in data["sums"]]
+        if len(lanes) != _LANES or any(not 0 <= n <= _MASK for n in lanes):
+            raise ConfigurationError("aggregator state has the wrong number or size of counters")
+        acc.packed = sum(n << (_LANE * i) for i, n in enumerate(lanes))
         acc.hists = [{int(k): int(v) for k, v in h.items()} for h in data["hists"]]
-        acc.sums = [int(n) for n in data["sums"]]
-        acc.escalations = dict(data["escalations"])
-        acc.sla = {m: list(v) for m, v in data["sla"].items()}
+        acc.extra = {str(k): int(v) for k, v in data["extra"].items()}
         acc.agents = set(data["agents"])
         return acc
 
+    def named(self, kind: str) -> dict[str, int]:
+        """``extra`` counts of one kind, by name, sorted."""
+        prefix = kind + ":"
+        return {k[len(prefix) :]: v for k, v in sorted(self.extra.items()) if k.startswith(prefix)}
 
-def _add(
-    acc: _Acc, part: tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]], exact: bool
-) -> None:
-    """Apply a fact's precomputed ``(counter, amount)`` and ``(distribution, seconds)`` pairs."""
-    counts = acc.counts
-    for i, amount in part[0]:
-        counts[i] += amount
-    hists, sums = acc.hists, acc.sums
-    log, inv = math.log, INV_LOG_GAMMA
-    for i, v in part[1]:
-        k = v if exact else (int(log(v) * inv) if v else ZERO)
+
+def _add(acc: _Acc, part: _Part, exact: bool) -> None:
+    """Apply a fact's precomputed packed increments and ``(distribution, seconds)`` pairs."""
+    acc.packed += part[0]
+    hists = acc.hists
+    for i, k in part[2] if exact else part[1]:
         h = hists[i]
         h[k] = h.get(k, 0) + 1
-        sums[i] += v
 
 
-def _add_ticket_extras(acc: _Acc, f: TicketFacts) -> None:
-    if f.escalations:
-        esc = acc.escalations
-        for level in f.escalations:
-            esc[level] = esc.get(level, 0) + 1
-    for metric, met, breached in f.sla:
-        pair = acc.sla.get(metric)
-        if pair is None:
-            pair = acc.sla[metric] = [0, 0]
-        pair[0] += met
-        pair[1] += breached
+def _add_extra(acc: _Acc, pairs: tuple[tuple[str, int], ...]) -> None:
+    extra = acc.extra
+    for name, amount in pairs:
+        extra[name] = extra.get(name, 0) + amount
 
 
 # --- goals ----------------------------------------------------------------------------------
@@ -1234,7 +1290,8 @@ def _ratio(part: int, whole: int) -> float | None:
 
 
 def _row_metrics(acc: _Acc, exact: bool) -> dict[str, float | int | None]:
-    c = acc.counts
+    lanes = acc.lanes()
+    c, sums = lanes[: len(_COUNTERS)], lanes[len(_COUNTERS) :]
     out: dict[str, float | int | None] = {
         "incoming": c[_INCOMING],
         "solved": c[_SOLVED],
@@ -1246,11 +1303,11 @@ def _row_metrics(acc: _Acc, exact: bool) -> dict[str, float | int | None]:
         hist = kind(acc.hists[i])
         n = hist.count
         out[f"{name}.count"] = n
-        out[f"{name}.mean"] = acc.sums[i] / n if n else None
+        out[f"{name}.mean"] = sums[i] / n if n else None
         for stat, q in _STATISTICS[2:]:
             out[f"{name}.{stat}"] = hist.quantile(q or 0.0)
-    met = sum(m for m, _ in acc.sla.values())
-    judged = sum(m + b for m, b in acc.sla.values())
+    escalations, met, breached = acc.named("escalated"), acc.named("met"), acc.named("breached")
+    judged = sum(met.values()) + sum(breached.values())
     solved = c[_SOLVED]
     out |= {
         "one_touch_rate": _ratio(c[_ONE_TOUCH], solved),
@@ -1258,7 +1315,7 @@ def _row_metrics(acc: _Acc, exact: bool) -> dict[str, float | int | None]:
         "reopen_rate": _ratio(c[_REOPENED], c[_EVER_SOLVED]),
         "escalated": c[_ESCALATED],
         "escalation_rate": _ratio(c[_ESCALATED], c[_INCOMING]),
-        "sla_attainment": _ratio(met, judged),
+        "sla_attainment": _ratio(sum(met.values()), judged),
         "csat": _ratio(c[_CSAT_GOOD], c[_CSAT_GOOD] + c[_CSAT_BAD]),
         "csat_responses": c[_CSAT_GOOD] + c[_CSAT_BAD],
         "nps": (100 * (c[_NPS_PRO] - c[_NPS_DET]) / c[_NPS_N]) if c[_NPS_N] else None,
@@ -1272,9 +1329,10 @@ def _row_metrics(acc: _Acc, exact: bool) -> dict[str, float | int | None]:
         "agents": len(acc.agents),
         "tickets_per_agent": _ratio(solved, len(acc.agents)),
     }
-    for level, n in sorted(acc.escalations.items()):
+    for level, n in escalations.items():
         out[f"escalation_rate.{level}"] = _ratio(n, c[_INCOMING])
-    for metric, (m, b) in sorted(acc.sla.items()):
+    for metric in sorted(met.keys() | breached.keys()):
+        m, b = met.get(metric, 0), breached.get(metric, 0)
         out[f"sla.{metric}.met"] = m
         out[f"sla.{metric}.breached"] = b
         out[f"sla.{metric}.attainment"] = _ratio(m, m + b)
@@ -1359,15 +1417,15 @@ class MetricsAggregator:
         exact = self.exact
         plans = [g.plan() for g in self._groupings if not g.tagged]
         tagged = [g for g in self._groupings if g.tagged]
-        log, inv = math.log, INV_LOG_GAMMA
+        fact_type = TicketFacts
         for f in facts:
-            if type(f) is not TicketFacts:
+            if type(f) is not fact_type:
                 raise ConfigurationError(
                     f"update() takes TicketFacts, got {type(f).__name__}; build them with "
                     "TicketFacts.from_events"
                 )
             solved = f._solved
-            extras = f.escalations or f.sla
+            extras = f._extra
             for groups, ckey, skey in plans:
                 key = ckey(f)
                 acc = groups.get(key)
@@ -1375,18 +1433,16 @@ class MetricsAggregator:
                     acc = groups[key] = _Acc()
                 # Inlined _add of the created side (and of the solved side when it shares the
                 # key): this loop is the streaming hot path.
-                counts, durations = f._both if skey is None else f._created
-                c = acc.counts
-                for i, amount in counts:
-                    c[i] += amount
-                hists, sums = acc.hists, acc.sums
-                for i, v in durations:
-                    k = v if exact else (int(log(v) * inv) if v else ZERO)
+                packed, buckets, values = f._both if skey is None else f._created
+                acc.packed += packed
+                hists = acc.hists
+                for i, k in values if exact else buckets:
                     h = hists[i]
                     h[k] = h.get(k, 0) + 1
-                    sums[i] += v
                 if extras:
-                    _add_ticket_extras(acc, f)
+                    x = acc.extra
+                    for name, amount in extras:
+                        x[name] = x.get(name, 0) + amount
                 if solved is not None:
                     if skey is not None:
                         key = skey(f)
@@ -1400,7 +1456,7 @@ class MetricsAggregator:
                 for key in g.keys(f, f.created_at):
                     acc = g.acc(key)
                     _add(acc, f._created, exact)
-                    _add_ticket_extras(acc, f)
+                    _add_extra(acc, f._extra)
                 if solved is not None and f.solved_at is not None:
                     for key in g.keys(f, f.solved_at):
                         acc = g.acc(key)
@@ -1416,9 +1472,9 @@ class MetricsAggregator:
         for g in self._groupings:
             key = g.side_key(None, session.started_at)
             if key is not None:
-                counts = g.acc(key).counts
-                counts[_SESSIONS] += 1
-                counts[_DEFLECTED] += session.deflected
+                acc = g.acc(key)
+                acc.bump(_SESSIONS, 1)
+                acc.bump(_DEFLECTED, int(session.deflected))
 
     def add_presence(self, span: PresenceSpan) -> None:
         """Aggregate a presence span (into ``all``, ``agent`` and period groupings, by start)."""
@@ -1428,7 +1484,7 @@ class MetricsAggregator:
         for g in self._groupings:
             key = g.side_key(span.agent, span.start)
             if key is not None:
-                g.acc(key).counts[index] += span.stop - span.start
+                g.acc(key).bump(index, span.stop - span.start)
 
     def merge(self, other: MetricsAggregator) -> MetricsAggregator:
         """Add *other*'s state into this aggregator (order-independent); returns ``self``.

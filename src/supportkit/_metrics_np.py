@@ -31,6 +31,7 @@ from ._metrics import (
     _BACKLOG,
     _CES_N,
     _CES_SUM,
+    _COUNTERS,
     _CSAT_BAD,
     _CSAT_GOOD,
     _ESCALATED,
@@ -80,15 +81,16 @@ def _bounds() -> Any:
     global _BOUNDS
     if _BOUNDS is None:
         edges = [1]
-        k = 1
         while edges[-1] < 2**62:
-            x = max(edges[-1], math.ceil(GAMMA**k) - 2)
-            while int(math.log(x) * INV_LOG_GAMMA) < k:
-                x += 1
-            while x > 1 and int(math.log(x - 1) * INV_LOG_GAMMA) >= k:
-                x -= 1
-            edges.append(x)
-            k += 1
+            k = len(edges)
+            lo, hi = edges[-1], max(edges[-1], math.ceil(GAMMA**k)) * 2 + 2
+            while lo < hi:  # smallest x with bucket(x) >= k, by bisection on integers
+                mid = (lo + hi) // 2
+                if int(math.log(mid) * INV_LOG_GAMMA) >= k:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            edges.append(lo)
         _BOUNDS = np.array(edges, dtype=np.int64)
     return _BOUNDS
 
@@ -97,7 +99,14 @@ def _keys(values: Any, exact: bool) -> Any:
     """Bucket keys, identical to the streaming path's (exact: the values themselves)."""
     if exact:
         return values
-    keys = np.searchsorted(_bounds(), values, side="right") - 1
+    bounds = _bounds()
+    safe = np.maximum(values, 1)
+    # numpy's log may differ from math.log in the last bit, so correct against the exact integer
+    # bucket edges: the result is the streaming path's key, bit for bit.
+    keys = (np.log(safe) * INV_LOG_GAMMA).astype(np.int64)
+    np.clip(keys, 0, len(bounds) - 2, out=keys)
+    keys -= safe < bounds[keys]
+    keys += safe >= bounds[keys + 1]
     keys[values <= 0] = ZERO  # negative entries mean "none" and are dropped later
     return keys
 
@@ -133,8 +142,22 @@ def _block_labels(label: Any, blocks: list[int]) -> tuple[list[str], list[int]]:
     return out, odd
 
 
+def _dense_unique(values: Any) -> tuple[Any, Any]:
+    """``np.unique(values, return_inverse=True)`` for non-negative ints, O(n) when they are few."""
+    if not len(values):
+        return values, values
+    low, high = int(values.min()), int(values.max())
+    if high - low > 1 << 24:
+        unique, inverse = np.unique(values, return_inverse=True)
+        return unique, inverse.ravel()
+    present = np.bincount(values - low, minlength=high - low + 1) > 0
+    unique = np.nonzero(present)[0]
+    remap = np.cumsum(present) - 1
+    return unique + low, remap[values - low]
+
+
 def _period_codes(label: Any, ts: Any) -> tuple[Any, list[str | None]]:
-    unique, inverse = np.unique(ts // 900, return_inverse=True)
+    unique, inverse = _dense_unique(ts // 900)
     labels, odd = _block_labels(label, unique.tolist())
     names: dict[str, int] = {}
     codes = np.array([names.setdefault(x, len(names)) for x in labels], dtype=np.int64)[inverse]
@@ -158,7 +181,7 @@ def _group_codes(
             names = list(cols[f"{part}.categories"])
         combined = combined * (len(names) + 1) + codes
         vocab.append(names)
-    unique, inverse = np.unique(combined, return_inverse=True)
+    unique, inverse = _dense_unique(combined)
     keys = []
     for value in unique.tolist():
         key: list[str | None] = []
@@ -166,17 +189,15 @@ def _group_codes(
             value, code = divmod(value, len(names) + 1)
             key.append(names[code])
         keys.append(tuple(reversed(key)))
-    return inverse.ravel(), keys
+    return inverse, keys
 
 
-def _count(
-    acc_counts: list[list[int]], index: int, groups: Any, mask: Any, n: int, weights: Any = None
-) -> None:
-    w = None if weights is None else weights[mask]
-    totals = np.bincount(groups[mask], weights=w, minlength=n)
+def _count(accs: list[Any], index: int, groups: Any, n: int, weights: Any = None) -> None:
+    """Add per-group totals of *weights* (a mask or amounts; ``None`` counts rows)."""
+    totals = np.bincount(groups, weights=weights, minlength=n)
     for i, total in enumerate(totals.tolist()):
         if total:
-            acc_counts[i][index] += int(total)
+            accs[i].bump(index, int(total))
 
 
 def _histogram(accs: list[Any], index: int, groups: Any, values: Any, keys: Any) -> None:
@@ -195,13 +216,22 @@ def _histogram(accs: list[Any], index: int, groups: Any, values: Any, keys: Any)
         counts = dense[pairs]
     else:
         pairs, counts = np.unique(cells, return_counts=True)
-    for pair, count in zip(pairs.tolist(), counts.tolist(), strict=True):
-        group, key = divmod(pair, span)
+    owners, keys = np.divmod(pairs, span)
+    keys += low
+    starts = np.flatnonzero(np.diff(owners, prepend=-1))  # pairs are sorted: owners are too
+    present = owners[starts]
+    ends = [*starts[1:].tolist(), len(owners)]
+    key_list, count_list = keys.tolist(), counts.tolist()
+    for group, start, end in zip(present.tolist(), starts.tolist(), ends, strict=True):
         hist = accs[group].hists[index]
-        hist[key + low] = hist.get(key + low, 0) + count
+        if not hist:  # the common case: fill the group's histogram in one C-level call
+            hist.update(zip(key_list[start:end], count_list[start:end], strict=True))
+        else:
+            for key, count in zip(key_list[start:end], count_list[start:end], strict=True):
+                hist[key] = hist.get(key, 0) + count
     for i, total in enumerate(sums.tolist()):
         if total:
-            accs[i].sums[index] += int(total)
+            accs[i].bump(len(_COUNTERS) + index, int(total))
 
 
 def _exploded(cols: Mapping[str, Any], name: str, row_group: Any) -> tuple[Any, Any]:
@@ -248,19 +278,18 @@ def update_columns(agg: MetricsAggregator, cols: Mapping[str, Any]) -> None:
             )
         # created side: every row, anchored at creation
         groups, accs = _anchor(agg, g, cols, created, everything)
-        counts = [a.counts for a in accs]
         m = len(accs)
-        _count(counts, _INCOMING, groups, slice(None), m)
-        _count(counts, _BACKLOG, groups, col["backlog_age"] >= 0, m)
-        _count(counts, _EVER_SOLVED, groups, ever, m)
-        _count(counts, _REOPENED, groups, ever & (col["reopens"] > 0), m)
-        _count(counts, _CSAT_GOOD, groups, col["csat"] == 1, m)
-        _count(counts, _CSAT_BAD, groups, col["csat"] == 0, m)
-        _count(counts, _NPS_N, groups, col["nps"] >= 0, m)
-        _count(counts, _NPS_PRO, groups, col["nps"] >= 9, m)
-        _count(counts, _NPS_DET, groups, (col["nps"] >= 0) & (col["nps"] <= 6), m)
-        _count(counts, _CES_N, groups, col["ces"] >= 0, m)
-        _count(counts, _CES_SUM, groups, col["ces"] >= 0, m, col["ces"])
+        _count(accs, _INCOMING, groups, m)
+        _count(accs, _BACKLOG, groups, m, col["backlog_age"] >= 0)
+        _count(accs, _EVER_SOLVED, groups, m, ever)
+        _count(accs, _REOPENED, groups, m, ever & (col["reopens"] > 0))
+        _count(accs, _CSAT_GOOD, groups, m, col["csat"] == 1)
+        _count(accs, _CSAT_BAD, groups, m, col["csat"] == 0)
+        _count(accs, _NPS_N, groups, m, col["nps"] >= 0)
+        _count(accs, _NPS_PRO, groups, m, col["nps"] >= 9)
+        _count(accs, _NPS_DET, groups, m, (col["nps"] >= 0) & (col["nps"] <= 6))
+        _count(accs, _CES_N, groups, m, col["ces"] >= 0)
+        _count(accs, _CES_SUM, groups, m, np.where(col["ces"] >= 0, col["ces"], 0))
         for index in _CREATED_SIDE:
             _histogram(accs, index, groups, col[DURATIONS[index]], keys[index])
         for index, (values, value_keys) in nested.items():
@@ -269,13 +298,13 @@ def update_columns(agg: MetricsAggregator, cols: Mapping[str, Any]) -> None:
         esc_rows, esc_groups = _exploded(cols, "escalations", groups)
         escalated = np.zeros(n, dtype=bool)
         escalated[esc_rows] = True
-        _count(counts, _ESCALATED, groups, escalated, m)
+        _count(accs, _ESCALATED, groups, m, escalated)
         _named_counts(
             accs,
             cols,
             "escalations",
             esc_groups,
-            lambda a, name, c: a.escalations.__setitem__(name, a.escalations.get(name, 0) + c),
+            lambda a, name, c: _put(a, f"escalated:{name}", c),
         )
         _sla(accs, cols, groups)
         # solved side: solved rows, anchored at the latest solve
@@ -283,12 +312,11 @@ def update_columns(agg: MetricsAggregator, cols: Mapping[str, Any]) -> None:
             sgroups, saccs = groups[solved_rows], accs
         else:
             sgroups, saccs = _anchor(agg, g, cols, solved_at, solved_rows)
-        scounts = [a.counts for a in saccs]
         k = len(saccs)
         replies, reopens = col["agent_replies"][solved_rows], col["reopens"][solved_rows]
-        _count(scounts, _SOLVED, sgroups, slice(None), k)
-        _count(scounts, _ONE_TOUCH, sgroups, replies == 1, k)
-        _count(scounts, _FCR, sgroups, (replies <= 1) & (reopens == 0) & ~escalated[solved_rows], k)
+        _count(saccs, _SOLVED, sgroups, k)
+        _count(saccs, _ONE_TOUCH, sgroups, k, replies == 1)
+        _count(saccs, _FCR, sgroups, k, (replies <= 1) & (reopens == 0) & ~escalated[solved_rows])
         for index in (_FULL, _FULL_B, _WAIT, _WAIT_B):
             _histogram(
                 saccs, index, sgroups, col[DURATIONS[index]][solved_rows], keys[index][solved_rows]
@@ -322,14 +350,17 @@ def _sla(accs: list[Any], cols: Mapping[str, Any], groups: Any) -> None:
     codes = np.asarray(cols["sla.codes"], dtype=np.int64)
     names = list(cols["sla.categories"])
     combined = row_groups.astype(np.int64) * len(names) + codes
-    unique, inverse = np.unique(combined, return_inverse=True)
+    unique, inverse = _dense_unique(combined)
     met = np.bincount(inverse, weights=np.asarray(cols["sla.met"], dtype=np.float64))
     breached = np.bincount(inverse, weights=np.asarray(cols["sla.breached"], dtype=np.float64))
     for value, m, b in zip(unique.tolist(), met.tolist(), breached.tolist(), strict=True):
         group, code = divmod(value, len(names))
-        pair = accs[group].sla.setdefault(names[code], [0, 0])
-        pair[0] += int(m)
-        pair[1] += int(b)
+        _put(accs[group], f"met:{names[code]}", int(m))
+        _put(accs[group], f"breached:{names[code]}", int(b))
+
+
+def _put(acc: Any, name: str, amount: int) -> None:
+    acc.extra[name] = acc.extra.get(name, 0) + amount
 
 
 def _codes(values: Sequence[Any]) -> tuple[Any, list[Any]]:
@@ -383,7 +414,7 @@ def facts_to_columns(facts: Iterable[TicketFacts]) -> dict[str, Any]:
 
 
 def _age(f: TicketFacts) -> int:
-    for index, value in f._created[1]:
+    for index, value in f._created[2]:
         if index == _AGE:
             return value
     return -1
