@@ -478,6 +478,7 @@ def test_merging_a_mismatched_aggregator_changes_nothing() -> None:
         (lambda: Goal("speed", 1), "unknown metric"),
         (lambda: TicketFacts("a", 0, 1, "open", first_reply=-5), "first_reply"),
         (lambda: TicketFacts("a", 0, 1, "open", solved_at=3), "solved_at is set"),
+        (lambda: TicketFacts("a", 0, 1, "solved"), "needs solved_at"),
         (lambda: MetricsAggregator().update([{"ticket_id": "a"}]), "takes TicketFacts"),  # type: ignore[list-item]
     ],
 )

@@ -30,7 +30,7 @@ import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from types import MappingProxyType
-from typing import Any, TypeAlias, cast
+from typing import Any, TypeAlias, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
@@ -295,6 +295,11 @@ class TicketFacts:
         if self.csat not in (None, "good", "bad"):
             raise ConfigurationError(
                 f"TicketFacts.csat must be 'good', 'bad' or None, got {self.csat!r}"
+            )
+        if self.solved_at is None and self.status in _SOLVED_STATES and not self.merged:
+            raise ConfigurationError(
+                f"ticket {self.ticket_id}: status {self.status.value} needs solved_at (the latest "
+                "solve), unless the ticket was merged"
             )
         if self.solved_at is not None and self.status not in _SOLVED_STATES:
             raise ConfigurationError(
@@ -630,6 +635,25 @@ def _frozen_map(value: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(value))
 
 
+_E = TypeVar("_E")
+
+
+def _load_event(what: str, raw: Mapping[str, Any], build: Callable[[], _E]) -> _E:
+    """Check a session/presence event dict's schema version, build it, name what was wrong."""
+    if not isinstance(raw, Mapping):
+        raise EventError(f"a {what} must be a dict, got {type(raw).__name__}")
+    if raw.get("v", 1) != 1:
+        raise EventError(f"{what} schema version {raw.get('v')!r} is not supported", field="v")
+    try:
+        return build()
+    except KeyError as exc:
+        raise EventError(f"{what}: missing field {exc.args[0]!r}", field=exc.args[0]) from None
+    except EventError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise EventError(f"{what}: {exc}") from exc
+
+
 def _aware(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     to_epoch(value, attribute.name, EventError)
 
@@ -676,26 +700,17 @@ class SessionEvent:
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> SessionEvent:
         """Inverse of :meth:`to_dict`; raises :class:`~supportkit.EventError` naming the field."""
-        if raw.get("v", 1) != 1:
-            raise EventError(
-                f"session event schema version {raw.get('v')!r} is not supported", field="v"
-            )
-        try:
-            return cls(
+        return _load_event(
+            "session event",
+            raw,
+            lambda: cls(
                 raw["kind"],
                 session_id=raw["session_id"],
                 at=_instant_from(raw, "session event"),
                 customer=raw.get("customer"),
                 data=raw.get("data") or {},
-            )
-        except KeyError as exc:
-            raise EventError(
-                f"session event: missing field {exc.args[0]!r}", field=exc.args[0]
-            ) from None
-        except ValueError as exc:
-            if isinstance(exc, EventError):
-                raise
-            raise EventError(f"session event: {exc}") from exc
+            ),
+        )
 
 
 @attrs.frozen
@@ -768,20 +783,11 @@ class PresenceEvent:
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> PresenceEvent:
         """Inverse of :meth:`to_dict`; raises :class:`~supportkit.EventError` naming the field."""
-        if raw.get("v", 1) != 1:
-            raise EventError(
-                f"presence event schema version {raw.get('v')!r} is not supported", field="v"
-            )
-        try:
-            return cls(raw["agent"], at=_instant_from(raw, "presence event"), state=raw["state"])
-        except KeyError as exc:
-            raise EventError(
-                f"presence event: missing field {exc.args[0]!r}", field=exc.args[0]
-            ) from None
-        except ValueError as exc:
-            if isinstance(exc, EventError):
-                raise
-            raise EventError(f"presence event: {exc}", field="state") from exc
+        return _load_event(
+            "presence event",
+            raw,
+            lambda: cls(raw["agent"], at=_instant_from(raw, "presence event"), state=raw["state"]),
+        )
 
 
 @attrs.frozen
