@@ -27,6 +27,7 @@ from ._escalation import EscalationLadder, EscalationLevel, OnSlaAlert
 from ._metrics import Goal, MetricsReport, TicketFacts, metrics_report
 from ._model import Customer, InboundMessage, Priority, Role, Status, TicketEvent, Tier
 from ._nextstep import NextStep, next_step
+from ._plugins import PluginHost
 from ._routing import Claim, Router
 from ._sla import SlaAlert, SlaEvaluation, SlaPolicy, SlaTracker, select_policy
 from ._sqlite import SqliteStore
@@ -146,11 +147,12 @@ class SupportDesk:
     ``store`` is a :class:`SqliteStore` (the default: ``./supportkit.sqlite3``, see
     :data:`DEFAULT_DATABASE`), an :class:`~supportkit.InMemoryStore` for tests, or any
     :class:`~supportkit.typing.EventStore`. ``plugins`` are plugin objects (or a ready
-    ``PluginHost``) for CRM lookups, notifiers, channels and lifecycle hooks; ``clock`` the time
-    source; ``policies`` the SLA policies in match order (a tier's ``sla_policy`` names the one
-    its tickets get); ``calendars`` the business calendar for business-hour targets, one for all
-    or a mapping from policy name (``"default"`` for the rest); ``tiers`` the customer tiers
-    and ``router`` a :class:`Router` that assigns new tickets.
+    ``PluginHost``) for CRM lookups, notifiers, channels and lifecycle hooks, registered beside
+    the built-ins and the installed entry-point plugins (``None``: no plugins at all); ``clock``
+    the time source; ``policies`` the SLA policies in match order (a tier's ``sla_policy``
+    names the one its tickets get); ``calendars`` the business calendar for business-hour
+    targets, one for all or a mapping from policy name (``"default"`` for the rest); ``tiers``
+    the customer tiers and ``router`` a :class:`Router` that assigns new tickets.
 
     ``ladder`` is the :class:`EscalationLadder` whose triggers ``tick`` (SLA alerts) and
     ``ingest`` (reopens) apply; the default, :data:`DEFAULT_LADDER`, climbs one level on an SLA
@@ -162,7 +164,7 @@ class SupportDesk:
         self,
         *,
         store: EventStore | None = None,
-        plugins: Any = (),
+        plugins: PluginHost | Iterable[object] | None = (),
         clock: Clock | None = None,
         policies: Iterable[SlaPolicy] = (),
         calendars: BusinessCalendar | Mapping[str, BusinessCalendar] | None = None,

@@ -47,7 +47,7 @@ _EVENT_NOTICES = {
 }
 
 
-def as_host(plugins: Any) -> PluginHost:
+def as_host(plugins: PluginHost | Iterable[object] | None) -> PluginHost:
     """A :class:`PluginHost` from what ``SupportDesk(plugins=...)`` was given."""
     if isinstance(plugins, PluginHost):
         return plugins
@@ -223,7 +223,7 @@ class DeskPlugins:
                         key=key,
                         topic=kind,
                         ticket_id=after.fold.id,
-                        payload={**payload, "receiver": receiver},
+                        payload=payload | {"receiver": receiver},
                         created_at=now,
                         next_attempt_at=now + lease if inline else now,
                     )
