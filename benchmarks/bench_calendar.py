@@ -74,6 +74,21 @@ def best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     return min(times), result
 
 
+def interleaved(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, tuple[float, Any]]:
+    """Best time of each function over *repeat* rounds that run them in turn.
+
+    Taking turns keeps the ratios fair on a shared machine whose load changes during the run.
+    """
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    results: dict[str, Any] = {}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            results[name] = fn()
+            times[name].append(time.perf_counter() - t)
+    return {name: (min(times[name]), results[name]) for name in fns}
+
+
 def same_instant(a: Any, b: Any) -> bool:
     return int(a.timestamp()) == int(b.timestamp())
 
@@ -84,46 +99,51 @@ def main() -> None:
     args = parser.parse_args()
     n = 2_000 if args.quick else 20_000
     slow_n = 500 if args.quick else n  # businesstimedelta and pandas
-    repeat = 3 if args.quick else 5
+    repeat = 3 if args.quick else 7
     starts, durations, ends = make_inputs(n)
     rows: list[tuple[str, str, float, int, str]] = []  # (op, name, µs, n, agreement)
 
-    # ---- supportkit, scalar. A long-lived calendar (its cache warm) is the normal case; the
-    # first pass on a fresh calendar, which fills the cache, is reported beside it.
+    # ---- supportkit and workclock, scalar and batch, timed in turns. A long-lived calendar
+    # (its cache warm) is the normal case; a first pass on a fresh calendar, which fills the
+    # cache, is reported beside it.
     cal = make_calendar()
-
-    def sk_add(c: BusinessCalendar) -> list[datetime]:
-        add = c.add
-        return [add(s, d) for s, d in zip(starts, durations, strict=True)]
-
-    def sk_elapsed(c: BusinessCalendar) -> list[timedelta]:
-        elapsed = c.elapsed
-        return [elapsed(a, b) for a, b in zip(starts, ends, strict=True)]
-
-    sec, ours = best(lambda: sk_add(cal), repeat)
-    rows.append(("add", "supportkit", sec / n * 1e6, n, "reference"))
-    sec, _ = best(lambda: sk_add(make_calendar()), 1)
-    rows.append(("add", "supportkit, cold cache", sec / n * 1e6, n, "first pass, fresh calendar"))
-    sec, ours_el = best(lambda: sk_elapsed(cal), repeat)
-    rows.append(("elapsed", "supportkit", sec / n * 1e6, n, "reference"))
-    sec, _ = best(lambda: sk_elapsed(make_calendar()), 1)
-    rows.append(
-        ("elapsed", "supportkit, cold cache", sec / n * 1e6, n, "first pass, fresh calendar")
-    )
-
-    # ---- workclock, scalar and batch.
     wc = workclock.Schedule(
         [workclock.WorkDay(clock(9), clock(17), days=range(5)), workclock.Holidays(HOLIDAYS)],
         time_zone=ZONE,
     )
-    sec, theirs = best(
-        lambda: [wc.add(s, d) for s, d in zip(starts, durations, strict=True)], repeat
+    s64 = np.array([int(s.timestamp()) for s in starts], "datetime64[s]")
+    d64 = np.array([int(d.total_seconds()) for d in durations], "timedelta64[s]")
+    e64 = np.array([int(e.timestamp()) for e in ends], "datetime64[s]")
+    pairs, spans = list(zip(starts, durations, strict=True)), list(zip(starts, ends, strict=True))
+    fast = interleaved(
+        {
+            "sk add": lambda: [cal.add(s, d) for s, d in pairs],
+            "wc add": lambda: [wc.add(s, d) for s, d in pairs],
+            "sk elapsed": lambda: [cal.elapsed(a, b) for a, b in spans],
+            "wc elapsed": lambda: [wc.between(a, b) for a, b in spans],
+            "sk add batch": lambda: cal.add_many(s64, d64),
+            "wc add batch": lambda: wc.add_many(s64, d64),
+            "sk elapsed batch": lambda: cal.elapsed_many(s64, e64),
+            "wc elapsed batch": lambda: wc.between_many(s64, e64),
+        },
+        repeat,
     )
+    sec, ours = fast["sk add"]
+    rows.append(("add", "supportkit", sec / n * 1e6, n, "reference"))
+    fresh = make_calendar()
+    sec, _ = best(lambda: [fresh.add(s, d) for s, d in pairs], 1)
+    rows.append(("add", "supportkit, cold cache", sec / n * 1e6, n, "first pass, fresh calendar"))
+    sec, theirs = fast["wc add"]
     agree = sum(map(same_instant, ours, theirs))
     rows.append(("add", "workclock", sec / n * 1e6, n, f"{agree}/{n} equal"))
-    sec, theirs = best(
-        lambda: [wc.between(a, b) for a, b in zip(starts, ends, strict=True)], repeat
+    sec, ours_el = fast["sk elapsed"]
+    rows.append(("elapsed", "supportkit", sec / n * 1e6, n, "reference"))
+    fresh = make_calendar()
+    sec, _ = best(lambda: [fresh.elapsed(a, b) for a, b in spans], 1)
+    rows.append(
+        ("elapsed", "supportkit, cold cache", sec / n * 1e6, n, "first pass, fresh calendar")
     )
+    sec, theirs = fast["wc elapsed"]
     agree = sum(x == y for x, y in zip(ours_el, theirs, strict=True))
     rows.append(("elapsed", "workclock", sec / n * 1e6, n, f"{agree}/{n} equal"))
 
@@ -165,21 +185,18 @@ def main() -> None:
          f"{agree}/{slow_n} same position (hours rounded up)")
     )  # fmt: skip
 
-    # ---- batch: supportkit numpy against workclock's numpy API.
-    s64 = np.array([int(s.timestamp()) for s in starts], "datetime64[s]")
-    d64 = np.array([int(d.total_seconds()) for d in durations], "timedelta64[s]")
-    e64 = np.array([int(e.timestamp()) for e in ends], "datetime64[s]")
-    sec, ours_b = best(lambda: cal.add_many(s64, d64), repeat)
+    # ---- batch: supportkit numpy against workclock's numpy API (timed above).
+    sec, ours_b = fast["sk add batch"]
     rows.append(("add batch", "supportkit numpy", sec / n * 1e6, n, "reference"))
     scalar_ok = sum(
         int(x) == int(y.timestamp()) for x, y in zip(ours_b.astype(np.int64), ours, strict=True)
     )
-    sec, theirs = best(lambda: wc.add_many(s64, d64), repeat)
+    sec, theirs = fast["wc add batch"]
     agree = int((theirs.astype("datetime64[s]") == ours_b).sum())
     rows.append(("add batch", "workclock add_many", sec / n * 1e6, n, f"{agree}/{n} equal"))
-    sec, ours_eb = best(lambda: cal.elapsed_many(s64, e64), repeat)
+    sec, ours_eb = fast["sk elapsed batch"]
     rows.append(("elapsed batch", "supportkit numpy", sec / n * 1e6, n, "reference"))
-    sec, theirs = best(lambda: wc.between_many(s64, e64), repeat)
+    sec, theirs = fast["wc elapsed batch"]
     agree = int((theirs.astype("timedelta64[s]").astype(np.int64) == ours_eb).sum())
     rows.append(("elapsed batch", "workclock between_many", sec / n * 1e6, n, f"{agree}/{n} equal"))
 
