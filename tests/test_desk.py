@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -517,8 +518,6 @@ def test_background_worker_delivers(make_desk: Callable[..., SupportDesk]) -> No
     for _ in range(500):
         if not desk.outbox("pending"):
             break
-        import time
-
         time.sleep(0.01)
     desk.stop()
     assert [] == desk.outbox("pending")
