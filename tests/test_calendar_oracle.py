@@ -16,7 +16,7 @@ import functools
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from hypothesis import assume, given
+from hypothesis import assume, given, reject
 from hypothesis import strategies as st
 
 from supportkit import BusinessCalendar
@@ -188,15 +188,21 @@ def utc(value: datetime) -> datetime:
 DURATION = st.one_of(st.integers(-600, 600), st.integers(-3000, 3000))
 
 
+def check_add(scenario: tuple[BusinessCalendar, dict[str, object], int], d: int) -> None:
+    """add(start, d minutes) is the instant the oracle reaches after d open minutes."""
+    cal, spec, start = scenario
+    expected = Oracle(spec, start).add(start, d)
+    if expected is None:
+        reject()  # the answer lies beyond the oracle's window
+    assert at(expected) == utc(cal.add(at(start), timedelta(minutes=d)))
+
+
 @given(scenarios(), DURATION)
 def test_add_matches_oracle(
     scenario: tuple[BusinessCalendar, dict[str, object], int], d: int
 ) -> None:
     """add(start, d minutes) is the instant the oracle reaches after d open minutes."""
-    cal, spec, start = scenario
-    expected = Oracle(spec, start).add(start, d)
-    assume(expected is not None)
-    assert at(expected) == utc(cal.add(at(start), timedelta(minutes=d)))  # type: ignore[arg-type]
+    check_add(scenario, d)
 
 
 @given(scenarios(), st.integers(-20 * 1440, 20 * 1440))
@@ -224,10 +230,7 @@ def test_add_matches_oracle_around_apia_skipped_day(
     scenario: tuple[BusinessCalendar, dict[str, object], int], d: int
 ) -> None:
     """Around Pacific/Apia's skipped 2011-12-30, add agrees with the oracle on any schedule."""
-    cal, spec, start = scenario
-    expected = Oracle(spec, start).add(start, d)
-    assume(expected is not None)
-    assert at(expected) == utc(cal.add(at(start), timedelta(minutes=d)))  # type: ignore[arg-type]
+    check_add(scenario, d)
 
 
 @given(scenarios(), st.integers(1, 4), st.booleans())
