@@ -11,7 +11,7 @@ notice from the log.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -166,22 +166,28 @@ class DeskPlugins:
 
     def inline(self) -> bool:
         """Whether any notice kind has an in-process (hookimpl) receiver."""
+        receivers = self.receivers()
         return any(
             not receiver.startswith("notifier:")
             for kind in NOTICE_TYPES
-            for receiver in self.receivers(kind)
+            for receiver in receivers(kind)
         )
 
-    def receivers(self, kind: str) -> list[str]:
-        """``host.receivers(kind)``, remembered until the host's plugins change (it is asked
-        for every appended event)."""
+    def receivers(self) -> Callable[[str], list[str]]:
+        """``host.receivers``, remembered per notice kind until the host's plugins change (it
+        is asked for every appended event)."""
         plugins = tuple(self.host.plugin_names())
         if plugins != self._plugins:
             self._plugins, self._receivers = plugins, {}
-        found = self._receivers.get(kind)
-        if found is None:
-            found = self._receivers[kind] = self.host.receivers(kind)
-        return found
+        known = self._receivers
+
+        def receivers(kind: str) -> list[str]:
+            found = known.get(kind)
+            if found is None:
+                found = known[kind] = self.host.receivers(kind)
+            return found
+
+        return receivers
 
     # lookups
     def lookup_customer(self, message: InboundMessage) -> Customer | None:
@@ -212,10 +218,18 @@ class DeskPlugins:
         """
         rows: list[OutboxMessage] = []
         pending: list[_Pending] = []
+        receivers = self.receivers()
 
-        def add(kind: str, ident: str, notice: Any, payload: dict[str, Any]) -> None:
+        def add(
+            kind: str,
+            ident: str,
+            payload: dict[str, Any],
+            notice: Callable[..., Notice],
+            *args: Any,
+        ) -> None:
+            """Rows for each receiver of *kind*; ``notice(*args)`` only if one is in-process."""
             now_keys: dict[str, str] = {}
-            for receiver in self.receivers(kind):
+            for receiver in receivers(kind):
                 key = f"{kind}:{ident}:{receiver}"
                 inline = not receiver.startswith("notifier:")
                 rows.append(
@@ -231,16 +245,20 @@ class DeskPlugins:
                 if inline:
                     now_keys[receiver] = key
             if now_keys:
-                pending.append(_Pending(notice(), now_keys))
+                pending.append(_Pending(notice(*args), now_keys))
 
         steps: list[tuple[Ticket | None, Ticket]] = []
 
-        def step(index: int) -> tuple[Ticket | None, Ticket]:
-            """The tickets around event *index*, folded only if an in-process receiver needs
-            a notice now (rows themselves only name the version and the event)."""
+        def make(kind: str, index: int, event: TicketEvent) -> Notice:
+            """The notice of event *index*, its tickets folded only now that an in-process
+            receiver needs it (rows themselves only name the version and the event)."""
             if not steps:
                 steps.extend(_steps(before, events))
-            return steps[index]
+            previous, ticket = steps[index]
+            return _notice(kind, previous, ticket, event, message)
+
+        def sla_notice(alert: Any, deadline: datetime | None) -> Notice:
+            return _sla_notice(after.ticket, alert, deadline)
 
         version = after.fold.version - len(events)
         for index, event in enumerate(events):
@@ -250,11 +268,7 @@ class DeskPlugins:
                 if kind == "ticket_created" and message is not None:
                     payload["message"] = _message_dict(message)
 
-                def make(k: str = kind, i: int = index, e: TicketEvent = event) -> Notice:
-                    previous, ticket = step(i)
-                    return _notice(k, previous, ticket, e, message)
-
-                add(kind, event.id, make, payload)
+                add(kind, event.id, payload, make, kind, index, event)
             if (
                 event.kind == "message"
                 and event.by is Role.AGENT
@@ -273,12 +287,7 @@ class DeskPlugins:
                 "key": alert.key,
                 "deadline": None if deadline is None else to_epoch(deadline),
             }
-            add(
-                kind,
-                alert.key,
-                lambda a=alert, d=deadline: _sla_notice(after.ticket, a, d),
-                payload,
-            )
+            add(kind, alert.key, payload, sla_notice, alert, deadline)
         return rows, pending
 
     def can_send(self, channel: str) -> bool:
