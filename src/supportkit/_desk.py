@@ -190,6 +190,12 @@ class SupportDesk:
         if len(set(names)) != len(names):
             raise ConfigurationError(f"SLA policy names must be unique, got {names}")
         self._policies = dict(zip(names, self.policies, strict=True))
+        # Per policy, the book a ticket's SLA tracker starts with: that policy first, then the
+        # others, so a later sla_policy_applied event can switch to any of them.
+        self._books = {
+            p.name: (p, *(other for other in self.policies if other is not p))
+            for p in self.policies
+        }
         self._calendars = self._check_calendars(calendars)
         self.tiers = {tier.name: tier for tier in tiers}
         for tier in self.tiers.values():
@@ -285,12 +291,10 @@ class SupportDesk:
             self._cache.popitem(last=False)
 
     def _tracker(self, policy_name: str | None) -> SlaTracker | None:
-        policy = self._policies.get(policy_name or "")
-        if policy is None:
+        book = self._books.get(policy_name or "")
+        if book is None:
             return None
-        # Every policy is in the book so a later sla_policy_applied event can switch to it.
-        book = [policy, *(p for p in self.policies if p is not policy)]
-        return SlaTracker(book, self._calendar(policy))
+        return SlaTracker(book, self._calendar(book[0]))
 
     def _calendar(self, policy: SlaPolicy) -> BusinessCalendar | None:
         return self._calendars.get(policy.name) or self._calendars.get("default")
