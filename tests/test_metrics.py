@@ -459,6 +459,15 @@ def test_aggregator_round_trips_through_dict_and_pickle() -> None:
     assert agg == pickle.loads(pickle.dumps(agg))
 
 
+def test_a_bad_fact_leaves_the_aggregator_unchanged() -> None:
+    """A chunk with a bad fact in it is refused whole: nothing of it is applied."""
+    agg = MetricsAggregator(["tier"]).update([_solved("a", 1)])
+    before = agg.to_dict()
+    with pytest.raises(ConfigurationError, match="takes TicketFacts"):
+        agg.update([_solved("b", 1), "not a fact"])  # type: ignore[list-item]
+    assert before == agg.to_dict()
+
+
 def test_merging_a_mismatched_aggregator_changes_nothing() -> None:
     """Merging aggregators with different groupings raises and leaves the target as it was."""
     agg = MetricsAggregator(["tier"]).update([_solved("a", 1)])

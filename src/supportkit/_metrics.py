@@ -24,6 +24,7 @@ Hot path: a fact precomputes the integer updates it contributes (``(counter, amo
 from __future__ import annotations
 
 import enum
+import itertools
 import json
 import math
 import operator
@@ -1082,6 +1083,82 @@ def _add(acc: _Acc, part: _Part, exact: bool) -> None:
         h[k] = h.get(k, 0) + 1
 
 
+CHUNK = 4096
+"""Facts per chunk of :meth:`MetricsAggregator.update`."""
+
+
+def _fold_same(
+    groups: dict[Any, _Acc],
+    key_of: Callable[[TicketFacts], Any],
+    facts: list[TicketFacts],
+    exact: bool,
+) -> None:
+    """Fold facts into a grouping whose creation and solve share a key: the hot path.
+
+    This is :func:`_add` and :func:`_add_extra` inlined (one call per fact costs ~10 %).
+    """
+    for f in facts:
+        key = key_of(f)
+        acc = groups.get(key)
+        if acc is None:
+            acc = groups[key] = _Acc()
+        both = f._both
+        acc.packed += both[0]
+        hists = acc.hists
+        for i, k in both[2] if exact else both[1]:
+            h = hists[i]
+            h[k] = h.get(k, 0) + 1
+        extras = f._extra
+        if extras:
+            x = acc.extra
+            for name, amount in extras:
+                x[name] = x.get(name, 0) + amount
+        if f._solved is not None and f.agent is not None:
+            acc.agents.add(f.agent)
+
+
+def _fold_split(
+    groups: dict[Any, _Acc],
+    created_key: Callable[[TicketFacts], Any],
+    solved_key: Callable[[TicketFacts], Any],
+    facts: list[TicketFacts],
+    exact: bool,
+) -> None:
+    """Fold facts into a period grouping: creation figures and solve figures apart."""
+    for f in facts:
+        _add(_get(groups, created_key(f)), f._created, exact)
+        if f._extra:
+            _add_extra(_get(groups, created_key(f)), f._extra)
+        solved = f._solved
+        if solved is not None:
+            acc = _get(groups, solved_key(f))
+            _add(acc, solved, exact)
+            if f.agent is not None:
+                acc.agents.add(f.agent)
+
+
+def _fold_tagged(g: _Grouping, facts: list[TicketFacts], exact: bool) -> None:
+    """Fold facts into a tag grouping: once per tag (untagged under ``None``)."""
+    for f in facts:
+        for key in g.keys(f, f.created_at):
+            acc = g.acc(key)
+            _add(acc, f._created, exact)
+            _add_extra(acc, f._extra)
+        if f._solved is not None and f.solved_at is not None:
+            for key in g.keys(f, f.solved_at):
+                acc = g.acc(key)
+                _add(acc, f._solved, exact)
+                if f.agent is not None:
+                    acc.agents.add(f.agent)
+
+
+def _get(groups: dict[Any, _Acc], key: Any) -> _Acc:
+    acc = groups.get(key)
+    if acc is None:
+        acc = groups[key] = _Acc()
+    return acc
+
+
 def _add_extra(acc: _Acc, pairs: tuple[tuple[str, int], ...]) -> None:
     extra = acc.extra
     for name, amount in pairs:
@@ -1419,56 +1496,30 @@ class MetricsAggregator:
         self.update((facts,))
 
     def update(self, facts: Iterable[TicketFacts]) -> MetricsAggregator:
-        """Aggregate every fact of *facts* (the streaming hot path); returns ``self``."""
+        """Aggregate every fact of *facts* (the streaming hot path); returns ``self``.
+
+        Facts are taken in chunks of :data:`CHUNK` (bounded memory); each chunk is checked
+        before any of it is applied, so a bad fact leaves the state as it was after the last
+        whole chunk. Then each grouping folds the chunk in its own tight loop.
+        """
         exact = self.exact
         plans = [g.plan() for g in self._groupings if not g.tagged]
         tagged = [g for g in self._groupings if g.tagged]
-        fact_type = TicketFacts
-        for f in facts:
-            if type(f) is not fact_type:
-                raise ConfigurationError(
-                    f"update() takes TicketFacts, got {type(f).__name__}; build them with "
-                    "TicketFacts.from_events"
-                )
-            solved = f._solved
-            extras = f._extra
+        it = iter(facts)
+        while chunk := list(itertools.islice(it, CHUNK)):
+            for f in chunk:
+                if type(f) is not TicketFacts:
+                    raise ConfigurationError(
+                        f"update() takes TicketFacts, got {type(f).__name__}; build them with "
+                        "TicketFacts.from_events"
+                    )
             for groups, ckey, skey in plans:
-                key = ckey(f)
-                acc = groups.get(key)
-                if acc is None:
-                    acc = groups[key] = _Acc()
-                # Inlined _add of the created side (and of the solved side when it shares the
-                # key): this loop is the streaming hot path.
-                packed, buckets, values = f._both if skey is None else f._created
-                acc.packed += packed
-                hists = acc.hists
-                for i, k in values if exact else buckets:
-                    h = hists[i]
-                    h[k] = h.get(k, 0) + 1
-                if extras:
-                    x = acc.extra
-                    for name, amount in extras:
-                        x[name] = x.get(name, 0) + amount
-                if solved is not None:
-                    if skey is not None:
-                        key = skey(f)
-                        acc = groups.get(key)
-                        if acc is None:
-                            acc = groups[key] = _Acc()
-                        _add(acc, solved, exact)
-                    if f.agent is not None:
-                        acc.agents.add(f.agent)
+                if skey is None:
+                    _fold_same(groups, ckey, chunk, exact)
+                else:
+                    _fold_split(groups, ckey, skey, chunk, exact)
             for g in tagged:
-                for key in g.keys(f, f.created_at):
-                    acc = g.acc(key)
-                    _add(acc, f._created, exact)
-                    _add_extra(acc, f._extra)
-                if solved is not None and f.solved_at is not None:
-                    for key in g.keys(f, f.solved_at):
-                        acc = g.acc(key)
-                        _add(acc, solved, exact)
-                        if f.agent is not None:
-                            acc.agents.add(f.agent)
+                _fold_tagged(g, chunk, exact)
         return self
 
     def add_session(self, session: SessionFacts) -> None:
