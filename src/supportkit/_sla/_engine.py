@@ -292,6 +292,27 @@ class SlaTracker:
     ``record=True`` also keeps the Zendesk-style metric events for :meth:`metric_events`.
     """
 
+    __slots__ = (
+        "_applied",
+        "_awaiting",
+        "_b",
+        "_book",
+        "_calendar",
+        "_counts",
+        "_cycles",
+        "_first_done",
+        "_fold",
+        "_last",
+        "_log",
+        "_open",
+        "_policy",
+        "_shared",
+        "_table",
+        "_targets",
+        "_tz",
+        "_updating",
+    )
+
     def __init__(
         self,
         policy: SlaPolicy | Sequence[SlaPolicy],
