@@ -366,6 +366,12 @@ def test_periods_are_local_to_the_zone_and_solves_anchor_at_the_solve() -> None:
     assert {"2025-03-31": (1, 0), "2025-04-02": (0, 1)} == counts
 
 
+def test_compound_groupings_are_named_with_plus() -> None:
+    """A tuple grouping's table is also reachable by its name, ``"tier+week"``."""
+    report = metrics_report([TicketFacts("a", 0, 1, "open", tier="gold")], [("tier", "week")])
+    assert [("gold", "1970-W01")] == [row.key for row in report.table("tier+week")]
+
+
 def test_hour_week_and_month_labels() -> None:
     """Hours carry their UTC offset (fall-back hours stay apart); weeks are ISO weeks."""
     first = int(datetime(2025, 11, 2, 5, 30, tzinfo=UTC).timestamp())  # 01:30 EDT

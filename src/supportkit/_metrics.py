@@ -17,8 +17,9 @@ Three layers, each a fold:
    JSON and DataFrames.
 
 The exact definitions are in ``docs/concepts/metrics.md``; the names in :data:`METRIC_NAMES`.
-Hot path: a fact precomputes the integer updates it contributes (``(counter, amount)`` and
-``(distribution, seconds)`` pairs), so aggregating is a few list and dict increments per fact.
+Hot path: a fact precomputes what it adds to a group (its counter and duration-sum increments
+packed into one integer with a 64-bit lane each, its sketch bucket keys, its named counts), so
+aggregating is one integer addition and a few dict increments per fact and grouping.
 """
 
 from __future__ import annotations
@@ -250,8 +251,8 @@ class TicketFacts:
     (``None`` while not yet defined, e.g. ``full_resolution`` of an unsolved ticket). The
     ``*_business`` durations need a calendar; without one they are ``None``. ``next_reply`` holds
     one duration per completed next-reply cycle. ``sla`` holds ``(metric, met, breached)`` cycle
-    counts. The private ``_created``/``_solved`` fields are the precomputed integer updates the
-    aggregators apply.
+    counts. The private ``_created``/``_solved``/``_both``/``_extra`` fields are the precomputed
+    updates the aggregators apply.
     """
 
     ticket_id: str
@@ -895,7 +896,7 @@ class _Period:
 
 
 def _parts(spec: str | Sequence[str]) -> tuple[str, ...]:
-    parts = (spec,) if isinstance(spec, str) else tuple(spec)
+    parts = tuple(spec.split("+")) if isinstance(spec, str) else tuple(spec)
     if parts == ("all",):
         return ()
     for part in parts:
