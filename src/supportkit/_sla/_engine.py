@@ -607,7 +607,7 @@ class SlaTracker:
             self._stop(c, ts, cancel=True)
             self._open[c.metric] = None
             return
-        if entry[0] == c.target and entry[1] == c.biz:
+        if entry == (c.target, c.biz, c.levels, c.thr):
             return
         if c.running:
             elapsed = self._elapsed_now(c, ts)
