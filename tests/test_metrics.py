@@ -503,6 +503,19 @@ def test_bad_configuration_is_a_clear_error(make: Any, message: str) -> None:
         make()
 
 
+def test_vectorised_path_refuses_missing_columns_before_changing_anything() -> None:
+    """update_columns names the missing columns and leaves the aggregator untouched."""
+    from supportkit import facts_to_columns
+
+    agg = MetricsAggregator(["tier"]).update([_solved("a", 1)])
+    before = agg.to_dict()
+    columns = facts_to_columns([_solved("b", 1)])
+    del columns["tier.codes"], columns["csat"]
+    with pytest.raises(ConfigurationError, match=r"missing column.*csat.*tier\.codes"):
+        agg.update_columns(columns)
+    assert before == agg.to_dict()
+
+
 def test_ticket_facts_round_trip_through_dict() -> None:
     """TicketFacts.to_dict/from_dict keep every public field."""
     facts = (

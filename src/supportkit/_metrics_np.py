@@ -246,15 +246,40 @@ def _anchor(
     return groups, [g.acc(key) for key in keys]
 
 
-def update_columns(agg: MetricsAggregator, cols: Mapping[str, Any]) -> None:
-    """Aggregate the columns into *agg* (see the module docstring for the layout)."""
-    try:
-        created = np.asarray(cols["created_at"], dtype=np.int64)
-        solved_at = np.asarray(cols["solved_at"], dtype=np.int64)
-    except KeyError as exc:
+def _check_columns(agg: MetricsAggregator, cols: Mapping[str, Any]) -> None:
+    if any(g.tagged for g in agg._groupings):
+        raise ConfigurationError("update_columns does not do tag groupings: use update() for those")
+    parts = {p for g in agg._groupings for p in g.parts if p != g.period} | {"agent"}
+    required = [
+        "created_at",
+        "solved_at",
+        "ever_solved",
+        "agent_replies",
+        "reopens",
+        "csat",
+        "nps",
+        "ces",
+        *_SCALARS,
+        *(f"{p}.{what}" for p in sorted(parts) for what in ("codes", "categories")),
+    ]
+    missing = [name for name in required if name not in cols]
+    if missing:
         raise ConfigurationError(
-            f"update_columns: missing column {exc.args[0]!r} (see facts_to_columns)"
-        ) from None
+            f"update_columns: missing column(s) {', '.join(missing)} (see facts_to_columns)"
+        )
+    lengths = {name: len(cols[name]) for name in required if not name.endswith(".categories")}
+    if len(set(lengths.values())) > 1:
+        raise ConfigurationError(f"update_columns: columns of different lengths: {lengths}")
+
+
+def update_columns(agg: MetricsAggregator, cols: Mapping[str, Any]) -> None:
+    """Aggregate the columns into *agg* (see the module docstring for the layout).
+
+    Every required column is checked before anything is aggregated.
+    """
+    _check_columns(agg, cols)
+    created = np.asarray(cols["created_at"], dtype=np.int64)
+    solved_at = np.asarray(cols["solved_at"], dtype=np.int64)
     n = len(created)
     everything = np.arange(n)
     solved_rows = np.nonzero(solved_at >= 0)[0]
@@ -272,10 +297,6 @@ def update_columns(agg: MetricsAggregator, cols: Mapping[str, Any]) -> None:
         values = np.asarray(cols.get(f"{DURATIONS[index]}.seconds", np.empty(0)), dtype=np.int64)
         nested[index] = (values, _keys(values, exact))
     for g in agg._groupings:
-        if g.tagged:
-            raise ConfigurationError(
-                "update_columns does not do tag groupings: use update() for those"
-            )
         # created side: every row, anchored at creation
         groups, accs = _anchor(agg, g, cols, created, everything)
         m = len(accs)
