@@ -223,6 +223,7 @@ class MemorySidecar:
         self._due: dict[str, int] = {}
         self._alerts: dict[str, set[str]] = {}
         self._outbox: dict[str, OutboxMessage] = {}
+        self._pending: dict[str, None] = {}  # keys of pending messages (claims scan only these)
 
     # EventStore, delegated
     def append(
@@ -271,7 +272,9 @@ class MemorySidecar:
             else:
                 self._due[commit.ticket_id] = commit.due
             for message in commit.outbox:
-                self._outbox.setdefault(message.key, message)
+                if message.key not in self._outbox:
+                    self._outbox[message.key] = message
+                    self._pending[message.key] = None
             if commit.alerts:
                 self._alerts.setdefault(commit.ticket_id, set()).update(commit.alerts)
             return version
@@ -300,7 +303,7 @@ class MemorySidecar:
         """See :meth:`DeskStore.claim_outbox`."""
         with self._lock:
             due = sorted(
-                (m for m in self._outbox.values() if m.status == "pending" and m.due_at() <= now),
+                (m for m in map(self._outbox.__getitem__, self._pending) if m.due_at() <= now),
                 key=lambda m: (m.due_at(), m.created_at),
             )[:limit]
             for message in due:
@@ -320,6 +323,7 @@ class MemorySidecar:
                 self._outbox[key] = attrs.evolve(
                     message, status="delivered", attempts=message.attempts + 1, delivered_at=at
                 )
+                self._pending.pop(key, None)
             for key, error, retry_at in failed:
                 message = self._outbox[key]
                 self._outbox[key] = attrs.evolve(
@@ -329,6 +333,8 @@ class MemorySidecar:
                     next_attempt_at=retry_at,
                     last_error=error,
                 )
+                if retry_at is None:
+                    self._pending.pop(key, None)
 
     def outbox(self, status: str | None = None) -> list[OutboxMessage]:
         """See :meth:`DeskStore.outbox`."""
