@@ -163,22 +163,25 @@ class DeskPlugins:
         self.host = host
         self._receivers: dict[str, list[str]] = {}
         self._plugins: tuple[str, ...] = ()
+        self._inline: bool | None = None
 
     def inline(self) -> bool:
         """Whether any notice kind has an in-process (hookimpl) receiver."""
         receivers = self.receivers()
-        return any(
-            not receiver.startswith("notifier:")
-            for kind in NOTICE_TYPES
-            for receiver in receivers(kind)
-        )
+        if self._inline is None:
+            self._inline = any(
+                not receiver.startswith("notifier:")
+                for kind in NOTICE_TYPES
+                for receiver in receivers(kind)
+            )
+        return self._inline
 
     def receivers(self) -> Callable[[str], list[str]]:
         """``host.receivers``, remembered per notice kind until the host's plugins change (it
         is asked for every appended event)."""
         plugins = tuple(self.host.plugin_names())
         if plugins != self._plugins:
-            self._plugins, self._receivers = plugins, {}
+            self._plugins, self._receivers, self._inline = plugins, {}, None
         known = self._receivers
 
         def receivers(kind: str) -> list[str]:
