@@ -9,12 +9,15 @@ import json
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from supportkit import ConcurrencyError, ConfigurationError, InMemoryStore, StoreError, TicketEvent
 from supportkit._deskstore import (
@@ -365,3 +368,54 @@ def test_two_processes_ingesting_and_claiming_lose_and_duplicate_nothing(tmp_pat
     expected = {f"T-{n}": ["created", "message", "assigned"] for n in range(count)}
     assert expected == kinds
     assert sorted(expected) == sorted(claimed)
+
+
+OPERATIONS = st.lists(
+    st.tuples(
+        st.sampled_from(["T-1", "T-2", "T-3"]),  # ticket
+        st.integers(0, 4),  # expected version (often stale)
+        st.one_of(st.none(), st.sampled_from(["m-1", "m-2", "m-3"])),  # message id
+        st.one_of(st.none(), st.sampled_from(["a", "b"])),  # alert key
+        st.integers(0, 2),  # events in the batch
+    ),
+    max_size=20,
+)
+
+
+@given(OPERATIONS)
+def test_sqlite_and_memory_stores_agree(
+    operations: list[tuple[str, int, str | None, str | None, int]],
+) -> None:
+    """Any sequence of commits, stale or duplicate ones included, has the same outcome and
+    leaves the same state in the SQLite store and in the in-memory sidecar."""
+    with tempfile.TemporaryDirectory() as tmp, SqliteStore(Path(tmp) / "p.db") as sqlite:
+        memory = MemorySidecar(InMemoryStore())
+        outcomes: dict[str, list[object]] = {"sqlite": [], "memory": []}
+        for ticket, expected, message, alert, count in operations:
+            kinds = ["created"] if expected == 0 else []
+            events = tuple(ev(ticket, k) for k in [*kinds, *["tagged"] * count])
+            commit = Commit(
+                ticket,
+                events,
+                expected,
+                message=None if message is None else ("chat", message),
+                alerts=() if alert is None else (alert,),
+                due=TS0 + expected,
+            )
+            for name, store in (("sqlite", sqlite), ("memory", memory)):
+                try:
+                    outcomes[name].append(store.commit(commit))
+                except ConcurrencyError as error:
+                    outcomes[name].append(("conflict", error.expected, error.actual))
+
+        def state(store: DeskStore) -> object:
+            return (
+                [(e.id, e.kind) for e in store.read_all()],
+                {t: store.version(t) for t in ("T-1", "T-2", "T-3")},
+                {m: store.message_ticket("chat", m) for m in ("m-1", "m-2", "m-3")},
+                {t: store.alerts(t) for t in ("T-1", "T-2", "T-3")},
+                store.due(TS0 + 10),
+            )
+
+        assert outcomes["memory"] == outcomes["sqlite"]
+        assert state(memory) == state(sqlite)

@@ -110,7 +110,7 @@ class DeskStore(EventStore, Protocol):
         ...
 
     def due(self, until: int, *, limit: int = 500) -> list[tuple[str, int]]:
-        """``(ticket_id, due)`` pairs with ``due <= until``, earliest first."""
+        """``(ticket_id, due)`` pairs with ``due <= until``, earliest (then by id) first."""
         ...
 
     def alerts(self, ticket_id: str) -> frozenset[str]:

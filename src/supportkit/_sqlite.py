@@ -402,10 +402,12 @@ class SqliteStore:
         return ticket_from_dict(json.loads(rows[0][0])) if rows else None
 
     def due(self, until: int, *, limit: int = 500) -> list[tuple[str, int]]:
-        """``(ticket_id, due)`` pairs due by *until*, earliest first (an index range scan)."""
+        """``(ticket_id, due)`` pairs due by *until*, earliest (then by id) first (an index
+        range scan)."""
         rows = self._query(
             "due index",
-            "SELECT ticket_id, due_at FROM due WHERE due_at <= ? ORDER BY due_at LIMIT ?",
+            "SELECT ticket_id, due_at FROM due WHERE due_at <= ?"
+            " ORDER BY due_at, ticket_id LIMIT ?",
             (until, limit),
         )
         return [(str(ticket_id), int(due)) for ticket_id, due in rows]
