@@ -19,6 +19,7 @@ from supportkit import (
     FrozenClock,
     InboundMessage,
     InMemoryStore,
+    PluginError,
     Status,
     StoreError,
     TicketStateError,
@@ -632,3 +633,38 @@ def test_redelivered_notices_are_rebuilt_as_they_were(
     assert [("new", "pending", 3), ("pending", "open", 4)] == [
         (n.previous.value, n.ticket.status.value, n.ticket.version) for n in changes
     ]
+
+
+def test_plugin_chosen_policy_is_applied_and_ticked(
+    make_desk: Callable[..., SupportDesk], clock: FrozenClock
+) -> None:
+    """A policy a plugin picks (even one the desk was not given) runs the ticket's clocks."""
+    rush = SlaPolicy.from_dict(
+        {"name": "rush", "targets": {"normal": {"first_reply": {"minutes": 5, "business": False}}}}
+    )
+
+    class Picker:
+        @hookimpl
+        def supportkit_select_sla_policy(self, ticket: Any, policies: Any) -> SlaPolicy:
+            return rush
+
+    desk = make_desk(plugins=host(Picker()), policies=[HOUR_POLICY], ladder=None)
+    ticket_id = desk.ingest(msg("m-1")).ticket_id
+    clock.advance(minutes=6)
+    assert ("rush", 1) == (desk.ticket(ticket_id).sla_policy, len(desk.tick().breaches))
+
+
+def test_plugin_policy_that_is_not_a_policy_is_a_plugin_error(
+    make_desk: Callable[..., SupportDesk],
+) -> None:
+    """A select-policy hook returning something else is refused and nothing is written."""
+
+    class Broken:
+        @hookimpl
+        def supportkit_select_sla_policy(self, ticket: Any, policies: Any) -> str:
+            return "gold"
+
+    desk = make_desk(plugins=host(Broken()), policies=[HOUR_POLICY])
+    with pytest.raises(PluginError, match=r"return a supportkit\.SlaPolicy"):
+        desk.ingest(msg("m-1"))
+    assert [] == desk.store.ticket_ids()

@@ -33,7 +33,13 @@ from ._sla import SlaAlert, SlaEvaluation, SlaPolicy, SlaTracker, select_policy
 from ._sqlite import SqliteStore
 from ._ticket import Ticket, _Fold
 from ._time import from_epoch, seconds, to_epoch
-from .exceptions import ConcurrencyError, ConfigurationError, StoreError, TicketStateError
+from .exceptions import (
+    ConcurrencyError,
+    ConfigurationError,
+    PluginError,
+    StoreError,
+    TicketStateError,
+)
 from .typing import EventStore
 
 __all__ = [
@@ -284,6 +290,13 @@ class SupportDesk:
         self._remember(live)
         return live
 
+    def _find(self, ticket_id: str) -> _Live | None:
+        """The ticket's live state, or ``None`` if the store has no such ticket."""
+        live = self._cache.get(ticket_id)
+        if live is None and self.store.version(ticket_id):
+            live = self._load(ticket_id)
+        return live
+
     def _remember(self, live: _Live) -> None:
         self._cache[live.fold.id] = live
         self._cache.move_to_end(live.fold.id)
@@ -485,10 +498,7 @@ class SupportDesk:
         live: _Live | None = None
         follow_up_of = None
         if message.ticket_id is not None:
-            try:
-                live = self._load(message.ticket_id)
-            except TicketStateError:
-                live = None  # a host-chosen id for a new ticket
+            live = self._find(message.ticket_id)  # None: a host-chosen id for a new ticket
             if live is not None and live.fold.status is Status.CLOSED:
                 follow_up_of, live = live.fold.id, None
         events: list[TicketEvent] = []
@@ -596,7 +606,15 @@ class SupportDesk:
             return None
         chosen = self.plugins.select_policy(ticket, self.policies)
         if chosen is not None:
-            return chosen  # type: ignore[no-any-return]
+            if not isinstance(chosen, SlaPolicy):
+                raise PluginError(
+                    f"supportkit_select_sla_policy returned {chosen!r} for ticket {ticket.id}; "
+                    "return a supportkit.SlaPolicy or None"
+                )
+            if chosen.name not in self._books:  # a plugin's own policy: track it here too
+                self._policies[chosen.name] = chosen
+                self._books[chosen.name] = (chosen, *self.policies)
+            return chosen
         if tier is not None and tier.sla_policy is not None:
             return self._policies[tier.sla_policy]
         return select_policy(self.policies, ticket)
