@@ -1127,9 +1127,10 @@ def _fold_split(
 ) -> None:
     """Fold facts into a period grouping: creation figures and solve figures apart."""
     for f in facts:
-        _add(_get(groups, created_key(f)), f._created, exact)
+        acc = _get(groups, created_key(f))
+        _add(acc, f._created, exact)
         if f._extra:
-            _add_extra(_get(groups, created_key(f)), f._extra)
+            _add_extra(acc, f._extra)
         solved = f._solved
         if solved is not None:
             acc = _get(groups, solved_key(f))
