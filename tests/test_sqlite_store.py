@@ -244,6 +244,13 @@ def test_due_index_is_ordered_bounded_and_cleared(store: DeskStore) -> None:
     assert [("T-2", TS0 + 200)] == store.due(TS0 + 250, limit=1)
 
 
+def test_keep_due_leaves_the_due_index_alone(store: DeskStore) -> None:
+    """A commit with keep_due=True neither moves nor clears the ticket's due entry."""
+    store.commit(Commit("T-1", (ev("T-1"),), 0, due=TS0 + 100))
+    store.commit(Commit("T-1", (ev("T-1", "tagged"),), 1, due=None, keep_due=True))
+    assert [("T-1", TS0 + 100)] == store.due(TS0 + 100)
+
+
 def test_outbox_claim_hides_message_for_the_lease(store: DeskStore) -> None:
     """A claimed message is not claimed again until its lease runs out (deliverer died)."""
     store.commit(Commit("T-1", (ev("T-1"),), 0, outbox=(note("n-1"),)))

@@ -134,6 +134,8 @@ class _Live:
     emitted: set[str]
     snapshot_version: int = 0
     frozen: Ticket | None = None
+    due_stored: bool = False
+    """Whether the store's due index holds ``due`` (true after this process's commit)."""
 
     @property
     def ticket(self) -> Ticket:
@@ -387,6 +389,7 @@ class SupportDesk:
                     message=None if message is None else (message.channel, message.message_id),
                     snapshot=live.ticket if self._snapshot_due(live, status) else None,
                     due=live.due,
+                    keep_due=live.due_stored and live.due == due_before,
                     outbox=tuple(rows),
                     alerts=keys,
                 )
@@ -394,6 +397,7 @@ class SupportDesk:
         except BaseException:
             self._cache.pop(ticket_id, None)
             raise
+        live.due_stored = True
         self._remember(live)
         if self.router is not None:
             self._feed_router(ticket_id, events, version, live.due, live.due != due_before)

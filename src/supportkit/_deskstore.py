@@ -87,6 +87,8 @@ class Commit:
     due: int | None = None
     outbox: tuple[OutboxMessage, ...] = ()
     alerts: tuple[str, ...] = ()
+    keep_due: bool = False
+    """Leave the due index as it is (the desk knows ``due`` did not change)."""
 
 
 @runtime_checkable
@@ -267,7 +269,9 @@ class MemorySidecar:
                 self._messages[commit.message] = commit.ticket_id
             if commit.snapshot is not None:
                 self._snapshots[commit.ticket_id] = commit.snapshot
-            if commit.due is None:
+            if commit.keep_due:
+                pass
+            elif commit.due is None:
                 self._due.pop(commit.ticket_id, None)
             else:
                 self._due[commit.ticket_id] = commit.due

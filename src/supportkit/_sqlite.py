@@ -360,7 +360,9 @@ class SqliteStore:
                     "INSERT OR REPLACE INTO snapshots (ticket_id, version, body) VALUES (?, ?, ?)",
                     (ticket_id, commit.snapshot.version, _dumps(ticket_to_dict(commit.snapshot))),
                 )
-            if commit.due is None:
+            if commit.keep_due:
+                pass
+            elif commit.due is None:
                 db.execute("DELETE FROM due WHERE ticket_id = ?", (ticket_id,))
             else:
                 db.execute(
