@@ -224,7 +224,9 @@ class MemorySidecar:
         self._snapshots: dict[str, Ticket] = {}
         self._due: dict[str, int] = {}
         self._alerts: dict[str, set[str]] = {}
-        self._outbox: dict[str, OutboxMessage] = {}
+        # Outbox rows are kept as plain tuples: the garbage collector stops tracking tuples of
+        # strings, numbers and flat dicts, which matters once there are millions of them.
+        self._outbox: dict[str, tuple[Any, ...]] = {}
         self._pending: dict[str, None] = {}  # keys of pending messages (claims scan only these)
 
     # EventStore, delegated
@@ -277,7 +279,7 @@ class MemorySidecar:
                 self._due[commit.ticket_id] = commit.due
             for message in commit.outbox:
                 if message.key not in self._outbox:
-                    self._outbox[message.key] = message
+                    self._put(message)
                     self._pending[message.key] = None
             if commit.alerts:
                 self._alerts.setdefault(commit.ticket_id, set()).update(commit.alerts)
@@ -307,11 +309,11 @@ class MemorySidecar:
         """See :meth:`DeskStore.claim_outbox`."""
         with self._lock:
             due = sorted(
-                (m for m in map(self._outbox.__getitem__, self._pending) if m.due_at() <= now),
+                (m for m in map(self._get, self._pending) if m.due_at() <= now),
                 key=lambda m: (m.due_at(), m.created_at),
             )[:limit]
             for message in due:
-                self._outbox[message.key] = attrs.evolve(message, next_attempt_at=now + lease)
+                self._put(attrs.evolve(message, next_attempt_at=now + lease))
             return due
 
     def settle_outbox(
@@ -323,19 +325,23 @@ class MemorySidecar:
         """See :meth:`DeskStore.settle_outbox`."""
         with self._lock:
             for key in delivered:
-                message = self._outbox[key]
-                self._outbox[key] = attrs.evolve(
-                    message, status="delivered", attempts=message.attempts + 1, delivered_at=at
+                message = self._get(key)
+                self._put(
+                    attrs.evolve(
+                        message, status="delivered", attempts=message.attempts + 1, delivered_at=at
+                    )
                 )
                 self._pending.pop(key, None)
             for key, error, retry_at in failed:
-                message = self._outbox[key]
-                self._outbox[key] = attrs.evolve(
-                    message,
-                    status="pending" if retry_at is not None else "dead",
-                    attempts=message.attempts + 1,
-                    next_attempt_at=retry_at,
-                    last_error=error,
+                message = self._get(key)
+                self._put(
+                    attrs.evolve(
+                        message,
+                        status="pending" if retry_at is not None else "dead",
+                        attempts=message.attempts + 1,
+                        next_attempt_at=retry_at,
+                        last_error=error,
+                    )
                 )
                 if retry_at is None:
                     self._pending.pop(key, None)
@@ -343,7 +349,14 @@ class MemorySidecar:
     def outbox(self, status: str | None = None) -> list[OutboxMessage]:
         """See :meth:`DeskStore.outbox`."""
         with self._lock:
-            return [m for m in self._outbox.values() if status is None or m.status == status]
+            messages = map(self._get, self._outbox)
+            return [m for m in messages if status is None or m.status == status]
+
+    def _put(self, message: OutboxMessage) -> None:
+        self._outbox[message.key] = attrs.astuple(message, recurse=False)
+
+    def _get(self, key: str) -> OutboxMessage:
+        return OutboxMessage(*self._outbox[key])
 
     def __repr__(self) -> str:
         return f"<MemorySidecar of {self.events!r}>"
