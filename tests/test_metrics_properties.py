@@ -93,10 +93,20 @@ def test_merge_of_shards_equals_one_pass_in_any_order(
 
 
 @given(facts_lists)
+def test_update_takes_the_numpy_path_for_many_groupings_with_the_same_result(
+    facts: list[TicketFacts],
+) -> None:
+    """update() with several groupings (numpy path by default) equals the per-fact loop."""
+    auto = MetricsAggregator(PLAIN_GROUPINGS).update(facts)
+    loop = MetricsAggregator(PLAIN_GROUPINGS).update(facts, vectorise=False)
+    assert loop.to_dict() == auto.to_dict()
+
+
+@given(facts_lists)
 def test_vectorised_path_equals_streaming_path(facts: list[TicketFacts]) -> None:
     """update_columns builds the very state update builds (sketch and exact mode)."""
     for exact in (False, True):
-        streamed = MetricsAggregator(PLAIN_GROUPINGS, exact=exact).update(facts)
+        streamed = MetricsAggregator(PLAIN_GROUPINGS, exact=exact).update(facts, vectorise=False)
         columns = MetricsAggregator(PLAIN_GROUPINGS, exact=exact).update_columns(
             facts_to_columns(facts)
         )
@@ -159,6 +169,33 @@ def _generated(n: int, seed: int) -> list[TicketFacts]:
             )
         )
     return facts
+
+
+def test_vectorised_update_in_many_batches_equals_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small chunks and batches (codes re-mapped, rows shifted between them) change nothing."""
+    from supportkit import _metrics
+
+    monkeypatch.setattr(_metrics, "CHUNK", 7)
+    monkeypatch.setattr(_metrics, "BATCH", 30)
+    rnd = random.Random(3)
+    facts = _generated(400, seed=3)
+    facts += [
+        TicketFacts(
+            f"x{i}",
+            i,
+            10**6,
+            "open",
+            tier=rnd.choice(["a", "b"]),
+            next_reply=(i, 5),
+            escalations=("L2",) * (i % 2),
+            sla=[("first_reply", i % 2, 1)],
+        )
+        for i in range(50)
+    ]
+    rnd.shuffle(facts)
+    batched = MetricsAggregator(PLAIN_GROUPINGS).update(facts, vectorise=True)
+    loop = MetricsAggregator(PLAIN_GROUPINGS).update(facts, vectorise=False)
+    assert loop.to_dict() == batched.to_dict()
 
 
 def test_figures_agree_with_pandas() -> None:

@@ -25,6 +25,8 @@ aggregating is one integer addition and a few dict increments per fact and group
 from __future__ import annotations
 
 import enum
+import functools
+import importlib.util
 import itertools
 import json
 import math
@@ -1086,6 +1088,17 @@ def _add(acc: _Acc, part: _Part, exact: bool) -> None:
 
 CHUNK = 4096
 """Facts per chunk of :meth:`MetricsAggregator.update`."""
+BATCH = 65536
+"""Facts per numpy batch when :meth:`MetricsAggregator.update` vectorises (held as columns)."""
+VECTORISE_FROM = 3
+"""From this many groupings (and no tag grouping), ``update`` takes the numpy path by default:
+per fact, converting to columns costs about as much as folding one grouping in Python, and the
+numpy path then folds every grouping for a fraction of that."""
+
+
+@functools.cache
+def _has_numpy() -> bool:
+    return importlib.util.find_spec("numpy") is not None
 
 
 def _fold_same(
@@ -1497,16 +1510,27 @@ class MetricsAggregator:
         """Aggregate one ticket's facts."""
         self.update((facts,))
 
-    def update(self, facts: Iterable[TicketFacts]) -> MetricsAggregator:
+    def update(
+        self, facts: Iterable[TicketFacts], *, vectorise: bool | None = None
+    ) -> MetricsAggregator:
         """Aggregate every fact of *facts* (the streaming hot path); returns ``self``.
 
         Facts are taken in chunks of :data:`CHUNK` (bounded memory); each chunk is checked
         before any of it is applied, so a bad fact leaves the state as it was after the last
-        whole chunk. Then each grouping folds the chunk in its own tight loop.
+        applied chunk. Each grouping then folds the chunk in its own tight loop. With
+        *vectorise* (by default: when numpy is installed and at least :data:`VECTORISE_FROM`
+        groupings without tags are kept) chunks are turned into numpy columns and folded
+        :data:`BATCH` facts at a time by the numpy path, which builds the very same state and is
+        several times faster for many groupings.
         """
-        exact = self.exact
         plans = [g.plan() for g in self._groupings if not g.tagged]
         tagged = [g for g in self._groupings if g.tagged]
+        if vectorise is None:
+            vectorise = len(plans) >= VECTORISE_FROM and not tagged and _has_numpy()
+        if vectorise:
+            from ._metrics_np import concat_columns
+
+            buffered: list[dict[str, Any]] = []
         it = iter(facts)
         while chunk := list(itertools.islice(it, CHUNK)):
             for f in chunk:
@@ -1515,13 +1539,23 @@ class MetricsAggregator:
                         f"update() takes TicketFacts, got {type(f).__name__}; build them with "
                         "TicketFacts.from_events"
                     )
+            if vectorise:
+                # Columns are compact: buffer BATCH facts' worth, then fold them in one go
+                # (the per-batch cost is bounded by the state's size, not the batch's).
+                buffered.append(facts_to_columns(chunk))
+                if len(buffered) * CHUNK >= BATCH:
+                    self.update_columns(concat_columns(buffered))
+                    buffered = []
+                continue
             for groups, ckey, skey in plans:
                 if skey is None:
-                    _fold_same(groups, ckey, chunk, exact)
+                    _fold_same(groups, ckey, chunk, self.exact)
                 else:
-                    _fold_split(groups, ckey, skey, chunk, exact)
+                    _fold_split(groups, ckey, skey, chunk, self.exact)
             for g in tagged:
-                _fold_tagged(g, chunk, exact)
+                _fold_tagged(g, chunk, self.exact)
+        if vectorise and buffered:
+            self.update_columns(concat_columns(buffered))
         return self
 
     def add_session(self, session: SessionFacts) -> None:

@@ -439,3 +439,32 @@ def _age(f: TicketFacts) -> int:
         if index == _AGE:
             return value
     return -1
+
+
+def concat_columns(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One set of columns from several (codes re-mapped, exploded row indexes shifted)."""
+    offsets = np.cumsum([0] + [len(p["created_at"]) for p in parts[:-1]]).tolist()
+    out: dict[str, Any] = {}
+    for key in parts[0]:
+        if key.endswith(".categories"):
+            continue
+        if key.endswith(".codes"):
+            names = key[: -len("codes")] + "categories"
+            index: dict[Any, int] = {}
+            arrays = []
+            for part in parts:
+                remap = np.array(
+                    [index.setdefault(c, len(index)) for c in part[names]], dtype=np.int64
+                )
+                arrays.append(remap[np.asarray(part[key], dtype=np.int64)])
+            out[key], out[names] = np.concatenate(arrays), list(index)
+        elif key.endswith(".row"):
+            out[key] = np.concatenate(
+                [
+                    np.asarray(p[key], dtype=np.int64) + o
+                    for p, o in zip(parts, offsets, strict=True)
+                ]
+            )
+        else:
+            out[key] = np.concatenate([p[key] for p in parts])
+    return out
