@@ -110,3 +110,68 @@ def test_two_desk_processes_never_lose_or_duplicate(tmp_path: Path) -> None:
     assert (count, {1}, count) == (len(tickets), set(messages.values()), len(messages))
     assert (tickets, {1}) == (set(assigned), set(assigned.values()))
     assert sorted(tickets) == sorted(claims)
+
+
+TICKER = textwrap.dedent(
+    """
+    import sys
+    from datetime import UTC, datetime, timedelta
+    from supportkit import FrozenClock, SlaPolicy
+    from supportkit._desk import SupportDesk
+    from supportkit._sqlite import SqliteStore
+
+    policy = SlaPolicy.from_dict(
+        {"name": "hour", "targets": {"normal": {"first_reply": {"minutes": 60, "business": False}}}}
+    )
+    start = datetime(2025, 3, 3, 9, tzinfo=UTC)
+    desk = SupportDesk(
+        store=SqliteStore(sys.argv[1]), clock=FrozenClock(start), policies=[policy], plugins=None
+    )
+    for minutes in range(0, 121):
+        result = desk.tick(start + timedelta(minutes=minutes))
+        for alert in result.warnings + result.breaches:
+            print(alert.key, flush=True)
+        for event in result.escalations:
+            print("escalated", event.ticket_id, flush=True)
+    """
+)
+
+
+def test_two_processes_ticking_emit_each_alert_once(tmp_path: Path) -> None:
+    """Two desks tick the same store at once: every warning, breach and escalation is
+    emitted by exactly one of them."""
+    from datetime import UTC, datetime
+
+    from supportkit import FrozenClock, InboundMessage, SlaPolicy
+    from supportkit._desk import SupportDesk
+
+    path, script = tmp_path / "tick.sqlite3", tmp_path / "ticker.py"
+    script.write_text(TICKER)
+    start = datetime(2025, 3, 3, 9, tzinfo=UTC)
+    policy = SlaPolicy.from_dict(
+        {"name": "hour", "targets": {"normal": {"first_reply": {"minutes": 60, "business": False}}}}
+    )
+    with SupportDesk(
+        store=SqliteStore(path), clock=FrozenClock(start), policies=[policy], plugins=None
+    ) as desk:
+        tickets = [
+            desk.ingest(InboundMessage(f"m-{n}", "email", f"c-{n}", start)).ticket_id
+            for n in range(150)
+        ]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(path)], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    lines = [line for w in workers for line in w.communicate(timeout=300)[0].splitlines()]
+    assert [0, 0] == [w.returncode for w in workers]
+    expected = sorted(
+        [
+            f"{t}:first_reply:0:{s}"
+            for t in tickets
+            for s in ("warning:0.5", "warning:0.75", "warning:0.9", "breach")
+        ]
+        + [f"escalated {t}" for t in tickets]
+    )
+    assert expected == sorted(lines)
