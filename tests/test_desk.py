@@ -668,3 +668,16 @@ def test_plugin_policy_that_is_not_a_policy_is_a_plugin_error(
     with pytest.raises(PluginError, match=r"return a supportkit\.SlaPolicy"):
         desk.ingest(msg("m-1"))
     assert [] == desk.store.ticket_ids()
+
+
+def test_prune_outbox_forgets_old_deliveries(
+    make_desk: Callable[..., SupportDesk], clock: FrozenClock
+) -> None:
+    """prune_outbox() drops what was delivered more than the given age ago."""
+    desk = make_desk(plugins=host(Notifier()))
+    desk.ingest(msg("m-1"))
+    desk.deliver()
+    delivered = len(desk.outbox("delivered"))
+    assert 0 == desk.prune_outbox(timedelta(days=1))
+    clock.advance(days=2)
+    assert (delivered, []) == (desk.prune_outbox(timedelta(days=1)), desk.outbox())

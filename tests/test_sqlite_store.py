@@ -285,6 +285,17 @@ def test_outbox_delivery_is_recorded(store: DeskStore) -> None:
     )
 
 
+def test_prune_forgets_old_deliveries_and_keeps_dead_letters(store: DeskStore) -> None:
+    """Pruning drops messages delivered before the cutoff; newer ones and dead letters stay."""
+    store.commit(Commit("T-1", (ev("T-1"),), 0, outbox=(note("old"), note("new"), note("dead"))))
+    store.settle_outbox(TS0, delivered=["old"], failed=[("dead", "boom", None)])
+    store.settle_outbox(TS0 + 100, delivered=["new"])
+    assert (1, ["new", "dead"]) == (
+        store.prune_outbox(TS0 + 50),
+        [m.key for m in store.outbox()],
+    )
+
+
 def test_outbox_key_is_idempotent(store: DeskStore) -> None:
     """Writing an outbox message with a key already present keeps the first one."""
     store.commit(Commit("T-1", (ev("T-1"),), 0, outbox=(note("n-1"),)))

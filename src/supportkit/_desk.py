@@ -1020,6 +1020,14 @@ class SupportDesk:
         """The outbox messages (``"pending"``, ``"delivered"`` or ``"dead"`` ones if given)."""
         return self.store.outbox(status)
 
+    def prune_outbox(self, older_than: timedelta = timedelta(days=7)) -> int:
+        """Forget outbox messages delivered more than *older_than* ago; return how many.
+
+        Dead letters are kept: they wait for a person to look at them.
+        """
+        cutoff = self.clock.now() - older_than
+        return self.store.prune_outbox(to_epoch(cutoff, "prune_outbox cutoff", ConfigurationError))
+
     def start(self, interval: float = 1.0, *, tick: bool = True) -> threading.Thread:
         """Start a background thread that delivers the outbox (and ticks) every *interval* s."""
         if self._worker is not None and self._worker.is_alive():

@@ -142,6 +142,10 @@ class DeskStore(EventStore, Protocol):
         """Every outbox message (of one status if given), oldest first."""
         ...
 
+    def prune_outbox(self, before: int) -> int:
+        """Forget the messages delivered before *before*; return how many (dead letters stay)."""
+        ...
+
 
 def duplicate_message(commit: Commit, ticket_id: str, actual: int) -> ConcurrencyError:
     """The error for a commit whose channel message was already ingested."""
@@ -351,6 +355,19 @@ class MemorySidecar:
         with self._lock:
             messages = map(self._get, self._outbox)
             return [m for m in messages if status is None or m.status == status]
+
+    def prune_outbox(self, before: int) -> int:
+        """See :meth:`DeskStore.prune_outbox`."""
+        with self._lock:
+            old = [
+                key
+                for key in self._outbox
+                if (message := self._get(key)).status == "delivered"
+                and (message.delivered_at or 0) < before
+            ]
+            for key in old:
+                del self._outbox[key]
+            return len(old)
 
     def _put(self, message: OutboxMessage) -> None:
         self._outbox[message.key] = attrs.astuple(message, recurse=False)

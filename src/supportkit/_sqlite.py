@@ -464,6 +464,16 @@ class SqliteStore:
         if delivered or failed:
             self._write("outbox settlement", run)
 
+    def prune_outbox(self, before: int) -> int:
+        """Delete the messages delivered before *before*; return how many (dead letters stay)."""
+        cursor = self._write(
+            "outbox pruning",
+            lambda db: db.execute(
+                "DELETE FROM outbox WHERE status = 'delivered' AND delivered_at < ?", (before,)
+            ),
+        )
+        return int(cursor.rowcount)
+
     def outbox(self, status: str | None = None) -> list[OutboxMessage]:
         """Every outbox message (of one status if given), oldest first."""
         rows = self._query(
