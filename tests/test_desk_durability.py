@@ -1,4 +1,4 @@
-"""Durability of the desk on SQLite, with real processes: SIGKILL and concurrent writers."""
+"""Durability and concurrency on SQLite with real processes: SIGKILL, racing writers, tickers."""
 
 from __future__ import annotations
 
@@ -8,13 +8,35 @@ import subprocess
 import sys
 import textwrap
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from supportkit import FrozenClock, InboundMessage, SlaPolicy
+from supportkit._desk import SupportDesk
 from supportkit._sqlite import SqliteStore
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs SIGKILL")
+
+START = datetime(2025, 3, 3, 9, tzinfo=UTC)
+
+
+def race(tmp_path: Path, source: str, *argvs: list[object]) -> list[str]:
+    """Run one copy of the script *source* per argument list, all at once; return every
+    line they printed (each must exit 0)."""
+    script = tmp_path / "worker.py"
+    script.write_text(source)
+    workers = [
+        subprocess.Popen(
+            [sys.executable, str(script), *map(str, argv)], stdout=subprocess.PIPE, text=True
+        )
+        for argv in argvs
+    ]
+    outputs = [worker.communicate(timeout=300)[0] for worker in workers]
+    assert [0] * len(workers) == [worker.returncode for worker in workers]
+    return [line for output in outputs for line in output.splitlines()]
+
 
 INGEST_LOOP = textwrap.dedent(
     """
@@ -59,7 +81,62 @@ def test_acknowledged_messages_survive_sigkill(tmp_path: Path) -> None:
     assert -signal.SIGKILL == child.returncode
 
 
-RACE = textwrap.dedent(
+STORE_RACE = textwrap.dedent(
+    """
+    import sys
+    from datetime import UTC, datetime
+    from supportkit import ConcurrencyError, TicketEvent
+    from supportkit._deskstore import Commit
+    from supportkit._sqlite import SqliteStore
+
+    path, name, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    at = datetime(2025, 3, 3, 9, tzinfo=UTC)
+    store = SqliteStore(path)
+    for n in range(count):
+        ticket = f"T-{n}"
+        # ingest: both workers deliver the same channel message; one must win
+        while True:
+            version = store.version(ticket)
+            if store.message_ticket("email", f"m-{n}") is not None:
+                break
+            events = [] if version else [TicketEvent("created", ticket_id=ticket, at=at)]
+            events.append(TicketEvent("message", ticket_id=ticket, at=at, by="customer"))
+            try:
+                store.commit(Commit(ticket, tuple(events), version, message=("email", f"m-{n}")))
+                break
+            except ConcurrencyError:
+                continue
+        # claim: assign the ticket to me unless someone already has it
+        while True:
+            log = store.read(ticket)
+            if any(e.kind == "assigned" for e in log):
+                break
+            claim = TicketEvent("assigned", ticket_id=ticket, at=at, data={"agent": name})
+            try:
+                store.commit(Commit(ticket, (claim,), len(log)))
+                print("claimed", ticket, flush=True)
+                break
+            except ConcurrencyError:
+                continue
+    """
+)
+
+
+def test_two_store_writers_lose_and_duplicate_nothing(tmp_path: Path) -> None:
+    """Two processes commit the same messages and claims straight to the store: one event per
+    message, one owner per ticket, and every claim a process reports is the one stored."""
+    path, count = tmp_path / "race.sqlite3", 400
+    claimed = [
+        line.split()[1]
+        for line in race(tmp_path, STORE_RACE, *([path, name, count] for name in ("ann", "bob")))
+    ]
+    with SqliteStore(path) as store:
+        kinds = {t: [e.kind for e in store.read(t)] for t in store.ticket_ids()}
+    expected = {f"T-{n}": ["created", "message", "assigned"] for n in range(count)}
+    assert (expected, sorted(expected)) == (kinds, sorted(claimed))
+
+
+DESK_RACE = textwrap.dedent(
     """
     import sys
     from datetime import UTC, datetime
@@ -84,24 +161,12 @@ RACE = textwrap.dedent(
 def test_two_desk_processes_never_lose_or_duplicate(tmp_path: Path) -> None:
     """Two desks ingest the same messages and claim the tickets at once: one ticket per
     message, every message once, one owner per ticket, and every claim reported is real."""
-    script, path, count = tmp_path / "race.py", tmp_path / "race.sqlite3", 120
-    script.write_text(RACE)
+    path, count = tmp_path / "race.sqlite3", 120
     SqliteStore(path).close()  # create the schema once, before the race
-    workers = [
-        subprocess.Popen(
-            [sys.executable, str(script), str(path), name, str(count)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for name in ("alice", "bob")
-    ]
     claims = [
         line.split()[1]
-        for w in workers
-        for line in w.communicate(timeout=300)[0].split("\n")
-        if line
+        for line in race(tmp_path, DESK_RACE, *([path, name, count] for name in ("ann", "bob")))
     ]
-    assert [0, 0] == [w.returncode for w in workers]
     with SqliteStore(path) as store:
         events = list(store.read_all())
     messages = Counter(e.data["message_id"] for e in events if e.kind == "message")
@@ -140,38 +205,18 @@ TICKER = textwrap.dedent(
 def test_two_processes_ticking_emit_each_alert_once(tmp_path: Path) -> None:
     """Two desks tick the same store at once: every warning, breach and escalation is
     emitted by exactly one of them."""
-    from datetime import UTC, datetime
-
-    from supportkit import FrozenClock, InboundMessage, SlaPolicy
-    from supportkit._desk import SupportDesk
-
-    path, script = tmp_path / "tick.sqlite3", tmp_path / "ticker.py"
-    script.write_text(TICKER)
-    start = datetime(2025, 3, 3, 9, tzinfo=UTC)
+    path = tmp_path / "tick.sqlite3"
     policy = SlaPolicy.from_dict(
         {"name": "hour", "targets": {"normal": {"first_reply": {"minutes": 60, "business": False}}}}
     )
     with SupportDesk(
-        store=SqliteStore(path), clock=FrozenClock(start), policies=[policy], plugins=None
+        store=SqliteStore(path), clock=FrozenClock(START), policies=[policy], plugins=None
     ) as desk:
         tickets = [
-            desk.ingest(InboundMessage(f"m-{n}", "email", f"c-{n}", start)).ticket_id
+            desk.ingest(InboundMessage(f"m-{n}", "email", f"c-{n}", START)).ticket_id
             for n in range(150)
         ]
-    workers = [
-        subprocess.Popen(
-            [sys.executable, str(script), str(path)], stdout=subprocess.PIPE, text=True
-        )
-        for _ in range(2)
-    ]
-    lines = [line for w in workers for line in w.communicate(timeout=300)[0].splitlines()]
-    assert [0, 0] == [w.returncode for w in workers]
-    expected = sorted(
-        [
-            f"{t}:first_reply:0:{s}"
-            for t in tickets
-            for s in ("warning:0.5", "warning:0.75", "warning:0.9", "breach")
-        ]
-        + [f"escalated {t}" for t in tickets]
-    )
-    assert expected == sorted(lines)
+    lines = race(tmp_path, TICKER, [path], [path])
+    levels = ("warning:0.5", "warning:0.75", "warning:0.9", "breach")
+    expected = [f"{t}:first_reply:0:{level}" for t in tickets for level in levels]
+    assert sorted(expected + [f"escalated {t}" for t in tickets]) == sorted(lines)

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 import tempfile
-import textwrap
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -321,71 +318,6 @@ def test_malformed_snapshot_is_a_store_error() -> None:
     raw = ticket_to_dict(Ticket.from_events([ev("T-1")])) | {"status": "archived"}
     with pytest.raises(StoreError, match="malformed"):
         ticket_from_dict(raw)
-
-
-WORKER = textwrap.dedent(
-    """
-    import sys
-    from datetime import UTC, datetime
-    from supportkit import ConcurrencyError, TicketEvent
-    from supportkit._deskstore import Commit
-    from supportkit._sqlite import SqliteStore
-
-    path, name, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    at = datetime(2025, 3, 3, 9, tzinfo=UTC)
-    store = SqliteStore(path)
-    for n in range(count):
-        ticket = f"T-{n}"
-        # ingest: both workers deliver the same channel message; one must win
-        while True:
-            version = store.version(ticket)
-            if store.message_ticket("email", f"m-{n}") is not None:
-                break
-            events = [] if version else [TicketEvent("created", ticket_id=ticket, at=at)]
-            events.append(TicketEvent("message", ticket_id=ticket, at=at, by="customer"))
-            try:
-                store.commit(Commit(ticket, tuple(events), version, message=("email", f"m-{n}")))
-                break
-            except ConcurrencyError:
-                continue
-        # claim: assign the ticket to me unless someone already has it
-        while True:
-            log = store.read(ticket)
-            if any(e.kind == "assigned" for e in log):
-                break
-            claim = TicketEvent("assigned", ticket_id=ticket, at=at, data={"agent": name})
-            try:
-                store.commit(Commit(ticket, (claim,), len(log)))
-                print("claimed", ticket, flush=True)
-                break
-            except ConcurrencyError:
-                continue
-    """
-)
-
-
-def test_two_processes_ingesting_and_claiming_lose_and_duplicate_nothing(tmp_path: Path) -> None:
-    """Two processes race on the same messages and claims: one event per message, one owner."""
-    script, path, count = tmp_path / "worker.py", tmp_path / "race.sqlite3", 400
-    script.write_text(WORKER)
-    workers = [
-        subprocess.Popen(
-            [sys.executable, str(script), str(path), name, str(count)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for name in ("alice", "bob")
-    ]
-    claimed = [
-        line.split()[1] for w in workers for line in w.communicate(timeout=120)[0].splitlines()
-    ]
-    assert [0, 0] == [w.returncode for w in workers]
-    with SqliteStore(path) as store:
-        logs = {t: store.read(t) for t in store.ticket_ids()}
-    kinds = {t: [e.kind for e in log] for t, log in logs.items()}
-    expected = {f"T-{n}": ["created", "message", "assigned"] for n in range(count)}
-    assert expected == kinds
-    assert sorted(expected) == sorted(claimed)
 
 
 OPERATIONS = st.lists(
