@@ -228,8 +228,7 @@ class MemorySidecar:
         self._snapshots: dict[str, Ticket] = {}
         self._due: dict[str, int] = {}
         self._alerts: dict[str, set[str]] = {}
-        # Outbox rows are kept as plain tuples: the garbage collector stops tracking tuples of
-        # strings, numbers and flat dicts, which matters once there are millions of them.
+        # Outbox rows are kept as plain tuples (fewer objects than attrs instances).
         self._outbox: dict[str, tuple[Any, ...]] = {}
         self._pending: dict[str, None] = {}  # keys of pending messages (claims scan only these)
 
