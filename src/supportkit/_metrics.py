@@ -170,15 +170,24 @@ _LANE = 64
 _MASK = (1 << _LANE) - 1
 _LANES = len(_COUNTERS) + len(DURATIONS)
 _Pairs: TypeAlias = tuple[tuple[int, int], ...]
-_Part: TypeAlias = tuple[int, _Pairs, _Pairs]
-"""A fact's precomputed update: packed counter and sum increments, ``(distribution, sketch
-bucket)`` pairs and ``(distribution, seconds)`` pairs (the exact mode's keys)."""
+_Keys: TypeAlias = tuple[int | str, ...]
+_Part: TypeAlias = tuple[int, _Keys, _Keys]
+"""A fact's precomputed update: packed counter and sum increments, then the keys it counts in
+the group's one histogram dict, in sketch mode and in exact mode (see :func:`_key`)."""
+_SLOTS = 16
+"""A histogram key is ``bucket * _SLOTS + distribution`` (one dict holds every distribution)."""
 
 
-def _part(counts: Iterable[tuple[int, int]], durations: _Pairs) -> _Part:
+def _key(index: int, bucket: int) -> int:
+    return bucket * _SLOTS + index
+
+
+def _part(counts: Iterable[tuple[int, int]], durations: _Pairs, named: _Keys = ()) -> _Part:
+    """The update of one side of a fact; *named* are ``"kind:name"`` counts (repeated keys)."""
     log, inv = math.log, INV_LOG_GAMMA
-    buckets = tuple((i, int(log(v) * inv) if v else ZERO) for i, v in durations)
-    return _pack(counts, durations), buckets, durations
+    sketch = tuple(_key(i, int(log(v) * inv) if v else ZERO) for i, v in durations)
+    exact = tuple(_key(i, v) for i, v in durations)
+    return _pack(counts, durations), sketch + named, exact + named
 
 
 def _pack(counts: Iterable[tuple[int, int]], durations: Iterable[tuple[int, int]]) -> int:
@@ -253,7 +262,7 @@ class TicketFacts:
     (``None`` while not yet defined, e.g. ``full_resolution`` of an unsolved ticket). The
     ``*_business`` durations need a calendar; without one they are ``None``. ``next_reply`` holds
     one duration per completed next-reply cycle. ``sla`` holds ``(metric, met, breached)`` cycle
-    counts. The private ``_created``/``_solved``/``_both``/``_extra`` fields are the precomputed
+    counts. The private ``_created``/``_solved``/``_both`` fields are the precomputed
     updates the aggregators apply.
     """
 
@@ -290,7 +299,6 @@ class TicketFacts:
     _created: _Part = attrs.field(init=False, eq=False, repr=False)
     _solved: _Part | None = attrs.field(init=False, eq=False, repr=False)
     _both: _Part = attrs.field(init=False, eq=False, repr=False)
-    _extra: tuple[tuple[str, int], ...] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         for name in DURATIONS[:-1]:
@@ -337,7 +345,10 @@ class TicketFacts:
             *((_NRT_B, v) for v in self.next_reply_business),
             (_AGE, age if age is None or age >= 0 else 0),
         )
-        object.__setattr__(self, "_created", _part(counts, durations))
+        named: list[str] = [f"escalated:{level}" for level in self.escalations]
+        for metric, met, breached in self.sla:
+            named += [f"met:{metric}"] * met + [f"breached:{metric}"] * breached
+        object.__setattr__(self, "_created", _part(counts, durations, tuple(named)))
         solved = None
         if self.solved_at is not None:
             counts = [(_SOLVED, 1)]
@@ -358,10 +369,6 @@ class TicketFacts:
         if solved is not None:
             both = (mine[0] + solved[0], mine[1] + solved[1], mine[2] + solved[2])
         object.__setattr__(self, "_both", both)
-        extra = [(f"escalated:{level}", 1) for level in self.escalations]
-        for metric, met, breached in self.sla:
-            extra += [(f"met:{metric}", met), (f"breached:{metric}", breached)]
-        object.__setattr__(self, "_extra", tuple(extra))
 
     @classmethod
     def from_events(
@@ -1006,19 +1013,19 @@ class _Grouping:
 
 
 class _Acc:
-    """Per-group state: packed counters and duration sums, histograms, named counts, agents.
+    """Per-group state: packed counters and duration sums, one histogram dict, agents.
 
     ``packed`` holds one 64-bit lane per counter and per duration sum (see :func:`_pack`).
-    ``extra`` holds the counts whose names come from the data: ``"escalated:<level>"``,
-    ``"met:<sla metric>"`` and ``"breached:<sla metric>"``.
+    ``hist`` counts every distribution's buckets under ``bucket * 16 + distribution`` keys
+    (:func:`_key`), and the counts named by the data under ``"escalated:<level>"``,
+    ``"met:<sla metric>"`` and ``"breached:<sla metric>"``: one dict, one increment per key.
     """
 
-    __slots__ = ("agents", "extra", "hists", "packed")
+    __slots__ = ("agents", "hist", "packed")
 
     def __init__(self) -> None:
         self.packed = 0
-        self.hists: list[dict[int, int]] = [{} for _ in DURATIONS]
-        self.extra: dict[str, int] = {}
+        self.hist: dict[int | str, int] = {}
         self.agents: set[str] = set()
 
     def lanes(self) -> list[int]:
@@ -1036,26 +1043,42 @@ class _Acc:
         """The duration sums, in ``DURATIONS`` order."""
         return self.lanes()[len(_COUNTERS) :]
 
+    @property
+    def hists(self) -> list[dict[int, int]]:
+        """One ``{bucket: count}`` dict per distribution, in ``DURATIONS`` order."""
+        out: list[dict[int, int]] = [{} for _ in DURATIONS]
+        for key, n in self.hist.items():
+            if isinstance(key, int):
+                bucket, index = divmod(key, _SLOTS)
+                out[index][bucket] = n
+        return out
+
+    def named(self, kind: str) -> dict[str, int]:
+        """Named counts of one kind (``escalated``, ``met``, ``breached``) by name, sorted."""
+        prefix = kind + ":"
+        pairs = [
+            (k, v) for k, v in self.hist.items() if isinstance(k, str) and k.startswith(prefix)
+        ]
+        return {k[len(prefix) :]: v for k, v in sorted(pairs)}
+
     def bump(self, index: int, amount: int) -> None:
         """Add *amount* to lane *index* (a counter, or ``len(_COUNTERS) + duration``)."""
         self.packed += amount << (_LANE * index)
 
     def merge(self, other: _Acc) -> None:
         self.packed += other.packed
-        for i, hist in enumerate(other.hists):
-            mine = self.hists[i]
-            for k, n in hist.items():
-                mine[k] = mine.get(k, 0) + n
-        for name, n in other.extra.items():
-            self.extra[name] = self.extra.get(name, 0) + n
+        hist = self.hist
+        for k, n in other.hist.items():
+            hist[k] = hist.get(k, 0) + n
         self.agents |= other.agents
 
     def state(self) -> dict[str, Any]:
+        named = sorted((k, v) for k, v in self.hist.items() if isinstance(k, str))
         return {
             "counts": self.counts,
             "hists": [{str(k): v for k, v in sorted(h.items())} for h in self.hists],
             "sums": self.sums,
-            "extra": dict(sorted(self.extra.items())),
+            "extra": dict(named),
             "agents": sorted(self.agents),
         }
 
@@ -1066,23 +1089,18 @@ class _Acc:
         if len(lanes) != _LANES or any(not 0 <= n <= _MASK for n in lanes):
             raise ConfigurationError("aggregator state has the wrong number or size of counters")
         acc.packed = sum(n << (_LANE * i) for i, n in enumerate(lanes))
-        acc.hists = [{int(k): int(v) for k, v in h.items()} for h in data["hists"]]
-        acc.extra = {str(k): int(v) for k, v in data["extra"].items()}
+        for index, hist in enumerate(data["hists"]):
+            acc.hist.update((_key(index, int(k)), int(v)) for k, v in hist.items())
+        acc.hist.update((str(k), int(v)) for k, v in data["extra"].items())
         acc.agents = set(data["agents"])
         return acc
 
-    def named(self, kind: str) -> dict[str, int]:
-        """``extra`` counts of one kind, by name, sorted."""
-        prefix = kind + ":"
-        return {k[len(prefix) :]: v for k, v in sorted(self.extra.items()) if k.startswith(prefix)}
-
 
 def _add(acc: _Acc, part: _Part, exact: bool) -> None:
-    """Apply a fact's precomputed packed increments and ``(distribution, seconds)`` pairs."""
+    """Apply a fact's precomputed packed increments and histogram keys."""
     acc.packed += part[0]
-    hists = acc.hists
-    for i, k in part[2] if exact else part[1]:
-        h = hists[i]
+    h = acc.hist
+    for k in part[2] if exact else part[1]:
         h[k] = h.get(k, 0) + 1
 
 
@@ -1109,7 +1127,7 @@ def _fold_same(
 ) -> None:
     """Fold facts into a grouping whose creation and solve share a key: the hot path.
 
-    This is :func:`_add` and :func:`_add_extra` inlined (one call per fact costs ~10 %).
+    This is :func:`_add` inlined (one call per fact costs ~10 %).
     """
     for f in facts:
         key = key_of(f)
@@ -1118,15 +1136,9 @@ def _fold_same(
             acc = groups[key] = _Acc()
         both = f._both
         acc.packed += both[0]
-        hists = acc.hists
-        for i, k in both[2] if exact else both[1]:
-            h = hists[i]
+        h = acc.hist
+        for k in both[2] if exact else both[1]:
             h[k] = h.get(k, 0) + 1
-        extras = f._extra
-        if extras:
-            x = acc.extra
-            for name, amount in extras:
-                x[name] = x.get(name, 0) + amount
         if f._solved is not None and f.agent is not None:
             acc.agents.add(f.agent)
 
@@ -1142,8 +1154,6 @@ def _fold_split(
     for f in facts:
         acc = _get(groups, created_key(f))
         _add(acc, f._created, exact)
-        if f._extra:
-            _add_extra(acc, f._extra)
         solved = f._solved
         if solved is not None:
             acc = _get(groups, solved_key(f))
@@ -1158,7 +1168,6 @@ def _fold_tagged(g: _Grouping, facts: list[TicketFacts], exact: bool) -> None:
         for key in g.keys(f, f.created_at):
             acc = g.acc(key)
             _add(acc, f._created, exact)
-            _add_extra(acc, f._extra)
         if f._solved is not None and f.solved_at is not None:
             for key in g.keys(f, f.solved_at):
                 acc = g.acc(key)
@@ -1172,12 +1181,6 @@ def _get(groups: dict[Any, _Acc], key: Any) -> _Acc:
     if acc is None:
         acc = groups[key] = _Acc()
     return acc
-
-
-def _add_extra(acc: _Acc, pairs: tuple[tuple[str, int], ...]) -> None:
-    extra = acc.extra
-    for name, amount in pairs:
-        extra[name] = extra.get(name, 0) + amount
 
 
 # --- goals ----------------------------------------------------------------------------------
@@ -1397,8 +1400,9 @@ def _row_metrics(acc: _Acc, exact: bool) -> dict[str, float | int | None]:
         "backlog": c[_BACKLOG],
     }
     kind = ExactQuantiles if exact else QuantileSketch
+    hists = acc.hists
     for i, name in enumerate(DURATIONS):
-        hist = kind(acc.hists[i])
+        hist = kind(hists[i])
         n = hist.count
         out[f"{name}.count"] = n
         out[f"{name}.mean"] = sums[i] / n if n else None

@@ -50,11 +50,13 @@ from ._metrics import (
     _ONE_TOUCH,
     _REOPENED,
     _SOLVED,
+    _UNSOLVED,
     _WAIT,
     _WAIT_B,
     DURATIONS,
     TicketFacts,
     _Grouping,
+    _key,
 )
 from ._sketch import GAMMA, INV_LOG_GAMMA, ZERO
 from .exceptions import ConfigurationError
@@ -223,11 +225,12 @@ def _histogram(accs: list[Any], index: int, groups: Any, values: Any, keys: Any)
     ends = [*starts[1:].tolist(), len(owners)]
     key_list, count_list = keys.tolist(), counts.tolist()
     for group, start, end in zip(present.tolist(), starts.tolist(), ends, strict=True):
-        hist = accs[group].hists[index]
-        if not hist:  # the common case: fill the group's histogram in one C-level call
-            hist.update(zip(key_list[start:end], count_list[start:end], strict=True))
+        hist = accs[group].hist
+        mine = [_key(index, k) for k in key_list[start:end]]
+        if hist.keys().isdisjoint(mine):  # a first fill: one C-level call
+            hist.update(zip(mine, count_list[start:end], strict=True))
         else:
-            for key, count in zip(key_list[start:end], count_list[start:end], strict=True):
+            for key, count in zip(mine, count_list[start:end], strict=True):
                 hist[key] = hist.get(key, 0) + count
     for i, total in enumerate(sums.tolist()):
         if total:
@@ -381,7 +384,8 @@ def _sla(accs: list[Any], cols: Mapping[str, Any], groups: Any) -> None:
 
 
 def _put(acc: Any, name: str, amount: int) -> None:
-    acc.extra[name] = acc.extra.get(name, 0) + amount
+    if amount:
+        acc.hist[name] = acc.hist.get(name, 0) + amount
 
 
 def _codes(values: Sequence[Any]) -> tuple[Any, list[Any]]:
@@ -435,9 +439,8 @@ def facts_to_columns(facts: Iterable[TicketFacts]) -> dict[str, Any]:
 
 
 def _age(f: TicketFacts) -> int:
-    for index, value in f._created[2]:
-        if index == _AGE:
-            return value
+    if f.status in _UNSOLVED and not f.merged:
+        return max(0, f.as_of - f.created_at)
     return -1
 
 
