@@ -8,7 +8,7 @@ plain JSON-compatible dicts (``to_dict``/``from_dict``) with a schema version.
 from __future__ import annotations
 
 import enum
-import uuid
+import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from types import MappingProxyType
@@ -203,6 +203,8 @@ def _enum(kind: type[enum.StrEnum]) -> _Check:
     names = ", ".join(member.value for member in kind)
 
     def check(value: Any) -> Any:
+        if type(value) is kind:
+            return value
         try:
             return kind(value)
         except ValueError:
@@ -297,35 +299,45 @@ EVENT_FIELDS: Mapping[str, Mapping[str, _Field]] = MappingProxyType(
 )
 
 
+#: The same table, flattened for the hot path: kind -> ((name, check, required, default), ...).
+_SPECS: Mapping[str, tuple[tuple[str, _Check, bool, Any], ...]] = {
+    kind: tuple((name, f.check, f.required, f.default) for name, f in fields.items())
+    for kind, fields in EVENT_FIELDS.items()
+}
+
+
 def _check_data(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
-    fields = EVENT_FIELDS.get(kind)
-    if fields is None:
+    specs = _SPECS.get(kind)
+    if specs is None:
         raise EventError(
             f"unknown event kind {kind!r}: use one of {', '.join(EVENT_FIELDS)}",
             kind=kind,
             field="kind",
         )
-    unknown = data.keys() - fields.keys()
-    if unknown:
-        name = sorted(unknown)[0]
+    result: dict[str, Any] = {}
+    found = 0
+    for name, check, required, default in specs:
+        if name in data:
+            found += 1
+            try:
+                result[name] = check(data[name])
+            except ValueError as exc:
+                raise EventError(
+                    f"{kind} event: field {name!r} {exc} (got {data[name]!r})",
+                    kind=kind,
+                    field=name,
+                ) from None
+        elif required:
+            raise EventError(f"{kind} event: missing field {name!r}", kind=kind, field=name)
+        else:
+            result[name] = default
+    if found != len(data):
+        name = sorted(data.keys() - result.keys())[0]
         raise EventError(
-            f"{kind} event: unknown field {name!r} (allowed: {', '.join(fields) or 'none'})",
+            f"{kind} event: unknown field {name!r} (allowed: {', '.join(result) or 'none'})",
             kind=kind,
             field=name,
         )
-    result: dict[str, Any] = {}
-    for name, spec in fields.items():
-        if name not in data:
-            if spec.required:
-                raise EventError(f"{kind} event: missing field {name!r}", kind=kind, field=name)
-            result[name] = spec.default
-            continue
-        try:
-            result[name] = spec.check(data[name])
-        except ValueError as exc:
-            raise EventError(
-                f"{kind} event: field {name!r} {exc} (got {data[name]!r})", kind=kind, field=name
-            ) from None
     if kind == "assigned" and result["agent"] is None and result["group"] is None:
         raise EventError(
             "assigned event: give an 'agent', a 'group' or both", kind=kind, field="agent"
@@ -334,7 +346,8 @@ def _check_data(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _new_id() -> str:
-    return uuid.uuid4().hex
+    # 128 random bits as 32 hex digits, like uuid4().hex at a quarter of the cost.
+    return os.urandom(16).hex()
 
 
 @attrs.frozen
@@ -370,20 +383,19 @@ class TicketEvent:
                 field="ticket_id",
             )
         object.__setattr__(self, "data", MappingProxyType(_check_data(self.kind, self.data)))
+        if type(self.by) is not Role:
+            try:
+                object.__setattr__(self, "by", Role(self.by))
+            except ValueError:
+                raise EventError(
+                    f"{self.kind} event: 'by' must be one of {', '.join(Role)}, got {self.by!r}",
+                    kind=self.kind,
+                    field="by",
+                ) from None
         try:
-            by = Role(self.by)
-        except ValueError:
-            raise EventError(
-                f"{self.kind} event: 'by' must be one of {', '.join(Role)}, got {self.by!r}",
-                kind=self.kind,
-                field="by",
-            ) from None
-        object.__setattr__(self, "by", by)
-        try:
-            ts = to_epoch(self.at, f"{self.kind} event field 'at'", EventError)
+            ts = to_epoch(self.at, "event field 'at'", EventError)
         except EventError as exc:
-            exc.kind, exc.field = self.kind, "at"
-            raise
+            raise EventError(f"{self.kind} {exc}", kind=self.kind, field="at") from None
         object.__setattr__(self, "ts", ts)
 
     def to_dict(self) -> dict[str, Any]:
