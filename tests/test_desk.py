@@ -542,6 +542,38 @@ def test_router_assigns_new_tickets(
     )
 
 
+def test_unknown_tier_for_the_router_is_refused_before_anything_is_written(
+    make_desk: Callable[..., SupportDesk], clock: FrozenClock
+) -> None:
+    """A customer whose tier the router does not know: ingest raises ConfigurationError and the
+    store keeps no event, no message id and no outbox row, so the message can come again."""
+    crm = Crm({"ceo@big.example": Customer("c-9", tier="platinum")})
+    router = Router([Agent("a-1", capacity={"email": 5})], tiers=[Tier("gold", weight=10)])
+    desk = make_desk(plugins=host(crm, Notifier()), router=router)
+    with pytest.raises(ConfigurationError, match="unknown tier 'platinum'"):
+        desk.ingest(msg("m-1", sender="ceo@big.example"))
+    assert ([], [], None, []) == (
+        list(desk.store.read_all()),
+        desk.store.ticket_ids(),
+        desk.store.message_ticket("email", "m-1"),
+        desk.outbox(),
+    )
+
+
+def test_unknown_skill_tag_for_the_router_is_refused_before_anything_is_written(
+    make_desk: Callable[..., SupportDesk], clock: FrozenClock
+) -> None:
+    """Tagging a ticket with a skill outside the router's catalogue raises ConfigurationError
+    and appends nothing; the ticket takes later events as before."""
+    router = Router([Agent("a-1", capacity={"email": 5})], skills=["billing"], clock=clock)
+    desk = make_desk(router=router)
+    ticket_id = desk.ingest(msg("m-1")).ticket_id
+    with pytest.raises(ConfigurationError, match="unknown skill 'kung-fu'"):
+        desk.tag(ticket_id, add=["skill:kung-fu"])
+    desk.tag(ticket_id, add=["skill:billing"])
+    assert ["created", "message", "assigned", "tagged"] == kinds(desk, ticket_id)
+
+
 def test_dispatch_assigns_queued_tickets_when_a_slot_frees(
     make_desk: Callable[..., SupportDesk], clock: FrozenClock
 ) -> None:

@@ -459,6 +459,14 @@ def test_unknown_ticket_tier_is_refused() -> None:
         router(agent("a")).apply(created("T", tier="gold"))
 
 
+def test_check_refuses_what_apply_would_refuse_and_changes_nothing() -> None:
+    """Router.check raises the ConfigurationError of an unknown tier without queueing the ticket."""
+    r = router(agent("a"))
+    with pytest.raises(ConfigurationError, match="unknown tier 'gold'"):
+        r.check(created("T", tier="gold"))
+    assert (False, 0) == ("T" in r, len(r.queue))
+
+
 def test_unknown_agent_is_refused() -> None:
     """Asking about an agent that was never registered says how to register it."""
     with pytest.raises(ConfigurationError, match="add_agent"):

@@ -356,6 +356,9 @@ class SupportDesk:
         status = None if live is None else live.fold.status
         keys = tuple(alert.key for alert, _ in alerts)
         try:
+            if self.router is not None:  # a tier or skill the router refuses: write nothing
+                for event in events:
+                    self.router.check(event)
             if live is None:
                 fold = _Fold.start(events[0])
                 for event in events[1:]:

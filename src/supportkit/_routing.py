@@ -937,6 +937,22 @@ class Router:
             self._escalated(ticket, data["target"], event.ts)
         ticket.version += 1
 
+    def check(self, event: TicketEvent) -> None:
+        """Raise the :class:`~supportkit.ConfigurationError` :meth:`apply` would raise for
+        *event* (a tier or skill this router does not know), changing nothing.
+
+        A writer calls it before appending, so a refused event never reaches the store.
+        """
+        data = event.data
+        kind = event.kind
+        if kind == "created":
+            self._check_tier(data["tier"], event.ticket_id)
+            self._check_skills(skills_from_tags(data["tags"]), f"ticket {event.ticket_id}")
+        elif kind == "tier_changed":
+            self._check_tier(data["to"], event.ticket_id)
+        elif kind == "tagged":
+            self._check_skills(skills_from_tags(data["add"]), f"ticket {event.ticket_id}")
+
     def apply_all(self, events: Iterable[TicketEvent]) -> None:
         """Apply many events in order (``store.read_all()`` fits)."""
         for event in events:
