@@ -28,7 +28,7 @@ from ._metrics import Goal, MetricsReport, TicketFacts, metrics_report
 from ._model import Customer, InboundMessage, Priority, Role, Status, TicketEvent, Tier
 from ._nextstep import NextStep, next_step
 from ._plugins import PluginHost
-from ._routing import Claim, Router
+from ._routing import Claim, Router, claim_with
 from ._sla import SlaAlert, SlaEvaluation, SlaPolicy, SlaTracker, select_policy
 from ._sqlite import SqliteStore
 from ._ticket import Ticket, _Fold
@@ -689,32 +689,14 @@ class SupportDesk:
         Returns a :class:`Claim` that is truthy when won; when another writer appended first
         it is a lost claim naming the version found, never an exception.
         """
-        try:
-            won = self._apply(
-                ticket_id,
-                self._assigned(agent, group, actor),
-                expected_version=expected_version,
+
+        def append() -> tuple[int, TicketEvent]:
+            live, events = self._apply(
+                ticket_id, self._assigned(agent, group, actor), expected_version=expected_version
             )
-        except ConcurrencyError as exc:
-            return Claim(
-                ticket_id,
-                agent,
-                group,
-                won=False,
-                expected_version=expected_version,
-                version=exc.actual,
-                reason=f"lost: {exc}",
-            )
-        live, events = won
-        return Claim(
-            ticket_id,
-            agent,
-            group,
-            won=True,
-            expected_version=expected_version,
-            version=live.fold.version,
-            event=events[0],
-        )
+            return live.fold.version, events[0]
+
+        return claim_with(append, ticket_id, agent, group, expected_version=expected_version)
 
     def dispatch(self) -> list[Claim]:
         """Make every assignment the router can make now (agents came online, slots freed)."""

@@ -515,8 +515,29 @@ def claim(
         actor=actor,
         data={"agent": agent, "group": group},
     )
+
+    def append() -> tuple[int, TicketEvent]:
+        return store.append(ticket_id, [event], expected_version=expected_version), event
+
+    return claim_with(append, ticket_id, agent, group, expected_version=expected_version)
+
+
+def claim_with(
+    append: Callable[[], tuple[int, TicketEvent]],
+    ticket_id: str,
+    agent: str | None,
+    group: str | None,
+    *,
+    expected_version: int,
+) -> Claim:
+    """The :class:`Claim` of an assignment that *append* writes at *expected_version*.
+
+    *append* appends the ``assigned`` event and returns ``(new version, event)``, or raises
+    :class:`~supportkit.ConcurrencyError` when another writer got there first (a lost claim).
+    :func:`claim` appends to a bare store; ``SupportDesk.claim`` commits through the desk.
+    """
     try:
-        version = store.append(ticket_id, [event], expected_version=expected_version)
+        version, event = append()
     except ConcurrencyError as exc:
         return Claim(
             ticket_id,
