@@ -255,6 +255,32 @@ def test_next_due_is_when_the_next_alert_appears(
     assert after == {a.key for a in later.alerts()}
 
 
+@given(_STEPS, st.integers(0, 3 * 86400), st.booleans(), st.integers(0, 3))
+def test_next_alert_agrees_with_the_evaluation(
+    steps: list[tuple[int, str, str]], extra: int, biz: bool, sent: int
+) -> None:
+    """SlaTracker.next_alert (the desk's due index, in epoch seconds) is the earliest alert due
+    by then and not yet sent, else next_due; asking it does not change later evaluations."""
+    events = _log(steps)
+    calendar = CALENDAR if biz else None
+    tracker = SlaTracker(POLICY, calendar)
+    for event in events:
+        tracker.apply(event)
+        tracker.next_alert(event.ts, set())
+    at = events[-1].at + timedelta(seconds=extra)
+    evaluation = tracker.evaluate(at)
+    alerts = evaluation.alerts()
+    emitted = {alert.key for alert in alerts[:sent]}
+    pending = [alert.at for alert in alerts if alert.key not in emitted]
+    expected = min(pending) if pending else evaluation.next_due
+    assert (None if expected is None else int(expected.timestamp())) == tracker.next_alert(
+        int(at.timestamp()), emitted
+    )
+    assert evaluate_sla(events, POLICY, at=at, calendar=calendar).to_dict() == (
+        evaluation.to_dict()
+    )
+
+
 # -- alerts, metric events ------------------------------------------------------------------
 
 

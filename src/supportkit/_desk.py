@@ -325,13 +325,9 @@ class SupportDesk:
         if tracker is None:
             return None
         base = max(now, live.fold.updated_at)
-        evaluation = tracker.evaluate(from_epoch(base))
         if full or (live.due is not None and live.due <= base):
-            pending = [to_epoch(a.at) for a in evaluation.alerts() if a.key not in live.emitted]
-            if pending:
-                return min(pending)
-        nxt = evaluation.next_due
-        return None if nxt is None else to_epoch(nxt)
+            return tracker.next_alert(base, live.emitted)
+        return tracker.next_alert(base)
 
     # --- the write path ------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ when read.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
@@ -634,15 +634,41 @@ class SlaTracker:
 
     def evaluate(self, at: datetime) -> SlaEvaluation:
         """The SLA state at *at* (which must not be earlier than the last applied event)."""
+        at_ts = to_epoch(at, "evaluation instant 'at'", ConfigurationError)
+        evaluation = self._evaluation(at_ts, at)
+        self._shared = True
+        return evaluation
+
+    def next_alert(self, at_ts: int, emitted: Container[str] | None = None) -> int | None:
+        """For schedulers, in epoch seconds: with *emitted* (alert keys already sent), the
+        instant of the earliest alert due by *at_ts* that is not in it, if any; otherwise the
+        next instant after *at_ts* at which an alert falls due (:attr:`SlaEvaluation.next_due`).
+
+        Unlike :meth:`evaluate` nothing escapes, so the next event needs no copy of the cycles.
+        """
+        evaluation = self._evaluation(at_ts)
+        due = evaluation._due()
+        if emitted is not None:
+            pending = [
+                instant
+                for when, instant, kind, row, level, _ in due
+                if when <= at_ts and evaluation._key(row, kind, level) not in emitted
+            ]
+            if pending:
+                return min(pending)
+        return next((when for when, *_ in due if when > at_ts), None)
+
+    def _evaluation(self, at_ts: int, at: datetime | None = None) -> SlaEvaluation:
+        """The evaluation at *at_ts* (*at* as given, for the error message)."""
         fold = self._fold
         if fold is None:
             raise ConfigurationError(
                 "nothing to evaluate: apply the ticket's 'created' event first"
             )
-        at_ts = to_epoch(at, "evaluation instant 'at'", ConfigurationError)
         if at_ts < self._last:
+            when = at if at is not None else from_epoch(at_ts, self._tz)
             raise ConfigurationError(
-                f"cannot evaluate ticket {fold.id} at {at.isoformat()}: it is earlier than the "
+                f"cannot evaluate ticket {fold.id} at {when.isoformat()}: it is earlier than the "
                 f"last applied event ({from_epoch(self._last, self._tz).isoformat()}); replay "
                 "the log up to that instant instead (evaluate_sla does)"
             )
@@ -683,7 +709,6 @@ class SlaTracker:
             rows.append((c, status, running, deadline, elapsed, breached))
         targets = self._targets
         shown = tuple(m for m in range(7) if targets[m] is not None or self._counts[m])
-        self._shared = True
         return SlaEvaluation(fold.id, at_ts, rows, shown, calendar, self._tz)
 
     def next_due(self, after: datetime) -> datetime | None:
@@ -896,20 +921,23 @@ class SlaEvaluation(Mapping[str, tuple[SlaCycle, ...]]):
         for due, instant, kind, row, level, _order in self._due():
             if due > limit:
                 break
-            metric = SLA_METRICS[row[0].metric]
-            suffix = "breach" if kind == "breach" else f"warning:{level:g}"
             result.append(
                 SlaAlert(
                     kind,
-                    metric,
+                    SLA_METRICS[row[0].metric],
                     row[0].index,
                     level,
                     from_epoch(instant, self._tz),
                     self.ticket_id,
-                    f"{self.ticket_id}:{metric}:{row[0].index}:{suffix}",
+                    self._key(row, kind, level),
                 )
             )
         return result
+
+    def _key(self, row: _Row, kind: str, level: float) -> str:
+        """An alert's key: ticket, metric, cycle, kind and level (stable across replays)."""
+        suffix = "breach" if kind == "breach" else f"warning:{level:g}"
+        return f"{self.ticket_id}:{SLA_METRICS[row[0].metric]}:{row[0].index}:{suffix}"
 
 
 def evaluate_sla(
