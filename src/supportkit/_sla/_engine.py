@@ -7,8 +7,9 @@ a single ``calendar.elapsed_seconds`` call. A cycle stores the clock value at wh
 resumed, so pausing, resuming and stopping are integer arithmetic; the calendar is asked for a
 deadline (``add_seconds``) only when an evaluation reports it, or in the fold when a cycle is
 paused or stopped at or past its target (to pin the breach instant, which a breach keeps for
-good). Evaluations hold plain integer rows and build ``SlaCycle`` objects and datetimes only
-when read.
+good). A tracker's cycles live in one flat list of plain values (no object per cycle), so many
+live trackers give the garbage collector little to walk. Evaluations hold plain integer rows and
+build ``SlaCycle`` objects and datetimes only when read.
 """
 
 from __future__ import annotations
@@ -162,61 +163,49 @@ class SlaMetricEvent:
     version: int | str
 
 
-class _Cycle:
-    """A cycle's mutable state inside the fold (instants are epoch seconds).
-
-    While the clock runs, ``acc`` is the elapsed time at ``r_ts`` (the last resume) and ``since``
-    the clock value then (business or wall seconds); while paused, ``acc`` is the total.
-    ``spans`` holds ``(r_ts, acc)`` for every resume since the last re-target (``None`` for
-    just the start), so warning instants can be found later; ``warned`` pins levels reached
-    before a re-target.
-    """
-
-    __slots__ = (
-        "acc",
-        "biz",
-        "breached_at",
-        "cancelled",
-        "e_stop",
-        "index",
-        "levels",
-        "metric",
-        "r_ts",
-        "ran",
-        "running",
-        "since",
-        "spans",
-        "start",
-        "stop",
-        "target",
-        "thr",
-        "warned",
-    )
-
-    metric: int
-    index: int
-    start: int
-    stop: int | None
-    target: int
-    biz: bool
-    levels: tuple[float, ...]
-    thr: tuple[int, ...]
-    acc: int
-    r_ts: int
-    since: int
-    running: bool
-    ran: bool
-    e_stop: int
-    breached_at: int | None
-    cancelled: bool
-    spans: tuple[tuple[int, int], ...] | None
-    warned: dict[float, int] | None
-
-    def copy(self) -> _Cycle:
-        twin = _Cycle()
-        for name in self.__slots__:
-            setattr(twin, name, getattr(self, name))
-        return twin
+# A tracker keeps all of its state in one flat list (``st``) of plain values, so that 100,000
+# live trackers are a few hundred thousand objects for the garbage collector, not millions, and
+# a cycle costs no object of its own. ``st[m]`` is the offset of metric *m*'s open cycle (0: none)
+# and ``st[_COUNT + m]`` how many cycles *m* has had; the cycles follow from ``_HEAD`` on, one
+# block of ``_W`` fields each, in start order. Fields, at ``o + name`` for the cycle at offset o
+# (instants are epoch seconds):
+#
+# _M, _IX          metric number, index among that metric's cycles
+# _START, _STOP    start; stop (None while not stopped)
+# _TARGET, _BIZ    target seconds; whether they count on the business calendar
+# _ENTRY           the policy table entry (target, biz, warning levels, warning thresholds)
+# _ACC, _RTS       while running: elapsed at the last resume, and that instant; while paused,
+#                  _ACC is the total
+# _SINCE           the clock value (business or wall seconds) at the last resume
+# _RUN, _RAN       whether the clock runs; whether it ran when the cycle stopped
+# _ESTOP           elapsed at the stop
+# _BREACH          the breach instant once pinned (a breach is permanent), else None
+# _CANCEL          whether the stop was a cancellation
+# _SPANS           flat (resumed at, elapsed then, ...) for every resume since the last re-target,
+#                  so warning instants can be found later (None for just (start, 0))
+# _WARNED          levels reached before a re-target: {level: instant}, or None
+_COUNT = 7
+_HEAD = 14
+(
+    _M,
+    _IX,
+    _START,
+    _STOP,
+    _TARGET,
+    _BIZ,
+    _ENTRY,
+    _ACC,
+    _RTS,
+    _SINCE,
+    _RUN,
+    _RAN,
+    _ESTOP,
+    _BREACH,
+    _CANCEL,
+    _SPANS,
+    _WARNED,
+) = range(17)
+_W = 17
 
 
 # (seconds, counts on the business calendar, warning levels, warning thresholds in seconds)
@@ -298,15 +287,13 @@ class SlaTracker:
         "_b",
         "_book",
         "_calendar",
-        "_counts",
-        "_cycles",
         "_first_done",
         "_fold",
         "_last",
         "_log",
-        "_open",
         "_policy",
         "_shared",
+        "_st",
         "_table",
         "_targets",
         "_tz",
@@ -327,15 +314,13 @@ class SlaTracker:
         self._table = _compile(self._policy, calendar is not None)
         self._targets = _NO_TARGETS
         self._fold: _Fold | None = None
-        self._cycles: list[_Cycle] = []
-        self._open: list[_Cycle | None] = [None] * 7
-        self._counts = [0] * 7
+        self._st: list[Any] = [0] * _HEAD
         self._last = 0
         self._b = 0
         self._first_done = self._awaiting = self._updating = False
         self._log: list[tuple[int, str, int | None, int | None]] | None = [] if record else None
         self._applied: list[tuple[int, SlaPolicy]] | None = [] if record else None
-        # Evaluations read the cycles lazily, so once evaluated they are copied before a change.
+        # Evaluations read the state lazily, so once evaluated it is copied before a change.
         self._shared = False
 
     @property
@@ -352,17 +337,18 @@ class SlaTracker:
             self._fold = _Fold.start(event)
             self._created(event)
             return
-        policy = self._lookup(event) if event.kind == "sla_policy_applied" else None
-        if self._shared:
-            self._unshare()
+        kind = event.kind
+        policy = self._lookup(event) if kind == "sla_policy_applied" else None
         previous = fold.status
         fold.apply(event)
+        if self._shared:
+            self._st = self._st[:]
+            self._shared = False
         ts = event.ts
         if ts != self._last:
             if self._calendar is not None:
                 self._b += self._calendar.elapsed_seconds(self._last, ts)
             self._last = ts
-        kind = event.kind
         if kind == "message":
             if event.data["public"]:
                 self._message(event.by, ts)
@@ -374,17 +360,12 @@ class SlaTracker:
         elif policy is not None:
             self._switch(policy, ts)
         elif kind == "merged":
+            st = self._st
             for m in range(7):
-                c = self._open[m]
-                if c is not None and c.stop is None:
-                    self._stop(c, ts, cancel=True)
-                self._open[m] = None
-
-    def _unshare(self) -> None:
-        twins = {id(c): c.copy() for c in self._cycles}
-        self._cycles = list(twins.values())
-        self._open = [None if c is None else twins[id(c)] for c in self._open]
-        self._shared = False
+                o = st[m]
+                if o and st[o + _STOP] is None:
+                    self._stop(o, ts, cancel=True)
+                st[m] = 0
 
     def _lookup(self, event: TicketEvent) -> SlaPolicy:
         name, version = event.data["policy"], event.data["version"]
@@ -417,7 +398,6 @@ class SlaTracker:
 
     def _message(self, by: Role, ts: int) -> None:
         done = self._fold.status in _DONE  # type: ignore[union-attr]
-        opened = self._open
         if by is Role.CUSTOMER:
             if not done and self._first_done and not self._awaiting:
                 self._awaiting = True
@@ -435,19 +415,18 @@ class SlaTracker:
             return
         self._updating = True
         for m in (_PU, _PA):
-            if opened[m] is not None:
-                self._end(m, ts)
+            self._end(m, ts)
             self._start(m, ts)
 
     def _status(self, old: Status, new: Status, ts: int) -> None:
-        opened = self._open
+        st = self._st
         if new is Status.SOLVED:
             for m in range(7):
-                c = opened[m]
-                if c is not None and c.stop is None:
-                    self._stop(c, ts)
+                o = st[m]
+                if o and st[o + _STOP] is None:
+                    self._stop(o, ts)
                 if m < _RW:
-                    opened[m] = None
+                    st[m] = 0
             self._first_done = True
             self._awaiting = self._updating = False
         elif old is Status.SOLVED:
@@ -455,20 +434,20 @@ class SlaTracker:
                 return
             running = _RUNS[new]
             for m in (_RW, _AW, _TR):
-                c = opened[m]
-                if c is None or c.cancelled:
+                o = st[m]
+                if not o or st[o + _CANCEL]:
                     self._start(m, ts)
                     continue
-                self._reopen(c, m in running, ts)
-                self._retarget(c, self._targets[m], ts)
+                self._reopen(o, m in running, ts)
+                self._retarget(o, self._targets[m], ts)
         else:
             for m, runs in _TOGGLES[(old, new)]:
-                c = opened[m]
-                if c is not None and c.stop is None:
+                o = st[m]
+                if o and st[o + _STOP] is None:
                     if runs:
-                        self._resume(c, ts)
+                        self._resume(o, ts)
                     else:
-                        self._pause(c, ts)
+                        self._pause(o, ts)
 
     def _switch(self, policy: SlaPolicy, ts: int) -> None:
         self._policy = policy
@@ -479,114 +458,115 @@ class SlaTracker:
             self._log.append((ts, "apply_sla", None, None))
         self._retarget_all(ts, False)
 
-    # -- cycle operations -------------------------------------------------------------------
+    # -- cycle operations (a cycle is the offset o of its fields in the state list) ----------
 
     def _start(self, m: int, ts: int) -> None:
         entry = self._targets[m]
         if entry is None:
             return
-        c = _Cycle()
-        c.metric = m
-        c.index = self._counts[m]
-        self._counts[m] += 1
-        c.start = c.r_ts = ts
-        c.stop = c.breached_at = c.warned = None
-        c.target, c.biz, c.levels, c.thr = entry
-        c.acc = c.e_stop = 0
-        c.ran = c.cancelled = False
-        if m in _RUNS[self._fold.status]:  # type: ignore[union-attr]
-            c.running = True
-            c.since = self._b if c.biz else ts
-            c.spans = None  # one span, (start, 0): no tuple per cycle on the hot path
-        else:
-            c.running = False
-            c.since = 0
-            c.spans = ()
-        self._cycles.append(c)
-        self._open[m] = c
+        st = self._st
+        index = st[_COUNT + m]
+        st[_COUNT + m] = index + 1
+        st[m] = len(st)
+        target, biz = entry[0], entry[1]
+        runs = m in _RUNS[self._fold.status]  # type: ignore[union-attr]
+        since = (self._b if biz else ts) if runs else 0
+        spans = None if runs else ()  # None: the one span (start, 0), no tuple per cycle
+        # The fields in layout order (see _M ... _WARNED).
+        st += (m, index, ts, None, target, biz, entry, 0, ts, since, runs, False, 0, None, False,
+               spans, None)  # fmt: skip
         if self._log is not None:
-            self._log.append((ts, "activate", m, c.index))
-            if not c.running:
-                self._log.append((ts, "pause", m, c.index))
+            self._log.append((ts, "activate", m, index))
+            if not runs:
+                self._log.append((ts, "pause", m, index))
 
     def _end(self, m: int, ts: int) -> None:
-        c = self._open[m]
-        if c is not None:
-            self._stop(c, ts)
-            self._open[m] = None
+        st = self._st
+        o = st[m]
+        if o:
+            self._stop(o, ts)
+            st[m] = 0
 
-    def _deadline(self, c: _Cycle) -> int:
-        left = c.target - c.acc
+    def _deadline(self, o: int) -> int:
+        st = self._st
+        left = st[o + _TARGET] - st[o + _ACC]
         if left <= 0:
-            return c.r_ts
-        if c.biz:
-            return self._calendar.add_seconds(c.r_ts, left)  # type: ignore[union-attr]
-        return c.r_ts + left
+            return st[o + _RTS]  # type: ignore[no-any-return]
+        if st[o + _BIZ]:
+            return self._calendar.add_seconds(st[o + _RTS], left)  # type: ignore[union-attr]
+        return st[o + _RTS] + left  # type: ignore[no-any-return]
 
-    def _elapsed_now(self, c: _Cycle, ts: int) -> int:
-        return c.acc + (self._b if c.biz else ts) - c.since
+    def _elapsed_now(self, o: int, ts: int) -> int:
+        st = self._st
+        return st[o + _ACC] + (self._b if st[o + _BIZ] else ts) - st[o + _SINCE]  # type: ignore[no-any-return]
 
-    def _check_breach(self, c: _Cycle, elapsed: int, ts: int) -> None:
+    def _check_breach(self, o: int, elapsed: int, ts: int) -> None:
         """Pin the breach of a running cycle that reached its target before *ts*."""
-        if elapsed >= c.target and c.breached_at is None:
-            deadline = self._deadline(c)
+        st = self._st
+        if elapsed >= st[o + _TARGET] and st[o + _BREACH] is None:
+            deadline = self._deadline(o)
             if deadline < ts:
-                c.breached_at = deadline
+                st[o + _BREACH] = deadline
 
-    def _pause(self, c: _Cycle, ts: int) -> None:
-        elapsed = self._elapsed_now(c, ts)
-        self._check_breach(c, elapsed, ts)
-        c.acc = elapsed
-        c.running = False
+    def _pause(self, o: int, ts: int) -> None:
+        elapsed = self._elapsed_now(o, ts)
+        self._check_breach(o, elapsed, ts)
+        st = self._st
+        st[o + _ACC] = elapsed
+        st[o + _RUN] = False
         if self._log is not None:
-            self._log.append((ts, "pause", c.metric, c.index))
+            self._log.append((ts, "pause", st[o + _M], st[o + _IX]))
 
-    def _resume(self, c: _Cycle, ts: int) -> None:
-        c.running = True
-        c.r_ts = ts
-        c.since = self._b if c.biz else ts
-        c.spans = (*_spans(c), (ts, c.acc))
+    def _resume(self, o: int, ts: int) -> None:
+        st = self._st
+        st[o + _RUN] = True
+        st[o + _RTS] = ts
+        st[o + _SINCE] = self._b if st[o + _BIZ] else ts
+        st[o + _SPANS] = (*_spans(st, o), ts, st[o + _ACC])
         if self._log is not None:
-            self._log.append((ts, "activate", c.metric, c.index))
+            self._log.append((ts, "activate", st[o + _M], st[o + _IX]))
 
-    def _stop(self, c: _Cycle, ts: int, *, cancel: bool = False) -> None:
-        if c.running:
-            c.e_stop = self._elapsed_now(c, ts)
-            c.ran = True
+    def _stop(self, o: int, ts: int, *, cancel: bool = False) -> None:
+        st = self._st
+        if st[o + _RUN]:
+            st[o + _ESTOP] = self._elapsed_now(o, ts)
+            st[o + _RAN] = True
         else:
-            c.e_stop = c.acc
-            c.ran = False
-        c.stop = ts
-        c.running = False
-        c.cancelled = cancel
+            st[o + _ESTOP] = st[o + _ACC]
+            st[o + _RAN] = False
+        st[o + _STOP] = ts
+        st[o + _RUN] = False
+        st[o + _CANCEL] = cancel
         if self._log is not None:
-            self._log.append((ts, "cancel" if cancel else "fulfill", c.metric, c.index))
+            self._log.append((ts, "cancel" if cancel else "fulfill", st[o + _M], st[o + _IX]))
 
-    def _reopen(self, c: _Cycle, runs: bool, ts: int) -> None:
+    def _reopen(self, o: int, runs: bool, ts: int) -> None:
         """Resume an accumulated cycle that solving stopped (its breach, if any, stays)."""
-        if c.ran:
-            self._check_breach(c, c.e_stop, c.stop)  # type: ignore[arg-type]
-        c.acc = c.e_stop
-        c.stop = None
-        c.ran = False
-        c.running = False
+        st = self._st
+        if st[o + _RAN]:
+            self._check_breach(o, st[o + _ESTOP], st[o + _STOP])
+        st[o + _ACC] = st[o + _ESTOP]
+        st[o + _STOP] = None
+        st[o + _RAN] = False
+        st[o + _RUN] = False
         if runs:
-            self._resume(c, ts)
+            self._resume(o, ts)
         elif self._log is not None:
-            self._log.append((ts, "activate", c.metric, c.index))
-            self._log.append((ts, "pause", c.metric, c.index))
+            self._log.append((ts, "activate", st[o + _M], st[o + _IX]))
+            self._log.append((ts, "pause", st[o + _M], st[o + _IX]))
 
     def _retarget_all(self, ts: int, restart: bool) -> None:
+        st = self._st
         targets = self._targets
         for m in range(7):
-            c = self._open[m]
-            if c is not None and c.stop is None:
+            o = st[m]
+            if o and st[o + _STOP] is None:
                 if not restart:
-                    self._retarget(c, targets[m], ts)
+                    self._retarget(o, targets[m], ts)
                     continue
-                self._stop(c, ts, cancel=True)
-                self._open[m] = None
-            if self._open[m] is None and self._wanted(m):
+                self._stop(o, ts, cancel=True)
+                st[m] = 0
+            if not st[m] and self._wanted(m):
                 self._start(m, ts)
 
     def _wanted(self, m: int) -> bool:
@@ -601,34 +581,36 @@ class SlaTracker:
             return self._updating
         return True
 
-    def _retarget(self, c: _Cycle, entry: _Entry | None, ts: int) -> None:
+    def _retarget(self, o: int, entry: _Entry | None, ts: int) -> None:
         """Give an unstopped cycle a new target at *ts*, keeping its elapsed time."""
+        st = self._st
         if entry is None:
-            self._stop(c, ts, cancel=True)
-            self._open[c.metric] = None
+            self._stop(o, ts, cancel=True)
+            st[st[o + _M]] = 0
             return
-        if entry == (c.target, c.biz, c.levels, c.thr):
+        if entry == st[o + _ENTRY]:
             return
-        if c.running:
-            elapsed = self._elapsed_now(c, ts)
-            self._check_breach(c, elapsed, ts)
+        if st[o + _RUN]:
+            elapsed = self._elapsed_now(o, ts)
+            self._check_breach(o, elapsed, ts)
         else:
-            elapsed = c.acc
-        warned = _reached(c, elapsed, self._calendar)
-        c.target, c.biz, c.levels, c.thr = entry
-        c.acc = elapsed
-        if elapsed > c.target and c.breached_at is None:
-            c.breached_at = ts
-        for level, threshold in zip(c.levels, c.thr, strict=True):
+            elapsed = st[o + _ACC]
+        warned = _reached(st, o, elapsed, self._calendar)
+        target, biz, levels, thresholds = entry
+        st[o + _TARGET], st[o + _BIZ], st[o + _ENTRY] = target, biz, entry
+        st[o + _ACC] = elapsed
+        if elapsed > target and st[o + _BREACH] is None:
+            st[o + _BREACH] = ts
+        for level, threshold in zip(levels, thresholds, strict=True):
             if threshold <= elapsed and level not in warned:
                 warned[level] = ts
-        c.warned = warned or None
-        if c.running:
-            c.r_ts = ts
-            c.since = self._b if c.biz else ts
-            c.spans = ((ts, elapsed),)
+        st[o + _WARNED] = warned or None
+        if st[o + _RUN]:
+            st[o + _RTS] = ts
+            st[o + _SINCE] = self._b if biz else ts
+            st[o + _SPANS] = (ts, elapsed)
         else:
-            c.spans = ()
+            st[o + _SPANS] = ()
 
     # -- evaluation -------------------------------------------------------------------------
 
@@ -676,40 +658,45 @@ class SlaTracker:
         b_at = self._b
         if calendar is not None and at_ts != self._last:
             b_at += calendar.elapsed_seconds(self._last, at_ts)
+        st = self._st
         rows: list[_Row] = []
         add = None if calendar is None else calendar.add_seconds
-        for c in self._cycles:
-            stop = c.stop
+        for o in range(_HEAD, len(st), _W):
+            stop = st[o + _STOP]
+            acc = st[o + _ACC]
             if stop is not None:
-                elapsed, end, running, ran = c.e_stop, stop, False, c.ran
+                elapsed, end, running, ran = st[o + _ESTOP], stop, False, st[o + _RAN]
             else:
-                running = ran = c.running
+                running = ran = st[o + _RUN]
                 end = at_ts
-                elapsed = c.acc + (b_at if c.biz else at_ts) - c.since if running else c.acc
+                if running:
+                    elapsed = acc + (b_at if st[o + _BIZ] else at_ts) - st[o + _SINCE]
+                else:
+                    elapsed = acc
             deadline = None
             if ran:  # the deadline it has now, or had when it stopped
-                left = c.target - c.acc
+                left = st[o + _TARGET] - acc
                 if left <= 0:
-                    deadline = c.r_ts
-                elif c.biz:
-                    deadline = add(c.r_ts, left)  # type: ignore[misc]
+                    deadline = st[o + _RTS]
+                elif st[o + _BIZ]:
+                    deadline = add(st[o + _RTS], left)  # type: ignore[misc]
                 else:
-                    deadline = c.r_ts + left
-            breached = c.breached_at
+                    deadline = st[o + _RTS] + left
+            breached = st[o + _BREACH]
             if breached is None and deadline is not None and deadline < end:
                 breached = deadline
             if breached is not None:
                 status = _BREACHED
-            elif c.cancelled:
+            elif st[o + _CANCEL]:
                 status = _CANCELLED
             elif stop is not None:
                 status = _MET
             else:
                 status = _ACTIVE if running else _PAUSED
-            rows.append((c, status, running, deadline, elapsed, breached))
+            rows.append((o, status, running, deadline, elapsed, breached))
         targets = self._targets
-        shown = tuple(m for m in range(7) if targets[m] is not None or self._counts[m])
-        return SlaEvaluation(fold.id, at_ts, rows, shown, calendar, self._tz)
+        shown = tuple(m for m in range(7) if targets[m] is not None or st[_COUNT + m])
+        return SlaEvaluation(fold.id, at_ts, st, rows, shown, calendar, self._tz)
 
     def next_due(self, after: datetime) -> datetime | None:
         """The next instant after *after* at which a warning or breach happens (no new events)."""
@@ -722,10 +709,11 @@ class SlaTracker:
                 "metric events are recorded only by SlaTracker(..., record=True)"
             )
         evaluation = self.evaluate(at)
+        st = self._st
         log = list(self._log)
         for row in evaluation._rows:
             if row[5] is not None:
-                log.append((row[5], "breach", row[0].metric, row[0].index))
+                log.append((row[5], "breach", st[row[0] + _M], st[row[0] + _IX]))
         log.sort(key=lambda item: item[0])  # stable: same-instant entries keep fold order
         applied = self._applied or []
         result = []
@@ -745,33 +733,41 @@ class SlaTracker:
         return result
 
 
-# One cycle's results at an evaluation instant: (cycle, status, running, deadline, elapsed,
-# breached_at). A plain tuple, as evaluations build one per cycle; the cycle object itself is
-# not mutated once evaluated (the tracker copies on write).
-_Row = tuple[_Cycle, SlaStatus, bool, int | None, int, int | None]
+# One cycle's results at an evaluation instant: (offset of the cycle in the state list, status,
+# running, deadline, elapsed, breached_at). A plain tuple, as evaluations build one per cycle;
+# the state list itself is not mutated once evaluated (the tracker copies on write).
+_Row = tuple[int, SlaStatus, bool, int | None, int, int | None]
 
 
-def _spans(c: _Cycle) -> tuple[tuple[int, int], ...]:
-    """``(resumed at, elapsed then)`` for each span the clock ran since the last re-target."""
-    return ((c.start, 0),) if c.spans is None else c.spans
+def _spans(st: list[Any], o: int) -> tuple[int, ...]:
+    """Flat ``(resumed at, elapsed then, ...)`` for each span the clock ran since the last
+    re-target."""
+    spans = st[o + _SPANS]
+    return (st[o + _START], 0) if spans is None else spans
 
 
-def _warn_instant(c: _Cycle, threshold: int, calendar: BusinessCalendar | None) -> int:
+def _warn_instant(st: list[Any], o: int, threshold: int, calendar: BusinessCalendar | None) -> int:
     """When the cycle's elapsed time reached *threshold* (in the span where it crossed it)."""
-    spans = _spans(c)
-    for resumed, acc in reversed(spans):
+    spans = _spans(st, o)
+    for i in range(len(spans) - 2, -1, -2):
+        resumed, acc = spans[i], spans[i + 1]
         if acc < threshold:
             left = threshold - acc
-            return calendar.add_seconds(resumed, left) if c.biz and calendar else resumed + left
-    return spans[0][0] if spans else c.start
+            if st[o + _BIZ] and calendar:
+                return calendar.add_seconds(resumed, left)
+            return resumed + left
+    return spans[0] if spans else st[o + _START]
 
 
-def _reached(c: _Cycle, elapsed: int, calendar: BusinessCalendar | None) -> dict[float, int]:
+def _reached(
+    st: list[Any], o: int, elapsed: int, calendar: BusinessCalendar | None
+) -> dict[float, int]:
     """Warning level -> instant, for every level reached with *elapsed* on the current target."""
-    reached = dict(c.warned or {})
-    for level, threshold in zip(c.levels, c.thr, strict=True):
+    reached = dict(st[o + _WARNED] or {})
+    _target, _biz, levels, thresholds = st[o + _ENTRY]
+    for level, threshold in zip(levels, thresholds, strict=True):
         if threshold <= elapsed and level not in reached:
-            reached[level] = _warn_instant(c, threshold, calendar)
+            reached[level] = _warn_instant(st, o, threshold, calendar)
     return reached
 
 
@@ -787,6 +783,7 @@ class SlaEvaluation(Mapping[str, tuple[SlaCycle, ...]]):
         self,
         ticket_id: str,
         at_ts: int,
+        st: list[Any],
         rows: list[_Row],
         shown: tuple[int, ...],
         calendar: BusinessCalendar | None,
@@ -794,6 +791,7 @@ class SlaEvaluation(Mapping[str, tuple[SlaCycle, ...]]):
     ) -> None:
         self.ticket_id = ticket_id
         self._at = at_ts
+        self._st = st
         self._rows = rows
         self._shown = shown
         self._calendar = calendar
@@ -811,7 +809,8 @@ class SlaEvaluation(Mapping[str, tuple[SlaCycle, ...]]):
             if metric not in self:
                 raise KeyError(metric)
             m = SLA_METRICS.index(metric)
-            cycles = tuple(self._cycle(row) for row in self._rows if row[0].metric == m)
+            st = self._st
+            cycles = tuple(self._cycle(row) for row in self._rows if st[row[0] + _M] == m)
             self._cache[metric] = cycles
         return cycles
 
@@ -828,48 +827,53 @@ class SlaEvaluation(Mapping[str, tuple[SlaCycle, ...]]):
         return f"<SlaEvaluation {self.ticket_id} at {self.at.isoformat()}: {self.to_dict()!r}>"
 
     def _levels(self, row: _Row) -> tuple[float, ...]:
-        c, elapsed = row[0], row[4]
-        reached = set(c.warned or ())
+        st, o, elapsed = self._st, row[0], row[4]
+        reached = set(st[o + _WARNED] or ())
+        _target, _biz, levels, thresholds = st[o + _ENTRY]
         reached.update(
-            level for level, threshold in zip(c.levels, c.thr, strict=True) if threshold <= elapsed
+            level
+            for level, threshold in zip(levels, thresholds, strict=True)
+            if threshold <= elapsed
         )
         return tuple(sorted(reached))
 
     def _cycle(self, row: _Row) -> SlaCycle:
-        tz = self._tz
-        c, status, running, deadline, elapsed, breached = row
+        tz, st = self._tz, self._st
+        o, status, running, deadline, elapsed, breached = row
+        target = st[o + _TARGET]
         return SlaCycle(
-            SLA_METRICS[c.metric],
-            c.index,
+            SLA_METRICS[st[o + _M]],
+            st[o + _IX],
             status,
             running,
-            from_epoch(c.start, tz),
-            _when(c.stop, tz),
+            from_epoch(st[o + _START], tz),
+            _when(st[o + _STOP], tz),
             _when(deadline, tz),
             timedelta(seconds=elapsed),
-            timedelta(seconds=c.target),
-            timedelta(seconds=c.target - elapsed),
+            timedelta(seconds=target),
+            timedelta(seconds=target - elapsed),
             _when(breached, tz),
             self._levels(row),
         )
 
     def to_dict(self) -> dict[str, list[dict[str, Any]]]:
         """The evaluation in the scenario-file output shape (JSON-compatible)."""
-        tz = self._tz
+        tz, st = self._tz, self._st
         result: dict[str, list[dict[str, Any]]] = {SLA_METRICS[m]: [] for m in self._shown}
         for row in self._rows:
-            c, status, running, deadline, elapsed, breached = row
-            result[SLA_METRICS[c.metric]].append(
+            o, status, running, deadline, elapsed, breached = row
+            target = st[o + _TARGET]
+            result[SLA_METRICS[st[o + _M]]].append(
                 {
                     "status": status.value,
                     "running": running,
-                    "start": _iso(c.start, tz),
-                    "stop": _iso(c.stop, tz),
+                    "start": _iso(st[o + _START], tz),
+                    "stop": _iso(st[o + _STOP], tz),
                     "deadline": _iso(deadline, tz),
                     "elapsed_seconds": elapsed,
-                    "target_seconds": c.target,
+                    "target_seconds": target,
                     "breached_at": _iso(breached, tz),
-                    "remaining_seconds": c.target - elapsed,
+                    "remaining_seconds": target - elapsed,
                     "warnings": list(self._levels(row)),
                 }
             )
@@ -879,21 +883,22 @@ class SlaEvaluation(Mapping[str, tuple[SlaCycle, ...]]):
         """Every alert this state implies without further events: (due, at, kind, row, level,
         order). A warning is due when reached; a breach one second after its deadline (a stop
         exactly at the deadline is met)."""
-        calendar = self._calendar
+        calendar, st = self._calendar, self._st
         due: list[tuple[int, int, str, _Row, float, int]] = []
         for order, row in enumerate(self._rows):
-            c, _status, running, deadline, elapsed, breached = row
-            for level, instant in _reached(c, elapsed, calendar).items():
+            o, _status, running, deadline, elapsed, breached = row
+            for level, instant in _reached(st, o, elapsed, calendar).items():
                 due.append((instant, instant, "warning", row, level, order))
-            live = c.stop is None and running
+            live = st[o + _STOP] is None and running
             if live:
-                for level, threshold in zip(c.levels, c.thr, strict=True):
-                    if threshold > elapsed and level not in (c.warned or ()):
-                        left = threshold - c.acc
+                _target, biz, levels, thresholds = st[o + _ENTRY]
+                warned = st[o + _WARNED] or ()
+                for level, threshold in zip(levels, thresholds, strict=True):
+                    if threshold > elapsed and level not in warned:
+                        left = threshold - st[o + _ACC]
+                        r_ts = st[o + _RTS]
                         instant = (
-                            calendar.add_seconds(c.r_ts, left)
-                            if c.biz and calendar
-                            else c.r_ts + left
+                            calendar.add_seconds(r_ts, left) if biz and calendar else r_ts + left
                         )
                         due.append((instant, instant, "warning", row, level, order))
             if breached is None and live:
@@ -924,8 +929,8 @@ class SlaEvaluation(Mapping[str, tuple[SlaCycle, ...]]):
             result.append(
                 SlaAlert(
                     kind,
-                    SLA_METRICS[row[0].metric],
-                    row[0].index,
+                    SLA_METRICS[self._st[row[0] + _M]],
+                    self._st[row[0] + _IX],
                     level,
                     from_epoch(instant, self._tz),
                     self.ticket_id,
@@ -937,7 +942,8 @@ class SlaEvaluation(Mapping[str, tuple[SlaCycle, ...]]):
     def _key(self, row: _Row, kind: str, level: float) -> str:
         """An alert's key: ticket, metric, cycle, kind and level (stable across replays)."""
         suffix = "breach" if kind == "breach" else f"warning:{level:g}"
-        return f"{self.ticket_id}:{SLA_METRICS[row[0].metric]}:{row[0].index}:{suffix}"
+        metric, index = SLA_METRICS[self._st[row[0] + _M]], self._st[row[0] + _IX]
+        return f"{self.ticket_id}:{metric}:{index}:{suffix}"
 
 
 def evaluate_sla(
