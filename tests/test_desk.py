@@ -542,6 +542,23 @@ def test_router_assigns_new_tickets(
     )
 
 
+def test_new_ticket_and_its_assignment_are_one_commit(
+    make_desk: Callable[..., SupportDesk], clock: FrozenClock
+) -> None:
+    """The router's claim of a new ticket is written in the ticket's first commit: the
+    snapshot stored with it already names the agent, at the version ingest returns."""
+    router = Router([Agent("a-1", capacity={"email": 1})], clock=clock)
+    desk = make_desk(router=router)
+    result = desk.ingest(msg("m-1"))
+    snapshot = desk.store.snapshot(result.ticket_id)
+    assert (["created", "message", "assigned"], 3, "a-1", 3) == (
+        [e.kind for e in result.events],
+        result.version,
+        None if snapshot is None else snapshot.assignee,
+        None if snapshot is None else snapshot.version,
+    )
+
+
 def test_unknown_tier_for_the_router_is_refused_before_anything_is_written(
     make_desk: Callable[..., SupportDesk], clock: FrozenClock
 ) -> None:

@@ -192,6 +192,36 @@ def test_decisions_respect_capacity_order_and_single_assignment(
                 assert all(state.load[ch] <= state.slots(ch) for ch in state.load)
 
 
+class PreviewWorld(World):
+    """A World that asks choose_new before each ticket is created: it must name the agent
+    choose_agent names once the ticket is applied (with the same SLA deadline)."""
+
+    def append(self, kind: str, ticket_id: str, **data: Any) -> None:
+        if kind != "created":
+            super().append(kind, ticket_id, **data)
+            return
+        event = TicketEvent(kind, ticket_id=ticket_id, at=self.clock.now(), data=data)
+        deadline = None if len(self.ids) % 2 else event.ts + 60 * len(self.ids)
+        preview = self.router.choose_new(event, deadline=deadline)
+        self.store.append(ticket_id, [event], expected_version=0)
+        self.router.apply(event)
+        self.router.set_deadline(ticket_id, deadline)
+        chosen = self.router.choose_agent(ticket_id)
+        assert (None if chosen is None else chosen.id) == (None if preview is None else preview.id)
+
+
+@given(agents_st, ops_st, st.sampled_from(STRATEGIES))
+def test_choosing_before_a_ticket_exists_agrees_with_choosing_after(
+    agents: list[dict[str, Any]], ops: list[tuple[Any, ...]], strategy: Any
+) -> None:
+    """Router.choose_new (what a desk asks before committing a new ticket) gives the agent
+    choose_agent gives right after the ticket is applied, and changes no bookkeeping."""
+    world = PreviewWorld(agents, strategy, reactivate=True)
+    for op in ops:
+        world.run(op)
+        world.check_bookkeeping()
+
+
 @given(agents_st, ops_st)
 def test_every_open_ticket_has_a_next_step(
     agents: list[dict[str, Any]], ops: list[tuple[Any, ...]]

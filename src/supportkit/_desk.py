@@ -339,11 +339,14 @@ class SupportDesk:
         ticket_id: str,
         message: InboundMessage | None = None,
         alerts: Sequence[tuple[Any, datetime | None]] = (),
+        route: bool = False,
     ) -> tuple[_Live, int]:
         """Fold, track, commit and cache *events*; fire hooks. ``live`` None = a new ticket.
 
         Nothing reaches the store unless the fold and the SLA tracker accept every event; on
         any failure the cached state of the ticket is dropped (the next use re-reads it).
+        With *route* (a new ticket), the ``assigned`` event of the agent the router picks is
+        appended to *events* and committed with them.
         """
         now = to_epoch(self.clock.now())
         # The ticket before the events is frozen only if an in-process hook needs notices.
@@ -371,6 +374,8 @@ class SupportDesk:
             due_before = live.due
             if alerts or not events or any(e.kind not in _SLA_NEUTRAL for e in events):
                 live.due = self._due(live, now, full=any(e.kind in _RETARGETS for e in events))
+            if route:
+                events += self._assignment(events[0], live)  # SLA-neutral: due stays
             rows, pending = self.plugins.rows(
                 before,
                 events,
@@ -406,6 +411,26 @@ class SupportDesk:
                 now, delivered, [(key, error, self._retry_at(now, 0)) for key, error in failed]
             )
         return live, new_version
+
+    def _assignment(self, created: TicketEvent, live: _Live) -> list[TicketEvent]:
+        """The ``assigned`` event giving the new ticket *created* opened to the agent the
+        router picks now (none if it waits in the queue), folded into *live*: the claim is
+        made in the ticket's first commit, so no other writer can take it in between."""
+        router = self.router
+        if router is None:
+            return []
+        self._sync_router()
+        now = self.clock.now()
+        agent = router.choose_new(created, deadline=live.due, at=now)
+        if agent is None:
+            return []
+        build = self._assigned(agent.id, None, None)
+        events = build(live.fold, max(now, from_epoch(live.fold.updated_at)))
+        for event in events:
+            live.fold.apply(event)
+            if live.tracker is not None:
+                live.tracker.apply(event)
+        return events
 
     @staticmethod
     def _snapshot_due(live: _Live, status: Status | None) -> bool:
@@ -491,10 +516,9 @@ class SupportDesk:
                 if seen is not None:
                     return IngestResult(seen, duplicate=True, version=self.store.version(seen))
                 try:
-                    result = self._ingest(message)
+                    return self._ingest(message)
                 except ConcurrencyError:
                     continue
-                return self._route(result)
         raise _gave_up(message.ticket_id or "(new)")
 
     def _ingest(self, message: InboundMessage) -> IngestResult:
@@ -540,7 +564,9 @@ class SupportDesk:
                 },
             )
         )
-        live, version = self._commit(live, events, ticket_id=ticket_id, message=message)
+        live, version = self._commit(
+            live, events, ticket_id=ticket_id, message=message, route=live is None
+        )
         return IngestResult(
             ticket_id,
             duplicate=False,
@@ -654,22 +680,6 @@ class SupportDesk:
         if not self._router_synced and self.router is not None:
             self._router_synced = True
             self.router.apply_all(self.store.read_all())
-
-    def _route(self, result: IngestResult) -> IngestResult:
-        if self.router is None or not result.created:
-            return result
-        agent = self.router.choose_agent(result.ticket_id, at=self.clock.now())
-        if agent is None:
-            return result
-        won = self.claim(result.ticket_id, agent.id, expected_version=result.version)
-        if not won:
-            return result
-        return attrs.evolve(
-            result,
-            events=result.events + ((won.event,) if won.event else ()),
-            version=won.version,
-            assignee=agent.id,
-        )
 
     def claim(
         self,

@@ -383,14 +383,19 @@ class RoutingQueue:
         """Queue *ticket* under ``ticket.requirements`` (re-queue it if already there)."""
         if ticket.seq:
             self.discard(ticket)
-        lane = self._lanes.get(ticket.requirements)
-        if lane is None:
-            lane = self._lanes[ticket.requirements] = _Lane(ticket.requirements)
-            self._new_lane(lane)
+        lane = self.lane(ticket.requirements)
         seq = ticket.seq = next(self._seq)
         heapq.heappush(lane.heap, (self._key(ticket), seq, ticket.id))
         lane.live += 1
         self._tickets[ticket.id] = ticket
+
+    def lane(self, requirements: Requirements) -> _Lane:
+        """The lane of *requirements* (made, with its eligible agents, on first use)."""
+        lane = self._lanes.get(requirements)
+        if lane is None:
+            lane = self._lanes[requirements] = _Lane(requirements)
+            self._new_lane(lane)
+        return lane
 
     def discard(self, ticket: RoutedTicket) -> _Lane | None:
         """Remove *ticket* if queued; return the lane it left.
@@ -857,6 +862,32 @@ class Router:
             candidates.remove(chosen)
         return None
 
+    def choose_new(
+        self, created: TicketEvent, *, deadline: int | None = None, at: datetime | None = None
+    ) -> AgentState | None:
+        """What :meth:`choose_agent` would answer right after the ticket that the *created*
+        event opens were applied (with SLA *deadline*, epoch seconds), without applying it.
+
+        A writer asks before its commit, so the ticket and its assignment are appended together
+        (no second write, and nothing here changes if that commit fails).
+        """
+        self.advance(at)
+        ticket = self._routed(created)
+        ticket.deadline = deadline
+        ticket.relax_step = self._first_step(0)
+        ticket.requirements = self._requirements(ticket)
+        lane = self.queue.lane(ticket.requirements)
+        key = self.queue.key(ticket)
+        candidates = list(lane.free)
+        while candidates:
+            chosen = self._choose(ticket, candidates)
+            best = self._best_for(chosen)
+            # Queued now, the ticket would be newest: it goes first only with a smaller key.
+            if best is None or key < best[0]:
+                return chosen
+            candidates.remove(chosen)
+        return None
+
     def decide(self, *, at: datetime | None = None) -> Assignment | None:
         """The next assignment to make: the best queued ticket that some free agent may take,
         and the strategy's pick among those agents; ``None`` when nothing can move."""
@@ -986,6 +1017,12 @@ class Router:
                 ticket_id=event.ticket_id,
                 event=event,
             )
+        ticket = self._routed(event)
+        self._tickets[ticket.id] = ticket
+        self._enqueue(ticket, now=event.ts)
+
+    def _routed(self, event: TicketEvent) -> RoutedTicket:
+        """The router's view of the ticket a ``created`` event opens (not registered yet)."""
         data = event.data
         tags = frozenset(data["tags"])
         skills = self._skills(event.ticket_id, tags, {})
@@ -1011,8 +1048,7 @@ class Router:
         ticket.version = 1
         ticket.seq = 0
         self._set_tier(ticket)
-        self._tickets[ticket.id] = ticket
-        self._enqueue(ticket, now=event.ts)
+        return ticket
 
     def _assigned(
         self, ticket: RoutedTicket, agent: str | None, group: str | None, ts: int
@@ -1116,10 +1152,8 @@ class Router:
         """Queue (or re-queue) *ticket*; *now* starts a new wait (arrival), else it keeps it."""
         if now is not None:
             ticket.queued_at = now
+        ticket.relax_step = step = self._first_step(step)
         waits = self._relax_waits
-        while step < len(waits) and waits[step] <= 0:
-            step += 1
-        ticket.relax_step = step
         self._unqueue(ticket)
         ticket.requirements = self._requirements(ticket)
         self.queue.add(ticket)
@@ -1128,6 +1162,13 @@ class Router:
             heapq.heappush(
                 self._relax_heap, (ticket.queued_at + waits[step], ticket.seq, ticket.id)
             )
+
+    def _first_step(self, step: int) -> int:
+        """The relaxation step from *step* on that a ticket starts at (zero waits apply at once)."""
+        waits = self._relax_waits
+        while step < len(waits) and waits[step] <= 0:
+            step += 1
+        return step
 
     def _unqueue(self, ticket: RoutedTicket) -> None:
         lane = self.queue.discard(ticket)
