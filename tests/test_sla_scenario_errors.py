@@ -86,3 +86,19 @@ def test_cli_version_and_usage(capsys: pytest.CaptureFixture[str]) -> None:
     assert f"supportkit {supportkit.__version__}\n" == capsys.readouterr().out
     assert 2 == main([])
     assert "usage: supportkit" in capsys.readouterr().out
+
+
+def test_log_going_back_in_time_after_at_is_refused(tmp_path: Path) -> None:
+    """An out-of-order log is refused even when the disorder lies after the evaluation instant
+    (it used to be cut short silently at the first event after ``at``)."""
+    events = [
+        {"at": "2025-03-03T10:00:00Z", "kind": "created", "by": "customer"},
+        {"at": "2025-03-03T13:00:00Z", "kind": "message", "by": "customer"},
+        {"at": "2025-03-03T10:30:00Z", "kind": "message", "by": "agent"},
+    ]
+    path = tmp_path / "ooo.json"
+    path.write_text(
+        json.dumps({**GOOD, "events": events, "at": "2025-03-03T12:00:00Z"}), encoding="utf-8"
+    )
+    with pytest.raises(supportkit.TicketStateError, match="earlier than the previous event"):
+        load_scenario(path).evaluate()

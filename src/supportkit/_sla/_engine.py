@@ -24,7 +24,7 @@ import attrs
 from supportkit._model import Role, Status, TicketEvent
 from supportkit._ticket import _Fold
 from supportkit._time import from_epoch, to_epoch
-from supportkit.exceptions import ConfigurationError, PolicyError
+from supportkit.exceptions import ConfigurationError, PolicyError, TicketStateError
 
 from ._policy import SLA_METRICS, SlaPolicy
 
@@ -985,10 +985,21 @@ def _replay(
     at_ts = to_epoch(at, "evaluation instant 'at'", ConfigurationError)
     tracker = SlaTracker(policy, calendar, record=record)
     apply = tracker.apply
+    later: TicketEvent | None = None  # the latest event after `at` seen so far
     for event in events:
-        if event.ts > at_ts:
-            break
-        apply(event)
+        if later is None and event.ts <= at_ts:
+            apply(event)
+        elif later is not None and event.ts < later.ts:
+            # Not applied, but a log that goes back in time is refused, as the fold would.
+            raise TicketStateError(
+                f"ticket {event.ticket_id}: event {event.id} at {event.at.isoformat()} is "
+                f"earlier than the previous event at {later.at.isoformat()}; logs are in time "
+                "order (events with the same instant keep log order)",
+                ticket_id=event.ticket_id,
+                event=event,
+            )
+        else:
+            later = event
     if tracker.ticket_id is None:
         raise ConfigurationError(
             f"no events at or before {at.isoformat()}: the log is empty or the ticket was "
