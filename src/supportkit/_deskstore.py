@@ -212,6 +212,14 @@ def ticket_from_dict(raw: Mapping[str, Any]) -> Ticket:
 # --- the in-memory sidecar ------------------------------------------------------------------------
 
 
+_SHAPES: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _shape(names: tuple[str, ...]) -> tuple[str, ...]:
+    """One shared tuple per payload shape (the key names), so rows do not each hold one."""
+    return _SHAPES.setdefault(names, names)
+
+
 class MemorySidecar:
     """Gives any :class:`~supportkit.typing.EventStore` the :class:`DeskStore` extras.
 
@@ -228,7 +236,7 @@ class MemorySidecar:
         self._snapshots: dict[str, Ticket] = {}
         self._due: dict[str, int] = {}
         self._alerts: dict[str, set[str]] = {}
-        # Outbox rows are kept as plain tuples (fewer objects than attrs instances).
+        # Outbox rows are kept as plain tuples (see _put).
         self._outbox: dict[str, tuple[Any, ...]] = {}
         self._pending: dict[str, None] = {}  # keys of pending messages (claims scan only these)
 
@@ -369,10 +377,28 @@ class MemorySidecar:
             return len(old)
 
     def _put(self, message: OutboxMessage) -> None:
-        self._outbox[message.key] = attrs.astuple(message, recurse=False)
+        # A tuple of plain values (the payload as its key names and its values): once the
+        # cyclic collector has seen it, such a row is no longer tracked, so a large outbox
+        # does not slow every full collection (a payload value that is a dict or list keeps
+        # its row tracked, which is all that costs).
+        m = message
+        self._outbox[m.key] = (
+            m.key,
+            m.topic,
+            m.ticket_id,
+            _shape(tuple(m.payload)),
+            tuple(m.payload.values()),
+            m.created_at,
+            m.status,
+            m.attempts,
+            m.next_attempt_at,
+            m.last_error,
+            m.delivered_at,
+        )
 
     def _get(self, key: str) -> OutboxMessage:
-        return OutboxMessage(*self._outbox[key])
+        key, topic, ticket_id, names, values, *rest = self._outbox[key]
+        return OutboxMessage(key, topic, ticket_id, dict(zip(names, values, strict=True)), *rest)
 
     def __repr__(self) -> str:
         return f"<MemorySidecar of {self.events!r}>"
