@@ -396,6 +396,29 @@ def test_overlapping_policies_are_reported_as_a_warning() -> None:
     assert messages == [str(w.message) for w in record]
 
 
+def test_specific_first_then_catch_all_is_not_reported() -> None:
+    """The usual layout (specific policies, then a catch-all) raises no warning."""
+    target = {"normal": {"first_reply": SlaTarget(60, business=True)}}
+    gold = SlaPolicy("gold", target, conditions={"tier": ["gold"]})
+    gold_email = SlaPolicy("gold-email", target, conditions={"tier": ["gold"], "channel": "email"})
+    default = SlaPolicy("default", target)
+    assert [] == check_policies([gold_email, gold, default])
+
+
+def test_a_shadowed_policy_is_reported() -> None:
+    """A policy after a broader one can never apply, and the warning says so."""
+    target = {"normal": {"first_reply": SlaTarget(60, business=True)}}
+    default = SlaPolicy("default", target)
+    gold = SlaPolicy("gold", target, conditions={"tier": ["gold", "platinum"]})
+    platinum = SlaPolicy("platinum", target, conditions={"tier": "platinum"})
+    with pytest.warns(PolicyWarning):
+        messages = check_policies([gold, platinum, default])
+    assert [
+        "policy 'platinum' never applies: every ticket it matches also matches 'gold', which "
+        "comes first; move 'platinum' before 'gold' or drop it"
+    ] == messages
+
+
 def test_select_policy_takes_the_first_match() -> None:
     """select_policy returns the first policy, in declared order, whose conditions match."""
     target = {"normal": {"first_reply": SlaTarget(60, business=True)}}

@@ -320,16 +320,36 @@ def _disjoint(a: SlaPolicy, b: SlaPolicy) -> bool:
     return False
 
 
+def _covers(general: SlaPolicy, specific: SlaPolicy) -> bool:
+    """Whether every ticket *specific* matches is also matched by *general*."""
+    for key, accepted in general.conditions.items():
+        narrower = specific.conditions.get(key)
+        if narrower is None or not narrower <= accepted:
+            return False
+    return True
+
+
 def check_policies(policies: Sequence[SlaPolicy]) -> list[str]:
     """Check a list of policies meant for :func:`select_policy`; return what looks wrong.
 
-    Each pair of policies that some ticket could match both of is reported (the later one is
-    then shadowed for those tickets), both in the returned list and as a :class:`PolicyWarning`.
+    The usual layout, specific policies first and broader ones (a catch-all) after them, is
+    fine. Reported, both in the returned list and as a :class:`PolicyWarning`: a policy that can
+    never apply because an earlier one matches every ticket it matches, and two policies that
+    partly overlap (some ticket matches both, and neither contains the other), where the
+    declared order silently decides.
     """
     messages: list[str] = []
     for i, first in enumerate(policies):
         for later in policies[i + 1 :]:
-            if not _disjoint(first, later):
+            if _disjoint(first, later) or _covers(later, first):
+                continue
+            if _covers(first, later):
+                messages.append(
+                    f"policy {later.name!r} never applies: every ticket it matches also matches "
+                    f"{first.name!r}, which comes first; move {later.name!r} before "
+                    f"{first.name!r} or drop it"
+                )
+            else:
                 messages.append(
                     f"policies {first.name!r} and {later.name!r} overlap: a ticket matching "
                     f"both gets {first.name!r} (the first match wins); narrow the conditions "
