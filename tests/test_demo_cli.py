@@ -110,3 +110,18 @@ def test_console_script_runs_the_demo() -> None:
         timeout=300,
     )
     assert (0, True) == (result.returncode, "20 tickets" in result.stdout)
+
+
+def test_demo_assigns_work_only_during_the_agents_shifts(demo_db: Path) -> None:
+    """Every ``assigned`` event of the demo day falls inside the assignee's shift."""
+    from supportkit._demo import _people
+
+    _, _, shifts = _people()
+    with SqliteStore(demo_db) as store:
+        assigned = [e for e in store.read_all() if e.kind == "assigned"]
+    outside = [
+        (e.ticket_id, e.data["agent"], e.at)
+        for e in assigned
+        if e.data.get("agent") in shifts and not shifts[e.data["agent"]].is_open(e.at)
+    ]
+    assert (True, []) == (len(assigned) > 0, outside)

@@ -210,7 +210,9 @@ class _Simulation:
         self.rng = rng
         self.customers = customers
         self.agents = agents
-        self.online: set[str] = set()
+        # The router starts every agent online: start from that, so the first step sends
+        # every agent whose shift is closed offline (presence follows the shifts from the start).
+        self.online: set[str] = set(agents)
         self.cases: dict[str, _Case] = {}
         self.inbox: list[tuple[datetime, InboundMessage]] = []
         self.stats = DemoStats()
