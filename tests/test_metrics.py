@@ -260,6 +260,18 @@ def test_csat_nps_and_ces() -> None:
     )
 
 
+def test_a_later_rating_keeps_the_earlier_surveys_answers() -> None:
+    """CSAT, NPS and CES are separate surveys: each keeps its latest answer across ratings."""
+    facts = (
+        Log()
+        .add("satisfaction_rated", 5, by="customer", csat="good", ces=2)
+        .add("satisfaction_rated", 9, by="customer", nps=9)
+        .add("satisfaction_rated", 12, by="customer", score=2)
+        .facts()
+    )
+    assert ("bad", 9, 2) == (facts.csat, facts.nps, facts.ces)
+
+
 def test_backlog_and_its_age() -> None:
     """Backlog = unsolved, unmerged tickets at ``as_of``; age = as_of − created."""
     facts = [

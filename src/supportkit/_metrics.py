@@ -443,7 +443,7 @@ class _TicketFold:
         self.ever_solved = False
         self.reopens = self.replies = 0
         self.levels: dict[str, None] = {}
-        self.rating: Mapping[str, Any] = {}
+        self.rating: dict[str, Any] = {}  # the latest non-null answer of each survey
         self.merged = False
 
     @classmethod
@@ -505,10 +505,19 @@ class _TicketFold:
             for tag in data["remove"]:
                 self.tags.pop(tag, None)
         elif kind == "satisfaction_rated":
-            self.rating = data
+            self._rate(data)
         elif kind == "merged":
             self._leave_wait(ts)
             self.status, self.merged, self.solved_at = Status.CLOSED, True, None
+
+    def _rate(self, data: Mapping[str, Any]) -> None:
+        """Keep each survey's latest answer: CSAT (``csat`` or its 1-5 ``score``), NPS, CES."""
+        csat = _csat_of(data)
+        if csat is not None:
+            self.rating["csat"] = csat
+        for survey in ("nps", "ces"):
+            if data.get(survey) is not None:
+                self.rating[survey] = data[survey]
 
     def _message(self, by: Role, ts: int) -> None:
         if by is Role.CUSTOMER:
@@ -588,7 +597,7 @@ class _TicketFold:
             reopens=self.reopens,
             ever_solved=self.ever_solved,
             escalations=tuple(self.levels.keys()),
-            csat=_csat_of(rating),
+            csat=rating.get("csat"),
             nps=rating.get("nps"),
             ces=rating.get("ces"),
             sla=_count_sla(sla) if sla is not None else (),
