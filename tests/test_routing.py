@@ -25,6 +25,7 @@ from supportkit import (
     RoutingQueue,
     Status,
     Sticky,
+    Ticket,
     TicketEvent,
     TicketStateError,
     Tier,
@@ -396,6 +397,40 @@ def test_stale_claim_is_a_lost_result_not_an_exception() -> None:
     store = stored(created("T"), ev("message", "T", 1))
     result = claim(store, "T", "a", expected_version=1, at=T0)
     assert (False, False, 2, None) == (bool(result), result.won, result.version, result.event)
+
+
+def test_claim_on_an_unknown_ticket_is_refused_and_writes_nothing() -> None:
+    """A claim at version 0 cannot start a log with ``assigned``: refused, store untouched."""
+    store = InMemoryStore()
+    result = claim(store, "NOPE", "ann", expected_version=0, at=T0)
+    assert (False, True, []) == (
+        result.won,
+        result.reason.startswith("refused:"),
+        store.read("NOPE"),
+    )
+
+
+def test_claim_on_a_closed_ticket_is_refused_and_the_log_stays_foldable() -> None:
+    """Closed is final: a claim is refused and the ticket still folds."""
+    store = stored(
+        created("T"),
+        ev("status_changed", "T", 1, to="solved"),
+        ev("status_changed", "T", 2, to="closed"),
+    )
+    result = claim(store, "T", "ann", expected_version=3, at=T0 + timedelta(minutes=3))
+    assert (False, True, 3, Status.CLOSED) == (
+        result.won,
+        result.reason.startswith("refused:"),
+        store.version("T"),
+        Ticket.from_events(store.read("T")).status,
+    )
+
+
+def test_claim_earlier_than_the_last_event_is_refused() -> None:
+    """An ``assigned`` event before the log's last event would break time order: refused."""
+    store = stored(created("T"), ev("message", "T", 10, public=True, body="hi"))
+    result = claim(store, "T", "ann", expected_version=2, at=T0)
+    assert (False, 2) == (result.won, store.version("T"))
 
 
 def test_two_routers_never_take_the_same_ticket() -> None:

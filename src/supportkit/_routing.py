@@ -32,6 +32,7 @@ import attrs
 
 from ._clock import Clock, SystemClock
 from ._model import Agent, Priority, Role, Status, TicketEvent, Tier
+from ._ticket import Ticket
 from ._time import seconds, to_epoch
 from .exceptions import ConcurrencyError, ConfigurationError, TicketStateError
 
@@ -479,6 +480,8 @@ class Claim:
 
     ``won`` is false when someone appended to the ticket first: ``version`` is then the version
     found in the store and ``reason`` says what happened (re-read the ticket and decide again).
+    ``won`` is also false, with a ``reason`` starting ``"refused:"``, when the ticket's log
+    cannot take the assignment (unknown or closed ticket); nothing was written then.
     ``event`` is the appended ``assigned`` event when won.
     """
 
@@ -511,6 +514,11 @@ def claim(
     Appends one ``assigned`` event with ``expected_version``; a concurrent append makes the store
     raise :class:`~supportkit.ConcurrencyError`, which comes back as a lost :class:`Claim`, so two
     workers never both take a ticket. Works with any :class:`~supportkit.typing.EventStore`.
+
+    A claim the ticket's log cannot take is refused (a falsy :class:`Claim` whose ``reason``
+    starts with ``"refused:"``) and writes nothing: an unknown ticket or ``expected_version``
+    ``0`` (a log must start with ``created``), a closed ticket, or an *at* earlier than the
+    ticket's last event.
     """
     event = TicketEvent(
         "assigned",
@@ -520,11 +528,40 @@ def claim(
         actor=actor,
         data={"agent": agent, "group": group},
     )
+    refusal = _claim_refusal(store, event, expected_version)
+    if refusal is not None:
+        return Claim(
+            ticket_id,
+            agent,
+            group,
+            won=False,
+            expected_version=expected_version,
+            version=store.version(ticket_id),
+            reason=f"refused: {refusal}",
+        )
 
     def append() -> tuple[int, TicketEvent]:
         return store.append(ticket_id, [event], expected_version=expected_version), event
 
     return claim_with(append, ticket_id, agent, group, expected_version=expected_version)
+
+
+def _claim_refusal(store: EventStore, event: TicketEvent, expected_version: int) -> str | None:
+    """Why the log cannot take the ``assigned`` *event* (``None``: it can, or the log moved
+    past *expected_version* and the append will lose the race)."""
+    if expected_version <= 0:
+        return (
+            f"ticket {event.ticket_id}: expected version {expected_version} is before its "
+            "'created' event; claim a created ticket at its current version"
+        )
+    log = store.read(event.ticket_id)
+    if len(log) != expected_version:
+        return None
+    try:
+        Ticket.from_events([*log, event])
+    except TicketStateError as exc:
+        return str(exc)
+    return None
 
 
 def claim_with(
