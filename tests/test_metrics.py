@@ -442,6 +442,25 @@ def test_goal_without_period_judges_the_whole_group() -> None:
     assert (0.5, False, 0.0) == (result.value, result.met, result.attainment)
 
 
+def test_a_goal_on_a_grouping_must_name_its_group() -> None:
+    """A goal on the channel grouping without ``group`` is refused: it could never be judged."""
+    with pytest.raises(ConfigurationError, match="needs group="):
+        Goal("csat", 0.9, grouping="channel")
+
+
+def test_a_goal_whose_group_has_no_row_says_so() -> None:
+    """A goal whose group is absent from the report is marked not found, with no value."""
+    goal = Goal("csat", 0.9, direction=">=", grouping="channel", group="phone")
+    result = metrics_report([_solved("a", 1)], goals=[goal]).goals[0]
+    assert (False, None, None, None, False) == (
+        result.found,
+        result.value,
+        result.met,
+        result.attainment,
+        result.to_dict()["found"],
+    )
+
+
 def test_report_renders_to_json_and_pandas() -> None:
     """A report is plain data: JSON round-trips and a grouping becomes a DataFrame row per group."""
     pd = pytest.importorskip("pandas")

@@ -1233,6 +1233,22 @@ class Goal:
             raise ConfigurationError(
                 f"goal {self.metric!r}: put the period in period=, not in the grouping"
             )
+        if parts and self.group is None:
+            raise ConfigurationError(
+                f"goal {self.metric!r} on grouping {grouping_name(parts)!r} needs group= (the "
+                "row it is about, e.g. group='enterprise'); use the default grouping 'all' for "
+                "a goal on every ticket"
+            )
+        if not parts and self.group is not None:
+            raise ConfigurationError(
+                f"goal {self.metric!r}: group={self.group!r} needs a grouping such as "
+                "grouping='tier'"
+            )
+        if parts and len(self.group_key) != len(parts):
+            raise ConfigurationError(
+                f"goal {self.metric!r}: group {self.group!r} needs one value per part of "
+                f"grouping {grouping_name(parts)!r}"
+            )
         if isinstance(self.target, bool) or not isinstance(self.target, int | float):
             raise ConfigurationError(
                 f"goal {self.metric!r}: target must be a number, got {self.target!r}"
@@ -1284,7 +1300,10 @@ def _known_metric(name: str) -> bool:
 class GoalResult:
     """A goal's standing: the latest ``value``, whether it ``met`` the target, ``attainment``
     (the share of periods with a value that met it; 1.0 or 0.0 without a period) and ``trend``
-    (``(period, value)`` pairs, oldest first), plus ``change`` from the previous period."""
+    (``(period, value)`` pairs, oldest first), plus ``change`` from the previous period.
+
+    ``found`` is ``False`` when the report has no row for the goal's group (no ticket of it
+    was aggregated): then ``value``, ``met`` and ``attainment`` are ``None``."""
 
     goal: Goal
     value: float | None
@@ -1293,11 +1312,13 @@ class GoalResult:
     attainment: float | None
     trend: tuple[tuple[str, float | None], ...] = ()
     change: float | None = None
+    found: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible dict."""
         return {
             "goal": self.goal.label,
+            "found": self.found,
             "metric": self.goal.metric,
             "direction": self.goal.direction,
             "value": self.value,
@@ -1454,6 +1475,8 @@ def _evaluate(goal: Goal, rows: Sequence[GroupMetrics]) -> GoalResult:
     group = goal.group_key
     n = len(group)
     mine = [r for r in rows if r.key[:n] == group]
+    if not mine:
+        return GoalResult(goal, None, goal.target, None, None, found=False)
     if goal.period is None:
         value = _number(mine[0].metrics.get(goal.metric)) if mine else None
         met = goal.met_by(value)
