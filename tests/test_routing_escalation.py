@@ -126,6 +126,38 @@ def test_escalation_above_the_top_is_refused() -> None:
         EscalationLadder(LADDER).escalate(events, at=T0 + timedelta(minutes=2), reason="more")
 
 
+def test_manual_escalation_of_a_closed_ticket_is_refused() -> None:
+    """Closed is final: escalating it would append an event the ticket fold refuses."""
+    events = log(ev("status_changed", 1, to="solved"), ev("status_changed", 2, to="closed"))
+    with pytest.raises(TicketStateError, match="closed is final"):
+        EscalationLadder(LADDER).escalate(events, at=T0 + timedelta(minutes=3), reason="late")
+
+
+def test_manual_escalation_down_the_ladder_is_refused() -> None:
+    """An L3 ticket cannot be "escalated" to L1 by accident."""
+    events = log(ev("escalated", 1, level="L3", target="l3", reason="hard"))
+    with pytest.raises(TicketStateError, match="'L1' is not above its current level 'L3'"):
+        EscalationLadder(LADDER).escalate(
+            events, at=T0 + timedelta(minutes=2), reason="oops", to="L1"
+        )
+
+
+def test_manual_deescalation_is_allowed_when_asked_for() -> None:
+    """``allow_down=True`` moves a ticket down on purpose."""
+    events = log(ev("escalated", 1, level="L3", target="l3", reason="hard"))
+    result = EscalationLadder(LADDER).escalate(
+        events, at=T0 + timedelta(minutes=2), reason="easy after all", to="L1", allow_down=True
+    )
+    assert ("L3", "L1") == (result.from_level, result.to_level)
+
+
+def test_manual_escalation_earlier_than_the_last_event_is_refused() -> None:
+    """An escalation dated before the log's last event would break time order."""
+    events = log(ev("assigned", 10, agent="ann"))
+    with pytest.raises(TicketStateError, match="earlier than its last event"):
+        EscalationLadder(LADDER).escalate(events, at=T0, reason="hard")
+
+
 def test_history_is_kept_in_the_log() -> None:
     """Two escalations leave two events; the second names the L2 agent as previous owner."""
     ladder = EscalationLadder(LADDER)

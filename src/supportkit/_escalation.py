@@ -234,8 +234,16 @@ class EscalationLadder:
         to: str | None = None,
         by: Role = Role.AGENT,
         actor: str | None = None,
+        allow_down: bool = False,
     ) -> Escalation:
-        """Escalate by hand (with a *reason*) one level up, or to level *to*."""
+        """Escalate by hand (with a *reason*) one level up, or to level *to*.
+
+        *to* must be a level of this ladder (else :class:`~supportkit.ConfigurationError`)
+        above the ticket's current one; moving down (or sideways) the ladder raises
+        :class:`~supportkit.TicketStateError` unless *allow_down* says it is a deliberate
+        de-escalation. A closed ticket, or an *at* earlier than the ticket's last event, raises
+        :class:`~supportkit.TicketStateError` too.
+        """
         if not isinstance(reason, str) or not reason.strip():
             raise EventError(
                 "a manual escalation needs a reason (say why, for the next owner and the metrics)",
@@ -244,6 +252,28 @@ class EscalationLadder:
             )
         ticket, owner = ticket_owner(events)
         current = self._current(ticket)
+        if ticket.status is Status.CLOSED:
+            raise TicketStateError(
+                f"ticket {ticket.id}: closed is final, so it cannot be escalated; open a "
+                "follow-up ticket instead",
+                ticket_id=ticket.id,
+                status=ticket.status.value,
+            )
+        if at < ticket.updated_at:
+            raise TicketStateError(
+                f"ticket {ticket.id}: an escalation at {at.isoformat()} is earlier than its last "
+                f"event at {ticket.updated_at.isoformat()}; logs are in time order",
+                ticket_id=ticket.id,
+                status=ticket.status.value,
+            )
+        if to is not None and not allow_down and self.level(to).name not in self.above(current):
+            raise TicketStateError(
+                f"ticket {ticket.id}: level {to!r} is not above its current level {current!r} "
+                f"(above: {', '.join(self.above(current)) or 'none'}); pass allow_down=True to "
+                "move it down on purpose",
+                ticket_id=ticket.id,
+                status=ticket.status.value,
+            )
         if to is None:
             up = self._next[current]
             if up is None:
