@@ -730,3 +730,30 @@ def test_prune_outbox_forgets_old_deliveries(
     assert 0 == desk.prune_outbox(timedelta(days=1))
     clock.advance(days=2)
     assert (delivered, []) == (desk.prune_outbox(timedelta(days=1)), desk.outbox())
+
+
+def test_metrics_at_a_past_instant_leave_out_later_tickets_and_events(
+    make_desk: Callable[..., SupportDesk], clock: FrozenClock
+) -> None:
+    """metrics(at=T) counts only tickets created by T, with their events up to T, at T."""
+    desk = make_desk(policies=[HOUR_POLICY])
+    first = desk.ingest(msg("m-1")).ticket_id
+    clock.advance(minutes=30)
+    desk.reply(first, "done", agent="a-1", status="solved")
+    desk.ingest(msg("m-2", at=T0 + timedelta(hours=3)))
+    clock.set(T0 + timedelta(hours=4))
+    row = desk.metrics(("all",), at=T0 + timedelta(minutes=20)).row("all")
+    assert (1, 0, 1, None) == (
+        row["incoming"],
+        row["solved"],
+        row["backlog"],
+        row["sla_attainment"],
+    )
+
+
+def test_metrics_refuse_a_naive_instant(make_desk: Callable[..., SupportDesk]) -> None:
+    """metrics(at=naive datetime) raises ConfigurationError naming the argument."""
+    desk = make_desk()
+    desk.ingest(msg("m-1"))
+    with pytest.raises(ConfigurationError, match="metrics instant 'at'"):
+        desk.metrics(at=datetime(2025, 3, 3, 10))

@@ -131,7 +131,7 @@ class _Live:
     fold: _Fold
     tracker: SlaTracker | None
     due: int | None
-    emitted: set[str]
+    emitted: frozenset[str]
     snapshot_version: int = 0
     frozen: Ticket | None = None
     due_stored: bool = False
@@ -370,7 +370,8 @@ class SupportDesk:
             if live.tracker is not None:
                 for event in events:
                     live.tracker.apply(event)
-            live.emitted.update(keys)
+            if keys:
+                live.emitted = live.emitted.union(keys)
             due_before = live.due
             if alerts or not events or any(e.kind not in _SLA_NEUTRAL for e in events):
                 live.due = self._due(live, now, full=any(e.kind in _RETARGETS for e in events))
@@ -940,23 +941,43 @@ class SupportDesk:
         at: datetime | None = None,
         tz: str | tzinfo = UTC,
     ) -> MetricsReport:
-        """A metrics report over every ticket as of *at* (now by default).
+        """A metrics report over every ticket as of *at*.
 
         Each ticket's facts are folded from its log with its SLA evaluation (so SLA attainment
-        is counted) and, for business-time figures, the calendar of its SLA policy.
+        is counted) and, for business-time figures, the calendar of its SLA policy. With *at*
+        (an aware datetime) the report is the desk as it was then: tickets created later are
+        left out and only events up to *at* count. Without it, every event counts and each
+        ticket is measured at now or its last event, whichever is later.
         """
-        when = at if at is not None else self.clock.now()
+        cutoff = None if at is None else to_epoch(at, "metrics instant 'at'", ConfigurationError)
+        now = self.clock.now()
         facts = []
         for ticket_id in self.store.ticket_ids():
-            live = self._load(ticket_id)
-            policy = self._policies.get(live.ticket.sla_policy or "")
+            events = self.store.read(ticket_id)
+            sla: SlaEvaluation | None
+            if at is not None and cutoff is not None and events[-1].ts > cutoff:
+                events = [event for event in events if event.ts <= cutoff]
+                if not events:
+                    continue  # created after *at*
+                ticket = Ticket.from_events(events)
+                tracker = self._tracker(ticket.sla_policy)
+                if tracker is not None:
+                    for event in events:
+                        tracker.apply(event)
+                when = at
+                sla = None if tracker is None else tracker.evaluate(when)
+            else:
+                ticket = self._load(ticket_id).ticket
+                when = at if at is not None else max(now, ticket.updated_at)
+                sla = self.sla(ticket_id, when)
+            policy = self._policies.get(ticket.sla_policy or "")
             calendar = None if policy is None else self._calendar(policy)
             facts.append(
                 TicketFacts.from_events(
-                    self.store.read(ticket_id),
-                    at=max(when, live.ticket.updated_at),
+                    events,
+                    at=when,
                     calendar=calendar or self._calendars.get("default"),
-                    sla=self.sla(ticket_id, when),
+                    sla=sla,
                 )
             )
         return metrics_report(facts, groupings, goals=goals, tz=tz)
