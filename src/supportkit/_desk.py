@@ -36,6 +36,7 @@ from ._time import from_epoch, seconds, to_epoch
 from .exceptions import (
     ConcurrencyError,
     ConfigurationError,
+    EventError,
     PluginError,
     StoreError,
     TicketStateError,
@@ -104,13 +105,16 @@ class IngestResult:
 class TickResult:
     """What :meth:`SupportDesk.tick` did: ``checked`` tickets from the due index, the SLA
     ``warnings`` and ``breaches`` it emitted (``SlaAlert`` objects) and the ``escalated``
-    events it appended."""
+    events it appended. ``failed`` pairs each ticket that could not be ticked with the error
+    (for example a ticket at a level the ladder no longer has): nothing was written for it,
+    the other tickets were ticked as usual, and it stays due, so the next tick tries again."""
 
     at: datetime
     checked: int = 0
     warnings: tuple[Any, ...] = ()
     breaches: tuple[Any, ...] = ()
     escalations: tuple[TicketEvent, ...] = ()
+    failed: tuple[tuple[str, Exception], ...] = ()
 
 
 @attrs.frozen
@@ -287,7 +291,7 @@ class SupportDesk:
         if tracker is not None:
             for event in events:
                 tracker.apply(event)
-        live = _Live(fold, tracker, None, set(self.store.alerts(ticket_id)))
+        live = _Live(fold, tracker, None, self.store.alerts(ticket_id))
         live.due = self._due(live, to_epoch(self.clock.now()), full=True)
         self._remember(live)
         return live
@@ -362,7 +366,7 @@ class SupportDesk:
                 fold = _Fold.start(events[0])
                 for event in events[1:]:
                     fold.apply(event)
-                live = _Live(fold, self._tracker(fold.sla_policy), None, set())
+                live = _Live(fold, self._tracker(fold.sla_policy), None, frozenset())
             else:
                 live.frozen = None
                 for event in events:
@@ -795,14 +799,44 @@ class SupportDesk:
         target: str | None = None,
         reason: str = "",
         actor: str | None = None,
+        allow_down: bool = False,
     ) -> Ticket:
         """Escalate the ticket to *level* (``"L2"``, ``"engineering"``), optionally to a
-        *target* group, with a *reason*; engineering escalations usually also put the ticket
-        ``on_hold`` (call :meth:`set_status`)."""
-        return self._act(
-            ticket_id,
-            self._event("escalated", actor=actor, level=level, target=target, reason=reason),
-        )
+        *target* group (default: the level's group), with a *reason*; engineering escalations
+        usually also put the ticket ``on_hold`` (call :meth:`set_status`).
+
+        With a ladder this goes through :meth:`EscalationLadder.escalate`: *level* must be on
+        the ladder (else :class:`~supportkit.ConfigurationError`) and above the ticket's level
+        (else :class:`~supportkit.TicketStateError`; ``allow_down=True`` de-escalates on
+        purpose). Without a ladder *level* is free-form. A missing *level* or *reason* raises
+        :class:`~supportkit.EventError`; nothing is written when anything is refused.
+        """
+        for name, value in (("level", level), ("reason", reason)):
+            if not isinstance(value, str) or not value.strip():
+                raise EventError(
+                    f"ticket {ticket_id}: an escalation needs a non-empty {name}, got {value!r}",
+                    kind="escalated",
+                    field=name,
+                )
+        ladder = self.ladder
+        if ladder is None:
+            build = self._event("escalated", actor=actor, level=level, target=target, reason=reason)
+            return self._act(ticket_id, build)
+
+        def climb(ticket: _Fold, at: datetime) -> list[TicketEvent]:
+            event = ladder.escalate(
+                self.store.read(ticket.id),
+                at=at,
+                reason=reason,
+                to=level,
+                actor=actor,
+                allow_down=allow_down,
+            ).event
+            if target is not None:
+                event = attrs.evolve(event, data={**event.data, "target": target})
+            return [event]
+
+        return self._act(ticket_id, climb)
 
     def set_priority(
         self, ticket_id: str, priority: Priority | str, *, actor: str | None = None
@@ -833,7 +867,19 @@ class SupportDesk:
         ces: int | None = None,
         comment: str = "",
     ) -> Ticket:
-        """Record the customer's satisfaction rating (CSAT good/bad, score, NPS, CES)."""
+        """Record the customer's satisfaction rating (CSAT good/bad, score, NPS, CES).
+
+        At least one of *csat*, *score*, *nps* and *ces* is required (else
+        :class:`~supportkit.EventError`). Rating a solved or closed ticket is allowed, as the
+        lifecycle allows it: surveys usually go out after the ticket is solved, and an answer
+        that arrives after it closed still counts (it does not reopen the ticket).
+        """
+        if csat is None and score is None and nps is None and ces is None:
+            raise EventError(
+                f"ticket {ticket_id}: rate() needs at least one of csat, score, nps or ces",
+                kind="satisfaction_rated",
+                field="csat",
+            )
         return self._act(
             ticket_id,
             self._event(
@@ -855,12 +901,16 @@ class SupportDesk:
         Reads only the tickets whose next due instant has passed (the due index), emits each
         alert exactly once (the emitted keys are committed with the notifications), applies the
         escalation ladder's triggers to each alert and returns what it did.
+
+        A ticket that fails (any exception while evaluating or committing it) never blocks the
+        others: it is reported in :attr:`TickResult.failed` instead of raising.
         """
         at = now if now is not None else self.clock.now()
         until = to_epoch(at, "tick(now)", ConfigurationError)
         warnings: list[Any] = []
         breaches: list[Any] = []
         escalations: list[TicketEvent] = []
+        failed: list[tuple[str, Exception]] = []
         done: set[str] = set()
         with self._lock:
             while True:
@@ -869,11 +919,17 @@ class SupportDesk:
                     break
                 for ticket_id in page:
                     done.add(ticket_id)
-                    alerts, escalated = self._tick_one(ticket_id, at, until)
+                    try:
+                        alerts, escalated = self._tick_one(ticket_id, at, until)
+                    except Exception as exc:  # one bad ticket must not hold back the others
+                        failed.append((ticket_id, exc))
+                        continue
                     for alert in alerts:
                         (breaches if alert.kind == "breach" else warnings).append(alert)
                     escalations.extend(escalated)
-        return TickResult(at, len(done), tuple(warnings), tuple(breaches), tuple(escalations))
+        return TickResult(
+            at, len(done), tuple(warnings), tuple(breaches), tuple(escalations), tuple(failed)
+        )
 
     def _tick_one(
         self, ticket_id: str, at: datetime, until: int

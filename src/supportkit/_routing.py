@@ -32,7 +32,7 @@ import attrs
 
 from ._clock import Clock, SystemClock
 from ._model import Agent, Priority, Role, Status, TicketEvent, Tier
-from ._ticket import Ticket
+from ._ticket import _NO_TAGS, Ticket
 from ._time import seconds, to_epoch
 from .exceptions import ConcurrencyError, ConfigurationError, TicketStateError
 
@@ -385,6 +385,7 @@ class RoutingQueue:
         if ticket.seq:
             self.discard(ticket)
         lane = self.lane(ticket.requirements)
+        ticket.requirements = lane.requirements  # equal requirements share one object
         seq = ticket.seq = next(self._seq)
         heapq.heappush(lane.heap, (self._key(ticket), seq, ticket.id))
         lane.live += 1
@@ -1061,7 +1062,7 @@ class Router:
     def _routed(self, event: TicketEvent) -> RoutedTicket:
         """The router's view of the ticket a ``created`` event opens (not registered yet)."""
         data = event.data
-        tags = frozenset(data["tags"])
+        tags = frozenset(data["tags"]) if data["tags"] else _NO_TAGS
         skills = self._skills(event.ticket_id, tags, {})
         tier = self._check_tier(data["tier"], event.ticket_id)
         ticket = RoutedTicket()

@@ -120,6 +120,9 @@ class Ticket:
 
 
 _UNCHANGED_ON_CLOSED = frozenset({"satisfaction_rated", "tagged"})
+#: One empty tag set shared by every untagged ticket (``frozenset(())`` is a new object each
+#: time, which the cyclic collector tracks for as long as the ticket lives).
+_NO_TAGS: frozenset[str] = frozenset()
 _CLOSED = Status.CLOSED
 _CUSTOMER = Role.CUSTOMER
 _AGENT = Role.AGENT
@@ -217,7 +220,7 @@ class _Fold:
         fold.language = data["language"]
         fold.assignee = None
         fold.group = data["group"]
-        fold.tags = frozenset(data["tags"])
+        fold.tags = frozenset(data["tags"]) if data["tags"] else _NO_TAGS
         fold.reopen_count = fold.escalation_count = fold.agent_replies = 0
         fold.escalation_level = fold.merged_into = fold.satisfaction = None
         fold.first_customer_message_at = fold.last_customer_message_at = None
