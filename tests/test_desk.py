@@ -16,6 +16,7 @@ from supportkit import (
     Agent,
     ConfigurationError,
     Customer,
+    EventError,
     FrozenClock,
     InboundMessage,
     InMemoryStore,
@@ -294,6 +295,28 @@ def test_bad_event_data_changes_nothing(make_desk: Callable[..., SupportDesk]) -
     with pytest.raises(ValueError, match="score"):
         desk.rate(ticket_id, score=9)
     assert 2 == desk.store.version(ticket_id)
+
+
+def test_an_empty_rating_is_refused(make_desk: Callable[..., SupportDesk]) -> None:
+    """rate() without csat, score, nps or ces raises EventError and appends nothing."""
+    desk = make_desk()
+    ticket_id = desk.ingest(msg("m-1")).ticket_id
+    with pytest.raises(EventError, match="at least one of csat"):
+        desk.rate(ticket_id, comment="no answer")
+    assert 2 == desk.store.version(ticket_id)
+
+
+def test_a_closed_ticket_can_still_be_rated(make_desk: Callable[..., SupportDesk]) -> None:
+    """A late survey answer on a closed ticket is recorded and leaves the ticket closed."""
+    desk = make_desk()
+    ticket_id = desk.ingest(msg("m-1")).ticket_id
+    desk.set_status(ticket_id, "solved")
+    desk.set_status(ticket_id, "closed")
+    ticket = desk.rate(ticket_id, csat="good")
+    assert (Status.CLOSED, "satisfaction_rated") == (
+        ticket.status,
+        kinds(desk, ticket_id)[-1],
+    )
 
 
 def test_unknown_ticket_is_a_ticket_state_error(make_desk: Callable[..., SupportDesk]) -> None:
