@@ -361,6 +361,68 @@ def test_stale_expected_version_is_a_lost_claim(make_desk: Callable[..., Support
     )
 
 
+def test_escalate_to_a_level_the_ladder_lacks_is_refused(
+    make_desk: Callable[..., SupportDesk],
+) -> None:
+    """With a ladder, ``escalate`` names an unknown level and writes nothing."""
+    desk = make_desk()
+    ticket_id = desk.ingest(msg("m-1")).ticket_id
+    with pytest.raises(ConfigurationError, match="unknown escalation level 'L9'"):
+        desk.escalate(ticket_id, "L9", reason="why not")
+    assert ["created", "message"] == kinds(desk, ticket_id)
+
+
+def test_escalate_down_the_ladder_is_refused_unless_allowed(
+    make_desk: Callable[..., SupportDesk],
+) -> None:
+    """An L3 ticket cannot drop to L1 by accident; ``allow_down=True`` does it on purpose."""
+    desk = make_desk()
+    ticket_id = desk.ingest(msg("m-1")).ticket_id
+    desk.escalate(ticket_id, "L3", reason="hard")
+    with pytest.raises(TicketStateError, match="not above its current level 'L3'"):
+        desk.escalate(ticket_id, "L1", reason="oops")
+    desk.escalate(ticket_id, "L1", reason="easy after all", allow_down=True)
+    assert "L1" == desk.ticket(ticket_id).escalation_level
+
+
+@pytest.mark.parametrize("ladder", ["default", None])
+def test_escalate_needs_a_level_and_a_reason(
+    make_desk: Callable[..., SupportDesk], ladder: str | None
+) -> None:
+    """With or without a ladder, an empty level or reason is refused before anything is written."""
+    desk = make_desk() if ladder else make_desk(ladder=None)
+    ticket_id = desk.ingest(msg("m-1")).ticket_id
+    with pytest.raises(EventError, match="non-empty reason"):
+        desk.escalate(ticket_id, "L2")
+    with pytest.raises(EventError, match="non-empty level"):
+        desk.escalate(ticket_id, " ", reason="hard")
+    assert ["created", "message"] == kinds(desk, ticket_id)
+
+
+def test_tick_reports_a_failing_ticket_and_still_alerts_the_others(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    """A ticket at a level the ladder no longer has is reported in ``failed``; the other
+    ticket's breach is still emitted and escalated."""
+    path = tmp_path / "ladders.db"
+    old = SupportDesk(
+        store=SqliteStore(path), clock=clock, plugins=host(), policies=[HOUR_POLICY], ladder=None
+    )
+    bad = old.ingest(msg("m-1")).ticket_id
+    good = old.ingest(msg("m-2", sender="bob@example.com")).ticket_id
+    old.escalate(bad, "L9", reason="a level the new ladder dropped")
+    old.close()
+    desk = SupportDesk(store=SqliteStore(path), clock=clock, plugins=host(), policies=[HOUR_POLICY])
+    clock.advance(hours=2)
+    result = desk.tick()
+    desk.close()
+    assert ([bad], [good], [good]) == (
+        [ticket_id for ticket_id, _ in result.failed],
+        [alert.ticket_id for alert in result.breaches],
+        [event.ticket_id for event in result.escalations],
+    )
+
+
 # --- tick -------------------------------------------------------------------------------------
 
 
