@@ -527,12 +527,39 @@ def test_merging_a_mismatched_aggregator_changes_nothing() -> None:
         (lambda: TicketFacts("a", 0, 1, "open", solved_at=3), "solved_at is set"),
         (lambda: TicketFacts("a", 0, 1, "solved"), "needs solved_at"),
         (lambda: MetricsAggregator().update([{"ticket_id": "a"}]), "takes TicketFacts"),  # type: ignore[list-item]
+        (lambda: TicketFacts("a", 0, 1, "done"), "status 'done'"),
+        (lambda: TicketFacts("a", 1.5, 2, "open"), "created_at must be whole"),
+        (lambda: TicketFacts("a", 0, "2", "open"), "as_of must be whole"),
+        (lambda: TicketFacts("a", 5, 1, "open"), "as_of .* is before created_at"),
+        (lambda: TicketFacts("a", 0, 1, "open", tags="vip"), "tags must be"),
+        (lambda: TicketFacts("a", 0, 1, "open", escalations=3), "escalations must be"),
+        (lambda: TicketFacts("a", 0, 1, "open", sla=[("x",)]), "sla must be"),
+        (lambda: TicketFacts("a", 0, 1, "open", agent_replies="x"), "agent_replies must be"),
+        (lambda: MetricsAggregator([3]), "grouping 3"),  # type: ignore[list-item]
+        (lambda: MetricsAggregator(["tier", "tier"]), "more than once"),
+        (lambda: Goal("csat", float("nan")), "finite number"),
     ],
 )
 def test_bad_configuration_is_a_clear_error(make: Any, message: str) -> None:
     """Bad groupings, zones, goals and facts raise ConfigurationError saying what is wrong."""
     with pytest.raises(ConfigurationError, match=message):
         make()
+
+
+def test_a_single_grouping_name_is_one_grouping() -> None:
+    """``MetricsAggregator("tier")`` keeps the tier grouping (not one per letter)."""
+    assert ("tier",) == MetricsAggregator("tier").groupings
+
+
+def test_a_missing_row_is_a_supportkit_error_and_a_key_error() -> None:
+    """``report.row`` of an absent group raises an error that is both a SupportkitError and a
+    KeyError, naming the key."""
+    from supportkit import SupportkitError
+
+    report = metrics_report([_solved("a", 1)], ["tier"])
+    with pytest.raises(SupportkitError, match="no row \\('zzz',\\) in grouping 'tier'") as info:
+        report.row("tier", "zzz")
+    assert isinstance(info.value, KeyError)
 
 
 def test_vectorised_path_refuses_missing_columns_before_changing_anything() -> None:

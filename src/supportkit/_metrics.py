@@ -238,8 +238,33 @@ def _opt_score(low: int, high: int) -> Callable[[Any], int | None]:
     return check
 
 
-def _strings(value: Iterable[str]) -> tuple[str, ...]:
+def _strings(value: Any, name: str) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ConfigurationError(f"TicketFacts.{name} must be a list of strings, got {value!r}")
     return tuple(value)
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    return _strings(value, "tags")
+
+
+def _escalations(value: Any) -> tuple[str, ...]:
+    return _strings(value, "escalations")
+
+
+def _status(value: Any) -> Status:
+    try:
+        return Status(value)
+    except ValueError:
+        raise ConfigurationError(
+            f"TicketFacts status {value!r} is not one of {', '.join(s.value for s in Status)}"
+        ) from None
+
+
+def _whole(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigurationError(f"TicketFacts.{name} must be whole epoch seconds, got {value!r}")
+    return value
 
 
 def _nps(value: Any) -> int | None:
@@ -251,7 +276,12 @@ def _ces(value: Any) -> int | None:
 
 
 def _sla_counts(value: Any) -> tuple[tuple[str, int, int], ...]:
-    return tuple((str(m), int(met), int(breached)) for m, met, breached in value)
+    try:
+        return tuple((str(m), int(met), int(breached)) for m, met, breached in value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(
+            f"TicketFacts.sla must be (metric, met, breached) triples, got {value!r}"
+        ) from exc
 
 
 @attrs.frozen
@@ -269,13 +299,13 @@ class TicketFacts:
     ticket_id: str
     created_at: int
     as_of: int
-    status: Status = attrs.field(converter=Status)
+    status: Status = attrs.field(converter=_status)
     channel: str = "web"
     priority: str = "normal"
     tier: str | None = None
     group: str | None = None
     agent: str | None = None
-    tags: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    tags: tuple[str, ...] = attrs.field(default=(), converter=_tags)
     solved_at: int | None = None
     """The latest solve, if the ticket is solved or closed now (``None`` if merged or unsolved)."""
     first_reply: int | None = None
@@ -289,7 +319,7 @@ class TicketFacts:
     agent_replies: int = 0
     reopens: int = 0
     ever_solved: bool = False
-    escalations: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    escalations: tuple[str, ...] = attrs.field(default=(), converter=_escalations)
     """Distinct escalation levels the ticket reached, first reached first."""
     csat: str | None = None
     nps: int | None = attrs.field(default=None, converter=_nps)
@@ -301,7 +331,15 @@ class TicketFacts:
     _both: _Part = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        for name in DURATIONS[:-1]:
+        _whole(self.created_at, "created_at")
+        if _whole(self.as_of, "as_of") < self.created_at:
+            raise ConfigurationError(
+                f"ticket {self.ticket_id}: as_of {self.as_of} is before created_at "
+                f"{self.created_at}; facts are taken at or after creation"
+            )
+        if self.solved_at is not None:
+            _whole(self.solved_at, "solved_at")
+        for name in ("agent_replies", "reopens", *DURATIONS[:-1]):
             if not name.startswith("next_reply"):
                 _seconds_or_none(getattr(self, name), name)
         if self.csat not in (None, "good", "bad"):
@@ -914,6 +952,10 @@ class _Period:
 
 
 def _parts(spec: str | Sequence[str]) -> tuple[str, ...]:
+    if not isinstance(spec, str | Sequence):
+        raise ConfigurationError(
+            f"grouping {spec!r}: use a name such as 'tier' or a tuple such as ('tier', 'week')"
+        )
     parts = tuple(spec.split("+")) if isinstance(spec, str) else tuple(spec)
     if parts == ("all",):
         return ()
@@ -1249,9 +1291,13 @@ class Goal:
                 f"goal {self.metric!r}: group {self.group!r} needs one value per part of "
                 f"grouping {grouping_name(parts)!r}"
             )
-        if isinstance(self.target, bool) or not isinstance(self.target, int | float):
+        if (
+            isinstance(self.target, bool)
+            or not isinstance(self.target, int | float)
+            or not math.isfinite(self.target)
+        ):
             raise ConfigurationError(
-                f"goal {self.metric!r}: target must be a number, got {self.target!r}"
+                f"goal {self.metric!r}: target must be a finite number, got {self.target!r}"
             )
         if not _known_metric(self.metric):
             raise ConfigurationError(
@@ -1357,6 +1403,12 @@ def _sort_key(key: Key) -> tuple[tuple[bool, str], ...]:
     return tuple((k is not None, k or "") for k in key)
 
 
+class MissingRowError(ConfigurationError, KeyError):
+    """:meth:`MetricsReport.row` found no row with that key (also a :class:`KeyError`)."""
+
+    __str__ = ConfigurationError.__str__  # the message as is, not KeyError's repr of it
+
+
 @attrs.frozen
 class MetricsReport:
     """A metrics report: one table of :class:`GroupMetrics` per grouping, and goal results.
@@ -1384,7 +1436,10 @@ class MetricsReport:
         for row in self.table(grouping):
             if row.key == key:
                 return row
-        raise KeyError(f"no row {key!r} in grouping {grouping_name(grouping)!r}")
+        raise MissingRowError(
+            f"no row {key!r} in grouping {grouping_name(grouping)!r}; its keys are "
+            f"{', '.join(repr(r.key) for r in self.table(grouping)) or 'none'}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible dict: ``{"tz", "exact", "tables": {name: [row...]}, "goals": [...]}``."""
@@ -1522,19 +1577,25 @@ class MetricsAggregator:
 
     def __init__(
         self,
-        groupings: Iterable[str | Sequence[str]] = ("all",),
+        groupings: str | Iterable[str | Sequence[str]] = ("all",),
         *,
         goals: Iterable[Goal] = (),
         tz: str | tzinfo = UTC,
         exact: bool = False,
     ) -> None:
+        if isinstance(groupings, str):
+            groupings = (groupings,)  # one grouping, not one per letter
         self.goals = tuple(goals)
         for goal in self.goals:
             if not isinstance(goal, Goal):
                 raise ConfigurationError(f"goals must be Goal objects, got {goal!r}")
         self.tz = _zone(tz)
         self.exact = bool(exact)
-        specs = [_parts(g) for g in groupings] + [g.parts for g in self.goals]
+        asked = [_parts(g) for g in groupings]
+        if len(set(asked)) != len(asked):
+            twice = sorted({grouping_name(p) for p in asked if asked.count(p) > 1})
+            raise ConfigurationError(f"grouping(s) {', '.join(twice)} given more than once")
+        specs = asked + [g.parts for g in self.goals]
         self._groupings = [_Grouping(p, self.tz) for p in dict.fromkeys(specs)]
 
     @property
