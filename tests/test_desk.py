@@ -319,6 +319,15 @@ def test_a_closed_ticket_can_still_be_rated(make_desk: Callable[..., SupportDesk
     )
 
 
+def test_tag_refuses_a_bare_string(make_desk: Callable[..., SupportDesk]) -> None:
+    """tag(add="vip") raises EventError naming the field instead of storing tags v, i, p."""
+    desk = make_desk()
+    ticket_id = desk.ingest(msg("m-1")).ticket_id
+    with pytest.raises(EventError, match=r"tag\(add=...\) takes a list of tags") as caught:
+        desk.tag(ticket_id, add="vip")
+    assert ("add", 2) == (caught.value.field, desk.store.version(ticket_id))
+
+
 def test_unknown_ticket_is_a_ticket_state_error(make_desk: Callable[..., SupportDesk]) -> None:
     """Acting on a ticket that does not exist names it."""
     with pytest.raises(TicketStateError, match="T-nope does not exist"):

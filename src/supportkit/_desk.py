@@ -852,7 +852,17 @@ class SupportDesk:
         *,
         actor: str | None = None,
     ) -> Ticket:
-        """Add and remove tags."""
+        """Add and remove tags: *add* and *remove* are lists of tags (a bare string is
+        refused with :class:`~supportkit.EventError`, as the ``tagged`` event refuses it,
+        rather than read as its letters)."""
+        for name, tags in (("add", add), ("remove", remove)):
+            if isinstance(tags, str):
+                raise EventError(
+                    f"ticket {ticket_id}: tag({name}=...) takes a list of tags, got the string "
+                    f"{tags!r}: pass [{tags!r}]",
+                    kind="tagged",
+                    field=name,
+                )
         return self._act(
             ticket_id, self._event("tagged", actor=actor, add=list(add), remove=list(remove))
         )
