@@ -328,6 +328,26 @@ def test_tag_refuses_a_bare_string(make_desk: Callable[..., SupportDesk]) -> Non
     assert ("add", 2) == (caught.value.field, desk.store.version(ticket_id))
 
 
+def test_reply_with_an_unknown_status_names_the_field(
+    make_desk: Callable[..., SupportDesk],
+) -> None:
+    """reply(status="bogus") raises EventError for field 'status' and appends nothing."""
+    desk = make_desk()
+    ticket_id = desk.ingest(msg("m-1")).ticket_id
+    with pytest.raises(EventError, match="reply status must be one of") as caught:
+        desk.reply(ticket_id, "x", status="bogus")
+    assert ("status", 2) == (caught.value.field, desk.store.version(ticket_id))
+
+
+def test_an_unknown_role_names_the_field(make_desk: Callable[..., SupportDesk]) -> None:
+    """set_status(by="alien") raises EventError for field 'by' and appends nothing."""
+    desk = make_desk()
+    ticket_id = desk.ingest(msg("m-1")).ticket_id
+    with pytest.raises(EventError, match="'by' must be one of") as caught:
+        desk.set_status(ticket_id, "pending", by="alien")
+    assert ("by", 2) == (caught.value.field, desk.store.version(ticket_id))
+
+
 def test_unknown_ticket_is_a_ticket_state_error(make_desk: Callable[..., SupportDesk]) -> None:
     """Acting on a ticket that does not exist names it."""
     with pytest.raises(TicketStateError, match="T-nope does not exist"):

@@ -736,7 +736,8 @@ class SupportDesk:
     ) -> _Build:
         def build(ticket: _Fold, at: datetime) -> list[TicketEvent]:
             return [
-                TicketEvent(kind, ticket_id=ticket.id, at=at, by=Role(by), actor=actor, data=data)
+                # TicketEvent checks *by* (an EventError naming the field, not a bare ValueError).
+                TicketEvent(kind, ticket_id=ticket.id, at=at, by=by, actor=actor, data=data)  # type: ignore[arg-type]
             ]
 
         return build
@@ -753,10 +754,20 @@ class SupportDesk:
         """Append an agent message (a public reply goes out through the outbox); optionally
         move the ticket to *status* in the same commit (``"pending"`` asks the customer)."""
         message = self._event("message", actor=agent, public=public, body=body)
+        if status is not None:
+            try:
+                status = Status(status)
+            except ValueError:
+                raise EventError(
+                    f"ticket {ticket_id}: reply status must be one of {', '.join(Status)}, "
+                    f"got {status!r}",
+                    kind="status_changed",
+                    field="status",
+                ) from None
 
         def build(ticket: _Fold, at: datetime) -> list[TicketEvent]:
             events = message(ticket, at)
-            if status is not None and Status(status) is not ticket.status:
+            if status is not None and status is not ticket.status:
                 events += self._event("status_changed", actor=agent, to=status)(ticket, at)
             return events
 
