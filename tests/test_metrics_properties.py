@@ -152,20 +152,25 @@ def _generated(n: int, seed: int) -> list[TicketFacts]:
     for i in range(n):
         created = rnd.randrange(0, 90 * DAY)
         solved = rnd.random() < 0.7
+        reopens = rnd.choice([0, 0, 0, 1, 2])
         facts.append(
             TicketFacts(
                 ticket_id=str(i),
                 created_at=created,
                 as_of=100 * DAY,
-                status="solved" if solved else "open",
+                status="solved" if solved else rnd.choice(["new", "open", "pending", "on_hold"]),
                 channel=rnd.choice(["email", "chat"]),
                 tier=rnd.choice(["free", "pro", "enterprise"]),
                 solved_at=created + rnd.randrange(DAY) if solved else None,
                 first_reply=rnd.randrange(0, 2 * DAY) if rnd.random() < 0.9 else None,
                 full_resolution=rnd.randrange(0, 9 * DAY) if solved else None,
                 agent_replies=rnd.randrange(0, 4),
-                ever_solved=solved,
+                reopens=reopens,
+                ever_solved=solved or reopens > 0,
+                escalations=rnd.choice([(), (), (), ("L2",), ("L2", "engineering")]),
                 csat=rnd.choice([None, "good", "good", "bad"]),
+                nps=rnd.choice([None, *range(11)]),
+                ces=rnd.choice([None, *range(1, 8)]),
             )
         )
     return facts
@@ -222,6 +227,81 @@ def test_figures_agree_with_pandas() -> None:
     )
     report = MetricsAggregator(["tier"], exact=True).update(facts).report()
     actual = report.to_pandas("tier").set_index("tier")[expected.columns]
+    pd.testing.assert_frame_equal(expected.astype(float), actual.astype(float), check_names=False)
+
+
+def _frame(facts: list[TicketFacts]) -> Any:
+    import pandas as pd
+
+    frame = pd.DataFrame([f.to_dict() for f in facts])
+    frame["is_solved"] = frame["solved_at"].notna()
+    frame["escalated"] = frame["escalations"].map(len) > 0
+    frame["backlog"] = ~frame["is_solved"]  # no merged tickets in the generated data
+    frame["backlog_age"] = (frame["as_of"] - frame["created_at"]).where(frame["backlog"])
+    return frame
+
+
+def test_rates_surveys_and_backlog_agree_with_pandas() -> None:
+    """Per tier: reopen, first-contact and escalation rates, NPS, CES and backlog age equal
+    pandas' on the same generated facts (exact mode)."""
+    pd = pytest.importorskip("pandas")
+    facts = _generated(3000, seed=13)
+    frame = _frame(facts)
+    frame["reopened"] = frame["ever_solved"] & (frame["reopens"] > 0)
+    frame["fcr"] = (
+        frame["is_solved"]
+        & (frame["agent_replies"] <= 1)
+        & (frame["reopens"] == 0)
+        & ~frame["escalated"]
+    )
+    frame["l2"] = frame["escalations"].map(lambda levels: "L2" in levels)
+    frame["promoter"] = frame["nps"] >= 9
+    frame["detractor"] = frame["nps"] <= 6
+    by = frame.groupby("tier")
+    rated = frame[frame["nps"].notna()].groupby("tier")
+    backlog = frame[frame["backlog"]].groupby("tier")
+    expected = pd.DataFrame(
+        {
+            "reopen_rate": by["reopened"].sum() / by["ever_solved"].sum(),
+            "first_contact_resolution_rate": by["fcr"].sum() / by["is_solved"].sum(),
+            "escalation_rate": by["escalated"].mean(),
+            "escalation_rate.L2": by["l2"].mean(),
+            "nps": 100 * (rated["promoter"].sum() - rated["detractor"].sum()) / rated.size(),
+            "nps_responses": rated.size(),
+            "ces": by["ces"].mean(),
+            "backlog": backlog.size(),
+            "backlog_age.mean": backlog["backlog_age"].mean(),
+            "backlog_age.median": backlog["backlog_age"].quantile(0.5, interpolation="lower"),
+            "backlog_age.p90": backlog["backlog_age"].quantile(0.9, interpolation="lower"),
+        }
+    )
+    report = MetricsAggregator(["tier"], exact=True).update(facts).report()
+    actual = report.to_pandas("tier").set_index("tier")[expected.columns]
+    pd.testing.assert_frame_equal(expected.astype(float), actual.astype(float), check_names=False)
+
+
+def test_a_period_grouping_agrees_with_pandas() -> None:
+    """Per UTC day: incoming counts by creation day, solved counts and resolution means by
+    solve day, as pandas computes them."""
+    pd = pytest.importorskip("pandas")
+    facts = _generated(3000, seed=17)
+    frame = _frame(facts)
+
+    def day(column: str) -> Any:
+        return pd.to_datetime(frame[column], unit="s", utc=True).dt.strftime("%Y-%m-%d")
+
+    frame["created_day"], frame["solved_day"] = day("created_at"), day("solved_at")
+    solved = frame[frame["is_solved"]].groupby("solved_day")
+    expected = pd.DataFrame(
+        {
+            "incoming": frame.groupby("created_day").size(),
+            "first_reply.mean": frame.groupby("created_day")["first_reply"].mean(),
+            "solved": solved.size(),
+            "full_resolution.mean": solved["full_resolution"].mean(),
+        }
+    ).fillna({"incoming": 0, "solved": 0})
+    report = MetricsAggregator(["day"], exact=True).update(facts).report()
+    actual = report.to_pandas("day").set_index("day")[expected.columns]
     pd.testing.assert_frame_equal(expected.astype(float), actual.astype(float), check_names=False)
 
 
