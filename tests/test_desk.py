@@ -28,7 +28,7 @@ from supportkit import (
     hookimpl,
 )
 from supportkit._desk import DEFAULT_DATABASE, SupportDesk
-from supportkit._hookargs import Notice, OutboundReply
+from supportkit._hookargs import Notice, OutboundReply, TicketEscalated
 from supportkit._plugins import PluginHost
 from supportkit._routing import Router
 from supportkit._sla import SlaPolicy
@@ -449,6 +449,25 @@ def test_tick_reports_a_failing_ticket_and_still_alerts_the_others(
         [ticket_id for ticket_id, _ in result.failed],
         [alert.ticket_id for alert in result.breaches],
         [event.ticket_id for event in result.escalations],
+    )
+
+
+def test_escalation_notice_names_the_previous_assignee(
+    make_desk: Callable[..., SupportDesk],
+) -> None:
+    """An escalation with a target clears the assignee; the notice names who had it."""
+    notifier = Notifier()
+    desk = make_desk(plugins=host(notifier))
+    ticket_id = desk.ingest(msg("m-1")).ticket_id
+    desk.assign(ticket_id, "a-1")
+    ticket = desk.escalate(ticket_id, "L2", target="specialists", reason="refund above limit")
+    desk.deliver()
+    notice = next(n for n in notifier.notices if isinstance(n, TicketEscalated))
+    assert (None, "specialists", "a-1", "L2") == (
+        ticket.assignee,
+        ticket.group,
+        notice.previous_assignee,
+        notice.level,
     )
 
 

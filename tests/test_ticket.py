@@ -50,7 +50,7 @@ def test_full_log_snapshot() -> None:
     ticket = Ticket.from_events(LOG)
     assert Status.CLOSED == ticket.status
     assert Priority.URGENT == ticket.priority
-    assert ("ann", "eng", "engineering", 1) == (
+    assert (None, "eng", "engineering", 1) == (
         ticket.assignee,
         ticket.group,
         ticket.escalation_level,
@@ -71,6 +71,20 @@ def test_full_log_snapshot() -> None:
         ticket.updated_at,
         ticket.created_by,
     )
+
+
+def test_escalation_with_a_target_clears_the_assignee() -> None:
+    """The target's team owns an escalated ticket: its agent is cleared, its group set."""
+    log = [*LOG[:4], ev("escalated", 4, level="L2", target="l2", reason="hard")]
+    ticket = Ticket.from_events(log)
+    assert (None, "l2") == (ticket.assignee, ticket.group)
+
+
+def test_escalation_without_a_target_keeps_the_assignee() -> None:
+    """Without a target nobody else takes over, so the agent keeps the ticket."""
+    log = [*LOG[:4], ev("escalated", 4, level="L2", target=None, reason="hard")]
+    ticket = Ticket.from_events(log)
+    assert ("ann", "l1") == (ticket.assignee, ticket.group)
 
 
 @pytest.mark.parametrize("n", range(1, len(LOG) + 1))

@@ -91,7 +91,7 @@ def _notice(
     if kind == "ticket_assigned":
         return TicketAssigned(after, event, before.assignee, before.group)
     if kind == "ticket_escalated":
-        return TicketEscalated(after, event, before.escalation_level)
+        return TicketEscalated(after, event, before.escalation_level, before.assignee)
     return SatisfactionReceived(after, event)
 
 

@@ -137,17 +137,11 @@ class Escalation:
 def ticket_owner(events: Iterable[TicketEvent]) -> tuple[Ticket, str | None]:
     """Fold a log into its :class:`~supportkit.Ticket` and the agent who owns it now.
 
-    An escalation with a target hands the ticket to the target's team, so the previous agent
-    stops owning it until someone is assigned again.
+    That is the ticket's ``assignee``: an escalation with a target hands the ticket to the
+    target's team, so the previous agent stops owning it until someone is assigned again.
     """
-    log = list(events)
-    owner: str | None = None
-    for event in log:
-        if event.kind == "assigned" and event.data["agent"] is not None:
-            owner = event.data["agent"]
-        elif event.kind == "escalated" and event.data["target"] is not None:
-            owner = None
-    return Ticket.from_events(log), owner
+    ticket = Ticket.from_events(events)
+    return ticket, ticket.assignee
 
 
 class EscalationLadder:

@@ -176,13 +176,16 @@ class TicketEscalated(_Notice):
     """A ticket went up the escalation ladder (``event`` is ``escalated``).
 
     ``level``, ``target`` and ``reason`` come from the event; ``previous_level`` is the level
-    it was at before (``None`` on the first escalation).
+    it was at before (``None`` on the first escalation) and ``previous_assignee`` the agent who
+    had it before (``None`` if nobody), the one to tell: an escalation with a target clears the
+    ticket's assignee.
     """
 
     kind: ClassVar[str] = "ticket_escalated"
     ticket: Ticket = attrs.field(validator=_is_ticket)
     event: TicketEvent = attrs.field(validator=_event_of("escalated"))
     previous_level: str | None = None
+    previous_assignee: str | None = None
 
     @property
     def level(self) -> str:

@@ -358,8 +358,9 @@ class _Fold:
         self.escalation_level = event.data["level"]
         self.escalation_count += 1
         target = event.data["target"]
-        if target is not None:
+        if target is not None:  # the target's team owns it until someone is assigned again
             self.group = target
+            self.assignee = None
 
     def _tagged(self, event: TicketEvent) -> None:
         self.tags = (self.tags | frozenset(event.data["add"])) - frozenset(event.data["remove"])
