@@ -101,6 +101,17 @@ def test_report_of_a_missing_database_is_a_clear_error(
     assert "no supportkit database" in capsys.readouterr().err
 
 
+def test_report_to_an_unwritable_path_is_a_clear_error(
+    demo_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--html in a missing directory exits 1 with 'cannot write', not a traceback."""
+    out = tmp_path / "missing" / "x.html"
+    assert 1 == main(["report", "--db", str(demo_db), "--html", str(out)])
+    assert f"supportkit: error: cannot write {out}: No such file or directory" in (
+        capsys.readouterr().err
+    )
+
+
 def test_console_script_runs_the_demo() -> None:
     """`supportkit demo` as a subprocess (the README's main-job command) exits 0."""
     result = subprocess.run(

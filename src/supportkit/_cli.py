@@ -102,7 +102,12 @@ def _report(args: argparse.Namespace) -> int:
     desk, goals, title = open_report_desk(args.db)
     with desk:
         summary = summarize(desk, goals=goals, title=title)
-    Path(args.html).write_text(render_html(summary), encoding="utf-8")
+    try:
+        Path(args.html).write_text(render_html(summary), encoding="utf-8")
+    except OSError as exc:
+        reason = exc.strerror or exc
+        print(f"supportkit: error: cannot write {args.html}: {reason}", file=sys.stderr)
+        return 1
     print(f"wrote {args.html}")
     return 0
 
