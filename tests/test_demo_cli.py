@@ -112,6 +112,23 @@ def test_report_to_an_unwritable_path_is_a_clear_error(
     )
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "expected"),
+    [
+        ("--tickets", "abc", "must be a positive whole number, got 'abc'"),
+        ("--tickets", "0", "must be a positive whole number, got '0'"),
+        ("--speed", "-5", "must be a number of zero or more, got '-5'"),
+    ],
+)
+def test_demo_refuses_bad_numbers_with_a_clear_message(
+    option: str, value: str, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bad --tickets/--speed values are usage errors (exit 2) that say what is allowed."""
+    with pytest.raises(SystemExit) as stopped:
+        main(["demo", option, value])
+    assert (2, True) == (stopped.value.code, expected in capsys.readouterr().err)
+
+
 def test_console_script_runs_the_demo() -> None:
     """`supportkit demo` as a subprocess (the README's main-job command) exits 0."""
     result = subprocess.run(

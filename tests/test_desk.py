@@ -348,6 +348,29 @@ def test_an_unknown_role_names_the_field(make_desk: Callable[..., SupportDesk]) 
     assert ("by", 2) == (caught.value.field, desk.store.version(ticket_id))
 
 
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        (lambda desk: desk.deliver(limit=0), "deliver(limit=...) must be a whole number"),
+        (lambda desk: desk.deliver(limit=-1), "deliver(limit=...) must be a whole number"),
+        (lambda desk: desk.tick(limit=0), "tick(limit=...) must be a whole number"),
+        (lambda desk: desk.outbox("weird"), "outbox status must be 'pending'"),
+        (
+            lambda desk: desk.prune_outbox(older_than=timedelta(days=-1)),
+            "must be a timedelta of zero or more",
+        ),
+    ],
+)
+def test_bad_arguments_are_configuration_errors(
+    make_desk: Callable[..., SupportDesk], call: Callable[[SupportDesk], Any], expected: str
+) -> None:
+    """Limits below 1, an unknown outbox status and a negative age raise ConfigurationError."""
+    desk = make_desk()
+    with pytest.raises(ConfigurationError) as caught:
+        call(desk)
+    assert expected in str(caught.value)
+
+
 def test_unknown_ticket_is_a_ticket_state_error(make_desk: Callable[..., SupportDesk]) -> None:
     """Acting on a ticket that does not exist names it."""
     with pytest.raises(TicketStateError, match="T-nope does not exist"):

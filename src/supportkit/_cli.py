@@ -44,9 +44,22 @@ def _sla_evaluate(args: argparse.Namespace) -> int:
 
 
 def _positive(text: str) -> int:
-    number = int(text)
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
     if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text!r}")
+    return number
+
+
+def _not_negative(text: str) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        number = -1.0
+    if not number >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a number of zero or more, got {text!r}")
     return number
 
 
@@ -146,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     demo.add_argument(
         "--speed",
-        type=float,
+        type=_not_negative,
         default=0.0,
         help="simulated seconds per real second (default 0: as fast as possible)",
     )

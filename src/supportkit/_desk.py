@@ -926,6 +926,7 @@ class SupportDesk:
         A ticket that fails (any exception while evaluating or committing it) never blocks the
         others: it is reported in :attr:`TickResult.failed` instead of raising.
         """
+        _check_limit("tick", limit)
         at = now if now is not None else self.clock.now()
         until = to_epoch(at, "tick(now)", ConfigurationError)
         warnings: list[Any] = []
@@ -1077,6 +1078,7 @@ class SupportDesk:
         """Deliver due outbox messages once each; failures retry with exponential backoff and
         go to the dead letter after ``max_attempts`` tries. At-least-once: a receiver sees the
         same ``key`` again if a delivery's outcome was not recorded."""
+        _check_limit("deliver", limit)
         now = to_epoch(self.clock.now())
         delivered: list[str] = []
         failed: list[tuple[str, str, int | None]] = []
@@ -1107,6 +1109,10 @@ class SupportDesk:
 
     def outbox(self, status: str | None = None) -> list[OutboxMessage]:
         """The outbox messages (``"pending"``, ``"delivered"`` or ``"dead"`` ones if given)."""
+        if status not in _OUTBOX_STATUSES:
+            raise ConfigurationError(
+                f"outbox status must be 'pending', 'delivered', 'dead' or None, got {status!r}"
+            )
         return self.store.outbox(status)
 
     def prune_outbox(self, older_than: timedelta = timedelta(days=7)) -> int:
@@ -1114,6 +1120,11 @@ class SupportDesk:
 
         Dead letters are kept: they wait for a person to look at them.
         """
+        if not isinstance(older_than, timedelta) or older_than < timedelta(0):
+            raise ConfigurationError(
+                f"prune_outbox(older_than=...) must be a timedelta of zero or more, "
+                f"got {older_than!r}"
+            )
         cutoff = self.clock.now() - older_than
         return self.store.prune_outbox(to_epoch(cutoff, "prune_outbox cutoff", ConfigurationError))
 
@@ -1171,6 +1182,16 @@ def _fold(ticket: Ticket, events: Iterable[TicketEvent]) -> Ticket:
     for event in events:
         fold.apply(event)
     return fold.freeze()
+
+
+_OUTBOX_STATUSES = frozenset({None, "pending", "delivered", "dead"})
+
+
+def _check_limit(method: str, limit: int) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ConfigurationError(
+            f"{method}(limit=...) must be a whole number of at least 1, got {limit!r}"
+        )
 
 
 def _unknown(ticket_id: str) -> TicketStateError:
