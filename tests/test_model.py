@@ -157,6 +157,12 @@ def test_value_objects_validate() -> None:
     assert frozenset({"acme"}) == Tier("vip", weight=10, watchlist=["acme"]).watchlist
 
 
+def test_tier_without_a_weight_is_a_configuration_error() -> None:
+    """A missing weight is named as such, not a bare TypeError about __init__."""
+    with pytest.raises(ConfigurationError, match="tier 'gold' has no weight"):
+        Tier("gold")
+
+
 def test_inbound_message_validates() -> None:
     """InboundMessage needs an id, a channel, a sender and an aware instant."""
     message = InboundMessage("m-1", "email", "a@example.com", T0, priority="high", tags=["x"])

@@ -457,6 +457,22 @@ def test_dispatch_fills_free_slots_in_queue_order() -> None:
 # --- configuration and input errors -----------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [("round_robin", RoundRobin), ("least_loaded", LeastLoaded), ("most_idle", MostIdle)],
+)
+def test_strategy_can_be_named(name: str, kind: type) -> None:
+    """A known strategy name gives that strategy."""
+    assert isinstance(router(agent("a"), strategy=name).strategy, kind)
+
+
+@pytest.mark.parametrize("strategy", ["round-robin", 3])
+def test_unknown_strategy_is_a_configuration_error(strategy: Any) -> None:
+    """An unknown name, or an object without ``choose``, is refused up front."""
+    with pytest.raises(ConfigurationError, match="strategy"):
+        router(agent("a"), strategy=strategy)
+
+
 def test_unknown_agent_skill_is_refused() -> None:
     """With a skill catalogue, an agent naming another skill is a configuration error."""
     with pytest.raises(ConfigurationError, match="unknown skill 'kung-fu'"):

@@ -87,6 +87,24 @@ def test_unknown_trigger_target_is_refused() -> None:
         EscalationLadder(LADDER, triggers=[OnReopens(2, to="L7")])
 
 
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: OnReopens(0, to="L2"), "whole number >= 1"),
+        (lambda: OnReopens(-1, to="L2"), "whole number >= 1"),
+        (lambda: OnSlaAlert(min_level=5), "from 0 to 1"),
+        (lambda: OnSlaAlert(metrics={"first_replY"}), "unknown SLA metric.*'first_replY'"),
+        (lambda: OnSlaAlert("breech"), "'warning' or 'breach', got 'breech'"),
+        (lambda: OnTier(set(), to="L2"), "at least one tier"),
+        (lambda: OnReopens(2, to=""), "to must name an escalation level"),
+    ],
+)
+def test_bad_trigger_is_a_configuration_error(make: Any, message: str) -> None:
+    """Nonsense trigger settings are refused when the trigger is built, saying what is wrong."""
+    with pytest.raises(ConfigurationError, match=message):
+        make()
+
+
 def test_explicit_next_skips_levels() -> None:
     """``next`` can skip a rung: L1 → L3 → engineering."""
     ladder = EscalationLadder(

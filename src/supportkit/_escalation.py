@@ -16,6 +16,7 @@ from typing import Protocol
 import attrs
 
 from ._model import Role, Status, TicketEvent
+from ._sla import SLA_METRICS
 from ._ticket import Ticket
 from .exceptions import ConfigurationError, EventError, TicketStateError
 
@@ -75,10 +76,29 @@ class OnSlaAlert:
     level up). Feed each alert once (alerts carry a stable key for that).
     """
 
-    kind: str = attrs.field(default="breach", validator=attrs.validators.in_(("warning", "breach")))
+    kind: str = attrs.field(default="breach")
     metrics: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
     min_level: float = 0.0
     to: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.kind not in ("warning", "breach"):
+            raise ConfigurationError(
+                f"OnSlaAlert kind must be 'warning' or 'breach', got {self.kind!r}"
+            )
+        unknown = sorted(self.metrics - set(SLA_METRICS))
+        if unknown:
+            raise ConfigurationError(
+                f"OnSlaAlert: unknown SLA metric(s) {', '.join(map(repr, unknown))}; the "
+                f"metrics are {', '.join(SLA_METRICS)}"
+            )
+        level = self.min_level
+        if isinstance(level, bool) or not isinstance(level, int | float) or not 0 <= level <= 1:
+            raise ConfigurationError(
+                f"OnSlaAlert min_level is a share of the SLA target from 0 to 1 (0.9 = 90 %), "
+                f"got {level!r}"
+            )
+        _check_to(self, self.to, required=False)
 
     def reason(self, ticket: Ticket, alert: SlaAlertLike | None) -> str | None:
         """Why this trigger fires for *alert*, or ``None``."""
@@ -97,6 +117,15 @@ class OnReopens:
     count: int
     to: str
 
+    def __attrs_post_init__(self) -> None:
+        count = self.count
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ConfigurationError(
+                f"OnReopens count must be a whole number >= 1 (reopens before escalating), "
+                f"got {count!r}"
+            )
+        _check_to(self, self.to, required=True)
+
     def reason(self, ticket: Ticket, alert: SlaAlertLike | None) -> str | None:
         """Why this trigger fires, or ``None``."""
         if ticket.reopen_count >= self.count:
@@ -111,12 +140,27 @@ class OnTier:
     tiers: frozenset[str] = attrs.field(converter=frozenset)
     to: str
 
+    def __attrs_post_init__(self) -> None:
+        if not self.tiers or not all(isinstance(t, str) and t for t in self.tiers):
+            raise ConfigurationError(
+                f"OnTier needs at least one tier name, got {set(self.tiers) or 'no tiers'}"
+            )
+        _check_to(self, self.to, required=True)
+
     def reason(self, ticket: Ticket, alert: SlaAlertLike | None) -> str | None:
         """Why this trigger fires, or ``None``."""
         return f"tier {ticket.tier}" if ticket.tier in self.tiers else None
 
 
 Trigger = OnSlaAlert | OnReopens | OnTier
+
+
+def _check_to(trigger: object, to: object, *, required: bool) -> None:
+    if (to is None and not required) or (isinstance(to, str) and to):
+        return
+    raise ConfigurationError(
+        f"{type(trigger).__name__}: to must name an escalation level, got {to!r}"
+    )
 
 
 @attrs.frozen

@@ -112,6 +112,10 @@ def _required_text(_instance: object, attribute: attrs.Attribute[Any], value: ob
         raise ConfigurationError(f"{attribute.name} must be a non-empty string, got {value!r}")
 
 
+_NO_WEIGHT: Any = object()
+"""The default that makes a missing tier weight a ConfigurationError rather than a TypeError."""
+
+
 @attrs.frozen
 class Tier:
     """A customer tier: a name, a routing weight (higher goes first) and its perks.
@@ -122,7 +126,7 @@ class Tier:
     """
 
     name: str = attrs.field(validator=_required_text)
-    weight: int = attrs.field(kw_only=True)
+    weight: int = attrs.field(kw_only=True, default=_NO_WEIGHT)  # required: checked below
     dedicated_group: str | None = attrs.field(default=None, kw_only=True)
     dedicated_agent: str | None = attrs.field(default=None, kw_only=True)
     sla_policy: str | None = attrs.field(default=None, kw_only=True)
@@ -130,6 +134,11 @@ class Tier:
 
     @weight.validator
     def _check_weight(self, _attribute: attrs.Attribute[int], value: object) -> None:
+        if value is _NO_WEIGHT:
+            raise ConfigurationError(
+                f"tier {self.name!r} has no weight: give every tier an int weight "
+                f"(higher routes first), e.g. Tier({self.name!r}, weight=10)"
+            )
         if not isinstance(value, int) or isinstance(value, bool):
             raise ConfigurationError(f"tier {self.name!r}: weight must be an int, got {value!r}")
 

@@ -315,6 +315,32 @@ class Sticky:
         return self.fallback.choose(ticket, candidates)
 
 
+#: The strategies a :class:`Router` also accepts by name.
+STRATEGY_NAMES: dict[str, Callable[[], SelectionStrategy]] = {
+    "round_robin": RoundRobin,
+    "least_loaded": LeastLoaded,
+    "most_idle": MostIdle,
+    "sticky": Sticky,
+}
+
+
+def _strategy(spec: SelectionStrategy | str | None) -> SelectionStrategy:
+    if spec is None:
+        return LeastLoaded()
+    if isinstance(spec, str):
+        if spec not in STRATEGY_NAMES:
+            raise ConfigurationError(
+                f"unknown routing strategy {spec!r}: use one of {', '.join(STRATEGY_NAMES)} "
+                "or an object with a choose(ticket, candidates) method"
+            )
+        return STRATEGY_NAMES[spec]()
+    if not callable(getattr(spec, "choose", None)):
+        raise ConfigurationError(
+            f"a routing strategy needs a choose(ticket, candidates) method, got {spec!r}"
+        )
+    return spec
+
+
 # --- the queue ----------------------------------------------------------------------------------
 
 
@@ -660,7 +686,8 @@ class Router:
 
     Parameters: ``agents`` (online unless told otherwise), ``tiers`` (:class:`~supportkit.Tier`
     or dicts; the watchlist puts a customer or organisation in a tier), ``strategy`` (a
-    :class:`SelectionStrategy`, :class:`LeastLoaded` by default), ``key`` (the queue order),
+    :class:`SelectionStrategy` or its name: ``"round_robin"``, ``"least_loaded"`` (the
+    default), ``"most_idle"``, ``"sticky"``), ``key`` (the queue order),
     ``relax`` (:class:`Relax` steps with increasing waits), ``skills`` (the skill catalogue; when
     given, agents and tickets naming another skill are refused), ``counts`` (statuses that fill a
     slot, ``new`` and ``open`` by default), ``default_capacity`` (slots on a channel the agent's
@@ -672,7 +699,7 @@ class Router:
         agents: Iterable[Agent] = (),
         *,
         tiers: Iterable[Tier | Mapping[str, Any]] = (),
-        strategy: SelectionStrategy | None = None,
+        strategy: SelectionStrategy | str | None = None,
         key: Sequence[str] | SortKey = ORDER_COMPONENTS,
         relax: Sequence[Relax] = (),
         skills: Collection[str] | None = None,
@@ -681,7 +708,7 @@ class Router:
         clock: Clock | None = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
-        self.strategy: SelectionStrategy = strategy or LeastLoaded()
+        self.strategy: SelectionStrategy = _strategy(strategy)
         self.skills = None if skills is None else frozenset(skills)
         self.counts = frozenset(_enum(Status, status, "counts") for status in counts)
         if not isinstance(default_capacity, int) or default_capacity < 0:
