@@ -24,17 +24,18 @@ def _example() -> ModuleType:
 
 
 def test_dask_partitions_merge_to_the_single_pass_report() -> None:
-    """The documented Dask example on a LocalCluster, 6 partitions, gives the one-pass report."""
-    import dask.bag as db
-
+    """The documented Dask example on a multi-process LocalCluster (shards loaded on the
+    workers, aggregator state pickled between processes) gives the one-pass report."""
     example = _example()
-    facts = example.sample_facts(3_000, seed=5)
+    shards = [(seed, 500) for seed in range(6)]
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
         ) as cluster,
         distributed.Client(cluster),
     ):
-        merged = example.dask_aggregate(db.from_sequence(facts, npartitions=6))
+        assert all(isinstance(w, distributed.Nanny) for w in cluster.workers.values())
+        merged = example.dask_aggregate(shards, example.shard_facts)
+    facts = [f for shard in shards for f in example.shard_facts(shard)]
     one_pass = example._fold(facts, example.GROUPINGS, example.GOALS)
     assert one_pass.report() == merged.report()
