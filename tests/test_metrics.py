@@ -206,6 +206,20 @@ def test_reopen_rate_is_reopened_over_ever_solved() -> None:
     assert (1, 0.5) == (r["reopened"], r["reopen_rate"])
 
 
+def test_flagged_engineering_level_counts_as_engineering() -> None:
+    """An escalation flagged ``engineering`` counts under its level and under engineering."""
+    facts = [
+        Log("x").add("escalated", 5, level="rnd", engineering=True).facts(),
+        Log("y").add("escalated", 5, level="L2").facts(),
+    ]
+    r = row(facts)
+    assert (0.5, 0.5, 0.5) == (
+        r["escalation_rate.rnd"],
+        r["escalation_rate.engineering"],
+        r["escalation_rate.L2"],
+    )
+
+
 def test_escalation_rates_per_level_are_over_incoming() -> None:
     """Escalation rate (per level and any) = escalated tickets / incoming tickets."""
     log = Log("x").add("escalated", 5, level="L2").add("escalated", 6, level="engineering")

@@ -122,7 +122,8 @@ def test_manual_escalation_goes_one_level_up_and_names_the_previous_owner() -> N
     result = ladder.escalate(
         log(ev("assigned", 1, agent="ann")), at=T0 + timedelta(minutes=2), reason="refund > 1k"
     )
-    expected = ("L1", "L2", "ann", {"level": "L2", "target": "l2", "reason": "refund > 1k"})
+    data = {"level": "L2", "target": "l2", "reason": "refund > 1k", "engineering": False}
+    expected = ("L1", "L2", "ann", data)
     assert expected == (
         result.from_level,
         result.to_level,
@@ -186,6 +187,13 @@ def test_history_is_kept_in_the_log() -> None:
     events.append(second.event)
     levels = [e.data["level"] for e in events if e.kind == "escalated"]
     assert (["L2", "L3"], "bob") == (levels, second.previous_owner)
+
+
+def test_escalation_to_a_flagged_level_carries_the_flag_in_its_event() -> None:
+    """The ``escalated`` event says the level is engineering, so metrics can count it."""
+    ladder = EscalationLadder([EscalationLevel("L1"), EscalationLevel("rnd", engineering=True)])
+    result = ladder.escalate(log(), at=T0, reason="bug")
+    assert (True, True) == (result.engineering, result.event.data["engineering"])
 
 
 def test_engineering_is_counted_by_name_or_flag() -> None:

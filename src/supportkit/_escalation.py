@@ -384,7 +384,12 @@ class EscalationLadder:
             at=at,
             by=by,
             actor=actor,
-            data={"level": level.name, "target": level.group, "reason": reason},
+            data={
+                "level": level.name,
+                "target": level.group,
+                "reason": reason,
+                "engineering": level.is_engineering,
+            },
         )
         return Escalation(
             ticket_id=ticket.id,

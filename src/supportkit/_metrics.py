@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
+from ._escalation import ENGINEERING
 from ._lifecycle import TRANSITIONS, _refused
 from ._model import Role, Status, TicketEvent
 from ._sketch import INV_LOG_GAMMA, ZERO, ExactQuantiles, QuantileSketch
@@ -533,6 +534,8 @@ class _TicketFold:
             self.group = data["group"] or self.group
         elif kind == "escalated":
             self.levels[data["level"]] = None
+            if data.get("engineering"):  # a flagged level (say "rnd") counts as engineering too
+                self.levels[ENGINEERING] = None
             self.group = data["target"] or self.group
         elif kind == "priority_changed":
             self.priority = str(data["to"].value)

@@ -288,6 +288,7 @@ EVENT_FIELDS: Mapping[str, Mapping[str, _Field]] = MappingProxyType(
             "level": _Field(_text, required=True),
             "target": _Field(_optional_text),
             "reason": _Field(_any_text, default=""),
+            "engineering": _Field(_flag, default=False),  # counts as engineering in metrics
         },
         "tagged": {"add": _Field(_tags, default=()), "remove": _Field(_tags, default=())},
         "merged": {"into": _Field(_text, required=True)},
