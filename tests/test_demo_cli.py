@@ -158,3 +158,41 @@ def test_demo_assigns_work_only_during_the_agents_shifts(demo_db: Path) -> None:
         if e.data.get("agent") in shifts and not shifts[e.data["agent"]].is_open(e.at)
     ]
     assert (True, []) == (len(assigned) > 0, outside)
+
+
+def test_report_reads_any_desks_policies_and_ladder(tmp_path: Path) -> None:
+    """A database a host application's desk wrote (not the demo) reports SLA attainment and
+    its own engineering levels: the desk records its settings in the store."""
+    from datetime import UTC, datetime, timedelta
+
+    from supportkit import (
+        EscalationLadder,
+        EscalationLevel,
+        FrozenClock,
+        InboundMessage,
+        SlaPolicy,
+        SupportDesk,
+    )
+    from supportkit._report import open_report_desk, summarize
+
+    start = datetime(2025, 3, 3, 9, tzinfo=UTC)
+    policy = SlaPolicy.from_dict(
+        {
+            "name": "standard",
+            "targets": {"normal": {"first_reply": {"minutes": 60, "business": False}}},
+        }
+    )
+    ladder = EscalationLadder([EscalationLevel("L1"), EscalationLevel("rnd", engineering=True)])
+    clock = FrozenClock(start)
+    path = tmp_path / "host.sqlite3"
+    with SupportDesk(
+        store=SqliteStore(path), clock=clock, plugins=None, policies=[policy], ladder=ladder
+    ) as desk:
+        ticket_id = desk.ingest(InboundMessage("m-1", "email", "ann@example.com", start)).ticket_id
+        clock.set(start + timedelta(minutes=10))
+        desk.reply(ticket_id, "Looking into it.", agent="a-1")
+        desk.escalate(ticket_id, "rnd", reason="a bug")
+    report_desk, _, _ = open_report_desk(path)
+    with report_desk:
+        summary = summarize(report_desk)
+    assert (1.0, 1) == (summary.overall["sla_attainment"], summary.engineering)

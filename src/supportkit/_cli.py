@@ -170,7 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser(
         "report",
         help="write a self-contained HTML report of a desk's SQLite store",
-        description="Read a desk's SQLite store and write one HTML file with inline SVG charts.",
+        description="Read a desk's SQLite store and write one HTML file with inline SVG charts. "
+        "SLA policies, calendars and escalation levels come from the record every desk keeps "
+        "in the store (SupportDesk.SETTINGS_KEY); goals and a title only from the demo's "
+        "'settings' record, so a host application's report judges no goals.",
     )
     report.add_argument("--db", required=True, help="the SQLite store (e.g. from demo --db)")
     report.add_argument("--html", required=True, help="the HTML file to write")

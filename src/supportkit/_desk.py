@@ -9,13 +9,14 @@ the only place that touches stores and plugins.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -170,7 +171,13 @@ class SupportDesk:
     ``ingest`` (reopens) apply; the default, :data:`DEFAULT_LADDER`, climbs one level on an SLA
     breach; ``None`` never escalates automatically. Outbox delivery makes ``max_attempts``
     tries with exponential backoff from ``backoff`` up to ``max_backoff``.
+
+    A store with a ``meta`` table (SQLite) also keeps the desk's :meth:`settings` under
+    :attr:`SETTINGS_KEY`, for ``supportkit report``.
     """
+
+    SETTINGS_KEY: ClassVar[str] = "desk"
+    """The store ``meta`` key holding :meth:`settings` (policies, calendars, ladder levels)."""
 
     def __init__(
         self,
@@ -231,6 +238,34 @@ class SupportDesk:
         self._lock = threading.RLock()
         self._worker: threading.Thread | None = None
         self._stop = threading.Event()
+        self._record_settings()
+
+    def settings(self) -> dict[str, Any]:
+        """What a report needs to know beyond the log, as a JSON-compatible dict: the SLA
+        ``policies``, the ``calendars`` by name and the escalation ``ladder``'s levels (its
+        triggers are code and are not kept; ``None`` without a ladder).
+
+        On construction the desk stores this under :attr:`SETTINGS_KEY` in its store's
+        ``meta`` table when the store has one (:class:`SqliteStore` does), so
+        ``supportkit report --db PATH`` reads any desk's database with its policies. Desks
+        sharing a store with different settings overwrite each other's: the last one wins.
+        """
+        return {
+            "policies": [policy.to_dict() for policy in self.policies],
+            "calendars": {name: cal.to_dict() for name, cal in self._calendars.items()},
+            "ladder": None
+            if self.ladder is None
+            else [attrs.asdict(level) for level in self.ladder.levels],
+        }
+
+    def _record_settings(self) -> None:
+        meta = getattr(self.store, "meta", None)
+        set_meta = getattr(self.store, "set_meta", None)
+        if meta is None or set_meta is None:
+            return
+        document = json.loads(json.dumps(self.settings()))
+        if meta(self.SETTINGS_KEY) != document:
+            set_meta(self.SETTINGS_KEY, document)
 
     def _check_calendars(
         self, calendars: BusinessCalendar | Mapping[str, BusinessCalendar] | None

@@ -2,8 +2,10 @@
 
 ``summarize`` reads through the desk (metrics, SLA, next steps, outbox); ``render_html`` draws
 the summary as one HTML file with inline SVG charts and no external assets. The settings a
-report needs beyond the log (SLA policies, calendars, goals) are stored in the SQLite file's
-``meta`` table under :data:`SETTINGS_KEY` by whoever ran the desk (``supportkit demo`` does).
+report needs beyond the log come from the SQLite file's ``meta`` table: every desk records its
+SLA policies, calendars and escalation levels under :attr:`SupportDesk.SETTINGS_KEY` when it
+is constructed; goals, a title and the report instant are optional, under :data:`SETTINGS_KEY`
+(``supportkit demo`` writes them with :func:`settings`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import attrs
 
 from ._calendar import BusinessCalendar
 from ._clock import FrozenClock
-from ._desk import SupportDesk
+from ._desk import DEFAULT_LADDER, SupportDesk
+from ._escalation import EscalationLadder, EscalationLevel
 from ._metrics import Goal, GroupMetrics, MetricsReport
 from ._nextstep import NextStep
 from ._sla import SlaPolicy
@@ -140,8 +143,14 @@ def open_report_desk(path: str | Path) -> tuple[SupportDesk, list[Goal], str]:
     store = SqliteStore(path)
     try:
         raw = store.meta(SETTINGS_KEY) or {}
-        policies = [SlaPolicy.from_dict(p) for p in raw.get("policies", [])]
-        calendars = {k: BusinessCalendar.from_dict(v) for k, v in raw.get("calendars", {}).items()}
+        # The desk's own record first; a file from before desks kept one has the demo's only.
+        kept = store.meta(SupportDesk.SETTINGS_KEY) or raw
+        policies = [SlaPolicy.from_dict(p) for p in kept.get("policies", [])]
+        calendars = {k: BusinessCalendar.from_dict(v) for k, v in kept.get("calendars", {}).items()}
+        levels = kept.get("ladder", [])
+        ladder = (
+            EscalationLadder([EscalationLevel(**level) for level in levels]) if levels else None
+        )
         goals = [_goal(g) for g in raw.get("goals", [])]
         last = max((e.ts for e in store.read_all()), default=None)
         if last is None:
@@ -149,7 +158,12 @@ def open_report_desk(path: str | Path) -> tuple[SupportDesk, list[Goal], str]:
         at = raw.get("at")
         clock = FrozenClock(parse_instant(at) if at else from_epoch(last))
         desk = SupportDesk(
-            store=store, clock=clock, policies=policies, calendars=calendars, plugins=None
+            store=store,
+            clock=clock,
+            policies=policies,
+            calendars=calendars,
+            plugins=None,
+            ladder=ladder if "ladder" in kept else DEFAULT_LADDER,
         )
     except BaseException:
         store.close()
