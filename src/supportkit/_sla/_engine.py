@@ -629,16 +629,15 @@ class SlaTracker:
         Unlike :meth:`evaluate` nothing escapes, so the next event needs no copy of the cycles.
         """
         evaluation = self._evaluation(at_ts)
-        due = evaluation._due()
         if emitted is not None:
             pending = [
                 instant
-                for when, instant, kind, row, level, _ in due
+                for when, instant, kind, row, level, _ in evaluation._due()
                 if when <= at_ts and evaluation._key(row, kind, level) not in emitted
             ]
             if pending:
                 return min(pending)
-        return next((when for when, *_ in due if when > at_ts), None)
+        return evaluation._next_due()
 
     def _evaluation(self, at_ts: int, at: datetime | None = None) -> SlaEvaluation:
         """The evaluation at *at_ts* (*at* as given, for the error message)."""
@@ -886,34 +885,57 @@ class SlaEvaluation(Mapping[str, tuple[SlaCycle, ...]]):
         calendar, st = self._calendar, self._st
         due: list[tuple[int, int, str, _Row, float, int]] = []
         for order, row in enumerate(self._rows):
-            o, _status, running, deadline, elapsed, breached = row
-            for level, instant in _reached(st, o, elapsed, calendar).items():
+            for level, instant in _reached(st, row[0], row[4], calendar).items():
                 due.append((instant, instant, "warning", row, level, order))
-            live = st[o + _STOP] is None and running
-            if live:
-                _target, biz, levels, thresholds = st[o + _ENTRY]
-                warned = st[o + _WARNED] or ()
-                for level, threshold in zip(levels, thresholds, strict=True):
-                    if threshold > elapsed and level not in warned:
-                        left = threshold - st[o + _ACC]
-                        r_ts = st[o + _RTS]
-                        instant = (
-                            calendar.add_seconds(r_ts, left) if biz and calendar else r_ts + left
-                        )
-                        due.append((instant, instant, "warning", row, level, order))
-            if breached is None and live:
-                breached = deadline
+            for level, instant in self._upcoming(row):
+                due.append((instant, instant, "warning", row, level, order))
+            breached = self._breach(row)
             if breached is not None:
                 due.append((breached + 1, breached, "breach", row, 1.0, order))
         due.sort(key=lambda item: (item[0], item[5], item[4]))
         return due
 
+    def _upcoming(self, row: _Row) -> Iterator[tuple[float, int]]:
+        """``(level, instant)`` of each warning a running cycle has not reached yet."""
+        st = self._st
+        o, running, elapsed = row[0], row[2], row[4]
+        if st[o + _STOP] is not None or not running:
+            return
+        calendar = self._calendar
+        _target, biz, levels, thresholds = st[o + _ENTRY]
+        warned = st[o + _WARNED] or ()
+        for level, threshold in zip(levels, thresholds, strict=True):
+            if threshold > elapsed and level not in warned:
+                left = threshold - st[o + _ACC]
+                r_ts = st[o + _RTS]
+                yield level, calendar.add_seconds(r_ts, left) if biz and calendar else r_ts + left
+
+    def _breach(self, row: _Row) -> int | None:
+        """The cycle's breach instant: the pinned one, else a running cycle's deadline."""
+        o, running, deadline, breached = row[0], row[2], row[3], row[5]
+        if breached is None and running and self._st[o + _STOP] is None:
+            return deadline
+        return breached
+
+    def _next_due(self) -> int | None:
+        """:attr:`next_due` in epoch seconds without listing every alert: warnings already
+        reached happened by ``at``, so only unreached warnings and breaches can come later."""
+        at = self._at
+        best: int | None = None
+        for row in self._rows:
+            for _level, instant in self._upcoming(row):
+                if at < instant and (best is None or instant < best):
+                    best = instant
+            breached = self._breach(row)
+            if breached is not None and at <= breached and (best is None or breached + 1 < best):
+                best = breached + 1
+        return best
+
     @property
     def next_due(self) -> datetime | None:
         """The next instant after ``at`` at which a warning or breach happens if no further
         event arrives (a breach is due one second after its deadline), or ``None``."""
-        later = [item[0] for item in self._due() if item[0] > self._at]
-        return _when(min(later), self._tz) if later else None
+        return _when(self._next_due(), self._tz)
 
     def alerts(self, until: datetime | None = None) -> list[SlaAlert]:
         """Every warning and breach due by *until* (default: ``at``), oldest first.
