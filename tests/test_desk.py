@@ -26,6 +26,7 @@ from supportkit import (
     TicketStateError,
     Tier,
     hookimpl,
+    sla_deadline,
 )
 from supportkit._desk import DEFAULT_DATABASE, SupportDesk
 from supportkit._hookargs import Notice, OutboundReply, TicketEscalated
@@ -491,6 +492,20 @@ def test_escalation_notice_names_the_previous_assignee(
         ticket.group,
         notice.previous_assignee,
         notice.level,
+    )
+
+
+def test_sla_deadline_is_the_running_cycles_due_time_not_the_next_alert(
+    make_desk: Callable[..., SupportDesk],
+) -> None:
+    """Forty minutes into a one-hour first reply the next alert is the 75 % warning, but the
+    reply is due at the hour: that is what ``sla_deadline`` (and next_steps) give."""
+    desk = make_desk(policies=[HOUR_POLICY], ladder=None)
+    ticket_id = desk.ingest(msg("m-1")).ticket_id
+    evaluation = desk.sla(ticket_id, T0 + timedelta(minutes=40))
+    assert (T0 + timedelta(minutes=60), T0 + timedelta(minutes=45)) == (
+        sla_deadline(evaluation),
+        evaluation.next_due if evaluation is not None else None,
     )
 
 

@@ -105,6 +105,7 @@ EXPECTED = [
     "next_step",
     "presence_spans",
     "select_policy",
+    "sla_deadline",
     "sla_metric_events",
 ]
 

@@ -61,7 +61,7 @@ from ._model import (
     TicketEvent,
     Tier,
 )
-from ._nextstep import NextStep, Party, StepAction, audit_next_steps, next_step
+from ._nextstep import NextStep, Party, StepAction, audit_next_steps, next_step, sla_deadline
 from ._routing import (
     AgentState,
     AgentStatus,
@@ -217,6 +217,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "next_step",
     "presence_spans",
     "select_policy",
+    "sla_deadline",
     "sla_metric_events",
 ]
 

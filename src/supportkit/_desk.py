@@ -27,7 +27,7 @@ from ._deskstore import Commit, DeskStore, MemorySidecar, OutboxMessage
 from ._escalation import EscalationLadder, EscalationLevel, OnSlaAlert
 from ._metrics import Goal, MetricsReport, TicketFacts, metrics_report
 from ._model import Customer, InboundMessage, Priority, Role, Status, TicketEvent, Tier
-from ._nextstep import NextStep, next_step
+from ._nextstep import NextStep, next_step, sla_deadline
 from ._plugins import PluginHost
 from ._routing import Claim, Router, claim_with
 from ._sla import SlaAlert, SlaEvaluation, SlaPolicy, SlaTracker, select_policy
@@ -1096,16 +1096,7 @@ class SupportDesk:
         return metrics_report(facts, groupings, goals=goals, tz=tz)
 
     def _next_deadline(self, ticket_id: str, at: datetime) -> datetime | None:
-        evaluation = self.sla(ticket_id, at)
-        if evaluation is None:
-            return None
-        deadlines = [
-            cycle.deadline
-            for cycles in evaluation.values()
-            for cycle in cycles
-            if cycle.running and cycle.deadline is not None
-        ]
-        return min(deadlines, default=None)
+        return sla_deadline(self.sla(ticket_id, at))
 
     # --- outbox --------------------------------------------------------------------------------
 

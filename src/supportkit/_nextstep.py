@@ -23,8 +23,29 @@ from .exceptions import ConfigurationError
 if TYPE_CHECKING:
     from ._escalation import EscalationLadder
     from ._routing import Router
+    from ._sla import SlaCycle
 
-__all__ = ["NextStep", "Party", "StepAction", "audit_next_steps", "next_step"]
+__all__ = ["NextStep", "Party", "StepAction", "audit_next_steps", "next_step", "sla_deadline"]
+
+
+def sla_deadline(evaluation: Mapping[str, Iterable[SlaCycle]] | None) -> datetime | None:
+    """The ticket's SLA due time: the earliest deadline among the running cycles of its
+    :class:`~supportkit.SlaEvaluation` (``None`` without one, or while no cycle runs).
+
+    This is the *deadline* to pass to :func:`next_step`. It is not ``SlaEvaluation.next_due``,
+    which is the next alert instant (the 50 % warning comes long before the reply is due).
+    """
+    if evaluation is None:
+        return None
+    return min(
+        (
+            cycle.deadline
+            for cycles in evaluation.values()
+            for cycle in cycles
+            if cycle.running and cycle.deadline is not None
+        ),
+        default=None,
+    )
 
 
 class Party(enum.StrEnum):
@@ -104,8 +125,10 @@ def next_step(
 ) -> NextStep | None:
     """Who owes what by when for the ticket whose log is *events*; ``None`` once solved or closed.
 
-    *deadline* is the ticket's next SLA deadline (``SlaEvaluation.next_due`` or a cycle
-    deadline); without it the router's deadline for the ticket, if any, is used. *router* adds
+    *deadline* is when the ticket's SLA falls due: :func:`sla_deadline` of its
+    :class:`~supportkit.SlaEvaluation` (the earliest running cycle's deadline; not
+    ``SlaEvaluation.next_due``, which is the next warning instant); without it the router's
+    deadline for the ticket, if any, is used. *router* adds
     the group a queued ticket waits for; *ladder* says which levels are engineering (without
     one, only a level named ``"engineering"`` is).
     """
@@ -151,7 +174,8 @@ def audit_next_steps(
     """The open tickets with no owner (no agent, no group) and no due time, in log order.
 
     *events* is an interleaved log of many tickets (``store.read_all()``); *deadlines* maps a
-    ticket id to its next SLA deadline. An empty answer means every customer has a next step.
+    ticket id to its SLA due time (:func:`sla_deadline`). An empty answer means every customer
+    has a next step.
     """
     logs: dict[str, list[TicketEvent]] = {}
     for event in events:
