@@ -372,6 +372,21 @@ def test_bad_arguments_are_configuration_errors(
     assert expected in str(caught.value)
 
 
+def test_an_unknown_ticket_id_opens_a_ticket_with_that_id(
+    make_desk: Callable[..., SupportDesk],
+) -> None:
+    """A message naming an id the store lacks opens a ticket with that host-chosen id."""
+    desk = make_desk()
+    first = desk.ingest(msg("m-1", ticket_id="conv-42"))
+    second = desk.ingest(msg("m-2", ticket_id="conv-42"))
+    assert (True, False, "conv-42", ["conv-42"]) == (
+        first.created,
+        second.created,
+        second.ticket_id,
+        desk.store.ticket_ids(),
+    )
+
+
 def test_unknown_ticket_is_a_ticket_state_error(make_desk: Callable[..., SupportDesk]) -> None:
     """Acting on a ticket that does not exist names it."""
     with pytest.raises(TicketStateError, match="T-nope does not exist"):

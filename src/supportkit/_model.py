@@ -495,7 +495,9 @@ class InboundMessage:
     ``message_id`` is the channel's stable id for the message (an email's ``Message-ID``, a chat
     platform's event id): ingest is idempotent on ``(channel, message_id)``. ``sender`` is the
     address or handle the CRM lookup resolves to a customer; ``ticket_id`` threads the message
-    into an existing ticket (``None`` opens a new one).
+    into that ticket if it exists, and otherwise opens a new ticket with that id (a
+    host-chosen id, e.g. the channel's conversation id); ``None`` opens a new ticket with a
+    generated id. A message naming a closed ticket opens a follow-up with a generated id.
     """
 
     message_id: str = attrs.field(validator=_message_text)
