@@ -196,3 +196,40 @@ def test_report_reads_any_desks_policies_and_ladder(tmp_path: Path) -> None:
     with report_desk:
         summary = summarize(report_desk)
     assert (1.0, 1) == (summary.overall["sla_attainment"], summary.engineering)
+
+
+def test_report_lists_next_steps_by_due_time(demo_db: Path) -> None:
+    """The summary's next steps run from the earliest due to the latest, undated ones last."""
+    from supportkit._report import open_report_desk, summarize
+
+    desk, goals, title = open_report_desk(demo_db)
+    with desk:
+        steps = summarize(desk, goals=goals, title=title).next_steps
+    dated = [step.due for step in steps if step.due is not None]
+    assert (True, sorted(dated), []) == (
+        len(dated) > 1,
+        dated,
+        [s.ticket_id for s in steps[len(dated) :] if s.due is not None],
+    )
+
+
+def test_report_charts_keep_labels_whole_and_round_figures() -> None:
+    """A chart shows 'enterprise' whole and rounds its axis and values."""
+    from supportkit._report import _bars
+
+    svg = _bars("t", ["enterprise"], [("median", "#000", [12.345678])], " min")
+    assert (True, True, False) == (">enterprise<" in svg, ">12 min<" in svg, "12.3456" in svg)
+
+
+def test_report_names_tickets_without_a_tier(tmp_path: Path) -> None:
+    """Tickets without a tier show as 'no tier' in the HTML report, never 'None'."""
+    from datetime import UTC, datetime
+
+    from supportkit import FrozenClock, InboundMessage, SupportDesk
+    from supportkit._report import render_html, summarize
+
+    start = datetime(2025, 3, 3, 9, tzinfo=UTC)
+    with SupportDesk(store=SqliteStore(tmp_path / "t.db"), clock=FrozenClock(start)) as desk:
+        desk.ingest(InboundMessage("m-1", "email", "ann@example.com", start))
+        page = render_html(summarize(desk))
+    assert (True, False) == ("<td>no tier</td>" in page, "<td>None</td>" in page)

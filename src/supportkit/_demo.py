@@ -467,7 +467,7 @@ def render_dashboard(summary: Summary, stats: DemoStats, console: Any) -> None:
     from rich.panel import Panel
     from rich.table import Table
 
-    from ._report import TIER_COLUMNS, cell, goal_rows, step_row
+    from ._report import TIER_COLUMNS, cell, goal_rows, step_row, tier_name
 
     overall = summary.overall
     lines = [
@@ -496,7 +496,7 @@ def render_dashboard(summary: Summary, stats: DemoStats, console: Any) -> None:
         tiers.add_column(short, justify="right", no_wrap=True)
     for row in summary.tiers():
         tiers.add_row(
-            str(row.key[0]), *(cell(row, m, u, compact=True) for _, _, m, u in TIER_COLUMNS)
+            tier_name(row), *(cell(row, m, u, compact=True) for _, _, m, u in TIER_COLUMNS)
         )
     console.print(tiers)
     goals = Table(title="Goals", title_justify="left")

@@ -100,10 +100,21 @@ def summarize(desk: SupportDesk, *, goals: Iterable[Goal] = (), title: str = "")
         at=at,
         report=report,
         hourly=tuple((h, created[h], solved[h]) for h in hours),
-        next_steps=tuple(desk.next_steps(at)),
+        next_steps=tuple(sorted(desk.next_steps(at), key=_step_order)),
         outbox=dict(outbox),
         engineering=engineering,
     )
+
+
+def _step_order(step: NextStep) -> tuple[bool, float, bool, str]:
+    """Earliest due first (no due last); at equal due, unassigned tickets first."""
+    due = step.due.timestamp() if step.due is not None else 0.0
+    return (step.due is None, due, step.owned, step.ticket_id)
+
+
+def tier_name(row: GroupMetrics) -> str:
+    """A tier row's label (``no tier`` for tickets without one)."""
+    return "no tier" if row.key[0] is None else str(row.key[0])
 
 
 def settings(
@@ -197,6 +208,11 @@ def cell(row: GroupMetrics, metric: str, unit: str, *, compact: bool = False) ->
     return f"{value:g}"
 
 
+def _number(value: float) -> str:
+    """A chart figure, rounded for reading: whole numbers from 10 up, one decimal below."""
+    return f"{value:.0f}" if abs(value) >= 10 else f"{value:.1f}".removesuffix(".0")
+
+
 def _bars(
     title: str,
     labels: Sequence[str],
@@ -212,7 +228,7 @@ def _bars(
         f'<svg viewBox="0 0 {width} {height + 60}" role="img" aria-label="{html.escape(title)}">',
         f'<text x="{pad}" y="16" class="title">{html.escape(title)}</text>',
         f'<line x1="{pad}" y1="{height}" x2="{width - pad}" y2="{height}" class="axis"/>',
-        f'<text x="4" y="{pad + 4}" class="tick">{top:g}{html.escape(unit)}</text>',
+        f'<text x="4" y="{pad + 4}" class="tick">{_number(top)}{html.escape(unit)}</text>',
     ]
     for i, label in enumerate(labels):
         x0 = pad + i * slot + slot * 0.1
@@ -221,12 +237,12 @@ def _bars(
             parts.append(
                 f'<rect x="{x0 + j * bar:.1f}" y="{height - h:.1f}" width="{bar - 1:.1f}" '
                 f'height="{h:.1f}" fill="{colour}"><title>{html.escape(label)}: '
-                f"{values[i]:g}{html.escape(unit)}</title></rect>"
+                f"{_number(values[i])}{html.escape(unit)}</title></rect>"
             )
         if len(labels) <= 24:
             parts.append(
                 f'<text x="{x0 + slot * 0.4:.1f}" y="{height + 14}" class="tick" '
-                f'text-anchor="middle">{html.escape(label[-8:])}</text>'
+                f'text-anchor="middle">{html.escape(label)}</text>'
             )
     for j, (name, colour, _) in enumerate(series):
         x = pad + j * 160
@@ -291,10 +307,10 @@ def render_html(summary: Summary) -> str:
         ("reopened", cell(all_row, "reopened", "")),
     ]
     tiers = summary.tiers()
-    names = [str(row.key[0]) for row in tiers]
+    names = [tier_name(row) for row in tiers]
     hourly = _bars(
         "Incoming and solved per hour (UTC)",
-        [h for h, _, _ in summary.hourly],
+        [h[-5:] for h, _, _ in summary.hourly],  # "HH:00" of "YYYY-MM-DD HH:00"
         [
             ("incoming", "#3b73b9", [c for _, c, _ in summary.hourly]),
             ("solved", "#4caf7d", [s for _, _, s in summary.hourly]),
@@ -329,7 +345,7 @@ def render_html(summary: Summary) -> str:
             "<h2>Tiers</h2>",
             _table(
                 ["tier", *(name for name, _, _, _ in TIER_COLUMNS)],
-                [[str(r.key[0]), *(cell(r, m, u) for _, _, m, u in TIER_COLUMNS)] for r in tiers],
+                [[tier_name(r), *(cell(r, m, u) for _, _, m, u in TIER_COLUMNS)] for r in tiers],
             ),
             reply,
             sla,
