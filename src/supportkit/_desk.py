@@ -69,6 +69,8 @@ SNAPSHOT_EVERY = 8
 _SLA_NEUTRAL = frozenset(
     {"assigned", "tagged", "escalated", "satisfaction_rated", "kb_article_viewed", "deflected"}
 )
+#: The emitted alert keys of a new ticket (one shared object: ``frozenset()`` makes a new one).
+_NO_ALERTS: frozenset[str] = frozenset()
 #: Events that re-target SLA clocks, so an alert may be due at once.
 _RETARGETS = frozenset({"sla_policy_applied", "priority_changed"})
 
@@ -401,7 +403,7 @@ class SupportDesk:
                 fold = _Fold.start(events[0])
                 for event in events[1:]:
                     fold.apply(event)
-                live = _Live(fold, self._tracker(fold.sla_policy), None, frozenset())
+                live = _Live(fold, self._tracker(fold.sla_policy), None, _NO_ALERTS)
             else:
                 live.frozen = None
                 for event in events:

@@ -66,7 +66,9 @@ _MESSAGE_FIELDS = tuple(field.name for field in attrs.fields(InboundMessage))
 def _message_dict(message: InboundMessage) -> dict[str, Any]:
     raw = {name: getattr(message, name) for name in _MESSAGE_FIELDS}
     raw["at"] = message.at.isoformat()
-    raw["tags"] = list(message.tags)
+    # A tuple (JSON writes it as a list): a payload of plain values only is not tracked by the
+    # cyclic collector, so its outbox row is not walked by every full collection.
+    raw["tags"] = tuple(message.tags)
     raw["metadata"] = dict(message.metadata)
     return raw
 
