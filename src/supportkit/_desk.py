@@ -30,7 +30,14 @@ from ._model import Customer, InboundMessage, Priority, Role, Status, TicketEven
 from ._nextstep import NextStep, next_step, sla_deadline
 from ._plugins import PluginHost
 from ._routing import Claim, Router, claim_with
-from ._sla import SlaAlert, SlaEvaluation, SlaPolicy, SlaTracker, select_policy
+from ._sla import (
+    SlaAlert,
+    SlaEvaluation,
+    SlaPolicy,
+    SlaTracker,
+    check_policies,
+    select_policy,
+)
 from ._sqlite import SqliteStore
 from ._ticket import Ticket, _Fold
 from ._time import from_epoch, seconds, to_epoch
@@ -210,6 +217,7 @@ class SupportDesk:
         names = [p.name for p in self.policies]
         if len(set(names)) != len(names):
             raise ConfigurationError(f"SLA policy names must be unique, got {names}")
+        check_policies(self.policies)  # warns about shadowed or partly overlapping policies
         self._policies = dict(zip(names, self.policies, strict=True))
         # Per policy, the book a ticket's SLA tracker starts with: that policy first, then the
         # others, so a later sla_policy_applied event can switch to any of them.
