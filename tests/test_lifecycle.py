@@ -8,8 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from supportkit import Status, TicketLifecycle, TicketStateError
-from supportkit._lifecycle import TRANSITIONS, check_transition, machine_for, parse_status, send
+from supportkit import Status, TicketStateError, allowed_transitions
+from supportkit._lifecycle import (
+    TRANSITIONS,
+    TicketLifecycle,
+    check_transition,
+    machine_for,
+    parse_status,
+    send,
+)
 
 TARGETS = [s for s in Status if s is not Status.NEW]
 
@@ -86,3 +93,13 @@ def test_unknown_persisted_status_is_clear() -> None:
     with pytest.raises(TicketStateError, match="unknown status 'archived'"):
         parse_status("archived", ticket_id="T-3")
     assert Status.ON_HOLD == parse_status("on_hold")
+
+
+def test_allowed_transitions_lists_the_next_statuses() -> None:
+    """allowed_transitions answers from the compiled table; closed leads nowhere."""
+    assert {Status.OPEN, Status.PENDING, Status.ON_HOLD, Status.CLOSED} == allowed_transitions(
+        "solved"
+    )
+    assert frozenset() == allowed_transitions(Status.CLOSED)
+    with pytest.raises(TicketStateError, match="unknown status 'archived'"):
+        allowed_transitions("archived")

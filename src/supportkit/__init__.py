@@ -32,7 +32,7 @@ from ._hookargs import (
     TicketCreated,
     TicketEscalated,
 )
-from ._lifecycle import TicketLifecycle
+from ._lifecycle import allowed_transitions
 from ._metrics import (
     Goal,
     GoalResult,
@@ -204,9 +204,9 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "TicketEscalated",
     "TicketEvent",
     "TicketFacts",
-    "TicketLifecycle",
     "TicketStateError",
     "Tier",
+    "allowed_transitions",
     "audit_next_steps",
     "check_policies",
     "claim",

@@ -16,7 +16,14 @@ from statemachine.exceptions import TransitionNotAllowed
 from ._model import Status
 from .exceptions import TicketStateError
 
-__all__ = ["TRANSITIONS", "TicketLifecycle", "check_transition", "event_name", "parse_status"]
+__all__ = [
+    "TRANSITIONS",
+    "TicketLifecycle",
+    "allowed_transitions",
+    "check_transition",
+    "event_name",
+    "parse_status",
+]
 
 
 class TicketLifecycle(StateMachine):
@@ -62,6 +69,16 @@ def _compile() -> Mapping[tuple[Status, Status], Status]:
 #: ``(from_status, to_status) -> to_status`` for every allowed transition, compiled from
 #: :class:`TicketLifecycle`.
 TRANSITIONS: Mapping[tuple[Status, Status], Status] = _compile()
+
+
+def allowed_transitions(status: Status | str) -> frozenset[Status]:
+    """The statuses a ticket in *status* may move to (empty for ``closed``).
+
+    >>> sorted(s.value for s in allowed_transitions("solved"))
+    ['closed', 'on_hold', 'open', 'pending']
+    """
+    current = parse_status(status)
+    return frozenset(target for (source, target) in TRANSITIONS if source is current)
 
 
 def parse_status(value: Any, ticket_id: str | None = None) -> Status:
