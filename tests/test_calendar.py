@@ -226,6 +226,37 @@ def test_overrides_only_calendar_is_bounded() -> None:
         cal.add(start, hours(2))
 
 
+CHRISTMAS_EVE_ONLY = {date(2025, 12, 24): ["09:00-13:00"]}
+
+
+def test_overrides_only_calendar_finds_opening_from_years_before() -> None:
+    """next_open from more than a block before the only override finds that override."""
+    cal = BusinessCalendar("UTC", {}, overrides=CHRISTMAS_EVE_ONLY)
+    start = datetime(2024, 6, 1, tzinfo=UTC)
+    assert datetime(2025, 12, 24, 9, tzinfo=UTC) == cal.next_open(start)
+
+
+def test_overrides_only_calendar_adds_from_years_before() -> None:
+    """add from more than a block before the only override counts inside that override."""
+    cal = BusinessCalendar("UTC", {}, overrides=CHRISTMAS_EVE_ONLY)
+    start = datetime(2024, 6, 1, tzinfo=UTC)
+    assert datetime(2025, 12, 24, 10, tzinfo=UTC) == cal.add(start, hours(1))
+
+
+def test_overrides_only_calendar_counts_back_from_years_after() -> None:
+    """A negative add from years after the only override counts back inside that override."""
+    cal = BusinessCalendar("UTC", {}, overrides=CHRISTMAS_EVE_ONLY)
+    start = datetime(2030, 6, 1, tzinfo=UTC)
+    assert datetime(2025, 12, 24, 12, tzinfo=UTC) == cal.add(start, hours(-1))
+
+
+def test_overrides_only_calendar_refuses_counting_back_past_the_first() -> None:
+    """Counting back past the first override is refused, naming the direction."""
+    cal = BusinessCalendar("UTC", {}, overrides=CHRISTMAS_EVE_ONLY)
+    with pytest.raises(CalendarError, match="not enough business time before"):
+        cal.add(datetime(2030, 6, 1, tzinfo=UTC), hours(-5))
+
+
 def test_holidays_package_object_fills_years_lazily() -> None:
     """A ``holidays`` object created without years still closes its holidays."""
     holidays = pytest.importorskip("holidays")

@@ -70,3 +70,23 @@ def test_add_many_refuses_floats() -> None:
     """Float instants are refused with the accepted kinds named."""
     with pytest.raises(CalendarError, match="int64 epoch seconds or datetime64"):
         CAL.add_many(np.array([1.5]), np.array([1]))
+
+
+EVE = 1_766_566_800  # 2025-12-24 09:00 UTC
+
+
+def overrides_only() -> BusinessCalendar:
+    """A fresh calendar (empty caches) open only on 2025-12-24 09:00-13:00 UTC."""
+    return BusinessCalendar("UTC", {}, overrides={date(2025, 12, 24): ["09:00-13:00"]})
+
+
+def test_add_many_on_overrides_only_calendar_reaches_forward_across_blocks() -> None:
+    """add_many from years before the only override counts inside it."""
+    before = 1_717_200_000  # 2024-06-01 UTC
+    assert [EVE + 3600] == overrides_only().add_many(np.array([before]), 3600).tolist()
+
+
+def test_add_many_on_overrides_only_calendar_reaches_back_across_blocks() -> None:
+    """add_many with a negative duration from years after the only override counts inside it."""
+    after = 1_906_502_400  # 2030-06-01 UTC
+    assert [EVE + 3 * 3600] == overrides_only().add_many(np.array([after]), -3600).tolist()

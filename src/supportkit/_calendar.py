@@ -350,9 +350,13 @@ class BusinessCalendar:
         return spans
 
     def _limit(self, k: int, forward: bool, ts: int) -> None:
-        if (self._kmax is not None and k > self._kmax) or (
-            self._kmin is not None and k < self._kmin
-        ):
+        """Refuse to search on past the last (forward) or first (backward) override opening.
+
+        Only the direction of travel is checked: a forward search may start long before the
+        first opening (and a backward one long after the last) and walk through empty blocks.
+        """
+        past = self._kmax if forward else self._kmin
+        if past is not None and (k > past if forward else k < past):
             where = "after" if forward else "before"
             raise CalendarError(
                 f"not enough business time {where} {from_epoch(ts, self._tz).isoformat()}: "
