@@ -313,11 +313,11 @@ def test_zone_of_input_does_not_matter(
 ) -> None:
     """The same instant given in another zone gives the same add and elapsed."""
     cal, t = case
-    other = t.astimezone(ZoneInfo(zone))
     later = t + timedelta(seconds=abs(d))
+    other, other_later = t.astimezone(ZoneInfo(zone)), later.astimezone(ZoneInfo(zone))
     assert (cal.add(t, timedelta(seconds=d)).timestamp(), cal.elapsed(t, later)) == (
         cal.add(other, timedelta(seconds=d)).timestamp(),
-        cal.elapsed(other, later),
+        cal.elapsed(other, other_later),
     )
 
 
