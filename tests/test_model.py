@@ -172,3 +172,41 @@ def test_inbound_message_validates() -> None:
     with pytest.raises(EventError, match="'message_id' must be a non-empty string") as info:
         InboundMessage("", "email", "a@example.com", T0)
     assert "message_id" == info.value.field
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"tags": "vip"}, "tags"),
+        ({"public": "no"}, "public"),
+        ({"priority": "asap"}, "priority"),
+        ({"ticket_id": ""}, "ticket_id"),
+        ({"body": 5}, "body"),
+        ({"language": 7}, "language"),
+    ],
+)
+def test_inbound_message_fields_are_checked(change: dict[str, object], field: str) -> None:
+    """Every InboundMessage field is checked like the event fields, naming the field."""
+    with pytest.raises(EventError) as info:
+        InboundMessage("m-1", "email", "a@example.com", T0, **change)  # type: ignore[arg-type]
+    assert field == info.value.field
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"kind": ["created"]}, "kind"),
+        ({"data": [("to", "open")]}, "data"),
+        ({"data": None}, "data"),
+        ({"id": ""}, "id"),
+        ({"id": 5}, "id"),
+        ({"actor": 5}, "actor"),
+    ],
+)
+def test_event_envelope_types_are_checked(kwargs: dict[str, object], field: str) -> None:
+    """Wrong types for kind, data, id or actor raise EventError naming the field."""
+    arguments: dict[str, object] = {"kind": "created", "ticket_id": "T", "at": T0, **kwargs}
+    kind = arguments.pop("kind")
+    with pytest.raises(EventError) as info:
+        TicketEvent(kind, **arguments)  # type: ignore[arg-type]
+    assert field == info.value.field

@@ -386,6 +386,27 @@ class TicketEvent:
     ts: int = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
+        if not isinstance(self.kind, str):
+            raise EventError(f"event kind must be a string, got {self.kind!r}", field="kind")
+        if not isinstance(self.data, Mapping):
+            raise EventError(
+                f"{self.kind} event: data must be a mapping of field names to values, got "
+                f"{type(self.data).__name__}",
+                kind=self.kind,
+                field="data",
+            )
+        if not isinstance(self.id, str) or not self.id:
+            raise EventError(
+                f"{self.kind} event: id must be a non-empty string, got {self.id!r}",
+                kind=self.kind,
+                field="id",
+            )
+        if self.actor is not None and not isinstance(self.actor, str):
+            raise EventError(
+                f"{self.kind} event: actor must be a string id or None, got {self.actor!r}",
+                kind=self.kind,
+                field="actor",
+            )
         if not isinstance(self.ticket_id, str) or not self.ticket_id:
             raise EventError(
                 f"{self.kind} event: ticket_id must be a non-empty string, got {self.ticket_id!r}",
@@ -488,6 +509,22 @@ def _message_text(_instance: object, attribute: attrs.Attribute[Any], value: obj
         )
 
 
+def _optional_priority(value: Any) -> Priority | None:
+    return None if value is None else _priority(value)
+
+
+#: Field checks of InboundMessage (the same ones events use), run in order on construction.
+_INBOUND_CHECKS: tuple[tuple[str, _Check], ...] = (
+    ("body", _any_text),
+    ("subject", _any_text),
+    ("ticket_id", _optional_text),
+    ("public", _flag),
+    ("priority", _optional_priority),
+    ("tags", _tags),
+    ("language", _optional_text),
+)
+
+
 @attrs.frozen
 class InboundMessage:
     """A validated message from a channel, ready for :meth:`SupportDesk.ingest`.
@@ -508,9 +545,17 @@ class InboundMessage:
     subject: str = ""
     ticket_id: str | None = None
     public: bool = True
-    priority: Priority | None = attrs.field(
-        default=None, converter=attrs.converters.optional(Priority)
-    )
-    tags: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    priority: Priority | None = None
+    tags: tuple[str, ...] = ()
     language: str | None = None
     metadata: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_map)
+
+    def __attrs_post_init__(self) -> None:
+        for name, check in _INBOUND_CHECKS:
+            value = getattr(self, name)
+            try:
+                object.__setattr__(self, name, check(value))
+            except ValueError as exc:
+                raise EventError(
+                    f"inbound message field {name!r} {exc} (got {value!r})", field=name
+                ) from None
