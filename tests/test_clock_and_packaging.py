@@ -52,3 +52,11 @@ def test_to_epoch_and_parse_instant() -> None:
     assert 1740992400 == to_epoch(parse_instant("2025-03-03T09:00:00Z"))
     with pytest.raises(supportkit.SupportkitError, match="no UTC offset"):
         parse_instant("2025-03-03T09:00:00")
+
+
+def test_bad_advance_is_a_configuration_error() -> None:
+    """advance() with a bad keyword value is a ConfigurationError; the clock stays put."""
+    clock = FrozenClock(datetime(2025, 3, 3, 9, tzinfo=UTC))
+    with pytest.raises(ConfigurationError, match="timedelta"):
+        clock.advance(hours="x")  # type: ignore[arg-type]
+    assert datetime(2025, 3, 3, 9, tzinfo=UTC) == clock.now()

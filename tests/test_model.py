@@ -155,6 +155,8 @@ def test_value_objects_validate() -> None:
     with pytest.raises(ConfigurationError, match="non-empty"):
         Tier("", weight=1)
     assert frozenset({"acme"}) == Tier("vip", weight=10, watchlist=["acme"]).watchlist
+    with pytest.raises(ConfigurationError, match="expected a mapping"):
+        Agent("ann", skills=["billing"])  # type: ignore[arg-type]
 
 
 def test_tier_without_a_weight_is_a_configuration_error() -> None:

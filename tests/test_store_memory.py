@@ -50,3 +50,12 @@ def test_batch_of_another_ticket_is_refused_whole() -> None:
     with pytest.raises(StoreError, match="belongs to ticket T-2"):
         store.append("T-1", [ev("T-1"), ev("T-2")], expected_version=0)
     assert 0 == store.version("T-1")
+
+
+@pytest.mark.parametrize("version", ["1", -1, 1.0, True, None])
+def test_expected_version_must_be_a_whole_number(version: object) -> None:
+    """A non-integer or negative expected_version is a StoreError, not a misleading conflict."""
+    store = InMemoryStore()
+    with pytest.raises(StoreError, match="whole number >= 0"):
+        store.append("T-1", [ev("T-1")], expected_version=version)  # type: ignore[arg-type]
+    assert 0 == store.version("T-1")

@@ -8,7 +8,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from supportkit import Priority, Role, Satisfaction, Status, Ticket, TicketEvent, TicketStateError
+from supportkit import (
+    EventError,
+    Priority,
+    Role,
+    Satisfaction,
+    Status,
+    Ticket,
+    TicketEvent,
+    TicketStateError,
+)
 from supportkit._lifecycle import TRANSITIONS
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
@@ -167,3 +176,12 @@ def test_status_fold_follows_the_lifecycle(targets: list[Status]) -> None:
         else:
             with pytest.raises(TicketStateError):
                 ticket.apply(event)
+
+
+def test_folding_something_else_than_events_is_an_event_error() -> None:
+    """Dicts (or anything but TicketEvents) are refused with a hint to use from_dict."""
+    raw = LOG[0].to_dict()
+    with pytest.raises(EventError, match=r"TicketEvent\.from_dict"):
+        Ticket.from_events([raw])  # type: ignore[list-item]
+    with pytest.raises(EventError, match="got dict"):
+        Ticket.from_events(LOG[:1]).apply(raw)  # type: ignore[arg-type]

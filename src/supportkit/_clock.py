@@ -53,7 +53,12 @@ class FrozenClock:
 
     def advance(self, delta: timedelta | None = None, /, **kwargs: float) -> FrozenClock:
         """Move the clock forward by *delta* or by ``timedelta(**kwargs)``; return the clock."""
-        step = delta if delta is not None else timedelta(**kwargs)
+        try:
+            step = delta if delta is not None else timedelta(**kwargs)
+        except TypeError as exc:
+            raise ConfigurationError(
+                f"advance() takes a timedelta or timedelta keywords: {exc}"
+            ) from None
         if not isinstance(step, timedelta):
             raise ConfigurationError(f"advance() takes a timedelta, got {step!r}")
         self._at = self._at + step

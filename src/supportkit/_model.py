@@ -97,6 +97,10 @@ def _frozen_map(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 
 def _non_negative_map(value: Mapping[str, int] | None) -> Mapping[str, int]:
+    if value is not None and not isinstance(value, Mapping):
+        raise ConfigurationError(
+            f"expected a mapping like {{'billing': 2}}, got {type(value).__name__} {value!r}"
+        )
     result = dict(value or {})
     for key, number in result.items():
         if not isinstance(number, int) or isinstance(number, bool) or number < 0:

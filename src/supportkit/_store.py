@@ -27,6 +27,10 @@ def check_batch(ticket_id: str, events: Sequence[TicketEvent]) -> None:
 
 def check_version(ticket_id: str, expected: int, actual: int) -> None:
     """Raise :class:`ConcurrencyError` unless *expected* == *actual*."""
+    if type(expected) is not int or expected < 0:
+        raise StoreError(
+            f"ticket {ticket_id}: expected_version must be a whole number >= 0, got {expected!r}"
+        )
     if expected != actual:
         raise ConcurrencyError(
             f"ticket {ticket_id}: expected version {expected} but the store is at {actual}; "

@@ -15,7 +15,7 @@ import attrs
 from ._lifecycle import TRANSITIONS, _refused
 from ._model import Priority, Role, Status, TicketEvent
 from ._time import from_epoch
-from .exceptions import TicketStateError
+from .exceptions import EventError, TicketStateError
 
 __all__ = ["Ticket"]
 
@@ -119,6 +119,14 @@ class Ticket:
         return fold.freeze()
 
 
+def _check_is_event(event: object) -> None:
+    if not isinstance(event, TicketEvent):
+        raise EventError(
+            f"a ticket folds TicketEvent objects, got {type(event).__name__} {event!r}; build "
+            "events from dicts with TicketEvent.from_dict"
+        )
+
+
 _UNCHANGED_ON_CLOSED = frozenset({"satisfaction_rated", "tagged"})
 #: One empty tag set shared by every untagged ticket (``frozenset(())`` is a new object each
 #: time, which the cyclic collector tracks for as long as the ticket lives).
@@ -197,6 +205,7 @@ class _Fold:
 
     @classmethod
     def start(cls, event: TicketEvent) -> _Fold:
+        _check_is_event(event)
         if event.kind != "created":
             raise TicketStateError(
                 f"ticket {event.ticket_id}: its log must start with a 'created' event, "
@@ -275,6 +284,8 @@ class _Fold:
         )
 
     def apply(self, event: TicketEvent) -> None:
+        if type(event) is not TicketEvent:
+            _check_is_event(event)
         if event.ticket_id != self.id:
             raise TicketStateError(
                 f"ticket {self.id}: event {event.id} belongs to ticket {event.ticket_id}",
