@@ -2,13 +2,23 @@
 
 Three paths compute the same report in one run:
 
-- streaming: ``MetricsAggregator.update`` over ``TicketFacts`` objects, in chunks (memory stays
-  flat: the aggregator's state depends on the groups, not on the number of tickets);
+- streaming: ``MetricsAggregator.update`` over ``TicketFacts`` objects, in chunks;
 - vectorised: ``MetricsAggregator.update_columns`` over numpy columns;
-- pandas: an equivalent ``groupby`` (counts, means, 'lower' quantiles, rates) per grouping.
+- pandas: a ``groupby`` per grouping computing the same figures (counts, rates, CSAT, NPS, CES,
+  SLA attainment, duration means and 'lower' quantiles). The run checks that the three agree:
+  streaming and vectorised reports are equal, and every pandas figure equals the report's
+  (percentiles within the sketch's 1 % bound).
 
-Prints rows/s, CPU-seconds (the machine may be shared, so wall and CPU time are both shown),
-peak traced memory, and the single-grouping streaming rate beside the full multi-grouping rate.
+Prints rows/s, wall and CPU rates (the machine may be shared), the bulk paths' peak traced
+memory, and the single-grouping streaming rate beside the full multi-grouping rate.
+
+Streaming memory: the aggregator's state is bounded by groups × sketch buckets (each group holds
+fixed counters and at most ~1,100 buckets per duration distribution), not by the number of
+tickets. It grows while the groups' sketches still meet new buckets, then levels off. A separate
+streaming pass over eight fresh shards (a quarter of the tickets each, at least one chunk) shows
+that after shards 1, 2, 4 and 8: the state's size, its histogram keys against the bound, and the
+traced memory after and during the shard (tracemalloc; the peak includes the shard's columns
+and one chunk of facts).
 ``--quick`` runs 100,000 tickets.
 """
 
@@ -16,10 +26,12 @@ from __future__ import annotations
 
 import argparse
 import gc
+import math
 import resource
 import sys
 import time
 import tracemalloc
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from supportkit import MetricsAggregator, TicketFacts
+from supportkit._sketch import INV_LOG_GAMMA
 
 TZ = "Europe/Berlin"
 GROUPINGS: list[Any] = [
@@ -194,6 +207,10 @@ def pandas_report(cols: dict[str, Any]) -> dict[str, Any]:
     iso = local.isocalendar()
     frame["week"] = iso.year.to_numpy() * 100 + iso.week.to_numpy()
     frame["escalated"] = np.isin(np.arange(n), cols["escalations.row"])
+    frame["ever_solved"] = cols["ever_solved"]
+    frame["reopened"] = cols["ever_solved"] & (cols["reopens"] > 0)
+    frame["sla_met"] = cols["sla.met"]
+    frame["sla_breached"] = cols["sla.breached"]
     frame["good"] = frame["csat"] == 1
     frame["rated"] = frame["csat"].notna()
     frame["promoter"] = frame["nps"] >= 9
@@ -242,10 +259,15 @@ def pandas_report(cols: dict[str, Any]) -> dict[str, Any]:
                 incoming=("csat", "size"),
                 backlog=("backlog", "sum"),
                 escalated=("escalated", "sum"),
+                ever_solved=("ever_solved", "sum"),
+                reopened=("reopened", "sum"),
+                sla_met=("sla_met", "sum"),
+                sla_breached=("sla_breached", "sum"),
                 good=("good", "sum"),
                 rated=("rated", "sum"),
                 promoters=("promoter", "sum"),
                 detractors=("detractor", "sum"),
+                nps_responses=("nps", "count"),
                 ces=("ces", "mean"),
             ),
             created[dur].mean(),
@@ -259,6 +281,97 @@ def pandas_report(cols: dict[str, Any]) -> dict[str, Any]:
             done[sdur].quantile([0.5, 0.9, 0.95], interpolation="lower"),
         )
     return out
+
+
+def _label(part: str, value: Any) -> str | None:
+    """A pandas group value as the report's key value."""
+    if part == "day":
+        return str(pd.Timestamp(value).strftime("%Y-%m-%d"))
+    if part == "week":
+        return f"{int(value) // 100}-W{int(value) % 100:02d}"
+    return None if value == "-" else str(value)
+
+
+def _ratio(part: Any, whole: Any) -> float:
+    return float(part) / float(whole) if whole else math.nan
+
+
+def pandas_rows(grouping: Any, frames: tuple[Any, ...]) -> dict[Any, dict[str, float]]:
+    """pandas' figures of one grouping as ``{report key: {report metric: value}}``."""
+    parts = [] if grouping == "all" else [grouping] if isinstance(grouping, str) else list(grouping)
+    rows: dict[Any, dict[str, float]] = defaultdict(dict)
+
+    def key(index: Any) -> tuple[str | None, ...]:
+        values = index if isinstance(index, tuple) else (index,)
+        return tuple(_label(p, v) for p, v in zip(parts, values, strict=False))
+
+    def put(frame: Any, figures: Callable[[Any], dict[str, float]]) -> None:
+        for index, rec in frame.iterrows():
+            rows[key(index)].update(figures(rec))
+
+    def quantiles(frame: Any) -> None:
+        names = {0.5: "median", 0.9: "p90", 0.95: "p95"}
+        for index, rec in frame.iterrows():
+            *group, q = index
+            rows[key(tuple(group))].update({f"{c}.{names[q]}": rec[c] for c in frame.columns})
+
+    counts, means, quants, n_means, n_quants, done, s_means, s_quants = frames
+    put(
+        counts,
+        lambda r: {
+            "incoming": r["incoming"],
+            "backlog": r["backlog"],
+            "escalated": r["escalated"],
+            "escalation_rate": _ratio(r["escalated"], r["incoming"]),
+            "reopen_rate": _ratio(r["reopened"], r["ever_solved"]),
+            "sla_attainment": _ratio(r["sla_met"], r["sla_met"] + r["sla_breached"]),
+            "csat": _ratio(r["good"], r["rated"]),
+            "nps": 100 * _ratio(r["promoters"] - r["detractors"], r["nps_responses"]),
+            "ces": r["ces"],
+        },
+    )
+    for frame in (means, n_means, s_means):
+        put(frame, lambda r: {f"{c}.mean": r[c] for c in r.index})
+    for frame in (quants, n_quants, s_quants):
+        quantiles(frame)
+    put(
+        done,
+        lambda r: {
+            "solved": r["solved"],
+            "one_touch_rate": r["one_touch"],
+            "first_contact_resolution_rate": r["fcr"],
+        },
+    )
+    return rows
+
+
+def compare_with_pandas(report: Any, frames: dict[str, Any]) -> tuple[int, float]:
+    """Check every pandas figure against the report: (figures compared, worst percentile error).
+
+    Counts, rates and means must be equal (to float rounding); percentiles within 1 %.
+    """
+    compared, worst = 0, 0.0
+    for grouping in GROUPINGS:
+        expected = pandas_rows(grouping, frames[str(grouping)])
+        table = {row.key: row for row in report.table(grouping)}
+        assert expected.keys() == table.keys(), f"{grouping}: pandas and report groups differ"
+        for key, figures in expected.items():
+            for name, want in figures.items():
+                got = table[key][name]
+                compared += 1
+                if math.isnan(want):
+                    assert got is None, f"{grouping} {key} {name}: pandas none, report {got}"
+                elif name.endswith(("median", "p90", "p95")):
+                    assert got is not None
+                    error = abs(got - want) / want if want else abs(got)
+                    worst = max(worst, error)
+                    assert error <= 0.01, f"{grouping} {key} {name}: {got} vs pandas {want}"
+                else:
+                    assert got is not None, f"{grouping} {key} {name}: report none"
+                    assert math.isclose(got, want, rel_tol=1e-9), (
+                        f"{grouping} {key} {name}: {got} vs pandas {want}"
+                    )
+    return compared, worst
 
 
 def state_mb(agg: MetricsAggregator) -> float:
@@ -299,6 +412,42 @@ def peak(fn: Callable[[], Any]) -> float:
     return top / 1e6
 
 
+BUCKETS = int(math.log(100 * 365.25 * 86400) * INV_LOG_GAMMA) + 2
+"""Sketch buckets per duration distribution for 1 s to a century, plus the zero bucket."""
+DISTRIBUTIONS = 9
+"""Duration distributions per group (calendar and business first, next, full, wait; age)."""
+
+
+def streaming_memory(n: int, chunk: int) -> list[tuple[int, int, int, int, float, float, float]]:
+    """Stream 8 fresh shards of n/4 tickets (at least a chunk) into one full-report aggregator.
+
+    After shards 1, 2, 4 and 8: tickets so far,
+    groups, histogram keys, the bound (groups × durations × buckets), the state's MB, traced MB
+    after the shard and the traced peak during it (tracemalloc, started before the first shard).
+    """
+    shard = max(chunk, n // 4)
+    agg = MetricsAggregator(GROUPINGS, tz=TZ)
+    out = []
+    gc.collect()
+    tracemalloc.start()
+    for k in range(1, 9):
+        cols = generate(shard, seed=2025 + k)
+        tracemalloc.reset_peak()
+        for facts in facts_chunks(cols, chunk):
+            agg.update(facts)
+        _, top = tracemalloc.get_traced_memory()
+        del cols, facts
+        gc.collect()
+        if k in (1, 2, 4, 8):
+            current, _ = tracemalloc.get_traced_memory()
+            groups = sum(len(g.groups) for g in agg._groupings)
+            keys = sum(len(a.hist) for g in agg._groupings for a in g.groups.values())
+            bound = groups * DISTRIBUTIONS * BUCKETS
+            out.append((k * shard, groups, keys, bound, state_mb(agg), current / 1e6, top / 1e6))
+    tracemalloc.stop()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100,000 tickets instead of 1,000,000")
@@ -313,12 +462,10 @@ def main() -> None:
     # building is reported apart). The runs are separate passes: interleaving them would let the
     # full report's state push the single grouping's out of the CPU caches.
     times = {name: [0.0, 0.0] for name in ("build", "single", "full", "loop")}
-    quarter = max(1, n // 4 // chunk) * chunk
-    states: dict[int, float] = {}
 
     def stream(name: str, groupings: list[Any], vectorise: bool | None) -> MetricsAggregator:
         agg = MetricsAggregator(groupings, tz=TZ)
-        chunks, done = facts_chunks(cols, chunk), 0
+        chunks = facts_chunks(cols, chunk)
         while True:
             facts, wall, cpu = measure(lambda: next(chunks, None))
             if facts is None:
@@ -332,44 +479,53 @@ def main() -> None:
             times[name][0] += wall
             times[name][1] += cpu
             del facts
-            done += chunk
-            if name == "full" and done in (quarter, n):
-                states[done] = state_mb(agg)
 
     stream("single", ["tier"], None)
     full = stream("full", GROUPINGS, None)  # numpy batches (the default with numpy installed)
     streamed = full.report()
     assert streamed == stream("loop", GROUPINGS, False).report(), "loop and batches differ"
-    small_state, big_state = states[quarter], states[n]
 
     vector, v_wall, v_cpu = measure(
         lambda: MetricsAggregator(GROUPINGS, tz=TZ).update_columns(cols)
     )
-    _, p_wall, p_cpu = measure(lambda: pandas_report(cols))
+    frames, p_wall, p_cpu = measure(lambda: pandas_report(cols))
     assert streamed == vector.report(), "vectorised and streaming reports differ"
+    compared, worst = compare_with_pandas(streamed, frames)
 
-    # Memory: the bulk paths' peaks are traced (numpy reports to tracemalloc); the streaming
-    # aggregator's state is sized directly after a quarter and after all of the tickets.
+    # Memory: the bulk paths' peaks are traced (numpy reports to tracemalloc).
     v_peak = peak(lambda: MetricsAggregator(GROUPINGS, tz=TZ).update_columns(cols))
     p_peak = peak(lambda: pandas_report(cols))
+    plateau = streaming_memory(n, chunk)
 
     def line(name: str, wall: float, cpu: float, extra: str) -> None:
         print(f"  {name:<34} {n / wall:>12,.0f} rows/s wall {n / cpu:>12,.0f} rows/s CPU  {extra}")
 
     print("results")
     line("streaming, one grouping (tier)", *times["single"], "")
-    line(
-        f"streaming, full ({len(full.groupings)} groupings)",
-        *times["full"],
-        f"state {small_state:.1f} MB after {quarter:,}, {big_state:.1f} MB after {n:,}",
-    )
+    line(f"streaming, full ({len(GROUPINGS)} groupings)", *times["full"], "")
     line("  the same, per-fact loop only", *times["loop"], "(update(..., vectorise=False))")
     line("vectorised (numpy), full", v_wall, v_cpu, f"peak {v_peak:.0f} MB")
     line("pandas groupby, full", p_wall, p_cpu, f"peak {p_peak:.0f} MB")
     line("building TicketFacts (not in above)", *times["build"], "")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
     print(f"  process peak RSS {rss:,.0f} MB (includes the generated columns)")
-    growth = big_state / small_state if small_state else 0.0
+    print(
+        f"  pandas cross-check: {compared:,} figures equal the report's "
+        f"(percentiles: worst {worst:.2%} off, bound 1 %)"
+    )
+    print("streaming memory (fresh shards of the same year's tickets, full report)")
+    print(
+        f"  {'tickets':>10} {'groups':>6} {'hist keys':>10} {'of bound':>8} "
+        f"{'state MB':>9} {'traced MB':>9} {'peak MB':>8} {'keys growth':>11}"
+    )
+    previous = 0
+    for tickets, groups, keys, bound, state, current, top in plateau:
+        growth = f"+{keys / previous - 1:.0%}" if previous else ""
+        print(
+            f"  {tickets:>10,} {groups:>6,} {keys:>10,} {keys / bound:>8.1%} "
+            f"{state:>9.1f} {current:>9.1f} {top:>8.1f} {growth:>11}"
+        )
+        previous = keys
     print("ratios")
     print(
         f"  vectorised / pandas time: {v_wall / p_wall:.2f}x wall, {v_cpu / p_cpu:.2f}x CPU"
@@ -381,7 +537,11 @@ def main() -> None:
     print(
         f"  streaming, full / one grouping time: {times['full'][1] / times['single'][1]:.1f}x CPU"
     )
-    print(f"  streaming state growth: {growth:.2f}x from {quarter:,} to {n:,} tickets")
+    first, last = plateau[0], plateau[-1]
+    print(
+        f"  streaming state growth: {last[4] / first[4]:.2f}x for {last[0] / first[0]:.0f}x "
+        f"the tickets ({first[0]:,} to {last[0]:,}); bound {last[3]:,} keys"
+    )
 
 
 if __name__ == "__main__":

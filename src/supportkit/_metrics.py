@@ -1573,9 +1573,10 @@ class MetricsAggregator:
     (in zone *tz*), or a tuple of them such as ``("tier", "week")``. *goals* add the groupings
     they need. ``exact=True`` keeps exact histograms instead of the ≤1 % sketch (small data).
 
-    Memory is bounded: per group a fixed set of counters and one histogram of at most ~1,100
-    buckets per duration; nothing grows with the number of tickets. Aggregators over disjoint
-    shards :meth:`merge` into exactly the one-pass result.
+    Memory is bounded by groups × sketch buckets: per group a fixed set of counters and at most
+    ~1,100 buckets per duration distribution. The state grows while the groups' sketches still
+    meet new buckets and levels off as they fill; it is never proportional to the tickets. Aggregators
+    over disjoint shards :meth:`merge` into exactly the one-pass result.
     """
 
     def __init__(
