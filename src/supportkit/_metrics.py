@@ -1575,8 +1575,8 @@ class MetricsAggregator:
 
     Memory is bounded by groups × sketch buckets: per group a fixed set of counters and at most
     ~1,100 buckets per duration distribution. The state grows while the groups' sketches still
-    meet new buckets and levels off as they fill; it is never proportional to the tickets. Aggregators
-    over disjoint shards :meth:`merge` into exactly the one-pass result.
+    meet new buckets and levels off as they fill; it is never proportional to the tickets.
+    Aggregators over disjoint shards :meth:`merge` into exactly the one-pass result.
     """
 
     def __init__(
