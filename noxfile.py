@@ -7,7 +7,6 @@ from pathlib import Path
 import nox
 
 nox.options.sessions = ["tests", "lint", "typing", "plugins", "docs"]
-nox.options.default_venv_backend = "venv"
 
 ROOT = Path(__file__).parent
 PYPROJECT = nox.project.load_toml("pyproject.toml")
