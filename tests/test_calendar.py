@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import sys
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from supportkit import BusinessCalendar, CalendarError
+from supportkit import BusinessCalendar, CalendarError, ConfigurationError
 
 NY = ZoneInfo("America/New_York")
 OFFICE = {day: ["09:00-17:00"] for day in ("mon", "tue", "wed", "thu", "fri")}
@@ -434,6 +436,16 @@ def test_weekday_given_twice_is_refused() -> None:
     """``mon`` and ``Mon`` name the same day: refused rather than one silently dropped."""
     with pytest.raises(CalendarError, match="given twice"):
         BusinessCalendar("UTC", {"mon": ["09:00-12:00"], "Mon": ["13:00-17:00"]})
+
+
+@pytest.mark.parametrize("method", ["add_many", "elapsed_many"])
+def test_batch_api_without_numpy_names_the_extra(
+    office: BusinessCalendar, method: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without numpy the batch methods raise ConfigurationError naming supportkit[numpy]."""
+    monkeypatch.setitem(sys.modules, "numpy", None)  # makes `import numpy` fail
+    with pytest.raises(ConfigurationError, match=re.escape("supportkit[numpy]")):
+        getattr(office, method)([0], [3600])
 
 
 def test_tz_is_a_read_only_zoneinfo() -> None:

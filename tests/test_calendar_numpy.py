@@ -72,6 +72,18 @@ def test_add_many_refuses_floats() -> None:
         CAL.add_many(np.array([1.5]), np.array([1]))
 
 
+def test_add_many_shape_mismatch_names_the_shapes() -> None:
+    """Starts and durations that do not broadcast give a CalendarError naming both shapes."""
+    with pytest.raises(CalendarError, match=r"\(3,\).*\(2,\)"):
+        CAL.add_many(np.array([T0, T0, T0]), np.array([60, 60]))
+
+
+def test_elapsed_many_shape_mismatch_names_the_shapes() -> None:
+    """Starts and ends that do not broadcast give a CalendarError naming both shapes."""
+    with pytest.raises(CalendarError, match=r"\(2,\).*\(3,\)"):
+        CAL.elapsed_many(np.array([T0, T0]), np.array([T0, T0, T0]))
+
+
 EVE = 1_766_566_800  # 2025-12-24 09:00 UTC
 
 

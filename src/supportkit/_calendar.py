@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ._time import from_epoch, seconds, to_epoch
-from .exceptions import CalendarError
+from .exceptions import CalendarError, ConfigurationError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -525,11 +525,17 @@ class BusinessCalendar:
         *starts* are int64 epoch seconds or ``datetime64`` (read as UTC, numpy's convention);
         *durations* are seconds or ``timedelta64``; both broadcast. The result has the kind of
         *starts*: int64 epoch seconds, or ``datetime64[s]``.
-        """
-        import numpy as np
 
+        Raises:
+            ConfigurationError: numpy is not installed.
+            CalendarError: the arrays have the wrong kind or do not broadcast together.
+        """
+        try:
+            import numpy as np
+        except ImportError as exc:
+            raise _needs_numpy("add_many") from exc
         ts, as_datetime = _epochs(np, starts)
-        ts, d = np.broadcast_arrays(ts, _durations(np, durations))
+        ts, d = _broadcast(np, ts, _durations(np, durations), "starts", "durations")
         out = ts.copy()
         if ts.size and d.any():
             k0, k1 = int(ts.min()) // _BLOCK, int(ts.max()) // _BLOCK
@@ -555,10 +561,16 @@ class BusinessCalendar:
 
         *starts* and *ends* are int64 epoch seconds or ``datetime64`` (read as UTC); they
         broadcast.
-        """
-        import numpy as np
 
-        a, b = np.broadcast_arrays(_epochs(np, starts)[0], _epochs(np, ends)[0])
+        Raises:
+            ConfigurationError: numpy is not installed.
+            CalendarError: the arrays have the wrong kind or do not broadcast together.
+        """
+        try:
+            import numpy as np
+        except ImportError as exc:
+            raise _needs_numpy("elapsed_many") from exc
+        a, b = _broadcast(np, _epochs(np, starts)[0], _epochs(np, ends)[0], "starts", "ends")
         if not a.size:
             return np.zeros(a.shape, np.int64)
         k0 = int(min(a.min(), b.min())) // _BLOCK
@@ -585,6 +597,27 @@ class BusinessCalendar:
         arrays = (s_arr, e_arr, cum)
         self._cache = (k0, k1, arrays)
         return arrays
+
+
+def _needs_numpy(method: str) -> ConfigurationError:
+    """The error for a batch method called without numpy installed: name the extra."""
+    return ConfigurationError(
+        f"BusinessCalendar.{method} needs numpy: pip install 'supportkit[numpy]'"
+    )
+
+
+def _broadcast(
+    np: Any, x: Any, y: Any, x_name: str, y_name: str
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    """Broadcast two arrays together, or a CalendarError naming both shapes."""
+    try:
+        bx, by = np.broadcast_arrays(x, y)
+    except ValueError as exc:
+        raise CalendarError(
+            f"{x_name} of shape {x.shape} and {y_name} of shape {y.shape} do not broadcast "
+            "together: give arrays of one shape, or a single value for one of them"
+        ) from exc
+    return bx, by
 
 
 def _epochs(np: Any, values: Any) -> tuple[Any, bool]:
