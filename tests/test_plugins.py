@@ -314,7 +314,7 @@ def test_routing_strategy_lookup() -> None:
 
 def test_routing_strategy_without_choose_is_refused() -> None:
     """Something that cannot choose an agent is a PluginError."""
-    plugins = host(Named(supportkit_routing_strategy=lambda: "round-robin"))
+    plugins = host(Named(supportkit_routing_strategy=lambda: 42))
     with pytest.raises(PluginError, match=r"return a supportkit\.SelectionStrategy"):
         plugins.routing_strategy(queue="vip")
 

@@ -38,7 +38,7 @@ from ._sla import (
     check_policies,
     select_policy,
 )
-from ._sqlite import SqliteStore
+from ._sqlite import DEFAULT_DATABASE, SqliteStore
 from ._ticket import Ticket, _Fold
 from ._time import from_epoch, seconds, to_epoch
 from .exceptions import (
@@ -63,8 +63,6 @@ __all__ = [
 log = logging.getLogger("supportkit.desk")
 log.addHandler(logging.NullHandler())  # a library logs; the application decides what to show
 
-#: Where ``SupportDesk()`` keeps its SQLite store when no ``store`` is given (current directory).
-DEFAULT_DATABASE = "supportkit.sqlite3"
 
 #: What an action hands ``_apply``: the ticket's fold and the instant -> the events to append.
 _Build = Callable[[_Fold, datetime], list[TicketEvent]]
@@ -168,13 +166,19 @@ class SupportDesk:
 
     ``store`` is a :class:`SqliteStore` (the default: ``./supportkit.sqlite3``, see
     :data:`DEFAULT_DATABASE`), an :class:`~supportkit.InMemoryStore` for tests, or any
-    :class:`~supportkit.typing.EventStore`. ``plugins`` are plugin objects (or a ready
+    :class:`~supportkit.typing.EventStore`, or the name of a store registered through
+    ``supportkit_register_stores`` (``"sqlite"``, ``"memory"``, a plugin's), opened with
+    ``store_options`` as keyword arguments (``{"path": ...}`` for ``"sqlite"``, whose path
+    defaults to :data:`DEFAULT_DATABASE`). ``plugins`` are plugin objects (or a ready
     ``PluginHost``) for CRM lookups, notifiers, channels and lifecycle hooks, registered beside
     the built-ins and the installed entry-point plugins (``None``: no plugins at all); ``clock``
     the time source; ``policies`` the SLA policies in match order (a tier's ``sla_policy``
-    names the one its tickets get); ``calendars`` the business calendar for business-hour
-    targets, one for all or a mapping from policy name (``"default"`` for the rest); ``tiers``
-    the customer tiers and ``router`` a :class:`Router` that assigns new tickets.
+    names the one its tickets get), followed by the plugins' policy sources' policies (a given
+    policy replaces a source's of the same name); ``calendars`` the business calendar for
+    business-hour targets, one for all or a mapping from policy name (``"default"`` for the
+    rest); ``tiers`` the customer tiers and ``router`` a :class:`Router` that assigns new
+    tickets (with the strategy the ``supportkit_routing_strategy`` hook chooses for each
+    queue, else its own).
 
     ``ladder`` is the :class:`EscalationLadder` whose triggers ``tick`` (SLA alerts) and
     ``ingest`` (reopens) apply; the default, :data:`DEFAULT_LADDER`, climbs one level on an SLA
@@ -191,7 +195,8 @@ class SupportDesk:
     def __init__(
         self,
         *,
-        store: EventStore | None = None,
+        store: EventStore | str | None = None,
+        store_options: Mapping[str, Any] | None = None,
         plugins: PluginHost | Iterable[object] | None = (),
         clock: Clock | None = None,
         policies: Iterable[SlaPolicy] = (),
@@ -205,15 +210,21 @@ class SupportDesk:
         lease: timedelta = timedelta(minutes=5),
         cache_size: int = 100_000,
     ) -> None:
+        self.plugins = DeskPlugins(as_host(plugins))
         if store is None:
             store = SqliteStore(DEFAULT_DATABASE)
+        elif isinstance(store, str):
+            store = self.plugins.open_store(store, store_options or {})
         if not isinstance(store, EventStore):
             raise ConfigurationError(
                 f"store must implement supportkit.typing.EventStore, got {store!r}"
             )
         self.store: DeskStore = store if isinstance(store, DeskStore) else MemorySidecar(store)
         self.clock: Clock = clock or SystemClock()
-        self.policies = tuple(policies)
+        explicit = tuple(policies)
+        given = {p.name for p in explicit}
+        sourced = [p for p in self.plugins.host.sla_policies() if p.name not in given]
+        self.policies = (*explicit, *sourced)
         names = [p.name for p in self.policies]
         if len(set(names)) != len(names):
             raise ConfigurationError(f"SLA policy names must be unique, got {names}")
@@ -235,7 +246,8 @@ class SupportDesk:
                 )
         self.router = router
         self._router_synced = False
-        self.plugins = DeskPlugins(as_host(plugins))
+        if router is not None and router.strategy_for is None:
+            router.strategy_for = self.plugins.routing_strategy
         self.ladder = ladder
         if max_attempts < 1:
             raise ConfigurationError(f"max_attempts must be at least 1, got {max_attempts}")

@@ -33,9 +33,11 @@ from ._hookargs import (
 )
 from ._model import Customer, InboundMessage, Role, TicketEvent, Tier
 from ._plugins import PluginHost
+from ._routing import SelectionStrategy
 from ._ticket import Ticket, _Fold
 from ._time import from_epoch, parse_instant, to_epoch
-from .exceptions import ConfigurationError, PluginError, StoreError
+from .exceptions import ConfigurationError, PluginError, StoreError, SupportkitError
+from .typing import EventStore
 
 __all__ = ["DeskPlugins", "History", "as_host"]
 
@@ -203,6 +205,23 @@ class DeskPlugins:
 
     def select_policy(self, ticket: Ticket, policies: Sequence[Any]) -> Any | None:
         return self.host.select_sla_policy(ticket=ticket, policies=policies)
+
+    def routing_strategy(self, queue: str) -> SelectionStrategy | None:
+        return self.host.routing_strategy(queue=queue)
+
+    def open_store(self, name: str, options: Mapping[str, Any]) -> EventStore:
+        """Open the store registered as *name* with *options* (its keyword arguments)."""
+        factory = self.host.store_factory(name)
+        try:
+            return factory(**options)
+        except SupportkitError:
+            raise
+        except Exception as exc:
+            raise PluginError(
+                f"store {name!r} could not be opened with options {dict(options)!r}: "
+                f"{type(exc).__name__}: {exc}",
+                plugin=f"store:{name}",
+            ) from exc
 
     # notices -> outbox rows
     def rows(

@@ -44,7 +44,7 @@ from ._hookargs import (
     TicketEscalated,
 )
 from ._model import Customer, InboundMessage, Tier
-from ._routing import SelectionStrategy
+from ._routing import STRATEGY_NAMES, SelectionStrategy
 from ._sla import SlaPolicy
 from ._ticket import Ticket
 from .exceptions import ConfigurationError, EventError, PluginError
@@ -455,10 +455,44 @@ class PluginHost:
         return self._first("supportkit_select_sla_policy", SlaPolicy, kwargs)
 
     def routing_strategy(self, *, queue: str) -> SelectionStrategy | None:
-        """The selection strategy a plugin chooses for *queue*, or ``None`` for the default."""
-        # A runtime-checkable protocol is a fine isinstance() target; mypy wants concrete types.
-        kwargs = {"queue": queue}
-        return self._first("supportkit_routing_strategy", _Strategy, kwargs)  # type: ignore[type-abstract]
+        """The selection strategy a plugin chooses for *queue*, or ``None`` for the default.
+
+        A hookimpl may answer with a strategy object or with a strategy's name: one registered
+        through ``supportkit_register_routing_strategies`` or a built-in one (``"round_robin"``,
+        ...), made fresh by :meth:`new_routing_strategy`.
+        """
+        hook = "supportkit_routing_strategy"
+        self._ready()
+        for impl in self._impls(hook):
+            answer = self._call(impl, hook, {"queue": queue})
+            if isinstance(answer, str):
+                return self.new_routing_strategy(answer)
+            if answer is not None:
+                # A runtime-checkable protocol is a fine isinstance() target; mypy wants more.
+                return _checked(answer, _Strategy, impl.plugin_name, hook)  # type: ignore[type-abstract]
+        return None
+
+    def new_routing_strategy(self, name: str) -> SelectionStrategy:
+        """A fresh strategy from the factory registered as *name*, else the built-in one.
+
+        Raises :class:`~supportkit.ConfigurationError` naming the known strategies for an
+        unknown name, and :class:`~supportkit.PluginError` if the factory fails.
+        """
+        factories = self.routing_strategies()
+        if name not in factories:
+            if name in STRATEGY_NAMES:
+                return STRATEGY_NAMES[name]()
+            known = [*factories, *STRATEGY_NAMES]
+            raise ConfigurationError(
+                f"no routing strategy named {name!r} (known: {', '.join(known)}); register it "
+                "through supportkit_register_routing_strategies"
+            )
+        target = f"routing_strategy:{name}"
+        try:
+            strategy = factories[name]()
+        except Exception as exc:
+            raise _wrap(exc, target, "making a strategy") from exc
+        return _checked(strategy, _Strategy, target, "its factory")  # type: ignore[type-abstract]
 
     # --- channels ------------------------------------------------------------------------------
 

@@ -315,6 +315,9 @@ class Sticky:
         return self.fallback.choose(ticket, candidates)
 
 
+#: The queue name of a ticket with neither a routed group nor a group (for per-queue strategies).
+DEFAULT_QUEUE = "default"
+
 #: The strategies a :class:`Router` also accepts by name.
 STRATEGY_NAMES: dict[str, Callable[[], SelectionStrategy]] = {
     "round_robin": RoundRobin,
@@ -709,6 +712,12 @@ class Router:
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         self.strategy: SelectionStrategy = _strategy(strategy)
+        #: Asked once per queue (a ticket's routed group, else its tier's dedicated group, else
+        #: its group, else ``"default"``) for that queue's strategy; ``None`` (or a ``None``
+        #: answer) means :attr:`strategy`. A :class:`~supportkit.SupportDesk` sets it to ask
+        #: the ``supportkit_routing_strategy`` hook.
+        self.strategy_for: Callable[[str], SelectionStrategy | None] | None = None
+        self._queue_strategies: dict[str, SelectionStrategy] = {}
         self.skills = None if skills is None else frozenset(skills)
         self.counts = frozenset(_enum(Status, status, "counts") for status in counts)
         if not isinstance(default_capacity, int) or default_capacity < 0:
@@ -971,7 +980,18 @@ class Router:
 
     def _choose(self, ticket: RoutedTicket, candidates: list[AgentState]) -> AgentState:
         ticket.previous_agent = self._last_agent.get(ticket.customer or "")
-        return self.strategy.choose(ticket, candidates)
+        return self._strategy_of(ticket).choose(ticket, candidates)
+
+    def _strategy_of(self, ticket: RoutedTicket) -> SelectionStrategy:
+        """The strategy of *ticket*'s queue: :attr:`strategy_for`'s answer (asked once per
+        queue), else the router's default :attr:`strategy`."""
+        if self.strategy_for is None:
+            return self.strategy
+        queue = ticket.routed_group or ticket.dedicated_group or ticket.group or DEFAULT_QUEUE
+        strategy = self._queue_strategies.get(queue)
+        if strategy is None:
+            strategy = self._queue_strategies[queue] = self.strategy_for(queue) or self.strategy
+        return strategy
 
     # --- commits --------------------------------------------------------------------------
 

@@ -34,7 +34,11 @@ from ._store import check_batch, check_version
 from ._ticket import Ticket
 from .exceptions import ConfigurationError, StoreError
 
-__all__ = ["MIGRATIONS", "SqliteStore"]
+__all__ = ["DEFAULT_DATABASE", "MIGRATIONS", "SqliteStore"]
+
+#: The file a :class:`SqliteStore` (and ``SupportDesk()``) uses when no path is given: in the
+#: current directory.
+DEFAULT_DATABASE = "supportkit.sqlite3"
 
 _SYNCHRONOUS = {"normal": "NORMAL", "full": "FULL"}
 
@@ -127,12 +131,13 @@ class SqliteStore:
 
     ``durability="normal"`` (``synchronous=NORMAL``) survives the process being killed;
     ``"full"`` (``synchronous=FULL``) also survives power loss, at the cost of an fsync per
-    commit. Use it as a context manager or call :meth:`close`.
+    commit. Use it as a context manager or call :meth:`close`. *path* defaults to
+    :data:`DEFAULT_DATABASE` (so ``SupportDesk(store="sqlite")`` opens that file).
     """
 
     def __init__(
         self,
-        path: str | os.PathLike[str],
+        path: str | os.PathLike[str] = DEFAULT_DATABASE,
         *,
         durability: str = "normal",
         busy_timeout: float = 30.0,

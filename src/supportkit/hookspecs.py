@@ -216,13 +216,18 @@ def supportkit_select_sla_policy(ticket: Ticket, policies: Sequence[SlaPolicy]) 
 
 
 @hookspec(firstresult=True)
-def supportkit_routing_strategy(queue: str) -> SelectionStrategy | None:
+def supportkit_routing_strategy(queue: str) -> SelectionStrategy | str | None:
     """Choose the agent-selection strategy of a routing queue.
 
-    :param queue: The queue's name.
+    :param queue: The queue's name: the ticket's routed group (an escalation's target or a
+        group assignment), else its tier's dedicated group, else its group, else
+        ``"default"``. A desk's router asks once per
+        queue and keeps the answer.
     :returns: A selection strategy for the queue (an object with
-        ``choose(ticket, candidates)``, like :class:`~supportkit.LeastLoaded`), or ``None`` for
-        the next plugin and finally the router's default.
+        ``choose(ticket, candidates)``, like :class:`~supportkit.LeastLoaded`), the name of a
+        strategy registered through ``supportkit_register_routing_strategies`` (or a built-in
+        one, such as ``"round_robin"``), or ``None`` for the next plugin and finally the
+        router's default.
 
     Stops at first non-None result.
 

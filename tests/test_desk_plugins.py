@@ -1,0 +1,199 @@
+"""SupportDesk with real plugin objects: policy sources, routing strategies, stores by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from supportkit import (
+    Agent,
+    ConfigurationError,
+    FrozenClock,
+    InboundMessage,
+    InMemoryStore,
+    SlaPolicy,
+    SqliteStore,
+    Tier,
+    hookimpl,
+)
+from supportkit._desk import SupportDesk
+from supportkit._routing import AgentState, RoutedTicket, Router
+from supportkit.typing import EventStore
+
+T0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
+SOURCED = SlaPolicy.from_dict(
+    {
+        "name": "sourced",
+        "targets": {"normal": {"first_reply": {"minutes": 30, "business": False}}},
+    }
+)
+
+
+def message(number: int = 1, **fields: Any) -> InboundMessage:
+    return InboundMessage(f"m-{number}", "email", f"c{number}@example.com", T0, **fields)
+
+
+class PolicySource:
+    """A plugin registering one SLA policy source."""
+
+    def __init__(self, *policies: SlaPolicy) -> None:
+        self.policies = policies
+
+    @hookimpl
+    def supportkit_register_sla_policy_sources(
+        self, register: Callable[[str, Callable[[], Iterable[SlaPolicy]]], None]
+    ) -> None:
+        register("file", lambda: self.policies)
+
+
+class Last:
+    """A strategy that picks the last candidate (the default, least loaded, picks the first)."""
+
+    def choose(self, ticket: RoutedTicket, candidates: Sequence[AgentState]) -> AgentState:
+        return candidates[-1]
+
+
+class Strategies:
+    """A plugin registering the strategy ``last`` and choosing it (by name) for queue *queue*."""
+
+    def __init__(self, queue: str, answer: object = "last") -> None:
+        self.queue = queue
+        self.answer = answer
+        self.asked: list[str] = []
+
+    @hookimpl
+    def supportkit_register_routing_strategies(
+        self, register: Callable[[str, Callable[[], Last]], None]
+    ) -> None:
+        register("last", Last)
+
+    @hookimpl
+    def supportkit_routing_strategy(self, queue: str) -> object:
+        self.asked.append(queue)
+        return self.answer if queue == self.queue else None
+
+
+class Stores:
+    """A plugin registering a store factory that records its options."""
+
+    def __init__(self) -> None:
+        self.options: list[dict[str, Any]] = []
+
+    def open(self, **options: Any) -> EventStore:
+        self.options.append(options)
+        return InMemoryStore()
+
+    @hookimpl
+    def supportkit_register_stores(self, register: Callable[[str, Any], None]) -> None:
+        register("recorded", self.open)
+
+
+#: Customer c2's tickets go to the group "billing" (the queue of that name).
+BILLING = Tier("gold", weight=10, dedicated_group="billing", watchlist={"c2@example.com"})
+
+
+def routed_desk(*plugins: object) -> SupportDesk:
+    agents = [Agent(f"a{n}", capacity={"email": 5}, groups={"billing"}) for n in (1, 2)]
+    router = Router(agents, tiers=[BILLING], clock=FrozenClock(T0))
+    return SupportDesk(
+        store=InMemoryStore(),
+        plugins=plugins,
+        clock=FrozenClock(T0),
+        router=router,
+        tiers=[BILLING],
+    )
+
+
+def test_a_policy_sources_policies_join_the_desks_policies() -> None:
+    """A plugin's policy source adds its policies after the explicit ones."""
+    explicit = SlaPolicy.from_dict(
+        {
+            "name": "explicit",
+            "targets": SOURCED.to_dict()["targets"],
+            "conditions": {"tags": ["vip"]},
+        }
+    )
+    desk = SupportDesk(store=InMemoryStore(), plugins=[PolicySource(SOURCED)], policies=[explicit])
+    assert (explicit, SOURCED) == desk.policies
+
+
+def test_an_ingested_ticket_gets_a_sourced_policy() -> None:
+    """With no explicit policies, a ticket gets the policy a plugin's source provides."""
+    desk = SupportDesk(
+        store=InMemoryStore(), plugins=[PolicySource(SOURCED)], clock=FrozenClock(T0)
+    )
+    ticket_id = desk.ingest(message()).ticket_id
+    assert "sourced" == desk.ticket(ticket_id).sla_policy
+
+
+def test_an_explicit_policy_replaces_a_sourced_one_of_the_same_name() -> None:
+    """Policy names stay unique: the explicit policy wins over a source's of that name."""
+    explicit = SlaPolicy.from_dict({**SOURCED.to_dict(), "version": "2"})
+    desk = SupportDesk(store=InMemoryStore(), plugins=[PolicySource(SOURCED)], policies=[explicit])
+    assert (explicit,) == desk.policies
+
+
+def test_the_routing_strategy_hook_chooses_a_registered_strategy_by_name() -> None:
+    """The hook's answer for the ticket's queue (its tier's group) picks the agent."""
+    desk = routed_desk(Strategies("billing"))
+    ticket_id = desk.ingest(message(2)).ticket_id
+    assert "a2" == desk.ticket(ticket_id).assignee
+
+
+def test_other_queues_keep_the_routers_default_strategy() -> None:
+    """A ``None`` answer (another queue) falls back to the router's strategy (least loaded)."""
+    plugin = Strategies("billing")
+    desk = routed_desk(plugin)
+    ticket_id = desk.ingest(message()).ticket_id
+    assert ("a1", ["default"]) == (desk.ticket(ticket_id).assignee, plugin.asked)
+
+
+def test_the_routing_strategy_hook_may_return_a_strategy_object() -> None:
+    """A strategy object answered by the hook is used as is."""
+    desk = routed_desk(Strategies("default", answer=Last()))
+    ticket_id = desk.ingest(message()).ticket_id
+    assert "a2" == desk.ticket(ticket_id).assignee
+
+
+def test_an_unknown_strategy_name_is_a_configuration_error() -> None:
+    """A hook naming no registered or built-in strategy is refused, naming it."""
+    desk = routed_desk(Strategies("default", answer="fastest"))
+    with pytest.raises(ConfigurationError, match="'fastest'"):
+        desk.ingest(message())
+
+
+def test_a_store_is_opened_by_registered_name_with_its_options() -> None:
+    """``store=<name>`` opens the plugin's store, passing ``store_options`` as arguments."""
+    plugin = Stores()
+    desk = SupportDesk(store="recorded", store_options={"size": 3}, plugins=[plugin])
+    desk.ingest(message())
+    assert ([{"size": 3}], 1) == (plugin.options, len(desk.store.ticket_ids()))
+
+
+def test_store_sqlite_by_name_takes_its_path_as_an_option(tmp_path: Path) -> None:
+    """``store="sqlite"`` opens the built-in SQLite store at ``store_options["path"]``."""
+    path = tmp_path / "desk.sqlite3"
+    with SupportDesk(store="sqlite", store_options={"path": path}) as desk:
+        desk.ingest(message())
+        assert isinstance(desk.store, SqliteStore)
+    assert 1 == len(SqliteStore(path).ticket_ids())
+
+
+def test_store_sqlite_by_name_defaults_to_the_default_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a path, ``store="sqlite"`` opens ``supportkit.sqlite3`` in the current directory."""
+    monkeypatch.chdir(tmp_path)
+    with SupportDesk(store="sqlite"):
+        pass
+    assert (tmp_path / "supportkit.sqlite3").exists()
+
+
+def test_an_unknown_store_name_is_a_configuration_error() -> None:
+    """A store name nobody registered is refused, naming the registered ones."""
+    with pytest.raises(ConfigurationError, match=r"'nosuch'.*memory, sqlite"):
+        SupportDesk(store="nosuch")
