@@ -284,6 +284,13 @@ def test_dict_without_tz_is_utc() -> None:
     assert "UTC" == BusinessCalendar.from_dict({"weekly": {"mon": ["09:00-17:00"]}}).tz.key
 
 
+@pytest.mark.parametrize("tz", ["", None])
+def test_dict_with_empty_tz_is_refused(tz: str | None) -> None:
+    """An explicit empty or null ``tz`` is refused like in the constructor, not read as UTC."""
+    with pytest.raises(CalendarError, match="zone"):
+        BusinessCalendar.from_dict({"tz": tz, "weekly": {"mon": ["09:00-17:00"]}})
+
+
 # --------------------------------------------------------------------------- DST worked examples
 
 

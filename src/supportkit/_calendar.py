@@ -233,10 +233,12 @@ class BusinessCalendar:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BusinessCalendar:
-        """Build a calendar from a plain dict (TOML/JSON config); ``tz`` defaults to UTC.
+        """Build a calendar from a plain dict (TOML/JSON config); a missing ``tz`` means UTC.
 
         The shape: ``{"tz": "Europe/Berlin", "weekly": {"mon": ["09:00-17:00"]},
-        "holidays": ["2025-12-25"], "overrides": {"2025-12-24": ["09:00-13:00"]}}``.
+        "holidays": ["2025-12-25"], "overrides": {"2025-12-24": ["09:00-13:00"]}}``. A ``tz``
+        that is present is checked like the constructor's: ``""`` or ``None`` is a
+        :class:`CalendarError`, never UTC.
         """
         if not isinstance(data, Mapping):
             raise CalendarError(f"a calendar dict must be a mapping, got {type(data).__name__}")
@@ -246,7 +248,7 @@ class BusinessCalendar:
                 f"unknown calendar keys {sorted(unknown)}: use tz, weekly, holidays, overrides"
             )
         return cls(
-            tz=data.get("tz") or "UTC",
+            tz=data.get("tz", "UTC"),
             weekly=data.get("weekly") or {},
             holidays=data.get("holidays") or (),
             overrides=data.get("overrides") or {},
