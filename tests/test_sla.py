@@ -281,6 +281,26 @@ def test_next_alert_agrees_with_the_evaluation(
     )
 
 
+@given(_STEPS, st.lists(st.integers(0, 4 * 3600), min_size=1, max_size=3), st.booleans())
+def test_next_alert_reused_between_events_is_still_right(
+    steps: list[tuple[int, str, str]], waits: list[int], biz: bool
+) -> None:
+    """next_alert asked at later and later instants while events come in (it reuses its answer
+    when the cycles did not change) always equals a fresh evaluation's next_due."""
+    events = _log(steps)
+    calendar = CALENDAR if biz else None
+    tracker = SlaTracker(POLICY, calendar)
+    for number, event in enumerate(events, 1):
+        tracker.apply(event)
+        at = event.at
+        for wait in waits:
+            at += timedelta(seconds=wait)
+            fresh = evaluate_sla(events[:number], POLICY, at=at, calendar=calendar).next_due
+            assert (None if fresh is None else int(fresh.timestamp())) == tracker.next_alert(
+                int(at.timestamp())
+            )
+
+
 # -- alerts, metric events ------------------------------------------------------------------
 
 

@@ -291,6 +291,7 @@ class SlaTracker:
         "_fold",
         "_last",
         "_log",
+        "_memo",
         "_policy",
         "_shared",
         "_st",
@@ -322,6 +323,8 @@ class SlaTracker:
         self._applied: list[tuple[int, SlaPolicy]] | None = [] if record else None
         # Evaluations read the state lazily, so once evaluated it is copied before a change.
         self._shared = False
+        # next_alert's last answer without emitted keys: (at_ts, tuple(state), answer).
+        self._memo: tuple[int, tuple[Any, ...], int | None] | None = None
 
     @property
     def ticket_id(self) -> str | None:
@@ -627,7 +630,22 @@ class SlaTracker:
         next instant after *at_ts* at which an alert falls due (:attr:`SlaEvaluation.next_due`).
 
         Unlike :meth:`evaluate` nothing escapes, so the next event needs no copy of the cycles.
+        Without *emitted*, an answer still in the future is reused while the cycles are as they
+        were (most events, say a customer message while a reply is awaited, change none): every
+        due instant is fixed by the cycles' state, and the ones between the two instants would
+        have been the answer.
         """
+        state = tuple(self._st)
+        memo = self._memo
+        if (
+            emitted is None
+            and memo is not None
+            and memo[0] <= at_ts
+            and self._last <= at_ts
+            and (memo[2] is None or memo[2] > at_ts)
+            and memo[1] == state
+        ):
+            return memo[2]
         evaluation = self._evaluation(at_ts)
         if emitted is not None:
             pending = [
@@ -637,7 +655,9 @@ class SlaTracker:
             ]
             if pending:
                 return min(pending)
-        return evaluation._next_due()
+        answer = evaluation._next_due()
+        self._memo = (at_ts, state, answer)
+        return answer
 
     def _evaluation(self, at_ts: int, at: datetime | None = None) -> SlaEvaluation:
         """The evaluation at *at_ts* (*at* as given, for the error message)."""
