@@ -397,6 +397,12 @@ def test_malformed_interval_is_refused(text: str) -> None:
         BusinessCalendar("UTC", {"mon": [text]})
 
 
+def test_non_ascii_digits_in_interval_are_refused() -> None:
+    """Only ASCII digits make an interval: Arabic-Indic ones are refused as malformed."""
+    with pytest.raises(CalendarError, match="HH:MM"):
+        BusinessCalendar("UTC", {"mon": ["\u0660\u0669:\u0660\u0660-\u0661\u0667:\u0660\u0660"]})
+
+
 def test_overlapping_intervals_are_refused() -> None:
     """Two intervals of one day may not overlap."""
     with pytest.raises(CalendarError, match="overlap"):

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["BusinessCalendar"]
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_INTERVAL = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+# [0-9], not \d: \d also matches non-ASCII digits such as Arabic-Indic ones.
+_INTERVAL = re.compile(r"^\s*([0-9]{1,2}):([0-9]{2})\s*-\s*([0-9]{1,2}):([0-9]{2})\s*$")
 # 52 weeks: a block holds about a year of intervals (a few hundred for office hours).
 _BLOCK = 52 * 7 * 86400
 _DAY = timedelta(days=1)
