@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from supportkit import (
     FrozenClock,
     InboundMessage,
     InMemoryStore,
+    PolicyError,
     SlaPolicy,
     SqliteStore,
     Tier,
@@ -197,3 +198,45 @@ def test_an_unknown_store_name_is_a_configuration_error() -> None:
     """A store name nobody registered is refused, naming the registered ones."""
     with pytest.raises(ConfigurationError, match=r"'nosuch'.*memory, sqlite"):
         SupportDesk(store="nosuch")
+
+
+class OwnPolicy:
+    """A plugin that chooses its own policy (one the desk was not given) for every ticket."""
+
+    def __init__(self, answer: bool = True) -> None:
+        self.answer = answer
+
+    @hookimpl
+    def supportkit_select_sla_policy(self, ticket: Any, policies: Any) -> SlaPolicy | None:
+        return SOURCED if self.answer else None
+
+
+def test_a_plugins_own_policy_applies_when_the_desk_has_no_policies() -> None:
+    """The select hook is asked even when the desk was given no policies."""
+    desk = SupportDesk(store=InMemoryStore(), plugins=[OwnPolicy()], clock=FrozenClock(T0))
+    ticket_id = desk.ingest(message()).ticket_id
+    assert "sourced" == desk.ticket(ticket_id).sla_policy
+
+
+def test_a_plugins_own_policy_survives_a_restart(tmp_path: Path) -> None:
+    """A new desk on the same store asks the plugin again and still reports the breach."""
+    path = tmp_path / "desk.sqlite3"
+    clock = FrozenClock(T0)
+    with SupportDesk(store=SqliteStore(path), plugins=[OwnPolicy()], clock=clock) as desk:
+        ticket_id = desk.ingest(message()).ticket_id
+    clock.advance(timedelta(hours=1))
+    with SupportDesk(store=SqliteStore(path), plugins=[OwnPolicy()], clock=clock) as desk:
+        evaluation = desk.sla(ticket_id)
+        assert evaluation is not None
+        breaches = [(a.kind, a.metric) for a in evaluation.alerts() if a.kind != "warning"]
+        assert [("breach", "first_reply")] == breaches
+
+
+def test_an_unknown_recorded_policy_is_a_policy_error(tmp_path: Path) -> None:
+    """After a restart without the plugin's answer, the ticket's policy is named, not skipped."""
+    path = tmp_path / "desk.sqlite3"
+    with SupportDesk(store=SqliteStore(path), plugins=[OwnPolicy()], clock=FrozenClock(T0)) as desk:
+        ticket_id = desk.ingest(message()).ticket_id
+    desk = SupportDesk(store=SqliteStore(path), plugins=[OwnPolicy(answer=False)])
+    with desk, pytest.raises(PolicyError, match="'sourced'"):
+        desk.sla(ticket_id)

@@ -46,6 +46,7 @@ from .exceptions import (
     ConfigurationError,
     EventError,
     PluginError,
+    PolicyError,
     StoreError,
     TicketStateError,
 )
@@ -344,7 +345,7 @@ class SupportDesk:
         fold = _Fold.start(events[0])
         for event in events[1:]:
             fold.apply(event)
-        tracker = self._tracker(fold.sla_policy)
+        tracker = self._tracker(fold.sla_policy, fold.freeze)
         if tracker is not None:
             for event in events:
                 tracker.apply(event)
@@ -366,11 +367,38 @@ class SupportDesk:
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
-    def _tracker(self, policy_name: str | None) -> SlaTracker | None:
-        book = self._books.get(policy_name or "")
-        if book is None:
+    def _tracker(
+        self, policy_name: str | None, ticket: Ticket | Callable[[], Ticket] | None = None
+    ) -> SlaTracker | None:
+        if policy_name is None:
             return None
+        book = self._books.get(policy_name)
+        if book is None:
+            book = self._books[self._recover(policy_name, ticket).name]
         return SlaTracker(book, self._calendar(book[0]))
+
+    def _recover(self, name: str, ticket: Ticket | Callable[[], Ticket] | None) -> SlaPolicy:
+        """The policy *name* recorded on a ticket this desk was not configured with (a plugin
+        chose one of its own, say before a restart): asked of ``supportkit_select_sla_policy``
+        again; a :class:`PolicyError` if no plugin answers with a policy of that name."""
+        if callable(ticket):  # the fold's freeze: only now that it is needed
+            ticket = ticket()
+        chosen = None if ticket is None else self.plugins.select_policy(ticket, self.policies)
+        if chosen is None or chosen.name != name:
+            raise PolicyError(
+                f"a ticket has SLA policy {name!r}, which this desk does not know (its policies: "
+                f"{', '.join(self._policies) or 'none'}); pass it in policies=, register it "
+                "through a supportkit_register_sla_policy_sources plugin, or have the "
+                "supportkit_select_sla_policy plugin that chose it choose it again"
+            )
+        return self._adopt(chosen)
+
+    def _adopt(self, policy: SlaPolicy) -> SlaPolicy:
+        """Track *policy* (a plugin's own) here too, like the configured ones."""
+        if policy.name not in self._books:
+            self._policies[policy.name] = policy
+            self._books[policy.name] = (policy, *self.policies)
+        return policy
 
     def _calendar(self, policy: SlaPolicy) -> BusinessCalendar | None:
         return self._calendars.get(policy.name) or self._calendars.get("default")
@@ -693,8 +721,6 @@ class SupportDesk:
         return self.tiers.get(customer.tier) or Tier(customer.tier, weight=0)
 
     def _policy(self, ticket: Ticket, tier: Tier | None) -> SlaPolicy | None:
-        if not self.policies:
-            return None
         chosen = self.plugins.select_policy(ticket, self.policies)
         if chosen is not None:
             if not isinstance(chosen, SlaPolicy):
@@ -702,10 +728,7 @@ class SupportDesk:
                     f"supportkit_select_sla_policy returned {chosen!r} for ticket {ticket.id}; "
                     "return a supportkit.SlaPolicy or None"
                 )
-            if chosen.name not in self._books:  # a plugin's own policy: track it here too
-                self._policies[chosen.name] = chosen
-                self._books[chosen.name] = (chosen, *self.policies)
-            return chosen
+            return self._adopt(chosen)
         if tier is not None and tier.sla_policy is not None:
             return self._policies[tier.sla_policy]
         return select_policy(self.policies, ticket)
@@ -1095,7 +1118,7 @@ class SupportDesk:
                 if not events:
                     continue  # created after *at*
                 ticket = Ticket.from_events(events)
-                tracker = self._tracker(ticket.sla_policy)
+                tracker = self._tracker(ticket.sla_policy, ticket)
                 if tracker is not None:
                     for event in events:
                         tracker.apply(event)
