@@ -481,7 +481,8 @@ class BusinessCalendar:
 
         ``add(t, timedelta(0)) == t``. From a closed instant counting starts at the next
         opening. A result on the end of an interval stays there; a negative *duration* counts
-        backwards and a result on the start of an interval stays there.
+        backwards and a result on the start of an interval stays there. Sub-second parts of
+        *start* and *duration* are floored: ``timedelta(seconds=-0.5)`` counts back one second.
         """
         ts = to_epoch(start, "start", CalendarError)
         if type(duration) is timedelta:  # the common case, inlined: this is the hot path
