@@ -29,6 +29,17 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def thorough(session: nox.Session) -> None:
+    """Only the Hypothesis tests, with the thorough profile (5,000 examples each; slow, on demand).
+
+    Hypothesis marks its tests ``hypothesis``; tests/conftest.py reads SUPPORTKIT_HYPOTHESIS.
+    """
+    session.install("-e", ".[cli,numpy]", *group("tests"))
+    paths = session.posargs or ["tests"]
+    session.run("pytest", "-m", "hypothesis", *paths, env={"SUPPORTKIT_HYPOTHESIS": "thorough"})
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff: lint rules and formatting."""
     session.install(*group("lint"))
