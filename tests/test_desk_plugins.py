@@ -22,6 +22,7 @@ from supportkit import (
     hookimpl,
 )
 from supportkit._desk import SupportDesk
+from supportkit._plugins import PluginHost
 from supportkit._routing import AgentState, RoutedTicket, Router
 from supportkit.typing import EventStore
 
@@ -240,3 +241,33 @@ def test_an_unknown_recorded_policy_is_a_policy_error(tmp_path: Path) -> None:
     desk = SupportDesk(store=SqliteStore(path), plugins=[OwnPolicy(answer=False)])
     with desk, pytest.raises(PolicyError, match="'sourced'"):
         desk.sla(ticket_id)
+
+
+class Blockable:
+    """A plugin that registers a policy source, to see whether it was registered at all."""
+
+    __name__ = "blockable"  # its plugin name
+
+    @hookimpl
+    def supportkit_register_sla_policy_sources(self, register: Callable[[str, Any], None]) -> None:
+        register("blockable", lambda: [SOURCED])
+
+
+def test_blocked_plugins_are_never_registered() -> None:
+    """``blocked_plugins`` keeps a named plugin (here one given in ``plugins``) off the host."""
+    desk = SupportDesk(store=InMemoryStore(), plugins=[Blockable()], blocked_plugins=["blockable"])
+    assert ((), None) == (desk.policies, desk.plugins.host.get_plugin("blockable"))
+
+
+def test_blocked_plugins_can_block_the_builtins() -> None:
+    """The built-ins are the plugin ``supportkit.builtins``: blocked, its channel is gone."""
+    desk = SupportDesk(store=InMemoryStore(), blocked_plugins=["supportkit.builtins"])
+    assert "json" not in desk.plugins.host.channels()
+
+
+def test_blocked_plugins_with_a_ready_host_is_refused() -> None:
+    """A ready host's plugins are already registered: blocking them there is an error."""
+    with pytest.raises(ConfigurationError, match="ready PluginHost"):
+        SupportDesk(
+            store=InMemoryStore(), plugins=PluginHost(), blocked_plugins=["supportkit.builtins"]
+        )

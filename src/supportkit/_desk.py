@@ -172,14 +172,15 @@ class SupportDesk:
     ``store_options`` as keyword arguments (``{"path": ...}`` for ``"sqlite"``, whose path
     defaults to :data:`DEFAULT_DATABASE`). ``plugins`` are plugin objects (or a ready
     ``PluginHost``) for CRM lookups, notifiers, channels and lifecycle hooks, registered beside
-    the built-ins and the installed entry-point plugins (``None``: no plugins at all); ``clock``
-    the time source; ``policies`` the SLA policies in match order (a tier's ``sla_policy``
-    names the one its tickets get), followed by the plugins' policy sources' policies (a given
-    policy replaces a source's of the same name); ``calendars`` the business calendar for
-    business-hour targets, one for all or a mapping from policy name (``"default"`` for the
-    rest); ``tiers`` the customer tiers and ``router`` a :class:`Router` that assigns new
-    tickets (with the strategy the ``supportkit_routing_strategy`` hook chooses for each
-    queue, else its own).
+    the built-ins and the installed entry-point plugins (``None``: no plugins at all);
+    ``blocked_plugins`` names plugins never to register (an entry point's name, or
+    ``"supportkit.builtins"``); ``clock`` the time source; ``policies`` the SLA policies in
+    match order (a tier's ``sla_policy`` names the one its tickets get), followed by the
+    plugins' policy sources' policies (a given policy replaces a source's of the same name);
+    ``calendars`` the business calendar for business-hour targets, one for all or a mapping
+    from policy name (``"default"`` for the rest); ``tiers`` the customer tiers and
+    ``router`` a :class:`Router` that assigns new tickets (with the strategy the
+    ``supportkit_routing_strategy`` hook chooses for each queue, else its own).
 
     ``ladder`` is the :class:`EscalationLadder` whose triggers ``tick`` (SLA alerts) and
     ``ingest`` (reopens) apply; the default, :data:`DEFAULT_LADDER`, climbs one level on an SLA
@@ -199,6 +200,7 @@ class SupportDesk:
         store: EventStore | str | None = None,
         store_options: Mapping[str, Any] | None = None,
         plugins: PluginHost | Iterable[object] | None = (),
+        blocked_plugins: Iterable[str] = (),
         clock: Clock | None = None,
         policies: Iterable[SlaPolicy] = (),
         calendars: BusinessCalendar | Mapping[str, BusinessCalendar] | None = None,
@@ -211,7 +213,7 @@ class SupportDesk:
         lease: timedelta = timedelta(minutes=5),
         cache_size: int = 100_000,
     ) -> None:
-        self.plugins = DeskPlugins(as_host(plugins))
+        self.plugins = DeskPlugins(as_host(plugins, blocked_plugins))
         if store is None:
             store = SqliteStore(DEFAULT_DATABASE)
         elif isinstance(store, str):

@@ -49,17 +49,28 @@ _EVENT_NOTICES = {
 }
 
 
-def as_host(plugins: PluginHost | Iterable[object] | None) -> PluginHost:
-    """A :class:`PluginHost` from what ``SupportDesk(plugins=...)`` was given."""
+def as_host(
+    plugins: PluginHost | Iterable[object] | None, blocked: Iterable[str] = ()
+) -> PluginHost:
+    """A :class:`PluginHost` from what ``SupportDesk(plugins=..., blocked_plugins=...)`` was
+    given."""
+    if isinstance(blocked, str | bytes) or not isinstance(blocked, Iterable):
+        raise ConfigurationError(f"blocked_plugins must be a list of plugin names, got {blocked!r}")
+    blocked = tuple(blocked)
     if isinstance(plugins, PluginHost):
+        if blocked:
+            raise ConfigurationError(
+                "blocked_plugins cannot be applied to a ready PluginHost (its plugins are "
+                "already registered): pass plugin objects instead, or block them on that host"
+            )
         return plugins
     if plugins is None:
-        return PluginHost(load_entrypoints=False, blocked=["supportkit.builtins"])
+        return PluginHost(load_entrypoints=False, blocked=["supportkit.builtins", *blocked])
     if isinstance(plugins, str | bytes) or not isinstance(plugins, Iterable):
         raise ConfigurationError(
             f"plugins must be a PluginHost or a list of plugin objects, got {plugins!r}"
         )
-    return PluginHost(plugins=tuple(plugins))
+    return PluginHost(plugins=tuple(plugins), blocked=blocked)
 
 
 _MESSAGE_FIELDS = tuple(field.name for field in attrs.fields(InboundMessage))
