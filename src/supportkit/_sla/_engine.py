@@ -168,48 +168,36 @@ class SlaMetricEvent:
 # a cycle costs no object of its own. ``st[m]`` is the offset of metric *m*'s open cycle (0: none)
 # and ``st[_COUNT + m]`` how many cycles *m* has had; the cycles follow from ``_HEAD`` on, one
 # block of ``_W`` fields each, in start order. Fields, at ``o + name`` for the cycle at offset o
-# (instants are epoch seconds):
+# (instants are epoch seconds); the ones a start sets come first, the rest start as the policy
+# entry's constant tail (see _compile), so starting a cycle is two short list extends:
 #
-# _M, _IX          metric number, index among that metric's cycles
-# _START, _STOP    start; stop (None while not stopped)
-# _TARGET, _BIZ    target seconds; whether they count on the business calendar
-# _ENTRY           the policy table entry (target, biz, warning levels, warning thresholds)
+# _START, _IX      start; index among the metric's cycles
 # _ACC, _RTS       while running: elapsed at the last resume, and that instant; while paused,
 #                  _ACC is the total
 # _SINCE           the clock value (business or wall seconds) at the last resume
-# _RUN, _RAN       whether the clock runs; whether it ran when the cycle stopped
-# _ESTOP           elapsed at the stop
-# _BREACH          the breach instant once pinned (a breach is permanent), else None
-# _CANCEL          whether the stop was a cancellation
+# _RUN             whether the clock runs
 # _SPANS           flat (resumed at, elapsed then, ...) for every resume since the last re-target,
 #                  so warning instants can be found later (None for just (start, 0))
+# _STOP            the stop (None while not stopped)
+# _RAN, _ESTOP     whether the clock ran when the cycle stopped; elapsed then
+# _BREACH          the breach instant once pinned (a breach is permanent), else None
+# _CANCEL          whether the stop was a cancellation
 # _WARNED          levels reached before a re-target: {level: instant}, or None
+# _M               metric number
+# _TARGET, _BIZ    target seconds; whether they count on the business calendar
+# _LEVELS, _THR    warning levels; their thresholds in seconds
 _COUNT = 7
 _HEAD = 14
-(
-    _M,
-    _IX,
-    _START,
-    _STOP,
-    _TARGET,
-    _BIZ,
-    _ENTRY,
-    _ACC,
-    _RTS,
-    _SINCE,
-    _RUN,
-    _RAN,
-    _ESTOP,
-    _BREACH,
-    _CANCEL,
-    _SPANS,
-    _WARNED,
-) = range(17)
-_W = 17
+_START, _IX, _RTS, _SINCE, _RUN, _SPANS = range(6)
+_ACC, _STOP, _RAN, _ESTOP, _BREACH, _CANCEL, _WARNED, _M, _TARGET, _BIZ, _LEVELS, _THR = range(
+    6, 18
+)
+_W = 18
 
 
-# (seconds, counts on the business calendar, warning levels, warning thresholds in seconds)
-_Entry = tuple[int, bool, tuple[float, ...], tuple[int, ...]]
+# (seconds, counts on the business calendar, warning levels, warning thresholds in seconds,
+# a new cycle's fields from _ACC on)
+_Entry = tuple[int, bool, tuple[float, ...], tuple[int, ...], tuple[Any, ...]]
 _Table = dict[Any, list[_Entry | None]]
 _COMPILED: dict[tuple[int, bool], tuple[SlaPolicy, _Table]] = {}
 
@@ -222,18 +210,15 @@ def _compile(policy: SlaPolicy, business: bool) -> _Table:
     table: _Table = {}
     for priority, targets in policy.targets.items():
         row: list[_Entry | None] = []
-        for metric in SLA_METRICS:
+        for m, metric in enumerate(SLA_METRICS):
             target = targets.get(metric)
-            row.append(
-                None
-                if target is None
-                else (
-                    target.seconds,
-                    target.business and business,
-                    policy.warnings,
-                    policy.thresholds(target.seconds),
-                )
-            )
+            if target is None:
+                row.append(None)
+                continue
+            seconds, biz = target.seconds, target.business and business
+            levels, thresholds = policy.warnings, policy.thresholds(seconds)
+            tail = (0, None, False, 0, None, False, None, m, seconds, biz, levels, thresholds)
+            row.append((seconds, biz, levels, thresholds, tail))
         table[priority] = row
     if len(_COMPILED) >= 512:
         _COMPILED.pop(next(iter(_COMPILED)))
@@ -417,9 +402,12 @@ class SlaTracker:
         if done:
             return
         self._updating = True
+        st = self._st
         for m in (_PU, _PA):
-            self._end(m, ts)
-            self._start(m, ts)
+            o = st[m]
+            if o:
+                self._stop(o, ts)
+            self._start(m, ts)  # it becomes the open cycle
 
     def _status(self, old: Status, new: Status, ts: int) -> None:
         st = self._st
@@ -471,13 +459,12 @@ class SlaTracker:
         index = st[_COUNT + m]
         st[_COUNT + m] = index + 1
         st[m] = len(st)
-        target, biz = entry[0], entry[1]
         runs = m in _RUNS[self._fold.status]  # type: ignore[union-attr]
-        since = (self._b if biz else ts) if runs else 0
-        spans = None if runs else ()  # None: the one span (start, 0), no tuple per cycle
-        # The fields in layout order (see _M ... _WARNED).
-        st += (m, index, ts, None, target, biz, entry, 0, ts, since, runs, False, 0, None, False,
-               spans, None)  # fmt: skip
+        if runs:  # spans None: the one span (start, 0), no tuple per cycle
+            st += (ts, index, ts, self._b if entry[1] else ts, True, None)
+        else:
+            st += (ts, index, ts, 0, False, ())
+        st += entry[4]
         if self._log is not None:
             self._log.append((ts, "activate", m, index))
             if not runs:
@@ -531,14 +518,11 @@ class SlaTracker:
 
     def _stop(self, o: int, ts: int, *, cancel: bool = False) -> None:
         st = self._st
-        if st[o + _RUN]:
-            st[o + _ESTOP] = self._elapsed_now(o, ts)
-            st[o + _RAN] = True
-        else:
-            st[o + _ESTOP] = st[o + _ACC]
-            st[o + _RAN] = False
+        ran, acc = st[o + _RUN], st[o + _ACC]
+        st[o + _ESTOP] = acc + (self._b if st[o + _BIZ] else ts) - st[o + _SINCE] if ran else acc
         st[o + _STOP] = ts
         st[o + _RUN] = False
+        st[o + _RAN] = ran
         st[o + _CANCEL] = cancel
         if self._log is not None:
             self._log.append((ts, "cancel" if cancel else "fulfill", st[o + _M], st[o + _IX]))
@@ -591,7 +575,8 @@ class SlaTracker:
             self._stop(o, ts, cancel=True)
             st[st[o + _M]] = 0
             return
-        if entry == st[o + _ENTRY]:
+        target, biz, levels, thresholds, _tail = entry
+        if (target, biz, levels, thresholds) == tuple(st[o + _TARGET : o + _THR + 1]):
             return
         if st[o + _RUN]:
             elapsed = self._elapsed_now(o, ts)
@@ -599,8 +584,7 @@ class SlaTracker:
         else:
             elapsed = st[o + _ACC]
         warned = _reached(st, o, elapsed, self._calendar)
-        target, biz, levels, thresholds = entry
-        st[o + _TARGET], st[o + _BIZ], st[o + _ENTRY] = target, biz, entry
+        st[o + _TARGET : o + _THR + 1] = target, biz, levels, thresholds
         st[o + _ACC] = elapsed
         if elapsed > target and st[o + _BREACH] is None:
             st[o + _BREACH] = ts
@@ -680,41 +664,40 @@ class SlaTracker:
         st = self._st
         rows: list[_Row] = []
         add = None if calendar is None else calendar.add_seconds
-        for o in range(_HEAD, len(st), _W):
-            stop = st[o + _STOP]
-            acc = st[o + _ACC]
-            if stop is not None:
-                elapsed, end, running, ran = st[o + _ESTOP], stop, False, st[o + _RAN]
-            else:
-                running = ran = st[o + _RUN]
-                end = at_ts
-                if running:
-                    elapsed = acc + (b_at if st[o + _BIZ] else at_ts) - st[o + _SINCE]
-                else:
-                    elapsed = acc
+        o = _HEAD
+        # Each cycle's fields at once, in layout order (``o`` counts the offsets along).
+        for (_, _, r_ts, since, running, _, acc, stop, ran, elapsed, breached, cancelled, _, _,
+             target, biz, _, _) in zip(*[iter(st[_HEAD:])] * _W, strict=True):  # fmt: skip
+            if stop is None:  # else: elapsed, ran and the deadline as they were at the stop
+                ran = running
+                elapsed = acc + (b_at if biz else at_ts) - since if running else acc
             deadline = None
             if ran:  # the deadline it has now, or had when it stopped
-                left = st[o + _TARGET] - acc
+                left = target - acc
                 if left <= 0:
-                    deadline = st[o + _RTS]
-                elif st[o + _BIZ]:
-                    deadline = add(st[o + _RTS], left)  # type: ignore[misc]
+                    deadline = r_ts
+                elif biz:
+                    deadline = add(r_ts, left)  # type: ignore[misc]
                 else:
-                    deadline = st[o + _RTS] + left
-            breached = st[o + _BREACH]
-            if breached is None and deadline is not None and deadline < end:
+                    deadline = r_ts + left
+            if (
+                breached is None
+                and deadline is not None
+                and deadline < (at_ts if stop is None else stop)
+            ):
                 breached = deadline
             if breached is not None:
                 status = _BREACHED
-            elif st[o + _CANCEL]:
+            elif cancelled:
                 status = _CANCELLED
             elif stop is not None:
                 status = _MET
             else:
                 status = _ACTIVE if running else _PAUSED
             rows.append((o, status, running, deadline, elapsed, breached))
+            o += _W
         targets = self._targets
-        shown = tuple(m for m in range(7) if targets[m] is not None or st[_COUNT + m])
+        shown = tuple([m for m in range(7) if targets[m] is not None or st[_COUNT + m]])
         return SlaEvaluation(fold.id, at_ts, st, rows, shown, calendar, self._tz)
 
     def next_due(self, after: datetime) -> datetime | None:
@@ -783,7 +766,7 @@ def _reached(
 ) -> dict[float, int]:
     """Warning level -> instant, for every level reached with *elapsed* on the current target."""
     reached = dict(st[o + _WARNED] or {})
-    _target, _biz, levels, thresholds = st[o + _ENTRY]
+    levels, thresholds = st[o + _LEVELS], st[o + _THR]
     for level, threshold in zip(levels, thresholds, strict=True):
         if threshold <= elapsed and level not in reached:
             reached[level] = _warn_instant(st, o, threshold, calendar)
@@ -848,7 +831,7 @@ class SlaEvaluation(Mapping[str, tuple[SlaCycle, ...]]):
     def _levels(self, row: _Row) -> tuple[float, ...]:
         st, o, elapsed = self._st, row[0], row[4]
         reached = set(st[o + _WARNED] or ())
-        _target, _biz, levels, thresholds = st[o + _ENTRY]
+        levels, thresholds = st[o + _LEVELS], st[o + _THR]
         reached.update(
             level
             for level, threshold in zip(levels, thresholds, strict=True)
@@ -922,7 +905,7 @@ class SlaEvaluation(Mapping[str, tuple[SlaCycle, ...]]):
         if st[o + _STOP] is not None or not running:
             return
         calendar = self._calendar
-        _target, biz, levels, thresholds = st[o + _ENTRY]
+        biz, levels, thresholds = st[o + _BIZ], st[o + _LEVELS], st[o + _THR]
         warned = st[o + _WARNED] or ()
         for level, threshold in zip(levels, thresholds, strict=True):
             if threshold > elapsed and level not in warned:
