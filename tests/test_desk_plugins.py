@@ -24,6 +24,7 @@ from supportkit import (
 from supportkit._desk import SupportDesk
 from supportkit._plugins import PluginHost
 from supportkit._routing import AgentState, RoutedTicket, Router
+from supportkit.testing import RecordingNotifier, registered_plugin
 from supportkit.typing import EventStore
 
 T0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
@@ -271,3 +272,26 @@ def test_blocked_plugins_with_a_ready_host_is_refused() -> None:
         SupportDesk(
             store=InMemoryStore(), plugins=PluginHost(), blocked_plugins=["supportkit.builtins"]
         )
+
+
+@pytest.mark.parametrize(
+    "target",
+    [lambda desk: desk, lambda desk: desk.plugins, lambda desk: desk.plugins.host],
+    ids=["desk", "desk.plugins", "desk.plugins.host"],
+)
+def test_registered_plugin_accepts_a_desk_its_plugins_or_its_host(
+    target: Callable[[SupportDesk], object],
+) -> None:
+    """``registered_plugin`` registers on the desk's host however the desk is named, and
+    unregisters after the block."""
+    desk = SupportDesk(store=InMemoryStore(), plugins=None)
+    notifier = RecordingNotifier("recorder")
+    with registered_plugin(target(desk), notifier) as name:
+        inside = list(desk.plugins.host.notifiers())
+    assert (["recorder"], None) == (inside, desk.plugins.host.get_plugin(name))
+
+
+def test_registered_plugin_refuses_other_objects() -> None:
+    """Something without a plugin host is a ConfigurationError, not an AttributeError."""
+    with pytest.raises(ConfigurationError, match="registered_plugin needs"):
+        registered_plugin(object(), RecordingNotifier()).__enter__()

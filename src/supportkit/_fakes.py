@@ -14,6 +14,7 @@ from ._builtins import JsonChannel
 from ._hookargs import Notice, OutboundReply
 from ._model import Customer, InboundMessage, Tier
 from ._plugins import PluginHost
+from .exceptions import ConfigurationError
 from .hookspecs import hookimpl
 from .typing import Channel, CrmBackend, Notifier
 
@@ -128,17 +129,29 @@ class RecordingNotifier:
 
 
 @contextmanager
-def registered_plugin(
-    host: PluginHost, plugin: object, *, name: str | None = None
-) -> Iterator[str]:
+def registered_plugin(host: object, plugin: object, *, name: str | None = None) -> Iterator[str]:
     """Register *plugin* on *host* for the ``with`` block and always unregister it after.
 
-    Yields the plugin's registered name. Works with a desk's host too
-    (``registered_plugin(desk.plugins, plugin)``).
+    Yields the plugin's registered name. *host* is a plugin host or a desk
+    (``registered_plugin(desk, plugin)``; ``desk.plugins`` works too), which registers on the
+    desk's host. Anything else is a :class:`~supportkit.ConfigurationError`.
     """
+    host = _plugin_host(host)
     registered = host.register(plugin, name=name)
     try:
         yield registered
     finally:
         if host.get_plugin(registered) is plugin:
             host.unregister(registered)
+
+
+def _plugin_host(target: object) -> PluginHost:
+    """The :class:`PluginHost` of a host, a desk (``desk.plugins.host``) or a desk's plugins."""
+    for attribute in ("plugins", "host"):  # SupportDesk -> DeskPlugins -> PluginHost
+        if not isinstance(target, PluginHost):
+            target = getattr(target, attribute, target)
+    if not isinstance(target, PluginHost):
+        raise ConfigurationError(
+            f"registered_plugin needs a SupportDesk or its plugin host, got {target!r}"
+        )
+    return target
