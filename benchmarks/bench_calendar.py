@@ -12,7 +12,8 @@ and batch). Answers are checked against supportkit where the conventions match:
   business time between them.
 
 Targets (issue 4): ≤ 2 µs per deadline; ≥ 100x businesstimedelta; ≥ 3x workclock's scalar API;
-numpy batch ≥ 5x workclock's batch API. The same for elapsed time (pandas has no elapsed).
+numpy batch ≥ 5x workclock's batch API. The same for elapsed time (pandas has no elapsed). Each
+target gets a met/MISSED verdict at the end. Every figure is the best of several repeats.
 
     python benchmarks/bench_calendar.py [--quick]
 """
@@ -74,6 +75,17 @@ def best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     return min(times), result
 
 
+def best_cold(run: Callable[[BusinessCalendar], Any], repeat: int) -> float:
+    """Best wall time of *run* over *repeat* fresh calendars (built outside the timing)."""
+    times = []
+    for _ in range(repeat):
+        fresh = make_calendar()
+        t = time.perf_counter()
+        run(fresh)
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
 def interleaved(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, tuple[float, Any]]:
     """Best time of each function over *repeat* rounds that run them in turn.
 
@@ -100,6 +112,7 @@ def main() -> None:
     n = 2_000 if args.quick else 20_000
     slow_n = 500 if args.quick else n  # businesstimedelta and pandas
     repeat = 3 if args.quick else 7
+    slow_repeat = 2 if args.quick else 3  # businesstimedelta and pandas take seconds per pass
     starts, durations, ends = make_inputs(n)
     rows: list[tuple[str, str, float, int, str]] = []  # (op, name, µs, n, agreement)
 
@@ -130,16 +143,14 @@ def main() -> None:
     )
     sec, ours = fast["sk add"]
     rows.append(("add", "supportkit", sec / n * 1e6, n, "reference"))
-    fresh = make_calendar()
-    sec, _ = best(lambda: [fresh.add(s, d) for s, d in pairs], 1)
+    sec = best_cold(lambda fresh: [fresh.add(s, d) for s, d in pairs], repeat)
     rows.append(("add", "supportkit, cold cache", sec / n * 1e6, n, "first pass, fresh calendar"))
     sec, theirs = fast["wc add"]
     agree = sum(map(same_instant, ours, theirs))
     rows.append(("add", "workclock", sec / n * 1e6, n, f"{agree}/{n} equal"))
     sec, ours_el = fast["sk elapsed"]
     rows.append(("elapsed", "supportkit", sec / n * 1e6, n, "reference"))
-    fresh = make_calendar()
-    sec, _ = best(lambda: [fresh.elapsed(a, b) for a, b in spans], 1)
+    sec = best_cold(lambda fresh: [fresh.elapsed(a, b) for a, b in spans], repeat)
     rows.append(
         ("elapsed", "supportkit, cold cache", sec / n * 1e6, n, "first pass, fresh calendar")
     )
@@ -158,11 +169,12 @@ def main() -> None:
         ]
     )
     deltas = [businesstimedelta.BusinessTimeDelta(rules, timedelta=d) for d in durations[:slow_n]]
-    sec, theirs = best(lambda: [s + d for s, d in zip(starts, deltas, strict=False)], 1)
+    sec, theirs = best(lambda: [s + d for s, d in zip(starts, deltas, strict=False)], slow_repeat)
     agree = sum(map(same_instant, ours, theirs))
     rows.append(("add", "businesstimedelta", sec / slow_n * 1e6, slow_n, f"{agree}/{slow_n} equal"))
     sec, theirs = best(
-        lambda: [rules.difference(a, b) for a, b in zip(starts[:slow_n], ends, strict=False)], 1
+        lambda: [rules.difference(a, b) for a, b in zip(starts[:slow_n], ends, strict=False)],
+        slow_repeat,
     )
     agree = sum(x == y.timedelta for x, y in zip(ours_el, theirs, strict=False))
     rows.append(
@@ -174,7 +186,9 @@ def main() -> None:
     offsets = {h: pd.offsets.CustomBusinessHour(n=h, start="09:00", end="17:00",
                                                 holidays=HOLIDAYS) for h in set(hours)}  # fmt: skip
     stamps = [pd.Timestamp(s) for s in starts[:slow_n]]
-    sec, theirs = best(lambda: [t + offsets[h] for t, h in zip(stamps, hours, strict=True)], 1)
+    sec, theirs = best(
+        lambda: [t + offsets[h] for t, h in zip(stamps, hours, strict=True)], slow_repeat
+    )
     rounded = [cal.add(s, timedelta(hours=h)) for s, h in zip(starts, hours, strict=False)]
     agree = sum(
         cal.elapsed(x, y.to_pydatetime()) == timedelta(0)
@@ -209,6 +223,28 @@ def main() -> None:
         ratio = us / reference[op]
         print(f"{op:<14} {name:<27} {us:9.2f} {ratio:8.1f}x {count:7,}  {agreement}")
     print("\nratio = peer time / supportkit time (higher: supportkit is faster)")
+    print_verdicts({(op, name): us for op, name, us, _, _ in rows})
+
+
+def print_verdicts(us: dict[tuple[str, str], float]) -> None:
+    """One met/MISSED line per issue-4 target, for add and for elapsed."""
+    checks: list[tuple[str, float, str, float]] = []  # (what, measured, unit, target)
+    for op, batch_peer in (("add", "workclock add_many"), ("elapsed", "workclock between_many")):
+        ours, batch = us[op, "supportkit"], us[f"{op} batch", "supportkit numpy"]
+        checks += [
+            (f"{op}: supportkit per deadline", ours, "µs", 2),
+            (f"{op}: ratio to businesstimedelta", us[op, "businesstimedelta"] / ours, "x", 100),
+            (f"{op}: ratio to workclock scalar", us[op, "workclock"] / ours, "x", 3),
+            (f"{op} batch: ratio to {batch_peer}", us[f"{op} batch", batch_peer] / batch, "x", 5),
+        ]
+    print("\ntargets (issue 4)")
+    met = 0
+    for what, value, unit, target in checks:
+        ok = value <= target if unit == "µs" else value >= target  # time: at most; ratio: at least
+        met += ok
+        bound = f"{'≤' if unit == 'µs' else '≥'} {target:g}{unit}"
+        print(f"  {what:<46} {value:8.2f}{unit:<2}  target {bound:<7} {'met' if ok else 'MISSED'}")
+    print(f"{met}/{len(checks)} targets met")
 
 
 if __name__ == "__main__":
