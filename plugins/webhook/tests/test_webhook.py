@@ -164,6 +164,15 @@ def test_client_errors_are_not_retried() -> None:
     assert (1, []) == (len(requests), sleeps)
 
 
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_redirects_are_not_deliveries(status: int) -> None:
+    """A 3xx did not deliver the notice: one try, then IntegrationHTTPError naming the status."""
+    client, requests = mock(status)
+    with pytest.raises(IntegrationHTTPError, match=f"answered {status} .*redirect"):
+        notifier(client, []).notify(notice())
+    assert 1 == len(requests)
+
+
 def test_connect_errors_are_retried_then_a_timeout() -> None:
     """No connection: retried, then IntegrationTimeout (the outbox takes over)."""
     client, requests = mock(httpx.ConnectError("refused"), httpx.ConnectTimeout("slow"), 204)

@@ -81,6 +81,7 @@ class WebhookNotifier:
     ``httpx.Client``; a private one is created if none is given) with *timeout* seconds.
     Connection failures and 5xx answers are retried *retries* times after *backoff*, then
     twice that, ... seconds (*sleep* waits; inject one in tests); a 4xx answer is not retried.
+    Only a 2xx answer is a delivery: a 3xx (redirects are not followed) is not retried either.
     Failures raise :class:`~supportkit.IntegrationTimeout` (no answer in time or no
     connection) or :class:`~supportkit.IntegrationHTTPError` (with ``request`` and
     ``response``); the desk's outbox retries later. *kinds* limits the notices sent (all by
@@ -164,10 +165,17 @@ class WebhookNotifier:
                     f"webhook {self.url}: {type(exc).__name__}: {exc}", request=request
                 ) from exc
             else:
-                if response.status_code < 400:
+                status = response.status_code
+                if 200 <= status < 300:
                     return response
-                if response.status_code < 500 or last:
-                    why = "" if response.status_code >= 500 else " (not retried: fix the request)"
+                if status < 500 or last:
+                    why = (
+                        ""
+                        if status >= 500
+                        else " (not retried: a redirect is not a delivery, use the final URL)"
+                        if status < 400
+                        else " (not retried: fix the request)"
+                    )
                     raise IntegrationHTTPError(
                         f"webhook {self.url} answered {response.status_code} "
                         f"{response.reason_phrase} after {attempt + 1} tries{why}",
