@@ -111,6 +111,23 @@ def test_verify_signature_cases(
     assert expected == verify_signature(SECRET, timestamp, b"{}", signature, now)
 
 
+@pytest.mark.parametrize(
+    ("timestamp", "signature"),
+    [
+        (NOW, None),
+        (None, sign(SECRET, NOW, b"{}")),
+        (NOW, b"sha256=00"),
+        (float(NOW), sign(SECRET, NOW, b"{}")),
+    ],
+    ids=["no-signature", "no-timestamp", "bytes-signature", "float-timestamp"],
+)
+def test_verify_signature_is_false_for_missing_or_mistyped_headers(
+    timestamp: Any, signature: Any
+) -> None:
+    """A missing or mistyped header value is refused (False), never an exception."""
+    assert False is verify_signature(SECRET, timestamp, b"{}", signature, NOW)
+
+
 # --- delivery -----------------------------------------------------------------------------------
 
 

@@ -50,9 +50,9 @@ def sign(secret: str | bytes, timestamp: int, body: bytes) -> str:
 
 def verify_signature(
     secret: str | bytes,
-    timestamp: str | int,
+    timestamp: str | int | None,
     body: bytes,
-    signature: str,
+    signature: str | None,
     now: float,
     *,
     tolerance: int = TOLERANCE,
@@ -63,8 +63,11 @@ def verify_signature(
     ``X-Supportkit-Signature`` header values, *body* the raw request body and *now* the
     receiver's unix time. The signature is compared in constant time; a timestamp more than
     *tolerance* seconds (five minutes) before or after *now* is refused, so a captured request
-    cannot be replayed later.
+    cannot be replayed later. A missing header (``None``), a signature that is not a string or
+    a timestamp that is neither a string nor an int is ``False``, not an error.
     """
+    if not isinstance(signature, str) or not isinstance(timestamp, str | int):
+        return False  # a missing header (None) or a value of another type
     try:
         sent = int(timestamp)
     except (TypeError, ValueError):
