@@ -120,6 +120,42 @@ def test_entry_point_that_fails_to_import_is_a_plugin_error(
     assert "broken" == info.value.plugin
 
 
+def test_a_broken_entry_point_is_imported_once_and_raised_once(
+    install: Callable[..., None], tmp_path: Path
+) -> None:
+    """The failure is raised by the first lookup only; later calls work without the plugin,
+    and the import is not tried again."""
+    tries = tmp_path / "tries.txt"
+    source = (
+        f"import pathlib\npath = pathlib.Path({str(tries)!r})\n"
+        "path.write_text(path.read_text() + 'x' if path.exists() else 'x')\n"
+        "raise ImportError('x')\n"
+    )
+    install("supportkit_broken", "broken", "supportkit_broken_plugin", source)
+    install("supportkit_demo", "demo", "supportkit_demo_plugin", PLUGIN)
+    host = PluginHost()
+    with pytest.raises(PluginError, match="'broken'"):
+        host.notifiers()
+    assert ("x", ["demo-notifier", "log"]) == (tries.read_text(), sorted(host.notifiers()))
+
+
+def test_a_broadcast_returns_a_broken_entry_point_instead_of_raising(
+    install: Callable[..., None],
+) -> None:
+    """A broadcast never raises: the load failure is among its failures, the rest still run.
+
+    (Two distributions in one folder need names without "-": importlib.metadata takes a
+    dist-info folder's name up to its first "-".)"""
+    install("supportkit_broken", "broken", "supportkit_broken_plugin", "raise ImportError('x')")
+    install("supportkit_demo", "demo", "supportkit_demo_plugin", PLUGIN)
+    created = TicketEvent("created", ticket_id="T-1", at=AT)
+    change = TicketEvent("status_changed", ticket_id="T-1", at=AT, data={"to": "open"})
+    notice = StatusChanged(Ticket.from_events([created, change]), change, "new")
+    failures = PluginHost().status_changed(notice=notice)
+    seen = sys.modules["supportkit_demo_plugin"].NOTIFIER.kinds
+    assert (["broken"], ["status_changed"]) == ([f.plugin for f in failures], seen)
+
+
 def test_misspelled_hook_in_an_entry_point_is_a_plugin_error(
     install: Callable[..., None],
 ) -> None:

@@ -125,7 +125,10 @@ class PluginHost:
     *plugins* are modules or objects with ``@supportkit.hookimpl`` functions, registered now
     (a misdeclared plugin is a :class:`~supportkit.PluginError` here); *blocked* names plugins
     never to register (an entry point's name, ``"supportkit.builtins"``, ...); with
-    *load_entrypoints* the ``supportkit`` entry-point group is loaded on first use.
+    *load_entrypoints* the ``supportkit`` entry-point group is loaded on first use, once. An
+    entry point that fails to load (or declares a hook wrongly) is left out and reported once:
+    the next registry or lookup call raises its :class:`~supportkit.PluginError`, or the next
+    broadcast returns it among its failures.
     """
 
     def __init__(
@@ -139,6 +142,8 @@ class PluginHost:
         self._lock = threading.RLock()
         self._origin: dict[str, int] = {}
         self._entrypoints_pending = load_entrypoints
+        # Entry points that failed to load, not reported yet (each is reported once).
+        self._broken: list[PluginError] = []
         # kind -> name -> (owning plugin, object), in registration order.
         self._registries: dict[str, dict[str, tuple[str, Any]]] = {k: {} for k in _REGISTRIES}
         for name in blocked:
@@ -252,29 +257,51 @@ class PluginHost:
     def _hook_names(self) -> list[str]:
         return _hook_names()
 
-    def _ready(self) -> dict[str, dict[str, tuple[str, Any]]]:
-        """Load the entry-point plugins on first use; return the registries."""
+    def _ready(
+        self, failures: list[PluginError] | None = None
+    ) -> dict[str, dict[str, tuple[str, Any]]]:
+        """Load the entry-point plugins on first use; return the registries.
+
+        An entry point that failed to load is reported once: appended to *failures* (a
+        broadcast's), else raised; the host then works on without it.
+        """
         if self._entrypoints_pending:
             with self._lock:
                 if self._entrypoints_pending:
                     self._load_entrypoints()
                     self._entrypoints_pending = False
+        if self._broken:
+            with self._lock:
+                broken = self._broken[:1] if failures is None else self._broken[:]
+                del self._broken[: len(broken)]
+            if failures is None and broken:
+                raise broken[0]
+            if failures is not None:
+                failures.extend(broken)
         return self._registries
 
     def _load_entrypoints(self) -> None:
+        """Register every entry point once; a failing one is recorded, not retried."""
         for ep in importlib.metadata.entry_points(group=PROJECT_NAME):
             if self._pm.get_plugin(ep.name) is not None or self._pm.is_blocked(ep.name):
                 continue  # already there (the application's plugin of that name wins)
             try:
                 plugin = ep.load()
             except Exception as exc:
-                raise PluginError(
+                error = PluginError(
                     f"cannot load plugin {ep.name!r} ({ep.value}) from the {PROJECT_NAME!r} "
                     f"entry-point group: {type(exc).__name__}: {exc}; fix or uninstall it, or "
-                    f"block it with PluginHost(blocked=[{ep.name!r}])",
+                    f"block it with PluginHost(blocked=[{ep.name!r}]) "
+                    f"(SupportDesk(blocked_plugins=[{ep.name!r}]))",
                     plugin=ep.name,
-                ) from exc
-            self._add(plugin, ep.name, _ENTRY_POINT)
+                )
+                error.__cause__ = exc
+                self._broken.append(error)
+                continue
+            try:
+                self._add(plugin, ep.name, _ENTRY_POINT)
+            except PluginError as error:  # misdeclared: _add registered nothing
+                self._broken.append(error)
 
     def _fill(self, name: str) -> None:
         """Run plugin *name*'s registration hookimpls (historic: once, at registration)."""
@@ -567,8 +594,8 @@ class PluginHost:
                 f"got {notice!r}"
             )
         hook = f"supportkit_{notice.kind}"
-        notifiers = self._ready()["notifier"]
         failures: list[PluginError] = []
+        notifiers = self._ready(failures)["notifier"]
         for impl in self._impls(hook):
             if only is None or impl.plugin_name in only:
                 try:
