@@ -356,6 +356,24 @@ def test_parse_inbound_through_the_builtin_json_channel() -> None:
     assert expected == message
 
 
+@pytest.mark.parametrize("at", [10**20, -(10**20)])
+def test_json_channel_out_of_range_epoch_is_an_event_error(at: int) -> None:
+    """An epoch ``at`` no datetime can hold is a bad payload (EventError naming the field),
+    not a failing plugin."""
+    payload = {"from": "ann@example.com", "at": at}
+    with pytest.raises(EventError, match="out of range") as info:
+        host().parse_inbound(channel="json", payload=payload)
+    assert "at" == info.value.field
+
+
+def test_json_channel_stamps_api_unless_the_payload_names_a_channel() -> None:
+    """The "json" endpoint's messages come through the API; a payload's channel field wins."""
+    channel = host().channels()["json"]
+    plain = channel.parse({"from": "ann@example.com", "at": 1740992400}, {})
+    chat = channel.parse({"from": "ann@example.com", "at": 1740992400, "channel": "chat"}, {})
+    assert ("api", "chat") == (plain.channel, chat.channel)
+
+
 def test_parse_inbound_hookimpl_answers_before_registered_channels() -> None:
     """A supportkit_parse_inbound hookimpl answers first; None lets the channel answer."""
 

@@ -38,7 +38,13 @@ _PLAIN = ("channel", "subject", "ticket_id", "public", "priority", "tags", "lang
 
 def _instant(value: Any) -> datetime:
     if isinstance(value, int) and not isinstance(value, bool):
-        return from_epoch(value)
+        try:
+            return from_epoch(value)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise EventError(
+                f"JSON message field 'at': epoch seconds {value} are out of range ({exc})",
+                field="at",
+            ) from exc
     return parse_instant(value, "JSON message field 'at'", EventError)
 
 
@@ -51,6 +57,13 @@ class JsonChannel:
     with an offset or epoch seconds. Without an id, the message id is a hash of the payload,
     so a redelivered payload keeps its id. ``channel`` defaults to *channel*
     (``supportkit.Channel.API``). It only receives: :meth:`send` returns ``None``.
+
+    The built-in one is registered as ``"json"`` (the payload format, which is what
+    ``parse_inbound(channel="json", ...)`` names) but stamps its messages ``channel="api"``:
+    a ticket's channel is where the customer wrote from (a :class:`supportkit.Channel`, which
+    SLA policy conditions and reports group by), and a JSON webhook is the API. A payload's own
+    ``channel`` field (``"chat"`` from a chat integration) wins; register
+    ``JsonChannel("chat")`` under a name of your own for a whole endpoint.
     """
 
     def __init__(self, channel: str = Channel.API) -> None:
@@ -121,7 +134,8 @@ def supportkit_register_stores(register: Callable[[str, StoreFactory], None]) ->
 
 @hookimpl
 def supportkit_register_channels(register: Callable[[str, ChannelProtocol], None]) -> None:
-    """The generic JSON channel, as ``"json"``."""
+    """The generic JSON channel, as ``"json"``; its messages say ``channel="api"`` (see
+    :class:`JsonChannel`)."""
     register("json", JsonChannel())
 
 

@@ -60,14 +60,15 @@ def plugin_host() -> PluginHost:
 
 @pytest.fixture
 def register_plugin() -> Iterator[Callable[..., str]]:
-    """``register_plugin(host, plugin, name=None)``: register for this test only.
+    """``register_plugin(host, plugin, name=None)``: register for this test only (*host* is
+    a plugin host or a desk, as for :func:`registered_plugin`).
 
     Returns the plugin's name; every plugin registered this way is unregistered when the test
     ends, pass or fail.
     """
     with ExitStack() as stack:
 
-        def register(host: PluginHost, plugin: object, *, name: str | None = None) -> str:
+        def register(host: object, plugin: object, *, name: str | None = None) -> str:
             return stack.enter_context(registered_plugin(host, plugin, name=name))
 
         yield register
