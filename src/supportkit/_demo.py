@@ -243,7 +243,7 @@ class _Simulation:
                 priority=self.rng.choices([p for p, _ in PRIORITIES], [w for _, w in PRIORITIES])[
                     0
                 ],
-                tags=(f"skill:{skill}",),  # type: ignore[arg-type]  # (see TIERS)
+                tags=(f"skill:{skill}",),
                 language="en",
                 ticket_id=f"DEMO-{number:04d}",  # host-chosen ids keep a seeded run reproducible
             )
