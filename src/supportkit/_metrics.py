@@ -43,6 +43,7 @@ from ._escalation import ENGINEERING
 from ._lifecycle import TRANSITIONS, _refused
 from ._model import Role, Status, TicketEvent
 from ._sketch import INV_LOG_GAMMA, ZERO, ExactQuantiles, QuantileSketch
+from ._ticket import check_first_event
 from ._time import from_epoch, parse_instant, to_epoch
 from .exceptions import ConfigurationError, EventError, TicketStateError
 
@@ -454,13 +455,7 @@ class _TicketFold:
     """The mutable accumulator behind :meth:`TicketFacts.from_events` (epoch seconds)."""
 
     def __init__(self, first: TicketEvent, calendar: Any) -> None:
-        if first.kind != "created":
-            raise TicketStateError(
-                f"ticket {first.ticket_id}: its log must start with a 'created' event, not "
-                f"{first.kind!r} (event {first.id})",
-                ticket_id=first.ticket_id,
-                event=first,
-            )
+        check_first_event(first)
         data = first.data
         self.id = first.ticket_id
         self.calendar = calendar
