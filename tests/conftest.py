@@ -4,8 +4,13 @@ The default ``ci`` profile is capped so the whole suite stays well under CI's bu
 thorough one on demand with ``SUPPORTKIT_HYPOTHESIS=thorough nox -s tests``.
 """
 
+import importlib.util
 import os
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 # derandomize: CI runs the same examples every time, so a red run is reproducible; the
@@ -21,3 +26,22 @@ settings.register_profile(
     "thorough", max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("SUPPORTKIT_HYPOTHESIS", "ci"))
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def load_script() -> Callable[[str], ModuleType]:
+    """Import a script of the repository (``"benchmarks/bench_metrics.py"``) as a module."""
+
+    def load(relative_path: str) -> ModuleType:
+        path = ROOT / relative_path
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+from collections.abc import Callable
 from types import ModuleType
 
 import pytest
@@ -11,22 +10,13 @@ import pytest
 pytest.importorskip("dask.bag")
 distributed = pytest.importorskip("distributed")
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "dask_metrics.py"
 
-
-def _example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("dask_metrics_example", EXAMPLE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_dask_partitions_merge_to_the_single_pass_report() -> None:
+def test_dask_partitions_merge_to_the_single_pass_report(
+    load_script: Callable[[str], ModuleType],
+) -> None:
     """The documented Dask example on a multi-process LocalCluster (shards loaded on the
     workers, aggregator state pickled between processes) gives the one-pass report."""
-    example = _example()
+    example = load_script("examples/dask_metrics.py")
     shards = [(seed, 500) for seed in range(6)]
     with (
         distributed.LocalCluster(
