@@ -613,3 +613,16 @@ def test_session_and_presence_events_round_trip_and_check_fields() -> None:
         SessionEvent.from_dict({**session.to_dict(), "kind": "clicked"})
     with pytest.raises(EventError, match="presence state"):
         PresenceEvent.from_dict({**presence.to_dict(), "state": "napping"})
+
+
+def test_facts_follow_the_ticket_fold_on_closed_tickets() -> None:
+    """Facts validate logs with the ticket fold itself: a message on a closed ticket is refused
+    exactly as ``Ticket.from_events`` refuses it."""
+    log = [
+        TicketEvent("created", ticket_id="T-1", at=T0, by="customer"),
+        TicketEvent("status_changed", ticket_id="T-1", at=T0, data={"to": "solved"}),
+        TicketEvent("status_changed", ticket_id="T-1", at=T0, data={"to": "closed"}),
+        TicketEvent("message", ticket_id="T-1", at=T0, by="customer"),
+    ]
+    with pytest.raises(TicketStateError, match="closed is final"):
+        TicketFacts.from_events(log)

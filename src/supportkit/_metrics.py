@@ -40,10 +40,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import attrs
 
 from ._escalation import ENGINEERING
-from ._lifecycle import TRANSITIONS, _refused
 from ._model import Role, Status, TicketEvent
 from ._sketch import INV_LOG_GAMMA, ZERO, ExactQuantiles, QuantileSketch
-from ._ticket import check_first_event
+from ._ticket import _Fold
 from ._time import from_epoch, parse_instant, to_epoch
 from .exceptions import ConfigurationError, EventError, TicketStateError
 
@@ -455,7 +454,9 @@ class _TicketFold:
     """The mutable accumulator behind :meth:`TicketFacts.from_events` (epoch seconds)."""
 
     def __init__(self, first: TicketEvent, calendar: Any) -> None:
-        check_first_event(first)
+        # The ticket fold is the one place that decides whether a log is valid (ids, time
+        # order, lifecycle, closed tickets); this fold only accumulates the facts.
+        self.check = _Fold.start(first)
         data = first.data
         self.id = first.ticket_id
         self.calendar = calendar
@@ -504,26 +505,14 @@ class _TicketFold:
         return fold.facts(fold.last if until is None else until, sla)
 
     def apply(self, event: TicketEvent) -> None:
-        if event.ticket_id != self.id:
-            raise TicketStateError(
-                f"ticket {self.id}: event {event.id} belongs to ticket {event.ticket_id}",
-                ticket_id=self.id,
-                event=event,
-            )
-        if event.ts < self.last:
-            raise TicketStateError(
-                f"ticket {self.id}: event {event.id} is earlier than the event before it; logs "
-                "are in time order",
-                ticket_id=self.id,
-                event=event,
-            )
+        self.check.apply(event)
         self.last = ts = event.ts
         kind, data = event.kind, event.data
         if kind == "message":
             if data["public"]:
                 self._message(event.by, ts)
         elif kind == "status_changed":
-            self._status(data["to"], ts, event)
+            self._status(data["to"], ts)
         elif kind == "assigned":
             self.agent = data["agent"] or self.agent
             self.group = data["group"] or self.group
@@ -571,9 +560,7 @@ class _TicketFold:
                 self.next.append((self.waiting_since, ts))
                 self.waiting_since = None
 
-    def _status(self, target: Status, ts: int, event: TicketEvent) -> None:
-        if self.merged or TRANSITIONS.get((self.status, target)) is None:
-            raise _refused(self.status, target, self.id, event)
+    def _status(self, target: Status, ts: int) -> None:
         if self.status is Status.SOLVED and target is not Status.CLOSED:
             self.reopens += 1
             self.solved_at = None

@@ -127,18 +127,6 @@ def _check_is_event(event: object) -> None:
         )
 
 
-def check_first_event(event: TicketEvent) -> None:
-    """Refuse anything but a ``created`` TicketEvent as the first event of a ticket's log."""
-    _check_is_event(event)
-    if event.kind != "created":
-        raise TicketStateError(
-            f"ticket {event.ticket_id}: its log must start with a 'created' event, "
-            f"not {event.kind!r} (event {event.id})",
-            ticket_id=event.ticket_id,
-            event=event,
-        )
-
-
 _UNCHANGED_ON_CLOSED = frozenset({"satisfaction_rated", "tagged"})
 #: One empty tag set shared by every untagged ticket (``frozenset(())`` is a new object each
 #: time, which the cyclic collector tracks for as long as the ticket lives).
@@ -217,7 +205,14 @@ class _Fold:
 
     @classmethod
     def start(cls, event: TicketEvent) -> _Fold:
-        check_first_event(event)
+        _check_is_event(event)
+        if event.kind != "created":
+            raise TicketStateError(
+                f"ticket {event.ticket_id}: its log must start with a 'created' event, "
+                f"not {event.kind!r} (event {event.id})",
+                ticket_id=event.ticket_id,
+                event=event,
+            )
         data = event.data
         fold = cls()
         fold.id = event.ticket_id
