@@ -484,3 +484,26 @@ def test_next_close_across_an_internal_block_boundary() -> None:
     )
     start = datetime(2025, 1, 1, tzinfo=UTC)
     assert datetime(2027, 6, 1, tzinfo=UTC) == cal.next_close(start)
+
+
+def test_no_zone_changes_its_offset_twice_within_48_hours() -> None:
+    """The calendar reads a local date's offset once when its two midnights agree (see
+    ``BusinessCalendar._shift``); that is exact only if no zone changes its UTC offset
+    twice within 48 hours. Checked against the zone data in use, through the pure-Python
+    ``zoneinfo`` loader's transition list (explicit transitions; later years follow a POSIX
+    rule whose changes are months apart)."""
+    from itertools import pairwise
+    from zoneinfo import _zoneinfo, available_timezones
+
+    if not hasattr(_zoneinfo.ZoneInfo, "_trans_utc") and not hasattr(
+        _zoneinfo.ZoneInfo.no_cache("UTC"), "_trans_utc"
+    ):  # pragma: no cover - a Python whose pure-Python loader changed shape
+        pytest.skip("zoneinfo's pure-Python loader has no _trans_utc here")
+    close = []
+    for key in sorted(available_timezones()):
+        zone = _zoneinfo.ZoneInfo.no_cache(key)
+        times, infos = zone._trans_utc, zone._ttinfos
+        offsets = [zone._tti_before.utcoff, *(info.utcoff for info in infos)]
+        changes = [t for i, t in enumerate(times) if offsets[i] != offsets[i + 1]]
+        close += [(key, a) for a, b in pairwise(changes) if b - a < 2 * 86400]
+    assert close == []

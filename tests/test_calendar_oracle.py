@@ -350,3 +350,26 @@ def test_next_open_is_open_and_nothing_elapses_before_it(
     )
     real = timedelta(seconds=closing.timestamp() - opening.timestamp())
     assert real == cal.elapsed(opening, closing)
+
+
+@given(scenarios(), st.integers(-3 * 86400, 3 * 86400), st.integers(0, 1), SECONDS)
+def test_wall_times_in_the_calendars_zone_read_like_utc(
+    scenario: tuple[BusinessCalendar, dict[str, object], int], shift: int, fold: int, d: int
+) -> None:
+    """A wall time of the calendar's own zone (any fold, in a gap or an overlap) gives the
+    same add, elapsed and is_open as the same instant in UTC (the per-date offset fast path)."""
+    cal, _, start = scenario
+    naive = datetime.fromtimestamp(start * 60, cal.tz).replace(tzinfo=None)
+    wall = (naive + timedelta(seconds=shift)).replace(tzinfo=cal.tz, fold=fold)
+    other = at(start)
+    assert (
+        utc(cal.add(wall, timedelta(seconds=d))),
+        cal.elapsed(wall, other),
+        cal.elapsed(other, wall),
+        cal.is_open(wall),
+    ) == (
+        utc(cal.add(utc(wall), timedelta(seconds=d))),
+        cal.elapsed(utc(wall), other),
+        cal.elapsed(other, utc(wall)),
+        cal.is_open(utc(wall)),
+    )

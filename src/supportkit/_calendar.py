@@ -160,6 +160,7 @@ class BusinessCalendar:
         "_kmin",
         "_lazy",
         "_overrides",
+        "_shifts",
         "_tz",
         "_weekly",
     )
@@ -199,6 +200,7 @@ class BusinessCalendar:
             for key, value in overrides.items()
         }
         self._blocks: dict[int, _Block] = {}
+        self._shifts: dict[int, int] = {}  # local date ordinal -> shift, see _shift
         self._cache: Any = None
         self._kmin: int | None = None
         self._kmax: int | None = None
@@ -476,6 +478,44 @@ class BusinessCalendar:
 
     # ------------------------------------------------------------------ datetime API
 
+    def _epoch(self, value: datetime, what: str) -> int:
+        """:func:`to_epoch` of *value*, faster for the common case of the calendar's own zone.
+
+        Outside a transition day every wall time of a local date has the same UTC offset, so
+        the offset is looked up once per date (in ``_shifts``) instead of asking the zone
+        each time. Transition days (and ``fold=1``, other zones, bad input) take
+        :func:`to_epoch`, which asks the zone and gives the same answer.
+        """
+        if type(value) is datetime and value.tzinfo is self._tz and not value.fold:
+            day = value.toordinal()
+            shift = self._shifts.get(day)
+            if shift is None:
+                shift = self._shift(day)
+            if shift is not None:
+                return day * 86400 + value.hour * 3600 + value.minute * 60 + value.second - shift
+        return to_epoch(value, what, CalendarError)
+
+    def _shift(self, day: int) -> int | None:
+        """For a local date *day* (an ordinal) without a transition, the seconds to subtract
+        from ``day * 86400`` + the second of the day to get epoch seconds: its UTC offset plus
+        the epoch's ordinal in seconds; ``None`` for a transition day.
+
+        A date whose midnight and next midnight (``fold=0``) have the same offset has no
+        transition in between, because no zone changes its offset twice within 48 hours
+        (tests/test_calendar.py checks that against the zone data). ``fold=0`` walls in a gap
+        or overlap touching such a date resolve to the offset before the transition, which is
+        that same offset. Only steady dates are cached.
+        """
+        if not _MIN_ORDINAL <= day <= _MAX_ORDINAL:
+            return None
+        midnight = datetime.fromordinal(day).replace(tzinfo=self._tz)
+        before, after = midnight.utcoffset(), (midnight + _DAY).utcoffset()
+        if before is None or before != after:
+            return None
+        shift = before.days * 86400 + before.seconds + _EPOCH_ORDINAL * 86400
+        self._shifts[day] = shift
+        return shift
+
     def add(self, start: datetime, duration: timedelta) -> datetime:
         """The instant at which *duration* of business time has elapsed after *start*.
 
@@ -484,7 +524,7 @@ class BusinessCalendar:
         backwards and a result on the start of an interval stays there. Sub-second parts of
         *start* and *duration* are floored: ``timedelta(seconds=-0.5)`` counts back one second.
         """
-        ts = to_epoch(start, "start", CalendarError)
+        ts = self._epoch(start, "start")
         if type(duration) is timedelta:  # the common case, inlined: this is the hot path
             d = duration.days * 86400 + duration.seconds
         else:
@@ -493,32 +533,30 @@ class BusinessCalendar:
 
     def elapsed(self, start: datetime, end: datetime) -> timedelta:
         """Business time between two instants, signed: ``elapsed(a, b) == -elapsed(b, a)``."""
-        a = to_epoch(start, "start", CalendarError)
-        return _SECOND * self.elapsed_seconds(a, to_epoch(end, "end", CalendarError))
+        a = self._epoch(start, "start")
+        return _SECOND * self.elapsed_seconds(a, self._epoch(end, "end"))
 
     def is_open(self, at: datetime) -> bool:
         """Whether the calendar is open at *at* (an interval's end is closed)."""
-        return self.is_open_at(to_epoch(at, "at", CalendarError))
+        return self.is_open_at(self._epoch(at, "at"))
 
     def next_open(self, at: datetime) -> datetime:
         """*at* itself if open, else the start of the next open interval."""
-        return from_epoch(self.next_open_at(to_epoch(at, "at", CalendarError)), self._tz)
+        return from_epoch(self.next_open_at(self._epoch(at, "at")), self._tz)
 
     def next_close(self, at: datetime) -> datetime:
         """The end of the open interval *at* lies in, or of the next one if *at* is closed.
 
         Raises :class:`CalendarError` if the calendar stays open for more than four years.
         """
-        return from_epoch(self.next_close_at(to_epoch(at, "at", CalendarError)), self._tz)
+        return from_epoch(self.next_close_at(self._epoch(at, "at")), self._tz)
 
     def intervals(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
         """The open (start, end) pairs between two instants, clipped to [start, end)."""
         tz = self._tz
         return [
             (from_epoch(s, tz), from_epoch(e, tz))
-            for s, e in self.intervals_at(
-                to_epoch(start, "start", CalendarError), to_epoch(end, "end", CalendarError)
-            )
+            for s, e in self.intervals_at(self._epoch(start, "start"), self._epoch(end, "end"))
         ]
 
     # ------------------------------------------------------------------ numpy batch API
