@@ -18,8 +18,11 @@ Three layers, each a fold:
 
 The exact definitions are in ``docs/concepts/metrics.md``; the names in :data:`METRIC_NAMES`.
 Hot path: a fact precomputes what it adds to a group (its counter and duration-sum increments
-packed into one integer with a 64-bit lane each, its sketch bucket keys, its named counts), so
-aggregating is one integer addition and a few dict increments per fact and grouping.
+packed into one integer with a 64-bit lane each, the counter-store slots of its sketch buckets,
+its named counts), so aggregating is one integer addition and a few counter increments per fact
+and grouping. A group's sketches share one counter store (see :mod:`supportkit._sketch`) that
+becomes a dense array of fixed size once the group has seen enough buckets, so the state grows
+with the groups, not with the tickets.
 """
 
 from __future__ import annotations
@@ -34,14 +37,28 @@ import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from types import MappingProxyType
-from typing import Any, TypeAlias, TypeVar, cast
+from typing import Any, Literal, TypeAlias, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
 from ._escalation import ENGINEERING
 from ._model import Role, Status, TicketEvent
-from ._sketch import INV_LOG_GAMMA, ZERO, ExactQuantiles, QuantileSketch
+from ._sketch import (
+    DENSE_KEYS,
+    DENSE_TOP,
+    INV_LOG_GAMMA,
+    ZERO,
+    ExactQuantiles,
+    QuantileSketch,
+    Store,
+    add_to_store,
+    compact_store,
+    merge_stores,
+    new_store,
+    store_items,
+    widen_store,
+)
 from ._ticket import _Fold
 from ._time import from_epoch, parse_instant, to_epoch
 from .exceptions import ConfigurationError, EventError, TicketStateError
@@ -172,23 +189,40 @@ _MASK = (1 << _LANE) - 1
 _LANES = len(_COUNTERS) + len(DURATIONS)
 _Pairs: TypeAlias = tuple[tuple[int, int], ...]
 _Keys: TypeAlias = tuple[int | str, ...]
-_Part: TypeAlias = tuple[int, _Keys, _Keys]
-"""A fact's precomputed update: packed counter and sum increments, then the keys it counts in
-the group's one histogram dict, in sketch mode and in exact mode (see :func:`_key`)."""
+_Side: TypeAlias = tuple[tuple[int, ...], _Keys]
+"""The counter-store slots and the ``extra`` keys (see :class:`_Acc`) a fact counts."""
+_Part: TypeAlias = tuple[int, _Side, _Side]
+"""A fact's precomputed update: packed counter and sum increments, then what it counts in sketch
+mode and in exact mode (index :data:`_SKETCH` or :data:`_EXACT`)."""
+_Mode: TypeAlias = Literal[1, 2]
+_SKETCH: _Mode = 1
+_EXACT: _Mode = 2
 _SLOTS = 16
-"""A histogram key is ``bucket * _SLOTS + distribution`` (one dict holds every distribution)."""
+"""An ``extra`` histogram key is ``bucket * _SLOTS + distribution`` (see :func:`_key`)."""
+_STORE = len(DURATIONS) * DENSE_KEYS
+"""Slots of a group's counter store: :data:`DENSE_KEYS` per distribution."""
 
 
 def _key(index: int, bucket: int) -> int:
     return bucket * _SLOTS + index
 
 
+def _slot(index: int, bucket: int) -> int:
+    return index * DENSE_KEYS + bucket + 1
+
+
 def _part(counts: Iterable[tuple[int, int]], durations: _Pairs, named: _Keys = ()) -> _Part:
     """The update of one side of a fact; *named* are ``"kind:name"`` counts (repeated keys)."""
     log, inv = math.log, INV_LOG_GAMMA
-    sketch = tuple(_key(i, int(log(v) * inv) if v else ZERO) for i, v in durations)
+    buckets = [(i, int(log(v) * inv) if v else ZERO) for i, v in durations]
+    slots = tuple(_slot(i, b) for i, b in buckets if b <= DENSE_TOP)
+    beyond = tuple(_key(i, b) for i, b in buckets if b > DENSE_TOP)  # over a century
     exact = tuple(_key(i, v) for i, v in durations)
-    return _pack(counts, durations), sketch + named, exact + named
+    return _pack(counts, durations), (slots, beyond + named), ((), exact + named)
+
+
+def _join(a: _Side, b: _Side) -> _Side:
+    return a[0] + b[0], a[1] + b[1]
 
 
 def _pack(counts: Iterable[tuple[int, int]], durations: Iterable[tuple[int, int]]) -> int:
@@ -406,7 +440,7 @@ class TicketFacts:
         mine = self._created
         both = mine
         if solved is not None:
-            both = (mine[0] + solved[0], mine[1] + solved[1], mine[2] + solved[2])
+            both = (mine[0] + solved[0], _join(mine[1], solved[1]), _join(mine[2], solved[2]))
         object.__setattr__(self, "_both", both)
 
     @classmethod
@@ -1042,6 +1076,11 @@ class _Grouping:
             acc = self.groups[raw] = _Acc()
         return acc
 
+    def compact(self) -> None:
+        """Make the groups' counter stores dense where that takes less room."""
+        for acc in self.groups.values():
+            acc.compact()
+
     def items(self) -> list[tuple[Key, _Acc]]:
         """``(key, accumulator)`` pairs sorted by key (``None`` first)."""
         pairs = [((k,) if self.single else k, acc) for k, acc in self.groups.items()]
@@ -1049,19 +1088,24 @@ class _Grouping:
 
 
 class _Acc:
-    """Per-group state: packed counters and duration sums, one histogram dict, agents.
+    """Per-group state: packed counters and duration sums, a counter store, other counts, agents.
 
     ``packed`` holds one 64-bit lane per counter and per duration sum (see :func:`_pack`).
-    ``hist`` counts every distribution's buckets under ``bucket * 16 + distribution`` keys
-    (:func:`_key`), and the counts named by the data under ``"escalated:<level>"``,
-    ``"met:<sla metric>"`` and ``"breached:<sla metric>"``: one dict, one increment per key.
+    ``store`` counts every distribution's sketch buckets from zero to a century, bucket ``b`` of
+    distribution ``i`` in slot ``i * DENSE_KEYS + b + 1`` (:func:`_slot`): sparse while the group
+    has seen few buckets, then a dense array of fixed size (see :mod:`supportkit._sketch`).
+    ``extra`` holds the other counts, one increment per key: those named by the data
+    (``"escalated:<level>"``, ``"met:<sla metric>"``, ``"breached:<sla metric>"``) and, under
+    ``bucket * 16 + distribution`` keys (:func:`_key`), every value in exact mode and sketch
+    buckets beyond a century.
     """
 
-    __slots__ = ("agents", "hist", "packed")
+    __slots__ = ("agents", "extra", "packed", "store")
 
     def __init__(self) -> None:
         self.packed = 0
-        self.hist: dict[int | str, int] = {}
+        self.store: Store = new_store()
+        self.extra: dict[int | str, int] = {}
         self.agents: set[str] = set()
 
     def lanes(self) -> list[int]:
@@ -1083,7 +1127,10 @@ class _Acc:
     def hists(self) -> list[dict[int, int]]:
         """One ``{bucket: count}`` dict per distribution, in ``DURATIONS`` order."""
         out: list[dict[int, int]] = [{} for _ in DURATIONS]
-        for key, n in self.hist.items():
+        for slot, n in store_items(self.store):
+            index, at = divmod(slot, DENSE_KEYS)
+            out[index][at - 1] = n
+        for key, n in self.extra.items():
             if isinstance(key, int):
                 bucket, index = divmod(key, _SLOTS)
                 out[index][bucket] = n
@@ -1093,7 +1140,7 @@ class _Acc:
         """Named counts of one kind (``escalated``, ``met``, ``breached``) by name, sorted."""
         prefix = kind + ":"
         pairs = [
-            (k, v) for k, v in self.hist.items() if isinstance(k, str) and k.startswith(prefix)
+            (k, v) for k, v in self.extra.items() if isinstance(k, str) and k.startswith(prefix)
         ]
         return {k[len(prefix) :]: v for k, v in sorted(pairs)}
 
@@ -1101,15 +1148,25 @@ class _Acc:
         """Add *amount* to lane *index* (a counter, or ``len(_COUNTERS) + duration``)."""
         self.packed += amount << (_LANE * index)
 
+    def count(self, keys: Iterable[int | str], amounts: Iterable[int]) -> None:
+        """Add *amounts* to the ``extra`` counts of *keys* (zero amounts add no key)."""
+        extra = self.extra
+        for k, n in zip(keys, amounts, strict=True):
+            if n:
+                extra[k] = extra.get(k, 0) + n
+
+    def compact(self) -> None:
+        """Make the store dense once that takes less room (after a batch of updates)."""
+        self.store = compact_store(self.store, _STORE)
+
     def merge(self, other: _Acc) -> None:
         self.packed += other.packed
-        hist = self.hist
-        for k, n in other.hist.items():
-            hist[k] = hist.get(k, 0) + n
+        self.store = merge_stores(self.store, other.store, _STORE)
+        self.count(other.extra.keys(), other.extra.values())
         self.agents |= other.agents
 
     def state(self) -> dict[str, Any]:
-        named = sorted((k, v) for k, v in self.hist.items() if isinstance(k, str))
+        named = sorted((k, v) for k, v in self.extra.items() if isinstance(k, str))
         return {
             "counts": self.counts,
             "hists": [{str(k): v for k, v in sorted(h.items())} for h in self.hists],
@@ -1119,25 +1176,42 @@ class _Acc:
         }
 
     @classmethod
-    def from_state(cls, data: Mapping[str, Any]) -> _Acc:
+    def from_state(cls, data: Mapping[str, Any], exact: bool) -> _Acc:
         acc = cls()
         lanes = [int(n) for n in data["counts"]] + [int(n) for n in data["sums"]]
         if len(lanes) != _LANES or any(not 0 <= n <= _MASK for n in lanes):
             raise ConfigurationError("aggregator state has the wrong number or size of counters")
         acc.packed = sum(n << (_LANE * i) for i, n in enumerate(lanes))
+        stored: list[tuple[int, int]] = []
         for index, hist in enumerate(data["hists"]):
-            acc.hist.update((_key(index, int(k)), int(v)) for k, v in hist.items())
-        acc.hist.update((str(k), int(v)) for k, v in data["extra"].items())
+            for k, v in hist.items():
+                bucket, n = int(k), int(v)
+                if not 0 <= n <= _MASK:
+                    raise ConfigurationError(f"aggregator state has a bucket count of {n}")
+                if n and not exact and ZERO <= bucket <= DENSE_TOP:
+                    stored.append((_slot(index, bucket), n))
+                elif n:
+                    acc.extra[_key(index, bucket)] = n
+        acc.store = compact_store(add_to_store(acc.store, stored), _STORE)
+        acc.count((str(k) for k in data["extra"]), (int(v) for v in data["extra"].values()))
         acc.agents = set(data["agents"])
         return acc
 
 
-def _add(acc: _Acc, part: _Part, exact: bool) -> None:
-    """Apply a fact's precomputed packed increments and histogram keys."""
+def _add(acc: _Acc, part: _Part, mode: _Mode) -> None:
+    """Apply a fact's precomputed packed increments and counts (*mode*: sketch or exact)."""
     acc.packed += part[0]
-    h = acc.hist
-    for k in part[2] if exact else part[1]:
-        h[k] = h.get(k, 0) + 1
+    slots, keys = part[mode]
+    store = acc.store
+    for k in slots:
+        try:
+            store[k] += 1
+        except OverflowError:  # a 4-byte count is full: 8-byte counts from now on
+            store = acc.store = widen_store(store)
+            store[k] += 1
+    extra = acc.extra
+    for x in keys:
+        extra[x] = extra.get(x, 0) + 1
 
 
 CHUNK = 4096
@@ -1159,7 +1233,7 @@ def _fold_same(
     groups: dict[Any, _Acc],
     key_of: Callable[[TicketFacts], Any],
     facts: list[TicketFacts],
-    exact: bool,
+    mode: _Mode,
 ) -> None:
     """Fold facts into a grouping whose creation and solve share a key: the hot path.
 
@@ -1172,9 +1246,17 @@ def _fold_same(
             acc = groups[key] = _Acc()
         both = f._both
         acc.packed += both[0]
-        h = acc.hist
-        for k in both[2] if exact else both[1]:
-            h[k] = h.get(k, 0) + 1
+        slots, keys = both[mode]
+        store = acc.store
+        for k in slots:
+            try:
+                store[k] += 1
+            except OverflowError:
+                store = acc.store = widen_store(store)
+                store[k] += 1
+        extra = acc.extra
+        for x in keys:
+            extra[x] = extra.get(x, 0) + 1
         if f._solved is not None and f.agent is not None:
             acc.agents.add(f.agent)
 
@@ -1184,30 +1266,30 @@ def _fold_split(
     created_key: Callable[[TicketFacts], Any],
     solved_key: Callable[[TicketFacts], Any],
     facts: list[TicketFacts],
-    exact: bool,
+    mode: _Mode,
 ) -> None:
     """Fold facts into a period grouping: creation figures and solve figures apart."""
     for f in facts:
         acc = _get(groups, created_key(f))
-        _add(acc, f._created, exact)
+        _add(acc, f._created, mode)
         solved = f._solved
         if solved is not None:
             acc = _get(groups, solved_key(f))
-            _add(acc, solved, exact)
+            _add(acc, solved, mode)
             if f.agent is not None:
                 acc.agents.add(f.agent)
 
 
-def _fold_tagged(g: _Grouping, facts: list[TicketFacts], exact: bool) -> None:
+def _fold_tagged(g: _Grouping, facts: list[TicketFacts], mode: _Mode) -> None:
     """Fold facts into a tag grouping: once per tag (untagged under ``None``)."""
     for f in facts:
         for key in g.keys(f, f.created_at):
             acc = g.acc(key)
-            _add(acc, f._created, exact)
+            _add(acc, f._created, mode)
         if f._solved is not None and f.solved_at is not None:
             for key in g.keys(f, f.solved_at):
                 acc = g.acc(key)
-                _add(acc, f._solved, exact)
+                _add(acc, f._solved, mode)
                 if f.agent is not None:
                     acc.agents.add(f.agent)
 
@@ -1555,9 +1637,10 @@ class MetricsAggregator:
     (in zone *tz*), or a tuple of them such as ``("tier", "week")``. *goals* add the groupings
     they need. ``exact=True`` keeps exact histograms instead of the ≤1 % sketch (small data).
 
-    Memory is bounded by groups × sketch buckets: per group a fixed set of counters and at most
-    ~1,100 buckets per duration distribution. The state grows while the groups' sketches still
-    meet new buckets and levels off as they fill; it is never proportional to the tickets.
+    Memory grows with the groups, not the tickets: per group a fixed set of counters and one
+    counter store for its sketches, a dense array of fixed size (about 40 KB: ~1,100 buckets
+    per duration distribution, one second to a century) once the group has seen a few hundred
+    buckets, and a smaller dict before.
     Aggregators over disjoint shards :meth:`merge` into exactly the one-pass result.
     """
 
@@ -1630,13 +1713,16 @@ class MetricsAggregator:
                     self.update_columns(concat_columns(buffered))
                     buffered = []
                 continue
+            mode = _EXACT if self.exact else _SKETCH
             for groups, ckey, skey in plans:
                 if skey is None:
-                    _fold_same(groups, ckey, chunk, self.exact)
+                    _fold_same(groups, ckey, chunk, mode)
                 else:
-                    _fold_split(groups, ckey, skey, chunk, self.exact)
+                    _fold_split(groups, ckey, skey, chunk, mode)
             for g in tagged:
-                _fold_tagged(g, chunk, self.exact)
+                _fold_tagged(g, chunk, mode)
+            for g in self._groupings:
+                g.compact()
         if vectorise and buffered:
             self.update_columns(concat_columns(buffered))
         return self
@@ -1738,7 +1824,7 @@ class MetricsAggregator:
             )
             for g, groups in zip(agg._groupings, data["state"], strict=True):
                 for key, state in groups:
-                    g.acc(tuple(key)).merge(_Acc.from_state(state))
+                    g.acc(tuple(key)).merge(_Acc.from_state(state, agg.exact))
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ConfigurationError):
                 raise

@@ -21,7 +21,8 @@ Column layout (``n`` ticket rows; ``-1`` stands for "none" in integer columns):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -49,16 +50,26 @@ from ._metrics import (
     _NRT_B,
     _ONE_TOUCH,
     _REOPENED,
+    _SLOTS,
     _SOLVED,
+    _STORE,
     _UNSOLVED,
     _WAIT,
     _WAIT_B,
     DURATIONS,
     TicketFacts,
     _Grouping,
-    _key,
 )
-from ._sketch import GAMMA, INV_LOG_GAMMA, ZERO
+from ._sketch import (
+    DENSE_KEYS,
+    DENSE_TOP,
+    GAMMA,
+    INV_LOG_GAMMA,
+    ZERO,
+    add_to_store,
+    compact_store,
+    widen_store,
+)
 from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -202,39 +213,70 @@ def _count(accs: list[Any], index: int, groups: Any, n: int, weights: Any = None
             accs[i].bump(index, int(total))
 
 
-def _histogram(accs: list[Any], index: int, groups: Any, values: Any, keys: Any) -> None:
-    """Add ``(group, bucket)`` counts and per-group sums of the present (``>= 0``) values."""
-    keep = values >= 0
-    groups, values, keys = groups[keep], values[keep], keys[keep]
-    if not len(values):
-        return
-    sums = np.bincount(groups, weights=values.astype(np.float64), minlength=len(accs))
-    low = int(keys.min())
-    span = int(keys.max()) - low + 1
-    cells = groups.astype(np.int64) * span + (keys - low)
-    if len(accs) * span <= 1 << 22:  # small enough for a dense count: O(n), no sort
-        dense = np.bincount(cells, minlength=len(accs) * span)
+def _pair_counts(groups: Any, codes: Any, m: int) -> tuple[Any, Any, Any]:
+    """``(group, code)`` pairs with their counts, sorted by group then code."""
+    low = int(codes.min())
+    span = int(codes.max()) - low + 1
+    cells = groups.astype(np.int64) * span + (codes - low)
+    if m * span <= 1 << 22:  # small enough for a dense count: O(n), no sort
+        dense = np.bincount(cells, minlength=m * span)
         pairs = np.nonzero(dense)[0]
         counts = dense[pairs]
     else:
         pairs, counts = np.unique(cells, return_counts=True)
-    owners, keys = np.divmod(pairs, span)
-    keys += low
-    starts = np.flatnonzero(np.diff(owners, prepend=-1))  # pairs are sorted: owners are too
-    present = owners[starts]
+    owners, codes = np.divmod(pairs, span)
+    return owners, codes + low, counts
+
+
+def _runs(owners: Any) -> Iterator[tuple[int, int, int]]:
+    """``(owner, start, end)`` of each run of equal values in sorted *owners*."""
+    starts = np.flatnonzero(np.diff(owners, prepend=-1))
     ends = [*starts[1:].tolist(), len(owners)]
-    key_list, count_list = keys.tolist(), counts.tolist()
-    for group, start, end in zip(present.tolist(), starts.tolist(), ends, strict=True):
-        hist = accs[group].hist
-        mine = [_key(index, k) for k in key_list[start:end]]
-        if hist.keys().isdisjoint(mine):  # a first fill: one C-level call
-            hist.update(zip(mine, count_list[start:end], strict=True))
-        else:
-            for key, count in zip(mine, count_list[start:end], strict=True):
-                hist[key] = hist.get(key, 0) + count
-    for i, total in enumerate(sums.tolist()):
-        if total:
-            accs[i].bump(len(_COUNTERS) + index, int(total))
+    return zip(owners[starts].tolist(), starts.tolist(), ends, strict=True)
+
+
+def _histograms(accs: list[Any], items: list[tuple[int, Any, Any, Any]], exact: bool) -> None:
+    """Add each distribution's ``(group, bucket)`` counts and per-group sums of the present
+    (``>= 0``) values; *items* are ``(distribution, groups, values, keys)``."""
+    m = len(accs)
+    stored: list[tuple[Any, Any, Any]] = []
+    for index, all_groups, all_values, all_keys in items:
+        keep = all_values >= 0
+        groups, values, keys = all_groups[keep], all_values[keep], all_keys[keep]
+        if not len(values):
+            continue
+        sums = np.bincount(groups, weights=values.astype(np.float64), minlength=m)
+        for i, total in enumerate(sums.tolist()):
+            if total:
+                accs[i].bump(len(_COUNTERS) + index, int(total))
+        dense = np.zeros(len(keys), dtype=bool) if exact else keys <= DENSE_TOP
+        if dense.any():
+            stored.append(_pair_counts(groups[dense], keys[dense] + index * DENSE_KEYS + 1, m))
+        if not dense.all():  # exact values and buckets beyond a century
+            owners, codes, counts = _pair_counts(groups[~dense], keys[~dense] * _SLOTS + index, m)
+            for group, start, end in _runs(owners):
+                accs[group].count(codes[start:end].tolist(), counts[start:end].tolist())
+    if not stored:
+        return
+    owners, slots, counts = (np.concatenate(column) for column in zip(*stored, strict=True))
+    order = np.argsort(owners, kind="stable")
+    owners, slots, counts = owners[order], slots[order], counts[order].astype(np.uint64)
+    for group, start, end in _runs(owners):
+        _add_slots(accs[group], slots[start:end], counts[start:end])
+
+
+def _add_slots(acc: Any, slots: Any, counts: Any) -> None:
+    """Add *counts* (uint64) to the distinct *slots* of *acc*'s counter store."""
+    store = acc.store = compact_store(acc.store, _STORE, len(slots))
+    if not isinstance(store, array):
+        acc.store = add_to_store(store, zip(slots.tolist(), counts.tolist(), strict=True))
+        return
+    view = np.frombuffer(store, dtype=np.uint32 if store.typecode == "I" else np.uint64)
+    total = view[slots] + counts  # uint64: a count never reaches 2**64
+    if view.dtype == np.uint32 and int(total.max()) > 0xFFFFFFFF:
+        store = acc.store = widen_store(store)
+        view = np.frombuffer(store, dtype=np.uint64)
+    view[slots] = total
 
 
 def _exploded(cols: Mapping[str, Any], name: str, row_group: Any) -> tuple[Any, Any]:
@@ -314,11 +356,10 @@ def update_columns(agg: MetricsAggregator, cols: Mapping[str, Any]) -> None:
         _count(accs, _NPS_DET, groups, m, (col["nps"] >= 0) & (col["nps"] <= 6))
         _count(accs, _CES_N, groups, m, col["ces"] >= 0)
         _count(accs, _CES_SUM, groups, m, np.where(col["ces"] >= 0, col["ces"], 0))
-        for index in _CREATED_SIDE:
-            _histogram(accs, index, groups, col[DURATIONS[index]], keys[index])
+        created_items = [(i, groups, col[DURATIONS[i]], keys[i]) for i in _CREATED_SIDE]
         for index, (values, value_keys) in nested.items():
             _rows, row_groups = _exploded(cols, DURATIONS[index], groups)
-            _histogram(accs, index, row_groups, values, value_keys)
+            created_items.append((index, row_groups, values, value_keys))
         esc_rows, esc_groups = _exploded(cols, "escalations", groups)
         escalated = np.zeros(n, dtype=bool)
         escalated[esc_rows] = True
@@ -328,7 +369,7 @@ def update_columns(agg: MetricsAggregator, cols: Mapping[str, Any]) -> None:
             cols,
             "escalations",
             esc_groups,
-            lambda a, name, c: _put(a, f"escalated:{name}", c),
+            lambda a, name, c: a.count((f"escalated:{name}",), (c,)),
         )
         _sla(accs, cols, groups)
         # solved side: solved rows, anchored at the latest solve
@@ -341,10 +382,15 @@ def update_columns(agg: MetricsAggregator, cols: Mapping[str, Any]) -> None:
         _count(saccs, _SOLVED, sgroups, k)
         _count(saccs, _ONE_TOUCH, sgroups, k, replies == 1)
         _count(saccs, _FCR, sgroups, k, (replies <= 1) & (reopens == 0) & ~escalated[solved_rows])
-        for index in (_FULL, _FULL_B, _WAIT, _WAIT_B):
-            _histogram(
-                saccs, index, sgroups, col[DURATIONS[index]][solved_rows], keys[index][solved_rows]
-            )
+        solved_items = [
+            (i, sgroups, col[DURATIONS[i]][solved_rows], keys[i][solved_rows])
+            for i in (_FULL, _FULL_B, _WAIT, _WAIT_B)
+        ]
+        if saccs is accs:  # one pass over the groups' stores for both sides
+            _histograms(accs, created_items + solved_items, exact)
+        else:
+            _histograms(accs, created_items, exact)
+            _histograms(saccs, solved_items, exact)
         agents = np.asarray(cols["agent.codes"], dtype=np.int64)[solved_rows]
         names = list(cols["agent.categories"])
         pairs = np.unique(sgroups.astype(np.int64) * (len(names) + 1) + agents)
@@ -379,13 +425,7 @@ def _sla(accs: list[Any], cols: Mapping[str, Any], groups: Any) -> None:
     breached = np.bincount(inverse, weights=np.asarray(cols["sla.breached"], dtype=np.float64))
     for value, m, b in zip(unique.tolist(), met.tolist(), breached.tolist(), strict=True):
         group, code = divmod(value, len(names))
-        _put(accs[group], f"met:{names[code]}", int(m))
-        _put(accs[group], f"breached:{names[code]}", int(b))
-
-
-def _put(acc: Any, name: str, amount: int) -> None:
-    if amount:
-        acc.hist[name] = acc.hist.get(name, 0) + amount
+        accs[group].count((f"met:{names[code]}", f"breached:{names[code]}"), (int(m), int(b)))
 
 
 def _codes(values: Sequence[Any]) -> tuple[Any, list[Any]]:

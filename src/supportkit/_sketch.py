@@ -1,7 +1,6 @@
 """Quantiles of durations: a mergeable log-bucket sketch and an exact histogram, one shape.
 
-Both are ``{key: count}`` dicts, so two of them merge by adding counts (exact, in any order) and
-the aggregators' hot paths update them in place with one dict operation per value.
+Both are ``{key: count}`` dicts, so two of them merge by adding counts (exact, in any order).
 
 :class:`QuantileSketch` is a DDSketch-style sketch (Masson, Rim and Lee, VLDB 2019) for
 non-negative integer seconds. A value ``x >= 1`` goes to bucket ``k = floor(ln(x) / ln(γ))``,
@@ -13,6 +12,15 @@ about 1,100 for values from one second to a century at ``α = 0.99 %``.
 :class:`ExactQuantiles` keys by the value itself (an exact histogram): exact answers, memory
 grows with the number of distinct values, so it is meant for small data.
 
+Aggregators keep a group's sketches (one per duration distribution) in one *counter store*:
+one counter per bucket key from :data:`ZERO` to a century (:data:`DENSE_TOP`), key ``k`` of
+distribution ``d`` in slot ``d * DENSE_KEYS + k + 1`` (larger keys are counted apart). A store
+is sparse (a ``defaultdict(int)``) while it holds few keys and becomes a dense ``array("I")`` of
+every slot (4 bytes each, widened to 8 bytes if a count outgrows them) once a dict would take
+more room: from then on its memory is fixed, whatever is counted. Both forms take
+``store[slot] += n``, so the aggregators' hot paths do not care which one they hold. Stores
+merge by adding counts, like the sketches.
+
 Quantile convention (both): the *q* quantile of ``n`` values is the value of zero-based rank
 ``floor(q * (n - 1))`` in sorted order (numpy/pandas ``method="lower"``; the median of an even
 count is the lower middle value). The sketch answers within relative error ``α`` of that value.
@@ -21,12 +29,30 @@ count is the lower middle value). The sketch answers within relative error ``α`
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar
+from array import array
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from itertools import compress
+from typing import Any, ClassVar, TypeAlias
 
 from .exceptions import ConfigurationError
 
-__all__ = ["ALPHA", "INV_LOG_GAMMA", "ZERO", "ExactQuantiles", "QuantileSketch"]
+__all__ = [
+    "ALPHA",
+    "DENSE_KEYS",
+    "DENSE_TOP",
+    "INV_LOG_GAMMA",
+    "ZERO",
+    "ExactQuantiles",
+    "QuantileSketch",
+    "Store",
+    "add_to_store",
+    "compact_store",
+    "merge_stores",
+    "new_store",
+    "store_items",
+    "widen_store",
+]
 
 #: The sketch's relative error bound: 0.99 %, so "at most 1 %" holds with room for rounding.
 ALPHA = 0.0099
@@ -36,6 +62,10 @@ INV_LOG_GAMMA = 1 / math.log(GAMMA)
 _VALUE_FACTOR = 2 * GAMMA / (GAMMA + 1)
 ZERO = -1
 """The sketch's bucket key for the value 0 (answered exactly)."""
+DENSE_TOP = int(math.log(100 * 365.25 * 86400) * INV_LOG_GAMMA)
+"""The bucket key of a century, the largest key a counter store keeps in its dense range."""
+DENSE_KEYS = DENSE_TOP + 2
+"""Slots per distribution in a counter store: :data:`ZERO` and ``0..DENSE_TOP``."""
 
 
 def _check(value: int) -> int:
@@ -163,3 +193,58 @@ class ExactQuantiles(_Histogram):
 def histogram(exact: bool, buckets: Mapping[int, int] | None = None) -> _Histogram:
     """A new :class:`ExactQuantiles` or :class:`QuantileSketch`."""
     return ExactQuantiles(buckets) if exact else QuantileSketch(buckets)
+
+
+# --- counter stores -----------------------------------------------------------------------------
+
+Store: TypeAlias = "defaultdict[int, int] | array[int]"
+"""A counter store: ``{slot: count}`` while sparse, a dense ``array`` of counts after."""
+_DENSE_BYTES = 4
+_SPARSE_BYTES = 64
+"""About what one key of a sparse store costs (dict entry, index and key object): a store of
+``size`` slots becomes dense when ``size * 4 / 64`` keys would fill it."""
+
+
+def new_store() -> Store:
+    """An empty (sparse) counter store."""
+    return defaultdict(int)
+
+
+def compact_store(store: Store, size: int, adding: int = 0) -> Store:
+    """*store*, or a dense array of *size* slots with the same counts once that takes less room
+    (counting *adding* keys about to be added)."""
+    if isinstance(store, array) or (len(store) + adding) * _SPARSE_BYTES < size * _DENSE_BYTES:
+        return store
+    return add_to_store(array("I", bytes(_DENSE_BYTES * size)), store.items())
+
+
+def widen_store(store: Store) -> array[int]:
+    """A dense store with 8-byte counters (when a 4-byte count would overflow)."""
+    if not isinstance(store, array) or store.typecode == "Q":
+        raise ConfigurationError("a sketch bucket count exceeds 2**64 - 1")
+    return array("Q", store)
+
+
+def add_to_store(store: Store, pairs: Iterable[tuple[int, int]]) -> Store:
+    """Add ``(slot, count)`` *pairs* to *store*; returns the store (widened if need be)."""
+    for slot, count in pairs:
+        try:
+            store[slot] += count
+        except OverflowError:
+            store = widen_store(store)
+            store[slot] += count
+    return store
+
+
+def merge_stores(store: Store, other: Store, size: int) -> Store:
+    """*store* plus *other*'s counts (dense if either is), compacted; *other* is left as is."""
+    if isinstance(other, array) and not isinstance(store, array):
+        store, other = array(other.typecode, other), store  # add the sparse one to a copy
+    return compact_store(add_to_store(store, store_items(other)), size)
+
+
+def store_items(store: Store) -> Iterator[tuple[int, int]]:
+    """``(slot, count)`` pairs of the non-zero counts, by slot."""
+    if isinstance(store, array):
+        return zip(compress(range(len(store)), store), compress(store, store), strict=True)
+    return iter(sorted((slot, count) for slot, count in store.items() if count))

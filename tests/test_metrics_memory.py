@@ -1,0 +1,155 @@
+"""Sketch counter stores: dense stores give the state sparse ones give, on every path (merge,
+numpy, JSON, pickle), keep values beyond a century, widen 4-byte counts instead of overflowing,
+and stop a group's memory from growing with its tickets."""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import json
+import pickle
+import random
+import tracemalloc
+from array import array
+from typing import Any
+
+import pytest
+
+from supportkit import (
+    ConfigurationError,
+    MetricsAggregator,
+    QuantileSketch,
+    TicketFacts,
+    facts_to_columns,
+)
+
+DAY = 86400
+GROUPINGS: list[Any] = ["all", "tier", ("channel", "week")]
+CENTURY = 100 * 365.25 * DAY
+
+
+def _wide(n: int, seed: int, top: float = 10) -> list[TicketFacts]:
+    """Facts whose durations spread over many sketch buckets (0 s to 10**top s; 10**10 s is
+    three centuries)."""
+    rnd = random.Random(seed)
+
+    def seconds() -> int:
+        return 0 if rnd.random() < 0.02 else int(10 ** rnd.uniform(0, top))
+
+    facts = []
+    for i in range(n):
+        created = rnd.randrange(0, 30 * DAY)
+        solved = rnd.random() < 0.7
+        facts.append(
+            TicketFacts(
+                ticket_id=str(i),
+                created_at=created,
+                as_of=40 * DAY,
+                status="solved" if solved else "open",
+                channel=rnd.choice(["email", "chat"]),
+                tier=rnd.choice(["free", "pro", "enterprise"]),
+                agent=rnd.choice(["ann", "bob", None]),
+                solved_at=created + rnd.randrange(9 * DAY) if solved else None,
+                first_reply=seconds(),
+                first_reply_business=seconds(),
+                next_reply=[seconds() for _ in range(rnd.randrange(3))],
+                full_resolution=seconds() if solved else None,
+                requester_wait=seconds() if solved else None,
+                ever_solved=solved,
+                escalations=rnd.choice([(), ("L2",)]),
+                sla=[("first_reply", rnd.randrange(2), rnd.randrange(2))],
+            )
+        )
+    return facts
+
+
+def _stores(agg: MetricsAggregator) -> list[Any]:
+    return [acc.store for g in agg._groupings for acc in g.groups.values()]
+
+
+def test_dense_stores_give_the_one_pass_state_on_every_path() -> None:
+    """With dense stores (and sparse ones in small shards): shards merged in any order, the
+    numpy path, JSON and pickle round trips all give the one-pass state and report, and the
+    report's quantiles are exactly a QuantileSketch's of the same values, beyond a century too."""
+    facts = _wide(3000, seed=1)
+    one = MetricsAggregator(GROUPINGS).update(facts, vectorise=False)
+    assert any(isinstance(s, array) for s in _stores(one))
+    assert max(f.first_reply or 0 for f in facts) > CENTURY
+    rnd = random.Random(2)
+    cuts = [0, 3, 40, 900, 2100, 3000]
+    shards = [MetricsAggregator(GROUPINGS).update(facts[a:b]) for a, b in itertools.pairwise(cuts)]
+    rnd.shuffle(shards)
+    merged = MetricsAggregator.combine(shards)
+    paths = {
+        "merged": merged,
+        "numpy batches": MetricsAggregator(GROUPINGS).update(facts, vectorise=True),
+        "columns": MetricsAggregator(GROUPINGS).update_columns(facts_to_columns(facts)),
+        "json": MetricsAggregator.from_dict(json.loads(json.dumps(one.to_dict()))),
+        "pickle": pickle.loads(pickle.dumps(one)),
+    }
+    expected = one.to_dict()
+    assert dict.fromkeys(paths, expected) == {n: a.to_dict() for n, a in paths.items()}
+    report = one.report()
+    assert dict.fromkeys(paths, report) == {n: a.report() for n, a in paths.items()}
+    for tier in ("free", "pro", "enterprise"):
+        sketch = QuantileSketch()
+        sketch.extend(f.first_reply for f in facts if f.tier == tier and f.first_reply is not None)
+        row = report.row("tier", tier)
+        wanted = [sketch.quantile(q) for q in (0.5, 0.9, 0.95)]
+        assert wanted == [row[f"first_reply.{s}"] for s in ("median", "p90", "p95")]
+
+
+def test_a_group_takes_no_more_memory_once_its_store_is_dense() -> None:
+    """Once its groups' stores are dense, an aggregator's traced memory does not grow with
+    20,000 more tickets of the same groups (durations under a century; per-fact loop and numpy
+    path)."""
+    for vectorise in (False, True):
+        agg = MetricsAggregator(GROUPINGS[:2])
+        agg.update(_wide(3000, seed=3, top=9), vectorise=vectorise)
+        assert all(isinstance(s, array) for s in _stores(agg))
+        more = _wide(20_000, seed=4, top=9)
+        gc.collect()
+        tracemalloc.start()
+        before, _ = tracemalloc.get_traced_memory()
+        agg.update(more, vectorise=vectorise)
+        gc.collect()
+        after, _ = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert after - before < 4_000  # the state itself is ~180 KB
+
+
+def _state_with_count(agg: MetricsAggregator, tier: str, bucket: int, count: int) -> Any:
+    state = agg.to_dict()
+    tiers = state["state"][agg.groupings.index("tier")]
+    acc = next(acc for key, acc in tiers if key == [tier])
+    acc["hists"][0][str(bucket)] = count  # first_reply
+    return state
+
+
+def _count(agg: MetricsAggregator, tier: str, bucket: int) -> int:
+    tiers = agg.to_dict()["state"][agg.groupings.index("tier")]
+    acc = next(acc for key, acc in tiers if key == [tier])
+    return int(acc["hists"][0][str(bucket)])
+
+
+def test_counts_past_four_bytes_widen_the_store() -> None:
+    """A bucket count past 2**32 - 1 widens a dense store to 8-byte counts on the per-fact
+    path, the numpy path, merges and loading; past 2**64 - 1 a state is refused."""
+    agg = MetricsAggregator(GROUPINGS).update(_wide(3000, seed=5), vectorise=False)
+    bucket = QuantileSketch.key(5000)
+    state = _state_with_count(agg, "pro", bucket, 2**32 - 1)
+    full = MetricsAggregator.from_dict(state)
+    pro = dict(full._groupings[full.groupings.index("tier")].items())[("pro",)].store
+    assert isinstance(pro, array)
+    assert pro.typecode == "I"
+    fact = TicketFacts("x", 0, 1, "open", tier="pro", first_reply=5000)
+    results = {
+        "loop": MetricsAggregator.from_dict(state).update([fact], vectorise=False),
+        "columns": MetricsAggregator.from_dict(state).update_columns(facts_to_columns([fact])),
+        "merge": MetricsAggregator.from_dict(state).merge(full),
+    }
+    assert {"loop": 2**32, "columns": 2**32, "merge": 2**33 - 2} == {
+        name: _count(a, "pro", bucket) for name, a in results.items()
+    }
+    with pytest.raises(ConfigurationError, match="bucket count"):
+        MetricsAggregator.from_dict(_state_with_count(agg, "pro", bucket, 2**64))
