@@ -12,14 +12,14 @@ Three paths compute the same report in one run:
 Prints rows/s, wall and CPU rates (the machine may be shared), the bulk paths' peak traced
 memory, and the single-grouping streaming rate beside the full multi-grouping rate.
 
-Streaming memory: the aggregator's state is bounded by groups × sketch buckets (each group holds
-fixed counters and at most ~1,100 buckets per duration distribution), not by the number of
-tickets. It grows while the groups' sketches still meet new buckets, then levels off. A separate
-streaming pass over eight fresh shards (a quarter of the tickets each, at least one chunk) shows
-that after shards 1, 2, 4 and 8: the state's size, its histogram keys against the bound, and the
-traced memory after and during the shard (tracemalloc; the peak includes the shard's columns
-and one chunk of facts).
-``--quick`` runs 100,000 tickets.
+Streaming memory: a group's sketches share one counter store, a dense array of fixed size
+(~40 KB) once the group has seen a few hundred buckets (a small dict before), so the state grows
+with the groups, not the tickets. A separate streaming pass over eight fresh shards (a quarter
+of the tickets each, at least one chunk) shows that after shards 1, 2, 4 and 8: the groups and
+how many have a dense store, the state's size, and the traced memory after and during the shard
+(tracemalloc; the peak includes the shard's columns and one chunk of facts), with the state's
+and the traced memory's growth since shard 1.
+``--quick`` runs 100,000 tickets; ``--memory-only`` runs only the streaming memory pass.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import resource
 import sys
 import time
 import tracemalloc
+from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -39,7 +40,6 @@ import numpy as np
 import pandas as pd
 
 from supportkit import MetricsAggregator, TicketFacts
-from supportkit._sketch import INV_LOG_GAMMA
 
 TZ = "Europe/Berlin"
 GROUPINGS: list[Any] = [
@@ -386,7 +386,7 @@ def state_mb(agg: MetricsAggregator) -> float:
         if isinstance(obj, dict):
             total += sum(size(k) + size(v) for k, v in obj.items())
         elif isinstance(obj, list | tuple | set):
-            total += sum(size(v) for v in obj)
+            total += sum(size(v) for v in obj)  # an array's getsizeof includes its counts
         elif hasattr(obj, "__slots__"):
             total += sum(size(getattr(obj, name)) for name in obj.__slots__)
         return total
@@ -412,18 +412,12 @@ def peak(fn: Callable[[], Any]) -> float:
     return top / 1e6
 
 
-BUCKETS = int(math.log(100 * 365.25 * 86400) * INV_LOG_GAMMA) + 2
-"""Sketch buckets per duration distribution for 1 s to a century, plus the zero bucket."""
-DISTRIBUTIONS = 9
-"""Duration distributions per group (calendar and business first, next, full, wait; age)."""
-
-
-def streaming_memory(n: int, chunk: int) -> list[tuple[int, int, int, int, float, float, float]]:
+def streaming_memory(n: int, chunk: int) -> list[tuple[int, int, int, float, float, float]]:
     """Stream 8 fresh shards of n/4 tickets (at least a chunk) into one full-report aggregator.
 
-    After shards 1, 2, 4 and 8: tickets so far,
-    groups, histogram keys, the bound (groups × durations × buckets), the state's MB, traced MB
-    after the shard and the traced peak during it (tracemalloc, started before the first shard).
+    After shards 1, 2, 4 and 8: tickets so far, groups, groups with a dense counter store, the
+    state's MB, traced MB after the shard and the traced peak during it (tracemalloc, started
+    before the first shard).
     """
     shard = max(chunk, n // 4)
     agg = MetricsAggregator(GROUPINGS, tz=TZ)
@@ -440,21 +434,53 @@ def streaming_memory(n: int, chunk: int) -> list[tuple[int, int, int, int, float
         gc.collect()
         if k in (1, 2, 4, 8):
             current, _ = tracemalloc.get_traced_memory()
-            groups = sum(len(g.groups) for g in agg._groupings)
-            keys = sum(len(a.hist) for g in agg._groupings for a in g.groups.values())
-            bound = groups * DISTRIBUTIONS * BUCKETS
-            out.append((k * shard, groups, keys, bound, state_mb(agg), current / 1e6, top / 1e6))
+            accs = [a for g in agg._groupings for a in g.groups.values()]
+            dense = sum(isinstance(a.store, array) for a in accs)
+            out.append((k * shard, len(accs), dense, state_mb(agg), current / 1e6, top / 1e6))
     tracemalloc.stop()
     return out
+
+
+def print_memory(plateau: list[tuple[int, int, int, float, float, float]]) -> None:
+    """The streaming memory table: growth is against the first row."""
+    print("streaming memory (fresh shards of the same year's tickets, full report)")
+    print(
+        f"  {'tickets':>10} {'groups':>6} {'dense':>6} {'state MB':>9} {'KB/group':>8} "
+        f"{'traced MB':>9} {'peak MB':>8} {'state growth':>12} {'traced growth':>13}"
+    )
+    first = plateau[0]
+    for tickets, groups, dense, state, current, top in plateau:
+        print(
+            f"  {tickets:>10,} {groups:>6,} {dense:>6,} {state:>9.1f} {state * 1e3 / groups:>8.1f} "
+            f"{current:>9.1f} {top:>8.1f} {state / first[3]:>11.2f}x {current / first[4]:>12.2f}x"
+        )
+
+
+def growth(plateau: list[tuple[int, int, int, float, float, float]]) -> str:
+    """The state's and the traced memory's growth from the first row to the last."""
+    first, last = plateau[0], plateau[-1]
+    return (
+        f"  streaming memory growth: state {last[3] / first[3]:.2f}x, traced "
+        f"{last[4] / first[4]:.2f}x for {last[0] / first[0]:.0f}x the tickets "
+        f"({first[0]:,} to {last[0]:,}; groups {first[1]:,} to {last[1]:,})"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100,000 tickets instead of 1,000,000")
     parser.add_argument("--tickets", type=int, help="number of tickets (overrides --quick)")
+    parser.add_argument(
+        "--memory-only", action="store_true", help="run only the streaming memory pass"
+    )
     args = parser.parse_args()
     n = args.tickets or (100_000 if args.quick else 1_000_000)
     chunk = 50_000
+    if args.memory_only:
+        plateau = streaming_memory(n, chunk)
+        print_memory(plateau)
+        print(growth(plateau))
+        return
     cols = generate(n)
     print(f"{n:,} tickets, groupings {GROUPINGS} (zone {TZ}), chunks of {chunk:,} facts")
 
@@ -513,19 +539,7 @@ def main() -> None:
         f"  pandas cross-check: {compared:,} figures equal the report's "
         f"(percentiles: worst {worst:.2%} off, bound 1 %)"
     )
-    print("streaming memory (fresh shards of the same year's tickets, full report)")
-    print(
-        f"  {'tickets':>10} {'groups':>6} {'hist keys':>10} {'of bound':>8} "
-        f"{'state MB':>9} {'traced MB':>9} {'peak MB':>8} {'keys growth':>11}"
-    )
-    previous = 0
-    for tickets, groups, keys, bound, state, current, top in plateau:
-        growth = f"+{keys / previous - 1:.0%}" if previous else ""
-        print(
-            f"  {tickets:>10,} {groups:>6,} {keys:>10,} {keys / bound:>8.1%} "
-            f"{state:>9.1f} {current:>9.1f} {top:>8.1f} {growth:>11}"
-        )
-        previous = keys
+    print_memory(plateau)
     print("ratios")
     print(
         f"  vectorised / pandas time: {v_wall / p_wall:.2f}x wall, {v_cpu / p_cpu:.2f}x CPU"
@@ -537,11 +551,7 @@ def main() -> None:
     print(
         f"  streaming, full / one grouping time: {times['full'][1] / times['single'][1]:.1f}x CPU"
     )
-    first, last = plateau[0], plateau[-1]
-    print(
-        f"  streaming state growth: {last[4] / first[4]:.2f}x for {last[0] / first[0]:.0f}x "
-        f"the tickets ({first[0]:,} to {last[0]:,}); bound {last[3]:,} keys"
-    )
+    print(growth(plateau))
 
 
 if __name__ == "__main__":
