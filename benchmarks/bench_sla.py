@@ -15,8 +15,9 @@ the million input events included, so they cost more the more the process holds.
 starts from a collected heap and holds only its own results (the incremental run is measured
 before the kept batch evaluations exist). The "collector off" lines show the engine's own cost.
 
-Both forms evaluate every cycle (status, deadline, elapsed, breach); ``SlaCycle`` objects and
-datetimes are built only when read, which the "+ output" line pays for. For scale, the same
+Both forms evaluate every cycle (status, elapsed, breach); a business-hours deadline instant
+(``add_seconds``), ``SlaCycle`` objects and datetimes are computed only when read, which the
+"+ output" line pays for. For scale, the same
 run reports the plain lifecycle fold (``Ticket.replay``) and a businesstimedelta reference that
 computes only two of the seven metrics' elapsed times (first reply and resolution) per ticket,
 on a sample. Target (issue 5): at least 200,000 events/s on one core. Times are CPU seconds of

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from supportkit import (
     BusinessCalendar,
+    CalendarError,
     ConfigurationError,
     PolicyError,
     PolicyWarning,
@@ -299,6 +300,64 @@ def test_next_alert_reused_between_events_is_still_right(
             assert (None if fresh is None else int(fresh.timestamp())) == tracker.next_alert(
                 int(at.timestamp())
             )
+
+
+@given(
+    _STEPS,
+    st.integers(0, 3 * 86400),
+    st.sampled_from(["next_due", "alerts", "items", "to_dict"]),
+)
+def test_an_evaluation_reads_the_same_in_any_order(
+    steps: list[tuple[int, str, str]], extra: int, first: str
+) -> None:
+    """Business deadlines are computed when first read: whichever part of an evaluation is read
+    first, every part equals a fresh evaluation's."""
+    events = _log(steps)
+    at = events[-1].at + timedelta(seconds=extra)
+    parts = {
+        "next_due": lambda e: e.next_due,
+        "alerts": lambda e: e.alerts(at + timedelta(days=2)),
+        "items": lambda e: dict(e.items()),
+        "to_dict": lambda e: e.to_dict(),
+    }
+    evaluation = evaluate_sla(events, POLICY, at=at, calendar=CALENDAR)
+    read = {first: parts[first](evaluation)}
+    read |= {name: part(evaluation) for name, part in parts.items() if name != first}
+    fresh = evaluate_sla(events, POLICY, at=at, calendar=CALENDAR)
+    assert read == {name: part(fresh) for name, part in parts.items()}
+
+
+def test_a_business_cycle_at_its_target_after_closing_is_breached() -> None:
+    """Elapsed equal to the target: at the deadline the cycle is active; after closing (no
+    business time counted since) it is breached at the deadline."""
+    policy = SlaPolicy("p", {"normal": {"first_reply": SlaTarget(3600, business=True)}})
+    log = ticket().created(T0 + timedelta(hours=1))  # Monday 11:00 Berlin; lunch from 12:00
+    deadline = T0 + timedelta(hours=2)
+    at_deadline = log.evaluate(policy, at=deadline, calendar=CALENDAR)
+    assert deadline + timedelta(seconds=1) == at_deadline.next_due
+    (cycle,) = at_deadline["first_reply"]
+    assert (SlaStatus.ACTIVE, deadline, None) == (cycle.status, cycle.deadline, cycle.breached_at)
+    at_lunch = log.evaluate(policy, at=deadline + timedelta(minutes=30), calendar=CALENDAR)
+    assert at_lunch.next_due is None
+    (cycle,) = at_lunch["first_reply"]
+    assert (SlaStatus.BREACHED, deadline, deadline, timedelta(hours=1)) == (
+        cycle.status,
+        cycle.deadline,
+        cycle.breached_at,
+        cycle.elapsed,
+    )
+
+
+def test_an_unreachable_business_deadline_raises_when_read() -> None:
+    """A calendar that opens only on its overrides may never reach a deadline: the status and
+    elapsed time are still reported, and reading the deadline raises CalendarError."""
+    calendar = BusinessCalendar("UTC", overrides={"2025-03-03": ["09:00-10:00"]})
+    policy = SlaPolicy("p", {"normal": {"first_reply": SlaTarget(7200, business=True)}})
+    log = ticket().created(T0)
+    evaluation = log.evaluate(policy, at=T0 + timedelta(minutes=30), calendar=calendar)
+    assert ["first_reply"] == list(evaluation)
+    with pytest.raises(CalendarError, match="opens only on its overrides"):
+        evaluation.to_dict()
 
 
 # -- alerts, metric events ------------------------------------------------------------------

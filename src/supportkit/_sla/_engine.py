@@ -4,12 +4,14 @@ How it is fast: the fold runs over the events' integer ``ts`` and never builds a
 event (it keeps the foundation's mutable ``_Fold`` for validation and status). Each ticket keeps
 one *business clock*: the business seconds elapsed since creation, advanced once per event with
 a single ``calendar.elapsed_seconds`` call. A cycle stores the clock value at which it last
-resumed, so pausing, resuming and stopping are integer arithmetic; the calendar is asked for a
-deadline (``add_seconds``) only when an evaluation reports it, or in the fold when a cycle is
-paused or stopped at or past its target (to pin the breach instant, which a breach keeps for
-good). A tracker's cycles live in one flat list of plain values (no object per cycle), so many
-live trackers give the garbage collector little to walk. Evaluations hold plain integer rows and
-build ``SlaCycle`` objects and datetimes only when read.
+resumed, so pausing, resuming and stopping are integer arithmetic. The calendar is asked for a
+business deadline (``add_seconds``) only when an evaluation's reader asks for that instant (the
+status needs it only when the elapsed time equals the target: less means not yet passed, more
+means passed), or in the fold when a cycle is paused or stopped at or past its target (to pin
+the breach instant, which a breach keeps for good). A tracker's cycles live in one flat list of
+plain values (no object per cycle), so many live trackers give the garbage collector little to
+walk. Evaluations hold plain integer rows and build ``SlaCycle`` objects and datetimes only when
+read.
 """
 
 from __future__ import annotations
@@ -658,34 +660,46 @@ class SlaTracker:
                 "the log up to that instant instead (evaluate_sla does)"
             )
         calendar = self._calendar
-        b_at = self._b
-        if calendar is not None and at_ts != self._last:
-            b_at += calendar.elapsed_seconds(self._last, at_ts)
+        b_at = None  # the business clock at at_ts, once a running business cycle needs it
         st = self._st
-        rows: list[_Row] = []
-        add = None if calendar is None else calendar.add_seconds
+        rows: list[_Pending] = []
+        later = False
         o = _HEAD
         # Each cycle's fields at once, in layout order (``o`` counts the offsets along).
         for (_, _, r_ts, since, running, _, acc, stop, ran, elapsed, breached, cancelled, _, _,
              target, biz, _, _) in zip(*[iter(st[_HEAD:])] * _W, strict=True):  # fmt: skip
             if stop is None:  # else: elapsed, ran and the deadline as they were at the stop
                 ran = running
-                elapsed = acc + (b_at if biz else at_ts) - since if running else acc
-            deadline = None
+                if not running:
+                    elapsed = acc
+                elif biz:
+                    if b_at is None:
+                        b_at = self._b
+                        if at_ts != self._last:
+                            b_at += calendar.elapsed_seconds(self._last, at_ts)  # type: ignore[union-attr]
+                    elapsed = acc + b_at - since
+                else:
+                    elapsed = acc + at_ts - since
+            deadline: int | _Later | None = None
             if ran:  # the deadline it has now, or had when it stopped
                 left = target - acc
-                if left <= 0:
-                    deadline = r_ts
-                elif biz:
-                    deadline = add(r_ts, left)  # type: ignore[misc]
+                if biz and left > 0 and elapsed != target:
+                    # Computed when read (SlaEvaluation._resolve): the business time counted up
+                    # to min(stop, at) already tells whether it passed (iff elapsed > target).
+                    deadline = _LATER
+                    later = True
+                    if breached is None and elapsed > target:
+                        breached = _LATER
                 else:
-                    deadline = r_ts + left
-            if (
-                breached is None
-                and deadline is not None
-                and deadline < (at_ts if stop is None else stop)
-            ):
-                breached = deadline
+                    if left <= 0:
+                        instant = r_ts
+                    elif biz:
+                        instant = calendar.add_seconds(r_ts, left)  # type: ignore[union-attr]
+                    else:
+                        instant = r_ts + left
+                    if breached is None and instant < (at_ts if stop is None else stop):
+                        breached = instant
+                    deadline = instant
             if breached is not None:
                 status = _BREACHED
             elif cancelled:
@@ -698,7 +712,7 @@ class SlaTracker:
             o += _W
         targets = self._targets
         shown = tuple([m for m in range(7) if targets[m] is not None or st[_COUNT + m]])
-        return SlaEvaluation(fold.id, at_ts, st, rows, shown, calendar, self._tz)
+        return SlaEvaluation(fold.id, at_ts, st, rows, later, shown, calendar, self._tz)
 
     def next_due(self, after: datetime) -> datetime | None:
         """The next instant after *after* at which a warning or breach happens (no new events)."""
@@ -713,7 +727,7 @@ class SlaTracker:
         evaluation = self.evaluate(at)
         st = self._st
         log = list(self._log)
-        for row in evaluation._rows:
+        for row in evaluation._instants():
             if row[5] is not None:
                 log.append((row[5], "breach", st[row[0] + _M], st[row[0] + _IX]))
         log.sort(key=lambda item: item[0])  # stable: same-instant entries keep fold order
@@ -735,10 +749,22 @@ class SlaTracker:
         return result
 
 
+class _Later(enum.Enum):
+    """A business deadline not computed yet (see :meth:`SlaEvaluation._resolve`)."""
+
+    LATER = "later"
+
+
+_LATER = _Later.LATER
+
 # One cycle's results at an evaluation instant: (offset of the cycle in the state list, status,
 # running, deadline, elapsed, breached_at). A plain tuple, as evaluations build one per cycle;
-# the state list itself is not mutated once evaluated (the tracker copies on write).
+# the state list itself is not mutated once evaluated (the tracker copies on write). An
+# evaluation first holds _Pending rows, whose business deadline (and breach instant, when the
+# cycle is breached at that deadline) may be _LATER: an add_seconds call is made only for the
+# instants that are read.
 _Row = tuple[int, SlaStatus, bool, int | None, int, int | None]
+_Pending = tuple[int, SlaStatus, bool, int | _Later | None, int, int | _Later | None]
 
 
 def _spans(st: list[Any], o: int) -> tuple[int, ...]:
@@ -778,7 +804,10 @@ class SlaEvaluation(Mapping[str, tuple[SlaCycle, ...]]):
 
     Lists every metric that has a target at the ticket's current priority or has had a cycle.
     :meth:`to_dict` gives the scenario-file output shape; :attr:`next_due` and :meth:`alerts`
-    serve schedulers.
+    serve schedulers. Each cycle's status and elapsed time are computed with the evaluation; a
+    business-hours deadline instant is computed when first read, so a calendar that opens too
+    rarely to reach it (one that opens only on its overrides) raises
+    :class:`~supportkit.CalendarError` then.
     """
 
     def __init__(
@@ -786,7 +815,8 @@ class SlaEvaluation(Mapping[str, tuple[SlaCycle, ...]]):
         ticket_id: str,
         at_ts: int,
         st: list[Any],
-        rows: list[_Row],
+        rows: list[_Pending],
+        later: bool,
         shown: tuple[int, ...],
         calendar: BusinessCalendar | None,
         tz: tzinfo,
@@ -795,6 +825,7 @@ class SlaEvaluation(Mapping[str, tuple[SlaCycle, ...]]):
         self._at = at_ts
         self._st = st
         self._rows = rows
+        self._later = later  # whether a row's deadline is still _LATER
         self._shown = shown
         self._calendar = calendar
         self._tz = tz
@@ -805,6 +836,24 @@ class SlaEvaluation(Mapping[str, tuple[SlaCycle, ...]]):
         """The evaluation instant, in the calendar's zone."""
         return from_epoch(self._at, self._tz)
 
+    def _resolve(self, i: int) -> _Row:
+        """Row *i* with its deadline (and breach instant) computed, kept for later reads."""
+        row = self._rows[i]
+        if row[3] is _LATER:
+            st, o = self._st, row[0]
+            deadline = self._calendar.add_seconds(st[o + _RTS], st[o + _TARGET] - st[o + _ACC])  # type: ignore[union-attr]
+            breached = deadline if row[5] is _LATER else row[5]
+            row = self._rows[i] = (o, row[1], row[2], deadline, row[4], breached)
+        return row  # type: ignore[return-value]
+
+    def _instants(self) -> list[_Row]:
+        """Every row, with every deadline computed."""
+        if self._later:
+            for i in range(len(self._rows)):
+                self._resolve(i)
+            self._later = False
+        return self._rows  # type: ignore[return-value]
+
     def __getitem__(self, metric: str) -> tuple[SlaCycle, ...]:
         cycles = self._cache.get(metric)
         if cycles is None:
@@ -812,7 +861,7 @@ class SlaEvaluation(Mapping[str, tuple[SlaCycle, ...]]):
                 raise KeyError(metric)
             m = SLA_METRICS.index(metric)
             st = self._st
-            cycles = tuple(self._cycle(row) for row in self._rows if st[row[0] + _M] == m)
+            cycles = tuple(self._cycle(row) for row in self._instants() if st[row[0] + _M] == m)
             self._cache[metric] = cycles
         return cycles
 
@@ -862,7 +911,7 @@ class SlaEvaluation(Mapping[str, tuple[SlaCycle, ...]]):
         """The evaluation in the scenario-file output shape (JSON-compatible)."""
         tz, st = self._tz, self._st
         result: dict[str, list[dict[str, Any]]] = {SLA_METRICS[m]: [] for m in self._shown}
-        for row in self._rows:
+        for row in self._instants():
             o, status, running, deadline, elapsed, breached = row
             target = st[o + _TARGET]
             result[SLA_METRICS[st[o + _M]]].append(
@@ -887,18 +936,18 @@ class SlaEvaluation(Mapping[str, tuple[SlaCycle, ...]]):
         exactly at the deadline is met)."""
         calendar, st = self._calendar, self._st
         due: list[tuple[int, int, str, _Row, float, int]] = []
-        for order, row in enumerate(self._rows):
+        for order, row in enumerate(self._instants()):
             for level, instant in _reached(st, row[0], row[4], calendar).items():
                 due.append((instant, instant, "warning", row, level, order))
             for level, instant in self._upcoming(row):
                 due.append((instant, instant, "warning", row, level, order))
-            breached = self._breach(row)
+            breached = self._breach(order)
             if breached is not None:
                 due.append((breached + 1, breached, "breach", row, 1.0, order))
         due.sort(key=lambda item: (item[0], item[5], item[4]))
         return due
 
-    def _upcoming(self, row: _Row) -> Iterator[tuple[float, int]]:
+    def _upcoming(self, row: _Pending) -> Iterator[tuple[float, int]]:
         """``(level, instant)`` of each warning a running cycle has not reached yet."""
         st = self._st
         o, running, elapsed = row[0], row[2], row[4]
@@ -913,23 +962,25 @@ class SlaEvaluation(Mapping[str, tuple[SlaCycle, ...]]):
                 r_ts = st[o + _RTS]
                 yield level, calendar.add_seconds(r_ts, left) if biz and calendar else r_ts + left
 
-    def _breach(self, row: _Row) -> int | None:
-        """The cycle's breach instant: the pinned one, else a running cycle's deadline."""
-        o, running, deadline, breached = row[0], row[2], row[3], row[5]
+    def _breach(self, i: int) -> int | None:
+        """Row *i*'s breach instant: the pinned one, else a running cycle's deadline."""
+        o, running, breached = self._rows[i][0], self._rows[i][2], self._rows[i][5]
         if breached is None and running and self._st[o + _STOP] is None:
-            return deadline
-        return breached
+            return self._resolve(i)[3]
+        return self._resolve(i)[5]
 
     def _next_due(self) -> int | None:
         """:attr:`next_due` in epoch seconds without listing every alert: warnings already
         reached happened by ``at``, so only unreached warnings and breaches can come later."""
         at = self._at
         best: int | None = None
-        for row in self._rows:
-            for _level, instant in self._upcoming(row):
+        for i, pending in enumerate(self._rows):
+            for _level, instant in self._upcoming(pending):
                 if at < instant and (best is None or instant < best):
                     best = instant
-            breached = self._breach(row)
+            if pending[5] is _LATER:
+                continue  # its deadline passed before min(stop, at): not due after at
+            breached = self._breach(i)
             if breached is not None and at <= breached and (best is None or breached + 1 < best):
                 best = breached + 1
         return best
