@@ -131,6 +131,9 @@ _UNCHANGED_ON_CLOSED = frozenset({"satisfaction_rated", "tagged"})
 #: One empty tag set shared by every untagged ticket (``frozenset(())`` is a new object each
 #: time, which the cyclic collector tracks for as long as the ticket lives).
 _NO_TAGS: frozenset[str] = frozenset()
+# Module constants: reading an enum member off its class is slow in Python 3.11 (about 70 ns).
+_NEW = Status.NEW
+_SOLVED = Status.SOLVED
 _CLOSED = Status.CLOSED
 _CUSTOMER = Role.CUSTOMER
 _AGENT = Role.AGENT
@@ -216,7 +219,7 @@ class _Fold:
         data = event.data
         fold = cls()
         fold.id = event.ticket_id
-        fold.status = Status.NEW
+        fold.status = _NEW
         fold.priority = data["priority"]
         fold.channel = data["channel"]
         fold.subject = data["subject"]
@@ -343,12 +346,12 @@ class _Fold:
         target = TRANSITIONS.get((status, event.data["to"]))
         if target is None:
             raise _refused(status, event.data["to"], self.id, event)
-        if status is Status.SOLVED and target is not Status.CLOSED:
+        if status is _SOLVED and target is not _CLOSED:
             self.reopen_count += 1
             self.solved_at = None
-        if target is Status.SOLVED:
+        if target is _SOLVED:
             self.solved_at = event.ts
-        elif target is Status.CLOSED:
+        elif target is _CLOSED:
             self.closed_at = event.ts
         self.status = target
 
@@ -386,7 +389,7 @@ class _Fold:
             )
         # Merging closes the source ticket; the target carries the conversation on.
         self.merged_into = event.data["into"]
-        self.status = Status.CLOSED
+        self.status = _CLOSED
         self.closed_at = event.ts
 
     def _satisfaction_rated(self, event: TicketEvent) -> None:
