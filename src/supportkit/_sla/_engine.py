@@ -2,8 +2,9 @@
 
 How it is fast: the fold runs over the events' integer ``ts`` and never builds a ``Ticket`` per
 event (it keeps the foundation's mutable ``_Fold`` for validation and status). Each ticket keeps
-one *business clock*: the business seconds elapsed since creation, advanced once per event with
-a single ``calendar.elapsed_seconds`` call. A cycle stores the clock value at which it last
+one *business clock*: the business seconds elapsed since creation, advanced with a single
+``calendar.elapsed_seconds`` call per event that changes a cycle (a note, a tag or a customer
+message while a reply is awaited cost none). A cycle stores the clock value at which it last
 resumed, so pausing, resuming and stopping are integer arithmetic. The calendar is asked for a
 business deadline (``add_seconds``) only when an evaluation's reader asks for that instant (the
 status needs it only when the elapsed time equals the target: less means not yet passed, more
@@ -61,7 +62,11 @@ _TOGGLES = {
     for old in _RUNS
     for new in _RUNS
 }
-_DONE = (Status.SOLVED, Status.CLOSED)
+_SOLVED, _CLOSED = Status.SOLVED, Status.CLOSED
+_DONE = (_SOLVED, _CLOSED)
+_CUSTOMER, _AGENT = Role.CUSTOMER, Role.AGENT  # (an enum member read is slow in Python 3.11)
+#: Event kinds besides messages that may change cycles (others, like tags, leave them alone).
+_CYCLE_KINDS = frozenset({"status_changed", "priority_changed", "sla_policy_applied", "merged"})
 
 
 class SlaStatus(enum.StrEnum):
@@ -273,10 +278,10 @@ class SlaTracker:
         "_awaiting",
         "_b",
         "_book",
+        "_bts",
         "_calendar",
         "_first_done",
         "_fold",
-        "_last",
         "_log",
         "_memo",
         "_policy",
@@ -303,8 +308,7 @@ class SlaTracker:
         self._targets = _NO_TARGETS
         self._fold: _Fold | None = None
         self._st: list[Any] = [0] * _HEAD
-        self._last = 0
-        self._b = 0
+        self._b = self._bts = 0  # the business clock and the instant it was last advanced to
         self._first_done = self._awaiting = self._updating = False
         self._log: list[tuple[int, str, int | None, int | None]] | None = [] if record else None
         self._applied: list[tuple[int, SlaPolicy]] | None = [] if record else None
@@ -331,18 +335,20 @@ class SlaTracker:
         policy = self._lookup(event) if kind == "sla_policy_applied" else None
         previous = fold.status
         fold.apply(event)
+        if kind == "message":
+            if not event.data["public"]:
+                return
+        elif kind not in _CYCLE_KINDS:
+            return
         if self._shared:
             self._st = self._st[:]
             self._shared = False
         ts = event.ts
-        if ts != self._last:
-            if self._calendar is not None:
-                self._b += self._calendar.elapsed_seconds(self._last, ts)
-            self._last = ts
         if kind == "message":
-            if event.data["public"]:
-                self._message(event.by, ts)
-        elif kind == "status_changed":
+            self._message(event.by, previous, ts)
+            return
+        self._advance(ts)
+        if kind == "status_changed":
             self._status(previous, fold.status, ts)
         elif kind == "priority_changed":
             self._targets = self._table.get(fold.priority, _NO_TARGETS)
@@ -371,40 +377,50 @@ class SlaTracker:
             f"given (known: {known}); pass every policy version the log names"
         )
 
+    def _advance(self, ts: int) -> None:
+        """Bring the business clock to *ts*; done before any cycle changes at *ts* (events that
+        change none do not pay for the calendar lookup)."""
+        if ts != self._bts:
+            if self._calendar is not None:
+                self._b += self._calendar.elapsed_seconds(self._bts, ts)
+            self._bts = ts
+
     def _created(self, event: TicketEvent) -> None:
         fold = self._fold
         assert fold is not None
-        ts = self._last = event.ts
+        ts = self._bts = event.ts
         self._targets = self._table.get(fold.priority, _NO_TARGETS)
         if self._log is not None:
             self._applied.append((ts, self._policy))  # type: ignore[union-attr]
             self._log.append((ts, "apply_sla", None, None))
         # An agent-created (outbound) ticket starts with the agent's word: no first reply due.
-        self._first_done = event.by is Role.AGENT
+        self._first_done = event.by is _AGENT
         if not self._first_done:
             self._start(_FR, ts)
         for m in (_RW, _AW, _TR):
             self._start(m, ts)
 
-    def _message(self, by: Role, ts: int) -> None:
-        done = self._fold.status in _DONE  # type: ignore[union-attr]
-        if by is Role.CUSTOMER:
-            if not done and self._first_done and not self._awaiting:
+    def _message(self, by: Role, status: Status, ts: int) -> None:
+        """A public message, in a ticket of this status."""
+        if by is _CUSTOMER:
+            if self._first_done and not self._awaiting and status not in _DONE:
                 self._awaiting = True
+                self._advance(ts)
                 self._start(_NR, ts)
             return
-        if by is not Role.AGENT:
+        if by is not _AGENT:
             return  # system and bot messages are not replies
+        self._advance(ts)
+        st = self._st
         if not self._first_done:
             self._first_done = True
             self._end(_FR, ts)
         if self._awaiting:
             self._awaiting = False
             self._end(_NR, ts)
-        if done:
+        if status in _DONE:
             return
         self._updating = True
-        st = self._st
         for m in (_PU, _PA):
             o = st[m]
             if o:
@@ -413,7 +429,7 @@ class SlaTracker:
 
     def _status(self, old: Status, new: Status, ts: int) -> None:
         st = self._st
-        if new is Status.SOLVED:
+        if new is _SOLVED:
             for m in range(7):
                 o = st[m]
                 if o and st[o + _STOP] is None:
@@ -422,8 +438,8 @@ class SlaTracker:
                     st[m] = 0
             self._first_done = True
             self._awaiting = self._updating = False
-        elif old is Status.SOLVED:
-            if new is Status.CLOSED:
+        elif old is _SOLVED:
+            if new is _CLOSED:
                 return
             running = _RUNS[new]
             for m in (_RW, _AW, _TR):
@@ -627,7 +643,8 @@ class SlaTracker:
             emitted is None
             and memo is not None
             and memo[0] <= at_ts
-            and self._last <= at_ts
+            and self._fold is not None
+            and self._fold.updated_at <= at_ts
             and (memo[2] is None or memo[2] > at_ts)
             and memo[1] == state
         ):
@@ -652,11 +669,11 @@ class SlaTracker:
             raise ConfigurationError(
                 "nothing to evaluate: apply the ticket's 'created' event first"
             )
-        if at_ts < self._last:
+        if at_ts < fold.updated_at:
             when = at if at is not None else from_epoch(at_ts, self._tz)
             raise ConfigurationError(
                 f"cannot evaluate ticket {fold.id} at {when.isoformat()}: it is earlier than the "
-                f"last applied event ({from_epoch(self._last, self._tz).isoformat()}); replay "
+                f"last applied event ({from_epoch(fold.updated_at, self._tz).isoformat()}); replay "
                 "the log up to that instant instead (evaluate_sla does)"
             )
         calendar = self._calendar
@@ -675,8 +692,8 @@ class SlaTracker:
                 elif biz:
                     if b_at is None:
                         b_at = self._b
-                        if at_ts != self._last:
-                            b_at += calendar.elapsed_seconds(self._last, at_ts)  # type: ignore[union-attr]
+                        if at_ts != self._bts:
+                            b_at += calendar.elapsed_seconds(self._bts, at_ts)  # type: ignore[union-attr]
                     elapsed = acc + b_at - since
                 else:
                     elapsed = acc + at_ts - since
