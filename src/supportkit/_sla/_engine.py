@@ -183,8 +183,11 @@ class SlaMetricEvent:
 #                  _ACC is the total
 # _SINCE           the clock value (business or wall seconds) at the last resume
 # _RUN             whether the clock runs
-# _SPANS           flat (resumed at, elapsed then, ...) for every resume since the last re-target,
-#                  so warning instants can be found later (None for just (start, 0))
+# _SPANS           flat (resumed at, elapsed then, ...) of the earlier spans since the last
+#                  re-target in which the elapsed time crossed a warning threshold, so warning
+#                  instants can be found later (None for none; most cycles have none, so pausing
+#                  and resuming allocate nothing). The current span, while the clock runs or if
+#                  it ran when the cycle stopped, is (_RTS, _ACC).
 # _STOP            the stop (None while not stopped)
 # _RAN, _ESTOP     whether the clock ran when the cycle stopped; elapsed then
 # _BREACH          the breach instant once pinned (a breach is permanent), else None
@@ -478,10 +481,10 @@ class SlaTracker:
         st[_COUNT + m] = index + 1
         st[m] = len(st)
         runs = m in _RUNS[self._fold.status]  # type: ignore[union-attr]
-        if runs:  # spans None: the one span (start, 0), no tuple per cycle
+        if runs:
             st += (ts, index, ts, self._b if entry[1] else ts, True, None)
         else:
-            st += (ts, index, ts, 0, False, ())
+            st += (ts, index, ts, 0, False, None)
         st += entry[4]
         if self._log is not None:
             self._log.append((ts, "activate", m, index))
@@ -516,9 +519,20 @@ class SlaTracker:
             if deadline < ts:
                 st[o + _BREACH] = deadline
 
+    def _close_span(self, o: int, elapsed: int) -> None:
+        """The current span ends with *elapsed*: keep it if a warning threshold was crossed in
+        it (that warning's instant lies in it)."""
+        st = self._st
+        acc = st[o + _ACC]
+        for threshold in st[o + _THR]:
+            if acc < threshold <= elapsed:
+                st[o + _SPANS] = (*(st[o + _SPANS] or ()), st[o + _RTS], acc)
+                return
+
     def _pause(self, o: int, ts: int) -> None:
         elapsed = self._elapsed_now(o, ts)
         self._check_breach(o, elapsed, ts)
+        self._close_span(o, elapsed)
         st = self._st
         st[o + _ACC] = elapsed
         st[o + _RUN] = False
@@ -530,7 +544,6 @@ class SlaTracker:
         st[o + _RUN] = True
         st[o + _RTS] = ts
         st[o + _SINCE] = self._b if st[o + _BIZ] else ts
-        st[o + _SPANS] = (*_spans(st, o), ts, st[o + _ACC])
         if self._log is not None:
             self._log.append((ts, "activate", st[o + _M], st[o + _IX]))
 
@@ -550,6 +563,7 @@ class SlaTracker:
         st = self._st
         if st[o + _RAN]:
             self._check_breach(o, st[o + _ESTOP], st[o + _STOP])
+            self._close_span(o, st[o + _ESTOP])
         st[o + _ACC] = st[o + _ESTOP]
         st[o + _STOP] = None
         st[o + _RAN] = False
@@ -610,12 +624,10 @@ class SlaTracker:
             if threshold <= elapsed and level not in warned:
                 warned[level] = ts
         st[o + _WARNED] = warned or None
+        st[o + _SPANS] = None
         if st[o + _RUN]:
             st[o + _RTS] = ts
             st[o + _SINCE] = self._b if biz else ts
-            st[o + _SPANS] = (ts, elapsed)
-        else:
-            st[o + _SPANS] = ()
 
     # -- evaluation -------------------------------------------------------------------------
 
@@ -784,16 +796,12 @@ _Row = tuple[int, SlaStatus, bool, int | None, int, int | None]
 _Pending = tuple[int, SlaStatus, bool, int | _Later | None, int, int | _Later | None]
 
 
-def _spans(st: list[Any], o: int) -> tuple[int, ...]:
-    """Flat ``(resumed at, elapsed then, ...)`` for each span the clock ran since the last
-    re-target."""
-    spans = st[o + _SPANS]
-    return (st[o + _START], 0) if spans is None else spans
-
-
 def _warn_instant(st: list[Any], o: int, threshold: int, calendar: BusinessCalendar | None) -> int:
-    """When the cycle's elapsed time reached *threshold* (in the span where it crossed it)."""
-    spans = _spans(st, o)
+    """When the cycle's elapsed time reached *threshold*: in the latest span that began below it
+    (the current one, then the kept ones), which is the span where it crossed it."""
+    spans: tuple[int, ...] = st[o + _SPANS] or ()
+    if st[o + _RUN] or st[o + _RAN]:
+        spans = (*spans, st[o + _RTS], st[o + _ACC])
     for i in range(len(spans) - 2, -1, -2):
         resumed, acc = spans[i], spans[i + 1]
         if acc < threshold:
