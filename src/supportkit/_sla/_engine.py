@@ -693,24 +693,26 @@ class SlaTracker:
         st = self._st
         rows: list[_Pending] = []
         later = False
-        o = _HEAD
-        # Each cycle's fields at once, in layout order (``o`` counts the offsets along).
-        for (_, _, r_ts, since, running, _, acc, stop, ran, elapsed, breached, cancelled, _, _,
-             target, biz, _, _) in zip(*[iter(st[_HEAD:])] * _W, strict=True):  # fmt: skip
-            if stop is None:  # else: elapsed, ran and the deadline as they were at the stop
-                ran = running
+        for o in range(_HEAD, len(st), _W):  # each cycle, reading only the fields it needs
+            stop, acc, breached = st[o + _STOP], st[o + _ACC], st[o + _BREACH]
+            if stop is None:
+                ran = running = st[o + _RUN]
                 if not running:
                     elapsed = acc
-                elif biz:
+                elif st[o + _BIZ]:
                     if b_at is None:
                         b_at = self._b
                         if at_ts != self._bts:
                             b_at += calendar.elapsed_seconds(self._bts, at_ts)  # type: ignore[union-attr]
-                    elapsed = acc + b_at - since
+                    elapsed = acc + b_at - st[o + _SINCE]
                 else:
-                    elapsed = acc + at_ts - since
+                    elapsed = acc + at_ts - st[o + _SINCE]
+            else:  # elapsed, ran and the deadline as they were at the stop
+                running = False
+                ran, elapsed = st[o + _RAN], st[o + _ESTOP]
             deadline: int | _Later | None = None
             if ran:  # the deadline it has now, or had when it stopped
+                target, biz = st[o + _TARGET], st[o + _BIZ]
                 left = target - acc
                 if biz and left > 0 and elapsed != target:
                     # Computed when read (SlaEvaluation._resolve): the business time counted up
@@ -720,6 +722,7 @@ class SlaTracker:
                     if breached is None and elapsed > target:
                         breached = _LATER
                 else:
+                    r_ts = st[o + _RTS]
                     if left <= 0:
                         instant = r_ts
                     elif biz:
@@ -731,14 +734,11 @@ class SlaTracker:
                     deadline = instant
             if breached is not None:
                 status = _BREACHED
-            elif cancelled:
-                status = _CANCELLED
-            elif stop is not None:
-                status = _MET
-            else:
+            elif stop is None:
                 status = _ACTIVE if running else _PAUSED
+            else:
+                status = _CANCELLED if st[o + _CANCEL] else _MET
             rows.append((o, status, running, deadline, elapsed, breached))
-            o += _W
         targets = self._targets
         shown = tuple([m for m in range(7) if targets[m] is not None or st[_COUNT + m]])
         return SlaEvaluation(fold.id, at_ts, st, rows, later, shown, calendar, self._tz)
