@@ -12,11 +12,11 @@ Three paths compute the same report in one run:
 Prints rows/s, wall and CPU rates (the machine may be shared), the bulk paths' peak traced
 memory, and the single-grouping streaming rate beside the full multi-grouping rate.
 
-Streaming memory: a group's sketches share one counter store, a dense array of fixed size
-(~40 KB) once the group has seen a few hundred buckets (a small dict before), so the state grows
-with the groups, not the tickets. A separate streaming pass over eight fresh shards (a quarter
-of the tickets each, at least one chunk) shows that after shards 1, 2, 4 and 8: the groups and
-how many have a dense store, the state's size, and the traced memory after and during the shard
+Streaming memory: a group's sketch buckets move from its dict to a dense array of fixed size
+(~40 KB) once the group has seen a few hundred of them, so the state grows with the groups, not
+the tickets. A separate streaming pass over eight fresh shards (a quarter of the tickets each,
+at least one chunk) shows that after shards 1, 2, 4 and 8: the groups and how many of them are
+dense, the state's size, and the traced memory after and during the shard
 (tracemalloc; the peak includes the shard's columns and one chunk of facts), with the state's
 and the traced memory's growth since shard 1.
 ``--quick`` runs 100,000 tickets; ``--memory-only`` runs only the streaming memory pass.
@@ -31,7 +31,6 @@ import resource
 import sys
 import time
 import tracemalloc
-from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -415,7 +414,7 @@ def peak(fn: Callable[[], Any]) -> float:
 def streaming_memory(n: int, chunk: int) -> list[tuple[int, int, int, float, float, float]]:
     """Stream 8 fresh shards of n/4 tickets (at least a chunk) into one full-report aggregator.
 
-    After shards 1, 2, 4 and 8: tickets so far, groups, groups with a dense counter store, the
+    After shards 1, 2, 4 and 8: tickets so far, groups, dense groups (fixed-size counts), the
     state's MB, traced MB after the shard and the traced peak during it (tracemalloc, started
     before the first shard).
     """
@@ -435,7 +434,7 @@ def streaming_memory(n: int, chunk: int) -> list[tuple[int, int, int, float, flo
         if k in (1, 2, 4, 8):
             current, _ = tracemalloc.get_traced_memory()
             accs = [a for g in agg._groupings for a in g.groups.values()]
-            dense = sum(isinstance(a.store, array) for a in accs)
+            dense = sum(a.dense is not None for a in accs)
             out.append((k * shard, len(accs), dense, state_mb(agg), current / 1e6, top / 1e6))
     tracemalloc.stop()
     return out

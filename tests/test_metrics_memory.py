@@ -1,4 +1,4 @@
-"""Sketch counter stores: dense stores give the state sparse ones give, on every path (merge,
+"""Dense sketch counts: dense groups give the state dict-only ones give, on every path (merge,
 numpy, JSON, pickle), keep values beyond a century, widen 4-byte counts instead of overflowing,
 and stop a group's memory from growing with its tickets."""
 
@@ -63,17 +63,17 @@ def _wide(n: int, seed: int, top: float = 10) -> list[TicketFacts]:
     return facts
 
 
-def _stores(agg: MetricsAggregator) -> list[Any]:
-    return [acc.store for g in agg._groupings for acc in g.groups.values()]
+def _dense(agg: MetricsAggregator) -> list[Any]:
+    return [acc.dense for g in agg._groupings for acc in g.groups.values()]
 
 
-def test_dense_stores_give_the_one_pass_state_on_every_path() -> None:
-    """With dense stores (and sparse ones in small shards): shards merged in any order, the
+def test_dense_groups_give_the_one_pass_state_on_every_path() -> None:
+    """With dense groups (and dict-only ones in small shards): shards merged in any order, the
     numpy path, JSON and pickle round trips all give the one-pass state and report, and the
     report's quantiles are exactly a QuantileSketch's of the same values, beyond a century too."""
     facts = _wide(3000, seed=1)
     one = MetricsAggregator(GROUPINGS).update(facts, vectorise=False)
-    assert any(isinstance(s, array) for s in _stores(one))
+    assert any(isinstance(d, array) for d in _dense(one))
     assert max(f.first_reply or 0 for f in facts) > CENTURY
     rnd = random.Random(2)
     cuts = [0, 3, 40, 900, 2100, 3000]
@@ -99,14 +99,14 @@ def test_dense_stores_give_the_one_pass_state_on_every_path() -> None:
         assert wanted == [row[f"first_reply.{s}"] for s in ("median", "p90", "p95")]
 
 
-def test_a_group_takes_no_more_memory_once_its_store_is_dense() -> None:
-    """Once its groups' stores are dense, an aggregator's traced memory does not grow with
+def test_a_group_takes_no_more_memory_once_it_is_dense() -> None:
+    """Once its groups are dense, an aggregator's traced memory does not grow with
     20,000 more tickets of the same groups (durations under a century; per-fact loop and numpy
     path)."""
     for vectorise in (False, True):
         agg = MetricsAggregator(GROUPINGS[:2])
         agg.update(_wide(3000, seed=3, top=9), vectorise=vectorise)
-        assert all(isinstance(s, array) for s in _stores(agg))
+        assert all(isinstance(d, array) for d in _dense(agg))
         more = _wide(20_000, seed=4, top=9)
         gc.collect()
         tracemalloc.start()
@@ -132,14 +132,15 @@ def _count(agg: MetricsAggregator, tier: str, bucket: int) -> int:
     return int(acc["hists"][0][str(bucket)])
 
 
-def test_counts_past_four_bytes_widen_the_store() -> None:
-    """A bucket count past 2**32 - 1 widens a dense store to 8-byte counts on the per-fact
-    path, the numpy path, merges and loading; past 2**64 - 1 a state is refused."""
+def test_counts_past_four_bytes_widen_the_dense_counts() -> None:
+    """A bucket count past 2**32 - 1 widens dense counts to 8 bytes each on the per-fact
+        path, the numpy path, merges and loading; a state with a count past 2**64 - 1 or a bucket
+    below the zero bucket is refused."""
     agg = MetricsAggregator(GROUPINGS).update(_wide(3000, seed=5), vectorise=False)
     bucket = QuantileSketch.key(5000)
     state = _state_with_count(agg, "pro", bucket, 2**32 - 1)
     full = MetricsAggregator.from_dict(state)
-    pro = dict(full._groupings[full.groupings.index("tier")].items())[("pro",)].store
+    pro = dict(full._groupings[full.groupings.index("tier")].items())[("pro",)].dense
     assert isinstance(pro, array)
     assert pro.typecode == "I"
     fact = TicketFacts("x", 0, 1, "open", tier="pro", first_reply=5000)
@@ -151,5 +152,7 @@ def test_counts_past_four_bytes_widen_the_store() -> None:
     assert {"loop": 2**32, "columns": 2**32, "merge": 2**33 - 2} == {
         name: _count(a, "pro", bucket) for name, a in results.items()
     }
-    with pytest.raises(ConfigurationError, match="bucket count"):
+    with pytest.raises(ConfigurationError, match="count of 18446744073709551616 for bucket"):
         MetricsAggregator.from_dict(_state_with_count(agg, "pro", bucket, 2**64))
+    with pytest.raises(ConfigurationError, match=r"for bucket -2: .* keys -1 or more"):
+        MetricsAggregator.from_dict(_state_with_count(agg, "pro", -2, 1))

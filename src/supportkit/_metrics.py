@@ -18,11 +18,10 @@ Three layers, each a fold:
 
 The exact definitions are in ``docs/concepts/metrics.md``; the names in :data:`METRIC_NAMES`.
 Hot path: a fact precomputes what it adds to a group (its counter and duration-sum increments
-packed into one integer with a 64-bit lane each, the counter-store slots of its sketch buckets,
-its named counts), so aggregating is one integer addition and a few counter increments per fact
-and grouping. A group's sketches share one counter store (see :mod:`supportkit._sketch`) that
-becomes a dense array of fixed size once the group has seen enough buckets, so the state grows
-with the groups, not with the tickets.
+packed into one integer with a 64-bit lane each, its sketch bucket keys, its named counts), so
+aggregating is one integer addition and a few counter increments per fact and grouping. A
+group's sketches move from its dict to a dense array of fixed size once the group has seen a
+few hundred buckets (see :class:`_Acc`), so the state grows with the groups, not the tickets.
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ import itertools
 import json
 import math
 import operator
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from types import MappingProxyType
@@ -51,13 +51,11 @@ from ._sketch import (
     ZERO,
     ExactQuantiles,
     QuantileSketch,
-    Store,
-    add_to_store,
-    compact_store,
-    merge_stores,
-    new_store,
-    store_items,
-    widen_store,
+    add_counts,
+    dense_counts,
+    nonzero_counts,
+    widen_counts,
+    worth_dense,
 )
 from ._ticket import _Fold
 from ._time import from_epoch, parse_instant, to_epoch
@@ -189,26 +187,27 @@ _MASK = (1 << _LANE) - 1
 _LANES = len(_COUNTERS) + len(DURATIONS)
 _Pairs: TypeAlias = tuple[tuple[int, int], ...]
 _Keys: TypeAlias = tuple[int | str, ...]
-_Side: TypeAlias = tuple[tuple[int, ...], _Keys]
-"""The counter-store slots and the ``extra`` keys (see :class:`_Acc`) a fact counts."""
-_Part: TypeAlias = tuple[int, _Side, _Side]
-"""A fact's precomputed update: packed counter and sum increments, then what it counts in sketch
-mode and in exact mode (index :data:`_SKETCH` or :data:`_EXACT`)."""
+_Part: TypeAlias = tuple[int, _Keys, _Keys, tuple[int, ...], _Keys]
+"""A fact's precomputed update (see :func:`_part`): packed counter and sum increments, the keys
+it counts in a group's dict in sketch mode and in exact mode (index :data:`_SKETCH` or
+:data:`_EXACT`), then in sketch mode once the group is dense: the slots it counts in the dense
+array and the keys it still counts in the dict."""
 _Mode: TypeAlias = Literal[1, 2]
 _SKETCH: _Mode = 1
 _EXACT: _Mode = 2
-_SLOTS = 16
-"""An ``extra`` histogram key is ``bucket * _SLOTS + distribution`` (see :func:`_key`)."""
 _STORE = len(DURATIONS) * DENSE_KEYS
-"""Slots of a group's counter store: :data:`DENSE_KEYS` per distribution."""
-
-
-def _key(index: int, bucket: int) -> int:
-    return bucket * _SLOTS + index
+"""Dense slots of a group: :data:`DENSE_KEYS` per distribution (see :func:`_slot`)."""
+_SLOTS = 16
 
 
 def _slot(index: int, bucket: int) -> int:
+    """Where distribution *index* counts sketch *bucket* (``ZERO..DENSE_TOP``): ``< _STORE``."""
     return index * DENSE_KEYS + bucket + 1
+
+
+def _key(index: int, value: int) -> int:
+    """Dict key of distribution *index*'s exact *value* or sketch bucket over a century."""
+    return _STORE + value * _SLOTS + index
 
 
 def _part(counts: Iterable[tuple[int, int]], durations: _Pairs, named: _Keys = ()) -> _Part:
@@ -216,13 +215,13 @@ def _part(counts: Iterable[tuple[int, int]], durations: _Pairs, named: _Keys = (
     log, inv = math.log, INV_LOG_GAMMA
     buckets = [(i, int(log(v) * inv) if v else ZERO) for i, v in durations]
     slots = tuple(_slot(i, b) for i, b in buckets if b <= DENSE_TOP)
-    beyond = tuple(_key(i, b) for i, b in buckets if b > DENSE_TOP)  # over a century
-    exact = tuple(_key(i, v) for i, v in durations)
-    return _pack(counts, durations), (slots, beyond + named), ((), exact + named)
+    rest = tuple(_key(i, b) for i, b in buckets if b > DENSE_TOP) + named  # over a century
+    exact = tuple(_key(i, v) for i, v in durations) + named
+    return _pack(counts, durations), slots + rest, exact, slots, rest
 
 
-def _join(a: _Side, b: _Side) -> _Side:
-    return a[0] + b[0], a[1] + b[1]
+def _join(a: _Part, b: _Part) -> _Part:
+    return a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4]
 
 
 def _pack(counts: Iterable[tuple[int, int]], durations: Iterable[tuple[int, int]]) -> int:
@@ -440,7 +439,7 @@ class TicketFacts:
         mine = self._created
         both = mine
         if solved is not None:
-            both = (mine[0] + solved[0], _join(mine[1], solved[1]), _join(mine[2], solved[2]))
+            both = _join(mine, solved)
         object.__setattr__(self, "_both", both)
 
     @classmethod
@@ -1010,6 +1009,7 @@ class _Grouping:
         # A one-attribute grouping keys its dict by the bare value (no tuple per fact).
         self.single = len(parts) == 1 and self.period is None and not self.tagged
         self.groups: dict[Any, _Acc] = {}
+        self.folded = 0  # facts folded since the groups were last compacted
 
     def keys(self, f: TicketFacts, ts: int) -> list[Key]:
         """Keys of fact *f* anchored at instant *ts* (one per tag for tag groupings)."""
@@ -1076,10 +1076,16 @@ class _Grouping:
             acc = self.groups[raw] = _Acc()
         return acc
 
-    def compact(self) -> None:
-        """Make the groups' counter stores dense where that takes less room."""
-        for acc in self.groups.values():
-            acc.compact()
+    def compact(self, facts: int) -> None:
+        """Count *facts* folded; once as many as there are groups were folded since the last
+        time, make groups dense where that takes less room (sketch mode; see
+        :meth:`_Acc.compact`). This costs O(1) per fact, and a group outgrows its dict for at
+        most that many facts."""
+        self.folded += facts
+        if self.folded >= len(self.groups):
+            self.folded = 0
+            for acc in self.groups.values():
+                acc.compact()
 
     def items(self) -> list[tuple[Key, _Acc]]:
         """``(key, accumulator)`` pairs sorted by key (``None`` first)."""
@@ -1088,24 +1094,22 @@ class _Grouping:
 
 
 class _Acc:
-    """Per-group state: packed counters and duration sums, a counter store, other counts, agents.
+    """Per-group state: packed counters and duration sums, histogram counts, agents.
 
     ``packed`` holds one 64-bit lane per counter and per duration sum (see :func:`_pack`).
-    ``store`` counts every distribution's sketch buckets from zero to a century, bucket ``b`` of
-    distribution ``i`` in slot ``i * DENSE_KEYS + b + 1`` (:func:`_slot`): sparse while the group
-    has seen few buckets, then a dense array of fixed size (see :mod:`supportkit._sketch`).
-    ``extra`` holds the other counts, one increment per key: those named by the data
-    (``"escalated:<level>"``, ``"met:<sla metric>"``, ``"breached:<sla metric>"``) and, under
-    ``bucket * 16 + distribution`` keys (:func:`_key`), every value in exact mode and sketch
-    buckets beyond a century.
+    ``hist`` counts, one increment per key, the counts named by the data
+    (``"escalated:<level>"``, ``"met:<sla metric>"``, ``"breached:<sla metric>"``), exact values
+    and sketch buckets over a century (:func:`_key`), and the sketch buckets up to a century
+    (:func:`_slot`) until the group is *dense*: then those live in ``dense``, an array of
+    :data:`_STORE` counts whose size is fixed (sketch mode only, see :meth:`compact`).
     """
 
-    __slots__ = ("agents", "extra", "packed", "store")
+    __slots__ = ("agents", "dense", "hist", "packed")
 
     def __init__(self) -> None:
         self.packed = 0
-        self.store: Store = new_store()
-        self.extra: dict[int | str, int] = {}
+        self.hist: dict[int | str, int] = {}
+        self.dense: array[int] | None = None
         self.agents: set[str] = set()
 
     def lanes(self) -> list[int]:
@@ -1127,12 +1131,14 @@ class _Acc:
     def hists(self) -> list[dict[int, int]]:
         """One ``{bucket: count}`` dict per distribution, in ``DURATIONS`` order."""
         out: list[dict[int, int]] = [{} for _ in DURATIONS]
-        for slot, n in store_items(self.store):
-            index, at = divmod(slot, DENSE_KEYS)
-            out[index][at - 1] = n
-        for key, n in self.extra.items():
-            if isinstance(key, int):
-                bucket, index = divmod(key, _SLOTS)
+        dense = nonzero_counts(self.dense) if self.dense is not None else ()
+        pairs = [(k, n) for k, n in self.hist.items() if isinstance(k, int)]
+        for key, n in itertools.chain(dense, pairs):
+            if key < _STORE:
+                index, at = divmod(key, DENSE_KEYS)
+                out[index][at - 1] = n
+            else:
+                bucket, index = divmod(key - _STORE, _SLOTS)
                 out[index][bucket] = n
         return out
 
@@ -1140,7 +1146,7 @@ class _Acc:
         """Named counts of one kind (``escalated``, ``met``, ``breached``) by name, sorted."""
         prefix = kind + ":"
         pairs = [
-            (k, v) for k, v in self.extra.items() if isinstance(k, str) and k.startswith(prefix)
+            (k, v) for k, v in self.hist.items() if isinstance(k, str) and k.startswith(prefix)
         ]
         return {k[len(prefix) :]: v for k, v in sorted(pairs)}
 
@@ -1148,25 +1154,47 @@ class _Acc:
         """Add *amount* to lane *index* (a counter, or ``len(_COUNTERS) + duration``)."""
         self.packed += amount << (_LANE * index)
 
-    def count(self, keys: Iterable[int | str], amounts: Iterable[int]) -> None:
-        """Add *amounts* to the ``extra`` counts of *keys* (zero amounts add no key)."""
-        extra = self.extra
-        for k, n in zip(keys, amounts, strict=True):
+    def count(self, pairs: Iterable[tuple[int | str, int]]) -> None:
+        """Add ``(key, amount)`` *pairs*: slots to ``dense`` once dense, the rest to ``hist``
+        (zero amounts add no key)."""
+        hist, dense = self.hist, self.dense
+        if dense is not None:
+            pairs = list(pairs)
+            slots = [(k, n) for k, n in pairs if isinstance(k, int) and k < _STORE]
+            self.dense = add_counts(dense, slots)
+            pairs = [(k, n) for k, n in pairs if isinstance(k, str) or k >= _STORE]
+        for k, n in pairs:
             if n:
-                extra[k] = extra.get(k, 0) + n
+                hist[k] = hist.get(k, 0) + n
 
-    def compact(self) -> None:
-        """Make the store dense once that takes less room (after a batch of updates)."""
-        self.store = compact_store(self.store, _STORE)
+    def compact(self, adding: int = 0) -> None:
+        """:meth:`densify` once ``hist`` (with *adding* keys more) takes more room than
+        ``dense`` would (sketch mode only)."""
+        if self.dense is None and worth_dense(len(self.hist) + adding, _STORE):
+            self.densify()
 
-    def merge(self, other: _Acc) -> None:
+    def densify(self) -> None:
+        """Move the sketch buckets up to a century to ``dense``: from then on their memory is
+        fixed (sketch mode only)."""
+        if self.dense is None:
+            hist = self.hist
+            slots = [(k, n) for k, n in hist.items() if isinstance(k, int) and k < _STORE]
+            self.dense = add_counts(dense_counts(_STORE), slots)
+            # a new dict: one that keys were popped from keeps its size
+            self.hist = {k: n for k, n in hist.items() if isinstance(k, str) or k >= _STORE}
+
+    def merge(self, other: _Acc, exact: bool) -> None:
         self.packed += other.packed
-        self.store = merge_stores(self.store, other.store, _STORE)
-        self.count(other.extra.keys(), other.extra.values())
+        if other.dense is not None:
+            self.densify()
+            self.count(nonzero_counts(other.dense))
+        self.count(list(other.hist.items()))
+        if not exact:
+            self.compact()
         self.agents |= other.agents
 
     def state(self) -> dict[str, Any]:
-        named = sorted((k, v) for k, v in self.extra.items() if isinstance(k, str))
+        named = sorted((k, v) for k, v in self.hist.items() if isinstance(k, str))
         return {
             "counts": self.counts,
             "hists": [{str(k): v for k, v in sorted(h.items())} for h in self.hists],
@@ -1182,18 +1210,20 @@ class _Acc:
         if len(lanes) != _LANES or any(not 0 <= n <= _MASK for n in lanes):
             raise ConfigurationError("aggregator state has the wrong number or size of counters")
         acc.packed = sum(n << (_LANE * i) for i, n in enumerate(lanes))
-        stored: list[tuple[int, int]] = []
+        pairs: list[tuple[int | str, int]] = []
         for index, hist in enumerate(data["hists"]):
             for k, v in hist.items():
                 bucket, n = int(k), int(v)
-                if not 0 <= n <= _MASK:
-                    raise ConfigurationError(f"aggregator state has a bucket count of {n}")
-                if n and not exact and ZERO <= bucket <= DENSE_TOP:
-                    stored.append((_slot(index, bucket), n))
-                elif n:
-                    acc.extra[_key(index, bucket)] = n
-        acc.store = compact_store(add_to_store(acc.store, stored), _STORE)
-        acc.count((str(k) for k in data["extra"]), (int(v) for v in data["extra"].values()))
+                if bucket < (0 if exact else ZERO) or not 0 <= n <= _MASK:
+                    raise ConfigurationError(
+                        f"aggregator state has a count of {n} for {'value' if exact else 'bucket'}"
+                        f" {bucket}: counts are 0 to 2**64 - 1, keys {0 if exact else ZERO} or more"
+                    )
+                small = not exact and bucket <= DENSE_TOP
+                pairs.append((_slot(index, bucket) if small else _key(index, bucket), n))
+        acc.count(pairs + [(str(k), int(v)) for k, v in data["extra"].items()])
+        if not exact:
+            acc.compact()
         acc.agents = set(data["agents"])
         return acc
 
@@ -1201,17 +1231,19 @@ class _Acc:
 def _add(acc: _Acc, part: _Part, mode: _Mode) -> None:
     """Apply a fact's precomputed packed increments and counts (*mode*: sketch or exact)."""
     acc.packed += part[0]
-    slots, keys = part[mode]
-    store = acc.store
-    for k in slots:
+    hist, dense = acc.hist, acc.dense
+    if dense is None:
+        for k in part[mode]:
+            hist[k] = hist.get(k, 0) + 1
+        return
+    for slot in part[3]:
         try:
-            store[k] += 1
+            dense[slot] += 1
         except OverflowError:  # a 4-byte count is full: 8-byte counts from now on
-            store = acc.store = widen_store(store)
-            store[k] += 1
-    extra = acc.extra
-    for x in keys:
-        extra[x] = extra.get(x, 0) + 1
+            dense = acc.dense = widen_counts(dense)
+            dense[slot] += 1
+    for k in part[4]:
+        hist[k] = hist.get(k, 0) + 1
 
 
 CHUNK = 4096
@@ -1246,17 +1278,19 @@ def _fold_same(
             acc = groups[key] = _Acc()
         both = f._both
         acc.packed += both[0]
-        slots, keys = both[mode]
-        store = acc.store
-        for k in slots:
-            try:
-                store[k] += 1
-            except OverflowError:
-                store = acc.store = widen_store(store)
-                store[k] += 1
-        extra = acc.extra
-        for x in keys:
-            extra[x] = extra.get(x, 0) + 1
+        hist, dense = acc.hist, acc.dense
+        if dense is None:
+            for k in both[mode]:
+                hist[k] = hist.get(k, 0) + 1
+        else:
+            for slot in both[3]:
+                try:
+                    dense[slot] += 1
+                except OverflowError:
+                    dense = acc.dense = widen_counts(dense)
+                    dense[slot] += 1
+            for k in both[4]:
+                hist[k] = hist.get(k, 0) + 1
         if f._solved is not None and f.agent is not None:
             acc.agents.add(f.agent)
 
@@ -1637,10 +1671,9 @@ class MetricsAggregator:
     (in zone *tz*), or a tuple of them such as ``("tier", "week")``. *goals* add the groupings
     they need. ``exact=True`` keeps exact histograms instead of the ≤1 % sketch (small data).
 
-    Memory grows with the groups, not the tickets: per group a fixed set of counters and one
-    counter store for its sketches, a dense array of fixed size (about 40 KB: ~1,100 buckets
-    per duration distribution, one second to a century) once the group has seen a few hundred
-    buckets, and a smaller dict before.
+    Memory grows with the groups, not the tickets: per group a fixed set of counters and its
+    sketches' buckets, in a dict while the group has seen few of them and then in a dense array
+    of fixed size (about 40 KB: ~1,100 buckets per duration distribution, zero to a century).
     Aggregators over disjoint shards :meth:`merge` into exactly the one-pass result.
     """
 
@@ -1721,8 +1754,9 @@ class MetricsAggregator:
                     _fold_split(groups, ckey, skey, chunk, mode)
             for g in tagged:
                 _fold_tagged(g, chunk, mode)
-            for g in self._groupings:
-                g.compact()
+            if not self.exact:
+                for g in self._groupings:
+                    g.compact(len(chunk))
         if vectorise and buffered:
             self.update_columns(concat_columns(buffered))
         return self
@@ -1770,7 +1804,7 @@ class MetricsAggregator:
             )
         for mine, theirs in zip(self._groupings, other._groupings, strict=True):
             for key, acc in theirs.items():
-                mine.acc(key).merge(acc)
+                mine.acc(key).merge(acc, self.exact)
         return self
 
     @classmethod
@@ -1824,7 +1858,7 @@ class MetricsAggregator:
             )
             for g, groups in zip(agg._groupings, data["state"], strict=True):
                 for key, state in groups:
-                    g.acc(tuple(key)).merge(_Acc.from_state(state, agg.exact))
+                    g.acc(tuple(key)).merge(_Acc.from_state(state, agg.exact), agg.exact)
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ConfigurationError):
                 raise

@@ -21,7 +21,6 @@ Column layout (``n`` ticket rows; ``-1`` stands for "none" in integer columns):
 from __future__ import annotations
 
 import math
-from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -50,26 +49,16 @@ from ._metrics import (
     _NRT_B,
     _ONE_TOUCH,
     _REOPENED,
-    _SLOTS,
     _SOLVED,
-    _STORE,
     _UNSOLVED,
     _WAIT,
     _WAIT_B,
     DURATIONS,
     TicketFacts,
     _Grouping,
+    _key,
 )
-from ._sketch import (
-    DENSE_KEYS,
-    DENSE_TOP,
-    GAMMA,
-    INV_LOG_GAMMA,
-    ZERO,
-    add_to_store,
-    compact_store,
-    widen_store,
-)
+from ._sketch import DENSE_KEYS, DENSE_TOP, GAMMA, INV_LOG_GAMMA, ZERO, widen_counts
 from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -249,13 +238,15 @@ def _histograms(accs: list[Any], items: list[tuple[int, Any, Any, Any]], exact: 
         for i, total in enumerate(sums.tolist()):
             if total:
                 accs[i].bump(len(_COUNTERS) + index, int(total))
-        dense = np.zeros(len(keys), dtype=bool) if exact else keys <= DENSE_TOP
-        if dense.any():
-            stored.append(_pair_counts(groups[dense], keys[dense] + index * DENSE_KEYS + 1, m))
-        if not dense.all():  # exact values and buckets beyond a century
-            owners, codes, counts = _pair_counts(groups[~dense], keys[~dense] * _SLOTS + index, m)
+        small = np.zeros(len(keys), dtype=bool) if exact else keys <= DENSE_TOP
+        if small.any():  # sketch buckets up to a century: _slot
+            stored.append(_pair_counts(groups[small], keys[small] + index * DENSE_KEYS + 1, m))
+        if not small.all():  # exact values and sketch buckets over a century: _key
+            owners, codes, counts = _pair_counts(groups[~small], keys[~small], m)
+            named = [_key(index, code) for code in codes.tolist()]
+            pairs = list(zip(named, counts.tolist(), strict=True))
             for group, start, end in _runs(owners):
-                accs[group].count(codes[start:end].tolist(), counts[start:end].tolist())
+                accs[group].count(pairs[start:end])
     if not stored:
         return
     owners, slots, counts = (np.concatenate(column) for column in zip(*stored, strict=True))
@@ -266,16 +257,17 @@ def _histograms(accs: list[Any], items: list[tuple[int, Any, Any, Any]], exact: 
 
 
 def _add_slots(acc: Any, slots: Any, counts: Any) -> None:
-    """Add *counts* (uint64) to the distinct *slots* of *acc*'s counter store."""
-    store = acc.store = compact_store(acc.store, _STORE, len(slots))
-    if not isinstance(store, array):
-        acc.store = add_to_store(store, zip(slots.tolist(), counts.tolist(), strict=True))
+    """Add *counts* (uint64) to the distinct sketch *slots* of *acc* (dense or not)."""
+    acc.compact(len(slots))
+    dense = acc.dense
+    if dense is None:
+        acc.count(zip(slots.tolist(), counts.tolist(), strict=True))
         return
-    view = np.frombuffer(store, dtype=np.uint32 if store.typecode == "I" else np.uint64)
+    view = np.frombuffer(dense, dtype=np.uint32 if dense.typecode == "I" else np.uint64)
     total = view[slots] + counts  # uint64: a count never reaches 2**64
     if view.dtype == np.uint32 and int(total.max()) > 0xFFFFFFFF:
-        store = acc.store = widen_store(store)
-        view = np.frombuffer(store, dtype=np.uint64)
+        acc.dense = widen_counts(dense)
+        view = np.frombuffer(acc.dense, dtype=np.uint64)
     view[slots] = total
 
 
@@ -369,7 +361,7 @@ def update_columns(agg: MetricsAggregator, cols: Mapping[str, Any]) -> None:
             cols,
             "escalations",
             esc_groups,
-            lambda a, name, c: a.count((f"escalated:{name}",), (c,)),
+            lambda a, name, c: a.count([(f"escalated:{name}", c)]),
         )
         _sla(accs, cols, groups)
         # solved side: solved rows, anchored at the latest solve
@@ -386,7 +378,7 @@ def update_columns(agg: MetricsAggregator, cols: Mapping[str, Any]) -> None:
             (i, sgroups, col[DURATIONS[i]][solved_rows], keys[i][solved_rows])
             for i in (_FULL, _FULL_B, _WAIT, _WAIT_B)
         ]
-        if saccs is accs:  # one pass over the groups' stores for both sides
+        if saccs is accs:  # one pass over the groups' counts for both sides
             _histograms(accs, created_items + solved_items, exact)
         else:
             _histograms(accs, created_items, exact)
@@ -425,7 +417,7 @@ def _sla(accs: list[Any], cols: Mapping[str, Any], groups: Any) -> None:
     breached = np.bincount(inverse, weights=np.asarray(cols["sla.breached"], dtype=np.float64))
     for value, m, b in zip(unique.tolist(), met.tolist(), breached.tolist(), strict=True):
         group, code = divmod(value, len(names))
-        accs[group].count((f"met:{names[code]}", f"breached:{names[code]}"), (int(m), int(b)))
+        accs[group].count([(f"met:{names[code]}", int(m)), (f"breached:{names[code]}", int(b))])
 
 
 def _codes(values: Sequence[Any]) -> tuple[Any, list[Any]]:

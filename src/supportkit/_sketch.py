@@ -12,14 +12,12 @@ about 1,100 for values from one second to a century at ``α = 0.99 %``.
 :class:`ExactQuantiles` keys by the value itself (an exact histogram): exact answers, memory
 grows with the number of distinct values, so it is meant for small data.
 
-Aggregators keep a group's sketches (one per duration distribution) in one *counter store*:
-one counter per bucket key from :data:`ZERO` to a century (:data:`DENSE_TOP`), key ``k`` of
-distribution ``d`` in slot ``d * DENSE_KEYS + k + 1`` (larger keys are counted apart). A store
-is sparse (a ``defaultdict(int)``) while it holds few keys and becomes a dense ``array("I")`` of
-every slot (4 bytes each, widened to 8 bytes if a count outgrows them) once a dict would take
-more room: from then on its memory is fixed, whatever is counted. Both forms take
-``store[slot] += n``, so the aggregators' hot paths do not care which one they hold. Stores
-merge by adding counts, like the sketches.
+Aggregators keep a group's sketches (one per duration distribution) in one ``{key: count}``
+dict while the group has seen few buckets, and move them to a *dense* array once a dict would
+take more room: one counter per bucket key from :data:`ZERO` to a century (:data:`DENSE_TOP`)
+and distribution, 4 bytes each (widened to 8 bytes if a count outgrows them; larger keys stay
+in the dict). From then on the group's sketch memory is fixed, whatever is counted; dense
+counts merge by adding them, like the dicts.
 
 Quantile convention (both): the *q* quantile of ``n`` values is the value of zero-based rank
 ``floor(q * (n - 1))`` in sorted order (numpy/pandas ``method="lower"``; the median of an even
@@ -30,10 +28,9 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import compress
-from typing import Any, ClassVar, TypeAlias
+from typing import Any, ClassVar
 
 from .exceptions import ConfigurationError
 
@@ -45,13 +42,11 @@ __all__ = [
     "ZERO",
     "ExactQuantiles",
     "QuantileSketch",
-    "Store",
-    "add_to_store",
-    "compact_store",
-    "merge_stores",
-    "new_store",
-    "store_items",
-    "widen_store",
+    "add_counts",
+    "dense_counts",
+    "nonzero_counts",
+    "widen_counts",
+    "worth_dense",
 ]
 
 #: The sketch's relative error bound: 0.99 %, so "at most 1 %" holds with room for rounding.
@@ -195,56 +190,41 @@ def histogram(exact: bool, buckets: Mapping[int, int] | None = None) -> _Histogr
     return ExactQuantiles(buckets) if exact else QuantileSketch(buckets)
 
 
-# --- counter stores -----------------------------------------------------------------------------
+# --- dense counts -------------------------------------------------------------------------------
 
-Store: TypeAlias = "defaultdict[int, int] | array[int]"
-"""A counter store: ``{slot: count}`` while sparse, a dense ``array`` of counts after."""
 _DENSE_BYTES = 4
 _SPARSE_BYTES = 64
-"""About what one key of a sparse store costs (dict entry, index and key object): a store of
-``size`` slots becomes dense when ``size * 4 / 64`` keys would fill it."""
+"""About what one key of a ``{key: count}`` dict costs (entry, index and key object)."""
 
 
-def new_store() -> Store:
-    """An empty (sparse) counter store."""
-    return defaultdict(int)
+def worth_dense(keys: int, size: int) -> bool:
+    """Whether *keys* dict entries take more room than a dense array of *size* counts."""
+    return keys * _SPARSE_BYTES >= size * _DENSE_BYTES
 
 
-def compact_store(store: Store, size: int, adding: int = 0) -> Store:
-    """*store*, or a dense array of *size* slots with the same counts once that takes less room
-    (counting *adding* keys about to be added)."""
-    if isinstance(store, array) or (len(store) + adding) * _SPARSE_BYTES < size * _DENSE_BYTES:
-        return store
-    return add_to_store(array("I", bytes(_DENSE_BYTES * size)), store.items())
+def dense_counts(size: int) -> array[int]:
+    """*size* zero counts, 4 bytes each (:func:`add_counts` widens them when needed)."""
+    return array("I", bytes(_DENSE_BYTES * size))
 
 
-def widen_store(store: Store) -> array[int]:
-    """A dense store with 8-byte counters (when a 4-byte count would overflow)."""
-    if not isinstance(store, array) or store.typecode == "Q":
+def widen_counts(counts: array[int]) -> array[int]:
+    """The same counts, 8 bytes each (when a 4-byte count would overflow)."""
+    if counts.typecode == "Q":
         raise ConfigurationError("a sketch bucket count exceeds 2**64 - 1")
-    return array("Q", store)
+    return array("Q", counts)
 
 
-def add_to_store(store: Store, pairs: Iterable[tuple[int, int]]) -> Store:
-    """Add ``(slot, count)`` *pairs* to *store*; returns the store (widened if need be)."""
+def add_counts(counts: array[int], pairs: Iterable[tuple[int, int]]) -> array[int]:
+    """Add ``(slot, count)`` *pairs* to dense *counts*; returns them (widened if need be)."""
     for slot, count in pairs:
         try:
-            store[slot] += count
+            counts[slot] += count
         except OverflowError:
-            store = widen_store(store)
-            store[slot] += count
-    return store
+            counts = widen_counts(counts)
+            counts[slot] += count
+    return counts
 
 
-def merge_stores(store: Store, other: Store, size: int) -> Store:
-    """*store* plus *other*'s counts (dense if either is), compacted; *other* is left as is."""
-    if isinstance(other, array) and not isinstance(store, array):
-        store, other = array(other.typecode, other), store  # add the sparse one to a copy
-    return compact_store(add_to_store(store, store_items(other)), size)
-
-
-def store_items(store: Store) -> Iterator[tuple[int, int]]:
-    """``(slot, count)`` pairs of the non-zero counts, by slot."""
-    if isinstance(store, array):
-        return zip(compress(range(len(store)), store), compress(store, store), strict=True)
-    return iter(sorted((slot, count) for slot, count in store.items() if count))
+def nonzero_counts(counts: array[int]) -> Iterator[tuple[int, int]]:
+    """``(slot, count)`` pairs of the non-zero dense *counts*, by slot."""
+    return zip(compress(range(len(counts)), counts), compress(counts, counts), strict=True)
