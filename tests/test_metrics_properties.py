@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import random
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import given
@@ -90,6 +91,30 @@ def test_merge_of_shards_equals_one_pass_in_any_order(
     for shard in shards:
         merged.merge(shard)
     assert MetricsAggregator(GROUPINGS).update(facts).report() == merged.report()
+
+
+@given(facts_lists, st.lists(st.integers(0, 40), max_size=4), st.randoms(use_true_random=False))
+def test_merges_and_paths_agree_when_groups_go_dense(
+    facts: list[TicketFacts], cuts: list[int], rnd: random.Random
+) -> None:
+    """With groups going dense from three keys on (patched down from ~600): shards merged in any
+    order, the per-fact loop and the numpy path all give the one-pass state."""
+    from supportkit import _metrics
+
+    with mock.patch.object(_metrics, "worth_dense", lambda keys, size: keys >= 3):
+        bounds = sorted({0, len(facts), *(min(c, len(facts)) for c in cuts)})
+        shards = [
+            MetricsAggregator(PLAIN_GROUPINGS).update(facts[a:b], vectorise=False)
+            for a, b in itertools.pairwise(bounds)
+        ]
+        rnd.shuffle(shards)
+        merged = MetricsAggregator(PLAIN_GROUPINGS)
+        for shard in shards:
+            merged.merge(shard)
+        one = MetricsAggregator(PLAIN_GROUPINGS).update(facts, vectorise=False)
+        columns = MetricsAggregator(PLAIN_GROUPINGS).update_columns(facts_to_columns(facts))
+        assert one.to_dict() == merged.to_dict() == columns.to_dict()
+        assert one.report() == merged.report()
 
 
 @given(facts_lists)
