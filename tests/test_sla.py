@@ -555,3 +555,25 @@ def test_evaluations_do_not_change_when_the_tracker_moves_on() -> None:
     snapshot = evaluation.to_dict()
     tracker.apply(log.events[1])
     assert (snapshot, snapshot["first_reply"][0]["status"]) == (evaluation.to_dict(), "active")
+
+
+def test_business_deadlines_read_after_the_tracker_moves_on_are_the_snapshots() -> None:
+    """Business deadlines are computed when first read, from the evaluated state: events the
+    tracker applies in between do not change them."""
+    tracker = SlaTracker(POLICY, CALENDAR)
+    log = (
+        ticket()
+        .created(T0)
+        .customer(T0 + timedelta(minutes=2))
+        .reply(T0 + timedelta(minutes=5))
+        .priority(T0 + timedelta(minutes=6), "urgent")
+        .pending(T0 + timedelta(minutes=7))
+    )
+    at = T0 + timedelta(minutes=1)
+    tracker.apply(log.events[0])
+    evaluation = tracker.evaluate(at)
+    for event in log.events[1:]:
+        tracker.apply(event)
+    expected = evaluate_sla(log.events[:1], POLICY, at=at, calendar=CALENDAR)
+    assert expected.to_dict() == evaluation.to_dict()
+    assert T0 + timedelta(hours=1) == evaluation["first_reply"][0].deadline
