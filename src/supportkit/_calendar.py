@@ -44,8 +44,10 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _MIN_ORDINAL = date(2, 1, 1).toordinal()
 _MAX_ORDINAL = date(9998, 12, 31).toordinal()
 
-# One block: (starts, ends, cum) with cum[i] = open seconds before interval i, cum[-1] = total.
-_Block = tuple[list[int], list[int], list[int]]
+# One block: (starts, ends, cum, days) with cum[i] = open seconds before interval i, cum[-1] =
+# total, and days[d] = how many intervals start by the block's d-th midnight (UTC): an instant t
+# on day d of the block has bisect_right(starts, t) in days[d]..days[d + 1], a cheap bisection.
+_Block = tuple[list[int], list[int], list[int], list[int]]
 # A day's intervals: (start minute of the day, length in minutes), sorted by start.
 _Day = tuple[tuple[int, int], ...]
 
@@ -327,7 +329,8 @@ class BusinessCalendar:
         cum = [0]
         for s, e in zip(starts, ends, strict=True):
             cum.append(cum[-1] + e - s)
-        block = (starts, ends, cum)
+        days = [bisect_right(starts, lo + d * 86400) for d in range(_BLOCK // 86400 + 1)]
+        block = (starts, ends, cum, days)
         self._blocks[k] = block
         return block
 
@@ -375,8 +378,9 @@ class BusinessCalendar:
         if d == 0:
             return ts
         k = ts // _BLOCK
-        starts, ends, cum = self._blocks.get(k) or self._block(k)
-        i = bisect_right(starts, ts)
+        starts, ends, cum, days = self._blocks.get(k) or self._block(k)
+        day = (ts - k * _BLOCK) // 86400
+        i = bisect_right(starts, ts, days[day], days[day + 1])
         c = cum[i - 1] + ts - starts[i - 1] if i and ts < ends[i - 1] else cum[i]
         c += d
         if d > 0:
@@ -384,13 +388,13 @@ class BusinessCalendar:
                 c -= cum[-1]
                 k += 1
                 self._limit(k, True, ts)
-                starts, ends, cum = self._blocks.get(k) or self._block(k)
+                starts, ends, cum, _ = self._blocks.get(k) or self._block(k)
             j = bisect_left(cum, c, 1) - 1
             return starts[j] + c - cum[j]
         while c < 0:
             k -= 1
             self._limit(k, False, ts)
-            starts, ends, cum = self._blocks.get(k) or self._block(k)
+            starts, ends, cum, _ = self._blocks.get(k) or self._block(k)
             c += cum[-1]
         j = bisect_right(cum, c, 0, len(cum) - 1) - 1
         return starts[j] + c - cum[j]
@@ -401,35 +405,37 @@ class BusinessCalendar:
             return -self.elapsed_seconds(b, a)
         blocks = self._blocks
         ka, kb = a // _BLOCK, b // _BLOCK
-        starts, ends, cum = blocks.get(ka) or self._block(ka)
-        i = bisect_right(starts, a)
+        starts, ends, cum, days = blocks.get(ka) or self._block(ka)
+        day = (a - ka * _BLOCK) // 86400
+        i = bisect_right(starts, a, days[day], days[day + 1])
         total = -(cum[i - 1] + a - starts[i - 1] if i and a < ends[i - 1] else cum[i])
         if kb != ka:
             lo = ka if self._kmin is None else max(ka, self._kmin)
             hi = kb if self._kmax is None else min(kb, self._kmax + 1)
             for k in range(lo, hi):
                 total += (blocks.get(k) or self._block(k))[2][-1]
-            starts, ends, cum = blocks.get(kb) or self._block(kb)
-        i = bisect_right(starts, b)
+            starts, ends, cum, days = blocks.get(kb) or self._block(kb)
+        day = (b - kb * _BLOCK) // 86400
+        i = bisect_right(starts, b, days[day], days[day + 1])
         return total + (cum[i - 1] + b - starts[i - 1] if i and b < ends[i - 1] else cum[i])
 
     def is_open_at(self, ts: int) -> bool:
         """Whether epoch second *ts* lies inside an open interval (intervals are half-open)."""
-        starts, ends, _ = self._blocks.get(ts // _BLOCK) or self._block(ts // _BLOCK)
+        starts, ends, _, _ = self._blocks.get(ts // _BLOCK) or self._block(ts // _BLOCK)
         i = bisect_right(starts, ts)
         return bool(i) and ts < ends[i - 1]
 
     def next_open_at(self, ts: int) -> int:
         """*ts* if open, else the epoch second at which the next open interval starts."""
         k = ts // _BLOCK
-        starts, ends, _ = self._blocks.get(k) or self._block(k)
+        starts, ends, _, _ = self._blocks.get(k) or self._block(k)
         i = bisect_right(starts, ts)
         if i and ts < ends[i - 1]:
             return ts
         while i == len(starts):
             k += 1
             self._limit(k, True, ts)
-            starts, ends, _ = self._block(k)
+            starts, ends, _, _ = self._block(k)
             i = 0
         return starts[i]
 
@@ -441,7 +447,7 @@ class BusinessCalendar:
         """
         t = self.next_open_at(ts)
         k = first = t // _BLOCK
-        starts, ends, _ = self._block(k)
+        starts, ends, _, _ = self._block(k)
         end = ends[bisect_right(starts, t) - 1]
         # An interval cut at a block boundary goes on in the next block.
         while end == (k + 1) * _BLOCK:
@@ -453,7 +459,7 @@ class BusinessCalendar:
                     f"the calendar does not close within four years of "
                     f"{from_epoch(t, self._tz).isoformat()}: it has no next closing there"
                 )
-            starts, ends, _ = self._block(k)
+            starts, ends, _, _ = self._block(k)
             if not starts or starts[0] != end:
                 break
             end = ends[0]
@@ -467,7 +473,7 @@ class BusinessCalendar:
         lo = a // _BLOCK if self._kmin is None else max(a // _BLOCK, self._kmin)
         hi = b // _BLOCK if self._kmax is None else min(b // _BLOCK, self._kmax)
         for k in range(lo, hi + 1):
-            starts, ends, _ = self._block(k)
+            starts, ends, _, _ = self._block(k)
             for i in range(max(bisect_right(ends, a), 0), bisect_left(starts, b)):
                 s, e = max(starts[i], a), min(ends[i], b)
                 if out and out[-1][1] == s:
