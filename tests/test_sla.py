@@ -360,6 +360,29 @@ def test_an_unreachable_business_deadline_raises_when_read() -> None:
         evaluation.to_dict()
 
 
+def test_an_unreachable_deadline_spares_other_metrics_and_the_repr() -> None:
+    """Reading one metric computes only its own deadlines, and the repr (statuses only) never
+    raises: only the unreachable deadline itself does."""
+    calendar = BusinessCalendar("UTC", overrides={"2025-03-03": ["09:00-10:00"]})
+    policy = SlaPolicy(
+        "p",
+        {
+            "normal": {
+                "first_reply": SlaTarget(7200, business=True),
+                "total_resolution": SlaTarget(3600, business=False),
+            }
+        },
+    )
+    evaluation = (
+        ticket().created(T0).evaluate(policy, at=T0 + timedelta(minutes=30), calendar=calendar)
+    )
+    (resolution,) = evaluation["total_resolution"]
+    assert (SlaStatus.ACTIVE, T0 + timedelta(hours=1)) == (resolution.status, resolution.deadline)
+    assert "'first_reply': ['active']" in repr(evaluation)
+    with pytest.raises(CalendarError, match="opens only on its overrides"):
+        evaluation["first_reply"]
+
+
 # -- alerts, metric events ------------------------------------------------------------------
 
 

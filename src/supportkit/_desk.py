@@ -328,11 +328,12 @@ class SupportDesk:
 
     def sla(self, ticket_id: str, at: datetime | None = None) -> SlaEvaluation | None:
         """The ticket's SLA evaluation at *at* (now by default), or ``None`` without a policy."""
-        live = self._load(ticket_id)
-        if live.tracker is None:
-            return None
-        when = at if at is not None else self.clock.now()
-        return live.tracker.evaluate(max(when, live.ticket.updated_at))
+        with self._lock:  # an ingest in another thread must not change the tracker meanwhile
+            live = self._load(ticket_id)
+            if live.tracker is None:
+                return None
+            when = at if at is not None else self.clock.now()
+            return live.tracker.evaluate(max(when, live.ticket.updated_at))
 
     # --- the cache -----------------------------------------------------------------------------
 

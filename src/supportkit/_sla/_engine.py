@@ -884,9 +884,12 @@ class SlaEvaluation(Mapping[str, tuple[SlaCycle, ...]]):
         if cycles is None:
             if metric not in self:
                 raise KeyError(metric)
-            m = SLA_METRICS.index(metric)
-            st = self._st
-            cycles = tuple(self._cycle(row) for row in self._instants() if st[row[0] + _M] == m)
+            m, st = SLA_METRICS.index(metric), self._st
+            cycles = tuple(
+                self._cycle(self._resolve(i))
+                for i, row in enumerate(self._rows)
+                if st[row[0] + _M] == m
+            )
             self._cache[metric] = cycles
         return cycles
 
@@ -900,7 +903,12 @@ class SlaEvaluation(Mapping[str, tuple[SlaCycle, ...]]):
         return len(self._shown)
 
     def __repr__(self) -> str:
-        return f"<SlaEvaluation {self.ticket_id} at {self.at.isoformat()}: {self.to_dict()!r}>"
+        # Statuses only: a repr must not compute deadlines (which may raise CalendarError).
+        st = self._st
+        statuses: dict[str, list[str]] = {SLA_METRICS[m]: [] for m in self._shown}
+        for row in self._rows:
+            statuses[SLA_METRICS[st[row[0] + _M]]].append(row[1].value)
+        return f"<SlaEvaluation {self.ticket_id} at {self.at.isoformat()}: {statuses!r}>"
 
     def _levels(self, row: _Row) -> tuple[float, ...]:
         st, o, elapsed = self._st, row[0], row[4]
@@ -992,7 +1000,7 @@ class SlaEvaluation(Mapping[str, tuple[SlaCycle, ...]]):
         o, running, breached = self._rows[i][0], self._rows[i][2], self._rows[i][5]
         if breached is None and running and self._st[o + _STOP] is None:
             return self._resolve(i)[3]
-        return self._resolve(i)[5]
+        return self._resolve(i)[5] if isinstance(breached, _Later) else breached
 
     def _next_due(self) -> int | None:
         """:attr:`next_due` in epoch seconds without listing every alert: warnings already
