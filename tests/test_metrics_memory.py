@@ -156,3 +156,51 @@ def test_counts_past_four_bytes_widen_the_dense_counts() -> None:
         MetricsAggregator.from_dict(_state_with_count(agg, "pro", bucket, 2**64))
     with pytest.raises(ConfigurationError, match=r"for bucket -2: .* keys -1 or more"):
         MetricsAggregator.from_dict(_state_with_count(agg, "pro", -2, 1))
+
+
+def _broken(exact: bool, change: Any) -> dict[str, Any]:
+    """A one-group ("all") state, dense in sketch mode, after ``change(group_state)``."""
+    agg = MetricsAggregator(["all"], exact=exact).update(_wide(300, seed=6), vectorise=False)
+    assert exact or all(isinstance(d, array) for d in _dense(agg))
+    state = agg.to_dict()
+    change(state["state"][0][0][1])
+    return state
+
+
+@pytest.mark.parametrize("exact", [False, True])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        pytest.param(
+            lambda s: s["hists"].append({"5": 1000}), "has 10 histograms: it needs", id="10 hists"
+        ),
+        pytest.param(lambda s: s["hists"].pop(), "has 8 histograms: it needs", id="8 hists"),
+        pytest.param(
+            lambda s: s["hists"].__setitem__(2, [["5", 1]]),
+            "next_reply is a list: it should be a dict",
+            id="hist not a dict",
+        ),
+        pytest.param(
+            lambda s: s.__setitem__("extra", [["met:x", 1]]),
+            "extra is a list: it should be a dict",
+            id="extra not a dict",
+        ),
+        pytest.param(
+            lambda s: s["extra"].__setitem__("met:x", -1),
+            "count of -1 for 'met:x': counts are 0 to 2",
+            id="negative extra",
+        ),
+        pytest.param(
+            lambda s: s["extra"].__setitem__("met:x", 2**64),
+            "count of 18446744073709551616 for 'met:x'",
+            id="extra past 2**64 - 1",
+        ),
+    ],
+)
+def test_a_malformed_group_state_is_refused(exact: bool, change: Any, message: str) -> None:
+    """A group state with a histogram more or fewer than the 9 duration distributions (an
+    extra one used to overwrite another distribution's count), a histogram or ``extra`` that
+    is not a dict, or a named count outside 0..2**64 - 1 raises ConfigurationError, in sketch
+    and exact mode."""
+    with pytest.raises(ConfigurationError, match=message):
+        MetricsAggregator.from_dict(_broken(exact, change))

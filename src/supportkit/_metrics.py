@@ -1210,9 +1210,15 @@ class _Acc:
         if len(lanes) != _LANES or any(not 0 <= n <= _MASK for n in lanes):
             raise ConfigurationError("aggregator state has the wrong number or size of counters")
         acc.packed = sum(n << (_LANE * i) for i, n in enumerate(lanes))
+        hists, extra = data["hists"], data["extra"]
+        if len(hists) != len(DURATIONS):
+            raise ConfigurationError(
+                f"aggregator state has {len(hists)} histograms: it needs one per duration "
+                f"distribution, {len(DURATIONS)} ({', '.join(DURATIONS)})"
+            )
         pairs: list[tuple[int | str, int]] = []
-        for index, hist in enumerate(data["hists"]):
-            for k, v in hist.items():
+        for index, hist in enumerate(hists):
+            for k, v in _counts(hist, f"histogram {DURATIONS[index]}"):
                 bucket, n = int(k), int(v)
                 if bucket < (0 if exact else ZERO) or not 0 <= n <= _MASK:
                     raise ConfigurationError(
@@ -1221,11 +1227,27 @@ class _Acc:
                     )
                 small = not exact and bucket <= DENSE_TOP
                 pairs.append((_slot(index, bucket) if small else _key(index, bucket), n))
-        acc.count(pairs + [(str(k), int(v)) for k, v in data["extra"].items()])
+        for k, v in _counts(extra, "extra"):
+            name, n = str(k), int(v)
+            if not 0 <= n <= _MASK:
+                raise ConfigurationError(
+                    f"aggregator state has a count of {n} for {name!r}: counts are 0 to 2**64 - 1"
+                )
+            pairs.append((name, n))
+        acc.count(pairs)
         if not exact:
             acc.compact()
         acc.agents = set(data["agents"])
         return acc
+
+
+def _counts(data: Any, what: str) -> Iterable[tuple[Any, Any]]:
+    """The ``(key, count)`` items of a state's *what* (a dict of counts), checked to be one."""
+    if not isinstance(data, Mapping):
+        raise ConfigurationError(
+            f"aggregator state's {what} is a {type(data).__name__}: it should be a dict of counts"
+        )
+    return data.items()
 
 
 def _add(acc: _Acc, part: _Part, mode: _Mode) -> None:
