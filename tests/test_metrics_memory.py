@@ -204,3 +204,21 @@ def test_a_malformed_group_state_is_refused(exact: bool, change: Any, message: s
     and exact mode."""
     with pytest.raises(ConfigurationError, match=message):
         MetricsAggregator.from_dict(_broken(exact, change))
+
+
+@pytest.mark.parametrize(
+    "fold",
+    [
+        pytest.param(lambda agg, facts: agg.update(facts, vectorise=False), id="loop"),
+        pytest.param(lambda agg, facts: agg.update_columns(facts_to_columns(facts)), id="numpy"),
+    ],
+)
+def test_a_count_past_eight_bytes_raises(fold: Any) -> None:
+    """A fact that takes a dense bucket count past 2**64 - 1 raises ConfigurationError on the
+    per-fact path and the numpy path alike (numpy's uint64 addition used to wrap it to 0)."""
+    agg = MetricsAggregator(GROUPINGS).update(_wide(3000, seed=5), vectorise=False)
+    bucket = QuantileSketch.key(5000)
+    full = MetricsAggregator.from_dict(_state_with_count(agg, "pro", bucket, 2**64 - 1))
+    fact = TicketFacts("x", 0, 1, "open", tier="pro", first_reply=5000)
+    with pytest.raises(ConfigurationError, match=r"count exceeds 2\*\*64 - 1"):
+        fold(full, [fact])

@@ -264,8 +264,12 @@ def _add_slots(acc: Any, slots: Any, counts: Any) -> None:
         acc.count(zip(slots.tolist(), counts.tolist(), strict=True))
         return
     view = np.frombuffer(dense, dtype=np.uint32 if dense.typecode == "I" else np.uint64)
-    total = view[slots] + counts  # uint64: a count never reaches 2**64
-    if view.dtype == np.uint32 and int(total.max()) > 0xFFFFFFFF:
+    total = view[slots] + counts  # uint64, wrapping past 2**64 - 1 (then total < counts)
+    if view.dtype == np.uint32:
+        full = int(total.max()) > 0xFFFFFFFF
+    else:
+        full = bool((total < counts).any())
+    if full:  # widen 4-byte counts; 8-byte ones are full: widen_counts raises, nothing written
         acc.dense = widen_counts(dense)
         view = np.frombuffer(acc.dense, dtype=np.uint64)
     view[slots] = total
