@@ -206,19 +206,74 @@ def test_a_malformed_group_state_is_refused(exact: bool, change: Any, message: s
         MetricsAggregator.from_dict(_broken(exact, change))
 
 
-@pytest.mark.parametrize(
-    "fold",
-    [
-        pytest.param(lambda agg, facts: agg.update(facts, vectorise=False), id="loop"),
-        pytest.param(lambda agg, facts: agg.update_columns(facts_to_columns(facts)), id="numpy"),
-    ],
-)
-def test_a_count_past_eight_bytes_raises(fold: Any) -> None:
-    """A fact that takes a dense bucket count past 2**64 - 1 raises ConfigurationError on the
-    per-fact path and the numpy path alike (numpy's uint64 addition used to wrap it to 0)."""
+FOLDS = [
+    pytest.param(lambda agg, facts: agg.update(facts, vectorise=False), id="loop"),
+    pytest.param(lambda agg, facts: agg.update(facts, vectorise=True), id="numpy batches"),
+    pytest.param(lambda agg, facts: agg.update_columns(facts_to_columns(facts)), id="columns"),
+]
+BUCKET = QuantileSketch.key(5000)
+
+
+def _more(n: int) -> list[TicketFacts]:
+    """*n* facts of tier "pro" whose first reply falls in :data:`BUCKET`, after others."""
+    pro = TicketFacts("x", 0, 1, "open", tier="pro", first_reply=5000)
+    return _wide(50, seed=7) + [pro] * n
+
+
+@pytest.mark.parametrize("fold", FOLDS)
+def test_a_count_past_eight_bytes_raises_and_changes_nothing(fold: Any) -> None:
+    """Facts that take a bucket count past 2**64 - 1 raise ConfigurationError on every path,
+    and leave the state as it was (the numpy path used to wrap the count to 0, and the
+    per-fact path to raise with the facts before applied)."""
     agg = MetricsAggregator(GROUPINGS).update(_wide(3000, seed=5), vectorise=False)
-    bucket = QuantileSketch.key(5000)
-    full = MetricsAggregator.from_dict(_state_with_count(agg, "pro", bucket, 2**64 - 1))
-    fact = TicketFacts("x", 0, 1, "open", tier="pro", first_reply=5000)
+    full = MetricsAggregator.from_dict(_state_with_count(agg, "pro", BUCKET, 2**64 - 2))
+    before = full.to_dict()
+    with pytest.raises(ConfigurationError, match=r"first_reply bucket \d+ in group \['pro'\] "):
+        fold(full, _more(2))
+    assert before == full.to_dict()
+
+
+@pytest.mark.parametrize("fold", FOLDS)
+def test_huge_counts_fold_like_small_ones(fold: Any) -> None:
+    """An aggregator holding a count past 2**63 folds facts into the same state as one without
+    it, but for that count, up to 2**64 - 1 exactly."""
+    agg = MetricsAggregator(GROUPINGS).update(_wide(3000, seed=5), vectorise=False)
+    small = MetricsAggregator.from_dict(_state_with_count(agg, "pro", BUCKET, 1))
+    huge = MetricsAggregator.from_dict(_state_with_count(agg, "pro", BUCKET, 2**64 - 4))
+    fold(small, _more(3))
+    fold(huge, _more(3))
+    assert (_count(small, "pro", BUCKET), _count(huge, "pro", BUCKET)) == (4, 2**64 - 1)
+    state = huge.to_dict()
+    assert _state_with_count(small, "pro", BUCKET, 2**64 - 1) == state
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_a_merge_past_eight_bytes_raises_and_changes_nothing(exact: bool) -> None:
+    """Merging counts that add up past 2**64 - 1 raises ConfigurationError before anything
+    changes (counters and other groups included), dense counts or not; up to 2**64 - 1 they
+    merge."""
+    agg = MetricsAggregator(GROUPINGS, exact=exact).update(_wide(3000, seed=5), vectorise=False)
+    half = _state_with_count(agg, "pro", BUCKET, 2**63)
+    target = MetricsAggregator.from_dict(half)
+    before = target.to_dict()
+    with pytest.raises(ConfigurationError, match=r"in group \['pro'\] of tier would exceed"):
+        target.merge(MetricsAggregator.from_dict(half))
+    assert before == target.to_dict()
+    target.merge(MetricsAggregator.from_dict(_state_with_count(agg, "pro", BUCKET, 2**63 - 1)))
+    assert _count(target, "pro", BUCKET) == 2**64 - 1
+
+
+def test_the_numpy_path_checks_eight_byte_counts_before_writing() -> None:
+    """The numpy path's addition to 8-byte dense counts raises ConfigurationError before it
+    writes any count when one would pass 2**64 - 1 (uint64 addition wraps silently)."""
+    np = pytest.importorskip("numpy")
+    from supportkit._metrics_np import _add_slots
+
+    agg = MetricsAggregator(["all"]).update(_wide(300, seed=6), vectorise=False)
+    acc = agg._groupings[0].groups[()]
+    acc.dense = array("Q", acc.dense)
+    acc.dense[1] = 2**64 - 1
+    before = acc.dense.tolist()
     with pytest.raises(ConfigurationError, match=r"count exceeds 2\*\*64 - 1"):
-        fold(full, [fact])
+        _add_slots(acc, np.array([0, 1]), np.array([5, 1], dtype=np.uint64))
+    assert before == acc.dense.tolist()

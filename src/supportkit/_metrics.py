@@ -1069,8 +1069,16 @@ class _Grouping:
                 return None
         return tuple(key)
 
+    def raw(self, key: Key) -> Any:
+        """How *key* is kept in ``groups``."""
+        return key[0] if self.single else key
+
+    def key(self, raw: Any) -> Key:
+        """The key kept as *raw* in ``groups``."""
+        return (raw,) if self.single else cast(Key, raw)
+
     def acc(self, key: Key) -> _Acc:
-        raw = key[0] if self.single else key
+        raw = self.raw(key)
         acc = self.groups.get(raw)
         if acc is None:
             acc = self.groups[raw] = _Acc()
@@ -1089,7 +1097,7 @@ class _Grouping:
 
     def items(self) -> list[tuple[Key, _Acc]]:
         """``(key, accumulator)`` pairs sorted by key (``None`` first)."""
-        pairs = [((k,) if self.single else k, acc) for k, acc in self.groups.items()]
+        pairs = [(self.key(k), acc) for k, acc in self.groups.items()]
         return sorted(pairs, key=lambda pair: _sort_key(pair[0]))
 
 
@@ -1102,15 +1110,18 @@ class _Acc:
     and sketch buckets over a century (:func:`_key`), and the sketch buckets up to a century
     (:func:`_slot`) until the group is *dense*: then those live in ``dense``, an array of
     :data:`_STORE` counts whose size is fixed (sketch mode only, see :meth:`compact`).
+    ``top`` bounds the counts the group got from states and merges: no count is larger than
+    ``top`` plus the values folded into the group from facts (see :data:`_FOLDABLE`).
     """
 
-    __slots__ = ("agents", "dense", "hist", "packed")
+    __slots__ = ("agents", "dense", "hist", "packed", "top")
 
     def __init__(self) -> None:
         self.packed = 0
         self.hist: dict[int | str, int] = {}
         self.dense: array[int] | None = None
         self.agents: set[str] = set()
+        self.top = 0
 
     def lanes(self) -> list[int]:
         """Every lane of ``packed``: the counters, then the duration sums."""
@@ -1183,7 +1194,22 @@ class _Acc:
             # a new dict: one that keys were popped from keeps its size
             self.hist = {k: n for k, n in hist.items() if isinstance(k, str) or k >= _STORE}
 
+    def items(self) -> Iterator[tuple[int | str, int]]:
+        """Every ``(key, count)`` of ``dense`` (non-zero) and ``hist``."""
+        dense = nonzero_counts(self.dense) if self.dense is not None else ()
+        return itertools.chain(dense, self.hist.items())
+
+    def peak(self) -> int:
+        """At least the largest count: exactly it, or ``2**32 - 1`` for 4-byte dense counts
+        (those are far from the 8-byte limit, so they are not scanned)."""
+        top = max(self.hist.values(), default=0)
+        dense = self.dense
+        if dense is None:
+            return top
+        return max(top, max(dense) if dense.itemsize == 8 else 0xFFFFFFFF)
+
     def merge(self, other: _Acc, exact: bool) -> None:
+        """Add *other*'s state (unchecked, ``top`` left as it is: see :func:`_check_merge`)."""
         self.packed += other.packed
         if other.dense is not None:
             self.densify()
@@ -1248,6 +1274,44 @@ def _counts(data: Any, what: str) -> Iterable[tuple[Any, Any]]:
             f"aggregator state's {what} is a {type(data).__name__}: it should be a dict of counts"
         )
     return data.items()
+
+
+_FOLDABLE = _MASK - (1 << 62)
+"""A count up to this does not pass 2**64 - 1 when facts are folded into its group: that would
+take 2**62 values, more than any machine folds. Larger counts come from states loaded or merged
+(see :attr:`_Acc.top`); only for groups that have them are counts checked one by one."""
+
+
+def _check_merge(items: Iterable[tuple[_Grouping, Any, _Acc]], exact: bool) -> list[int]:
+    """The ``top`` of each group once the accumulator of each item (``(grouping, raw key,
+    accumulator)``) is merged into it; first raises :class:`ConfigurationError` if a merge would
+    take a count past 2**64 - 1. Cheap: one :meth:`_Acc.peak` per item, and counts compared one
+    by one only for a group whose ``top`` would pass :data:`_FOLDABLE`."""
+    tops = []
+    for g, raw, theirs in items:
+        mine = g.groups.get(raw)
+        top = theirs.peak() + (0 if mine is None else mine.top)
+        tops.append(top)
+        if top <= _FOLDABLE or mine is None:
+            continue
+        counts = dict(mine.items())
+        for key, n in theirs.items():
+            if n + counts.get(key, 0) > _MASK:
+                raise ConfigurationError(
+                    f"the count of {_count_name(key, exact)} in group {list(g.key(raw))} of "
+                    f"{g.name} would exceed 2**64 - 1, the most a state holds: nothing was changed"
+                )
+    return tops
+
+
+def _count_name(key: int | str, exact: bool) -> str:
+    """What the count of an :class:`_Acc` key counts (for messages)."""
+    if isinstance(key, str):
+        return repr(key)
+    probe = _Acc()
+    probe.hist[key] = 1
+    index, bucket = next((i, b) for i, hist in enumerate(probe.hists) for b in hist)
+    return f"{DURATIONS[index]} {'value' if exact else 'bucket'} {bucket}"
 
 
 def _add(acc: _Acc, part: _Part, mode: _Mode) -> None:
@@ -1721,6 +1785,9 @@ class MetricsAggregator:
             raise ConfigurationError(f"grouping(s) {', '.join(twice)} given more than once")
         specs = asked + [g.parts for g in self.goals]
         self._groupings = [_Grouping(p, self.tz) for p in dict.fromkeys(specs)]
+        # Whether a group's top passed _FOLDABLE: only then can folding facts take a count
+        # past 2**64 - 1, so only then do updates go through a checked merge.
+        self._huge = False
 
     @property
     def groupings(self) -> tuple[str, ...]:
@@ -1737,13 +1804,19 @@ class MetricsAggregator:
         """Aggregate every fact of *facts* (the streaming hot path); returns ``self``.
 
         Facts are taken in chunks of :data:`CHUNK` (bounded memory); each chunk is checked
-        before any of it is applied, so a bad fact leaves the state as it was after the last
+        before any of it is applied, so a bad fact, or a count that would pass 2**64 - 1 (after
+        loading or merging counts that large), leaves the state as it was after the last
         applied chunk. Each grouping then folds the chunk in its own tight loop. With
         *vectorise* (by default: when numpy is installed and at least :data:`VECTORISE_FROM`
         groupings without tags are kept) chunks are turned into numpy columns and folded
         :data:`BATCH` facts at a time by the numpy path, which builds the very same state and is
         several times faster for many groupings.
         """
+        if self._huge:  # fold each chunk apart and merge it: merge checks before it changes
+            it = iter(facts)
+            while chunk := list(itertools.islice(it, CHUNK)):
+                self.merge(self._empty().update(chunk, vectorise=vectorise))
+            return self
         plans = [g.plan() for g in self._groupings if not g.tagged]
         tagged = [g for g in self._groupings if g.tagged]
         if vectorise is None:
@@ -1807,8 +1880,8 @@ class MetricsAggregator:
     def merge(self, other: MetricsAggregator) -> MetricsAggregator:
         """Add *other*'s state into this aggregator (order-independent); returns ``self``.
 
-        Both must keep the same groupings in the same mode and zone; checked before anything
-        changes.
+        Both must keep the same groupings in the same mode and zone, and no count may pass
+        2**64 - 1; checked before anything changes.
         """
         if not isinstance(other, MetricsAggregator):
             raise ConfigurationError(
@@ -1824,10 +1897,29 @@ class MetricsAggregator:
                 f"{self.groupings}/{self.tz}/exact={self.exact} vs "
                 f"{other.groupings}/{other.tz}/exact={other.exact}"
             )
-        for mine, theirs in zip(self._groupings, other._groupings, strict=True):
-            for key, acc in theirs.items():
-                mine.acc(key).merge(acc, self.exact)
+        self._merge(
+            [
+                (mine, raw, acc)
+                for mine, theirs in zip(self._groupings, other._groupings, strict=True)
+                for raw, acc in theirs.groups.items()
+            ]
+        )
         return self
+
+    def _merge(self, items: list[tuple[_Grouping, Any, _Acc]]) -> None:
+        """Merge each item's accumulator into its group (``(grouping, raw key, accumulator)``),
+        all checked first (see :func:`_check_merge`)."""
+        tops = _check_merge(items, self.exact)
+        for (g, raw, theirs), top in zip(items, tops, strict=True):
+            acc = _get(g.groups, raw)
+            acc.merge(theirs, self.exact)
+            acc.top = top
+        self._huge = self._huge or max(tops, default=0) > _FOLDABLE
+
+    def _empty(self) -> MetricsAggregator:
+        """A new aggregator that merges with this one (same groupings, zone and mode)."""
+        parts = [g.parts or "all" for g in self._groupings]
+        return MetricsAggregator(parts, tz=self.tz, exact=self.exact)
 
     @classmethod
     def combine(cls, aggregators: Iterable[MetricsAggregator]) -> MetricsAggregator:
@@ -1880,7 +1972,7 @@ class MetricsAggregator:
             )
             for g, groups in zip(agg._groupings, data["state"], strict=True):
                 for key, state in groups:
-                    g.acc(tuple(key)).merge(_Acc.from_state(state, agg.exact), agg.exact)
+                    agg._merge([(g, g.raw(tuple(key)), _Acc.from_state(state, agg.exact))])
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ConfigurationError):
                 raise
@@ -1904,10 +1996,13 @@ class MetricsAggregator:
         """Aggregate facts given as numpy columns (the bulk path); same state as :meth:`update`.
 
         See :func:`facts_to_columns` for the column layout. Needs numpy (the ``numpy`` extra).
-        Tag groupings are not supported here (use :meth:`update`).
+        Tag groupings are not supported here (use :meth:`update`). A count that would pass
+        2**64 - 1 (after loading or merging counts that large) raises before anything changes.
         """
         from ._metrics_np import update_columns
 
+        if self._huge:  # as in update
+            return self.merge(self._empty().update_columns(columns))
         update_columns(self, columns)
         return self
 
