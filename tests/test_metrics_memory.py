@@ -11,6 +11,7 @@ import pickle
 import random
 import tracemalloc
 from array import array
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -20,8 +21,10 @@ from supportkit import (
     MetricsAggregator,
     QuantileSketch,
     TicketFacts,
+    _sketch,
     facts_to_columns,
 )
+from supportkit._sketch import dense_counts, widen_counts
 
 DAY = 86400
 GROUPINGS: list[Any] = ["all", "tier", ("channel", "week")]
@@ -142,7 +145,7 @@ def test_counts_past_four_bytes_widen_the_dense_counts() -> None:
     full = MetricsAggregator.from_dict(state)
     pro = dict(full._groupings[full.groupings.index("tier")].items())[("pro",)].dense
     assert isinstance(pro, array)
-    assert pro.typecode == "I"
+    assert pro.itemsize == 4
     fact = TicketFacts("x", 0, 1, "open", tier="pro", first_reply=5000)
     results = {
         "loop": MetricsAggregator.from_dict(state).update([fact], vectorise=False),
@@ -277,3 +280,16 @@ def test_the_numpy_path_checks_eight_byte_counts_before_writing() -> None:
     with pytest.raises(ConfigurationError, match=r"count exceeds 2\*\*64 - 1"):
         _add_slots(acc, np.array([0, 1]), np.array([5, 1], dtype=np.uint64))
     assert before == acc.dense.tolist()
+
+
+def test_dense_counts_take_their_typecode_by_item_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dense counts are 4 bytes, widened to 8, whatever the platform's C int and long sizes:
+    the typecode is the first of 'I'/'L' (then 'Q'/'L') with that item size, and a platform
+    with none refuses to import instead of miscounting."""
+    assert (dense_counts(3).itemsize, widen_counts(dense_counts(3)).itemsize) == (4, 8)
+    sizes = {"I": 8, "L": 4, "Q": 8}  # a platform with 8-byte ints and 4-byte longs
+    monkeypatch.setattr(_sketch, "array", lambda code: SimpleNamespace(itemsize=sizes[code]))
+    assert (_sketch._typecode("IL", 4), _sketch._typecode("QL", 8)) == ("L", "Q")
+    sizes.update(I=2, L=8)
+    with pytest.raises(ImportError, match="unsigned 4-byte array typecode, and none of I, L"):
+        _sketch._typecode("IL", 4)

@@ -263,7 +263,7 @@ def _add_slots(acc: Any, slots: Any, counts: Any) -> None:
     if dense is None:
         acc.count(zip(slots.tolist(), counts.tolist(), strict=True))
         return
-    view = np.frombuffer(dense, dtype=np.uint32 if dense.typecode == "I" else np.uint64)
+    view = np.frombuffer(dense, dtype=np.uint32 if dense.itemsize == 4 else np.uint64)
     total = view[slots] + counts  # uint64, wrapping past 2**64 - 1 (then total < counts)
     if view.dtype == np.uint32:
         full = int(total.max()) > 0xFFFFFFFF

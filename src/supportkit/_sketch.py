@@ -197,6 +197,21 @@ _SPARSE_BYTES = 64
 """About what one key of a ``{key: count}`` dict costs (entry, index and key object)."""
 
 
+def _typecode(codes: str, size: int) -> str:
+    """The first of the unsigned array typecodes *codes* whose items take *size* bytes."""
+    for code in codes:
+        if array(code).itemsize == size:
+            return code
+    raise ImportError(
+        f"supportkit's dense sketch counts need an unsigned {size}-byte array typecode, and "
+        f"none of {', '.join(codes)} is one on this platform"
+    )
+
+
+_NARROW = _typecode("IL", _DENSE_BYTES)
+_WIDE = _typecode("QL", 2 * _DENSE_BYTES)
+
+
 def worth_dense(keys: int, size: int) -> bool:
     """Whether *keys* dict entries take more room than a dense array of *size* counts."""
     return keys * _SPARSE_BYTES >= size * _DENSE_BYTES
@@ -204,14 +219,14 @@ def worth_dense(keys: int, size: int) -> bool:
 
 def dense_counts(size: int) -> array[int]:
     """*size* zero counts, 4 bytes each (:func:`add_counts` widens them when needed)."""
-    return array("I", bytes(_DENSE_BYTES * size))
+    return array(_NARROW, bytes(_DENSE_BYTES * size))
 
 
 def widen_counts(counts: array[int]) -> array[int]:
     """The same counts, 8 bytes each (when a 4-byte count would overflow)."""
-    if counts.typecode == "Q":
+    if counts.typecode == _WIDE:
         raise ConfigurationError("a sketch bucket count exceeds 2**64 - 1")
-    return array("Q", counts)
+    return array(_WIDE, counts)
 
 
 def add_counts(counts: array[int], pairs: Iterable[tuple[int, int]]) -> array[int]:
