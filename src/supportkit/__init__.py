@@ -11,6 +11,7 @@ from typing import Any
 from ._builtins import JsonChannel, LogNotifier
 from ._calendar import BusinessCalendar
 from ._clock import Clock, FrozenClock, SystemClock
+from ._coverage import CombinedCalendar, Coverage, CoverageSpan, coverage
 from ._desk import DeliveryResult, IngestResult, SupportDesk, TickResult
 from ._deskstore import OutboxMessage
 from ._escalation import (
@@ -124,8 +125,11 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "Channel",
     "Claim",
     "Clock",
+    "CombinedCalendar",
     "ConcurrencyError",
     "ConfigurationError",
+    "Coverage",
+    "CoverageSpan",
     "Customer",
     "DeliveryResult",
     "Escalation",
@@ -210,6 +214,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "audit_next_steps",
     "check_policies",
     "claim",
+    "coverage",
     "evaluate_sla",
     "facts_to_columns",
     "hookimpl",

@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeGuard
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ._coverage import CombinedCalendar
 from ._time import from_epoch, seconds, to_epoch
 from .exceptions import CalendarError, ConfigurationError
 
@@ -481,6 +482,18 @@ class BusinessCalendar:
                 else:
                     out.append((s, e))
         return out
+
+    def union(self, *others: Any) -> CombinedCalendar:
+        """A calendar open when this one or any of *others* is (zones may differ).
+
+        The result (a :class:`~supportkit.CombinedCalendar`) has the same ``add``,
+        ``elapsed``, ``is_open``, ``next_open``, ``next_close`` and ``intervals`` methods.
+        """
+        return CombinedCalendar((self, *others), all_open=False)
+
+    def intersection(self, *others: Any) -> CombinedCalendar:
+        """A calendar open when this one and all of *others* are (zones may differ)."""
+        return CombinedCalendar((self, *others), all_open=True)
 
     # ------------------------------------------------------------------ datetime API
 
