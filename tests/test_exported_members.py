@@ -71,6 +71,7 @@ EXPECTED = [
     "SessionFacts",
     "SlaAlert",
     "SlaBreached",
+    "SlaConfig",
     "SlaCycle",
     "SlaEvaluation",
     "SlaMetricEvent",
@@ -97,6 +98,8 @@ EXPECTED = [
     "TicketFacts",
     "TicketStateError",
     "Tier",
+    "WhatIf",
+    "WhatIfTally",
     "allowed_transitions",
     "audit_next_steps",
     "check_policies",
@@ -111,6 +114,7 @@ EXPECTED = [
     "select_policy",
     "sla_deadline",
     "sla_metric_events",
+    "whatif",
 ]
 
 

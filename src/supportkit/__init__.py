@@ -99,6 +99,7 @@ from ._sla import (
 from ._sqlite import SqliteStore
 from ._store import InMemoryStore
 from ._ticket import Satisfaction, Ticket
+from ._whatif import SlaConfig, WhatIf, WhatIfTally, whatif
 from .exceptions import (
     CalendarError,
     ConcurrencyError,
@@ -184,6 +185,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "SessionFacts",
     "SlaAlert",
     "SlaBreached",
+    "SlaConfig",
     "SlaCycle",
     "SlaEvaluation",
     "SlaMetricEvent",
@@ -210,6 +212,8 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "TicketFacts",
     "TicketStateError",
     "Tier",
+    "WhatIf",
+    "WhatIfTally",
     "allowed_transitions",
     "audit_next_steps",
     "check_policies",
@@ -224,6 +228,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "select_policy",
     "sla_deadline",
     "sla_metric_events",
+    "whatif",
 ]
 
 
