@@ -13,6 +13,7 @@ EXPECTED = [
     "Claim",
     "Clock",
     "CombinedCalendar",
+    "Commit",
     "ConcurrencyError",
     "ConfigurationError",
     "Coverage",

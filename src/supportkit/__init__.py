@@ -11,9 +11,9 @@ from typing import Any
 from ._builtins import JsonChannel, LogNotifier
 from ._calendar import BusinessCalendar
 from ._clock import Clock, FrozenClock, SystemClock
+from ._commit import Commit, OutboxMessage
 from ._coverage import CombinedCalendar, Coverage, CoverageSpan, coverage
 from ._desk import DeliveryResult, IngestResult, SupportDesk, TickResult
-from ._deskstore import OutboxMessage
 from ._escalation import (
     Escalation,
     EscalationLadder,
@@ -127,6 +127,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "Claim",
     "Clock",
     "CombinedCalendar",
+    "Commit",
     "ConcurrencyError",
     "ConfigurationError",
     "Coverage",

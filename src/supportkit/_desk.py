@@ -29,6 +29,7 @@ from ._metrics import Goal, MetricsReport, TicketFacts, metrics_report
 from ._model import Customer, InboundMessage, Priority, Role, Status, TicketEvent, Tier
 from ._nextstep import NextStep, next_step, sla_deadline
 from ._plugins import PluginHost
+from ._pluginstate import StoreState
 from ._routing import Claim, Router, claim_with
 from ._sla import (
     SlaAlert,
@@ -50,7 +51,7 @@ from .exceptions import (
     StoreError,
     TicketStateError,
 )
-from .typing import EventStore
+from .typing import EventStore, PluginState
 
 __all__ = [
     "DEFAULT_DATABASE",
@@ -282,6 +283,15 @@ class SupportDesk:
             if self.ladder is None
             else [attrs.asdict(level) for level in self.ladder.levels],
         }
+
+    def plugin_state(self, namespace: str) -> PluginState:
+        """The durable key-value state of one plugin (*namespace*, e.g. ``"slack"``).
+
+        Kept in the desk's store, so it survives restarts and is shared by every desk on the
+        store (in process memory for a store that keeps only the event log). Expiry is read
+        against the desk's clock. See :class:`~supportkit.typing.PluginState`.
+        """
+        return StoreState(self.store, namespace, self.clock)
 
     def _record_settings(self) -> None:
         meta = getattr(self.store, "meta", None)
@@ -1004,7 +1014,10 @@ class SupportDesk:
 
         Reads only the tickets whose next due instant has passed (the due index), emits each
         alert exactly once (the emitted keys are committed with the notifications), applies the
-        escalation ladder's triggers to each alert and returns what it did.
+        escalation ladder's triggers to each alert and returns what it did. Tickers sharing a
+        store (threads, processes, machines) split the work: each claims the due tickets it
+        evaluates, so no two evaluate one ticket at once (a claim of a ticker that died ends
+        after the desk's ``lease``).
 
         A ticket that fails (any exception while evaluating or committing it) never blocks the
         others: it is reported in :attr:`TickResult.failed` instead of raising.
@@ -1017,21 +1030,30 @@ class SupportDesk:
         escalations: list[TicketEvent] = []
         failed: list[tuple[str, Exception]] = []
         done: set[str] = set()
+        clock_now = to_epoch(self.clock.now())
         with self._lock:
-            while True:
-                page = [t for t, _ in self.store.due(until, limit=limit) if t not in done]
-                if not page:
-                    break
-                for ticket_id in page:
-                    done.add(ticket_id)
-                    try:
-                        alerts, escalated = self._tick_one(ticket_id, at, until)
-                    except Exception as exc:  # one bad ticket must not hold back the others
-                        failed.append((ticket_id, exc))
-                        continue
-                    for alert in alerts:
-                        (breaches if alert.kind == "breach" else warnings).append(alert)
-                    escalations.extend(escalated)
+            try:
+                while True:
+                    # Claimed entries are hidden from other tickers (other processes) until
+                    # released below or, if this process dies, until the lease runs out.
+                    claimed = self.store.claim_due(
+                        until, now=clock_now, limit=limit, lease=self._lease
+                    )
+                    page = [t for t, _ in claimed if t not in done]
+                    if not page:
+                        break
+                    for ticket_id in page:
+                        done.add(ticket_id)
+                        try:
+                            alerts, escalated = self._tick_one(ticket_id, at, until)
+                        except Exception as exc:  # one bad ticket must not hold back the others
+                            failed.append((ticket_id, exc))
+                            continue
+                        for alert in alerts:
+                            (breaches if alert.kind == "breach" else warnings).append(alert)
+                        escalations.extend(escalated)
+            finally:
+                self.store.release_due(sorted(done))
         return TickResult(
             at, len(done), tuple(warnings), tuple(breaches), tuple(escalations), tuple(failed)
         )

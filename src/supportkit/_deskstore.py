@@ -1,12 +1,12 @@
-"""What :class:`~supportkit.SupportDesk` needs from a store beyond the event log.
+"""Helpers for :class:`~supportkit.typing.DeskStore` implementations, and the in-memory one.
 
 Every desk operation is one :class:`Commit`: the ticket's new events, the channel message id it
 consumed (idempotency), the ticket snapshot, the ticket's next SLA due instant, the outbox
 messages to deliver and the SLA alert keys it emitted, written atomically or not at all.
-A :class:`DeskStore` does that in one transaction (``SqliteStore``); any plain
-:class:`~supportkit.typing.EventStore` (``InMemoryStore``, a plugin's store) gets the same
-capabilities from :class:`MemorySidecar`, which keeps the extras in process memory, so the desk
-has one code path.
+A :class:`DeskStore` does that in one transaction (``SqliteStore``, the Postgres plugin); any
+plain :class:`~supportkit.typing.EventStore` (``InMemoryStore``, a plugin's store) gets the
+same capabilities from :class:`MemorySidecar`, which keeps the extras in process memory, so the
+desk has one code path.
 
 A conflict inside a commit (a stale version, a message id or an alert key already recorded) is a
 :class:`~supportkit.ConcurrencyError`: another writer got there first; re-read and retry.
@@ -14,23 +14,27 @@ A conflict inside a commit (a stale version, a message id or an alert key alread
 
 from __future__ import annotations
 
+import heapq
+import json
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import attrs
 
+from ._commit import OUTBOX_STATUSES, Commit, OutboxMessage
 from ._lifecycle import parse_status
 from ._model import Priority, Role, TicketEvent
 from ._store import check_batch, check_version
 from ._ticket import Satisfaction, Ticket
 from ._time import from_epoch, to_epoch
 from .exceptions import ConcurrencyError, StoreError
-from .typing import EventStore
+from .typing import DeskStore, EventStore
 
 __all__ = [
     "OUTBOX_STATUSES",
+    "STATE_PRUNE_BATCH",
     "Commit",
     "DeskStore",
     "MemorySidecar",
@@ -40,111 +44,9 @@ __all__ = [
     "ticket_to_dict",
 ]
 
-#: An outbox message is ``pending`` until delivered, or ``dead`` after too many failures.
-OUTBOX_STATUSES = ("pending", "delivered", "dead")
-
-
-@attrs.frozen
-class OutboxMessage:
-    """A notification or outbound reply waiting in (or done with) the outbox.
-
-    ``key`` is the idempotency key handed to the receiver (redelivery reuses it), ``topic``
-    says what it is (``"reply"``, ``"ticket_created"``, ``"sla_breach"``, ...), and instants are
-    epoch seconds.
-    """
-
-    key: str
-    topic: str
-    ticket_id: str
-    payload: Mapping[str, Any]
-    created_at: int
-    status: str = "pending"
-    attempts: int = 0
-    next_attempt_at: int | None = None
-    last_error: str | None = None
-    delivered_at: int | None = None
-
-    def due_at(self) -> int:
-        """The instant from which the message may be (re)tried."""
-        return self.created_at if self.next_attempt_at is None else self.next_attempt_at
-
-
-@attrs.frozen
-class Commit:
-    """Everything one desk operation writes, atomically.
-
-    ``message`` is the ``(channel, message_id)`` the operation consumed, ``snapshot`` the ticket
-    after ``events``, ``due`` the ticket's next SLA warning or breach (epoch seconds; ``None``
-    removes it from the due index), ``outbox`` the messages to deliver and ``alerts`` the SLA
-    alert keys emitted.
-    """
-
-    ticket_id: str
-    events: tuple[TicketEvent, ...]
-    expected_version: int
-    message: tuple[str, str] | None = None
-    snapshot: Ticket | None = None
-    due: int | None = None
-    outbox: tuple[OutboxMessage, ...] = ()
-    alerts: tuple[str, ...] = ()
-    keep_due: bool = False
-    """Leave the due index as it is (the desk knows ``due`` did not change)."""
-
-
-@runtime_checkable
-class DeskStore(EventStore, Protocol):
-    """An :class:`~supportkit.typing.EventStore` that can also do what the desk needs."""
-
-    def commit(self, commit: Commit) -> int:
-        """Write *commit* atomically and return the ticket's new version.
-
-        Raises :class:`~supportkit.ConcurrencyError` (nothing written) if the version is stale,
-        the message id was already ingested or an alert key was already recorded.
-        """
-        ...
-
-    def message_ticket(self, channel: str, message_id: str) -> str | None:
-        """The ticket a channel message went into, or ``None`` if it was never ingested."""
-        ...
-
-    def snapshot(self, ticket_id: str) -> Ticket | None:
-        """The latest stored snapshot (it may lag the log: compare ``.version``)."""
-        ...
-
-    def due(self, until: int, *, limit: int = 500) -> list[tuple[str, int]]:
-        """``(ticket_id, due)`` pairs with ``due <= until``, earliest (then by id) first."""
-        ...
-
-    def alerts(self, ticket_id: str) -> frozenset[str]:
-        """The SLA alert keys already emitted for the ticket."""
-        ...
-
-    def claim_outbox(self, now: int, *, limit: int, lease: int) -> list[OutboxMessage]:
-        """Take up to *limit* pending messages due by *now* and hide them for *lease* seconds.
-
-        A claimed message that is neither delivered nor failed within the lease (its deliverer
-        died) becomes due again, so delivery is at-least-once.
-        """
-        ...
-
-    def settle_outbox(
-        self,
-        at: int,
-        delivered: Sequence[str] = (),
-        failed: Sequence[tuple[str, str, int | None]] = (),
-    ) -> None:
-        """Record delivery attempts at *at* in one write: *delivered* keys, and *failed*
-        ``(key, error, retry_at)`` triples (``retry_at`` ``None`` dead-letters the message).
-        Each counts one attempt."""
-        ...
-
-    def outbox(self, status: str | None = None) -> list[OutboxMessage]:
-        """Every outbox message (of one status if given), oldest first."""
-        ...
-
-    def prune_outbox(self, before: int) -> int:
-        """Forget the messages delivered before *before*; return how many (dead letters stay)."""
-        ...
+#: How many expired plugin state entries a store may drop on each state write (amortised
+#: cleanup: expired entries never pile up faster than they are written).
+STATE_PRUNE_BATCH = 16
 
 
 def duplicate_message(commit: Commit, ticket_id: str, actual: int) -> ConcurrencyError:
@@ -223,8 +125,9 @@ def _shape(names: tuple[str, ...]) -> tuple[str, ...]:
 class MemorySidecar:
     """Gives any :class:`~supportkit.typing.EventStore` the :class:`DeskStore` extras.
 
-    The extras (idempotency index, snapshots, due index, outbox, alert keys) live in this
-    object, under one lock with the append, so they are exactly as durable as process memory:
+    The extras (message index, snapshots, due index, outbox, alert keys, meta documents,
+    plugin state) live in this object, under one lock with the append, so they are exactly as
+    durable as process memory:
     right for :class:`~supportkit.InMemoryStore` in tests and simulations. Use ``SqliteStore``
     when anything must survive a restart.
     """
@@ -239,6 +142,12 @@ class MemorySidecar:
         # Outbox rows are kept as plain tuples (see _put).
         self._outbox: dict[str, tuple[Any, ...]] = {}
         self._pending: dict[str, None] = {}  # keys of pending messages (claims scan only these)
+        self._claims: dict[str, int] = {}  # due entries claimed by a ticker, until when
+        self._meta: dict[str, str] = {}
+        # Plugin state: (namespace, key) -> (value as JSON text, expires_at); a heap of expiry
+        # instants finds expired entries without a scan.
+        self._state: dict[tuple[str, str], tuple[str, int | None]] = {}
+        self._expiry: list[tuple[int, str, str]] = []
 
     # EventStore, delegated
     def append(
@@ -282,12 +191,12 @@ class MemorySidecar:
                 self._messages[commit.message] = commit.ticket_id
             if commit.snapshot is not None:
                 self._snapshots[commit.ticket_id] = commit.snapshot
-            if commit.keep_due:
-                pass
-            elif commit.due is None:
-                self._due.pop(commit.ticket_id, None)
-            else:
-                self._due[commit.ticket_id] = commit.due
+            if not commit.keep_due:
+                self._claims.pop(commit.ticket_id, None)
+                if commit.due is None:
+                    self._due.pop(commit.ticket_id, None)
+                else:
+                    self._due[commit.ticket_id] = commit.due
             for message in commit.outbox:
                 if message.key not in self._outbox:
                     self._put(message)
@@ -300,6 +209,11 @@ class MemorySidecar:
         """See :meth:`DeskStore.message_ticket`."""
         return self._messages.get((channel, message_id))
 
+    def record_message(self, channel: str, message_id: str, ticket_id: str) -> None:
+        """See :meth:`DeskStore.record_message`."""
+        with self._lock:
+            self._messages.setdefault((channel, message_id), ticket_id)
+
     def snapshot(self, ticket_id: str) -> Ticket | None:
         """See :meth:`DeskStore.snapshot`."""
         return self._snapshots.get(ticket_id)
@@ -310,6 +224,24 @@ class MemorySidecar:
             found = [(due, ticket) for ticket, due in self._due.items() if due <= until]
         found.sort()
         return [(ticket, due) for due, ticket in found[:limit]]
+
+    def claim_due(self, until: int, *, now: int, limit: int, lease: int) -> list[tuple[str, int]]:
+        """See :meth:`DeskStore.claim_due`."""
+        with self._lock:
+            found = sorted(
+                (due, ticket)
+                for ticket, due in self._due.items()
+                if due <= until and self._claims.get(ticket, now) <= now
+            )[:limit]
+            for _, ticket in found:
+                self._claims[ticket] = now + lease
+        return [(ticket, due) for due, ticket in found]
+
+    def release_due(self, ticket_ids: Sequence[str]) -> None:
+        """See :meth:`DeskStore.release_due`."""
+        with self._lock:
+            for ticket in ticket_ids:
+                self._claims.pop(ticket, None)
 
     def alerts(self, ticket_id: str) -> frozenset[str]:
         """See :meth:`DeskStore.alerts`."""
@@ -375,6 +307,66 @@ class MemorySidecar:
             for key in old:
                 del self._outbox[key]
             return len(old)
+
+    def meta(self, key: str) -> Any:
+        """See :meth:`DeskStore.meta`."""
+        with self._lock:
+            text = self._meta.get(key)
+        return None if text is None else json.loads(text)
+
+    def set_meta(self, key: str, value: Any) -> None:
+        """See :meth:`DeskStore.set_meta`."""
+        text = json.dumps(value)
+        with self._lock:
+            self._meta[key] = text
+
+    def state_get(self, namespace: str, key: str, *, now: int) -> Any:
+        """See :meth:`DeskStore.state_get`."""
+        with self._lock:
+            entry = self._state.get((namespace, key))
+        if entry is None or (entry[1] is not None and entry[1] <= now):
+            return None
+        return json.loads(entry[0])
+
+    def state_put(
+        self, namespace: str, key: str, value: Any, *, expires_at: int | None, now: int
+    ) -> None:
+        """See :meth:`DeskStore.state_put`."""
+        text = json.dumps(value)
+        with self._lock:
+            self._set_state(namespace, key, text, expires_at, now)
+
+    def state_put_new(
+        self, namespace: str, key: str, value: Any, *, expires_at: int | None, now: int
+    ) -> bool:
+        """See :meth:`DeskStore.state_put_new`."""
+        text = json.dumps(value)
+        with self._lock:
+            entry = self._state.get((namespace, key))
+            if entry is not None and (entry[1] is None or entry[1] > now):
+                return False
+            self._set_state(namespace, key, text, expires_at, now)
+            return True
+
+    def state_delete(self, namespace: str, key: str) -> None:
+        """See :meth:`DeskStore.state_delete`."""
+        with self._lock:
+            self._state.pop((namespace, key), None)
+
+    def _set_state(
+        self, namespace: str, key: str, text: str, expires_at: int | None, now: int
+    ) -> None:
+        """Store one entry and drop a few expired ones (under the lock)."""
+        for _ in range(STATE_PRUNE_BATCH):
+            if not self._expiry or self._expiry[0][0] > now:
+                break
+            at, old_namespace, old_key = heapq.heappop(self._expiry)
+            entry = self._state.get((old_namespace, old_key))
+            if entry is not None and entry[1] == at:  # not rewritten since
+                del self._state[old_namespace, old_key]
+        self._state[namespace, key] = (text, expires_at)
+        if expires_at is not None:
+            heapq.heappush(self._expiry, (expires_at, namespace, key))
 
     def _put(self, message: OutboxMessage) -> None:
         # A tuple of plain values (the payload as its key names and its values): once the

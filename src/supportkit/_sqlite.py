@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ._deskstore import (
+    STATE_PRUNE_BATCH,
     Commit,
     OutboxMessage,
     alert_conflict,
@@ -87,12 +88,25 @@ def _v4_meta(db: sqlite3.Connection) -> None:
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
+def _v5_plugin_state_due_claims(db: sqlite3.Connection) -> None:
+    """Namespaced plugin state with expiry, and claims on the due index (concurrent tickers)."""
+    db.execute(
+        "CREATE TABLE plugin_state (namespace TEXT NOT NULL, key TEXT NOT NULL,"
+        " value TEXT NOT NULL, expires_at INTEGER, PRIMARY KEY (namespace, key)) WITHOUT ROWID"
+    )
+    db.execute(
+        "CREATE INDEX plugin_state_expiry ON plugin_state (expires_at) WHERE expires_at IS NOT NULL"
+    )
+    db.execute("ALTER TABLE due ADD COLUMN claimed_until INTEGER")
+
+
 #: Schema migrations in order; after migration *n* (1-based) the file's ``user_version`` is *n*.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _v1_event_log,
     _v2_idempotency_and_snapshots,
     _v3_outbox_due_alerts,
     _v4_meta,
+    _v5_plugin_state_due_claims,
 )
 
 _OUTBOX_COLUMNS = (
@@ -332,10 +346,67 @@ class SqliteStore:
             ),
         )
 
+    # --- plugin state --------------------------------------------------------------------------
+
+    def state_get(self, namespace: str, key: str, *, now: int) -> Any:
+        """The live value under (*namespace*, *key*), or ``None``; see ``DeskStore``."""
+        rows = self._query(
+            f"plugin state {namespace}/{key}",
+            "SELECT value FROM plugin_state WHERE namespace = ? AND key = ?"
+            " AND (expires_at IS NULL OR expires_at > ?)",
+            (namespace, key, now),
+        )
+        return json.loads(rows[0][0]) if rows else None
+
+    def _state_write(
+        self, namespace: str, key: str, value: Any, expires_at: int | None, now: int, *, new: bool
+    ) -> bool:
+        # put_new: the upsert only replaces an expired value (rowcount 0 if a live one is there).
+        sql = (
+            "INSERT INTO plugin_state (namespace, key, value, expires_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value,"
+            " expires_at = excluded.expires_at"
+        )
+        params: tuple[Any, ...] = (namespace, key, _dumps(value), expires_at)
+        if new:
+            sql += " WHERE plugin_state.expires_at IS NOT NULL AND plugin_state.expires_at <= ?"
+            params += (now,)
+
+        def run(db: sqlite3.Connection) -> bool:
+            db.execute(
+                "DELETE FROM plugin_state WHERE (namespace, key) IN (SELECT namespace, key"
+                " FROM plugin_state WHERE expires_at <= ? LIMIT ?)",
+                (now, STATE_PRUNE_BATCH),
+            )
+            return bool(db.execute(sql, params).rowcount)
+
+        return bool(self._write(f"plugin state {namespace}/{key}", run))
+
+    def state_put(
+        self, namespace: str, key: str, value: Any, *, expires_at: int | None, now: int
+    ) -> None:
+        """Store *value* under (*namespace*, *key*); see ``DeskStore.state_put``."""
+        self._state_write(namespace, key, value, expires_at, now, new=False)
+
+    def state_put_new(
+        self, namespace: str, key: str, value: Any, *, expires_at: int | None, now: int
+    ) -> bool:
+        """Store *value* unless a live one is there (one transaction); ``True`` if stored."""
+        return self._state_write(namespace, key, value, expires_at, now, new=True)
+
+    def state_delete(self, namespace: str, key: str) -> None:
+        """Forget the value under (*namespace*, *key*)."""
+        self._write(
+            f"plugin state {namespace}/{key}",
+            lambda db: db.execute(
+                "DELETE FROM plugin_state WHERE namespace = ? AND key = ?", (namespace, key)
+            ),
+        )
+
     # --- DeskStore -----------------------------------------------------------------------------
 
     def commit(self, commit: Commit) -> int:
-        """Write *commit* in one transaction; see :class:`~supportkit._deskstore.DeskStore`."""
+        """Write *commit* in one transaction; see :class:`~supportkit.typing.DeskStore`."""
         check_batch(commit.ticket_id, commit.events)
         ticket_id = commit.ticket_id
 
@@ -369,7 +440,7 @@ class SqliteStore:
                 pass
             elif commit.due is None:
                 db.execute("DELETE FROM due WHERE ticket_id = ?", (ticket_id,))
-            else:
+            else:  # a new row: any claim on the old one ends
                 db.execute(
                     "INSERT OR REPLACE INTO due (ticket_id, due_at) VALUES (?, ?)",
                     (ticket_id, commit.due),
@@ -399,6 +470,16 @@ class SqliteStore:
         )
         return str(rows[0][0]) if rows else None
 
+    def record_message(self, channel: str, message_id: str, ticket_id: str) -> None:
+        """Index a message id outside a commit; an id already indexed keeps its ticket."""
+        self._write(
+            "message index",
+            lambda db: db.execute(
+                "INSERT OR IGNORE INTO messages (channel, message_id, ticket_id) VALUES (?, ?, ?)",
+                (channel, message_id, ticket_id),
+            ),
+        )
+
     def snapshot(self, ticket_id: str) -> Ticket | None:
         """The latest stored snapshot of the ticket, or ``None``."""
         rows = self._query(
@@ -418,6 +499,35 @@ class SqliteStore:
             (until, limit),
         )
         return [(str(ticket_id), int(due)) for ticket_id, due in rows]
+
+    def claim_due(self, until: int, *, now: int, limit: int, lease: int) -> list[tuple[str, int]]:
+        """Take unclaimed due entries and hold them until ``now + lease`` (one transaction)."""
+
+        def run(db: sqlite3.Connection) -> list[tuple[str, int]]:
+            rows = db.execute(
+                "SELECT ticket_id, due_at FROM due WHERE due_at <= ?"
+                " AND (claimed_until IS NULL OR claimed_until <= ?)"
+                " ORDER BY due_at, ticket_id LIMIT ?",
+                (until, now, limit),
+            ).fetchall()
+            db.executemany(
+                "UPDATE due SET claimed_until = ? WHERE ticket_id = ?",
+                [(now + lease, ticket_id) for ticket_id, _ in rows],
+            )
+            return [(str(ticket_id), int(due)) for ticket_id, due in rows]
+
+        return list(self._write("due index claim", run))
+
+    def release_due(self, ticket_ids: Sequence[str]) -> None:
+        """End the claims on these tickets' due entries."""
+        if ticket_ids:
+            self._write(
+                "due index release",
+                lambda db: db.executemany(
+                    "UPDATE due SET claimed_until = NULL WHERE ticket_id = ?",
+                    [(ticket_id,) for ticket_id in ticket_ids],
+                ),
+            )
 
     def alerts(self, ticket_id: str) -> frozenset[str]:
         """The SLA alert keys already emitted for the ticket."""

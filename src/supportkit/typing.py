@@ -10,21 +10,26 @@ Plugins register objects of these shapes through the registration hooks in
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 from ._clock import Clock
+from ._commit import Commit, OutboxMessage
 from ._hookargs import Notice, OutboundReply
 from ._model import Customer, InboundMessage, TicketEvent, Tier
 from ._routing import SelectionStrategy
 from ._sla import SlaPolicy
+from ._ticket import Ticket
 
 __all__ = [
     "Channel",
     "Clock",
     "CrmBackend",
+    "DeskStore",
     "EventStore",
     "Notice",
     "Notifier",
+    "PluginState",
     "RoutingStrategyFactory",
     "SelectionStrategy",
     "SlaPolicySource",
@@ -71,11 +76,173 @@ class EventStore(Protocol):
         ...
 
 
-Store: TypeAlias = EventStore
-"""The store protocol plugins implement: exactly :class:`EventStore`.
+@runtime_checkable
+class DeskStore(EventStore, Protocol):
+    """Everything :class:`~supportkit.SupportDesk` keeps in a store: the event log plus the
+    desk's extras, so several desks (threads, processes, machines) on one store share one truth.
 
-The desk keeps its extras (idempotency index, snapshots, outbox) beside any ``Store``, so an
-event log is all a store plugin has to provide.
+    The extras: atomic commits (:class:`~supportkit.Commit`), the message index (which ticket a
+    channel's message id belongs to), ticket snapshots, the SLA due index (with claims, so
+    concurrent tickers split the work), the SLA alert keys already emitted, the outbox (claimed
+    with leases, settled, listed, pruned), named JSON documents (``meta``: the desk's settings)
+    and namespaced plugin state with expiry.
+
+    Instants are epoch seconds (``int``). Methods that need "now" take it from the caller (the
+    desk's clock), so a store never reads a clock. A store that implements only
+    :class:`EventStore` still works: the desk keeps these extras beside it in process memory
+    (``MemorySidecar``), which is right for tests and a single process only.
+    ``supportkit.testing.stores.DeskStoreContract`` is the test suite every implementation
+    must pass.
+    """
+
+    def commit(self, commit: Commit) -> int:
+        """Write *commit* atomically and return the ticket's new version.
+
+        Raises :class:`~supportkit.ConcurrencyError` (nothing written) if the version is stale,
+        the message id was already ingested or an alert key was already recorded. Writing a
+        due instant (or removing it) also drops any claim on the ticket's due entry;
+        ``keep_due`` leaves both alone. Outbox keys already present are kept as they are.
+        """
+        ...
+
+    def message_ticket(self, channel: str, message_id: str) -> str | None:
+        """The ticket a channel message id belongs to, or ``None`` if it is not indexed."""
+        ...
+
+    def record_message(self, channel: str, message_id: str, ticket_id: str) -> None:
+        """Index a message id outside a commit (an outbound message's id once it was sent).
+
+        An id already indexed keeps its ticket.
+        """
+        ...
+
+    def snapshot(self, ticket_id: str) -> Ticket | None:
+        """The latest stored snapshot (it may lag the log: compare ``.version``)."""
+        ...
+
+    def due(self, until: int, *, limit: int = 500) -> list[tuple[str, int]]:
+        """``(ticket_id, due)`` pairs with ``due <= until``, earliest (then by id) first,
+        claimed or not."""
+        ...
+
+    def claim_due(self, until: int, *, now: int, limit: int, lease: int) -> list[tuple[str, int]]:
+        """Like :meth:`due`, but only entries nobody holds, and hold them until ``now + lease``.
+
+        Two tickers never get the same ticket while the claim stands; a claim whose holder died
+        expires after *lease* seconds. :meth:`release_due` (or a commit writing the ticket's due
+        instant) ends it.
+        """
+        ...
+
+    def release_due(self, ticket_ids: Sequence[str]) -> None:
+        """End the claims on these tickets' due entries (unknown ids are ignored)."""
+        ...
+
+    def alerts(self, ticket_id: str) -> frozenset[str]:
+        """The SLA alert keys already emitted for the ticket."""
+        ...
+
+    def claim_outbox(self, now: int, *, limit: int, lease: int) -> list[OutboxMessage]:
+        """Take up to *limit* pending messages due by *now* and hide them for *lease* seconds.
+
+        Two deliverers never hold the same message at once. A claimed message that is neither
+        delivered nor failed within the lease (its deliverer died) becomes due again, so
+        delivery is at-least-once.
+        """
+        ...
+
+    def settle_outbox(
+        self,
+        at: int,
+        delivered: Sequence[str] = (),
+        failed: Sequence[tuple[str, str, int | None]] = (),
+    ) -> None:
+        """Record delivery attempts at *at* in one write: *delivered* keys, and *failed*
+        ``(key, error, retry_at)`` triples (``retry_at`` ``None`` dead-letters the message).
+        Each counts one attempt."""
+        ...
+
+    def outbox(self, status: str | None = None) -> list[OutboxMessage]:
+        """Every outbox message (of one status if given), oldest first."""
+        ...
+
+    def prune_outbox(self, before: int) -> int:
+        """Forget the messages delivered before *before*; return how many (dead letters stay)."""
+        ...
+
+    def meta(self, key: str) -> Any:
+        """The JSON document stored under *key*, or ``None``."""
+        ...
+
+    def set_meta(self, key: str, value: Any) -> None:
+        """Store the JSON-compatible *value* under *key*, replacing what was there."""
+        ...
+
+    def state_get(self, namespace: str, key: str, *, now: int) -> Any:
+        """The plugin state value under (*namespace*, *key*), or ``None`` if missing or
+        expired (``expires_at <= now``)."""
+        ...
+
+    def state_put(
+        self, namespace: str, key: str, value: Any, *, expires_at: int | None, now: int
+    ) -> None:
+        """Store the JSON-compatible *value*, replacing what was there; ``expires_at`` ``None``
+        keeps it until deleted. A store may drop a few expired entries on the way."""
+        ...
+
+    def state_put_new(
+        self, namespace: str, key: str, value: Any, *, expires_at: int | None, now: int
+    ) -> bool:
+        """Store *value* unless a live (unexpired) value is there; ``True`` if it was stored.
+
+        Atomic: of concurrent callers with the same key exactly one gets ``True``.
+        """
+        ...
+
+    def state_delete(self, namespace: str, key: str) -> None:
+        """Forget the value under (*namespace*, *key*) (nothing happens if there is none)."""
+        ...
+
+
+@runtime_checkable
+class PluginState(Protocol):
+    """A plugin's own small, durable key-value state, from ``desk.plugin_state(namespace)``.
+
+    Kept in the desk's store (so it survives restarts and every process on the store sees it),
+    separate per namespace. Keys are non-empty strings, values JSON-compatible (what
+    ``json.dumps`` accepts: dicts with string keys, lists, strings, numbers, booleans,
+    ``None``; a value comes back as ``json.loads`` would give it). A value may expire at an
+    aware ``datetime``: from then on it reads as missing. Bad keys, values or instants raise
+    :class:`~supportkit.ConfigurationError` and change nothing.
+    """
+
+    def get(self, key: str) -> Any | None:
+        """The value under *key*, or ``None`` if there is none or it expired."""
+        ...
+
+    def put(self, key: str, value: Any, *, expires_at: datetime | None = None) -> None:
+        """Store *value* under *key* (replacing what was there), until *expires_at* if given."""
+        ...
+
+    def put_new(self, key: str, value: Any, *, expires_at: datetime | None = None) -> bool:
+        """Store *value* unless *key* holds a live value; ``True`` if it was stored.
+
+        Atomic across threads and processes sharing the store: of concurrent callers exactly
+        one wins, which is what replay protection needs (``put_new(signature, 1,
+        expires_at=...)`` is ``False`` for a replay).
+        """
+        ...
+
+    def delete(self, key: str) -> None:
+        """Forget *key* (nothing happens if it is not there)."""
+        ...
+
+
+Store: TypeAlias = EventStore
+"""The least a store plugin implements: :class:`EventStore`.
+
+A store that also implements :class:`DeskStore` keeps all the desk's extras itself (SQLite,
+PostgreSQL); for a bare ``EventStore`` the desk keeps them beside it in process memory.
 """
 
 StoreFactory: TypeAlias = Callable[..., EventStore]
