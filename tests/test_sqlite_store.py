@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import tempfile
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,13 +20,11 @@ from supportkit._deskstore import (
     Commit,
     DeskStore,
     MemorySidecar,
-    OutboxMessage,
     ticket_from_dict,
     ticket_to_dict,
 )
 from supportkit._sqlite import MIGRATIONS, SqliteStore
 from supportkit._ticket import Ticket
-from supportkit.typing import EventStore
 
 T0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
 TS0 = int(T0.timestamp())
@@ -35,33 +32,6 @@ TS0 = int(T0.timestamp())
 
 def ev(ticket: str, kind: str = "created", **data: object) -> TicketEvent:
     return TicketEvent(kind, ticket_id=ticket, at=T0, data=data)
-
-
-def note(key: str, ticket: str = "T-1", at: int = TS0) -> OutboxMessage:
-    return OutboxMessage(
-        key=key, topic="notify", ticket_id=ticket, payload={"k": key}, created_at=at
-    )
-
-
-@pytest.fixture
-def sqlite_store(tmp_path: Path) -> Iterator[SqliteStore]:
-    with SqliteStore(tmp_path / "desk.sqlite3") as store:
-        yield store
-
-
-@pytest.fixture(params=["sqlite", "memory"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DeskStore]:
-    """Both DeskStore implementations, so every behaviour below holds for each."""
-    if request.param == "memory":
-        yield MemorySidecar(InMemoryStore())
-        return
-    with SqliteStore(tmp_path / "both.sqlite3") as sqlite:
-        yield sqlite
-
-
-def test_both_are_desk_and_event_stores(store: DeskStore) -> None:
-    """SqliteStore and MemorySidecar satisfy both protocols."""
-    assert (True, True) == (isinstance(store, DeskStore), isinstance(store, EventStore))
 
 
 def test_events_survive_reopening(tmp_path: Path) -> None:
@@ -78,27 +48,6 @@ def test_events_survive_reopening(tmp_path: Path) -> None:
         assert (2, 1, 0) == (store.version("T-2"), store.version("T-1"), store.version("x"))
         assert ["T-2", "T-1"] == store.ticket_ids()
         assert events == list(store.read_all(batch=2))
-
-
-def test_stale_append_fails_and_writes_nothing(store: DeskStore) -> None:
-    """Appending at a stale version raises ConcurrencyError with both versions; nothing lands."""
-    store.append("T-1", [ev("T-1")], expected_version=0)
-    with pytest.raises(ConcurrencyError) as info:
-        store.append("T-1", [ev("T-1", "message")], expected_version=0)
-    assert (0, 1, 1) == (info.value.expected, info.value.actual, store.version("T-1"))
-
-
-def test_foreign_event_in_batch_is_refused(sqlite_store: SqliteStore) -> None:
-    """A batch with an event of another ticket is refused whole."""
-    with pytest.raises(StoreError, match="belongs to ticket T-2"):
-        sqlite_store.append("T-1", [ev("T-1"), ev("T-2")], expected_version=0)
-    assert 0 == sqlite_store.version("T-1")
-
-
-def test_empty_append_returns_current_version(sqlite_store: SqliteStore) -> None:
-    """An empty batch changes nothing and returns the version."""
-    sqlite_store.append("T-1", [ev("T-1")], expected_version=0)
-    assert 1 == sqlite_store.append("T-1", [], expected_version=1)
 
 
 def test_wal_mode_and_synchronous_follow_durability(tmp_path: Path) -> None:
@@ -162,11 +111,27 @@ def test_older_schema_is_migrated_and_keeps_its_events(tmp_path: Path) -> None:
         )
 
 
-def test_meta_documents_round_trip(sqlite_store: SqliteStore) -> None:
-    """set_meta stores a JSON document that meta reads back; unknown keys are None."""
-    sqlite_store.set_meta("settings", {"policies": [1, 2]})
-    sqlite_store.set_meta("settings", {"policies": [3]})
-    assert ({"policies": [3]}, None) == (sqlite_store.meta("settings"), sqlite_store.meta("x"))
+def test_version_4_file_gains_plugin_state_and_due_claims(tmp_path: Path) -> None:
+    """A file of the previous schema (4) keeps its due entries, which become claimable, and
+    gains the plugin state table."""
+    path = tmp_path / "v4.sqlite3"
+    db = sqlite3.connect(path)
+    for migration in MIGRATIONS[:4]:
+        migration(db)
+    db.execute("INSERT INTO streams VALUES ('T-1', 1)")
+    db.execute("INSERT INTO due VALUES ('T-1', ?)", (TS0,))
+    db.execute("PRAGMA user_version=4")
+    db.commit()
+    db.close()
+    with SqliteStore(path) as store:
+        claimed = store.claim_due(TS0, now=TS0, limit=5, lease=60)
+        stored = store.state_put_new("ns", "k", [1], expires_at=None, now=TS0)
+        assert (5, [("T-1", TS0)], True, [1]) == (
+            store.schema_version,
+            claimed,
+            stored,
+            store.state_get("ns", "k", now=TS0),
+        )
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -177,127 +142,6 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(StoreError, match=r"schema version 99.*upgrade supportkit"):
         SqliteStore(path)
-
-
-def test_commit_writes_everything(store: DeskStore) -> None:
-    """A commit records events, message id, snapshot, due instant, outbox and alert keys."""
-    created = ev("T-1", customer="c-1")
-    snapshot = Ticket.from_events([created])
-    commit = Commit(
-        "T-1",
-        (created,),
-        0,
-        message=("email", "m-1"),
-        snapshot=snapshot,
-        due=TS0 + 60,
-        outbox=(note("n-1"),),
-        alerts=("first_reply:0:0.5",),
-    )
-    assert 1 == store.commit(commit)
-    assert ([created], "T-1", snapshot) == (
-        store.read("T-1"),
-        store.message_ticket("email", "m-1"),
-        store.snapshot("T-1"),
-    )
-    assert ([("T-1", TS0 + 60)], frozenset({"first_reply:0:0.5"})) == (
-        store.due(TS0 + 60),
-        store.alerts("T-1"),
-    )
-    assert ["n-1"] == [m.key for m in store.outbox("pending")]
-
-
-def test_duplicate_message_commits_nothing(store: DeskStore) -> None:
-    """A second commit consuming the same channel message id is refused whole."""
-    store.commit(Commit("T-1", (ev("T-1"),), 0, message=("chat", "m-1")))
-    with pytest.raises(ConcurrencyError, match="already ingested into ticket T-1"):
-        store.commit(Commit("T-2", (ev("T-2"),), 0, message=("chat", "m-1")))
-    assert (0, "T-1") == (store.version("T-2"), store.message_ticket("chat", "m-1"))
-
-
-def test_same_message_id_on_other_channel_is_new(store: DeskStore) -> None:
-    """Idempotency is keyed by (channel, message id)."""
-    store.commit(Commit("T-1", (ev("T-1"),), 0, message=("chat", "m-1")))
-    store.commit(Commit("T-2", (ev("T-2"),), 0, message=("email", "m-1")))
-    assert ("T-1", "T-2") == (
-        store.message_ticket("chat", "m-1"),
-        store.message_ticket("email", "m-1"),
-    )
-
-
-def test_emitted_alert_key_is_refused_again(store: DeskStore) -> None:
-    """Recording an alert key twice fails, so a warning or breach is emitted exactly once."""
-    store.commit(Commit("T-1", (ev("T-1"),), 0, alerts=("k",)))
-    with pytest.raises(ConcurrencyError, match="already"):
-        store.commit(Commit("T-1", (), 1, alerts=("k",), outbox=(note("n-2"),)))
-    assert [] == store.outbox()
-
-
-def test_due_index_is_ordered_bounded_and_cleared(store: DeskStore) -> None:
-    """due() lists entries due by an instant, earliest first; a commit with due=None clears."""
-    for n, due in enumerate([300, 100, 200]):
-        store.commit(Commit(f"T-{n}", (ev(f"T-{n}"),), 0, due=TS0 + due))
-    assert [("T-1", TS0 + 100), ("T-2", TS0 + 200)] == store.due(TS0 + 250)
-    store.commit(Commit("T-1", (), 1, due=None))
-    assert [("T-2", TS0 + 200)] == store.due(TS0 + 250, limit=1)
-
-
-def test_keep_due_leaves_the_due_index_alone(store: DeskStore) -> None:
-    """A commit with keep_due=True neither moves nor clears the ticket's due entry."""
-    store.commit(Commit("T-1", (ev("T-1"),), 0, due=TS0 + 100))
-    store.commit(Commit("T-1", (ev("T-1", "tagged"),), 1, due=None, keep_due=True))
-    assert [("T-1", TS0 + 100)] == store.due(TS0 + 100)
-
-
-def test_outbox_claim_hides_message_for_the_lease(store: DeskStore) -> None:
-    """A claimed message is not claimed again until its lease runs out (deliverer died)."""
-    store.commit(Commit("T-1", (ev("T-1"),), 0, outbox=(note("n-1"),)))
-    first = [m.key for m in store.claim_outbox(TS0, limit=10, lease=30)]
-    during = store.claim_outbox(TS0 + 29, limit=10, lease=30)
-    after = [m.key for m in store.claim_outbox(TS0 + 30, limit=10, lease=30)]
-    assert (["n-1"], [], ["n-1"]) == (first, during, after)
-
-
-def test_outbox_failure_retries_then_dead_letters(store: DeskStore) -> None:
-    """A failure counts an attempt and reschedules; a failure without retry is dead-lettered."""
-    store.commit(Commit("T-1", (ev("T-1"),), 0, outbox=(note("n-1"),)))
-    store.settle_outbox(TS0, failed=[("n-1", "boom", TS0 + 5)])
-    pending = store.outbox("pending")[0]
-    store.settle_outbox(TS0 + 5, failed=[("n-1", "boom again", None)])
-    dead = store.outbox("dead")[0]
-    assert ((1, TS0 + 5, "boom"), (2, "boom again")) == (
-        (pending.attempts, pending.next_attempt_at, pending.last_error),
-        (dead.attempts, dead.last_error),
-    )
-    assert [] == store.claim_outbox(TS0 + 10_000, limit=10, lease=30)
-
-
-def test_outbox_delivery_is_recorded(store: DeskStore) -> None:
-    """A delivered message records when, counts the attempt and is never claimed again."""
-    store.commit(Commit("T-1", (ev("T-1"),), 0, outbox=(note("n-1"),)))
-    store.settle_outbox(TS0 + 1, delivered=["n-1"])
-    done = store.outbox("delivered")[0]
-    assert ((TS0 + 1, 1), []) == (
-        (done.delivered_at, done.attempts),
-        store.claim_outbox(TS0 + 100, limit=10, lease=1),
-    )
-
-
-def test_prune_forgets_old_deliveries_and_keeps_dead_letters(store: DeskStore) -> None:
-    """Pruning drops messages delivered before the cutoff; newer ones and dead letters stay."""
-    store.commit(Commit("T-1", (ev("T-1"),), 0, outbox=(note("old"), note("new"), note("dead"))))
-    store.settle_outbox(TS0, delivered=["old"], failed=[("dead", "boom", None)])
-    store.settle_outbox(TS0 + 100, delivered=["new"])
-    assert (1, ["new", "dead"]) == (
-        store.prune_outbox(TS0 + 50),
-        [m.key for m in store.outbox()],
-    )
-
-
-def test_outbox_key_is_idempotent(store: DeskStore) -> None:
-    """Writing an outbox message with a key already present keeps the first one."""
-    store.commit(Commit("T-1", (ev("T-1"),), 0, outbox=(note("n-1"),)))
-    store.commit(Commit("T-1", (), 1, outbox=(note("n-1", at=TS0 + 9),)))
-    assert [TS0] == [m.created_at for m in store.outbox()]
 
 
 def test_snapshot_round_trips_through_dict() -> None:

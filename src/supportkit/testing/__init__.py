@@ -20,11 +20,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from .._clock import FrozenClock
-from .._fakes import FakeChannel, FakeCrm, RecordingNotifier, registered_plugin
-from .._plugins import PluginHost
-from .._sla._scenario import SlaScenario, load_scenario
-from .._sla._testing import TicketLog, assert_sla, ticket
+from supportkit._clock import FrozenClock
+from supportkit._fakes import FakeChannel, FakeCrm, RecordingNotifier, registered_plugin
+from supportkit._plugins import PluginHost
+from supportkit._sla._scenario import SlaScenario, load_scenario
+from supportkit._sla._testing import TicketLog, assert_sla, ticket
 
 __all__ = [
     "FakeChannel",

@@ -1,0 +1,385 @@
+"""The contract every :class:`~supportkit.typing.DeskStore` must meet, as a pytest test class.
+
+Subclass :class:`DeskStoreContract` in a test module and override :meth:`~DeskStoreContract.
+make_store` to return a fresh, empty store of yours; pytest then runs every contract test on
+it::
+
+    from supportkit.testing.stores import DeskStoreContract
+
+    class TestMyStore(DeskStoreContract):
+        def make_store(self):
+            return MyStore(url=...)
+
+The store is closed after each test when it has a ``close()`` method. supportkit runs this
+class on ``MemorySidecar(InMemoryStore())``, ``SqliteStore`` and the PostgreSQL plugin's store.
+Importing this module needs pytest (it is a test suite); :mod:`supportkit.testing` does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from supportkit._commit import Commit, OutboxMessage
+from supportkit._model import TicketEvent
+from supportkit._ticket import Ticket
+from supportkit.exceptions import ConcurrencyError, StoreError
+from supportkit.typing import DeskStore, EventStore
+
+__all__ = ["DeskStoreContract"]
+
+#: The instant the contract's events and outbox messages are stamped with.
+T0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
+TS0 = int(T0.timestamp())
+
+
+def _event(ticket: str, kind: str = "created", **data: object) -> TicketEvent:
+    return TicketEvent(kind, ticket_id=ticket, at=T0, data=data)
+
+
+def _note(key: str, ticket: str = "T-1", at: int = TS0) -> OutboxMessage:
+    return OutboxMessage(
+        key=key, topic="notify", ticket_id=ticket, payload={"k": key}, created_at=at
+    )
+
+
+def _created(store: DeskStore, ticket: str, **extra: object) -> int:
+    """Commit a ``created`` event for *ticket* with the given Commit fields."""
+    return store.commit(Commit(ticket, (_event(ticket),), 0, **extra))  # type: ignore[arg-type]
+
+
+class DeskStoreContract:
+    """Base class of the store contract tests: override :meth:`make_store`.
+
+    The class is not collected itself (its name does not start with ``Test``); a subclass
+    named ``Test...`` is.
+    """
+
+    def make_store(self) -> DeskStore:
+        """Return a new, empty store (override this)."""
+        raise NotImplementedError("override make_store() to return a fresh, empty store")
+
+    @pytest.fixture
+    def store(self) -> Iterator[DeskStore]:
+        """A fresh store from :meth:`make_store`, closed after the test if it can be."""
+        store = self.make_store()
+        try:
+            yield store
+        finally:
+            close = getattr(store, "close", None)
+            if close is not None:
+                close()
+
+    # --- the event log --------------------------------------------------------------------------
+
+    def test_is_a_desk_store_and_an_event_store(self, store: DeskStore) -> None:
+        """The store satisfies both protocols."""
+        assert (True, True) == (isinstance(store, DeskStore), isinstance(store, EventStore))
+
+    def test_log_versions_and_order(self, store: DeskStore) -> None:
+        """Appended events read back per ticket and globally, with versions and ticket order."""
+        events = [_event("T-2"), _event("T-1"), _event("T-2", "message", body="hi", public=False)]
+        store.append("T-2", [events[0]], expected_version=0)
+        store.append("T-1", [events[1]], expected_version=0)
+        store.append("T-2", [events[2]], expected_version=1)
+        assert [events[0], events[2]] == store.read("T-2")
+        assert [events[2]] == store.read("T-2", after=1)
+        assert (2, 1, 0) == (store.version("T-2"), store.version("T-1"), store.version("x"))
+        assert ["T-2", "T-1"] == store.ticket_ids()
+        assert events == list(store.read_all())
+
+    def test_stale_append_fails_and_writes_nothing(self, store: DeskStore) -> None:
+        """Appending at a stale version raises ConcurrencyError with both versions."""
+        store.append("T-1", [_event("T-1")], expected_version=0)
+        with pytest.raises(ConcurrencyError) as info:
+            store.append("T-1", [_event("T-1", "message")], expected_version=0)
+        assert (0, 1, 1) == (info.value.expected, info.value.actual, store.version("T-1"))
+
+    def test_foreign_event_in_batch_is_refused(self, store: DeskStore) -> None:
+        """A batch with an event of another ticket is refused whole, by append and commit."""
+        with pytest.raises(StoreError, match="belongs to ticket T-2"):
+            store.append("T-1", [_event("T-1"), _event("T-2")], expected_version=0)
+        with pytest.raises(StoreError, match="belongs to ticket T-2"):
+            store.commit(Commit("T-1", (_event("T-1"), _event("T-2")), 0))
+        assert (0, []) == (store.version("T-1"), store.ticket_ids())
+
+    def test_empty_append_returns_current_version(self, store: DeskStore) -> None:
+        """An empty batch changes nothing and returns the version."""
+        store.append("T-1", [_event("T-1")], expected_version=0)
+        assert (1, 1) == (store.append("T-1", [], expected_version=1), store.version("T-1"))
+
+    # --- commits ------------------------------------------------------------------------------
+
+    def test_commit_writes_everything(self, store: DeskStore) -> None:
+        """A commit records events, message id, snapshot, due instant, outbox and alert keys."""
+        created = _event("T-1", customer="c-1")
+        snapshot = Ticket.from_events([created])
+        commit = Commit(
+            "T-1",
+            (created,),
+            0,
+            message=("email", "m-1"),
+            snapshot=snapshot,
+            due=TS0 + 60,
+            outbox=(_note("n-1"),),
+            alerts=("first_reply:0:0.5",),
+        )
+        assert 1 == store.commit(commit)
+        assert ([created], "T-1", snapshot) == (
+            store.read("T-1"),
+            store.message_ticket("email", "m-1"),
+            store.snapshot("T-1"),
+        )
+        assert ([("T-1", TS0 + 60)], frozenset({"first_reply:0:0.5"})) == (
+            store.due(TS0 + 60),
+            store.alerts("T-1"),
+        )
+        assert ["n-1"] == [m.key for m in store.outbox("pending")]
+
+    def test_stale_commit_writes_nothing(self, store: DeskStore) -> None:
+        """A commit at a stale version writes none of its parts."""
+        _created(store, "T-1")
+        stale = Commit(
+            "T-1",
+            (_event("T-1", "tagged"),),
+            0,
+            message=("chat", "m-9"),
+            due=TS0,
+            outbox=(_note("n-9"),),
+            alerts=("a",),
+        )
+        with pytest.raises(ConcurrencyError):
+            store.commit(stale)
+        assert (1, None, [], [], frozenset()) == (
+            store.version("T-1"),
+            store.message_ticket("chat", "m-9"),
+            store.due(TS0 + 10**6),
+            store.outbox(),
+            store.alerts("T-1"),
+        )
+
+    def test_duplicate_message_commits_nothing(self, store: DeskStore) -> None:
+        """A second commit consuming the same channel message id is refused whole."""
+        _created(store, "T-1", message=("chat", "m-1"))
+        with pytest.raises(ConcurrencyError, match="already ingested into ticket T-1"):
+            _created(store, "T-2", message=("chat", "m-1"))
+        assert (0, "T-1") == (store.version("T-2"), store.message_ticket("chat", "m-1"))
+
+    def test_same_message_id_on_other_channel_is_new(self, store: DeskStore) -> None:
+        """The message index is keyed by (channel, message id)."""
+        _created(store, "T-1", message=("chat", "m-1"))
+        _created(store, "T-2", message=("email", "m-1"))
+        assert ("T-1", "T-2") == (
+            store.message_ticket("chat", "m-1"),
+            store.message_ticket("email", "m-1"),
+        )
+
+    def test_recorded_message_keeps_its_first_ticket(self, store: DeskStore) -> None:
+        """record_message indexes an id (an outbound one) once; the first ticket stays."""
+        _created(store, "T-1")
+        store.record_message("email", "<out-1@desk>", "T-1")
+        store.record_message("email", "<out-1@desk>", "T-2")
+        assert ("T-1", None) == (
+            store.message_ticket("email", "<out-1@desk>"),
+            store.message_ticket("chat", "<out-1@desk>"),
+        )
+        with pytest.raises(ConcurrencyError, match="already ingested"):
+            _created(store, "T-3", message=("email", "<out-1@desk>"))
+
+    def test_emitted_alert_key_is_refused_again(self, store: DeskStore) -> None:
+        """Recording an alert key twice fails, so a warning or breach is emitted exactly once."""
+        _created(store, "T-1", alerts=("k",))
+        with pytest.raises(ConcurrencyError, match="already"):
+            store.commit(Commit("T-1", (), 1, alerts=("k",), outbox=(_note("n-2"),)))
+        assert [] == store.outbox()
+
+    def test_snapshot_is_replaced_by_a_newer_one(self, store: DeskStore) -> None:
+        """snapshot() returns the last stored snapshot; a commit without one keeps it."""
+        created = _event("T-1")
+        tagged = _event("T-1", "tagged", add=["vip"])
+        first = Ticket.from_events([created])
+        second = Ticket.from_events([created, tagged])
+        _created(store, "T-1", snapshot=first)
+        before = store.snapshot("T-1")
+        store.commit(Commit("T-1", (tagged,), 1, snapshot=second))
+        store.commit(Commit("T-1", (_event("T-1", "tagged", add=["x"]),), 2))
+        assert (None, first, second) == (store.snapshot("T-9"), before, store.snapshot("T-1"))
+
+    # --- the due index ------------------------------------------------------------------------
+
+    def test_due_index_is_ordered_bounded_and_cleared(self, store: DeskStore) -> None:
+        """due() lists entries due by an instant, earliest first; a commit with due=None
+        clears the ticket's entry."""
+        for n, due in enumerate([300, 100, 200]):
+            _created(store, f"T-{n}", due=TS0 + due)
+        assert [("T-1", TS0 + 100), ("T-2", TS0 + 200)] == store.due(TS0 + 250)
+        store.commit(Commit("T-1", (), 1, due=None))
+        assert [("T-2", TS0 + 200)] == store.due(TS0 + 250, limit=1)
+
+    def test_keep_due_leaves_the_due_index_alone(self, store: DeskStore) -> None:
+        """A commit with keep_due=True neither moves nor clears the ticket's due entry."""
+        _created(store, "T-1", due=TS0 + 100)
+        store.commit(Commit("T-1", (_event("T-1", "tagged"),), 1, due=None, keep_due=True))
+        assert [("T-1", TS0 + 100)] == store.due(TS0 + 100)
+
+    def test_claimed_due_entries_are_hidden_until_released(self, store: DeskStore) -> None:
+        """A claimed due entry is not claimed again until released; due() still lists it."""
+        for n in range(3):
+            _created(store, f"T-{n}", due=TS0 + n)
+        first = store.claim_due(TS0 + 10, now=TS0, limit=2, lease=60)
+        second = store.claim_due(TS0 + 10, now=TS0, limit=10, lease=60)
+        listed = store.due(TS0 + 10)
+        store.release_due(["T-0", "T-unknown"])
+        third = store.claim_due(TS0 + 10, now=TS0, limit=10, lease=60)
+        assert [("T-0", TS0), ("T-1", TS0 + 1)] == first
+        assert ([("T-2", TS0 + 2)], 3, [("T-0", TS0)]) == (second, len(listed), third)
+
+    def test_due_claim_expires_after_its_lease(self, store: DeskStore) -> None:
+        """A claim whose ticker died ends after the lease: the entry is claimable again."""
+        _created(store, "T-1", due=TS0)
+        store.claim_due(TS0, now=TS0, limit=10, lease=30)
+        during = store.claim_due(TS0, now=TS0 + 29, limit=10, lease=30)
+        after = store.claim_due(TS0, now=TS0 + 30, limit=10, lease=30)
+        assert ([], [("T-1", TS0)]) == (during, after)
+
+    def test_writing_the_due_instant_ends_the_claim(self, store: DeskStore) -> None:
+        """A commit that sets the ticket's due instant drops the claim on the old entry."""
+        _created(store, "T-1", due=TS0)
+        store.claim_due(TS0, now=TS0, limit=10, lease=300)
+        store.commit(Commit("T-1", (), 1, due=TS0 + 5))
+        assert [("T-1", TS0 + 5)] == store.claim_due(TS0 + 5, now=TS0, limit=10, lease=300)
+
+    # --- the outbox ---------------------------------------------------------------------------
+
+    def test_outbox_claim_hides_message_for_the_lease(self, store: DeskStore) -> None:
+        """A claimed message is not claimed again until its lease runs out (deliverer died)."""
+        _created(store, "T-1", outbox=(_note("n-1"),))
+        first = [m.key for m in store.claim_outbox(TS0, limit=10, lease=30)]
+        during = store.claim_outbox(TS0 + 29, limit=10, lease=30)
+        after = [m.key for m in store.claim_outbox(TS0 + 30, limit=10, lease=30)]
+        assert (["n-1"], [], ["n-1"]) == (first, during, after)
+
+    def test_outbox_claim_is_bounded_and_oldest_first(self, store: DeskStore) -> None:
+        """A claim takes at most *limit* due messages, earliest due first; later ones wait."""
+        notes = (_note("c", at=TS0 + 2), _note("a", at=TS0), _note("b", at=TS0 + 1))
+        _created(store, "T-1", outbox=(*notes, _note("later", at=TS0 + 100)))
+        first = [m.key for m in store.claim_outbox(TS0 + 10, limit=2, lease=60)]
+        rest = [m.key for m in store.claim_outbox(TS0 + 10, limit=10, lease=60)]
+        assert (["a", "b"], ["c"]) == (first, rest)
+
+    def test_outbox_failure_retries_then_dead_letters(self, store: DeskStore) -> None:
+        """A failure counts an attempt and reschedules; one without retry is dead-lettered."""
+        _created(store, "T-1", outbox=(_note("n-1"),))
+        store.settle_outbox(TS0, failed=[("n-1", "boom", TS0 + 5)])
+        pending = store.outbox("pending")[0]
+        store.settle_outbox(TS0 + 5, failed=[("n-1", "boom again", None)])
+        dead = store.outbox("dead")[0]
+        assert ((1, TS0 + 5, "boom"), (2, "boom again")) == (
+            (pending.attempts, pending.next_attempt_at, pending.last_error),
+            (dead.attempts, dead.last_error),
+        )
+        assert [] == store.claim_outbox(TS0 + 10_000, limit=10, lease=30)
+
+    def test_outbox_delivery_is_recorded(self, store: DeskStore) -> None:
+        """A delivered message records when, counts the attempt and is never claimed again."""
+        _created(store, "T-1", outbox=(_note("n-1"),))
+        store.settle_outbox(TS0 + 1, delivered=["n-1"])
+        done = store.outbox("delivered")[0]
+        assert ((TS0 + 1, 1), []) == (
+            (done.delivered_at, done.attempts),
+            store.claim_outbox(TS0 + 100, limit=10, lease=1),
+        )
+
+    def test_outbox_rows_round_trip(self, store: DeskStore) -> None:
+        """A listed message has the topic, ticket, payload and instants it was written with."""
+        message = OutboxMessage(
+            key="k-1",
+            topic="reply",
+            ticket_id="T-1",
+            payload={"text": "héllo", "n": [1, 2.5, None, True], "nested": {"a": "b"}},
+            created_at=TS0,
+        )
+        _created(store, "T-1", outbox=(message,))
+
+        def fields(m: OutboxMessage) -> tuple[object, ...]:
+            return (m.key, m.topic, m.ticket_id, m.payload, m.created_at, m.due_at(), m.status)
+
+        assert [fields(message)] == [fields(m) for m in store.outbox()]
+
+    def test_prune_forgets_old_deliveries_and_keeps_dead_letters(self, store: DeskStore) -> None:
+        """Pruning drops messages delivered before the cutoff; newer ones and dead letters
+        stay."""
+        _created(store, "T-1", outbox=(_note("old"), _note("new"), _note("dead")))
+        store.settle_outbox(TS0, delivered=["old"], failed=[("dead", "boom", None)])
+        store.settle_outbox(TS0 + 100, delivered=["new"])
+        assert (1, ["new", "dead"]) == (
+            store.prune_outbox(TS0 + 50),
+            [m.key for m in store.outbox()],
+        )
+
+    def test_outbox_key_is_idempotent(self, store: DeskStore) -> None:
+        """Writing an outbox message with a key already present keeps the first one."""
+        _created(store, "T-1", outbox=(_note("n-1"),))
+        store.commit(Commit("T-1", (), 1, outbox=(_note("n-1", at=TS0 + 9),)))
+        assert [TS0] == [m.created_at for m in store.outbox()]
+
+    # --- meta and plugin state ----------------------------------------------------------------
+
+    def test_meta_documents_round_trip(self, store: DeskStore) -> None:
+        """A JSON document stored under a key reads back equal; setting it again replaces."""
+        store.set_meta("settings", {"policies": [{"name": "gold"}], "ladder": None})
+        store.set_meta("settings", {"policies": [], "n": 1.5})
+        assert ({"policies": [], "n": 1.5}, None) == (
+            store.meta("settings"),
+            store.meta("other"),
+        )
+
+    def test_plugin_state_round_trips_per_namespace(self, store: DeskStore) -> None:
+        """A value reads back equal in its own namespace only; put replaces, delete forgets."""
+        value = {"thread": "1712.0042", "ids": [1, 2], "ok": True, "text": "ünï"}
+        store.state_put("slack", "T-1", value, expires_at=None, now=TS0)
+        store.state_put("imap", "T-1", 7, expires_at=None, now=TS0)
+        store.state_put("imap", "T-1", 8, expires_at=None, now=TS0)
+        read = (
+            store.state_get("slack", "T-1", now=TS0),
+            store.state_get("imap", "T-1", now=TS0),
+            store.state_get("http", "T-1", now=TS0),
+        )
+        store.state_delete("slack", "T-1")
+        store.state_delete("slack", "never-there")
+        assert ((value, 8, None), None) == (read, store.state_get("slack", "T-1", now=TS0))
+
+    def test_plugin_state_expires(self, store: DeskStore) -> None:
+        """A value with an expiry reads as missing from that instant on."""
+        store.state_put("http", "sig", "seen", expires_at=TS0 + 300, now=TS0)
+        assert ("seen", None, None) == (
+            store.state_get("http", "sig", now=TS0 + 299),
+            store.state_get("http", "sig", now=TS0 + 300),
+            store.state_get("http", "sig", now=TS0 + 10**6),
+        )
+
+    def test_put_new_inserts_only_over_nothing_or_an_expired_value(self, store: DeskStore) -> None:
+        """put_new is True for a new key or an expired value and False over a live one
+        (which it leaves unchanged): replay protection."""
+        first = store.state_put_new("http", "sig", 1, expires_at=TS0 + 300, now=TS0)
+        replay = store.state_put_new("http", "sig", 2, expires_at=TS0 + 600, now=TS0 + 10)
+        kept = store.state_get("http", "sig", now=TS0 + 10)
+        later = store.state_put_new("http", "sig", 3, expires_at=None, now=TS0 + 300)
+        forever = store.state_put_new("http", "sig", 4, expires_at=None, now=TS0 + 10**6)
+        assert (True, False, 1, True, False) == (first, replay, kept, later, forever)
+        assert 3 == store.state_get("http", "sig", now=TS0 + 10**6)
+
+    def test_state_writes_never_drop_live_values(self, store: DeskStore) -> None:
+        """Writes may drop expired entries on the way; live and unexpiring ones stay."""
+        for n in range(5):
+            store.state_put("ns", f"old-{n}", n, expires_at=TS0 + 1, now=TS0)
+        store.state_put("ns", "live", "x", expires_at=TS0 + 100, now=TS0)
+        store.state_put("ns", "forever", "y", expires_at=None, now=TS0)
+        for n in range(5):
+            store.state_put("other", f"k-{n}", n, expires_at=None, now=TS0 + 50)
+        assert ("x", "y") == (
+            store.state_get("ns", "live", now=TS0 + 50),
+            store.state_get("ns", "forever", now=TS0 + 50),
+        )
