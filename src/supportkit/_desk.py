@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -1225,13 +1226,30 @@ class SupportDesk:
         return self.store.prune_outbox(to_epoch(cutoff, "prune_outbox cutoff", ConfigurationError))
 
     def start(self, interval: float = 1.0, *, tick: bool = True) -> threading.Thread:
-        """Start a background thread that delivers the outbox (and ticks) every *interval* s."""
+        """Start a background thread that delivers the outbox (and ticks) every *interval* s,
+        or sooner when the store has a ``wait_for_work(timeout)`` method that returns early
+        (the PostgreSQL store's, woken by other processes' commits)."""
         if self._worker is not None and self._worker.is_alive():
             raise ConfigurationError("the desk's background worker is already running")
         self._stop.clear()
 
+        # A store that can say when work arrives (PostgreSQL's LISTEN/NOTIFY) wakes the
+        # worker early; every store is still polled every *interval* seconds.
+        wait_for_work = getattr(self.store, "wait_for_work", None)
+
+        def idle() -> bool:
+            """Wait for the next round; True when the worker should stop."""
+            if wait_for_work is None:
+                return self._stop.wait(interval)
+            deadline = time.monotonic() + interval
+            while not self._stop.is_set():  # in slices, so stop() is heard within 0.5 s
+                left = deadline - time.monotonic()
+                if left <= 0 or wait_for_work(min(left, 0.5)):
+                    break
+            return self._stop.is_set()
+
         def run() -> None:
-            while not self._stop.wait(interval):
+            while not idle():
                 try:
                     if tick:
                         self.tick()

@@ -1,0 +1,724 @@
+"""``PostgresStore``: the full :class:`~supportkit.typing.DeskStore` in one PostgreSQL schema."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import errors, sql
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from supportkit import Commit, ConfigurationError, OutboxMessage, StoreError, TicketEvent
+from supportkit._deskstore import (
+    STATE_PRUNE_BATCH,
+    alert_conflict,
+    duplicate_message,
+    ticket_from_dict,
+    ticket_to_dict,
+)
+from supportkit._store import check_batch, check_version
+from supportkit._ticket import Ticket
+
+__all__ = ["MIGRATIONS", "PostgresStore"]
+
+log = logging.getLogger("supportkit_postgres")
+
+T = TypeVar("T")
+
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+#: Schema migrations in order; after migration *n* (1-based) ``supportkit_schema.version`` is n.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (  # 1: the log, message index, snapshots, outbox, due index, alerts, meta
+        "CREATE TABLE streams (ticket_id text PRIMARY KEY, version integer NOT NULL,"
+        " seq bigserial NOT NULL)",
+        "CREATE TABLE events (seq bigserial PRIMARY KEY, ticket_id text NOT NULL,"
+        " version integer NOT NULL, event_id text NOT NULL UNIQUE, body text NOT NULL,"
+        " UNIQUE (ticket_id, version))",
+        "CREATE TABLE messages (channel text NOT NULL, message_id text NOT NULL,"
+        " ticket_id text NOT NULL, PRIMARY KEY (channel, message_id))",
+        "CREATE TABLE snapshots (ticket_id text PRIMARY KEY, version integer NOT NULL,"
+        " body text NOT NULL)",
+        "CREATE TABLE outbox (key text PRIMARY KEY, ticket_id text NOT NULL, topic text NOT NULL,"
+        " payload text NOT NULL, status text NOT NULL DEFAULT 'pending',"
+        " attempts integer NOT NULL DEFAULT 0, next_attempt_at bigint NOT NULL,"
+        " last_error text, created_at bigint NOT NULL, delivered_at bigint,"
+        " seq bigserial NOT NULL)",
+        "CREATE INDEX outbox_due ON outbox (next_attempt_at, created_at) WHERE status = 'pending'",
+        "CREATE TABLE due (ticket_id text PRIMARY KEY, due_at bigint NOT NULL)",
+        "CREATE INDEX due_at ON due (due_at, ticket_id)",
+        "CREATE TABLE alerts (ticket_id text NOT NULL, key text NOT NULL,"
+        " PRIMARY KEY (ticket_id, key))",
+        "CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL)",
+    ),
+    (  # 2: plugin state with expiry, claims on the due index
+        "CREATE TABLE plugin_state (namespace text NOT NULL, key text NOT NULL,"
+        " value text NOT NULL, expires_at bigint, PRIMARY KEY (namespace, key))",
+        "CREATE INDEX plugin_state_expiry ON plugin_state (expires_at)"
+        " WHERE expires_at IS NOT NULL",
+        "ALTER TABLE due ADD COLUMN claimed_until bigint",
+    ),
+)
+
+_OUTBOX_COLUMNS = (
+    "key, topic, ticket_id, payload, created_at, status, attempts, next_attempt_at, last_error,"
+    " delivered_at"
+)
+
+# The outbox columns of a claimed row, as they were before the claim moved next_attempt_at.
+_CLAIMED_COLUMNS = ", ".join(
+    "taken.due" if name == "next_attempt_at" else f"outbox.{name}"
+    for name in _OUTBOX_COLUMNS.split(", ")
+)
+
+# Errors after which the transaction surely rolled back and may be run again.
+_RETRYABLE = (errors.SerializationFailure, errors.DeadlockDetected)
+_ATTEMPTS = 3
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _outbox_row(row: tuple[Any, ...]) -> OutboxMessage:
+    key, topic, ticket_id, payload, created, status, attempts, next_at, error, delivered = row
+    return OutboxMessage(
+        key=key,
+        topic=topic,
+        ticket_id=ticket_id,
+        payload=json.loads(payload),
+        created_at=created,
+        status=status,
+        attempts=attempts,
+        next_attempt_at=next_at,
+        last_error=error,
+        delivered_at=delivered,
+    )
+
+
+class _Conflict(Exception):
+    """Raised inside a commit's transaction to roll it back; carries the error to raise."""
+
+    def __init__(self, error: StoreError) -> None:
+        self.error = error
+
+
+class PostgresStore:
+    """A :class:`~supportkit.typing.DeskStore` in PostgreSQL: every desk on the database shares
+    one event log, message index, snapshots, due index, outbox, settings and plugin state.
+
+    *url* is a libpq connection string (``postgresql://user@host:5432/db``); *schema* the
+    PostgreSQL schema holding the tables (created if missing). Connections come from a
+    ``psycopg_pool`` pool of *min_size* to *max_size* connections; a connection is checked
+    before use when *check* is true. Every write is one transaction at ``READ COMMITTED`` whose
+    version check is a row-version compare-and-set on the ticket's stream row; outbox and due
+    claims use ``FOR UPDATE SKIP LOCKED``. A dropped connection is retried on a fresh one
+    where that is safe; otherwise a :class:`~supportkit.StoreError` names the operation.
+    ``synchronous_commit`` is the server's (``on`` by default): an acknowledged write survives
+    a crash of the database server.
+
+    :meth:`wait_for_work` blocks until another process adds outbox rows or due entries
+    (``LISTEN``/``NOTIFY``) or a timeout passes; the desk's worker uses it between rounds.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str = "supportkit",
+        min_size: int = 1,
+        max_size: int = 4,
+        timeout: float = 30.0,
+        check: bool = True,
+    ) -> None:
+        if not isinstance(url, str) or not url:
+            raise ConfigurationError(
+                "the postgres store needs a url, e.g. store_options={'url': "
+                "'postgresql://user@127.0.0.1:5432/db'}"
+            )
+        if not isinstance(schema, str) or not _SCHEMA_NAME.fullmatch(schema):
+            raise ConfigurationError(
+                f"schema must be a lower-case PostgreSQL identifier (letters, digits, _), "
+                f"got {schema!r}"
+            )
+        if not (isinstance(min_size, int) and isinstance(max_size, int) and 1 <= min_size):
+            raise ConfigurationError(f"pool sizes must be whole numbers >= 1, got {min_size}")
+        if max_size < min_size:
+            raise ConfigurationError(f"max_size {max_size} is below min_size {min_size}")
+        self.url = url
+        self.schema = schema
+        self.channel = f"supportkit_{schema}"
+        self._listener: psycopg.Connection[Any] | None = None
+        self._listen_lock = threading.Lock()
+        self._pool = ConnectionPool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            kwargs={"options": f"-c search_path={schema}", "autocommit": True},
+            check=ConnectionPool.check_connection if check else None,
+            open=False,
+            name=f"supportkit-{schema}",
+        )
+        try:
+            self._pool.open(wait=True, timeout=timeout)
+        except PoolTimeout as exc:
+            self._pool.close()
+            raise StoreError(
+                f"cannot connect to PostgreSQL at {self._where()} within {timeout} s "
+                f"(is the server up and the login allowed?): {exc}"
+            ) from exc
+        try:
+            self._migrate()
+        except BaseException:
+            self._pool.close()
+            raise
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    def _where(self) -> str:
+        return re.sub(r"//([^:@/]*):[^@/]*@", r"//\1:***@", self.url)  # never print a password
+
+    def _fail(self, exc: BaseException, what: str, note: str = "") -> StoreError:
+        return StoreError(f"PostgreSQL store {self._where()}: {what} failed{note}: {exc}")
+
+    def _run(
+        self,
+        what: str,
+        body: Callable[[psycopg.Cursor[Any]], T],
+        *,
+        replay: bool = True,
+        write: bool = True,
+    ) -> T:
+        """Run *body* in one transaction on a pooled connection.
+
+        A serialization failure or deadlock is retried, and so is a lost connection before
+        COMMIT was sent (the transaction surely rolled back). A connection lost during
+        COMMIT leaves the outcome unknown: retried only when *replay* says running *body*
+        again is harmless, else a StoreError saying so.
+        """
+        for attempt in range(1, _ATTEMPTS + 1):
+            committing = False
+            try:
+                # Pool connections are in autocommit mode: a read is one statement, a write
+                # is BEGIN ... COMMIT sent here, so a failure is known to be before or during
+                # COMMIT.
+                with self._pool.connection() as conn, conn.cursor() as cur:
+                    if not write:
+                        return body(cur)
+                    cur.execute("BEGIN")
+                    try:
+                        result = body(cur)
+                        committing = True
+                        cur.execute("COMMIT")
+                    except BaseException:
+                        if not conn.broken and not committing:
+                            cur.execute("ROLLBACK")
+                        raise
+                return result
+            except _Conflict as conflict:
+                raise conflict.error from None
+            except _RETRYABLE as exc:
+                if attempt == _ATTEMPTS:
+                    raise self._fail(exc, what, f" after {attempt} attempts") from exc
+                log.info("%s: %s; retrying", what, exc)
+            except (psycopg.OperationalError, PoolTimeout) as exc:
+                if committing and not replay:
+                    raise self._fail(
+                        exc,
+                        what,
+                        " (the connection was lost while committing: the outcome is unknown,"
+                        " re-read before retrying)",
+                    ) from exc
+                if attempt == _ATTEMPTS:
+                    raise self._fail(exc, what, f" after {attempt} attempts") from exc
+                log.warning("%s: connection lost (%s); retrying on a fresh connection", what, exc)
+            except psycopg.Error as exc:
+                raise self._fail(exc, what) from exc
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _query(self, what: str, query: str, params: Sequence[Any] = ()) -> list[Any]:
+        def body(cur: psycopg.Cursor[Any]) -> list[Any]:
+            return cur.execute(query, params).fetchall()
+
+        return self._run(what, body, write=False)
+
+    def _migrate(self) -> None:
+        def run(cur: psycopg.Cursor[Any]) -> None:
+            # One migrator at a time per schema, across processes (a transaction lock).
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.channel,))
+            cur.execute(
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
+            )
+            cur.execute("CREATE TABLE IF NOT EXISTS supportkit_schema (version integer NOT NULL)")
+            row = cur.execute("SELECT version FROM supportkit_schema").fetchone()
+            if row is None:
+                cur.execute("INSERT INTO supportkit_schema (version) VALUES (0)")
+            current = 0 if row is None else int(row[0])
+            if current > len(MIGRATIONS):
+                raise _Conflict(
+                    StoreError(
+                        f"PostgreSQL schema {self.schema!r} has supportkit schema version "
+                        f"{current} but this supportkit-postgres knows versions up to "
+                        f"{len(MIGRATIONS)}: upgrade supportkit-postgres"
+                    )
+                )
+            for number, statements in enumerate(MIGRATIONS[current:], current + 1):
+                for statement in statements:
+                    cur.execute(statement)
+                cur.execute("UPDATE supportkit_schema SET version = %s", (number,))
+
+        self._run("schema migration", run)
+
+    @property
+    def schema_version(self) -> int:
+        """The schema's supportkit version (``supportkit_schema.version``)."""
+        return int(self._query("schema version", "SELECT version FROM supportkit_schema")[0][0])
+
+    def close(self) -> None:
+        """Close the pool and the listening connection (idempotent)."""
+        with self._listen_lock:
+            if self._listener is not None:
+                self._listener.close()
+                self._listener = None
+        self._pool.close()
+
+    def __enter__(self) -> PostgresStore:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self._where()!r}, schema={self.schema!r})"
+
+    # --- wake-ups ------------------------------------------------------------------------------
+
+    def wait_for_work(self, timeout: float) -> bool:
+        """Block until a commit adds outbox rows or due entries (``NOTIFY`` from any process)
+        or *timeout* seconds pass; ``True`` if woken by a notification.
+
+        Polling stays the fallback: the caller works after every return either way. A lost
+        listening connection is reopened on the next call (and this one just waits).
+        """
+        with self._listen_lock:
+            try:
+                if self._listener is None or self._listener.closed:
+                    self._listener = psycopg.connect(self.url, autocommit=True)
+                    self._listener.execute(
+                        sql.SQL("LISTEN {}").format(sql.Identifier(self.channel))
+                    )
+                listener = self._listener
+                for _ in listener.notifies(timeout=timeout, stop_after=1):
+                    return True
+                return False
+            except psycopg.Error as exc:
+                log.warning("LISTEN connection failed (%s); polling instead", exc)
+                if self._listener is not None:
+                    self._listener.close()
+                    self._listener = None
+        threading.Event().wait(timeout)
+        return False
+
+    # --- EventStore ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _insert_events(
+        cur: psycopg.Cursor[Any], ticket_id: str, events: Sequence[TicketEvent], at: int
+    ) -> None:
+        cur.execute(
+            "INSERT INTO events (ticket_id, version, event_id, body)"
+            " SELECT %s, v, e, b FROM unnest(%s::integer[], %s::text[], %s::text[]) AS t(v, e, b)",
+            (
+                ticket_id,
+                list(range(at + 1, at + len(events) + 1)),
+                [event.id for event in events],
+                [_dumps(event.to_dict()) for event in events],
+            ),
+        )
+
+    @staticmethod
+    def _advance(cur: psycopg.Cursor[Any], ticket_id: str, expected: int, count: int) -> bool:
+        """Compare-and-set the ticket's version from *expected* to *expected + count*; the
+        stream row stays locked until the transaction ends. False if the version was stale."""
+        if expected == 0:
+            if count == 0:
+                found = cur.execute(
+                    "SELECT 1 FROM streams WHERE ticket_id = %s", (ticket_id,)
+                ).fetchone()
+                return found is None
+            cur.execute(
+                "INSERT INTO streams (ticket_id, version) VALUES (%s, %s)"
+                " ON CONFLICT (ticket_id) DO NOTHING",
+                (ticket_id, count),
+            )
+        else:
+            cur.execute(
+                "UPDATE streams SET version = version + %s WHERE ticket_id = %s AND version = %s",
+                (count, ticket_id, expected),
+            )
+        return cur.rowcount == 1
+
+    @staticmethod
+    def _version(cur: psycopg.Cursor[Any], ticket_id: str) -> int:
+        row = cur.execute(
+            "SELECT version FROM streams WHERE ticket_id = %s", (ticket_id,)
+        ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def _stale(self, cur: psycopg.Cursor[Any], ticket_id: str, expected: int) -> _Conflict:
+        try:
+            check_version(ticket_id, expected, self._version(cur, ticket_id))
+        except StoreError as error:
+            return _Conflict(error)
+        raise AssertionError("a stale version compared equal")  # pragma: no cover
+
+    def append(
+        self, ticket_id: str, events: Sequence[TicketEvent], *, expected_version: int
+    ) -> int:
+        """Append *events* at *expected_version* in one transaction; see ``EventStore``."""
+        events = list(events)
+        check_batch(ticket_id, events)
+        check_version(ticket_id, expected_version, expected_version)  # refuses bad numbers
+
+        def run(cur: psycopg.Cursor[Any]) -> int:
+            if not self._advance(cur, ticket_id, expected_version, len(events)):
+                raise self._stale(cur, ticket_id, expected_version)
+            if events:
+                self._insert_events(cur, ticket_id, events, expected_version)
+            return expected_version + len(events)
+
+        # A lost COMMIT is not replayed: the retry would see its own append as a conflict.
+        return self._run(f"append to ticket {ticket_id}", run, replay=False)
+
+    def read(self, ticket_id: str, *, after: int = 0) -> list[TicketEvent]:
+        """Return the ticket's events after version *after*, in log order."""
+        rows = self._query(
+            f"read ticket {ticket_id}",
+            "SELECT body FROM events WHERE ticket_id = %s AND version > %s ORDER BY version",
+            (ticket_id, after),
+        )
+        return [TicketEvent.from_dict(json.loads(body)) for (body,) in rows]
+
+    def version(self, ticket_id: str) -> int:
+        """Return the ticket's version (0 if unknown)."""
+        rows = self._query(
+            f"version of ticket {ticket_id}",
+            "SELECT version FROM streams WHERE ticket_id = %s",
+            (ticket_id,),
+        )
+        return int(rows[0][0]) if rows else 0
+
+    def ticket_ids(self) -> list[str]:
+        """Return every ticket id in order of creation."""
+        return [
+            t for (t,) in self._query("ticket ids", "SELECT ticket_id FROM streams ORDER BY seq")
+        ]
+
+    def read_all(self, *, batch: int = 2000) -> Iterator[TicketEvent]:
+        """Yield every committed event in global append order, *batch* rows at a time."""
+        seq = 0
+        while True:
+            rows = self._query(
+                "read all events",
+                "SELECT seq, body FROM events WHERE seq > %s ORDER BY seq LIMIT %s",
+                (seq, batch),
+            )
+            for seq, body in rows:  # noqa: B007 - seq carries over to the next page
+                yield TicketEvent.from_dict(json.loads(body))
+            if len(rows) < batch:
+                return
+
+    # --- DeskStore -----------------------------------------------------------------------------
+
+    def commit(self, commit: Commit) -> int:
+        """Write *commit* in one transaction; see :class:`~supportkit.typing.DeskStore`."""
+        check_batch(commit.ticket_id, commit.events)
+        check_version(commit.ticket_id, commit.expected_version, commit.expected_version)
+        ticket_id = commit.ticket_id
+        expected = commit.expected_version
+
+        def run(cur: psycopg.Cursor[Any]) -> int:
+            if commit.message is not None:
+                cur.execute(
+                    "INSERT INTO messages (channel, message_id, ticket_id) VALUES (%s, %s, %s)"
+                    " ON CONFLICT DO NOTHING",
+                    (*commit.message, ticket_id),
+                )
+                if cur.rowcount != 1:
+                    owner = cur.execute(
+                        "SELECT ticket_id FROM messages WHERE channel = %s AND message_id = %s",
+                        commit.message,
+                    ).fetchone()
+                    actual = self._version(cur, ticket_id)
+                    raise _Conflict(duplicate_message(commit, owner[0] if owner else "?", actual))
+            if not self._advance(cur, ticket_id, expected, len(commit.events)):
+                raise self._stale(cur, ticket_id, expected)
+            if commit.alerts:
+                cur.execute(
+                    "INSERT INTO alerts (ticket_id, key) SELECT %s, unnest(%s::text[])"
+                    " ON CONFLICT DO NOTHING",
+                    (ticket_id, list(commit.alerts)),
+                )
+                if cur.rowcount != len(set(commit.alerts)):
+                    raise _Conflict(alert_conflict(commit, expected))
+            if commit.events:
+                self._insert_events(cur, ticket_id, commit.events, expected)
+            if commit.snapshot is not None:
+                cur.execute(
+                    "INSERT INTO snapshots (ticket_id, version, body) VALUES (%s, %s, %s)"
+                    " ON CONFLICT (ticket_id) DO UPDATE SET version = excluded.version,"
+                    " body = excluded.body",
+                    (ticket_id, commit.snapshot.version, _dumps(ticket_to_dict(commit.snapshot))),
+                )
+            if commit.keep_due:
+                pass
+            elif commit.due is None:
+                cur.execute("DELETE FROM due WHERE ticket_id = %s", (ticket_id,))
+            else:
+                cur.execute(
+                    "INSERT INTO due (ticket_id, due_at) VALUES (%s, %s) ON CONFLICT (ticket_id)"
+                    " DO UPDATE SET due_at = excluded.due_at, claimed_until = NULL",
+                    (ticket_id, commit.due),
+                )
+            if commit.outbox:
+                rows = commit.outbox
+                cur.execute(
+                    "INSERT INTO outbox (key, ticket_id, topic, payload, next_attempt_at,"
+                    " created_at) SELECT * FROM unnest(%s::text[], %s::text[], %s::text[],"
+                    " %s::text[], %s::bigint[], %s::bigint[]) ON CONFLICT (key) DO NOTHING",
+                    (
+                        [m.key for m in rows],
+                        [m.ticket_id for m in rows],
+                        [m.topic for m in rows],
+                        [_dumps(dict(m.payload)) for m in rows],
+                        [m.due_at() for m in rows],
+                        [m.created_at for m in rows],
+                    ),
+                )
+            if commit.outbox or (commit.due is not None and not commit.keep_due):
+                cur.execute("SELECT pg_notify(%s, '')", (self.channel,))
+            return expected + len(commit.events)
+
+        # A commit that consumes a message id may be replayed after a lost COMMIT: if the
+        # first one landed, the replay finds the message and reports it as a duplicate.
+        return self._run(f"commit to ticket {ticket_id}", run, replay=commit.message is not None)
+
+    def message_ticket(self, channel: str, message_id: str) -> str | None:
+        """The ticket a channel message id belongs to, or ``None``."""
+        rows = self._query(
+            "message lookup",
+            "SELECT ticket_id FROM messages WHERE channel = %s AND message_id = %s",
+            (channel, message_id),
+        )
+        return str(rows[0][0]) if rows else None
+
+    def record_message(self, channel: str, message_id: str, ticket_id: str) -> None:
+        """Index a message id outside a commit; an id already indexed keeps its ticket."""
+        self._run(
+            "message index",
+            lambda cur: cur.execute(
+                "INSERT INTO messages (channel, message_id, ticket_id) VALUES (%s, %s, %s)"
+                " ON CONFLICT DO NOTHING",
+                (channel, message_id, ticket_id),
+            ),
+        )
+
+    def snapshot(self, ticket_id: str) -> Ticket | None:
+        """The latest stored snapshot of the ticket, or ``None``."""
+        rows = self._query(
+            f"snapshot of ticket {ticket_id}",
+            "SELECT body FROM snapshots WHERE ticket_id = %s",
+            (ticket_id,),
+        )
+        return ticket_from_dict(json.loads(rows[0][0])) if rows else None
+
+    def due(self, until: int, *, limit: int = 500) -> list[tuple[str, int]]:
+        """``(ticket_id, due)`` pairs due by *until*, earliest (then by id) first."""
+        rows = self._query(
+            "due index",
+            "SELECT ticket_id, due_at FROM due WHERE due_at <= %s"
+            " ORDER BY due_at, ticket_id LIMIT %s",
+            (until, limit),
+        )
+        return [(str(ticket_id), int(due)) for ticket_id, due in rows]
+
+    def claim_due(self, until: int, *, now: int, limit: int, lease: int) -> list[tuple[str, int]]:
+        """Take unclaimed due entries (``FOR UPDATE SKIP LOCKED``) and hold them until
+        ``now + lease``; concurrent tickers get disjoint entries."""
+
+        def run(cur: psycopg.Cursor[Any]) -> list[tuple[str, int]]:
+            rows = cur.execute(
+                "UPDATE due SET claimed_until = %s WHERE ticket_id IN (SELECT ticket_id FROM due"
+                " WHERE due_at <= %s AND (claimed_until IS NULL OR claimed_until <= %s)"
+                " ORDER BY due_at, ticket_id LIMIT %s FOR UPDATE SKIP LOCKED)"
+                " RETURNING ticket_id, due_at",
+                (now + lease, until, now, limit),
+            ).fetchall()
+            return sorted(((str(t), int(d)) for t, d in rows), key=lambda r: (r[1], r[0]))
+
+        return self._run("due index claim", run)
+
+    def release_due(self, ticket_ids: Sequence[str]) -> None:
+        """End the claims on these tickets' due entries."""
+        if ticket_ids:
+            self._run(
+                "due index release",
+                lambda cur: cur.execute(
+                    "UPDATE due SET claimed_until = NULL WHERE ticket_id = ANY(%s)",
+                    (list(ticket_ids),),
+                ),
+            )
+
+    def alerts(self, ticket_id: str) -> frozenset[str]:
+        """The SLA alert keys already emitted for the ticket."""
+        rows = self._query(
+            f"alerts of ticket {ticket_id}",
+            "SELECT key FROM alerts WHERE ticket_id = %s",
+            (ticket_id,),
+        )
+        return frozenset(key for (key,) in rows)
+
+    def claim_outbox(self, now: int, *, limit: int, lease: int) -> list[OutboxMessage]:
+        """Lease due pending messages (``FOR UPDATE SKIP LOCKED``): concurrent deliverers
+        get disjoint messages; an expired lease is taken over."""
+
+        def run(cur: psycopg.Cursor[Any]) -> list[OutboxMessage]:
+            rows = cur.execute(
+                f"WITH taken AS (SELECT key, next_attempt_at AS due FROM outbox"
+                f" WHERE status = 'pending' AND next_attempt_at <= %s"
+                f" ORDER BY next_attempt_at, created_at LIMIT %s FOR UPDATE SKIP LOCKED)"
+                f" UPDATE outbox SET next_attempt_at = %s FROM taken WHERE outbox.key = taken.key"
+                f" RETURNING {_CLAIMED_COLUMNS}",
+                (now, limit, now + lease),
+            ).fetchall()
+            messages = [_outbox_row(row) for row in rows]
+            return sorted(messages, key=lambda m: (m.due_at(), m.created_at))
+
+        return self._run("outbox claim", run)
+
+    def settle_outbox(
+        self,
+        at: int,
+        delivered: Sequence[str] = (),
+        failed: Sequence[tuple[str, str, int | None]] = (),
+    ) -> None:
+        """Record delivery attempts in one transaction; see ``DeskStore.settle_outbox``."""
+
+        def run(cur: psycopg.Cursor[Any]) -> None:
+            if delivered:
+                cur.execute(
+                    "UPDATE outbox SET status = 'delivered', attempts = attempts + 1,"
+                    " delivered_at = %s WHERE key = ANY(%s)",
+                    (at, list(delivered)),
+                )
+            for key, error, retry in failed:
+                cur.execute(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = %s,"
+                    " status = CASE WHEN %s::bigint IS NULL THEN 'dead' ELSE 'pending' END,"
+                    " next_attempt_at = COALESCE(%s, next_attempt_at) WHERE key = %s",
+                    (error, retry, retry, key),
+                )
+
+        if delivered or failed:
+            self._run("outbox settlement", run)
+
+    def outbox(self, status: str | None = None) -> list[OutboxMessage]:
+        """Every outbox message (of one status if given), oldest first."""
+        rows = self._query(
+            "outbox listing",
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE %s::text IS NULL OR status = %s"
+            " ORDER BY created_at, seq",
+            (status, status),
+        )
+        return [_outbox_row(row) for row in rows]
+
+    def prune_outbox(self, before: int) -> int:
+        """Delete the messages delivered before *before*; return how many (dead letters stay)."""
+
+        def run(cur: psycopg.Cursor[Any]) -> int:
+            cur.execute(
+                "DELETE FROM outbox WHERE status = 'delivered' AND delivered_at < %s", (before,)
+            )
+            return cur.rowcount
+
+        return self._run("outbox pruning", run)
+
+    # --- meta and plugin state -----------------------------------------------------------------
+
+    def meta(self, key: str) -> Any:
+        """The JSON document stored under *key*, or ``None``."""
+        rows = self._query(f"meta {key}", "SELECT value FROM meta WHERE key = %s", (key,))
+        return json.loads(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: Any) -> None:
+        """Store the JSON-compatible *value* under *key* (replacing what was there)."""
+        self._run(
+            f"meta {key}",
+            lambda cur: cur.execute(
+                "INSERT INTO meta (key, value) VALUES (%s, %s)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, _dumps(value)),
+            ),
+        )
+
+    def state_get(self, namespace: str, key: str, *, now: int) -> Any:
+        """The live value under (*namespace*, *key*), or ``None``."""
+        rows = self._query(
+            f"plugin state {namespace}/{key}",
+            "SELECT value FROM plugin_state WHERE namespace = %s AND key = %s"
+            " AND (expires_at IS NULL OR expires_at > %s)",
+            (namespace, key, now),
+        )
+        return json.loads(rows[0][0]) if rows else None
+
+    def _state_write(
+        self, namespace: str, key: str, value: Any, expires_at: int | None, now: int, *, new: bool
+    ) -> bool:
+        query = (
+            "INSERT INTO plugin_state (namespace, key, value, expires_at) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value,"
+            " expires_at = excluded.expires_at"
+        )
+        params: tuple[Any, ...] = (namespace, key, _dumps(value), expires_at)
+        if new:  # only over an expired value: rowcount 0 while a live one is there
+            query += " WHERE plugin_state.expires_at IS NOT NULL AND plugin_state.expires_at <= %s"
+            params += (now,)
+
+        def run(cur: psycopg.Cursor[Any]) -> bool:
+            cur.execute(
+                "DELETE FROM plugin_state WHERE (namespace, key) IN (SELECT namespace, key"
+                " FROM plugin_state WHERE expires_at <= %s LIMIT %s FOR UPDATE SKIP LOCKED)",
+                (now, STATE_PRUNE_BATCH),
+            )
+            cur.execute(query, params)
+            return cur.rowcount == 1
+
+        # put is idempotent; put_new's outcome is its answer, so a lost COMMIT is not replayed.
+        return self._run(f"plugin state {namespace}/{key}", run, replay=not new)
+
+    def state_put(
+        self, namespace: str, key: str, value: Any, *, expires_at: int | None, now: int
+    ) -> None:
+        """Store *value* under (*namespace*, *key*); see ``DeskStore.state_put``."""
+        self._state_write(namespace, key, value, expires_at, now, new=False)
+
+    def state_put_new(
+        self, namespace: str, key: str, value: Any, *, expires_at: int | None, now: int
+    ) -> bool:
+        """Store *value* unless a live one is there (atomic across processes)."""
+        return self._state_write(namespace, key, value, expires_at, now, new=True)
+
+    def state_delete(self, namespace: str, key: str) -> None:
+        """Forget the value under (*namespace*, *key*)."""
+        self._run(
+            f"plugin state {namespace}/{key}",
+            lambda cur: cur.execute(
+                "DELETE FROM plugin_state WHERE namespace = %s AND key = %s", (namespace, key)
+            ),
+        )

@@ -1,0 +1,271 @@
+"""The PostgreSQL store on a real server: the shipped store contract, the desk through the
+entry point, migrations, connection loss."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+from psycopg import sql
+from supportkit_postgres import MIGRATIONS, PostgresStore
+
+from supportkit import (
+    Commit,
+    ConcurrencyError,
+    ConfigurationError,
+    FrozenClock,
+    InboundMessage,
+    OutboxMessage,
+    StoreError,
+    SupportDesk,
+    TicketEvent,
+)
+from supportkit.testing.stores import DeskStoreContract
+from supportkit.typing import DeskStore
+
+T0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
+
+
+def ev(ticket: str, kind: str = "created") -> TicketEvent:
+    return TicketEvent(kind, ticket_id=ticket, at=T0)
+
+
+class TestPostgresContract(DeskStoreContract):
+    """The shipped store contract, each test on a fresh schema."""
+
+    @pytest.fixture(autouse=True)
+    def _server(self, pg_url: str, new_schema: Callable[[], str]) -> None:
+        self.url, self.new_schema = pg_url, new_schema
+
+    def make_store(self) -> DeskStore:
+        return PostgresStore(self.url, schema=self.new_schema(), max_size=2)
+
+
+def test_desk_opens_the_store_by_name(pg_url: str, new_schema: Callable[[], str]) -> None:
+    """SupportDesk(store="postgres", store_options=...) finds the plugin by its entry point;
+    two desks on one schema share tickets, the message index and the settings."""
+    options = {"url": pg_url, "schema": new_schema()}
+    clock = FrozenClock(T0)
+    with SupportDesk(store="postgres", store_options=options, clock=clock) as first:
+        result = first.ingest(InboundMessage("m-1", "email", "ann@example.com", T0, body="hi"))
+        with SupportDesk(store="postgres", store_options=options, clock=clock) as second:
+            again = second.ingest(InboundMessage("m-1", "email", "ann@example.com", T0))
+            assert isinstance(second.store, PostgresStore)
+            assert (True, result.ticket_id) == (again.duplicate, again.ticket_id)
+            assert first.ticket(result.ticket_id) == second.ticket(result.ticket_id)
+            assert first.settings() == second.store.meta(SupportDesk.SETTINGS_KEY)
+
+
+def test_migrates_an_empty_schema(pg_url: str, new_schema: Callable[[], str]) -> None:
+    """A new schema gets every table and the latest version; reopening changes nothing."""
+    schema = new_schema()
+    with PostgresStore(pg_url, schema=schema) as store:
+        first = store.schema_version
+    with PostgresStore(pg_url, schema=schema) as store:
+        second = store.schema_version
+    with psycopg.connect(pg_url) as conn:
+        tables = {
+            row[0]
+            for row in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                (schema,),
+            )
+        }
+    expected = {"supportkit_schema", "streams", "events", "messages", "snapshots", "outbox"}
+    expected |= {"due", "alerts", "meta", "plugin_state"}
+    assert (len(MIGRATIONS), len(MIGRATIONS), expected) == (first, second, tables)
+
+
+def test_migrates_the_previous_version_and_keeps_its_data(
+    pg_url: str, new_schema: Callable[[], str]
+) -> None:
+    """A schema at version 1 (before plugin state and due claims) keeps its log and due
+    entries, which become claimable, and gains plugin state."""
+    schema = new_schema()
+    old = ev("T-1")
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        conn.execute(sql.SQL("SET search_path = {}").format(sql.Identifier(schema)))
+        for statement in MIGRATIONS[0]:
+            conn.execute(statement)  # type: ignore[call-overload]
+        conn.execute("CREATE TABLE supportkit_schema (version integer NOT NULL)")
+        conn.execute("INSERT INTO supportkit_schema VALUES (1)")
+        conn.execute("INSERT INTO streams (ticket_id, version) VALUES ('T-1', 1)")
+        conn.execute(
+            "INSERT INTO events (ticket_id, version, event_id, body) VALUES ('T-1', 1, %s, %s)",
+            (old.id, json.dumps(old.to_dict())),
+        )
+        conn.execute("INSERT INTO due (ticket_id, due_at) VALUES ('T-1', 100)")
+    with PostgresStore(pg_url, schema=schema) as store:
+        assert (2, [old]) == (store.schema_version, store.read("T-1"))
+        assert [("T-1", 100)] == store.claim_due(100, now=0, limit=5, lease=60)
+        assert store.state_put_new("ns", "k", 1, expires_at=None, now=0)
+
+
+def test_a_newer_schema_is_refused(pg_url: str, new_schema: Callable[[], str]) -> None:
+    """A schema written by a newer plugin is refused with advice, not misread."""
+    schema = new_schema()
+    with PostgresStore(pg_url, schema=schema):
+        pass
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("UPDATE {}.supportkit_schema SET version = 99").format(sql.Identifier(schema))
+        )
+    with pytest.raises(StoreError, match=r"version 99.*upgrade supportkit-postgres"):
+        PostgresStore(pg_url, schema=schema)
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"url": ""}, "needs a url"),
+        ({"url": "postgresql://x@127.0.0.1/db", "schema": "Bad-Name"}, "identifier"),
+        ({"url": "postgresql://x@127.0.0.1/db", "schema": "x; DROP TABLE y"}, "identifier"),
+        ({"url": "postgresql://x@127.0.0.1/db", "min_size": 0}, "pool sizes"),
+        ({"url": "postgresql://x@127.0.0.1/db", "min_size": 3, "max_size": 2}, "below"),
+    ],
+)
+def test_bad_options_are_configuration_errors(options: dict[str, object], match: str) -> None:
+    """Bad store options are refused before any connection is made."""
+    with pytest.raises(ConfigurationError, match=match):
+        PostgresStore(**options)  # type: ignore[arg-type]
+
+
+def test_an_unreachable_server_is_a_store_error() -> None:
+    """No server at the URL: a StoreError naming it (the password masked), not a hang."""
+    with pytest.raises(StoreError, match=r"cannot connect to PostgreSQL at postgresql://u:\*\*\*@"):
+        PostgresStore("postgresql://u:secret@127.0.0.1:1/db", timeout=1)
+
+
+def _terminate_others(url: str, schema: str) -> int:
+    """Kill every server process of the pool named after *schema* (a dropped connection)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE pid <> pg_backend_pid() AND datname = current_database()"
+            " AND query NOT ILIKE '%%pg_stat_activity%%' AND backend_type = 'client backend'"
+            " AND application_name = %s",
+            (f"sk-{schema}",),
+        ).fetchall()
+    return len(rows)
+
+
+def test_a_dropped_connection_is_retried_on_a_fresh_one(
+    pg_url: str, new_schema: Callable[[], str]
+) -> None:
+    """Connections killed between operations: reads and writes go on, on fresh connections."""
+    schema = new_schema()
+    url = f"{pg_url}?application_name=sk-{schema}"
+    with PostgresStore(url, schema=schema, min_size=2, max_size=2, check=False) as store:
+        store.commit(Commit("T-1", (ev("T-1"),), 0, message=("chat", "m-1")))
+        assert _terminate_others(pg_url, schema) >= 1
+        version = store.commit(Commit("T-1", (ev("T-1", "tagged"),), 1))
+        assert _terminate_others(pg_url, schema) >= 1
+        assert (2, "T-1", 2) == (
+            version,
+            store.message_ticket("chat", "m-1"),
+            store.version("T-1"),
+        )
+
+
+def _kill_at_commit(url: str, schema: str, times: int) -> None:
+    """A deferred trigger that kills the session during COMMIT of the next *times* appends."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("SET search_path = {}").format(sql.Identifier(schema)))
+        conn.execute(f"CREATE SEQUENCE kills MAXVALUE {int(times) + 1} NO CYCLE")
+        conn.execute(
+            "CREATE FUNCTION kill_session() RETURNS trigger LANGUAGE plpgsql AS $$"
+            f" BEGIN IF (SELECT last_value < {int(times + 1)} FROM kills)"
+            " THEN PERFORM nextval('kills');"
+            " PERFORM pg_terminate_backend(pg_backend_pid()); END IF; RETURN NULL; END $$"
+        )
+        conn.execute("SELECT nextval('kills')")
+        conn.execute(
+            "CREATE CONSTRAINT TRIGGER kill_at_commit AFTER INSERT ON events"
+            " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION kill_session()"
+        )
+
+
+def test_a_connection_lost_during_commit_is_a_store_error_and_writes_nothing(
+    pg_url: str, new_schema: Callable[[], str]
+) -> None:
+    """The server dies in COMMIT of an append whose replay would not be safe: a StoreError
+    names the operation and says the outcome is unknown; the append did not land."""
+    schema = new_schema()
+    with PostgresStore(pg_url, schema=schema, check=False) as store:
+        store.append("T-1", [ev("T-1")], expected_version=0)
+        _kill_at_commit(pg_url, schema, times=1)
+        with pytest.raises(StoreError, match=r"append to ticket T-1 failed.*outcome is unknown"):
+            store.append("T-1", [ev("T-1", "tagged")], expected_version=1)
+        assert 1 == store.version("T-1")
+
+
+def test_an_ingest_commit_lost_during_commit_is_replayed(
+    pg_url: str, new_schema: Callable[[], str]
+) -> None:
+    """A commit that consumes a message id is replayed on a fresh connection after its
+    COMMIT was lost (the message index makes the replay safe); it lands once."""
+    schema = new_schema()
+    with PostgresStore(pg_url, schema=schema, check=False) as store:
+        store.append("T-0", [ev("T-0")], expected_version=0)
+        _kill_at_commit(pg_url, schema, times=1)
+        version = store.commit(Commit("T-1", (ev("T-1"),), 0, message=("chat", "m-1")))
+        assert (1, "T-1", 1) == (
+            version,
+            store.message_ticket("chat", "m-1"),
+            len(store.read("T-1")),
+        )
+        with pytest.raises(ConcurrencyError, match="already ingested"):
+            store.commit(Commit("T-2", (ev("T-2"),), 0, message=("chat", "m-1")))
+
+
+def test_a_commit_with_outbox_rows_wakes_a_waiting_worker(
+    pg_url: str, new_schema: Callable[[], str]
+) -> None:
+    """wait_for_work returns True soon after another store's commit adds outbox rows
+    (NOTIFY), and False after its timeout when nothing happens (the polling fallback)."""
+    schema = new_schema()
+    with (
+        PostgresStore(pg_url, schema=schema) as waiter,
+        PostgresStore(pg_url, schema=schema) as writer,
+    ):
+        assert False is waiter.wait_for_work(0.2)
+        woken: list[tuple[bool, float]] = []
+
+        def wait() -> None:
+            started = time.monotonic()
+            woken.append((waiter.wait_for_work(20), time.monotonic() - started))
+
+        thread = threading.Thread(target=wait)
+        thread.start()
+        time.sleep(0.5)  # the waiter is listening
+        note = OutboxMessage("n-1", "notify", "T-1", {}, created_at=0)
+        writer.commit(Commit("T-1", (ev("T-1"),), 0, outbox=(note,)))
+        thread.join(30)
+        assert woken[0][0] is True
+        assert woken[0][1] < 10
+
+
+def test_desk_worker_delivers_soon_after_another_process_commits(
+    pg_url: str, new_schema: Callable[[], str]
+) -> None:
+    """A desk's background worker with a long polling interval delivers a message another
+    desk ingested within seconds: it was woken, not polled."""
+    options = {"url": pg_url, "schema": new_schema()}
+    with (
+        SupportDesk(store="postgres", store_options=options) as worker,
+        SupportDesk(store="postgres", store_options=options) as front,
+    ):
+        worker.start(interval=60)
+        time.sleep(0.5)
+        front.ingest(InboundMessage("m-1", "email", "ann@example.com", datetime.now(UTC)))
+        deadline = time.monotonic() + 15
+        while front.outbox("pending") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        worker.stop(5)
+        assert ([], True) == (front.outbox("pending"), bool(front.outbox("delivered")))
