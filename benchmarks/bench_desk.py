@@ -1,4 +1,4 @@
-"""Ingest throughput of the full desk pipeline: in memory and on SQLite (normal and full).
+"""Ingest throughput of the full desk pipeline: in memory, on SQLite and on PostgreSQL.
 
 Every message goes through ``SupportDesk.ingest``: idempotency check, CRM/tier lookup, SLA policy
 selection and tracking, the due index, outbox rows for the built-in log notifier, routing (a
@@ -7,7 +7,13 @@ the rest thread into recent ones; one in fifty is a redelivered duplicate. Repor
 appended per second and the p50/p99 latency of one ``ingest`` call; ``durability="full"``
 (an fsync per commit, so bounded by the disk) runs on the first tenth of the messages.
 
+PostgreSQL (the ``supportkit-postgres`` plugin, when installed and the server at
+``SUPPORTKIT_POSTGRES_URL`` answers; ``synchronous_commit`` as the server has it, ``on`` by
+default) runs with 1, 2 and 4 processes on one database, each ingesting its own stream of
+``--pg-messages`` messages; events/s is all processes' events over the wall time.
+
 Targets (issue 9): at least 20,000 events/s in memory and 3,000 events/s durable on SQLite.
+Issue 16: at least 3,000 events/s on PostgreSQL with one process and 1.5x that with four.
 
     python benchmarks/bench_desk.py           # 200,000 messages per store
     python benchmarks/bench_desk.py --quick   # 20,000
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import multiprocessing
 import os
 import random
 import statistics
@@ -24,6 +31,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from supportkit import Agent, FrozenClock, InboundMessage, InMemoryStore, Tier
 from supportkit._desk import SupportDesk
@@ -67,7 +75,7 @@ TIERS = [
 ]
 
 
-def messages(count: int, seed: int) -> list[InboundMessage]:
+def messages(count: int, seed: int, prefix: str = "") -> list[InboundMessage]:
     """A reproducible stream: new tickets, threaded follow-ups and a few redeliveries."""
     rng = random.Random(seed)
     result: list[InboundMessage] = []
@@ -82,11 +90,11 @@ def messages(count: int, seed: int) -> list[InboundMessage]:
         if tickets and rng.random() < 0.75:
             ticket = tickets[rng.randrange(max(0, len(tickets) - 500), len(tickets))]
         else:
-            ticket = f"B-{n}"
+            ticket = f"{prefix}B-{n}"
             tickets.append(ticket)
         result.append(
             InboundMessage(
-                f"msg-{n}",
+                f"{prefix}msg-{n}",
                 rng.choice(("email", "chat", "web")),
                 f"customer-{rng.randrange(5000)}@example.com",
                 at,
@@ -116,7 +124,8 @@ def tier_of(sender: str) -> str:
     return "enterprise" if number % 10 == 0 else "pro" if number % 3 == 0 else "free"
 
 
-def run(label: str, store: object, stream: list[InboundMessage]) -> tuple[float, float]:
+def ingest_all(store: object, stream: list[InboundMessage]) -> tuple[int, float, list[int]]:
+    """Ingest *stream* into a fresh desk on *store*; return events, seconds and latencies (ns)."""
     clock = FrozenClock(T0)
     agents = [
         Agent(f"agent-{i}", capacity={"email": 10_000, "chat": 10_000, "web": 10_000})
@@ -137,9 +146,7 @@ def run(label: str, store: object, stream: list[InboundMessage]) -> tuple[float,
         )
     latencies: list[int] = []
     events = 0
-    collector = _Collector()
-    gc.callbacks.append(collector)
-    started, cpu_started = time.perf_counter(), time.process_time()
+    started = time.perf_counter()
     for message in stream:
         clock.set(message.at)
         begin = time.perf_counter_ns()
@@ -147,20 +154,88 @@ def run(label: str, store: object, stream: list[InboundMessage]) -> tuple[float,
         latencies.append(time.perf_counter_ns() - begin)
         events += len(result.events)
     elapsed = time.perf_counter() - started
-    cpu = time.process_time() - cpu_started
-    gc.callbacks.remove(collector)
     desk.close()
+    return events, elapsed, latencies
+
+
+def report(label: str, count: int, events: int, elapsed: float, latencies: list[int]) -> str:
+    """One result line; returns the rest of the line's text for callers that add to it."""
     latencies.sort()
-    rate = events / elapsed
     p50 = statistics.median(latencies) / 1000
     p99 = latencies[int(len(latencies) * 0.99)] / 1000
-    print(
-        f"{label:<22} {len(stream):>8} msgs {events:>8} events {elapsed:7.2f} s "
-        f"{rate:>9,.0f} events/s {len(stream) / elapsed:>8,.0f} msgs/s "
-        f"p50 {p50:7.1f} µs  p99 {p99:8.1f} µs  (cyclic GC {collector.seconds:5.1f} s; "
-        f"process CPU {cpu:6.2f} s = {events / cpu:,.0f} events per CPU second)"
+    return (
+        f"{label:<22} {count:>8} msgs {events:>8} events {elapsed:7.2f} s "
+        f"{events / elapsed:>9,.0f} events/s {count / elapsed:>8,.0f} msgs/s "
+        f"p50 {p50:7.1f} µs  p99 {p99:8.1f} µs"
     )
-    return rate, p99
+
+
+def run(label: str, store: object, stream: list[InboundMessage]) -> tuple[float, float]:
+    collector = _Collector()
+    gc.callbacks.append(collector)
+    cpu_started = time.process_time()
+    events, elapsed, latencies = ingest_all(store, stream)
+    cpu = time.process_time() - cpu_started
+    gc.callbacks.remove(collector)
+    print(
+        f"{report(label, len(stream), events, elapsed, latencies)}  (cyclic GC "
+        f"{collector.seconds:5.1f} s; process CPU {cpu:6.2f} s = {events / cpu:,.0f} events "
+        "per CPU second)"
+    )
+    return events / elapsed, latencies[int(len(latencies) * 0.99)] / 1000
+
+
+def _postgres_process(
+    url: str, schema: str, stream: list[InboundMessage], start: Any, results: Any
+) -> None:
+    from supportkit_postgres import PostgresStore
+
+    store = PostgresStore(url, schema=schema)
+    start.wait()
+    began = time.perf_counter()
+    events, elapsed, latencies = ingest_all(store, stream)
+    results.put((began, began + elapsed, events, latencies))
+
+
+def postgres(count: int, seed: int) -> dict[int, float]:
+    """Ingest rates with 1, 2 and 4 processes on one PostgreSQL database (a fresh schema
+    per run); empty when the plugin or the server is missing."""
+    url = os.environ.get("SUPPORTKIT_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    try:
+        import psycopg
+        from supportkit_postgres import PostgresStore
+
+        psycopg.connect(url, connect_timeout=3).close()
+    except Exception as exc:  # any reason to skip is reported, not raised
+        print(f"postgres: skipped ({exc}); install plugins/postgres and start PostgreSQL")
+        return {}
+    rates = {}
+    context = multiprocessing.get_context("fork")
+    for processes in (1, 2, 4):
+        schema = f"bench_{os.getpid()}_{processes}"
+        streams = [messages(count, seed + k, prefix=f"p{k}-") for k in range(processes)]
+        start, queue = context.Barrier(processes), context.Queue()
+        try:
+            PostgresStore(url, schema=schema).close()  # create and migrate once
+            workers = [
+                context.Process(target=_postgres_process, args=(url, schema, s, start, queue))
+                for s in streams
+            ]
+            for worker in workers:
+                worker.start()
+            results = [queue.get() for _ in workers]
+            for worker in workers:
+                worker.join()
+        finally:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")  # a fixed-form name
+        wall = max(end for _, end, _, _ in results) - min(began for began, _, _, _ in results)
+        events = sum(r[2] for r in results)
+        latencies = [latency for r in results for latency in r[3]]
+        rates[processes] = events / wall
+        label = f"postgres {processes} process" + ("es" if processes > 1 else "")
+        print(report(label, count * processes, events, wall, latencies))
+    return rates
 
 
 def main() -> None:
@@ -168,6 +243,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="20,000 messages instead of 200,000")
     parser.add_argument("--messages", type=int, default=None)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--pg-messages",
+        type=int,
+        default=None,
+        help="messages per PostgreSQL process (default 5,000; 2,000 with --quick)",
+    )
     args = parser.parse_args()
     count = args.messages or (20_000 if args.quick else 200_000)
     stream = messages(count, args.seed)
@@ -190,6 +271,14 @@ def main() -> None:
             "sqlite full (fsync)",
             SqliteStore(Path(tmp) / "f.db", durability="full"),
             stream[: max(1, count // 10)],
+        )
+    pg = postgres(args.pg_messages or (2_000 if args.quick else 5_000), args.seed)
+    if pg:
+        print(
+            f"postgres targets: 1 process >= 3,000 events/s ({pg[1] / 3_000:.2f}x), 4 processes "
+            f">= 1.5x one ({pg[4] / pg[1]:.2f}x); sqlite normal / postgres 1 process = "
+            f"{normal / pg[1]:.1f}x; load average now "
+            + ", ".join(f"{x:.2f}" for x in os.getloadavg())
         )
     print(
         f"targets: in-memory >= 20,000 events/s ({memory / 20_000:.2f}x), "

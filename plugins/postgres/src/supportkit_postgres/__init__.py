@@ -7,7 +7,8 @@ registers :class:`PostgresStore` as the store ``"postgres"``::
 
 Everything the desk keeps lives in the database (one PostgreSQL schema, ``supportkit`` by
 default): the event log with per-ticket versions, the message index, snapshots, the SLA due
-index, emitted alerts, the outbox, the desk's settings and plugin state.
+index, emitted alerts, the outbox, the desk's settings and plugin state. :func:`copy_store` (and
+``python -m supportkit_postgres SQLITE_FILE URL``) moves a SQLite desk's data into it.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from collections.abc import Callable
 from supportkit import hookimpl
 from supportkit.typing import StoreFactory
 
+from ._copy import copy_store
 from ._store import MIGRATIONS, PostgresStore
 
-__all__ = ["MIGRATIONS", "PostgresStore"]
+__all__ = ["MIGRATIONS", "PostgresStore", "copy_store"]
 
 
 @hookimpl
