@@ -949,6 +949,38 @@ class SupportDesk:
         """Change the ticket's priority (its SLA clocks keep their elapsed time)."""
         return self._act(ticket_id, self._event("priority_changed", actor=actor, to=priority))
 
+    def set_tier(self, ticket_id: str, tier: str | None, *, actor: str | None = None) -> Ticket:
+        """Change the customer tier of the ticket (a ``tier_changed`` event), say when a CRM
+        re-sync finds that the customer moved up or down; ``None`` clears it.
+
+        So that SLA targets follow, the SLA policy the new tier selects (as for a new ticket:
+        a ``supportkit_select_sla_policy`` hook, the tier's ``sla_policy``, else the first
+        matching policy) is applied in the same commit when it differs from the ticket's
+        (``sla_policy_applied``: running clocks keep their elapsed time). The router sees the
+        new tier. Setting the tier the ticket has writes nothing.
+        """
+        if tier is not None and (not isinstance(tier, str) or not tier.strip()):
+            raise EventError(
+                f"ticket {ticket_id}: a tier is a non-empty name or None, got {tier!r}",
+                kind="tier_changed",
+                field="to",
+            )
+        by = Role.SYSTEM if actor is None else Role.AGENT
+        change = self._event("tier_changed", by=by, actor=actor, to=tier)
+
+        def build(ticket: _Fold, at: datetime) -> list[TicketEvent]:
+            if ticket.tier == tier:
+                return []
+            events = change(ticket, at)
+            known = None if tier is None else self.tiers.get(tier) or Tier(tier, weight=0)
+            policy = self._policy(_fold(ticket.freeze(), events), known)
+            if policy is not None and policy.name != ticket.sla_policy:
+                data = {"policy": policy.name, "version": policy.version}
+                events += self._event("sla_policy_applied", by=Role.SYSTEM, **data)(ticket, at)
+            return events
+
+        return self._act(ticket_id, build)
+
     def tag(
         self,
         ticket_id: str,
