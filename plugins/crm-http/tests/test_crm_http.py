@@ -289,7 +289,7 @@ def test_slow_crm_is_a_timeout_and_ingest_gets_the_default(
         sleeps,
     )
     crm_server.queue(200, b"{}", delay=1.5)
-    with pytest.raises(CrmTimeout, match="no answer within 0.5 s"):
+    with pytest.raises(CrmTimeout, match=r"no answer within 0\.5 s"):
         crm.find("ann@big.example", retries=0)
 
 
