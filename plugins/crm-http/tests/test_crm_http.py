@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import logging
+import re
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -623,3 +624,33 @@ def test_installed_package_advertises_its_entry_point() -> None:
         pytest.skip("supportkit-crm-http is not installed (run through `nox -s plugins`)")
     (entry_point,) = found
     assert supportkit_crm_http is entry_point.load()
+
+
+# --- the docs page ------------------------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "plugins" / "crm-http.md"
+BLOCK = re.compile(r'^```python title="needs supportkit-crm-http"\n(.*?)^```', re.S | re.M)
+JSON_BLOCK = re.compile(r"^```json\n(.*?)^```", re.S | re.M)
+
+
+def test_docs_examples_run_against_the_local_crm(
+    crm_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/plugins/crm-http.md's examples run against the loopback HubSpot-shaped CRM."""
+    crm_server.contact(
+        "ann@big.example", firstname="Ann", company="Big Corp", support_tier="enterprise"
+    )
+    monkeypatch.setenv("CRM_URL", crm_server.base_url)
+    monkeypatch.setenv("CRM_TOKEN", crm_server.token)
+    blocks = BLOCK.findall(DOCS.read_text(encoding="utf-8"))
+    assert 2 == len(blocks)
+    namespace: dict[str, Any] = {"__name__": "docs_crm_http"}
+    for number, block in enumerate(blocks, 1):
+        exec(compile(block, f"crm-http.md[block {number}]", "exec"), namespace)
+    namespace["client"].close()
+
+
+def test_docs_json_mapping_is_the_tested_one() -> None:
+    """The HubSpot-shaped JSON mapping on the docs page is the one these tests use."""
+    (shown,) = JSON_BLOCK.findall(DOCS.read_text(encoding="utf-8"))
+    assert CrmMapping.from_dict(HUBSPOT) == CrmMapping.from_dict(json.loads(shown))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+import re
 import socket
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -446,3 +448,31 @@ def test_route_object_and_dict_forms_are_equal() -> None:
     assert Route("#eng", kinds=frozenset({"ticket_escalated"})) == Route.from_dict(
         {"channel": "#eng", "kinds": ["ticket_escalated"], "tiers": []}
     )
+
+
+# --- the docs page ------------------------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "plugins" / "slack.md"
+BLOCK = re.compile(r'^```python title="needs supportkit-slack"\n(.*?)^```', re.S | re.M)
+
+
+def test_docs_examples_run_against_the_local_slack(
+    slack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/plugins/slack.md's examples run, posting to the loopback Slack: the gold ticket
+    and its warnings in one #vip thread, the engineering escalation in #eng-escalations."""
+    blocks = BLOCK.findall(DOCS.read_text(encoding="utf-8"))
+    assert blocks
+    slack.channels.update({"#vip": "C0VIP", "#eng-escalations": "C0ENGESC"})
+    monkeypatch.setenv("SLACK_BOT_TOKEN", slack.token)
+    monkeypatch.setenv("SLACK_API_URL", slack.base_url)
+    namespace: dict[str, Any] = {"__name__": "docs_slack"}
+    for number, block in enumerate(blocks, 1):
+        exec(compile(block, f"slack.md[block {number}]", "exec"), namespace)
+    posts = [(p["channel"], p.get("thread_ts"), p["text"].split(" · ")[0]) for p in slack.posts()]
+    assert [
+        ("#vip", None, ":star: New gold ticket"),
+        ("#eng-escalations", None, ":arrow_double_up: Escalated to engineering"),
+        ("C0VIP", "1700000000.000001", ":warning: SLA warning: first reply at 50 %"),
+        ("C0VIP", "1700000000.000001", ":warning: SLA warning: first reply at 75 %"),
+    ] == posts
