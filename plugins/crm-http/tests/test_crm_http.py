@@ -654,3 +654,21 @@ def test_docs_json_mapping_is_the_tested_one() -> None:
     """The HubSpot-shaped JSON mapping on the docs page is the one these tests use."""
     (shown,) = JSON_BLOCK.findall(DOCS.read_text(encoding="utf-8"))
     assert CrmMapping.from_dict(HUBSPOT) == CrmMapping.from_dict(json.loads(shown))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    size=st.integers(1, 4),
+    steps=st.lists(st.tuples(st.sampled_from("abcdef"), st.integers(0, 50)), max_size=40),
+)
+def test_cache_is_bounded_and_serves_what_it_holds(size: int, steps: list[tuple[str, int]]) -> None:
+    """Whatever is put, the cache never holds more than its size, and the entry just put is
+    served until its TTL runs out (and never after)."""
+    cache = supportkit_crm_http._Cache(size)
+    now = 0.0
+    for key, ttl in steps:
+        now += 1
+        cache.put(key, ttl, now + ttl)
+        assert len(cache) <= size
+        assert ((True, ttl) if ttl > 0 else (False, None)) == cache.get(key, now)
+        assert (False, None) == cache.get(key, now + ttl)

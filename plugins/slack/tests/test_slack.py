@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 import supportkit_slack
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from supportkit_slack import Route, SlackHTTPError, SlackNotifier, SlackTimeout
 
 from supportkit import (
@@ -313,8 +315,8 @@ def test_unfixable_errors_are_permanent(slack: Any, options: dict[str, Any], cod
 
 def test_slow_answer_within_the_timeout_is_fine(slack: Any) -> None:
     """A 0.5 s answer with a 2 s timeout posts normally."""
-    slack.queue_json({"ok": True, "channel": "C0SUPPORT", "ts": "1.2"})
-    slack.script[0] = type(slack.script[0])(200, slack.script[0].body, slack.script[0].headers, 0.5)
+    body = b'{"ok": true, "channel": "C0SUPPORT", "ts": "1.2"}'
+    slack.queue(200, body, delay=0.5, headers={"Content-Type": "application/json"})
     notifier(slack).notify(warning())
     assert 1 == len(slack.posts())
 
@@ -476,3 +478,23 @@ def test_docs_examples_run_against_the_local_slack(
         ("C0VIP", "1700000000.000001", ":warning: SLA warning: first reply at 50 %"),
         ("C0VIP", "1700000000.000001", ":warning: SLA warning: first reply at 75 %"),
     ] == posts
+
+
+@settings(max_examples=80, deadline=None)
+@given(subject=st.text(max_size=40), reason=st.text(max_size=40))
+def test_any_subject_keeps_the_link_intact(subject: str, reason: str) -> None:
+    """Whatever the subject and reason hold (<, >, &, |, newlines), the only Slack control
+    characters in the message are the link's own brackets."""
+    t = ticket(subject=subject)
+    event = TicketEvent(
+        "escalated", ticket_id="T-1", at=AT, data={"level": "L2", "target": None, "reason": reason}
+    )
+    slack = SlackNotifier("x", channel="#s", link="https://help.example.com/t/{ticket_id}")
+    blocks = slack.message(TicketEscalated(t.apply(event), event))["blocks"]
+    heading = blocks[1]["text"]["text"]
+    assert heading.startswith("*<https://help.example.com/t/T-1|")
+    assert (1, 1) == (heading.count("<"), heading.count(">"))
+    shown = [f["text"] for f in blocks[1]["fields"]] + [
+        e["text"] for b in blocks[2:] for e in b["elements"]
+    ]
+    assert not [text for text in shown if "<" in text or ">" in text]

@@ -349,7 +349,7 @@ class SlackNotifier:
         self.client = client or WebClient(
             token=token,
             base_url=base_url,
-            timeout=int(timeout) or 1,
+            timeout=timeout,  # type: ignore[arg-type]  # typed int, handed to urllib as is
             retry_handlers=[],
             logger=_sdk_logger(token or ""),
         )
