@@ -56,7 +56,10 @@ def test_a_tier_without_its_own_policy_keeps_the_matching_one(desk: SupportDesk)
     ticket_id = opened(desk)
     desk.set_tier(ticket_id, "silver")
     assert "tier_changed" == desk.events(ticket_id)[-1].kind
-    assert ("silver", "standard") == (desk.ticket(ticket_id).tier, desk.ticket(ticket_id).sla_policy)
+    assert ("silver", "standard") == (
+        desk.ticket(ticket_id).tier,
+        desk.ticket(ticket_id).sla_policy,
+    )
 
 
 def test_setting_the_same_tier_writes_nothing(desk: SupportDesk) -> None:

@@ -975,8 +975,10 @@ class SupportDesk:
             known = None if tier is None else self.tiers.get(tier) or Tier(tier, weight=0)
             policy = self._policy(_fold(ticket.freeze(), events), known)
             if policy is not None and policy.name != ticket.sla_policy:
-                data = {"policy": policy.name, "version": policy.version}
-                events += self._event("sla_policy_applied", by=Role.SYSTEM, **data)(ticket, at)
+                applied = self._event(
+                    "sla_policy_applied", by=Role.SYSTEM, policy=policy.name, version=policy.version
+                )
+                events += applied(ticket, at)
             return events
 
         return self._act(ticket_id, build)
