@@ -3,6 +3,7 @@ survive a restart (a real SQLite file and the loopback Slack)."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,16 +12,25 @@ from typing import Any
 import pytest
 from supportkit_slack import SlackNotifier
 
-from supportkit import FrozenClock, InboundMessage, SlaPolicy, SqliteStore, SupportDesk, Tier
+from supportkit import (
+    FrozenClock,
+    InboundMessage,
+    IntegrationError,
+    SlaPolicy,
+    SqliteStore,
+    SupportDesk,
+    Tier,
+)
 
 AT = datetime(2025, 3, 3, 9, tzinfo=UTC)
 POLICY = SlaPolicy.from_dict(
     {"name": "standard", "targets": {"normal": {"first_reply": {"hours": 1, "business": False}}}}
 )
 
-pytestmark = pytest.mark.skipif(
-    not hasattr(SupportDesk, "plugin_state"),
-    reason="needs desk.plugin_state and attach(desk) from the core (not on this branch yet)",
+# Until the core's IntegrationError(retry_at=, permanent=) is on main (helper `core`).
+needs_outbox_hints = pytest.mark.skipif(
+    "retry_at" not in inspect.signature(IntegrationError).parameters,
+    reason="needs IntegrationError(retry_at=, permanent=) in the core outbox",
 )
 
 
@@ -56,6 +66,7 @@ def make_desk(
             tiers=[Tier("gold", weight=10, watchlist={"ceo@big.example"})],
             ladder=None,
         )
+        notifier.attach(desk)  # until the core's desk calls attach(desk) itself
         desks.append(desk)
         return desk, notifier
 
@@ -87,6 +98,7 @@ def test_the_thread_survives_a_restart(slack: Any, make_desk: Any) -> None:
     )
 
 
+@needs_outbox_hints
 def test_rate_limit_defers_the_outbox_without_spending_an_attempt(
     slack: Any, make_desk: Any, clock: FrozenClock
 ) -> None:
@@ -106,6 +118,7 @@ def test_rate_limit_defers_the_outbox_without_spending_an_attempt(
     assert 1 == len([p for p in slack.posts() if p.get("thread_ts") is None])
 
 
+@needs_outbox_hints
 def test_channel_not_found_is_dead_lettered_at_once(slack: Any, make_desk: Any) -> None:
     """channel_not_found: the outbox dead-letters the notice on the first try, with the
     reason; the token is nowhere in it."""
