@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from supportkit import EventError, FrozenClock, InboundMessage, InMemoryStore, Tier
+from supportkit import Customer, EventError, FrozenClock, InboundMessage, InMemoryStore, Tier
 from supportkit._desk import SupportDesk
 from supportkit._sla import SlaPolicy
 from supportkit._sqlite import SqliteStore
@@ -78,3 +78,17 @@ def test_a_bad_tier_is_refused_and_changes_nothing(desk: SupportDesk, tier: obje
     with pytest.raises(EventError, match="a tier is a non-empty name") as info:
         desk.set_tier(ticket_id, tier)  # type: ignore[arg-type]
     assert ("to", version) == (info.value.field, desk.ticket(ticket_id).version)
+
+
+def test_tier_for_puts_watchlists_before_the_customers_own_tier(desk: SupportDesk) -> None:
+    """A watchlisted organisation wins over the customer's tier; else their own tier, known
+    or not; else None."""
+    desk.tiers["top"] = Tier("top", weight=99, watchlist={"Big Corp"})
+    tiers = [
+        desk.tier_for(Customer("a@x.example", tier="silver", organisation="Big Corp")),
+        desk.tier_for(Customer("a@x.example", tier="silver")),
+        desk.tier_for(Customer("a@x.example", tier="bronze")),
+        desk.tier_for(Customer("a@x.example")),
+    ]
+    assert [Tier("top", weight=99, watchlist={"Big Corp"}), Tier("silver", weight=5)] == tiers[:2]
+    assert [Tier("bronze", weight=0), None] == tiers[2:]

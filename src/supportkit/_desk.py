@@ -723,6 +723,16 @@ class SupportDesk:
         found = self.plugins.lookup_tier(customer, message)
         if found is not None:
             return found
+        return self.tier_for(customer)
+
+    def tier_for(self, customer: Customer) -> Tier | None:
+        """The tier the desk gives *customer* by itself (no plugin asked): the heaviest tier
+        whose watchlist names the customer's id or organisation, else the customer's own tier
+        (a configured :class:`Tier` of that name, or a weight-0 one); ``None`` without either.
+
+        A CRM plugin that re-checks a customer later passes the tier this gives to
+        :meth:`set_tier`, so watchlists keep winning as they do when a ticket opens.
+        """
         watched = [
             tier
             for tier in self.tiers.values()

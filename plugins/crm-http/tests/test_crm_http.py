@@ -501,6 +501,19 @@ def test_a_tier_change_in_the_crm_arrives_with_the_next_message(
     assert (["gold"], "gold") == (tiers, desk.ticket(ticket_id).sla_policy)
 
 
+def test_watchlists_keep_winning_over_the_crm(
+    crm_server: Any, desk_and_crm: tuple[SupportDesk, HttpCrm]
+) -> None:
+    """A watchlisted customer opens in the watchlist's tier; re-lookups keep it there."""
+    desk, crm = desk_and_crm
+    desk.tiers["top"] = Tier("top", weight=99, watchlist={"ann@big.example"})
+    crm_server.contact("ann@big.example", support_tier="professional")
+    ticket_id = desk.ingest(message()).ticket_id
+    desk.deliver()
+    assert ("top", "top") == (desk.ticket(ticket_id).tier, crm.resync(ticket_id).tier)
+    assert not [e for e in desk.events(ticket_id) if e.kind == "tier_changed"]
+
+
 def test_resync_on_demand_skips_the_cache(
     crm_server: Any, desk_and_crm: tuple[SupportDesk, HttpCrm]
 ) -> None:

@@ -529,8 +529,9 @@ class HttpCrm:
     # --- re-lookups -------------------------------------------------------------------------
 
     def resync(self, ticket_id: str) -> Ticket:
-        """Look the ticket's customer up again (not from the cache) and, if their tier
-        changed, append ``tier_changed`` through the attached desk; clear the
+        """Look the ticket's customer up again (not from the cache) and, if the tier the desk
+        gives them now (``SupportDesk.tier_for``: watchlists first) differs from the ticket's,
+        append ``tier_changed`` through the attached desk (``SupportDesk.set_tier``); clear the
         ``crm-relookup`` tag. Returns the ticket. Raises :class:`CrmError` when the CRM cannot
         answer (the ticket is then tagged ``crm-relookup``)."""
         return self._check(self._need_desk().ticket(ticket_id), fresh=True)
@@ -553,7 +554,11 @@ class HttpCrm:
             if RELOOKUP_TAG not in ticket.tags:
                 desk.tag(ticket.id, [RELOOKUP_TAG])
             raise
-        tier = self.mapping.default_tier if customer is None else customer.tier
+        # The desk's own rule (watchlists first), as when the ticket opened.
+        known = desk.tier_for(
+            customer or Customer(ticket.customer, organisation=ticket.organisation)
+        )
+        tier = None if known is None else known.name
         if tier != ticket.tier:
             ticket = desk.set_tier(ticket.id, tier)
         if RELOOKUP_TAG in ticket.tags:
