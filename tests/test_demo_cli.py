@@ -78,7 +78,10 @@ def test_demo_without_rich_names_the_extra(
     """Without the cli extra the demo says what to install and exits 1."""
     monkeypatch.setitem(sys.modules, "rich", None)
     assert 1 == main(["demo"])
-    assert "pip install 'supportkit[cli]'" in capsys.readouterr().err
+    assert (
+        "supportkit demo needs the 'cli' extra: pip install -e '.[cli]' in a checkout of "
+        "supportkit (pip install 'supportkit[cli]' once it is on an index)\n"
+    ) == capsys.readouterr().err
 
 
 def test_report_writes_self_contained_html(demo_db: Path, tmp_path: Path) -> None:

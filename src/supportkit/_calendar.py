@@ -663,7 +663,8 @@ class BusinessCalendar:
 def _needs_numpy(method: str) -> ConfigurationError:
     """The error for a batch method called without numpy installed: name the extra."""
     return ConfigurationError(
-        f"BusinessCalendar.{method} needs numpy: pip install 'supportkit[numpy]'"
+        f"BusinessCalendar.{method} needs numpy, the 'numpy' extra: pip install -e '.[numpy]' "
+        "in a checkout of supportkit (pip install 'supportkit[numpy]' once it is on an index)"
     )
 
 

@@ -68,7 +68,8 @@ def _needs_rich(command: str) -> bool:
         import rich  # noqa: F401
     except ImportError:
         print(
-            f"supportkit {command} needs the 'cli' extra: pip install 'supportkit[cli]'",
+            f"supportkit {command} needs the 'cli' extra: pip install -e '.[cli]' in a checkout "
+            "of supportkit (pip install 'supportkit[cli]' once it is on an index)",
             file=sys.stderr,
         )
         return False

@@ -17,7 +17,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import attrs
 
@@ -93,6 +93,7 @@ DEFAULT_LADDER = EscalationLadder(
     triggers=[OnSlaAlert("breach")],
 )
 _RETRIES = 8
+_T = TypeVar("_T")
 
 
 @attrs.frozen
@@ -177,11 +178,12 @@ class SupportDesk:
     the built-ins and the installed entry-point plugins (``None``: no plugins at all);
     ``blocked_plugins`` names plugins never to register (an entry point's name, or
     ``"supportkit.builtins"``); ``clock`` the time source; ``policies`` the SLA policies in
-    match order (a tier's ``sla_policy`` names the one its tickets get), followed by the
-    plugins' policy sources' policies (a given policy replaces a source's of the same name);
-    ``calendars`` the business calendar for business-hour targets, one for all or a mapping
-    from policy name (``"default"`` for the rest); ``tiers`` the customer tiers and
-    ``router`` a :class:`Router` that assigns new tickets (with the strategy the
+    match order, a list of :class:`SlaPolicy` or one (``SlaPolicy.from_dict`` reads a dict; a
+    tier's ``sla_policy`` names the one its tickets get), followed by the plugins' policy
+    sources' policies (a given policy replaces a source's of the same name); ``calendars`` the
+    business calendar for business-hour targets, one for all or a mapping from policy name
+    (``"default"`` for the rest); ``tiers`` the customer tiers (a list of :class:`Tier`, or
+    one) and ``router`` a :class:`Router` that assigns new tickets (with the strategy the
     ``supportkit_routing_strategy`` hook chooses for each queue, else its own).
 
     ``ladder`` is the :class:`EscalationLadder` whose triggers ``tick`` (SLA alerts) and
@@ -196,6 +198,9 @@ class SupportDesk:
     SETTINGS_KEY: ClassVar[str] = "desk"
     """The store ``meta`` key holding :meth:`settings` (policies, calendars, ladder levels)."""
 
+    EXACT_UP_TO: ClassVar[int] = 10_000
+    """:meth:`metrics` computes exact percentiles for up to this many tickets by default."""
+
     def __init__(
         self,
         *,
@@ -204,9 +209,9 @@ class SupportDesk:
         plugins: PluginHost | Iterable[object] | None = (),
         blocked_plugins: Iterable[str] = (),
         clock: Clock | None = None,
-        policies: Iterable[SlaPolicy] = (),
+        policies: SlaPolicy | Iterable[SlaPolicy] = (),
         calendars: BusinessCalendar | Mapping[str, BusinessCalendar] | None = None,
-        tiers: Iterable[Tier] = (),
+        tiers: Tier | Iterable[Tier] = (),
         router: Router | None = None,
         ladder: EscalationLadder | None = DEFAULT_LADDER,
         max_attempts: int = 6,
@@ -225,8 +230,15 @@ class SupportDesk:
                 f"store must implement supportkit.typing.EventStore, got {store!r}"
             )
         self.store: DeskStore = store if isinstance(store, DeskStore) else MemorySidecar(store)
+        # A datetime has a now() too (the class method): refuse it, it is not a clock.
+        if clock is not None and (not isinstance(clock, Clock) or isinstance(clock, datetime)):
+            raise ConfigurationError(
+                f"clock must be a supportkit Clock (SystemClock(), FrozenClock(...)), got "
+                f"{clock!r}"
+                + (": pass FrozenClock(that datetime)" if isinstance(clock, datetime) else "")
+            )
         self.clock: Clock = clock or SystemClock()
-        explicit = tuple(policies)
+        explicit = _objects(policies, SlaPolicy, "policies", "SlaPolicy.from_dict(d) reads a dict")
         given = {p.name for p in explicit}
         sourced = [p for p in self.plugins.host.sla_policies() if p.name not in given]
         self.policies = (*explicit, *sourced)
@@ -242,13 +254,19 @@ class SupportDesk:
             for p in self.policies
         }
         self._calendars = self._check_calendars(calendars)
-        self.tiers = {tier.name: tier for tier in tiers}
+        self.tiers = {tier.name: tier for tier in _objects(tiers, Tier, "tiers")}
         for tier in self.tiers.values():
             if tier.sla_policy is not None and tier.sla_policy not in self._policies:
                 raise ConfigurationError(
                     f"tier {tier.name!r} names SLA policy {tier.sla_policy!r}, which is not in "
                     f"policies ({', '.join(names) or 'none given'})"
                 )
+        if router is not None and not isinstance(router, Router):
+            raise ConfigurationError(f"router must be a supportkit.Router or None, got {router!r}")
+        if ladder is not None and not isinstance(ladder, EscalationLadder):
+            raise ConfigurationError(
+                f"ladder must be a supportkit.EscalationLadder or None, got {ladder!r}"
+            )
         self.router = router
         self._router_synced = False
         if router is not None and router.strategy_for is None:
@@ -310,6 +328,20 @@ class SupportDesk:
             return {}
         if isinstance(calendars, BusinessCalendar):
             return {"default": calendars}
+        expected = (
+            "calendars must be a BusinessCalendar (one for every policy) or a mapping from SLA "
+            "policy name ('default' for the rest) to BusinessCalendar"
+        )
+        if not isinstance(calendars, Mapping):
+            hint = (
+                f"; for a zone's business hours pass BusinessCalendar(tz={calendars!r}, weekly=...)"
+                if isinstance(calendars, str)
+                else ""
+            )
+            raise ConfigurationError(f"{expected}, got {calendars!r}{hint}")
+        for name, calendar in calendars.items():
+            if not isinstance(calendar, BusinessCalendar):
+                raise ConfigurationError(f"{expected}, got {calendar!r} for {name!r}")
         unknown = set(calendars) - set(self._policies) - {"default"}
         if unknown:
             raise ConfigurationError(
@@ -854,9 +886,22 @@ class SupportDesk:
         agent: str | None = None,
         public: bool = True,
         status: Status | str | None = None,
+        take: bool = False,
     ) -> Ticket:
         """Append an agent message (a public reply goes out through the outbox); optionally
-        move the ticket to *status* in the same commit (``"pending"`` asks the customer)."""
+        move the ticket to *status* in the same commit (``"pending"`` asks the customer).
+
+        A reply by itself changes neither the assignee nor the status: a ``new`` ticket stays
+        ``new`` and unassigned. With ``take=True`` the reply does what helpdesks do when an
+        agent answers: an unassigned ticket is assigned to *agent* (required then) and a
+        ``new`` ticket becomes ``open`` (unless *status* says otherwise), in the same commit.
+        """
+        if take and not (isinstance(agent, str) and agent.strip()):
+            raise EventError(
+                f"ticket {ticket_id}: reply(take=True) assigns the replying agent: pass agent=",
+                kind="assigned",
+                field="agent",
+            )
         message = self._event("message", actor=agent, public=public, body=body)
         if status is not None:
             try:
@@ -870,9 +915,13 @@ class SupportDesk:
                 ) from None
 
         def build(ticket: _Fold, at: datetime) -> list[TicketEvent]:
-            events = message(ticket, at)
-            if status is not None and status is not ticket.status:
-                events += self._event("status_changed", actor=agent, to=status)(ticket, at)
+            events = []
+            if take and ticket.assignee is None:
+                events += self._assigned(agent, None, agent)(ticket, at)
+            events += message(ticket, at)
+            to = Status.OPEN if take and status is None and ticket.status is Status.NEW else status
+            if to is not None and to is not ticket.status:
+                events += self._event("status_changed", actor=agent, to=to)(ticket, at)
             return events
 
         return self._act(ticket_id, build)
@@ -1145,9 +1194,9 @@ class SupportDesk:
         return events
 
     def next_steps(self, at: datetime | None = None) -> list[NextStep]:
-        """Who owes what by when, for every ticket that is not solved or closed.
-
-        ``due`` is the ticket's next SLA deadline (the earliest running target).
+        """Who owes what by when, for every ticket that is not solved or closed, most urgent
+        first: by ``due`` (the ticket's next SLA deadline, the earliest running target), then
+        higher priority first, then in order of creation; steps without a due time come last.
         """
         when = at if at is not None else self.clock.now()
         logs: dict[str, list[TicketEvent]] = {}
@@ -1159,7 +1208,7 @@ class SupportDesk:
             step = next_step(events, deadline=deadline, router=self.router, ladder=self.ladder)
             if step is not None:
                 steps.append(step)
-        return steps
+        return sorted(steps, key=_urgency)  # stable: creation order among equals
 
     def metrics(
         self,
@@ -1168,6 +1217,7 @@ class SupportDesk:
         goals: Iterable[Goal] = (),
         at: datetime | None = None,
         tz: str | tzinfo = UTC,
+        exact: bool | None = None,
     ) -> MetricsReport:
         """A metrics report over every ticket as of *at*.
 
@@ -1176,7 +1226,15 @@ class SupportDesk:
         (an aware datetime) the report is the desk as it was then: tickets created later are
         left out and only events up to *at* count. Without it, every event counts and each
         ticket is measured at now or its last event, whichever is later.
+
+        *exact* chooses exact medians and percentiles (``True``) or the mergeable sketch, whose
+        values are within 1 % (``False``). The default, ``None``, is exact for up to
+        :attr:`EXACT_UP_TO` tickets and the sketch above (``report.exact`` says which).
         """
+        if exact is not None and not isinstance(exact, bool):
+            raise ConfigurationError(
+                f"metrics(exact=...) must be True, False or None, got {exact!r}"
+            )
         cutoff = None if at is None else to_epoch(at, "metrics instant 'at'", ConfigurationError)
         now = self.clock.now()
         facts = []
@@ -1208,7 +1266,9 @@ class SupportDesk:
                     sla=sla,
                 )
             )
-        return metrics_report(facts, groupings, goals=goals, tz=tz)
+        if exact is None:
+            exact = len(facts) <= self.EXACT_UP_TO
+        return metrics_report(facts, groupings, goals=goals, tz=tz, exact=exact)
 
     def _next_deadline(self, ticket_id: str, at: datetime) -> datetime | None:
         return sla_deadline(self.sla(ticket_id, at))
@@ -1335,6 +1395,12 @@ def _deadline(evaluation: SlaEvaluation, alert: SlaAlert) -> datetime | None:
     return cycles[alert.cycle].deadline if alert.cycle < len(cycles) else None
 
 
+def _urgency(step: NextStep) -> tuple[bool, float, int]:
+    """Sort key of :meth:`SupportDesk.next_steps`: due first (none last), then priority."""
+    due = 0.0 if step.due is None else step.due.timestamp()
+    return (step.due is None, due, -step.priority.rank)
+
+
 def _fold(ticket: Ticket, events: Iterable[TicketEvent]) -> Ticket:
     fold = _Fold.thaw(ticket)
     for event in events:
@@ -1343,6 +1409,23 @@ def _fold(ticket: Ticket, events: Iterable[TicketEvent]) -> Ticket:
 
 
 _OUTBOX_STATUSES = frozenset({None, "pending", "delivered", "dead"})
+
+
+def _objects(value: Any, kind: type[_T], name: str, hint: str = "") -> tuple[_T, ...]:
+    """*value* (one *kind* object or an iterable of them) as a tuple, else a
+    :class:`ConfigurationError` naming the expected type (and *hint*, a way to get one)."""
+    if isinstance(value, kind):
+        return (value,)
+    expected = f"{name} must be a list of {kind.__name__} objects"
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise ConfigurationError(f"{expected}, got {value!r}" + (f" ({hint})" if hint else ""))
+    items = tuple(value)
+    for item in items:
+        if not isinstance(item, kind):
+            raise ConfigurationError(
+                f"{expected}, got {item!r} among them" + (f" ({hint})" if hint else "")
+            )
+    return items
 
 
 def _check_limit(method: str, limit: int) -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ._escalation import ENGINEERING, ticket_owner
-from ._model import Status, TicketEvent
+from ._model import Priority, Status, TicketEvent
 from ._time import from_epoch, to_epoch
 from .exceptions import ConfigurationError
 
@@ -94,6 +94,8 @@ class NextStep:
     status: Status
     level: str | None = None
     """The ticket's escalation level, if it was escalated."""
+    priority: Priority = Priority.NORMAL
+    """The ticket's priority (orders steps that are due at the same time)."""
 
     @property
     def owned(self) -> bool:
@@ -161,7 +163,7 @@ def next_step(
         action, party = StepAction.REPLY, Party.AGENT
     else:
         action, party = StepAction.FOLLOW_UP, Party.AGENT
-    return NextStep(ticket.id, action, party, owner, group, due, status, level)
+    return NextStep(ticket.id, action, party, owner, group, due, status, level, ticket.priority)
 
 
 def audit_next_steps(
