@@ -89,7 +89,7 @@ def test_report_writes_self_contained_html(demo_db: Path, tmp_path: Path) -> Non
     out = tmp_path / "report.html"
     assert 0 == main(["report", "--db", str(demo_db), "--html", str(out)])
     page = out.read_text(encoding="utf-8")
-    assert (3, [], [], True) == (
+    assert (6, [], [], True) == (
         page.count("<svg"),
         re.findall(r"(?:src|href)=", page),
         re.findall(r"<script", page),
@@ -218,10 +218,12 @@ def test_report_lists_next_steps_by_due_time(demo_db: Path) -> None:
 
 def test_report_charts_keep_labels_whole_and_round_figures() -> None:
     """A chart shows 'enterprise' whole and rounds its axis and values."""
-    from supportkit._report import _bars
+    from supportkit._report import Series, bar_chart
 
-    svg = _bars("t", ["enterprise"], [("median", "#000", [12.345678])], " min")
-    assert (True, True, False) == (">enterprise<" in svg, ">12 min<" in svg, "12.3456" in svg)
+    svg = bar_chart(
+        "t", ["enterprise"], [Series("median", "#000", [12.345678])], x_label="x", y_label="min"
+    )
+    assert (True, True, False) == (">enterprise<" in svg, ": 12</title>" in svg, "12.3456" in svg)
 
 
 def test_report_names_tickets_without_a_tier(tmp_path: Path) -> None:

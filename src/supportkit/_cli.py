@@ -115,7 +115,7 @@ def _report(args: argparse.Namespace) -> int:
 
     desk, goals, title = open_report_desk(args.db)
     with desk:
-        summary = summarize(desk, goals=goals, title=title)
+        summary = summarize(desk, goals=goals, title=title, tz=args.tz)
     try:
         Path(args.html).write_text(render_html(summary), encoding="utf-8")
     except OSError as exc:
@@ -178,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--db", required=True, help="the SQLite store (e.g. from demo --db)")
     report.add_argument("--html", required=True, help="the HTML file to write")
+    report.add_argument(
+        "--tz",
+        default=None,
+        help="the IANA zone of the report's hours and days, e.g. Europe/Berlin (default: the "
+        "zone of the desk's default calendar, else UTC)",
+    )
     report.set_defaults(handler=_report)
     return parser
 

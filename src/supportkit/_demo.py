@@ -513,5 +513,5 @@ def render_dashboard(summary: Summary, stats: DemoStats, console: Any) -> None:
     for name in ("ticket", "waiting on", "action", "owner", "due"):
         steps.add_column(name)
     for step in summary.next_steps[:12]:
-        steps.add_row(*step_row(step))
+        steps.add_row(*step_row(step, summary.tz))
     console.print(steps)

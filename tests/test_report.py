@@ -1,0 +1,251 @@
+"""The HTML report a manager reads: hours by instant in a stated zone, charts with honest axes,
+trends over days, the breach list, next steps with dates."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from supportkit import (
+    BusinessCalendar,
+    FrozenClock,
+    InboundMessage,
+    InMemoryStore,
+    SlaPolicy,
+    Status,
+    SupportDesk,
+)
+from supportkit._cli import main
+from supportkit._report import (
+    Series,
+    axis_ticks,
+    bar_chart,
+    render_html,
+    report_zone,
+    step_row,
+    summarize,
+)
+
+T0 = datetime(2025, 3, 3, 9, tzinfo=UTC)  # a Monday
+BERLIN = ZoneInfo("Europe/Berlin")
+NEW_YORK = ZoneInfo("America/New_York")
+POLICY = SlaPolicy.from_dict(
+    {
+        "name": "standard",
+        "targets": {"normal": {"first_reply": {"minutes": 60, "business": False}}},
+    }
+)
+
+
+def _desk(clock: FrozenClock, **options: object) -> SupportDesk:
+    return SupportDesk(
+        store=InMemoryStore(),
+        clock=clock,
+        plugins=None,
+        policies=[POLICY],
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def _message(number: int, at: datetime) -> InboundMessage:
+    return InboundMessage(f"m-{number}", "email", f"c{number}@example.com", at)
+
+
+def test_hours_are_buckets_of_instants_in_the_stated_zone() -> None:
+    """A ticket at 14:00+02:00 counts in the 12:00 UTC hour, and 09:00 in Berlin and 09:00 in
+    New York are different hours (they shared a bar when events were bucketed by their own
+    wall clock)."""
+    clock = FrozenClock(datetime(2025, 6, 2, 18, tzinfo=UTC))
+    desk = _desk(clock)
+    at = [
+        datetime(2025, 6, 2, 14, tzinfo=timezone(timedelta(hours=2))),  # 12:00 UTC
+        datetime(2025, 6, 2, 12, 30, tzinfo=UTC),
+        datetime(2025, 6, 2, 9, 15, tzinfo=BERLIN),  # 07:15 UTC
+        datetime(2025, 6, 2, 9, 15, tzinfo=NEW_YORK),  # 13:15 UTC
+    ]
+    for number, instant in enumerate(at):
+        desk.ingest(_message(number, instant))
+    utc = {start.strftime("%H:%M"): created for start, created, _ in summarize(desk).hourly}
+    berlin = summarize(desk, tz="Europe/Berlin")
+    assert ({"07:00": 1, "12:00": 2, "13:00": 1}, "Europe/Berlin") == (
+        {hour: n for hour, n in utc.items() if n},
+        str(berlin.tz),
+    )
+    assert {"09:00": 1, "14:00": 2, "15:00": 1} == {
+        start.strftime("%H:%M"): n for start, n, _ in berlin.hourly if n
+    }
+
+
+def test_every_hour_between_the_first_and_last_event_is_listed() -> None:
+    """Quiet hours are real zeros: the hourly series has no gaps."""
+    clock = FrozenClock(T0 + timedelta(hours=5))
+    desk = _desk(clock)
+    desk.ingest(_message(1, T0))
+    desk.ingest(_message(2, T0 + timedelta(hours=3, minutes=5)))
+    hourly = summarize(desk).hourly
+    assert [(9, 1), (10, 0), (11, 0), (12, 1)] == [(s.hour, n) for s, n, _ in hourly]
+
+
+def test_the_report_zone_defaults_to_the_desks_default_calendar() -> None:
+    """Without --tz the report uses the zone of the desk's default calendar, else UTC."""
+    calendar = BusinessCalendar(tz="America/New_York", weekly={"mon": ["09:00-17:00"]})
+    clock = FrozenClock(T0)
+    assert ("America/New_York", "UTC", "Asia/Tokyo") == (
+        str(report_zone(_desk(clock, calendars=calendar))),
+        str(report_zone(_desk(clock))),
+        str(report_zone(_desk(clock, calendars=calendar), "Asia/Tokyo")),
+    )
+
+
+@given(st.floats(min_value=0, max_value=1e9, allow_nan=False))
+def test_axis_ticks_start_at_zero_and_cover_the_top_in_round_steps(top: float) -> None:
+    """Ticks run from 0 to at least the largest value, evenly, in 1/2/5 x 10^k steps."""
+    ticks = axis_ticks(top)
+    step = ticks[1] - ticks[0]
+    mantissa = step / 10 ** int(f"{step:e}".split("e")[1])
+    assert (0.0, True, True, True) == (
+        ticks[0],
+        ticks[-1] >= top and ticks[-2] < max(top, 1.0),
+        len(ticks) <= 7,
+        any(abs(mantissa - m) < 1e-9 for m in (1, 2, 5)),
+    )
+
+
+def _rect_heights(svg: str) -> list[float]:
+    """The heights of the data bars (rects with a title) of a chart."""
+    return [float(h) for h in re.findall(r'<rect [^>]*height="([\d.]+)"[^>]*><title>', svg)]
+
+
+def test_percent_charts_run_from_0_to_100() -> None:
+    """97 % and 100 % are drawn as 97 and 100 of the same 0-100 axis, and a lone 67 % does
+    not fill the chart."""
+    chart = bar_chart(
+        "SLA",
+        ["a", "b", "c"],
+        [Series("attainment", "#000", [97.0, 100.0, 67.0])],
+        x_label="tier",
+        y_label="%",
+        percent=True,
+    )
+    heights = _rect_heights(chart)
+    ticks = re.findall(r'class="tick" text-anchor="end">([^<]+)<', chart)
+    assert (["0 %", "20 %", "40 %", "60 %", "80 %", "100 %"], 0.97, 0.67) == (
+        ticks,
+        round(heights[0] / heights[1], 2),
+        round(heights[2] / heights[1], 2),
+    )
+
+
+def test_missing_data_is_marked_not_drawn_as_zero() -> None:
+    """A None value draws no bar but a 'no data' mark; a real zero draws a zero-height bar."""
+    chart = bar_chart(
+        "FRT",
+        ["gold", "silver"],
+        [Series("median", "#000", [None, 0.0])],
+        x_label="tier",
+        y_label="minutes",
+    )
+    assert (["0.0"], ["median, gold: no data"]) == (
+        [f"{h:.1f}" for h in _rect_heights(chart)],
+        re.findall(r"<title>([^<]*no data)</title>", chart),
+    )
+
+
+def test_every_chart_labels_both_axes_and_has_a_zero_tick() -> None:
+    """Each chart of the page names its x and y axes and shows the 0 of its y axis."""
+    page = render_html(_three_days())
+    charts = re.findall(r"<svg.*?</svg>", page)
+    labelled = [
+        (
+            bool(re.search(r'class="axis-label x"[^>]*>[^<]+<', svg)),
+            bool(re.search(r'class="axis-label y"[^>]*>[^<]+<', svg)),
+            bool(re.search(r'text-anchor="end">0( %)?<', svg)),
+        )
+        for svg in charts
+    ]
+    assert [(True, True, True)] * 6 == labelled
+
+
+def _three_days() -> object:
+    """A desk over three days: tickets every day, one first reply breached on day two."""
+    clock = FrozenClock(T0)
+    desk = _desk(clock)
+    for day in range(3):
+        for n in range(2 + day):
+            clock.set(T0 + timedelta(days=day, hours=n))
+            ticket = desk.ingest(_message(10 * day + n, clock.now())).ticket_id
+            late = day == 1 and n == 0
+            clock.advance(minutes=90 if late else 20 + 10 * day)
+            desk.reply(ticket, "Done", agent="ann", status=Status.SOLVED)
+    clock.set(T0 + timedelta(days=3))
+    return summarize(desk, tz="Europe/Berlin")
+
+
+def test_trends_over_days_and_the_breach_list() -> None:
+    """Days in the report zone with their volume, first reply median and SLA attainment, and
+    one breach row naming the ticket, metric, target and how late it was."""
+    summary = _three_days()
+    days = [
+        (row.key[0], row["incoming"], row["first_reply.median"], row["sla_attainment"])
+        for row in summary.days()  # type: ignore[attr-defined]
+    ]
+    [breach] = summary.breaches  # type: ignore[attr-defined]
+    assert [
+        ("2025-03-03", 2, 1200.0, 1.0),
+        ("2025-03-04", 3, 1800.0, 2 / 3),
+        ("2025-03-05", 4, 2400.0, 1.0),
+    ] == days
+    assert ("first_reply", timedelta(hours=1), timedelta(minutes=30), False) == (
+        breach.metric,
+        breach.target,
+        breach.late,
+        breach.running,
+    )
+    page = render_html(summary)  # type: ignore[arg-type]
+    assert "<td>Tue 2025-03-04 11:00 CET</td><td>" in page
+    assert "Trends over days" in page
+    assert "SLA breaches (1)" in page
+
+
+def test_next_step_due_times_carry_the_date_and_zone() -> None:
+    """A due time on another day must say which day: date, time and zone."""
+    clock = FrozenClock(T0)
+    desk = _desk(clock)
+    desk.ingest(_message(1, T0 + timedelta(hours=13)))  # due 23:00 UTC
+    [step] = desk.next_steps()
+    assert "Mon 2025-03-03 23:00 UTC" == step_row(step)[-1]
+    assert "Tue 2025-03-04 00:00 CET" == step_row(step, BERLIN)[-1]
+
+
+def test_text_columns_are_left_and_figures_right_aligned() -> None:
+    """Only figure cells carry the right-aligned class; text cells take the table's left."""
+    page = render_html(_three_days())  # type: ignore[arg-type]
+    tier_row = re.search(r"<tr><td>no tier</td>.*?</tr>", page)
+    assert tier_row is not None
+    cells = re.findall(r"<td( class=num)?>", tier_row.group(0))
+    assert ["", *[" class=num"] * 10] == cells
+    assert "td,th{" in page
+    assert "text-align:left" in page
+
+
+def test_report_cli_takes_a_zone_and_refuses_an_unknown_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--tz names the report's zone; a zone that does not exist is a clear error (exit 1)."""
+    from supportkit import SqliteStore
+
+    db = tmp_path / "desk.sqlite3"
+    clock = FrozenClock(T0)
+    with SupportDesk(store=SqliteStore(db), clock=clock, plugins=None, policies=[POLICY]) as desk:
+        desk.ingest(_message(1, T0))
+    out = tmp_path / "r.html"
+    assert 0 == main(["report", "--db", str(db), "--html", str(out), "--tz", "Asia/Tokyo"])
+    assert "hours and days in Asia/Tokyo" in out.read_text(encoding="utf-8")
+    assert 1 == main(["report", "--db", str(db), "--html", str(out), "--tz", "Mars/Base"])
+    assert "unknown time zone 'Mars/Base'" in capsys.readouterr().err
