@@ -3,9 +3,12 @@ trends over days, the breach list, next steps with dates."""
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -115,6 +118,11 @@ def test_axis_ticks_start_at_zero_and_cover_the_top_in_round_steps(top: float) -
         len(ticks) <= 7,
         any(abs(mantissa - m) < 1e-9 for m in (1, 2, 5)),
     )
+
+
+def test_count_axes_tick_whole_numbers() -> None:
+    """Two tickets are ticked 0, 1, 2, never 0.5 or 1.5."""
+    assert ([0, 1, 2], [0, 0.5, 1, 1.5, 2]) == (axis_ticks(2, whole=True), axis_ticks(2))
 
 
 def _rect_heights(svg: str) -> list[float]:
@@ -230,6 +238,11 @@ def test_text_columns_are_left_and_figures_right_aligned() -> None:
     assert tier_row is not None
     cells = re.findall(r"<td( class=num)?>", tier_row.group(0))
     assert ["", *[" class=num"] * 10] == cells
+    breach = re.search(r"<tr><td>Tue 2025-03-04.*?</tr>", page)
+    assert breach is not None
+    assert ["", "", "", "", "", " class=num", " class=num"] == re.findall(
+        r"<td( class=num)?>", breach.group(0)
+    )
     assert "td,th{" in page
     assert "text-align:left" in page
 
@@ -249,3 +262,115 @@ def test_report_cli_takes_a_zone_and_refuses_an_unknown_one(
     assert "hours and days in Asia/Tokyo" in out.read_text(encoding="utf-8")
     assert 1 == main(["report", "--db", str(db), "--html", str(out), "--tz", "Mars/Base"])
     assert "unknown time zone 'Mars/Base'" in capsys.readouterr().err
+
+
+# --- in a real browser ----------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _artefacts() -> Path:
+    """Where screenshots are kept for people to look at: $SUPPORTKIT_ARTEFACTS or
+    .artefacts/ in the checkout."""
+    folder = Path(os.environ.get("SUPPORTKIT_ARTEFACTS") or ROOT / ".artefacts")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _missing(reason: str) -> NoReturn:
+    from supportkit.testing import service_missing
+
+    service_missing(reason)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's headless Chromium driven by Playwright (never a downloaded browser)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("the browser tests need Playwright for Python: pip install playwright")
+    if not CHROMIUM.exists():
+        _missing(
+            "the browser tests need Debian's chromium at /usr/bin/chromium: "
+            "apt-get install -y chromium"
+        )
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-background-networking"],
+        )
+        yield chromium
+        chromium.close()
+
+
+def _open(browser: Any, page_file: Path, shot: str) -> tuple[Any, list[str]]:
+    """Load *page_file* at 1280x900, collect console errors and keep a full-page screenshot."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("requestfailed", lambda request: errors.append(f"request failed: {request.url}"))
+    page.goto(page_file.as_uri())
+    page.screenshot(path=str(_artefacts() / shot), full_page=True)
+    return page, errors
+
+
+#: Per chart: its title, its axis labels (text, rendered width) and whether it fits the page.
+_CHARTS = """() => [...document.querySelectorAll('svg.chart')].map(svg => {
+  const label = cls => { const t = svg.querySelector('text.axis-label.' + cls);
+    return t ? [t.textContent, t.getBoundingClientRect().width] : ['', 0]; };
+  return [svg.getAttribute('aria-label'), label('x'), label('y'),
+          svg.getBoundingClientRect().right <= document.documentElement.clientWidth];
+})"""
+
+
+@pytest.mark.parametrize("days", [1, 3], ids=["demo day", "three days"])
+def test_report_renders_in_chromium_with_labelled_axes(
+    browser: Any, tmp_path: Path, days: int
+) -> None:
+    """The report loads in headless Chromium without errors or failed requests, every chart
+    shows labelled x and y axes within the page, nothing overflows sideways, and a
+    screenshot is kept in the artefacts folder."""
+    if days == 1:
+        from supportkit._demo import run_demo
+
+        summary, _ = run_demo(tickets=60, seed=3, db=tmp_path / "demo.sqlite3")
+    else:
+        summary = _three_days()  # type: ignore[assignment]
+    page_file = tmp_path / "report.html"
+    page_file.write_text(render_html(summary), encoding="utf-8")
+    shot = f"report-{days}-day{'s' if days > 1 else ''}.png"
+    page, errors = _open(browser, page_file, shot)
+    charts = page.evaluate(_CHARTS)
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    page.close()
+    assert ([], 6, 0) == (errors, len(charts), overflow)
+    assert [] == [
+        title
+        for title, (x_text, x_width), (y_text, y_width), fits in charts
+        if not (x_text and y_text and x_width > 0 and y_width > 0 and fits)
+    ]
+    assert (_artefacts() / shot).stat().st_size > 10_000
+
+
+def test_demo_dashboard_screenshot(browser: Any, tmp_path: Path) -> None:
+    """The demo's terminal dashboard, recorded by rich as HTML, renders in Chromium; its
+    screenshot is kept beside the report's."""
+    from rich.console import Console
+
+    from supportkit._demo import render_dashboard, run_demo
+
+    summary, stats = run_demo(tickets=60, seed=3, db=tmp_path / "demo.sqlite3")
+    console = Console(record=True, width=110, file=open(os.devnull, "w"))  # noqa: SIM115
+    render_dashboard(summary, stats, console)
+    console.file.close()
+    page_file = tmp_path / "dashboard.html"  # (rich's SVG export loads a font from the web)
+    page_file.write_text(console.export_html(inline_styles=True), encoding="utf-8")
+    page, errors = _open(browser, page_file, "demo-dashboard.png")
+    text = page.evaluate("document.documentElement.textContent")
+    page.close()
+    assert ([], True, True) == (errors, "Next steps" in text, "Goals" in text)

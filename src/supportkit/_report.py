@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
@@ -313,11 +313,14 @@ def _number(value: float) -> str:
     return f"{value:.0f}" if abs(value) >= 10 else f"{value:.1f}".removesuffix(".0")
 
 
-def axis_ticks(top: float, *, most: int = 6) -> list[float]:
+def axis_ticks(top: float, *, most: int = 6, whole: bool = False) -> list[float]:
     """Tick values from 0 up to at least *top* at a round step (1, 2 or 5 times a power of
-    ten), at most *most* steps: the y axis of a chart."""
+    ten), at most *most* steps: the y axis of a chart (*whole*: steps of at least 1, for
+    counts)."""
     top = max(top, 1.0)
     magnitude = 10 ** math.floor(math.log10(top / most))
+    if whole:
+        magnitude = max(magnitude, 1)
     step = next(m * magnitude for m in (1, 2, 5, 10) if top / (m * magnitude) <= most)
     count = math.ceil(top / step - 1e-9)
     return [step * i for i in range(count + 1)]
@@ -340,16 +343,21 @@ def bar_chart(
     x_label: str,
     y_label: str,
     percent: bool = False,
+    counts: bool = False,
 ) -> str:
     """A grouped bar chart as inline SVG: a y axis from 0 with round ticks and gridlines (0 to
     100 for *percent*), both axes labelled, a legend; a missing value is marked "no data",
-    never drawn as a zero bar."""
+    never drawn as a zero bar. *counts* keeps the y axis on whole numbers."""
     width, height = 680, 300
     left, right, top_pad, bottom = 62, 12, 30, 86
     plot_w, plot_h = width - left - right, height - top_pad - bottom
     base = top_pad + plot_h
     values = [v for s in series for v in s.values if v is not None]
-    ticks = [0.0, 20.0, 40.0, 60.0, 80.0, 100.0] if percent else axis_ticks(max(values, default=0))
+    ticks = (
+        [0.0, 20.0, 40.0, 60.0, 80.0, 100.0]
+        if percent
+        else axis_ticks(max(values, default=0), whole=counts)
+    )
     top = ticks[-1]
     unit = " %" if percent else ""
     parts = [
@@ -368,7 +376,8 @@ def bar_chart(
     parts.append(f'<line x1="{left}" y1="{top_pad}" x2="{left}" y2="{base}" class="axis"/>')
     slot = plot_w / max(1, len(labels))
     bar = min(40.0, max(2.0, slot * 0.8 / max(1, len(series))))
-    every = max(1, math.ceil(len(labels) / 16))  # at most 16 x tick labels
+    longest = max((len(label) for label in labels), default=0)
+    every = max(1, math.ceil(len(labels) * (longest * 6 + 10) / plot_w))  # labels never touch
     for i, label in enumerate(labels):
         x0 = left + i * slot + (slot - bar * len(series)) / 2  # the group centred in its slot
         for j, one in enumerate(series):
@@ -408,17 +417,19 @@ def bar_chart(
     return "".join(parts)
 
 
-def _table(head: Sequence[str], rows: Iterable[Sequence[str]], numeric: int = 0) -> str:
-    """An HTML table whose last *numeric* columns are right-aligned figures."""
-    first_number = len(head) - numeric
+def _table(head: Sequence[str], rows: Iterable[Sequence[str]], numeric: Container[int] = ()) -> str:
+    """An HTML table whose *numeric* columns (indexes) are right-aligned figures; a table
+    without rows says so."""
 
     def cells(tag: str, row: Sequence[str]) -> str:
         return "".join(
-            f"<{tag}{' class=num' if i >= first_number else ''}>{html.escape(c)}</{tag}>"
+            f"<{tag}{' class=num' if i in numeric else ''}>{html.escape(c)}</{tag}>"
             for i, c in enumerate(row)
         )
 
     body = "".join(f"<tr>{cells('td', row)}</tr>" for row in rows)
+    if not body:
+        body = f'<tr><td colspan="{len(head)}" class="note">none</td></tr>'
     return f"<table><thead><tr>{cells('th', head)}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -467,7 +478,7 @@ max-width:72rem}h1{font-size:1.5rem}h2{font-size:1.1rem;margin-top:2rem}
 padding:.6rem 1rem;min-width:8rem}.kpi b{display:block;font-size:1.4rem}
 table{border-collapse:collapse;margin:.5rem 0}td,th{border-bottom:1px solid #e3e7ee;
 padding:.3rem .7rem;text-align:left;vertical-align:top}.num{text-align:right;
-font-variant-numeric:tabular-nums}td.num{white-space:nowrap}th{font-weight:600}
+font-variant-numeric:tabular-nums}td.num,td:first-child{white-space:nowrap}th{font-weight:600}
 .chart{width:100%;max-width:680px;height:auto}.charts{display:flex;flex-wrap:wrap;gap:1rem}
 .charts .chart{flex:1 1 30rem;max-width:42rem}
 .title{font-size:13px;font-weight:600}.tick{font-size:10px;fill:#55606e}
@@ -507,6 +518,7 @@ def _charts(summary: Summary) -> dict[str, str]:
             ],
             x_label=f"hour starting ({zone})",
             y_label="tickets",
+            counts=True,
         ),
         "volume": bar_chart(
             "Tickets per day",
@@ -517,6 +529,7 @@ def _charts(summary: Summary) -> dict[str, str]:
             ],
             x_label=f"day ({zone})",
             y_label="tickets",
+            counts=True,
         ),
         "first_reply_days": bar_chart(
             "Median first reply per day",
@@ -610,19 +623,19 @@ def render_html(summary: Summary) -> str:
                     [tier_name(r), *(cell(r, m, u) for _, _, m, u in TIER_COLUMNS)]
                     for r in summary.tiers()
                 ],
-                numeric=len(TIER_COLUMNS),
+                numeric=range(1, len(TIER_COLUMNS) + 1),
             ),
             '<div class="charts">',
             charts["first_reply_tiers"],
             charts["sla_tiers"],
             "</div>",
             "<h2>Goals</h2>",
-            _table(["goal", "value", "target", "result"], goal_rows(summary), numeric=2),
+            _table(["goal", "value", "target", "result"], goal_rows(summary), numeric=(1, 2)),
             f"<h2>SLA breaches ({len(summary.breaches)})</h2>",
             _table(
                 ["breached at", "ticket", "tier", "priority", "metric", "target", "late by"],
                 [breach_row(b, zone) for b in breaches],
-                numeric=2,
+                numeric=(5, 6),
             ),
             f'<p class="note">and {more} more</p>' if more else "",
             f"<h2>Next steps ({len(summary.next_steps)} open tickets, most urgent first)</h2>",
