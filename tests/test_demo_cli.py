@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -238,3 +239,64 @@ def test_report_names_tickets_without_a_tier(tmp_path: Path) -> None:
         desk.ingest(InboundMessage("m-1", "email", "ann@example.com", start))
         page = render_html(summarize(desk))
     assert (True, False) == ("<td>no tier</td>" in page, "<td>None</td>" in page)
+
+
+def test_demo_progress_reports_the_simulated_clock_and_running_counts(tmp_path: Path) -> None:
+    """on_step sees every step with the simulated instant and the counters so far, which
+    only grow, ending at the end of the day."""
+    from supportkit._demo import END, START
+
+    seen: list[tuple[int, int, object, int, int]] = []
+
+    def step(done: int, total: int, now: object, stats: object) -> None:
+        seen.append((done, total, now, stats.messages, stats.replies))  # type: ignore[attr-defined]
+
+    run_demo(tickets=20, seed=2, db=tmp_path / "p.sqlite3", on_step=step)
+    total = seen[0][1]
+    assert (list(range(1, total + 1)), START, END) == (
+        [s[0] for s in seen],
+        seen[0][2],
+        seen[-1][2],
+    )
+    messages = [s[3] for s in seen]
+    replies = [s[4] for s in seen]
+    assert (sorted(messages), sorted(replies), True) == (messages, replies, replies[-1] > 0)
+
+
+def test_plural_words() -> None:
+    """Counts agree with their nouns: 1 page, 2 pages, 1 redelivery, 0 retries."""
+    from supportkit._demo import plural
+
+    assert ["[b]1[/b] page", "[b]2[/b] pages", "[b]1[/b] redelivery", "[b]0[/b] retries"] == [
+        plural(1, "page"),
+        plural(2, "page"),
+        plural(1, "redelivery", "redeliveries"),
+        plural(0, "retry", "retries"),
+    ]
+
+
+def test_dashboard_never_says_one_of_a_plural(tmp_path: Path) -> None:
+    """No '1 escalations' or '1 pages' anywhere on the dashboard, whatever the seed."""
+    from rich.console import Console
+
+    from supportkit._demo import render_dashboard
+
+    wrong = []
+    for seed in range(4):
+        summary, stats = run_demo(tickets=8, seed=seed, db=tmp_path / f"{seed}.sqlite3")
+        console = Console(record=True, width=200, file=open(os.devnull, "w"))  # noqa: SIM115
+        render_dashboard(summary, stats, console)
+        console.file.close()
+        wrong += re.findall(r"\b1 [a-z ]*?(?:s|ies)\b", console.export_text())
+    assert [] == wrong
+
+
+def test_the_pager_is_sent_only_the_notices_it_takes(tmp_path: Path) -> None:
+    """The outbox holds one row per notice a notifier takes: the pager, which declares
+    notice_kinds = {sla_breached, ticket_escalated}, gets exactly its pages (retries reuse the
+    row), not a row for every event of the day."""
+    summary, stats = run_demo(tickets=60, seed=4, db=tmp_path / "o.sqlite3")
+    assert (stats.pages, True) == (
+        summary.receivers["notifier:pager"],
+        summary.receivers["notifier:log"] > 10 * stats.pages,
+    )

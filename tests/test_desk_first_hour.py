@@ -3,7 +3,9 @@ constructor arguments of the wrong type named clearly, and ``reply(take=True)``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -14,13 +16,16 @@ from supportkit import (
     FrozenClock,
     InboundMessage,
     InMemoryStore,
+    PluginError,
     Priority,
     SlaPolicy,
     Status,
     StepAction,
     SupportDesk,
     Tier,
+    hookimpl,
 )
+from supportkit._hookargs import Notice
 
 T0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
 POLICY = SlaPolicy.from_dict(
@@ -227,3 +232,51 @@ def test_reply_take_without_an_agent_is_refused_and_writes_nothing() -> None:
     with pytest.raises(EventError) as raised:
         desk.reply(ticket_id, "Hi", take=True)
     assert ("agent", before) == (raised.value.field, desk.events(ticket_id))
+
+
+class _Pager:
+    """A notifier that takes only SLA breaches."""
+
+    notice_kinds = frozenset({"sla_breached"})
+
+    def __init__(self) -> None:
+        self.kinds: list[str] = []
+
+    def notify(self, notice: Notice) -> None:
+        self.kinds.append(notice.kind)
+
+    @hookimpl
+    def supportkit_register_notifiers(self, register: Callable[[str, Any], None]) -> None:
+        register("pager", self)
+
+
+def test_a_notifier_gets_only_the_notices_it_declares() -> None:
+    """A notifier's notice_kinds attribute limits its outbox rows (and deliveries) to those kinds,
+    while a notifier without one still gets every notice."""
+    clock = FrozenClock(T0)
+    pager = _Pager()
+    desk = SupportDesk(store=InMemoryStore(), clock=clock, plugins=[pager], policies=[POLICY])
+    ticket_id = desk.ingest(_message(1, T0)).ticket_id
+    clock.advance(minutes=90)
+    desk.tick()
+    desk.reply(ticket_id, "Sorry", agent="ann")
+    desk.deliver()
+    rows = desk.outbox()
+    by_receiver = {
+        receiver: sorted({m.topic for m in rows if m.payload.get("receiver") == receiver})
+        for receiver in ("notifier:pager", "notifier:log")
+    }
+    assert (["sla_breached"], ["sla_breached"]) == (pager.kinds, by_receiver["notifier:pager"])
+    assert {"ticket_created", "event_appended", "sla_warning", "sla_breached"} <= set(
+        by_receiver["notifier:log"]
+    )
+
+
+@pytest.mark.parametrize("notices", [{"sla_brached"}, "sla_breached", 3])
+def test_a_notifier_with_unknown_notices_is_refused(notices: object) -> None:
+    """A misspelled kind would starve the notifier silently: registering it is a PluginError
+    naming the bad entry."""
+    pager = _Pager()
+    pager.notice_kinds = notices  # type: ignore[assignment]
+    with pytest.raises(PluginError, match="notice_kinds include"):
+        SupportDesk(store=InMemoryStore(), plugins=[pager], policies=[POLICY])

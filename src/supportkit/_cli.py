@@ -80,12 +80,13 @@ def _demo(args: argparse.Namespace) -> int:
     if not _needs_rich("demo"):
         return 1
     import tempfile
+    from datetime import datetime
     from pathlib import Path
 
     from rich.console import Console
-    from rich.progress import Progress
+    from rich.progress import BarColumn, Progress, TextColumn
 
-    from ._demo import render_dashboard, run_demo
+    from ._demo import DemoStats, render_dashboard, run_demo
 
     if args.db is not None and Path(args.db).exists():
         print(f"supportkit: error: {args.db} exists; pass a new --db path", file=sys.stderr)
@@ -93,14 +94,24 @@ def _demo(args: argparse.Namespace) -> int:
     console = Console()
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(args.db) if args.db is not None else Path(tmp) / "demo.sqlite3"
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("simulating a support day", total=None)
+        columns = (
+            TextColumn("simulating a support day"),
+            BarColumn(),
+            TextColumn("{task.fields[clock]}  {task.fields[counts]}"),
+        )
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task("demo", total=None, clock="", counts="")
+
+            def step(done: int, total: int, now: datetime, stats: DemoStats) -> None:
+                counts = (
+                    f"{stats.messages} messages · {stats.replies} replies · "
+                    f"{stats.breaches} SLA breaches"
+                )
+                clock = now.strftime("%a %H:%M UTC")
+                progress.update(task, completed=done, total=total, clock=clock, counts=counts)
+
             summary, stats = run_demo(
-                tickets=args.tickets,
-                seed=args.seed,
-                speed=args.speed,
-                db=db,
-                on_step=lambda done, total: progress.update(task, completed=done, total=total),
+                tickets=args.tickets, seed=args.seed, speed=args.speed, db=db, on_step=step
             )
         render_dashboard(summary, stats, console)
         if args.db is not None:

@@ -39,6 +39,8 @@ __all__ = ["DemoStats", "run_demo"]
 START = datetime(2025, 3, 3, 6, 0, tzinfo=UTC)  # a Monday
 END = datetime(2025, 3, 3, 23, 0, tzinfo=UTC)
 STEP = timedelta(minutes=5)
+#: How long the pager is unreachable from the start of the day (the outbox retries meanwhile).
+PAGER_DOWN = timedelta(hours=5)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
 TOP_ACCOUNTS = ("acme", "globex", "initech")
 CHANNELS = (("email", 45), ("chat", 25), ("web", 20), ("phone", 10))
@@ -138,7 +140,12 @@ class DemoCrm:
 
 
 class Pager:
-    """An on-call pager for SLA breaches and escalations that is unreachable until *back*."""
+    """An on-call pager for SLA breaches and escalations that is unreachable until *back*.
+
+    ``notice_kinds`` names the only notices it takes, so the desk queues nothing else for it.
+    """
+
+    notice_kinds = frozenset({"sla_breached", "ticket_escalated"})
 
     def __init__(self, clock: FrozenClock, back: datetime) -> None:
         self.clock = clock
@@ -147,8 +154,6 @@ class Pager:
         self.refused = 0
 
     def notify(self, notice: Notice) -> None:
-        if notice.kind not in ("sla_breached", "ticket_escalated"):
-            return
         if self.clock.now() < self.back:
             self.refused += 1
             raise IntegrationTimeout("pager service unreachable (connect timeout)")
@@ -408,18 +413,19 @@ def run_demo(
     seed: int = 7,
     speed: float = 0.0,
     db: str | Path,
-    on_step: Callable[[int, int], None] | None = None,
+    on_step: Callable[[int, int, datetime, DemoStats], None] | None = None,
 ) -> tuple[Summary, DemoStats]:
     """Simulate the day into the SQLite file *db*; return the summary and the counters.
 
-    *on_step(done, total)* is called after each simulated step (a progress bar); *speed* is
-    simulated seconds per real second (``0``: as fast as possible).
+    *on_step(done, total, now, stats)* is called after each simulated step with the simulated
+    clock and the running counters (a progress bar); *speed* is simulated seconds per real
+    second (``0``: as fast as possible).
     """
     rng = random.Random(seed)
     customers, agents, shifts = _people()
     clock = FrozenClock(START)
     support_hours = _calendar("UTC", "07:00-22:00")
-    pager = Pager(clock, back=START + timedelta(hours=5))
+    pager = Pager(clock, back=START + PAGER_DOWN)
     store = SqliteStore(db)
     store.set_meta(
         SETTINGS_KEY,
@@ -444,9 +450,10 @@ def run_demo(
     started = time.perf_counter()
     try:
         for n in range(steps + 1):
-            simulation.step(START + n * STEP)
+            now = START + n * STEP
+            simulation.step(now)
             if on_step is not None:
-                on_step(n + 1, steps + 1)
+                on_step(n + 1, steps + 1, now, simulation.stats)
             if speed > 0:
                 time.sleep(STEP.total_seconds() / speed)
         clock.set(END)
@@ -461,6 +468,12 @@ def run_demo(
     return summary, stats
 
 
+def plural(count: float | int | None, word: str, words: str | None = None) -> str:
+    """``"[b]1[/b] page"``, ``"[b]2[/b] pages"`` (*words*: an irregular plural)."""
+    number = count or 0
+    return f"[b]{number:g}[/b] {word if number == 1 else words or word + 's'}"
+
+
 def render_dashboard(summary: Summary, stats: DemoStats, console: Any) -> None:
     """Print the dashboard with rich (*console* is a ``rich.console.Console``)."""
     from rich import box
@@ -470,19 +483,26 @@ def render_dashboard(summary: Summary, stats: DemoStats, console: Any) -> None:
     from ._report import TIER_COLUMNS, cell, goal_rows, step_row, tier_name
 
     overall = summary.overall
+    receivers = summary.receivers
     lines = [
-        f"[b]{overall['incoming']}[/b] tickets from [b]{stats.messages}[/b] inbound messages "
-        f"([b]{stats.duplicates}[/b] redeliveries ignored), [b]{overall['solved']}[/b] solved, "
-        f"backlog [b]{overall['backlog']}[/b], reopened [b]{overall['reopened']}[/b]",
-        f"SLA: [b]{stats.warnings}[/b] warnings, [b]{stats.breaches}[/b] breaches, "
-        f"[b]{stats.auto_escalations}[/b] automatic escalations to L2; "
-        f"[b]{summary.engineering}[/b] escalations to engineering",
-        f"Outbox: [b]{summary.outbox.get('delivered', 0)}[/b] delivered, "
-        f"{stats.retried} retries while the pager was down ({stats.pager_refused} refused, "
-        f"then {stats.pages} pages), {summary.outbox.get('dead', 0)} dead letters, "
-        f"{summary.outbox.get('pending', 0)} pending",
-        f"CSAT [b]{cell(overall, 'csat', '%')}[/b] from {overall['csat_responses']} ratings; "
-        f"simulated in {stats.seconds:.1f} s",
+        f"{plural(overall['incoming'], 'ticket')} from "
+        f"{plural(stats.messages, 'inbound message')} "
+        f"({plural(stats.duplicates, 'redelivery', 'redeliveries')} ignored), "
+        f"[b]{overall['solved']}[/b] solved, backlog [b]{overall['backlog']}[/b], "
+        f"[b]{overall['reopened']}[/b] reopened",
+        f"SLA: {plural(stats.warnings, 'warning')}, {plural(stats.breaches, 'breach', 'breaches')}"
+        f", {plural(stats.auto_escalations, 'automatic escalation')} to L2; "
+        f"{plural(summary.engineering, 'escalation')} to engineering",
+        f"Outbox: {plural(summary.outbox.get('delivered', 0), 'notice')} delivered, one per "
+        "event and change for each notifier that takes it: "
+        f"{receivers.get('notifier:log', 0)} to the log notifier (it takes every notice), "
+        f"{receivers.get('notifier:pager', 0)} to the pager (breaches and escalations only)",
+        f"The pager was down until {(START + PAGER_DOWN):%H:%M} UTC: "
+        f"{plural(stats.retried, 'retry', 'retries')} ({stats.pager_refused} refused, then "
+        f"{plural(stats.pages, 'page')}), {plural(summary.outbox.get('dead', 0), 'dead letter')}"
+        f", [b]{summary.outbox.get('pending', 0)}[/b] pending",
+        f"CSAT [b]{cell(overall, 'csat', '%')}[/b] from "
+        f"{plural(overall['csat_responses'] or 0, 'rating')}; simulated in {stats.seconds:.1f} s",
     ]
     console.print(Panel("\n".join(lines), title=summary.title, expand=False))
     tiers = Table(
@@ -499,7 +519,7 @@ def render_dashboard(summary: Summary, stats: DemoStats, console: Any) -> None:
             tier_name(row), *(cell(row, m, u, compact=True) for _, _, m, u in TIER_COLUMNS)
         )
     console.print(tiers)
-    goals = Table(title="Goals", title_justify="left")
+    goals = Table(title="Goals", title_justify="left", box=box.SIMPLE_HEAD)
     for name in ("goal", "value", "target", "result"):
         goals.add_column(name, justify="left" if name == "goal" else "right")
     for goal, value, target, verdict in goal_rows(summary):
@@ -507,8 +527,10 @@ def render_dashboard(summary: Summary, stats: DemoStats, console: Any) -> None:
         goals.add_row(goal, value, target, f"[{colour}]{verdict}[/{colour}]")
     console.print(goals)
     steps = Table(
-        title=f"Next steps for open tickets ({len(summary.next_steps)}; first 12)",
+        title=f"Next steps for open tickets, most urgent first ({len(summary.next_steps)}; "
+        "first 12)",
         title_justify="left",
+        box=box.SIMPLE_HEAD,
     )
     for name in ("ticket", "waiting on", "action", "owner", "due"):
         steps.add_column(name)

@@ -88,6 +88,33 @@ _REGISTRIES: Mapping[str, tuple[str, type | None, str]] = {
 _T = TypeVar("_T")
 
 
+def _wants(notifier: object, kind: str) -> bool:
+    """Whether *notifier* takes notices of *kind*: the kinds in its optional ``notices``
+    attribute, else every kind."""
+    notices = getattr(notifier, "notice_kinds", None)
+    return notices is None or kind in notices
+
+
+def _check_notices(owner: str, name: str, notifier: object) -> None:
+    """A notifier's ``notice_kinds`` must be a collection of notice kinds (a typo would silently
+    starve it), else :class:`PluginError`."""
+    notices = getattr(notifier, "notice_kinds", None)
+    if notices is None:
+        return
+    if isinstance(notices, str) or not isinstance(notices, Collection):
+        bad: object = notices
+    else:
+        bad = next((kind for kind in notices if kind not in NOTICE_TYPES), None)
+        if bad is None:
+            return
+    raise PluginError(
+        f"plugin {owner!r} registered notifier {name!r} whose notice_kinds include {bad!r}: "
+        f"notice_kinds is a collection of notice kinds ({', '.join(NOTICE_TYPES)}), or leave it "
+        "out for every kind",
+        plugin=owner,
+    )
+
+
 @runtime_checkable
 class _Strategy(SelectionStrategy, Protocol):
     """``SelectionStrategy``, checkable at run time (a result must have ``choose``)."""
@@ -327,6 +354,8 @@ class PluginHost:
                 f"{description}",
                 plugin=owner,
             )
+        if kind == "notifier":
+            _check_notices(owner, name, obj)
         if name in registry:
             raise PluginError(
                 f"{kind} {name!r} is registered twice, by plugin {registry[name][0]!r} and by "
@@ -578,7 +607,8 @@ class PluginHost:
         if kind not in NOTICE_TYPES:
             raise EventError(f"unknown notice kind {kind!r}: use one of {', '.join(NOTICE_TYPES)}")
         names = self.implementers(f"supportkit_{kind}")
-        return names + [f"notifier:{name}" for name in self._ready()["notifier"]]
+        notifiers = self._ready()["notifier"].items()
+        return names + [f"notifier:{name}" for name, (_, n) in notifiers if _wants(n, kind)]
 
     def notify(self, notice: Notice, *, only: Collection[str] | None = None) -> list[PluginError]:
         """Broadcast *notice* to its hook and to every notifier; return the failures.
@@ -604,7 +634,7 @@ class PluginHost:
                     failures.append(error)
         for name, (_, notifier) in notifiers.items():
             target = f"notifier:{name}"
-            if only is None or target in only:
+            if (target in only) if only is not None else _wants(notifier, notice.kind):
                 try:
                     notifier.notify(notice)
                 except Exception as exc:

@@ -75,8 +75,9 @@ class Summary:
     zone ``tz``) and the goal results; ``hourly`` is ``(hour, created, solved)`` for every hour
     in ``tz`` from the first event to the last (hours without events count 0); ``next_steps``
     covers every open ticket, most urgent first; ``breaches`` every breached SLA cycle, oldest
-    first; ``outbox`` counts messages per status; ``engineering`` counts escalations to
-    engineering.
+    first; ``outbox`` counts messages per status and ``receivers`` per receiver (a notifier
+    ``"notifier:<name>"``, a plugin, or ``"reply"`` for replies to customers);
+    ``engineering`` counts escalations to engineering.
     """
 
     title: str
@@ -88,6 +89,7 @@ class Summary:
     breaches: tuple[Breach, ...]
     outbox: Mapping[str, int]
     engineering: int
+    receivers: Mapping[str, int] = attrs.field(factory=dict)
 
     @property
     def overall(self) -> GroupMetrics:
@@ -137,7 +139,9 @@ def summarize(
         last = event.ts if last is None else max(last, event.ts)
         if event.kind == "escalated" and desk.ladder is not None:
             engineering += desk.ladder.is_engineering(event.data["level"])
-    outbox = Counter(message.status for message in desk.outbox())
+    messages = desk.outbox()
+    outbox = Counter(message.status for message in messages)
+    receivers = Counter(m.payload.get("receiver", m.topic) for m in messages)
     return Summary(
         title=title or "supportkit report",
         at=at,
@@ -148,6 +152,7 @@ def summarize(
         breaches=_breaches(desk, at),
         outbox=dict(outbox),
         engineering=engineering,
+        receivers=dict(receivers),
     )
 
 

@@ -306,6 +306,10 @@ class Notifier(Protocol):
 
     Register one with ``supportkit_register_notifiers``. A notifier that raises is reported
     as a :class:`~supportkit.PluginError` and never stops the other receivers.
+
+    A notifier that wants only some notices says so with an optional ``notice_kinds`` attribute,
+    a collection of notice kinds (``frozenset({"sla_breached", "ticket_escalated"})``): the
+    desk then queues only those for it in the outbox, instead of every notice of every event.
     """
 
     def notify(self, notice: Notice) -> None:
