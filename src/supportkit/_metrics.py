@@ -831,9 +831,13 @@ class PresenceState(enum.StrEnum):
     ``away`` and ``offline``."""
 
     ONLINE = "online"
+    """Available for work."""
     BUSY = "busy"
+    """Online and working a ticket."""
     AWAY = "away"
+    """Signed in but not available."""
     OFFLINE = "offline"
+    """Not signed in."""
 
 
 def _presence_state(value: Any) -> PresenceState:

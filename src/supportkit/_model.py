@@ -41,22 +41,30 @@ class Status(enum.StrEnum):
     """A ticket's status (Zendesk's categories, which the SLA pause rules depend on)."""
 
     NEW = "new"
+    """Just opened: nobody has acted on it yet."""
     OPEN = "open"
+    """An agent is working on it."""
     PENDING = "pending"
     """Waiting on the customer."""
     ON_HOLD = "on_hold"
     """Waiting on a third party or engineering."""
     SOLVED = "solved"
+    """Answered; a customer message reopens it."""
     CLOSED = "closed"
+    """Final: a follow-up message opens a new, linked ticket."""
 
 
 class Priority(enum.StrEnum):
     """A ticket's priority, lowest first (``Priority.rank`` orders them)."""
 
     LOW = "low"
+    """Rank 0."""
     NORMAL = "normal"
+    """Rank 1, the default of a new ticket."""
     HIGH = "high"
+    """Rank 2."""
     URGENT = "urgent"
+    """Rank 3, the most urgent."""
 
     @property
     def rank(self) -> int:
@@ -76,20 +84,30 @@ class Channel(enum.StrEnum):
     """
 
     EMAIL = "email"
+    """E-mail."""
     CHAT = "chat"
+    """Live chat."""
     WEB = "web"
+    """A web form or help-centre request."""
     PHONE = "phone"
+    """A phone call."""
     API = "api"
+    """Created by another system through an API."""
     SOCIAL = "social"
+    """A social-media message."""
 
 
 class Role(enum.StrEnum):
     """Who did something: the customer, an agent, the system (automation) or a bot."""
 
     CUSTOMER = "customer"
+    """The customer (requester)."""
     AGENT = "agent"
+    """A support agent."""
     SYSTEM = "system"
+    """The desk's own automation (routing, escalation, SLA)."""
     BOT = "bot"
+    """A bot answering for the desk; its messages are not agent replies."""
 
 
 def _frozen_map(value: Mapping[str, Any] | None) -> Mapping[str, Any]:

@@ -54,9 +54,13 @@ class Party(enum.StrEnum):
     TEAM = "team"
     """Nobody is assigned yet: the queue (or the owning group) must pick the ticket up."""
     AGENT = "agent"
+    """The assigned agent owes the next step."""
     CUSTOMER = "customer"
+    """The customer owes an answer (the ticket is pending)."""
     ENGINEERING = "engineering"
+    """Engineering owes a fix or an answer."""
     THIRD_PARTY = "third_party"
+    """Someone outside the desk (on hold); the owner chases them."""
 
 
 class StepAction(enum.StrEnum):

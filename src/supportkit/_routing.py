@@ -71,9 +71,11 @@ class AgentStatus(enum.StrEnum):
     """An agent's presence: only ``online`` agents receive new work."""
 
     ONLINE = "online"
+    """Receives new work."""
     AWAY = "away"
     """Keeps current work, receives nothing new."""
     OFFLINE = "offline"
+    """Receives nothing new; assigned tickets stay assigned."""
 
 
 class Requirements(NamedTuple):
