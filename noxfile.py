@@ -69,6 +69,15 @@ def docs(session: nox.Session) -> None:
     """Build the documentation site with warnings as errors."""
     session.install("-e", ".[cli,numpy]", *group("docs"))
     session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / ".site"))
+    # The site works opened from disk: no fonts or scripts from other hosts, links name files.
+    session.run("python", "tests/check_site.py", str(ROOT / ".site"))
+
+
+@nox.session
+def examples(session: nox.Session) -> None:
+    """Every docs example, twice, where only the README's ``pip install -e ".[cli]"`` is."""
+    session.install("-e", ".[cli]")
+    session.run("python", "tests/docs_examples.py")
 
 
 @nox.session
