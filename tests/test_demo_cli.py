@@ -287,7 +287,7 @@ def test_dashboard_never_says_one_of_a_plural(tmp_path: Path) -> None:
         console = Console(record=True, width=200, file=open(os.devnull, "w"))  # noqa: SIM115
         render_dashboard(summary, stats, console)
         console.file.close()
-        wrong += re.findall(r"\b1 [a-z ]*?(?:s|ies)\b", console.export_text())
+        wrong += re.findall(r"(?<![\d.])1 [a-z ]*?(?:s|ies)\b", console.export_text())
     assert [] == wrong
 
 
