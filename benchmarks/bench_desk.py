@@ -10,7 +10,9 @@ appended per second and the p50/p99 latency of one ``ingest`` call; ``durability
 PostgreSQL (the ``supportkit-postgres`` plugin, when installed and the server at
 ``SUPPORTKIT_POSTGRES_URL`` answers; ``synchronous_commit`` as the server has it, ``on`` by
 default) runs with 1, 2 and 4 processes on one database, each ingesting its own stream of
-``--pg-messages`` messages; events/s is all processes' events over the wall time.
+``--pg-messages`` messages; events/s is all processes' events over the wall time. It runs
+with ``durability="full"`` (``synchronous_commit=on``, the issue's setting) and ``"normal"``
+(``off``).
 
 Targets (issue 9): at least 20,000 events/s in memory and 3,000 events/s durable on SQLite.
 Issue 16: at least 3,000 events/s on PostgreSQL with one process and 1.5x that with four.
@@ -186,18 +188,18 @@ def run(label: str, store: object, stream: list[InboundMessage]) -> tuple[float,
 
 
 def _postgres_process(
-    url: str, schema: str, stream: list[InboundMessage], start: Any, results: Any
+    url: str, schema: str, durability: str, stream: list[InboundMessage], start: Any, results: Any
 ) -> None:
     from supportkit_postgres import PostgresStore
 
-    store = PostgresStore(url, schema=schema)
+    store = PostgresStore(url, schema=schema, durability=durability)
     start.wait()
     began = time.perf_counter()
     events, elapsed, latencies = ingest_all(store, stream)
     results.put((began, began + elapsed, events, latencies))
 
 
-def postgres(count: int, seed: int) -> dict[int, float]:
+def postgres(count: int, seed: int, durability: str) -> dict[int, float]:
     """Ingest rates with 1, 2 and 4 processes on one PostgreSQL database (a fresh schema
     per run); empty when the plugin or the server is missing."""
     url = os.environ.get("SUPPORTKIT_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -218,7 +220,9 @@ def postgres(count: int, seed: int) -> dict[int, float]:
         try:
             PostgresStore(url, schema=schema).close()  # create and migrate once
             workers = [
-                context.Process(target=_postgres_process, args=(url, schema, s, start, queue))
+                context.Process(
+                    target=_postgres_process, args=(url, schema, durability, s, start, queue)
+                )
                 for s in streams
             ]
             for worker in workers:
@@ -233,7 +237,7 @@ def postgres(count: int, seed: int) -> dict[int, float]:
         events = sum(r[2] for r in results)
         latencies = [latency for r in results for latency in r[3]]
         rates[processes] = events / wall
-        label = f"postgres {processes} process" + ("es" if processes > 1 else "")
+        label = f"postgres {durability} x{processes}"
         print(report(label, count * processes, events, wall, latencies))
     return rates
 
@@ -272,14 +276,16 @@ def main() -> None:
             SqliteStore(Path(tmp) / "f.db", durability="full"),
             stream[: max(1, count // 10)],
         )
-    pg = postgres(args.pg_messages or (2_000 if args.quick else 5_000), args.seed)
-    if pg:
-        print(
-            f"postgres targets: 1 process >= 3,000 events/s ({pg[1] / 3_000:.2f}x), 4 processes "
-            f">= 1.5x one ({pg[4] / pg[1]:.2f}x); sqlite normal / postgres 1 process = "
-            f"{normal / pg[1]:.1f}x; load average now "
-            + ", ".join(f"{x:.2f}" for x in os.getloadavg())
-        )
+    pg_count = args.pg_messages or (2_000 if args.quick else 5_000)
+    for durability in ("full", "normal"):  # synchronous_commit on, off
+        pg = postgres(pg_count, args.seed, durability)
+        if pg:
+            print(
+                f"postgres {durability}: 1 process >= 3,000 events/s ({pg[1] / 3_000:.2f}x), "
+                f"4 processes >= 1.5x one ({pg[4] / pg[1]:.2f}x); sqlite normal / postgres 1 "
+                f"process = {normal / pg[1]:.1f}x; load average now "
+                + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+            )
     print(
         f"targets: in-memory >= 20,000 events/s ({memory / 20_000:.2f}x), "
         f"sqlite durable >= 3,000 events/s ({normal / 3_000:.2f}x normal, "

@@ -133,12 +133,23 @@ def test_a_newer_schema_is_refused(pg_url: str, new_schema: Callable[[], str]) -
         ({"url": "postgresql://x@127.0.0.1/db", "schema": "x; DROP TABLE y"}, "identifier"),
         ({"url": "postgresql://x@127.0.0.1/db", "min_size": 0}, "pool sizes"),
         ({"url": "postgresql://x@127.0.0.1/db", "min_size": 3, "max_size": 2}, "below"),
+        ({"url": "postgresql://x@127.0.0.1/db", "durability": "fsync"}, "durability must be"),
     ],
 )
 def test_bad_options_are_configuration_errors(options: dict[str, object], match: str) -> None:
     """Bad store options are refused before any connection is made."""
     with pytest.raises(ConfigurationError, match=match):
         PostgresStore(**options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("durability", "setting"), [("full", "on"), ("normal", "off")])
+def test_durability_sets_synchronous_commit(
+    pg_url: str, new_schema: Callable[[], str], durability: str, setting: str
+) -> None:
+    """The store's connections commit with the synchronous_commit its durability names."""
+    with PostgresStore(pg_url, schema=new_schema(), durability=durability) as store:
+        rows = store._query("setting", "SHOW synchronous_commit")
+    assert [(setting,)] == rows
 
 
 def test_an_unreachable_server_is_a_store_error() -> None:
@@ -157,16 +168,20 @@ def _terminate_others(url: str, schema: str) -> int:
             " AND application_name = %s",
             (f"sk-{schema}",),
         ).fetchall()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (f"sk-{schema}",)
+        ).fetchone() != (0,):
+            time.sleep(0.05)  # until the server processes are gone
     return len(rows)
 
 
-def test_a_dropped_connection_is_retried_on_a_fresh_one(
-    pg_url: str, new_schema: Callable[[], str]
-) -> None:
-    """Connections killed between operations: reads and writes go on, on fresh connections."""
+def test_a_dropped_connection_is_replaced(pg_url: str, new_schema: Callable[[], str]) -> None:
+    """Connections killed between operations: the health check before use notices (the
+    server told them it was ending the session) and reads and writes go on, on fresh ones."""
     schema = new_schema()
     url = f"{pg_url}?application_name=sk-{schema}"
-    with PostgresStore(url, schema=schema, min_size=2, max_size=2, check=False) as store:
+    with PostgresStore(url, schema=schema, min_size=2, max_size=2) as store:
         store.commit(Commit("T-1", (ev("T-1"),), 0, message=("chat", "m-1")))
         assert _terminate_others(pg_url, schema) >= 1
         version = store.commit(Commit("T-1", (ev("T-1", "tagged"),), 1))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import select
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -29,6 +30,8 @@ __all__ = ["MIGRATIONS", "PostgresStore"]
 log = logging.getLogger("supportkit_postgres")
 
 T = TypeVar("T")
+
+_SYNCHRONOUS_COMMIT = {"full": "on", "normal": "off"}
 
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
@@ -101,6 +104,16 @@ def _outbox_row(row: tuple[Any, ...]) -> OutboxMessage:
     )
 
 
+def _check(conn: psycopg.Connection[Any]) -> None:
+    """The pool's health check before each use: free while the connection is quiet.
+
+    An idle connection has nothing to read; if it has (the server said it is shutting the
+    session down, or closed it), a real round trip decides, and a dead one is replaced.
+    """
+    if conn.closed or select.select([conn.fileno()], [], [], 0)[0]:
+        ConnectionPool.check_connection(conn)
+
+
 class _Conflict(Exception):
     """Raised inside a commit's transaction to roll it back; carries the error to raise."""
 
@@ -119,8 +132,10 @@ class PostgresStore:
     version check is a row-version compare-and-set on the ticket's stream row; outbox and due
     claims use ``FOR UPDATE SKIP LOCKED``. A dropped connection is retried on a fresh one
     where that is safe; otherwise a :class:`~supportkit.StoreError` names the operation.
-    ``synchronous_commit`` is the server's (``on`` by default): an acknowledged write survives
-    a crash of the database server.
+    ``durability="full"`` (the default, ``synchronous_commit=on``): an acknowledged write
+    survives a crash of the database server; ``"normal"`` (``synchronous_commit=off``, like
+    SQLite's ``normal``): it survives the application being killed, and a server crash may
+    lose the last fraction of a second of acknowledged writes (never half of one).
 
     :meth:`wait_for_work` blocks until another process adds outbox rows or due entries
     (``LISTEN``/``NOTIFY``) or a timeout passes; the desk's worker uses it between rounds.
@@ -135,6 +150,7 @@ class PostgresStore:
         max_size: int = 4,
         timeout: float = 30.0,
         check: bool = True,
+        durability: str = "full",
     ) -> None:
         if not isinstance(url, str) or not url:
             raise ConfigurationError(
@@ -150,6 +166,13 @@ class PostgresStore:
             raise ConfigurationError(f"pool sizes must be whole numbers >= 1, got {min_size}")
         if max_size < min_size:
             raise ConfigurationError(f"max_size {max_size} is below min_size {min_size}")
+        if durability not in _SYNCHRONOUS_COMMIT:
+            raise ConfigurationError(
+                f"durability must be 'full' (synchronous_commit=on: an acknowledged write "
+                f"survives a database server crash) or 'normal' (synchronous_commit=off: it "
+                f"survives the application being killed), got {durability!r}"
+            )
+        self.durability = durability
         self.url = url
         self.schema = schema
         self.channel = f"supportkit_{schema}"
@@ -160,8 +183,15 @@ class PostgresStore:
             min_size=min_size,
             max_size=max_size,
             timeout=timeout,
-            kwargs={"options": f"-c search_path={schema}", "autocommit": True},
-            check=ConnectionPool.check_connection if check else None,
+            kwargs={
+                "options": f"-c search_path={schema}"
+                f" -c synchronous_commit={_SYNCHRONOUS_COMMIT[durability]}",
+                "autocommit": True,
+                # No server-side prepared statements: a pipeline aborted by a failed check
+                # would leave psycopg believing in statements the server never prepared.
+                "prepare_threshold": None,
+            },
+            check=_check if check else None,
             open=False,
             name=f"supportkit-{schema}",
         )
@@ -194,6 +224,7 @@ class PostgresStore:
         *,
         replay: bool = True,
         write: bool = True,
+        sent: bool = False,
     ) -> T:
         """Run *body* in one transaction on a pooled connection.
 
@@ -203,7 +234,7 @@ class PostgresStore:
         again is harmless, else a StoreError saying so.
         """
         for attempt in range(1, _ATTEMPTS + 1):
-            committing = False
+            committing = sent
             try:
                 # Pool connections are in autocommit mode: a read is one statement, a write
                 # is BEGIN ... COMMIT sent here, so a failure is known to be before or during
@@ -295,7 +326,10 @@ class PostgresStore:
         self.close()
 
     def __repr__(self) -> str:
-        return f"PostgresStore({self._where()!r}, schema={self.schema!r})"
+        return (
+            f"PostgresStore({self._where()!r}, schema={self.schema!r}, "
+            f"durability={self.durability!r})"
+        )
 
     # --- wake-ups ------------------------------------------------------------------------------
 
@@ -437,36 +471,45 @@ class PostgresStore:
     # --- DeskStore -----------------------------------------------------------------------------
 
     def commit(self, commit: Commit) -> int:
-        """Write *commit* in one transaction; see :class:`~supportkit.typing.DeskStore`."""
+        """Write *commit* in one transaction; see :class:`~supportkit.typing.DeskStore`.
+
+        The transaction is sent as one pipeline (one round trip): the checks are constraint
+        violations in the database (message id, stream version, alert keys), so a failed
+        check aborts the transaction before its COMMIT, and the error says which one.
+        """
         check_batch(commit.ticket_id, commit.events)
         check_version(commit.ticket_id, commit.expected_version, commit.expected_version)
         ticket_id = commit.ticket_id
         expected = commit.expected_version
+        count = len(commit.events)
+        alerts = list(dict.fromkeys(commit.alerts))
 
-        def run(cur: psycopg.Cursor[Any]) -> int:
+        def statements(cur: psycopg.Cursor[Any]) -> None:
             if commit.message is not None:
                 cur.execute(
-                    "INSERT INTO messages (channel, message_id, ticket_id) VALUES (%s, %s, %s)"
-                    " ON CONFLICT DO NOTHING",
+                    "INSERT INTO messages (channel, message_id, ticket_id) VALUES (%s, %s, %s)",
                     (*commit.message, ticket_id),
                 )
-                if cur.rowcount != 1:
-                    owner = cur.execute(
-                        "SELECT ticket_id FROM messages WHERE channel = %s AND message_id = %s",
-                        commit.message,
-                    ).fetchone()
-                    actual = self._version(cur, ticket_id)
-                    raise _Conflict(duplicate_message(commit, owner[0] if owner else "?", actual))
-            if not self._advance(cur, ticket_id, expected, len(commit.events)):
-                raise self._stale(cur, ticket_id, expected)
-            if commit.alerts:
+            if expected == 0 and count:
                 cur.execute(
-                    "INSERT INTO alerts (ticket_id, key) SELECT %s, unnest(%s::text[])"
-                    " ON CONFLICT DO NOTHING",
-                    (ticket_id, list(commit.alerts)),
+                    "INSERT INTO streams (ticket_id, version) VALUES (%s, %s)", (ticket_id, count)
                 )
-                if cur.rowcount != len(set(commit.alerts)):
-                    raise _Conflict(alert_conflict(commit, expected))
+            elif expected == 0:  # nothing to append to a ticket that must not exist
+                cur.execute(
+                    "SELECT 1 / (1 - count(*)) FROM streams WHERE ticket_id = %s", (ticket_id,)
+                )
+            else:  # compare-and-set; a stale version divides by zero
+                cur.execute(
+                    "WITH moved AS (UPDATE streams SET version = version + %s"
+                    " WHERE ticket_id = %s AND version = %s RETURNING 1)"
+                    " SELECT 1 / count(*) FROM moved",
+                    (count, ticket_id, expected),
+                )
+            if alerts:
+                cur.execute(
+                    "INSERT INTO alerts (ticket_id, key) SELECT %s, unnest(%s::text[])",
+                    (ticket_id, alerts),
+                )
             if commit.events:
                 self._insert_events(cur, ticket_id, commit.events, expected)
             if commit.snapshot is not None:
@@ -503,11 +546,63 @@ class PostgresStore:
                 )
             if commit.outbox or (commit.due is not None and not commit.keep_due):
                 cur.execute("SELECT pg_notify(%s, '')", (self.channel,))
-            return expected + len(commit.events)
+
+        def conflict(cur: psycopg.Cursor[Any], exc: psycopg.Error) -> StoreError | None:
+            """The ConcurrencyError a failed check stands for (None: a real error)."""
+            constraint = exc.diag.constraint_name
+            if isinstance(exc, errors.UniqueViolation) and constraint == "messages_pkey":
+                owner = cur.execute(
+                    "SELECT ticket_id FROM messages WHERE channel = %s AND message_id = %s",
+                    commit.message,
+                ).fetchone()
+                actual = self._version(cur, ticket_id)
+                return duplicate_message(commit, owner[0] if owner else "?", actual)
+            stale = isinstance(exc, errors.DivisionByZero) or (
+                isinstance(exc, errors.UniqueViolation) and constraint == "streams_pkey"
+            )
+            if stale:
+                return self._stale(cur, ticket_id, expected).error
+            if isinstance(exc, errors.UniqueViolation) and constraint == "alerts_pkey":
+                return alert_conflict(commit, expected)
+            return None
 
         # A commit that consumes a message id may be replayed after a lost COMMIT: if the
         # first one landed, the replay finds the message and reports it as a duplicate.
-        return self._run(f"commit to ticket {ticket_id}", run, replay=commit.message is not None)
+        self._pipeline(
+            f"commit to ticket {ticket_id}", statements, conflict, replay=commit.message is not None
+        )
+        return expected + count
+
+    def _pipeline(
+        self,
+        what: str,
+        statements: Callable[[psycopg.Cursor[Any]], None],
+        conflict: Callable[[psycopg.Cursor[Any], psycopg.Error], StoreError | None],
+        *,
+        replay: bool,
+    ) -> None:
+        """Send BEGIN, *statements* and COMMIT as one pipeline; a statement that fails aborts
+        the transaction, and ``conflict`` turns its error into the error to raise."""
+
+        def run(cur: psycopg.Cursor[Any]) -> None:
+            conn = cur.connection
+            try:
+                with conn.pipeline():
+                    cur.execute("BEGIN")
+                    statements(cur)
+                    cur.execute("COMMIT")
+            except psycopg.Error as exc:
+                if conn.broken or isinstance(exc, (psycopg.OperationalError, *_RETRYABLE)):
+                    raise
+                cur.execute("ROLLBACK")
+                error = conflict(cur, exc)
+                if error is None:
+                    raise
+                raise _Conflict(error) from None
+
+        # Everything, COMMIT included, is sent at once: a lost connection has an unknown
+        # outcome (committing=True), so only a replayable body is retried after one.
+        self._run(what, run, replay=replay, write=False, sent=True)
 
     def message_ticket(self, channel: str, message_id: str) -> str | None:
         """The ticket a channel message id belongs to, or ``None``."""
