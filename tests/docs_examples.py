@@ -24,7 +24,7 @@ PAGES = sorted([*(ROOT / "docs").rglob("*.md"), ROOT / "README.md"])
 BLOCK = re.compile(r"^```python(?: title=\"([^\"]*)\")?\n(.*?)^```", re.S | re.M)
 #: Block titles naming an extra of supportkit, and the module that extra installs: such a
 #: block runs where that module is installed (the test suite), and is skipped elsewhere.
-EXTRAS = {"needs supportkit[numpy]": "numpy"}
+EXTRAS = {"needs supportkit[numpy]": "numpy", "needs pytest": "pytest"}
 
 
 def blocks(page: Path) -> list[str]:
