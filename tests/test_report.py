@@ -120,6 +120,16 @@ def test_axis_ticks_start_at_zero_and_cover_the_top_in_round_steps(top: float) -
     )
 
 
+def test_durations_read_as_minutes_hours_and_days() -> None:
+    """Targets and times read '4 h', not '4 h 00'; minutes below two hours; days from 48 h."""
+    from supportkit._report import _minutes
+
+    assert ["–", "45 min", "119 min", "4 h", "4 h 30 min", "47 h", "2 d", "2 d 3 h"] == [
+        _minutes(value)
+        for value in (None, 2700, 7140, 14400, 16200, 47 * 3600, 48 * 3600, 51 * 3600)
+    ]
+
+
 def test_count_axes_tick_whole_numbers() -> None:
     """Two tickets are ticked 0, 1, 2, never 0.5 or 1.5."""
     assert ([0, 1, 2], [0, 0.5, 1, 1.5, 2]) == (axis_ticks(2, whole=True), axis_ticks(2))

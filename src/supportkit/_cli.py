@@ -94,17 +94,18 @@ def _demo(args: argparse.Namespace) -> int:
     console = Console()
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(args.db) if args.db is not None else Path(tmp) / "demo.sqlite3"
-        columns = (
-            TextColumn("simulating a support day"),
-            BarColumn(),
-            TextColumn("{task.fields[clock]}  {task.fields[counts]}"),
+        columns = (  # within 80 columns
+            TextColumn("simulating"),
+            BarColumn(bar_width=12),
+            TextColumn("{task.fields[clock]}"),
+            TextColumn("{task.fields[counts]}"),
         )
         with Progress(*columns, console=console, transient=True) as progress:
             task = progress.add_task("demo", total=None, clock="", counts="")
 
             def step(done: int, total: int, now: datetime, stats: DemoStats) -> None:
                 counts = (
-                    f"{stats.messages} messages · {stats.replies} replies · "
+                    f"{stats.messages} messages, {stats.replies} replies, "
                     f"{stats.breaches} SLA breaches"
                 )
                 clock = now.strftime("%a %H:%M UTC")
