@@ -82,6 +82,8 @@ EXPECTED = [
     "SlaTracker",
     "SlaWarning",
     "SqliteStore",
+    "StaffingPlan",
+    "StaffingRow",
     "Status",
     "StatusChanged",
     "StepAction",
@@ -115,6 +117,7 @@ EXPECTED = [
     "select_policy",
     "sla_deadline",
     "sla_metric_events",
+    "staffing_plan",
     "whatif",
 ]
 

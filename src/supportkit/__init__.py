@@ -63,6 +63,7 @@ from ._model import (
     Tier,
 )
 from ._nextstep import NextStep, Party, StepAction, audit_next_steps, next_step, sla_deadline
+from ._plan import StaffingPlan, StaffingRow, staffing_plan
 from ._routing import (
     AgentState,
     AgentStatus,
@@ -196,6 +197,8 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "SlaTracker",
     "SlaWarning",
     "SqliteStore",
+    "StaffingPlan",
+    "StaffingRow",
     "Status",
     "StatusChanged",
     "StepAction",
@@ -229,6 +232,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "select_policy",
     "sla_deadline",
     "sla_metric_events",
+    "staffing_plan",
     "whatif",
 ]
 
