@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -311,7 +311,7 @@ def whatif(
     policies: Sequence[SlaPolicy] | None = None,
     calendars: Mapping[str, BusinessCalendar] | None = None,
     start: datetime,
-    end: datetime | None = None,
+    end: datetime,
     actual: SlaConfig | None = None,
     groupings: Sequence[str] = ("all", "tier"),
     goals: Iterable[Goal] = (),
@@ -321,8 +321,7 @@ def whatif(
 
     *actual* is the configuration the desk ran with; by default the one recorded in the store
     (a :class:`~supportkit.SqliteStore` keeps the desk's settings). Leaving out *policies* or
-    *calendars* keeps the actual ones (propose new hours alone, or new targets alone). *end*
-    defaults to now.
+    *calendars* keeps the actual ones (propose new hours alone, or new targets alone).
     Every ticket is evaluated at *end* under both. *goals* (SLA attainment goals) are judged on
     both sides.
     """
@@ -343,7 +342,7 @@ def whatif(
         actual,
         proposed,
         start,
-        end if end is not None else datetime.now(UTC),
+        end,
         tuple(groupings),
         tuple(goals),
     )
