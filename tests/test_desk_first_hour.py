@@ -166,6 +166,8 @@ def test_desk_accepts_one_policy_and_one_tier() -> None:
         ({"clock": T0}, "clock must be a supportkit Clock (SystemClock(), FrozenClock(...))"),
         ({"router": "round-robin"}, "router must be a supportkit.Router or None"),
         ({"ladder": ["L1", "L2"]}, "ladder must be a supportkit.EscalationLadder or None"),
+        ({"max_attempts": "3"}, "max_attempts must be a whole number of at least 1, got '3'"),
+        ({"cache_size": 0}, "cache_size must be a whole number of at least 1, got 0"),
     ],
 )
 def test_wrong_constructor_types_name_the_expected_type(

@@ -272,8 +272,11 @@ class SupportDesk:
         if router is not None and router.strategy_for is None:
             router.strategy_for = self.plugins.routing_strategy
         self.ladder = ladder
-        if max_attempts < 1:
-            raise ConfigurationError(f"max_attempts must be at least 1, got {max_attempts}")
+        for name, number in (("max_attempts", max_attempts), ("cache_size", cache_size)):
+            if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+                raise ConfigurationError(
+                    f"{name} must be a whole number of at least 1, got {number!r}"
+                )
         self.max_attempts = max_attempts
         self._backoff = seconds(backoff, "backoff", ConfigurationError)
         self._max_backoff = seconds(max_backoff, "max_backoff", ConfigurationError)
