@@ -198,7 +198,8 @@ def agents_needed_many(
         import numpy as np  # optional dependency, imported when used
     except ImportError as exc:  # pragma: no cover - the test environment has numpy
         raise ConfigurationError(
-            'agents_needed_many needs numpy: pip install "supportkit[numpy]"'
+            "agents_needed_many needs numpy, the 'numpy' extra: pip install -e '.[numpy]' in a "
+            "checkout of supportkit (pip install 'supportkit[numpy]' once it is on an index)"
         ) from exc
     handling = _number("aht", aht, positive=True)
     goal = _fraction("target", target, zero=False)
