@@ -384,7 +384,9 @@ class HttpCrm:
         try:
             return self.find(message.sender, retries=0)
         except CrmError as exc:
-            log.warning("crm-http: lookup of a sender failed, default tier used: %s", exc)
+            # An open breaker was logged when it opened; real failures are logged each time.
+            level = logging.DEBUG if isinstance(exc, CrmUnavailable) else logging.WARNING
+            log.log(level, "crm-http: lookup of a sender failed, default tier used: %s", exc)
             return self._fallback(message.sender)
 
     def lookup_tier(self, customer: Customer) -> Tier | None:

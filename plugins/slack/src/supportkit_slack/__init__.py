@@ -225,7 +225,7 @@ class _Redact(logging.Filter):
         if record.levelno <= logging.DEBUG:
             return False
         message = record.getMessage()
-        if self._secret in message:
+        if self._secret and self._secret in message:
             record.msg, record.args = message.replace(self._secret, "xox…"), None
         return True
 
