@@ -91,6 +91,7 @@ def crm_server() -> Iterator[FakeCrm]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body leave at once
 
         def do_GET(self) -> None:
             fake.requests.append(self.path)
