@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import random
 from collections import Counter
 from collections.abc import Mapping
@@ -215,3 +216,24 @@ def test_bad_input_is_a_configuration_error(history: SqliteStore, kwargs: dict) 
     """Wrong types, unknown groupings, non-SLA goals and an empty window are refused."""
     with pytest.raises(ConfigurationError):
         whatif(history, start=START, **{"end": END, **kwargs})
+
+
+def test_tallies_pickle_and_fold_on_dask(history: SqliteStore) -> None:
+    """Shards tallied by dask.bag tasks (each opening the SQLite file itself) and folded with
+    merge give the one-pass result; a tally survives pickling, as between Dask workers."""
+    bag = pytest.importorskip("dask.bag")
+    path = str(history.path)
+    ids = history.ticket_ids()
+
+    def tally(part: list[str]) -> list[WhatIfTally]:
+        store = SqliteStore(path)
+        try:
+            return [WhatIfTally(ACTUAL, ACTUAL, START, END).update(store.read(t) for t in part)]
+        finally:
+            store.close()
+
+    shards = bag.from_sequence(ids, npartitions=4).map_partitions(tally)
+    folded = shards.fold(lambda a, b: a.merge(b), split_every=2).compute(scheduler="threads")
+    one_pass = WhatIfTally(ACTUAL, ACTUAL, START, END).update(history.read(t) for t in ids)
+    assert one_pass.result() == folded.result()
+    assert one_pass.result() == pickle.loads(pickle.dumps(one_pass)).result()

@@ -79,6 +79,18 @@ class SlaConfig:
         except (AttributeError, TypeError) as exc:
             raise ConfigurationError(f"not a desk's recorded settings: {exc}") from exc
 
+    def to_settings(self) -> dict[str, Any]:
+        """The JSON-compatible form :meth:`from_settings` reads."""
+        return {
+            "policies": [p.to_dict() for p in self.policies],
+            "calendars": {name: c.to_dict() for name, c in self.calendars.items()},
+        }
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Policies hold read-only mappings that pickle refuses; their dict form travels
+        # (tallies move between Dask workers).
+        return (SlaConfig.from_settings, (self.to_settings(),))
+
     def calendar(self, policy: SlaPolicy) -> BusinessCalendar | None:
         """The calendar *policy*'s business targets count on (as the desk picks it)."""
         return self.calendars.get(policy.name) or self.calendars.get("default")
