@@ -5,8 +5,9 @@ runs ``python tests/docs_examples.py`` in a virtual environment with nothing but
 ``pip install -e ".[cli]"``, so an example that needs pytest or another extra fails there.
 Each page runs twice in the same working directory: an example must be rerunnable (a file it
 leaves behind must not break its second run). Blocks fenced ```` ```python title="needs ..." ````
-need a plugin or a server and are run by that plugin's tests instead, except
-``title="needs supportkit[numpy]"``, run wherever numpy is installed (the test suite).
+need a plugin or a server and are run by that plugin's tests instead, except the titles in
+:data:`EXTRAS` (``title="needs supportkit[numpy]"``, ``"needs pytest"``, ``"needs pandas"``),
+which run wherever that module is installed (the test suite).
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = sorted([*(ROOT / "docs").rglob("*.md"), ROOT / "README.md"])
 BLOCK = re.compile(r"^```python(?: title=\"([^\"]*)\")?\n(.*?)^```", re.S | re.M)
-#: Block titles naming an extra of supportkit, and the module that extra installs: such a
-#: block runs where that module is installed (the test suite), and is skipped elsewhere.
-EXTRAS = {"needs supportkit[numpy]": "numpy", "needs pytest": "pytest"}
+#: Block titles naming something beyond the README's install (an extra of supportkit, a test
+#: or data library) and the module it brings: such a block runs where that module is
+#: installed (the test suite), and is skipped elsewhere.
+EXTRAS = {"needs supportkit[numpy]": "numpy", "needs pytest": "pytest", "needs pandas": "pandas"}
 
 
 def blocks(page: Path) -> list[str]:
