@@ -1,4 +1,8 @@
-"""Testing support that ships with supportkit, also loaded as a pytest plugin (``pytest11``).
+"""Testing support that ships with supportkit; its fixtures are a pytest plugin (``pytest11``).
+
+This module imports without pytest: the builders, fakes and assertions work under any test
+runner. The fixtures live in the pytest plugin (loaded by pytest through the ``pytest11`` entry
+point) and are re-exported here lazily, so importing one of them imports pytest.
 
 Fixtures: ``frozen_clock`` (a :class:`~supportkit.FrozenClock` at 2025-03-03 09:00 UTC, a Monday).
 
@@ -10,21 +14,24 @@ Plugins: :class:`FakeChannel`, :class:`FakeCrm` and :class:`RecordingNotifier` (
 itself when given to a host as a plugin), :func:`registered_plugin` (a context manager) and the
 fixtures ``plugin_host`` (a fresh host without entry points) and ``register_plugin`` (registers
 plugins for one test and always unregisters them).
+
+Services: :func:`service_missing` skips a test whose service (a database, a mail server, a
+browser) is absent, and fails it in CI.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+import os
 from datetime import UTC, datetime
-
-import pytest
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from supportkit._clock import FrozenClock
 from supportkit._fakes import FakeChannel, FakeCrm, RecordingNotifier, registered_plugin
-from supportkit._plugins import PluginHost
 from supportkit._sla._scenario import SlaScenario, load_scenario
 from supportkit._sla._testing import TicketLog, assert_sla, ticket
+
+if TYPE_CHECKING:  # at run time, __getattr__ imports them on first use
+    from supportkit._pytest_plugin import frozen_clock, plugin_host, register_plugin
 
 __all__ = [
     "FakeChannel",
@@ -39,36 +46,36 @@ __all__ = [
     "plugin_host",
     "register_plugin",
     "registered_plugin",
+    "service_missing",
     "ticket",
 ]
 
 #: Where ``frozen_clock`` starts: Monday 2025-03-03 09:00 UTC.
 DEFAULT_START = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 
-
-@pytest.fixture
-def frozen_clock() -> FrozenClock:
-    """A :class:`~supportkit.FrozenClock` standing at Monday 2025-03-03 09:00 UTC."""
-    return FrozenClock(DEFAULT_START)
+_FIXTURES = frozenset({"frozen_clock", "plugin_host", "register_plugin"})
 
 
-@pytest.fixture
-def plugin_host() -> PluginHost:
-    """A fresh plugin host with the built-ins and no installed (entry-point) plugins."""
-    return PluginHost(load_entrypoints=False)
+def service_missing(reason: str) -> NoReturn:
+    """Skip the running test because a service it needs is absent; in CI, fail it instead.
 
-
-@pytest.fixture
-def register_plugin() -> Iterator[Callable[..., str]]:
-    """``register_plugin(host, plugin, name=None)``: register for this test only (*host* is
-    a plugin host or a desk, as for :func:`registered_plugin`).
-
-    Returns the plugin's name; every plugin registered this way is unregistered when the test
-    ends, pass or fail.
+    *reason* says what is missing and how to run the test (``"PostgreSQL is not running on
+    127.0.0.1:5432: start it, or set SUPPORTKIT_POSTGRES_URL"``). When the environment variable
+    ``CI`` is ``true`` (any case), a skipped service test would hide a broken CI setup, so the
+    test fails with *reason*. Every test that needs a real service calls this when the service
+    is absent. Needs pytest (imported when called).
     """
-    with ExitStack() as stack:
+    import pytest  # only this helper needs the test runner
 
-        def register(host: object, plugin: object, *, name: str | None = None) -> str:
-            return stack.enter_context(registered_plugin(host, plugin, name=name))
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"service missing in CI (CI=true): {reason}", pytrace=False)
+    pytest.skip(reason)
 
-        yield register
+
+def __getattr__(name: str) -> Any:
+    """The fixtures, imported from the pytest plugin on first use (that imports pytest)."""
+    if name in _FIXTURES:
+        from supportkit import _pytest_plugin  # keeps this module free of pytest
+
+        return getattr(_pytest_plugin, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,79 @@
+"""supportkit.testing: importable without pytest, fixtures from the pytest11 plugin, services."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib.metadata import entry_points
+
+import pytest
+
+import supportkit.testing
+from supportkit import FrozenClock
+from supportkit.testing import DEFAULT_START, service_missing
+
+NO_PYTEST = """
+import sys
+sys.modules["pytest"] = None  # any `import pytest` now raises ImportError
+from supportkit.testing import FakeChannel, FakeCrm, RecordingNotifier, assert_sla, ticket
+assert ticket().created("2025-03-03T09:00:00Z").events
+try:
+    from supportkit.testing import frozen_clock
+except ImportError:
+    print("fixtures need pytest")
+"""
+
+
+def test_testing_imports_without_pytest() -> None:
+    """Builders and fakes import in a process where pytest cannot be imported; fixtures not."""
+    done = subprocess.run(
+        [sys.executable, "-c", NO_PYTEST], capture_output=True, text=True, check=False
+    )
+    assert ("fixtures need pytest\n", 0) == (done.stdout, done.returncode), done.stderr
+
+
+def test_pytest11_entry_point_is_the_private_fixtures_module() -> None:
+    """pytest loads the fixtures module, not supportkit.testing."""
+    plugins = {ep.name: ep.value for ep in entry_points(group="pytest11")}
+    assert "supportkit._pytest_plugin" == plugins["supportkit"]
+
+
+def test_testing_still_exports_the_fixtures() -> None:
+    """The fixture names stay importable from supportkit.testing (lazily, from the plugin)."""
+    from supportkit import _pytest_plugin
+
+    for name in ("frozen_clock", "plugin_host", "register_plugin"):
+        assert name in supportkit.testing.__all__
+        assert getattr(_pytest_plugin, name) is getattr(supportkit.testing, name)
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        _ = supportkit.testing.nope
+
+
+def test_frozen_clock_fixture_still_works(frozen_clock: FrozenClock) -> None:
+    """The pytest plugin still provides the fixture."""
+    assert DEFAULT_START == frozen_clock.now()
+
+
+def test_service_missing_skips_outside_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without CI=true the test is skipped with the reason."""
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="start dovecot"):
+        service_missing("no IMAP server: start dovecot")
+
+
+@pytest.mark.parametrize("value", ["true", "TRUE"])
+def test_service_missing_fails_in_ci(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    """With CI=true a missing service fails the test, naming the reason."""
+    monkeypatch.setenv("CI", value)
+    with pytest.raises(pytest.fail.Exception, match=r"CI=true.*no IMAP server"):
+        service_missing("no IMAP server")
+
+
+@pytest.mark.parametrize("value", ["", "false", "0"])
+def test_service_missing_skips_when_ci_is_not_true(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """Only CI=true turns the skip into a failure."""
+    monkeypatch.setenv("CI", value)
+    with pytest.raises(pytest.skip.Exception):
+        service_missing("no IMAP server")
