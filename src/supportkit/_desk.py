@@ -47,6 +47,7 @@ from .exceptions import (
     ConcurrencyError,
     ConfigurationError,
     EventError,
+    IntegrationError,
     PluginError,
     PolicyError,
     StoreError,
@@ -132,11 +133,15 @@ class TickResult:
 @attrs.frozen
 class DeliveryResult:
     """What :meth:`SupportDesk.deliver` did: outbox keys ``delivered``, ``retried`` (failed,
-    scheduled again with backoff) and ``dead`` (failed for the last time)."""
+    scheduled again with backoff), ``dead`` (failed for the last time, or for good: an
+    :class:`~supportkit.IntegrationError` with ``permanent=True``) and ``deferred`` (the
+    receiver asked to be tried again later: an :class:`~supportkit.IntegrationError` with
+    ``retry_at``; no attempt was spent)."""
 
     delivered: tuple[str, ...] = ()
     retried: tuple[str, ...] = ()
     dead: tuple[str, ...] = ()
+    deferred: tuple[str, ...] = ()
 
 
 @attrs.define
@@ -545,10 +550,8 @@ class SupportDesk:
         if self.router is not None:
             self._feed_router(ticket_id, events, version, live.due, live.due != due_before)
         if pending:
-            delivered, failed = self.plugins.fire(pending)
-            self.store.settle_outbox(
-                now, delivered, [(key, error, self._retry_at(now, 0)) for key, error in failed]
-            )
+            delivered, errors = self.plugins.fire(pending)
+            self._settle(now, delivered, [(key, 0, error) for key, error in errors])
         return live, new_version
 
     def _assignment(self, created: TicketEvent, live: _Live) -> list[TicketEvent]:
@@ -591,6 +594,38 @@ class SupportDesk:
         if attempts + 1 >= self.max_attempts:
             return None
         return now + int(min(self._max_backoff, self._backoff * 2**attempts))
+
+    def _settle(
+        self,
+        now: int,
+        delivered: Sequence[str],
+        errors: Sequence[tuple[str, int, BaseException]],
+    ) -> tuple[list[str], list[str], list[str]]:
+        """Record delivery outcomes: *delivered* keys and ``(key, attempts so far, error)``
+        failures. An :class:`~supportkit.IntegrationError` (the error or its cause) with a
+        ``retry_at`` later than *now* defers the message to then without spending an attempt;
+        one with ``permanent`` dead-letters it at once; anything else is retried with backoff.
+        Returns the keys retried, dead and deferred."""
+        failed: list[tuple[str, str, int | None]] = []
+        deferred: list[tuple[str, str, int]] = []
+        for key, attempts, error in errors:
+            text = failure_text(error)
+            hint = _integration_error(error)
+            if hint is not None and hint.permanent:
+                failed.append((key, f"permanent failure: {text}", None))
+            elif hint is not None and hint.retry_at is not None and to_epoch(hint.retry_at) > now:
+                deferred.append(
+                    (key, f"retry at {hint.retry_at.isoformat()}: {text}", to_epoch(hint.retry_at))
+                )
+            else:
+                failed.append((key, text, self._retry_at(now, attempts)))
+        if delivered or failed or deferred:
+            self.store.settle_outbox(now, delivered, failed, deferred)
+        return (
+            [key for key, _, retry in failed if retry is not None],
+            [key for key, _, retry in failed if retry is None],
+            [key for key, _, _ in deferred],
+        )
 
     def _act(self, ticket_id: str, build: _Build) -> Ticket:
         """Append the events *build* makes from the current ticket; return the new ticket."""
@@ -1281,11 +1316,17 @@ class SupportDesk:
     def deliver(self, *, limit: int = 100) -> DeliveryResult:
         """Deliver due outbox messages once each; failures retry with exponential backoff and
         go to the dead letter after ``max_attempts`` tries. At-least-once: a receiver sees the
-        same ``key`` again if a delivery's outcome was not recorded."""
+        same ``key`` again if a delivery's outcome was not recorded.
+
+        A receiver steers its retries by raising :class:`~supportkit.IntegrationError` (any
+        subclass; a plugin's error reaches the desk as a :class:`~supportkit.PluginError`
+        whose ``__cause__`` it is): ``retry_at`` defers the message until then without
+        spending an attempt (a ``retry_at`` not after now counts as an ordinary failure), and
+        ``permanent=True`` dead-letters it at once with the error as ``last_error``."""
         _check_limit("deliver", limit)
         now = to_epoch(self.clock.now())
         delivered: list[str] = []
-        failed: list[tuple[str, str, int | None]] = []
+        failed: list[tuple[str, int, BaseException]] = []
         histories: dict[str, History] = {}
         for message in self.store.claim_outbox(now, limit=limit, lease=self._lease):
             try:
@@ -1296,20 +1337,14 @@ class SupportDesk:
                     )
                 self.plugins.deliver(message, history)
             except Exception as exc:  # a failing plugin must never stop the others
-                failed.append(
-                    (message.key, failure_text(exc), self._retry_at(now, message.attempts))
-                )
+                failed.append((message.key, message.attempts, exc))
                 log.warning(
                     "outbox %s attempt %d failed: %s", message.key, message.attempts + 1, exc
                 )
             else:
                 delivered.append(message.key)
-        self.store.settle_outbox(now, delivered, failed)
-        return DeliveryResult(
-            tuple(delivered),
-            tuple(key for key, _, retry in failed if retry is not None),
-            tuple(key for key, _, retry in failed if retry is None),
-        )
+        retried, dead, deferred = self._settle(now, delivered, failed)
+        return DeliveryResult(tuple(delivered), tuple(retried), tuple(dead), tuple(deferred))
 
     def outbox(self, status: str | None = None) -> list[OutboxMessage]:
         """The outbox messages (``"pending"``, ``"delivered"`` or ``"dead"`` ones if given)."""
@@ -1390,6 +1425,15 @@ class SupportDesk:
 
     def __repr__(self) -> str:
         return f"<SupportDesk store={self.store!r}>"
+
+
+def _integration_error(error: BaseException) -> IntegrationError | None:
+    """The :class:`IntegrationError` among *error* and its causes (plugins' errors arrive
+    wrapped in a :class:`PluginError`), or ``None``."""
+    seen: BaseException | None = error
+    while seen is not None and not isinstance(seen, IntegrationError):
+        seen = seen.__cause__
+    return seen
 
 
 def _deadline(evaluation: SlaEvaluation, alert: SlaAlert) -> datetime | None:

@@ -341,10 +341,10 @@ class DeskPlugins:
             created_at=now,
         )
 
-    def fire(self, pending: Sequence[_Pending]) -> tuple[list[str], list[tuple[str, str]]]:
+    def fire(self, pending: Sequence[_Pending]) -> tuple[list[str], list[tuple[str, PluginError]]]:
         """Call the in-process receivers now; return delivered keys and ``(key, error)``."""
         delivered: list[str] = []
-        failed: list[tuple[str, str]] = []
+        failed: list[tuple[str, PluginError]] = []
         for item in pending:
             errors = {e.plugin: e for e in self.host.notify(item.notice, only=item.keys.keys())}
             for receiver, key in item.keys.items():
@@ -352,7 +352,7 @@ class DeskPlugins:
                 if error is None:
                     delivered.append(key)
                 else:
-                    failed.append((key, str(error)))
+                    failed.append((key, error))
         return delivered, failed
 
     # delivery from the outbox

@@ -264,6 +264,7 @@ class MemorySidecar:
         at: int,
         delivered: Sequence[str] = (),
         failed: Sequence[tuple[str, str, int | None]] = (),
+        deferred: Sequence[tuple[str, str, int]] = (),
     ) -> None:
         """See :meth:`DeskStore.settle_outbox`."""
         with self._lock:
@@ -288,6 +289,8 @@ class MemorySidecar:
                 )
                 if retry_at is None:
                     self._pending.pop(key, None)
+            for key, error, retry_at in deferred:
+                self._put(attrs.evolve(self._get(key), next_attempt_at=retry_at, last_error=error))
 
     def outbox(self, status: str | None = None) -> list[OutboxMessage]:
         """See :meth:`DeskStore.outbox`."""

@@ -560,6 +560,7 @@ class SqliteStore:
         at: int,
         delivered: Sequence[str] = (),
         failed: Sequence[tuple[str, str, int | None]] = (),
+        deferred: Sequence[tuple[str, str, int]] = (),
     ) -> None:
         """Record delivery attempts in one transaction; see ``DeskStore.settle_outbox``."""
 
@@ -575,8 +576,12 @@ class SqliteStore:
                 " next_attempt_at = COALESCE(?, next_attempt_at) WHERE key = ?",
                 [(error, retry, retry, key) for key, error, retry in failed],
             )
+            db.executemany(
+                "UPDATE outbox SET last_error = ?, next_attempt_at = ? WHERE key = ?",
+                [(error, retry, key) for key, error, retry in deferred],
+            )
 
-        if delivered or failed:
+        if delivered or failed or deferred:
             self._write("outbox settlement", run)
 
     def prune_outbox(self, before: int) -> int:

@@ -13,7 +13,7 @@ one category. Where a builtin exception shares the meaning, the class subclasses
     ├── EventError (ValueError)             an event or event dict that is not valid (.kind, .field)
     ├── TicketStateError (ValueError)       a forbidden transition (.ticket_id, .status, .event)
     ├── PluginError                         a plugin failed or is misdeclared (.plugin)
-    ├── IntegrationError                    talking to an outside system failed (.request)
+    ├── IntegrationError                    outside system failed (.request, .retry_at, .permanent)
     │   ├── IntegrationTimeout
     │   └── IntegrationHTTPError            the system answered with an error status (.response)
     └── StoreError                          the event store failed (wraps sqlite3 and friends)
@@ -25,6 +25,7 @@ the boundary with ``raise ... from exc``, so the original stays reachable as ``_
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 __all__ = [
@@ -107,11 +108,41 @@ class IntegrationError(SupportkitError):
     """Talking to an outside system (webhook, CRM, mail server) failed.
 
     ``request`` is the :class:`httpx.Request` when the integration speaks HTTP.
+
+    Two hints tell the desk's outbox how to retry a delivery that raised this error:
+    ``retry_at`` (an aware datetime) is when the system asked to be tried again (an HTTP 429's
+    ``Retry-After``, a greylisting mail server): the outbox waits until then without spending
+    one of its attempts. ``permanent=True`` says retrying cannot help (the address does not
+    exist, the request is refused for good): the outbox dead-letters the message at once, with
+    this error as the reason. Without either, the outbox retries with its usual backoff.
+    A naive ``retry_at``, a ``retry_at`` that is not a datetime, or both hints at once is a
+    :class:`ConfigurationError` (a bug in the integration).
     """
 
-    def __init__(self, message: str, *, request: Any = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        request: Any = None,
+        retry_at: datetime | None = None,
+        permanent: bool = False,
+    ) -> None:
+        if retry_at is not None and (
+            not isinstance(retry_at, datetime) or retry_at.utcoffset() is None
+        ):
+            raise ConfigurationError(
+                f"IntegrationError(retry_at=...) must be an aware datetime, got {retry_at!r} "
+                "(e.g. datetime.now(UTC) + timedelta(seconds=retry_after))"
+            )
+        if retry_at is not None and permanent:
+            raise ConfigurationError(
+                "IntegrationError: pass retry_at (try again then) or permanent=True (never "
+                "retry), not both"
+            )
         super().__init__(message)
         self.request = request
+        self.retry_at = retry_at
+        self.permanent = bool(permanent)
 
 
 class IntegrationTimeout(IntegrationError):
@@ -121,8 +152,16 @@ class IntegrationTimeout(IntegrationError):
 class IntegrationHTTPError(IntegrationError):
     """The outside system answered with an error status; ``response`` holds the answer."""
 
-    def __init__(self, message: str, *, request: Any = None, response: Any = None) -> None:
-        super().__init__(message, request=request)
+    def __init__(
+        self,
+        message: str,
+        *,
+        request: Any = None,
+        response: Any = None,
+        retry_at: datetime | None = None,
+        permanent: bool = False,
+    ) -> None:
+        super().__init__(message, request=request, retry_at=retry_at, permanent=permanent)
         self.response = response
 
 

@@ -268,7 +268,8 @@ def supportkit_send_reply(reply: OutboundReply) -> str | None:
     :returns: The channel's id for the sent message (``""`` if it has none), or ``None`` if
         this plugin does not send on ``reply.channel``; the registered
         :class:`supportkit.typing.Channel` of that name answers last. Raise
-        :class:`~supportkit.IntegrationError` if delivery failed (the outbox retries later).
+        :class:`~supportkit.IntegrationError` if delivery failed: the outbox retries later
+        (at its ``retry_at`` without spending an attempt, if given; never, if ``permanent``).
 
     Stops at first non-None result.
 

@@ -156,10 +156,13 @@ class DeskStore(EventStore, Protocol):
         at: int,
         delivered: Sequence[str] = (),
         failed: Sequence[tuple[str, str, int | None]] = (),
+        deferred: Sequence[tuple[str, str, int]] = (),
     ) -> None:
         """Record delivery attempts at *at* in one write: *delivered* keys, and *failed*
-        ``(key, error, retry_at)`` triples (``retry_at`` ``None`` dead-letters the message).
-        Each counts one attempt."""
+        ``(key, error, retry_at)`` triples (``retry_at`` ``None`` dead-letters the message),
+        each counting one attempt; *deferred* ``(key, error, retry_at)`` triples (the receiver
+        asked to be tried again at ``retry_at``: ``IntegrationError.retry_at``) stay pending
+        until then with ``last_error`` set and their attempts unchanged."""
         ...
 
     def outbox(self, status: str | None = None) -> list[OutboxMessage]:
@@ -279,7 +282,9 @@ class Channel(Protocol):
         """Deliver *reply*; return the channel's id for the sent message (or ``""``).
 
         Return ``None`` if this channel cannot send replies. Raise
-        :class:`~supportkit.IntegrationError` if delivery failed, so the outbox retries.
+        :class:`~supportkit.IntegrationError` if delivery failed, so the outbox retries (its
+        ``retry_at`` defers the retry without spending an attempt; ``permanent=True``
+        dead-letters the reply at once).
         """
         ...
 
@@ -305,7 +310,9 @@ class Notifier(Protocol):
     """Receives every lifecycle notice (ticket created, SLA breached, ...).
 
     Register one with ``supportkit_register_notifiers``. A notifier that raises is reported
-    as a :class:`~supportkit.PluginError` and never stops the other receivers.
+    as a :class:`~supportkit.PluginError` and never stops the other receivers; the outbox
+    retries it (an :class:`~supportkit.IntegrationError`'s ``retry_at`` and ``permanent``
+    steer when, or whether).
 
     A notifier that wants only some notices says so with an optional ``notice_kinds`` attribute,
     a collection of notice kinds (``frozenset({"sla_breached", "ticket_escalated"})``): the

@@ -282,6 +282,20 @@ class DeskStoreContract:
         )
         assert [] == store.claim_outbox(TS0 + 10_000, limit=10, lease=30)
 
+    def test_outbox_deferral_keeps_the_attempts_and_waits(self, store: DeskStore) -> None:
+        """A deferred message stays pending until its retry instant, no attempt counted."""
+        _created(store, "T-1", outbox=(_note("n-1"),))
+        store.claim_outbox(TS0, limit=10, lease=30)
+        store.settle_outbox(TS0, deferred=[("n-1", "rate limited", TS0 + 600)])
+        waiting = store.outbox("pending")[0]
+        early = store.claim_outbox(TS0 + 599, limit=10, lease=30)
+        due = [m.key for m in store.claim_outbox(TS0 + 600, limit=10, lease=30)]
+        assert ((0, TS0 + 600, "rate limited"), [], ["n-1"]) == (
+            (waiting.attempts, waiting.next_attempt_at, waiting.last_error),
+            early,
+            due,
+        )
+
     def test_outbox_delivery_is_recorded(self, store: DeskStore) -> None:
         """A delivered message records when, counts the attempt and is never claimed again."""
         _created(store, "T-1", outbox=(_note("n-1"),))

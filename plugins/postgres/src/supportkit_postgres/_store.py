@@ -702,6 +702,7 @@ class PostgresStore:
         at: int,
         delivered: Sequence[str] = (),
         failed: Sequence[tuple[str, str, int | None]] = (),
+        deferred: Sequence[tuple[str, str, int]] = (),
     ) -> None:
         """Record delivery attempts in one transaction; see ``DeskStore.settle_outbox``."""
 
@@ -719,8 +720,13 @@ class PostgresStore:
                     " next_attempt_at = COALESCE(%s, next_attempt_at) WHERE key = %s",
                     (error, retry, retry, key),
                 )
+            for key, error, retry in deferred:  # no attempt counted: the receiver said when
+                cur.execute(
+                    "UPDATE outbox SET last_error = %s, next_attempt_at = %s WHERE key = %s",
+                    (error, retry, key),
+                )
 
-        if delivered or failed:
+        if delivered or failed or deferred:
             self._run("outbox settlement", run)
 
     def outbox(self, status: str | None = None) -> list[OutboxMessage]:
