@@ -132,7 +132,7 @@ class IntegrationError(SupportkitError):
         ):
             raise ConfigurationError(
                 f"IntegrationError(retry_at=...) must be an aware datetime, got {retry_at!r} "
-                "(e.g. datetime.now(UTC) + timedelta(seconds=retry_after))"
+                "(e.g. clock.now() + timedelta(seconds=retry_after))"
             )
         if retry_at is not None and permanent:
             raise ConfigurationError(
