@@ -31,6 +31,7 @@ EXPECTED = [
     "GoalResult",
     "Group",
     "GroupMetrics",
+    "Ignored",
     "InMemoryStore",
     "InboundMessage",
     "IngestResult",

@@ -33,7 +33,18 @@ _ALIASES = {
     "at": ("at", "timestamp"),
     "body": ("body", "text"),
 }
-_PLAIN = ("channel", "subject", "ticket_id", "public", "priority", "tags", "language", "metadata")
+_PLAIN = (
+    "channel",
+    "subject",
+    "ticket_id",
+    "public",
+    "priority",
+    "tags",
+    "language",
+    "metadata",
+    "references",
+    "ticket_hint",
+)
 
 
 def _instant(value: Any) -> datetime:

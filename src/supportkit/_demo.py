@@ -295,11 +295,13 @@ class _Simulation:
             if result.duplicate:
                 self.stats.duplicates += 1
                 continue
-            case = self.cases.get(result.ticket_id)
+            ticket_id = result.ticket_id
+            assert ticket_id is not None  # only receive() leaves it None (ignored noise)
+            case = self.cases.get(ticket_id)
             if case is None:
                 skill = message.tags[0].split(":")[1]
-                case = self.cases[result.ticket_id] = _Case(
-                    result.ticket_id, message.sender, message.channel, skill
+                case = self.cases[ticket_id] = _Case(
+                    ticket_id, message.sender, message.channel, skill
                 )
             case.owner = result.assignee or case.owner
             case.needs_reply, case.waiting, case.wake = True, "agent", None

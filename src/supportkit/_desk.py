@@ -47,6 +47,7 @@ from .exceptions import (
     ConcurrencyError,
     ConfigurationError,
     EventError,
+    Ignored,
     IntegrationError,
     PluginError,
     PolicyError,
@@ -95,23 +96,30 @@ DEFAULT_LADDER = EscalationLadder(
 )
 _RETRIES = 8
 _T = TypeVar("_T")
+#: The store's state namespace holding the id each channel gave a sent reply, by the reply
+#: event's id (a name no plugin namespace takes: plugins use their package names).
+SENT_IDS = "supportkit.sent-message-ids"
 
 
 @attrs.frozen
 class IngestResult:
-    """What :meth:`SupportDesk.ingest` did with one inbound message.
+    """What :meth:`SupportDesk.ingest` (or :meth:`SupportDesk.receive`) did with one message.
 
     ``duplicate`` is true when the message id was ingested before (nothing was written and
     ``events`` is empty); ``created`` when the message opened a new ticket; ``assignee`` is the
     agent routing gave the ticket (``None`` if it waits in the queue or was not routed now).
+    ``ignored`` is the reason when the channel refused the payload as noise (an
+    :class:`~supportkit.exceptions.Ignored`): nothing was ingested, and ``ticket_id`` is the
+    ticket the noise belongs to if one is known, else ``None`` (the only case it is ``None``).
     """
 
-    ticket_id: str
+    ticket_id: str | None
     duplicate: bool
     created: bool = False
     events: tuple[TicketEvent, ...] = ()
     version: int = 0
     assignee: str | None = None
+    ignored: str | None = None
 
 
 @attrs.frozen
@@ -292,6 +300,7 @@ class SupportDesk:
         self._worker: threading.Thread | None = None
         self._stop = threading.Event()
         self._record_settings()
+        self.plugins.bind(self)
 
     def settings(self) -> dict[str, Any]:
         """What a report needs to know beyond the log, as a JSON-compatible dict: the SLA
@@ -672,14 +681,111 @@ class SupportDesk:
 
     # --- ingest --------------------------------------------------------------------------------
 
+    def channel_names(self) -> list[str]:
+        """The names of the registered channels (:class:`supportkit.typing.Channel`), which
+        :meth:`receive` accepts, in registration order."""
+        return list(self.plugins.host.channels())
+
+    def receive(
+        self, channel: str, payload: Any, headers: Mapping[str, str] | None = None
+    ) -> IngestResult:
+        """Parse a raw *payload* that arrived on *channel*, then :meth:`ingest` the message.
+
+        *channel* names a registered channel (see :meth:`channel_names`; a
+        ``supportkit_parse_inbound`` hookimpl may answer first), whose ``parse`` gets *payload*
+        and *headers*. A channel that raises :class:`~supportkit.exceptions.Ignored` (an
+        auto-reply, a bounce, the desk's own mail) gets ``IngestResult(ignored=reason)``: its
+        ``ticket_id`` is the ticket the noise's ``references`` or ``ticket_hint`` name (or its
+        host-trusted ``ticket_id``), if that ticket exists, else ``None``; nothing is ingested,
+        and with ``record=True`` the message is appended to that ticket as an internal system
+        note (no SLA clock moves, it is not a customer message, and a redelivery is a
+        duplicate). A closed ticket gets no note.
+
+        An unknown *channel* is a :class:`~supportkit.ConfigurationError`; a payload the
+        channel cannot parse an :class:`~supportkit.EventError` whose ``field`` names what was
+        wrong (``"payload"`` if the channel did not say), and *headers* that are not a mapping
+        of strings one with ``field="headers"``; a channel that fails otherwise raises a
+        :class:`~supportkit.PluginError`. Nothing is written for any of them.
+        """
+        if not isinstance(channel, str) or not channel:
+            raise ConfigurationError(
+                f"receive(channel=...) must name a registered channel, got {channel!r} "
+                f"(registered: {', '.join(self.channel_names()) or 'none'})"
+            )
+        if headers is not None and not (
+            isinstance(headers, Mapping)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items())
+        ):
+            raise EventError(
+                f"receive({channel!r}): headers must be a mapping of strings to strings, "
+                f"got {headers!r}",
+                field="headers",
+            )
+        self.plugins.refresh()  # attach channels registered since the last call
+        try:
+            message = self.plugins.host.parse_inbound(
+                channel=channel, payload=payload, headers=headers
+            )
+        except Ignored as noise:
+            return self._ignore(noise)
+        except EventError as exc:
+            if exc.field is None:
+                exc.field = "payload"
+            raise
+        return self.ingest(message)
+
+    def _ignore(self, noise: Ignored) -> IngestResult:
+        """The result for a payload a channel refused as noise; records it if asked to."""
+        message = noise.message
+        if message is None:
+            return IngestResult(None, duplicate=False, ignored=noise.reason)
+        with self._lock:
+            for _ in range(_RETRIES):
+                seen = self.store.message_ticket(message.channel, message.message_id)
+                if seen is not None:
+                    version = self.store.version(seen)
+                    return IngestResult(seen, True, version=version, ignored=noise.reason)
+                live = self._thread(message)
+                if live is None:
+                    return IngestResult(None, duplicate=False, ignored=noise.reason)
+                ticket_id = live.fold.id
+                if not noise.record or live.fold.status is Status.CLOSED:
+                    version = live.fold.version
+                    return IngestResult(ticket_id, False, version=version, ignored=noise.reason)
+                note = TicketEvent(
+                    "message",
+                    ticket_id=ticket_id,
+                    at=max(message.at, from_epoch(live.fold.updated_at)),
+                    by=Role.SYSTEM,
+                    data={
+                        "public": False,
+                        "message_id": message.message_id,
+                        "body": f"Ignored {message.channel} message from {message.sender} "
+                        f"({noise.reason})" + (f":\n\n{message.body}" if message.body else ""),
+                        "channel": message.channel,
+                    },
+                )
+                try:
+                    live, version = self._commit(live, [note], ticket_id=ticket_id, message=message)
+                except ConcurrencyError:
+                    continue
+                return IngestResult(
+                    ticket_id, False, events=(note,), version=version, ignored=noise.reason
+                )
+        raise _gave_up(message.ticket_id or "(new)")
+
     def ingest(self, message: InboundMessage) -> IngestResult:
         """Take one inbound message: thread or open a ticket, apply SLA, route, notify.
 
         Idempotent on ``(message.channel, message.message_id)``: a message seen before writes
-        nothing and returns ``duplicate=True`` with the ticket it went into. A customer message
-        on a pending, on-hold or solved ticket first reopens it (an explicit
-        ``status_changed → open``); one on a closed ticket opens a follow-up ticket. The result
-        is returned only after everything is durable in the store.
+        nothing and returns ``duplicate=True`` with the ticket it went into. Otherwise it
+        threads into the ticket of the first of ``message.references`` (newest first) found in
+        the desk's index of messages received and sent on that channel, else the existing
+        ticket ``message.ticket_hint`` names, else ``message.ticket_id`` (which opens a ticket
+        under that id if there is none), else a new ticket. A customer message on a pending,
+        on-hold or solved ticket first reopens it (an explicit ``status_changed → open``); one
+        on a closed ticket opens a follow-up ticket. The result is returned only after
+        everything is durable in the store.
         """
         if not isinstance(message, InboundMessage):
             raise ConfigurationError(f"ingest() takes an InboundMessage, got {message!r}")
@@ -695,13 +801,25 @@ class SupportDesk:
                     continue
         raise _gave_up(message.ticket_id or "(new)")
 
+    def _thread(self, message: InboundMessage) -> _Live | None:
+        """The existing ticket *message* belongs to: by its references (newest first), its
+        sender's ticket hint, then its host-trusted ticket id; ``None`` if none exists."""
+        for reference in reversed(message.references):
+            ticket_id = self.store.message_ticket(message.channel, reference)
+            live = None if ticket_id is None else self._find(ticket_id)
+            if live is not None:
+                return live
+        for ticket_id in (message.ticket_hint, message.ticket_id):
+            live = None if ticket_id is None else self._find(ticket_id)
+            if live is not None:
+                return live
+        return None
+
     def _ingest(self, message: InboundMessage) -> IngestResult:
-        live: _Live | None = None
+        live = self._thread(message)  # None: a new ticket (a host-chosen id, or generated)
         follow_up_of = None
-        if message.ticket_id is not None:
-            live = self._find(message.ticket_id)  # None: a host-chosen id for a new ticket
-            if live is not None and live.fold.status is Status.CLOSED:
-                follow_up_of, live = live.fold.id, None
+        if live is not None and live.fold.status is Status.CLOSED:
+            follow_up_of, live = live.fold.id, None
         events: list[TicketEvent] = []
         if live is None:
             ticket_id = (
@@ -925,6 +1043,7 @@ class SupportDesk:
         public: bool = True,
         status: Status | str | None = None,
         take: bool = False,
+        automatic: bool = False,
     ) -> Ticket:
         """Append an agent message (a public reply goes out through the outbox); optionally
         move the ticket to *status* in the same commit (``"pending"`` asks the customer).
@@ -933,6 +1052,12 @@ class SupportDesk:
         ``new`` and unassigned. With ``take=True`` the reply does what helpdesks do when an
         agent answers: an unassigned ticket is assigned to *agent* (required then) and a
         ``new`` ticket becomes ``open`` (unless *status* says otherwise), in the same commit.
+
+        With ``automatic=True`` the message is an automatic notice (an acknowledgement, an
+        out-of-hours answer) rather than a person's reply: it is written by the system
+        (``by="system"``, *agent* as its actor if given), goes out with
+        ``OutboundReply.automatic`` set, and, not being an agent's reply, stops no SLA clock
+        (it cannot ``take`` the ticket).
         """
         if take and not (isinstance(agent, str) and agent.strip()):
             raise EventError(
@@ -940,7 +1065,16 @@ class SupportDesk:
                 kind="assigned",
                 field="agent",
             )
-        message = self._event("message", actor=agent, public=public, body=body)
+        if not isinstance(automatic, bool) or (automatic and take):
+            raise EventError(
+                f"ticket {ticket_id}: reply(automatic=...) must be true or false, and an "
+                f"automatic notice cannot take the ticket; got automatic={automatic!r}, "
+                f"take={take!r}",
+                kind="message",
+                field="automatic",
+            )
+        by = Role.SYSTEM if automatic else Role.AGENT
+        message = self._event("message", by=by, actor=agent, public=public, body=body)
         if status is not None:
             try:
                 status = Status(status)
@@ -1327,7 +1461,13 @@ class SupportDesk:
         now = to_epoch(self.clock.now())
         delivered: list[str] = []
         failed: list[tuple[str, int, BaseException]] = []
+        sent: list[tuple[str, str, str, str]] = []
         histories: dict[str, History] = {}
+
+        def sent_id(event_id: str) -> str | None:
+            found = self.store.state_get(SENT_IDS, event_id, now=now)
+            return found if isinstance(found, str) else None
+
         for message in self.store.claim_outbox(now, limit=limit, lease=self._lease):
             try:
                 history = histories.get(message.ticket_id)
@@ -1335,7 +1475,9 @@ class SupportDesk:
                     history = histories[message.ticket_id] = History(
                         self.store.read(message.ticket_id)
                     )
-                self.plugins.deliver(message, history)
+                reply = self.plugins.deliver(message, history, sent_id)
+                if reply is not None:
+                    sent.append((*reply, message.ticket_id, str(message.payload["event"])))
             except Exception as exc:  # a failing plugin must never stop the others
                 failed.append((message.key, message.attempts, exc))
                 log.warning(
@@ -1343,6 +1485,10 @@ class SupportDesk:
                 )
             else:
                 delivered.append(message.key)
+        for channel, message_id, ticket_id, event_id in sent:
+            # The answer to it threads; later replies name it in their references.
+            self.store.record_message(channel, message_id, ticket_id)
+            self.store.state_put(SENT_IDS, event_id, message_id, expires_at=None, now=now)
         retried, dead, deferred = self._settle(now, delivered, failed)
         return DeliveryResult(tuple(delivered), tuple(retried), tuple(dead), tuple(deferred))
 

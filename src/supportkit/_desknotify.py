@@ -179,6 +179,47 @@ class DeskPlugins:
         self._receivers: dict[str, list[str]] = {}
         self._plugins: tuple[str, ...] = ()
         self._inline: bool | None = None
+        self._desk: object = None
+        # The registered objects already attached to the desk (kept, so their ids stay theirs).
+        self._attached: dict[int, object] = {}
+
+    def bind(self, desk: object) -> None:
+        """Attach the registered channels, CRM backends and notifiers to *desk* now, and any
+        registered later when the desk next looks at its plugins."""
+        self._desk = desk
+        self.refresh()
+
+    def refresh(self) -> tuple[str, ...]:
+        """Notice changes to the host's plugins: forget what was remembered about the old set
+        and call ``attach(desk)`` on each registered object that has one and was not attached
+        yet. Returns the plugin names."""
+        plugins = tuple(self.host.plugin_names())
+        if plugins != self._plugins:
+            self._receivers, self._inline = {}, None
+            if self._desk is not None:
+                self._attach()
+            self._plugins = plugins  # only once every object is attached (a failure retries)
+        return plugins
+
+    def _attach(self) -> None:
+        registries = (
+            ("channel", self.host.channels()),
+            ("crm", self.host.crm_backends()),
+            ("notifier", self.host.notifiers()),
+        )
+        for kind, registry in registries:
+            for name, obj in registry.items():
+                attach = getattr(obj, "attach", None)
+                if attach is None or id(obj) in self._attached:
+                    continue
+                try:
+                    attach(self._desk)
+                except Exception as exc:
+                    raise PluginError(
+                        f"{kind} {name!r} failed in attach(desk): {type(exc).__name__}: {exc}",
+                        plugin=f"{kind}:{name}",
+                    ) from exc
+                self._attached[id(obj)] = obj
 
     def inline(self) -> bool:
         """Whether any notice kind has an in-process (hookimpl) receiver."""
@@ -194,9 +235,7 @@ class DeskPlugins:
     def receivers(self) -> Callable[[str], list[str]]:
         """``host.receivers``, remembered per notice kind until the host's plugins change (it
         is asked for every appended event)."""
-        plugins = tuple(self.host.plugin_names())
-        if plugins != self._plugins:
-            self._plugins, self._receivers, self._inline = plugins, {}, None
+        self.refresh()
         known = self._receivers
 
         def receivers(kind: str) -> list[str]:
@@ -306,7 +345,7 @@ class DeskPlugins:
                 add(kind, event.id, payload, make, kind, index, event)
             if (
                 event.kind == "message"
-                and event.by is Role.AGENT
+                and event.by is not Role.CUSTOMER
                 and event.data["public"]
                 and self.can_send(event.data["channel"] or after.fold.channel)
             ):
@@ -356,8 +395,18 @@ class DeskPlugins:
         return delivered, failed
 
     # delivery from the outbox
-    def deliver(self, message: OutboxMessage, history: History) -> None:
-        """Deliver one outbox *message*, rebuilt from the ticket's *history*; raise on failure."""
+    def deliver(
+        self,
+        message: OutboxMessage,
+        history: History,
+        sent_id: Callable[[str], str | None],
+    ) -> tuple[str, str] | None:
+        """Deliver one outbox *message*, rebuilt from the ticket's *history*; raise on failure.
+
+        ``sent_id(event_id)`` is the id a channel gave an earlier reply (for a reply's
+        ``references``). Returns ``(channel, id)`` of a sent reply the channel gave a
+        non-empty id, else ``None``.
+        """
         payload = message.payload
         version = int(payload["version"])
         log = history.log
@@ -369,17 +418,18 @@ class DeskPlugins:
         ticket = history.at(version)
         if message.topic == "reply":
             event = log[version - 1]
-            in_reply_to = next(
-                (
-                    e.data["message_id"]
-                    for e in reversed(log[:version])
-                    if e.kind == "message" and e.by is Role.CUSTOMER and e.data["message_id"]
-                ),
-                None,
+            channel = OutboundReply(ticket, event).channel
+            ids = _thread_ids(log[: version - 1], channel, ticket.channel, sent_id)
+            reply = OutboundReply(
+                ticket,
+                event,
+                payload.get("recipient"),
+                next((mid for mid, by in reversed(ids) if by is Role.CUSTOMER), None),
+                references=[mid for mid, _ in ids],
+                automatic=event.by is not Role.AGENT,
             )
-            reply = OutboundReply(ticket, event, payload.get("recipient"), in_reply_to)
-            self.host.send_reply(reply=reply)
-            return
+            sent = self.host.send_reply(reply=reply)
+            return (reply.channel, sent) if sent else None
         notice: Notice
         if message.topic in ("sla_warning", "sla_breached"):
             alert = _Alert(
@@ -401,6 +451,31 @@ class DeskPlugins:
         errors = self.host.notify(notice, only={payload["receiver"]})
         if errors:
             raise errors[0]
+        return None
+
+
+def _thread_ids(
+    log: Sequence[TicketEvent],
+    channel: str,
+    default: str,
+    sent_id: Callable[[str], str | None],
+) -> list[tuple[str, Role]]:
+    """``(message id, author role)`` of the messages of *log* on *channel* (a message without
+    one is on the ticket's channel, *default*), oldest first: a customer's own id, a sent
+    public reply's the id its channel gave it (``sent_id``)."""
+    ids: list[tuple[str, Role]] = []
+    for event in log:
+        if event.kind != "message" or (event.data["channel"] or default) != channel:
+            continue
+        if event.by is Role.CUSTOMER:
+            found = event.data["message_id"]
+        elif event.data["public"]:
+            found = sent_id(event.id)
+        else:
+            continue
+        if found:
+            ids.append((found, event.by))
+    return ids
 
 
 class History:

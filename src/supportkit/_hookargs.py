@@ -10,7 +10,7 @@ in the log also carry that ``event``; everything else they offer is derived from
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -299,20 +299,32 @@ Notice = (
 """Any lifecycle notice (what a :class:`~supportkit.typing.Notifier` receives)."""
 
 
+def _ids(value: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(value, str):  # one id is not a list of its letters
+        raise EventError(f"references must be a list of message ids, got the string {value!r}")
+    return tuple(value)
+
+
 @attrs.frozen
 class OutboundReply:
-    """A public agent reply to send to the customer through the ticket's channel.
+    """A public reply to send to the customer through the ticket's channel.
 
-    ``event`` is the agent's public ``message`` event; ``recipient`` is the customer's address
-    or handle on that channel, and ``in_reply_to`` the channel message id it answers (for
-    threading), both ``None`` if unknown. ``key`` (the event's id) is stable across retries, so
-    a channel can use it to deliver at most once.
+    ``event`` is the public ``message`` event (an agent's, or an automatic one); ``recipient``
+    is the customer's address or handle on that channel, and ``in_reply_to`` the channel
+    message id it answers (the customer's last message), both ``None`` if unknown.
+    ``references`` are the ticket's message ids known on that channel before this reply
+    (received and sent), oldest first (an email's ``References``). ``automatic`` is true for
+    an automatic notice rather than a person's reply (a message by the system or a bot; an
+    email channel marks it ``Auto-Submitted: auto-replied``). ``key`` (the event's id) is
+    stable across retries, so a channel can use it to deliver at most once.
     """
 
     ticket: Ticket = attrs.field(validator=_is_ticket)
     event: TicketEvent = attrs.field(validator=_event_of("message"))
     recipient: str | None = None
     in_reply_to: str | None = None
+    references: tuple[str, ...] = attrs.field(default=(), converter=_ids)
+    automatic: bool = False
 
     @property
     def channel(self) -> str:

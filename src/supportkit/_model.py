@@ -544,6 +544,8 @@ _INBOUND_CHECKS: tuple[tuple[str, _Check], ...] = (
     ("priority", _optional_priority),
     ("tags", _tags),
     ("language", _optional_text),
+    ("references", _tags),
+    ("ticket_hint", _optional_text),
 )
 
 
@@ -555,8 +557,17 @@ class InboundMessage:
     platform's event id): ingest is idempotent on ``(channel, message_id)``. ``sender`` is the
     address or handle the CRM lookup resolves to a customer; ``ticket_id`` threads the message
     into that ticket if it exists, and otherwise opens a new ticket with that id (a
-    host-chosen id, e.g. the channel's conversation id); ``None`` opens a new ticket with a
-    generated id. A message naming a closed ticket opens a follow-up with a generated id.
+    host-chosen id, e.g. the channel's conversation id, so only a trusted source may set it);
+    ``None`` opens a new ticket with a generated id. A message naming a closed ticket opens a
+    follow-up with a generated id.
+
+    What the *sender* claims threads only into tickets that exist: ``references`` are the
+    channel message ids this message answers, newest last (an email's ``In-Reply-To`` and
+    ``References``), looked up in the desk's index of every message it received or sent on
+    that channel; ``ticket_hint`` is a ticket id the sender names (a subject token such as
+    ``[#T-1a2b3c]``). Neither ever opens a ticket under the id it names. The desk threads by
+    the first of ``references`` (newest first) it knows, else ``ticket_hint``, else
+    ``ticket_id``.
     """
 
     message_id: str = attrs.field(validator=_message_text)
@@ -571,6 +582,8 @@ class InboundMessage:
     tags: tuple[str, ...] = ()
     language: str | None = None
     metadata: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_map)
+    references: tuple[str, ...] = ()
+    ticket_hint: str | None = None
 
     def __attrs_post_init__(self) -> None:
         for name, check in _INBOUND_CHECKS:

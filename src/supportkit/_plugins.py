@@ -47,7 +47,7 @@ from ._model import Customer, InboundMessage, Tier
 from ._routing import STRATEGY_NAMES, SelectionStrategy
 from ._sla import SlaPolicy
 from ._ticket import Ticket
-from .exceptions import ConfigurationError, EventError, PluginError
+from .exceptions import ConfigurationError, EventError, Ignored, PluginError
 from .hookspecs import PROJECT_NAME
 from .typing import (
     Channel,
@@ -558,16 +558,18 @@ class PluginHost:
         """Parse a raw *payload* that arrived on *channel* into an :class:`InboundMessage`.
 
         ``supportkit_parse_inbound`` hookimpls answer first, then the registered channel named
-        *channel*. An :class:`~supportkit.EventError` (the payload is not a valid message)
-        passes through unchanged; any other exception becomes a :class:`PluginError`. Raises
+        *channel*. An :class:`~supportkit.EventError` (the payload is not a valid message) and
+        :class:`~supportkit.exceptions.Ignored` (the payload is noise) pass through unchanged;
+        any other exception becomes a :class:`PluginError`. Raises
         :class:`~supportkit.ConfigurationError` if no plugin handles *channel*.
         """
         kwargs = {"channel": channel, "payload": payload, "headers": dict(headers or {})}
         hook = "supportkit_parse_inbound"
-        message = self._first(hook, InboundMessage, kwargs, (EventError,))
+        passthrough = (EventError, Ignored)
+        message = self._first(hook, InboundMessage, kwargs, passthrough)
         if message is None:
             args = [payload, kwargs["headers"]]
-            message = self._ask("channel", "parse", InboundMessage, args, channel, (EventError,))
+            message = self._ask("channel", "parse", InboundMessage, args, channel, passthrough)
         if message is None:
             raise ConfigurationError(
                 f"no plugin parses payloads of channel {channel!r} (registered channels: "

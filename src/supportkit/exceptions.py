@@ -13,6 +13,7 @@ one category. Where a builtin exception shares the meaning, the class subclasses
     ├── EventError (ValueError)             an event or event dict that is not valid (.kind, .field)
     ├── TicketStateError (ValueError)       a forbidden transition (.ticket_id, .status, .event)
     ├── PluginError                         a plugin failed or is misdeclared (.plugin)
+    ├── Ignored                             noise a channel skips (.reason, .message, .record)
     ├── IntegrationError                    outside system failed (.request, .retry_at, .permanent)
     │   ├── IntegrationTimeout
     │   └── IntegrationHTTPError            the system answered with an error status (.response)
@@ -26,13 +27,17 @@ the boundary with ``raise ... from exc``, so the original stays reachable as ``_
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._model import InboundMessage
 
 __all__ = [
     "CalendarError",
     "ConcurrencyError",
     "ConfigurationError",
     "EventError",
+    "Ignored",
     "IntegrationError",
     "IntegrationHTTPError",
     "IntegrationTimeout",
@@ -102,6 +107,44 @@ class PluginError(SupportkitError):
     def __init__(self, message: str, *, plugin: str | None = None) -> None:
         super().__init__(message)
         self.plugin = plugin
+
+
+class Ignored(SupportkitError):
+    """Raised by a channel's ``parse`` for a payload that is noise, not a customer message.
+
+    Auto-replies ("out of office"), bounces, bulk mail and the desk's own outgoing mail coming
+    back are noise: :meth:`SupportDesk.receive <supportkit.SupportDesk.receive>` turns this
+    error into an :class:`~supportkit.IngestResult` whose ``ignored`` is ``reason`` instead of
+    opening or threading a ticket. ``message`` is the parsed message when the channel got that
+    far (its ``references`` and ``ticket_hint`` name the ticket it belongs to, if any); with
+    ``record=True`` and a known ticket the desk appends it to that ticket as an internal system
+    note (a bounce an agent should see), which touches no SLA clock.
+
+    A *reason* that is not a non-empty string, a *message* that is not an
+    :class:`~supportkit.InboundMessage`, or ``record=True`` without a *message* is a
+    :class:`ConfigurationError` (a bug in the channel).
+    """
+
+    def __init__(
+        self, reason: str, *, message: InboundMessage | None = None, record: bool = False
+    ) -> None:
+        from ._model import InboundMessage  # here: _model imports this module
+
+        if not isinstance(reason, str) or not reason:
+            raise ConfigurationError(f"Ignored(reason) must be a non-empty string, got {reason!r}")
+        if message is not None and not isinstance(message, InboundMessage):
+            raise ConfigurationError(
+                f"Ignored(message=...) must be a supportkit.InboundMessage or None, got {message!r}"
+            )
+        if record and message is None:
+            raise ConfigurationError(
+                "Ignored(record=True) needs the parsed message (Ignored(reason, message=..., "
+                "record=True)): there is nothing to record without it"
+            )
+        super().__init__(reason)
+        self.reason = reason
+        self.message = message
+        self.record = bool(record)
 
 
 class IntegrationError(SupportkitError):

@@ -73,9 +73,11 @@ def supportkit_register_channels(register: Callable[[str, Channel], None]) -> No
 
     :param register: Call ``register(name, channel)`` for each channel, where *channel*
         implements :class:`supportkit.typing.Channel` (not the enum :class:`supportkit.Channel`).
-        The host dispatches ``parse_inbound(channel=name, ...)`` to it, and replies on tickets
-        whose channel is *name*. A name registered twice is a
-        :class:`~supportkit.PluginError`.
+        The host dispatches ``parse_inbound(channel=name, ...)`` (and
+        ``SupportDesk.receive(name, ...)``) to it, and replies on tickets whose channel is
+        *name*. A name registered twice is a :class:`~supportkit.PluginError`. A channel
+        (like a CRM backend or notifier) that defines ``attach(desk)`` has it called once by
+        each :class:`~supportkit.SupportDesk` that loads it.
     :returns: Nothing; the return value is ignored.
 
     Historic: called once for every plugin, including plugins registered later.
@@ -251,7 +253,11 @@ def supportkit_parse_inbound(
     :returns: The :class:`~supportkit.InboundMessage`, whose ``message_id`` is stable (a
         redelivered payload gets the same id), or ``None`` if this plugin does not handle
         *channel*; a registered :class:`supportkit.typing.Channel` of that name answers last.
-        Raise :class:`~supportkit.EventError` for a payload that is not a valid message.
+        Set the message's ``references`` (the ids it answers, newest last) and
+        ``ticket_hint`` (a ticket id the sender names) for threading; only a trusted source
+        sets ``ticket_id``. Raise :class:`~supportkit.EventError` for a payload that is not a
+        valid message, and :class:`~supportkit.exceptions.Ignored` for noise (auto-replies,
+        bounces, bulk mail, the desk's own mail); both reach the caller unchanged.
 
     Stops at first non-None result.
 
@@ -264,8 +270,10 @@ def supportkit_send_reply(reply: OutboundReply) -> str | None:
     """Send an agent's public reply to the customer through the ticket's channel.
 
     :param reply: The :class:`~supportkit.OutboundReply`; ``reply.channel`` says which
-        channel and ``reply.key`` is stable across retries.
-    :returns: The channel's id for the sent message (``""`` if it has none), or ``None`` if
+        channel and ``reply.key`` is stable across retries; ``in_reply_to`` and
+        ``references`` thread it, and ``automatic`` marks an automatic notice.
+    :returns: The channel's id for the sent message (``""`` if it has none; a non-empty id is
+        added to the desk's message index, so an answer referencing it threads), or ``None`` if
         this plugin does not send on ``reply.channel``; the registered
         :class:`supportkit.typing.Channel` of that name answers last. Raise
         :class:`~supportkit.IntegrationError` if delivery failed: the outbox retries later

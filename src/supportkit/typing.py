@@ -267,19 +267,33 @@ class Channel(Protocol):
 
     Not to be confused with the enum :class:`supportkit.Channel`. Register one with
     ``supportkit_register_channels``; the host dispatches on the registered name.
+
+    Registered channels, CRM backends and notifiers may also define ``attach(desk) -> None``
+    (not part of the protocols, so it stays optional): each
+    :class:`~supportkit.SupportDesk` that loads the object calls it once, before using it,
+    so the object can keep a reference to the desk (and its plugin state). An exception
+    from it is a :class:`~supportkit.PluginError` naming the object.
     """
 
     def parse(self, payload: Any, headers: Mapping[str, str]) -> InboundMessage:
         """Turn a raw *payload* (bytes, text or decoded JSON) into a validated message.
 
         The message's ``message_id`` must be stable: the same payload delivered twice gives
-        the same id, so ingest stays idempotent. Raise :class:`~supportkit.EventError` for a
-        payload that is not a valid message.
+        the same id, so ingest stays idempotent; ``references`` (the message ids it answers,
+        newest last) and ``ticket_hint`` (a ticket id the sender names) thread it. Raise
+        :class:`~supportkit.EventError` for a payload that is not a valid message, and
+        :class:`~supportkit.exceptions.Ignored` for noise (an auto-reply, a bounce, bulk
+        mail, the desk's own mail coming back).
         """
         ...
 
     def send(self, reply: OutboundReply) -> str | None:
         """Deliver *reply*; return the channel's id for the sent message (or ``""``).
+
+        A non-empty id joins the desk's message index, so the customer's answer that
+        references it threads into the ticket. ``reply.in_reply_to`` and
+        ``reply.references`` are the ids to thread the sent message on; ``reply.automatic``
+        marks an automatic notice (email: ``Auto-Submitted: auto-replied``).
 
         Return ``None`` if this channel cannot send replies. Raise
         :class:`~supportkit.IntegrationError` if delivery failed, so the outbox retries (its
