@@ -167,3 +167,21 @@ def test_misspelled_hook_in_an_entry_point_is_a_plugin_error(
     with pytest.raises(PluginError, match="did you mean 'supportkit_sla_breached'") as info:
         PluginHost().notifiers()
     assert "typo" == info.value.plugin
+
+
+def test_an_installed_plugins_command_runs_from_the_command_line(
+    install: Callable[..., None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``supportkit <command>`` finds a command registered by an installed plugin."""
+    source = (
+        "from supportkit import hookimpl\n\n\nclass Serve:\n    help = 'serve the desk'\n\n"
+        "    def add_arguments(self, parser):\n        parser.add_argument('--port', type=int)\n\n"
+        "    def run(self, args):\n        print('serving on', args.port)\n        return 0\n\n\n"
+        "@hookimpl\ndef supportkit_register_commands(register):\n"
+        "    register('serve', Serve())\n"
+    )
+    install("supportkit-serve", "serve", "supportkit_serve_plugin", source)
+    from supportkit._cli import main
+
+    assert 0 == main(["serve", "--port", "8080"])
+    assert "serving on 8080\n" == capsys.readouterr().out

@@ -1,15 +1,21 @@
 """The ``supportkit`` command (argparse; ``supportkit sla evaluate`` needs no extra).
 
-Each subcommand is a function ``_<name>(args) -> int`` registered in :func:`build_parser`.
+Each subcommand is a function ``_<name>(args) -> int`` registered in :func:`build_parser`;
+plugins add theirs through ``supportkit_register_commands`` (:func:`_add_plugin_commands`).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
-from .exceptions import SupportkitError
+from .exceptions import PluginError, SupportkitError
+
+if TYPE_CHECKING:
+    from ._plugins import PluginHost
+    from .typing import Command
 
 __all__ = ["build_parser", "main"]
 
@@ -138,8 +144,70 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand."""
+def _plugin_command(name: str, command: Command) -> Callable[[argparse.Namespace], int]:
+    """The handler running a plugin's *command*: a foreign exception becomes a PluginError
+    naming it (the command line prints it and exits 1)."""
+
+    def handler(args: argparse.Namespace) -> int:
+        try:
+            return int(command.run(args))
+        except SupportkitError:
+            raise
+        except Exception as exc:
+            raise PluginError(
+                f"command {name!r} failed: {type(exc).__name__}: {exc}", plugin=f"command:{name}"
+            ) from exc
+
+    return handler
+
+
+def _registered_commands(host: PluginHost) -> Mapping[str, Command]:
+    """The plugins' commands; each plugin that failed to load is reported on stderr (the host
+    raises its error once, then leaves it out)."""
+    while True:
+        try:
+            return host.commands()
+        except PluginError as exc:
+            print(f"supportkit: warning: {exc}", file=sys.stderr)
+
+
+def _add_plugin_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], host: PluginHost
+) -> None:
+    """Add every command registered through ``supportkit_register_commands``. One broken
+    plugin must not take the whole command line down: a command with a built-in command's
+    name is left out with a warning, and one whose ``add_arguments`` fails stays listed but
+    running it reports the failure."""
+    for name, command in _registered_commands(host).items():
+        if name in commands.choices:
+            print(
+                f"supportkit: warning: plugin command {name!r} has the name of a built-in "
+                "command and is left out",
+                file=sys.stderr,
+            )
+            continue
+        parser = commands.add_parser(name, help=command.help, description=command.help)
+        handler = _plugin_command(name, command)
+        try:
+            command.add_arguments(parser)
+        except Exception as exc:
+            handler = _broken_command(name, exc)
+        parser.set_defaults(handler=handler)
+
+
+def _broken_command(name: str, exc: Exception) -> Callable[[argparse.Namespace], int]:
+    def handler(_args: argparse.Namespace) -> int:
+        raise PluginError(
+            f"command {name!r} cannot run: its add_arguments failed: {type(exc).__name__}: {exc}",
+            plugin=f"command:{name}",
+        ) from exc
+
+    return handler
+
+
+def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
+    """The argument parser with every subcommand, the plugins' too (those of *host*, by
+    default a plugin host with the installed plugins)."""
     parser = argparse.ArgumentParser(
         prog="supportkit",
         description="Customer-support workflows: SLA evaluation, a demo support day, reports.",
@@ -197,12 +265,20 @@ def build_parser() -> argparse.ArgumentParser:
         "zone of the desk's default calendar, else UTC)",
     )
     report.set_defaults(handler=_report)
+    if host is None:
+        from ._plugins import PluginHost
+
+        host = PluginHost()
+    _add_plugin_commands(commands, host)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status (2 for usage errors, 1 for failures)."""
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, *, host: PluginHost | None = None) -> int:
+    """Run the command line; return the exit status (2 for usage errors, 1 for failures).
+
+    *host* supplies the plugin commands (default: the installed plugins).
+    """
+    parser = build_parser(host)
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:

@@ -47,12 +47,15 @@ from ._model import Customer, InboundMessage, Tier
 from ._routing import STRATEGY_NAMES, SelectionStrategy
 from ._sla import SlaPolicy
 from ._ticket import Ticket
-from .exceptions import ConfigurationError, EventError, Ignored, PluginError
+from .exceptions import ConfigurationError, EventError, Ignored, PluginError, SupportkitError
 from .hookspecs import PROJECT_NAME
 from .typing import (
     Channel,
+    Command,
     CrmBackend,
     Notifier,
+    Poller,
+    PollerFactory,
     RoutingStrategyFactory,
     SlaPolicySource,
     StoreFactory,
@@ -83,6 +86,8 @@ _REGISTRIES: Mapping[str, tuple[str, type | None, str]] = {
         None,
         "an SLA policy source (callable)",
     ),
+    "command": ("supportkit_register_commands", Command, "supportkit.typing.Command"),
+    "poller": ("supportkit_register_pollers", None, "a poller factory (callable)"),
 }
 
 _T = TypeVar("_T")
@@ -454,6 +459,37 @@ class PluginHost:
     def sla_policy_sources(self) -> Mapping[str, SlaPolicySource]:
         """The registered SLA policy sources, by name."""
         return self._registry("sla_policy_source")
+
+    def commands(self) -> Mapping[str, Command]:
+        """The registered ``supportkit`` subcommands, by name."""
+        return self._registry("command")
+
+    def pollers(self) -> Mapping[str, PollerFactory]:
+        """The registered poller factories, by name (``supportkit run`` makes pollers)."""
+        return self._registry("poller")
+
+    def new_poller(self, name: str, desk: Any, options: Mapping[str, Any]) -> Poller:
+        """A poller from the factory registered as *name*, feeding *desk*, with *options*.
+
+        Raises :class:`~supportkit.ConfigurationError` naming the registered pollers for an
+        unknown *name*; a factory that fails (or returns something that is not a
+        :class:`supportkit.typing.Poller`) is a :class:`~supportkit.PluginError` naming it.
+        A :class:`~supportkit.SupportkitError` from the factory (bad options) passes through.
+        """
+        factory = self.pollers().get(name)
+        if factory is None:
+            raise ConfigurationError(
+                f"no poller named {name!r} is registered (registered: "
+                f"{', '.join(self.pollers()) or 'none'}); install the plugin that provides it"
+            )
+        target = f"poller:{name}"
+        try:
+            poller = factory(desk, MappingProxyType(dict(options)))
+        except SupportkitError:
+            raise
+        except Exception as exc:
+            raise _wrap(exc, target, "making a poller") from exc
+        return _checked(poller, Poller, target, "its factory")  # type: ignore[type-abstract]
 
     def store_factory(self, name: str) -> StoreFactory:
         """The store factory registered as *name*; call it with the store's options.

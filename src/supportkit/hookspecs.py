@@ -45,8 +45,10 @@ from ._sla import SlaPolicy
 from ._ticket import Ticket
 from .typing import (
     Channel,
+    Command,
     CrmBackend,
     Notifier,
+    PollerFactory,
     RoutingStrategyFactory,
     SlaPolicySource,
     StoreFactory,
@@ -158,6 +160,40 @@ def supportkit_register_sla_policy_sources(
     :param register: Call ``register(name, source)`` where *source* takes no arguments and
         returns :class:`~supportkit.SlaPolicy` objects in match order. The host
         concatenates every source's policies in registration order. Names must be unique.
+    :returns: Nothing; the return value is ignored.
+
+    Historic: called once for every plugin, including plugins registered later.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(historic=True)
+def supportkit_register_commands(register: Callable[[str, Command], None]) -> None:
+    """Register subcommands of the ``supportkit`` command line (``supportkit serve``).
+
+    :param register: Call ``register(name, command)`` where *command* implements
+        :class:`supportkit.typing.Command`: ``help`` (one line), ``add_arguments(parser)``
+        (fills its ``argparse`` subparser) and ``run(args) -> int`` (the exit status). The
+        command line adds it as ``supportkit <name>``; a built-in command of the same name
+        wins (the plugin's is left out with a warning). Names must be unique.
+    :returns: Nothing; the return value is ignored.
+
+    Historic: called once for every plugin, including plugins registered later.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(historic=True)
+def supportkit_register_pollers(register: Callable[[str, PollerFactory], None]) -> None:
+    """Register pollers: sources of inbound messages that have to be asked (IMAP, chat APIs).
+
+    :param register: Call ``register(name, factory)`` where ``factory(desk, options)``
+        returns a :class:`supportkit.typing.Poller` (``poll() -> int``, the messages handled,
+        and ``close()``) that feeds *desk* (usually through ``desk.receive``); *options* are
+        its settings. ``supportkit run`` makes and runs the configured pollers. Names must be
+        unique.
     :returns: Nothing; the return value is ignored.
 
     Historic: called once for every plugin, including plugins registered later.

@@ -9,9 +9,10 @@ Plugins register objects of these shapes through the registration hooks in
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol, TypeAlias, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
 from ._clock import Clock
 from ._commit import Commit, OutboxMessage
@@ -21,15 +22,21 @@ from ._routing import SelectionStrategy
 from ._sla import SlaPolicy
 from ._ticket import Ticket
 
+if TYPE_CHECKING:
+    from ._desk import SupportDesk
+
 __all__ = [
     "Channel",
     "Clock",
+    "Command",
     "CrmBackend",
     "DeskStore",
     "EventStore",
     "Notice",
     "Notifier",
     "PluginState",
+    "Poller",
+    "PollerFactory",
     "RoutingStrategyFactory",
     "SelectionStrategy",
     "SlaPolicySource",
@@ -335,4 +342,63 @@ class Notifier(Protocol):
 
     def notify(self, notice: Notice) -> None:
         """Handle *notice* (dispatch on ``notice.kind`` to pick the ones you care about)."""
+        ...
+
+
+@runtime_checkable
+class Command(Protocol):
+    """A ``supportkit`` subcommand a plugin adds (``supportkit serve``, ``supportkit imap-test``).
+
+    Register one with ``supportkit_register_commands``; the command line adds it under its
+    registered name, beside the built-in commands (which win a clash).
+    """
+
+    help: str
+    """One line for ``supportkit --help`` (also the subcommand's description)."""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Add the command's options and arguments to its subcommand *parser*."""
+        ...
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Run with the parsed *args*; return the exit status (0 for success).
+
+        Raise a :class:`~supportkit.SupportkitError` for a failure the user should read: the
+        command line prints it as ``supportkit: error: ...`` and exits with status 1.
+        """
+        ...
+
+
+@runtime_checkable
+class Poller(Protocol):
+    """Fetches inbound messages from somewhere that has to be asked (an IMAP mailbox, a
+    chat platform's history API) and hands them to the desk, a batch per call.
+
+    A :class:`PollerFactory` registered through ``supportkit_register_pollers`` makes one for
+    a desk; ``supportkit run`` calls :meth:`poll` in its loop and :meth:`close` at shutdown.
+    """
+
+    def poll(self) -> int:
+        """Fetch what is new, hand it to the desk (``desk.receive(...)``) and return how many
+        messages were handled (ingested, duplicates and ignored noise alike); 0 when idle.
+
+        Raise :class:`~supportkit.IntegrationError` when the source cannot be reached: the
+        runner logs it and polls again later.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release connections; the poller is not used again."""
+        ...
+
+
+class PollerFactory(Protocol):
+    """What ``supportkit_register_pollers`` registers: ``factory(desk, options) -> Poller``.
+
+    *desk* is the :class:`~supportkit.SupportDesk` the poller feeds and *options* its
+    settings (a mapping; for ``supportkit run``, the plugin's configuration table).
+    """
+
+    def __call__(self, desk: SupportDesk, options: Mapping[str, Any]) -> Poller:
+        """Make a :class:`Poller` for *desk* with *options*."""
         ...
