@@ -629,7 +629,7 @@ class SupportDesk:
             else:
                 failed.append((key, text, self._retry_at(now, attempts)))
         if delivered or failed or deferred:
-            self.store.settle_outbox(now, delivered, failed, deferred)
+            self.store.settle_outbox(now, delivered, failed, deferred=deferred)
         return (
             [key for key, _, retry in failed if retry is not None],
             [key for key, _, retry in failed if retry is None],

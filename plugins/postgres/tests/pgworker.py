@@ -53,8 +53,9 @@ class RecordingStore(PostgresStore):
         at: int,
         delivered: Sequence[str] = (),
         failed: Sequence[tuple[str, str, int | None]] = (),
+        deferred: Sequence[tuple[str, str, int]] = (),
     ) -> None:
-        super().settle_outbox(at, delivered, failed)
+        super().settle_outbox(at, delivered, failed, deferred)
         done = time.time()
         rows = [
             (k, self.worker, self._claimed.pop(k), done) for k in delivered if k in self._claimed
