@@ -6,22 +6,12 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from typing import NoReturn
 
 import psycopg
 import pytest
 from psycopg import sql
 
-try:
-    from supportkit.testing import service_missing
-except ImportError:  # supportkit before service_missing landed: the same rule, inline
-
-    def service_missing(reason: str) -> NoReturn:  # type: ignore[misc]
-        """Skip with *reason*, but fail when CI=true (a skipped service test fails CI)."""
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-
+from supportkit.testing import service_missing
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 HOW = (

@@ -333,25 +333,3 @@ def test_a_sqlite_desk_moves_into_postgres(
     again = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert 0 != again.returncode
     assert "ConcurrencyError" in again.stderr
-
-
-def test_a_deferred_delivery_waits_without_spending_an_attempt(
-    pg_url: str, new_schema: Callable[[], str]
-) -> None:
-    """settle_outbox(deferred=...) keeps the message pending until retry_at, records the
-    error and leaves its attempts alone (IntegrationError(retry_at=...))."""
-    with PostgresStore(pg_url, schema=new_schema()) as store:
-        note = OutboxMessage("n-1", "notify", "T-1", {}, created_at=100)
-        store.commit(Commit("T-1", (ev("T-1"),), 0, outbox=(note,)))
-        store.settle_outbox(100, deferred=[("n-1", "429 slow down", 160)])
-        (message,) = store.outbox()
-        assert ("pending", 0, 160, "429 slow down") == (
-            message.status,
-            message.attempts,
-            message.next_attempt_at,
-            message.last_error,
-        )
-        assert ([], ["n-1"]) == (
-            store.claim_outbox(159, limit=5, lease=10),
-            [m.key for m in store.claim_outbox(160, limit=5, lease=10)],
-        )
