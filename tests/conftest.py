@@ -6,6 +6,7 @@ thorough one on demand with ``SUPPORTKIT_HYPOTHESIS=thorough nox -s tests``.
 
 import importlib.util
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -45,3 +46,12 @@ def load_script() -> Callable[[str], ModuleType]:
         return module
 
     return load
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the fuzz suite's count of generated inputs and untyped exceptions (tests/fuzzkit.py)."""
+    fuzzkit = sys.modules.get("fuzzkit")
+    line = fuzzkit.summary() if fuzzkit is not None else None
+    if line is not None:
+        terminalreporter.write_sep("=", "fuzz")
+        terminalreporter.write_line(line)
