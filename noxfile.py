@@ -40,6 +40,19 @@ def thorough(session: nox.Session) -> None:
 
 
 @nox.session
+def fuzz(session: nox.Session) -> None:
+    """The fuzz suite in full: at least 1,000,000 generated inputs over every public entry point
+    (the webhook plugin's too); prints the count and the untyped exceptions, which must be 0.
+
+    ``nox -s tests`` runs the same suite with a quick profile (tests/fuzzkit.py).
+    """
+    session.install("-e", ".[cli,numpy]", "-e", str(ROOT / "plugins" / "webhook"), *group("tests"))
+    env = {"SUPPORTKIT_FUZZ": "full", "SUPPORTKIT_FUZZ_MIN": "1000000"}
+    paths = session.posargs or [str(p) for p in sorted((ROOT / "tests").glob("test_fuzz*.py"))]
+    session.run("pytest", "-p", "no:cacheprovider", "--durations=10", *paths, env=env)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff: lint rules and formatting."""
     session.install(*group("lint"))

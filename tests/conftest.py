@@ -48,8 +48,17 @@ def load_script() -> Callable[[str], ModuleType]:
     return load
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under ``nox -s fuzz`` (SUPPORTKIT_FUZZ_MIN set), fail a run that tried too few inputs."""
+    fuzzkit = sys.modules.get("fuzzkit")
+    minimum = int(os.environ.get("SUPPORTKIT_FUZZ_MIN", "0"))
+    if fuzzkit is not None and exitstatus == 0 and fuzzkit.COUNTS["inputs"] < minimum:
+        fuzzkit.UNTYPED.append(f"only {fuzzkit.COUNTS['inputs']:,} inputs, fewer than {minimum:,}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Print the fuzz suite's count of generated inputs and untyped exceptions (tests/fuzzkit.py)."""
+    """Print the fuzz suite's count of inputs and untyped exceptions (tests/fuzzkit.py)."""
     fuzzkit = sys.modules.get("fuzzkit")
     line = fuzzkit.summary() if fuzzkit is not None else None
     if line is not None:

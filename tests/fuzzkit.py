@@ -26,6 +26,7 @@ untyped exceptions is printed at the end of the run (tests/conftest.py).
 from __future__ import annotations
 
 import os
+import random
 import string
 import traceback
 from collections.abc import Callable, Mapping
@@ -36,6 +37,7 @@ from zoneinfo import ZoneInfo
 import attrs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from supportkit import SupportkitError
 
 PROFILE = os.environ.get("SUPPORTKIT_FUZZ", "quick")
@@ -43,6 +45,8 @@ if PROFILE not in ("quick", "full"):
     raise RuntimeError(f"SUPPORTKIT_FUZZ must be 'quick' or 'full', got {PROFILE!r}")
 #: Examples per target in the quick profile (each full-profile target says its own count).
 QUICK_EXAMPLES = 30
+#: Scales every target's full-profile examples (``SUPPORTKIT_FUZZ_SCALE=0.01`` for a short look).
+SCALE = float(os.environ.get("SUPPORTKIT_FUZZ_SCALE", "1"))
 
 #: Inputs generated (calls of an entry point) and untyped exceptions seen, for the summary.
 COUNTS = {"inputs": 0, "untyped": 0, "targets": 0}
@@ -170,16 +174,18 @@ class Target:
     """One fuzzed entry point: the strategy of its argument and how to call it with one value.
 
     ``state`` (optional) gives the full contents of whatever the call may change, read before
-    and after: a refused call must leave it equal. ``examples`` is the number of examples in
-    the full profile; ``inputs`` how many entry-point calls one example makes (a sequence of
-    desk operations makes several; :func:`expect_typed` counts those itself, so say 0).
+    and after: a refused call must leave it equal. ``examples`` is the number of Hypothesis
+    examples in the full profile, each trying ``fan_out`` inputs (see :func:`recombine`);
+    ``inputs`` how many entry-point calls one input makes (a sequence of desk operations makes
+    several; :func:`expect_typed` counts those itself, so say 0).
     """
 
     args: st.SearchStrategy[Any]
     call: Callable[[Any], object]
     state: Callable[[Any], object] | None = None
-    examples: int = 40_000
+    examples: int = 700
     inputs: int = 1
+    fan_out: int = 64
 
 
 def expect_typed(call: Callable[[], object], state: Callable[[], object] | None = None) -> bool:
@@ -199,33 +205,58 @@ def expect_typed(call: Callable[[], object], state: Callable[[], object] | None 
         return False
     except Exception as exc:
         COUNTS["untyped"] += 1
-        UNTYPED.append("".join(traceback.format_exception_only(exc)).strip())
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if "supportkit" in f.filename]
+        where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+        UNTYPED.append("".join(traceback.format_exception_only(exc)).strip() + where)
         raise AssertionError(f"untyped exception {type(exc).__name__}: {exc!r}") from exc
     return True
+
+
+def recombine(pool: list[Any], rng: random.Random, count: int) -> list[Any]:
+    """*count* inputs made of the drawn *pool*: its members, then new dicts whose every key
+    takes the value of a random member that has it (left out now and then when some member
+    lacks it, so required keys stay in keyword calls). Drawing values is the slow part of
+    Hypothesis; recombining them multiplies the inputs each example tries, cheaply."""
+    inputs = list(pool[:count])
+    dicts = [m for m in pool if type(m) is dict]
+    if not dicts:
+        return [rng.choice(pool) for _ in range(count)] if len(inputs) < count else inputs
+    keys = sorted({k for m in dicts for k in m}, key=repr)
+    options = {k: [m[k] for m in dicts if k in m] for k in keys}
+    while len(inputs) < count:
+        combo = {}
+        for k, values in options.items():
+            if len(values) < len(dicts) and rng.random() < 0.3:
+                continue
+            combo[k] = rng.choice(values)
+        inputs.append(combo)
+    return inputs
 
 
 def run(name: str, target: Target) -> None:
     """Fuzz one registered target under the current profile."""
     full = PROFILE == "full"
     COUNTS["targets"] += 1
+    fan_out = target.fan_out if full else 3
 
     @settings(
-        max_examples=target.examples if full else QUICK_EXAMPLES,
+        max_examples=max(1, int(target.examples * SCALE)) if full else QUICK_EXAMPLES,
         deadline=None,
         database=None,
         derandomize=not full,
         suppress_health_check=list(HealthCheck),
     )
-    @given(target.args)
-    def check(value: Any) -> None:
-        if target.inputs == 0:
-            target.call(value)
-            return
-        if target.state is None:
-            expect_typed(lambda: target.call(value))
-        else:
-            expect_typed(lambda: target.call(value), lambda: target.state(value))  # type: ignore[misc]
-        COUNTS["inputs"] += target.inputs - 1
+    @given(st.lists(target.args, min_size=1, max_size=6), st.randoms(use_true_random=False))
+    def check(pool: list[Any], rng: random.Random) -> None:
+        for value in recombine(pool, rng, fan_out):
+            if target.inputs == 0:
+                target.call(value)
+                continue
+            if target.state is None:
+                expect_typed(lambda: target.call(value))  # noqa: B023 - called at once
+            else:
+                expect_typed(lambda: target.call(value), lambda: target.state(value))  # type: ignore[misc]  # noqa: B023
+            COUNTS["inputs"] += target.inputs - 1
 
     check()
 
@@ -238,7 +269,7 @@ def summary() -> str | None:
         f"fuzz ({PROFILE}): {COUNTS['inputs']:,} generated inputs over {COUNTS['targets']} "
         f"entry points, {COUNTS['untyped']} untyped exceptions"
     ]
-    lines += [f"  untyped: {line}" for line in UNTYPED[:20]]
+    lines += [f"  untyped: {line}" for line in sorted(set(UNTYPED))[:40]]
     return "\n".join(lines)
 
 

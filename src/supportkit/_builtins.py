@@ -97,7 +97,10 @@ class JsonChannel:
                     break
         fields.update((name, payload[name]) for name in _PLAIN if name in payload)
         if "message_id" not in fields:
-            canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+            try:
+                canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+            except (TypeError, ValueError) as exc:  # keys of mixed types cannot be sorted
+                raise EventError(f"JSON message: payload is not a JSON object ({exc})") from exc
             fields["message_id"] = "json-" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
         for name in ("sender", "at"):
             if name not in fields:

@@ -95,17 +95,24 @@ def _render(interval: tuple[int, int]) -> str:
     return f"{start // 60:02d}:{start % 60:02d}-{end // 60:02d}:{end % 60:02d}"
 
 
+#: Dates a calendar accepts (a week inside ``date.min`` and ``date.max``, so searches around
+#: them stay in range).
+FIRST_DATE, LAST_DATE = date(1, 1, 8), date(9999, 12, 24)
+
+
 def _as_date(value: object, where: str) -> date:
     if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
+        value = value.date()
+    elif isinstance(value, str):
         try:
-            return date.fromisoformat(value)
+            value = date.fromisoformat(value)
         except ValueError as exc:
             raise CalendarError(f"{where}: {value!r} is not an ISO date (YYYY-MM-DD)") from exc
-    raise CalendarError(f"{where}: expected a date, got {type(value).__name__} {value!r}")
+    if not isinstance(value, date):
+        raise CalendarError(f"{where}: expected a date, got {type(value).__name__} {value!r:.80}")
+    if not FIRST_DATE <= value <= LAST_DATE:
+        raise CalendarError(f"{where}: {value} is outside {FIRST_DATE} to {LAST_DATE}")
+    return value
 
 
 def _zone(tz: object) -> ZoneInfo:
@@ -251,7 +258,8 @@ class BusinessCalendar:
         unknown = set(data) - {"tz", "weekly", "holidays", "overrides"}
         if unknown:
             raise CalendarError(
-                f"unknown calendar keys {sorted(unknown)}: use tz, weekly, holidays, overrides"
+                f"unknown calendar keys {sorted(unknown, key=repr)}: use tz, weekly, holidays, "
+                "overrides"
             )
         return cls(
             tz=data.get("tz", "UTC"),

@@ -88,8 +88,7 @@ POLICIES = (
     ),
 )
 TIERS = (
-    # mypy's attrs plugin cannot type generic converters (frozenset, tuple): hence the ignores.
-    Tier("enterprise", weight=100, sla_policy="enterprise", watchlist=TOP_ACCOUNTS),  # type: ignore[arg-type]
+    Tier("enterprise", weight=100, sla_policy="enterprise", watchlist=TOP_ACCOUNTS),
     Tier("pro", weight=10, sla_policy="pro"),
     Tier("free", weight=0, sla_policy="standard"),
 )
@@ -400,8 +399,8 @@ def _people() -> tuple[dict[str, Customer], list[Agent], dict[str, BusinessCalen
             agent = Agent(
                 f"{team}-{n}",
                 skills=skills,
-                languages=("en",),  # type: ignore[arg-type]  # (see TIERS)
-                groups=groups,  # type: ignore[arg-type]  # (see TIERS)
+                languages=("en",),
+                groups=groups,
                 capacity={"email": 6, "web": 6, "chat": 3, "phone": 2},
             )
             agents.append(agent)

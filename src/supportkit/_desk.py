@@ -27,7 +27,17 @@ from ._desknotify import DeskPlugins, History, as_host, failure_text
 from ._deskstore import Commit, DeskStore, MemorySidecar, OutboxMessage
 from ._escalation import EscalationLadder, EscalationLevel, OnSlaAlert
 from ._metrics import Goal, MetricsReport, TicketFacts, metrics_report
-from ._model import Customer, InboundMessage, Priority, Role, Status, TicketEvent, Tier
+from ._model import (
+    Customer,
+    InboundMessage,
+    Priority,
+    Role,
+    Status,
+    TicketEvent,
+    Tier,
+    listed,
+)
+from ._model import _text as check_text
 from ._nextstep import NextStep, next_step, sla_deadline
 from ._plugins import PluginHost
 from ._pluginstate import StoreState
@@ -99,6 +109,8 @@ _T = TypeVar("_T")
 #: The store's state namespace holding the id each channel gave a sent reply, by the reply
 #: event's id (a name no plugin namespace takes: plugins use their package names).
 SENT_IDS = "supportkit.sent-message-ids"
+#: The largest ``limit`` of :meth:`SupportDesk.tick` and :meth:`SupportDesk.deliver`.
+MAX_LIMIT = 1_000_000
 
 
 @attrs.frozen
@@ -362,7 +374,8 @@ class SupportDesk:
         unknown = set(calendars) - set(self._policies) - {"default"}
         if unknown:
             raise ConfigurationError(
-                f"calendars: {sorted(unknown)[0]!r} is neither an SLA policy name nor 'default'"
+                f"calendars: {sorted(unknown, key=repr)[0]!r} is neither an SLA policy name nor "
+                "'default'"
             )
         return dict(calendars)
 
@@ -370,7 +383,7 @@ class SupportDesk:
 
     def ticket(self, ticket_id: str) -> Ticket:
         """The ticket as of its last event (a stored snapshot plus any newer events)."""
-        snapshot = self.store.snapshot(ticket_id)
+        snapshot = self.store.snapshot(_check_id(ticket_id))
         events = self.store.read(ticket_id, after=0 if snapshot is None else snapshot.version)
         if snapshot is None:
             if not events:
@@ -380,7 +393,7 @@ class SupportDesk:
 
     def events(self, ticket_id: str) -> list[TicketEvent]:
         """The ticket's full event log."""
-        return self.store.read(ticket_id)
+        return self.store.read(_check_id(ticket_id))
 
     def tickets(self) -> list[Ticket]:
         """Every ticket, in order of creation."""
@@ -388,6 +401,8 @@ class SupportDesk:
 
     def sla(self, ticket_id: str, at: datetime | None = None) -> SlaEvaluation | None:
         """The ticket's SLA evaluation at *at* (now by default), or ``None`` without a policy."""
+        if at is not None:
+            to_epoch(at, "sla(at=...)", ConfigurationError)
         with self._lock:  # an ingest in another thread must not change the tracker meanwhile
             live = self._load(ticket_id)
             if live.tracker is None:
@@ -398,7 +413,7 @@ class SupportDesk:
     # --- the cache -----------------------------------------------------------------------------
 
     def _load(self, ticket_id: str) -> _Live:
-        live = self._cache.get(ticket_id)
+        live = self._cache.get(_check_id(ticket_id))
         if live is not None:
             self._cache.move_to_end(ticket_id)
             return live
@@ -1233,9 +1248,11 @@ class SupportDesk:
                     kind="tagged",
                     field=name,
                 )
-        return self._act(
-            ticket_id, self._event("tagged", actor=actor, add=list(add), remove=list(remove))
+        added, removed = (
+            listed(tags, f"ticket {ticket_id}: tag({name}=...)", EventError)
+            for name, tags in (("add", add), ("remove", remove))
         )
+        return self._act(ticket_id, self._event("tagged", actor=actor, add=added, remove=removed))
 
     def rate(
         self,
@@ -1370,6 +1387,8 @@ class SupportDesk:
         first: by ``due`` (the ticket's next SLA deadline, the earliest running target), then
         higher priority first, then in order of creation; steps without a due time come last.
         """
+        if at is not None:
+            to_epoch(at, "next_steps(at=...)", ConfigurationError)
         when = at if at is not None else self.clock.now()
         logs: dict[str, list[TicketEvent]] = {}
         for event in self.store.read_all():
@@ -1622,10 +1641,18 @@ def _objects(value: Any, kind: type[_T], name: str, hint: str = "") -> tuple[_T,
 
 
 def _check_limit(method: str, limit: int) -> None:
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise ConfigurationError(
-            f"{method}(limit=...) must be a whole number of at least 1, got {limit!r}"
+            f"{method}(limit=...) must be a whole number from 1 to {MAX_LIMIT:,}, got {limit!r}"
         )
+
+
+def _check_id(ticket_id: object) -> str:
+    """*ticket_id* if it can name a ticket, else an ``EventError`` naming it."""
+    try:
+        return check_text(ticket_id)
+    except ValueError as exc:
+        raise EventError(f"ticket id {exc}, got {ticket_id!r:.80}", field="ticket_id") from None
 
 
 def _unknown(ticket_id: str) -> TicketStateError:

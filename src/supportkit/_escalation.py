@@ -15,7 +15,7 @@ from typing import Protocol
 
 import attrs
 
-from ._model import Role, Status, TicketEvent
+from ._model import Role, Status, TicketEvent, listed
 from ._sla import SLA_METRICS
 from ._ticket import Ticket
 from .exceptions import ConfigurationError, EventError, TicketStateError
@@ -198,9 +198,14 @@ class EscalationLadder:
     def __init__(
         self, levels: Sequence[EscalationLevel], *, triggers: Sequence[Trigger] = ()
     ) -> None:
-        if not levels:
+        self.levels: tuple[EscalationLevel, ...] = listed(levels, "EscalationLadder levels")
+        if not self.levels:
             raise ConfigurationError("an escalation ladder needs at least one level")
-        self.levels = tuple(levels)
+        for level in self.levels:
+            if not isinstance(level, EscalationLevel):
+                raise ConfigurationError(
+                    f"EscalationLadder levels must be EscalationLevel objects, got {level!r:.80}"
+                )
         self._by_name: dict[str, EscalationLevel] = {}
         for level in self.levels:
             if level.name in self._by_name:
@@ -220,7 +225,7 @@ class EscalationLadder:
             self._next[level.name] = up
         for level in self.levels:
             self._check_no_cycle(level.name)
-        self.triggers = tuple(triggers)
+        self.triggers = listed(triggers, "EscalationLadder triggers")
         for trigger in self.triggers:
             if trigger.to is not None:
                 self.level(trigger.to)

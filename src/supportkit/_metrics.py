@@ -43,7 +43,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import attrs
 
 from ._escalation import ENGINEERING
-from ._model import Role, Status, TicketEvent
+from ._model import Role, Status, TicketEvent, listed
 from ._sketch import (
     DENSE_KEYS,
     DENSE_TOP,
@@ -982,7 +982,7 @@ def _parts(spec: str | Sequence[str]) -> tuple[str, ...]:
     if parts == ("all",):
         return ()
     for part in parts:
-        if part not in GROUPINGS or part == "all":
+        if not isinstance(part, str) or part not in GROUPINGS or part == "all":
             raise ConfigurationError(
                 f"unknown grouping {part!r}: use 'all' or any of {', '.join(GROUPINGS[1:])} "
                 "(or a tuple of them)"
@@ -1451,13 +1451,14 @@ class Goal:
     name: str | None = attrs.field(default=None, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
-        if self.direction not in _DIRECTIONS:
+        if not isinstance(self.direction, str) or self.direction not in _DIRECTIONS:
             raise ConfigurationError(
                 f"goal {self.metric!r}: direction {self.direction!r} is not one of at_most, "
                 "at_least, <=, >="
             )
         object.__setattr__(self, "direction", _DIRECTIONS[self.direction])
-        if self.period is not None and self.period not in PERIODS:
+        period = self.period
+        if period is not None and (not isinstance(period, str) or period not in PERIODS):
             raise ConfigurationError(
                 f"goal {self.metric!r}: period {self.period!r} is not one of {', '.join(PERIODS)}"
             )
@@ -1529,7 +1530,9 @@ class Goal:
         return value <= self.target if self.direction == "at_most" else value >= self.target
 
 
-def _known_metric(name: str) -> bool:
+def _known_metric(name: object) -> bool:
+    if not isinstance(name, str):
+        return False
     return name in METRIC_NAMES or name.startswith(("escalation_rate.", "sla."))
 
 
@@ -1777,7 +1780,8 @@ class MetricsAggregator:
     ) -> None:
         if isinstance(groupings, str):
             groupings = (groupings,)  # one grouping, not one per letter
-        self.goals = tuple(goals)
+        groupings = listed(groupings, "groupings")
+        self.goals = listed(goals, "goals")
         for goal in self.goals:
             if not isinstance(goal, Goal):
                 raise ConfigurationError(f"goals must be Goal objects, got {goal!r}")
@@ -1977,7 +1981,7 @@ class MetricsAggregator:
             for g, groups in zip(agg._groupings, data["state"], strict=True):
                 for key, state in groups:
                     agg._merge([(g, g.raw(tuple(key)), _Acc.from_state(state, agg.exact))])
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, ConfigurationError):
                 raise
             raise ConfigurationError(f"not a MetricsAggregator dict: {exc!r}") from exc

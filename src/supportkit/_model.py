@@ -8,6 +8,7 @@ plain JSON-compatible dicts (``to_dict``/``from_dict``) with a schema version.
 from __future__ import annotations
 
 import enum
+import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
@@ -110,7 +111,55 @@ class Role(enum.StrEnum):
     """A bot answering for the desk; its messages are not agent replies."""
 
 
+#: The longest id (a ticket, event, message or actor id, a tag or a channel name), in characters.
+MAX_ID_LENGTH = 1000
+#: The longest message body or subject, in characters (longer ones are refused, not cut).
+MAX_TEXT_LENGTH = 1_000_000
+
+
+def listed(value: Any, what: str, error: type[Exception] = ConfigurationError) -> tuple[Any, ...]:
+    """*value* (a list, tuple, set or other iterable, but not a string or a mapping) as a tuple,
+    else *error* naming *what*."""
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise error(f"{what} must be a list, got {type(value).__name__} {value!r:.80}")
+    return tuple(value)
+
+
+def _encodable(value: str) -> str:
+    """*value* unless it holds a lone surrogate (which no store or channel can encode)."""
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise ValueError("holds a lone surrogate (not valid Unicode text)") from None
+    return value
+
+
+def _text_set(value: Iterable[str], what: str) -> frozenset[str]:
+    items = listed(value, what)
+    for item in items:
+        if not isinstance(item, str) or not item:
+            raise ConfigurationError(f"{what}: every entry must be a non-empty string")
+    return frozenset(items)
+
+
+def _watchlist(value: Iterable[str]) -> frozenset[str]:
+    return _text_set(value, "Tier.watchlist")
+
+
+def _languages(value: Iterable[str]) -> frozenset[str]:
+    return _text_set(value, "Agent.languages")
+
+
+def _groups(value: Iterable[str]) -> frozenset[str]:
+    return _text_set(value, "Agent.groups")
+
+
 def _frozen_map(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    if value is not None and not isinstance(value, Mapping):
+        raise ConfigurationError(
+            f"expected a mapping like {{'plan': 'pro'}}, got {type(value).__name__} {value!r:.80}"
+        )
     return MappingProxyType(dict(value or {}))
 
 
@@ -152,7 +201,7 @@ class Tier:
     dedicated_group: str | None = attrs.field(default=None, kw_only=True)
     dedicated_agent: str | None = attrs.field(default=None, kw_only=True)
     sla_policy: str | None = attrs.field(default=None, kw_only=True)
-    watchlist: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset, kw_only=True)
+    watchlist: frozenset[str] = attrs.field(default=frozenset(), converter=_watchlist, kw_only=True)
 
     @weight.validator
     def _check_weight(self, _attribute: attrs.Attribute[int], value: object) -> None:
@@ -198,8 +247,8 @@ class Agent:
     id: str = attrs.field(validator=_required_text)
     name: str | None = None
     skills: Mapping[str, int] = attrs.field(factory=dict, converter=_non_negative_map)
-    languages: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
-    groups: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    languages: frozenset[str] = attrs.field(default=frozenset(), converter=_languages)
+    groups: frozenset[str] = attrs.field(default=frozenset(), converter=_groups)
     capacity: Mapping[str, int] = attrs.field(factory=dict, converter=_non_negative_map)
 
 
@@ -211,7 +260,9 @@ _Check = Callable[[Any], Any]
 def _text(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError("must be a non-empty string")
-    return value
+    if len(value) > MAX_ID_LENGTH:
+        raise ValueError(f"is longer than {MAX_ID_LENGTH} characters")
+    return _encodable(value)
 
 
 def _optional_text(value: Any) -> str | None:
@@ -221,7 +272,9 @@ def _optional_text(value: Any) -> str | None:
 def _any_text(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("must be a string")
-    return value
+    if len(value) > MAX_TEXT_LENGTH:
+        raise ValueError(f"is longer than {MAX_TEXT_LENGTH:,} characters")
+    return _encodable(value)
 
 
 def _flag(value: Any) -> bool:
@@ -364,7 +417,7 @@ def _check_data(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
         else:
             result[name] = default
     if found != len(data):
-        name = sorted(data.keys() - result.keys())[0]
+        name = sorted(data.keys() - result.keys(), key=repr)[0]
         raise EventError(
             f"{kind} event: unknown field {name!r} (allowed: {', '.join(result) or 'none'})",
             kind=kind,
@@ -380,6 +433,14 @@ def _check_data(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
 def _new_id() -> str:
     # 128 random bits as 32 hex digits, like uuid4().hex at a quarter of the cost.
     return os.urandom(16).hex()
+
+
+#: The checks of an event's ids (its kind's data fields are checked by EVENT_FIELDS).
+_ENVELOPE_CHECKS: tuple[tuple[str, _Check], ...] = (
+    ("id", _text),
+    ("actor", _optional_text),
+    ("ticket_id", _text),
+)
 
 
 @attrs.frozen
@@ -417,24 +478,16 @@ class TicketEvent:
                 kind=self.kind,
                 field="data",
             )
-        if not isinstance(self.id, str) or not self.id:
-            raise EventError(
-                f"{self.kind} event: id must be a non-empty string, got {self.id!r}",
-                kind=self.kind,
-                field="id",
-            )
-        if self.actor is not None and not isinstance(self.actor, str):
-            raise EventError(
-                f"{self.kind} event: actor must be a string id or None, got {self.actor!r}",
-                kind=self.kind,
-                field="actor",
-            )
-        if not isinstance(self.ticket_id, str) or not self.ticket_id:
-            raise EventError(
-                f"{self.kind} event: ticket_id must be a non-empty string, got {self.ticket_id!r}",
-                kind=self.kind,
-                field="ticket_id",
-            )
+        for name, check in _ENVELOPE_CHECKS:
+            value = getattr(self, name)
+            try:
+                check(value)
+            except ValueError as exc:
+                raise EventError(
+                    f"{self.kind} event: {name} {exc}, got {value!r:.80}",
+                    kind=self.kind,
+                    field=name,
+                ) from None
         object.__setattr__(self, "data", MappingProxyType(_check_data(self.kind, self.data)))
         if type(self.by) is not Role:
             try:
@@ -524,11 +577,26 @@ def _aware(_instance: object, attribute: attrs.Attribute[Any], value: object) ->
 
 
 def _message_text(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, str) or not value:
+    try:
+        _text(value)
+    except ValueError as exc:
         raise EventError(
-            f"inbound message field {attribute.name!r} must be a non-empty string, got {value!r}",
+            f"inbound message field {attribute.name!r} {exc}, got {value!r:.80}",
             field=attribute.name,
-        )
+        ) from None
+
+
+def _metadata(value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError("must be a mapping of names to JSON values")
+    result = dict(value)
+    try:
+        if not all(isinstance(key, str) for key in result):
+            raise TypeError("keys must be strings")
+        json.dumps(result, ensure_ascii=False, allow_nan=False).encode()
+    except (TypeError, ValueError, UnicodeEncodeError, RecursionError) as exc:
+        raise ValueError(f"must hold only JSON values (text, numbers, lists, ...): {exc}") from None
+    return MappingProxyType(result)
 
 
 def _optional_priority(value: Any) -> Priority | None:
@@ -546,6 +614,7 @@ _INBOUND_CHECKS: tuple[tuple[str, _Check], ...] = (
     ("language", _optional_text),
     ("references", _tags),
     ("ticket_hint", _optional_text),
+    ("metadata", _metadata),
 )
 
 
@@ -581,7 +650,7 @@ class InboundMessage:
     priority: Priority | None = None
     tags: tuple[str, ...] = ()
     language: str | None = None
-    metadata: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_map)
+    metadata: Mapping[str, Any] = attrs.field(factory=dict)
     references: tuple[str, ...] = ()
     ticket_hint: str | None = None
 
@@ -592,5 +661,5 @@ class InboundMessage:
                 object.__setattr__(self, name, check(value))
             except ValueError as exc:
                 raise EventError(
-                    f"inbound message field {name!r} {exc} (got {value!r})", field=name
+                    f"inbound message field {name!r} {exc} (got {value!r:.80})", field=name
                 ) from None

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 import attrs
 
 from ._clock import Clock, SystemClock
-from ._model import Agent, Priority, Role, Status, TicketEvent, Tier
+from ._model import Agent, Priority, Role, Status, TicketEvent, Tier, listed
 from ._ticket import _NO_TAGS, Ticket
 from ._time import seconds, to_epoch
 from .exceptions import ConcurrencyError, ConfigurationError, TicketStateError
@@ -367,6 +367,7 @@ SortKey = Callable[[RoutedTicket], Any]
 
 
 def _key_from_names(names: Sequence[str]) -> SortKey:
+    names = listed(names, "queue key")
     unknown = [name for name in names if name not in ORDER_COMPONENTS]
     if unknown or not names or len(set(names)) != len(names):
         raise ConfigurationError(
@@ -657,6 +658,13 @@ def _merge(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
     return merged
 
 
+def _names(value: Any, what: str) -> tuple[str, ...]:
+    names = listed(value, what)
+    if not all(isinstance(name, str) and name for name in names):
+        raise ConfigurationError(f"{what} must be non-empty strings, got {list(names)!r:.80}")
+    return names
+
+
 def _enum(kind: type[enum.StrEnum], value: str, what: str) -> Any:
     try:
         return kind(value)
@@ -720,8 +728,10 @@ class Router:
         #: the ``supportkit_routing_strategy`` hook.
         self.strategy_for: Callable[[str], SelectionStrategy | None] | None = None
         self._queue_strategies: dict[str, SelectionStrategy] = {}
-        self.skills = None if skills is None else frozenset(skills)
-        self.counts = frozenset(_enum(Status, status, "counts") for status in counts)
+        self.skills = None if skills is None else frozenset(_names(skills, "skills"))
+        self.counts = frozenset(
+            _enum(Status, status, "counts") for status in listed(counts, "counts")
+        )
         if not isinstance(default_capacity, int) or default_capacity < 0:
             raise ConfigurationError(
                 f"default_capacity must be a whole number >= 0, got {default_capacity!r}"
@@ -729,9 +739,12 @@ class Router:
         self.default_capacity = default_capacity
         self.tiers: dict[str, Tier] = {}
         self._watch: dict[str, Tier] = {}
-        for spec in tiers:
+        for spec in listed(tiers, "tiers"):
             self._add_tier(_tier_from(spec))
-        self.relax = tuple(relax)
+        self.relax = listed(relax, "relax")
+        for step in self.relax:
+            if not isinstance(step, Relax):
+                raise ConfigurationError(f"relax steps must be Relax objects, got {step!r:.80}")
         waits = [seconds(step.after, "Relax.after", ConfigurationError) for step in self.relax]
         if any(b <= a for a, b in itertools.pairwise(waits)) or any(w < 0 for w in waits):
             raise ConfigurationError(
@@ -743,10 +756,11 @@ class Router:
         self._relax_heap: list[tuple[int, int, str]] = []
         self._tickets: dict[str, RoutedTicket] = {}
         self._agents: dict[str, AgentState] = {}
+        self._agent_numbers = itertools.count()  # AgentState.index: never reused
         self._ready: set[_Lane] = set()
         self._last_agent: dict[str, str] = {}
         self._assignments = itertools.count(1)
-        for agent in agents:
+        for agent in listed(agents, "agents"):
             self.add_agent(agent)
 
     # --- configuration --------------------------------------------------------------------
@@ -809,7 +823,7 @@ class Router:
         else:
             presence = _enum(AgentStatus, status, f"agent {agent.id} status")
             state = AgentState(
-                agent, len(self._agents), presence, self._ts(at), self.default_capacity
+                agent, next(self._agent_numbers), presence, self._ts(at), self.default_capacity
             )
             for ticket in self._tickets.values():  # tickets it was given before it registered
                 if ticket.assignee == agent.id and ticket.status in self.counts:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from supportkit._model import Priority
+from supportkit._model import Priority, listed
 from supportkit.exceptions import PolicyError
 
 if TYPE_CHECKING:
@@ -54,6 +54,11 @@ class PolicyWarning(UserWarning):
     """A policy set that works but is probably not what was meant (overlapping conditions)."""
 
 
+#: The longest SLA target: ten years of 366 days (a target is a promise, and deadlines must stay
+#: inside the dates a datetime can hold).
+MAX_TARGET_SECONDS = 3660 * 86400
+
+
 @attrs.frozen
 class SlaTarget:
     """One promise: *seconds* of elapsed time, counted in business hours or around the clock.
@@ -70,6 +75,11 @@ class SlaTarget:
             raise PolicyError(f"an SLA target needs whole seconds, got {self.seconds!r}")
         if self.seconds <= 0:
             raise PolicyError(f"an SLA target must be positive, got {self.seconds} seconds")
+        if self.seconds > MAX_TARGET_SECONDS:
+            raise PolicyError(
+                f"an SLA target may be at most {MAX_TARGET_SECONDS // 86400} days "
+                f"({MAX_TARGET_SECONDS} seconds), got {self.seconds} seconds"
+            )
         if not isinstance(self.business, bool):
             raise PolicyError(f"'business' must be true or false, got {self.business!r}")
 
@@ -87,8 +97,8 @@ class SlaTarget:
         unknown = raw.keys() - _DURATION_UNITS.keys() - {"business"}
         if unknown:
             raise PolicyError(
-                f"{what}: unknown key {sorted(unknown)[0]!r} (use days, hours, minutes, seconds "
-                "and business)"
+                f"{what}: unknown key {sorted(unknown, key=repr)[0]!r} (use days, hours, minutes, "
+                "seconds and business)"
             )
         if "business" not in raw:
             raise PolicyError(
@@ -106,7 +116,10 @@ class SlaTarget:
                 f"{what}: the target must be positive (got {total} seconds); give e.g. "
                 "{'minutes': 60}"
             )
-        return cls(total, raw["business"])
+        try:
+            return cls(total, raw["business"])
+        except PolicyError as exc:
+            raise PolicyError(f"{what}: {exc}") from None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the target in its dict form (``{"seconds": ..., "business": ...}``)."""
@@ -144,11 +157,20 @@ def _targets(
 
 def _conditions(value: Mapping[str, Any] | None) -> Mapping[str, frozenset[str]]:
     result: dict[str, frozenset[str]] = {}
+    if value is not None and not isinstance(value, Mapping):
+        raise PolicyError(
+            f"conditions must map a condition to its values, like {{'tier': ['gold']}}, got "
+            f"{value!r:.80}"
+        )
     for key, accepted in (value or {}).items():
         if key not in CONDITION_KEYS:
             raise PolicyError(f"unknown condition {key!r} (use {', '.join(CONDITION_KEYS)})")
         values = [accepted] if isinstance(accepted, str) else accepted
-        if not isinstance(values, Iterable) or not all(isinstance(v, str) for v in values):
+        if (
+            not isinstance(values, Iterable)
+            or isinstance(values, Mapping | bytes)
+            or not all(isinstance(v, str) for v in values)
+        ):
             raise PolicyError(f"condition {key!r} must be a string or a list of strings")
         if key == "priority":
             for v in values:
@@ -164,7 +186,7 @@ def _conditions(value: Mapping[str, Any] | None) -> Mapping[str, frozenset[str]]
 
 
 def _levels(value: Iterable[float]) -> tuple[float, ...]:
-    levels = tuple(value)
+    levels = listed(value, "warnings", PolicyError)
     for level in levels:
         if isinstance(level, bool) or not isinstance(level, int | float) or not 0 < level < 1:
             raise PolicyError(
@@ -230,7 +252,7 @@ class SlaPolicy:
         unknown = raw.keys() - allowed
         if unknown:
             raise PolicyError(
-                f"policy: unknown key {sorted(unknown)[0]!r} "
+                f"policy: unknown key {sorted(unknown, key=repr)[0]!r} "
                 f"(allowed: {', '.join(sorted(allowed))})"
             )
         for key in ("name", "targets"):
@@ -258,7 +280,7 @@ class SlaPolicy:
             }
         options = {k: raw[k] for k in ("conditions", "version", "on_priority_change") if k in raw}
         if "warnings" in raw:
-            options["warnings"] = tuple(raw["warnings"])
+            options["warnings"] = listed(raw["warnings"], "policy: warnings", PolicyError)
         try:
             return cls(name, targets, **options)
         except PolicyError as exc:

@@ -78,7 +78,7 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "<scenario>") -> SlaSce
 
     if not isinstance(raw, Mapping):
         raise _fail(source, f"a scenario must be a JSON object, got {type(raw).__name__}")
-    unknown = sorted(raw.keys() - set(_KEYS))
+    unknown = sorted(raw.keys() - set(_KEYS), key=repr)
     if unknown:
         raise _fail(source, f"unknown key {unknown[0]!r} (allowed: {', '.join(_KEYS)})")
     for key in ("policy", "events", "at"):

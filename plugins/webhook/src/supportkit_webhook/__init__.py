@@ -39,7 +39,14 @@ TOLERANCE = 300
 
 
 def _key(secret: str | bytes) -> bytes:
-    return secret.encode() if isinstance(secret, str) else secret
+    if isinstance(secret, bytes):
+        return secret
+    if not isinstance(secret, str):
+        raise ConfigurationError(f"a webhook secret is a str or bytes, got {type(secret).__name__}")
+    try:
+        return secret.encode()
+    except UnicodeEncodeError:
+        raise ConfigurationError("a webhook secret must be valid Unicode text") from None
 
 
 def sign(secret: str | bytes, timestamp: int, body: bytes) -> str:
@@ -64,17 +71,27 @@ def verify_signature(
     receiver's unix time. The signature is compared in constant time; a timestamp more than
     *tolerance* seconds (five minutes) before or after *now* is refused, so a captured request
     cannot be replayed later. A missing header (``None``), a signature that is not a string or
-    a timestamp that is neither a string nor an int is ``False``, not an error.
+    a timestamp that is neither a string nor an int is ``False``, not an error; a *secret*
+    that is not text or bytes, a *body* that is not bytes or a *now* or *tolerance* that is not
+    a number is the receiver's own mistake and raises :class:`~supportkit.ConfigurationError`.
     """
+    key = _key(secret)  # a bad secret is the receiver's mistake: ConfigurationError
+    for name, number in (("now", now), ("tolerance", tolerance)):
+        if isinstance(number, bool) or not isinstance(number, int | float) or number != number:
+            raise ConfigurationError(f"verify_signature: {name} must be a number, got {number!r}")
+    if not isinstance(body, bytes):
+        raise ConfigurationError(
+            f"verify_signature: body must be the raw request bytes, got {type(body).__name__}"
+        )
     if not isinstance(signature, str) or not isinstance(timestamp, str | int):
         return False  # a missing header (None) or a value of another type
     try:
         sent = int(timestamp)
     except (TypeError, ValueError):
         return False
-    if abs(now - sent) > tolerance:
+    if not -(2**53) < sent < 2**53 or abs(now - sent) > tolerance or not signature.isascii():
         return False
-    return hmac.compare_digest(sign(secret, sent, body).encode(), signature.encode())
+    return hmac.compare_digest(sign(key, sent, body).encode(), signature.encode())
 
 
 class WebhookNotifier:
