@@ -580,3 +580,31 @@ def test_choose_agent_does_not_let_a_new_ticket_jump_the_queue() -> None:
     r = fed(router(agent("a", email=0)), created("U", 0, priority="urgent"), created("N", 1))
     r.add_agent(agent("a", email=1))  # a slot opens, but nobody dispatched yet
     assert (None, "a") == (r.choose_agent("N"), r.choose_agent("U").id)  # type: ignore[union-attr]
+
+
+# --- issue 14: stable order ---------------------------------------------------------------------
+
+
+def test_a_priority_change_to_the_same_priority_keeps_the_place_among_equals() -> None:
+    """With a key that ties tickets of one priority, re-stating a ticket's priority must not
+    move it behind its peers (it used to be re-queued last)."""
+    r = fed(
+        router(agent("a"), key=("tier", "priority")),
+        created("A", 0),
+        created("B", 1),
+        created("C", 2),
+        ev("priority_changed", "A", 3, to="normal"),
+        ev("tier_changed", "B", 3, to=None),
+    )
+    assert ["A", "B", "C"] == order(r)
+
+
+def test_agent_index_is_never_reused_after_a_removal() -> None:
+    """AgentState.index is the order of registration: an agent added after a removal gets a
+    new index rather than the removed one's count (which another agent already has)."""
+    r = router(agent("x"), agent("y"), agent("z"))
+    r.remove_agent("x")
+    w = r.add_agent(agent("w"))
+    indexes = {state.id: state.index for state in r.agents}
+    assert {"y": 1, "z": 2, "w": 3} == indexes
+    assert w.index == 3

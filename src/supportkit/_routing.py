@@ -1074,11 +1074,14 @@ class Router:
         elif kind == "merged":
             self._status(ticket, Status.CLOSED, event.ts)
         elif kind == "priority_changed":
-            ticket.priority = data["to"]
-            self._refresh(ticket)
+            if data["to"] != ticket.priority:  # the same priority keeps its place among equals
+                ticket.priority = data["to"]
+                self._refresh(ticket)
         elif kind == "tier_changed":
-            ticket.tier = self._check_tier(data["to"], ticket.id)
-            self._refresh(ticket)
+            tier = self._check_tier(data["to"], ticket.id)
+            if tier != ticket.tier:
+                ticket.tier = tier
+                self._refresh(ticket)
         elif kind == "tagged":
             tags = (ticket.tags | frozenset(data["add"])) - frozenset(data["remove"])
             skills = self._skills(ticket.id, tags, ticket.required)
