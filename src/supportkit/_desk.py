@@ -62,6 +62,7 @@ from .exceptions import (
     PluginError,
     PolicyError,
     StoreError,
+    SupportkitError,
     TicketStateError,
 )
 from .typing import EventStore, PluginState
@@ -439,6 +440,30 @@ class SupportDesk:
             live = self._load(ticket_id)
         return live
 
+    def _stale(self, ticket_id: str | None, version: int | None) -> bool:
+        """Whether the store's log of *ticket_id* moved past *version*, the copy an attempt
+        built its events from (another desk wrote meanwhile). The stale copy is dropped, so the
+        caller retries on the fresh log: only an action the fresh log refuses is refused."""
+        if ticket_id is None or version is None or self.store.version(ticket_id) == version:
+            return False
+        self._cache.pop(ticket_id, None)
+        return True
+
+    def _log(self, fold: _Fold) -> list[TicketEvent]:
+        """The stored log the cached *fold* was built from; a ConcurrencyError (so the caller
+        reloads and retries) if another writer appended since."""
+        log = self.store.read(fold.id)
+        if len(log) != fold.version:
+            self._cache.pop(fold.id, None)
+            raise ConcurrencyError(
+                f"ticket {fold.id}: the cached copy is at version {fold.version} but the store "
+                f"is at {len(log)}; reloading",
+                ticket_id=fold.id,
+                expected=fold.version,
+                actual=len(log),
+            )
+        return log
+
     def _remember(self, live: _Live) -> None:
         self._cache[live.fold.id] = live
         self._cache.move_to_end(live.fold.id)
@@ -674,16 +699,22 @@ class SupportDesk:
                             expected=expected_version,
                             actual=live.fold.version,
                         )
-                at = max(self.clock.now(), from_epoch(live.fold.updated_at))
-                events = build(live.fold, at)
-                if not events:
-                    return live, events
+                version = live.fold.version
                 try:
+                    at = max(self.clock.now(), from_epoch(live.fold.updated_at))
+                    events = build(live.fold, at)
+                    if not events:
+                        return live, events
                     live, _ = self._commit(live, events, ticket_id=ticket_id)
                 except ConcurrencyError:
                     if expected_version is not None:
                         raise
                     continue
+                except SupportkitError:
+                    # Refused by a copy another desk made stale: judge it on the fresh log.
+                    if expected_version is None and self._stale(ticket_id, version):
+                        continue
+                    raise
                 return live, events
         raise _gave_up(ticket_id)
 
@@ -810,10 +841,16 @@ class SupportDesk:
                 seen = self.store.message_ticket(*key)
                 if seen is not None:
                     return IngestResult(seen, duplicate=True, version=self.store.version(seen))
+                cached = None if message.ticket_id is None else self._cache.get(message.ticket_id)
                 try:
                     return self._ingest(message)
                 except ConcurrencyError:
                     continue
+                except SupportkitError:
+                    # Refused by a copy another desk made stale: judge it on the fresh log.
+                    if cached is not None and self._stale(cached.fold.id, cached.fold.version):
+                        continue
+                    raise
         raise _gave_up(message.ticket_id or "(new)")
 
     def _thread(self, message: InboundMessage) -> _Live | None:
@@ -1176,7 +1213,7 @@ class SupportDesk:
 
         def climb(ticket: _Fold, at: datetime) -> list[TicketEvent]:
             event = ladder.escalate(
-                self.store.read(ticket.id),
+                self._log(ticket),
                 at=at,
                 reason=reason,
                 to=level,
@@ -1373,7 +1410,7 @@ class SupportDesk:
         the *pending* events that are about to be appended."""
         if self.ladder is None or not alerts:
             return []
-        log = [*self.store.read(live.ticket.id), *pending]
+        log = [*self._log(live.fold), *pending]
         events: list[TicketEvent] = []
         when = self._now(live.ticket, at)
         for alert in alerts:
