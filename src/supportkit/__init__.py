@@ -13,6 +13,7 @@ from ._calendar import BusinessCalendar
 from ._clock import Clock, FrozenClock, SystemClock
 from ._commit import Commit, OutboxMessage
 from ._coverage import CombinedCalendar, Coverage, CoverageSpan, coverage
+from ._config import DeskConfig
 from ._desk import DeliveryResult, IngestResult, SupportDesk, TickResult
 from ._escalation import (
     Escalation,
@@ -104,6 +105,7 @@ from ._whatif import SlaConfig, WhatIf, WhatIfTally, whatif
 from .exceptions import (
     CalendarError,
     ConcurrencyError,
+    ConfigFileError,
     ConfigurationError,
     EventError,
     Ignored,
@@ -112,6 +114,7 @@ from .exceptions import (
     IntegrationTimeout,
     PluginError,
     PolicyError,
+    SettingsChangedError,
     StoreError,
     SupportkitError,
     TicketStateError,
@@ -131,11 +134,13 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "CombinedCalendar",
     "Commit",
     "ConcurrencyError",
+    "ConfigFileError",
     "ConfigurationError",
     "Coverage",
     "CoverageSpan",
     "Customer",
     "DeliveryResult",
+    "DeskConfig",
     "Escalation",
     "EscalationLadder",
     "EscalationLevel",
@@ -187,6 +192,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "SatisfactionReceived",
     "SessionEvent",
     "SessionFacts",
+    "SettingsChangedError",
     "SlaAlert",
     "SlaBreached",
     "SlaConfig",

@@ -9,8 +9,8 @@ the only place that touches stores and plugins.
 
 from __future__ import annotations
 
-import json
 import logging
+import os
 import threading
 import time
 import uuid
@@ -21,8 +21,10 @@ from typing import Any, ClassVar, TypeVar
 
 import attrs
 
+from . import _settings
 from ._calendar import BusinessCalendar
 from ._clock import Clock, SystemClock
+from ._config import DeskConfig
 from ._desknotify import DeskPlugins, History, as_host, failure_text
 from ._deskstore import Commit, DeskStore, MemorySidecar, OutboxMessage
 from ._escalation import EscalationLadder, EscalationLevel, OnSlaAlert
@@ -245,7 +247,12 @@ class SupportDesk:
         max_backoff: timedelta = timedelta(hours=1),
         lease: timedelta = timedelta(minutes=5),
         cache_size: int = 100_000,
+        config: DeskConfig | None = None,
+        _apply: bool | None = None,
     ) -> None:
+        self.config = config if config is not None else DeskConfig.empty()
+        """The configuration the desk was built from (:meth:`from_config`); empty otherwise.
+        Plugins read their ``[plugins.<section>]`` settings with ``desk.config.plugin(name)``."""
         self.plugins = DeskPlugins(as_host(plugins, blocked_plugins))
         if store is None:
             store = SqliteStore(DEFAULT_DATABASE)
@@ -312,8 +319,50 @@ class SupportDesk:
         self._lock = threading.RLock()
         self._worker: threading.Thread | None = None
         self._stop = threading.Event()
-        self._record_settings()
+        try:
+            self._record_settings(_apply)
+        except BaseException:
+            if isinstance(store, str) or store is None:  # the desk opened it: close it again
+                self.close()
+            raise
         self.plugins.bind(self)
+
+    @classmethod
+    def from_config(
+        cls,
+        source: str | os.PathLike[str] | Mapping[str, Any],
+        *,
+        apply: bool = False,
+        clock: Clock | None = None,
+        plugins: Iterable[object] = (),
+    ) -> SupportDesk:
+        """Build a desk from a ``supportkit.toml`` (or a ``pyproject.toml`` with
+        ``[tool.supportkit]``, or a mapping of the same shape).
+
+        Every error in the file is reported at once (:class:`~supportkit.ConfigFileError`).
+        If the store records another configuration, the desk refuses to start with a
+        :class:`~supportkit.SettingsChangedError` showing the difference, unless *apply*, which
+        records the file's configuration as a new settings version. *clock* and *plugins* (plugin
+        objects registered beside the file's ``[plugins] enable`` list) are for tests and hosts.
+        """
+        config = DeskConfig.load(source, plugins=list(plugins))
+        clock = clock or SystemClock()
+        options: dict[str, Any] = dict(config.desk_options)
+        if config.ladder_configured:
+            options["ladder"] = config.ladder
+        return cls(
+            store=config.store,
+            store_options=config.store_options,
+            plugins=config.plugin_host,
+            clock=clock,
+            policies=config.policies,
+            calendars=config.desk_calendars(),
+            tiers=config.tiers,
+            router=config.make_router(clock),
+            config=config,
+            _apply=apply,
+            **options,
+        )
 
     def settings(self) -> dict[str, Any]:
         """What a report needs to know beyond the log, as a JSON-compatible dict: the SLA
@@ -342,14 +391,45 @@ class SupportDesk:
         """
         return StoreState(self.store, namespace, self.clock)
 
-    def _record_settings(self) -> None:
-        meta = getattr(self.store, "meta", None)
-        set_meta = getattr(self.store, "set_meta", None)
-        if meta is None or set_meta is None:
+    def settings_versions(self) -> list[dict[str, Any]]:
+        """The settings versions recorded in the store, oldest first: ``version``,
+        ``recorded_at`` (ISO instant), ``note``, ``settings`` (:meth:`settings`) and ``config``
+        (the configuration file's table without ``[store]``, or ``None`` for a desk built in
+        Python)."""
+        return _settings.versions(self.store, self.SETTINGS_KEY)
+
+    def _record_settings(self, apply: bool | None) -> None:
+        """Record this desk's settings as a new version if they differ from the store's.
+
+        *apply* ``None`` (the Python constructor): record and log a warning; ``True``: record;
+        ``False``: refuse with the difference.
+        """
+        if not (hasattr(self.store, "meta") and hasattr(self.store, "set_meta")):
             return
-        document = json.loads(json.dumps(self.settings()))
-        if meta(self.SETTINGS_KEY) != document:
-            set_meta(self.SETTINGS_KEY, document)
+        settings = self.settings()
+        config = None
+        if self.config.source is not None or self.config.document:
+            config = {k: v for k, v in self.config.document.items() if k != "store"}
+        recorded = _settings.latest(self.store, self.SETTINGS_KEY)
+        at = self.clock.now()
+        where = self.config.source or "configuration"
+        if recorded is None:
+            _settings.record(self.store, self.SETTINGS_KEY, settings, config, at=at, note=where)
+        elif not _settings.same(recorded, settings, config):
+            if apply is False:
+                _settings.refuse(recorded, settings, config, f"the store {self.store!r}")
+            number = _settings.record(
+                self.store, self.SETTINGS_KEY, settings, config, at=at, note=where
+            )
+            if apply is None:
+                log.warning(
+                    "the store %r recorded other desk settings (version %s); recorded this "
+                    "desk's as version %d:\n%s",
+                    self.store,
+                    recorded.get("version"),
+                    number,
+                    _settings.settings_diff(recorded, settings, config),
+                )
 
     def _check_calendars(
         self, calendars: BusinessCalendar | Mapping[str, BusinessCalendar] | None

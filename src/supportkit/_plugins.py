@@ -88,6 +88,11 @@ _REGISTRIES: Mapping[str, tuple[str, type | None, str]] = {
     ),
     "command": ("supportkit_register_commands", Command, "supportkit.typing.Command"),
     "poller": ("supportkit_register_pollers", None, "a poller factory (callable)"),
+    "config_section": (
+        "supportkit_config_section",
+        Mapping,
+        "a JSON Schema fragment (a mapping) for the plugin's [plugins.<section>] table",
+    ),
 }
 
 _T = TypeVar("_T")
@@ -490,6 +495,10 @@ class PluginHost:
         except Exception as exc:
             raise _wrap(exc, target, "making a poller") from exc
         return _checked(poller, Poller, target, "its factory")  # type: ignore[type-abstract]
+
+    def config_sections(self) -> Mapping[str, Mapping[str, Any]]:
+        """The JSON Schema fragments of the plugins' ``[plugins.<section>]`` tables, by section."""
+        return self._registry("config_section")
 
     def store_factory(self, name: str) -> StoreFactory:
         """The store factory registered as *name*; call it with the store's options.

@@ -8,7 +8,9 @@ one category. Where a builtin exception shares the meaning, the class subclasses
 
     SupportkitError
     ├── ConfigurationError (ValueError)     bad settings: tiers, agents, routers, ladders
-    │   └── PolicyError                     an SLA policy that cannot work
+    │   ├── PolicyError                     an SLA policy that cannot work
+    │   ├── ConfigFileError                 a configuration file with errors (.file, .problems)
+    │   └── SettingsChangedError            the store records other settings (.diff)
     ├── CalendarError (ValueError)          bad schedule or instant handed to a calendar
     ├── EventError (ValueError)             an event or event dict that is not valid (.kind, .field)
     ├── TicketStateError (ValueError)       a forbidden transition (.ticket_id, .status, .event)
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CalendarError",
     "ConcurrencyError",
+    "ConfigFileError",
     "ConfigurationError",
     "EventError",
     "Ignored",
@@ -43,6 +46,7 @@ __all__ = [
     "IntegrationTimeout",
     "PluginError",
     "PolicyError",
+    "SettingsChangedError",
     "StoreError",
     "SupportkitError",
     "TicketStateError",
@@ -59,6 +63,34 @@ class ConfigurationError(SupportkitError, ValueError):
 
 class PolicyError(ConfigurationError):
     """An SLA policy is invalid: unknown metric, non-positive target, no targets at all."""
+
+
+class ConfigFileError(ConfigurationError):
+    """A configuration file (``supportkit.toml``) has errors; all of them are reported at once.
+
+    ``file`` is the file's path (``None`` for a mapping) and ``problems`` the
+    ``(key path, message)`` pairs, e.g. ``("policies[2].targets.urgent.first_reply",
+    "'business' is required")``, in file order.
+    """
+
+    def __init__(
+        self, message: str, *, file: str | None, problems: tuple[tuple[str, str], ...]
+    ) -> None:
+        super().__init__(message)
+        self.file = file
+        self.problems = problems
+
+
+class SettingsChangedError(ConfigurationError):
+    """The store records another configuration than the one given, and it was not applied.
+
+    ``diff`` shows the difference (recorded → given) line by line; pass ``apply=True``
+    (``--apply``) to record the given configuration as a new version.
+    """
+
+    def __init__(self, message: str, *, diff: str) -> None:
+        super().__init__(message)
+        self.diff = diff
 
 
 class CalendarError(SupportkitError, ValueError):

@@ -202,6 +202,25 @@ def supportkit_register_pollers(register: Callable[[str, PollerFactory], None]) 
     """
 
 
+@hookspec
+def supportkit_config_section(register: Callable[[str, Mapping[str, Any]], None]) -> None:
+    """Declare the plugin's settings table ``[plugins.<section>]`` in ``supportkit.toml``.
+
+    :param register: Call ``register(section, schema)`` where *schema* is a JSON Schema
+        fragment (an object schema, e.g. ``{"type": "object", "properties": {"url":
+        {"type": "string"}}, "required": ["url"], "additionalProperties": False}``) for the
+        table. The file is validated with it together with the rest, so a wrong or unknown
+        key there is reported like any other (use the keywords listed in the configuration
+        docs). The plugin reads its settings with ``desk.config.plugin(section)``. Section
+        names must be unique; ``enable`` and ``block`` are taken.
+    :returns: Nothing; the return value is ignored.
+
+    Called once for every plugin, when it is registered (like the registration hooks).
+
+    .. versionadded:: 0.1
+    """
+
+
 # --- lookups -----------------------------------------------------------------------------------
 
 

@@ -1,0 +1,116 @@
+"""Versioned desk settings kept in the store, so a desk never silently replaces another's.
+
+Each version is a JSON document ``{"version": n, "recorded_at": ISO instant, "note": text,
+"settings": SupportDesk.settings(), "config": the configuration file's table without its
+[store] section, or null}``; the list lives under the store's ``meta`` key
+:data:`VERSIONS_KEY` (any :class:`~supportkit.typing.DeskStore` has ``meta``), and the newest
+``settings`` are mirrored under ``SupportDesk.SETTINGS_KEY`` for readers that predate versions.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from .exceptions import SettingsChangedError
+
+__all__ = ["VERSIONS_KEY", "latest", "record", "settings_diff", "versions"]
+
+VERSIONS_KEY = "desk.settings_versions"
+"""The store ``meta`` key holding the list of recorded settings versions, oldest first."""
+
+
+def versions(store: Any, legacy_key: str) -> list[dict[str, Any]]:
+    """The recorded versions, oldest first (a store from before versions has its one record
+    as version 1; a store without ``meta`` has none)."""
+    meta = getattr(store, "meta", None)
+    if meta is None:
+        return []
+    found = meta(VERSIONS_KEY)
+    if found:
+        return list(found)
+    legacy = meta(legacy_key)
+    if legacy is None:
+        return []
+    return [
+        {
+            "version": 1,
+            "recorded_at": None,
+            "note": "recorded before settings were versioned",
+            "settings": legacy,
+            "config": None,
+        }
+    ]
+
+
+def latest(store: Any, legacy_key: str) -> dict[str, Any] | None:
+    """The newest recorded version, or ``None``."""
+    found = versions(store, legacy_key)
+    return found[-1] if found else None
+
+
+def _canonical(document: Any) -> Any:
+    return json.loads(json.dumps(document, sort_keys=True))
+
+
+def same(recorded: Mapping[str, Any], settings: Any, config: Any) -> bool:
+    """Whether the given settings (and config, when the desk was built from one) are the
+    recorded ones."""
+    if _canonical(recorded.get("settings")) != _canonical(settings):
+        return False
+    return config is None or _canonical(recorded.get("config")) == _canonical(config)
+
+
+def settings_diff(recorded: Mapping[str, Any], settings: Any, config: Any) -> str:
+    """A unified diff, recorded → given, of the settings (and the configuration)."""
+
+    def lines(document: Any) -> list[str]:
+        return json.dumps(document, indent=2, sort_keys=True).splitlines()
+
+    old = {"settings": recorded.get("settings"), "config": recorded.get("config")}
+    new = {"settings": settings, "config": config}
+    if config is None:
+        old.pop("config")
+        new.pop("config")
+    version = recorded.get("version")
+    return "\n".join(
+        difflib.unified_diff(
+            lines(_canonical(old)),
+            lines(_canonical(new)),
+            f"recorded (version {version})",
+            "given",
+            lineterm="",
+        )
+    )
+
+
+def record(
+    store: Any, legacy_key: str, settings: Any, config: Any, *, at: datetime, note: str
+) -> int:
+    """Append a version and mirror its settings under *legacy_key*; return its number."""
+    found = versions(store, legacy_key)
+    number = (found[-1]["version"] if found else 0) + 1
+    entry = {
+        "version": number,
+        "recorded_at": at.isoformat(timespec="seconds"),
+        "note": note,
+        "settings": _canonical(settings),
+        "config": None if config is None else _canonical(config),
+    }
+    store.set_meta(VERSIONS_KEY, [*found, entry])
+    store.set_meta(legacy_key, entry["settings"])
+    return number
+
+
+def refuse(recorded: Mapping[str, Any], settings: Any, config: Any, where: str) -> None:
+    """Raise :class:`SettingsChangedError` showing how *settings* differ from *recorded*."""
+    diff = settings_diff(recorded, settings, config)
+    raise SettingsChangedError(
+        f"{where} records settings version {recorded.get('version')}, which differs from the "
+        "given configuration; pass apply=True (supportkit --apply) to record it as a new "
+        f"version, or use the recorded one:\n{diff}",
+        diff=diff,
+    )
