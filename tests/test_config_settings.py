@@ -51,9 +51,10 @@ def test_first_start_records_version_one_with_the_file(tmp_path: Path) -> None:
     }
     assert "store" not in recorded[0]["config"]
     assert "desk" == recorded[0]["config"]["title"]
-    assert 3600 == recorded[0]["settings"]["policies"][0]["targets"]["urgent"]["first_reply"][
-        "seconds"
-    ]
+    assert (
+        3600
+        == recorded[0]["settings"]["policies"][0]["targets"]["urgent"]["first_reply"]["seconds"]
+    )
 
 
 def test_same_configuration_starts_without_a_new_version(tmp_path: Path) -> None:

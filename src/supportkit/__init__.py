@@ -12,8 +12,8 @@ from ._builtins import JsonChannel, LogNotifier
 from ._calendar import BusinessCalendar
 from ._clock import Clock, FrozenClock, SystemClock
 from ._commit import Commit, OutboxMessage
-from ._coverage import CombinedCalendar, Coverage, CoverageSpan, coverage
 from ._config import DeskConfig
+from ._coverage import CombinedCalendar, Coverage, CoverageSpan, coverage
 from ._desk import DeliveryResult, IngestResult, SupportDesk, TickResult
 from ._escalation import (
     Escalation,
