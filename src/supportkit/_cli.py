@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from ._operate import UsageError, add_commands
 from .exceptions import PluginError, SupportkitError
 
 if TYPE_CHECKING:
@@ -211,6 +212,14 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="supportkit",
         description="Customer-support workflows: SLA evaluation, a demo support day, reports.",
+        epilog="examples:\n"
+        "  supportkit check                     # validate ./supportkit.toml\n"
+        "  supportkit run --once                # one worker round\n"
+        "  supportkit next-steps --db support.sqlite3\n"
+        "  supportkit export --db support.sqlite3 > backup.jsonl\n\n"
+        "exit status: 0 success, 1 refused or invalid input (the error is printed, no\n"
+        "traceback), 2 usage error. 'supportkit COMMAND --help' shows a command's options.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("version", help="print the installed version").set_defaults(
@@ -230,6 +239,7 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
         "--check", action="store_true", help="also compare with 'expected'; exit 1 if they differ"
     )
     evaluate.set_defaults(handler=_sla_evaluate)
+    add_commands(commands, sla)
     demo = commands.add_parser(
         "demo",
         help="simulate a support day on the real desk and print a dashboard (needs [cli])",
@@ -286,6 +296,10 @@ def main(argv: Sequence[str] | None = None, *, host: PluginHost | None = None) -
         return 2
     try:
         return int(handler(args))
+    except UsageError as exc:
+        parser.print_usage(sys.stderr)
+        print(f"supportkit: error: {exc}", file=sys.stderr)
+        return 2
     except SupportkitError as exc:
         print(f"supportkit: error: {exc}", file=sys.stderr)
         return 1

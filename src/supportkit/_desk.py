@@ -55,6 +55,7 @@ from ._sla import (
 from ._sqlite import DEFAULT_DATABASE, SqliteStore
 from ._ticket import Ticket, _Fold
 from ._time import from_epoch, seconds, to_epoch
+from ._transfer import ErasureResult, erase, purge_bodies
 from .exceptions import (
     ConcurrencyError,
     ConfigurationError,
@@ -1691,6 +1692,47 @@ class SupportDesk:
         if self._worker is not None:
             self._worker.join(timeout)
             self._worker = None
+
+    # --- personal data -------------------------------------------------------------------------
+
+    def erase_customer(self, customer: str) -> ErasureResult:
+        """Erase a customer's personal data from the store (a data subject's erasure request).
+
+        In every event of the customer's tickets the customer id and the authors of customer
+        messages become a stable pseudonym, subjects, message bodies and satisfaction comments
+        become empty and message ids hashes; the message index follows, their snapshots are
+        dropped and their outbox rows redacted (pending ones are dead-lettered). Kinds, roles,
+        instants and statuses stay, so metrics and SLA figures stay computable. The erasure is
+        recorded (pseudonym, when, how many tickets) and the file is rewritten so nothing is
+        left in free space. Needs a :class:`~supportkit.SqliteStore`.
+        """
+        store = self._sqlite("erase_customer")
+        with self._lock:
+            result = erase(store, customer, to_epoch(self.clock.now()))
+            self._cache.clear()
+        return result
+
+    def apply_retention(self, older_than: timedelta | None = None) -> int:
+        """Purge the message bodies of tickets closed more than *older_than* ago (default: the
+        configuration's ``[retention] message_bodies``; nothing without either); return how
+        many events were rewritten. Needs a :class:`~supportkit.SqliteStore`."""
+        keep = older_than if older_than is not None else self.config.retention
+        if keep is None:
+            return 0
+        store = self._sqlite("apply_retention")
+        with self._lock:
+            count = purge_bodies(store, to_epoch(self.clock.now() - keep))
+            if count:
+                self._cache.clear()
+        return count
+
+    def _sqlite(self, method: str) -> SqliteStore:
+        if not isinstance(self.store, SqliteStore):
+            raise StoreError(
+                f"{method} rewrites stored events, which only a SqliteStore supports so far; "
+                f"this desk's store is {self.store!r}"
+            )
+        return self.store
 
     def close(self) -> None:
         """Stop the worker and close the store if it can be closed."""

@@ -52,16 +52,16 @@ def latest(store: Any, legacy_key: str) -> dict[str, Any] | None:
     return found[-1] if found else None
 
 
-def _canonical(document: Any) -> Any:
+def canonical(document: Any) -> Any:
     return json.loads(json.dumps(document, sort_keys=True))
 
 
 def same(recorded: Mapping[str, Any], settings: Any, config: Any) -> bool:
     """Whether the given settings (and config, when the desk was built from one) are the
     recorded ones."""
-    if _canonical(recorded.get("settings")) != _canonical(settings):
+    if canonical(recorded.get("settings")) != canonical(settings):
         return False
-    return config is None or _canonical(recorded.get("config")) == _canonical(config)
+    return config is None or canonical(recorded.get("config")) == canonical(config)
 
 
 def settings_diff(recorded: Mapping[str, Any], settings: Any, config: Any) -> str:
@@ -78,8 +78,8 @@ def settings_diff(recorded: Mapping[str, Any], settings: Any, config: Any) -> st
     version = recorded.get("version")
     return "\n".join(
         difflib.unified_diff(
-            lines(_canonical(old)),
-            lines(_canonical(new)),
+            lines(canonical(old)),
+            lines(canonical(new)),
             f"recorded (version {version})",
             "given",
             lineterm="",
@@ -97,8 +97,8 @@ def record(
         "version": number,
         "recorded_at": at.isoformat(timespec="seconds"),
         "note": note,
-        "settings": _canonical(settings),
-        "config": None if config is None else _canonical(config),
+        "settings": canonical(settings),
+        "config": None if config is None else canonical(config),
     }
     store.set_meta(VERSIONS_KEY, [*found, entry])
     store.set_meta(legacy_key, entry["settings"])

@@ -1,0 +1,595 @@
+"""The operator's ``supportkit`` commands: check, schema, run, ticket, next-steps, sla show,
+export, import and erase. :func:`add_commands` adds them to the CLI's parser.
+
+Read and write commands find their desk with ``--db PATH`` (a SQLite store, read with the
+configuration recorded in it) or ``--config FILE`` (a ``supportkit.toml``), else the
+``supportkit.toml`` (or ``pyproject.toml`` with ``[tool.supportkit]``) of the working directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from . import _settings
+from ._clock import SystemClock
+from ._config import DeskConfig, find_config
+from ._configschema import config_schema
+from ._desk import SupportDesk
+from ._deskstore import ticket_to_dict
+from ._sla import check_policies
+from ._sqlite import SqliteStore
+from ._time import from_epoch
+from ._transfer import export_lines, import_lines
+from .exceptions import CalendarError, ConfigurationError, SupportkitError
+from .typing import Poller
+
+__all__ = ["UsageError", "add_commands", "open_desk"]
+
+log = logging.getLogger("supportkit.run")
+
+
+class UsageError(SupportkitError):
+    """The command line was incomplete (exit status 2)."""
+
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _config_path(args: argparse.Namespace) -> Path:
+    if getattr(args, "config", None):
+        return Path(args.config)
+    found = find_config()
+    if found is None:
+        raise UsageError(
+            "no configuration: pass --config FILE (or --db PATH), or run where a supportkit.toml is"
+        )
+    return found
+
+
+def desk_from_store(store: SqliteStore) -> SupportDesk:
+    """A desk over *store* with the configuration recorded in it (nothing is written)."""
+    recorded = _settings.latest(store, SupportDesk.SETTINGS_KEY)
+    if recorded is None:
+        raise ConfigurationError(
+            f"{str(store.path)!r} records no desk settings: pass --config FILE, or point --db at "
+            "a store a desk has run on"
+        )
+    if recorded.get("config") is not None:
+        config = DeskConfig.load(recorded["config"])
+        return _desk(config, store=store)
+    settings = recorded["settings"]
+    config = DeskConfig.load(
+        {
+            "calendars": settings.get("calendars", {}),
+            "policies": settings.get("policies", []),
+            "escalation": {"enabled": False}
+            if settings.get("ladder") is None
+            else {"levels": settings["ladder"]},
+        }
+    )
+    return _desk(config, store=store, recorded=recorded)
+
+
+def _desk(
+    config: DeskConfig,
+    *,
+    store: SqliteStore | None = None,
+    apply: bool = False,
+    recorded: Mapping[str, Any] | None = None,
+) -> SupportDesk:
+    """The desk *config* describes (on *store* if given); a desk rebuilt from recorded
+    settings only (*recorded*) is compared by its settings, as a Python-built desk."""
+    clock = SystemClock()
+    options: dict[str, Any] = dict(config.desk_options)
+    if config.ladder_configured:
+        options["ladder"] = config.ladder
+    return SupportDesk(
+        store=store if store is not None else config.store,
+        store_options={} if store is not None else config.store_options,
+        plugins=config.plugin_host,
+        clock=clock,
+        policies=config.policies,
+        calendars=config.desk_calendars(),
+        tiers=config.tiers,
+        router=config.make_router(clock),
+        config=None if recorded is not None else config,
+        _apply=None if recorded is not None else apply,
+        **options,
+    )
+
+
+@contextmanager
+def open_desk(args: argparse.Namespace, *, apply: bool = False) -> Iterator[SupportDesk]:
+    """The desk a command works on (see the module docstring); closed afterwards."""
+    if getattr(args, "db", None):
+        path = Path(args.db)
+        if not path.is_file():
+            raise ConfigurationError(f"no supportkit database at {str(path)!r}")
+        store = SqliteStore(path)
+        try:
+            desk = desk_from_store(store)
+        except BaseException:
+            store.close()
+            raise
+    else:
+        desk = SupportDesk.from_config(_config_path(args), apply=apply)
+    with desk:
+        yield desk
+
+
+def _store_path(args: argparse.Namespace) -> Path:
+    """The SQLite file of ``--db`` or of the configuration's ``[store]``."""
+    if getattr(args, "db", None):
+        return Path(args.db)
+    config = DeskConfig.load(_config_path(args))
+    if config.store != "sqlite":
+        raise ConfigurationError(
+            f"export, import and erase work on SQLite stores; this configuration's store is "
+            f"{config.store!r}"
+        )
+    return Path(config.store_options["path"])
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+# --- check and schema ----------------------------------------------------------------------------
+
+
+def _duration(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _check(args: argparse.Namespace) -> int:
+    path = Path(args.file) if args.file else _config_path(args)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        config = DeskConfig.load(path)
+        policies = [*config.policies]
+        if config.plugin_host is not None:
+            given = {p.name for p in policies}
+            policies += [p for p in config.plugin_host.sla_policies() if p.name not in given]
+        check_policies(policies)
+    now = datetime.now(UTC)
+    print(f"{path}: valid" + (f" ({config.title})" if config.title else ""))
+    where = config.store_options.get("path", "") if config.store == "sqlite" else ""
+    print(f"store: {config.store} {where}".rstrip())
+    if config.store == "sqlite" and Path(where).is_file():
+        print(f"  {_recorded_state(config, Path(where))}")
+    print("calendars:")
+    for name, calendar in config.calendars.items():
+        state = "open" if calendar.is_open(now) else "closed"
+        verb = "closes" if state == "open" else "opens"
+        try:
+            change = calendar.next_close(now) if state == "open" else calendar.next_open(now)
+            when = f"{verb} {change.isoformat()}"
+        except CalendarError:  # open around the clock (or only in the far past)
+            when = f"never {verb} within four years"
+        print(f"  {name} ({calendar.tz.key}): {state} now, {when}")
+    print("policies (in match order):")
+    for policy in policies:
+        conditions = ", ".join(f"{k}={'/'.join(sorted(v))}" for k, v in policy.conditions.items())
+        print(f"  {policy.name}" + (f" [{conditions}]" if conditions else " [any ticket]"))
+        for priority, targets in policy.targets.items():
+            shown = ", ".join(
+                f"{metric} {_duration(t.seconds)}{' business' if t.business else ''}"
+                for metric, t in targets.items()
+            )
+            print(f"    {priority.value}: {shown}")
+    for tier in config.tiers:
+        extra = f", policy {tier.sla_policy}" if tier.sla_policy else ""
+        print(f"tier {tier.name}: weight {tier.weight}{extra}, {len(tier.watchlist)} watched")
+    print(f"groups: {len(config.groups)}, agents: {len(config.agents)}")
+    if config.router_options is not None:
+        print(f"router: {config.router_options.get('strategy', 'least_loaded')}")
+    if config.ladder_configured:
+        ladder = config.ladder
+        print("escalation: " + ("off" if ladder is None else repr(ladder)))
+    print(f"goals: {len(config.goals)}")
+    for warning in caught:
+        print(f"warning: {warning.message}")
+    return 0
+
+
+def _recorded_state(config: DeskConfig, path: Path) -> str:
+    with SqliteStore(path) as store:
+        recorded = _settings.latest(store, SupportDesk.SETTINGS_KEY)
+    if recorded is None:
+        return "the store records no configuration yet"
+    given = {k: v for k, v in config.document.items() if k != "store"}
+    if _settings.canonical(recorded.get("config")) == _settings.canonical(given):
+        return f"matches the recorded configuration (version {recorded['version']})"
+    return (
+        f"differs from the recorded configuration (version {recorded['version']}): "
+        "`supportkit run --apply` records it"
+    )
+
+
+def _schema(_args: argparse.Namespace) -> int:
+    from ._plugins import PluginHost
+
+    sections = PluginHost().config_sections()
+    _print_json(config_schema(sections or None))
+    return 0
+
+
+# --- run -----------------------------------------------------------------------------------------
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per log record: ``ts``, ``level``, ``logger``, ``event`` and the
+    record's ``fields``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": record.getMessage(),
+            **getattr(record, "fields", {}),
+        }
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def _emit(event: str, **fields: Any) -> None:
+    log.info(event, extra={"fields": fields})
+
+
+def _pollers(desk: SupportDesk) -> list[tuple[str, Poller]]:
+    """The configured pollers: each registered poller (``supportkit_register_pollers``) whose
+    ``[plugins.<name>]`` table is in the configuration, made with that table as its options."""
+    host = desk.plugins.host
+    names = [name for name in host.pollers() if name in desk.config.document.get("plugins", {})]
+    return [(name, host.new_poller(name, desk, desk.config.plugin(name))) for name in names]
+
+
+def _shifts(desk: SupportDesk, now: datetime) -> None:
+    """Agents with a shift calendar are online while it is open, offline otherwise."""
+    if desk.router is None:
+        return
+    for agent, calendar in desk.config.shifts.items():
+        status = "online" if desk.config.calendars[calendar].is_open(now) else "offline"
+        if desk.router.agent(agent).status != status:
+            desk.router.set_status(agent, status, at=now)
+            _emit("shift", agent=agent, status=status)
+
+
+def _run(args: argparse.Namespace) -> int:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger("supportkit")
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    stop = threading.Event()
+
+    def on_signal(number: int, _frame: FrameType | None) -> None:
+        _emit("stopping", signal=signal.Signals(number).name)
+        stop.set()
+
+    if args.file:
+        args.config = args.file
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with open_desk(args, apply=args.apply) as desk:
+            pollers = _pollers(desk)
+            _emit("started", store=repr(desk.store), pollers=[name for name, _ in pollers])
+            try:
+                _loop(desk, pollers, args, stop)
+            finally:
+                for name, poller in pollers:
+                    try:
+                        poller.close()
+                    except Exception:  # one poller failing to close must not keep the others
+                        log.exception("poller %s failed to close", name)
+        _emit("stopped")
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
+        root.removeHandler(handler)
+    return 0
+
+
+def _loop(
+    desk: SupportDesk, pollers: list[tuple[str, Poller]], args: argparse.Namespace, stop: Any
+) -> None:
+    retained = 0.0
+    while True:
+        now = desk.clock.now()
+        _shifts(desk, now)
+        polled = 0
+        for name, poller in pollers:
+            try:
+                polled += poller.poll()
+            except Exception:  # a failing poller is logged; the others and the desk go on
+                log.exception("poller %s failed", name)
+        ticked = desk.tick()
+        delivered = desk.deliver()
+        if desk.config.retention is not None and time.monotonic() - retained > 3600:
+            _emit("retention", purged=desk.apply_retention())
+            retained = time.monotonic()
+        _emit(
+            "round",
+            polled=polled,
+            checked=ticked.checked,
+            warnings=len(ticked.warnings),
+            breaches=len(ticked.breaches),
+            escalations=len(ticked.escalations),
+            failed=len(ticked.failed),
+            delivered=len(delivered.delivered),
+            retried=len(delivered.retried),
+            dead=len(delivered.dead),
+        )
+        if args.once or stop.wait(args.interval):
+            return
+
+
+# --- read commands -------------------------------------------------------------------------------
+
+
+def _ticket(args: argparse.Namespace) -> int:
+    with open_desk(args) as desk:
+        ticket = desk.ticket(args.id)
+        record = ticket_to_dict(ticket)
+        for key, value in record.items():
+            if key.endswith("_at") and isinstance(value, int):
+                record[key] = from_epoch(value).isoformat()
+        step = next((s for s in desk.next_steps() if s.ticket_id == args.id), None)
+        record["next_step"] = None if step is None else _step(step)
+    if args.json:
+        _print_json(record)
+    else:
+        for key, value in record.items():
+            if key != "next_step":
+                print(f"{key}: {value}")
+        if step is not None:
+            print(f"next step: {_step_line(step)}")
+    return 0
+
+
+def _step(step: Any) -> dict[str, Any]:
+    return {
+        "ticket_id": step.ticket_id,
+        "action": str(step.action),
+        "waiting_on": str(step.waiting_on),
+        "owner": step.owner,
+        "group": step.group,
+        "due": None if step.due is None else step.due.isoformat(),
+        "status": str(step.status),
+        "level": step.level,
+    }
+
+
+def _step_line(step: Any) -> str:
+    who = step.owner or step.group or "unassigned"
+    due = step.due.isoformat() if step.due is not None else "no deadline"
+    return f"{step.ticket_id}: {step.action} ({who}, waiting on {step.waiting_on}, due {due})"
+
+
+def _next_steps(args: argparse.Namespace) -> int:
+    with open_desk(args) as desk:
+        steps = sorted(
+            desk.next_steps(),
+            key=lambda s: (s.due is None, s.due or datetime.max.replace(tzinfo=UTC), s.ticket_id),
+        )
+    if args.json:
+        _print_json([_step(s) for s in steps])
+    else:
+        for step in steps:
+            print(_step_line(step))
+        if not steps:
+            print("no open tickets")
+    return 0
+
+
+def _sla_show(args: argparse.Namespace) -> int:
+    with open_desk(args) as desk:
+        evaluation = desk.sla(args.id)
+    result = None if evaluation is None else evaluation.to_dict()
+    if args.json:
+        _print_json(result)
+    elif result is None:
+        print(f"{args.id}: no SLA policy applies")
+    else:
+        for metric, cycles in result.items():
+            for cycle in cycles:
+                print(
+                    f"{metric}: {cycle.get('status')} deadline {cycle.get('deadline')} "
+                    f"elapsed {cycle.get('elapsed_seconds')}s of {cycle.get('target_seconds')}s"
+                )
+    return 0
+
+
+# --- export, import, erase -----------------------------------------------------------------------
+
+
+def _export(args: argparse.Namespace) -> int:
+    path = _store_path(args)
+    if not path.is_file():
+        raise ConfigurationError(f"no supportkit database at {str(path)!r}")
+    out = sys.stdout if args.output in (None, "-") else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
+    try:
+        with SqliteStore(path) as store:
+            for line in export_lines(store):
+                out.write(line + "\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    path = _store_path(args)
+    source = args.file
+    try:
+        if source == "-":
+            lines = sys.stdin.read().splitlines()
+        else:
+            lines = Path(source).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"cannot read {source}: {exc}") from None
+    with SqliteStore(path) as store:
+        result = import_lines(store, _progress(lines), source)
+    written = sum(result.written.values())
+    skipped = sum(result.skipped.values())
+    print(f"imported {written} records into {path} ({skipped} already there)", file=sys.stderr)
+    return 0
+
+
+def _progress(lines: list[str]) -> Iterator[str]:
+    """The lines, with a progress bar on a terminal for large files (rich, when installed)."""
+    if len(lines) < 10_000 or not sys.stderr.isatty():
+        yield from lines
+        return
+    try:
+        from rich.progress import track
+    except ImportError:
+        yield from lines
+        return
+    yield from track(lines, description="checking", console=None, transient=True)
+
+
+def _erase(args: argparse.Namespace) -> int:
+    with open_desk(args) as desk:
+        result = desk.erase_customer(args.customer)
+    print(
+        f"erased customer as {result.pseudonym}: {len(result.tickets)} tickets, "
+        f"{result.events} events, {result.outbox} outbox messages rewritten"
+    )
+    return 0
+
+
+# --- the parser ----------------------------------------------------------------------------------
+
+
+def _store_options(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--db", metavar="PATH", help="a SQLite store (read with its recorded configuration)"
+    )
+    where.add_argument(
+        "--config", metavar="FILE", help="a supportkit.toml (default: ./supportkit.toml)"
+    )
+
+
+def _command(
+    commands: Any, name: str, handler: Handler, help: str, examples: str, **kwargs: Any
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name,
+        help=help,
+        description=help[0].upper() + help[1:] + ".",
+        epilog="examples:\n" + examples,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        **kwargs,
+    )
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def add_commands(commands: Any, sla: Any) -> None:
+    """Add the operator's commands to the CLI's subparsers (*sla*: the ``sla`` group's)."""
+    check = _command(
+        commands,
+        "check",
+        _check,
+        "validate a configuration file and print a summary",
+        "  supportkit check\n  supportkit check examples/supportkit.toml\n",
+    )
+    check.add_argument("file", nargs="?", metavar="CONFIG", help="default: ./supportkit.toml")
+    _command(
+        commands,
+        "schema",
+        _schema,
+        "print the JSON Schema of supportkit.toml (with the installed plugins' sections)",
+        "  supportkit schema > supportkit.schema.json\n",
+    )
+    run = _command(
+        commands,
+        "run",
+        _run,
+        "run the desk's worker: SLA ticks, outbox delivery and the plugins' pollers",
+        "  supportkit run\n  supportkit run --config /etc/supportkit.toml --interval 5\n"
+        "  supportkit run --once          # one round, e.g. from cron\n"
+        "  supportkit run --apply         # record a changed configuration first\n",
+    )
+    run.add_argument("file", nargs="?", metavar="CONFIG", help="default: ./supportkit.toml")
+    run.add_argument("--once", action="store_true", help="do one round and exit")
+    run.add_argument(
+        "--interval", type=float, default=1.0, help="seconds between rounds (default 1)"
+    )
+    run.add_argument(
+        "--apply", action="store_true", help="record the file's configuration as a new version"
+    )
+    run.add_argument("--config", metavar="FILE", help="the same as CONFIG")
+    run.set_defaults(db=None)
+    ticket = _command(
+        commands,
+        "ticket",
+        _ticket,
+        "show one ticket and its next step",
+        "  supportkit ticket T-1a2b3c --db support.sqlite3\n  supportkit ticket T-1a2b3c --json\n",
+    )
+    ticket.add_argument("id", metavar="ID")
+    next_steps = _command(
+        commands,
+        "next-steps",
+        _next_steps,
+        "list who owes what by when, for every open ticket",
+        "  supportkit next-steps --db support.sqlite3\n  supportkit next-steps --json\n",
+    )
+    show = _command(
+        sla,
+        "show",
+        _sla_show,
+        "show a ticket's SLA evaluation now",
+        "  supportkit sla show T-1a2b3c --db support.sqlite3 --json\n",
+    )
+    show.add_argument("id", metavar="ID")
+    export = _command(
+        commands,
+        "export",
+        _export,
+        "write everything a SQLite desk holds as JSON Lines",
+        "  supportkit export --db support.sqlite3 > backup.jsonl\n",
+    )
+    export.add_argument("--output", metavar="FILE", help="write here instead of standard output")
+    imported = _command(
+        commands,
+        "import",
+        _import,
+        "read JSON Lines from export into a SQLite desk (created if needed; all or nothing)",
+        "  supportkit import --db restored.sqlite3 backup.jsonl\n"
+        "  supportkit export --db a.sqlite3 | supportkit import --db b.sqlite3 -\n",
+    )
+    imported.add_argument("file", metavar="FILE", help="the JSON Lines file ('-': standard input)")
+    erase = _command(
+        commands,
+        "erase",
+        _erase,
+        "erase a customer's personal data from a SQLite desk",
+        "  supportkit erase --customer cus_123 --db support.sqlite3\n",
+    )
+    erase.add_argument("--customer", required=True, metavar="ID", help="the customer id")
+    for parser in (ticket, next_steps, show):
+        parser.add_argument("--json", action="store_true", help="print JSON")
+    for parser in (ticket, next_steps, show, export, imported, erase):
+        _store_options(parser)

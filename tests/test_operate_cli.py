@@ -1,0 +1,297 @@
+"""The operator's commands on real SQLite files: check, run (a real subprocess stopped with
+SIGTERM), ticket, next-steps, sla show, export/import round trips and erasure."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from supportkit import FrozenClock, InboundMessage, SqliteStore, SupportDesk
+from supportkit._cli import main
+from supportkit._transfer import export_lines
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "supportkit.toml"
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+SECRET_MAIL = "zed-4711@secret.example"
+SECRET_TEXT = "my-password-is-hunter2-xyzzy"
+
+CONFIG = """
+title = "Test desk"
+[store]
+path = "desk.sqlite3"
+[calendars.default]
+tz = "UTC"
+weekly = { mon = "09:00-17:00", tue = "09:00-17:00", wed = "09:00-17:00", thu = "09:00-17:00", fri = "09:00-17:00" }
+[[policies]]
+name = "standard"
+[policies.targets.normal]
+first_reply = { hours = 2, business = true }
+[retention]
+message_bodies = { days = 30 }
+"""
+
+
+@pytest.fixture
+def desk_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A directory with a supportkit.toml and a desk file holding three tickets."""
+    (tmp_path / "supportkit.toml").write_text(CONFIG, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    with SupportDesk.from_config("supportkit.toml", clock=FrozenClock(NOW)) as desk:
+        for n, sender in enumerate([SECRET_MAIL, "ann@example.com", SECRET_MAIL]):
+            desk.ingest(
+                InboundMessage(
+                    f"<m{n}@mail>",
+                    "email",
+                    sender,
+                    NOW + timedelta(minutes=n),
+                    subject=f"{SECRET_TEXT if sender == SECRET_MAIL else 'question'} {n}",
+                    body=f"{SECRET_TEXT if sender == SECRET_MAIL else 'details'} body {n}",
+                )
+            )
+        first = desk.tickets()[0].id
+        desk.reply(first, agent="ana", body="we are on it")
+    return tmp_path
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_check_validates_the_example_and_reports_errors_with_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The shipped example passes; an unknown key is exit 1 naming its key path."""
+    code, out, _ = run_cli(capsys, "check", str(EXAMPLE))
+    assert 0 == code
+    assert "valid (ACME support)" in out
+    assert "enterprise [tier=enterprise]" in out
+    bad = tmp_path / "supportkit.toml"
+    bad.write_text("[desk]\nmax_attempt = 3\n", encoding="utf-8")
+    code, _, err = run_cli(capsys, "check", str(bad))
+    assert 1 == code
+    assert "desk.max_attempt: unknown key" in err
+    assert "Traceback" not in err
+
+
+def test_commands_without_a_configuration_are_usage_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No --db, no --config and no supportkit.toml here: exit 2 saying what to pass."""
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli(capsys, "next-steps")
+    assert 2 == code
+    assert "pass --config FILE (or --db PATH)" in err
+
+
+def test_read_commands_use_the_recorded_configuration(
+    desk_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ticket, next-steps and sla show read the store with the configuration it records,
+    whether reached by --db or by the file; --json prints JSON."""
+    with SqliteStore(desk_dir / "desk.sqlite3") as store:
+        ids = store.ticket_ids()
+    code, out, _ = run_cli(capsys, "ticket", ids[1], "--db", "desk.sqlite3", "--json")
+    assert 0 == code
+    shown = json.loads(out)
+    assert (ids[1], "standard") == (shown["id"], shown["sla_policy"])
+    assert "assign" == shown["next_step"]["action"]
+    code, out, _ = run_cli(capsys, "sla", "show", ids[1], "--db", "desk.sqlite3", "--json")
+    assert 0 == code
+    assert "2026-03-02T12:01:00+00:00" == json.loads(out)["first_reply"][0]["deadline"]
+    code, out, _ = run_cli(capsys, "next-steps", "--json")
+    assert 0 == code
+    assert set(ids[1:]) <= {step["ticket_id"] for step in json.loads(out)}
+    code, _, err = run_cli(capsys, "ticket", "T-nope", "--db", "desk.sqlite3")
+    assert 1 == code
+    assert "does not exist" in err
+
+
+def test_a_changed_file_is_refused_until_applied(
+    desk_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """run refuses a changed configuration with the diff (exit 1); --apply records it."""
+    path = desk_dir / "supportkit.toml"
+    path.write_text(CONFIG.replace("hours = 2", "hours = 3"), encoding="utf-8")
+    code, _, err = run_cli(capsys, "run", "--once")
+    assert 1 == code
+    assert '+              "seconds": 10800' in err
+    code, _, _ = run_cli(capsys, "run", "--once", "--apply")
+    assert 0 == code
+    with SqliteStore(desk_dir / "desk.sqlite3") as store:
+        assert [1, 2] == [v["version"] for v in store.meta("desk.settings_versions")]
+
+
+def test_run_once_logs_structured_rounds(
+    desk_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--once does one round: JSON log lines, outbox delivered, exit 0."""
+    code, _, err = run_cli(capsys, "run", "--once")
+    assert 0 == code
+    events = [json.loads(line) for line in err.splitlines()]
+    assert ["started", "round", "stopped"] == [
+        e["event"] for e in events if e["logger"] == "supportkit.run" and e["event"] != "retention"
+    ]
+    round_ = next(e for e in events if e["event"] == "round")
+    assert round_["delivered"] > 0
+
+
+def test_run_stops_gracefully_on_sigterm(desk_dir: Path) -> None:
+    """A real `supportkit run` process finishes its round and exits 0 on SIGTERM."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "supportkit._cli", "run", "--interval", "0.2"],
+        cwd=desk_dir,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert process.stderr is not None
+    seen = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        seen.append(line)
+        if '"event": "round"' in line:
+            break
+    process.send_signal(signal.SIGTERM)
+    _, rest = process.communicate(timeout=60)
+    lines = [json.loads(line) for line in [*seen, *rest.splitlines()] if line.strip()]
+    assert 0 == process.returncode
+    names = [line["event"] for line in lines if line["logger"] == "supportkit.run"]
+    assert "SIGTERM" == next(line for line in lines if line["event"] == "stopping")["signal"]
+    assert "stopped" == names[-1]
+
+
+def test_export_import_export_is_identical(
+    desk_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """export → import into an empty store → export gives the same lines; importing twice
+    writes nothing more."""
+    code, first, _ = run_cli(capsys, "export", "--db", "desk.sqlite3")
+    assert 0 == code
+    streams = {json.loads(line)["stream"] for line in first.splitlines()}
+    assert {"event", "message", "alert", "due", "outbox", "meta"} - {"alert"} <= streams
+    (desk_dir / "backup.jsonl").write_text(first, encoding="utf-8")
+    code, _, err = run_cli(capsys, "import", "--db", "copy.sqlite3", "backup.jsonl")
+    assert 0 == code
+    assert "0 already there" in err
+    code, second, _ = run_cli(capsys, "export", "--db", "copy.sqlite3")
+    assert first == second
+    code, _, err = run_cli(capsys, "import", "--db", "copy.sqlite3", "backup.jsonl")
+    assert 0 == code
+    assert f"imported 0 records into copy.sqlite3 ({len(first.splitlines())} already there)" in err
+    # the copy is a working desk: its recorded configuration opens it
+    code, out, _ = run_cli(capsys, "next-steps", "--db", "copy.sqlite3", "--json")
+    assert 0 == code
+    assert 3 == len(json.loads(out))
+
+
+def test_a_malformed_line_is_named_and_nothing_is_written(
+    desk_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Line 3 broken: exit 1 naming line 3, and the target store stays empty."""
+    _, exported, _ = run_cli(capsys, "export", "--db", "desk.sqlite3")
+    lines = exported.splitlines()
+    lines[2] = lines[2].replace('"kind":"', '"kind":"bogus_')
+    (desk_dir / "broken.jsonl").write_text("\n".join(lines), encoding="utf-8")
+    code, _, err = run_cli(capsys, "import", "--db", "empty.sqlite3", "broken.jsonl")
+    assert 1 == code
+    assert "broken.jsonl:3: not a valid event" in err
+    assert "nothing was imported" in err
+    with SqliteStore(desk_dir / "empty.sqlite3") as store:
+        assert [] == list(export_lines(store))
+    (desk_dir / "junk.jsonl").write_text('{"stream": "event"}\nnot json\n', encoding="utf-8")
+    code, _, err = run_cli(capsys, "import", "--db", "empty.sqlite3", "junk.jsonl")
+    assert 1 == code
+    assert "junk.jsonl:1:" in err
+
+
+def test_import_refuses_a_conflicting_history(
+    desk_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An event where the store has another at that ticket version: exit 1, nothing written."""
+    _, exported, _ = run_cli(capsys, "export", "--db", "desk.sqlite3")
+    lines = exported.splitlines()
+    record = json.loads(lines[0])
+    record["event"]["id"] = "another-id"
+    (desk_dir / "conflict.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    before = list(export_lines(SqliteStore(desk_dir / "desk.sqlite3")))
+    code, _, err = run_cli(capsys, "import", "--db", "desk.sqlite3", "conflict.jsonl")
+    assert 1 == code
+    assert "already has another event at version 1" in err
+    with SqliteStore(desk_dir / "desk.sqlite3") as store:
+        assert before == list(export_lines(store))
+
+
+def _file_bytes(directory: Path, name: str) -> bytes:
+    return b"".join(path.read_bytes() for path in directory.iterdir() if path.name.startswith(name))
+
+
+def test_erase_leaves_nothing_of_the_customer_in_the_file(
+    desk_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After `erase --customer`, neither the address nor the text they wrote is anywhere in
+    the SQLite file, its WAL or free pages; the tickets still count and keep their timing."""
+    db = desk_dir / "desk.sqlite3"
+    assert SECRET_MAIL.encode() in _file_bytes(desk_dir, "desk.sqlite3")
+    code, out, _ = run_cli(capsys, "erase", "--customer", SECRET_MAIL)
+    assert 0 == code
+    assert "2 tickets" in out
+    raw = _file_bytes(desk_dir, "desk.sqlite3")
+    assert SECRET_MAIL.encode() not in raw
+    assert SECRET_TEXT.encode() not in raw
+    assert b"details body 1" in raw  # ann's ticket was not erased
+    with SqliteStore(db) as store:
+        desk = SupportDesk(store=store, plugins=None, clock=FrozenClock(NOW))
+        tickets = desk.tickets()
+        assert 3 == len(tickets)
+        erased = [t for t in tickets if t.customer != "ann@example.com"]
+        assert 2 == len(erased)
+        assert {erased[0].customer} == {t.customer for t in erased}
+        assert erased[0].customer.startswith("erased-")
+        assert NOW == erased[0].created_at
+        assert [e["tickets"] for e in store.meta("desk.erasures")] == [2]
+
+
+def test_retention_purges_bodies_of_long_closed_tickets(desk_dir: Path) -> None:
+    """[retention] message_bodies: bodies of tickets closed longer ago go; others stay."""
+    db = desk_dir / "desk.sqlite3"
+    later = NOW + timedelta(days=1)
+    with SupportDesk.from_config("supportkit.toml", clock=FrozenClock(later)) as desk:
+        first, second, _ = (t.id for t in desk.tickets())
+        desk.set_status(first, "solved")
+        desk.set_status(first, "closed")
+        desk.set_status(second, "solved")
+    much_later = NOW + timedelta(days=40)
+    with SupportDesk.from_config("supportkit.toml", clock=FrozenClock(much_later)) as desk:
+        purged = desk.apply_retention()
+        bodies = {
+            t: [e.data["body"] for e in desk.events(t) if e.kind == "message"]
+            for t in (first, second)
+        }
+    assert 2 == purged  # the customer's message and the agent's reply
+    assert {first: ["", ""], second: ["details body 1"]} == bodies
+    assert b"body 0" not in _file_bytes(desk_dir, "desk.sqlite3")
+
+
+def test_help_shows_examples_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    """`supportkit --help` documents the exit codes; each command's help has examples."""
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert 0 == info.value.code
+    out = capsys.readouterr().out
+    assert "exit status: 0 success, 1 refused or invalid input" in out
+    with pytest.raises(SystemExit):
+        main(["export", "--help"])
+    assert "supportkit export --db support.sqlite3 > backup.jsonl" in capsys.readouterr().out
