@@ -30,7 +30,8 @@ title = "Test desk"
 path = "desk.sqlite3"
 [calendars.default]
 tz = "UTC"
-weekly = { mon = "09:00-17:00", tue = "09:00-17:00", wed = "09:00-17:00", thu = "09:00-17:00", fri = "09:00-17:00" }
+weekly = { mon = "09:00-17:00", tue = "09:00-17:00", wed = "09:00-17:00",
+           thu = "09:00-17:00", fri = "09:00-17:00" }
 [[policies]]
 name = "standard"
 [policies.targets.normal]
@@ -266,7 +267,6 @@ def test_erase_leaves_nothing_of_the_customer_in_the_file(
 
 def test_retention_purges_bodies_of_long_closed_tickets(desk_dir: Path) -> None:
     """[retention] message_bodies: bodies of tickets closed longer ago go; others stay."""
-    db = desk_dir / "desk.sqlite3"
     later = NOW + timedelta(days=1)
     with SupportDesk.from_config("supportkit.toml", clock=FrozenClock(later)) as desk:
         first, second, _ = (t.id for t in desk.tickets())
