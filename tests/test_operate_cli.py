@@ -30,8 +30,11 @@ title = "Test desk"
 path = "desk.sqlite3"
 [calendars.default]
 tz = "UTC"
-weekly = { mon = "09:00-17:00", tue = "09:00-17:00", wed = "09:00-17:00",
-           thu = "09:00-17:00", fri = "09:00-17:00" }
+weekly.mon = "09:00-17:00"
+weekly.tue = "09:00-17:00"
+weekly.wed = "09:00-17:00"
+weekly.thu = "09:00-17:00"
+weekly.fri = "09:00-17:00"
 [[policies]]
 name = "standard"
 [policies.targets.normal]
