@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,8 @@ import pytest
 
 from supportkit import (
     FrozenClock,
+    InboundMessage,
+    PolicyError,
     SettingsChangedError,
     SlaPolicy,
     SqliteStore,
@@ -20,14 +22,19 @@ from supportkit import (
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 
-def config(db: Path, minutes: int = 60, title: str = "desk") -> dict[str, Any]:
+def config(
+    db: Path, minutes: int = 60, title: str = "desk", version: int | None = None
+) -> dict[str, Any]:
+    """A desk on *db* whose policy promises a first reply in *minutes* (version: by default
+    the minutes, so another target is another version)."""
     return {
         "title": title,
         "store": {"kind": "sqlite", "path": str(db)},
         "policies": [
             {
                 "name": "standard",
-                "targets": {"urgent": {"first_reply": {"minutes": minutes, "business": False}}},
+                "version": minutes if version is None else version,
+                "targets": {"normal": {"first_reply": {"minutes": minutes, "business": False}}},
             }
         ],
     }
@@ -51,10 +58,8 @@ def test_first_start_records_version_one_with_the_file(tmp_path: Path) -> None:
     }
     assert "store" not in recorded[0]["config"]
     assert "desk" == recorded[0]["config"]["title"]
-    assert (
-        3600
-        == recorded[0]["settings"]["policies"][0]["targets"]["urgent"]["first_reply"]["seconds"]
-    )
+    policy = recorded[0]["settings"]["policies"][0]
+    assert 3600 == policy["targets"]["normal"]["first_reply"]["seconds"]
 
 
 def test_same_configuration_starts_without_a_new_version(tmp_path: Path) -> None:
@@ -155,3 +160,43 @@ def test_the_refusal_closes_the_store_the_desk_opened(tmp_path: Path) -> None:
     with pytest.raises(SettingsChangedError):
         SupportDesk.from_config(config(db, minutes=5), clock=FrozenClock(NOW))
     SupportDesk.from_config(config(db), clock=FrozenClock(NOW)).close()
+
+
+def test_a_policy_edited_without_a_new_version_is_not_applied(tmp_path: Path) -> None:
+    """Other targets under the same policy version: apply refuses (PolicyError), since open
+    tickets could no longer replay exactly."""
+    db = tmp_path / "desk.sqlite3"
+    SupportDesk.from_config(config(db), clock=FrozenClock(NOW)).close()
+    with pytest.raises(PolicyError, match="'standard' changed but kept its version"):
+        SupportDesk.from_config(config(db, minutes=30, version=60), apply=True)
+    with pytest.raises(SettingsChangedError, match="give SLA policy 'standard' a new version"):
+        SupportDesk.from_config(config(db, minutes=30, version=60))
+    assert [1] == [v["version"] for v in versions(db)]
+
+
+def test_open_tickets_replay_under_the_policy_version_they_were_opened_with(
+    tmp_path: Path,
+) -> None:
+    """A ticket opened under version 60 (one hour) keeps its deadline after version 30
+    (half an hour) is applied; a new ticket gets the new target."""
+    db = tmp_path / "desk.sqlite3"
+
+    def message(n: int) -> InboundMessage:
+        return InboundMessage(f"m{n}", "email", f"c{n}@example.com", NOW, body="help")
+
+    with SupportDesk.from_config(config(db), clock=FrozenClock(NOW)) as desk:
+        old = desk.ingest(message(1)).ticket_id
+    with SupportDesk.from_config(
+        config(db, minutes=30), apply=True, clock=FrozenClock(NOW)
+    ) as desk:
+        new = desk.ingest(message(2)).ticket_id
+        deadlines = {t: desk.sla(t)["first_reply"][0].deadline for t in (old, new)}
+    assert {old: NOW + timedelta(hours=1), new: NOW + timedelta(minutes=30)} == deadlines
+    with SqliteStore(db) as store:  # and so does a desk the read commands build later
+        desk = SupportDesk(
+            store=store,
+            plugins=None,
+            policies=[SlaPolicy.from_dict(config(db, minutes=30)["policies"][0])],
+            clock=FrozenClock(NOW),
+        )
+        assert NOW + timedelta(hours=1) == desk.sla(old)["first_reply"][0].deadline

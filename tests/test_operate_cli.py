@@ -126,7 +126,12 @@ def test_a_changed_file_is_refused_until_applied(
 ) -> None:
     """run refuses a changed configuration with the diff (exit 1); --apply records it."""
     path = desk_dir / "supportkit.toml"
-    path.write_text(CONFIG.replace("hours = 2", "hours = 3"), encoding="utf-8")
+    path.write_text(
+        CONFIG.replace("hours = 2", "hours = 3").replace(
+            'name = "standard"', 'name = "standard"\nversion = 2'
+        ),
+        encoding="utf-8",
+    )
     code, _, err = run_cli(capsys, "run", "--once")
     assert 1 == code
     assert '+              "seconds": 10800' in err

@@ -282,11 +282,21 @@ class SupportDesk:
         check_policies(self.policies)  # warns about shadowed or partly overlapping policies
         self._policies = dict(zip(names, self.policies, strict=True))
         # Per policy, the book a ticket's SLA tracker starts with: that policy first, then the
-        # others, so a later sla_policy_applied event can switch to any of them.
+        # others, so a later sla_policy_applied event can switch to any of them, then the
+        # policy versions earlier settings versions recorded, so a ticket opened under one
+        # replays exactly under it (its sla_policy_applied event names the version).
+        current = {(p.name, str(p.version)) for p in self.policies}
+        older = tuple(
+            p
+            for p in _settings.recorded_policies(self.store, self.SETTINGS_KEY)
+            if (p.name, str(p.version)) not in current
+        )
         self._books = {
-            p.name: (p, *(other for other in self.policies if other is not p))
+            p.name: (p, *(other for other in self.policies if other is not p), *older)
             for p in self.policies
         }
+        for p in reversed(older):  # a policy no longer configured: its newest version first
+            self._books.setdefault(p.name, (p, *self.policies, *(o for o in older if o is not p)))
         self._calendars = self._check_calendars(calendars)
         self.tiers = {tier.name: tier for tier in _objects(tiers, Tier, "tiers")}
         for tier in self.tiers.values():
@@ -417,8 +427,20 @@ class SupportDesk:
         if recorded is None:
             _settings.record(self.store, self.SETTINGS_KEY, settings, config, at=at, note=where)
         elif not _settings.same(recorded, settings, config):
+            edited = _settings.edited_in_place(recorded, settings)
             if apply is False:
-                _settings.refuse(recorded, settings, config, f"the store {self.store!r}")
+                _settings.refuse(recorded, settings, config, f"the store {self.store!r}", edited)
+            if edited and apply:
+                raise PolicyError(
+                    f"SLA policy {edited[0]!r} changed but kept its version: give it a new "
+                    "version, so tickets opened under the recorded one keep replaying under it"
+                )
+            if edited:
+                log.warning(
+                    "SLA policy %r changed but kept its version: tickets opened under the "
+                    "recorded one now replay under the new targets",
+                    edited[0],
+                )
             number = _settings.record(
                 self.store, self.SETTINGS_KEY, settings, config, at=at, note=where
             )

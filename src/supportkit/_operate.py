@@ -167,7 +167,7 @@ def _check(args: argparse.Namespace) -> int:
             given = {p.name for p in policies}
             policies += [p for p in config.plugin_host.sla_policies() if p.name not in given]
         check_policies(policies)
-    now = datetime.now(UTC)
+    now = SystemClock().now()
     print(f"{path}: valid" + (f" ({config.title})" if config.title else ""))
     where = config.store_options.get("path", "") if config.store == "sqlite" else ""
     print(f"store: {config.store} {where}".rstrip())

@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from .exceptions import SettingsChangedError
+from ._sla import SlaPolicy
+from .exceptions import PolicyError, SettingsChangedError
 
 __all__ = ["VERSIONS_KEY", "latest", "record", "settings_diff", "versions"]
 
@@ -105,12 +106,50 @@ def record(
     return number
 
 
-def refuse(recorded: Mapping[str, Any], settings: Any, config: Any, where: str) -> None:
+def _policies(version: Mapping[str, Any]) -> list[dict[str, Any]]:
+    settings = version.get("settings") or {}
+    return list(settings.get("policies") or [])
+
+
+def recorded_policies(store: Any, legacy_key: str) -> list[SlaPolicy]:
+    """Every SLA policy version the store's settings versions name, oldest first, each
+    ``(name, version)`` once (its newest recorded form)."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for version in versions(store, legacy_key):
+        for raw in _policies(version):
+            key = (str(raw.get("name")), str(raw.get("version")))
+            found.pop(key, None)
+            found[key] = raw
+    policies = []
+    for raw in found.values():
+        try:
+            policies.append(SlaPolicy.from_dict(raw))
+        except PolicyError:  # a hand-edited record; the desk's own policies still work
+            continue
+    return policies
+
+
+def edited_in_place(recorded: Mapping[str, Any], settings: Mapping[str, Any]) -> list[str]:
+    """Names of policies whose targets or conditions changed while their version stayed."""
+    before = {(p["name"], str(p.get("version"))): p for p in _policies(recorded)}
+    return [
+        p["name"]
+        for p in settings.get("policies", [])
+        if canonical(before.get((p["name"], str(p.get("version"))), p)) != canonical(p)
+    ]
+
+
+def refuse(
+    recorded: Mapping[str, Any], settings: Any, config: Any, where: str, edited: list[str]
+) -> None:
     """Raise :class:`SettingsChangedError` showing how *settings* differ from *recorded*."""
     diff = settings_diff(recorded, settings, config)
+    bump = (
+        f" (and give SLA policy {edited[0]!r} a new version: its targets changed)" if edited else ""
+    )
     raise SettingsChangedError(
         f"{where} records settings version {recorded.get('version')}, which differs from the "
-        "given configuration; pass apply=True (supportkit --apply) to record it as a new "
-        f"version, or use the recorded one:\n{diff}",
+        f"given configuration; pass apply=True (supportkit --apply) to record it as a new "
+        f"version{bump}, or use the recorded one:\n{diff}",
         diff=diff,
     )
