@@ -303,3 +303,54 @@ def test_help_shows_examples_and_exit_codes(capsys: pytest.CaptureFixture[str]) 
     with pytest.raises(SystemExit):
         main(["export", "--help"])
     assert "supportkit export --db support.sqlite3 > backup.jsonl" in capsys.readouterr().out
+
+
+POLLER_PLUGIN = """
+from pathlib import Path
+from supportkit import hookimpl
+
+
+class ListPoller:
+    def __init__(self, desk, options):
+        self.desk, self.waiting, self.log = desk, list(options["payloads"]), options["log"]
+
+    def poll(self):
+        batch, self.waiting = self.waiting, []
+        for payload in batch:
+            self.desk.receive("json", payload)
+        return len(batch)
+
+    def close(self):
+        Path(self.log).write_text("closed", encoding="utf-8")
+
+
+@hookimpl
+def supportkit_register_pollers(register):
+    register("listpoll", ListPoller)
+
+
+@hookimpl
+def supportkit_config_section(register):
+    register("listpoll", {"type": "object", "required": ["payloads", "log"]})
+"""
+
+
+def test_run_polls_the_configured_pollers_and_closes_them(
+    desk_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A poller whose [plugins.<name>] table is configured is made with that table, polled
+    each round (its messages become tickets) and closed at the end."""
+    (desk_dir / "sk_listpoll.py").write_text(POLLER_PLUGIN, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(desk_dir))
+    config = CONFIG + (
+        '[plugins]\nenable = ["sk_listpoll"]\n[plugins.listpoll]\nlog = "poller.log"\n'
+        'payloads = [{ id = "evt-1", from = "bob@example.com", at = "2026-03-02T10:30:00Z" }]\n'
+    )
+    (desk_dir / "supportkit.toml").write_text(config, encoding="utf-8")
+    code, _, err = run_cli(capsys, "run", "--once", "--apply")
+    assert 0 == code, err
+    started = next(json.loads(line) for line in err.splitlines() if '"started"' in line)
+    assert ["listpoll"] == started["pollers"]
+    round_ = next(json.loads(line) for line in err.splitlines() if '"round"' in line)
+    assert 1 == round_["polled"]
+    assert "closed" == (desk_dir / "poller.log").read_text(encoding="utf-8")
