@@ -162,7 +162,7 @@ def _calendar(raw: Mapping[str, Any]) -> BusinessCalendar:
             import holidays as holidays_package
         except ImportError:
             raise ConfigurationError(
-                "country holidays need the 'holidays' package: pip install 'supportkit[holidays]'"
+                "country holidays need the 'holidays' package (supportkit's 'holidays' extra)"
             ) from None
         try:
             country = holidays_package.country_holidays(

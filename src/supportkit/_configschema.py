@@ -86,7 +86,7 @@ def _calendar() -> dict[str, Any]:
             "country": {
                 **_TEXT,
                 "description": "add the public holidays of this country (the 'holidays' "
-                "package, ISO 3166 code such as 'DE'; pip install 'supportkit[holidays]')",
+                "package, ISO 3166 code such as 'DE'; the 'holidays' extra)",
             },
             "subdivision": {**_TEXT, "description": "the country's subdivision, e.g. 'BY'"},
             "overrides": {
