@@ -870,7 +870,8 @@ class SupportDesk:
                 f"got {headers!r}",
                 field="headers",
             )
-        self.plugins.refresh()  # attach channels registered since the last call
+        with self._lock:  # attach channels registered since the last call, once
+            self.plugins.refresh()
         try:
             message = self.plugins.host.parse_inbound(
                 channel=channel, payload=payload, headers=headers

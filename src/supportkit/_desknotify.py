@@ -186,7 +186,7 @@ class DeskPlugins:
     def bind(self, desk: object) -> None:
         """Attach the registered channels, CRM backends and notifiers to *desk* now, and any
         registered later when the desk next looks at its plugins."""
-        self._desk = desk
+        self._desk, self._plugins = desk, ()
         self.refresh()
 
     def refresh(self) -> tuple[str, ...]:
