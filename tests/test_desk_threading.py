@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from supportkit import (
     ConfigurationError,
@@ -22,6 +24,7 @@ from supportkit import (
     SqliteStore,
     Status,
     SupportDesk,
+    SupportkitError,
     hookimpl,
 )
 from supportkit._hookargs import Notice
@@ -551,3 +554,47 @@ def test_hookimpl_notices_still_fire_with_attach(clock: FrozenClock) -> None:
 
     desk = SupportDesk(store=InMemoryStore(), clock=clock, plugins=host(Hooks()))
     assert [desk.ingest(msg("m-1")).ticket_id] == seen
+
+
+# --- receive on any input ------------------------------------------------------------------------
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_FIELDS = st.fixed_dictionaries(
+    {},
+    optional={
+        "id": st.text(max_size=6) | _JSON,
+        "from": st.text(max_size=6) | _JSON,
+        "at": st.sampled_from(["2025-03-03T09:00:00Z", "2025-03-03T09:00:00", 1741000000]) | _JSON,
+        "references": st.lists(st.sampled_from(["m-1", "", "x"]), max_size=3) | _JSON,
+        "ticket_hint": st.sampled_from(["T-1", ""]) | _JSON,
+        "ticket_id": st.sampled_from(["T-1", "new-1"]) | _JSON,
+        "ignore": st.sampled_from(["bounce", ""]) | _JSON,
+        "record": st.booleans() | _JSON,
+    },
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    channel=st.sampled_from(["email", "json", "nope"]) | _JSON,
+    body=_FIELDS | _JSON | st.binary(max_size=12),
+    headers=st.none() | st.dictionaries(st.text(max_size=4), st.text(max_size=4)) | _JSON,
+)
+def test_receive_raises_only_supportkit_errors_and_a_refusal_changes_nothing(
+    channel: Any, body: Any, headers: Any
+) -> None:
+    """Any channel name, payload and headers: receive() returns or raises a SupportkitError,
+    and when it raises, the store is exactly as before."""
+    desk = SupportDesk(store=InMemoryStore(), clock=FrozenClock(T0), plugins=host(Noisy("email")))
+    desk.receive("email", payload("m-1"))
+    before = [e.to_dict() for e in desk.store.read_all()]
+    try:
+        desk.receive(channel, body, headers)
+    except SupportkitError:
+        assert before == [e.to_dict() for e in desk.store.read_all()]
