@@ -1,0 +1,256 @@
+"""The manager's ``supportkit`` commands: ``staffing`` (agents needed per hour of the week from
+a desk's history) and ``whatif`` (the history replayed under a proposed configuration).
+
+Both read a desk with ``--db PATH`` or ``--config FILE`` (as the operator's commands do), write
+nothing to it, print a table and, with ``--html FILE``, a self-contained page with the report's
+charts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ._config import DeskConfig
+from ._operate import _command, _store_options, open_desk
+from ._plan import StaffingPlan, staffing_plan
+from ._report import _STYLE, Series, _table, bar_chart
+from ._whatif import SlaConfig, WhatIf, whatif
+from .exceptions import ConfigurationError
+
+__all__ = ["add_analysis_commands"]
+
+
+def _window(args: argparse.Namespace, now: datetime) -> tuple[datetime, datetime]:
+    start = _instant(args.since, "--since")
+    end = now if args.until is None else _instant(args.until, "--until")
+    if end <= start:
+        raise ConfigurationError(f"--until ({end.isoformat()}) must be after --since")
+    return start, end
+
+
+def _instant(text: str, option: str) -> datetime:
+    """An ISO date (midnight UTC) or instant; a bare date or naive time is read as UTC."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ConfigurationError(f"{option}: {text!r} is not an ISO date or instant") from exc
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _page(title: str, body: list[str]) -> str:
+    return "".join(
+        [
+            "<!doctype html><html lang=en><head><meta charset=utf-8>",
+            f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>",
+            f"<h1>{html.escape(title)}</h1>",
+            *body,
+            "</body></html>",
+        ]
+    )
+
+
+def _staffing(args: argparse.Namespace) -> int:
+    with open_desk(args) as desk:
+        start, end = _window(args, desk.clock.now())
+        config = desk.config
+        # Agents with a shift calendar, counted under their first group (or "agents").
+        shifts = {
+            agent.id: (min(agent.groups, default="agents"), config.calendars[name])
+            for agent in config.agents
+            for name in [config.shifts.get(agent.id, "")]
+            if name in config.calendars
+        }
+        plan = staffing_plan(
+            desk.store,
+            start=start,
+            end=end,
+            aht=args.aht,
+            target=args.target,
+            within=args.within,
+            tz=args.tz,
+            shifts=shifts or None,
+            shrinkage=args.shrinkage,
+        )
+    if args.json:
+        print(json.dumps([_row(r) for r in plan.rows], indent=2))
+    else:
+        print(plan.to_text())
+    if args.html:
+        Path(args.html).write_text(_staffing_html(plan, args.tz), encoding="utf-8")
+    return 0
+
+
+def _row(row: Any) -> dict[str, Any]:
+    return {
+        "weekday": row.weekday,
+        "hour": row.hour,
+        "arrivals": row.arrivals,
+        "required": row.required,
+        "scheduled": row.scheduled,
+    }
+
+
+def _staffing_html(plan: StaffingPlan, tz: str) -> str:
+    labels = [f"{r.weekday} {r.hour:02d}" for r in plan.rows]
+    series = [Series("required", "#3b6fb6", [float(r.required) for r in plan.rows])]
+    if any(r.scheduled is not None for r in plan.rows):
+        series.append(Series("scheduled", "#8aa", [r.scheduled for r in plan.rows]))
+    chart = bar_chart(
+        "Agents per hour of the week",
+        labels,
+        series,
+        x_label=f"hour of the week ({tz})",
+        y_label="agents",
+    )
+    arrivals = bar_chart(
+        "Arrivals per hour",
+        labels,
+        [Series("arrivals", "#b67a3b", [r.arrivals for r in plan.rows])],
+        x_label=f"hour of the week ({tz})",
+        y_label="contacts per hour",
+    )
+    rows = [
+        [
+            label,
+            f"{r.arrivals:.2f}",
+            str(r.required),
+            "–" if r.scheduled is None else f"{r.scheduled:.1f}",
+        ]
+        for label, r in zip(labels, plan.rows, strict=True)
+        if r.arrivals or r.scheduled
+    ]
+    return _page(
+        "Staffing plan",
+        [
+            f"<p>{plan.target:.0%} of contacts answered within {plan.within:g} s, handling "
+            f"time {plan.aht:g} s.</p>",
+            chart,
+            arrivals,
+            _table(["hour", "arrivals/h", "required", "scheduled"], rows, numeric=(1, 2, 3)),
+        ],
+    )
+
+
+def _whatif(args: argparse.Namespace) -> int:
+    proposed = DeskConfig.load(Path(args.proposal))
+    db_args = argparse.Namespace(db=args.db, config=None)
+    with open_desk(db_args) as desk:
+        start, end = _window(args, desk.clock.now())
+        actual = SlaConfig.from_settings(desk.settings())
+        result = whatif(
+            desk.store,
+            policies=proposed.policies,
+            calendars=proposed.desk_calendars(),
+            start=start,
+            end=end,
+            actual=actual,
+            groupings=args.by,
+        )
+    if args.json:
+        print(json.dumps({"tickets": result.tickets, "rows": result.rows()}, indent=2))
+    else:
+        print(_whatif_text(result))
+    if args.html:
+        Path(args.html).write_text(_whatif_html(result), encoding="utf-8")
+    return 0
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def _whatif_cells(result: WhatIf) -> list[list[str]]:
+    return [
+        [
+            row["grouping"] if row["group"] is None else f"{row['grouping']}={row['group']}",
+            row["metric"],
+            _percent(row["actual_attainment"]),
+            _percent(row["proposed_attainment"]),
+            str(row["actual_breaches"]),
+            str(row["proposed_breaches"]),
+        ]
+        for row in result.rows()
+    ]
+
+
+_HEAD = ["group", "metric", "attainment now", "proposed", "breaches now", "proposed"]
+
+
+def _whatif_text(result: WhatIf) -> str:
+    cells = [_HEAD, *_whatif_cells(result)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(_HEAD))]
+    lines = [f"{result.tickets} tickets replayed"]
+    for row in cells:
+        lines.append("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in
+                               enumerate(zip(row, widths, strict=True))))  # fmt: skip
+    return "\n".join(lines)
+
+
+def _whatif_html(result: WhatIf) -> str:
+    rows = result.rows()
+    labels = [f"{r['group'] or r['grouping']} {r['metric']}" for r in rows]
+
+    def values(key: str) -> list[float | None]:
+        return [None if r[key] is None else 100 * r[key] for r in rows]
+
+    chart = bar_chart(
+        "SLA attainment, actual and proposed",
+        labels,
+        [
+            Series("actual", "#8aa", values("actual_attainment")),
+            Series("proposed", "#3b6fb6", values("proposed_attainment")),
+        ],
+        x_label="group and metric",
+        y_label="attainment",
+        percent=True,
+    )
+    return _page(
+        "What-if",
+        [
+            f"<p>{result.tickets} tickets replayed; nothing was written.</p>",
+            chart,
+            _table(_HEAD, _whatif_cells(result), numeric=(2, 3, 4, 5)),
+        ],
+    )
+
+
+def add_analysis_commands(commands: Any) -> None:
+    """Add ``staffing`` and ``whatif`` to the CLI's subparsers."""
+    staffing = _command(
+        commands,
+        "staffing",
+        _staffing,
+        "print the agents needed per hour of the week, from a desk's history",
+        "  supportkit staffing --db support.sqlite3 --since 2025-01-01 --aht 300 \\\n"
+        "      --target 0.8 --within 20 --tz Europe/Berlin --html plan.html\n",
+    )
+    _store_options(staffing)
+    staffing.add_argument("--aht", type=float, required=True, help="handling time, seconds")
+    staffing.add_argument("--target", type=float, default=0.8, help="default 0.8")
+    staffing.add_argument("--within", type=float, default=20, help="seconds (default 20)")
+    staffing.add_argument("--shrinkage", type=float, default=0.0, help="default 0")
+    staffing.add_argument("--tz", default="UTC", help="the zone of the hours (default UTC)")
+    proposal = _command(
+        commands,
+        "whatif",
+        _whatif,
+        "replay a desk's history under a proposed configuration, beside what ran",
+        "  supportkit whatif --config proposed.toml --db support.sqlite3 --since 2025-01-01\n",
+    )
+    proposal.add_argument("--db", required=True, metavar="PATH", help="the desk's SQLite store")
+    proposal.add_argument(
+        "--config", dest="proposal", required=True, metavar="FILE", help="the proposed toml"
+    )
+    proposal.add_argument(
+        "--by", nargs="+", default=["all", "tier"], help="groupings (default: all tier)"
+    )
+    for parser in (staffing, proposal):
+        parser.add_argument("--since", required=True, help="ISO date or instant (UTC if bare)")
+        parser.add_argument("--until", help="ISO date or instant (default: now)")
+        parser.add_argument("--json", action="store_true", help="print JSON")
+        parser.add_argument("--html", metavar="FILE", help="also write an HTML page")
