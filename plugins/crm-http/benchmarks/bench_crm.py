@@ -61,8 +61,6 @@ def run(n: int, plugins: Callable[[], list[Any]]) -> tuple[float, float]:
         tiers=[Tier("gold", weight=10), Tier("standard", weight=0)],
         ladder=None,
     )
-    for plugin in made:
-        plugin.attach(desk)
     messages = [
         InboundMessage(f"m-{i}", "email", f"c{i % 50}@big.example", AT + timedelta(seconds=i))
         for i in range(n)

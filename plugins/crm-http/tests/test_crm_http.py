@@ -452,7 +452,6 @@ def desk_and_crm(client: httpx.Client, clock: FrozenClock) -> Iterator[tuple[Sup
         tiers=TIERS,
         ladder=None,
     ) as desk:
-        crm.attach(desk)
         yield desk, crm
 
 
@@ -481,6 +480,29 @@ def test_crm_down_at_ingest_opens_with_the_default_and_relooks_up_later(
     assert ["tier_changed", "sla_policy_applied"] == [
         e.kind for e in desk.events(ticket_id) if e.kind in ("tier_changed", "sla_policy_applied")
     ][-2:]
+
+
+def test_a_rate_limited_relookup_waits_for_retry_after_without_spending_attempts(
+    crm_server: Any, desk_and_crm: tuple[SupportDesk, HttpCrm], clock: FrozenClock
+) -> None:
+    """A 429 (Retry-After: 120) during ingest opens the breaker: the ticket opens with the
+    default tier, its re-lookup is deferred to exactly then (no attempt spent, no request
+    made), and then it gets the CRM's tier."""
+    desk, _ = desk_and_crm
+    crm_server.contact("ann@big.example", support_tier="enterprise")
+    crm_server.queue_json({"status": "error"}, 429, {"Retry-After": "120"})
+    ticket_id = desk.ingest(message()).ticket_id
+    result = desk.deliver()
+    assert result.deferred
+    rows = [m for m in desk.outbox("pending") if m.key in result.deferred]
+    until = int((AT + timedelta(seconds=120)).timestamp())
+    assert [(0, until)] == sorted({(m.attempts, m.next_attempt_at) for m in rows})
+    assert (1, "standard") == (len(crm_server.requests), desk.ticket(ticket_id).tier)
+    assert RELOOKUP_TAG in desk.ticket(ticket_id).tags
+    clock.advance(seconds=120)
+    desk.deliver()
+    ticket = desk.ticket(ticket_id)
+    assert ("gold", False) == (ticket.tier, RELOOKUP_TAG in ticket.tags)
 
 
 def test_a_tier_change_in_the_crm_arrives_with_the_next_message(

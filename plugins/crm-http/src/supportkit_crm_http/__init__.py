@@ -460,7 +460,7 @@ class HttpCrm:
     def _trip(self, exc: CrmError) -> None:
         """Count a failure; open the breaker after enough of them, or until a 429's retry-at."""
         now = self._clock.now()
-        retry_at: datetime | None = getattr(exc, "retry_at", None)
+        retry_at = exc.retry_at
         if isinstance(exc, CrmUnavailable):
             return
         self._failed += 1
@@ -475,12 +475,11 @@ class HttpCrm:
     def _request(self, url: str, kind: str, retries: int | None) -> Any | None:
         """GET *url*: the decoded JSON, or ``None`` for 404; raise a :class:`CrmError`."""
         if self._open_until is not None and self._clock.now() < self._open_until:
-            error = CrmUnavailable(
+            raise CrmUnavailable(
                 f"crm-http: the CRM is not asked before {self._open_until.isoformat()} "
-                "(circuit open after failures or a rate limit)"
+                "(circuit open after failures or a rate limit)",
+                retry_at=self._open_until,
             )
-            error.retry_at = self._open_until
-            raise error
         tries = (self.retries if retries is None else retries) + 1
         for attempt in range(tries):
             last = attempt == tries - 1
@@ -503,14 +502,13 @@ class HttpCrm:
                 if status == 404:
                     return None
                 if status == 429:
-                    error = CrmHTTPError(
-                        f"crm-http: {kind} lookup rate limited (429)", response=response
-                    )
                     now = self._clock.now()
-                    error.retry_at = _retry_after(
-                        response.headers.get("Retry-After"), now
-                    ) or now + timedelta(seconds=self.cooldown)
-                    raise error
+                    raise CrmHTTPError(
+                        f"crm-http: {kind} lookup rate limited (429)",
+                        response=response,
+                        retry_at=_retry_after(response.headers.get("Retry-After"), now)
+                        or now + timedelta(seconds=self.cooldown),
+                    )
                 if 200 <= status < 300:
                     try:
                         return response.json()
@@ -520,11 +518,11 @@ class HttpCrm:
                             response=response,
                         ) from exc
                 if status < 500 or last:
-                    error = CrmHTTPError(
-                        f"crm-http: {kind} lookup answered {status}", response=response
+                    raise CrmHTTPError(
+                        f"crm-http: {kind} lookup answered {status}",
+                        response=response,
+                        permanent=status in (400, 401, 403),
                     )
-                    error.permanent = status in (400, 401, 403)
-                    raise error
             self._sleep(self.backoff * 2**attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 

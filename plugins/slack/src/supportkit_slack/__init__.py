@@ -514,11 +514,16 @@ class SlackNotifier:
             what, code = "answered malformed JSON (not a Slack API answer)", None
         else:
             what = f"answered HTTP {status}, error {code!r}"
-        permanent = code in PERMANENT_ERRORS
+        permanent = retry_at is None and code in PERMANENT_ERRORS
         if permanent:
             what += " (not retried: fix the token, scopes or channel)"
-        error = SlackHTTPError(f"slack: chat.postMessage to {channel} {what}", response=response)
-        error.retry_at, error.permanent, error.error = retry_at, permanent, code
+        error = SlackHTTPError(
+            f"slack: chat.postMessage to {channel} {what}",
+            response=response,
+            retry_at=retry_at,
+            permanent=permanent,
+        )
+        error.error = code
         return error
 
     # --- plugin wiring ----------------------------------------------------------------------
