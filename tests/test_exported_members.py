@@ -118,6 +118,7 @@ EXPECTED = [
     "metrics_report",
     "next_step",
     "presence_spans",
+    "retry_after",
     "select_policy",
     "sla_deadline",
     "sla_metric_events",

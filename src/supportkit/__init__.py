@@ -65,6 +65,7 @@ from ._model import (
 )
 from ._nextstep import NextStep, Party, StepAction, audit_next_steps, next_step, sla_deadline
 from ._plan import StaffingPlan, StaffingRow, staffing_plan
+from ._retry import retry_after
 from ._routing import (
     AgentState,
     AgentStatus,
@@ -237,6 +238,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "metrics_report",
     "next_step",
     "presence_spans",
+    "retry_after",
     "select_policy",
     "sla_deadline",
     "sla_metric_events",

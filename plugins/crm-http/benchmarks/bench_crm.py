@@ -14,17 +14,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import httpx
 from supportkit_crm_http import HttpCrm
 
 from supportkit import FrozenClock, InboundMessage, InMemoryStore, SupportDesk, Tier
+from supportkit.testing.http import send, serve
 
 AT = datetime(2025, 3, 3, 9, tzinfo=UTC)
 MAPPING = {
@@ -35,19 +35,9 @@ MAPPING = {
 
 
 class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body leave at once (no delayed-ACK stall)
-
     def do_GET(self) -> None:
         body = json.dumps({"id": "1", "properties": {"plan": "enterprise"}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+        send(self, 200, body, {"Content-Type": "application/json"})
 
 
 def run(n: int, plugins: Callable[[], list[Any]]) -> tuple[float, float]:
@@ -79,10 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     n = 500 if parser.parse_args().quick else 3000
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    with httpx.Client(base_url=url) as client:
+    with serve(Handler) as url, httpx.Client(base_url=url) as client:
         cases: dict[str, Callable[[], list[Any]]] = {
             "no CRM (baseline)": list,
             "crm-http": lambda: [HttpCrm(client, MAPPING, clock=FrozenClock(AT))],
@@ -91,7 +78,6 @@ def main() -> None:
             name: min((run(n, plugins) for _ in range(3)), key=sum)
             for name, plugins in cases.items()
         }
-    server.shutdown()
     print(f"load average {os.getloadavg()[0]:.2f} (2 cores shared); {n} messages, 50 customers")
     base_ingest, _ = results["no CRM (baseline)"]
     for name, (ingest, deliver) in results.items():

@@ -10,15 +10,15 @@ delay) for the next requests.
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import attrs
 import pytest
+
+from supportkit.testing.http import send, serve
 
 TOKEN = "pat-na1-crm-secret-0123456789"
 
@@ -90,35 +90,11 @@ def crm_server() -> Iterator[FakeCrm]:
     fake = FakeCrm()
 
     class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # headers and body leave at once
-
         def do_GET(self) -> None:
             fake.requests.append(self.path)
             answer = fake.answer(self.path, self.headers.get("Authorization"))
-            if answer.delay:
-                time.sleep(answer.delay)
-            try:
-                self.send_response(answer.status)
-                for name, value in answer.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(answer.body)))
-                self.end_headers()
-                self.wfile.write(answer.body)
-            except OSError:  # the client gave up waiting (a timeout test)
-                pass
+            send(self, answer.status, answer.body, answer.headers, delay=answer.delay)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    fake.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    try:
+    with serve(Handler) as url:
+        fake.base_url = url
         yield fake
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import attrs
 import pytest
+
+from supportkit.testing.http import send, serve
 
 TOKEN = "xoxb-test-0123456789-secret"
 
@@ -94,9 +94,6 @@ def slack() -> Iterator[FakeSlack]:
     fake = FakeSlack()
 
     class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # headers and body leave at once
-
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             headers = dict(self.headers)
@@ -106,29 +103,8 @@ def slack() -> Iterator[FakeSlack]:
                 decoded = None
             fake.requests.append({"path": self.path, "headers": headers, "json": decoded})
             answer = fake.answer(headers, body)
-            if answer.delay:
-                time.sleep(answer.delay)
-            try:
-                self.send_response(answer.status)
-                for name, value in answer.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(answer.body)))
-                self.end_headers()
-                self.wfile.write(answer.body)
-            except OSError:  # the client gave up waiting (a timeout test)
-                pass
+            send(self, answer.status, answer.body, answer.headers, delay=answer.delay)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    fake.base_url = f"http://127.0.0.1:{httpd.server_address[1]}/api/"
-    try:
+    with serve(Handler) as url:
+        fake.base_url = f"{url}/api/"
         yield fake
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()

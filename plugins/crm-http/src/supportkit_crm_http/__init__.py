@@ -30,8 +30,7 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -53,6 +52,7 @@ from supportkit import (
     Ticket,
     Tier,
     hookimpl,
+    retry_after,
 )
 from supportkit.typing import CrmBackend, Notice, Notifier
 
@@ -257,19 +257,6 @@ def _lookup(data: Any, placeholder: str, what: str) -> Lookup:
     if not isinstance(record, str):
         raise ConfigurationError(f"crm-http: {what} record must be a field path, got {record!r}")
     return Lookup(_template(data.get("url"), placeholder, what), _paths(fields, what), record)
-
-
-def _retry_after(value: str | None, now: datetime) -> datetime | None:
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return now + timedelta(seconds=int(value))
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(now, when if when.tzinfo else when.replace(tzinfo=UTC))
 
 
 class _Cache:
@@ -506,7 +493,7 @@ class HttpCrm:
                     raise CrmHTTPError(
                         f"crm-http: {kind} lookup rate limited (429)",
                         response=response,
-                        retry_at=_retry_after(response.headers.get("Retry-After"), now)
+                        retry_at=retry_after(response.headers.get("Retry-After"), now)
                         or now + timedelta(seconds=self.cooldown),
                     )
                 if 200 <= status < 300:

@@ -24,8 +24,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta, tzinfo
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timedelta, tzinfo
 from typing import Any, ClassVar, Protocol
 from urllib.error import URLError
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -45,6 +44,7 @@ from supportkit import (
     SystemClock,
     TicketEscalated,
     hookimpl,
+    retry_after,
     sla_deadline,
 )
 from supportkit.typing import Notice, Notifier
@@ -252,20 +252,6 @@ def _zone(name: str | tzinfo, what: str) -> tzinfo:
 def _escape(text: str) -> str:
     """*text* safe inside Slack ``mrkdwn`` (Slack's three control characters escaped)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _retry_after(value: str | None, now: datetime) -> datetime | None:
-    """The instant a ``Retry-After`` header (seconds or an HTTP date) names, if it is valid."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return now + timedelta(seconds=int(value))
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(now, when if when.tzinfo else when.replace(tzinfo=UTC))
 
 
 class SlackNotifier:
@@ -503,7 +489,7 @@ class SlackNotifier:
         code = data.get("error")
         retry_at = None
         if status == 429:
-            retry_at = _retry_after(
+            retry_at = retry_after(
                 response.headers.get("Retry-After") or response.headers.get("retry-after"),
                 self._clock.now(),
             ) or self._clock.now() + timedelta(seconds=60)
