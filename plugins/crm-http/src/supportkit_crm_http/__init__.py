@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import os
 import time
 from collections import OrderedDict
@@ -122,6 +123,8 @@ def field_path(document: Any, path: str) -> Any:
     Segments are object keys; a segment of digits indexes a list (``"results.0.id"``). The
     empty path is the document itself.
     """
+    if not isinstance(path, str):
+        raise ConfigurationError(f"crm-http: a field path is a dotted string, got {path!r}")
     value = document
     for segment in path.split(".") if path else ():
         if isinstance(value, Mapping):
@@ -155,6 +158,13 @@ def _paths(value: object, what: str) -> Mapping[str, str]:
     ):
         raise ConfigurationError(f"crm-http: {what} must map names to field paths, got {value!r}")
     return dict(value)
+
+
+def _real(value: object, *, integral: bool = False) -> float:
+    """*value* if it is a real number (an int if *integral*), else NaN (fails every test)."""
+    if isinstance(value, bool) or not isinstance(value, int if integral else int | float):
+        return math.nan
+    return value
 
 
 def _plain(value: Mapping[str, str]) -> dict[str, str]:
@@ -220,7 +230,9 @@ class CrmMapping:
         """
         if not isinstance(data, Mapping):
             raise ConfigurationError(f"crm-http mapping must be a table, got {data!r}")
-        unknown = sorted(set(data) - {"customer", "organisation", "tiers", "default_tier"})
+        unknown = sorted(
+            set(data) - {"customer", "organisation", "tiers", "default_tier"}, key=repr
+        )
         if unknown or "customer" not in data:
             raise ConfigurationError(
                 "crm-http mapping needs a 'customer' table"
@@ -321,19 +333,32 @@ class HttpCrm:
     ) -> None:
         if not isinstance(client, httpx.Client):
             raise ConfigurationError(f"crm-http needs an httpx.Client, got {client!r}")
-        numbers = {"timeout": timeout, "ttl": ttl, "negative_ttl": negative_ttl}
-        numbers |= {"cooldown": cooldown, "max_cooldown": max_cooldown}
-        bad = [f"{k}={v!r}" for k, v in numbers.items() if not v > 0]
-        bad += [f"{k}={v!r}" for k, v in {"retries": retries, "backoff": backoff}.items() if v < 0]
+        positive = {"timeout": timeout, "ttl": ttl, "negative_ttl": negative_ttl}
+        positive |= {"cooldown": cooldown, "max_cooldown": max_cooldown}
+        bad = [f"{k}={v!r}" for k, v in positive.items() if not _real(v) > 0]
+        bad += [
+            f"{k}={v!r}"
+            for k, v in {"retries": retries, "backoff": backoff}.items()
+            if not _real(v, integral=k == "retries") >= 0
+        ]
         bad += [
             f"{k}={v!r}"
             for k, v in {"cache_size": cache_size, "failures": failures}.items()
-            if v < 1
+            if not _real(v, integral=True) >= 1
         ]
+        if not isinstance(name, str) or not name:
+            bad.append(f"name={name!r}")
+        if (
+            isinstance(free_mail, str | bytes)
+            or not isinstance(free_mail, Collection)
+            or not all(isinstance(d, str) for d in free_mail)
+        ):
+            bad.append(f"free_mail={free_mail!r}")
         if bad:
             raise ConfigurationError(
                 f"crm-http: {', '.join(bad)}: timeouts, TTLs and cooldowns must be > 0, retries "
-                "and backoff >= 0, cache_size and failures >= 1"
+                "and backoff >= 0, cache_size and failures >= 1 (retries, cache_size and "
+                "failures are ints), name a non-empty string, free_mail a list of domains"
             )
         self.mapping = mapping if isinstance(mapping, CrmMapping) else CrmMapping.from_dict(mapping)
         self.client = client

@@ -21,6 +21,7 @@ set; a :class:`SlackNotifier` object handed to ``SupportDesk(plugins=[...])`` is
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -116,11 +117,23 @@ class SlackHTTPError(SlackError, IntegrationHTTPError):
 
 
 def _names(value: Iterable[str] | str | None, what: str) -> frozenset[str] | None:
+    """*value* as a set of names (``None`` for ``None`` or nothing), or ConfigurationError."""
     if value is None:
         return None
-    if isinstance(value, str) or not all(isinstance(v, str) and v for v in value):
-        raise ConfigurationError(f"slack route: {what} must be a list of names, got {value!r}")
+    if (
+        isinstance(value, str | bytes | Mapping)
+        or not isinstance(value, Iterable)
+        or not all(isinstance(v, str) and v for v in value)
+    ):
+        raise ConfigurationError(f"slack: {what} must be a list of names, got {value!r}")
     return frozenset(value) or None
+
+
+def _number(value: object, kind: type = float) -> float:
+    """*value* if it is a real number (an int if *kind* is int), else NaN (fails every test)."""
+    if isinstance(value, bool) or not isinstance(value, int if kind is int else int | float):
+        return math.nan
+    return value
 
 
 @attrs.frozen
@@ -156,7 +169,7 @@ class Route:
         if not isinstance(data, Mapping):
             raise ConfigurationError(f"slack route must be a table, got {data!r}")
         known = {f.name for f in attrs.fields(cls)}
-        unknown = sorted(set(data) - known)
+        unknown = sorted(set(data) - known, key=repr)
         if unknown or "channel" not in data:
             raise ConfigurationError(
                 f"slack route {dict(data)!r}: needs 'channel'"
@@ -295,20 +308,20 @@ class SlackNotifier:
         link: str | None = None,
         name: str = "slack",
     ) -> None:
-        if client is None and not token:
+        if client is None and (not isinstance(token, str) or not token):
             raise ConfigurationError(
                 "slack: no token: pass the bot token (xoxb-...) or a ready slack_sdk.WebClient"
             )
-        if not isinstance(channel, str) or not channel.strip():
+        for what, value in (("channel (the default)", channel), ("name", name)):
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigurationError(f"slack: {what} must be a name, got {value!r}")
+        if not (_number(retries, int) >= 0 and _number(backoff) >= 0 and _number(timeout) > 0):
             raise ConfigurationError(
-                f"slack: channel (the default) must be a name or id, got {channel!r}"
+                f"slack: retries ({retries!r}, an int) and backoff ({backoff!r}) must be >= 0 "
+                f"and timeout ({timeout!r}) > 0"
             )
-        if retries < 0 or backoff < 0 or timeout <= 0:
-            raise ConfigurationError(
-                f"slack: retries ({retries}) and backoff ({backoff}) must be >= 0 and "
-                f"timeout ({timeout}) > 0"
-            )
-        unknown = sorted(set(kinds) - set(_TITLES))
+        wanted = _names(kinds, "kinds") or frozenset()
+        unknown = sorted(wanted - set(_TITLES))
         if unknown:
             raise ConfigurationError(
                 f"slack: cannot post notice kinds {unknown}; choose from {sorted(_TITLES)}"
@@ -316,15 +329,20 @@ class SlackNotifier:
         if link is not None:
             try:
                 link.format(ticket_id="T-1")
-            except (KeyError, IndexError, ValueError) as exc:
+            except (AttributeError, KeyError, IndexError, ValueError) as exc:
                 raise ConfigurationError(
-                    f"slack: link template {link!r} may only use {{ticket_id}}: {exc!r}"
+                    f"slack: link template {link!r} must be a string that may only use "
+                    f"{{ticket_id}}: {exc!r}"
                 ) from None
+        if zones is not None and not isinstance(zones, Mapping):
+            raise ConfigurationError(f"slack: zones must map channels to zones, got {zones!r}")
+        if isinstance(routes, str | bytes | Mapping) or not isinstance(routes, Iterable):
+            raise ConfigurationError(f"slack: routes must be a list of routes, got {routes!r}")
         self.name = name
         self.channel = channel
         self.routes = tuple(r if isinstance(r, Route) else Route.from_dict(r) for r in routes)
-        self.kinds = frozenset(kinds)
-        self.top_tiers = frozenset(top_tiers)
+        self.kinds = wanted
+        self.top_tiers = _names(top_tiers, "top_tiers") or frozenset()
         self.zone = _zone(zone, "zone")
         self.zones = {c: _zone(z, f"zone of channel {c!r}") for c, z in (zones or {}).items()}
         self.link = link
