@@ -8,9 +8,11 @@ file interleave every action kind on shared tickets; separate processes do the s
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -333,3 +335,49 @@ def test_processes_sharing_a_file_store_every_message(tmp_path: Path) -> None:
         for w in range(workers):
             for n in range(rounds):
                 assert store.message_ticket("email", f"w{w}-{n}") in tickets
+
+
+OPENER = textwrap.dedent(
+    """
+    import sys
+    from supportkit import SqliteStore
+    print("ready", flush=True)
+    with SqliteStore(sys.argv[1], busy_timeout=120) as store:
+        print(store.schema_version, flush=True)
+    """
+)
+
+
+def test_processes_opening_a_new_file_together_wait_for_its_lock(tmp_path: Path) -> None:
+    """Eight processes open a new database file while another connection holds its write lock
+    (as the first opener does while it sets the file up): each waits for the lock, as
+    ``busy_timeout`` promises, instead of failing at once with "database is locked"
+    (SQLite skips the busy handler when switching such a file to WAL mode)."""
+    path = tmp_path / "new.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE first_opener (x)")
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO first_opener VALUES (1)")
+    script = tmp_path / "opener.py"
+    script.write_text(OPENER)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(8)
+    ]
+    try:
+        for proc in procs:
+            assert proc.stdout is not None
+            assert "ready\n" == proc.stdout.readline()
+        time.sleep(0.5)  # they are opening now, against the held lock
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert (0, "") == (proc.returncode, err.strip()[-300:])
+        assert out.strip().isdigit()

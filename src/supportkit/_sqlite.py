@@ -17,6 +17,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,36 @@ _OUTBOX_COLUMNS = (
 )
 
 
+def _busy(exc: sqlite3.Error) -> bool:
+    """Whether *exc* is SQLITE_BUSY or SQLITE_LOCKED (another connection holds a lock)."""
+    return getattr(exc, "sqlite_errorcode", 0) & 0xFF in (
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+    )
+
+
+def _wal(db: sqlite3.Connection, busy_timeout: float) -> None:
+    """Switch *db* to WAL mode, waiting up to *busy_timeout* seconds for other connections.
+
+    SQLite does not call its busy handler here when another connection holds a write lock on a
+    file not yet in WAL mode (waiting could deadlock on the read lock this connection holds),
+    so many processes opening a new file together saw "database is locked" at once: retry with
+    a short, growing pause instead.
+    """
+    deadline = time.monotonic() + busy_timeout
+    pause = 0.002
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            left = deadline - time.monotonic()
+            if not _busy(exc) or left <= 0:
+                raise
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 0.1)
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
@@ -161,6 +192,14 @@ class SqliteStore:
                 f"durability must be 'normal' (survives a killed process) or 'full' (also "
                 f"survives power loss), got {durability!r}"
             )
+        if (
+            isinstance(busy_timeout, bool)
+            or not isinstance(busy_timeout, int | float)
+            or not 0 <= busy_timeout < 86400
+        ):
+            raise ConfigurationError(
+                f"busy_timeout must be seconds from 0 to a day, got {busy_timeout!r}"
+            )
         self.path = Path(path)
         self.durability = durability
         self._lock = threading.RLock()
@@ -175,7 +214,7 @@ class SqliteStore:
             raise StoreError(f"cannot open SQLite store {str(self.path)!r}: {exc}") from exc
         try:
             try:
-                self._db.execute("PRAGMA journal_mode=WAL")
+                _wal(self._db, busy_timeout)
                 # PRAGMA values cannot be bound parameters; this one comes from a fixed table.
                 self._db.execute(f"PRAGMA synchronous={_SYNCHRONOUS[durability]}")
             except sqlite3.Error as exc:
