@@ -1146,7 +1146,10 @@ class SupportDesk:
         """Assign the ticket if it is still at *expected_version* (compare-and-set).
 
         Returns a :class:`Claim` that is truthy when won; when another writer appended first
-        it is a lost claim naming the version found, never an exception.
+        it is a lost claim naming the version found, never an exception. As with the
+        module-level :func:`~supportkit.claim`, a claim the ticket's log cannot take (an unknown
+        or closed ticket) is a lost claim whose ``reason`` starts with ``"refused:"``, and
+        nothing is written; malformed arguments still raise.
         """
 
         def append() -> tuple[int, TicketEvent]:
@@ -1155,7 +1158,18 @@ class SupportDesk:
             )
             return live.fold.version, events[0]
 
-        return claim_with(append, ticket_id, agent, group, expected_version=expected_version)
+        try:
+            return claim_with(append, ticket_id, agent, group, expected_version=expected_version)
+        except TicketStateError as exc:
+            return Claim(
+                ticket_id,
+                agent,
+                group,
+                won=False,
+                expected_version=expected_version,
+                version=self.store.version(ticket_id),
+                reason=f"refused: {exc}",
+            )
 
     def dispatch(self) -> list[Claim]:
         """Make every assignment the router can make now (agents came online, slots freed)."""

@@ -588,6 +588,8 @@ def _claim_refusal(store: EventStore, event: TicketEvent, expected_version: int)
             "'created' event; claim a created ticket at its current version"
         )
     log = store.read(event.ticket_id)
+    if not log:
+        return f"ticket {event.ticket_id} does not exist in the store"
     if len(log) != expected_version:
         return None
     try:
