@@ -635,6 +635,7 @@ class SupportDesk:
         message: InboundMessage | None = None,
         alerts: Sequence[tuple[Any, datetime | None]] = (),
         route: bool = False,
+        ticked: int | None = None,
     ) -> tuple[_Live, int]:
         """Fold, track, commit and cache *events*; fire hooks. ``live`` None = a new ticket.
 
@@ -669,7 +670,10 @@ class SupportDesk:
                 live.emitted = live.emitted.union(keys)
             due_before = live.due
             if alerts or not events or any(e.kind not in _SLA_NEUTRAL for e in events):
-                live.due = self._due(live, now, full=any(e.kind in _RETARGETS for e in events))
+                if ticked is not None:  # every alert up to the tick's instant is emitted now
+                    live.due = self._due(live, max(now, ticked), full=True)
+                else:
+                    live.due = self._due(live, now, full=any(e.kind in _RETARGETS for e in events))
             if route:
                 events += self._assignment(events[0], live)  # SLA-neutral: due stays
             rows, pending = self.plugins.rows(
@@ -1511,7 +1515,7 @@ class SupportDesk:
                 ]
             events = self._escalations(live, [alert for alert, _ in alerts], at)
             try:
-                self._commit(live, events, ticket_id=ticket_id, alerts=alerts)
+                self._commit(live, events, ticket_id=ticket_id, alerts=alerts, ticked=until)
             except ConcurrencyError:
                 continue
             return [a for a, _ in alerts], events
