@@ -1,4 +1,5 @@
-"""Fuzz targets of the integrations: ``retry_after``, ``SupportDesk.set_tier`` and the Slack and
+"""Fuzz targets of the integrations: ``retry_after``, ``SupportDesk.set_tier``,
+``SupportDesk.receive`` (raw payloads), ``IntegrationError`` and ``Ignored``, and the Slack and
 CRM plugins' constructors and parsers (skipped where those plugins are not installed; ``nox -s
 plugins`` installs them). The one rule of tests/fuzzkit.py: only a ``SupportkitError`` escapes,
 and a refused desk call changes nothing.
@@ -14,7 +15,17 @@ import pytest
 from hypothesis import strategies as st
 
 from fuzzkit import Target, ident, instants, integers, junk, kwargs_of, raw_dicts, run, text
-from supportkit import InboundMessage, InMemoryStore, SupportDesk, Tier, retry_after
+from supportkit import (
+    Ignored,
+    InboundMessage,
+    InMemoryStore,
+    IntegrationError,
+    IntegrationHTTPError,
+    SupportDesk,
+    Tier,
+    retry_after,
+)
+from supportkit.testing import FakeChannel
 
 AT = datetime(2025, 3, 3, 9, tzinfo=UTC)
 NAMES = st.lists(
@@ -48,6 +59,56 @@ def _set_tier(kw: dict[str, Any]) -> None:
 def _desk_state(_kw: Any) -> object:
     desk, _ = _desk()
     return [(e.kind, e.data) for t in desk.store.ticket_ids() for e in desk.store.read(t)]
+
+
+_RECEIVING: dict[str, Any] = {}
+
+
+def _receiving_desk() -> SupportDesk:
+    """One desk with an "email" channel and one ticket, made once; receive() may add tickets
+    (that is not a refusal), and a refused call must change nothing."""
+    if not _RECEIVING:
+        desk = SupportDesk(store=InMemoryStore(), plugins=[FakeChannel("email")], ladder=None)
+        desk.receive("email", {"id": "m-1", "from": "a@x.example", "at": AT.isoformat()})
+        _RECEIVING["desk"] = desk
+    desk: SupportDesk = _RECEIVING["desk"]
+    return desk
+
+
+def _receive(kw: dict[str, Any]) -> None:
+    _receiving_desk().receive(kw.get("channel", "email"), kw.get("payload"), kw.get("headers"))
+
+
+def _receiving_state(_kw: Any) -> object:
+    """Every ticket's version and the outbox (the log is append-only, so equal versions mean
+    an equal log; cheap enough for a desk that grows with each accepted payload)."""
+    desk = _receiving_desk()
+    return [(t, desk.store.version(t)) for t in desk.store.ticket_ids()], len(desk.outbox())
+
+
+#: A JSON channel payload: the InboundMessage fields (threading ones too), plausible or junk.
+RECEIVED = raw_dicts(
+    {
+        "id": ident(),
+        "from": ident(),
+        "at": st.one_of(instants().map(lambda at: at.isoformat()), integers(), text()),
+        "body": text(),
+        "references": st.lists(st.sampled_from(["m-1", "m-2", "", "x"]), max_size=3),
+        "ticket_hint": st.sampled_from(["T-1", "T-nope", ""]),
+        "ticket_id": ident(),
+        "public": st.booleans(),
+        "tags": st.lists(text(), max_size=2),
+    },
+    required=("from", "at"),
+)
+
+
+def _integration_error(kw: dict[str, Any]) -> None:
+    IntegrationHTTPError("x", **kw) if kw.pop("http", False) else IntegrationError("x", **kw)
+
+
+def _ignored(kw: dict[str, Any]) -> None:
+    Ignored(kw.pop("reason", "noise"), **kw)
 
 
 def _route(raw: Any) -> None:
@@ -102,6 +163,41 @@ TARGETS: dict[str, Target] = {
         _set_tier,
         state=_desk_state,
         examples=300,
+    ),
+    "SupportDesk.receive": Target(
+        kwargs_of(
+            {"payload": st.one_of(RECEIVED, st.binary(max_size=16))},
+            {
+                "channel": st.sampled_from(["email", "json", "nope", ""]),
+                "headers": st.dictionaries(text(), text(), max_size=2),
+            },
+        ),
+        _receive,
+        state=_receiving_state,
+        examples=300,
+    ),
+    "IntegrationError": Target(
+        kwargs_of(
+            {},
+            {
+                "retry_at": instants(),
+                "permanent": st.booleans(),
+                "request": junk(),
+                "http": st.booleans(),
+            },
+        ),
+        _integration_error,
+    ),
+    "Ignored": Target(
+        kwargs_of(
+            {},
+            {
+                "reason": text(),
+                "message": st.just(InboundMessage("m-9", "email", "a@x.example", AT)),
+                "record": st.booleans(),
+            },
+        ),
+        _ignored,
     ),
     "slack.Route.from_dict": Target(
         raw_dicts(
