@@ -193,6 +193,38 @@ def _desk(kw: dict[str, Any]) -> None:
     SupportDesk(store=InMemoryStore(), plugins=None, **kw).close()
 
 
+_STATE: dict[str, Any] = {}
+
+
+def _plugin_state() -> Any:
+    """One desk's plugin state (in the memory sidecar), made once."""
+    if not _STATE:
+        _STATE["desk"] = SupportDesk(store=InMemoryStore(), plugins=None, ladder=None)
+    return _STATE["desk"].plugin_state("fuzz")
+
+
+def _plugin_state_contents(_kw: Any) -> object:
+    _plugin_state()
+    return dict(_STATE["desk"].store._state)
+
+
+def _state_call(method: str) -> Any:
+    def call(kw: dict[str, Any]) -> None:
+        getattr(_plugin_state(), method)(**kw)
+
+    return call
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | integers() | st.floats() | text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text(), inner, max_size=3),
+    max_leaves=6,
+)
+STATE_WRITE = kwargs_of(
+    {"key": ident(), "value": either(JSON_VALUES)}, {"expires_at": either(instants())}
+)
+
+
 TARGETS: dict[str, Target] = {
     "InboundMessage": Target(
         kwargs_of(
@@ -475,6 +507,19 @@ TARGETS: dict[str, Target] = {
         ),
         _desk,
         examples=300,
+    ),
+    "SupportDesk.plugin_state": Target(
+        kwargs_of({"namespace": ident()}),
+        lambda kw: SupportDesk(store=InMemoryStore(), plugins=None).plugin_state(**kw),
+        examples=100,
+    ),
+    "PluginState.put": Target(STATE_WRITE, _state_call("put"), state=_plugin_state_contents),
+    "PluginState.put_new": Target(
+        STATE_WRITE, _state_call("put_new"), state=_plugin_state_contents
+    ),
+    "PluginState.get": Target(kwargs_of({"key": ident()}), _state_call("get")),
+    "PluginState.delete": Target(
+        kwargs_of({"key": ident()}), _state_call("delete"), state=_plugin_state_contents
     ),
 }
 
