@@ -1,5 +1,8 @@
-"""Fuzzing the configuration loader and the JSON Lines import: only SupportkitError escapes, and a
-refused import changes nothing."""
+"""Fuzz the configuration entry points (``DeskConfig.load``, ``SupportDesk.from_config``) and
+the JSON Lines import: only a ``SupportkitError`` escapes, and a refused import changes nothing.
+
+Add an entry point by adding a :class:`fuzzkit.Target` to ``TARGETS`` (see tests/fuzzkit.py).
+"""
 
 from __future__ import annotations
 
@@ -8,69 +11,122 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hypothesis import given
+import pytest
 from hypothesis import strategies as st
 
-from supportkit import ConfigFileError, DeskConfig, SqliteStore, SupportkitError
+from fuzzkit import Target, junk, raw_dicts, run, text
+from supportkit import DeskConfig, SqliteStore, SupportDesk
 from supportkit._transfer import export_lines, import_lines
 
-KEYS = st.sampled_from(
-    [
-        "title", "store", "desk", "calendars", "policies", "tiers", "groups", "agents", "router",
-        "escalation", "goals", "retention", "plugins", "kind", "path", "tz", "weekly", "name",
-        "targets", "urgent", "first_reply", "hours", "business", "weight", "id", "levels",
-        "triggers", "on", "to", "enable", "block", "default", "mon", "strategy", "relax",
-    ]
-)  # fmt: skip
-SCALARS = st.one_of(
+_NAMES = st.sampled_from(["default", "standard", "L1", "ana", "tier1", "x", ""])
+_SCALARS = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(-5, 10),
-    st.floats(allow_nan=True),
-    st.sampled_from(["", "x", "09:00-17:00", "UTC", "sqlite", "memory", "2026-01-01", "L1"]),
+    st.floats(),
+    _NAMES,
+    st.sampled_from(["09:00-17:00", "UTC", "Europe/Berlin", "memory", "2026-01-01", "DE", "all"]),
+    text(),
 )
-VALUES = st.recursive(
-    SCALARS,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(KEYS, inner, max_size=4),
-    max_leaves=12,
+_KEYS = st.sampled_from(
+    [
+        "name", "id", "tz", "weekly", "mon", "holidays", "country", "subdivision", "overrides",
+        "targets", "urgent", "normal", "first_reply", "hours", "minutes", "business", "version",
+        "conditions", "tier", "weight", "sla_policy", "watchlist", "groups", "skills",
+        "capacity", "shift", "strategy", "relax", "after", "lower_by", "levels", "triggers",
+        "on", "to", "kind", "count", "tiers", "metric", "target", "enabled", "enable", "block",
+    ]
+)  # fmt: skip
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=4),
+    max_leaves=10,
+)
+#: A document: plausible sections with plausible or junk values (the memory store, so the
+#: desk-building target writes no files).
+DOCUMENTS = st.builds(
+    lambda doc: {**doc, "store": {"kind": "memory"}} if isinstance(doc, dict) else doc,
+    raw_dicts(
+        {
+            "title": _VALUES,
+            "desk": st.dictionaries(
+                st.sampled_from(["max_attempts", "backoff", "lease", "cache_size"]), _VALUES
+            ),
+            "calendars": st.dictionaries(_NAMES, _VALUES, max_size=2),
+            "policies": st.lists(_VALUES, max_size=2),
+            "tiers": st.lists(_VALUES, max_size=2),
+            "groups": st.lists(_VALUES, max_size=2),
+            "agents": st.lists(_VALUES, max_size=2),
+            "router": _VALUES,
+            "escalation": _VALUES,
+            "goals": st.lists(_VALUES, max_size=2),
+            "retention": _VALUES,
+            "plugins": st.dictionaries(st.sampled_from(["enable", "block", "x"]), _VALUES),
+        }
+    ),
 )
 
-
-@given(st.dictionaries(KEYS, VALUES, max_size=5))
-def test_any_document_loads_or_raises_config_file_error(document: dict[str, Any]) -> None:
-    """Whatever the document, DeskConfig.load builds it or raises ConfigFileError."""
-    try:
-        config = DeskConfig.load(document)
-    except ConfigFileError as error:
-        problems = error.problems
-    else:
-        assert config.document == json.loads(json.dumps(config.document))
-        problems = (("", "none"),)
-    assert problems
-
-
+_STREAMS = st.sampled_from(["event", "message", "alert", "due", "outbox", "meta", "x"])
 LINES = st.lists(
     st.one_of(
-        st.text(max_size=20),
-        st.dictionaries(
-            st.sampled_from(["stream", "key", "value", "event", "version"]), VALUES
-        ).map(json.dumps),
-        st.fixed_dictionaries(
-            {"stream": st.sampled_from(["meta", "alert", "due", "message", "event"])},
-            optional={"key": VALUES, "value": VALUES, "ticket_id": VALUES, "due_at": VALUES},
-        ).map(json.dumps),
+        text(max_size=20),
+        st.builds(
+            json.dumps, st.dictionaries(st.sampled_from(["stream", "key", "value"]), _VALUES)
+        ),
+        st.builds(
+            lambda stream, rest: json.dumps({"stream": stream, **rest}),
+            _STREAMS,
+            st.dictionaries(
+                st.sampled_from(
+                    ["key", "value", "ticket_id", "due_at", "channel", "message_id", "version"]
+                ),
+                st.one_of(_VALUES, junk().filter(lambda v: _jsonable(v))),
+            ),
+        ),
     ),
-    max_size=5,
+    max_size=4,
 )
 
 
-@given(LINES)
-def test_import_of_any_lines_is_all_or_nothing(lines: list[str]) -> None:
-    """Import of arbitrary lines succeeds or raises SupportkitError having written nothing."""
-    with tempfile.TemporaryDirectory() as tmp, SqliteStore(Path(tmp) / "f.sqlite3") as store:
-        store.set_meta("kept", {"a": 1})
-        before = list(export_lines(store))
-        try:
-            import_lines(store, lines, "fuzz")
-        except SupportkitError:
-            assert before == list(export_lines(store))
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _from_config(document: Any) -> None:
+    SupportDesk.from_config(document).close()
+
+
+class _Import:
+    """Imports into one SQLite file per fuzz run; its export is the state a refusal must keep."""
+
+    def __init__(self) -> None:
+        self.tmp = tempfile.TemporaryDirectory()
+        self.store = SqliteStore(Path(self.tmp.name) / "fuzz.sqlite3")
+        self.store.set_meta("kept", {"a": 1})
+
+    def call(self, lines: list[str]) -> None:
+        import_lines(self.store, lines, "fuzz")
+
+    def state(self, _lines: object) -> object:
+        return list(export_lines(self.store))
+
+
+_IMPORT = _Import()
+
+TARGETS: dict[str, Target] = {
+    "DeskConfig.load": Target(DOCUMENTS, DeskConfig.load, examples=500),
+    "SupportDesk.from_config": Target(DOCUMENTS, _from_config, examples=300),
+    "supportkit import (import_lines)": Target(
+        LINES, _IMPORT.call, state=_IMPORT.state, examples=300
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TARGETS))
+def test_only_supportkit_errors_escape(name: str) -> None:
+    """Calling the entry point with anything raises nothing or a SupportkitError."""
+    run(name, TARGETS[name])

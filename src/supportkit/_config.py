@@ -279,6 +279,12 @@ class DeskConfig:
         """
         if isinstance(source, Mapping):
             raw, prefix, file, base = dict(source), "", None, Path()
+        elif not isinstance(source, str | os.PathLike):
+            raise ConfigFileError(
+                f"a configuration is a file path or a mapping, got {type(source).__name__}",
+                file=None,
+                problems=(("(the file)", "expected a path or a mapping"),),
+            )
         else:
             path = Path(source)
             raw, prefix = _read(path)
