@@ -354,3 +354,21 @@ def test_run_polls_the_configured_pollers_and_closes_them(
     round_ = next(json.loads(line) for line in err.splitlines() if '"round"' in line)
     assert 1 == round_["polled"]
     assert "closed" == (desk_dir / "poller.log").read_text(encoding="utf-8")
+
+
+def test_the_demo_runs_from_its_shipped_configuration_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`supportkit demo` builds its desk from demo.toml (which `supportkit check` passes): the
+    store records that file's configuration, agents' shifts included."""
+    from supportkit._demo import run_demo
+
+    demo_toml = ROOT / "src" / "supportkit" / "demo.toml"
+    code, out, _ = run_cli(capsys, "check", str(demo_toml))
+    assert 0 == code
+    assert "groups: 3, agents: 12" in out
+    run_demo(tickets=20, seed=1, db=tmp_path / "demo.sqlite3")
+    with SqliteStore(tmp_path / "demo.sqlite3") as store:
+        (version,) = store.meta("desk.settings_versions")
+    assert "supportkit demo" == version["config"]["title"]
+    assert {"berlin", "new-york"} == {a["shift"] for a in version["config"]["agents"]}

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import random
 import time
+import tomllib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +24,11 @@ import attrs
 
 from ._calendar import BusinessCalendar
 from ._clock import FrozenClock
+from ._config import DeskConfig
 from ._desk import SupportDesk
-from ._escalation import EscalationLadder, EscalationLevel, OnSlaAlert
 from ._hookargs import Notice
-from ._metrics import Goal
 from ._model import Agent, Customer, InboundMessage, Priority, Status, Tier
 from ._report import SETTINGS_KEY, Summary, settings, summarize
-from ._routing import Router
-from ._sla import SlaPolicy
-from ._sqlite import SqliteStore
 from .exceptions import IntegrationTimeout
 from .hookspecs import hookimpl
 
@@ -50,75 +48,14 @@ SKILLS = ("billing", "technical", "api")
 ARRIVALS = dict.fromkeys(range(6, 22), 1) | {8: 5, 9: 6, 10: 3, 14: 5, 15: 6, 16: 3}
 
 
-def _calendar(tz: str, hours: str) -> BusinessCalendar:
-    return BusinessCalendar(tz=tz, weekly={day: [hours] for day in WEEKDAYS})
-
-
-def _targets(**metrics: tuple[int, bool]) -> dict[str, Any]:
-    per = {
-        m: {"minutes": minutes, "business": business} for m, (minutes, business) in metrics.items()
-    }
-    return {p.value: per for p in Priority}
-
-
-POLICIES = (
-    SlaPolicy.from_dict(
-        {
-            "name": "enterprise",
-            "conditions": {"tier": ["enterprise"]},
-            "targets": _targets(
-                first_reply=(30, False), next_reply=(60, False), total_resolution=(480, True)
-            ),
-        }
-    ),
-    SlaPolicy.from_dict(
-        {
-            "name": "pro",
-            "conditions": {"tier": ["pro"]},
-            "targets": _targets(
-                first_reply=(120, True), next_reply=(240, True), total_resolution=(1440, True)
-            ),
-        }
-    ),
-    SlaPolicy.from_dict(
-        {
-            "name": "standard",
-            "targets": _targets(first_reply=(240, True), total_resolution=(2880, True)),
-        }
-    ),
-)
-TIERS = (
-    Tier("enterprise", weight=100, sla_policy="enterprise", watchlist=TOP_ACCOUNTS),
-    Tier("pro", weight=10, sla_policy="pro"),
-    Tier("free", weight=0, sla_policy="standard"),
-)
-LADDER = EscalationLadder(
-    [
-        EscalationLevel("L1"),
-        EscalationLevel("L2", group="l2"),
-        EscalationLevel("engineering", group="rnd", engineering=True),
-    ],
-    triggers=[OnSlaAlert("breach", to="L2")],
-)
-GOALS = (
-    Goal(
-        "first_reply.median",
-        1800,
-        grouping="tier",
-        group="enterprise",
-        name="enterprise: median first reply ≤ 30 min",
-    ),
-    Goal(
-        "first_reply.p90",
-        4 * 3600,
-        grouping="tier",
-        group="pro",
-        name="pro: 90 % of first replies ≤ 4 h",
-    ),
-    Goal("full_resolution.median", 6 * 3600, name="median resolution ≤ 6 h"),
-    Goal("sla_attainment", 0.9, direction="at_least", name="SLA attainment ≥ 90 %"),
-    Goal("csat", 0.85, direction="at_least", name="CSAT ≥ 85 %"),
-)
+def demo_config(db: str | Path | None = None) -> DeskConfig:
+    """The demo desk's configuration, ``demo.toml`` shipped beside this module (a
+    ``supportkit.toml`` like any other), with its SQLite store at *db*."""
+    text = resources.files("supportkit").joinpath("demo.toml").read_text(encoding="utf-8")
+    document = tomllib.loads(text)
+    if db is not None:
+        document["store"] = {"path": str(db)}
+    return DeskConfig.load(document)
 
 
 class DemoCrm:
@@ -381,31 +318,19 @@ class _Simulation:
                 case.waiting, case.wake = "rating", now + timedelta(minutes=rng.randint(10, 90))
 
 
-def _people() -> tuple[dict[str, Customer], list[Agent], dict[str, BusinessCalendar]]:
+def _people(
+    config: DeskConfig | None = None,
+) -> tuple[dict[str, Customer], tuple[Agent, ...], dict[str, BusinessCalendar]]:
+    """The customers, and the configuration's agents with their shift calendars."""
     customers: dict[str, Customer] = {}
     for n in range(90):
         org = TOP_ACCOUNTS[n % 3] if n < 9 else f"org-{n // 3:02d}"
         tier = "enterprise" if n < 9 else ("pro" if n % 3 == 0 else "free")
         address = f"user{n:02d}@{org}.example"
         customers[address] = Customer(f"cust-{n:02d}", tier=tier, organisation=org, email=address)
-    berlin = _calendar("Europe/Berlin", "08:00-17:00")
-    new_york = _calendar("America/New_York", "09:00-17:00")
-    agents: list[Agent] = []
-    shifts: dict[str, BusinessCalendar] = {}
-    for team, calendar in (("ber", berlin), ("nyc", new_york)):
-        for n in range(6):
-            skills = {SKILLS[n % 3]: 2, SKILLS[(n + 1) % 3]: 1}
-            groups = ("l1", "l2") if n < 2 else ("l1",)
-            agent = Agent(
-                f"{team}-{n}",
-                skills=skills,
-                languages=("en",),
-                groups=groups,
-                capacity={"email": 6, "web": 6, "chat": 3, "phone": 2},
-            )
-            agents.append(agent)
-            shifts[agent.id] = calendar
-    return customers, agents, shifts
+    config = config or demo_config()
+    shifts = {agent: config.calendars[name] for agent, name in config.shifts.items()}
+    return customers, config.agents, shifts
 
 
 def run_demo(
@@ -423,27 +348,19 @@ def run_demo(
     second (``0``: as fast as possible).
     """
     rng = random.Random(seed)
-    customers, agents, shifts = _people()
+    config = demo_config(db)
+    customers, _, shifts = _people(config)
     clock = FrozenClock(START)
-    support_hours = _calendar("UTC", "07:00-22:00")
     pager = Pager(clock, back=START + PAGER_DOWN)
-    store = SqliteStore(db)
-    store.set_meta(
-        SETTINGS_KEY,
-        settings(POLICIES, {"default": support_hours}, GOALS, f"supportkit demo (seed {seed})")
-        | {"at": END.isoformat()},
+    desk = SupportDesk.from_config(
+        config.document, clock=clock, plugins=[DemoCrm(customers), pager]
     )
-    desk = SupportDesk(
-        store=store,
-        clock=clock,
-        plugins=[DemoCrm(customers), pager],
-        policies=POLICIES,
-        calendars={"default": support_hours},
-        tiers=TIERS,
-        router=Router(agents, tiers=TIERS, clock=clock),
-        ladder=LADDER,
-        backoff=timedelta(minutes=5),
-        max_attempts=8,
+    desk.store.set_meta(
+        SETTINGS_KEY,
+        settings(
+            desk.policies, config.desk_calendars(), config.goals, f"supportkit demo (seed {seed})"
+        )
+        | {"at": END.isoformat()},
     )
     simulation = _Simulation(desk, clock, rng, customers, shifts)
     simulation.plan(tickets)
@@ -459,7 +376,7 @@ def run_demo(
                 time.sleep(STEP.total_seconds() / speed)
         clock.set(END)
         summary = summarize(
-            desk, goals=GOALS, title=f"supportkit demo — a support day (seed {seed})"
+            desk, goals=config.goals, title=f"supportkit demo — a support day (seed {seed})"
         )
     finally:
         desk.close()
