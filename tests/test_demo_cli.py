@@ -300,3 +300,26 @@ def test_the_pager_is_sent_only_the_notices_it_takes(tmp_path: Path) -> None:
         summary.receivers["notifier:pager"],
         summary.receivers["notifier:log"] > 10 * stats.pages,
     )
+
+
+def test_demo_over_days_gives_the_report_its_trends(tmp_path: Path) -> None:
+    """--days 3 simulates Monday to Wednesday: three day rows, tickets every day, and the
+    report and the store's title say so."""
+    path = tmp_path / "week.sqlite3"
+    assert 0 == main(["demo", "--days", "3", "--tickets", "15", "--db", str(path)])
+    from supportkit._report import open_report_desk, summarize
+
+    desk, goals, title = open_report_desk(path)
+    with desk:
+        summary = summarize(desk, goals=goals, title=title)
+    days = [(row.key[0], (row["incoming"] or 0) > 0) for row in summary.days()]
+    assert (
+        [("2025-03-03", True), ("2025-03-04", True), ("2025-03-05", True)],
+        "supportkit demo — 3 support days (seed 7)",
+    ) == (days, summary.title)
+
+
+def test_demo_refuses_more_days_than_a_working_week(capsys: pytest.CaptureFixture[str]) -> None:
+    """--days counts working days from Monday: 6 is a clear error, exit 1."""
+    assert 1 == main(["demo", "--days", "6"])
+    assert "days must be 1 to 5 (Monday on), got 6" in capsys.readouterr().err

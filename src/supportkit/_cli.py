@@ -120,7 +120,12 @@ def _demo(args: argparse.Namespace) -> int:
                 progress.update(task, completed=done, total=total, clock=clock, counts=counts)
 
             summary, stats = run_demo(
-                tickets=args.tickets, seed=args.seed, speed=args.speed, db=db, on_step=step
+                tickets=args.tickets,
+                days=args.days,
+                seed=args.seed,
+                speed=args.speed,
+                db=db,
+                on_step=step,
             )
         render_dashboard(summary, stats, console)
         if args.db is not None:
@@ -248,7 +253,16 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
         description="Simulate a support day (tiers, channels, agents in two time zones, SLA "
         "clocks, escalations, an outbox with a flaky pager) on an embedded SQLite store.",
     )
-    demo.add_argument("--tickets", type=_positive, default=300, help="tickets opened (default 300)")
+    demo.add_argument(
+        "--tickets", type=_positive, default=300, help="tickets opened a day (default 300)"
+    )
+    demo.add_argument(
+        "--days",
+        type=_positive,
+        default=1,
+        help="working days to simulate from Monday, 1 to 5 (default 1; the report shows "
+        "trends over days)",
+    )
     demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     demo.add_argument(
         "--speed",

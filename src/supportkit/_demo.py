@@ -29,7 +29,7 @@ from ._desk import SupportDesk
 from ._hookargs import Notice
 from ._model import Agent, Customer, InboundMessage, Priority, Status, Tier
 from ._report import SETTINGS_KEY, Summary, settings, summarize
-from .exceptions import IntegrationTimeout
+from .exceptions import ConfigurationError, IntegrationTimeout
 from .hookspecs import hookimpl
 
 __all__ = ["DemoStats", "run_demo"]
@@ -163,14 +163,16 @@ class _Simulation:
         self._ids += 1
         return f"msg-{self._ids:06d}"
 
-    def plan(self, tickets: int) -> None:
-        """Schedule every first message of the day (and a few channel redeliveries)."""
+    def plan(self, tickets: int, days: int = 1) -> None:
+        """Schedule every first message of each day, *tickets* a day (and a few channel
+        redeliveries)."""
         hours = list(ARRIVALS)
         weights = list(ARRIVALS.values())
         senders = list(self.customers)
-        for number in range(1, tickets + 1):
+        for number in range(1, tickets * days + 1):
+            day = START + timedelta(days=(number - 1) // tickets)
             hour = self.rng.choices(hours, weights)[0]
-            at = START.replace(hour=hour) + timedelta(seconds=self.rng.randrange(3600))
+            at = day.replace(hour=hour) + timedelta(seconds=self.rng.randrange(3600))
             sender = self.rng.choice(senders)
             channel = self.rng.choices([c for c, _ in CHANNELS], [w for _, w in CHANNELS])[0]
             skill = self.rng.choice(SKILLS)
@@ -336,17 +338,24 @@ def _people(
 def run_demo(
     *,
     tickets: int = 300,
+    days: int = 1,
     seed: int = 7,
     speed: float = 0.0,
     db: str | Path,
     on_step: Callable[[int, int, datetime, DemoStats], None] | None = None,
 ) -> tuple[Summary, DemoStats]:
-    """Simulate the day into the SQLite file *db*; return the summary and the counters.
+    """Simulate *days* working days from Monday (1 to 5), *tickets* new tickets a day, into
+    the SQLite file *db*; return the summary and the counters.
 
     *on_step(done, total, now, stats)* is called after each simulated step with the simulated
     clock and the running counters (a progress bar); *speed* is simulated seconds per real
     second (``0``: as fast as possible).
     """
+    if not 1 <= days <= len(WEEKDAYS):
+        raise ConfigurationError(f"days must be 1 to {len(WEEKDAYS)} (Monday on), got {days!r}")
+    end = END + timedelta(days=days - 1)
+    period = "a support day" if days == 1 else f"{days} support days"
+    title = f"supportkit demo — {period} (seed {seed})"
     rng = random.Random(seed)
     config = demo_config(db)
     customers, _, shifts = _people(config)
@@ -357,27 +366,23 @@ def run_demo(
     )
     desk.store.set_meta(
         SETTINGS_KEY,
-        settings(
-            desk.policies, config.desk_calendars(), config.goals, f"supportkit demo (seed {seed})"
-        )
-        | {"at": END.isoformat()},
+        settings(desk.policies, config.desk_calendars(), config.goals, title)
+        | {"at": end.isoformat()},
     )
     simulation = _Simulation(desk, clock, rng, customers, shifts)
-    simulation.plan(tickets)
-    steps = int((END - START) / STEP)
+    simulation.plan(tickets, days)
+    per_day = int((END - START) / STEP) + 1  # 06:00 to 23:00; the nights pass in one step
+    instants = [START + timedelta(days=d) + n * STEP for d in range(days) for n in range(per_day)]
     started = time.perf_counter()
     try:
-        for n in range(steps + 1):
-            now = START + n * STEP
+        for done, now in enumerate(instants, 1):
             simulation.step(now)
             if on_step is not None:
-                on_step(n + 1, steps + 1, now, simulation.stats)
+                on_step(done, len(instants), now, simulation.stats)
             if speed > 0:
                 time.sleep(STEP.total_seconds() / speed)
-        clock.set(END)
-        summary = summarize(
-            desk, goals=config.goals, title=f"supportkit demo — a support day (seed {seed})"
-        )
+        clock.set(end)
+        summary = summarize(desk, goals=config.goals, title=title)
     finally:
         desk.close()
     stats = simulation.stats
