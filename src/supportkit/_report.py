@@ -401,9 +401,10 @@ def bar_chart(
                 f'height="{h:.1f}" fill="{one.colour}"><title>{name}: '
                 f"{_number(value)}{unit}</title></rect>"
             )
-        if i % every == 0:
+        centre = left + i * slot + slot / 2
+        if i % every == 0 and centre + len(label) * 3 <= width:  # never cut at the edge
             parts.append(
-                f'<text x="{left + i * slot + slot / 2:.1f}" y="{base + 15}" class="tick" '
+                f'<text x="{centre:.1f}" y="{base + 15}" class="tick" '
                 f'text-anchor="middle">{html.escape(label)}</text>'
             )
     parts.append(
