@@ -1,4 +1,5 @@
-"""Development tasks. ``nox`` with no arguments runs tests, lint, typing, plugin tests and docs."""
+"""Development tasks. ``nox`` with no arguments runs tests, lint, typing, plugin tests, docs and
+the docs examples in the README's environment."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["tests", "lint", "typing", "plugins", "docs"]
+nox.options.sessions = ["tests", "lint", "typing", "plugins", "docs", "examples"]
 
 ROOT = Path(__file__).parent
 PYPROJECT = nox.project.load_toml("pyproject.toml")

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -34,6 +34,7 @@ from supportkit._report import (
     step_row,
     summarize,
 )
+from supportkit.testing import service_missing
 
 T0 = datetime(2025, 3, 3, 9, tzinfo=UTC)  # a Monday
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -288,21 +289,15 @@ def _artefacts() -> Path:
     return folder
 
 
-def _missing(reason: str) -> NoReturn:
-    from supportkit.testing import service_missing
-
-    service_missing(reason)
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Debian's headless Chromium driven by Playwright (never a downloaded browser)."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _missing("the browser tests need Playwright for Python: pip install playwright")
+        service_missing("the browser tests need Playwright for Python: pip install playwright")
     if not CHROMIUM.exists():
-        _missing(
+        service_missing(
             "the browser tests need Debian's chromium at /usr/bin/chromium: "
             "apt-get install -y chromium"
         )
