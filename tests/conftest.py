@@ -7,9 +7,10 @@ thorough one on demand with ``SUPPORTKIT_HYPOTHESIS=thorough nox -s tests``.
 import importlib.util
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -46,6 +47,29 @@ def load_script() -> Callable[[str], ModuleType]:
         return module
 
     return load
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def desks(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: Any
+) -> Iterator[Callable[..., Any]]:
+    """``desks(*plugins, **kwargs)``: a ``SupportDesk`` on the in-memory store, then (the
+    second parametrisation) on a real SQLite file, with only *plugins* (no built-ins, no
+    installed plugins) and the test module's ``clock``; closed after the test."""
+    from supportkit import InMemoryStore, SqliteStore, SupportDesk
+    from supportkit._plugins import PluginHost
+
+    made: list[Any] = []
+
+    def make(*plugins: object, **kwargs: Any) -> Any:
+        store = InMemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "d.db")
+        host = PluginHost(plugins=plugins, load_entrypoints=False, blocked=["supportkit.builtins"])
+        made.append(SupportDesk(store=store, clock=clock, plugins=host, **kwargs))
+        return made[-1]
+
+    yield make
+    for desk in made:
+        desk.close()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

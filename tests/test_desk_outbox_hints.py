@@ -5,9 +5,8 @@ Every desk test runs on the in-memory store (the memory sidecar) and on a real S
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,16 +15,13 @@ from supportkit import (
     ConfigurationError,
     FrozenClock,
     InboundMessage,
-    InMemoryStore,
     IntegrationError,
     IntegrationHTTPError,
     IntegrationTimeout,
-    SqliteStore,
     SupportDesk,
     hookimpl,
 )
 from supportkit._hookargs import Notice
-from supportkit._plugins import PluginHost
 from supportkit.testing import FakeChannel
 
 T0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
@@ -55,25 +51,6 @@ class Flaky:
 @pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock(T0)
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def make_desk(
-    request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock
-) -> Iterator[Callable[..., SupportDesk]]:
-    """Desks on the memory sidecar and on a real SQLite file, closed after the test."""
-    desks: list[SupportDesk] = []
-
-    def make(*plugins: object, **kwargs: Any) -> SupportDesk:
-        store = InMemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "d.db")
-        host = PluginHost(plugins=plugins, load_entrypoints=False, blocked=["supportkit.builtins"])
-        desk = SupportDesk(store=store, clock=clock, plugins=host, **kwargs)
-        desks.append(desk)
-        return desk
-
-    yield make
-    for desk in desks:
-        desk.close()
 
 
 def created_row(desk: SupportDesk) -> Any:
@@ -118,11 +95,11 @@ def test_integration_error_refuses_bad_hints(kwargs: dict[str, Any], complaint: 
 
 
 def test_retry_at_defers_without_spending_an_attempt(
-    make_desk: Callable[..., SupportDesk], clock: FrozenClock
+    desks: Callable[..., SupportDesk], clock: FrozenClock
 ) -> None:
     """The outbox waits until retry_at (attempts unchanged), then delivers."""
     notifier = Flaky(IntegrationError("rate limited", retry_at=LATER))
-    desk = make_desk(notifier)
+    desk = desks(notifier)
     ingest(desk)
     first = desk.deliver()
     waiting = created_row(desk)
@@ -147,14 +124,12 @@ def test_retry_at_defers_without_spending_an_attempt(
     assert "rate limited" in (waiting.last_error or "")
 
 
-def test_deferrals_never_dead_letter(
-    make_desk: Callable[..., SupportDesk], clock: FrozenClock
-) -> None:
+def test_deferrals_never_dead_letter(desks: Callable[..., SupportDesk], clock: FrozenClock) -> None:
     """More deferrals than max_attempts still leave the message pending with no attempt."""
     notifier = Flaky(
         *(IntegrationError("busy", retry_at=T0 + timedelta(minutes=n)) for n in (1, 2, 3))
     )
-    desk = make_desk(notifier, max_attempts=2)
+    desk = desks(notifier, max_attempts=2)
     ingest(desk)
     for _ in range(3):
         desk.deliver()
@@ -166,10 +141,10 @@ def test_deferrals_never_dead_letter(
 
 
 def test_retry_at_not_in_the_future_is_an_ordinary_failure(
-    make_desk: Callable[..., SupportDesk],
+    desks: Callable[..., SupportDesk],
 ) -> None:
     """A retry_at at or before now spends an attempt and backs off as usual."""
-    desk = make_desk(Flaky(IntegrationError("stale hint", retry_at=T0)))
+    desk = desks(Flaky(IntegrationError("stale hint", retry_at=T0)))
     ingest(desk)
     result = desk.deliver()
     row = created_row(desk)
@@ -181,9 +156,9 @@ def test_retry_at_not_in_the_future_is_an_ordinary_failure(
     )
 
 
-def test_permanent_failure_dead_letters_at_once(make_desk: Callable[..., SupportDesk]) -> None:
+def test_permanent_failure_dead_letters_at_once(desks: Callable[..., SupportDesk]) -> None:
     """permanent=True sends the message to the dead letter on its first failure, with why."""
-    desk = make_desk(Flaky(IntegrationHTTPError("404 no such room", permanent=True)))
+    desk = desks(Flaky(IntegrationHTTPError("404 no such room", permanent=True)))
     ingest(desk)
     result = desk.deliver()
     [dead] = desk.outbox("dead")
@@ -193,11 +168,11 @@ def test_permanent_failure_dead_letters_at_once(make_desk: Callable[..., Support
 
 
 def test_channel_send_hints_reach_the_outbox(
-    make_desk: Callable[..., SupportDesk], clock: FrozenClock
+    desks: Callable[..., SupportDesk], clock: FrozenClock
 ) -> None:
     """A channel's IntegrationError (wrapped in a PluginError) defers the reply it refused."""
     channel = FakeChannel("email", fail=IntegrationTimeout("greylisted", retry_at=LATER))
-    desk = make_desk(channel)
+    desk = desks(channel)
     ticket_id = ingest(desk)
     desk.reply(ticket_id, "On it.", agent="a-1")
     first = desk.deliver()
@@ -209,7 +184,7 @@ def test_channel_send_hints_reach_the_outbox(
 
 
 def test_inline_hookimpl_permanent_failure_is_dead_at_once(
-    make_desk: Callable[..., SupportDesk],
+    desks: Callable[..., SupportDesk],
 ) -> None:
     """An in-process hookimpl that fails for good is dead-lettered right after the commit."""
 
@@ -218,7 +193,7 @@ def test_inline_hookimpl_permanent_failure_is_dead_at_once(
         def supportkit_ticket_created(self, notice: Notice) -> None:
             raise IntegrationError("the tracker refuses this project", permanent=True)
 
-    desk = make_desk(Hook())
+    desk = desks(Hook())
     ingest(desk)
     [dead] = desk.outbox("dead")
     assert ("ticket_created", 1) == (dead.topic, dead.attempts)

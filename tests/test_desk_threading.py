@@ -3,7 +3,7 @@ and attach(desk). Desk tests run on the memory sidecar and on a real SQLite file
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -59,25 +59,6 @@ def clock() -> FrozenClock:
     return FrozenClock(T0)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def make_desk(
-    request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock
-) -> Iterator[Callable[..., SupportDesk]]:
-    """Desks on the memory sidecar and on a real SQLite file (the same file each call)."""
-    desks: list[SupportDesk] = []
-    memory = InMemoryStore()
-
-    def make(*plugins: object, **kwargs: Any) -> SupportDesk:
-        store = memory if request.param == "memory" else SqliteStore(tmp_path / "d.db")
-        desk = SupportDesk(store=store, clock=clock, plugins=host(*plugins), **kwargs)
-        desks.append(desk)
-        return desk
-
-    yield make
-    for desk in desks:
-        desk.close()
-
-
 # --- InboundMessage ------------------------------------------------------------------------------
 
 
@@ -112,44 +93,44 @@ def test_bad_references_or_hint_name_the_field(kwargs: dict[str, Any], field: st
 
 
 def test_a_reference_threads_into_the_ticket_of_that_message(
-    make_desk: Callable[..., SupportDesk],
+    desks: Callable[..., SupportDesk],
 ) -> None:
     """An answer referencing an ingested message id goes into that message's ticket."""
-    desk = make_desk()
+    desk = desks()
     first = desk.ingest(msg("m-1"))
     answer = desk.ingest(msg("m-2", references=["unknown", "m-1"]))
     assert (first.ticket_id, False) == (answer.ticket_id, answer.created)
 
 
-def test_the_newest_known_reference_wins(make_desk: Callable[..., SupportDesk]) -> None:
+def test_the_newest_known_reference_wins(desks: Callable[..., SupportDesk]) -> None:
     """References are read newest (last) first."""
-    desk = make_desk()
+    desk = desks()
     one = desk.ingest(msg("a-1")).ticket_id
     two = desk.ingest(msg("b-1")).ticket_id
     assert two == desk.ingest(msg("c-1", references=["a-1", "b-1"])).ticket_id
     assert one == desk.ingest(msg("c-2", references=["a-1", "zz"])).ticket_id
 
 
-def test_references_are_per_channel(make_desk: Callable[..., SupportDesk]) -> None:
+def test_references_are_per_channel(desks: Callable[..., SupportDesk]) -> None:
     """A reference is looked up on the message's own channel only."""
-    desk = make_desk()
+    desk = desks()
     desk.ingest(msg("m-1", channel="chat"))
     assert desk.ingest(msg("m-2", references=["m-1"])).created
 
 
-def test_a_hint_threads_into_an_existing_ticket(make_desk: Callable[..., SupportDesk]) -> None:
+def test_a_hint_threads_into_an_existing_ticket(desks: Callable[..., SupportDesk]) -> None:
     """A ticket hint naming an existing ticket threads into it when no reference is known."""
-    desk = make_desk()
+    desk = desks()
     ticket_id = desk.ingest(msg("m-1")).ticket_id
     result = desk.ingest(msg("m-2", references=["nope"], ticket_hint=ticket_id))
     assert (ticket_id, False) == (result.ticket_id, result.created)
 
 
 def test_a_reference_wins_over_the_hint_and_the_hint_over_ticket_id(
-    make_desk: Callable[..., SupportDesk],
+    desks: Callable[..., SupportDesk],
 ) -> None:
     """The order is references, then ticket_hint, then the host-trusted ticket_id."""
-    desk = make_desk()
+    desk = desks()
     a = desk.ingest(msg("a-1")).ticket_id
     b = desk.ingest(msg("b-1")).ticket_id
     c = desk.ingest(msg("c-1")).ticket_id
@@ -158,10 +139,10 @@ def test_a_reference_wins_over_the_hint_and_the_hint_over_ticket_id(
 
 
 def test_an_unknown_hint_or_reference_never_opens_a_ticket_under_that_id(
-    make_desk: Callable[..., SupportDesk],
+    desks: Callable[..., SupportDesk],
 ) -> None:
     """A hint naming no ticket opens a new ticket with a generated id, not the hinted one."""
-    desk = make_desk()
+    desk = desks()
     result = desk.ingest(msg("m-1", ticket_hint="T-attacker", references=["T-attacker"]))
     assert result.created
     assert "T-attacker" != result.ticket_id
@@ -169,19 +150,19 @@ def test_an_unknown_hint_or_reference_never_opens_a_ticket_under_that_id(
 
 
 def test_host_ticket_id_still_opens_a_ticket_under_that_id(
-    make_desk: Callable[..., SupportDesk],
+    desks: Callable[..., SupportDesk],
 ) -> None:
     """The host-trusted ticket_id keeps today's meaning when nothing else threads."""
-    desk = make_desk()
+    desk = desks()
     result = desk.ingest(msg("m-1", ticket_hint="T-none", ticket_id="conv-1"))
     assert ("conv-1", True) == (result.ticket_id, result.created)
 
 
 def test_a_reference_to_a_closed_ticket_opens_a_follow_up(
-    make_desk: Callable[..., SupportDesk],
+    desks: Callable[..., SupportDesk],
 ) -> None:
     """Closed is final: an answer threading into a closed ticket opens a linked follow-up."""
-    desk = make_desk()
+    desk = desks()
     old = desk.ingest(msg("m-1")).ticket_id
     desk.set_status(old, Status.SOLVED)
     desk.set_status(old, Status.CLOSED)
@@ -195,11 +176,11 @@ def test_a_reference_to_a_closed_ticket_opens_a_follow_up(
 
 
 def test_sent_reply_ids_thread_the_customers_answer(
-    make_desk: Callable[..., SupportDesk],
+    desks: Callable[..., SupportDesk],
 ) -> None:
     """The id the channel gives a sent reply is indexed: an answer referencing it threads."""
     channel = FakeChannel("email")
-    desk = make_desk(channel)
+    desk = desks(channel)
     ticket_id = desk.ingest(msg("m-1")).ticket_id
     assert ticket_id is not None
     desk.reply(ticket_id, "Which invoice?", agent="bob")
@@ -221,11 +202,11 @@ def test_the_outbound_index_survives_a_restart(tmp_path: Path, clock: FrozenCloc
 
 
 def test_reply_references_list_the_tickets_ids_oldest_first(
-    make_desk: Callable[..., SupportDesk], clock: FrozenClock
+    desks: Callable[..., SupportDesk], clock: FrozenClock
 ) -> None:
     """A reply references every id received or sent on its channel before it, oldest first."""
     channel = FakeChannel("email")
-    desk = make_desk(channel)
+    desk = desks(channel)
     ticket_id = desk.ingest(msg("m-1")).ticket_id
     assert ticket_id is not None
     desk.reply(ticket_id, "first", agent="bob")
@@ -242,11 +223,11 @@ def test_reply_references_list_the_tickets_ids_oldest_first(
 
 
 def test_reply_references_are_stable_across_retries(
-    make_desk: Callable[..., SupportDesk], clock: FrozenClock
+    desks: Callable[..., SupportDesk], clock: FrozenClock
 ) -> None:
     """A retried reply names the same references even if the customer wrote again meanwhile."""
     channel = FakeChannel("email", fail=ConnectionError("smtp down"))
-    desk = make_desk(channel)
+    desk = desks(channel)
     ticket_id = desk.ingest(msg("m-1")).ticket_id
     assert ticket_id is not None
     desk.reply(ticket_id, "hello", agent="bob")
@@ -259,11 +240,11 @@ def test_reply_references_are_stable_across_retries(
 
 
 def test_automatic_notice_goes_out_marked_and_stops_no_clock(
-    make_desk: Callable[..., SupportDesk],
+    desks: Callable[..., SupportDesk],
 ) -> None:
     """reply(automatic=True) is sent with automatic set, by the system, and is not a reply."""
     channel = FakeChannel("email")
-    desk = make_desk(channel, policies=[POLICY])
+    desk = desks(channel, policies=[POLICY])
     ticket_id = desk.ingest(msg("m-1")).ticket_id
     assert ticket_id is not None
     desk.reply(ticket_id, "We got your message.", automatic=True)
@@ -277,9 +258,9 @@ def test_automatic_notice_goes_out_marked_and_stops_no_clock(
     assert 0 == desk.ticket(ticket_id).agent_replies - 1  # only bob's reply counts
 
 
-def test_automatic_must_be_a_flag(make_desk: Callable[..., SupportDesk]) -> None:
+def test_automatic_must_be_a_flag(desks: Callable[..., SupportDesk]) -> None:
     """reply(automatic="yes") is refused with the field named; nothing is written."""
-    desk = make_desk()
+    desk = desks()
     ticket_id = desk.ingest(msg("m-1")).ticket_id
     assert ticket_id is not None
     version = desk.store.version(ticket_id)
@@ -306,9 +287,9 @@ def payload(mid: str, **fields: Any) -> dict[str, Any]:
     return {"id": mid, "from": "ann@example.com", "at": T0.isoformat(), **fields}
 
 
-def test_receive_parses_then_ingests(make_desk: Callable[..., SupportDesk]) -> None:
+def test_receive_parses_then_ingests(desks: Callable[..., SupportDesk]) -> None:
     """receive() is the channel's parse followed by ingest; redelivery is a duplicate."""
-    desk = make_desk(FakeChannel("email"))
+    desk = desks(FakeChannel("email"))
     first = desk.receive("email", payload("m-1", body="hi"), {"X-Test": "1"})
     again = desk.receive("email", payload("m-1", body="hi"))
     assert (True, None, True, first.ticket_id) == (
@@ -319,18 +300,18 @@ def test_receive_parses_then_ingests(make_desk: Callable[..., SupportDesk]) -> N
     )
 
 
-def test_channel_names_lists_the_registered_channels(make_desk: Callable[..., SupportDesk]) -> None:
+def test_channel_names_lists_the_registered_channels(desks: Callable[..., SupportDesk]) -> None:
     """channel_names() names what receive() accepts."""
-    desk = make_desk(FakeChannel("email"), FakeChannel("chat"))
+    desk = desks(FakeChannel("email"), FakeChannel("chat"))
     assert ["chat", "email"] == sorted(desk.channel_names())
 
 
 @pytest.mark.parametrize("channel", ["sms", "", None, 3])
 def test_receive_on_an_unknown_channel_is_a_configuration_error(
-    make_desk: Callable[..., SupportDesk], channel: Any
+    desks: Callable[..., SupportDesk], channel: Any
 ) -> None:
     """An unregistered (or non-string) channel is refused; nothing is written."""
-    desk = make_desk(FakeChannel("email"))
+    desk = desks(FakeChannel("email"))
     with pytest.raises(ConfigurationError, match="email"):
         desk.receive(channel, payload("m-1"))
     assert [] == desk.store.ticket_ids()
@@ -345,10 +326,10 @@ def test_receive_on_an_unknown_channel_is_a_configuration_error(
     ],
 )
 def test_receive_names_the_bad_field(
-    make_desk: Callable[..., SupportDesk], body: Any, field: str
+    desks: Callable[..., SupportDesk], body: Any, field: str
 ) -> None:
     """A payload the channel cannot parse is an EventError naming the field."""
-    desk = make_desk(FakeChannel("email"))
+    desk = desks(FakeChannel("email"))
     with pytest.raises(EventError) as info:
         desk.receive("email", body)
     assert (field, []) == (info.value.field, desk.store.ticket_ids())
@@ -356,20 +337,20 @@ def test_receive_names_the_bad_field(
 
 @pytest.mark.parametrize("headers", [["a"], {"a": 1}, {1: "a"}])
 def test_receive_refuses_headers_that_are_not_strings(
-    make_desk: Callable[..., SupportDesk], headers: Any
+    desks: Callable[..., SupportDesk], headers: Any
 ) -> None:
     """Headers must map strings to strings."""
-    desk = make_desk(FakeChannel("email"))
+    desk = desks(FakeChannel("email"))
     with pytest.raises(EventError) as info:
         desk.receive("email", payload("m-1"), headers)
     assert "headers" == info.value.field
 
 
 def test_ignored_noise_without_a_message_opens_nothing(
-    make_desk: Callable[..., SupportDesk],
+    desks: Callable[..., SupportDesk],
 ) -> None:
     """Noise the channel could not even parse: ignored, no ticket, nothing written."""
-    desk = make_desk(Noisy("email"))
+    desk = desks(Noisy("email"))
     result = desk.receive("email", {"ignore": "bounce"})
     assert (None, "bounce", False, ()) == (
         result.ticket_id,
@@ -381,10 +362,10 @@ def test_ignored_noise_without_a_message_opens_nothing(
 
 
 def test_ignored_noise_names_the_ticket_it_belongs_to(
-    make_desk: Callable[..., SupportDesk],
+    desks: Callable[..., SupportDesk],
 ) -> None:
     """An auto-reply referencing a ticket's message names that ticket but writes nothing."""
-    desk = make_desk(Noisy("email"))
+    desk = desks(Noisy("email"))
     ticket_id = desk.receive("email", payload("m-1")).ticket_id
     assert ticket_id is not None
     version = desk.store.version(ticket_id)
@@ -403,10 +384,10 @@ def test_ignored_noise_names_the_ticket_it_belongs_to(
 
 
 def test_recorded_noise_is_an_internal_system_note_with_no_sla_effect(
-    make_desk: Callable[..., SupportDesk], clock: FrozenClock
+    desks: Callable[..., SupportDesk], clock: FrozenClock
 ) -> None:
     """record=True appends an internal system note: SLA and customer counters stay as they were."""
-    desk = make_desk(Noisy("email"), policies=[POLICY])
+    desk = desks(Noisy("email"), policies=[POLICY])
     ticket_id = desk.receive("email", payload("m-1")).ticket_id
     assert ticket_id is not None
     desk.reply(ticket_id, "Fixed?", agent="bob", status=Status.PENDING)
@@ -441,19 +422,19 @@ def test_recorded_noise_is_an_internal_system_note_with_no_sla_effect(
 
 
 def test_recorded_noise_without_a_known_ticket_writes_nothing(
-    make_desk: Callable[..., SupportDesk],
+    desks: Callable[..., SupportDesk],
 ) -> None:
     """record=True with no ticket to attach it to: ignored, ticket_id None, no ticket opened."""
-    desk = make_desk(Noisy("email"))
+    desk = desks(Noisy("email"))
     result = desk.receive("email", {"ignore": "bulk", "record": True, **payload("n-1")})
     assert (None, "bulk", []) == (result.ticket_id, result.ignored, desk.store.ticket_ids())
 
 
 def test_recorded_noise_on_a_closed_ticket_adds_no_note(
-    make_desk: Callable[..., SupportDesk],
+    desks: Callable[..., SupportDesk],
 ) -> None:
     """Closed is final: the noise names the ticket but nothing is appended."""
-    desk = make_desk(Noisy("email"))
+    desk = desks(Noisy("email"))
     ticket_id = desk.receive("email", payload("m-1")).ticket_id
     assert ticket_id is not None
     desk.set_status(ticket_id, Status.SOLVED)
