@@ -372,3 +372,23 @@ def test_the_demo_runs_from_its_shipped_configuration_file(
         (version,) = store.meta("desk.settings_versions")
     assert "supportkit demo" == version["config"]["title"]
     assert {"berlin", "new-york"} == {a["shift"] for a in version["config"]["agents"]}
+
+
+def test_report_judges_the_goals_of_the_recorded_configuration(
+    desk_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`supportkit report` of a desk run from a file shows that file's title and goals."""
+    path = desk_dir / "supportkit.toml"
+    path.write_text(
+        CONFIG.replace('title = "Test desk"', 'title = "Goal desk"')
+        + '[[goals]]\nname = "replies within the hour"\nmetric = "first_reply.median"\n'
+        "target = 3600\n",
+        encoding="utf-8",
+    )
+    code, _, err = run_cli(capsys, "run", "--once", "--apply")
+    assert 0 == code, err
+    code, _, err = run_cli(capsys, "report", "--db", "desk.sqlite3", "--html", "r.html")
+    assert 0 == code, err
+    html = (desk_dir / "r.html").read_text(encoding="utf-8")
+    assert "Goal desk" in html
+    assert "replies within the hour" in html

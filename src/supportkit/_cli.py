@@ -279,8 +279,9 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
         help="write a self-contained HTML report of a desk's SQLite store",
         description="Read a desk's SQLite store and write one HTML file with inline SVG charts. "
         "SLA policies, calendars and escalation levels come from the record every desk keeps "
-        "in the store (SupportDesk.SETTINGS_KEY); goals and a title only from the demo's "
-        "'settings' record, so a host application's report judges no goals.",
+        "in the store (SupportDesk.SETTINGS_KEY); goals and a title from the demo's "
+        "'settings' record, else from the configuration file the desk runs with ([[goals]], "
+        "title).",
     )
     report.add_argument("--db", required=True, help="the SQLite store (e.g. from demo --db)")
     report.add_argument("--html", required=True, help="the HTML file to write")

@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 
+from . import _settings
 from ._calendar import BusinessCalendar
 from ._clock import FrozenClock
 from ._desk import DEFAULT_LADDER, SupportDesk
@@ -260,7 +261,10 @@ def open_report_desk(path: str | Path) -> tuple[SupportDesk, list[Goal], str]:
         ladder = (
             EscalationLadder([EscalationLevel(**level) for level in levels]) if levels else None
         )
-        goals = [_goal(g) for g in raw.get("goals", [])]
+        # Goals and title: the demo's record, else the configuration file the desk runs with.
+        recorded = (_settings.latest(store, SupportDesk.SETTINGS_KEY) or {}).get("config") or {}
+        goals = [_goal(g) for g in raw.get("goals") or recorded.get("goals", [])]
+        title = raw.get("title") or recorded.get("title", "")
         last = max((e.ts for e in store.read_all()), default=None)
         if last is None:
             raise StoreError(f"{str(path)!r} holds no events yet: nothing to report")
@@ -277,7 +281,7 @@ def open_report_desk(path: str | Path) -> tuple[SupportDesk, list[Goal], str]:
     except BaseException:
         store.close()
         raise
-    return desk, goals, str(raw.get("title", ""))
+    return desk, goals, str(title)
 
 
 # --- HTML -----------------------------------------------------------------------------------
