@@ -392,3 +392,30 @@ def test_report_judges_the_goals_of_the_recorded_configuration(
     html = (desk_dir / "r.html").read_text(encoding="utf-8")
     assert "Goal desk" in html
     assert "replies within the hour" in html
+
+
+def test_two_run_processes_share_the_work_without_doing_it_twice(desk_dir: Path) -> None:
+    """Two `supportkit run --once` processes started together on one store deliver every
+    outbox message exactly once between them (claims with leases divide the work)."""
+    with SqliteStore(desk_dir / "desk.sqlite3") as store:
+        pending = len(store.outbox("pending"))
+    assert pending > 0
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "supportkit._cli", "run", "--once"],
+            cwd=desk_dir,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    delivered = 0
+    for process in processes:
+        _, err = process.communicate(timeout=120)
+        assert 0 == process.returncode, err
+        rounds = [json.loads(line) for line in err.splitlines() if '"round"' in line]
+        delivered += sum(r["delivered"] for r in rounds)
+    with SqliteStore(desk_dir / "desk.sqlite3") as store:
+        assert [] == store.outbox("pending")
+        # each delivered message was delivered by one process (the ticks added SLA notices)
+        assert len(store.outbox("delivered")) == delivered >= pending
