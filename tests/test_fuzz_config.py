@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 from hypothesis import strategies as st
 
 from fuzzkit import Target, junk, raw_dicts, run, text
-from supportkit import DeskConfig, SqliteStore, SupportDesk
+from supportkit import DeskConfig, FrozenClock, InboundMessage, SqliteStore, SupportDesk
 from supportkit._transfer import export_lines, import_lines
 
 _NAMES = st.sampled_from(["default", "standard", "L1", "ana", "tier1", "x", ""])
@@ -117,9 +118,35 @@ class _Import:
 
 _IMPORT = _Import()
 
+
+class _Erase:
+    """erase_customer on a SQLite desk with one ticket; refusals must leave the file as it was."""
+
+    def __init__(self) -> None:
+        self.tmp = tempfile.TemporaryDirectory()
+        self.store = SqliteStore(Path(self.tmp.name) / "erase.sqlite3")
+        self.desk = SupportDesk(store=self.store, plugins=None, clock=FrozenClock(_AT))
+        self.desk.ingest(InboundMessage("m-1", "email", "ann@example.com", _AT, body="hello"))
+
+    def call(self, customer: Any) -> None:
+        self.desk.erase_customer(customer)
+
+    def state(self, _customer: object) -> object:
+        return list(export_lines(self.store))
+
+
+_AT = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+_ERASE = _Erase()
+
 TARGETS: dict[str, Target] = {
     "DeskConfig.load": Target(DOCUMENTS, DeskConfig.load, examples=500),
     "SupportDesk.from_config": Target(DOCUMENTS, _from_config, examples=300),
+    "SupportDesk.erase_customer": Target(
+        st.one_of(st.sampled_from(["ann@example.com", "nobody"]), junk()),
+        _ERASE.call,
+        state=_ERASE.state,
+        examples=100,
+    ),
     "supportkit import (import_lines)": Target(
         LINES, _IMPORT.call, state=_IMPORT.state, examples=300
     ),

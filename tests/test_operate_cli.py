@@ -153,6 +153,8 @@ def test_run_once_logs_structured_rounds(
     ]
     round_ = next(e for e in events if e["event"] == "round")
     assert round_["delivered"] > 0
+    code, _, err = run_cli(capsys, "run", "--once", "--db", "desk.sqlite3")  # recorded config
+    assert 0 == code, err
 
 
 def test_run_stops_gracefully_on_sigterm(desk_dir: Path) -> None:

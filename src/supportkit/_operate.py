@@ -539,8 +539,6 @@ def add_commands(commands: Any, sla: Any) -> None:
     run.add_argument(
         "--apply", action="store_true", help="record the file's configuration as a new version"
     )
-    run.add_argument("--config", metavar="FILE", help="the same as CONFIG")
-    run.set_defaults(db=None)
     ticket = _command(
         commands,
         "ticket",
@@ -591,5 +589,5 @@ def add_commands(commands: Any, sla: Any) -> None:
     erase.add_argument("--customer", required=True, metavar="ID", help="the customer id")
     for parser in (ticket, next_steps, show):
         parser.add_argument("--json", action="store_true", help="print JSON")
-    for parser in (ticket, next_steps, show, export, imported, erase):
+    for parser in (run, ticket, next_steps, show, export, imported, erase):
         _store_options(parser)
