@@ -303,6 +303,20 @@ def test_store_options_come_from_the_environment(monkeypatch: pytest.MonkeyPatch
     assert {"token": "s3cret"} == dict(DeskConfig.load(document).store_options)
 
 
+@pytest.mark.parametrize(
+    ("options", "where"),
+    [
+        ({"url": "postgresql://app:hunter2@db.example/support"}, "store.options.url"),
+        ({"password": "hunter2"}, "store.options.password"),
+        ({"api_token": "abc"}, "store.options.api_token"),
+    ],
+)
+def test_literal_secrets_in_store_options_are_refused(options: dict[str, str], where: str) -> None:
+    """A password in a URL, or an option named like a secret, must come from ``env``."""
+    assert [where] == problems({"store": {"kind": "memory", "options": options}})
+    assert [] == problems({"store": {"kind": "memory", "options": {"url": "postgresql://db/x"}}})
+
+
 def test_sqlite_only_keys_are_refused_for_other_stores() -> None:
     """``path`` and ``durability`` belong to the SQLite store."""
     assert ["store.path"] == problems({"store": {"kind": "memory", "path": "x.db"}})

@@ -19,6 +19,7 @@ from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -180,6 +181,21 @@ def _calendar(raw: Mapping[str, Any]) -> BusinessCalendar:
         holidays=holidays,
         overrides=raw.get("overrides", {}),
     )
+
+
+_SECRET_NAMES = ("password", "passwd", "secret", "token", "api_key", "apikey")
+
+
+def _secret(option: str, value: Any) -> bool:
+    """Whether a literal store option looks like a secret: a URL with a password in it, or an
+    option named like a password, secret, token or API key."""
+    if not isinstance(value, str):
+        return False
+    try:
+        with_password = urlsplit(value).password is not None
+    except ValueError:  # not a URL (a bad port, brackets): not this kind of secret
+        with_password = False
+    return with_password or any(word in option.lower() for word in _SECRET_NAMES)
 
 
 def _trigger(raw: Mapping[str, Any]) -> Trigger:
@@ -522,6 +538,13 @@ class _Loader:
             for key in ("path", "durability"):
                 if key in raw:
                     self.b.fail(("store", key), "only for kind = 'sqlite' (use options here)")
+        for option, value in raw.get("options", {}).items():
+            if _secret(option, value):
+                self.b.fail(
+                    ("store", "options", option),
+                    "a secret written into the file: put it in an environment variable and "
+                    f'name that here instead (env = {{ {option} = "VARIABLE" }})',
+                )
         for option, variable in raw.get("env", {}).items():
             value = os.environ.get(variable)
             if value is None:
