@@ -1,0 +1,66 @@
+"""A desk described by a supportkit.toml on PostgreSQL: the URL comes from the environment,
+settings versions live in the database, a changed file is refused until applied, and the
+read commands work with --config."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from supportkit import FrozenClock, InboundMessage, SettingsChangedError, SupportDesk
+from supportkit._cli import main
+
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+
+def write_config(folder: Path, schema: str, minutes: int) -> Path:
+    path = folder / "supportkit.toml"
+    path.write_text(
+        f"""
+[store]
+kind = "postgres"
+env = {{ url = "SK_TEST_PG_URL" }}
+options = {{ schema = "{schema}" }}
+
+[[policies]]
+name = "standard"
+version = {minutes}
+[policies.targets.normal]
+first_reply = {{ minutes = {minutes}, business = false }}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_a_configured_postgres_desk_versions_its_settings(
+    pg_url: str,
+    new_schema: Callable[[], str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """from_config opens PostgreSQL with the URL from the environment; the settings version is
+    recorded there; another target is refused, then applied; next-steps reads it back."""
+    monkeypatch.setenv("SK_TEST_PG_URL", pg_url)
+    monkeypatch.chdir(tmp_path)
+    schema = new_schema()
+    path = write_config(tmp_path, schema, 60)
+    with SupportDesk.from_config(path, clock=FrozenClock(NOW)) as desk:
+        ticket = desk.ingest(InboundMessage("m-1", "email", "ann@example.com", NOW)).ticket_id
+        assert [1] == [v["version"] for v in desk.settings_versions()]
+    path = write_config(tmp_path, schema, 30)
+    with pytest.raises(SettingsChangedError):
+        SupportDesk.from_config(path, clock=FrozenClock(NOW))
+    with SupportDesk.from_config(path, apply=True, clock=FrozenClock(NOW)) as desk:
+        assert [1, 2] == [v["version"] for v in desk.settings_versions()]
+        # the ticket opened under version 60 keeps its hour
+        deadline = desk.sla(ticket)["first_reply"][0].deadline
+        assert "2026-03-02T11:00:00+00:00" == deadline.isoformat()
+    assert 0 == main(["next-steps", "--json"])
+    steps = json.loads(capsys.readouterr().out)
+    assert [ticket] == [step["ticket_id"] for step in steps]
