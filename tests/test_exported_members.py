@@ -28,6 +28,7 @@ EXPECTED = [
     "EventAppended",
     "EventError",
     "ExactQuantiles",
+    "FollowTheSun",
     "FrozenClock",
     "Goal",
     "GoalResult",

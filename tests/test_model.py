@@ -118,6 +118,7 @@ _VALUES = {
     "tier_changed": {"to": "gold"},
     "escalated": {"level": "engineering", "target": "eng", "reason": "bug"},
     "tagged": {"add": ["x"], "remove": ["y"]},
+    "handed_off": {"from": "emea", "to": "amer", "note": "pending: reply"},
     "merged": {"into": "T-2"},
     "satisfaction_rated": {"csat": "good", "score": 5, "nps": 9, "ces": 2, "comment": "thanks"},
     "kb_article_viewed": {"article": "kb-1"},

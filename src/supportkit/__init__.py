@@ -13,7 +13,7 @@ from ._calendar import BusinessCalendar
 from ._clock import Clock, FrozenClock, SystemClock
 from ._commit import Commit, OutboxMessage
 from ._config import DeskConfig
-from ._coverage import CombinedCalendar, Coverage, CoverageSpan, coverage
+from ._coverage import CombinedCalendar, Coverage, CoverageSpan, FollowTheSun, coverage
 from ._desk import DeliveryResult, IngestResult, SupportDesk, TickResult
 from ._escalation import (
     Escalation,
@@ -148,6 +148,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "EventAppended",
     "EventError",
     "ExactQuantiles",
+    "FollowTheSun",
     "FrozenClock",
     "Goal",
     "GoalResult",

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 import attrs
 
 from ._time import from_epoch, seconds, to_epoch
 from .exceptions import CalendarError, ConfigurationError
 
-__all__ = ["CombinedCalendar", "Coverage", "CoverageSpan", "coverage"]
+__all__ = ["CombinedCalendar", "Coverage", "CoverageSpan", "FollowTheSun", "coverage"]
 
 _WINDOW = 8 * 86400  # searches look ahead a bit more than a week at a time
 _HORIZON = 4 * 366 * 86400  # and give up after four years, as BusinessCalendar does
@@ -31,6 +31,14 @@ class _Intervals(Protocol):
     def tz(self) -> tzinfo: ...
 
     def intervals_at(self, a: int, b: int) -> list[tuple[int, int]]: ...
+
+
+class _Hours(_Intervals, Protocol):
+    """A calendar that can also say when it next opens and closes."""
+
+    def next_open_at(self, ts: int) -> int: ...
+
+    def next_close_at(self, ts: int) -> int: ...
 
 
 def _sweep(
@@ -313,3 +321,59 @@ def coverage(
             state = states[names] = (frozenset(groups_open), agents_on)
         spans.append(CoverageSpan(from_epoch(s, tz), from_epoch(e, tz), *state))
     return Coverage(tuple(spans))
+
+
+@attrs.frozen
+class FollowTheSun:
+    """Teams in different zones that take over tickets from each other as their shifts end.
+
+    *calendars* maps each team (a group id) to its hours, in the order teams are preferred
+    when several are on. Give it to :class:`~supportkit.SupportDesk` (``follow_the_sun=``): a
+    new ticket without a group is queued for the team on shift (or the next one to come on);
+    when its team's shift ends, ``tick`` hands it to the next team on shift with a
+    ``handed_off`` event noting what is pending; and ``tick`` warns (an alert of kind
+    ``"uncovered"``) about a running SLA clock whose deadline comes before anyone is on.
+    """
+
+    calendars: Mapping[str, _Hours] = attrs.field()
+
+    @calendars.validator
+    def _check(self, _attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, Mapping) or not value:
+            raise ConfigurationError(
+                f"follow the sun needs a mapping of team to calendar, got {value!r}"
+            )
+        for name, calendar in value.items():
+            if not isinstance(name, str) or not callable(getattr(calendar, "intervals_at", None)):
+                raise ConfigurationError(f"follow the sun: {name!r} needs a business calendar")
+
+    def covers(self, group: str | None) -> bool:
+        """Whether *group* is one of the rotation's teams."""
+        return group in self.calendars
+
+    def team_at(self, ts: int) -> str:
+        """The first team on shift at epoch second *ts*, else the next one to come on."""
+        soonest: tuple[int, str] | None = None
+        for name, calendar in self.calendars.items():
+            if calendar.intervals_at(ts, ts + 1):
+                return name
+            opens = calendar.next_open_at(ts)
+            if soonest is None or opens < soonest[0]:
+                soonest = (opens, name)
+        assert soonest is not None
+        return soonest[1]
+
+    def next_change(self, group: str, ts: int) -> int:
+        """When the rotation must look at a ticket of *group* again: its shift's end, or, while
+        it is off, the next time any team comes on."""
+        calendar = self.calendars[group]
+        if calendar.intervals_at(ts, ts + 1):
+            return calendar.next_close_at(ts)
+        on = [name for name, c in self.calendars.items() if c.intervals_at(ts, ts + 1)]
+        if on:
+            return ts
+        return min(c.next_open_at(ts) for c in self.calendars.values())
+
+    def open_seconds(self, a: int, b: int) -> int:
+        """Seconds in [a, b) in which at least one team is on."""
+        return CombinedCalendar(self.calendars.values(), all_open=False).elapsed_seconds(a, b)

@@ -25,6 +25,7 @@ from . import _settings
 from ._calendar import BusinessCalendar
 from ._clock import Clock, SystemClock
 from ._config import DeskConfig
+from ._coverage import FollowTheSun
 from ._desknotify import DeskPlugins, History, as_host, failure_text
 from ._deskstore import Commit, DeskStore, MemorySidecar, OutboxMessage
 from ._escalation import EscalationLadder, EscalationLevel, OnSlaAlert
@@ -48,6 +49,7 @@ from ._sla import (
     SlaAlert,
     SlaEvaluation,
     SlaPolicy,
+    SlaStatus,
     SlaTracker,
     check_policies,
     select_policy,
@@ -87,6 +89,7 @@ log.addHandler(logging.NullHandler())  # a library logs; the application decides
 _Build = Callable[[_Fold, datetime], list[TicketEvent]]
 
 _REOPENS = frozenset({Status.PENDING, Status.ON_HOLD, Status.SOLVED})
+_DONE = frozenset({Status.SOLVED, Status.CLOSED})
 #: A ticket's snapshot is stored at least every this many events.
 SNAPSHOT_EVERY = 8
 #: Events no SLA clock depends on: they leave the ticket's due instant as it was.
@@ -219,6 +222,7 @@ class SupportDesk:
     ``ingest`` (reopens) apply; the default, :data:`DEFAULT_LADDER`, climbs one level on an SLA
     breach; ``None`` never escalates automatically. Outbox delivery makes ``max_attempts``
     tries with exponential backoff from ``backoff`` up to ``max_backoff``.
+    ``follow_the_sun`` (a :class:`FollowTheSun`) hands tickets from team to team as shifts end.
 
     A store with a ``meta`` table (SQLite) also keeps the desk's :meth:`settings` under
     :attr:`SETTINGS_KEY`, for ``supportkit report``.
@@ -248,6 +252,7 @@ class SupportDesk:
         max_backoff: timedelta = timedelta(hours=1),
         lease: timedelta = timedelta(minutes=5),
         cache_size: int = 100_000,
+        follow_the_sun: FollowTheSun | None = None,
         config: DeskConfig | None = None,
         _apply: bool | None = None,
     ) -> None:
@@ -316,6 +321,11 @@ class SupportDesk:
         if router is not None and router.strategy_for is None:
             router.strategy_for = self.plugins.routing_strategy
         self.ladder = ladder
+        if follow_the_sun is not None and not isinstance(follow_the_sun, FollowTheSun):
+            raise ConfigurationError(
+                f"follow_the_sun must be a supportkit.FollowTheSun or None, got {follow_the_sun!r}"
+            )
+        self.follow_the_sun = follow_the_sun
         for name, number in (("max_attempts", max_attempts), ("cache_size", cache_size)):
             if isinstance(number, bool) or not isinstance(number, int) or number < 1:
                 raise ConfigurationError(
@@ -617,12 +627,23 @@ class SupportDesk:
         event re-targeted its clocks, or it was just loaded); otherwise the next one is enough.
         """
         tracker = live.tracker
-        if tracker is None:
-            return None
         base = max(now, live.fold.updated_at)
+        sun = self._shift_change(live, base)
+        if tracker is None:
+            return sun
         if full or (live.due is not None and live.due <= base):
-            return tracker.next_alert(base, live.emitted)
-        return tracker.next_alert(base)
+            due = tracker.next_alert(base, live.emitted)
+        else:
+            due = tracker.next_alert(base)
+        return sun if due is None else due if sun is None else min(due, sun)
+
+    def _shift_change(self, live: _Live, base: int) -> int | None:
+        """When follow-the-sun must look at the ticket again (``None``: never)."""
+        sun, fold = self.follow_the_sun, live.fold
+        if sun is None or fold.status in _DONE or not sun.covers(fold.group):
+            return None
+        assert fold.group is not None
+        return sun.next_change(fold.group, base)
 
     # --- the write path ------------------------------------------------------------------------
 
@@ -1050,7 +1071,7 @@ class SupportDesk:
                 "customer": customer.id,
                 "organisation": customer.organisation,
                 "tier": None if tier is None else tier.name,
-                "group": None if tier is None else tier.dedicated_group,
+                "group": self._first_group(tier, message),
                 "language": message.language or customer.language,
                 "tags": tags,
             },
@@ -1065,6 +1086,14 @@ class SupportDesk:
             data={"policy": policy.name, "version": policy.version},
         )
         return [created, applied]
+
+    def _first_group(self, tier: Tier | None, message: InboundMessage) -> str | None:
+        """A new ticket's team: its tier's dedicated group, else the team on shift."""
+        if tier is not None and tier.dedicated_group is not None:
+            return tier.dedicated_group
+        if self.follow_the_sun is None:
+            return None
+        return self.follow_the_sun.team_at(to_epoch(message.at))
 
     def _tier(self, customer: Customer, message: InboundMessage) -> Tier | None:
         """The customer's tier: the CRM's answer, a watchlist entry, or the customer's tier."""
@@ -1513,13 +1542,60 @@ class SupportDesk:
                     for alert in evaluation.alerts(until=at)
                     if alert.key not in live.emitted
                 ]
-            events = self._escalations(live, [alert for alert, _ in alerts], at)
+            handed = self._hand_off(live, at, until)
+            if live.tracker is not None and self.follow_the_sun is not None:
+                alerts += self._uncovered(live, evaluation, until)
+            events = handed + self._escalations(
+                live, [alert for alert, _ in alerts], at, pending=handed
+            )
             try:
                 self._commit(live, events, ticket_id=ticket_id, alerts=alerts, ticked=until)
             except ConcurrencyError:
                 continue
             return [a for a, _ in alerts], events
         raise _gave_up(ticket_id)
+
+    def _hand_off(self, live: _Live, at: datetime, until: int) -> list[TicketEvent]:
+        """A ``handed_off`` event to the team on shift if the ticket's team is off shift."""
+        sun, fold = self.follow_the_sun, live.fold
+        if sun is None or fold.status in _DONE or not sun.covers(fold.group):
+            return []
+        assert fold.group is not None
+        if sun.calendars[fold.group].intervals_at(until, until + 1):
+            return []
+        team = sun.team_at(until)
+        if team == fold.group:
+            return []  # nobody else is on: it waits for its own team
+        when = self._now(live.ticket, at)
+        step = next_step(self._log(live.fold), deadline=self._next_deadline(fold.id, when))
+        pending = "nothing" if step is None else (
+            f"{step.action.value} ({step.waiting_on.value})"
+            + ("" if step.due is None else f", due {step.due.astimezone(UTC).isoformat()}")
+        )  # fmt: skip
+        note = f"{fold.group}'s shift ended; handed to {team}; pending: {pending}"
+        data = {"from": fold.group, "to": team, "note": note}
+        return [TicketEvent("handed_off", ticket_id=fold.id, at=when, data=data)]
+
+    def _uncovered(self, live: _Live, evaluation: Any, until: int) -> list[tuple[Any, datetime]]:
+        """An ``uncovered`` alert for each running SLA cycle whose deadline comes before any
+        team is on shift (once per cycle: its key is emitted like a warning's)."""
+        sun = self.follow_the_sun
+        assert sun is not None
+        out = []
+        for metric, cycles in evaluation.items():
+            for index, cycle in enumerate(cycles):
+                deadline = cycle.deadline
+                if cycle.status is not SlaStatus.ACTIVE or deadline is None:
+                    continue
+                key = f"{live.fold.id}:{metric}:{index}:uncovered"
+                end = to_epoch(deadline)
+                if key in live.emitted or end <= until or sun.open_seconds(until, end):
+                    continue
+                alert = SlaAlert(
+                    "uncovered", metric, index, 1.0, from_epoch(until), live.fold.id, key
+                )
+                out.append((alert, deadline))
+        return out
 
     def _escalations(
         self,

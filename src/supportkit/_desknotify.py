@@ -123,6 +123,7 @@ def _sla_notice(ticket: Ticket, alert: Any, deadline: datetime | None) -> Notice
         alert.key,
         deadline=deadline,
         level=alert.level,
+        reason="uncovered" if alert.kind == "uncovered" else "",
     )
 
 
@@ -361,6 +362,8 @@ class DeskPlugins:
                 "key": alert.key,
                 "deadline": None if deadline is None else to_epoch(deadline),
             }
+            if alert.kind == "uncovered":
+                payload["reason"] = "uncovered"
             add(kind, alert.key, payload, sla_notice, alert, deadline)
         return rows, pending
 
@@ -433,7 +436,7 @@ class DeskPlugins:
         notice: Notice
         if message.topic in ("sla_warning", "sla_breached"):
             alert = _Alert(
-                "breach" if message.topic == "sla_breached" else "warning",
+                "breach" if message.topic == "sla_breached" else payload.get("reason", "warning"),
                 payload["metric"],
                 payload["cycle"],
                 payload["level"],

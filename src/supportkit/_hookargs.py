@@ -258,6 +258,9 @@ class SlaWarning(_SlaNotice):
 
     kind: ClassVar[str] = "sla_warning"
     level: float = attrs.field(kw_only=True, validator=_level)
+    reason: str = attrs.field(default="", kw_only=True)
+    """``""`` for a warning level reached; ``"uncovered"`` when follow-the-sun sees that no
+    team is on shift before the deadline (``level`` is then 1.0: it will breach unanswered)."""
 
 
 @attrs.frozen

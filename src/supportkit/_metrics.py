@@ -549,6 +549,8 @@ class _TicketFold:
         elif kind == "assigned":
             self.agent = data["agent"] or self.agent
             self.group = data["group"] or self.group
+        elif kind == "handed_off":
+            self.group, self.agent = data["to"], None
         elif kind == "escalated":
             self.levels[data["level"]] = None
             if data.get("engineering"):  # a flagged level (say "rnd") counts as engineering too

@@ -366,6 +366,11 @@ EVENT_FIELDS: Mapping[str, Mapping[str, _Field]] = MappingProxyType(
             "engineering": _Field(_flag, default=False),  # counts as engineering in metrics
         },
         "tagged": {"add": _Field(_tags, default=()), "remove": _Field(_tags, default=())},
+        "handed_off": {
+            "from": _Field(_optional_text),
+            "to": _Field(_text, required=True),
+            "note": _Field(_any_text, default=""),
+        },
         "merged": {"into": _Field(_text, required=True)},
         "satisfaction_rated": {
             "csat": _Field(_csat),

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import attrs
 
 from . import staffing
+from ._calendar import _zone
 from ._coverage import coverage
 from ._time import from_epoch, to_epoch
 from .exceptions import ConfigurationError
@@ -85,7 +86,7 @@ class StaffingPlan:
         return "\n".join(lines)
 
 
-def _slot(ts: int, zone: tzinfo) -> int:
+def _slot(ts: int, zone: ZoneInfo) -> int:
     local = from_epoch(ts, zone)
     return local.weekday() * 24 + local.hour
 
@@ -98,7 +99,7 @@ def staffing_plan(
     aht: float | timedelta,
     target: float,
     within: float | timedelta,
-    tz: str | tzinfo = "UTC",
+    tz: str | ZoneInfo = "UTC",
     shifts: Mapping[str, tuple[str, Any]] | None = None,
     shrinkage: float = 0.0,
     max_occupancy: float = 1.0,
@@ -112,7 +113,7 @@ def staffing_plan(
     *tz* is the zone whose local hours the plan uses. *shifts* is as for
     :func:`supportkit.coverage`.
     """
-    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
+    zone = _zone(tz)
     a, b = to_epoch(start, "start", ConfigurationError), to_epoch(end, "end", ConfigurationError)
     if b <= a:
         raise ConfigurationError("staffing_plan: end must be after start")

@@ -1093,6 +1093,8 @@ class Router:
                 self._refresh(ticket)
         elif kind == "escalated" and data["target"] is not None:
             self._escalated(ticket, data["target"], event.ts)
+        elif kind == "handed_off":  # like an escalation's target: the next team's queue
+            self._escalated(ticket, data["to"], event.ts)
         ticket.version += 1
 
     def check(self, event: TicketEvent) -> None:

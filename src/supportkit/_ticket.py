@@ -376,6 +376,11 @@ class _Fold:
             self.group = target
             self.assignee = None
 
+    def _handed_off(self, event: TicketEvent) -> None:
+        # Follow the sun: the next team on shift owns it until someone there takes it.
+        self.group = event.data["to"]
+        self.assignee = None
+
     def _tagged(self, event: TicketEvent) -> None:
         self.tags = (self.tags | frozenset(event.data["add"])) - frozenset(event.data["remove"])
 
@@ -411,6 +416,7 @@ _HANDLERS: dict[str, Callable[[_Fold, TicketEvent], None]] = {
     "tier_changed": _Fold._tier_changed,
     "escalated": _Fold._escalated,
     "tagged": _Fold._tagged,
+    "handed_off": _Fold._handed_off,
     "merged": _Fold._merged,
     "satisfaction_rated": _Fold._satisfaction_rated,
     "kb_article_viewed": _Fold._nothing,

@@ -25,10 +25,11 @@ import attrs
 from ._calendar import BusinessCalendar
 from ._desk import SupportDesk
 from ._metrics import Goal
+from ._model import TicketEvent
 from ._sla import SLA_METRICS, SlaPolicy, SlaStatus, SlaTracker, select_policy
 from ._ticket import Ticket
 from ._time import to_epoch
-from .exceptions import ConfigurationError
+from .exceptions import ConfigurationError, EventError
 from .typing import EventStore
 
 __all__ = ["SlaConfig", "WhatIf", "WhatIfTally", "whatif"]
@@ -221,7 +222,17 @@ class WhatIfTally:
 
     def update(self, logs: Iterable[Sequence[Any]]) -> WhatIfTally:
         """Replay each ticket log created in the window under both configurations."""
+        if isinstance(logs, str | bytes) or not isinstance(logs, Iterable):
+            raise EventError(f"what-if: logs must be an iterable of ticket logs, got {logs!r}")
         for events in logs:
+            if (
+                isinstance(events, str | bytes)
+                or not isinstance(events, Sequence)
+                or not all(isinstance(e, TicketEvent) for e in events)
+            ):
+                raise EventError(
+                    f"what-if: a ticket log must be a list of TicketEvent objects, got {events!r}"
+                )
             if not events or not self._lo <= events[0].ts < self._hi:
                 continue
             created = events[0].data
@@ -337,6 +348,8 @@ def whatif(
     Every ticket is evaluated at *end* under both. *goals* (SLA attainment goals) are judged on
     both sides.
     """
+    if actual is not None and not isinstance(actual, SlaConfig):
+        raise ConfigurationError(f"actual must be a supportkit.SlaConfig, got {actual!r}")
     if actual is None:
         meta = getattr(store, "meta", None)
         settings = None if meta is None else meta(SupportDesk.SETTINGS_KEY)
@@ -346,6 +359,9 @@ def whatif(
                 "calendars) with the configuration the desk ran with"
             )
         actual = SlaConfig.from_settings(settings)
+    for name, value in (("groupings", groupings), ("goals", goals)):
+        if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+            raise ConfigurationError(f"{name} must be a list, got {value!r}")
     proposed = SlaConfig(
         actual.policies if policies is None else policies,
         actual.calendars if calendars is None else calendars,

@@ -413,7 +413,8 @@ def supportkit_sla_warning(notice: SlaWarning) -> None:
     """An SLA clock reached a warning level before its deadline.
 
     :param notice: The :class:`~supportkit.SlaWarning` notice (``metric``, ``cycle``,
-        ``level``, ``deadline`` and a stable ``key``).
+        ``level``, ``deadline``, a stable ``key`` and a ``reason``: ``"uncovered"`` when no
+        team is on shift before the deadline).
     :returns: Nothing; the return value is ignored. An exception is reported as a
         :class:`~supportkit.PluginError` and does not stop the other plugins.
 
