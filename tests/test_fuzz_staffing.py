@@ -3,7 +3,7 @@ what-if and the staffing plan never change the store they read."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -79,7 +79,7 @@ TARGETS: dict[str, Target] = {
                 "agents": st.integers(-1, 30),
                 "patience": RATES,
             }
-        ),  # fmt: skip
+        ),
         lambda kw: staffing.erlang_a(**kw).service_level(20),
         examples=200,
     ),
@@ -111,7 +111,7 @@ TARGETS: dict[str, Target] = {
                 "groupings": junk(),
                 "goals": junk(),
             },
-        ),  # fmt: skip
+        ),
         lambda kw: whatif(STORE, **kw),
         state=_contents,
         examples=200,
@@ -125,7 +125,7 @@ TARGETS: dict[str, Target] = {
             datetime(2026, 1, 1, tzinfo=UTC),
         ).update(logs),
         examples=200,
-    ),  # fmt: skip
+    ),
     "staffing_plan": Target(
         kwargs_of(
             {
@@ -140,13 +140,12 @@ TARGETS: dict[str, Target] = {
                 "shrinkage": RATES,
                 "shifts": st.dictionaries(text(), st.tuples(text(), CALENDARS), max_size=2),
             },
-        ),  # fmt: skip
+        ),
         lambda kw: staffing_plan(STORE, **kw),
         state=_contents,
         examples=100,
     ),
 }
-del timedelta
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS))
