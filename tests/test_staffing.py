@@ -167,3 +167,13 @@ def test_erlang_a_agrees_with_a_simulation() -> None:
     assert abs(model.p_wait - waited) < 0.015
     assert abs(model.p_abandon - abandoned) < 0.015
     assert abs(model.service_level(20) - quick) < 0.015
+
+
+def test_concurrency_divides_the_slots_among_agents() -> None:
+    """Chat agents working three chats at once: the slots Erlang C needs, divided by three and
+    rounded up; one at a time it is the plain answer."""
+    slots = s.agents_needed(0.2, 300, 0.8, 30)
+    assert slots == s.agents_needed(0.2, 300, 0.8, 30, concurrency=1)
+    assert math.ceil(slots / 3) == s.agents_needed(0.2, 300, 0.8, 30, concurrency=3)
+    with pytest.raises(ConfigurationError):
+        s.agents_needed(0.2, 300, 0.8, 30, concurrency=0)

@@ -75,6 +75,7 @@ def _staffing(args: argparse.Namespace) -> int:
             tz=args.tz,
             shifts=shifts or None,
             shrinkage=args.shrinkage,
+            concurrency=args.concurrency,
         )
     if args.json:
         print(json.dumps([_row(r) for r in plan.rows], indent=2))
@@ -234,6 +235,9 @@ def add_analysis_commands(commands: Any) -> None:
     staffing.add_argument("--target", type=float, default=0.8, help="default 0.8")
     staffing.add_argument("--within", type=float, default=20, help="seconds (default 20)")
     staffing.add_argument("--shrinkage", type=float, default=0.0, help="default 0")
+    staffing.add_argument(
+        "--concurrency", type=int, default=1, help="contacts an agent works at once (default 1)"
+    )
     staffing.add_argument("--tz", default="UTC", help="the zone of the hours (default UTC)")
     proposal = _command(
         commands,

@@ -103,6 +103,7 @@ def staffing_plan(
     shifts: Mapping[str, tuple[str, Any]] | None = None,
     shrinkage: float = 0.0,
     max_occupancy: float = 1.0,
+    concurrency: int = 1,
 ) -> StaffingPlan:
     """Agents needed per hour of the week to meet a goal, from the tickets created in
     [*start*, *end*), beside the agents *shifts* schedule.
@@ -111,7 +112,8 @@ def staffing_plan(
     how long they worked, so it is given); *target* and *within* are the goal ("0.8 within 20
     s"; for email, "0.9 within 3600 s" treats the backlog as a queue worked as it arrives).
     *tz* is the zone whose local hours the plan uses. *shifts* is as for
-    :func:`supportkit.coverage`.
+    :func:`supportkit.coverage`. *concurrency* is how many contacts an agent works at once
+    (see :func:`supportkit.staffing.agents_needed`).
     """
     zone = _zone(tz)
     a, b = to_epoch(start, "start", ConfigurationError), to_epoch(end, "end", ConfigurationError)
@@ -144,7 +146,9 @@ def staffing_plan(
     rows = []
     for slot in range(168):
         rate = arrivals[slot] / seen[slot] if seen[slot] else 0.0
-        need = staffing.agents_needed(rate, handling, target, wait, max_occupancy=max_occupancy)
+        need = staffing.agents_needed(
+            rate, handling, target, wait, max_occupancy=max_occupancy, concurrency=concurrency
+        )
         rows.append(
             StaffingRow(
                 _DAYS[slot // 24],

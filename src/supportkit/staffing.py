@@ -155,6 +155,7 @@ def agents_needed(
     within: float | timedelta,
     *,
     max_occupancy: float = 1.0,
+    concurrency: int = 1,
 ) -> int:
     """The fewest agents for which at least *target* of contacts are answered within *within*.
 
@@ -162,11 +163,18 @@ def agents_needed(
     enough that agents are busy at most that fraction of the time. No shrinkage is applied
     (see :func:`with_shrinkage`). No arrivals need no agents. One pass of Erlang B's recursion,
     so the cost grows with the answer, not with its square.
+
+    *concurrency* is how many contacts an agent handles at once (chat: often 2 or 3; *aht* is
+    then the handling time of one contact at that concurrency): the queue is modelled with one
+    server per slot and the agents are the slots divided by *concurrency*, rounded up.
     """
     traffic, handling = _traffic(arrival_rate, aht)
     goal = _fraction("target", target, zero=False)
     wait = _number("within", within)
     ceiling = _fraction("max_occupancy", max_occupancy, zero=False)
+    slots = _agents(concurrency)
+    if slots == 0:
+        raise ConfigurationError("concurrency must be at least 1")
     if traffic == 0:
         return 0
     blocked = 1.0
@@ -176,7 +184,7 @@ def agents_needed(
             continue
         waiting = _c_from_b(blocked, traffic, k)
         if 1.0 - waiting * math.exp(-(k - traffic) * wait / handling) >= goal:
-            return k
+            return -(-k // slots)
     raise ConfigurationError(
         f"no staffing up to {MAX_AGENTS:,} agents meets the target for {traffic:g} Erlangs"
     )
