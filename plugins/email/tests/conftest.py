@@ -7,7 +7,6 @@ it is absent the IMAP tests skip locally and fail under ``CI=true``.
 from __future__ import annotations
 
 import getpass
-import json
 import os
 import pwd
 import shutil
@@ -16,25 +15,16 @@ import ssl
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from supportkit.testing import service_missing
-
-CORPUS = Path(__file__).parent / "corpus"
-
-
-def corpus_expectations() -> dict[str, dict[str, Any]]:
-    """The corpus's golden expectations, written by hand per message."""
-    expected: dict[str, dict[str, Any]] = json.loads(
-        (CORPUS / "expected.json").read_text(encoding="utf-8")
-    )
-    return expected
 
 
 def free_port() -> int:
@@ -53,7 +43,7 @@ class SmtpCapture:
     rcpt_answer: str | None = None  # e.g. "550 5.1.1 no such user"
     data_answer: str = "250 Message accepted for delivery"
 
-    async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook name)
+    async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
     ) -> str:
         if self.rcpt_answer is not None:
@@ -61,9 +51,7 @@ class SmtpCapture:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(  # noqa: N802 (aiosmtpd's hook name)
-        self, server: Any, session: Any, envelope: Any
-    ) -> str:
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.data_answer.startswith("250"):
             self.messages.append(envelope)
         return self.data_answer
@@ -102,9 +90,24 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key)]
-        + ["-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1"]
-        + ["-addext", "subjectAltName=IP:127.0.0.1"],
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
         check=True,
         capture_output=True,
     )
@@ -117,10 +120,62 @@ def client_tls(tls_files: tuple[Path, Path]) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(tls_files[0]))
 
 
+@pytest.fixture
 def server_tls(tls_files: tuple[Path, Path]) -> ssl.SSLContext:
+    """The server side of the throwaway certificate."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(str(tls_files[0]), str(tls_files[1]))
     return context
+
+
+@pytest.fixture(name="free_port")
+def free_port_fixture() -> Callable[[], int]:
+    """A function giving a free loopback port."""
+    return free_port
+
+
+class _Auth:
+    """Accepts the login desk / s3cret only."""
+
+    def __call__(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+        ok = (data.login, data.password) == (b"desk", b"s3cret")
+        return AuthResult(success=ok, handled=False)
+
+
+@pytest.fixture
+def starttls_server(server_tls: ssl.SSLContext) -> Iterator[SmtpServer]:
+    """aiosmtpd requiring STARTTLS and the login desk / s3cret."""
+    capture = SmtpCapture()
+    port = free_port()
+    controller = _start(
+        Controller(
+            capture,
+            hostname="127.0.0.1",
+            port=port,
+            tls_context=server_tls,
+            require_starttls=True,
+            authenticator=_Auth(),
+            auth_required=True,
+        )
+    )
+    try:
+        yield SmtpServer("127.0.0.1", port, capture)
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def tls_server(server_tls: ssl.SSLContext) -> Iterator[SmtpServer]:
+    """aiosmtpd speaking implicit TLS (port 465 style)."""
+    capture = SmtpCapture()
+    port = free_port()
+    controller = _start(
+        Controller(capture, hostname="127.0.0.1", port=port, ssl_context=server_tls)
+    )
+    try:
+        yield SmtpServer("127.0.0.1", port, capture)
+    finally:
+        controller.stop()
 
 
 # --- Dovecot ----------------------------------------------------------------------------------

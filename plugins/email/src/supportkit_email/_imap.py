@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Literal
 
-from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError
+from imapclient import IMAPClient  # type: ignore[import-untyped]  # ships no type information
+from imapclient.exceptions import IMAPClientError  # type: ignore[import-untyped]
 
 from supportkit import ConfigurationError, EventError, IntegrationError
 
@@ -24,7 +25,20 @@ __all__ = ["FAILED_FLAG", "ImapPoller"]
 FAILED_FLAG = "$SupportkitFailed"
 _NAMESPACE = "email-imap"
 _OPTIONS = frozenset(
-    "host username password port folder security flag move_to channel batch timeout idle".split()
+    [
+        "host",
+        "username",
+        "password",
+        "port",
+        "folder",
+        "security",
+        "flag",
+        "move_to",
+        "channel",
+        "batch",
+        "timeout",
+        "idle",
+    ]
 )
 
 
@@ -121,7 +135,7 @@ class ImapPoller:
         Raises :class:`~supportkit.IntegrationError` when the server cannot be reached or
         fails (the next poll reconnects and carries on where this one stopped).
         """
-        handled = self._run(self._read_new)
+        handled: int = self._run(self._read_new)
         if handled == 0 and self.idle > 0 and self.wait(self.idle):
             handled = self._run(self._read_new)
         return handled
@@ -143,7 +157,8 @@ class ImapPoller:
                 conn.idle_done()
             return any(b"EXISTS" in r for r in responses if isinstance(r, tuple))
 
-        return self._run(idle)
+        announced: bool = self._run(idle)
+        return announced
 
     def _run(self, work: Any) -> Any:
         try:
@@ -171,7 +186,9 @@ class ImapPoller:
 
     def _handle(self, conn: IMAPClient, uid: int, item: Mapping[bytes, Any]) -> None:
         arrived = item.get(b"INTERNALDATE")
-        headers = {"received-at": arrived.isoformat()} if getattr(arrived, "tzinfo", None) else {}
+        headers: dict[str, str] = {}
+        if isinstance(arrived, datetime) and arrived.tzinfo is not None:
+            headers["received-at"] = arrived.isoformat()
         try:
             self.desk.receive(self.channel, item[b"BODY[]"], headers)
         except EventError:  # a message that can never be read: mark it, do not retry it

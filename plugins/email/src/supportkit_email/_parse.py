@@ -8,8 +8,8 @@ malformed header reads as its raw text, broken MIME gives what can be read of it
 from __future__ import annotations
 
 import email
-import email.policy
 import email.header
+import email.policy
 import email.utils
 import hashlib
 import re
@@ -25,7 +25,7 @@ from supportkit import EventError
 from ._noise import noise_reason
 from ._text import html_to_text, strip_reply
 
-__all__ = ["MAX_BYTES", "MAX_BODY_CHARS", "Attachment", "ParsedEmail", "parse_email"]
+__all__ = ["MAX_BODY_CHARS", "MAX_BYTES", "Attachment", "ParsedEmail", "parse_email"]
 
 #: The largest raw message accepted: 40 MiB (a 25 MB attachment grows by a third in base64).
 MAX_BYTES = 40 * 1024 * 1024

@@ -147,6 +147,7 @@ def compose_reply(
 
 
 def _refused(exc: smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused) -> SmtpError:
+    text: bytes | str
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = list(exc.recipients.values())
         code, text = codes[0] if codes else (550, b"recipient refused")
@@ -154,7 +155,9 @@ def _refused(exc: smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused)
         code, text = exc.smtp_code, exc.smtp_error
     reply = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
     kind = "permanently" if 500 <= code < 600 else "for now"
-    return SmtpError(f"SMTP server refused the message {kind}: {code} {reply}", code=code, reply=reply)
+    return SmtpError(
+        f"SMTP server refused the message {kind}: {code} {reply}", code=code, reply=reply
+    )
 
 
 def send_message(
@@ -169,13 +172,16 @@ def send_message(
     reached, and :class:`~supportkit.IntegrationError` for other failures (TLS, hang-up).
     """
     context = settings.ssl_context or ssl.create_default_context()
-    factory = smtplib.SMTP_SSL if settings.security == "tls" else smtplib.SMTP
-    kwargs: dict[str, object] = {"timeout": settings.timeout}
-    if settings.security == "tls":
-        kwargs["context"] = context
     where = f"{settings.host}:{settings.port}"
     try:
-        with factory(settings.host, settings.port, **kwargs) as conn:
+        conn = (
+            smtplib.SMTP_SSL(
+                settings.host, settings.port, timeout=settings.timeout, context=context
+            )
+            if settings.security == "tls"
+            else smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+        )
+        with conn:
             if settings.security == "starttls":
                 conn.starttls(context=context)
             if settings.username:
@@ -183,7 +189,12 @@ def send_message(
             conn.send_message(msg, from_addr=settings.from_address, to_addrs=list(recipients))
     except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as exc:
         raise _refused(exc) from exc
-    except (smtplib.SMTPServerDisconnected, ssl.SSLError, smtplib.SMTPException) as exc:
+    except smtplib.SMTPServerDisconnected as exc:
+        if isinstance(exc.__context__, OSError) and not isinstance(exc.__context__, ssl.SSLError):
+            # smtplib reports a read that timed out as a disconnection
+            raise IntegrationTimeout(f"SMTP server {where} did not answer: {exc}") from exc
+        raise IntegrationError(f"SMTP server {where} failed: {exc!r}") from exc
+    except (ssl.SSLError, smtplib.SMTPException) as exc:
         raise IntegrationError(f"SMTP server {where} failed: {exc!r}") from exc
     except OSError as exc:  # timed out, refused or unreachable
         raise IntegrationTimeout(f"SMTP server {where} could not be reached: {exc!r}") from exc
