@@ -73,9 +73,15 @@ def plugins(session: nox.Session) -> None:
     """Downstream tests: install each package in plugins/ beside the core and run its tests."""
     session.install("-e", ".", *group("tests"))
     for plugin in PLUGINS:
-        session.install("-e", str(plugin))
+        session.install("-e", with_test_extra(plugin))
     for plugin in PLUGINS:
         session.run("pytest", str(plugin / "tests"), "-p", "no:cacheprovider")
+
+
+def with_test_extra(plugin: Path) -> str:
+    """The plugin's path, with its ``test`` extra (test-only requirements) if it has one."""
+    project = nox.project.load_toml(plugin / "pyproject.toml")["project"]
+    return f"{plugin}[test]" if "test" in project.get("optional-dependencies", {}) else str(plugin)
 
 
 @nox.session
