@@ -6,9 +6,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from supportkit_email import Attachment, EmailChannel, SmtpSettings
 
-from supportkit import ConfigurationError, EventError, FrozenClock, InboundMessage
+from supportkit import (
+    ConfigurationError,
+    EventError,
+    FrozenClock,
+    InboundMessage,
+    SupportkitError,
+)
 from supportkit.exceptions import Ignored
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -174,3 +182,16 @@ def test_bad_channel_settings(options: dict[str, object], match: str) -> None:
     """Invalid channel settings are ConfigurationErrors naming the setting."""
     with pytest.raises(ConfigurationError, match=match):
         EmailChannel(**options)  # type: ignore[arg-type]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=3000), st.sampled_from(["note", "drop"]))
+def test_fuzz_channel_parse(raw: bytes, noise: str) -> None:
+    """Any bytes give an InboundMessage or a SupportkitError (EventError, Ignored); nothing
+    else escapes, and what comes out is a valid message."""
+    try:
+        message = channel(noise=noise).parse(raw, {})
+    except SupportkitError:
+        return
+    assert message.channel == "email"
+    assert message.message_id
