@@ -131,7 +131,10 @@ def _words(value: str) -> str:
         try:
             value = str(email.header.make_header(email.header.decode_header(value)))
         except Exception:  # a broken encoded word: the policy's parser is more forgiving
-            value = str(email.policy.default.header_factory("subject", value))
+            try:
+                value = str(email.policy.default.header_factory("subject", value))
+            except Exception:  # too broken for it as well: keep the raw text
+                pass
     return " ".join(_unfold(value).split())
 
 
