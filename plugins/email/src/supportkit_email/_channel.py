@@ -50,21 +50,21 @@ def _token_pattern(token: str) -> re.Pattern[str]:
 
 
 def _received_at(headers: Mapping[str, str]) -> datetime | None:
-    value = next((v for k, v in headers.items() if k.lower() == "received-at"), None)
+    value = next((v for k, v in headers.items() if k.lower() == "x-supportkit-received-at"), None)
     if value is None:
         return None
     try:
         at = datetime.fromisoformat(value)
     except (TypeError, ValueError):
         raise EventError(
-            f"header received-at {value!r} is not an ISO 8601 instant like "
+            f"header X-Supportkit-Received-At {value!r} is not an ISO 8601 instant like "
             "2025-03-03T09:00:00+00:00",
-            field="received-at",
+            field="x-supportkit-received-at",
         ) from None
     if at.tzinfo is None:
         raise EventError(
-            f"header received-at {value!r} has no UTC offset: add one (e.g. +00:00)",
-            field="received-at",
+            f"header X-Supportkit-Received-At {value!r} has no UTC offset: add one (e.g. +00:00)",
+            field="x-supportkit-received-at",
         )
     return at
 
@@ -80,8 +80,9 @@ class EmailChannel:
     :class:`~supportkit.exceptions.Ignored`, recorded on the ticket they refer to as a note
     when *noise* is ``"note"`` and dropped when ``"drop"``; mailing-list mail counts as bulk
     unless *allow_lists*. Mail from one of the desk's own *addresses* is always dropped.
-    A transport may pass the instant the mail arrived as the ``received-at`` header (ISO
-    8601); otherwise the message arrives at *clock*'s now.
+    A transport may pass the instant the mail arrived as the header
+    ``X-Supportkit-Received-At`` (ISO 8601, as the IMAP poller does); otherwise the message
+    arrives at *clock*'s now.
 
     Attachments' bytes go to *attachments* (their metadata, with the key it returns, to the
     message's ``metadata["attachments"]``); *raw_store* receives every raw message.

@@ -188,7 +188,7 @@ class ImapPoller:
         arrived = item.get(b"INTERNALDATE")
         headers: dict[str, str] = {}
         if isinstance(arrived, datetime) and arrived.tzinfo is not None:
-            headers["received-at"] = arrived.isoformat()
+            headers["x-supportkit-received-at"] = arrived.isoformat()
         try:
             self.desk.receive(self.channel, item[b"BODY[]"], headers)
         except EventError:  # a message that can never be read: mark it, do not retry it

@@ -7,6 +7,7 @@ malformed header reads as its raw text, broken MIME gives what can be read of it
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.header
 import email.policy
@@ -131,10 +132,8 @@ def _words(value: str) -> str:
         try:
             value = str(email.header.make_header(email.header.decode_header(value)))
         except Exception:  # a broken encoded word: the policy's parser is more forgiving
-            try:
+            with contextlib.suppress(Exception):  # too broken for it as well: keep the raw text
                 value = str(email.policy.default.header_factory("subject", value))
-            except Exception:  # too broken for it as well: keep the raw text
-                pass
     return " ".join(_unfold(value).split())
 
 
