@@ -1,5 +1,6 @@
-"""Fuzz the public constructors, ``from_dict`` forms, the scenario loader, channel ``parse``
-and the webhook plugin's ``verify_signature``: only a ``SupportkitError`` may escape.
+"""Fuzz the public constructors, ``from_dict`` forms, the scenario loader, channel ``parse``,
+the webhook plugin's ``verify_signature`` and the email channel's parser: only a
+``SupportkitError`` may escape.
 
 Add an entry point by adding a :class:`fuzzkit.Target` to ``TARGETS`` (see tests/fuzzkit.py);
 desk operations live in tests/test_fuzz_desk.py.
@@ -182,6 +183,46 @@ def _json_payload() -> st.SearchStrategy[Any]:
         required=("from", "timestamp"),
     )
     return st.one_of(fields, fields.map(lambda v: json.dumps(v, default=str)), st.binary())
+
+
+def _email_parse(payload: Any) -> None:
+    email = pytest.importorskip("supportkit_email")
+    email.EmailChannel().parse(payload, {})
+
+
+#: Pieces of mail that broke parsers before: folded and encoded headers, bad charsets and
+#: encodings, boundaries that never close, attachments, noise headers.
+_MAIL_LINES = st.sampled_from(
+    [
+        b"From: Jane <jane@example.com>\n",
+        b'From: "unbalanced <x@y.example>\n',
+        b"From: =?utf-8?q?J=C3=BC?= <j@example.com>\n",
+        b"Subject: =?utf-8?b?w6Q=?= =?x-bad?Q?zz?=\n",
+        b"Subject: Re: [#T-1]\n",
+        b"Message-ID: <m@example.com>\n",
+        b"References: <a@b> <c@d\n",
+        b"In-Reply-To: no-brackets@x\n",
+        b"Content-Type: multipart/mixed; boundary=zz\n",
+        b'Content-Type: text/html; charset="no-such\n',
+        b"Content-Type: message/rfc822\n",
+        b"Content-Transfer-Encoding: base64\n",
+        b"Content-Disposition: attachment; filename*=bad''%ZZ\n",
+        b"Auto-Submitted: auto-replied\n",
+        b"Return-Path: <>\n",
+        b" folded\n",
+        b"\n",
+        b"--zz\n",
+        b"--zz--\n",
+        b"> quoted\n",
+        b"=E4=ZZ=\n",
+        b"\xff\xfe\x00\n",
+    ]
+)
+
+
+def _mail() -> st.SearchStrategy[Any]:
+    raw = st.lists(_MAIL_LINES, max_size=24).map(b"".join)
+    return either(st.one_of(raw, raw.map(lambda b: b.decode("latin-1")), st.binary(max_size=64)))
 
 
 def _verify_signature(kw: dict[str, Any]) -> None:
@@ -469,6 +510,7 @@ TARGETS: dict[str, Target] = {
         _scenario,
     ),
     "JsonChannel.parse": Target(_json_payload(), _json_parse),
+    "email.EmailChannel.parse": Target(_mail(), _email_parse),
     "webhook.verify_signature": Target(
         kwargs_of(
             {
