@@ -76,6 +76,8 @@ def plugins(session: nox.Session) -> None:
         session.install("-e", with_test_extra(plugin))
     for plugin in PLUGINS:
         session.run("pytest", str(plugin / "tests"), "-p", "no:cacheprovider")
+    # The fuzz targets of the plugins' entry points (skipped by `tests`, where they are absent).
+    session.run("pytest", "tests/test_fuzz_integrations.py", "-p", "no:cacheprovider")
 
 
 def with_test_extra(plugin: Path) -> str:
