@@ -1748,7 +1748,7 @@ class SupportDesk:
 
     def outbox(self, status: str | None = None) -> list[OutboxMessage]:
         """The outbox messages (``"pending"``, ``"delivered"`` or ``"dead"`` ones if given)."""
-        if status not in _OUTBOX_STATUSES:
+        if not isinstance(status, str | None) or status not in _OUTBOX_STATUSES:
             raise ConfigurationError(
                 f"outbox status must be 'pending', 'delivered', 'dead' or None, got {status!r}"
             )
@@ -1764,8 +1764,9 @@ class SupportDesk:
                 f"prune_outbox(older_than=...) must be a timedelta of zero or more, "
                 f"got {older_than!r}"
             )
-        cutoff = self.clock.now() - older_than
-        return self.store.prune_outbox(to_epoch(cutoff, "prune_outbox cutoff", ConfigurationError))
+        # In epoch seconds: a huge older_than reaches before year 1, which a datetime cannot.
+        cutoff = to_epoch(self.clock.now()) - seconds(older_than, "older_than", ConfigurationError)
+        return self.store.prune_outbox(cutoff)
 
     def start(self, interval: float = 1.0, *, tick: bool = True) -> threading.Thread:
         """Start a background thread that delivers the outbox (and ticks) every *interval* s,
