@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import strategies as st
 
-from fuzzkit import Target, expect_typed, ident, instants, integers, junk, mostly, naive, run, text
+from fuzzkit import Target, expect_typed, ident, instants, integers, mostly, naive, run, text
 from supportkit import (
     FrozenClock,
     InboundMessage,
