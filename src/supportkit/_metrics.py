@@ -488,7 +488,9 @@ class _TicketFold:
 
     def __init__(self, first: TicketEvent, calendar: Any) -> None:
         # The ticket fold is the one place that decides whether a log is valid (ids, time
-        # order, lifecycle, closed tickets); this fold only accumulates the facts.
+        # order, lifecycle, closed tickets) and what the ticket's state is (assignee, group,
+        # tier, priority: an escalation to a target clears the assignee there, for one); this
+        # fold only accumulates the durations and counts, so the two cannot drift apart.
         self.check = _Fold.start(first)
         data = first.data
         self.id = first.ticket_id
@@ -496,10 +498,6 @@ class _TicketFold:
         self.created = self.last = first.ts
         self.status = Status.NEW
         self.channel: str = data["channel"]
-        self.priority = str(data["priority"].value)
-        self.tier: str | None = data["tier"]
-        self.group: str | None = data["group"]
-        self.agent: str | None = None
         self.tags: dict[str, None] = dict.fromkeys(data["tags"])
         self.opening = first.by is Role.AGENT  # an agent's first public message opens the ticket
         self.first_reply_at: int | None = None
@@ -546,20 +544,10 @@ class _TicketFold:
                 self._message(event.by, ts)
         elif kind == "status_changed":
             self._status(data["to"], ts)
-        elif kind == "assigned":
-            self.agent = data["agent"] or self.agent
-            self.group = data["group"] or self.group
-        elif kind == "handed_off":
-            self.group, self.agent = data["to"], None
         elif kind == "escalated":
             self.levels[data["level"]] = None
             if data.get("engineering"):  # a flagged level (say "rnd") counts as engineering too
                 self.levels[ENGINEERING] = None
-            self.group = data["target"] or self.group
-        elif kind == "priority_changed":
-            self.priority = str(data["to"].value)
-        elif kind == "tier_changed":
-            self.tier = data["to"]
         elif kind == "tagged":
             self.tags.update(dict.fromkeys(data["add"]))
             for tag in data["remove"]:
@@ -631,16 +619,17 @@ class _TicketFold:
             full, full_b = spans([(self.created, solved)])
             wait, wait_b = spans(self.wait)
         rating = self.rating
+        ticket = self.check
         return TicketFacts(
             ticket_id=self.id,
             created_at=self.created,
             as_of=as_of,
             status=self.status,
             channel=self.channel,
-            priority=self.priority,
-            tier=self.tier,
-            group=self.group,
-            agent=self.agent,
+            priority=ticket.priority.value,
+            tier=ticket.tier,
+            group=ticket.group,
+            agent=ticket.assignee,
             tags=tuple(self.tags.keys()),
             solved_at=solved,
             first_reply=frt,

@@ -1,0 +1,62 @@
+"""Metrics facts come from the one ticket fold, so they cannot drift from ``Ticket``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from supportkit import Ticket, TicketEvent, TicketFacts, metrics_report
+
+T0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
+
+
+def ev(kind: str, minute: int, by: str = "agent", **data: Any) -> TicketEvent:
+    return TicketEvent(kind, ticket_id="T-1", at=T0 + timedelta(minutes=minute), by=by, data=data)
+
+
+def test_an_escalation_to_a_target_clears_the_assignee_in_metrics_too() -> None:
+    """Ticket.from_events clears the assignee when an escalation names a target team; the
+    metrics fold kept the old agent, so the ticket landed under ann in every agent grouping."""
+    log = [
+        ev("created", 0, by="customer", channel="email"),
+        ev("assigned", 1, agent="ann"),
+        ev("message", 2, body="looking"),
+        ev("escalated", 3, level="L2", target="tier2", reason="stuck"),
+        ev("status_changed", 4, to="solved"),
+    ]
+    ticket = Ticket.from_events(log)
+    facts = TicketFacts.from_events(log)
+    assert (None, "tier2") == (ticket.assignee, ticket.group)
+    assert (ticket.assignee, ticket.group) == (facts.agent, facts.group)
+    report = metrics_report([facts], ["agent"])
+    assert [(None,)] == [row.key for row in report.table("agent")]
+
+
+STEPS = st.lists(
+    st.one_of(
+        st.builds(lambda a: ("assigned", {"agent": a}), st.sampled_from(["ann", "bob"])),
+        st.builds(lambda g: ("assigned", {"group": g}), st.sampled_from(["l1", "l2"])),
+        st.builds(
+            lambda t: ("escalated", {"level": "L2", "target": t, "reason": "r"}),
+            st.sampled_from([None, "tier2"]),
+        ),
+        st.builds(lambda p: ("priority_changed", {"to": p}), st.sampled_from(["low", "high"])),
+        st.builds(lambda t: ("tier_changed", {"to": t}), st.sampled_from([None, "gold"])),
+    ),
+    max_size=8,
+)
+
+
+@given(STEPS)
+def test_facts_state_equals_the_ticket_fold(steps: list[tuple[str, dict[str, Any]]]) -> None:
+    """For any sequence of assignments, escalations, priority and tier changes, the facts'
+    agent, group, tier and priority are the ticket's."""
+    log = [ev("created", 0, by="customer", channel="email")]
+    log += [ev(kind, n, **data) for n, (kind, data) in enumerate(steps, 1)]
+    ticket = Ticket.from_events(log)
+    facts = TicketFacts.from_events(log)
+    expected = (ticket.assignee, ticket.group, ticket.tier, ticket.priority.value)
+    assert expected == (facts.agent, facts.group, facts.tier, facts.priority)
