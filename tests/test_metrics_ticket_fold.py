@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -60,3 +61,22 @@ def test_facts_state_equals_the_ticket_fold(steps: list[tuple[str, dict[str, Any
     facts = TicketFacts.from_events(log)
     expected = (ticket.assignee, ticket.group, ticket.tier, ticket.priority.value)
     assert expected == (facts.agent, facts.group, facts.tier, facts.priority)
+
+
+def test_a_session_ticket_created_without_its_ticket_id_is_refused() -> None:
+    """A ticket_created session event without data['ticket_id'] counted as deflected (the
+    session viewed an article and seemed to create no ticket): it is an EventError now."""
+    from supportkit import EventError, SessionEvent, SessionFacts
+
+    with pytest.raises(EventError) as caught:
+        SessionEvent("ticket_created", session_id="s1", at=T0)
+    assert "ticket_id" == caught.value.field
+    with pytest.raises(EventError):
+        SessionEvent.from_dict(
+            {"v": 1, "kind": "ticket_created", "session_id": "s1", "at": T0.isoformat()}
+        )
+    events = [
+        SessionEvent("article_viewed", session_id="s1", at=T0, data={"article": "a"}),
+        SessionEvent("ticket_created", session_id="s1", at=T0, data={"ticket_id": "T-9"}),
+    ]
+    assert not SessionFacts.from_events(events).deflected

@@ -745,12 +745,24 @@ class SessionEvent:
 
     @kind.validator
     def _check_kind(self, _attribute: attrs.Attribute[str], value: str) -> None:
-        if value not in _SESSION_KINDS:
+        if not isinstance(value, str) or value not in _SESSION_KINDS:
             raise EventError(
                 f"unknown session event kind {value!r}: use one of {', '.join(_SESSION_KINDS)}",
-                kind=value,
+                kind=value if isinstance(value, str) else None,
                 field="kind",
             )
+
+    def __attrs_post_init__(self) -> None:
+        if self.kind == "ticket_created":
+            ticket_id = self.data.get("ticket_id")
+            if not isinstance(ticket_id, str) or not ticket_id:
+                # Without it the session would count as deflected though it became a ticket.
+                raise EventError(
+                    "session event ticket_created needs data['ticket_id'], the ticket the "
+                    f"session became (a non-empty string), got {ticket_id!r}",
+                    kind=self.kind,
+                    field="ticket_id",
+                )
 
     @property
     def ts(self) -> int:
