@@ -80,3 +80,23 @@ def test_a_session_ticket_created_without_its_ticket_id_is_refused() -> None:
         SessionEvent("ticket_created", session_id="s1", at=T0, data={"ticket_id": "T-9"}),
     ]
     assert not SessionFacts.from_events(events).deflected
+
+
+def test_a_goal_trend_orders_hours_by_instant_across_a_fall_back_night() -> None:
+    """In Europe/Berlin, 2025-10-26 02:00 happens twice: "02:00+02:00" (00:00 UTC) then
+    "02:00+01:00" (01:00 UTC). Ordered as text the later hour came first, so the goal read its
+    value, met and change from the wrong hour."""
+    from supportkit import Goal
+
+    def created(ticket_id: str, when: datetime) -> TicketFacts:
+        event = TicketEvent("created", ticket_id=ticket_id, at=when, data={"channel": "web"})
+        return TicketFacts.from_events([event])
+
+    utc_midnight = datetime(2025, 10, 26, 0, 30, tzinfo=UTC)
+    facts = [created("T-a", utc_midnight)]
+    facts += [created(f"T-{n}", utc_midnight + timedelta(hours=1)) for n in range(3)]
+    goal = Goal("incoming", 2, period="hour")
+    report = metrics_report(facts, ["all"], goals=[goal], tz="Europe/Berlin")
+    [result] = report.goals
+    assert (("2025-10-26T02:00+02:00", 1.0), ("2025-10-26T02:00+01:00", 3.0)) == result.trend
+    assert (3.0, False, 2.0) == (result.value, result.met, result.change)

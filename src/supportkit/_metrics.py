@@ -1723,6 +1723,14 @@ def _row_metrics(acc: _Acc, exact: bool) -> dict[str, float | int | None]:
     return out
 
 
+def _period_instant(label: str) -> tuple[float, str]:
+    """A period label's place in time: an hour's instant (its label has an offset); days, weeks
+    and months sort as their labels do."""
+    if "T" in label:
+        return datetime.fromisoformat(label).timestamp(), label
+    return 0.0, label
+
+
 def _evaluate(goal: Goal, rows: Sequence[GroupMetrics]) -> GoalResult:
     group = goal.group_key
     n = len(group)
@@ -1733,6 +1741,9 @@ def _evaluate(goal: Goal, rows: Sequence[GroupMetrics]) -> GoalResult:
         value = _number(mine[0].metrics.get(goal.metric)) if mine else None
         met = goal.met_by(value)
         return GoalResult(goal, value, goal.target, met, None if met is None else float(met))
+    # In time order: hour labels carry their offset, so across a fall-back night the later
+    # "02:00+01:00" sorts before the earlier "02:00+02:00" as text.
+    mine.sort(key=lambda r: _period_instant(str(r.key[n])))
     trend = tuple((str(r.key[n]), _number(r.metrics.get(goal.metric))) for r in mine)
     judged = [goal.met_by(v) for _, v in trend if v is not None]
     values = [v for _, v in trend if v is not None]
