@@ -39,6 +39,10 @@ _ANGLE_ADDRESS = re.compile(r"<([^\s<>()\[\],;:\"@]+@[^\s<>()\[\],;:\"@]+)>")
 _ADDRESS = re.compile(r"[^\s<>()\[\],;:\"@]+@[^\s<>()\[\],;:\"@]+\Z")
 _CTYPE = re.compile(r"\s*([a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+)", re.IGNORECASE)
 _CHARSET = re.compile(r";\s*charset\s*=\s*(?:\"([^\"]*)\"|([^;\s]+))", re.IGNORECASE)
+_SIMPLE_ADDRESS = re.compile(
+    r'\s*(?:"?([^"<>,;:()\\@\[\]]*?)"?\s*<([^\s<>()\[\],;:"@]+@[^\s<>()\[\],;:"@]+)>'
+    r'|([^\s<>()\[\],;:"@]+@[^\s<>()\[\],;:"@]+))\s*\Z'
+)
 _ID = re.compile(r"<([^<>\s]{1,500})>")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -141,6 +145,10 @@ def _addresses(raw: str | None) -> list[tuple[str, str]]:
     """``(display name, address)`` pairs of an address header; broken ones read leniently."""
     if not raw:
         return []
+    simple = _SIMPLE_ADDRESS.match(raw)
+    if simple:  # the common one-address forms, without the general parser's cost
+        name, address = simple.group(1) or "", (simple.group(2) or simple.group(3)).lower()
+        return [(_words(name.strip()), address)]
     found = []
     for name, address in email.utils.getaddresses([raw]):
         address = _unfold(address).lower()
