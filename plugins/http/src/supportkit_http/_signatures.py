@@ -1,0 +1,98 @@
+"""Who may post to ``/inbound/{channel}``: signature schemes and the replay key they yield.
+
+A :class:`SignatureScheme` checks one request (its headers, raw body and the receiver's clock)
+against a channel's secret and returns a :class:`Signed` (the key that identifies the request
+for replay protection and the instant until which that key must be remembered), or ``None``
+when the request is not authentic or not fresh. :class:`SupportkitSignature` is the scheme the
+``supportkit-webhook`` notifier signs with (its :func:`~supportkit_webhook.verify_signature` does
+the check); :class:`SlackSignature` shows a provider's own scheme (Slack's ``v0=``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
+
+import attrs
+from supportkit_webhook import TOLERANCE, verify_signature
+
+__all__ = ["SignatureScheme", "Signed", "SlackSignature", "SupportkitSignature"]
+
+
+@attrs.frozen
+class Signed:
+    """An authentic, fresh request: ``key`` identifies it (a second request with the same key
+    within the window is a replay) and ``until`` (unix seconds) is when the key may be
+    forgotten, because the signature has gone stale by then."""
+
+    key: str
+    until: int
+
+
+@runtime_checkable
+class SignatureScheme(Protocol):
+    """How one provider signs its webhooks.
+
+    *headers* has lower-case names; *body* is the raw request body and *now* the receiver's
+    unix time. Return ``None`` for a request that is unsigned, forged or stale (the app
+    answers 401), else a :class:`Signed`. Compare signatures in constant time.
+    """
+
+    def verify(
+        self, secret: str, headers: Mapping[str, str], body: bytes, now: float
+    ) -> Signed | None:
+        """Check one request; ``None`` refuses it."""
+        ...
+
+
+@attrs.frozen
+class SupportkitSignature:
+    """supportkit's own scheme, as the webhook notifier signs: ``X-Supportkit-Timestamp`` (unix
+    seconds) and ``X-Supportkit-Signature: sha256=<hex HMAC-SHA256(secret, "<ts>.<body>")>``,
+    refused more than *tolerance* seconds (five minutes) away from the receiver's clock."""
+
+    tolerance: int = TOLERANCE
+
+    def verify(
+        self, secret: str, headers: Mapping[str, str], body: bytes, now: float
+    ) -> Signed | None:
+        """Check the request with :func:`supportkit_webhook.verify_signature`."""
+        timestamp = headers.get("x-supportkit-timestamp")
+        signature = headers.get("x-supportkit-signature")
+        if not verify_signature(secret, timestamp, body, signature, now, tolerance=self.tolerance):
+            return None
+        assert timestamp is not None and signature is not None  # verified above
+        return Signed(key=signature, until=int(timestamp) + self.tolerance)
+
+
+@attrs.frozen
+class SlackSignature:
+    """Slack's request signing: ``X-Slack-Request-Timestamp`` and ``X-Slack-Signature:
+    v0=<hex HMAC-SHA256(signing secret, "v0:<ts>:<body>")>``, refused more than *tolerance*
+    seconds (five minutes, as Slack advises) away from the receiver's clock."""
+
+    tolerance: int = TOLERANCE
+
+    def verify(
+        self, secret: str, headers: Mapping[str, str], body: bytes, now: float
+    ) -> Signed | None:
+        """Check the request as Slack documents it."""
+        timestamp = headers.get("x-slack-request-timestamp", "")
+        signature = headers.get("x-slack-signature", "")
+        if (
+            not (timestamp.isascii() and timestamp.isdigit())
+            or abs(now - int(timestamp)) > self.tolerance
+        ):
+            return None
+        expected = "v0=" + slack_digest(secret, timestamp, body)
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
+            return None
+        return Signed(key=signature, until=int(timestamp) + self.tolerance)
+
+
+def slack_digest(secret: str, timestamp: str, body: bytes) -> str:
+    """The hex HMAC-SHA256 Slack signs a request with (without the ``v0=`` prefix)."""
+    message = f"v0:{timestamp}:".encode() + body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
