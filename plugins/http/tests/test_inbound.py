@@ -28,7 +28,9 @@ async def test_signed_webhook_is_ingested(desk: SupportDesk) -> None:
         response = await http.post("/inbound/json", content=body, headers=signed(body))
     assert response.status_code == 202
     data = response.json()
-    assert data["duplicate"] is False and data["ignored"] is None and data["created"] is True
+    assert data["duplicate"] is False
+    assert data["ignored"] is None
+    assert data["created"] is True
     assert [t.id for t in desk.tickets()] == [data["ticket_id"]]
     assert desk.ticket(data["ticket_id"]).customer == "ada@example.com"
 
@@ -57,7 +59,8 @@ async def test_invalid_payload_is_a_problem_naming_the_field(desk: SupportDesk) 
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
     assert (problem["status"], problem["field"]) == (400, "sender")
-    assert problem["type"] == "about:blank" and "sender" in problem["detail"]
+    assert problem["type"] == "about:blank"
+    assert "sender" in problem["detail"]
     assert desk.tickets() == []
 
 
@@ -154,7 +157,8 @@ async def test_unsigned_requests_refused_unless_the_channel_is_open(desk: Suppor
         refused = await http.post("/inbound/chat", content=chat())
     async with client(app_for(desk, open_channels=["chat"])) as http:
         taken = await http.post("/inbound/chat", content=chat())
-    assert refused.status_code == 401 and "open_channels" in refused.json()["detail"]
+    assert refused.status_code == 401
+    assert "open_channels" in refused.json()["detail"]
     assert taken.status_code == 202
 
 
@@ -287,5 +291,6 @@ def test_supportkit_scheme_is_the_webhook_plugins() -> None:
     body = b'{"kind":"ticket_created"}'
     headers = {"x-supportkit-timestamp": str(NOW), "x-supportkit-signature": sign("k", NOW, body)}
     signed_request = SupportkitSignature().verify("k", headers, body, NOW)
-    assert signed_request is not None and signed_request.until == NOW + 300
+    assert signed_request is not None
+    assert signed_request.until == NOW + 300
     assert SupportkitSignature().verify("other", headers, body, NOW) is None

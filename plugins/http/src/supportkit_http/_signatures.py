@@ -63,7 +63,8 @@ class SupportkitSignature:
         signature = headers.get("x-supportkit-signature")
         if not verify_signature(secret, timestamp, body, signature, now, tolerance=self.tolerance):
             return None
-        assert timestamp is not None and signature is not None  # verified above
+        assert timestamp is not None
+        assert signature is not None
         return Signed(key=signature, until=int(timestamp) + self.tolerance)
 
 
