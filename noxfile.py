@@ -72,12 +72,19 @@ def typing(session: nox.Session) -> None:
 def plugins(session: nox.Session) -> None:
     """Downstream tests: install each package in plugins/ beside the core and run its tests."""
     session.install("-e", ".", *group("tests"))
-    for plugin in PLUGINS:
-        session.install("-e", with_test_extra(plugin))
+    # One pip call, so a plugin that depends on another (supportkit-http on supportkit-webhook)
+    # gets it from this checkout.
+    session.install(*(arg for plugin in PLUGINS for arg in ("-e", with_test_extra(plugin))))
     for plugin in PLUGINS:
         session.run("pytest", str(plugin / "tests"), "-p", "no:cacheprovider")
     # The fuzz targets of the plugins' entry points (skipped by `tests`, where they are absent).
-    session.run("pytest", "tests/test_fuzz_integrations.py", "-p", "no:cacheprovider")
+    session.run(
+        "pytest",
+        "tests/test_fuzz_integrations.py",
+        "tests/test_fuzz_http.py",
+        "-p",
+        "no:cacheprovider",
+    )
 
 
 def with_test_extra(plugin: Path) -> str:

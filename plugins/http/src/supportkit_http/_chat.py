@@ -31,10 +31,11 @@ from supportkit import (
     EventError,
     InboundMessage,
     IntegrationError,
+    OutboundReply,
     SupportDesk,
     SystemClock,
 )
-from supportkit.typing import OutboundReply, PluginState
+from supportkit.typing import PluginState
 
 __all__ = ["CONVERSATION", "ChatChannel", "ConversationLog"]
 
@@ -108,8 +109,8 @@ class ChatChannel:
             digest = hashlib.sha256(raw).hexdigest()[:24]
         else:
             data = payload
-            digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode())
-            digest = digest.hexdigest()[:24]
+            canonical = json.dumps(payload, sort_keys=True, default=str).encode()
+            digest = hashlib.sha256(canonical).hexdigest()[:24]
         if not isinstance(data, Mapping):
             raise EventError("chat payload must be a JSON object", field="body")
         conversation = _text(data, "conversation_id")
