@@ -195,7 +195,7 @@ class _FrontDoor:
         limit = self.limits.get(channel, self.limits["*"])
         body = await _read(request, limit)
         headers = {name.lower(): value for name, value in request.headers.items()}
-        replay_key = None
+        replay_key = replay_until = None
         if channel not in self.open_channels:
             secret = self.secrets.get(channel)
             signed = None
@@ -212,22 +212,33 @@ class _FrontDoor:
                     "for it or list it in open_channels)",
                 )
             replay_key = f"{channel}:{signed.key}"
-            until = datetime.fromtimestamp(signed.until, UTC)
-            state = self.desk.plugin_state(_REPLAY_NAMESPACE)
-            fresh = await run_in_threadpool(state.put_new, replay_key, 1, expires_at=until)
-            if not fresh:
-                raise _Problem(409, "Conflict", "this signature was used before (a replay)")
+            replay_until = datetime.fromtimestamp(signed.until, UTC)
+        # One trip to the thread pool for all the store work (a hop costs more than the check).
+        result = await run_in_threadpool(
+            self._receive, channel, body, headers, replay_key, replay_until
+        )
+        return JSONResponse(_ingested(result), 202)
+
+    def _receive(
+        self,
+        channel: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        replay_key: str | None,
+        replay_until: datetime | None,
+    ) -> IngestResult:
+        """Remember the signature (refusing a replay), then parse and ingest the payload."""
+        state = self.desk.plugin_state(_REPLAY_NAMESPACE)
+        if replay_key is not None and not state.put_new(replay_key, 1, expires_at=replay_until):
+            raise _Problem(409, "Conflict", "this signature was used before (a replay)")
         try:
-            result = await run_in_threadpool(self.desk.receive, channel, body, headers)
+            return self.desk.receive(channel, body, headers)
         except EventError as exc:
             raise _Problem(400, "Invalid payload", str(exc), field=exc.field) from None
         except BaseException:
             if replay_key is not None:  # not processed: let the provider retry the same request
-                await run_in_threadpool(
-                    self.desk.plugin_state(_REPLAY_NAMESPACE).delete, replay_key
-                )
+                state.delete(replay_key)
             raise
-        return JSONResponse(_ingested(result), 202)
 
     # --- chat ----------------------------------------------------------------------------------
 
