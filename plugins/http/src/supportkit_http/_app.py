@@ -292,7 +292,8 @@ class _FrontDoor:
     def _dashboard_data(self) -> dict[str, Any]:
         desk = self.desk
         at = desk.clock.now()
-        overall = desk.metrics(("all",), at=at).row("all").metrics
+        report = desk.metrics(("all", "tier"), at=at)
+        overall = report.row("all").metrics
         steps = {step.ticket_id: step for step in desk.next_steps(at)}
         tickets = [_open(ticket, desk, at) for ticket in desk.tickets() if ticket.status in _OPEN]
         tickets.sort(key=_by_due)
@@ -300,11 +301,15 @@ class _FrontDoor:
             step = steps.get(row["id"])
             row["next_step"] = None if step is None else _step(step)
         dead = len(desk.outbox("dead"))
-        kpis = {name: overall.get(name) for name in _KPIS}
+        tiers = [
+            {"tier": row.key[0], **{name: row.metrics.get(name) for name in _KPIS}}
+            for row in report.table("tier")
+        ]
         return {
             "title": self.title,
             "at": at.isoformat(),
-            "kpis": kpis,
+            "kpis": {name: overall.get(name) for name in _KPIS},
+            "tiers": tiers,
             "dead_letters": dead,
             "tickets": tickets,
         }

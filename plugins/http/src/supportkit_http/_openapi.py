@@ -228,11 +228,12 @@ _PATHS: dict[str, Any] = {
         "read",
         {
             "type": "object",
-            "required": ["at", "kpis", "tickets", "dead_letters"],
+            "required": ["at", "kpis", "tiers", "tickets", "dead_letters"],
             "properties": {
                 "title": _TEXT,
                 "at": {"type": "string", "format": "date-time"},
                 "kpis": {"type": "object"},
+                "tiers": {"type": "array", "items": {"type": "object"}},
                 "dead_letters": {"type": "integer"},
                 "tickets": {"type": "array", "items": _ref("QueueRow")},
             },
