@@ -36,7 +36,6 @@ CONFIG_SCHEMA: Mapping[str, Any] = {
         },
         "tokens": {
             "type": "object",
-            "description": "hash_token(token) -> scopes",
             "additionalProperties": {"type": "array", "items": {"type": "string"}},
         },
         "schemes": {
