@@ -49,8 +49,8 @@ async def test_a_redelivered_chat_message_is_a_duplicate(desk: SupportDesk) -> N
 @pytest.mark.parametrize(
     ("payload", "field"),
     [
-        (b"not json", "body"),
-        (b"[1, 2]", "body"),
+        (b"not json", "payload"),
+        (b"[1, 2]", "payload"),
         (json.dumps({"visitor": "v", "text": "t"}).encode(), "conversation_id"),
         (
             json.dumps({"conversation_id": "short", "visitor": "v", "text": "t"}).encode(),

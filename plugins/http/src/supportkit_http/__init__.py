@@ -14,8 +14,8 @@ mount in a FastAPI, Starlette, Litestar or Django (ASGI) application:
   escalate) with hashed bearer tokens and scopes, described at ``/openapi.json``.
 - ``GET /``: a self-contained live dashboard.
 
-``supportkit serve`` (this package's :class:`ServeCommand`) runs it with uvicorn from the
-configuration file.
+``supportkit serve`` (uvicorn, from the configuration file) is not here yet: it needs the core's
+configuration loader (``SupportDesk.from_config``).
 """
 
 from __future__ import annotations
@@ -28,15 +28,12 @@ from supportkit.typing import Channel
 from ._app import create_app
 from ._auth import SCOPES, hash_token
 from ._chat import ChatChannel, ConversationLog
-from ._serve import CONFIG_SCHEMA, ServeCommand
 from ._signatures import SignatureScheme, Signed, SlackSignature, SupportkitSignature
 
 __all__ = [
-    "CONFIG_SCHEMA",
     "SCOPES",
     "ChatChannel",
     "ConversationLog",
-    "ServeCommand",
     "SignatureScheme",
     "Signed",
     "SlackSignature",

@@ -510,7 +510,7 @@ def _ingested(result: IngestResult) -> dict[str, Any]:
         "ticket_id": result.ticket_id,
         "duplicate": result.duplicate,
         "created": result.created,
-        "ignored": getattr(result, "ignored", None),
+        "ignored": result.ignored,
     }
 
 

@@ -105,14 +105,14 @@ class ChatChannel:
             try:
                 data = json.loads(raw)
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise EventError(f"chat payload is not JSON: {exc}", field="body") from None
+                raise EventError(f"chat payload is not JSON: {exc}", field="payload") from None
             digest = hashlib.sha256(raw).hexdigest()[:24]
         else:
             data = payload
             canonical = json.dumps(payload, sort_keys=True, default=str).encode()
             digest = hashlib.sha256(canonical).hexdigest()[:24]
         if not isinstance(data, Mapping):
-            raise EventError("chat payload must be a JSON object", field="body")
+            raise EventError("chat payload must be a JSON object", field="payload")
         conversation = _text(data, "conversation_id")
         if not CONVERSATION.fullmatch(conversation):
             raise EventError(
