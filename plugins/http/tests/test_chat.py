@@ -142,3 +142,26 @@ def test_delivery_is_idempotent_per_reply(desk: SupportDesk) -> None:
     assert channel.send(reply) == channel.send(reply)
     assert len(ConversationLog.of(desk).read(CONVERSATION)) == 1
     assert message.status == "delivered"
+
+
+async def test_a_closed_conversation_continues_in_one_follow_up(desk: SupportDesk) -> None:
+    """After the conversation's ticket is closed, the next message opens one follow-up ticket
+    and later messages join it (not one follow-up each); replies there reach the widget."""
+    first = f"chat-{CONVERSATION}"
+    async with client(open_app(desk)) as http:
+        await http.post("/inbound/chat", content=chat(text="Hi", message_id="1"))
+        desk.set_status(first, "solved")
+        desk.set_status(first, "closed")
+        again = [
+            (await http.post("/inbound/chat", content=chat(text=t, message_id=t))).json()
+            for t in ("back again", "still there?")
+        ]
+        follow_up = again[0]["ticket_id"]
+        await http.post(f"/api/tickets/{follow_up}/reply", json={"body": "Yes!", "agent": "al"})
+        desk.deliver()
+        replies = (await http.get(f"/conversations/{CONVERSATION}/messages")).json()
+    assert follow_up != first
+    assert [r["ticket_id"] for r in again] == [follow_up, follow_up]
+    assert [r["created"] for r in again] == [True, False]
+    assert f"follow-up:{first}" in desk.ticket(follow_up).tags
+    assert [(m["ticket_id"], m["text"]) for m in replies["messages"]] == [(follow_up, "Yes!")]

@@ -14,26 +14,30 @@ mount in a FastAPI, Starlette, Litestar or Django (ASGI) application:
   escalate) with hashed bearer tokens and scopes, described at ``/openapi.json``.
 - ``GET /``: a self-contained live dashboard.
 
-``supportkit serve`` (uvicorn, from the configuration file) is not here yet: it needs the core's
-configuration loader (``SupportDesk.from_config``).
+``supportkit serve`` (this package's :class:`ServeCommand`) runs it with uvicorn from the
+configuration file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from supportkit import hookimpl
-from supportkit.typing import Channel
+from supportkit.typing import Channel, Command
 
 from ._app import create_app
 from ._auth import SCOPES, hash_token
 from ._chat import ChatChannel, ConversationLog
+from ._serve import CONFIG_SCHEMA, ServeCommand
 from ._signatures import SignatureScheme, Signed, SlackSignature, SupportkitSignature
 
 __all__ = [
+    "CONFIG_SCHEMA",
     "SCOPES",
     "ChatChannel",
     "ConversationLog",
+    "ServeCommand",
     "SignatureScheme",
     "Signed",
     "SlackSignature",
@@ -47,3 +51,15 @@ __all__ = [
 def supportkit_register_channels(register: Callable[[str, Channel], None]) -> None:
     """The entry-point plugin: a fresh :class:`ChatChannel` named ``"chat"`` for each desk."""
     register("chat", ChatChannel())
+
+
+@hookimpl
+def supportkit_register_commands(register: Callable[[str, Command], None]) -> None:
+    """The entry-point plugin: ``supportkit serve``."""
+    register("serve", ServeCommand())
+
+
+@hookimpl
+def supportkit_config_section(register: Callable[[str, Mapping[str, Any]], None]) -> None:
+    """The entry-point plugin: the ``[plugins.http]`` table (:data:`CONFIG_SCHEMA`)."""
+    register("http", CONFIG_SCHEMA)

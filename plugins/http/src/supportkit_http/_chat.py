@@ -7,8 +7,11 @@ Inbound, ``POST /inbound/chat`` takes a JSON object::
 
 ``visitor`` may also be a plain string (the visitor's id or e-mail address); ``message_id``
 (default: a digest of the body, so a re-delivery is the same message), ``sent_at`` (default:
-the desk's clock), ``subject`` and ``email`` (the visitor's address) are optional. Every
-message of a conversation goes into the ticket ``chat-<conversation_id>``.
+the desk's clock), ``subject`` and ``email`` (the visitor's address) are optional. A
+conversation's messages go into the ticket ``chat-<conversation_id>``; once that ticket is
+closed, the next message opens a follow-up ticket and the ones after it join the follow-up
+(each message references the conversation's previous one, which the desk's message index
+maps to its ticket).
 
 Outbound, an agent's public reply on such a ticket is delivered by the desk's outbox to
 :meth:`ChatChannel.send`, which appends it to the conversation's log in the desk's plugin
@@ -77,6 +80,13 @@ class ConversationLog:
             number += 1
         return items
 
+    def latest(self, conversation: str, message_id: str) -> str | None:
+        """The id of the conversation's previous inbound message; *message_id* becomes it."""
+        previous = self._state.get(f"latest:{conversation}")
+        if previous != message_id:
+            self._state.put(f"latest:{conversation}", message_id)
+        return previous if isinstance(previous, str) and previous != message_id else None
+
     def sent(self, key: str) -> bool:
         """Whether the reply with idempotency *key* was delivered already; mark it if not."""
         return not self._state.put_new(f"sent:{key}", True)
@@ -131,8 +141,13 @@ class ChatChannel:
         message_id = data.get("message_id", digest)
         if not isinstance(message_id, str | int) or isinstance(message_id, bool):
             raise EventError("chat message_id must be a string or a number", field="message_id")
+        full_id = f"{conversation}/{message_id}"
+        # The previous message of the conversation, so the desk threads this one into the
+        # ticket that one went to (a follow-up ticket once the conversation's ticket closed).
+        previous = None if self._log is None else self._log.latest(conversation, full_id)
         return InboundMessage(
-            message_id=f"{conversation}/{message_id}",
+            message_id=full_id,
+            references=() if previous is None else (previous,),
             channel="chat",
             sender=email if isinstance(email, str) and email else sender,
             at=self._sent_at(data.get("sent_at")),
@@ -149,7 +164,8 @@ class ChatChannel:
         conversation = conversation_of(reply.ticket.id, reply.in_reply_to)
         if conversation is None:
             raise IntegrationError(
-                f"chat: ticket {reply.ticket.id} names no chat conversation to deliver to"
+                f"chat: ticket {reply.ticket.id} names no chat conversation to deliver to",
+                permanent=True,  # retrying cannot find one: dead-letter it at once
             )
         message_id = f"{conversation}/agent-{reply.key}"
         if not self._log.sent(reply.key):
