@@ -86,12 +86,17 @@ def create_app(
     Raises :class:`~supportkit.ConfigurationError` for a channel the desk does not have, a
     channel both signed and open, an empty secret, or a limit that is not a positive number.
     """
+    if not isinstance(desk, SupportDesk):
+        raise ConfigurationError(f"create_app needs a supportkit.SupportDesk, got {desk!r}")
     known = set(desk.channel_names())
-    for what, names in (("secrets", secrets), ("open_channels", open_channels)):
-        if isinstance(names, str):
-            raise ConfigurationError(f"{what} must be a collection of channel names, not a str")
+    if not isinstance(secrets, Mapping):
+        raise ConfigurationError(f"secrets must map channel names to secrets, got {secrets!r}")
+    if isinstance(open_channels, str | bytes) or not isinstance(open_channels, Iterable):
+        raise ConfigurationError(f"open_channels must be a list of names, got {open_channels!r}")
+    open_channels = list(open_channels)
+    for what, names in (("secrets", list(secrets)), ("open_channels", open_channels)):
         for name in names:
-            if name not in known:
+            if not isinstance(name, str) or name not in known:
                 raise ConfigurationError(
                     f"{what}: channel {name!r} is not registered with the desk (it has "
                     f"{', '.join(sorted(known)) or 'none'})"
@@ -107,7 +112,20 @@ def create_app(
     for name, limit in limits.items():
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ConfigurationError(f"max_body[{name!r}] must be a positive int, got {limit!r}")
-    if not refresh > 0:
+    schemes = {} if schemes is None else schemes
+    if not isinstance(schemes, Mapping) or not all(
+        isinstance(scheme, SignatureScheme) for scheme in schemes.values()
+    ):
+        raise ConfigurationError(
+            f"schemes must map channel names to signature schemes (objects with verify()), "
+            f"got {schemes!r}"
+        )
+    unsigned = sorted(set(schemes) - set(secrets))
+    if unsigned:
+        raise ConfigurationError(f"schemes: channel {unsigned[0]!r} has no secret in secrets")
+    if not isinstance(title, str):
+        raise ConfigurationError(f"title must be a string, got {title!r}")
+    if isinstance(refresh, bool) or not isinstance(refresh, int | float) or not refresh > 0:
         raise ConfigurationError(f"refresh must be a positive number of seconds, got {refresh!r}")
     front = _FrontDoor(
         desk,
@@ -115,7 +133,7 @@ def create_app(
         open_channels=frozenset(open_channels),
         limits=limits,
         tokens=Tokens(tokens),
-        schemes={**dict.fromkeys(secrets, SupportkitSignature()), **(schemes or {})},
+        schemes={**dict.fromkeys(secrets, SupportkitSignature()), **schemes},
         title=title,
         refresh=refresh,
     )

@@ -36,15 +36,19 @@ class Tokens:
     def __init__(self, tokens: Mapping[str, Iterable[str]] | None) -> None:
         self.enabled = tokens is not None
         self._levels: dict[str, int] = {}
+        if tokens is not None and not isinstance(tokens, Mapping):
+            raise ConfigurationError(
+                f"tokens must map hash_token(token) to a list of scopes, got {tokens!r}"
+            )
         for digest, scopes in (tokens or {}).items():
             if not isinstance(digest, str) or not _HASH.fullmatch(digest):
                 raise ConfigurationError(
                     f"tokens: key {digest!r} is not a SHA-256 hex digest: configure "
                     "supportkit_http.hash_token(token), never the token itself"
                 )
-            names = [scopes] if isinstance(scopes, str) else list(scopes)
-            unknown = sorted(set(names) - set(SCOPES))
-            if unknown or not names:
+            names = [scopes] if isinstance(scopes, str) else scopes
+            names = list(names) if isinstance(names, Iterable) else []
+            if not names or not all(isinstance(n, str) and n in SCOPES for n in names):
                 raise ConfigurationError(
                     f"tokens: scopes {names!r} of token {digest[:8]}...: use one or more of "
                     f"{', '.join(SCOPES)}"

@@ -119,7 +119,10 @@ class ChatChannel:
             digest = hashlib.sha256(raw).hexdigest()[:24]
         else:
             data = payload
-            canonical = json.dumps(payload, sort_keys=True, default=str).encode()
+            try:
+                canonical = json.dumps(payload, sort_keys=True, default=str).encode()
+            except (TypeError, ValueError) as exc:  # keys of mixed types, a circular value
+                raise EventError(f"chat payload is not JSON: {exc}", field="payload") from None
             digest = hashlib.sha256(canonical).hexdigest()[:24]
         if not isinstance(data, Mapping):
             raise EventError("chat payload must be a JSON object", field="payload")

@@ -59,8 +59,8 @@ class SupportkitSignature:
         self, secret: str, headers: Mapping[str, str], body: bytes, now: float
     ) -> Signed | None:
         """Check the request with :func:`supportkit_webhook.verify_signature`."""
-        timestamp = headers.get("x-supportkit-timestamp")
-        signature = headers.get("x-supportkit-signature")
+        timestamp = _header(headers, "x-supportkit-timestamp")
+        signature = _header(headers, "x-supportkit-signature")
         if not verify_signature(secret, timestamp, body, signature, now, tolerance=self.tolerance):
             return None
         assert timestamp is not None
@@ -80,11 +80,16 @@ class SlackSignature:
         self, secret: str, headers: Mapping[str, str], body: bytes, now: float
     ) -> Signed | None:
         """Check the request as Slack documents it."""
-        timestamp = headers.get("x-slack-request-timestamp", "")
-        signature = headers.get("x-slack-signature", "")
-        if (
-            not (timestamp.isascii() and timestamp.isdigit())
-            or abs(now - int(timestamp)) > self.tolerance
+        timestamp = _header(headers, "x-slack-request-timestamp") or ""
+        signature = _header(headers, "x-slack-signature") or ""
+        if not (
+            isinstance(secret, str)
+            and isinstance(body, bytes)
+            and isinstance(now, int | float)
+            and timestamp.isascii()
+            and timestamp.isdigit()
+            and signature.isascii()
+            and abs(now - int(timestamp)) <= self.tolerance  # (a NaN now is never fresh)
         ):
             return None
         expected = "v0=" + slack_digest(secret, timestamp, body)
@@ -97,3 +102,9 @@ def slack_digest(secret: str, timestamp: str, body: bytes) -> str:
     """The hex HMAC-SHA256 Slack signs a request with (without the ``v0=`` prefix)."""
     message = f"v0:{timestamp}:".encode() + body
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """The header's value, ``None`` if it is missing or *headers* is not a mapping of text."""
+    value = headers.get(name) if isinstance(headers, Mapping) else None
+    return value if isinstance(value, str) else None
