@@ -25,7 +25,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from supportkit import (
@@ -87,9 +87,10 @@ class ConversationLog:
             self._state.put(f"latest:{conversation}", message_id)
         return previous if isinstance(previous, str) and previous != message_id else None
 
-    def sent(self, key: str) -> bool:
-        """Whether the reply with idempotency *key* was delivered already; mark it if not."""
-        return not self._state.put_new(f"sent:{key}", True)
+    def sent(self, key: str, remember_until: datetime) -> bool:
+        """Whether the reply with idempotency *key* was delivered already; mark it if not
+        (until *remember_until*: the outbox retries a delivery for hours, not weeks)."""
+        return not self._state.put_new(f"sent:{key}", True, expires_at=remember_until)
 
 
 class ChatChannel:
@@ -171,7 +172,7 @@ class ChatChannel:
                 permanent=True,  # retrying cannot find one: dead-letter it at once
             )
         message_id = f"{conversation}/agent-{reply.key}"
-        if not self._log.sent(reply.key):
+        if not self._log.sent(reply.key, self._clock.now() + timedelta(days=7)):
             self._log.append(
                 conversation,
                 {
