@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from imapclient import IMAPClient
 from supportkit_email import FAILED_FLAG, ImapPoller
 
-from supportkit import ConfigurationError, IntegrationError, SupportDesk
+from supportkit import ConfigurationError, IntegrationError, SqliteStore, SupportDesk
 
 
 def mail(number: int, *, extra: str = "", sender: str = "jane@customer.example") -> bytes:
@@ -212,3 +216,37 @@ def test_options_are_checked(desk: SupportDesk) -> None:
         ImapPoller.from_options(desk, {"host": "h", "username": "u", "password": "p", "x": 1})
     with pytest.raises(ConfigurationError, match="security"):
         ImapPoller(desk, host="h", username="u", password="p", security="ssl")  # type: ignore[arg-type]
+
+
+def test_supportkit_run_polls_the_configured_mailbox(
+    dovecot: Any, imap: IMAPClient, tmp_path: Path
+) -> None:
+    """`supportkit run --once` makes the poller from [plugins.imap] (the password from the
+    environment variable it names) and reads the mailbox into the configured store."""
+    imap.append("INBOX", mail(1))
+    imap.append("INBOX", mail(2))
+    config = tmp_path / "supportkit.toml"
+    config.write_text(
+        '[store]\nkind = "sqlite"\npath = "desk.sqlite3"\n\n'
+        f'[plugins.imap]\nhost = "{dovecot.host}"\nport = {dovecot.port}\n'
+        f'username = "{dovecot.username}"\npassword_env = "TEST_IMAP_PASSWORD"\n'
+        'security = "none"\n'
+    )
+    env = {**os.environ, "TEST_IMAP_PASSWORD": dovecot.password}
+    script = Path(sys.executable).parent / "supportkit"  # the installed command
+    command = [str(script), "run", str(config), "--once"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    desk = SupportDesk(store=SqliteStore(str(tmp_path / "desk.sqlite3")))
+    try:
+        assert sorted(t.subject for t in desk.tickets()) == ["Question 1", "Question 2"]
+    finally:
+        desk.close()
+    assert flags(imap) == [{b"\\Seen"}] * 2
+
+
+def test_config_without_the_password_variable(desk: SupportDesk) -> None:
+    """A password_env naming an unset variable is a ConfigurationError naming it."""
+    options = {"host": "h", "username": "u", "password_env": "NO_SUCH_VARIABLE_SET_HERE"}
+    with pytest.raises(ConfigurationError, match="NO_SUCH_VARIABLE_SET_HERE"):
+        ImapPoller.from_options(desk, options)

@@ -9,7 +9,8 @@ optionally ``SUPPORTKIT_EMAIL_SMTP_PORT``, ``SUPPORTKIT_EMAIL_SMTP_SECURITY``
 (``starttls``/``tls``/``none``), ``SUPPORTKIT_EMAIL_SMTP_USERNAME``,
 ``SUPPORTKIT_EMAIL_SMTP_PASSWORD`` and ``SUPPORTKIT_EMAIL_ADDRESSES`` (the desk's other
 addresses, comma-separated). Without them the channel only receives. It also registers the
-poller ``"imap"`` (:class:`ImapPoller`). An :class:`EmailChannel` object is a plugin too:
+poller ``"imap"`` (:class:`ImapPoller`) and its configuration table ``[plugins.imap]``, from
+which ``supportkit run`` makes it. An :class:`EmailChannel` object is a plugin too:
 ``SupportDesk(plugins=[EmailPlugin(EmailChannel(...))])``.
 """
 
@@ -23,6 +24,7 @@ from supportkit import hookimpl
 from supportkit.typing import Channel
 
 from ._channel import DEFAULT_TOKEN, EmailChannel
+from ._imap import CONFIG_SCHEMA as IMAP_CONFIG_SCHEMA
 from ._imap import FAILED_FLAG, ImapPoller
 from ._noise import noise_reason
 from ._parse import MAX_BODY_CHARS, MAX_BYTES, Attachment, ParsedEmail, parse_email
@@ -32,6 +34,7 @@ from ._text import html_to_text, strip_reply
 __all__ = [
     "DEFAULT_TOKEN",
     "FAILED_FLAG",
+    "IMAP_CONFIG_SCHEMA",
     "MAX_BODY_CHARS",
     "MAX_BYTES",
     "Attachment",
@@ -70,7 +73,7 @@ def smtp_from_environ(environ: Mapping[str, str] = os.environ) -> SmtpSettings |
 
 
 class EmailPlugin:
-    """A plugin object that registers *channel* under *name* (``"email"``) and the poller."""
+    """A plugin object that registers *channel* under *name* (``"email"``)."""
 
     def __init__(self, channel: EmailChannel, name: str = "email") -> None:
         self.channel = channel
@@ -94,7 +97,13 @@ def supportkit_register_channels(register: Callable[[str, Channel], None]) -> No
     )
 
 
-@hookimpl(optionalhook=True)
+@hookimpl
 def supportkit_register_pollers(register: Callable[[str, Any], None]) -> None:
     """Register the ``imap`` poller (options: see :class:`ImapPoller`)."""
     register("imap", ImapPoller.from_options)
+
+
+@hookimpl
+def supportkit_config_section(register: Callable[[str, Mapping[str, Any]], None]) -> None:
+    """Declare ``[plugins.imap]``: ``supportkit run`` polls the mailbox it describes."""
+    register("imap", IMAP_CONFIG_SCHEMA)

@@ -9,6 +9,7 @@ rebuilt) re-reads the folder from the start, again without duplicates.
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Mapping
 from datetime import datetime
@@ -19,11 +20,32 @@ from imapclient.exceptions import IMAPClientError  # type: ignore[import-untyped
 
 from supportkit import ConfigurationError, EventError, IntegrationError
 
-__all__ = ["FAILED_FLAG", "ImapPoller"]
+__all__ = ["CONFIG_SCHEMA", "FAILED_FLAG", "ImapPoller"]
 
 #: The keyword set on a message that can never be read (its UID is passed over, not retried).
 FAILED_FLAG = "$SupportkitFailed"
 _NAMESPACE = "email-imap"
+#: The JSON Schema of the ``[plugins.imap]`` table (``supportkit run`` makes the poller from
+#: it): the password comes from the environment variable *password_env*, never the file.
+CONFIG_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "host": {"type": "string", "minLength": 1},
+        "username": {"type": "string", "minLength": 1},
+        "password_env": {"type": "string", "minLength": 1},
+        "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+        "folder": {"type": "string", "minLength": 1},
+        "security": {"enum": ["tls", "starttls", "none"]},
+        "flag": {"type": "string", "minLength": 1},
+        "move_to": {"type": "string", "minLength": 1},
+        "channel": {"type": "string", "minLength": 1},
+        "batch": {"type": "integer", "minimum": 1},
+        "timeout": {"type": "number", "exclusiveMinimum": 0},
+        "idle": {"type": "number", "minimum": 0},
+    },
+    "required": ["host", "username", "password_env"],
+    "additionalProperties": False,
+}
 _OPTIONS = frozenset(
     [
         "host",
@@ -99,7 +121,17 @@ class ImapPoller:
     @classmethod
     def from_options(cls, desk: Any, options: Mapping[str, Any]) -> ImapPoller:
         """The poller factory for ``supportkit_register_pollers``: *options* are the keyword
-        arguments (``host``, ``username``, ``password`` required)."""
+        arguments (``host`` and ``username`` required), with the password given directly as
+        ``password`` or, from a configuration file, as the name of the environment variable
+        that holds it, ``password_env``."""
+        options = dict(options)
+        variable = options.pop("password_env", None)
+        if variable is not None and "password" not in options:
+            if not os.environ.get(variable):
+                raise ConfigurationError(
+                    f"imap poller: the environment variable {variable} (password_env) is not set"
+                )
+            options["password"] = os.environ[variable]
         missing = [k for k in ("host", "username", "password") if not options.get(k)]
         if missing:
             raise ConfigurationError(f"imap poller needs {', '.join(missing)}")
