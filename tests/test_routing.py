@@ -608,3 +608,20 @@ def test_agent_index_is_never_reused_after_a_removal() -> None:
     indexes = {state.id: state.index for state in r.agents}
     assert {"y": 1, "z": 2, "w": 3} == indexes
     assert w.index == 3
+
+
+def test_the_heaviest_watchlist_wins_between_customer_and_organisation() -> None:
+    """The customer is on pro's watchlist and its organisation on enterprise's: the router gives
+    the ticket enterprise's weight, as the desk's tier_for does (it took the customer's entry
+    first, the lighter tier)."""
+    tiers = [
+        Tier("enterprise", weight=100, watchlist={"acme"}),
+        Tier("pro", weight=10, watchlist={"c1"}),
+    ]
+    r = fed(
+        router(agent("a"), tiers=tiers),
+        created("A", 0, tier="pro", customer="c2"),
+        created("B", 1, customer="c1", organisation="acme"),
+    )
+    assert ["B", "A"] == order(r)
+    assert 100 == r.ticket("B").weight

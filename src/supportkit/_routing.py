@@ -1228,7 +1228,17 @@ class Router:
         return ticket
 
     def _set_tier(self, ticket: RoutedTicket) -> None:
-        tier = self._watch.get(ticket.customer or "") or self._watch.get(ticket.organisation or "")
+        # The heaviest watchlist naming the customer or its organisation, as the desk's
+        # tier_for decides (not the customer's entry first: that one may be the lighter tier).
+        watched = [
+            tier
+            for tier in (
+                self._watch.get(ticket.customer or ""),
+                self._watch.get(ticket.organisation or ""),
+            )
+            if tier is not None
+        ]
+        tier = max(watched, key=lambda t: t.weight) if watched else None
         if tier is None and ticket.tier is not None:
             tier = self.tiers.get(ticket.tier)
         ticket.weight = 0 if tier is None else tier.weight
