@@ -421,3 +421,28 @@ def test_two_run_processes_share_the_work_without_doing_it_twice(desk_dir: Path)
         assert [] == store.outbox("pending")
         # each delivered message was delivered by one process (the ticks added SLA notices)
         assert len(store.outbox("delivered")) == delivered >= pending
+
+
+def test_output_errors_are_messages_not_tracebacks(
+    desk_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unwritable --output is exit 1 with a message; a reader that goes away early
+    (`supportkit export | head -1`) ends the command without a traceback."""
+    code, _, err = run_cli(capsys, "export", "--db", "desk.sqlite3", "--output", "no/such/x")
+    assert 1 == code
+    assert "cannot write no/such/x" in err
+    with SupportDesk.from_config("supportkit.toml", clock=FrozenClock(NOW)) as desk:
+        for n in range(300):  # an export well past a pipe's buffer (64 KiB)
+            desk.ingest(InboundMessage(f"bulk-{n}", "email", f"c{n}@example.com", NOW))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "supportkit._cli", "export", "--db", "desk.sqlite3"],
+        cwd=desk_dir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    process.stdout.readline()
+    process.stdout.close()  # the reader goes away
+    _, err_bytes = process.communicate(timeout=60)
+    assert b"Traceback" not in err_bytes
+    assert 1 == process.returncode  # it did hit the closed pipe

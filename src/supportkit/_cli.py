@@ -7,6 +7,7 @@ plugins add theirs through ``supportkit_register_commands`` (:func:`_add_plugin_
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -313,6 +314,10 @@ def main(argv: Sequence[str] | None = None, *, host: PluginHost | None = None) -
         return 2
     try:
         return int(handler(args))
+    except BrokenPipeError:  # the reader went away (`supportkit export | head`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush cannot fail
+        return 1
     except UsageError as exc:
         parser.print_usage(sys.stderr)
         print(f"supportkit: error: {exc}", file=sys.stderr)

@@ -425,7 +425,10 @@ def _export(args: argparse.Namespace) -> int:
     path = _store_path(args)
     if not path.is_file():
         raise ConfigurationError(f"no supportkit database at {str(path)!r}")
-    out = sys.stdout if args.output in (None, "-") else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
+    try:
+        out = sys.stdout if args.output in (None, "-") else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        raise ConfigurationError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     try:
         with SqliteStore(path) as store:
             for line in export_lines(store):
