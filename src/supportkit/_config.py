@@ -275,6 +275,24 @@ class DeskConfig:
             return None
         return Router(self.agents, tiers=self.tiers, clock=clock, **self.router_options)
 
+    def desk_arguments(self, clock: Clock) -> dict[str, Any]:
+        """The keyword arguments of :class:`~supportkit.SupportDesk` this configuration
+        describes (without ``config``), its router on *clock*."""
+        arguments: dict[str, Any] = {
+            "store": self.store,
+            "store_options": self.store_options,
+            "plugins": self.plugin_host,
+            "clock": clock,
+            "policies": self.policies,
+            "calendars": self.desk_calendars(),
+            "tiers": self.tiers,
+            "router": self.make_router(clock),
+            **self.desk_options,
+        }
+        if self.ladder_configured:
+            arguments["ladder"] = self.ladder
+        return arguments
+
     @classmethod
     def load(
         cls,

@@ -367,23 +367,7 @@ class SupportDesk:
         objects registered beside the file's ``[plugins] enable`` list) are for tests and hosts.
         """
         config = DeskConfig.load(source, plugins=list(plugins))
-        clock = clock or SystemClock()
-        options: dict[str, Any] = dict(config.desk_options)
-        if config.ladder_configured:
-            options["ladder"] = config.ladder
-        return cls(
-            store=config.store,
-            store_options=config.store_options,
-            plugins=config.plugin_host,
-            clock=clock,
-            policies=config.policies,
-            calendars=config.desk_calendars(),
-            tiers=config.tiers,
-            router=config.make_router(clock),
-            config=config,
-            _apply=apply,
-            **options,
-        )
+        return cls(**config.desk_arguments(clock or SystemClock()), config=config, _apply=apply)
 
     def settings(self) -> dict[str, Any]:
         """What a report needs to know beyond the log, as a JSON-compatible dict: the SLA

@@ -92,22 +92,13 @@ def _desk(
 ) -> SupportDesk:
     """The desk *config* describes (on *store* if given); a desk rebuilt from recorded
     settings only (*recorded*) is compared by its settings, as a Python-built desk."""
-    clock = SystemClock()
-    options: dict[str, Any] = dict(config.desk_options)
-    if config.ladder_configured:
-        options["ladder"] = config.ladder
+    arguments = config.desk_arguments(SystemClock())
+    if store is not None:
+        arguments.update(store=store, store_options={})
     return SupportDesk(
-        store=store if store is not None else config.store,
-        store_options={} if store is not None else config.store_options,
-        plugins=config.plugin_host,
-        clock=clock,
-        policies=config.policies,
-        calendars=config.desk_calendars(),
-        tiers=config.tiers,
-        router=config.make_router(clock),
+        **arguments,
         config=None if recorded is not None else config,
         _apply=None if recorded is not None else apply,
-        **options,
     )
 
 
