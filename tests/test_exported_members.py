@@ -61,6 +61,8 @@ EXPECTED = [
     "PresenceSpan",
     "PresenceState",
     "Priority",
+    "ProblemSettings",
+    "ProblemSuggestion",
     "QuantileSketch",
     "Relax",
     "Requirements",

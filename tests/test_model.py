@@ -120,6 +120,8 @@ _VALUES = {
     "tagged": {"add": ["x"], "remove": ["y"]},
     "handed_off": {"from": "emea", "to": "amer", "note": "pending: reply"},
     "merged": {"into": "T-2"},
+    "linked_to_problem": {"problem": "T-2"},
+    "unlinked": {"problem": "T-2"},
     "satisfaction_rated": {"csat": "good", "score": 5, "nps": 9, "ces": 2, "comment": "thanks"},
     "kb_article_viewed": {"article": "kb-1"},
     "deflected": {"article": "kb-1"},

@@ -65,6 +65,7 @@ from ._model import (
 )
 from ._nextstep import NextStep, Party, StepAction, audit_next_steps, next_step, sla_deadline
 from ._plan import StaffingPlan, StaffingRow, staffing_plan
+from ._problems import ProblemSettings, ProblemSuggestion
 from ._retry import retry_after
 from ._routing import (
     AgentState,
@@ -181,6 +182,8 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "PresenceSpan",
     "PresenceState",
     "Priority",
+    "ProblemSettings",
+    "ProblemSuggestion",
     "QuantileSketch",
     "Relax",
     "Requirements",

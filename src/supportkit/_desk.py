@@ -21,7 +21,7 @@ from typing import Any, ClassVar, TypeVar
 
 import attrs
 
-from . import _settings
+from . import _problems, _settings
 from ._calendar import BusinessCalendar
 from ._clock import Clock, SystemClock
 from ._config import DeskConfig
@@ -41,9 +41,10 @@ from ._model import (
     listed,
 )
 from ._model import _text as check_text
-from ._nextstep import NextStep, next_step, sla_deadline
+from ._nextstep import NextStep, next_step, problem_owner, sla_deadline
 from ._plugins import PluginHost
 from ._pluginstate import StoreState
+from ._problems import ProblemSettings, ProblemSuggestion
 from ._routing import Claim, Router, claim_with
 from ._sla import (
     SlaAlert,
@@ -98,6 +99,7 @@ _SLA_NEUTRAL = frozenset(
 )
 #: The emitted alert keys of a new ticket (one shared object: ``frozenset()`` makes a new one).
 _NO_ALERTS: frozenset[str] = frozenset()
+_SOLVED = Status.SOLVED
 #: Events that re-target SLA clocks, so an alert may be due at once.
 _RETARGETS = frozenset({"sla_policy_applied", "priority_changed"})
 
@@ -230,6 +232,10 @@ class SupportDesk:
 
     SETTINGS_KEY: ClassVar[str] = "desk"
     """The store ``meta`` key holding :meth:`settings` (policies, calendars, ladder levels)."""
+
+    problem_settings: ProblemSettings = ProblemSettings()
+    """What solving a problem does to its incidents and when a problem is suggested for a new
+    ticket; assign a :class:`ProblemSettings` to change it for this desk."""
 
     EXACT_UP_TO: ClassVar[int] = 10_000
     """:meth:`metrics` computes exact percentiles for up to this many tickets by default."""
@@ -827,6 +833,10 @@ class SupportDesk:
                     if expected_version is None and self._stale(ticket_id, version):
                         continue
                     raise
+                if any(
+                    e.kind == "status_changed" and e.data["to"] is Status.SOLVED for e in events
+                ):
+                    self._problem_solved(live.ticket)
                 return live, events
         raise _gave_up(ticket_id)
 
@@ -1024,6 +1034,8 @@ class SupportDesk:
         live, version = self._commit(
             live, events, ticket_id=ticket_id, message=message, route=live is None
         )
+        if events[0].kind == "created":
+            self._suggest_problems(live.ticket, message.body)
         return IngestResult(
             ticket_id,
             duplicate=False,
@@ -1426,6 +1438,106 @@ class SupportDesk:
         )
         return self._act(ticket_id, self._event("tagged", actor=actor, add=added, remove=removed))
 
+    # --- problems and incidents ------------------------------------------------------------------
+
+    def link_problem(self, ticket_id: str, problem_id: str, *, actor: str | None = None) -> Ticket:
+        """Link the incident *ticket_id* to the problem ticket *problem_id* (a
+        ``linked_to_problem`` event on the incident): its next step becomes the problem's
+        engineering fix, and solving the problem solves or notifies it
+        (:attr:`problem_settings`).
+
+        Refused with :class:`~supportkit.TicketStateError` naming the ticket, changing
+        nothing: a closed incident, a solved or closed problem, a ticket as its own problem, an
+        incident already linked, a problem that is itself an incident or an incident that is
+        itself a problem (links never chain, so they never make a cycle).
+        """
+        _check_id(problem_id)
+        by = Role.SYSTEM if actor is None else Role.AGENT
+        link = self._event("linked_to_problem", by=by, actor=actor, problem=problem_id)
+        state = self.plugin_state(_problems.NAMESPACE)
+
+        def build(ticket: _Fold, at: datetime) -> list[TicketEvent]:
+            problem = self.ticket(problem_id)
+            _problems.check_link(
+                ticket.freeze(), problem, [t.id for t in self.incidents(ticket.id)]
+            )
+            events = link(ticket, at)
+            _problems.remember(state, problem_id, ticket.id)  # before: the index is a superset
+            return events
+
+        return self._act(ticket_id, build)
+
+    def unlink_problem(self, ticket_id: str, *, actor: str | None = None) -> Ticket:
+        """Unlink the incident *ticket_id* from its problem (an ``unlinked`` event); a ticket
+        linked to no problem is refused with :class:`~supportkit.TicketStateError`."""
+        by = Role.SYSTEM if actor is None else Role.AGENT
+        unlinked: list[str] = []
+
+        def build(ticket: _Fold, at: datetime) -> list[TicketEvent]:
+            if ticket.problem is None:
+                raise TicketStateError(
+                    f"ticket {ticket.id}: cannot unlink: it is linked to no problem",
+                    ticket_id=ticket.id,
+                    status=ticket.status.value,
+                )
+            unlinked[:] = [ticket.problem]
+            return self._event("unlinked", by=by, actor=actor, problem=ticket.problem)(ticket, at)
+
+        result = self._act(ticket_id, build)
+        _problems.forget(self.plugin_state(_problems.NAMESPACE), unlinked[0], result.id)
+        return result
+
+    def incidents(self, problem_id: str) -> list[Ticket]:
+        """The incident tickets linked to *problem_id* now, in the order they were linked."""
+        state = self.plugin_state(_problems.NAMESPACE)
+        found = []
+        for incident in _problems.listed_incidents(state, _check_id(problem_id)):
+            if self.store.version(incident):
+                ticket = self.ticket(incident)
+                if ticket.problem == problem_id:
+                    found.append(ticket)
+        return found
+
+    def problem_suggestions(self, ticket_id: str) -> list[ProblemSuggestion]:
+        """The problems a new ticket looked like when it arrived (recorded at :meth:`ingest`,
+        best first), for an agent to link with :meth:`link_problem`; never linked
+        automatically. Only problems that were open then and scored at least
+        ``problem_settings.similarity`` are listed (see :func:`supportkit.ProblemSuggestion`).
+        """
+        value = self.plugin_state(_problems.NAMESPACE).get(f"suggested:{_check_id(ticket_id)}")
+        return [ProblemSuggestion(p, s, tuple(r)) for p, s, r in value or ()]
+
+    def _suggest_problems(self, ticket: Ticket, body: str) -> None:
+        state = self.plugin_state(_problems.NAMESPACE)
+        found = []
+        for problem_id in _problems.known_problems(state):
+            problem = self.ticket(problem_id)
+            if problem.status in (Status.SOLVED, Status.CLOSED) or problem.id == ticket.id:
+                continue
+            text = _problems.first_text(
+                e.data["body"] for e in self.store.read(problem_id) if e.kind == "message"
+            )
+            suggestion = _problems.similarity(ticket, body, problem, text)
+            if suggestion.score >= self.problem_settings.similarity:
+                found.append(suggestion)
+        if found:
+            found.sort(key=lambda s: -s.score)
+            rows = [[s.problem, s.score, list(s.reasons)] for s in found]
+            state.put(f"suggested:{ticket.id}", rows)
+
+    def _problem_solved(self, problem: Ticket) -> None:
+        """Solve or notify the open incidents of the just-solved *problem*."""
+        settings = self.problem_settings
+        for incident in self.incidents(problem.id):
+            if incident.status in (Status.SOLVED, Status.CLOSED):
+                continue
+            self.reply(
+                incident.id,
+                settings.reply(incident.id, problem),
+                status=Status.SOLVED if settings.on_solve == "solve" else None,
+                automatic=True,
+            )
+
     def rate(
         self,
         ticket_id: str,
@@ -1615,7 +1727,13 @@ class SupportDesk:
         steps = []
         for ticket_id, events in logs.items():
             deadline = self._next_deadline(ticket_id, when)
-            step = next_step(events, deadline=deadline, router=self.router, ladder=self.ladder)
+            step = next_step(
+                events,
+                deadline=deadline,
+                router=self.router,
+                ladder=self.ladder,
+                problem_owner=problem_owner(events, logs),
+            )
             if step is not None:
                 steps.append(step)
         return sorted(steps, key=_urgency)  # stable: creation order among equals

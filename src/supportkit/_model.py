@@ -372,6 +372,8 @@ EVENT_FIELDS: Mapping[str, Mapping[str, _Field]] = MappingProxyType(
             "note": _Field(_any_text, default=""),
         },
         "merged": {"into": _Field(_text, required=True)},
+        "linked_to_problem": {"problem": _Field(_text, required=True)},
+        "unlinked": {"problem": _Field(_text, required=True)},
         "satisfaction_rated": {
             "csat": _Field(_csat),
             "score": _Field(_int_between(1, 5)),

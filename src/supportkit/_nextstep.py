@@ -9,7 +9,7 @@ sure no customer is left without a next step.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -100,11 +100,25 @@ class NextStep:
     """The ticket's escalation level, if it was escalated."""
     priority: Priority = Priority.NORMAL
     """The ticket's priority (orders steps that are due at the same time)."""
+    problem: str | None = None
+    """The problem ticket this incident is linked to: its fix is what the incident waits for."""
+    problem_owner: str | None = None
+    """Who owns that problem (its assignee, else its group), if anyone."""
 
     @property
     def owned(self) -> bool:
-        """Whether an agent or a group answers for the ticket."""
-        return self.owner is not None or self.group is not None
+        """Whether an agent or a group answers for the ticket (for a linked incident, the
+        problem's owner answers for it too)."""
+        return self.owner is not None or self.group is not None or self.problem_owner is not None
+
+    @property
+    def note(self) -> str:
+        """The step in words for a linked incident (``"engineering fix pending on problem T-1,
+        owned by ann"``); ``""`` for other steps."""
+        if self.problem is None or self.action is not StepAction.ENGINEERING_FIX:
+            return ""
+        owner = self.problem_owner or "nobody yet"
+        return f"engineering fix pending on problem {self.problem}, owned by {owner}"
 
     def overdue(self, at: datetime) -> bool:
         """Whether the step is due before *at*."""
@@ -128,6 +142,7 @@ def next_step(
     deadline: datetime | int | None = None,
     router: Router | None = None,
     ladder: EscalationLadder | None = None,
+    problem_owner: str | None = None,
 ) -> NextStep | None:
     """Who owes what by when for the ticket whose log is *events*; ``None`` once solved or closed.
 
@@ -136,7 +151,9 @@ def next_step(
     ``SlaEvaluation.next_due``, which is the next warning instant); without it the router's
     deadline for the ticket, if any, is used. *router* adds
     the group a queued ticket waits for; *ladder* says which levels are engineering (without
-    one, only a level named ``"engineering"`` is).
+    one, only a level named ``"engineering"`` is). An incident linked to a problem (and not
+    pending on its customer) waits for the problem's engineering fix, owned by
+    *problem_owner* (the problem ticket's assignee, else its group: see :attr:`NextStep.note`).
     """
     ticket, owner = ticket_owner(events)
     if ticket.status in (Status.SOLVED, Status.CLOSED):
@@ -154,7 +171,7 @@ def next_step(
     status = ticket.status
     if status is Status.PENDING:
         action, party = StepAction.CUSTOMER_RESPONSE, Party.CUSTOMER
-    elif engineering:
+    elif engineering or ticket.problem is not None:
         action, party = StepAction.ENGINEERING_FIX, Party.ENGINEERING
     elif status is Status.ON_HOLD:
         action, party = StepAction.THIRD_PARTY, Party.THIRD_PARTY
@@ -167,7 +184,38 @@ def next_step(
         action, party = StepAction.REPLY, Party.AGENT
     else:
         action, party = StepAction.FOLLOW_UP, Party.AGENT
-    return NextStep(ticket.id, action, party, owner, group, due, status, level, ticket.priority)
+    if ticket.problem is None:
+        problem_owner = None
+    return NextStep(
+        ticket.id,
+        action,
+        party,
+        owner,
+        group,
+        due,
+        status,
+        level,
+        ticket.priority,
+        ticket.problem,
+        problem_owner,
+    )
+
+
+def problem_owner(
+    log: Sequence[TicketEvent], logs: Mapping[str, Sequence[TicketEvent]]
+) -> str | None:
+    """The owner (assignee, else group) of the problem the ticket whose log is *log* is linked
+    to, looked up in *logs* (ticket id -> log); ``None`` if not linked or nobody owns it."""
+    problem = None
+    for event in log:
+        if event.kind == "linked_to_problem":
+            problem = event.data["problem"]
+        elif event.kind == "unlinked":
+            problem = None
+    if problem is None or problem not in logs:
+        return None
+    ticket, owner = ticket_owner(logs[problem])
+    return owner or ticket.group
 
 
 def audit_next_steps(
@@ -189,7 +237,13 @@ def audit_next_steps(
     deadlines = deadlines or {}
     orphans = []
     for ticket_id, log in logs.items():
-        step = next_step(log, deadline=deadlines.get(ticket_id), router=router, ladder=ladder)
+        step = next_step(
+            log,
+            deadline=deadlines.get(ticket_id),
+            router=router,
+            ladder=ladder,
+            problem_owner=problem_owner(log, logs),
+        )
         if step is not None and not step.owned and step.due is None:
             orphans.append(step)
     return orphans

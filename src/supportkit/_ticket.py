@@ -78,6 +78,8 @@ class Ticket:
     satisfaction: Satisfaction | None = None
     sla_policy: str | None = None
     sla_policy_version: int | str | None = None
+    problem: str | None = None
+    """The problem ticket this incident is linked to (``linked_to_problem``), if any."""
 
     @classmethod
     def from_events(cls, events: Iterable[TicketEvent]) -> Ticket:
@@ -162,6 +164,7 @@ class _Fold:
         "merged_into",
         "organisation",
         "priority",
+        "problem",
         "reopen_count",
         "satisfaction",
         "sla_policy",
@@ -205,6 +208,7 @@ class _Fold:
     satisfaction: Satisfaction | None
     sla_policy: str | None
     sla_policy_version: int | str | None
+    problem: str | None
 
     @classmethod
     def start(cls, event: TicketEvent) -> _Fold:
@@ -238,7 +242,7 @@ class _Fold:
         fold.first_customer_message_at = fold.last_customer_message_at = None
         fold.first_agent_reply_at = fold.last_agent_reply_at = None
         fold.solved_at = fold.closed_at = None
-        fold.sla_policy = fold.sla_policy_version = None
+        fold.sla_policy = fold.sla_policy_version = fold.problem = None
         return fold
 
     @classmethod
@@ -284,6 +288,7 @@ class _Fold:
             self.satisfaction,
             self.sla_policy,
             self.sla_policy_version,
+            self.problem,
         )
 
     def apply(self, event: TicketEvent) -> None:
@@ -397,6 +402,33 @@ class _Fold:
         self.status = _CLOSED
         self.closed_at = event.ts
 
+    def _linked_to_problem(self, event: TicketEvent) -> None:
+        problem = event.data["problem"]
+        if problem == self.id or self.problem is not None:
+            why = (
+                "a ticket cannot be its own problem"
+                if problem == self.id
+                else f"it is already linked to problem {self.problem} (unlink it first)"
+            )
+            raise TicketStateError(
+                f"ticket {self.id}: cannot link to problem {problem}: {why} (event {event.id})",
+                ticket_id=self.id,
+                status=self.status.value,
+                event=event,
+            )
+        self.problem = problem
+
+    def _unlinked(self, event: TicketEvent) -> None:
+        if event.data["problem"] != self.problem:
+            raise TicketStateError(
+                f"ticket {self.id}: cannot unlink from problem {event.data['problem']}: it is "
+                f"linked to {self.problem or 'no problem'} (event {event.id})",
+                ticket_id=self.id,
+                status=self.status.value,
+                event=event,
+            )
+        self.problem = None
+
     def _satisfaction_rated(self, event: TicketEvent) -> None:
         self.satisfaction = Satisfaction(**event.data)
 
@@ -418,6 +450,8 @@ _HANDLERS: dict[str, Callable[[_Fold, TicketEvent], None]] = {
     "tagged": _Fold._tagged,
     "handed_off": _Fold._handed_off,
     "merged": _Fold._merged,
+    "linked_to_problem": _Fold._linked_to_problem,
+    "unlinked": _Fold._unlinked,
     "satisfaction_rated": _Fold._satisfaction_rated,
     "kb_article_viewed": _Fold._nothing,
     "deflected": _Fold._nothing,
