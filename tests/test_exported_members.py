@@ -3,6 +3,7 @@
 import supportkit
 
 EXPECTED = [
+    "AffectedCustomers",
     "Agent",
     "AgentState",
     "AgentStatus",
@@ -22,6 +23,7 @@ EXPECTED = [
     "Customer",
     "DeliveryResult",
     "DeskConfig",
+    "EngineeringIssue",
     "Escalation",
     "EscalationLadder",
     "EscalationLevel",
@@ -41,6 +43,7 @@ EXPECTED = [
     "IntegrationError",
     "IntegrationHTTPError",
     "IntegrationTimeout",
+    "IssueUpdate",
     "JsonChannel",
     "LeastLoaded",
     "LogNotifier",

@@ -10,11 +10,42 @@ import pytest
 from hypothesis import strategies as st
 
 from fuzzkit import Target, junk, kwargs_of, run, text
-from supportkit import FrozenClock, InboundMessage, InMemoryStore, ProblemSettings, SupportDesk
+from supportkit import (
+    EngineeringIssue,
+    FrozenClock,
+    InboundMessage,
+    InMemoryStore,
+    IssueUpdate,
+    ProblemSettings,
+    SupportDesk,
+    hookimpl,
+)
 from supportkit._problems import NAMESPACE, known_problems, listed_incidents
 
+
+class Tracker:
+    """An in-process supportkit.typing.IssueTracker: a webhook body is '<key> <state>'."""
+
+    def create_issue(self, problem: Any, affected: Any) -> EngineeringIssue:
+        return EngineeringIssue("t", f"T#{problem.id}")
+
+    def link_issue(self, reference: str) -> EngineeringIssue:
+        return EngineeringIssue("t", reference)
+
+    def update_issue(self, issue: Any, affected: Any) -> None:
+        pass
+
+    def parse_webhook(self, body: bytes, headers: Any) -> list[IssueUpdate]:
+        key, _, state = body.decode("utf-8", "replace").partition(" ")
+        return [IssueUpdate(key, state)]
+
+    @hookimpl
+    def supportkit_register_issue_trackers(self, register: Any) -> None:
+        register("t", self)
+
+
 CLOCK = FrozenClock(datetime(2025, 3, 3, 9, tzinfo=UTC))
-DESK = SupportDesk(store=InMemoryStore(), clock=CLOCK, plugins=None)
+DESK = SupportDesk(store=InMemoryStore(), clock=CLOCK, plugins=[Tracker()])
 IDS = [
     DESK.ingest(
         InboundMessage(f"m-{n}", "chat", f"v{n}@x", CLOCK.now(), subject=f"s {n}")
@@ -48,6 +79,29 @@ TARGETS: dict[str, Target] = {
     "SupportDesk.incidents": Target(TICKETS, DESK.incidents, state=_contents, examples=100),
     "SupportDesk.problem_suggestions": Target(
         TICKETS, DESK.problem_suggestions, state=_contents, examples=100
+    ),
+    "SupportDesk.escalate_to_engineering": Target(
+        kwargs_of({"problem_id": TICKETS, "tracker": st.one_of(st.just("t"), junk())}),
+        lambda kw: DESK.escalate_to_engineering(kw["problem_id"], kw["tracker"]),
+        state=_contents,
+        examples=100,
+    ),
+    "SupportDesk.link_engineering_issue": Target(
+        kwargs_of(
+            {"problem_id": TICKETS, "tracker": st.one_of(st.just("t"), junk()), "ref": junk()}
+        ),
+        lambda kw: DESK.link_engineering_issue(kw["problem_id"], kw["tracker"], kw["ref"]),
+        state=_contents,
+        examples=100,
+    ),
+    "SupportDesk.receive_issue_webhook": Target(
+        kwargs_of(
+            {"tracker": st.one_of(st.just("t"), junk()), "body": st.one_of(st.binary(), junk())},
+            {"headers": junk()},
+        ),
+        lambda kw: DESK.receive_issue_webhook(kw.pop("tracker"), kw.pop("body"), **kw),
+        state=_contents,
+        examples=200,
     ),
     "ProblemSettings": Target(
         kwargs_of(

@@ -15,6 +15,7 @@ from ._commit import Commit, OutboxMessage
 from ._config import DeskConfig
 from ._coverage import CombinedCalendar, Coverage, CoverageSpan, FollowTheSun, coverage
 from ._desk import DeliveryResult, IngestResult, SupportDesk, TickResult
+from ._engineering import AffectedCustomers, EngineeringIssue, IssueUpdate
 from ._escalation import (
     Escalation,
     EscalationLadder,
@@ -124,6 +125,7 @@ from .exceptions import (
 from .hookspecs import hookimpl
 
 __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_members.py pins it
+    "AffectedCustomers",
     "Agent",
     "AgentState",
     "AgentStatus",
@@ -143,6 +145,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "Customer",
     "DeliveryResult",
     "DeskConfig",
+    "EngineeringIssue",
     "Escalation",
     "EscalationLadder",
     "EscalationLevel",
@@ -162,6 +165,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "IntegrationError",
     "IntegrationHTTPError",
     "IntegrationTimeout",
+    "IssueUpdate",
     "JsonChannel",
     "LeastLoaded",
     "LogNotifier",

@@ -17,17 +17,19 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
+from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar
 
 import attrs
 
-from . import _problems, _settings
+from . import _engineering, _problems, _settings
 from ._calendar import BusinessCalendar
 from ._clock import Clock, SystemClock
 from ._config import DeskConfig
 from ._coverage import FollowTheSun
 from ._desknotify import DeskPlugins, History, as_host, failure_text
 from ._deskstore import Commit, DeskStore, MemorySidecar, OutboxMessage
+from ._engineering import AffectedCustomers, EngineeringIssue, IssueUpdate
 from ._escalation import EscalationLadder, EscalationLevel, OnSlaAlert
 from ._metrics import Goal, MetricsReport, TicketFacts, metrics_report
 from ._model import (
@@ -1465,7 +1467,9 @@ class SupportDesk:
             _problems.remember(state, problem_id, ticket.id)  # before: the index is a superset
             return events
 
-        return self._act(ticket_id, build)
+        linked = self._act(ticket_id, build)
+        self._refresh_issue(problem_id)
+        return linked
 
     def unlink_problem(self, ticket_id: str, *, actor: str | None = None) -> Ticket:
         """Unlink the incident *ticket_id* from its problem (an ``unlinked`` event); a ticket
@@ -1485,6 +1489,7 @@ class SupportDesk:
 
         result = self._act(ticket_id, build)
         _problems.forget(self.plugin_state(_problems.NAMESPACE), unlinked[0], result.id)
+        self._refresh_issue(unlinked[0])
         return result
 
     def incidents(self, problem_id: str) -> list[Ticket]:
@@ -1524,6 +1529,138 @@ class SupportDesk:
             found.sort(key=lambda s: -s.score)
             rows = [[s.problem, s.score, list(s.reasons)] for s in found]
             state.put(f"suggested:{ticket.id}", rows)
+
+    # --- engineering links ------------------------------------------------------------------
+
+    def escalate_to_engineering(
+        self, problem_id: str, tracker: str, *, actor: str | None = None
+    ) -> EngineeringIssue:
+        """Open an issue for the problem ticket *problem_id* in the issue tracker registered as
+        *tracker* (``supportkit_register_issue_trackers``), carrying the affected customers'
+        tiers and weight (:meth:`affected_customers`); the link is kept in the store and noted
+        on the problem. Solved or closed problems and problems with an issue already are
+        refused with :class:`~supportkit.TicketStateError`; tracker failures raise its
+        :class:`~supportkit.IntegrationError` and record nothing."""
+        return self._engineering_link(problem_id, tracker, None, actor)
+
+    def link_engineering_issue(
+        self, problem_id: str, tracker: str, reference: str, *, actor: str | None = None
+    ) -> EngineeringIssue:
+        """Link the problem ticket *problem_id* to the existing issue *reference* of
+        *tracker* (checked by the tracker), as :meth:`escalate_to_engineering` does for a new
+        issue, and bring the issue's affected-customers figures up to date."""
+        if not isinstance(reference, str) or not reference.strip():
+            raise EventError(
+                f"ticket {problem_id}: an issue reference is non-empty text, got {reference!r}",
+                field="reference",
+            )
+        return self._engineering_link(problem_id, tracker, reference, actor)
+
+    def engineering_issue(self, problem_id: str) -> EngineeringIssue | None:
+        """The engineering issue linked to the problem ticket *problem_id*, if any."""
+        state = self.plugin_state(_engineering.NAMESPACE)
+        return _engineering.stored_issue(state.get(f"problem:{_check_id(problem_id)}"))
+
+    def affected_customers(self, problem_id: str) -> AffectedCustomers:
+        """Who the problem *problem_id* affects: it and its incidents, once per customer,
+        with their tiers' weights from this desk's :class:`Tier` list."""
+        tickets = [self.ticket(problem_id), *self.incidents(problem_id)]
+        weights = {name: tier.weight for name, tier in self.tiers.items()}
+        return _engineering.affected(tickets, weights)
+
+    def receive_issue_webhook(
+        self, tracker: str, body: bytes, headers: Mapping[str, str] | None = None
+    ) -> list[IssueUpdate]:
+        """Apply a webhook delivery of *tracker*: the tracker checks its signature and reads
+        the state changes; each change of an issue linked to a problem is noted on the problem,
+        and ``fixed`` or ``released`` solves it (which solves or notifies its incidents).
+        Returns the updates that named a linked issue."""
+        found = _engineering.tracker_named(self.plugins.host.issue_trackers(), tracker)
+        if not isinstance(body, bytes):
+            raise EventError(f"a webhook body is bytes, got {type(body).__name__}", field="body")
+        if headers is not None and not (
+            isinstance(headers, Mapping)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items())
+        ):
+            raise EventError(
+                f"webhook headers must be a mapping of strings to strings, got {headers!r:.200}",
+                field="headers",
+            )
+        updates = found.parse_webhook(body, MappingProxyType(dict(headers or {})))
+        if not isinstance(updates, list) or not all(isinstance(u, IssueUpdate) for u in updates):
+            raise PluginError(
+                f"issue tracker {tracker!r} read a webhook as {updates!r:.200}, not a list of "
+                "IssueUpdate",
+                plugin=tracker,
+            )
+        state = self.plugin_state(_engineering.NAMESPACE)
+        applied = []
+        for update in updates:
+            problem_id = state.get(f"issue:{tracker}:{update.key}")
+            if not isinstance(problem_id, str):
+                continue
+            issue = self.engineering_issue(problem_id)
+            if issue is None or issue.key != update.key:
+                continue
+            state.put(f"problem:{problem_id}", attrs.evolve(issue, state=update.state).to_dict())
+            self.reply(problem_id, f"Engineering issue {issue.key} is now {update.state}.",
+                       public=False)  # fmt: skip
+            problem = self.ticket(problem_id)
+            if update.state in ("fixed", "released") and problem.status not in _DONE:
+                self.set_status(problem_id, Status.SOLVED, by=Role.SYSTEM)
+            applied.append(update)
+        return applied
+
+    def _engineering_link(
+        self, problem_id: str, tracker: str, reference: str | None, actor: str | None
+    ) -> EngineeringIssue:
+        found = _engineering.tracker_named(self.plugins.host.issue_trackers(), tracker)
+        problem = self.ticket(problem_id)
+        why = None
+        if problem.status in _DONE:
+            why = f"it is {problem.status.value}"
+        elif problem.problem is not None:
+            why = f"it is an incident of problem {problem.problem}: escalate that one"
+        elif self.engineering_issue(problem_id) is not None:
+            why = f"it is linked to {self.engineering_issue(problem_id).key} already"  # type: ignore[union-attr]
+        if why is not None:
+            raise TicketStateError(
+                f"ticket {problem_id}: cannot link an engineering issue: {why}",
+                ticket_id=problem_id,
+                status=problem.status.value,
+            )
+        affected = self.affected_customers(problem_id)
+        if reference is None:
+            issue = found.create_issue(problem, affected)
+        else:
+            issue = found.link_issue(reference)
+            found.update_issue(issue, affected)
+        if not isinstance(issue, EngineeringIssue):
+            raise PluginError(
+                f"issue tracker {tracker!r} returned {issue!r}, not an EngineeringIssue",
+                plugin=tracker,
+            )
+        issue = attrs.evolve(issue, tracker=tracker)
+        self.reply(problem_id, f"Escalated to engineering: {issue.key} {issue.url}".strip(),
+                   agent=actor, public=False)  # fmt: skip
+        state = self.plugin_state(_engineering.NAMESPACE)
+        state.put(f"problem:{problem_id}", issue.to_dict())
+        state.put(f"issue:{tracker}:{issue.key}", problem_id)
+        return issue
+
+    def _refresh_issue(self, problem_id: str) -> None:
+        """Bring the problem's engineering issue's affected customers up to date; a tracker
+        failure is logged (the link stands; the next link refreshes again)."""
+        issue = self.engineering_issue(problem_id)
+        if issue is None:
+            return
+        tracker = self.plugins.host.issue_trackers().get(issue.tracker)
+        if tracker is None:
+            return
+        try:
+            tracker.update_issue(issue, self.affected_customers(problem_id))
+        except SupportkitError as exc:
+            log.warning("could not update engineering issue %s: %s", issue.key, exc)
 
     def _problem_solved(self, problem: Ticket) -> None:
         """Solve or notify the open incidents of the just-solved *problem*."""

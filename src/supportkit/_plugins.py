@@ -53,6 +53,7 @@ from .typing import (
     Channel,
     Command,
     CrmBackend,
+    IssueTracker,
     Notifier,
     Poller,
     PollerFactory,
@@ -88,6 +89,11 @@ _REGISTRIES: Mapping[str, tuple[str, type | None, str]] = {
     ),
     "command": ("supportkit_register_commands", Command, "supportkit.typing.Command"),
     "poller": ("supportkit_register_pollers", None, "a poller factory (callable)"),
+    "issue_tracker": (
+        "supportkit_register_issue_trackers",
+        IssueTracker,
+        "supportkit.typing.IssueTracker",
+    ),
     "config_section": (
         "supportkit_config_section",
         Mapping,
@@ -468,6 +474,10 @@ class PluginHost:
     def commands(self) -> Mapping[str, Command]:
         """The registered ``supportkit`` subcommands, by name."""
         return self._registry("command")
+
+    def issue_trackers(self) -> Mapping[str, IssueTracker]:
+        """The registered engineering issue trackers, by name."""
+        return self._registry("issue_tracker")
 
     def pollers(self) -> Mapping[str, PollerFactory]:
         """The registered poller factories, by name (``supportkit run`` makes pollers)."""

@@ -47,6 +47,7 @@ from .typing import (
     Channel,
     Command,
     CrmBackend,
+    IssueTracker,
     Notifier,
     PollerFactory,
     RoutingStrategyFactory,
@@ -194,6 +195,27 @@ def supportkit_register_pollers(register: Callable[[str, PollerFactory], None]) 
         and ``close()``) that feeds *desk* (usually through ``desk.receive``); *options* are
         its settings. ``supportkit run`` makes and runs the configured pollers. Names must be
         unique.
+    :returns: Nothing; the return value is ignored.
+
+    Historic: called once for every plugin, including plugins registered later.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(historic=True)
+def supportkit_register_issue_trackers(register: Callable[[str, IssueTracker], None]) -> None:
+    """Register engineering issue trackers (GitHub Issues, Jira), where problems get fixed.
+
+    :param register: Call ``register(name, tracker)`` with a
+        :class:`supportkit.typing.IssueTracker`: ``create_issue(problem, affected)`` and
+        ``link_issue(reference)`` return a :class:`~supportkit.EngineeringIssue`,
+        ``update_issue(issue, affected)`` refreshes the affected customers' tiers and weight
+        (a :class:`~supportkit.AffectedCustomers`), and ``parse_webhook(body, headers)``
+        verifies a delivery and returns its :class:`~supportkit.IssueUpdate` list. The desk
+        uses them in :meth:`~supportkit.SupportDesk.escalate_to_engineering`,
+        :meth:`~supportkit.SupportDesk.link_engineering_issue` and
+        :meth:`~supportkit.SupportDesk.receive_issue_webhook`. Names must be unique.
     :returns: Nothing; the return value is ignored.
 
     Historic: called once for every plugin, including plugins registered later.

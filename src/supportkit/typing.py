@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
 from ._clock import Clock
 from ._commit import Commit, OutboxMessage
+from ._engineering import AffectedCustomers, EngineeringIssue, IssueUpdate
 from ._hookargs import Notice, OutboundReply
 from ._model import Customer, InboundMessage, TicketEvent, Tier
 from ._routing import SelectionStrategy
@@ -32,6 +33,7 @@ __all__ = [
     "CrmBackend",
     "DeskStore",
     "EventStore",
+    "IssueTracker",
     "Notice",
     "Notifier",
     "PluginState",
@@ -323,6 +325,33 @@ class CrmBackend(Protocol):
 
     def lookup_tier(self, customer: Customer) -> Tier | None:
         """Return *customer*'s tier, or ``None`` if this backend does not know it."""
+        ...
+
+
+@runtime_checkable
+class IssueTracker(Protocol):
+    """An engineering issue tracker (GitHub Issues, Jira): where problems go to be fixed.
+
+    Register one with ``supportkit_register_issue_trackers``. Failures to reach the tracker
+    raise :class:`~supportkit.IntegrationError` (or a subclass); a webhook that fails its
+    signature check raises :class:`~supportkit.EventError` naming the header.
+    """
+
+    def create_issue(self, problem: Ticket, affected: AffectedCustomers) -> EngineeringIssue:
+        """Open an issue for the *problem* ticket, carrying who it *affected* (tiers, weight)."""
+        ...
+
+    def link_issue(self, reference: str) -> EngineeringIssue:
+        """The existing issue *reference* names (the tracker's own spelling, or its URL)."""
+        ...
+
+    def update_issue(self, issue: EngineeringIssue, affected: AffectedCustomers) -> None:
+        """Bring the issue's affected-customers figures up to date (an incident was linked)."""
+        ...
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[IssueUpdate]:
+        """The state changes a webhook delivery reports (after checking its signature); an
+        empty list for deliveries about anything else."""
         ...
 
 

@@ -1,0 +1,223 @@
+"""supportkit-github against a loopback server speaking GitHub's Issues JSON shapes: create,
+link, body updates as incidents link, signed webhooks (a bad signature is refused) that solve
+the problem and its incidents, and error statuses mapped for the outbox."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+import httpx
+import pytest
+from supportkit_github import GitHubHTTPError, GitHubTracker, signature
+
+from supportkit import (
+    EventError,
+    FrozenClock,
+    InboundMessage,
+    InMemoryStore,
+    SupportDesk,
+    TicketStateError,
+    Tier,
+)
+from supportkit.testing.http import send, serve
+
+T0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
+TOKEN, SECRET, REPO = "ghp_test_token", "webhook-secret-1", "acme/app"
+
+
+class GitHub:
+    """The issues of one repository, as GitHub's REST API keeps them."""
+
+    def __init__(self) -> None:
+        self.issues: dict[int, dict[str, Any]] = {}
+        self.requests: list[tuple[str, str, Any]] = []
+        self.lock = threading.Lock()
+        self.fail: int | None = None
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        github = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self, method: str) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                payload = json.loads(self.rfile.read(length)) if length else None
+                with github.lock:
+                    github.requests.append((method, self.path, payload))
+                    status, body = github.route(method, self.path, payload, self.headers)
+                send(self, status, json.dumps(body).encode(), {"Content-Type": "application/json"})
+
+            def do_GET(self) -> None:
+                self._answer("GET")
+
+            def do_POST(self) -> None:
+                self._answer("POST")
+
+            def do_PATCH(self) -> None:
+                self._answer("PATCH")
+
+        return Handler
+
+    def route(self, method: str, path: str, payload: Any, headers: Any) -> tuple[int, Any]:
+        if headers.get("Authorization") != f"Bearer {TOKEN}":
+            return 401, {"message": "Bad credentials"}
+        if self.fail is not None:
+            return self.fail, {"message": "Server Error"}
+        prefix = f"/repos/{REPO}/issues"
+        if method == "POST" and path == prefix:
+            if not payload.get("title"):
+                return 422, {"message": "Validation Failed"}
+            number = len(self.issues) + 1
+            self.issues[number] = {
+                "number": number,
+                "html_url": f"https://github.com/{REPO}/issues/{number}",
+                "title": payload["title"],
+                "body": payload.get("body"),
+                "labels": [{"name": n} for n in payload.get("labels", [])],
+                "state": "open",
+                "state_reason": None,
+            }
+            return 201, self.issues[number]
+        if path.startswith(prefix + "/"):
+            issue = self.issues.get(int(path.rsplit("/", 1)[1]))
+            if issue is None:
+                return 404, {"message": "Not Found"}
+            if method == "PATCH":
+                issue.update(payload)
+            return 200, issue
+        return 404, {"message": "Not Found"}
+
+
+@pytest.fixture
+def github() -> Iterator[tuple[GitHub, str]]:
+    server = GitHub()
+    with serve(server.handler()) as url:
+        yield server, url
+
+
+@pytest.fixture
+def desk(github: tuple[GitHub, str]) -> Iterator[SupportDesk]:
+    client = httpx.Client(base_url=github[1], headers={"Authorization": f"Bearer {TOKEN}"})
+    tracker = GitHubTracker(client, REPO, secret=SECRET)
+    tiers = [Tier("gold", weight=10), Tier("silver", weight=3)]
+    with SupportDesk(store=InMemoryStore(), clock=FrozenClock(T0), plugins=[tracker],
+                     tiers=tiers) as desk:  # fmt: skip
+        yield desk
+    client.close()
+
+
+def _open(desk: SupportDesk, n: int, tier: str | None = None) -> str:
+    message = InboundMessage(f"m-{n}", "email", f"c{n}@example.com", T0, subject=f"Crash {n}")
+    ticket_id = desk.ingest(message).ticket_id
+    assert ticket_id is not None
+    if tier is not None:
+        desk.set_tier(ticket_id, tier)
+    return ticket_id
+
+
+def _delivery(action: str, number: int, **extra: Any) -> tuple[bytes, dict[str, str]]:
+    issue = {"number": number, "state_reason": extra.pop("reason", None)}
+    event = {"action": action, "issue": issue, "repository": {"full_name": REPO}, **extra}
+    body = json.dumps(event).encode()
+    return body, {"X-GitHub-Event": "issues", "X-Hub-Signature-256": signature(SECRET, body)}
+
+
+def test_escalation_creates_an_issue_carrying_tiers_and_weight(
+    desk: SupportDesk, github: tuple[GitHub, str]
+) -> None:
+    server = github[0]
+    problem = _open(desk, 0, "gold")
+    issue = desk.escalate_to_engineering(problem, "github", actor="ann")
+    assert (f"{REPO}#1", "github", "open") == (issue.key, issue.tracker, issue.state)
+    assert f"https://github.com/{REPO}/issues/1" == issue.url
+    assert issue == desk.engineering_issue(problem)
+    body = server.issues[1]["body"]
+    assert "**Affected customers:** 1 (top tier: 1, weight: 10)" in body
+    assert "Crash 0" == server.issues[1]["title"]
+    assert [{"name": "support"}] == server.issues[1]["labels"]
+    for n, tier in ((1, "silver"), (2, "gold")):
+        desk.link_problem(_open(desk, n, tier), problem)
+    body = server.issues[1]["body"]
+    assert "**Affected customers:** 3 (top tier: 2, weight: 23)" in body
+    assert "| gold | 2 |" in body
+    assert "| silver | 1 |" in body
+    assert body.count("Affected customers") == 1  # the section is replaced, not appended
+    with pytest.raises(TicketStateError, match="already"):
+        desk.escalate_to_engineering(problem, "github")
+
+
+def test_linking_an_existing_issue(desk: SupportDesk, github: tuple[GitHub, str]) -> None:
+    server = github[0]
+    first = _open(desk, 0)
+    desk.escalate_to_engineering(first, "github")
+    second = _open(desk, 1, "silver")
+    issue = desk.link_engineering_issue(second, "github", f"https://github.com/{REPO}/issues/1")
+    assert f"{REPO}#1" == issue.key
+    assert "(top tier: 0, weight: 3)" in server.issues[1]["body"]
+    third = _open(desk, 2)
+    with pytest.raises(GitHubHTTPError, match="404") as missing:
+        desk.link_engineering_issue(third, "github", "#99")
+    assert missing.value.permanent
+    assert desk.engineering_issue(third) is None
+    with pytest.raises(EventError, match="issue reference"):
+        desk.link_engineering_issue(third, "github", "other/repo#1")
+
+
+def test_a_signed_webhook_solves_the_problem_and_its_incidents(desk: SupportDesk) -> None:
+    problem = _open(desk, 0, "gold")
+    incident = _open(desk, 1)
+    desk.link_problem(incident, problem)
+    desk.escalate_to_engineering(problem, "github")
+    body, headers = _delivery("closed", 1, reason="completed")
+    [update] = desk.receive_issue_webhook("github", body, headers)
+    assert (f"{REPO}#1", "fixed") == (update.key, update.state)
+    assert "fixed" == desk.engineering_issue(problem).state  # type: ignore[union-attr]
+    assert "solved" == desk.ticket(problem).status
+    assert "solved" == desk.ticket(incident).status
+    notes = [e.data["body"] for e in desk.events(problem) if e.kind == "message"]
+    assert f"Engineering issue {REPO}#1 is now fixed." in notes
+
+
+def test_wont_fix_is_noted_and_leaves_the_problem_open(desk: SupportDesk) -> None:
+    problem = _open(desk, 0)
+    desk.escalate_to_engineering(problem, "github")
+    assert [] == desk.receive_issue_webhook("github", *_delivery("closed", 7))  # not ours
+    desk.receive_issue_webhook("github", *_delivery("closed", 1, reason="not_planned"))
+    assert "new" == desk.ticket(problem).status
+    assert "wont_fix" == desk.engineering_issue(problem).state  # type: ignore[union-attr]
+    body, headers = _delivery("labeled", 1, label={"name": "released"})
+    assert ["released"] == [u.state for u in desk.receive_issue_webhook("github", body, headers)]
+    assert "solved" == desk.ticket(problem).status
+
+
+def test_a_bad_signature_is_refused_and_changes_nothing(desk: SupportDesk) -> None:
+    problem = _open(desk, 0)
+    desk.escalate_to_engineering(problem, "github")
+    version = desk.store.version(problem)
+    body, headers = _delivery("closed", 1)
+    for bad in ({**headers, "X-Hub-Signature-256": signature("wrong-secret", body)},
+                {k: v for k, v in headers.items() if k != "X-Hub-Signature-256"}):  # fmt: skip
+        with pytest.raises(EventError, match="X-Hub-Signature-256") as refused:
+            desk.receive_issue_webhook("github", body, bad)
+        assert "X-Hub-Signature-256" == refused.value.field
+    with pytest.raises(EventError, match="X-Hub-Signature-256"):
+        desk.receive_issue_webhook("github", body + b" ", headers)  # tampered body
+    assert version == desk.store.version(problem)
+    assert "open" == desk.engineering_issue(problem).state  # type: ignore[union-attr]
+
+
+def test_server_errors_are_retryable_and_record_nothing(
+    desk: SupportDesk, github: tuple[GitHub, str]
+) -> None:
+    github[0].fail = 502
+    problem = _open(desk, 0)
+    with pytest.raises(GitHubHTTPError, match="502") as failed:
+        desk.escalate_to_engineering(problem, "github")
+    assert not failed.value.permanent
+    assert desk.engineering_issue(problem) is None
+    github[0].fail = None
+    assert f"{REPO}#1" == desk.escalate_to_engineering(problem, "github").key
