@@ -111,10 +111,25 @@ def examples(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Run every benchmark in benchmarks/ (``nox -s bench -- --quick`` for a short run)."""
+    """Run every benchmark in benchmarks/ (``nox -s bench -- --quick`` for a short run).
+
+    ``-- --json PATH`` writes every benchmark's figures into one flat JSON file and
+    ``-- --compare OLD.json`` prints each figure's change from such a file.
+    """
     session.install("-e", ".[cli,numpy]", *group("bench"))
     # Benchmarks of plugins (bench_email.py, bench_http.py) import them; one pip call, so a
     # plugin that depends on another gets it from this checkout.
     session.install(*(arg for plugin in PLUGINS for arg in ("-e", str(plugin))))
+    args = list(session.posargs)
+    out = None
+    if "--json" in args:  # each benchmark writes its own file; they are merged at the end
+        at = args.index("--json")
+        out = Path(args[at + 1]).resolve()
+        del args[at : at + 2]
+    parts = []
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
-        session.run("python", str(script), *session.posargs)
+        part = Path(session.create_tmp()) / f"{script.stem}.json"
+        parts.append(str(part))
+        session.run("python", str(script), *args, "--json", str(part))
+    if out is not None:
+        session.run("python", str(ROOT / "benchmarks" / "figures.py"), "merge", str(out), *parts)

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 import pytz
 import workclock
+from figures import add_options, finish, load_line
 
 from supportkit import BusinessCalendar
 
@@ -107,8 +108,9 @@ def same_instant(a: Any, b: Any) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2,000 deadlines, slow peers on 500")
+    add_options(parser, "2,000 deadlines, slow peers on 500")
     args = parser.parse_args()
+    print(load_line())
     n = 2_000 if args.quick else 20_000
     slow_n = 500 if args.quick else n  # businesstimedelta and pandas
     repeat = 3 if args.quick else 7
@@ -223,7 +225,20 @@ def main() -> None:
         ratio = us / reference[op]
         print(f"{op:<14} {name:<27} {us:9.2f} {ratio:8.1f}x {count:7,}  {agreement}")
     print("\nratio = peer time / supportkit time (higher: supportkit is faster)")
-    print_verdicts({(op, name): us for op, name, us, _, _ in rows})
+    us = {(op, name): us for op, name, us, _, _ in rows}
+    print_verdicts(us)
+    finish(
+        args,
+        {
+            "deadline_us": us["add", "supportkit"],
+            "deadline_cold_us": us["add", "supportkit, cold cache"],
+            "deadline_workclock_us": us["add", "workclock"],
+            "elapsed_us": us["elapsed", "supportkit"],
+            "elapsed_workclock_us": us["elapsed", "workclock"],
+            "deadline_batch_us": us["add batch", "supportkit numpy"],
+            "elapsed_batch_us": us["elapsed batch", "supportkit numpy"],
+        },
+    )
 
 
 def print_verdicts(us: dict[tuple[str, str], float]) -> None:

@@ -35,6 +35,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from figures import add_options, finish
+
 from supportkit import Agent, FrozenClock, InboundMessage, InMemoryStore, Tier
 from supportkit._desk import SupportDesk
 from supportkit._routing import Router
@@ -172,7 +174,8 @@ def report(label: str, count: int, events: int, elapsed: float, latencies: list[
     )
 
 
-def run(label: str, store: object, stream: list[InboundMessage]) -> tuple[float, float]:
+def run(label: str, store: object, stream: list[InboundMessage]) -> tuple[float, float, float]:
+    """Events per wall second, events per CPU second and the p99 latency in µs."""
     collector = _Collector()
     gc.callbacks.append(collector)
     cpu_started = time.process_time()
@@ -184,7 +187,7 @@ def run(label: str, store: object, stream: list[InboundMessage]) -> tuple[float,
         f"{collector.seconds:5.1f} s; process CPU {cpu:6.2f} s = {events / cpu:,.0f} events "
         "per CPU second)"
     )
-    return events / elapsed, latencies[int(len(latencies) * 0.99)] / 1000
+    return events / elapsed, events / cpu, latencies[int(len(latencies) * 0.99)] / 1000
 
 
 def _postgres_process(
@@ -244,7 +247,7 @@ def postgres(count: int, seed: int, durability: str) -> dict[int, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="20,000 messages instead of 200,000")
+    add_options(parser, "20,000 messages instead of 200,000")
     parser.add_argument("--messages", type=int, default=None)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
@@ -266,20 +269,29 @@ def main() -> None:
         f"supportkit desk ingest, {count:,} messages through the full pipeline "
         f"(load average {load} on {os.cpu_count()} cores)"
     )
-    memory, _ = run("in-memory", InMemoryStore(), stream)
+    memory, memory_cpu, memory_p99 = run("in-memory", InMemoryStore(), stream)
     with tempfile.TemporaryDirectory() as tmp:
-        normal, _ = run("sqlite normal (WAL)", SqliteStore(Path(tmp) / "n.db"), stream)
+        normal, normal_cpu, _ = run("sqlite normal (WAL)", SqliteStore(Path(tmp) / "n.db"), stream)
         # durability="full" pays one fsync per commit, so it runs on the first tenth of the
         # stream (the rate is bounded by the disk, not by the message count).
-        full, _ = run(
+        full, _, _ = run(
             "sqlite full (fsync)",
             SqliteStore(Path(tmp) / "f.db", durability="full"),
             stream[: max(1, count // 10)],
         )
+    figures = {
+        "memory_events_per_s": memory,
+        "memory_cpu_events_per_s": memory_cpu,
+        "memory_p99_us": memory_p99,
+        "sqlite_events_per_s": normal,
+        "sqlite_cpu_events_per_s": normal_cpu,
+        "sqlite_full_events_per_s": full,
+    }
     pg_count = args.pg_messages or (2_000 if args.quick else 5_000)
     for durability in ("full", "normal"):  # synchronous_commit on, off
         pg = postgres(pg_count, args.seed, durability)
         if pg:
+            figures |= {f"postgres_{durability}_{k}p_events_per_s": r for k, r in pg.items()}
             print(
                 f"postgres {durability}: 1 process >= 3,000 events/s ({pg[1] / 3_000:.2f}x), "
                 f"4 processes >= 1.5x one ({pg[4] / pg[1]:.2f}x); sqlite normal / postgres 1 "
@@ -291,6 +303,7 @@ def main() -> None:
         f"sqlite durable >= 3,000 events/s ({normal / 3_000:.2f}x normal, "
         f"{full / 3_000:.2f}x full); sqlite normal is {memory / normal:.1f}x slower than memory"
     )
+    finish(args, figures)
 
 
 if __name__ == "__main__":

@@ -24,12 +24,12 @@ import argparse
 import contextlib
 import email
 import email.policy
-import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from figures import add_options, finish, load_line
 from supportkit_email import EmailChannel, parse_email
 
 from supportkit import FrozenClock, SupportkitError
@@ -51,7 +51,7 @@ def best(runs: list[Callable[[], None]], repeats: int) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    add_options(parser, "fewer repeats")
     args = parser.parse_args()
     raws = [p.read_bytes() for p in sorted(CORPUS.glob("*.eml"))]
     loops, repeats = (5, 3) if args.quick else (20, 15)
@@ -76,7 +76,7 @@ def main() -> None:
     count = loops * len(raws)
     size = sum(len(r) for r in raws)
     print(f"corpus: {len(raws)} messages, {size:,} bytes; {count:,} parses per run")
-    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} cpus)")
+    print(load_line())
     baseline, parsed, channelled = best([bare, ours, through_channel], repeats)
     rows = [
         ("bare email.message_from_bytes", baseline),
@@ -92,6 +92,14 @@ def main() -> None:
     print(
         f"target >= 0.5x bare for parsing and threading: {ratio:.2f}x "
         f"{'met' if ratio >= 0.5 else 'MISSED'}"
+    )
+    finish(
+        args,
+        {
+            "email_bare_parse_us": baseline / count * 1e6,
+            "email_parse_us": parsed / count * 1e6,
+            "email_channel_parse_us": channelled / count * 1e6,
+        },
     )
 
 

@@ -31,6 +31,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from figures import add_options, finish
 from supportkit_webhook import sign
 
 from supportkit import SqliteStore, SupportDesk
@@ -159,7 +160,7 @@ def quantile(values: list[float], q: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a short run (500 webhooks)")
+    add_options(parser, "a short run (500 webhooks)")
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
@@ -183,6 +184,14 @@ def main() -> None:
     verdict = "met" if ratio >= 0.6 else "MISSED"
     print(f"HTTP / in process: {ratio:.2f}x (target >= 0.6x: {verdict})")
     print(f"load after {os.getloadavg()[0]:.2f} (2 cores shared by server, client and others)")
+    finish(
+        args,
+        {
+            "http_local_webhooks_per_s": local_rate,
+            "http_webhooks_per_s": http_rate,
+            "http_p99_ms": quantile(remote, 0.99) * 1000,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from figures import add_options, finish, load_line
 
 from supportkit import MetricsAggregator, TicketFacts
 
@@ -467,7 +468,7 @@ def growth(plateau: list[tuple[int, int, int, float, float, float]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="100,000 tickets instead of 1,000,000")
+    add_options(parser, "100,000 tickets instead of 1,000,000")
     parser.add_argument("--tickets", type=int, help="number of tickets (overrides --quick)")
     parser.add_argument(
         "--memory-only", action="store_true", help="run only the streaming memory pass"
@@ -480,6 +481,7 @@ def main() -> None:
         print_memory(plateau)
         print(growth(plateau))
         return
+    print(load_line())
     cols = generate(n)
     print(f"{n:,} tickets, groupings {GROUPINGS} (zone {TZ}), chunks of {chunk:,} facts")
 
@@ -551,6 +553,16 @@ def main() -> None:
         f"  streaming, full / one grouping time: {times['full'][1] / times['single'][1]:.1f}x CPU"
     )
     print(growth(plateau))
+    finish(
+        args,
+        {
+            "metrics_single_facts_per_s": n / times["single"][1],
+            "metrics_full_facts_per_s": n / times["full"][1],
+            "metrics_vectorised_rows_per_s": n / v_cpu,
+            "metrics_pandas_rows_per_s": n / p_cpu,
+            "facts_build_per_s": n / times["build"][1],
+        },
+    )
 
 
 if __name__ == "__main__":

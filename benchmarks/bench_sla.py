@@ -44,6 +44,7 @@ from typing import Any
 
 import businesstimedelta
 import pytz
+from figures import add_options, finish, load_line
 
 from supportkit import (
     BusinessCalendar,
@@ -164,8 +165,9 @@ def best(run: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="10,000 tickets, one repeat")
+    add_options(parser, "10,000 tickets, one repeat")
     args = parser.parse_args()
+    print(load_line())
     n = 10_000 if args.quick else 100_000
     repeat = 1 if args.quick else 2
     policy, calendar = make_policy(), make_calendar()
@@ -262,6 +264,16 @@ def main() -> None:
     print(f"per event: batch {sec_batch / total * 1e6:.2f} µs, incremental "
           f"{sec_inc / total * 1e6:.2f} µs ({sec_scattered / total * 1e6:.2f} µs with the input "
           "built per ticket; target ≤ 5 µs)")  # fmt: skip
+    finish(
+        args,
+        {
+            "batch_events_per_s": total / sec_batch,
+            "incremental_events_per_s": total / sec_inc,
+            "incremental_scattered_events_per_s": total / sec_scattered,
+            "lifecycle_fold_events_per_s": total / sec_fold,
+            "sla_btd_sample_events_per_s": peer_rate,
+        },
+    )
 
 
 if __name__ == "__main__":

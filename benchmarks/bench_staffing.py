@@ -22,8 +22,6 @@ the whole of its overhead.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import random
 import sys
 from datetime import UTC, datetime, timedelta
@@ -32,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from bench_sla import START, best, make_calendar, make_policy, make_tickets
+from figures import add_options, finish, load_line
 
 from supportkit import (
     BusinessCalendar,
@@ -130,18 +129,16 @@ def bench_whatif(n: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a tenth of the sizes")
-    parser.add_argument("--json", type=Path, help="write the figures as a flat JSON object")
+    add_options(parser, "a tenth of the sizes")
     args = parser.parse_args()
     scale = 10 if args.quick else 1
-    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    print(load_line())
     figures = {
         **bench_erlang(10_000 // scale),
         **bench_coverage(100 // scale),
         **bench_whatif(100_000 // scale),
     }
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    finish(args, figures)
 
 
 if __name__ == "__main__":

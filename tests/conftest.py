@@ -34,11 +34,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def load_script() -> Callable[[str], ModuleType]:
-    """Import a script of the repository (``"benchmarks/bench_metrics.py"``) as a module."""
+def load_script(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], ModuleType]:
+    """Import a script of the repository (``"benchmarks/bench_metrics.py"``) as a module, with
+    its directory on ``sys.path`` as when it runs (benchmarks import ``figures``)."""
 
     def load(relative_path: str) -> ModuleType:
         path = ROOT / relative_path
+        monkeypatch.syspath_prepend(str(path.parent))
         spec = importlib.util.spec_from_file_location(path.stem, path)
         assert spec is not None
         assert spec.loader is not None
