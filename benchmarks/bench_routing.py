@@ -30,6 +30,13 @@ documented rules leave open) and its agent the reference's pick for that ticket;
 can move" must be the reference's answer too. With ``--quick`` every decision at 1,000 queued
 is checked; larger queues check a sample, as the reference walks the whole queue each time.
 
+Where the time goes (cProfile, 300 burst decisions at 10k queued, issue 23; not yet improved):
+about two thirds of ``decide()`` is the least-loaded strategy's ``min`` over the lane's free
+agents (about 90 candidates per decision in a burst, one Python key call each: O(free agents)),
+most of the rest the walk over every ready lane's head (O(ready lanes), up to ~190 here). In the
+steady state few agents are free, so both walks are short. An index of free agents per lane
+ordered by spare slots, and the ready lanes in a heap by head, would make both O(log n).
+
 Target: ``decide()`` p50 ≤ 10 µs and p99 ≤ 50 µs at 100k queued, burst and steady state.
 
     python benchmarks/bench_routing.py [--quick] [--json PATH] [--compare OLD.json]
