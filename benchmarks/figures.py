@@ -46,7 +46,7 @@ def finish(args: argparse.Namespace, figures: Mapping[str, float]) -> None:
 
 def compare(old: Mapping[str, float], new: Mapping[str, float], label: str = "old") -> str:
     """One line per figure of *new*: the old value, the new one and the change."""
-    lines = [f"{'figure':<36} {label:>14} {'now':>14} {'change':>8}"]
+    lines = [f"compared with {label}:", f"{'figure':<36} {'before':>14} {'now':>14} {'change':>8}"]
     for name, value in new.items():
         before = old.get(name)
         if not isinstance(before, int | float) or not before:
