@@ -11,7 +11,8 @@ from http_support import AT, NOW, POLICY, SECRET, chat, client, message, signed
 from supportkit_http import SlackSignature, SupportkitSignature, create_app
 from supportkit_http._signatures import slack_digest
 
-from supportkit import ConfigurationError, FrozenClock, SqliteStore, SupportDesk
+from supportkit import ConfigurationError, FrozenClock, SqliteStore, SupportDesk, hookimpl
+from supportkit.exceptions import Ignored
 
 pytestmark = pytest.mark.anyio
 
@@ -294,3 +295,35 @@ def test_supportkit_scheme_is_the_webhook_plugins() -> None:
     assert signed_request is not None
     assert signed_request.until == NOW + 300
     assert SupportkitSignature().verify("other", headers, body, NOW) is None
+
+
+class NoiseChannel:
+    """A channel that calls every payload an auto-reply (``Ignored``)."""
+
+    def parse(self, payload: Any, headers: Any) -> Any:
+        raise Ignored("auto-reply")
+
+    def send(self, reply: Any) -> str | None:
+        return None
+
+    @hookimpl
+    def supportkit_register_channels(self, register: Any) -> None:
+        register("noise", self)
+
+
+async def test_ignored_noise_is_202_with_the_reason(tmp_path: Path, clock: FrozenClock) -> None:
+    """A payload the channel ignores (an auto-reply) is accepted, says why, and opens nothing."""
+    with SupportDesk(
+        store=SqliteStore(tmp_path / "noise.sqlite3"), clock=clock, plugins=[NoiseChannel()]
+    ) as desk:
+        body = b"Out of office"
+        async with client(create_app(desk, secrets={"noise": SECRET})) as http:
+            response = await http.post("/inbound/noise", content=body, headers=signed(body))
+        assert response.status_code == 202
+        assert response.json() == {
+            "ticket_id": None,
+            "duplicate": False,
+            "created": False,
+            "ignored": "auto-reply",
+        }
+        assert desk.tickets() == []
