@@ -18,6 +18,7 @@ from supportkit import (
     IssueUpdate,
     ProblemSettings,
     SupportDesk,
+    feedback,
     hookimpl,
 )
 from supportkit._problems import NAMESPACE, known_problems, listed_incidents
@@ -101,6 +102,14 @@ TARGETS: dict[str, Target] = {
         ),
         lambda kw: DESK.receive_issue_webhook(kw.pop("tracker"), kw.pop("body"), **kw),
         state=_contents,
+        examples=200,
+    ),
+    "feedback": Target(
+        kwargs_of(
+            {"events": st.one_of(st.just(DESK.store.read_all()), junk()), "now": junk()},
+            {"window": junk(), "weights": junk(), "top": junk()},
+        ),
+        lambda kw: feedback(kw.pop("events"), **kw),
         examples=200,
     ),
     "ProblemSettings": Target(

@@ -24,6 +24,7 @@ from ._escalation import (
     OnSlaAlert,
     OnTier,
 )
+from ._feedback import Feedback, FeedbackAggregator, feedback
 from ._hookargs import (
     EventAppended,
     OutboundReply,
@@ -152,6 +153,8 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "EventAppended",
     "EventError",
     "ExactQuantiles",
+    "Feedback",
+    "FeedbackAggregator",
     "FollowTheSun",
     "FrozenClock",
     "Goal",
@@ -242,6 +245,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "coverage",
     "evaluate_sla",
     "facts_to_columns",
+    "feedback",
     "hookimpl",
     "metrics_report",
     "next_step",

@@ -139,8 +139,17 @@ def _report(args: argparse.Namespace) -> int:
 
     from ._report import open_report_desk, render_html, summarize
 
+    if not args.html and not args.feedback:
+        print("supportkit: error: report needs --html FILE, --feedback or both", file=sys.stderr)
+        return 2
     desk, goals, title = open_report_desk(args.db)
     with desk:
+        if args.feedback:
+            from ._feedback import render_text
+
+            print(render_text(desk.feedback()), end="")
+        if not args.html:
+            return 0
         summary = summarize(desk, goals=goals, title=title, tz=args.tz)
     try:
         Path(args.html).write_text(render_html(summary), encoding="utf-8")
@@ -285,7 +294,13 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
         "title).",
     )
     report.add_argument("--db", required=True, help="the SQLite store (e.g. from demo --db)")
-    report.add_argument("--html", required=True, help="the HTML file to write")
+    report.add_argument("--html", help="the HTML file to write")
+    report.add_argument(
+        "--feedback",
+        action="store_true",
+        help="print the product feedback report (top problems and tags, escalations to "
+        "engineering, time to fix, incidents waiting) to standard output",
+    )
     report.add_argument(
         "--tz",
         default=None,

@@ -31,6 +31,7 @@ from ._desknotify import DeskPlugins, History, as_host, failure_text
 from ._deskstore import Commit, DeskStore, MemorySidecar, OutboxMessage
 from ._engineering import AffectedCustomers, EngineeringIssue, IssueUpdate
 from ._escalation import EscalationLadder, EscalationLevel, OnSlaAlert
+from ._feedback import Feedback, feedback
 from ._metrics import Goal, MetricsReport, TicketFacts, metrics_report
 from ._model import (
     Customer,
@@ -1661,6 +1662,15 @@ class SupportDesk:
             tracker.update_issue(issue, self.affected_customers(problem_id))
         except SupportkitError as exc:
             log.warning("could not update engineering issue %s: %s", issue.key, exc)
+
+    def feedback(
+        self, *, window: timedelta = timedelta(days=28), at: datetime | None = None, top: int = 10
+    ) -> Feedback:
+        """The product feedback report (:func:`supportkit.feedback`) of this desk's log for the
+        *window* before *at* (the clock's now), weighting tickets by this desk's tiers."""
+        when = at if at is not None else self.clock.now()
+        weights = {name: tier.weight for name, tier in self.tiers.items()}
+        return feedback(self.store.read_all(), now=when, window=window, weights=weights, top=top)
 
     def _problem_solved(self, problem: Ticket) -> None:
         """Solve or notify the open incidents of the just-solved *problem*."""

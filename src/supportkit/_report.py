@@ -25,6 +25,7 @@ from ._calendar import BusinessCalendar
 from ._clock import FrozenClock
 from ._desk import DEFAULT_LADDER, SupportDesk
 from ._escalation import EscalationLadder, EscalationLevel
+from ._feedback import Feedback, render_html_section
 from ._metrics import Goal, GroupMetrics, MetricsReport, _zone
 from ._nextstep import NextStep
 from ._sla import SlaPolicy
@@ -91,6 +92,8 @@ class Summary:
     outbox: Mapping[str, int]
     engineering: int
     receivers: Mapping[str, int] = attrs.field(factory=dict)
+    feedback: Feedback | None = None
+    """The product feedback report (:meth:`SupportDesk.feedback`), shown as its own section."""
 
     @property
     def overall(self) -> GroupMetrics:
@@ -154,6 +157,7 @@ def summarize(
         outbox=dict(outbox),
         engineering=engineering,
         receivers=dict(receivers),
+        feedback=desk.feedback(at=at),
     )
 
 
@@ -653,6 +657,7 @@ def render_html(summary: Summary) -> str:
                 ["ticket", "waiting on", "action", "owner", "due"],
                 [step_row(s, zone) for s in summary.next_steps],
             ),
+            "" if summary.feedback is None else render_html_section(summary.feedback),
             "</body></html>",
         ]
     )

@@ -1,0 +1,215 @@
+"""The product feedback report: figures cross-checked against pandas on generated logs, the
+aggregator merges into the one-pass result, and the desk's problems show up in it."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from supportkit import (
+    ConfigurationError,
+    FrozenClock,
+    InboundMessage,
+    SqliteStore,
+    SupportDesk,
+    TicketEvent,
+    Tier,
+)
+from supportkit._cli import main
+from supportkit._feedback import FeedbackAggregator, feedback
+
+NOW = datetime(2025, 6, 1, tzinfo=UTC)
+WINDOW = timedelta(days=28)
+WEIGHTS = {"gold": 10, "silver": 3}
+TAGS = ["billing", "export", "login", "area:api", "area:web"]
+
+
+def _logs(seed: int, n: int = 300) -> list[list[TicketEvent]]:
+    """*n* tickets over three windows: tags, tiers, problem links, engineering escalations and
+    solves at random (problems are the first 10 tickets)."""
+    rng = random.Random(seed)
+    logs = []
+    for i in range(n):
+        tid = f"T-{i:04d}"
+        at = NOW - timedelta(seconds=rng.randrange(int(3 * WINDOW.total_seconds())))
+        tags = rng.sample(TAGS, rng.randrange(3))
+        tier = rng.choice(["gold", "silver", "bronze", None])
+        data = {"tags": tags, "tier": tier, "subject": f"s{i}"}
+        log = [TicketEvent("created", ticket_id=tid, at=at, data=data)]
+        if i >= 10 and rng.random() < 0.4:
+            log.append(TicketEvent("linked_to_problem", ticket_id=tid, at=at,
+                                   data={"problem": f"T-{rng.randrange(10):04d}"}))  # fmt: skip
+            if rng.random() < 0.2:
+                log.append(TicketEvent("unlinked", ticket_id=tid, at=at,
+                                       data={"problem": log[-1].data["problem"]}))  # fmt: skip
+        if rng.random() < 0.3:
+            at = at + timedelta(hours=rng.randrange(1, 200))
+            level = rng.choice(["engineering", "L2"])
+            log.append(TicketEvent("escalated", ticket_id=tid, at=at, data={"level": level}))
+        if rng.random() < 0.5:
+            at = at + timedelta(hours=rng.randrange(1, 400))
+            log.append(TicketEvent("status_changed", ticket_id=tid, at=at, data={"to": "solved"}))
+        logs.append(log)
+    return logs
+
+
+def _tickets(logs: list[list[TicketEvent]]) -> pd.DataFrame:
+    """One row per ticket, read straight off the logs (not through the fold)."""
+    rows = []
+    for log in logs:
+        created = log[0]
+        problem = None
+        escalated = solved = None
+        for e in log:
+            if e.kind == "linked_to_problem":
+                problem = e.data["problem"]
+            elif e.kind == "unlinked":
+                problem = None
+            elif e.kind == "escalated" and e.data["level"] == "engineering" and escalated is None:
+                escalated = e.at
+            elif e.kind == "status_changed" and escalated is not None and solved is None:
+                solved = e.at
+        rows.append({"id": created.ticket_id, "at": created.at, "tags": list(created.data["tags"]),
+                     "tier": created.data["tier"], "problem": problem, "escalated": escalated,
+                     "solved": solved,
+                     "open": not any(e.kind == "status_changed" for e in log)})  # fmt: skip
+    frame = pd.DataFrame(rows)
+    frame["weight"] = frame["tier"].map(WEIGHTS).fillna(0).astype(int)
+    frame["period"] = None
+    frame.loc[(frame["at"] > NOW - WINDOW) & (frame["at"] <= NOW), "period"] = "this"
+    frame.loc[(frame["at"] > NOW - 2 * WINDOW) & (frame["at"] <= NOW - WINDOW), "period"] = "last"
+    return frame
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_figures_match_pandas(seed: int) -> None:
+    logs = _logs(seed)
+    events = sorted((e for log in logs for e in log), key=lambda e: e.at)
+    report = feedback(events, now=NOW, window=WINDOW, weights=WEIGHTS, top=100)
+    frame = _tickets(logs)
+
+    tags = frame.explode("tags").dropna(subset=["tags", "period"])
+    volume = tags.groupby(["tags", "period"]).size().unstack(fill_value=0)
+    weight = tags[tags["period"] == "this"].groupby("tags")["weight"].sum()
+    for row in report.top_tags:
+        this = int(volume.loc[row["tag"]].get("this", 0))
+        last = int(volume.loc[row["tag"]].get("last", 0))
+        assert (this, last, this - last) == (row["volume"], row["last"], row["trend"])
+        assert int(weight.get(row["tag"], 0)) == row["weight"]
+    assert {r["tag"] for r in report.top_tags} == set(volume.index)
+    trends = [r["trend"] for r in report.top_tags]
+    assert trends == sorted(trends, reverse=True)  # rising first
+
+    linked = frame.dropna(subset=["problem"])
+    for row in report.top_problems:
+        mine = linked[linked["problem"] == row["problem"]]
+        assert len(mine) == row["incidents"]
+        assert int(mine["weight"].sum()) == row["weight"]
+        assert int((mine["period"] == "this").sum()) == row["volume"]
+        assert int((mine["period"] == "last").sum()) == row["last"]
+    assert {r["problem"] for r in report.top_problems} == set(linked["problem"])
+
+    escalated = frame.dropna(subset=["escalated"])
+    in_period = escalated[(escalated["escalated"] > NOW - WINDOW) & (escalated["escalated"] <= NOW)]
+    areas = in_period["tags"].map(lambda t: min((x[5:] for x in t if x.startswith("area:")),
+                                                default="(none)"))  # fmt: skip
+    assert areas.value_counts().sort_index().to_dict() == report.escalations
+
+    fixed = escalated.dropna(subset=["solved"])
+    fixed = fixed[(fixed["solved"] > NOW - WINDOW) & (fixed["solved"] <= NOW)]
+    seconds = (fixed["solved"] - fixed["escalated"]).dt.total_seconds()
+    assert len(seconds) == report.fix_seconds["count"]
+    if len(seconds):
+        assert seconds.quantile(0.5, interpolation="lower") == report.fix_seconds["median"]
+        assert seconds.quantile(0.9, interpolation="lower") == report.fix_seconds["p90"]
+
+    waiting = linked[linked["open"]]
+    assert sorted(waiting["id"]) == sorted(r["ticket"] for r in report.waiting)
+    tiers = waiting["tier"].fillna("none").value_counts().sort_index().to_dict()
+    assert tiers == report.waiting_tiers
+    assert list(report.frame("waiting")["ticket"]) == [r["ticket"] for r in report.waiting]
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), cut=st.integers(0, 60))
+def test_merged_shards_equal_one_pass(seed: int, cut: int) -> None:
+    logs = _logs(seed, 60)
+    whole = FeedbackAggregator(now=NOW, window=WINDOW, weights=WEIGHTS)
+    left = FeedbackAggregator(now=NOW, window=WINDOW, weights=WEIGHTS)
+    right = FeedbackAggregator(now=NOW, window=WINDOW, weights=WEIGHTS)
+    for i, log in enumerate(logs):
+        whole.update(log)
+        (left if i < cut else right).update(log)
+    assert whole.result(100) == left.merge(right).result(100)
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(ConfigurationError, match="window"):
+        FeedbackAggregator(now=NOW, window=timedelta(0))
+    with pytest.raises(ConfigurationError, match="now"):
+        FeedbackAggregator(now=datetime(2025, 1, 1), window=WINDOW)
+    with pytest.raises(ConfigurationError, match="same settings"):
+        FeedbackAggregator(now=NOW, window=WINDOW).merge(
+            FeedbackAggregator(now=NOW, window=2 * WINDOW)
+        )
+    with pytest.raises(ConfigurationError, match="frames"):
+        feedback([], now=NOW).frame("nope")
+
+
+def _desk_with_problems(path: Path) -> str:
+    clock = FrozenClock(NOW - timedelta(days=3))
+    tiers = [Tier("gold", weight=10), Tier("silver", weight=3)]
+    with SupportDesk(store=SqliteStore(path), clock=clock, plugins=None, tiers=tiers) as desk:
+
+        def opened(n: int, tier: str | None, tags: list[str]) -> str:
+            message = InboundMessage(f"m-{n}", "email", f"c{n}@x", clock.now(), subject=f"Bug {n}")
+            ticket_id = desk.ingest(message).ticket_id
+            assert ticket_id is not None
+            if tier:
+                desk.set_tier(ticket_id, tier)
+            desk.tag(ticket_id, tags)
+            return ticket_id
+
+        problem = opened(0, None, ["area:api", "export"])
+        desk.escalate(problem, "engineering", reason="bug in export")
+        for n, tier in ((1, "gold"), (2, "silver"), (3, "gold")):
+            desk.link_problem(opened(n, tier, ["export"]), problem)
+        clock.advance(hours=30)
+        desk.set_status(problem, "solved")  # solves the three incidents too
+        desk.link_problem(opened(4, "silver", ["export"]), opened(5, None, ["login"]))
+        return problem
+
+
+def test_the_desk_report_and_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "desk.sqlite3"
+    problem = _desk_with_problems(path)
+    tiers = [Tier("gold", weight=10), Tier("silver", weight=3)]
+    with SupportDesk(
+        store=SqliteStore(path), clock=FrozenClock(NOW), plugins=None, tiers=tiers
+    ) as desk:
+        report = desk.feedback()
+    [top, second] = report.top_problems
+    assert (problem, 3, 23) == (top["problem"], top["incidents"], top["weight"])
+    assert (1, 3) == (second["incidents"], second["weight"])
+    assert {"api": 1} == report.escalations
+    assert {"count": 1, "median": 30 * 3600.0, "p90": 30 * 3600.0} == report.fix_seconds
+    assert {"silver": 1} == report.waiting_tiers
+    assert ("export", 5) == (report.top_tags[0]["tag"], report.top_tags[0]["volume"])
+
+    assert 0 == main(["report", "--db", str(path), "--feedback"])
+    out = capsys.readouterr().out
+    assert "Time from escalation to fix: 1 fixed, median 30.0 h, p90 30.0 h" in out
+    assert "Incidents waiting on engineering: 1 (silver 1)" in out
+    page = tmp_path / "r.html"
+    assert 0 == main(["report", "--db", str(path), "--html", str(page)])
+    assert "<h2>Product feedback</h2>" in page.read_text(encoding="utf-8")
+    assert 2 == main(["report", "--db", str(path)])
+    assert "--html FILE, --feedback or both" in capsys.readouterr().err
