@@ -9,6 +9,7 @@ the only place that touches stores and plugins.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -1644,10 +1645,30 @@ class SupportDesk:
         issue = attrs.evolve(issue, tracker=tracker)
         self.reply(problem_id, f"Escalated to engineering: {issue.key} {issue.url}".strip(),
                    agent=actor, public=False)  # fmt: skip
+        self._escalate_to_engineering_level(problem_id, issue, actor)
         state = self.plugin_state(_engineering.NAMESPACE)
         state.put(f"problem:{problem_id}", issue.to_dict())
         state.put(f"issue:{tracker}:{issue.key}", problem_id)
         return issue
+
+    def _escalate_to_engineering_level(
+        self, problem_id: str, issue: EngineeringIssue, actor: str | None
+    ) -> None:
+        """Escalate the problem to the ladder's first engineering level (``"engineering"``
+        without a ladder) unless it is there already, so metrics and the feedback report count
+        it; a ladder without an engineering level, or a ticket above it, is left as it is."""
+        ladder = self.ladder
+        level = self.ticket(problem_id).escalation_level
+        if ladder is None:
+            target: str | None = None if level == "engineering" else "engineering"
+        else:
+            names = [lvl.name for lvl in ladder.levels if lvl.is_engineering]
+            target = names[0] if names and not ladder.is_engineering(level) else None
+        if target is None:
+            return
+        reason = f"engineering issue {issue.key}"
+        with contextlib.suppress(TicketStateError):  # above the engineering level already
+            self.escalate(problem_id, target, reason=reason, actor=actor)
 
     def _refresh_issue(self, problem_id: str) -> None:
         """Bring the problem's engineering issue's affected customers up to date; a tracker

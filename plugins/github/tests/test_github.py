@@ -135,6 +135,7 @@ def test_escalation_creates_an_issue_carrying_tiers_and_weight(
     assert (f"{REPO}#1", "github", "open") == (issue.key, issue.tracker, issue.state)
     assert f"https://github.com/{REPO}/issues/1" == issue.url
     assert issue == desk.engineering_issue(problem)
+    assert "engineering" == desk.ticket(problem).escalation_level  # counted as escalated
     body = server.issues[1]["body"]
     assert "**Affected customers:** 1 (top tier: 1, weight: 10)" in body
     assert "Crash 0" == server.issues[1]["title"]
