@@ -21,6 +21,8 @@ from .exceptions import CalendarError, ConfigurationError
 __all__ = ["CombinedCalendar", "Coverage", "CoverageSpan", "FollowTheSun", "coverage"]
 
 _WINDOW = 8 * 86400  # searches look ahead a bit more than a week at a time
+#: The longest window a coverage map or staffing plan covers (ten years).
+MAX_SPAN = 10 * 366 * 86400
 _HORIZON = 4 * 366 * 86400  # and give up after four years, as BusinessCalendar does
 
 
@@ -292,6 +294,8 @@ def coverage(
     a, b = to_epoch(start, "start", CalendarError), to_epoch(end, "end", CalendarError)
     if b <= a:
         raise CalendarError(f"the window ends ({end.isoformat()}) before it starts")
+    if b - a > MAX_SPAN:
+        raise CalendarError("a coverage window may span at most ten years")
     named: list[tuple[Hashable, list[tuple[int, int]]]] = []
     for name, calendar in groups.items():
         if not callable(getattr(calendar, "intervals_at", None)):

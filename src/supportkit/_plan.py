@@ -21,7 +21,7 @@ import attrs
 
 from . import staffing
 from ._calendar import _zone
-from ._coverage import coverage
+from ._coverage import MAX_SPAN, coverage
 from ._time import from_epoch, to_epoch
 from .exceptions import ConfigurationError
 from .typing import EventStore
@@ -119,6 +119,8 @@ def staffing_plan(
     a, b = to_epoch(start, "start", ConfigurationError), to_epoch(end, "end", ConfigurationError)
     if b <= a:
         raise ConfigurationError("staffing_plan: end must be after start")
+    if b - a > MAX_SPAN:
+        raise ConfigurationError("staffing_plan: the window may span at most ten years")
     handling = staffing._number("aht", aht, positive=True)
     wait = staffing._number("within", within)
     # How many seconds of each hour of the week the window holds (exact across DST).

@@ -46,6 +46,10 @@ __all__ = [
 
 #: The largest number of agents these functions consider (a search past it is an error).
 MAX_AGENTS = 1_000_000
+#: The longest queue Erlang A follows (a load that needs more is refused).
+MAX_QUEUE = 100_000
+#: The most steps x queue positions one Erlang A service level may take.
+MAX_WORK = 20_000_000
 
 
 def _number(name: str, value: object, *, positive: bool = False) -> float:
@@ -177,6 +181,8 @@ def agents_needed(
         raise ConfigurationError("concurrency must be at least 1")
     if traffic == 0:
         return 0
+    if traffic >= MAX_AGENTS:
+        raise ConfigurationError(f"{traffic:g} Erlangs need more than {MAX_AGENTS:,} agents")
     blocked = 1.0
     for k in range(1, MAX_AGENTS + 1):
         blocked = traffic * blocked / (k + traffic * blocked)
@@ -287,6 +293,11 @@ class ErlangA:
         depth = len(self._queue)
         uniform = serve + depth * patience
         mean = uniform * wait
+        if (mean + 12 * math.sqrt(mean) + 60) * depth > MAX_WORK:
+            raise ConfigurationError(
+                f"erlang_a: a service level within {wait:g} s over {depth:,} queue positions "
+                "is too large to evaluate; use a shorter wait or a smaller load"
+            )
         probs = list(self._queue)
         answered = 0.0
         at_least = 1.0  # P(N >= n) for the step n about to be taken
@@ -322,32 +333,48 @@ def erlang_a(
     rate = traffic / handling
     mu = 1.0 / handling
     theta = 1.0 / mean_patience
-    # Unnormalised stationary weights of n contacts in the system.
-    weights = [1.0]
+    if rate == 0:
+        return ErlangA(agents, 0.0, 0.0, 0.0, 0.0, (), (agents * mu, theta, rate))
+    # Stationary weights of n contacts in the system, in logs (traffic**n / n! overflows a
+    # float for large teams), then scaled by the largest before summing.
+    logs = [0.0]
     for n in range(1, agents + 1):
-        weights.append(weights[-1] * rate / (n * mu))
-    queue: list[float] = []
-    w = weights[-1]
+        logs.append(logs[-1] + math.log(rate / (n * mu)))
+    peak = max(logs)
+    queue_logs: list[float] = []
+    q = logs[-1]
     while True:
-        w *= rate / (agents * mu + (len(queue) + 1) * theta)
-        queue.append(w)
-        if w < 1e-16 * (sum(weights) + sum(queue)) or len(queue) > 1_000_000:
+        factor = rate / (agents * mu + (len(queue_logs) + 1) * theta)
+        q += math.log(factor)
+        queue_logs.append(q)
+        peak = max(peak, q)
+        if factor < 1 and q < peak - 37:  # decreasing, and below 1e-16 of the largest
             break
+        if len(queue_logs) >= MAX_QUEUE:
+            raise ConfigurationError(
+                f"erlang_a: the queue does not settle within {MAX_QUEUE:,} waiting contacts "
+                f"({traffic:g} Erlangs, {agents} agents, patience {mean_patience:g} s): the "
+                "model cannot describe this load"
+            )
+    weights = [math.exp(x - peak) for x in logs]
+    queue = [math.exp(x - peak) for x in queue_logs]
     total = sum(weights) + sum(queue)
     # An arrival sees the stationary state (PASTA): it waits if it finds all agents busy.
     p_busy = (weights[-1] + sum(queue)) / total
-    in_queue = sum((j + 1) * q for j, q in enumerate(queue)) / total
-    abandon_rate = theta * in_queue
-    p_abandon = abandon_rate / rate if rate else 0.0
-    busy = sum(min(n, agents) * wt for n, wt in enumerate(weights)) / total
+    in_queue = sum((j + 1) * w for j, w in enumerate(queue)) / total
+    p_abandon = theta * in_queue / rate
+    busy = sum(min(n, agents) * w for n, w in enumerate(weights)) / total
     busy += agents * sum(queue) / total
-    # Contacts that find j waiting ahead enter the queue at position j.
-    arriving = [weights[-1] / total] + [q / total for q in queue[:-1]]
+    # Contacts that find j waiting ahead enter the queue at position j; positions an arrival
+    # reaches with less than 1e-15 probability are left out.
+    arriving = [weights[-1] / total] + [w / total for w in queue[:-1]]
+    while len(arriving) > 1 and arriving[-1] < 1e-15:
+        arriving.pop()
     return ErlangA(
         agents=agents,
         p_wait=p_busy,
         p_abandon=p_abandon,
-        asa=in_queue / rate if rate else 0.0,
+        asa=in_queue / rate,
         occupancy=busy / agents,
         queue=tuple(arriving),
         rates=(agents * mu, theta, rate),
