@@ -10,7 +10,6 @@ solves or notifies its open incidents (:class:`ProblemSettings`), each with a pu
 
 from __future__ import annotations
 
-import difflib
 import re
 import string
 from collections.abc import Iterable, Sequence
@@ -97,8 +96,8 @@ class ProblemSettings:
 class ProblemSuggestion:
     """A problem a new ticket may be an incident of (never linked automatically).
 
-    ``score`` (0 to 1) is the text similarity of the two subjects and first messages, raised
-    by shared tags or group; ``reasons`` says what matched.
+    ``score`` (0 to 1) is the word overlap (Jaccard index) of the two subjects and first
+    messages, raised by shared tags or group; ``reasons`` says what matched.
     """
 
     problem: str
@@ -173,20 +172,21 @@ def check_link(incident: Ticket, problem: Ticket, incidents_of_incident: Sequenc
 _WORD = re.compile(r"\w+")
 
 
-def _words(text: str) -> str:
-    return " ".join(sorted(set(_WORD.findall(text.casefold()))))
+def _words(text: str) -> frozenset[str]:
+    return frozenset(_WORD.findall(text.casefold()))
 
 
 def similarity(ticket: Ticket, text: str, problem: Ticket, problem_text: str) -> ProblemSuggestion:
     """How alike *ticket* (with its first message *text*) and *problem* are.
 
-    The score is :class:`difflib.SequenceMatcher`'s ratio over the two sorted sets of
-    lower-cased words (subject and first message), plus 0.2 for shared tags and 0.1 for the
-    same group, capped at 1.
+    The score is the Jaccard index of the two sets of lower-cased words (subject and first
+    message): shared words over all words; plus 0.2 for shared tags and 0.1 for the same group,
+    capped at 1.
     """
-    score = difflib.SequenceMatcher(
-        None, _words(f"{ticket.subject} {text}"), _words(f"{problem.subject} {problem_text}")
-    ).ratio()
+    mine = _words(f"{ticket.subject} {text}")
+    theirs = _words(f"{problem.subject} {problem_text}")
+    union = len(mine | theirs)
+    score = len(mine & theirs) / union if union else 0.0
     reasons = [f"text {score:.2f}"]
     shared = sorted(ticket.tags & problem.tags)
     if shared:
