@@ -14,6 +14,7 @@ from ._clock import Clock, FrozenClock, SystemClock
 from ._commit import Commit, OutboxMessage
 from ._config import DeskConfig
 from ._coverage import CombinedCalendar, Coverage, CoverageSpan, FollowTheSun, coverage
+from ._knowledge import MAX_ARTICLE_BODY, Article, ArticleEvent, ArticleHit
 from ._desk import DeliveryResult, IngestResult, SupportDesk, TickResult
 from ._engineering import AffectedCustomers, EngineeringIssue, IssueUpdate
 from ._escalation import (
@@ -130,6 +131,9 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "Agent",
     "AgentState",
     "AgentStatus",
+    "Article",
+    "ArticleEvent",
+    "ArticleHit",
     "Assignment",
     "BusinessCalendar",
     "CalendarError",
@@ -172,6 +176,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "JsonChannel",
     "LeastLoaded",
     "LogNotifier",
+    "MAX_ARTICLE_BODY",
     "MetricsAggregator",
     "MetricsReport",
     "MostIdle",

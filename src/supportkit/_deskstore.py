@@ -24,6 +24,12 @@ from typing import Any
 import attrs
 
 from ._commit import OUTBOX_STATUSES, Commit, OutboxMessage
+from ._knowledge import (
+    ArticleEvent,
+    ArticleHit,
+    MemoryArticleIndex,
+    check_article_append,
+)
 from ._lifecycle import parse_status
 from ._model import Priority, Role, TicketEvent
 from ._store import check_batch, check_version
@@ -148,6 +154,10 @@ class MemorySidecar:
         # instants finds expired entries without a scan.
         self._state: dict[tuple[str, str], tuple[str, int | None]] = {}
         self._expiry: list[tuple[int, str, str]] = []
+        # The knowledge base: every article's log, all events in append order, the index.
+        self._articles: dict[str, list[ArticleEvent]] = {}
+        self._article_log: list[ArticleEvent] = []
+        self._article_index = MemoryArticleIndex()
 
     # EventStore, delegated
     def append(
@@ -370,6 +380,40 @@ class MemorySidecar:
         self._state[namespace, key] = (text, expires_at)
         if expires_at is not None:
             heapq.heappush(self._expiry, (expires_at, namespace, key))
+
+    def append_article(
+        self, article_id: str, events: Sequence[ArticleEvent], *, expected_version: int
+    ) -> int:
+        """See :meth:`DeskStore.append_article`."""
+        events = list(events)
+        with self._lock:
+            log = self._articles.get(article_id, [])
+            article = check_article_append(article_id, log, events, expected_version)
+            if article is not None and events:
+                self._articles[article_id] = [*log, *events]
+                self._article_log.extend(events)
+                self._article_index.put(article)
+            return expected_version + len(events)
+
+    def article_events(self, article_id: str | None = None) -> list[ArticleEvent]:
+        """See :meth:`DeskStore.article_events`."""
+        with self._lock:
+            return list(
+                self._article_log if article_id is None else self._articles.get(article_id, ())
+            )
+
+    def search_articles(
+        self,
+        terms: Sequence[str],
+        *,
+        k: int,
+        locale: str | None = None,
+        tags: Sequence[str] = (),
+        area: str | None = None,
+    ) -> list[ArticleHit]:
+        """See :meth:`DeskStore.search_articles` (BM25 in memory, prefix matching)."""
+        with self._lock:
+            return self._article_index.search(terms, k=k, locale=locale, tags=tags, area=area)
 
     def _put(self, message: OutboxMessage) -> None:
         # A tuple of plain values (the payload as its key names and its values): once the

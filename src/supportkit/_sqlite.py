@@ -31,6 +31,7 @@ from ._deskstore import (
     ticket_from_dict,
     ticket_to_dict,
 )
+from ._knowledge import SNIPPET_WORDS, ArticleEvent, ArticleHit, check_article_append
 from ._model import TicketEvent
 from ._store import check_batch, check_version
 from ._ticket import Ticket
@@ -101,6 +102,24 @@ def _v5_plugin_state_due_claims(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE due ADD COLUMN claimed_until INTEGER")
 
 
+def _v6_articles(db: sqlite3.Connection) -> None:
+    """The knowledge base: the article log, and the published articles in an FTS5 index
+    (Porter stemming over Unicode words without diacritics; BM25 with the title weighing 5)."""
+    db.execute(
+        "CREATE TABLE article_events (seq INTEGER PRIMARY KEY, article_id TEXT NOT NULL,"
+        " version INTEGER NOT NULL, body TEXT NOT NULL, UNIQUE (article_id, version))"
+    )
+    db.execute(
+        "CREATE TABLE article_search (id INTEGER PRIMARY KEY, article_id TEXT NOT NULL UNIQUE,"
+        " locale TEXT NOT NULL, area TEXT, tags TEXT NOT NULL)"
+    )
+    db.execute(
+        "CREATE VIRTUAL TABLE article_fts USING fts5(title, body,"
+        " tokenize = 'porter unicode61 remove_diacritics 2')"
+    )
+    db.execute("INSERT INTO article_fts (article_fts, rank) VALUES ('rank', 'bm25(5.0, 1.0)')")
+
+
 #: Schema migrations in order; after migration *n* (1-based) the file's ``user_version`` is *n*.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _v1_event_log,
@@ -108,6 +127,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _v3_outbox_due_alerts,
     _v4_meta,
     _v5_plugin_state_due_claims,
+    _v6_articles,
 )
 
 _OUTBOX_COLUMNS = (
@@ -642,3 +662,82 @@ class SqliteStore:
             (status, status),
         )
         return [_outbox_row(row) for row in rows]
+
+    # --- the knowledge base --------------------------------------------------------------------
+
+    def append_article(
+        self, article_id: str, events: Sequence[ArticleEvent], *, expected_version: int
+    ) -> int:
+        """Append to the article's log and re-index it, in one transaction; see
+        ``DeskStore.append_article``."""
+        events = list(events)
+
+        def run(db: sqlite3.Connection) -> int:
+            rows = db.execute(
+                "SELECT body FROM article_events WHERE article_id = ? ORDER BY version",
+                (article_id,),
+            ).fetchall()
+            log = [ArticleEvent.from_dict(json.loads(body)) for (body,) in rows]
+            article = check_article_append(article_id, log, events, expected_version)
+            if article is None or not events:
+                return expected_version
+            db.executemany(
+                "INSERT INTO article_events (article_id, version, body) VALUES (?, ?, ?)",
+                [
+                    (article_id, expected_version + n, _dumps(event.to_dict()))
+                    for n, event in enumerate(events, 1)
+                ],
+            )
+            row = db.execute(
+                "SELECT id FROM article_search WHERE article_id = ?", (article_id,)
+            ).fetchone()
+            if row is not None:
+                db.execute("DELETE FROM article_search WHERE id = ?", row)
+                db.execute("DELETE FROM article_fts WHERE rowid = ?", row)
+            if article.status == "published":
+                rowid = db.execute(
+                    "INSERT INTO article_search (article_id, locale, area, tags)"
+                    " VALUES (?, ?, ?, ?)",
+                    (article_id, article.locale, article.area, _dumps(list(article.tags))),
+                ).lastrowid
+                db.execute(
+                    "INSERT INTO article_fts (rowid, title, body) VALUES (?, ?, ?)",
+                    (rowid, article.title, article.body),
+                )
+            return expected_version + len(events)
+
+        return int(self._write(f"append to article {article_id}", run))
+
+    def article_events(self, article_id: str | None = None) -> list[ArticleEvent]:
+        """One article's events, or every article event in append order."""
+        rows = self._query(
+            "article log",
+            "SELECT body FROM article_events WHERE ? IS NULL OR article_id = ? ORDER BY seq",
+            (article_id, article_id),
+        )
+        return [ArticleEvent.from_dict(json.loads(body)) for (body,) in rows]
+
+    def search_articles(
+        self,
+        terms: Sequence[str],
+        *,
+        k: int,
+        locale: str | None = None,
+        tags: Sequence[str] = (),
+        area: str | None = None,
+    ) -> list[ArticleHit]:
+        """FTS5 search: every term a quoted prefix (``"term"*``) OR-ed, ranked by BM25."""
+        if not terms:
+            return []
+        match = " OR ".join(f'"{term}"*' for term in terms)  # terms are words: no quotes
+        sql = (
+            "SELECT s.article_id, article_fts.title, -rank,"
+            f" snippet(article_fts, 1, '**', '**', '…', {SNIPPET_WORDS})"
+            " FROM article_fts JOIN article_search s ON s.id = article_fts.rowid"
+            " WHERE article_fts MATCH ? AND (? IS NULL OR s.locale = ?)"
+            " AND (? IS NULL OR s.area = ?)"
+            + " AND EXISTS (SELECT 1 FROM json_each(s.tags) WHERE value = ?)" * len(tags)
+            + " ORDER BY rank LIMIT ?"
+        )
+        rows = self._query("article search", sql, (match, locale, locale, area, area, *tags, k))
+        return [ArticleHit(str(a), str(t), float(score), str(snip)) for a, t, score, snip in rows]

@@ -18,6 +18,7 @@ from ._clock import Clock
 from ._commit import Commit, OutboxMessage
 from ._engineering import AffectedCustomers, EngineeringIssue, IssueUpdate
 from ._hookargs import Notice, OutboundReply
+from ._knowledge import ArticleEvent, ArticleHit
 from ._model import Customer, InboundMessage, TicketEvent, Tier
 from ._routing import SelectionStrategy
 from ._sla import SlaPolicy
@@ -213,6 +214,44 @@ class DeskStore(EventStore, Protocol):
 
     def state_delete(self, namespace: str, key: str) -> None:
         """Forget the value under (*namespace*, *key*) (nothing happens if there is none)."""
+        ...
+
+    def append_article(
+        self, article_id: str, events: Sequence[ArticleEvent], *, expected_version: int
+    ) -> int:
+        """Append *events* to the article's log atomically and return its new version.
+
+        Like :meth:`EventStore.append` for tickets: a stale *expected_version* is a
+        :class:`~supportkit.ConcurrencyError`, an event that does not fold onto the article
+        (``supportkit._knowledge.check_article_append`` checks both) an
+        :class:`~supportkit.EventError`, and nothing is written. The store keeps its search
+        index of the article's folded state in the same write: published articles are found,
+        others not.
+        """
+        ...
+
+    def article_events(self, article_id: str | None = None) -> list[ArticleEvent]:
+        """One article's events in log order, or (``None``) every article event in append
+        order; an unknown article has none."""
+        ...
+
+    def search_articles(
+        self,
+        terms: Sequence[str],
+        *,
+        k: int,
+        locale: str | None = None,
+        tags: Sequence[str] = (),
+        area: str | None = None,
+    ) -> list[ArticleHit]:
+        """The best *k* published articles for *terms*, best first.
+
+        *terms* are lower-case words (``supportkit._knowledge.query_terms``), each matched as a
+        prefix of a word of the title or body; ranked by relevance (BM25 or the engine's own)
+        with ``score`` higher for better hits and the body's matched words wrapped in ``**`` in
+        ``snippet``. Only articles in *locale*, in *area* and carrying every one of *tags* are
+        found when those are given.
+        """
         ...
 
 

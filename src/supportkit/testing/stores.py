@@ -23,9 +23,10 @@ from datetime import UTC, datetime
 import pytest
 
 from supportkit._commit import Commit, OutboxMessage
+from supportkit._knowledge import ArticleEvent
 from supportkit._model import TicketEvent
 from supportkit._ticket import Ticket
-from supportkit.exceptions import ConcurrencyError, StoreError
+from supportkit.exceptions import ConcurrencyError, EventError, StoreError
 from supportkit.typing import DeskStore, EventStore
 
 __all__ = ["DeskStoreContract"]
@@ -43,6 +44,18 @@ def _note(key: str, ticket: str = "T-1", at: int = TS0) -> OutboxMessage:
     return OutboxMessage(
         key=key, topic="notify", ticket_id=ticket, payload={"k": key}, created_at=at
     )
+
+
+def _article(kind: str, article_id: str = "A-1", **fields: object) -> ArticleEvent:
+    return ArticleEvent(kind, article_id, T0, **fields)  # type: ignore[arg-type]
+
+
+def _published(store: DeskStore, article_id: str, title: str, body: str, **fields: object) -> None:
+    """Create *article_id* published, with the given fields."""
+    event = _article(
+        "created", article_id, title=title, body=body, locale="en", status="published", **fields
+    )
+    store.append_article(article_id, [event], expected_version=0)
 
 
 def _created(store: DeskStore, ticket: str, **extra: object) -> int:
@@ -397,3 +410,97 @@ class DeskStoreContract:
             store.state_get("ns", "live", now=TS0 + 50),
             store.state_get("ns", "forever", now=TS0 + 50),
         )
+
+    # --- the knowledge base -------------------------------------------------------------------
+
+    def test_article_log_versions_and_order(self, store: DeskStore) -> None:
+        """Article events append with versions and read back per article and in append order."""
+        created = _article("created", title="T", body="b", locale="en", status="draft")
+        other = _article("created", "A-2", title="U", body="c", locale="de", status="draft")
+        updated = _article("updated", status="published", tags=("x",))
+        versions = (
+            store.append_article("A-1", [created], expected_version=0),
+            store.append_article("A-2", [other], expected_version=0),
+            store.append_article("A-1", [updated], expected_version=1),
+        )
+        assert ((1, 1, 2), [created, updated], [created, other, updated], []) == (
+            versions,
+            store.article_events("A-1"),
+            store.article_events(),
+            store.article_events("A-9"),
+        )
+
+    def test_stale_or_unfit_article_append_writes_nothing(self, store: DeskStore) -> None:
+        """A stale version is a ConcurrencyError, an event that does not fold an EventError,
+        another article's event a StoreError; none writes anything."""
+        _published(store, "A-1", "Title", "body")
+        with pytest.raises(ConcurrencyError):
+            store.append_article("A-1", [_article("retired")], expected_version=0)
+        with pytest.raises(EventError):
+            store.append_article("A-2", [_article("retired", "A-2")], expected_version=0)
+        with pytest.raises(StoreError):
+            store.append_article("A-1", [_article("retired", "A-2")], expected_version=1)
+        assert (1, []) == (len(store.article_events("A-1")), store.article_events("A-2"))
+
+    def test_search_finds_published_articles_best_first(self, store: DeskStore) -> None:
+        """Search ranks the article matching more and rarer terms first, matches word
+        prefixes, highlights matched words and skips drafts."""
+        _published(store, "pw", "Reset your password", "Open Settings, then Security, then reset.")
+        _published(store, "inv", "Download invoices", "Invoices are in Billing as PDF files.")
+        _published(store, "sec", "Security settings", "Two-factor login lives in Settings.")
+        draft = _article(
+            "created", "dr", title="Password draft", body="password", locale="en", status="draft"
+        )
+        store.append_article("dr", [draft], expected_version=0)
+        hits = store.search_articles(["reset", "passw"], k=5)
+        assert ["pw"] == [hit.article_id for hit in hits]
+        assert "Reset your password" == hits[0].title
+        assert "**reset**" in hits[0].snippet.lower()
+        assert hits[0].score > 0
+        both = store.search_articles(["settings", "security"], k=5)
+        assert {"pw", "sec"} == {hit.article_id for hit in both}
+        assert both[0].score >= both[1].score
+        assert [] == store.search_articles([], k=5)
+
+    def test_search_filters_and_follows_status_changes(self, store: DeskStore) -> None:
+        """Locale, area and tag filters narrow the hits; unpublishing or retiring an article
+        drops it from the index and republishing brings it back."""
+        _published(store, "en", "Export data", "Export to CSV", tags=("data", "csv"), area="app")
+        store.append_article(
+            "de",
+            [
+                _article(
+                    "created",
+                    "de",
+                    title="Export data",
+                    body="Export als CSV",
+                    locale="de",
+                    status="published",
+                    tags=("data",),
+                )
+            ],
+            expected_version=0,
+        )
+
+        def found(**filters: object) -> list[str]:
+            hits = store.search_articles(["export"], k=5, **filters)  # type: ignore[arg-type]
+            return sorted(hit.article_id for hit in hits)
+
+        assert (["de", "en"], ["de"], ["en"], ["en"], ["de", "en"], []) == (
+            found(),
+            found(locale="de"),
+            found(area="app"),
+            found(tags=("csv", "data")),
+            found(tags=("data",)),
+            found(tags=("data", "nope")),
+        )
+        store.append_article("en", [_article("retired", "en")], expected_version=1)
+        store.append_article("de", [_article("updated", "de", status="draft")], expected_version=1)
+        gone = found()
+        store.append_article(
+            "de",
+            [_article("updated", "de", status="published", title="Exporting")],
+            expected_version=2,
+        )
+        assert ([], ["de"]) == (gone, found())
+        assert "Exporting" == store.search_articles(["export"], k=1)[0].title

@@ -15,6 +15,7 @@ from psycopg import errors, sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from supportkit import Commit, ConfigurationError, OutboxMessage, StoreError, TicketEvent
+from supportkit import ArticleEvent, ArticleHit
 from supportkit._deskstore import (
     STATE_PRUNE_BATCH,
     alert_conflict,
@@ -22,6 +23,7 @@ from supportkit._deskstore import (
     ticket_from_dict,
     ticket_to_dict,
 )
+from supportkit._knowledge import SNIPPET_WORDS, check_article_append
 from supportkit._store import check_batch, check_version
 from supportkit._ticket import Ticket
 
@@ -66,7 +68,35 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         " WHERE expires_at IS NOT NULL",
         "ALTER TABLE due ADD COLUMN claimed_until bigint",
     ),
+    (  # 3: the knowledge base: the article log, published articles under full-text search
+        "CREATE TABLE article_events (seq bigserial PRIMARY KEY, article_id text NOT NULL,"
+        " version integer NOT NULL, body text NOT NULL, UNIQUE (article_id, version))",
+        "CREATE TABLE article_search (article_id text PRIMARY KEY, locale text NOT NULL,"
+        " area text, tags text[] NOT NULL, title text NOT NULL, body text NOT NULL,"
+        " cfg regconfig NOT NULL, doc tsvector NOT NULL)",
+        "CREATE INDEX article_search_doc ON article_search USING gin (doc)",
+    ),
 )
+
+# PostgreSQL's stemming configurations by language subtag; other locales use 'simple'.
+_TEXT_SEARCH = {
+    "da": "danish",
+    "de": "german",
+    "en": "english",
+    "es": "spanish",
+    "fi": "finnish",
+    "fr": "french",
+    "hu": "hungarian",
+    "it": "italian",
+    "nb": "norwegian",
+    "nl": "dutch",
+    "no": "norwegian",
+    "pt": "portuguese",
+    "ro": "romanian",
+    "ru": "russian",
+    "sv": "swedish",
+    "tr": "turkish",
+}
 
 _OUTBOX_COLUMNS = (
     "key, topic, ticket_id, payload, created_at, status, attempts, next_attempt_at, last_error,"
@@ -823,3 +853,106 @@ class PostgresStore:
                 "DELETE FROM plugin_state WHERE namespace = %s AND key = %s", (namespace, key)
             ),
         )
+
+    # --- the knowledge base --------------------------------------------------------------------
+
+    def append_article(
+        self, article_id: str, events: Sequence[ArticleEvent], *, expected_version: int
+    ) -> int:
+        """Append to the article's log and re-index it, in one transaction; see
+        ``DeskStore.append_article``."""
+        events = list(events)
+
+        def run(cur: psycopg.Cursor[Any]) -> int:
+            # Writers of one article queue here, so the log read below is the latest.
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"article {article_id}",))
+            rows = cur.execute(
+                "SELECT body FROM article_events WHERE article_id = %s ORDER BY version",
+                (article_id,),
+            ).fetchall()
+            log = [ArticleEvent.from_dict(json.loads(body)) for (body,) in rows]
+            try:
+                article = check_article_append(article_id, log, events, expected_version)
+            except StoreError as error:
+                raise _Conflict(error) from None
+            if article is None or not events:
+                return expected_version
+            cur.executemany(
+                "INSERT INTO article_events (article_id, version, body) VALUES (%s, %s, %s)",
+                [
+                    (article_id, expected_version + n, _dumps(event.to_dict()))
+                    for n, event in enumerate(events, 1)
+                ],
+            )
+            cur.execute("DELETE FROM article_search WHERE article_id = %s", (article_id,))
+            if article.status == "published":
+                cfg = _TEXT_SEARCH.get(article.locale.split("-")[0], "simple")
+                cur.execute(
+                    "INSERT INTO article_search (article_id, locale, area, tags, title, body,"
+                    " cfg, doc) VALUES (%s, %s, %s, %s, %s, %s, %s::regconfig,"
+                    " setweight(to_tsvector(%s::regconfig, %s), 'A')"
+                    " || setweight(to_tsvector(%s::regconfig, %s), 'B'))",
+                    (
+                        article_id,
+                        article.locale,
+                        article.area,
+                        list(article.tags),
+                        article.title,
+                        article.body,
+                        cfg,
+                        cfg,
+                        article.title,
+                        cfg,
+                        article.body,
+                    ),
+                )
+            return expected_version + len(events)
+
+        return self._run(f"append to article {article_id}", run, replay=False)
+
+    def article_events(self, article_id: str | None = None) -> list[ArticleEvent]:
+        """One article's events, or every article event in append order."""
+        rows = self._query(
+            "article log",
+            "SELECT body FROM article_events WHERE %s::text IS NULL OR article_id = %s"
+            " ORDER BY seq",
+            (article_id, article_id),
+        )
+        return [ArticleEvent.from_dict(json.loads(body)) for (body,) in rows]
+
+    def search_articles(
+        self,
+        terms: Sequence[str],
+        *,
+        k: int,
+        locale: str | None = None,
+        tags: Sequence[str] = (),
+        area: str | None = None,
+    ) -> list[ArticleHit]:
+        """Full-text search: every term a prefix (``term:*``) OR-ed, stemmed with the
+        article's language, ranked by ``ts_rank`` (title weight A, body B), snippets from
+        ``ts_headline``."""
+        if not terms:
+            return []
+        query = " | ".join(f"{term}:*" for term in terms)  # terms are words: no operators
+        rows = self._query(
+            "article search",
+            "SELECT article_id, title, score, ts_headline(cfg, body, q, %s) FROM ("
+            " SELECT article_id, title, body, cfg, q, ts_rank(doc, q) AS score"
+            " FROM article_search, LATERAL to_tsquery(cfg, %s) AS q"
+            " WHERE doc @@ q AND (%s::text IS NULL OR locale = %s)"
+            " AND (%s::text IS NULL OR area = %s) AND tags @> %s::text[]"
+            " ORDER BY score DESC, article_id LIMIT %s) AS best ORDER BY score DESC, article_id",
+            (
+                f"StartSel=**, StopSel=**, MaxWords={SNIPPET_WORDS}, MinWords=6,"
+                " FragmentDelimiter=…",
+                query,
+                locale,
+                locale,
+                area,
+                area,
+                list(tags),
+                k,
+            ),
+        )
+        return [ArticleHit(a, t, float(score), snip) for a, t, score, snip in rows]

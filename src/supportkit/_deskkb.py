@@ -1,0 +1,173 @@
+"""The desk's knowledge-base methods (a mixin of :class:`~supportkit.SupportDesk`).
+
+Articles live in the desk's store as event logs (:class:`~supportkit.ArticleEvent`); these
+methods validate, append with optimistic versions and search the store's index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from ._knowledge import Article, ArticleEvent, ArticleHit, fold_article, query_terms
+from .exceptions import EventError
+
+if TYPE_CHECKING:
+    from ._clock import Clock
+    from .typing import DeskStore
+
+__all__ = ["KnowledgeBase"]
+
+#: The most results one search returns.
+MAX_K = 100
+
+
+class KnowledgeBase:
+    """Knowledge-base methods for a desk with a ``store`` and a ``clock``."""
+
+    store: DeskStore
+    clock: Clock
+
+    def create_article(
+        self,
+        article_id: str,
+        *,
+        title: str,
+        body: str,
+        locale: str = "en",
+        tags: Iterable[str] = (),
+        area: str | None = None,
+        status: str = "draft",
+        by: str | None = None,
+    ) -> Article:
+        """Create an article (``status`` ``"draft"``, ``"published"`` or ``"archived"``).
+
+        *body* is Markdown of at most :data:`~supportkit.MAX_ARTICLE_BODY` characters. An
+        existing id or an invalid field is an :class:`~supportkit.EventError`.
+        """
+        event = ArticleEvent(
+            "created",
+            article_id,
+            self.clock.now(),
+            title=title,
+            body=body,
+            locale=locale,
+            tags=tuple(tags) if _iterable(tags) else tags,
+            area=area,
+            status=status,
+            by=by,
+        )
+        return self._append_article(event, 0)
+
+    def update_article(
+        self,
+        article_id: str,
+        *,
+        title: str | None = None,
+        body: str | None = None,
+        locale: str | None = None,
+        tags: Iterable[str] | None = None,
+        area: str | None = None,
+        status: str | None = None,
+        by: str | None = None,
+        version: int | None = None,
+    ) -> Article:
+        """Change the given fields of an article (``None`` keeps a field) and return it.
+
+        ``status="published"`` publishes it. *version*, if given, is the version the caller
+        read: a newer article is a :class:`~supportkit.ConcurrencyError`.
+        """
+        current = self._article_version(article_id, version)
+        event = ArticleEvent(
+            "updated",
+            article_id,
+            self.clock.now(),
+            title=title,
+            body=body,
+            locale=locale,
+            tags=tuple(tags) if _iterable(tags) else tags,
+            area=area,
+            status=status,
+            by=by,
+        )
+        return self._append_article(event, current)
+
+    def retire_article(self, article_id: str, *, by: str | None = None) -> Article:
+        """Archive an article (search no longer finds it; its log stays)."""
+        current = self._article_version(article_id, None)
+        event = ArticleEvent("retired", article_id, self.clock.now(), by=by)
+        return self._append_article(event, current)
+
+    def article(self, article_id: str) -> Article | None:
+        """The article as its log folds it, or ``None`` if there is none."""
+        return fold_article(self.store.article_events(_article_id(article_id)))
+
+    def article_history(self, article_id: str) -> list[ArticleEvent]:
+        """The article's events, oldest first (empty for an unknown article)."""
+        return self.store.article_events(_article_id(article_id))
+
+    def articles(self) -> list[Article]:
+        """Every article (any status), in order of creation."""
+        logs: dict[str, list[ArticleEvent]] = {}
+        for event in self.store.article_events():
+            logs.setdefault(event.article_id, []).append(event)
+        return [article for log in logs.values() if (article := fold_article(log)) is not None]
+
+    def search_articles(
+        self,
+        query: str,
+        *,
+        k: int = 5,
+        locale: str | None = None,
+        tags: Iterable[str] | None = None,
+        area: str | None = None,
+    ) -> list[ArticleHit]:
+        """The published articles best matching *query*, best first (at most *k*).
+
+        Any text is a valid query: it is cut to 1,000 characters and reduced to words, each
+        matched as a word prefix (so "passw" finds "password"); engine syntax such as ``"`` or
+        ``NEAR(`` is plain text here. Results are ranked by BM25 (SQLite FTS5 with English
+        stemming, PostgreSQL full-text search with the locale's stemming, or an in-memory
+        BM25 without stemming); ``locale``, ``area`` and ``tags`` (every one required)
+        filter. Bad arguments are an :class:`~supportkit.EventError`.
+        """
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+            raise EventError(
+                f"k must be a whole number from 1 to {MAX_K}, got {k!r:.80}", field="k"
+            )
+        for name, value in (("locale", locale), ("area", area)):
+            if value is not None and not isinstance(value, str):
+                raise EventError(f"{name} must be a string or None, got {value!r:.80}", field=name)
+        wanted: tuple[str, ...] = ()
+        if tags is not None:
+            if not _iterable(tags) or not all(isinstance(tag, str) for tag in tags):
+                raise EventError(f"tags must be a list of strings, got {tags!r:.80}", field="tags")
+            wanted = tuple(sorted(set(tags)))
+        terms = query_terms(query)
+        return self.store.search_articles(terms, k=k, locale=locale, tags=wanted, area=area)
+
+    def _article_version(self, article_id: str, version: int | None) -> int:
+        current = len(self.store.article_events(_article_id(article_id)))
+        if current == 0:
+            raise EventError(f"article {article_id!r} does not exist", field="article_id")
+        return current if version is None else version
+
+    def _append_article(self, event: ArticleEvent, expected: int) -> Article:
+        self.store.append_article(event.article_id, [event], expected_version=expected)
+        article = self.article(event.article_id)
+        assert article is not None  # noqa: S101 - just appended
+        return article
+
+
+def _iterable(value: Any) -> bool:
+    return not isinstance(value, str | bytes) and isinstance(value, Iterable)
+
+
+def _article_id(article_id: object) -> str:
+    if not isinstance(article_id, str) or not article_id or len(article_id) > 300:
+        raise EventError(
+            f"an article id must be a non-empty string of at most 300 characters, got "
+            f"{article_id!r:.80}",
+            field="article_id",
+        )
+    return article_id

@@ -1,0 +1,446 @@
+"""The knowledge base as data: article events, the article fold, query terms and an in-memory
+search index. Nothing here does I/O; the stores keep the article log and the search index.
+
+An article's log is its :class:`ArticleEvent` list (``created`` first, then ``updated`` and
+``retired``), its version the number of events. :func:`apply_article` folds one event into the
+article; every store indexes the *published* articles for :meth:`SupportDesk.search_articles
+<supportkit.SupportDesk.search_articles>`.
+
+A query is reduced to :func:`query_terms` (lower-case words, at most :data:`MAX_QUERY_TERMS`,
+from the first :data:`MAX_QUERY_LENGTH` characters), so any text is a valid query and no engine
+syntax (``"``, ``NEAR(``, ``:*``) ever reaches a search engine. Every term matches as a prefix.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from ._model import _encodable
+from ._time import from_epoch, to_epoch
+from .exceptions import ConcurrencyError, EventError, StoreError
+
+__all__ = [
+    "ARTICLE_EVENT_KINDS",
+    "ARTICLE_STATUSES",
+    "MAX_ARTICLE_BODY",
+    "MAX_QUERY_LENGTH",
+    "MAX_QUERY_TERMS",
+    "Article",
+    "ArticleEvent",
+    "ArticleHit",
+    "MemoryArticleIndex",
+    "apply_article",
+    "check_article_append",
+    "fold_article",
+    "query_terms",
+]
+
+#: The article event kinds, in the order an article's life uses them.
+ARTICLE_EVENT_KINDS = ("created", "updated", "retired")
+#: An article's statuses: only ``published`` articles are found by search.
+ARTICLE_STATUSES = ("draft", "published", "archived")
+#: The longest article body accepted, in characters (a longer one is an :class:`EventError`).
+MAX_ARTICLE_BODY = 100_000
+#: The longest title, tag, area or locale accepted, in characters.
+MAX_ARTICLE_LABEL = 300
+#: The most tags an article carries.
+MAX_ARTICLE_TAGS = 32
+#: A longer query is cut to its first this-many characters (never refused).
+MAX_QUERY_LENGTH = 1000
+#: The most distinct terms a query keeps (the first ones, after dropping stop words).
+MAX_QUERY_TERMS = 32
+#: The longest snippet, in words (matched words are wrapped in ``**``).
+SNIPPET_WORDS = 16
+
+_WORD = re.compile(r"[^\W_]+")
+_LOCALE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{1,8})*")
+_FIELDS = ("title", "body", "locale", "tags", "area", "status")
+
+# Words that carry no topic in a support question; dropping them keeps a many-word question
+# from matching every article on "how" and "do" (BM25 would weigh them low anyway).
+_STOP_TEXT = (
+    "a an and are as at be but by can could do does for from had has have how i if in into is "
+    "it its me my no not of on or our so that the their then there these they this to was we "
+    "what when where which who why will with would you your"
+)
+_STOP_WORDS = frozenset(_STOP_TEXT.split())
+
+
+def query_terms(query: str) -> list[str]:
+    """The search terms of *query*: its distinct lower-case words, stop words dropped.
+
+    The query is cut to :data:`MAX_QUERY_LENGTH` characters and at most
+    :data:`MAX_QUERY_TERMS` terms are kept. A query of only stop words keeps them (so
+    "how to" still finds something). Anything that is not a string is an :class:`EventError`.
+    """
+    if not isinstance(query, str):
+        raise EventError(f"a query must be a string, got {type(query).__name__}", field="query")
+    words = list(dict.fromkeys(_WORD.findall(query[:MAX_QUERY_LENGTH].lower())))
+    kept = [word for word in words if word not in _STOP_WORDS] or words
+    return kept[:MAX_QUERY_TERMS]
+
+
+def _fail(kind: str, field: str, problem: str) -> EventError:
+    return EventError(f"article event {kind!r}: {field} {problem}", kind=kind, field=field)
+
+
+def _label(kind: str, field: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(kind, field, f"must be a non-empty string, got {value!r:.80}")
+    if len(value) > MAX_ARTICLE_LABEL:
+        raise _fail(kind, field, f"is longer than {MAX_ARTICLE_LABEL} characters")
+    return _clean(kind, field, value)
+
+
+def _clean(kind: str, field: str, value: str) -> str:
+    if "\x00" in value:
+        raise _fail(kind, field, "holds a NUL character")
+    try:
+        return _encodable(value)
+    except ValueError as exc:
+        raise _fail(kind, field, str(exc)) from None
+
+
+def _body(kind: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _fail(kind, "body", f"must be a string (Markdown), got {type(value).__name__}")
+    if len(value) > MAX_ARTICLE_BODY:
+        raise _fail(
+            kind,
+            "body",
+            f"is {len(value):,} characters, more than the limit of {MAX_ARTICLE_BODY:,}: split "
+            "the article",
+        )
+    return _clean(kind, "body", value)
+
+
+def _tags(kind: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise _fail(kind, "tags", f"must be a list of strings, got {value!r:.80}")
+    tags = sorted({_label(kind, "tags", tag) for tag in value})
+    if len(tags) > MAX_ARTICLE_TAGS:
+        raise _fail(kind, "tags", f"has {len(tags)} tags, more than {MAX_ARTICLE_TAGS}")
+    return tuple(tags)
+
+
+def _check(event: ArticleEvent) -> None:
+    kind = event.kind
+    if kind not in ARTICLE_EVENT_KINDS:
+        raise EventError(
+            f"unknown article event kind {kind!r}: use one of {', '.join(ARTICLE_EVENT_KINDS)}",
+            kind=str(kind)[:80],
+            field="kind",
+        )
+    _label(kind, "article_id", event.article_id)
+    to_epoch(event.at, f"article event {kind!r} at", EventError)
+    values = {name: getattr(event, name) for name in _FIELDS}
+    if kind == "created":
+        for name in ("title", "body", "locale", "status"):
+            if values[name] is None:
+                raise _fail(kind, name, "is required")
+    elif kind == "updated" and all(value is None for value in values.values()):
+        raise _fail(kind, "fields", "change nothing: give at least one field")
+    elif kind == "retired" and any(value is not None for value in values.values()):
+        raise _fail(kind, "fields", "must be empty (retiring archives the article)")
+    for name in ("title", "area"):
+        if values[name] is not None:
+            _label(kind, name, values[name])
+    if values["body"] is not None:
+        _body(kind, values["body"])
+    if values["locale"] is not None and not (
+        isinstance(values["locale"], str) and _LOCALE.fullmatch(values["locale"])
+    ):
+        raise _fail(
+            kind,
+            "locale",
+            f"must be a language tag like 'en' or 'pt-BR', got {values['locale']!r:.80}",
+        )
+    if values["status"] is not None and values["status"] not in ARTICLE_STATUSES:
+        raise _fail(
+            kind,
+            "status",
+            f"must be one of {', '.join(ARTICLE_STATUSES)}, got {values['status']!r:.80}",
+        )
+    if event.by is not None:
+        _label(kind, "by", event.by)
+
+
+def _tag_tuple(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    return _tags("article", value)
+
+
+@attrs.frozen
+class ArticleEvent:
+    """One change to a knowledge-base article, validated on construction.
+
+    ``kind`` is ``"created"`` (``title``, ``body``, ``locale`` and ``status`` required),
+    ``"updated"`` (the fields given change, ``None`` ones stay) or ``"retired"`` (no fields:
+    the article becomes ``archived``). ``body`` is Markdown up to :data:`MAX_ARTICLE_BODY`
+    characters; ``tags`` a set of labels (kept sorted); ``area`` the product area;
+    ``locale`` a language tag (``"en"``, ``"pt-BR"``). Anything invalid raises
+    :class:`~supportkit.EventError` naming the field.
+    """
+
+    kind: str
+    article_id: str
+    at: datetime
+    title: str | None = None
+    body: str | None = None
+    locale: str | None = None
+    tags: tuple[str, ...] | None = attrs.field(default=None, converter=_tag_tuple)
+    area: str | None = None
+    status: str | None = None
+    by: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        _check(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-compatible dict (``at`` in epoch seconds, ``None`` fields left out)."""
+        result: dict[str, Any] = {
+            "kind": self.kind,
+            "article_id": self.article_id,
+            "at": to_epoch(self.at),
+        }
+        for name in (*_FIELDS, "by"):
+            value = getattr(self, name)
+            if value is not None:
+                result[name] = list(value) if name == "tags" else value
+        return result
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> ArticleEvent:
+        """The event :meth:`to_dict` wrote; a malformed dict is an :class:`EventError`."""
+        if not isinstance(raw, Mapping):
+            raise EventError(f"an article event must be a mapping, got {type(raw).__name__}")
+        unknown = set(raw) - {"kind", "article_id", "at", *_FIELDS, "by"}
+        if unknown:
+            raise EventError(
+                f"article event has unknown fields {sorted(map(str, unknown))}",
+                field=str(sorted(map(str, unknown))[0]),
+            )
+        values = dict(raw)
+        at = values.get("at")
+        if isinstance(at, bool) or not isinstance(at, int):
+            raise EventError(
+                f"article event 'at' must be epoch seconds, got {at!r:.80}", field="at"
+            )
+        try:
+            values["at"] = from_epoch(at)
+        except (OverflowError, ValueError, OSError) as exc:
+            raise EventError(f"article event 'at' is out of range: {exc}", field="at") from None
+        return cls(**{"kind": None, "article_id": None, **values})
+
+
+@attrs.frozen
+class Article:
+    """An article as its log folds it: the current fields, ``version`` (events so far) and
+    when it was created and last changed."""
+
+    id: str
+    title: str
+    body: str
+    locale: str
+    tags: tuple[str, ...]
+    area: str | None
+    status: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+def apply_article(article: Article | None, event: ArticleEvent) -> Article:
+    """The article after *event*; an event that does not fit is an :class:`EventError`
+    (``created`` for an existing article, any other kind for a missing one)."""
+    if event.kind == "created":
+        if article is not None:
+            raise EventError(
+                f"article {event.article_id!r} already exists", kind="created", field="article_id"
+            )
+        return Article(
+            id=event.article_id,
+            title=event.title or "",
+            body=event.body or "",
+            locale=event.locale or "en",
+            tags=event.tags or (),
+            area=event.area,
+            status=event.status or "draft",
+            version=1,
+            created_at=event.at,
+            updated_at=event.at,
+        )
+    if article is None:
+        raise EventError(
+            f"article {event.article_id!r} does not exist", kind=event.kind, field="article_id"
+        )
+    if article.id != event.article_id:
+        raise EventError(
+            f"event of article {event.article_id!r} in the log of {article.id!r}",
+            kind=event.kind,
+            field="article_id",
+        )
+    changes: dict[str, Any] = {
+        name: getattr(event, name) for name in _FIELDS if getattr(event, name) is not None
+    }
+    if event.kind == "retired":
+        changes["status"] = "archived"
+    return attrs.evolve(article, **changes, version=article.version + 1, updated_at=event.at)
+
+
+def fold_article(events: Iterable[ArticleEvent]) -> Article | None:
+    """The article an event log describes (``None`` for an empty log)."""
+    article: Article | None = None
+    for event in events:
+        article = apply_article(article, event)
+    return article
+
+
+@attrs.frozen
+class ArticleHit:
+    """A search result: the article's id and title, its ``score`` (higher is better; scores
+    compare within one result list only) and a plain-text ``snippet`` of the body with the
+    matched words wrapped in ``**`` (escape it before putting it into HTML)."""
+
+    article_id: str
+    title: str
+    score: float
+    snippet: str
+
+
+def _matches(word: str, terms: Sequence[str]) -> bool:
+    return any(word.startswith(term) for term in terms)
+
+
+def snippet(body: str, terms: Sequence[str], words: int = SNIPPET_WORDS) -> str:
+    """A window of *words* words of *body* around its first matched word, matches in ``**``."""
+    spans = [(m.start(), m.end()) for m in _WORD.finditer(body)]
+    if not spans:
+        return ""
+    first = next((n for n, (a, b) in enumerate(spans) if _matches(body[a:b].lower(), terms)), 0)
+    start = max(0, min(first - words // 4, len(spans) - words))
+    window = spans[start : start + words]
+    parts, at = [], window[0][0]
+    for a, b in window:
+        word = body[a:b]
+        parts.append(body[at:a] + (f"**{word}**" if _matches(word.lower(), terms) else word))
+        at = b
+    prefix = "…" if start > 0 else ""
+    suffix = "…" if start + words < len(spans) else ""
+    return prefix + "".join(parts) + suffix
+
+
+@attrs.define
+class MemoryArticleIndex:
+    """BM25 over the published articles' titles (weight 5) and bodies, in process memory.
+
+    The in-memory stores' search: prefix matching, no stemming. ``put`` (re)indexes an
+    article (an unpublished one is dropped), ``search`` ranks.
+    """
+
+    K1 = 1.2
+    B = 0.75
+    TITLE_WEIGHT = 5.0
+
+    _docs: dict[str, tuple[Article, Counter[str], Counter[str], int, int]] = attrs.Factory(dict)
+
+    def put(self, article: Article) -> None:
+        """Index *article* if it is published, else drop it from the index."""
+        self._docs.pop(article.id, None)
+        if article.status == "published":
+            title = _WORD.findall(article.title.lower())
+            body = _WORD.findall(article.body.lower())
+            self._docs[article.id] = (article, Counter(title), Counter(body), len(title), len(body))
+
+    def search(
+        self,
+        terms: Sequence[str],
+        *,
+        k: int,
+        locale: str | None = None,
+        tags: Sequence[str] = (),
+        area: str | None = None,
+    ) -> list[ArticleHit]:
+        """The best *k* published articles for *terms* matching the filters, best first."""
+        if not terms or not self._docs:
+            return []
+        docs = self._docs.values()
+        n = len(self._docs)
+        avg = [max(1.0, sum(d[3 + f] for d in docs) / n) for f in (0, 1)]
+        # Document frequency per query term (a document matches a term by any word's prefix).
+        df = {t: sum(1 for d in docs if _has(d[1], t) or _has(d[2], t)) for t in terms}
+        hits = []
+        for article, title, body, title_len, body_len in docs:
+            if (
+                (locale is not None and article.locale != locale)
+                or (area is not None and article.area != area)
+                or not set(tags) <= set(article.tags)
+            ):
+                continue
+            score = 0.0
+            for term in terms:
+                if not df[term]:
+                    continue
+                idf = math.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5))
+                for weight, counts, length, mean in (
+                    (self.TITLE_WEIGHT, title, title_len, avg[0]),
+                    (1.0, body, body_len, avg[1]),
+                ):
+                    tf = sum(c for word, c in counts.items() if word.startswith(term))
+                    if tf:
+                        norm = tf + self.K1 * (1 - self.B + self.B * length / mean)
+                        score += weight * idf * tf * (self.K1 + 1) / norm
+            if score > 0:
+                hits.append(
+                    ArticleHit(article.id, article.title, score, snippet(article.body, terms))
+                )
+        hits.sort(key=lambda hit: (-hit.score, hit.article_id))
+        return hits[:k]
+
+
+def _has(counts: Counter[str], term: str) -> bool:
+    return any(word.startswith(term) for word in counts)
+
+
+def check_article_append(
+    article_id: str,
+    log: Sequence[ArticleEvent],
+    events: Sequence[ArticleEvent],
+    expected_version: int,
+) -> Article | None:
+    """The article after appending *events* to its *log* (shared by every store).
+
+    A stale *expected_version* is a :class:`~supportkit.ConcurrencyError` (its ``ticket_id``
+    holds the article id), an event of another article or one that does not fit a
+    :class:`~supportkit.EventError`: nothing is written in either case.
+    """
+    if type(expected_version) is not int or expected_version < 0:
+        raise StoreError(
+            f"article {article_id}: expected_version must be a whole number >= 0, "
+            f"got {expected_version!r}"
+        )
+    if expected_version != len(log):
+        raise ConcurrencyError(
+            f"article {article_id}: expected version {expected_version} but the store is at "
+            f"{len(log)}; someone changed it first, so re-read the article and retry",
+            ticket_id=article_id,
+            expected=expected_version,
+            actual=len(log),
+        )
+    article = fold_article(log)
+    for event in events:
+        if not isinstance(event, ArticleEvent) or event.article_id != article_id:
+            raise StoreError(
+                f"article {article_id}: can only append its own ArticleEvent objects, got "
+                f"{event!r:.120}; nothing was appended"
+            )
+        article = apply_article(article, event)
+    return article
