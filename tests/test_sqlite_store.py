@@ -15,7 +15,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from supportkit import ConcurrencyError, ConfigurationError, InMemoryStore, StoreError, TicketEvent
+from supportkit import (
+    ArticleEvent,
+    ConcurrencyError,
+    ConfigurationError,
+    InMemoryStore,
+    StoreError,
+    TicketEvent,
+)
 from supportkit._deskstore import (
     Commit,
     DeskStore,
@@ -126,11 +133,33 @@ def test_version_4_file_gains_plugin_state_and_due_claims(tmp_path: Path) -> Non
     with SqliteStore(path) as store:
         claimed = store.claim_due(TS0, now=TS0, limit=5, lease=60)
         stored = store.state_put_new("ns", "k", [1], expires_at=None, now=TS0)
-        assert (5, [("T-1", TS0)], True, [1]) == (
+        assert (6, [("T-1", TS0)], True, [1]) == (
             store.schema_version,
             claimed,
             stored,
             store.state_get("ns", "k", now=TS0),
+        )
+
+
+def test_version_5_file_gains_the_article_log_and_search(tmp_path: Path) -> None:
+    """A file of schema 5 keeps its tickets and gains the knowledge base (schema 6)."""
+    path = tmp_path / "v5.sqlite3"
+    db = sqlite3.connect(path)
+    for migration in MIGRATIONS[:5]:
+        migration(db)
+    db.execute("INSERT INTO streams VALUES ('T-1', 1)")
+    db.execute("PRAGMA user_version=5")
+    db.commit()
+    db.close()
+    created = ArticleEvent(
+        "created", "A-1", T0, title="Reset", body="reset it", locale="en", status="published"
+    )
+    with SqliteStore(path) as store:
+        store.append_article("A-1", [created], expected_version=0)
+        assert (6, ["T-1"], ["A-1"]) == (
+            store.schema_version,
+            store.ticket_ids(),
+            [hit.article_id for hit in store.search_articles(["reset"], k=3)],
         )
 
 

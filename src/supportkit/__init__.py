@@ -37,6 +37,7 @@ from ._hookargs import (
     TicketCreated,
     TicketEscalated,
 )
+from ._knowledge import MAX_ARTICLE_BODY, Article, ArticleEvent, ArticleHit
 from ._lifecycle import allowed_transitions
 from ._metrics import (
     Goal,

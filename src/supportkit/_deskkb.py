@@ -52,11 +52,13 @@ class KnowledgeBase:
             title=title,
             body=body,
             locale=locale,
-            tags=tuple(tags) if _iterable(tags) else tags,
+            tags=tags,
             area=area,
             status=status,
             by=by,
         )
+        if self.store.article_events(article_id):
+            raise EventError(f"article {article_id!r} already exists", field="article_id")
         return self._append_article(event, 0)
 
     def update_article(
@@ -85,7 +87,7 @@ class KnowledgeBase:
             title=title,
             body=body,
             locale=locale,
-            tags=tuple(tags) if _iterable(tags) else tags,
+            tags=tags,
             area=area,
             status=status,
             by=by,
@@ -155,7 +157,7 @@ class KnowledgeBase:
     def _append_article(self, event: ArticleEvent, expected: int) -> Article:
         self.store.append_article(event.article_id, [event], expected_version=expected)
         article = self.article(event.article_id)
-        assert article is not None  # noqa: S101 - just appended
+        assert article is not None
         return article
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -36,8 +36,10 @@ __all__ = [
     "ArticleEvent",
     "ArticleHit",
     "MemoryArticleIndex",
+    "SearchEvaluation",
     "apply_article",
     "check_article_append",
+    "evaluate_search",
     "fold_article",
     "query_terms",
 ]
@@ -374,7 +376,7 @@ class MemoryArticleIndex:
             return []
         docs = self._docs.values()
         n = len(self._docs)
-        avg = [max(1.0, sum(d[3 + f] for d in docs) / n) for f in (0, 1)]
+        avg = [max(1.0, sum(d[3] for d in docs) / n), max(1.0, sum(d[4] for d in docs) / n)]
         # Document frequency per query term (a document matches a term by any word's prefix).
         df = {t: sum(1 for d in docs if _has(d[1], t) or _has(d[2], t)) for t in terms}
         hits = []
@@ -444,3 +446,79 @@ def check_article_append(
             )
         article = apply_article(article, event)
     return article
+
+
+@attrs.frozen
+class SearchEvaluation:
+    """How well a search answers a labelled question set (:func:`evaluate_search`).
+
+    ``recall`` is the share of answerable questions whose article is among the first ``k``
+    hits (recall@k), ``mrr`` the mean reciprocal rank of that article in the first
+    :data:`EVALUATION_DEPTH` hits (0 when absent), both over the ``answerable`` questions.
+    ``unanswerable`` questions (no article answers them) are not scored; ``false_hits`` counts
+    those for which the search still returned something. ``misses`` lists the answerable
+    ``(question, expected article, ids found in the first k)`` that failed recall@k.
+    """
+
+    k: int
+    recall: float
+    mrr: float
+    answerable: int
+    unanswerable: int
+    false_hits: int
+    misses: tuple[tuple[str, str, tuple[str, ...]], ...]
+
+    def __str__(self) -> str:
+        return (
+            f"recall@{self.k} {self.recall:.3f}, MRR {self.mrr:.3f} over {self.answerable} "
+            f"answerable questions; {self.false_hits} of {self.unanswerable} unanswerable "
+            "questions got hits"
+        )
+
+
+#: How deep :func:`evaluate_search` looks for the reciprocal rank.
+EVALUATION_DEPTH = 10
+
+
+def evaluate_search(
+    search: Callable[..., Sequence[ArticleHit]],
+    cases: Iterable[tuple[str, str | None]],
+    *,
+    k: int = 3,
+) -> SearchEvaluation:
+    """Measure *search* (``desk.search_articles`` or any function ``search(query, k=n)``
+    returning hits best first) on labelled *cases*: ``(question, article id)`` pairs, the id
+    ``None`` for a question no article answers.
+
+    A host evaluates its own knowledge base by writing such pairs from real tickets and
+    checking the result, e.g. ``assert evaluate_search(desk.search_articles, cases).recall
+    >= 0.8``.
+    """
+    depth = max(k, EVALUATION_DEPTH)
+    found = 0
+    reciprocal = 0.0
+    answerable = unanswerable = false_hits = 0
+    misses = []
+    for question, expected in cases:
+        ids = tuple(hit.article_id for hit in search(question, k=depth))
+        if expected is None:
+            unanswerable += 1
+            false_hits += bool(ids)
+            continue
+        answerable += 1
+        if expected in ids:
+            rank = ids.index(expected) + 1
+            reciprocal += 1 / rank
+            found += rank <= k
+            if rank <= k:
+                continue
+        misses.append((question, expected, ids[:k]))
+    return SearchEvaluation(
+        k=k,
+        recall=found / answerable if answerable else 0.0,
+        mrr=reciprocal / answerable if answerable else 0.0,
+        answerable=answerable,
+        unanswerable=unanswerable,
+        false_hits=false_hits,
+        misses=tuple(misses),
+    )

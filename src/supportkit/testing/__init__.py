@@ -15,6 +15,9 @@ itself when given to a host as a plugin), :func:`registered_plugin` (a context m
 fixtures ``plugin_host`` (a fresh host without entry points) and ``register_plugin`` (registers
 plugins for one test and always unregisters them).
 
+Knowledge base: :func:`evaluate_search` measures a search (``desk.search_articles``) on
+labelled ``(question, article id)`` pairs: recall@k and MRR (:class:`SearchEvaluation`).
+
 Services: :func:`service_missing` skips a test whose service (a database, a mail server, a
 browser) is absent, and fails it in CI.
 """
@@ -27,6 +30,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from supportkit._clock import FrozenClock
 from supportkit._fakes import FakeChannel, FakeCrm, RecordingNotifier, registered_plugin
+from supportkit._knowledge import SearchEvaluation, evaluate_search
 from supportkit._sla._scenario import SlaScenario, load_scenario
 from supportkit._sla._testing import TicketLog, assert_sla, ticket
 
@@ -38,9 +42,11 @@ __all__ = [
     "FakeCrm",
     "FrozenClock",
     "RecordingNotifier",
+    "SearchEvaluation",
     "SlaScenario",
     "TicketLog",
     "assert_sla",
+    "evaluate_search",
     "frozen_clock",
     "load_scenario",
     "plugin_host",

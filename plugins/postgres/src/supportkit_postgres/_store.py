@@ -14,8 +14,15 @@ import psycopg
 from psycopg import errors, sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from supportkit import Commit, ConfigurationError, OutboxMessage, StoreError, TicketEvent
-from supportkit import ArticleEvent, ArticleHit
+from supportkit import (
+    ArticleEvent,
+    ArticleHit,
+    Commit,
+    ConfigurationError,
+    OutboxMessage,
+    StoreError,
+    TicketEvent,
+)
 from supportkit._deskstore import (
     STATE_PRUNE_BATCH,
     alert_conflict,
