@@ -1,0 +1,123 @@
+"""Fuzz targets of the knowledge base: ``ArticleEvent`` and its ``from_dict``,
+``SupportDesk.create_article``/``update_article``/``retire_article`` and
+``SupportDesk.search_articles`` on a SQLite desk (FTS5 query syntax, oversized and binary
+text). The one rule of tests/fuzzkit.py: only a ``SupportkitError`` escapes, and a refused desk
+call changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import strategies as st
+
+from fuzzkit import Target, instants, integers, junk, kwargs_of, raw_dicts, run, text
+from supportkit import ArticleEvent, FrozenClock, SqliteStore, SupportDesk
+
+AT = datetime(2025, 3, 3, 9, tzinfo=UTC)
+KINDS = st.sampled_from(["created", "updated", "retired", "deleted", ""])
+IDS = st.sampled_from(["a", "b", "missing", "", "x" * 400])
+STATUSES = st.sampled_from(["draft", "published", "archived", "live"])
+LOCALES = st.sampled_from(["en", "de", "pt-BR", "EN", "", "english"])
+TAGS = st.lists(st.sampled_from(["billing", "login", "", "x" * 301]), max_size=4)
+QUERIES = st.one_of(
+    text(max_size=40),
+    st.sampled_from(['"', "NEAR(", 'NEAR("a" b', "a OR", "*", "title:x", "^", "a:* | b", "-x"]),
+    st.just("password " * 200),
+)
+FIELDS = {
+    "title": text(),
+    "body": st.one_of(text(max_size=40), st.just("x" * 100_001)),
+    "locale": LOCALES,
+    "tags": TAGS,
+    "area": text(),
+    "status": STATUSES,
+    "by": text(),
+}
+
+_DESK: dict[str, SupportDesk] = {}
+
+
+def _desk() -> SupportDesk:
+    """One SQLite desk with articles a (published) and b (draft), made once."""
+    if not _DESK:
+        desk = SupportDesk(store=SqliteStore(":memory:"), plugins=None, clock=FrozenClock(AT))
+        desk.create_article("a", title="Reset password", body="Forgot it?", status="published")
+        desk.create_article("b", title="Invoices", body="PDF", tags=["billing"])
+        _DESK["desk"] = desk
+    return _DESK["desk"]
+
+
+def _state(_kw: Any) -> object:
+    return [event.to_dict() for event in _desk().store.article_events()]
+
+
+def _create(kw: dict[str, Any]) -> None:
+    _desk().create_article(kw.pop("article_id", "a"), **kw)
+
+
+def _update(kw: dict[str, Any]) -> None:
+    _desk().update_article(kw.pop("article_id", "a"), **kw)
+
+
+def _retire(kw: dict[str, Any]) -> None:
+    _desk().retire_article(kw.get("article_id", "b"), by=kw.get("by"))
+
+
+def _search(kw: dict[str, Any]) -> None:
+    _desk().search_articles(kw.pop("query", ""), **kw)
+
+
+TARGETS: dict[str, Target] = {
+    "ArticleEvent": Target(
+        kwargs_of(
+            {"kind": KINDS, "article_id": IDS, "at": instants()},
+            FIELDS,
+        ),
+        lambda kw: ArticleEvent(**kw),
+    ),
+    "ArticleEvent.from_dict": Target(
+        raw_dicts(
+            {"kind": KINDS, "article_id": IDS, "at": integers(), **FIELDS},
+            required=("kind", "article_id", "at"),
+        ),
+        ArticleEvent.from_dict,
+    ),
+    "SupportDesk.create_article": Target(
+        kwargs_of(
+            {"article_id": IDS, "title": text(), "body": FIELDS["body"]},
+            {k: v for k, v in FIELDS.items() if k not in ("title", "body")},
+        ),
+        _create,
+        _state,
+    ),
+    "SupportDesk.update_article": Target(
+        kwargs_of({"article_id": IDS}, {**FIELDS, "version": st.integers(-1, 5)}),
+        _update,
+        _state,
+    ),
+    "SupportDesk.retire_article": Target(
+        kwargs_of({"article_id": IDS}, {"by": text()}), _retire, _state
+    ),
+    "SupportDesk.search_articles": Target(
+        kwargs_of(
+            {"query": QUERIES},
+            {
+                "k": st.integers(-1, 120),
+                "locale": LOCALES,
+                "tags": st.one_of(TAGS, junk()),
+                "area": text(),
+            },
+        ),
+        _search,
+        _state,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TARGETS))
+def test_only_supportkit_errors_escape(name: str) -> None:
+    """Calling the entry point with anything raises nothing or a SupportkitError."""
+    run(name, TARGETS[name])
