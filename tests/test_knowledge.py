@@ -16,12 +16,15 @@ from kb_corpus import ARTICLES, QUESTIONS
 from supportkit import (
     MAX_ARTICLE_BODY,
     ArticleEvent,
+    ArticleHit,
     ConcurrencyError,
     EventError,
     FrozenClock,
+    InboundMessage,
     InMemoryStore,
     SqliteStore,
     SupportDesk,
+    hookimpl,
 )
 from supportkit._knowledge import MAX_QUERY_LENGTH, fold_article, query_terms
 from supportkit.testing import evaluate_search
@@ -307,8 +310,6 @@ def test_search_quality_on_the_labelled_set(kind: str, tmp_path: Path) -> None:
 
 def test_evaluate_search_scores_ranks() -> None:
     """recall@k counts hits in the first k, MRR averages 1/rank, misses list the failures."""
-    from supportkit import ArticleHit
-
     ranked = {"q1": ["a", "b"], "q2": ["x", "y", "z", "b"], "q3": [], "q4": ["a"]}
 
     def search(query: str, *, k: int) -> list[ArticleHit]:
@@ -323,3 +324,87 @@ def test_evaluate_search_scores_ranks() -> None:
         result.false_hits,
         result.misses,
     )
+
+
+# --- suggestions on ingest ----------------------------------------------------------------------
+
+
+def _message(message_id: str, body: str, **extra: object) -> InboundMessage:
+    return InboundMessage(message_id, "email", "c@x.example", T0, body=body, **extra)  # type: ignore[arg-type]
+
+
+def test_ingest_suggests_articles_for_customer_messages(desk: SupportDesk) -> None:
+    """A new customer message gets the top articles for its subject and body recorded on the
+    ticket (articles_suggested), without changing the ticket or its SLA clocks."""
+    _tallyo(desk)
+    plain = SupportDesk(store=InMemoryStore(), plugins=None, clock=FrozenClock(T0))
+    plain.suggestions = 0
+    result = desk.ingest(_message("m-1", "I forgot it and the link expired", subject="Password"))
+    baseline = plain.ingest(_message("m-1", "I forgot it and the link expired", subject="Password"))
+    assert result.ticket_id is not None
+    suggested = desk.suggested_articles(result.ticket_id)
+    assert "reset-password" == suggested[0]
+    assert 3 == len(suggested)
+    assert ["created", "message", "articles_suggested"] == [e.kind for e in result.events]
+    assert baseline.ticket_id is not None
+    ticket, other = desk.ticket(result.ticket_id), plain.ticket(baseline.ticket_id)
+    assert (ticket.status, ticket.first_customer_message_at) == (
+        other.status,
+        other.first_customer_message_at,
+    )
+
+
+def test_no_suggestion_without_a_match_or_when_turned_off(desk: SupportDesk) -> None:
+    """No article matches, internal notes and suggestions = 0 record nothing."""
+    _tallyo(desk)
+    nothing = desk.ingest(_message("m-1", "zzzqqq"))
+    note = desk.ingest(_message("m-2", "password reset", public=False))
+    desk.suggestions = 0
+    off = desk.ingest(_message("m-3", "password reset"))
+    assert [[], [], []] == [
+        [e.kind for e in r.events if e.kind == "articles_suggested"] for r in (nothing, note, off)
+    ]
+
+
+class _VectorSearch:
+    """A host's own suggestion source (a stand-in for vector search)."""
+
+    def __init__(self, answer: object) -> None:
+        self.answer = answer
+        self.calls: list[tuple[str, int]] = []
+
+    @hookimpl
+    def supportkit_suggest_articles(self, query: str, message: InboundMessage, k: int) -> object:
+        self.calls.append((query, k))
+        return self.answer
+
+
+def test_a_plugin_can_answer_suggestions(tmp_path: Path) -> None:
+    """supportkit_suggest_articles answers first; None falls back to the desk's search and a
+    broken answer is logged and skipped (the message is still ingested)."""
+    hit = ArticleHit("from-plugin", "Vector hit", 0.9, "")
+    for answer, expected in ((hit, ["from-plugin"]), (None, ["reset-password"]), ("junk", [])):
+        plugin = _VectorSearch([hit] if answer is hit else answer)
+        desk = _tallyo(SupportDesk(store=InMemoryStore(), plugins=[plugin], clock=FrozenClock(T0)))
+        desk.suggestions = 1
+        result = desk.ingest(_message("m-1", "reset my password", subject="Login"))
+        assert result.ticket_id is not None
+        assert expected == desk.suggested_articles(result.ticket_id)
+        assert [("Login\nreset my password", 1)] == plugin.calls
+
+
+def test_article_feedback_is_recorded_even_after_closing(desk: SupportDesk) -> None:
+    """article_helped / article_not_helped go on the ticket, also once it is closed."""
+    _tallyo(desk)
+    ticket_id = desk.ingest(_message("m-1", "reset password")).ticket_id
+    assert ticket_id is not None
+    desk.article_feedback(ticket_id, "two-factor", helped=False)
+    desk.set_status(ticket_id, "solved")
+    desk.set_status(ticket_id, "closed")
+    desk.article_feedback(ticket_id, "reset-password", helped=True)
+    kinds = [(e.kind, e.data.get("article")) for e in desk.events(ticket_id)]
+    assert [("article_not_helped", "two-factor"), ("article_helped", "reset-password")] == [
+        k for k in kinds if k[0].startswith("article_")
+    ]
+    with pytest.raises(EventError):
+        desk.article_feedback(ticket_id, "x", helped="yes")  # type: ignore[arg-type]

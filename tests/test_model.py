@@ -124,6 +124,9 @@ _VALUES = {
     "unlinked": {"problem": "T-2"},
     "satisfaction_rated": {"csat": "good", "score": 5, "nps": 9, "ces": 2, "comment": "thanks"},
     "kb_article_viewed": {"article": "kb-1"},
+    "articles_suggested": {"articles": ["kb-1", "kb-2"], "message_id": "m-1"},
+    "article_helped": {"article": "kb-1"},
+    "article_not_helped": {"article": "kb-2"},
     "deflected": {"article": "kb-1"},
     "sla_policy_applied": {"policy": "gold", "version": 3},
 }

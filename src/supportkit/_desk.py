@@ -100,7 +100,17 @@ _DONE = frozenset({Status.SOLVED, Status.CLOSED})
 SNAPSHOT_EVERY = 8
 #: Events no SLA clock depends on: they leave the ticket's due instant as it was.
 _SLA_NEUTRAL = frozenset(
-    {"assigned", "tagged", "escalated", "satisfaction_rated", "kb_article_viewed", "deflected"}
+    {
+        "assigned",
+        "tagged",
+        "escalated",
+        "satisfaction_rated",
+        "kb_article_viewed",
+        "deflected",
+        "articles_suggested",
+        "article_helped",
+        "article_not_helped",
+    }
 )
 #: The emitted alert keys of a new ticket (one shared object: ``frozenset()`` makes a new one).
 _NO_ALERTS: frozenset[str] = frozenset()
@@ -1036,6 +1046,8 @@ class SupportDesk(KnowledgeBase):
                 },
             )
         )
+        if message.public:
+            events.extend(self._suggest(ticket_id, message, at))
         live, version = self._commit(
             live, events, ticket_id=ticket_id, message=message, route=live is None
         )
@@ -1742,6 +1754,18 @@ class SupportDesk(KnowledgeBase):
                 comment=comment,
             ),
         )
+
+    def article_feedback(self, ticket_id: str, article_id: str, *, helped: bool) -> Ticket:
+        """Record the customer's verdict on a suggested article: ``article_helped`` (a reply
+        "solved", a click on "this answered my question") or ``article_not_helped``.
+
+        Allowed on solved and closed tickets too (the verdict often comes later); it changes
+        neither the status nor any SLA clock.
+        """
+        if not isinstance(helped, bool):
+            raise EventError(f"helped must be True or False, got {helped!r:.80}", field="helped")
+        kind = "article_helped" if helped else "article_not_helped"
+        return self._act(ticket_id, self._event(kind, by=Role.CUSTOMER, article=article_id))
 
     # --- tick ----------------------------------------------------------------------------------
 

@@ -6,17 +6,23 @@ methods validate, append with optimistic versions and search the store's index.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ._knowledge import Article, ArticleEvent, ArticleHit, fold_article, query_terms
-from .exceptions import EventError
+from ._model import InboundMessage, TicketEvent
+from .exceptions import EventError, PluginError
 
 if TYPE_CHECKING:
     from ._clock import Clock
+    from ._desknotify import DeskPlugins
     from .typing import DeskStore
 
 __all__ = ["KnowledgeBase"]
+
+log = logging.getLogger("supportkit.desk")
 
 #: The most results one search returns.
 MAX_K = 100
@@ -27,6 +33,39 @@ class KnowledgeBase:
 
     store: DeskStore
     clock: Clock
+    plugins: DeskPlugins
+
+    suggestions: int = 3
+    """How many articles :meth:`ingest` suggests for each public customer message (recorded
+    in an ``articles_suggested`` event when any is found); set ``desk.suggestions = 0`` to
+    suggest none. A ``supportkit_suggest_articles`` hookimpl may answer instead of
+    :meth:`search_articles`; a failing one is logged and the message is ingested without
+    suggestions."""
+
+    def suggested_articles(self, ticket_id: str) -> list[str]:
+        """The ids of the articles last suggested on the ticket, best first (empty if none)."""
+        for event in reversed(self.store.read(ticket_id)):
+            if event.kind == "articles_suggested":
+                return list(event.data["articles"])
+        return []
+
+    def _suggest(self, ticket_id: str, message: InboundMessage, at: datetime) -> list[TicketEvent]:
+        """The ``articles_suggested`` event for a new public customer *message*, if any."""
+        if self.suggestions <= 0:
+            return []
+        k = min(self.suggestions, MAX_K)
+        query = f"{message.subject or ''}\n{message.body}"
+        try:
+            hits = self.plugins.suggest_articles(query, message, k)
+        except PluginError as exc:  # suggestions are a courtesy: never lose the message
+            log.warning("no article suggestions for ticket %s: %s", ticket_id, exc)
+            return []
+        if hits is None:
+            hits = self.store.search_articles(query_terms(query), k=k)
+        if not hits:
+            return []
+        data = {"articles": [hit.article_id for hit in hits], "message_id": message.message_id}
+        return [TicketEvent("articles_suggested", ticket_id=ticket_id, at=at, data=data)]
 
     def create_article(
         self,

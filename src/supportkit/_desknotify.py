@@ -254,6 +254,9 @@ class DeskPlugins:
     def lookup_tier(self, customer: Customer, message: InboundMessage) -> Tier | None:
         return self.host.lookup_tier(customer=customer, message=message)
 
+    def suggest_articles(self, query: str, message: InboundMessage, k: int) -> Any | None:
+        return self.host.suggest_articles(query=query, message=message, k=k)
+
     def select_policy(self, ticket: Ticket, policies: Sequence[Any]) -> Any | None:
         return self.host.select_sla_policy(ticket=ticket, policies=policies)
 

@@ -382,6 +382,14 @@ EVENT_FIELDS: Mapping[str, Mapping[str, _Field]] = MappingProxyType(
             "comment": _Field(_any_text, default=""),
         },
         "kb_article_viewed": {"article": _Field(_text, required=True)},
+        # Knowledge-base articles suggested for a customer message (best first), and the
+        # customer's verdict on one of them.
+        "articles_suggested": {
+            "articles": _Field(_tags, required=True),
+            "message_id": _Field(_optional_text),
+        },
+        "article_helped": {"article": _Field(_text, required=True)},
+        "article_not_helped": {"article": _Field(_text, required=True)},
         "deflected": {"article": _Field(_optional_text)},
         "sla_policy_applied": {
             "policy": _Field(_text, required=True),

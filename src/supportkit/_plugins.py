@@ -43,6 +43,7 @@ from ._hookargs import (
     TicketCreated,
     TicketEscalated,
 )
+from ._knowledge import ArticleHit
 from ._model import Customer, InboundMessage, Tier
 from ._routing import STRATEGY_NAMES, SelectionStrategy
 from ._sla import SlaPolicy
@@ -557,6 +558,27 @@ class PluginHost:
         if tier is None:
             tier = self._ask("crm", "lookup_tier", Tier, [customer])
         return tier
+
+    def suggest_articles(
+        self, *, query: str, message: InboundMessage, k: int
+    ) -> list[ArticleHit] | None:
+        """The first non-None ``supportkit_suggest_articles`` answer (at most *k* hits), or
+        ``None`` for the desk's own search; anything but a list of ``ArticleHit`` is a
+        :class:`PluginError` naming the plugin."""
+        hook = "supportkit_suggest_articles"
+        self._ready()
+        for impl in self._impls(hook):
+            hits = self._call(impl, hook, {"query": query, "message": message, "k": k}, ())
+            if hits is None:
+                continue
+            if not isinstance(hits, list) or not all(isinstance(h, ArticleHit) for h in hits):
+                raise PluginError(
+                    f"plugin {impl.plugin_name!r} returned {hits!r:.200} from {hook}; return "
+                    "a list of supportkit.ArticleHit or None",
+                    plugin=impl.plugin_name,
+                )
+            return hits[:k]
+        return None
 
     def select_sla_policy(
         self, *, ticket: Ticket, policies: Sequence[SlaPolicy]

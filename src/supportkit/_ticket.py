@@ -129,7 +129,9 @@ def _check_is_event(event: object) -> None:
         )
 
 
-_UNCHANGED_ON_CLOSED = frozenset({"satisfaction_rated", "tagged"})
+_UNCHANGED_ON_CLOSED = frozenset(
+    {"satisfaction_rated", "tagged", "article_helped", "article_not_helped"}
+)
 #: One empty tag set shared by every untagged ticket (``frozenset(())`` is a new object each
 #: time, which the cyclic collector tracks for as long as the ticket lives).
 _NO_TAGS: frozenset[str] = frozenset()
@@ -454,6 +456,9 @@ _HANDLERS: dict[str, Callable[[_Fold, TicketEvent], None]] = {
     "unlinked": _Fold._unlinked,
     "satisfaction_rated": _Fold._satisfaction_rated,
     "kb_article_viewed": _Fold._nothing,
+    "articles_suggested": _Fold._nothing,
+    "article_helped": _Fold._nothing,
+    "article_not_helped": _Fold._nothing,
     "deflected": _Fold._nothing,
     "sla_policy_applied": _Fold._sla_policy_applied,
 }

@@ -39,6 +39,7 @@ from ._hookargs import (
     TicketCreated,
     TicketEscalated,
 )
+from ._knowledge import ArticleHit
 from ._model import Customer, InboundMessage, Tier
 from ._routing import SelectionStrategy
 from ._sla import SlaPolicy
@@ -270,6 +271,31 @@ def supportkit_lookup_tier(customer: Customer, message: InboundMessage | None) -
     :param message: The inbound message being handled, or ``None`` outside ingest.
     :returns: The customer's :class:`~supportkit.Tier`, or ``None`` to let the next plugin
         (and then the CRM backends) answer.
+
+    Stops at first non-None result.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def supportkit_suggest_articles(
+    query: str, message: InboundMessage, k: int
+) -> list[ArticleHit] | None:
+    """Suggest knowledge-base articles for a new customer message.
+
+    A host plugs in its own search (vector search, a hosted knowledge base) instead of the
+    desk's full-text search; a failing hookimpl is logged and the message is ingested without
+    suggestions.
+
+    :param query: The text to search for: the message's subject (if any) and body.
+    :param message: The validated :class:`~supportkit.InboundMessage` being ingested (a public
+        customer message).
+    :param k: The most articles wanted (``SupportDesk.suggestions``).
+    :returns: Up to *k* :class:`~supportkit.ArticleHit` objects, best first (an empty list:
+        nothing to suggest), or ``None`` to let the next plugin (and then
+        :meth:`SupportDesk.search_articles <supportkit.SupportDesk.search_articles>`) answer.
+        The ids are recorded on the ticket in an ``articles_suggested`` event.
 
     Stops at first non-None result.
 
