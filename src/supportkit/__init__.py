@@ -14,7 +14,6 @@ from ._clock import Clock, FrozenClock, SystemClock
 from ._commit import Commit, OutboxMessage
 from ._config import DeskConfig
 from ._coverage import CombinedCalendar, Coverage, CoverageSpan, FollowTheSun, coverage
-from ._knowledge import MAX_ARTICLE_BODY, Article, ArticleEvent, ArticleHit
 from ._desk import DeliveryResult, IngestResult, SupportDesk, TickResult
 from ._engineering import AffectedCustomers, EngineeringIssue, IssueUpdate
 from ._escalation import (
