@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ._analysis import add_analysis_commands
+from ._kbimport import add_kb_commands
 from ._operate import UsageError, add_commands
 from .exceptions import PluginError, SupportkitError
 
@@ -257,6 +258,7 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
     evaluate.set_defaults(handler=_sla_evaluate)
     add_commands(commands, sla)
     add_analysis_commands(commands)
+    add_kb_commands(commands)
     demo = commands.add_parser(
         "demo",
         help="simulate a support day on the real desk and print a dashboard (needs [cli])",

@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._kbimport import ImportResult, import_articles
 from ._knowledge import Article, ArticleEvent, ArticleHit, fold_article, query_terms
 from ._model import InboundMessage, TicketEvent
 from .exceptions import EventError, PluginError
@@ -138,6 +140,13 @@ class KnowledgeBase:
         current = self._article_version(article_id, None)
         event = ArticleEvent("retired", article_id, self.clock.now(), by=by)
         return self._append_article(event, current)
+
+    def import_articles(self, directory: str | Path, *, status: str = "published") -> ImportResult:
+        """Create or update one article per Markdown file of *directory* (what ``supportkit kb
+        import`` does): front matter ``id``, ``title``, ``locale``, ``tags``, ``area``,
+        ``status`` (else the file name and the first heading); unchanged articles are left
+        alone. See the knowledge base page for the format."""
+        return import_articles(self.store, directory, at=self.clock.now(), status=status)
 
     def article(self, article_id: str) -> Article | None:
         """The article as its log folds it, or ``None`` if there is none."""
