@@ -408,3 +408,27 @@ def test_article_feedback_is_recorded_even_after_closing(desk: SupportDesk) -> N
     ]
     with pytest.raises(EventError):
         desk.article_feedback(ticket_id, "x", helped="yes")  # type: ignore[arg-type]
+
+
+def test_suggestion_report_counts_acceptance_per_article(desk: SupportDesk) -> None:
+    """The report counts tickets with suggestions and with a helped verdict, and each
+    article's suggestions and verdicts."""
+    _tallyo(desk)
+    desk.suggestions = 2
+    first = desk.ingest(_message("m-1", "reset my password")).ticket_id
+    second = desk.ingest(_message("m-2", "cancel my subscription")).ticket_id
+    desk.ingest(_message("m-3", "zzzqqq"))
+    assert first is not None
+    assert second is not None
+    desk.article_feedback(first, "reset-password", helped=True)
+    desk.article_feedback(second, "cancel-subscription", helped=False)
+    report = desk.suggestion_report()
+    assert (3, 2, 1, 0.5) == (report.tickets, report.suggested, report.helped, report.acceptance)
+    stats = {s.article_id: s for s in report.articles}
+    assert (1, 1, 0) == (
+        stats["reset-password"].suggested,
+        stats["reset-password"].helped,
+        stats["reset-password"].not_helped,
+    )
+    assert 1 == stats["cancel-subscription"].not_helped
+    assert 4 == sum(s.suggested for s in report.articles)

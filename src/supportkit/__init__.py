@@ -36,7 +36,15 @@ from ._hookargs import (
     TicketCreated,
     TicketEscalated,
 )
-from ._knowledge import MAX_ARTICLE_BODY, Article, ArticleEvent, ArticleHit
+from ._kbimport import ArticleImport
+from ._knowledge import (
+    MAX_ARTICLE_BODY,
+    Article,
+    ArticleEvent,
+    ArticleHit,
+    ArticleStats,
+    SuggestionReport,
+)
 from ._lifecycle import allowed_transitions
 from ._metrics import (
     Goal,
@@ -134,6 +142,8 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "Article",
     "ArticleEvent",
     "ArticleHit",
+    "ArticleImport",
+    "ArticleStats",
     "Assignment",
     "BusinessCalendar",
     "CalendarError",
@@ -229,6 +239,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "StepAction",
     "Sticky",
     "StoreError",
+    "SuggestionReport",
     "SupportDesk",
     "SupportkitError",
     "SystemClock",

@@ -12,8 +12,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._kbimport import ImportResult, import_articles
-from ._knowledge import Article, ArticleEvent, ArticleHit, fold_article, query_terms
+from ._kbimport import ArticleImport, import_articles
+from ._knowledge import (
+    Article,
+    ArticleEvent,
+    ArticleHit,
+    SuggestionReport,
+    fold_article,
+    query_terms,
+    suggestion_report,
+)
 from ._model import InboundMessage, TicketEvent
 from .exceptions import EventError, PluginError
 
@@ -50,6 +58,11 @@ class KnowledgeBase:
             if event.kind == "articles_suggested":
                 return list(event.data["articles"])
         return []
+
+    def suggestion_report(self) -> SuggestionReport:
+        """How suggestions did on every ticket in the store: tickets with suggestions, with an
+        ``article_helped`` verdict, the acceptance rate and each article's record."""
+        return suggestion_report(self.store.read_all())
 
     def _suggest(self, ticket_id: str, message: InboundMessage, at: datetime) -> list[TicketEvent]:
         """The ``articles_suggested`` event for a new public customer *message*, if any."""
@@ -141,7 +154,7 @@ class KnowledgeBase:
         event = ArticleEvent("retired", article_id, self.clock.now(), by=by)
         return self._append_article(event, current)
 
-    def import_articles(self, directory: str | Path, *, status: str = "published") -> ImportResult:
+    def import_articles(self, directory: str | Path, *, status: str = "published") -> ArticleImport:
         """Create or update one article per Markdown file of *directory* (what ``supportkit kb
         import`` does): front matter ``id``, ``title``, ``locale``, ``tags``, ``area``,
         ``status`` (else the file name and the first heading); unchanged articles are left

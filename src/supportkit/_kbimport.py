@@ -26,7 +26,7 @@ from .exceptions import ConfigurationError, EventError
 if TYPE_CHECKING:
     from .typing import DeskStore
 
-__all__ = ["ImportResult", "add_kb_commands", "import_articles", "parse_article"]
+__all__ = ["ArticleImport", "add_kb_commands", "import_articles", "parse_article"]
 
 _KEYS = ("id", "title", "locale", "tags", "area", "status")
 _KEY = re.compile(r"([A-Za-z_][\w-]*):(?:\s+(.*))?$")
@@ -34,7 +34,7 @@ _HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.M)
 
 
 @attrs.frozen
-class ImportResult:
+class ArticleImport:
     """What :func:`import_articles` did: the ids created, updated and left unchanged."""
 
     created: tuple[str, ...]
@@ -115,7 +115,7 @@ def parse_article(text: str, name: str, where: str = "<text>") -> dict[str, Any]
 
 def import_articles(
     store: DeskStore, directory: str | Path, *, at: datetime, status: str = "published"
-) -> ImportResult:
+) -> ArticleImport:
     """Create or update one article per ``*.md`` file of *directory* (sorted by name) in
     *store*, with events stamped *at*.
 
@@ -166,7 +166,7 @@ def import_articles(
         if change is not None:
             store.append_article(article_id, [change], expected_version=version)
         done["unchanged" if change is None else change.kind].append(article_id)
-    return ImportResult(*(tuple(done[k]) for k in ("created", "updated", "unchanged")))
+    return ArticleImport(*(tuple(done[k]) for k in ("created", "updated", "unchanged")))
 
 
 def add_kb_commands(commands: Any) -> None:

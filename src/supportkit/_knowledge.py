@@ -35,13 +35,16 @@ __all__ = [
     "Article",
     "ArticleEvent",
     "ArticleHit",
+    "ArticleStats",
     "MemoryArticleIndex",
     "SearchEvaluation",
+    "SuggestionReport",
     "apply_article",
     "check_article_append",
     "evaluate_search",
     "fold_article",
     "query_terms",
+    "suggestion_report",
 ]
 
 #: The article event kinds, in the order an article's life uses them.
@@ -521,4 +524,71 @@ def evaluate_search(
         unanswerable=unanswerable,
         false_hits=false_hits,
         misses=tuple(misses),
+    )
+
+
+@attrs.frozen
+class ArticleStats:
+    """One article's suggestion record: on how many tickets it was ``suggested`` and how
+    many verdicts said it ``helped`` or ``not_helped``."""
+
+    article_id: str
+    suggested: int
+    helped: int
+    not_helped: int
+
+
+@attrs.frozen
+class SuggestionReport:
+    """How suggestions did over a ticket log (:func:`suggestion_report`).
+
+    ``tickets`` counts every ticket, ``suggested`` those with at least one
+    ``articles_suggested`` event, ``helped`` those with at least one ``article_helped``;
+    ``acceptance`` is ``helped / suggested`` (``None`` without suggestions). ``articles`` holds
+    each article's :class:`ArticleStats`, most suggested first.
+    """
+
+    tickets: int
+    suggested: int
+    helped: int
+    acceptance: float | None
+    articles: tuple[ArticleStats, ...]
+
+
+def suggestion_report(events: Iterable[Any]) -> SuggestionReport:
+    """Fold ticket events (any order of tickets, e.g. ``store.read_all()``) into a
+    :class:`SuggestionReport`."""
+    tickets: set[str] = set()
+    helped: set[str] = set()
+    suggested_on: dict[str, set[str]] = {}  # article -> tickets it was suggested on
+    verdicts: dict[str, Counter[str]] = {}  # article -> kind -> count
+    suggested: set[str] = set()
+    for event in events:
+        tickets.add(event.ticket_id)
+        if event.kind == "articles_suggested":
+            suggested.add(event.ticket_id)
+            for article in event.data["articles"]:
+                suggested_on.setdefault(article, set()).add(event.ticket_id)
+        elif event.kind in ("article_helped", "article_not_helped"):
+            verdicts.setdefault(event.data["article"], Counter())[event.kind] += 1
+            if event.kind == "article_helped":
+                helped.add(event.ticket_id)
+    stats = sorted(
+        (
+            ArticleStats(
+                article,
+                len(suggested_on.get(article, ())),
+                verdicts.get(article, Counter())["article_helped"],
+                verdicts.get(article, Counter())["article_not_helped"],
+            )
+            for article in suggested_on.keys() | verdicts.keys()
+        ),
+        key=lambda s: (-s.suggested, s.article_id),
+    )
+    return SuggestionReport(
+        tickets=len(tickets),
+        suggested=len(suggested),
+        helped=len(helped),
+        acceptance=len(helped) / len(suggested) if suggested else None,
+        articles=tuple(stats),
     )

@@ -1,0 +1,170 @@
+"""Knowledge-base search on SQLite FTS5: query latency and the cost of suggestions per ingest.
+
+10,000 published articles (titles of 4-8 words, bodies of 80-160 words, drawn from a
+3,000-word vocabulary with a Zipf-like skew, so some words are common and most are rare),
+then 100,000 queries of 2-8 words (a share of them prefixes, some engine syntax such as
+``"`` or ``NEAR(``) through ``SupportDesk.search_articles`` (k=5, with snippets). Reported:
+p50/p99/max latency per query, and as the baseline in the same run the bare FTS5 statement
+(``MATCH`` ordered by ``rank``, no snippet, no filters) on the same index, with the ratio.
+
+Suggestion cost per ingest: the same 2,000 new-ticket messages ingested by a desk with
+``suggestions = 3`` and by one with ``suggestions = 0`` (same store kind, fresh files).
+
+Target (issue 21): p99 <= 5 ms per query. The machine's load is printed beside the figures.
+
+    python benchmarks/bench_knowledge.py [--quick]     # --quick: 10,000 queries
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from supportkit import FrozenClock, InboundMessage, SqliteStore, SupportDesk
+from supportkit._knowledge import query_terms
+
+T0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
+
+
+def vocabulary(rng: random.Random, size: int = 3000) -> list[str]:
+    """Pronounceable made-up words (so Porter stemming has something to chew on)."""
+    consonants, vowels = "bcdfghklmnprstvz", "aeiou"
+    endings = ["", "", "s", "ing", "ed", "ion", "er"]
+    words: set[str] = set()
+    while len(words) < size:
+        syllables = rng.randint(2, 4)
+        stem = "".join(rng.choice(consonants) + rng.choice(vowels) for _ in range(syllables))
+        words.add(stem + rng.choice(endings))
+    return sorted(words)
+
+
+def zipf_sampler(rng: random.Random, words: list[str]) -> list[str]:
+    """A list to sample from where word i appears about 1/(i+1) as often as word 0."""
+    pool = []
+    for rank, word in enumerate(words):
+        pool.extend([word] * max(1, int(200 / (rank + 1))))
+    return pool
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    return sorted_values[min(len(sorted_values) - 1, int(p * len(sorted_values)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="10,000 queries instead of 100,000")
+    args = parser.parse_args()
+    articles, queries, ingests = 10_000, (10_000 if args.quick else 100_000), 2_000
+    rng = random.Random(21)
+    words = vocabulary(rng)
+    pool = zipf_sampler(rng, words)
+    tmp = Path(tempfile.mkdtemp())
+
+    store = SqliteStore(tmp / "kb.sqlite3")
+    desk = SupportDesk(store=store, plugins=None, clock=FrozenClock(T0))
+    start = time.perf_counter()
+    for n in range(articles):
+        title = " ".join(rng.choice(pool) for _ in range(rng.randint(4, 8))).capitalize()
+        body = " ".join(rng.choice(pool) for _ in range(rng.randint(80, 160))) + "."
+        desk.create_article(
+            f"a-{n}",
+            title=title,
+            body=body,
+            tags=[f"t{n % 7}"],
+            area=f"area{n % 5}",
+            status="published",
+        )
+    load_s = time.perf_counter() - start
+
+    syntax = ['"', "NEAR(", "*", "a OR", "^"]
+    texts = []
+    for _ in range(queries):
+        chosen = [
+            rng.choice(words if rng.random() < 0.5 else pool) for _ in range(rng.randint(2, 8))
+        ]
+        if rng.random() < 0.3:  # a word typed halfway
+            chosen[-1] = chosen[-1][: max(3, len(chosen[-1]) // 2)]
+        if rng.random() < 0.02:
+            chosen.append(rng.choice(syntax))
+        texts.append(" ".join(chosen))
+
+    latencies = []
+    hits = 0
+    for text in texts:
+        begin = time.perf_counter()
+        hits += len(desk.search_articles(text, k=5))
+        latencies.append(time.perf_counter() - begin)
+    latencies.sort()
+
+    # Baseline: the bare FTS5 statement on the same index (no snippet, filters or objects).
+    db = store._db  # the benchmark measures the engine under the store
+    bare = []
+    for text in texts[: len(texts) // 10]:
+        match = " OR ".join(f'"{t}"*' for t in query_terms(text))
+        begin = time.perf_counter()
+        if match:
+            db.execute(
+                "SELECT rowid FROM article_fts WHERE article_fts MATCH ? ORDER BY rank LIMIT 5",
+                (match,),
+            ).fetchall()
+        bare.append(time.perf_counter() - begin)
+    bare.sort()
+
+    # Suggestion cost per ingest: the same messages into a desk with and without suggestions.
+    messages = [
+        InboundMessage(
+            f"m-{n}",
+            "email",
+            f"c{n}@x.example",
+            T0 + timedelta(seconds=n),
+            subject=" ".join(rng.choice(pool) for _ in range(4)),
+            body=" ".join(rng.choice(pool) for _ in range(30)),
+        )
+        for n in range(ingests)
+    ]
+    per_ingest = {}
+    for k in (3, 0):
+        with SqliteStore(tmp / f"ingest-{k}.sqlite3") as other:
+            target = SupportDesk(store=other, plugins=None, clock=FrozenClock(T0), ladder=None)
+            if k:  # the same 10,000 articles, copied by event
+                for event in store.article_events():
+                    other.append_article(event.article_id, [event], expected_version=0)
+            target.suggestions = k
+            begin = time.perf_counter()
+            for message in messages:
+                target.ingest(message)
+            per_ingest[k] = (time.perf_counter() - begin) / ingests
+    store.close()
+
+    ms = 1000
+    print(
+        f"bench_knowledge: {articles:,} articles (loaded in {load_s:.1f} s), "
+        f"{queries:,} queries, load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
+    )
+    print(
+        f"  search_articles  p50 {percentile(latencies, 0.5) * ms:.3f} ms  "
+        f"p99 {percentile(latencies, 0.99) * ms:.3f} ms  max {latencies[-1] * ms:.1f} ms  "
+        f"({hits / queries:.2f} hits per query; target p99 <= 5 ms)"
+    )
+    print(
+        f"  bare FTS5 MATCH  p50 {percentile(bare, 0.5) * ms:.3f} ms  "
+        f"p99 {percentile(bare, 0.99) * ms:.3f} ms  (baseline, {len(bare):,} queries)"
+    )
+    print(
+        f"  ratio search/bare at p50 {percentile(latencies, 0.5) / percentile(bare, 0.5):.2f}x,"
+        f" at p99 {percentile(latencies, 0.99) / percentile(bare, 0.99):.2f}x"
+    )
+    print(
+        f"  ingest with 3 suggestions {per_ingest[3] * ms:.3f} ms, without "
+        f"{per_ingest[0] * ms:.3f} ms: suggestions cost {(per_ingest[3] - per_ingest[0]) * ms:.3f}"
+        f" ms per ingest ({ingests:,} new tickets each)"
+    )
+
+
+if __name__ == "__main__":
+    main()
