@@ -1,8 +1,9 @@
 """Fuzz targets of the knowledge base: ``ArticleEvent`` and its ``from_dict``,
 ``SupportDesk.create_article``/``update_article``/``retire_article`` and
 ``SupportDesk.search_articles`` on a SQLite desk (FTS5 query syntax, oversized and binary
-text). The one rule of tests/fuzzkit.py: only a ``SupportkitError`` escapes, and a refused desk
-call changes nothing.
+text), ``SupportDesk.article_feedback`` and the Markdown front matter parser of ``kb import``.
+The one rule of tests/fuzzkit.py: only a ``SupportkitError`` escapes, and a refused desk call
+changes nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import pytest
 from hypothesis import strategies as st
 
 from fuzzkit import Target, instants, integers, junk, kwargs_of, raw_dicts, run, text
-from supportkit import ArticleEvent, FrozenClock, SqliteStore, SupportDesk
+from supportkit import ArticleEvent, FrozenClock, InboundMessage, SqliteStore, SupportDesk
+from supportkit._kbimport import parse_article
 
 AT = datetime(2025, 3, 3, 9, tzinfo=UTC)
 KINDS = st.sampled_from(["created", "updated", "retired", "deleted", ""])
@@ -66,6 +68,20 @@ def _retire(kw: dict[str, Any]) -> None:
     _desk().retire_article(kw.get("article_id", "b"), by=kw.get("by"))
 
 
+def _feedback(kw: dict[str, Any]) -> None:
+    desk = _desk()
+    if "ticket" not in _DESK:
+        message = InboundMessage("m-1", "email", "c@x.example", AT, body="reset password")
+        _DESK["ticket"] = desk.ingest(message).ticket_id  # type: ignore[assignment]
+    ticket_id = kw.get("ticket_id", _DESK["ticket"])
+    desk.article_feedback(ticket_id, kw.get("article_id"), helped=kw.get("helped"))
+
+
+def _ticket_state(_kw: Any) -> object:
+    desk = _desk()
+    return [(e.kind, e.data) for t in desk.store.ticket_ids() for e in desk.store.read(t)]
+
+
 def _search(kw: dict[str, Any]) -> None:
     _desk().search_articles(kw.pop("query", ""), **kw)
 
@@ -100,6 +116,28 @@ TARGETS: dict[str, Target] = {
     ),
     "SupportDesk.retire_article": Target(
         kwargs_of({"article_id": IDS}, {"by": text()}), _retire, _state
+    ),
+    "SupportDesk.article_feedback": Target(
+        kwargs_of(
+            {"article_id": IDS, "helped": st.booleans()},
+            {"ticket_id": st.sampled_from(["T-missing", ""])},
+        ),
+        _feedback,
+        _ticket_state,
+    ),
+    "parse_article": Target(
+        kwargs_of(
+            {
+                "text": st.one_of(
+                    text(max_size=60),
+                    st.builds(
+                        lambda a, b: f"---\n{a}\n---\n{b}", text(max_size=30), text(max_size=30)
+                    ),
+                ),
+                "name": text(),
+            }
+        ),
+        lambda kw: parse_article(kw["text"], kw["name"]),
     ),
     "SupportDesk.search_articles": Target(
         kwargs_of(

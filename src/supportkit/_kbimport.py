@@ -83,6 +83,11 @@ def parse_article(text: str, name: str, where: str = "<text>") -> dict[str, Any]
     Returns ``id``, ``title``, ``body`` and whichever of ``locale``, ``tags``, ``area`` and
     ``status`` the front matter gives. Malformed front matter is a ConfigurationError.
     """
+    if not isinstance(text, str) or not isinstance(name, str):
+        raise ConfigurationError(
+            f"{where}: an article is text with a file name, got "
+            f"{type(text).__name__} and {type(name).__name__}"
+        )
     lines = text.splitlines()
     fields: dict[str, Any] = {}
     body = text
