@@ -99,7 +99,7 @@ def export_lines(store: SqliteStore) -> Iterator[str]:
 
 
 @attrs.frozen
-class ArticleImport:
+class ImportResult:
     """What an import did: per stream, lines written and lines already present."""
 
     written: Mapping[str, int]
@@ -157,7 +157,7 @@ def _parse(lines: Iterable[str], source: str) -> list[tuple[str, tuple[Any, ...]
     return records
 
 
-def import_lines(store: SqliteStore, lines: Iterable[str], source: str = "input") -> ArticleImport:
+def import_lines(store: SqliteStore, lines: Iterable[str], source: str = "input") -> ImportResult:
     """Import JSON Lines from :func:`export_lines` into *store*, all or nothing.
 
     Raises :class:`~supportkit.ConfigurationError` naming the line of a malformed record and
@@ -188,7 +188,7 @@ def import_lines(store: SqliteStore, lines: Iterable[str], source: str = "input"
             counts[stream] = counts.get(stream, 0) + 1
 
     _locked(store, f"import {source}", run)
-    return ArticleImport(written, skipped)
+    return ImportResult(written, skipped)
 
 
 def _import_event(db: sqlite3.Connection, values: tuple[Any, ...]) -> bool:
