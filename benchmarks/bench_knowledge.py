@@ -18,12 +18,16 @@ Target (issue 21): p99 <= 5 ms per query. The machine's load is printed beside t
 from __future__ import annotations
 
 import argparse
-import os
 import random
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from figures import add_options, finish, load_line
 
 from supportkit import FrozenClock, InboundMessage, SqliteStore, SupportDesk
 from supportkit._knowledge import query_terms
@@ -57,7 +61,7 @@ def percentile(sorted_values: list[float], p: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="10,000 queries instead of 100,000")
+    add_options(parser, "10,000 queries instead of 100,000")
     args = parser.parse_args()
     articles, queries, ingests = 10_000, (10_000 if args.quick else 100_000), 2_000
     rng = random.Random(21)
@@ -144,7 +148,7 @@ def main() -> None:
     ms = 1000
     print(
         f"bench_knowledge: {articles:,} articles (loaded in {load_s:.1f} s), "
-        f"{queries:,} queries, load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
+        f"{queries:,} queries, {load_line()}"
     )
     print(
         f"  search_articles  p50 {percentile(latencies, 0.5) * ms:.3f} ms  "
@@ -163,6 +167,15 @@ def main() -> None:
         f"  ingest with 3 suggestions {per_ingest[3] * ms:.3f} ms, without "
         f"{per_ingest[0] * ms:.3f} ms: suggestions cost {(per_ingest[3] - per_ingest[0]) * ms:.3f}"
         f" ms per ingest ({ingests:,} new tickets each)"
+    )
+    finish(
+        args,
+        {
+            "kb_search_p50_ms": percentile(latencies, 0.5) * ms,
+            "kb_search_p99_ms": percentile(latencies, 0.99) * ms,
+            "kb_bare_fts_p99_ms": percentile(bare, 0.99) * ms,
+            "kb_suggestion_cost_per_ingest_ms": (per_ingest[3] - per_ingest[0]) * ms,
+        },
     )
 
 
