@@ -82,6 +82,7 @@ def plugins(session: nox.Session) -> None:
         "pytest",
         "tests/test_fuzz_integrations.py",
         "tests/test_fuzz_http.py",
+        "tests/test_fuzz_problems.py",
         "-p",
         "no:cacheprovider",
     )

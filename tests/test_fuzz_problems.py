@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import strategies as st
 
@@ -56,6 +57,17 @@ IDS = [
 DESK.link_problem(IDS[1], IDS[0])
 DESK.set_status(IDS[3], "solved")
 TICKETS = st.one_of(st.sampled_from(IDS), text(), junk())
+
+
+def _github_webhook(kw: dict[str, Any]) -> None:
+    github = pytest.importorskip("supportkit_github")
+    client = httpx.Client(base_url="http://127.0.0.1:9")  # never used: parsing only
+    tracker = github.GitHubTracker(client, "acme/app", secret="webhook-secret")
+    body = kw["body"]
+    if kw.pop("signed", False) and isinstance(body, bytes):
+        signature = github.signature("webhook-secret", body)
+        kw["headers"] = {"X-GitHub-Event": "issues", "X-Hub-Signature-256": signature}
+    tracker.parse_webhook(body, kw.get("headers", {}))
 
 
 def _contents(_kw: Any) -> object:
@@ -110,6 +122,14 @@ TARGETS: dict[str, Target] = {
             {"window": junk(), "weights": junk(), "top": junk()},
         ),
         lambda kw: feedback(kw.pop("events"), **kw),
+        examples=200,
+    ),
+    "GitHubTracker.parse_webhook": Target(
+        kwargs_of(
+            {"body": st.one_of(st.binary(), st.text().map(str.encode), junk())},
+            {"headers": junk(), "signed": st.booleans()},
+        ),
+        _github_webhook,
         examples=200,
     ),
     "ProblemSettings": Target(

@@ -156,6 +156,15 @@ class GitHubTracker:
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[IssueUpdate]:
         """Check the delivery's ``X-Hub-Signature-256`` and read an ``issues`` event."""
+        if not isinstance(body, bytes):
+            raise EventError(f"GitHub webhook: the body is bytes, got {body!r:.80}", field="body")
+        if not isinstance(headers, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+        ):
+            raise EventError(
+                f"GitHub webhook: headers map strings to strings, got {headers!r:.80}",
+                field="headers",
+            )
         lower = {k.lower(): v for k, v in headers.items()}
         given = lower.get("x-hub-signature-256", "")
         if not hmac.compare_digest(given.encode(), signature(self._secret, body).encode()):
@@ -168,15 +177,17 @@ class GitHubTracker:
         try:
             event = json.loads(body)
             action, issue = event["action"], event["issue"]
-            key = f"{event['repository']['full_name']}#{issue['number']}"
-        except (ValueError, KeyError, TypeError) as exc:
+            key = f"{event['repository']['full_name']}#{int(issue['number'])}"
+            reason, label = issue.get("state_reason"), event.get("label") or {}
+            label_name = label.get("name")
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise EventError(f"GitHub webhook: not an issues event ({exc})", field="body") from None
         state = None
         if action == "closed":
-            state = "wont_fix" if issue.get("state_reason") == "not_planned" else "fixed"
+            state = "wont_fix" if reason == "not_planned" else "fixed"
         elif action == "reopened":
             state = "open"
-        elif action == "labeled" and (event.get("label") or {}).get("name") == "released":
+        elif action == "labeled" and label_name == "released":
             state = "released"
         return [] if state is None else [IssueUpdate(key, state)]
 
