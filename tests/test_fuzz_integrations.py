@@ -68,7 +68,12 @@ def _receiving_desk() -> SupportDesk:
     """One desk with an "email" channel and one ticket, made once; receive() may add tickets
     (that is not a refusal), and a refused call must change nothing."""
     if not _RECEIVING:
-        desk = SupportDesk(store=InMemoryStore(), plugins=[FakeChannel("email")], ladder=None)
+        desk = SupportDesk(
+            store=InMemoryStore(),
+            plugins=[FakeChannel("email")],
+            blocked_plugins=["email"],  # supportkit-email's channel, where it is installed
+            ladder=None,
+        )
         desk.receive("email", {"id": "m-1", "from": "a@x.example", "at": AT.isoformat()})
         _RECEIVING["desk"] = desk
     desk: SupportDesk = _RECEIVING["desk"]
