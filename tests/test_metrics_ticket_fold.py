@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from supportkit import Ticket, TicketEvent, TicketFacts, metrics_report
+from supportkit import Status, Ticket, TicketEvent, TicketFacts, metrics_report
 
 T0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
 
@@ -100,3 +100,51 @@ def test_a_goal_trend_orders_hours_by_instant_across_a_fall_back_night() -> None
     [result] = report.goals
     assert (("2025-10-26T02:00+02:00", 1.0), ("2025-10-26T02:00+01:00", 3.0)) == result.trend
     assert (3.0, False, 2.0) == (result.value, result.met, result.change)
+
+
+def _solved(ticket_id: str, seconds: int) -> TicketFacts:
+    """A ticket whose first reply took *seconds*."""
+    return TicketFacts(
+        ticket_id=ticket_id,
+        created_at=0,
+        as_of=seconds,
+        status=Status.SOLVED,
+        channel="web",
+        priority="normal",
+        solved_at=seconds,
+        first_reply=seconds,
+        agent_replies=1,
+        ever_solved=True,
+    )
+
+
+def test_duration_sums_are_exact_integers_on_both_paths() -> None:
+    """Past 2**53 s a float64 sum loses whole seconds: the numpy path summed durations as
+    float64 and drifted from the per-fact path's integers. Both now keep the exact sum."""
+    pytest.importorskip("numpy")
+    from supportkit import MetricsAggregator
+
+    big = 2**53 + 1
+    facts = [_solved("T-a", big), _solved("T-b", 1), _solved("T-c", 1)]
+    states = [
+        MetricsAggregator(["all"], exact=True).update(facts, vectorise=flag).to_dict()
+        for flag in (False, True)
+    ]
+    assert states[0] == states[1]
+
+
+def test_a_bad_item_keeps_the_same_facts_on_both_paths() -> None:
+    """update() with a bad item after more than a chunk of facts: the per-fact path keeps the
+    chunks before it, and the vectorised path now keeps the same (it kept none)."""
+    pytest.importorskip("numpy")
+    from supportkit import ConfigurationError, MetricsAggregator
+    from supportkit._metrics import CHUNK
+
+    facts: list[Any] = [_solved(f"T-{n}", 60) for n in range(CHUNK + 10)] + ["not facts"]
+    kept = []
+    for flag in (False, True):
+        agg = MetricsAggregator(["all"])
+        with pytest.raises(ConfigurationError):
+            agg.update(facts, vectorise=flag)
+        kept.append(agg.report().row()["incoming"])
+    assert [CHUNK, CHUNK] == kept

@@ -1851,6 +1851,8 @@ class MetricsAggregator:
         while chunk := list(itertools.islice(it, CHUNK)):
             for f in chunk:
                 if type(f) is not TicketFacts:
+                    if vectorise and buffered:  # keep the chunks before it, as facts one by one do
+                        self.update_columns(concat_columns(buffered))
                     raise ConfigurationError(
                         f"update() takes TicketFacts, got {type(f).__name__}; build them with "
                         "TicketFacts.from_events"

@@ -224,6 +224,20 @@ def _runs(owners: Any) -> Iterator[tuple[int, int, int]]:
     return zip(owners[starts].tolist(), starts.tolist(), ends, strict=True)
 
 
+def _group_sums(groups: Any, values: Any, m: int) -> list[int]:
+    """Per group (0 to *m* - 1), the exact integer sum of its *values* (``>= 0`` int64), as the
+    per-fact path adds them: int64 while the total cannot pass 2**63 - 1, else Python ints
+    (float64 weights lost whole seconds past 2**53)."""
+    if int(values.max()) * len(values) < 2**63:
+        out = np.zeros(m, dtype=np.int64)
+        np.add.at(out, groups, values.astype(np.int64))
+        return [int(total) for total in out.tolist()]
+    sums = [0] * m
+    for group, value in zip(groups.tolist(), values.tolist(), strict=True):
+        sums[group] += value
+    return sums
+
+
 def _histograms(accs: list[Any], items: list[tuple[int, Any, Any, Any]], exact: bool) -> None:
     """Add each distribution's ``(group, bucket)`` counts and per-group sums of the present
     (``>= 0``) values; *items* are ``(distribution, groups, values, keys)``."""
@@ -234,10 +248,9 @@ def _histograms(accs: list[Any], items: list[tuple[int, Any, Any, Any]], exact: 
         groups, values, keys = all_groups[keep], all_values[keep], all_keys[keep]
         if not len(values):
             continue
-        sums = np.bincount(groups, weights=values.astype(np.float64), minlength=m)
-        for i, total in enumerate(sums.tolist()):
+        for i, total in enumerate(_group_sums(groups, values, m)):
             if total:
-                accs[i].bump(len(_COUNTERS) + index, int(total))
+                accs[i].bump(len(_COUNTERS) + index, total)
         small = np.zeros(len(keys), dtype=bool) if exact else keys <= DENSE_TOP
         if small.any():  # sketch buckets up to a century: _slot
             stored.append(_pair_counts(groups[small], keys[small] + index * DENSE_KEYS + 1, m))
