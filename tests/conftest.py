@@ -74,12 +74,36 @@ def desks(
         desk.close()
 
 
+#: Fuzz tests skipped in this run (a plugin not installed), named in the fuzz summary.
+SKIPPED_FUZZ: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Note each skipped fuzz test (tests/test_fuzz*.py)."""
+    if report.skipped and Path(report.fspath).name.startswith("test_fuzz"):
+        SKIPPED_FUZZ.append(report.nodeid)
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    """Note each fuzz module skipped whole (a module-level ``importorskip``)."""
+    if report.skipped and Path(report.fspath).name.startswith("test_fuzz"):
+        SKIPPED_FUZZ.append(report.nodeid)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Under ``nox -s fuzz`` (SUPPORTKIT_FUZZ_MIN set), fail a run that tried too few inputs."""
+    """Under ``nox -s fuzz`` (SUPPORTKIT_FUZZ_MIN set), fail a run that tried too few inputs or
+    skipped a fuzz test (so every target, the plugins' too, is part of the count)."""
     fuzzkit = sys.modules.get("fuzzkit")
     minimum = int(os.environ.get("SUPPORTKIT_FUZZ_MIN", "0"))
-    if fuzzkit is not None and exitstatus == 0 and fuzzkit.COUNTS["inputs"] < minimum:
-        fuzzkit.UNTYPED.append(f"only {fuzzkit.COUNTS['inputs']:,} inputs, fewer than {minimum:,}")
+    if fuzzkit is None or exitstatus != 0 or not minimum:
+        return
+    if fuzzkit.COUNTS["inputs"] < minimum:
+        count = fuzzkit.COUNTS["inputs"]
+        fuzzkit.SHORTFALLS.append(f"only {count:,} inputs, fewer than {minimum:,}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if SKIPPED_FUZZ:
+        skipped = ", ".join(SKIPPED_FUZZ)
+        fuzzkit.SHORTFALLS.append(f"skipped (install every plugin in plugins/): {skipped}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

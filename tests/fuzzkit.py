@@ -51,6 +51,8 @@ SCALE = float(os.environ.get("SUPPORTKIT_FUZZ_SCALE", "1"))
 #: Inputs generated (calls of an entry point) and untyped exceptions seen, for the summary.
 COUNTS = {"inputs": 0, "untyped": 0, "targets": 0}
 UNTYPED: list[str] = []
+#: Why a full run fails besides untyped exceptions (too few inputs, skipped targets).
+SHORTFALLS: list[str] = []
 
 # --- strategies ---------------------------------------------------------------------------------
 
@@ -275,6 +277,7 @@ def summary() -> str | None:
         f"entry points, {COUNTS['untyped']} untyped exceptions"
     ]
     lines += [f"  untyped: {line}" for line in sorted(set(UNTYPED))[:40]]
+    lines += [f"  failed: {line}" for line in SHORTFALLS]
     return "\n".join(lines)
 
 
