@@ -99,21 +99,8 @@ class KnowledgeBase:
         *body* is Markdown of at most :data:`~supportkit.MAX_ARTICLE_BODY` characters. An
         existing id or an invalid field is an :class:`~supportkit.EventError`.
         """
-        event = ArticleEvent(
-            "created",
-            article_id,
-            self.clock.now(),
-            title=title,
-            body=body,
-            locale=locale,
-            tags=tags,
-            area=area,
-            status=status,
-            by=by,
-        )
-        if self.store.article_events(article_id):
-            raise EventError(f"article {article_id!r} already exists", field="article_id")
-        return self._append_article(event, 0)
+        fields = {"title": title, "body": body, "locale": locale, "tags": tags, "area": area}
+        return self._write_article("created", article_id, None, status=status, by=by, **fields)
 
     def update_article(
         self,
@@ -133,26 +120,12 @@ class KnowledgeBase:
         ``status="published"`` publishes it. *version*, if given, is the version the caller
         read: a newer article is a :class:`~supportkit.ConcurrencyError`.
         """
-        current = self._article_version(article_id, version)
-        event = ArticleEvent(
-            "updated",
-            article_id,
-            self.clock.now(),
-            title=title,
-            body=body,
-            locale=locale,
-            tags=tags,
-            area=area,
-            status=status,
-            by=by,
-        )
-        return self._append_article(event, current)
+        fields = {"title": title, "body": body, "locale": locale, "tags": tags, "area": area}
+        return self._write_article("updated", article_id, version, status=status, by=by, **fields)
 
     def retire_article(self, article_id: str, *, by: str | None = None) -> Article:
         """Archive an article (search no longer finds it; its log stays)."""
-        current = self._article_version(article_id, None)
-        event = ArticleEvent("retired", article_id, self.clock.now(), by=by)
-        return self._append_article(event, current)
+        return self._write_article("retired", article_id, None, by=by)
 
     def import_articles(self, directory: str | Path, *, status: str = "published") -> ArticleImport:
         """Create or update one article per Markdown file of *directory* (what ``supportkit kb
@@ -215,9 +188,22 @@ class KnowledgeBase:
             raise EventError(f"article {article_id!r} does not exist", field="article_id")
         return current if version is None else version
 
-    def _append_article(self, event: ArticleEvent, expected: int) -> Article:
-        self.store.append_article(event.article_id, [event], expected_version=expected)
-        article = self.article(event.article_id)
+    def _write_article(
+        self, kind: str, article_id: str, version: int | None, **fields: Any
+    ) -> Article:
+        """Append a *kind* event with *fields* at the clock's now to the article's log and return
+        the article: ``"created"`` to an empty log, else after *version* (the version the caller
+        read; ``None``: the current one). The event is checked first (a bad field is an
+        :class:`~supportkit.EventError`), then the log."""
+        event = ArticleEvent(kind, article_id, self.clock.now(), **fields)
+        if kind != "created":
+            expected = self._article_version(article_id, version)
+        elif self.store.article_events(article_id):
+            raise EventError(f"article {article_id!r} already exists", field="article_id")
+        else:
+            expected = 0
+        self.store.append_article(article_id, [event], expected_version=expected)
+        article = self.article(article_id)
         assert article is not None
         return article
 
