@@ -264,8 +264,9 @@ class DeskConfig:
         return MappingProxyType(dict(table)) if isinstance(table, Mapping) else MappingProxyType({})
 
     def desk_calendars(self) -> dict[str, BusinessCalendar]:
-        """The calendars a desk takes: those named after a policy, and ``default``."""
-        names = {p.name for p in self.policies} | {"default"}
+        """The calendars a desk takes: those named after a policy or by a policy's
+        ``calendar``, and ``default``."""
+        names = {p.name for p in self.policies} | {p.calendar for p in self.policies} | {"default"}
         return {name: cal for name, cal in self.calendars.items() if name in names}
 
     def make_router(self, clock: Clock | None = None) -> Router | None:
@@ -453,6 +454,7 @@ class _Loader:
     ) -> dict[str, BusinessCalendar]:
         out = {}
         used = {p.name for p in policies} | {"default"} | {a.get("shift") for a in agents}
+        used |= {p.calendar for p in policies}
         for name, raw in self.section("calendars", {}).items():
             made = self.b.build(("calendars", name), partial(_calendar, raw))
             if made is not None:
@@ -460,8 +462,9 @@ class _Loader:
             if name not in used and "policies" not in self.broken and "agents" not in self.broken:
                 self.b.fail(
                     ("calendars", name),
-                    "unused: name a calendar after the SLA policy it serves, 'default' for the "
-                    "other policies, or use it as an agent's shift",
+                    "unused: name a calendar after the SLA policy it serves (or in a policy's "
+                    "calendar key), 'default' for the other policies, or use it as an agent's "
+                    "shift",
                 )
         return out
 
@@ -488,6 +491,10 @@ class _Loader:
                     self.b.fail(("agents", index, "groups"), f"unknown group {group!r}")
             if "shift" in raw and raw["shift"] not in calendars and "calendars" not in self.broken:
                 self.b.fail(("agents", index, "shift"), f"no calendar named {raw['shift']!r}")
+        for index, raw in enumerate(self.section("policies", [])):
+            named = raw.get("calendar") if isinstance(raw, Mapping) else None
+            if isinstance(named, str) and named not in calendars and "calendars" not in self.broken:
+                self.b.fail(("policies", index, "calendar"), f"no calendar named {named!r}")
         for index, raw in enumerate(self.section("tiers", [])):
             checks = (
                 ("dedicated_group", group_ids, "group"),

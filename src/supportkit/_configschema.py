@@ -135,6 +135,7 @@ def _policy() -> dict[str, Any]:
                 "uniqueItems": True,
             },
             "on_priority_change": {"enum": ["keep", "restart"]},
+            "calendar": _TEXT,
         },
         required=["name", "targets"],
         description="an SLA policy, in SlaPolicy.from_dict's form",
@@ -256,7 +257,8 @@ def config_schema(plugin_sections: Mapping[str, Mapping[str, Any]] | None = None
                     "type": "object",
                     "additionalProperties": _calendar(),
                     "description": "business calendars by name: a policy's name (its calendar),"
-                    " 'default' (the other policies') or any name agents' shifts use",
+                    " 'default' (the other policies'), a name a policy's calendar key gives, or"
+                    " any name agents' shifts use",
                 },
                 "policies": {"type": "array", "items": _policy()},
                 "tiers": {

@@ -347,6 +347,7 @@ class SupportDesk(KnowledgeBase):
                 f"follow_the_sun must be a supportkit.FollowTheSun or None, got {follow_the_sun!r}"
             )
         self.follow_the_sun = follow_the_sun
+        self._check_policy_calendars()
         for name, number in (("max_attempts", max_attempts), ("cache_size", cache_size)):
             if isinstance(number, bool) or not isinstance(number, int) or number < 1:
                 raise ConfigurationError(
@@ -490,13 +491,43 @@ class SupportDesk(KnowledgeBase):
         for name, calendar in calendars.items():
             if not isinstance(calendar, BusinessCalendar):
                 raise ConfigurationError(f"{expected}, got {calendar!r} for {name!r}")
-        unknown = set(calendars) - set(self._policies) - {"default"}
+        named = {p.calendar for p in self.policies if p.calendar is not None}
+        unknown = set(calendars) - set(self._policies) - named - {"default"}
         if unknown:
             raise ConfigurationError(
-                f"calendars: {sorted(unknown, key=repr)[0]!r} is neither an SLA policy name nor "
-                "'default'"
+                f"calendars: {sorted(unknown, key=repr)[0]!r} is neither an SLA policy name, "
+                "a name a policy's calendar= gives, nor 'default'"
             )
         return dict(calendars)
+
+    def _check_policy_calendars(self) -> None:
+        for policy in self.policies:
+            if policy.calendar is not None and self._calendar_named(policy.calendar) is None:
+                teams = "" if self.follow_the_sun is None else " or a follow-the-sun team's"
+                raise ConfigurationError(
+                    f"SLA policy {policy.name!r} counts on calendar {policy.calendar!r}, which is "
+                    f"not one of calendars= ({', '.join(self._calendars) or 'none given'}){teams}"
+                )
+
+    def _calendar_named(self, name: str) -> BusinessCalendar | None:
+        """The business calendar *name* stands for: one of ``calendars=``, else a follow-the-sun
+        team's (a group id) when that is a :class:`BusinessCalendar`."""
+        calendar = self._calendars.get(name)
+        if calendar is None and self.follow_the_sun is not None:
+            team = self.follow_the_sun.calendars.get(name)
+            calendar = team if isinstance(team, BusinessCalendar) else None
+        return calendar
+
+    def _calendar_name(self, policy: SlaPolicy) -> str | None:
+        """The name of the calendar a ticket's clocks count on when *policy* is first applied
+        to it (recorded in ``sla_policy_applied``): the policy's own ``calendar``, else the
+        one named after the policy, else ``default``; ``None`` without one (24x7)."""
+        if policy.calendar is not None:
+            return policy.calendar
+        for name in (policy.name, "default"):
+            if name in self._calendars:
+                return name
+        return None
 
     # --- reads ---------------------------------------------------------------------------------
 
@@ -542,7 +573,7 @@ class SupportDesk(KnowledgeBase):
         fold = _Fold.start(events[0])
         for event in events[1:]:
             fold.apply(event)
-        tracker = self._tracker(fold.sla_policy, fold.freeze)
+        tracker = self._tracker(fold.sla_policy, fold.sla_calendar, fold.freeze)
         if tracker is not None:
             for event in events:
                 tracker.apply(event)
@@ -589,14 +620,32 @@ class SupportDesk(KnowledgeBase):
             self._cache.popitem(last=False)
 
     def _tracker(
-        self, policy_name: str | None, ticket: Ticket | Callable[[], Ticket] | None = None
+        self,
+        policy_name: str | None,
+        calendar_name: str | None,
+        ticket: Ticket | Callable[[], Ticket] | None = None,
     ) -> SlaTracker | None:
         if policy_name is None:
             return None
         book = self._books.get(policy_name)
         if book is None:
             book = self._books[self._recover(policy_name, ticket).name]
-        return SlaTracker(book, self._calendar(book[0]))
+        return SlaTracker(book, self._ticket_calendar(book[0], calendar_name))
+
+    def _ticket_calendar(
+        self, policy: SlaPolicy | None, calendar_name: str | None
+    ) -> BusinessCalendar | None:
+        """The calendar a ticket's SLA counts on: the one its ``sla_policy_applied`` event
+        recorded, else (a log from before calendars were recorded) its policy's."""
+        if calendar_name is None:
+            return None if policy is None else self._calendar(policy)
+        calendar = self._calendar_named(calendar_name)
+        if calendar is None:
+            raise ConfigurationError(
+                f"a ticket's SLA counts on business calendar {calendar_name!r} (recorded when "
+                "its policy was applied), which this desk does not have: pass it in calendars="
+            )
+        return calendar
 
     def _recover(self, name: str, ticket: Ticket | Callable[[], Ticket] | None) -> SlaPolicy:
         """The policy *name* recorded on a ticket this desk was not configured with (a plugin
@@ -622,7 +671,8 @@ class SupportDesk(KnowledgeBase):
         return policy
 
     def _calendar(self, policy: SlaPolicy) -> BusinessCalendar | None:
-        return self._calendars.get(policy.name) or self._calendars.get("default")
+        name = self._calendar_name(policy)
+        return None if name is None else self._calendar_named(name)
 
     def _due(self, live: _Live, now: int, *, full: bool) -> int | None:
         """The next instant ``tick`` has work for this ticket: the earliest alert not emitted
@@ -684,7 +734,9 @@ class SupportDesk(KnowledgeBase):
                 fold = _Fold.start(events[0])
                 for event in events[1:]:
                     fold.apply(event)
-                live = _Live(fold, self._tracker(fold.sla_policy), None, _NO_ALERTS)
+                live = _Live(
+                    fold, self._tracker(fold.sla_policy, fold.sla_calendar), None, _NO_ALERTS
+                )
             else:
                 live.frozen = None
                 for event in events:
@@ -1096,7 +1148,11 @@ class SupportDesk(KnowledgeBase):
             "sla_policy_applied",
             ticket_id=ticket_id,
             at=message.at,
-            data={"policy": policy.name, "version": policy.version},
+            data={
+                "policy": policy.name,
+                "version": policy.version,
+                "calendar": self._calendar_name(policy),
+            },
         )
         return [created, applied]
 
@@ -1422,8 +1478,14 @@ class SupportDesk(KnowledgeBase):
             known = None if tier is None else self.tiers.get(tier) or Tier(tier, weight=0)
             policy = self._policy(_fold(ticket.freeze(), events), known)
             if policy is not None and policy.name != ticket.sla_policy:
+                # The ticket keeps the calendar its clocks have counted on so far.
+                now_on = self._policies.get(ticket.sla_policy or "", policy)
                 applied = self._event(
-                    "sla_policy_applied", by=Role.SYSTEM, policy=policy.name, version=policy.version
+                    "sla_policy_applied",
+                    by=Role.SYSTEM,
+                    policy=policy.name,
+                    version=policy.version,
+                    calendar=ticket.sla_calendar or self._calendar_name(now_on),
                 )
                 events += applied(ticket, at)
             return events
@@ -1967,7 +2029,7 @@ class SupportDesk(KnowledgeBase):
                 if not events:
                     continue  # created after *at*
                 ticket = Ticket.from_events(events)
-                tracker = self._tracker(ticket.sla_policy, ticket)
+                tracker = self._tracker(ticket.sla_policy, ticket.sla_calendar, ticket)
                 if tracker is not None:
                     for event in events:
                         tracker.apply(event)
@@ -1978,7 +2040,7 @@ class SupportDesk(KnowledgeBase):
                 when = at if at is not None else max(now, ticket.updated_at)
                 sla = self.sla(ticket_id, when)
             policy = self._policies.get(ticket.sla_policy or "")
-            calendar = None if policy is None else self._calendar(policy)
+            calendar = self._ticket_calendar(policy, ticket.sla_calendar)
             facts.append(
                 TicketFacts.from_events(
                     events,

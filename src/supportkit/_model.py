@@ -391,9 +391,13 @@ EVENT_FIELDS: Mapping[str, Mapping[str, _Field]] = MappingProxyType(
         "article_helped": {"article": _Field(_text, required=True)},
         "article_not_helped": {"article": _Field(_text, required=True)},
         "deflected": {"article": _Field(_optional_text)},
+        # The policy a ticket's SLA clocks follow from now on, and the name of the business
+        # calendar they count on (recorded when first applied, so replay never depends on
+        # how the desk is configured later).
         "sla_policy_applied": {
             "policy": _Field(_text, required=True),
             "version": _Field(_version, default=1),
+            "calendar": _Field(_optional_text),
         },
     }
 )

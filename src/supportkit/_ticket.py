@@ -80,6 +80,9 @@ class Ticket:
     sla_policy_version: int | str | None = None
     problem: str | None = None
     """The problem ticket this incident is linked to (``linked_to_problem``), if any."""
+    sla_calendar: str | None = None
+    """The name of the business calendar the ticket's SLA clocks count on, fixed by its first
+    ``sla_policy_applied`` event that names one (``None``: the desk's calendar for its policy)."""
 
     @classmethod
     def from_events(cls, events: Iterable[TicketEvent]) -> Ticket:
@@ -169,6 +172,7 @@ class _Fold:
         "problem",
         "reopen_count",
         "satisfaction",
+        "sla_calendar",
         "sla_policy",
         "sla_policy_version",
         "solved_at",
@@ -211,6 +215,7 @@ class _Fold:
     sla_policy: str | None
     sla_policy_version: int | str | None
     problem: str | None
+    sla_calendar: str | None
 
     @classmethod
     def start(cls, event: TicketEvent) -> _Fold:
@@ -244,7 +249,7 @@ class _Fold:
         fold.first_customer_message_at = fold.last_customer_message_at = None
         fold.first_agent_reply_at = fold.last_agent_reply_at = None
         fold.solved_at = fold.closed_at = None
-        fold.sla_policy = fold.sla_policy_version = fold.problem = None
+        fold.sla_policy = fold.sla_policy_version = fold.problem = fold.sla_calendar = None
         return fold
 
     @classmethod
@@ -291,6 +296,7 @@ class _Fold:
             self.sla_policy,
             self.sla_policy_version,
             self.problem,
+            self.sla_calendar,
         )
 
     def apply(self, event: TicketEvent) -> None:
@@ -440,6 +446,8 @@ class _Fold:
     def _sla_policy_applied(self, event: TicketEvent) -> None:
         self.sla_policy = event.data["policy"]
         self.sla_policy_version = event.data["version"]
+        if self.sla_calendar is None:  # fixed once recorded: never switched mid-ticket
+            self.sla_calendar = event.data.get("calendar")
 
 
 _HANDLERS: dict[str, Callable[[_Fold, TicketEvent], None]] = {

@@ -10,7 +10,9 @@ e.g. on Dask, and :meth:`WhatIfTally.merge` them), like the rest of metrics.
 Which proposed policy a ticket gets: each ``sla_policy_applied`` event in its log is replayed
 as applying the proposed policy of the same name if there is one (an edited policy), else the
 first proposed policy the ticket matched at that event (as the desk selects), else none from
-then on.
+then on. The actual side replays the policy version the event recorded (by name alone when the
+actual configuration no longer holds that version) on the calendar it recorded; the proposed
+side counts on the calendar the desk would pick for the proposed policy.
 """
 
 from __future__ import annotations
@@ -92,9 +94,15 @@ class SlaConfig:
         # (tallies move between Dask workers).
         return (SlaConfig.from_settings, (self.to_settings(),))
 
-    def calendar(self, policy: SlaPolicy) -> BusinessCalendar | None:
-        """The calendar *policy*'s business targets count on (as the desk picks it)."""
-        return self.calendars.get(policy.name) or self.calendars.get("default")
+    def calendar(self, policy: SlaPolicy, recorded: str | None = None) -> BusinessCalendar | None:
+        """The calendar *policy*'s business targets count on, as the desk picks it: the one
+        the ticket's ``sla_policy_applied`` event *recorded* when this configuration has it,
+        else the policy's ``calendar``, else the one named after the policy, else
+        ``default``."""
+        for name in (recorded, policy.calendar, policy.name, "default"):
+            if name is not None and name in self.calendars:
+                return self.calendars[name]
+        return None
 
 
 @attrs.frozen
@@ -256,14 +264,17 @@ class WhatIfTally:
         applied = next((e for e in events if e.kind == "sla_policy_applied"), None)
         if applied is None:
             return None
-        name = applied.data["policy"]
-        policy = next((p for p in self.actual.policies if p.name == name), None)
+        name, version = applied.data["policy"], str(applied.data["version"])
+        named = [p for p in self.actual.policies if p.name == name]
+        # The version the ticket recorded, else (settings changed since) the policy by name.
+        policy = next((p for p in named if str(p.version) == version), named[0] if named else None)
         if policy is None:
             raise ConfigurationError(
                 f"ticket {events[0].ticket_id} had SLA policy {name!r}, which the actual "
                 "configuration does not hold: pass the policies the desk ran with"
             )
-        return _replay(events, (policy, *self.actual.policies), self.actual, self._hi)
+        calendar = self.actual.calendar(policy, applied.data.get("calendar"))
+        return _replay(events, (policy, *self.actual.policies), calendar, self._hi)
 
     def _proposed(self, events: Sequence[Any]) -> SlaTracker | None:
         rewritten = []
@@ -284,7 +295,8 @@ class WhatIfTally:
             rewritten.append(event)
         if not book:
             return None
-        return _replay(rewritten, (book[0], *self.proposed.policies), self.proposed, self._hi)
+        calendar = self.proposed.calendar(book[0])
+        return _replay(rewritten, (book[0], *self.proposed.policies), calendar, self._hi)
 
     def merge(self, other: WhatIfTally) -> WhatIfTally:
         """Add *other*'s counts (a tally of another shard with the same settings)."""
@@ -318,9 +330,12 @@ def _value(created: Mapping[str, Any], grouping: str) -> str | None:
 
 
 def _replay(
-    events: Sequence[Any], book: tuple[SlaPolicy, ...], config: SlaConfig, until: int
+    events: Sequence[Any],
+    book: tuple[SlaPolicy, ...],
+    calendar: BusinessCalendar | None,
+    until: int,
 ) -> SlaTracker:
-    tracker = SlaTracker(book, config.calendar(book[0]))
+    tracker = SlaTracker(book, calendar)
     for event in events:
         if event.ts > until:
             break

@@ -208,6 +208,10 @@ class SlaPolicy:
     one; a missing condition accepts anything. ``warnings`` are the fractions of a target at
     which a warning is raised. ``on_priority_change`` is ``"keep"`` (the cycle keeps its elapsed
     time and takes the new target) or ``"restart"`` (the cycle ends and a new one starts).
+    ``calendar`` names the business calendar its business targets count on: one of the desk's
+    ``calendars`` or a follow-the-sun team's (a group id); without it the desk's calendar for
+    the policy's name, else its ``"default"``. A ticket's calendar is fixed when the policy is
+    first applied to it (recorded in its ``sla_policy_applied`` event).
     """
 
     name: str
@@ -220,6 +224,7 @@ class SlaPolicy:
         default=(0.5, 0.75, 0.9), converter=_levels, kw_only=True
     )
     on_priority_change: str = attrs.field(default="keep", kw_only=True)
+    calendar: str | None = attrs.field(default=None, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -236,6 +241,13 @@ class SlaPolicy:
                 f"policy {self.name!r}: on_priority_change must be 'keep' or 'restart', got "
                 f"{self.on_priority_change!r}"
             )
+        if self.calendar is not None and (
+            not isinstance(self.calendar, str) or not self.calendar.strip()
+        ):
+            raise PolicyError(
+                f"policy {self.name!r}: calendar must name a business calendar (a non-empty "
+                f"string) or be left out, got {self.calendar!r}"
+            )
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> SlaPolicy:
@@ -243,12 +255,20 @@ class SlaPolicy:
 
         ``{"name": "gold", "version": 2, "conditions": {"tier": ["gold"]},
         "targets": {"urgent": {"first_reply": {"minutes": 60, "business": true}}},
-        "warnings": [0.5, 0.75, 0.9], "on_priority_change": "keep"}``; only ``name`` and
-        ``targets`` are required.
+        "warnings": [0.5, 0.75, 0.9], "on_priority_change": "keep", "calendar": "apac"}``;
+        only ``name`` and ``targets`` are required.
         """
         if not isinstance(raw, Mapping):
             raise PolicyError(f"a policy must be an object, got {type(raw).__name__}")
-        allowed = {"name", "targets", "conditions", "version", "warnings", "on_priority_change"}
+        allowed = {
+            "name",
+            "targets",
+            "conditions",
+            "version",
+            "warnings",
+            "on_priority_change",
+            "calendar",
+        }
         unknown = raw.keys() - allowed
         if unknown:
             raise PolicyError(
@@ -278,7 +298,11 @@ class SlaPolicy:
                 )
                 for metric, target in metrics.items()
             }
-        options = {k: raw[k] for k in ("conditions", "version", "on_priority_change") if k in raw}
+        options = {
+            k: raw[k]
+            for k in ("conditions", "version", "on_priority_change", "calendar")
+            if k in raw
+        }
         if "warnings" in raw:
             options["warnings"] = listed(raw["warnings"], "policy: warnings", PolicyError)
         try:
@@ -300,6 +324,7 @@ class SlaPolicy:
             },
             "warnings": list(self.warnings),
             "on_priority_change": self.on_priority_change,
+            **({} if self.calendar is None else {"calendar": self.calendar}),
         }
 
     def matches(self, ticket: Ticket) -> bool:
