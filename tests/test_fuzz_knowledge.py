@@ -8,14 +8,25 @@ changes nothing.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from hypothesis import strategies as st
 
 from fuzzkit import Target, instants, integers, junk, kwargs_of, raw_dicts, run, text
-from supportkit import ArticleEvent, FrozenClock, InboundMessage, SqliteStore, SupportDesk
+from supportkit import (
+    ArticleEvent,
+    FrozenClock,
+    InboundMessage,
+    SessionEvent,
+    SqliteStore,
+    SupportDesk,
+    TicketEvent,
+    content_gaps,
+    self_service,
+    session_facts,
+)
 from supportkit._kbimport import parse_article
 
 AT = datetime(2025, 3, 3, 9, tzinfo=UTC)
@@ -86,6 +97,48 @@ def _search(kw: dict[str, Any]) -> None:
     _desk().search_articles(kw.pop("query", ""), **kw)
 
 
+SESSION_EVENTS = st.lists(
+    st.one_of(
+        st.builds(
+            lambda kind, sid, at, customer, data: SessionEvent(
+                kind, session_id=sid, at=at, customer=customer, data=data
+            ),
+            st.sampled_from(["started", "searched", "article_viewed", "ended"]),
+            st.sampled_from(["s1", "s2"]),
+            instants(),
+            st.sampled_from([None, "ana", ""]),
+            st.fixed_dictionaries(
+                {}, optional={"query": QUERIES, "results": st.integers(0, 3), "article": IDS}
+            ).filter(lambda d: d.get("article") != ""),
+        ),
+        junk(),
+    ),
+    max_size=6,
+)
+TICKET_EVENTS = st.lists(
+    st.one_of(
+        st.builds(
+            lambda tid, at, customer, subject: TicketEvent(
+                "created",
+                ticket_id=tid,
+                at=at,
+                data={"customer": customer, "subject": subject, "tags": ["billing"]},
+            ),
+            st.sampled_from(["T-1", "T-2"]),
+            instants(),
+            st.sampled_from(["ana", None]),
+            text(),
+        ),
+        junk(),
+    ),
+    max_size=4,
+)
+DURATIONS = st.sampled_from(
+    [timedelta(0), timedelta(hours=-1), timedelta(days=1), timedelta(days=9999)]
+)
+REPORT_OPTIONS = {"window": DURATIONS, "period": DURATIONS, "top": st.integers(-1, 3)}
+
+
 TARGETS: dict[str, Target] = {
     "ArticleEvent": Target(
         kwargs_of(
@@ -138,6 +191,31 @@ TARGETS: dict[str, Target] = {
             }
         ),
         lambda kw: parse_article(kw["text"], kw["name"]),
+    ),
+    "self_service": Target(
+        kwargs_of(
+            {"sessions": SESSION_EVENTS, "now": instants()},
+            {
+                "tickets": TICKET_EVENTS,
+                **REPORT_OPTIONS,
+                "covers": st.sampled_from([None, lambda kind, topic: kind == "tag"]),
+            },
+        ),
+        lambda kw: self_service(kw.pop("sessions"), **kw),
+    ),
+    "content_gaps": Target(
+        kwargs_of(
+            {"sessions": SESSION_EVENTS, "now": instants()},
+            {k: v for k, v in REPORT_OPTIONS.items() if k != "window"},
+        ),
+        lambda kw: content_gaps(kw.pop("sessions"), **kw),
+    ),
+    "session_facts": Target(
+        kwargs_of(
+            {"sessions": SESSION_EVENTS, "now": instants()},
+            {"tickets": TICKET_EVENTS, "window": DURATIONS},
+        ),
+        lambda kw: session_facts(kw.pop("sessions"), **kw),
     ),
     "SupportDesk.search_articles": Target(
         kwargs_of(

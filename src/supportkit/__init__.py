@@ -94,6 +94,13 @@ from ._routing import (
     Sticky,
     claim,
 )
+from ._selfservice import (
+    SelfServiceAggregator,
+    SelfServiceReport,
+    content_gaps,
+    self_service,
+    session_facts,
+)
 from ._sketch import ExactQuantiles, QuantileSketch
 from ._sla import (
     SLA_METRICS,
@@ -217,6 +224,8 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "SLA_METRICS",
     "Satisfaction",
     "SatisfactionReceived",
+    "SelfServiceAggregator",
+    "SelfServiceReport",
     "SessionEvent",
     "SessionFacts",
     "SettingsChangedError",
@@ -258,6 +267,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "audit_next_steps",
     "check_policies",
     "claim",
+    "content_gaps",
     "coverage",
     "evaluate_sla",
     "facts_to_columns",
@@ -268,6 +278,8 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "presence_spans",
     "retry_after",
     "select_policy",
+    "self_service",
+    "session_facts",
     "sla_deadline",
     "sla_metric_events",
     "staffing_plan",

@@ -679,6 +679,19 @@ def _count_sla(evaluation: Mapping[str, Iterable[Any]]) -> tuple[tuple[str, int,
 # --- self-service sessions and agent presence -------------------------------------------------
 
 _SESSION_KINDS = ("started", "searched", "article_viewed", "ticket_created", "ended")
+#: Optional data of session events the self-service report reads: (name, check, expected).
+_SESSION_DATA: Mapping[str, tuple[tuple[str, Callable[[Any], bool], str], ...]] = {
+    "searched": (
+        ("query", lambda v: isinstance(v, str), "the query text"),
+        ("results", lambda v: type(v) is int and v >= 0, "the number of hits shown (>= 0)"),
+        (
+            "articles",
+            lambda v: isinstance(v, list | tuple) and all(isinstance(a, str) for a in v),
+            "the ids of the hits shown",
+        ),
+    ),
+    "article_viewed": (("article", lambda v: isinstance(v, str) and v != "", "an article id"),),
+}
 
 
 def _event_dict(kind_field: str, obj: Any, fields: Sequence[str]) -> dict[str, Any]:
@@ -729,9 +742,11 @@ def _aware(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
 class SessionEvent:
     """One step of a self-service (help-centre) session, its own event stream.
 
-    ``kind`` is ``started``, ``searched`` (``data["query"]``), ``article_viewed``
+    ``kind`` is ``started``, ``searched`` (``data["query"]``; optionally ``data["results"]``,
+    the number of hits shown, and ``data["articles"]``, their ids), ``article_viewed``
     (``data["article"]``), ``ticket_created`` (``data["ticket_id"]``: the session became a ticket)
-    or ``ended``. Serialises like :class:`~supportkit.TicketEvent` (``to_dict``/``from_dict`` with
+    or ``ended``. Data of the wrong type is an :class:`~supportkit.EventError`. Serialises like
+    :class:`~supportkit.TicketEvent` (``to_dict``/``from_dict`` with
     ``"v"`` and an ISO ``at``).
     """
 
@@ -762,6 +777,14 @@ class SessionEvent:
                     f"session became (a non-empty string), got {ticket_id!r}",
                     kind=self.kind,
                     field="ticket_id",
+                )
+        for name, valid, what in _SESSION_DATA.get(self.kind, ()):
+            if name in self.data and not valid(self.data[name]):
+                raise EventError(
+                    f"session event {self.kind}: data[{name!r}] must be {what}, got "
+                    f"{self.data[name]!r:.80}",
+                    kind=self.kind,
+                    field=name,
                 )
 
     @property
