@@ -39,6 +39,7 @@ from supportkit import (
     SupportDesk,
     Tier,
 )
+from supportkit.testing import doc_examples, run_doc_examples
 from supportkit.typing import CrmBackend, Notifier
 
 AT = datetime(2025, 3, 3, 9, tzinfo=UTC)
@@ -664,7 +665,7 @@ def test_installed_package_advertises_its_entry_point() -> None:
 # --- the docs page ------------------------------------------------------------------------------
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "plugins" / "crm-http.md"
-BLOCK = re.compile(r'^```python title="needs supportkit-crm-http"\n(.*?)^```', re.S | re.M)
+TITLE = "needs supportkit-crm-http"
 JSON_BLOCK = re.compile(r"^```json\n(.*?)^```", re.S | re.M)
 
 
@@ -677,12 +678,8 @@ def test_docs_examples_run_against_the_local_crm(
     )
     monkeypatch.setenv("CRM_URL", crm_server.base_url)
     monkeypatch.setenv("CRM_TOKEN", crm_server.token)
-    blocks = BLOCK.findall(DOCS.read_text(encoding="utf-8"))
-    assert 2 == len(blocks)
-    namespace: dict[str, Any] = {"__name__": "docs_crm_http"}
-    for number, block in enumerate(blocks, 1):
-        exec(compile(block, f"crm-http.md[block {number}]", "exec"), namespace)
-    namespace["client"].close()
+    assert 2 == len(doc_examples(DOCS, TITLE))
+    run_doc_examples(DOCS, TITLE)["client"].close()
 
 
 def test_docs_json_mapping_is_the_tested_one() -> None:

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
-BLOCK = re.compile(r'^```python title="needs supportkit-github"\n(.*?)^```', re.S | re.M)
-PAGES = [p for p in sorted((ROOT / "docs").rglob("*.md")) if BLOCK.search(p.read_text("utf-8"))]
+from supportkit.testing import doc_pages, run_doc_examples
+
+DOCS = Path(__file__).resolve().parents[3] / "docs"
+TITLE = "needs supportkit-github"
+PAGES = doc_pages(DOCS, TITLE)
 
 
 def test_the_github_page_has_examples() -> None:
     """docs/plugins/github.md is among the pages with examples for this plugin."""
-    assert ROOT / "docs" / "plugins" / "github.md" in PAGES
+    assert DOCS / "plugins" / "github.md" in PAGES
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(DOCS)))
 def test_page_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The page's examples for this plugin run top to bottom (they assert their claims)."""
     monkeypatch.chdir(tmp_path)
-    namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
-    for number, block in enumerate(BLOCK.findall(page.read_text(encoding="utf-8")), 1):
-        exec(compile(block, f"{page.name}[block {number}]", "exec"), namespace)
+    run_doc_examples(page, TITLE)

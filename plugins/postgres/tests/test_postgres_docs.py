@@ -3,14 +3,15 @@ with the page's schema names swapped for fresh ones."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from supportkit.testing import doc_examples, run_doc_examples
+
 PAGE = Path(__file__).resolve().parents[3] / "docs" / "postgres.md"
-BLOCK = re.compile(r'^```python title="needs postgres"\n(.*?)^```', re.S | re.M)
+TITLE = "needs postgres"
 
 
 def test_page_examples_run(
@@ -23,11 +24,9 @@ def test_page_examples_run(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SUPPORTKIT_POSTGRES_URL", pg_url)
     text = PAGE.read_text(encoding="utf-8")
+    schemas = {}
     for name in ("support", "moved"):
         assert f'"{name}"' in text
-        text = text.replace(f'"{name}"', f'"{new_schema()}"')
-    blocks = BLOCK.findall(text)
-    assert 3 == len(blocks)
-    namespace: dict[str, object] = {"__name__": "docs_postgres"}
-    for number, block in enumerate(blocks, 1):
-        exec(compile(block, f"postgres.md[block {number}]", "exec"), namespace)
+        schemas[f'"{name}"'] = f'"{new_schema()}"'
+    assert 3 == len(doc_examples(PAGE, TITLE))
+    run_doc_examples(PAGE, TITLE, replace=schemas)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
-import re
 import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +27,7 @@ from supportkit import (
     TicketEscalated,
     TicketEvent,
 )
+from supportkit.testing import run_doc_examples
 from supportkit.typing import Notifier
 
 AT = datetime(2025, 3, 3, 9, tzinfo=UTC)
@@ -455,7 +455,6 @@ def test_route_object_and_dict_forms_are_equal() -> None:
 # --- the docs page ------------------------------------------------------------------------------
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "plugins" / "slack.md"
-BLOCK = re.compile(r'^```python title="needs supportkit-slack"\n(.*?)^```', re.S | re.M)
 
 
 def test_docs_examples_run_against_the_local_slack(
@@ -463,14 +462,10 @@ def test_docs_examples_run_against_the_local_slack(
 ) -> None:
     """docs/plugins/slack.md's examples run, posting to the loopback Slack: the gold ticket
     and its warnings in one #vip thread, the engineering escalation in #eng-escalations."""
-    blocks = BLOCK.findall(DOCS.read_text(encoding="utf-8"))
-    assert blocks
     slack.channels.update({"#vip": "C0VIP", "#eng-escalations": "C0ENGESC"})
     monkeypatch.setenv("SLACK_BOT_TOKEN", slack.token)
     monkeypatch.setenv("SLACK_API_URL", slack.base_url)
-    namespace: dict[str, Any] = {"__name__": "docs_slack"}
-    for number, block in enumerate(blocks, 1):
-        exec(compile(block, f"slack.md[block {number}]", "exec"), namespace)
+    run_doc_examples(DOCS, "needs supportkit-slack")
     posts = [(p["channel"], p.get("thread_ts"), p["text"].split(" · ")[0]) for p in slack.posts()]
     assert [
         ("#vip", None, ":star: New gold ticket"),

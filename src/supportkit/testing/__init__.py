@@ -18,6 +18,9 @@ plugins for one test and always unregisters them).
 Knowledge base: :func:`evaluate_search` measures a search (``desk.search_articles``) on
 labelled ``(question, article id)`` pairs: recall@k and MRR (:class:`SearchEvaluation`).
 
+Docs: :func:`run_doc_examples` runs a Markdown page's ```` ```python title="..." ```` examples
+(a plugin's docs tests), :func:`doc_examples` and :func:`doc_pages` find them.
+
 Services: :func:`service_missing` skips a test whose service (a database, a mail server, a
 browser) is absent, and fails it in CI.
 """
@@ -29,6 +32,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from supportkit._clock import FrozenClock
+from supportkit._docexamples import doc_examples, doc_pages, run_doc_examples
 from supportkit._fakes import FakeChannel, FakeCrm, RecordingNotifier, registered_plugin
 from supportkit._knowledge import SearchEvaluation, evaluate_search
 from supportkit._sla._scenario import SlaScenario, load_scenario
@@ -46,12 +50,15 @@ __all__ = [
     "SlaScenario",
     "TicketLog",
     "assert_sla",
+    "doc_examples",
+    "doc_pages",
     "evaluate_search",
     "frozen_clock",
     "load_scenario",
     "plugin_host",
     "register_plugin",
     "registered_plugin",
+    "run_doc_examples",
     "service_missing",
     "ticket",
 ]
