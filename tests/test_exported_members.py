@@ -133,6 +133,7 @@ EXPECTED = [
     "evaluate_sla",
     "facts_to_columns",
     "feedback",
+    "handling_time",
     "hookimpl",
     "metrics_report",
     "next_step",

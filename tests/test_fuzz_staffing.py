@@ -14,6 +14,7 @@ from supportkit import (
     BusinessCalendar,
     FollowTheSun,
     FrozenClock,
+    Goal,
     InboundMessage,
     InMemoryStore,
     SlaConfig,
@@ -21,6 +22,7 @@ from supportkit import (
     SupportDesk,
     WhatIfTally,
     coverage,
+    handling_time,
     staffing,
     staffing_plan,
     whatif,
@@ -53,6 +55,14 @@ def _contents(_kw: Any) -> object:
 
 
 CALENDARS = st.one_of(st.just(CAL), st.just(NY), junk())
+GOALS = st.builds(
+    Goal,
+    st.sampled_from(
+        ["first_reply.median", "first_reply_business.p90", "sla.first_reply.attainment", "csat"]
+    ),
+    st.floats(0, 7200),
+    direction=st.sampled_from(["at_most", "at_least"]),
+)
 TEAMS = st.one_of(st.dictionaries(text(), CALENDARS, max_size=3), junk())
 
 TARGETS: dict[str, Target] = {
@@ -139,11 +149,30 @@ TARGETS: dict[str, Target] = {
                 "tz": st.one_of(st.just("Europe/Berlin"), text()),
                 "shrinkage": RATES,
                 "shifts": st.dictionaries(text(), st.tuples(text(), CALENDARS), max_size=2),
+                "goal": st.one_of(GOALS, junk()),
+                "sla": st.one_of(st.just(SlaConfig([POLICY], {"default": CAL})), junk()),
             },
         ),
         lambda kw: staffing_plan(STORE, **kw),
         state=_contents,
+        examples=150,
+    ),
+    "handling_time": Target(
+        kwargs_of({"start": instants(), "end": instants()}),
+        lambda kw: handling_time(STORE, **kw),
+        state=_contents,
         examples=100,
+    ),
+    "staffing.agents_needed(mix)": Target(
+        kwargs_of(
+            {
+                "arrival_rate": RATES,
+                "aht": RATES,
+                "target": RATES,
+                "within": st.one_of(st.dictionaries(RATES, RATES, max_size=3), junk()),
+            }
+        ),
+        lambda kw: staffing.agents_needed(**kw),
     ),
 }
 

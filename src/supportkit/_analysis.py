@@ -65,13 +65,24 @@ def _staffing(args: argparse.Namespace) -> int:
             for name in [config.shifts.get(agent.id, "")]
             if name in config.calendars
         }
+        goal = None
+        if args.goal is not None:
+            goal = next((g for g in config.goals if args.goal in (g.name, g.metric)), None)
+            if goal is None:
+                raise ConfigurationError(
+                    f"--goal {args.goal!r}: the configuration has no goal of that name or "
+                    f"metric (its goals: {', '.join(g.name or g.metric for g in config.goals)})"
+                )
+        sla = SlaConfig.from_settings(desk.settings()) if args.sla else None
         plan = staffing_plan(
             desk.store,
             start=start,
             end=end,
             aht=args.aht,
-            target=args.target,
-            within=args.within,
+            goal=goal,
+            sla=sla,
+            target=None if goal else args.target if args.target is not None else 0.8,
+            within=None if goal or sla else args.within if args.within is not None else 20,
             tz=args.tz,
             shifts=shifts or None,
             shrinkage=args.shrinkage,
@@ -128,8 +139,7 @@ def _staffing_html(plan: StaffingPlan, tz: str) -> str:
     return _page(
         "Staffing plan",
         [
-            f"<p>{plan.target:.0%} of contacts answered within {plan.within:g} s, handling "
-            f"time {plan.aht:g} s.</p>",
+            f"<p>{html.escape(plan.summary)}.</p>",
             chart,
             arrivals,
             _table(["hour", "arrivals/h", "required", "scheduled"], rows, numeric=(1, 2, 3)),
@@ -152,13 +162,50 @@ def _whatif(args: argparse.Namespace) -> int:
             actual=actual,
             groupings=args.by,
         )
+        plans = None
+        if args.staffing_target is not None:  # how many more agents the proposal needs
+            plans = [
+                staffing_plan(
+                    desk.store,
+                    start=start,
+                    end=end,
+                    aht=args.aht,
+                    target=args.staffing_target,
+                    sla=side,
+                    tz=args.tz,
+                )
+                for side in (actual, SlaConfig(proposed.policies, proposed.desk_calendars()))
+            ]
+    staffing = None if plans is None else _agents_compared(*plans)
     if args.json:
-        print(json.dumps({"tickets": result.tickets, "rows": result.rows()}, indent=2))
+        out: dict[str, Any] = {"tickets": result.tickets, "rows": result.rows()}
+        if staffing is not None:
+            out["staffing"] = staffing
+        print(json.dumps(out, indent=2))
     else:
         print(_whatif_text(result))
+        if staffing is not None:
+            print(
+                f"Agent-hours a week for {staffing['target']:.0%} of first replies within their "
+                f"targets (handling time {staffing['aht']:g} s): {staffing['actual']} now, "
+                f"{staffing['proposed']} proposed ({staffing['more']:+d}); peak hour "
+                f"{staffing['actual_peak']} -> {staffing['proposed_peak']} agents"
+            )
     if args.html:
-        Path(args.html).write_text(_whatif_html(result), encoding="utf-8")
+        Path(args.html).write_text(_whatif_html(result, staffing), encoding="utf-8")
     return 0
+
+
+def _agents_compared(actual: StaffingPlan, proposed: StaffingPlan) -> dict[str, Any]:
+    return {
+        "target": actual.target,
+        "aht": actual.aht,
+        "actual": actual.agent_hours,
+        "proposed": proposed.agent_hours,
+        "more": proposed.agent_hours - actual.agent_hours,
+        "actual_peak": max(r.required for r in actual.rows),
+        "proposed_peak": max(r.required for r in proposed.rows),
+    }
 
 
 def _percent(value: float | None) -> str:
@@ -192,7 +239,7 @@ def _whatif_text(result: WhatIf) -> str:
     return "\n".join(lines)
 
 
-def _whatif_html(result: WhatIf) -> str:
+def _whatif_html(result: WhatIf, staffing: dict[str, Any] | None) -> str:
     rows = result.rows()
     labels = [f"{r['group'] or r['grouping']} {r['metric']}" for r in rows]
 
@@ -216,8 +263,27 @@ def _whatif_html(result: WhatIf) -> str:
             f"<p>{result.tickets} tickets replayed; nothing was written.</p>",
             chart,
             _table(_HEAD, _whatif_cells(result), numeric=(2, 3, 4, 5)),
+            *_staffing_lines(staffing),
         ],
     )
+
+
+def _staffing_lines(staffing: dict[str, Any] | None) -> list[str]:
+    if staffing is None:
+        return []
+    return [
+        "<h2>Agents needed</h2>",
+        _table(
+            ["", "agent-hours a week", "peak hour"],
+            [
+                ["now", str(staffing["actual"]), str(staffing["actual_peak"])],
+                ["proposed", str(staffing["proposed"]), str(staffing["proposed_peak"])],
+            ],
+            numeric=(1, 2),
+        ),
+        f"<p>For {staffing['target']:.0%} of first replies within their targets, handling "
+        f"time {staffing['aht']:g} s.</p>",
+    ]
 
 
 def add_analysis_commands(commands: Any) -> None:
@@ -231,14 +297,20 @@ def add_analysis_commands(commands: Any) -> None:
         "      --target 0.8 --within 20 --tz Europe/Berlin --html plan.html\n",
     )
     _store_options(staffing)
-    staffing.add_argument("--aht", type=float, required=True, help="handling time, seconds")
-    staffing.add_argument("--target", type=float, default=0.8, help="default 0.8")
-    staffing.add_argument("--within", type=float, default=20, help="seconds (default 20)")
+    staffing.add_argument("--target", type=float, help="share answered in time (default 0.8)")
+    staffing.add_argument("--within", type=float, help="seconds (default 20)")
+    staffing.add_argument(
+        "--goal", metavar="NAME", help="a configured goal on first replies (name or metric)"
+    )
+    staffing.add_argument(
+        "--sla",
+        action="store_true",
+        help="each ticket within its own first-reply target (the recorded policies)",
+    )
     staffing.add_argument("--shrinkage", type=float, default=0.0, help="default 0")
     staffing.add_argument(
         "--concurrency", type=int, default=1, help="contacts an agent works at once (default 1)"
     )
-    staffing.add_argument("--tz", default="UTC", help="the zone of the hours (default UTC)")
     proposal = _command(
         commands,
         "whatif",
@@ -253,7 +325,17 @@ def add_analysis_commands(commands: Any) -> None:
     proposal.add_argument(
         "--by", nargs="+", default=["all", "tier"], help="groupings (default: all tier)"
     )
+    proposal.add_argument(
+        "--staffing-target",
+        type=float,
+        metavar="SHARE",
+        help="also compare the agents needed for SHARE of first replies within their targets",
+    )
     for parser in (staffing, proposal):
+        parser.add_argument(
+            "--aht", type=float, help="handling time, seconds (default: measured from the log)"
+        )
+        parser.add_argument("--tz", default="UTC", help="the zone of the hours (default UTC)")
         parser.add_argument("--since", required=True, help="ISO date or instant (UTC if bare)")
         parser.add_argument("--until", help="ISO date or instant (default: now)")
         parser.add_argument("--json", action="store_true", help="print JSON")

@@ -77,7 +77,13 @@ def desk_from_store(store: SqliteStore) -> SupportDesk:
             "policies": settings.get("policies", []),
             "escalation": {"enabled": False}
             if settings.get("ladder") is None
-            else {"levels": settings["ladder"]},
+            # A level's unset group or next is recorded as null; the file leaves it out.
+            else {
+                "levels": [
+                    {k: v for k, v in level.items() if v is not None}
+                    for level in settings["ladder"]
+                ]
+            },
         }
     )
     return _desk(config, store=store, recorded=recorded)

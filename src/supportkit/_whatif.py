@@ -94,6 +94,14 @@ class SlaConfig:
         # (tallies move between Dask workers).
         return (SlaConfig.from_settings, (self.to_settings(),))
 
+    def chosen(self, events: Sequence[TicketEvent], i: int) -> SlaPolicy | None:
+        """The policy this configuration gives a ticket at its ``sla_policy_applied`` event
+        ``events[i]``: the policy of the name the event records, else the first whose
+        conditions the ticket met then (as the desk selects), else ``None``."""
+        name = events[i].data["policy"]
+        same = next((p for p in self.policies if p.name == name), None)
+        return same or select_policy(self.policies, Ticket.from_events(events[: i + 1]))
+
     def calendar(self, policy: SlaPolicy, recorded: str | None = None) -> BusinessCalendar | None:
         """The calendar *policy*'s business targets count on, as the desk picks it: the one
         the ticket's ``sla_policy_applied`` event *recorded* when this configuration has it,
@@ -281,12 +289,7 @@ class WhatIfTally:
         book: list[SlaPolicy] = []
         for i, event in enumerate(events):
             if event.kind == "sla_policy_applied":
-                name = event.data["policy"]
-                chosen = next((p for p in self.proposed.policies if p.name == name), None)
-                if chosen is None:
-                    chosen = select_policy(
-                        self.proposed.policies, Ticket.from_events(events[: i + 1])
-                    )
+                chosen = self.proposed.chosen(events, i)
                 if chosen is None:
                     continue  # no proposed policy matches: its clocks keep the last one's
                 book.append(chosen)

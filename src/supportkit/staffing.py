@@ -24,7 +24,7 @@ shorter than a few handling times is not in steady state.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 import attrs
@@ -111,6 +111,35 @@ def _c_from_b(blocked: float, traffic: float, agents: int) -> float:
     return blocked / (1.0 - rho * (1.0 - blocked))
 
 
+def _mix(
+    within: float | timedelta | Mapping[float, float],
+) -> tuple[tuple[float, float], ...]:
+    """*within* as ``((seconds, share), ...)`` with shares summing to 1.
+
+    A number (or ``timedelta``) is one target for every contact. A mapping gives contacts with
+    different targets in one first-come-first-served queue: ``{answer-time target: weight}``
+    (weights are counts or shares); ``math.inf`` stands for contacts with no limit.
+    """
+    if not isinstance(within, Mapping):
+        return ((_number("within", within), 1.0),)
+    pairs = []
+    for key, weight in within.items():
+        seconds = math.inf if key == math.inf else _number("within (a key)", key)
+        pairs.append((seconds, _number(f"within[{key!r}]", weight)))
+    total = sum(weight for _, weight in pairs)
+    if not pairs or total == 0:
+        raise ConfigurationError(f"within: a mix needs a positive weight, got {within!r}")
+    return tuple((seconds, weight / total) for seconds, weight in pairs)
+
+
+def _answered(
+    waiting: float, spare: float, handling: float, mix: Sequence[tuple[float, float]]
+) -> float:
+    """The share of contacts answered within their targets, given the chance to wait and the
+    spare capacity ``agents - traffic`` (Erlang C's waiting time is exponential)."""
+    return 1.0 - waiting * sum(share * math.exp(-spare * w / handling) for w, share in mix)
+
+
 def _traffic(arrival_rate: float, aht: float | timedelta) -> tuple[float, float]:
     rate = _number("arrival_rate", arrival_rate)
     handling = _number("aht", aht, positive=True)
@@ -118,19 +147,25 @@ def _traffic(arrival_rate: float, aht: float | timedelta) -> tuple[float, float]
 
 
 def service_level(
-    arrival_rate: float, aht: float | timedelta, agents: int, within: float | timedelta
+    arrival_rate: float,
+    aht: float | timedelta,
+    agents: int,
+    within: float | timedelta | Mapping[float, float],
 ) -> float:
     """The fraction of contacts answered within *within* seconds (Erlang C).
 
     ``1 - C · exp(-(agents - traffic) · within / aht)``; 0.0 when ``agents <= traffic``.
+    *within* may also be a mix of targets, ``{seconds: weight}``: contacts with different
+    answer-time targets in one queue; the result is the share answered within their own.
     """
     traffic, handling = _traffic(arrival_rate, aht)
-    wait = _number("within", within)
+    mix = _mix(within)
     agents = _agents(agents)
     if agents <= traffic:
         return 0.0
-    waiting = _c_from_b(erlang_b(traffic, agents), traffic, agents)
-    return 1.0 - waiting * math.exp(-(agents - traffic) * wait / handling)
+    return _answered(
+        _c_from_b(erlang_b(traffic, agents), traffic, agents), agents - traffic, handling, mix
+    )
 
 
 def average_speed_of_answer(arrival_rate: float, aht: float | timedelta, agents: int) -> float:
@@ -156,7 +191,7 @@ def agents_needed(
     arrival_rate: float,
     aht: float | timedelta,
     target: float,
-    within: float | timedelta,
+    within: float | timedelta | Mapping[float, float],
     *,
     max_occupancy: float = 1.0,
     concurrency: int = 1,
@@ -171,10 +206,14 @@ def agents_needed(
     *concurrency* is how many contacts an agent handles at once (chat: often 2 or 3; *aht* is
     then the handling time of one contact at that concurrency): the queue is modelled with one
     server per slot and the agents are the slots divided by *concurrency*, rounded up.
+
+    *within* may also be a mix, ``{seconds: weight}`` (see :func:`service_level`): contacts
+    whose targets differ (per SLA policy and priority, say) share one queue, and *target* is
+    the share of all of them answered within their own target.
     """
     traffic, handling = _traffic(arrival_rate, aht)
     goal = _fraction("target", target, zero=False)
-    wait = _number("within", within)
+    mix = _mix(within)
     ceiling = _fraction("max_occupancy", max_occupancy, zero=False)
     slots = _agents(concurrency)
     if slots == 0:
@@ -188,8 +227,7 @@ def agents_needed(
         blocked = traffic * blocked / (k + traffic * blocked)
         if k <= traffic or traffic / k > ceiling:
             continue
-        waiting = _c_from_b(blocked, traffic, k)
-        if 1.0 - waiting * math.exp(-(k - traffic) * wait / handling) >= goal:
+        if _answered(_c_from_b(blocked, traffic, k), k - traffic, handling, mix) >= goal:
             return -(-k // slots)
     raise ConfigurationError(
         f"no staffing up to {MAX_AGENTS:,} agents meets the target for {traffic:g} Erlangs"
