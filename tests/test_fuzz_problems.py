@@ -22,7 +22,6 @@ from supportkit import (
     feedback,
     hookimpl,
 )
-from supportkit._problems import NAMESPACE, known_problems, listed_incidents
 
 
 class Tracker:
@@ -71,8 +70,7 @@ def _github_webhook(kw: dict[str, Any]) -> None:
 
 
 def _contents(_kw: Any) -> object:
-    state = DESK.plugin_state(NAMESPACE)
-    index = {p: listed_incidents(state, p) for p in known_problems(state)}
+    index = {p: DESK._problems.incidents(p) for p in DESK._problems.problems()}
     return [e.to_dict() for e in DESK.store.read_all()], index
 
 

@@ -3,12 +3,14 @@ outbox, the next step of a linked incident, and duplicate suggestions on ingest.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from supportkit import (
+    ConcurrencyError,
     ConfigurationError,
     EventError,
     FrozenClock,
@@ -137,6 +139,69 @@ def test_refused_links_name_the_ticket_and_change_nothing(desk: SupportDesk) -> 
     desk.set_status(problem, "solved")
     with pytest.raises(TicketStateError, match="is solved"):
         desk.link_problem(other, problem)
+
+
+# --- two desks on one store --------------------------------------------------------------------
+
+
+def _two_desks(tmp_path: Path) -> tuple[SupportDesk, SupportDesk]:
+    path = tmp_path / "shared.sqlite3"
+    return tuple(  # type: ignore[return-value]
+        SupportDesk(store=SqliteStore(path), clock=FrozenClock(T0), plugins=None) for _ in "ab"
+    )
+
+
+def _meanwhile(
+    desk: SupportDesk, monkeypatch: pytest.MonkeyPatch, other: Callable[[], object]
+) -> None:
+    """Run *other* (another desk's whole action) once, after *desk* has checked its next link
+    and before it commits it: the interleaving of two desks linking at the same instant."""
+    record = desk._problems.link
+    pending = [other]
+
+    def link(problem: str, incident: str) -> None:
+        while pending:
+            pending.pop()()
+        record(problem, incident)
+
+    monkeypatch.setattr(desk._problems, "link", link)
+
+
+def test_two_desks_linking_in_opposite_directions_make_no_cycle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Desk A links a to b while desk B links b to a on the same SQLite file, each having
+    checked the other ticket before either committed: the store decides. B's link stands, A's
+    is undone (an unlinked event) with a ConcurrencyError, and no ticket is both."""
+    first, second = _two_desks(tmp_path)
+    a, b = _open(first, 0), _open(first, 1)
+    _meanwhile(first, monkeypatch, lambda: second.link_problem(b, a))
+    with pytest.raises(ConcurrencyError, match="undone"):
+        first.link_problem(a, b)
+    for desk in (first, second):
+        assert (None, a) == (desk.ticket(a).problem, desk.ticket(b).problem)
+        assert [b] == [t.id for t in desk.incidents(a)]
+        assert [] == desk.incidents(b)
+    assert ["linked_to_problem", "unlinked"] == [e.kind for e in first.events(a)][-2:]
+    first.unlink_problem(b)
+    first.link_problem(a, b)  # retried once the tickets allow it
+    assert [a] == [t.id for t in second.incidents(b)]
+
+
+def test_two_desks_linking_to_one_problem_at_once_lose_no_incident(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two desks link two incidents to one problem at the same instant: both are listed by
+    either desk (the lists are append-only, each slot written with compare-and-set), so the
+    solve cascade reaches both."""
+    first, second = _two_desks(tmp_path)
+    problem, one, two = (_open(first, n) for n in range(3))
+    _meanwhile(first, monkeypatch, lambda: second.link_problem(two, problem))
+    first.link_problem(one, problem)
+    for desk in (first, second):
+        assert {one, two} == {t.id for t in desk.incidents(problem)}
+    second.set_status(problem, "solved")
+    assert ("solved", "solved") == (first.ticket(one).status, first.ticket(two).status)
 
 
 # --- the cascade --------------------------------------------------------------------------------

@@ -93,6 +93,8 @@ log.addHandler(logging.NullHandler())  # a library logs; the application decides
 
 #: What an action hands ``_apply``: the ticket's fold and the instant -> the events to append.
 _Build = Callable[[_Fold, datetime], list[TicketEvent]]
+#: Extra outbox rows an action makes of its events (and the epoch second now).
+_Rows = Callable[[list[TicketEvent], int], list[OutboxMessage]]
 
 _REOPENS = frozenset({Status.PENDING, Status.ON_HOLD, Status.SOLVED})
 _DONE = frozenset({Status.SOLVED, Status.CLOSED})
@@ -362,6 +364,7 @@ class SupportDesk(KnowledgeBase):
         self._lock = threading.RLock()
         self._worker: threading.Thread | None = None
         self._stop = threading.Event()
+        self._problems = _problems.ProblemIndex(self.plugin_state(_problems.NAMESPACE))
         try:
             self._record_settings(_apply)
         except BaseException:
@@ -712,6 +715,7 @@ class SupportDesk(KnowledgeBase):
         alerts: Sequence[tuple[Any, datetime | None]] = (),
         route: bool = False,
         ticked: int | None = None,
+        outbox: _Rows | None = None,
     ) -> tuple[_Live, int]:
         """Fold, track, commit and cache *events*; fire hooks. ``live`` None = a new ticket.
 
@@ -763,6 +767,8 @@ class SupportDesk(KnowledgeBase):
                 message=message,
                 alerts=alerts,
             )
+            if outbox is not None:
+                rows += outbox(events, now)
             new_version = self.store.commit(
                 Commit(
                     ticket_id,
@@ -861,15 +867,21 @@ class SupportDesk(KnowledgeBase):
             [key for key, _, _ in deferred],
         )
 
-    def _act(self, ticket_id: str, build: _Build) -> Ticket:
+    def _act(self, ticket_id: str, build: _Build, *, outbox: _Rows | None = None) -> Ticket:
         """Append the events *build* makes from the current ticket; return the new ticket."""
-        return self._apply(ticket_id, build)[0].ticket
+        return self._apply(ticket_id, build, outbox=outbox)[0].ticket
 
     def _apply(
-        self, ticket_id: str, build: _Build, *, expected_version: int | None = None
+        self,
+        ticket_id: str,
+        build: _Build,
+        *,
+        expected_version: int | None = None,
+        outbox: _Rows | None = None,
     ) -> tuple[_Live, list[TicketEvent]]:
         """Append the events *build* makes from the ticket's current fold, retrying on
-        conflicts (unless an *expected_version* is given: then a conflict is raised)."""
+        conflicts (unless an *expected_version* is given: then a conflict is raised); the
+        *outbox* rows it makes of the events are committed with them."""
         with self._lock:
             for _ in range(_RETRIES):
                 live = self._load(ticket_id)
@@ -890,7 +902,7 @@ class SupportDesk(KnowledgeBase):
                     events = build(live.fold, at)
                     if not events:
                         return live, events
-                    live, _ = self._commit(live, events, ticket_id=ticket_id)
+                    live, _ = self._commit(live, events, ticket_id=ticket_id, outbox=outbox)
                 except ConcurrencyError:
                     if expected_version is not None:
                         raise
@@ -1528,31 +1540,46 @@ class SupportDesk(KnowledgeBase):
         Refused with :class:`~supportkit.TicketStateError` naming the ticket, changing
         nothing: a closed incident, a solved or closed problem, a ticket as its own problem, an
         incident already linked, a problem that is itself an incident or an incident that is
-        itself a problem (links never chain, so they never make a cycle).
+        itself a problem (links never chain, so they never make a cycle). If another desk on
+        the store changed one of the two tickets so that the link breaks those rules while it
+        was being made (say, linked them the other way round at the same time), the link is
+        undone (an ``unlinked`` event) and :class:`~supportkit.ConcurrencyError` raised: check
+        the tickets again and retry.
         """
         _check_id(problem_id)
         by = Role.SYSTEM if actor is None else Role.AGENT
         link = self._event("linked_to_problem", by=by, actor=actor, problem=problem_id)
-        state = self.plugin_state(_problems.NAMESPACE)
 
         def build(ticket: _Fold, at: datetime) -> list[TicketEvent]:
-            problem = self.ticket(problem_id)
-            _problems.check_link(
-                ticket.freeze(), problem, [t.id for t in self.incidents(ticket.id)]
-            )
+            self._check_link(ticket.freeze(), problem_id)
             events = link(ticket, at)
-            _problems.remember(state, problem_id, ticket.id)  # before: the index is a superset
+            self._problems.link(problem_id, ticket.id)  # before: the lists stay a superset
             return events
 
-        linked = self._act(ticket_id, build)
-        self._refresh_issue(problem_id)
+        linked = self._act(ticket_id, build, outbox=_engineering.update_rows)
+        try:  # Read both tickets again now that the link is in the store: the store decides.
+            self._check_link(attrs.evolve(linked, problem=None), problem_id)
+        except TicketStateError as exc:
+            undo = self._event("unlinked", by=by, actor=actor, problem=problem_id)
+            self._act(ticket_id, undo, outbox=_engineering.update_rows)
+            raise ConcurrencyError(
+                f"ticket {ticket_id}: the link to problem {problem_id} was undone: another desk "
+                f"changed the tickets meanwhile ({exc}); check them and retry",
+                ticket_id=ticket_id,
+                expected=linked.version,
+                actual=linked.version + 1,
+            ) from exc
         return linked
+
+    def _check_link(self, incident: Ticket, problem_id: str) -> None:
+        """Refuse linking *incident* to *problem_id* as the store has both now."""
+        problem = self.ticket(problem_id)
+        _problems.check_link(incident, problem, [t.id for t in self.incidents(incident.id)])
 
     def unlink_problem(self, ticket_id: str, *, actor: str | None = None) -> Ticket:
         """Unlink the incident *ticket_id* from its problem (an ``unlinked`` event); a ticket
         linked to no problem is refused with :class:`~supportkit.TicketStateError`."""
         by = Role.SYSTEM if actor is None else Role.AGENT
-        unlinked: list[str] = []
 
         def build(ticket: _Fold, at: datetime) -> list[TicketEvent]:
             if ticket.problem is None:
@@ -1561,19 +1588,14 @@ class SupportDesk(KnowledgeBase):
                     ticket_id=ticket.id,
                     status=ticket.status.value,
                 )
-            unlinked[:] = [ticket.problem]
             return self._event("unlinked", by=by, actor=actor, problem=ticket.problem)(ticket, at)
 
-        result = self._act(ticket_id, build)
-        _problems.forget(self.plugin_state(_problems.NAMESPACE), unlinked[0], result.id)
-        self._refresh_issue(unlinked[0])
-        return result
+        return self._act(ticket_id, build, outbox=_engineering.update_rows)
 
     def incidents(self, problem_id: str) -> list[Ticket]:
         """The incident tickets linked to *problem_id* now, in the order they were linked."""
-        state = self.plugin_state(_problems.NAMESPACE)
         found = []
-        for incident in _problems.listed_incidents(state, _check_id(problem_id)):
+        for incident in self._problems.incidents(_check_id(problem_id)):
             if self.store.version(incident):
                 ticket = self.ticket(incident)
                 if ticket.problem == problem_id:
@@ -1590,60 +1612,70 @@ class SupportDesk(KnowledgeBase):
         return [ProblemSuggestion(p, s, tuple(r)) for p, s, r in value or ()]
 
     def _suggest_problems(self, ticket: Ticket, body: str) -> None:
-        state = self.plugin_state(_problems.NAMESPACE)
-        found = []
-        for problem_id in _problems.known_problems(state):
-            problem = self.ticket(problem_id)
-            if problem.status in (Status.SOLVED, Status.CLOSED) or problem.id == ticket.id:
-                continue
-            text = _problems.first_text(
-                e.data["body"] for e in self.store.read(problem_id) if e.kind == "message"
-            )
-            suggestion = _problems.similarity(ticket, body, problem, text)
-            if suggestion.score >= self.problem_settings.similarity:
-                found.append(suggestion)
+        def first(problem_id: str) -> str:
+            messages = self.store.read(problem_id)
+            return _problems.first_text(e.data["body"] for e in messages if e.kind == "message")
+
+        found = self._problems.suggest(
+            ticket, body, self.problem_settings.similarity, self.ticket, first
+        )
         if found:
-            found.sort(key=lambda s: -s.score)
             rows = [[s.problem, s.score, list(s.reasons)] for s in found]
-            state.put(f"suggested:{ticket.id}", rows)
+            self.plugin_state(_problems.NAMESPACE).put(f"suggested:{ticket.id}", rows)
 
     # --- engineering links ------------------------------------------------------------------
 
     def escalate_to_engineering(
         self, problem_id: str, tracker: str, *, actor: str | None = None
-    ) -> EngineeringIssue:
-        """Open an issue for the problem ticket *problem_id* in the issue tracker registered as
-        *tracker* (``supportkit_register_issue_trackers``), carrying the affected customers'
-        tiers and weight (:meth:`affected_customers`); the link is kept in the store and noted
-        on the problem. Solved or closed problems and problems with an issue already are
-        refused with :class:`~supportkit.TicketStateError`; tracker failures raise its
-        :class:`~supportkit.IntegrationError` and record nothing."""
-        return self._engineering_link(problem_id, tracker, None, actor)
+    ) -> Ticket:
+        """Ask the issue tracker registered as *tracker* (``supportkit_register_issue_trackers``)
+        for an issue for the problem ticket *problem_id*, carrying the affected customers'
+        tiers and weight (:meth:`affected_customers`).
+
+        The problem is escalated to the ladder's engineering level and noted now; the tracker
+        is called from the outbox (:meth:`deliver` or the worker), retried while it cannot be
+        reached, so a tracker outage never fails this call. Once delivered,
+        :meth:`engineering_issue` returns the issue and a note on the problem names it.
+        Refused with :class:`~supportkit.TicketStateError`: a solved or closed problem, an
+        incident, a problem with an issue already; an unknown *tracker* is a
+        :class:`~supportkit.ConfigurationError`. Returns the problem."""
+        return self._request_issue(problem_id, tracker, None, actor)
 
     def link_engineering_issue(
         self, problem_id: str, tracker: str, reference: str, *, actor: str | None = None
-    ) -> EngineeringIssue:
+    ) -> Ticket:
         """Link the problem ticket *problem_id* to the existing issue *reference* of
-        *tracker* (checked by the tracker), as :meth:`escalate_to_engineering` does for a new
-        issue, and bring the issue's affected-customers figures up to date."""
+        *tracker*, as :meth:`escalate_to_engineering` does for a new issue: the tracker reads
+        the issue and gets the affected-customers figures when the outbox delivers (a
+        reference it does not know dead-letters the request)."""
         if not isinstance(reference, str) or not reference.strip():
             raise EventError(
                 f"ticket {problem_id}: an issue reference is non-empty text, got {reference!r}",
                 field="reference",
             )
-        return self._engineering_link(problem_id, tracker, reference, actor)
+        return self._request_issue(problem_id, tracker, reference, actor)
 
     def engineering_issue(self, problem_id: str) -> EngineeringIssue | None:
-        """The engineering issue linked to the problem ticket *problem_id*, if any."""
+        """The engineering issue linked to the problem ticket *problem_id*, if any (``None``
+        while a request for one waits in the outbox)."""
         state = self.plugin_state(_engineering.NAMESPACE)
         return _engineering.stored_issue(state.get(f"problem:{_check_id(problem_id)}"))
 
     def affected_customers(self, problem_id: str) -> AffectedCustomers:
         """Who the problem *problem_id* affects: it and its incidents, once per customer,
-        with their tiers' weights from this desk's :class:`Tier` list."""
+        with their tiers' weights from this desk's :class:`Tier` list and their values from
+        the CRM (``supportkit_lookup_value``, which may ask it over the network)."""
         tickets = [self.ticket(problem_id), *self.incidents(problem_id)]
         weights = {name: tier.weight for name, tier in self.tiers.items()}
-        return _engineering.affected(tickets, weights)
+
+        def value(ticket: Ticket) -> float | None:
+            assert ticket.customer is not None
+            email = ticket.customer if "@" in ticket.customer else None
+            customer = Customer(ticket.customer, tier=ticket.tier, email=email,
+                                organisation=ticket.organisation)  # fmt: skip
+            return self.plugins.host.lookup_value(customer=customer)
+
+        return _engineering.affected(tickets, weights, value)
 
     def receive_issue_webhook(
         self, tracker: str, body: bytes, headers: Mapping[str, str] | None = None
@@ -1688,46 +1720,88 @@ class SupportDesk(KnowledgeBase):
             applied.append(update)
         return applied
 
-    def _engineering_link(
+    def _request_issue(
         self, problem_id: str, tracker: str, reference: str | None, actor: str | None
-    ) -> EngineeringIssue:
-        found = _engineering.tracker_named(self.plugins.host.issue_trackers(), tracker)
-        problem = self.ticket(problem_id)
-        why = None
-        if problem.status in _DONE:
-            why = f"it is {problem.status.value}"
-        elif problem.problem is not None:
-            why = f"it is an incident of problem {problem.problem}: escalate that one"
-        elif self.engineering_issue(problem_id) is not None:
-            why = f"it is linked to {self.engineering_issue(problem_id).key} already"  # type: ignore[union-attr]
-        if why is not None:
-            raise TicketStateError(
-                f"ticket {problem_id}: cannot link an engineering issue: {why}",
-                ticket_id=problem_id,
-                status=problem.status.value,
-            )
-        affected = self.affected_customers(problem_id)
-        if reference is None:
-            issue = found.create_issue(problem, affected)
-        else:
-            issue = found.link_issue(reference)
-            found.update_issue(issue, affected)
-        if not isinstance(issue, EngineeringIssue):
-            raise PluginError(
-                f"issue tracker {tracker!r} returned {issue!r}, not an EngineeringIssue",
-                plugin=tracker,
-            )
-        issue = attrs.evolve(issue, tracker=tracker)
-        self.reply(problem_id, f"Escalated to engineering: {issue.key} {issue.url}".strip(),
-                   agent=actor, public=False)  # fmt: skip
-        self._escalate_to_engineering_level(problem_id, issue, actor)
+    ) -> Ticket:
+        _engineering.tracker_named(self.plugins.host.issue_trackers(), tracker)
+
+        def build(problem: _Fold, at: datetime) -> list[TicketEvent]:
+            why = None
+            if problem.status in _DONE:
+                why = f"it is {problem.status.value}"
+            elif problem.problem is not None:
+                why = f"it is an incident of problem {problem.problem}: escalate that one"
+            elif (issue := self.engineering_issue(problem.id)) is not None:
+                why = f"it is linked to {issue.key} already"
+            if why is not None:
+                raise TicketStateError(
+                    f"ticket {problem.id}: cannot link an engineering issue: {why}",
+                    ticket_id=problem.id,
+                    status=problem.status.value,
+                )
+            what = "a new issue" if reference is None else f"issue {reference}"
+            note = f"Engineering issue requested: {what} in {tracker}."
+            return self._event("message", actor=actor, public=False, body=note)(problem, at)
+
+        def row(events: list[TicketEvent], now: int) -> list[OutboxMessage]:
+            return [_engineering.request_row(problem_id, events[-1].id, tracker, reference, now)]
+
+        requested = self._act(_check_id(problem_id), build, outbox=row)
+        self._escalate_to_engineering_level(problem_id, tracker, actor)
+        return self.ticket(requested.id)
+
+    def _deliver_issue(self, message: OutboxMessage) -> None:
+        """Deliver an outbox row of topic ``issue_tracker``: create or link the problem's issue
+        (once: a redelivery finds it linked), or bring its figures up to date."""
+        payload = message.payload
+        trackers = self.plugins.host.issue_trackers()
+        if payload["action"] == "update":
+            problem_id = payload["problem"]
+            issue = self.engineering_issue(problem_id)
+            if issue is not None:  # else the issue, once created, carries the figures
+                tracker = _engineering.tracker_named(trackers, issue.tracker)
+                tracker.update_issue(issue, self.affected_customers(problem_id))
+            return
+        problem_id, name = message.ticket_id, payload["tracker"]
+        if self.engineering_issue(problem_id) is not None:
+            return
+        tracker = _engineering.tracker_named(trackers, name)
         state = self.plugin_state(_engineering.NAMESPACE)
-        state.put(f"problem:{problem_id}", issue.to_dict())
-        state.put(f"issue:{tracker}:{issue.key}", problem_id)
-        return issue
+        until = self.clock.now() + timedelta(seconds=self._lease)
+        if not state.put_new(f"asking:{problem_id}", message.key, expires_at=until):
+            raise IntegrationError(
+                f"ticket {problem_id}: another worker is asking {name} for its issue now",
+                retry_at=until,
+            )
+        try:
+            if self.engineering_issue(problem_id) is not None:  # it finished meanwhile
+                return
+            affected = self.affected_customers(problem_id)
+            if payload["reference"] is None:
+                issue = tracker.create_issue(self.ticket(problem_id), affected)
+            else:
+                try:
+                    issue = tracker.link_issue(payload["reference"])
+                except EventError as exc:  # a reference it can never read: stop retrying
+                    raise IntegrationError(str(exc), permanent=True) from exc
+                if isinstance(issue, EngineeringIssue):
+                    tracker.update_issue(issue, affected)
+            if not isinstance(issue, EngineeringIssue):
+                raise PluginError(
+                    f"issue tracker {name!r} returned {issue!r:.200}, not an EngineeringIssue",
+                    plugin=name,
+                )
+            issue = attrs.evolve(issue, tracker=name)
+            state.put(f"problem:{problem_id}", issue.to_dict())
+            state.put(f"issue:{name}:{issue.key}", problem_id)
+        finally:
+            state.delete(f"asking:{problem_id}")
+        if self.ticket(problem_id).status is not Status.CLOSED:
+            self.reply(problem_id, f"Engineering issue {issue.key} {issue.url}".strip() + ".",
+                       public=False, automatic=True)  # fmt: skip
 
     def _escalate_to_engineering_level(
-        self, problem_id: str, issue: EngineeringIssue, actor: str | None
+        self, problem_id: str, tracker: str, actor: str | None
     ) -> None:
         """Escalate the problem to the ladder's first engineering level (``"engineering"``
         without a ladder) unless it is there already, so metrics and the feedback report count
@@ -1741,23 +1815,9 @@ class SupportDesk(KnowledgeBase):
             target = names[0] if names and not ladder.is_engineering(level) else None
         if target is None:
             return
-        reason = f"engineering issue {issue.key}"
+        reason = f"engineering issue requested in {tracker}"
         with contextlib.suppress(TicketStateError):  # above the engineering level already
             self.escalate(problem_id, target, reason=reason, actor=actor)
-
-    def _refresh_issue(self, problem_id: str) -> None:
-        """Bring the problem's engineering issue's affected customers up to date; a tracker
-        failure is logged (the link stands; the next link refreshes again)."""
-        issue = self.engineering_issue(problem_id)
-        if issue is None:
-            return
-        tracker = self.plugins.host.issue_trackers().get(issue.tracker)
-        if tracker is None:
-            return
-        try:
-            tracker.update_issue(issue, self.affected_customers(problem_id))
-        except SupportkitError as exc:
-            log.warning("could not update engineering issue %s: %s", issue.key, exc)
 
     def feedback(
         self, *, window: timedelta = timedelta(days=28), at: datetime | None = None, top: int = 10
@@ -2081,12 +2141,16 @@ class SupportDesk(KnowledgeBase):
 
         for message in self.store.claim_outbox(now, limit=limit, lease=self._lease):
             try:
-                history = histories.get(message.ticket_id)
-                if history is None:
-                    history = histories[message.ticket_id] = History(
-                        self.store.read(message.ticket_id)
-                    )
-                reply = self.plugins.deliver(message, history, sent_id)
+                if message.topic == _engineering.TOPIC:
+                    self._deliver_issue(message)
+                    reply = None
+                else:
+                    history = histories.get(message.ticket_id)
+                    if history is None:
+                        history = histories[message.ticket_id] = History(
+                            self.store.read(message.ticket_id)
+                        )
+                    reply = self.plugins.deliver(message, history, sent_id)
                 if reply is not None:
                     sent.append((*reply, message.ticket_id, str(message.payload["event"])))
             except Exception as exc:  # a failing plugin must never stop the others

@@ -21,6 +21,7 @@ import difflib
 import functools
 import importlib
 import importlib.metadata
+import math
 import threading
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from functools import partial
@@ -559,6 +560,28 @@ class PluginHost:
             tier = self._ask("crm", "lookup_tier", Tier, [customer])
         return tier
 
+    def lookup_value(self, *, customer: Customer) -> float | None:
+        """*customer*'s value (``supportkit_lookup_value``): hookimpls first, then the CRM
+        backends that have a ``lookup_value(customer)`` method; ``None`` if nobody knows.
+        Anything but a finite number of zero or more is a :class:`PluginError`."""
+        hook = "supportkit_lookup_value"
+        registries = self._ready()
+        for impl in self._impls(hook):
+            value = self._call(impl, hook, {"customer": customer}, ())
+            if value is not None:
+                return _value(value, impl.plugin_name)
+        for name, (_, obj) in registries["crm"].items():
+            method = getattr(obj, "lookup_value", None)
+            if not callable(method):
+                continue
+            try:
+                value = method(customer)
+            except Exception as exc:
+                raise _wrap(exc, f"crm:{name}", "lookup_value()") from exc
+            if value is not None:
+                return _value(value, f"crm:{name}")
+        return None
+
     def suggest_articles(
         self, *, query: str, message: InboundMessage, k: int
     ) -> list[ArticleHit] | None:
@@ -757,6 +780,22 @@ class PluginHost:
 def _hook_names() -> list[str]:
     """Every hookspec's name (computed once: ``receivers`` runs for every appended event)."""
     return [name for name in vars(hookspecs) if name.startswith("supportkit_")]
+
+
+def _value(value: Any, plugin: str) -> float:
+    """A customer's *value* as a plugin answered it, checked: a finite number, zero or more."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise PluginError(
+            f"plugin {plugin!r} returned {value!r:.80} as a customer's value; return a finite "
+            "number of zero or more, or None",
+            plugin=plugin,
+        )
+    return float(value)
 
 
 def _checked(result: Any, expected: type[_T], plugin: str, what: str) -> _T:

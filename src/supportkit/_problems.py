@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -105,37 +106,42 @@ class ProblemSuggestion:
     reasons: tuple[str, ...]
 
 
-def _key(problem: str) -> str:
+class Slots:
+    """Append-only lists of ticket ids in one plugin state namespace, shared by every desk on
+    the store: item *n* of list *name* is the key ``<name>:<n>``, written once with
+    ``put_new`` (compare-and-set), so two writers never overwrite each other (the loser takes
+    the next slot) and nothing is lost. The items a process has read are kept as a hint, and
+    each read extends them from the store; an id may appear more than once.
+    """
+
+    def __init__(self, state: PluginState) -> None:
+        self.state = state
+        self._seen: dict[str, list[str]] = {}
+        self._lock = threading.Lock()
+
+    def read(self, name: str) -> list[str]:
+        """Every item of list *name*, in the order they were appended."""
+        with self._lock:
+            seen = self._seen.setdefault(name, [])
+            while isinstance(item := self.state.get(f"{name}:{len(seen)}"), str):
+                seen.append(item)
+            return list(seen)
+
+    def append(self, name: str, item: str) -> None:
+        """Append *item* to list *name* in the first free slot."""
+        slot = len(self.read(name))
+        while not self.state.put_new(f"{name}:{slot}", item):
+            slot += 1
+
+
+def incidents_list(problem: str) -> str:
+    """The :class:`Slots` list of the incidents ever linked to *problem* (a superset of its
+    incidents now: every entry is checked against the incident's log before use)."""
     return f"incidents:{problem}"
 
 
-def listed_incidents(state: PluginState, problem: str) -> list[str]:
-    """The incident ids the index holds for *problem* (a superset: verify each)."""
-    value = state.get(_key(problem))
-    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
-
-
-def remember(state: PluginState, problem: str, incident: str) -> None:
-    """Add *incident* to *problem*'s entry and *problem* to the list of problems."""
-    incidents = listed_incidents(state, problem)
-    if incident not in incidents:
-        state.put(_key(problem), [*incidents, incident])
-    problems = known_problems(state)
-    if problem not in problems:
-        state.put("problems", [*problems, problem])
-
-
-def forget(state: PluginState, problem: str, incident: str) -> None:
-    """Drop *incident* from *problem*'s entry (after its ``unlinked`` event is committed)."""
-    incidents = listed_incidents(state, problem)
-    if incident in incidents:
-        state.put(_key(problem), [item for item in incidents if item != incident])
-
-
-def known_problems(state: PluginState) -> list[str]:
-    """Every ticket that has ever had an incident linked, oldest first."""
-    value = state.get("problems")
-    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+PROBLEMS = "problems"
+"""The :class:`Slots` list of every ticket that ever had an incident linked."""
 
 
 def check_link(incident: Ticket, problem: Ticket, incidents_of_incident: Sequence[str]) -> None:
@@ -172,32 +178,146 @@ def check_link(incident: Ticket, problem: Ticket, incidents_of_incident: Sequenc
 _WORD = re.compile(r"\w+")
 
 
-def _words(text: str) -> frozenset[str]:
+def words(text: str) -> frozenset[str]:
+    """The set of lower-cased words (``\\w+``) of *text*."""
     return frozenset(_WORD.findall(text.casefold()))
 
 
-def similarity(ticket: Ticket, text: str, problem: Ticket, problem_text: str) -> ProblemSuggestion:
-    """How alike *ticket* (with its first message *text*) and *problem* are.
+def score(
+    ticket: Ticket, mine: frozenset[str], problem: Ticket, theirs: frozenset[str]
+) -> ProblemSuggestion:
+    """How alike *ticket* (whose subject and first message have the words *mine*) and
+    *problem* (words *theirs*) are.
 
-    The score is the Jaccard index of the two sets of lower-cased words (subject and first
-    message): shared words over all words; plus 0.2 for shared tags and 0.1 for the same group,
-    capped at 1.
+    The score is the Jaccard index of the two word sets (shared words over all words), plus
+    0.2 for shared tags and 0.1 for the same group, capped at 1.
     """
-    mine = _words(f"{ticket.subject} {text}")
-    theirs = _words(f"{problem.subject} {problem_text}")
-    union = len(mine | theirs)
-    score = len(mine & theirs) / union if union else 0.0
-    reasons = [f"text {score:.2f}"]
+    jaccard = _jaccard(mine, theirs)
+    value = jaccard + _boost(ticket, problem.tags, problem.group)
+    reasons = [f"text {jaccard:.2f}"]
     shared = sorted(ticket.tags & problem.tags)
     if shared:
-        score += 0.2
         reasons.append(f"tags {', '.join(shared)}")
     if ticket.group is not None and ticket.group == problem.group:
-        score += 0.1
         reasons.append(f"group {ticket.group}")
-    return ProblemSuggestion(problem.id, round(min(score, 1.0), 4), tuple(reasons))
+    return ProblemSuggestion(problem.id, round(min(value, 1.0), 4), tuple(reasons))
+
+
+def _jaccard(mine: frozenset[str], theirs: frozenset[str]) -> float:
+    union = len(mine | theirs)
+    return len(mine & theirs) / union if union else 0.0
+
+
+def _boost(ticket: Ticket, tags: frozenset[str], group: str | None) -> float:
+    return (0.2 if ticket.tags & tags else 0.0) + (
+        0.1 if ticket.group is not None and ticket.group == group else 0.0
+    )
 
 
 def first_text(bodies: Iterable[str]) -> str:
     """The first non-empty message body, cut to 2,000 characters (enough to compare)."""
     return next((body for body in bodies if body), "")[:2000]
+
+
+@attrs.define
+class _Entry:
+    words: frozenset[str]
+    tags: frozenset[str]
+    group: str | None
+
+
+class ProblemIndex:
+    """A desk's view of the problems in its store: the :class:`Slots` lists of each problem's
+    incidents and of the problems themselves (the truth, shared through the store), and an
+    in-process index for duplicate suggestions.
+
+    The suggestion index maps each word of a problem's subject and first message (which never
+    change) to the problems that have it, and each tag and group, *as this process last read
+    the problem*, likewise. A new ticket is scored only against the problems whose score can
+    reach the threshold by those figures (sharing a word, or a tag or group that could make up
+    the difference), each read from the store and scored exactly; so the cost of a suggestion
+    grows with the problems alike, not with all of them. A tag or group another process gave
+    a problem is seen once this process next reads that problem.
+    """
+
+    def __init__(self, state: PluginState) -> None:
+        self.slots = Slots(state)
+        self._entries: dict[str, _Entry] = {}
+        self._by: dict[str, set[str]] = {}  # "w:<word>", "t:<tag>", "g:<group>" -> problems
+        self._lock = threading.Lock()
+
+    def incidents(self, problem: str) -> list[str]:
+        """The tickets ever linked to *problem*, each once, in the order of their last link."""
+        listed = self.slots.read(incidents_list(problem))
+        return list(reversed(dict.fromkeys(reversed(listed))))
+
+    def problems(self) -> list[str]:
+        """Every ticket that ever had an incident linked, each once, oldest first."""
+        return list(dict.fromkeys(self.slots.read(PROBLEMS)))
+
+    def link(self, problem: str, incident: str) -> None:
+        """Record that *incident* is being linked to *problem* (before the link is committed,
+        so the lists stay a superset)."""
+        self.slots.append(incidents_list(problem), incident)
+        if problem not in self.slots.read(PROBLEMS):
+            self.slots.append(PROBLEMS, problem)
+
+    def suggest(
+        self,
+        ticket: Ticket,
+        body: str,
+        threshold: float,
+        read: Callable[[str], Ticket],
+        first: Callable[[str], str],
+    ) -> list[ProblemSuggestion]:
+        """The open problems alike *ticket* (first message *body*) with a score of at least
+        *threshold*, best first; *read* gives a ticket from the store, *first* its first
+        message's text."""
+        for problem_id in self.problems():
+            if problem_id not in self._entries:
+                problem = read(problem_id)
+                self._index(problem, words(f"{problem.subject} {first(problem_id)}"))
+        mine = words(f"{ticket.subject} {body}")
+        keys = [f"w:{w}" for w in mine] + [f"t:{t}" for t in ticket.tags]
+        if threshold <= 0.1 and ticket.group is not None:
+            keys.append(f"g:{ticket.group}")
+        with self._lock:
+            candidates = set().union(*(self._by.get(key, ()) for key in keys))
+            hopeful = [
+                p
+                for p in candidates
+                if min(
+                    _jaccard(mine, (e := self._entries[p]).words) + _boost(ticket, e.tags, e.group),
+                    1.0,
+                )
+                >= threshold
+            ]
+        found = []
+        for problem_id in hopeful:
+            problem = read(problem_id)
+            self._index(problem, self._entries[problem_id].words)
+            if problem.status in (Status.SOLVED, Status.CLOSED) or problem.id == ticket.id:
+                continue
+            suggestion = score(ticket, mine, problem, self._entries[problem_id].words)
+            if suggestion.score >= threshold:
+                found.append(suggestion)
+        found.sort(key=lambda s: (-s.score, s.problem))
+        return found
+
+    def _index(self, problem: Ticket, problem_words: frozenset[str]) -> None:
+        """(Re)index *problem* with its words and its tags and group as read now."""
+        with self._lock:
+            old = self._entries.get(problem.id)
+            keys = [] if old is None else _hint_keys(old.tags, old.group)
+            for key in keys:
+                self._by.get(key, set()).discard(problem.id)
+            entry = self._entries[problem.id] = _Entry(problem_words, problem.tags, problem.group)
+            keys = _hint_keys(entry.tags, entry.group)
+            if old is None:
+                keys += [f"w:{w}" for w in problem_words]
+            for key in keys:
+                self._by.setdefault(key, set()).add(problem.id)
+
+
+def _hint_keys(tags: frozenset[str], group: str | None) -> list[str]:
+    return [f"t:{t}" for t in tags] + ([] if group is None else [f"g:{group}"])

@@ -279,6 +279,28 @@ def supportkit_lookup_tier(customer: Customer, message: InboundMessage | None) -
 
 
 @hookspec(firstresult=True)
+def supportkit_lookup_value(customer: Customer) -> float | None:
+    """Find what a customer is worth to the business, for engineering's priorities.
+
+    The desk adds these figures up over the customers a problem affects
+    (:attr:`supportkit.AffectedCustomers.value`), which issue trackers show beside the tiers.
+    What the number means is the host's choice (annual revenue, seats, a score), as long as
+    it means the same for every customer. Asked when an engineering issue's figures are
+    computed (from the outbox, so it may do I/O: a :class:`~supportkit.IntegrationError`
+    retries the delivery).
+
+    :param customer: The :class:`~supportkit.Customer` of a ticket (its ``id``, ``tier`` and
+        ``organisation`` as the ticket has them; ``email`` is the id when it is an address).
+    :returns: A finite number of zero or more, or ``None`` to let the next plugin (and then
+        the CRM backends with a ``lookup_value(customer)`` method) answer.
+
+    Stops at first non-None result.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
 def supportkit_suggest_articles(
     query: str, message: InboundMessage, k: int
 ) -> list[ArticleHit] | None:

@@ -234,6 +234,53 @@ def test_nobody_known_and_no_default_is_none(
     assert crm.lookup_tier(Customer("x@nowhere.example")) is None
 
 
+# --- value -------------------------------------------------------------------------------------
+
+VALUED = {
+    **HUBSPOT,
+    "customer": {**HUBSPOT["customer"], "value": "properties.annual_revenue"},  # type: ignore[dict-item]
+    "organisation": {**HUBSPOT["organisation"], "value": "properties.annualrevenue"},  # type: ignore[dict-item]
+}
+
+
+def test_the_value_field_reads_a_number_from_the_contact_or_its_company(
+    crm_server: Any, client: httpx.Client, clock: FrozenClock
+) -> None:
+    """A mapping's ``value`` path reads numbers and HubSpot's numeric strings; a contact
+    without one gets their company's; anything else is no value."""
+    crm_server.contact("ann@big.example", support_tier="enterprise", annual_revenue="125000.50")
+    crm_server.contact("bob@big.example", support_tier="enterprise")
+    crm_server.company("big.example", name="Big Corp", annualrevenue=2_000_000)
+    crm_server.contact("eve@odd.example", support_tier="enterprise", annual_revenue="lots")
+    crm = make(client, clock, mapping=VALUED)
+    found = crm.lookup_customer(message("ann@big.example"))
+    assert found is not None
+    assert 125000.5 == found.attributes["value"]
+    assert 125000.5 == crm.lookup_value(Customer("ann@big.example", email="ann@big.example"))
+    assert 2_000_000.0 == crm.lookup_value(Customer("bob@big.example"))
+    assert crm.lookup_value(Customer("eve@odd.example")) is None
+    assert crm.lookup_value(Customer("C-42")) is None  # not an address: nothing to ask
+    assert make(client, clock).lookup_value(Customer("ann@big.example")) is None  # unmapped
+
+
+def test_an_engineering_issue_carries_the_crm_value(
+    crm_server: Any, client: httpx.Client, clock: FrozenClock
+) -> None:
+    """Through the desk: the affected customers' value is the sum of the CRM's figures."""
+    crm_server.contact("ann@big.example", support_tier="enterprise", annual_revenue="100")
+    crm_server.contact("bob@small.example", annual_revenue=25)
+    desk = SupportDesk(
+        store=InMemoryStore(), clock=clock, plugins=[make(client, clock, mapping=VALUED)]
+    )
+    problem = desk.ingest(message("ann@big.example")).ticket_id
+    incident = desk.ingest(message("bob@small.example", mid="m-2")).ticket_id
+    assert problem is not None
+    assert incident is not None
+    desk.link_problem(incident, problem)
+    affected = desk.affected_customers(problem)
+    assert (125.0, 2) == (affected.value, affected.valued)
+
+
 # --- cache --------------------------------------------------------------------------------------
 
 

@@ -7,19 +7,21 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import httpx
 import pytest
-from supportkit_github import GitHubHTTPError, GitHubTracker, signature
+from supportkit_github import GitHubTracker, signature
 
 from supportkit import (
+    EngineeringIssue,
     EventError,
     FrozenClock,
     InboundMessage,
     InMemoryStore,
+    StoreError,
     SupportDesk,
     TicketStateError,
     Tier,
@@ -126,15 +128,28 @@ def _delivery(action: str, number: int, **extra: Any) -> tuple[bytes, dict[str, 
     return body, {"X-GitHub-Event": "issues", "X-Hub-Signature-256": signature(SECRET, body)}
 
 
+def _escalate(desk: SupportDesk, problem: str, reference: str | None = None) -> EngineeringIssue:
+    """Ask for the problem's issue and let the outbox deliver the request."""
+    if reference is None:
+        desk.escalate_to_engineering(problem, "github", actor="ann")
+    else:
+        desk.link_engineering_issue(problem, "github", reference)
+    desk.deliver()
+    issue = desk.engineering_issue(problem)
+    assert issue is not None
+    return issue
+
+
 def test_escalation_creates_an_issue_carrying_tiers_and_weight(
     desk: SupportDesk, github: tuple[GitHub, str]
 ) -> None:
+    """The outbox creates the issue with the affected customers; each incident linked later
+    rewrites that section of its body; a second escalation is refused."""
     server = github[0]
     problem = _open(desk, 0, "gold")
-    issue = desk.escalate_to_engineering(problem, "github", actor="ann")
+    issue = _escalate(desk, problem)
     assert (f"{REPO}#1", "github", "open") == (issue.key, issue.tracker, issue.state)
     assert f"https://github.com/{REPO}/issues/1" == issue.url
-    assert issue == desk.engineering_issue(problem)
     assert "engineering" == desk.ticket(problem).escalation_level  # counted as escalated
     body = server.issues[1]["body"]
     assert "**Affected customers:** 1 (top tier: 1, weight: 10)" in body
@@ -142,37 +157,99 @@ def test_escalation_creates_an_issue_carrying_tiers_and_weight(
     assert [{"name": "support"}] == server.issues[1]["labels"]
     for n, tier in ((1, "silver"), (2, "gold")):
         desk.link_problem(_open(desk, n, tier), problem)
+    desk.deliver()
     body = server.issues[1]["body"]
     assert "**Affected customers:** 3 (top tier: 2, weight: 23)" in body
     assert "| gold | 2 |" in body
     assert "| silver | 1 |" in body
     assert body.count("Affected customers") == 1  # the section is replaced, not appended
+    notes = [e.data["body"] for e in desk.events(problem) if e.kind == "message"]
+    assert f"Engineering issue {REPO}#1 {issue.url}." in notes
     with pytest.raises(TicketStateError, match="already"):
         desk.escalate_to_engineering(problem, "github")
 
 
+def test_a_github_outage_never_fails_the_agent_and_the_outbox_retries(
+    desk: SupportDesk, github: tuple[GitHub, str]
+) -> None:
+    """While GitHub answers 502 the escalation and the links still succeed (their tracker
+    calls wait in the outbox, retried with backoff); once GitHub answers again the issue is
+    created once, with the figures as they are then."""
+    server = github[0]
+    server.fail = 502
+    problem = _open(desk, 0, "gold")
+    desk.escalate_to_engineering(problem, "github", actor="ann")  # does not raise
+    assert "engineering" == desk.ticket(problem).escalation_level
+    result = desk.deliver()
+    assert 1 == len(result.retried)
+    assert "502" in (desk.outbox("pending")[0].last_error or "")
+    desk.link_problem(_open(desk, 1, "silver"), problem)  # does not raise either
+    assert desk.engineering_issue(problem) is None
+    server.fail = None
+    clock = desk.clock
+    assert isinstance(clock, FrozenClock)
+    clock.advance(timedelta(hours=1))  # past the backoff
+    desk.deliver()
+    assert [] == [m for m in desk.outbox("pending") if m.topic == "issue_tracker"]
+    posts = [m for m, path, _ in server.requests if m == "POST" and path.endswith("/issues")]
+    assert (2, [1]) == (len(posts), list(server.issues))  # the 502, then the one issue
+    assert "**Affected customers:** 2 (top tier: 1, weight: 13)" in server.issues[1]["body"]
+    assert f"{REPO}#1" == desk.engineering_issue(problem).key  # type: ignore[union-attr]
+
+
+def test_a_redelivered_request_creates_no_second_issue(
+    desk: SupportDesk, github: tuple[GitHub, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At least once: a worker that dies after GitHub created the issue but before the outbox
+    recorded the delivery leaves the row to be delivered again, which finds the issue linked
+    and creates nothing."""
+    server = github[0]
+    problem = _open(desk, 0)
+    desk.escalate_to_engineering(problem, "github")
+    settle = desk.store.settle_outbox
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise StoreError("the worker died before recording the delivery")
+
+    monkeypatch.setattr(desk.store, "settle_outbox", crash)
+    with pytest.raises(StoreError):
+        desk.deliver()
+    monkeypatch.setattr(desk.store, "settle_outbox", settle)
+    clock = desk.clock
+    assert isinstance(clock, FrozenClock)
+    clock.advance(timedelta(minutes=10))  # past the lease
+    delivered = desk.deliver().delivered
+    assert 1 == len([key for key in delivered if key.startswith("issue:")])
+    assert 1 == sum(1 for m, path, _ in server.requests if m == "POST" and path.endswith("/issues"))
+    assert [1] == list(server.issues)
+
+
 def test_linking_an_existing_issue(desk: SupportDesk, github: tuple[GitHub, str]) -> None:
+    """An existing issue is read and gets the figures; a missing one (404) and a reference
+    of another repository are dead letters, linking nothing."""
     server = github[0]
     first = _open(desk, 0)
-    desk.escalate_to_engineering(first, "github")
+    _escalate(desk, first)
     second = _open(desk, 1, "silver")
-    issue = desk.link_engineering_issue(second, "github", f"https://github.com/{REPO}/issues/1")
+    issue = _escalate(desk, second, f"https://github.com/{REPO}/issues/1")
     assert f"{REPO}#1" == issue.key
     assert "(top tier: 0, weight: 3)" in server.issues[1]["body"]
     third = _open(desk, 2)
-    with pytest.raises(GitHubHTTPError, match="404") as missing:
-        desk.link_engineering_issue(third, "github", "#99")
-    assert missing.value.permanent
+    desk.link_engineering_issue(third, "github", "#99")
+    [dead] = desk.deliver().dead
+    assert "404" in desk.outbox("dead")[0].last_error  # type: ignore[operator]
     assert desk.engineering_issue(third) is None
-    with pytest.raises(EventError, match="issue reference"):
-        desk.link_engineering_issue(third, "github", "other/repo#1")
+    desk.link_engineering_issue(third, "github", "other/repo#1")
+    assert 1 == len(desk.deliver().dead)
+    assert desk.engineering_issue(third) is None
+    assert dead.startswith("issue:")
 
 
 def test_a_signed_webhook_solves_the_problem_and_its_incidents(desk: SupportDesk) -> None:
     problem = _open(desk, 0, "gold")
     incident = _open(desk, 1)
     desk.link_problem(incident, problem)
-    desk.escalate_to_engineering(problem, "github")
+    _escalate(desk, problem)
     body, headers = _delivery("closed", 1, reason="completed")
     [update] = desk.receive_issue_webhook("github", body, headers)
     assert (f"{REPO}#1", "fixed") == (update.key, update.state)
@@ -185,7 +262,7 @@ def test_a_signed_webhook_solves_the_problem_and_its_incidents(desk: SupportDesk
 
 def test_wont_fix_is_noted_and_leaves_the_problem_open(desk: SupportDesk) -> None:
     problem = _open(desk, 0)
-    desk.escalate_to_engineering(problem, "github")
+    _escalate(desk, problem)
     assert [] == desk.receive_issue_webhook("github", *_delivery("closed", 7))  # not ours
     desk.receive_issue_webhook("github", *_delivery("closed", 1, reason="not_planned"))
     assert "new" == desk.ticket(problem).status
@@ -197,7 +274,7 @@ def test_wont_fix_is_noted_and_leaves_the_problem_open(desk: SupportDesk) -> Non
 
 def test_a_bad_signature_is_refused_and_changes_nothing(desk: SupportDesk) -> None:
     problem = _open(desk, 0)
-    desk.escalate_to_engineering(problem, "github")
+    _escalate(desk, problem)
     version = desk.store.version(problem)
     body, headers = _delivery("closed", 1)
     for bad in ({**headers, "X-Hub-Signature-256": signature("wrong-secret", body)},
@@ -209,16 +286,3 @@ def test_a_bad_signature_is_refused_and_changes_nothing(desk: SupportDesk) -> No
         desk.receive_issue_webhook("github", body + b" ", headers)  # tampered body
     assert version == desk.store.version(problem)
     assert "open" == desk.engineering_issue(problem).state  # type: ignore[union-attr]
-
-
-def test_server_errors_are_retryable_and_record_nothing(
-    desk: SupportDesk, github: tuple[GitHub, str]
-) -> None:
-    github[0].fail = 502
-    problem = _open(desk, 0)
-    with pytest.raises(GitHubHTTPError, match="502") as failed:
-        desk.escalate_to_engineering(problem, "github")
-    assert not failed.value.permanent
-    assert desk.engineering_issue(problem) is None
-    github[0].fail = None
-    assert f"{REPO}#1" == desk.escalate_to_engineering(problem, "github").key

@@ -177,15 +177,19 @@ class Lookup:
     client's ``base_url``), *record* (the path to the record in the answer: ``""`` for the
     whole answer, ``"results.0"`` for the first search hit; no record there means "not
     found", as does HTTP 404) and *fields*: ``Customer`` field name → path inside the record.
-    Customer lookups know ``id``, ``name``, ``organisation``, ``language`` and ``tier``;
-    organisation lookups ``name`` and ``tier``.
+    Customer lookups know ``id``, ``name``, ``organisation``, ``language``, ``tier`` and
+    ``value``; organisation lookups ``name``, ``tier`` and ``value``. ``value`` is a number
+    (or a numeric string, as HubSpot sends properties) that says what the customer is worth:
+    annual revenue, seats; engineering issues show the affected customers' sum of it.
     """
 
     url: str
     fields: Mapping[str, str] = attrs.field(converter=_plain)
     record: str = ""
 
-    KNOWN: ClassVar[frozenset[str]] = frozenset({"id", "name", "organisation", "language", "tier"})
+    KNOWN: ClassVar[frozenset[str]] = frozenset(
+        {"id", "name", "organisation", "language", "tier", "value"}
+    )
 
     def __attrs_post_init__(self) -> None:
         unknown = sorted(set(self.fields) - self.KNOWN)
@@ -420,14 +424,25 @@ class HttpCrm:
         person = self._get("customer", email, fresh, retries)
         organisation = None
         tier = None if person is None else self.mapping.tier(person.get("tier"))
-        if tier is None and domain and domain not in self.free_mail and self.mapping.organisation:
+        value = None if person is None else _number(person.get("value"))
+        asks = self.mapping.organisation
+        if (
+            (tier is None or (value is None and asks is not None and "value" in asks.fields))
+            and domain
+            and domain not in self.free_mail
+            and asks
+        ):
             organisation = self._get("organisation", domain, fresh, retries)
             if organisation is not None:
-                tier = self.mapping.tier(organisation.get("tier"))
+                tier = tier or self.mapping.tier(organisation.get("tier"))
+                value = _number(organisation.get("value")) if value is None else value
         if person is None and organisation is None and self.mapping.default_tier is None:
             return None
         person = person or {}
         crm_id = person.get("id")
+        attributes: dict[str, Any] = {} if crm_id is None else {"crm_id": str(crm_id)}
+        if value is not None:
+            attributes["value"] = value
         return Customer(
             email,
             tier=tier or self.mapping.default_tier,
@@ -436,8 +451,20 @@ class HttpCrm:
             name=_text(person.get("name")),
             email=email,
             language=_text(person.get("language")),
-            attributes={} if crm_id is None else {"crm_id": str(crm_id)},
+            attributes=attributes,
         )
+
+    def lookup_value(self, customer: Customer) -> float | None:
+        """The customer's ``value`` field (the contact's, else their organisation's), for
+        ``supportkit_lookup_value``: ``None`` when the mapping reads none or the CRM has none.
+        Through the cache; a :class:`CrmError` when the CRM cannot answer (the desk's outbox
+        retries the issue update then)."""
+        address = customer.email or customer.id
+        if "@" not in address:
+            return None
+        found = self.find(address)
+        value = None if found is None else found.attributes.get("value")
+        return value if isinstance(value, float) else None
 
     def _fallback(self, address: str) -> Customer | None:
         email = address.strip().lower()
@@ -603,6 +630,17 @@ class HttpCrm:
 
     def __repr__(self) -> str:
         return f"<HttpCrm {self.name!r} base_url={str(self.client.base_url)!r}>"
+
+
+def _number(value: Any) -> float | None:
+    """*value* as a finite number of zero or more (numeric strings too), else ``None``."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
 
 
 def _text(value: Any) -> str | None:

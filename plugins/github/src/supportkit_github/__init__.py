@@ -75,9 +75,14 @@ def signature(secret: str, body: bytes) -> str:
 
 def _affected_section(affected: AffectedCustomers) -> str:
     tiers = "\n".join(f"| {n} | {c} |" for n, c in sorted(affected.tiers.items()))
+    value = (
+        ""
+        if affected.value is None
+        else f", value: {affected.value:,.0f} over {affected.valued} customers"
+    )
     return (
         f"{_START}\n**Affected customers:** {affected.customers} "
-        f"(top tier: {affected.top_tier}, weight: {affected.weight})\n\n"
+        f"(top tier: {affected.top_tier}, weight: {affected.weight}{value})\n\n"
         f"| tier | customers |\n|---|---|\n{tiers}\n{_END}"
     )
 
