@@ -2242,36 +2242,28 @@ class SupportDesk(KnowledgeBase):
         become empty and message ids hashes; the message index follows, their snapshots are
         dropped and their outbox rows redacted (pending ones are dead-lettered). Kinds, roles,
         instants and statuses stay, so metrics and SLA figures stay computable. The erasure is
-        recorded (pseudonym, when, how many tickets) and the file is rewritten so nothing is
-        left in free space. Needs a :class:`~supportkit.SqliteStore`.
+        recorded (pseudonym, when, how many tickets) under the store's ``desk.erasures`` meta
+        key, and the store leaves nothing of the old values where its engine can reach them
+        (:meth:`~supportkit.typing.DeskStore.redact`: SQLite ``VACUUM``, PostgreSQL
+        ``VACUUM``). Works on every :class:`~supportkit.typing.DeskStore`.
         """
-        store = self._sqlite("erase_customer")
         with self._lock:
-            result = erase(store, customer, to_epoch(self.clock.now()))
+            result = erase(self.store, customer, to_epoch(self.clock.now()))
             self._cache.clear()
         return result
 
     def apply_retention(self, older_than: timedelta | None = None) -> int:
         """Purge the message bodies of tickets closed more than *older_than* ago (default: the
         configuration's ``[retention] message_bodies``; nothing without either); return how
-        many events were rewritten. Needs a :class:`~supportkit.SqliteStore`."""
+        many events were rewritten. Works on every :class:`~supportkit.typing.DeskStore`."""
         keep = older_than if older_than is not None else self.config.retention
         if keep is None:
             return 0
-        store = self._sqlite("apply_retention")
         with self._lock:
-            count = purge_bodies(store, to_epoch(self.clock.now() - keep))
+            count = purge_bodies(self.store, to_epoch(self.clock.now() - keep))
             if count:
                 self._cache.clear()
         return count
-
-    def _sqlite(self, method: str) -> SqliteStore:
-        if not isinstance(self.store, SqliteStore):
-            raise StoreError(
-                f"{method} rewrites stored events, which only a SqliteStore supports so far; "
-                f"this desk's store is {self.store!r}"
-            )
-        return self.store
 
     def close(self) -> None:
         """Stop the worker and close the store if it can be closed."""

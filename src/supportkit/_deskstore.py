@@ -46,6 +46,7 @@ __all__ = [
     "MemorySidecar",
     "OutboxMessage",
     "duplicate_message",
+    "event_runs",
     "ticket_from_dict",
     "ticket_to_dict",
 ]
@@ -76,6 +77,23 @@ def alert_conflict(commit: Commit, actual: int) -> ConcurrencyError:
         expected=commit.expected_version,
         actual=actual,
     )
+
+
+def event_runs(
+    events: Sequence[tuple[int, TicketEvent]],
+) -> list[tuple[str, int, list[TicketEvent]]]:
+    """``(version, event)`` pairs in append order as runs of one ticket's consecutive events:
+    ``(ticket_id, version before the run, events)``; a version that does not follow the one
+    before it in its run starts a new run (the store's version check then refuses it)."""
+    runs: list[tuple[str, int, list[TicketEvent]]] = []
+    for version, event in events:
+        last = runs[-1] if runs else None
+        follows = last is not None and last[1] + len(last[2]) + 1 == version
+        if last is not None and follows and last[0] == event.ticket_id:
+            last[2].append(event)
+        else:
+            runs.append((event.ticket_id, version - 1, [event]))
+    return runs
 
 
 # --- snapshots ----------------------------------------------------------------------------------
@@ -414,6 +432,125 @@ class MemorySidecar:
         """See :meth:`DeskStore.search_articles` (BM25 in memory, prefix matching)."""
         with self._lock:
             return self._article_index.search(terms, k=k, locale=locale, tags=tags, area=area)
+
+    # --- listing, restoring and rewriting ---------------------------------------------------
+
+    def message_index(self) -> list[tuple[str, str, str]]:
+        """See :meth:`DeskStore.message_index`."""
+        with self._lock:
+            return sorted((c, m, t) for (c, m), t in self._messages.items())
+
+    def alert_index(self) -> list[tuple[str, str]]:
+        """See :meth:`DeskStore.alert_index`."""
+        with self._lock:
+            return sorted((t, key) for t, keys in self._alerts.items() for key in keys)
+
+    def meta_items(self) -> list[tuple[str, Any]]:
+        """See :meth:`DeskStore.meta_items`."""
+        with self._lock:
+            return [(key, json.loads(text)) for key, text in sorted(self._meta.items())]
+
+    def state_items(self, *, now: int) -> list[tuple[str, str, Any, int | None]]:
+        """See :meth:`DeskStore.state_items`."""
+        with self._lock:
+            return [
+                (namespace, key, json.loads(text), expires)
+                for (namespace, key), (text, expires) in sorted(self._state.items())
+                if expires is None or expires > now
+            ]
+
+    def set_meta_if(self, key: str, value: Any, *, expected: Any) -> bool:
+        """See :meth:`DeskStore.set_meta_if` (under the sidecar's lock)."""
+        text = json.dumps(value)
+        with self._lock:
+            found = self._meta.get(key)
+            if (None if found is None else json.loads(found)) != expected:
+                return False
+            self._meta[key] = text
+            return True
+
+    def restore(
+        self,
+        *,
+        events: Sequence[tuple[int, TicketEvent]] = (),
+        messages: Sequence[tuple[str, str, str]] = (),
+        alerts: Sequence[tuple[str, str]] = (),
+        due: Sequence[tuple[str, int]] = (),
+        outbox: Sequence[OutboxMessage] = (),
+        meta: Sequence[tuple[str, Any]] = (),
+        state: Sequence[tuple[str, str, Any, int | None]] = (),
+    ) -> None:
+        """See :meth:`DeskStore.restore`: every check first, then the writes, under the lock."""
+        runs = event_runs(events)
+        with self._lock:
+            versions: dict[str, int] = {}
+            for ticket_id, at, run in runs:
+                check_batch(ticket_id, run)
+                current = versions.get(ticket_id, self.events.version(ticket_id))
+                check_version(ticket_id, at, current)
+                versions[ticket_id] = at + len(run)
+            for ticket_id, at, run in runs:
+                self.events.append(ticket_id, run, expected_version=at)
+            for channel, message_id, ticket_id in messages:
+                self._messages.setdefault((channel, message_id), ticket_id)
+            for ticket_id, key in alerts:
+                self._alerts.setdefault(ticket_id, set()).add(key)
+            for ticket_id, due_at in due:
+                self._due[ticket_id] = due_at
+                self._claims.pop(ticket_id, None)
+            for message in outbox:
+                if message.key not in self._outbox:
+                    self._put(message)
+                    if message.status == "pending":
+                        self._pending[message.key] = None
+            for key, value in meta:
+                self._meta.setdefault(key, json.dumps(value))
+            for namespace, key, value, expires_at in state:
+                if (namespace, key) not in self._state:
+                    self._state[namespace, key] = (json.dumps(value), expires_at)
+                    if expires_at is not None:
+                        heapq.heappush(self._expiry, (expires_at, namespace, key))
+
+    def redact(
+        self,
+        events: Sequence[tuple[int, TicketEvent]],
+        *,
+        tickets: Sequence[str],
+        message_ids: Sequence[tuple[str, str, str]] = (),
+        payload: Mapping[str, Any],
+        reason: str,
+        scrub: bool = True,
+    ) -> int:
+        """See :meth:`DeskStore.redact` (*scrub* has nothing to do in memory); the wrapped
+        store must have ``rewrite`` (as :class:`~supportkit.InMemoryStore` does)."""
+        rewrite = getattr(self.events, "rewrite", None)
+        if rewrite is None:
+            raise StoreError(f"{self.events!r} cannot rewrite stored events (no rewrite method)")
+        with self._lock:
+            rewrite(events)
+            for channel, old, new in message_ids:
+                ticket_id = self._messages.pop((channel, old), None)
+                if ticket_id is not None:
+                    self._messages.setdefault((channel, new), ticket_id)
+            count = 0
+            chosen = set(tickets)
+            for key in list(self._outbox):
+                message = self._get(key)
+                if message.ticket_id in chosen:
+                    dead = message.status == "pending"
+                    self._put(
+                        attrs.evolve(
+                            message,
+                            payload=dict(payload),
+                            status="dead" if dead else message.status,
+                            last_error=reason if dead else message.last_error,
+                        )
+                    )
+                    self._pending.pop(key, None)
+                    count += 1
+            for ticket_id in chosen:
+                self._snapshots.pop(ticket_id, None)
+            return count
 
     def _put(self, message: OutboxMessage) -> None:
         # A tuple of plain values (the payload as its key names and its values): once the

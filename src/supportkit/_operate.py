@@ -28,15 +28,17 @@ from ._clock import SystemClock
 from ._config import DeskConfig, find_config
 from ._configschema import config_schema
 from ._desk import SupportDesk
+from ._desknotify import DeskPlugins
 from ._deskstore import ticket_to_dict
+from ._plugins import PluginHost
 from ._sla import check_policies
 from ._sqlite import SqliteStore
-from ._time import from_epoch
-from ._transfer import export_lines, import_lines
+from ._time import from_epoch, to_epoch
+from ._transfer import erase, export_lines, import_lines
 from .exceptions import CalendarError, ConfigurationError, SupportkitError
-from .typing import Poller
+from .typing import DeskStore, Poller
 
-__all__ = ["UsageError", "add_commands", "open_desk"]
+__all__ = ["UsageError", "add_commands", "open_desk", "open_store"]
 
 log = logging.getLogger("supportkit.run")
 
@@ -127,17 +129,32 @@ def open_desk(args: argparse.Namespace, *, apply: bool = False) -> Iterator[Supp
         yield desk
 
 
-def _store_path(args: argparse.Namespace) -> Path:
-    """The SQLite file of ``--db`` or of the configuration's ``[store]``."""
+@contextmanager
+def open_store(args: argparse.Namespace, *, create: bool = False) -> Iterator[DeskStore]:
+    """The store of ``--db`` (a SQLite file) or of the configuration's ``[store]`` (any
+    store, a plugin's too), without building a desk; closed afterwards. Unless *create*, a
+    SQLite file must exist."""
     if getattr(args, "db", None):
-        return Path(args.db)
-    config = DeskConfig.load(_config_path(args))
-    if config.store != "sqlite":
-        raise ConfigurationError(
-            f"export, import and erase work on SQLite stores; this configuration's store is "
-            f"{config.store!r}"
-        )
-    return Path(config.store_options["path"])
+        name, options = "sqlite", {"path": args.db}
+        host = PluginHost()
+    else:
+        config = DeskConfig.load(_config_path(args))
+        name, options = config.store or "sqlite", dict(config.store_options)
+        host = config.plugin_host or PluginHost()
+    if name == "sqlite" and not create and not Path(options.get("path", "")).is_file():
+        raise ConfigurationError(f"no supportkit database at {str(options.get('path'))!r}")
+    store = DeskPlugins(host).open_store(name, options)
+    try:
+        if not isinstance(store, DeskStore):
+            raise ConfigurationError(
+                f"the {name!r} store keeps only the event log ({store!r}): export, import and "
+                "erase need a supportkit.typing.DeskStore"
+            )
+        yield store
+    finally:
+        close = getattr(store, "close", None)
+        if close is not None:
+            close()
 
 
 def _print_json(value: Any) -> None:
@@ -220,8 +237,6 @@ def _recorded_state(config: DeskConfig, path: Path) -> str:
 
 
 def _schema(_args: argparse.Namespace) -> int:
-    from ._plugins import PluginHost
-
     sections = PluginHost().config_sections()
     _print_json(config_schema(sections or None))
     return 0
@@ -419,25 +434,25 @@ def _sla_show(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    path = _store_path(args)
-    if not path.is_file():
-        raise ConfigurationError(f"no supportkit database at {str(path)!r}")
-    try:
-        out = sys.stdout if args.output in (None, "-") else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
-    except OSError as exc:
-        raise ConfigurationError(f"cannot write {args.output}: {exc.strerror or exc}") from None
-    try:
-        with SqliteStore(path) as store:
+    with open_store(args) as store:
+        try:
+            out = (
+                sys.stdout
+                if args.output in (None, "-")
+                else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
+            )
+        except OSError as exc:
+            raise ConfigurationError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+        try:
             for line in export_lines(store):
                 out.write(line + "\n")
-    finally:
-        if out is not sys.stdout:
-            out.close()
+        finally:
+            if out is not sys.stdout:
+                out.close()
     return 0
 
 
 def _import(args: argparse.Namespace) -> int:
-    path = _store_path(args)
     source = args.file
     try:
         if source == "-":
@@ -446,30 +461,42 @@ def _import(args: argparse.Namespace) -> int:
             lines = Path(source).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigurationError(f"cannot read {source}: {exc}") from None
-    with SqliteStore(path) as store:
-        result = import_lines(store, _progress(lines), source)
+    with open_store(args, create=True) as store:
+        result = import_lines(store, _progress(lines, quiet=args.quiet), source)
+        where = args.db or repr(store)
     written = sum(result.written.values())
     skipped = sum(result.skipped.values())
-    print(f"imported {written} records into {path} ({skipped} already there)", file=sys.stderr)
+    print(f"imported {written} records into {where} ({skipped} already there)", file=sys.stderr)
     return 0
 
 
-def _progress(lines: list[str]) -> Iterator[str]:
-    """The lines, with a progress bar on a terminal for large files (rich, when installed)."""
-    if len(lines) < 10_000 or not sys.stderr.isatty():
+#: Imports of at least this many lines show a progress bar (on a terminal, with rich).
+PROGRESS_LINES = 10_000
+
+
+def _progress(lines: list[str], *, quiet: bool = False) -> Iterator[str]:
+    """The lines, with a progress bar on standard error for large files: shown on a
+    terminal (or where rich is told to, ``FORCE_COLOR``/``TTY_COMPATIBLE``), never with
+    ``--quiet``, and only when rich (the ``cli`` extra) is installed."""
+    if quiet or len(lines) < PROGRESS_LINES:
         yield from lines
         return
     try:
+        from rich.console import Console
         from rich.progress import track
     except ImportError:
         yield from lines
         return
-    yield from track(lines, description="checking", console=None, transient=True)
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield from lines
+        return
+    yield from track(lines, description="checking", console=console, transient=True)
 
 
 def _erase(args: argparse.Namespace) -> int:
-    with open_desk(args) as desk:
-        result = desk.erase_customer(args.customer)
+    with open_store(args) as store:
+        result = erase(store, args.customer, to_epoch(SystemClock().now()))
     print(
         f"erased customer as {result.pseudonym}: {len(result.tickets)} tickets, "
         f"{result.events} events, {result.outbox} outbox messages rewritten"
@@ -566,25 +593,31 @@ def add_commands(commands: Any, sla: Any) -> None:
         commands,
         "export",
         _export,
-        "write everything a SQLite desk holds as JSON Lines",
-        "  supportkit export --db support.sqlite3 > backup.jsonl\n",
+        "write everything a desk's store holds as JSON Lines",
+        "  supportkit export --db support.sqlite3 > backup.jsonl\n"
+        "  supportkit export --config postgres.toml --output backup.jsonl\n",
     )
     export.add_argument("--output", metavar="FILE", help="write here instead of standard output")
     imported = _command(
         commands,
         "import",
         _import,
-        "read JSON Lines from export into a SQLite desk (created if needed; all or nothing)",
+        "read JSON Lines from export into a desk's store (created if needed; all or nothing)",
         "  supportkit import --db restored.sqlite3 backup.jsonl\n"
-        "  supportkit export --db a.sqlite3 | supportkit import --db b.sqlite3 -\n",
+        "  supportkit export --db a.sqlite3 | supportkit import --db b.sqlite3 -\n"
+        "  supportkit export --db a.sqlite3 | supportkit import --config postgres.toml -\n",
     )
     imported.add_argument("file", metavar="FILE", help="the JSON Lines file ('-': standard input)")
+    imported.add_argument(
+        "--quiet", action="store_true", help="no progress bar (it shows on a terminal only)"
+    )
     erase = _command(
         commands,
         "erase",
         _erase,
-        "erase a customer's personal data from a SQLite desk",
-        "  supportkit erase --customer cus_123 --db support.sqlite3\n",
+        "erase a customer's personal data from a desk's store",
+        "  supportkit erase --customer cus_123 --db support.sqlite3\n"
+        "  supportkit erase --customer cus_123 --config postgres.toml\n",
     )
     erase.add_argument("--customer", required=True, metavar="ID", help="the customer id")
     for parser in (ticket, next_steps, show):

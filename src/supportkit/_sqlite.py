@@ -18,7 +18,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from ._deskstore import (
     OutboxMessage,
     alert_conflict,
     duplicate_message,
+    event_runs,
     ticket_from_dict,
     ticket_to_dict,
 )
@@ -662,6 +663,172 @@ class SqliteStore:
             (status, status),
         )
         return [_outbox_row(row) for row in rows]
+
+    # --- listing, restoring and rewriting (export, import, erasure) ----------------------------
+
+    def message_index(self) -> list[tuple[str, str, str]]:
+        """Every indexed message id; see ``DeskStore.message_index``."""
+        rows = self._query(
+            "message index listing",
+            "SELECT channel, message_id, ticket_id FROM messages ORDER BY channel, message_id",
+        )
+        return [(str(c), str(m), str(t)) for c, m, t in rows]
+
+    def alert_index(self) -> list[tuple[str, str]]:
+        """Every emitted alert key; see ``DeskStore.alert_index``."""
+        rows = self._query(
+            "alert listing", "SELECT ticket_id, key FROM alerts ORDER BY ticket_id, key"
+        )
+        return [(str(t), str(k)) for t, k in rows]
+
+    def meta_items(self) -> list[tuple[str, Any]]:
+        """Every meta document; see ``DeskStore.meta_items``."""
+        rows = self._query("meta listing", "SELECT key, value FROM meta ORDER BY key")
+        return [(str(key), json.loads(value)) for key, value in rows]
+
+    def state_items(self, *, now: int) -> list[tuple[str, str, Any, int | None]]:
+        """Every live plugin state entry; see ``DeskStore.state_items``."""
+        rows = self._query(
+            "plugin state listing",
+            "SELECT namespace, key, value, expires_at FROM plugin_state"
+            " WHERE expires_at IS NULL OR expires_at > ? ORDER BY namespace, key",
+            (now,),
+        )
+        return [(str(n), str(k), json.loads(v), e) for n, k, v, e in rows]
+
+    def set_meta_if(self, key: str, value: Any, *, expected: Any) -> bool:
+        """Compare-and-set a meta document in one transaction; see ``DeskStore.set_meta_if``."""
+
+        def run(db: sqlite3.Connection) -> bool:
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            if (None if row is None else json.loads(row[0])) != expected:
+                return False
+            db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, _dumps(value))
+            )
+            return True
+
+        return bool(self._write(f"meta {key}", run))
+
+    def restore(
+        self,
+        *,
+        events: Sequence[tuple[int, TicketEvent]] = (),
+        messages: Sequence[tuple[str, str, str]] = (),
+        alerts: Sequence[tuple[str, str]] = (),
+        due: Sequence[tuple[str, int]] = (),
+        outbox: Sequence[OutboxMessage] = (),
+        meta: Sequence[tuple[str, Any]] = (),
+        state: Sequence[tuple[str, str, Any, int | None]] = (),
+    ) -> None:
+        """Write listed records in one transaction; see ``DeskStore.restore``."""
+        runs = event_runs(events)
+
+        def run(db: sqlite3.Connection) -> None:
+            for ticket_id, at, batch in runs:
+                check_batch(ticket_id, batch)
+                check_version(ticket_id, at, self._version(db, ticket_id))
+                self._append(db, ticket_id, batch, at)
+            db.executemany(
+                "INSERT OR IGNORE INTO messages (channel, message_id, ticket_id) VALUES (?, ?, ?)",
+                messages,
+            )
+            db.executemany("INSERT OR IGNORE INTO alerts (ticket_id, key) VALUES (?, ?)", alerts)
+            db.executemany("INSERT OR REPLACE INTO due (ticket_id, due_at) VALUES (?, ?)", due)
+            db.executemany(
+                f"INSERT OR IGNORE INTO outbox ({_OUTBOX_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?,"
+                " ?, ?)",
+                [
+                    (
+                        m.key,
+                        m.topic,
+                        m.ticket_id,
+                        _dumps(dict(m.payload)),
+                        m.created_at,
+                        m.status,
+                        m.attempts,
+                        m.due_at(),
+                        m.last_error,
+                        m.delivered_at,
+                    )
+                    for m in outbox
+                ],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                [(key, _dumps(value)) for key, value in meta],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO plugin_state (namespace, key, value, expires_at)"
+                " VALUES (?, ?, ?, ?)",
+                [(n, k, _dumps(v), e) for n, k, v, e in state],
+            )
+
+        self._write("restore", run)
+
+    def redact(
+        self,
+        events: Sequence[tuple[int, TicketEvent]],
+        *,
+        tickets: Sequence[str],
+        message_ids: Sequence[tuple[str, str, str]] = (),
+        payload: Mapping[str, Any],
+        reason: str,
+        scrub: bool = True,
+    ) -> int:
+        """Rewrite events, message ids and outbox rows in one transaction with
+        ``secure_delete`` on, then fold the WAL into the file and (*scrub*) ``VACUUM`` it;
+        see ``DeskStore.redact``."""
+
+        def run(db: sqlite3.Connection) -> int:
+            db.execute("PRAGMA secure_delete = ON")
+            for version, event in events:
+                changed = db.execute(
+                    "UPDATE events SET body = ? WHERE ticket_id = ? AND version = ?"
+                    " AND event_id = ?",
+                    (_dumps(event.to_dict()), event.ticket_id, version, event.id),
+                ).rowcount
+                if not changed:
+                    raise StoreError(
+                        f"ticket {event.ticket_id} has no event {event.id} at version "
+                        f"{version}; nothing was rewritten"
+                    )
+            for channel, old, new in message_ids:
+                db.execute(
+                    "INSERT OR IGNORE INTO messages (channel, message_id, ticket_id)"
+                    " SELECT channel, ?, ticket_id FROM messages WHERE channel = ?"
+                    " AND message_id = ?",
+                    (new, channel, old),
+                )
+                db.execute(
+                    "DELETE FROM messages WHERE channel = ? AND message_id = ?", (channel, old)
+                )
+            count = 0
+            for ticket_id in tickets:
+                db.execute("DELETE FROM snapshots WHERE ticket_id = ?", (ticket_id,))
+                count += db.execute(
+                    "UPDATE outbox SET payload = ?, status = CASE status WHEN 'pending' THEN"
+                    " 'dead' ELSE status END, last_error = CASE status WHEN 'pending' THEN ?"
+                    " ELSE last_error END WHERE ticket_id = ?",
+                    (_dumps(dict(payload)), reason, ticket_id),
+                ).rowcount
+            return count
+
+        count = int(self._write("redaction", run))
+        self.compact(rebuild=scrub)
+        return count
+
+    def compact(self, *, rebuild: bool = True) -> None:
+        """Fold the WAL into the file and (*rebuild*) rebuild the file (``VACUUM``), so no
+        freed page keeps old content."""
+        with self._lock:
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                if rebuild:
+                    self._db.execute("VACUUM")
+                    self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as exc:
+                raise self._fail(exc, "compacting") from exc
 
     # --- the knowledge base --------------------------------------------------------------------
 

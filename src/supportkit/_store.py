@@ -87,5 +87,23 @@ class InMemoryStore:
             events = list(self._all)
         yield from events
 
+    def rewrite(self, events: Sequence[tuple[int, TicketEvent]]) -> None:
+        """Replace stored events in place (erasure): each ``(version, event)`` takes the place
+        of ``event.ticket_id``'s event at that version, which must have the same id; all or
+        nothing (:class:`StoreError` naming the first mismatch)."""
+        with self._lock:
+            for version, event in events:
+                log = self._logs.get(event.ticket_id, [])
+                if not 1 <= version <= len(log) or log[version - 1].id != event.id:
+                    raise StoreError(
+                        f"ticket {event.ticket_id} has no event {event.id} at version "
+                        f"{version}; nothing was rewritten"
+                    )
+            new = {id(self._logs[e.ticket_id][v - 1]): (v, e) for v, e in events}
+            for n, old in enumerate(self._all):
+                if id(old) in new:
+                    version, event = new[id(old)]
+                    self._all[n] = self._logs[event.ticket_id][version - 1] = event
+
     def __repr__(self) -> str:
         return f"<InMemoryStore tickets={len(self._logs)} events={len(self._all)}>"

@@ -1,101 +1,128 @@
-"""Everything a SQLite desk holds, as JSON Lines; erasure of a customer; body retention.
+"""Everything a desk's store holds, as JSON Lines; erasure of a customer; body retention.
 
 Export writes one JSON object per line, each tagged with its ``stream``: ``event`` (global
-append order), ``message`` (the message-id index), ``alert`` (SLA alerts already emitted),
-``due`` (the SLA due index), ``outbox``, ``meta`` (settings versions and other documents) and
-``plugin_state``. Snapshots are left out: they are a cache of the log, rebuilt on reads.
-Import reads the same lines into a store (creating it if needed) in one transaction: every line
-is checked first, and a malformed one names its line number with nothing written. Import is
-idempotent: an event already there (same id, same body) is skipped, one that conflicts is an
-error, and the other streams keep what the store already has. So export → import into an empty
-store → export gives the same lines, and alerts already emitted are not emitted again after a
-move.
+append order, with the ticket version), ``message`` (the message-id index, inbound and
+outbound ids), ``alert`` (SLA alerts already emitted), ``due`` (the SLA due index),
+``outbox`` (pending, delivered and dead messages), ``meta`` (settings versions, the erasure
+record and other documents), ``plugin_state`` (live entries) and ``article`` (the knowledge
+base's log, append order). Snapshots are left out: they are a cache of the log, rebuilt on
+reads.
 
-These functions work on a :class:`~supportkit.SqliteStore`'s own tables.
+Both directions go through the listing and :meth:`~supportkit.typing.DeskStore.restore`
+methods of :class:`~supportkit.typing.DeskStore`, so they work on every store (memory, SQLite,
+PostgreSQL) and a desk moves between stores by export → import. Import checks every line
+first and every event against the target's log: a malformed line names its line number and
+an event that conflicts with the target's history is a :class:`~supportkit.StoreError`, with
+nothing written in either case. The records are then written by one ``restore`` transaction
+(articles follow, one append per article). Import is idempotent: an event already there
+(same version, same body) is skipped and the other streams keep what the target already has,
+so export → import into an empty store → export gives the same lines, and alerts already
+emitted are not emitted again after a move.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
 
+from ._clock import SystemClock
+from ._commit import OUTBOX_STATUSES, OutboxMessage
+from ._knowledge import ArticleEvent, check_article_append
 from ._model import Role, Status, TicketEvent
-from ._sqlite import SqliteStore
+from ._time import to_epoch
 from .exceptions import ConfigurationError, EventError, StoreError
+from .typing import DeskStore
 
-__all__ = ["STREAMS", "ErasureResult", "erase", "export_lines", "import_lines", "purge_bodies"]
+__all__ = [
+    "ERASURES_KEY",
+    "STREAMS",
+    "ErasureResult",
+    "ImportResult",
+    "erase",
+    "export_lines",
+    "import_lines",
+    "purge_bodies",
+]
 
-#: stream -> (table, columns, JSON columns, export order). ``event`` is special-cased.
-STREAMS: Mapping[str, tuple[str, tuple[str, ...], frozenset[str], str]] = {
-    "message": ("messages", ("channel", "message_id", "ticket_id"), frozenset(), "1, 2"),
-    "alert": ("alerts", ("ticket_id", "key"), frozenset(), "1, 2"),
-    "due": ("due", ("ticket_id", "due_at"), frozenset(), "1"),
+#: The streams of an export, in the order they are written, with the keys of their lines.
+STREAMS: Mapping[str, tuple[str, ...]] = {
+    "event": ("version", "event"),
+    "message": ("channel", "message_id", "ticket_id"),
+    "alert": ("ticket_id", "key"),
+    "due": ("ticket_id", "due_at"),
     "outbox": (
-        "outbox",
-        (
-            "key",
-            "ticket_id",
-            "topic",
-            "payload",
-            "status",
-            "attempts",
-            "next_attempt_at",
-            "last_error",
-            "created_at",
-            "delivered_at",
-        ),
-        frozenset({"payload"}),
-        "created_at, key",
+        "key",
+        "ticket_id",
+        "topic",
+        "payload",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+        "created_at",
+        "delivered_at",
     ),
-    "meta": ("meta", ("key", "value"), frozenset({"value"}), "1"),
-    "plugin_state": (
-        "plugin_state",
-        ("namespace", "key", "value", "expires_at"),
-        frozenset({"value"}),
-        "1, 2",
-    ),
+    "meta": ("key", "value"),
+    "plugin_state": ("namespace", "key", "value", "expires_at"),
+    "article": ("version", "event"),
 }
-_TEXT_COLUMNS = frozenset(
-    {"channel", "message_id", "ticket_id", "key", "topic", "status", "namespace"}
-)
-_OPTIONAL = frozenset({"last_error", "delivered_at", "expires_at"})
+_FOREVER = 2**62  # "every due entry": later than any instant a desk writes
 
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
 
 
-def _tables(db: sqlite3.Connection) -> set[str]:
-    return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+def _line(stream: str, *values: Any) -> str:
+    return _dumps({"stream": stream, **dict(zip(STREAMS[stream], values, strict=True))})
 
 
-def _locked(store: SqliteStore, what: str, body: Callable[[sqlite3.Connection], Any]) -> Any:
-    """Run *body* with the store's connection in one write transaction."""
-    return store._write(what, body)
+def export_lines(store: DeskStore, *, now: int | None = None) -> Iterator[str]:
+    """Every record of *store* as JSON Lines (without newlines), streams in a fixed order.
+
+    Plugin state entries expired at *now* (epoch seconds; default: the system clock) are
+    left out.
+    """
+    at = to_epoch(SystemClock().now()) if now is None else now
+    versions: dict[str, int] = {}
+    for event in store.read_all():
+        versions[event.ticket_id] = version = versions.get(event.ticket_id, 0) + 1
+        yield _line("event", version, event.to_dict())
+    for channel, message_id, ticket_id in store.message_index():
+        yield _line("message", channel, message_id, ticket_id)
+    for ticket_id, key in store.alert_index():
+        yield _line("alert", ticket_id, key)
+    for ticket_id, due_at in sorted(store.due(_FOREVER, limit=_FOREVER)):
+        yield _line("due", ticket_id, due_at)
+    for m in sorted(store.outbox(), key=lambda m: (m.created_at, m.key)):
+        yield _line(
+            "outbox",
+            m.key,
+            m.ticket_id,
+            m.topic,
+            dict(m.payload),
+            m.status,
+            m.attempts,
+            m.due_at(),
+            m.last_error,
+            m.created_at,
+            m.delivered_at,
+        )
+    for key, value in store.meta_items():
+        yield _line("meta", key, value)
+    for namespace, key, value, expires_at in store.state_items(now=at):
+        yield _line("plugin_state", namespace, key, value, expires_at)
+    articles: dict[str, int] = {}
+    for article in store.article_events():
+        articles[article.article_id] = version = articles.get(article.article_id, 0) + 1
+        yield _line("article", version, article.to_dict())
 
 
-def export_lines(store: SqliteStore) -> Iterator[str]:
-    """Every record of *store* as JSON Lines (without newlines), streams in a fixed order."""
-    with store._lock:
-        db = store._db
-        tables = _tables(db)
-        for ticket_version, body in db.execute("SELECT version, body FROM events ORDER BY seq"):
-            yield _dumps({"stream": "event", "version": ticket_version, "event": json.loads(body)})
-        for stream, (table, columns, json_columns, order) in STREAMS.items():
-            if table not in tables:
-                continue
-            query = f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}"
-            for row in db.execute(query):
-                record = {
-                    column: json.loads(value) if column in json_columns else value
-                    for column, value in zip(columns, row, strict=True)
-                }
-                yield _dumps({"stream": stream, **record})
+# --- import -------------------------------------------------------------------------------------
 
 
 @attrs.frozen
@@ -106,43 +133,92 @@ class ImportResult:
     skipped: Mapping[str, int]
 
 
-def _check_record(stream: str, record: Mapping[str, Any]) -> tuple[Any, ...]:
+def _text(record: Mapping[str, Any], *names: str) -> tuple[str, ...]:
+    for name in names:
+        value = record[name]
+        if not isinstance(value, str) or not value:
+            raise ConfigurationError(f"{name} must be a non-empty string, got {value!r}")
+    return tuple(record[name] for name in names)
+
+
+def _whole(record: Mapping[str, Any], name: str, *, optional: bool = False) -> Any:
+    value = record[name]
+    if optional and value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < _FOREVER:
+        raise ConfigurationError(f"{name} must be a whole number >= 0, got {value!r}")
+    return value
+
+
+def _version(record: Mapping[str, Any]) -> int:
+    version = _whole(record, "version")
+    if version < 1:
+        raise ConfigurationError(f"version must be a whole number >= 1, got {version!r}")
+    return int(version)
+
+
+def _json_value(value: Any) -> Any:
+    """*value* as it reads back from a store (a float key or NaN would not)."""
+    try:
+        return json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"not a JSON value: {exc}") from None
+
+
+def _outbox(record: Mapping[str, Any]) -> OutboxMessage:
+    key, ticket_id, topic, status = _text(record, "key", "ticket_id", "topic", "status")
+    if status not in OUTBOX_STATUSES:
+        raise ConfigurationError(f"status must be one of {OUTBOX_STATUSES}, got {status!r}")
+    payload = _json_value(record["payload"])
+    if not isinstance(payload, dict):
+        raise ConfigurationError(f"payload must be an object, got {payload!r}")
+    error = record["last_error"]
+    if error is not None and not isinstance(error, str):
+        raise ConfigurationError(f"last_error must be a string or null, got {error!r}")
+    return OutboxMessage(
+        key,
+        topic,
+        ticket_id,
+        payload,
+        _whole(record, "created_at"),
+        status,
+        _whole(record, "attempts"),
+        _whole(record, "next_attempt_at"),
+        error,
+        _whole(record, "delivered_at", optional=True),
+    )
+
+
+def _value(stream: str, record: Mapping[str, Any]) -> Any:
+    """The typed record of one line (raises ConfigurationError saying what is wrong)."""
     if stream == "event":
-        if set(record) != {"stream", "version", "event"}:
-            raise ConfigurationError("an event line has the keys stream, version and event")
-        version = record["version"]
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise ConfigurationError(f"version must be a whole number >= 1, got {version!r}")
         try:
-            event = TicketEvent.from_dict(record["event"])
+            return (_version(record), TicketEvent.from_dict(record["event"]))
         except (EventError, TypeError, AttributeError) as exc:
             raise ConfigurationError(f"not a valid event: {exc}") from None
-        return (event.ticket_id, version, event.id, _dumps(event.to_dict()))
-    spec = STREAMS.get(stream)
-    if spec is None:
-        raise ConfigurationError(
-            f"unknown stream {stream!r} (streams: event, {', '.join(STREAMS)})"
-        )
-    _, columns, json_columns, _ = spec
-    if set(record) != {"stream", *columns}:
-        raise ConfigurationError(f"a {stream} line has the keys stream, {', '.join(columns)}")
-    values = []
-    for column in columns:
-        value = record[column]
-        if column in json_columns:
-            value = _dumps(value)
-        elif column in _TEXT_COLUMNS:
-            if not isinstance(value, str) or not value:
-                raise ConfigurationError(f"{column} must be a non-empty string, got {value!r}")
-        elif not (value is None and column in _OPTIONAL) and (
-            isinstance(value, bool) or not isinstance(value, int)
-        ):
-            raise ConfigurationError(f"{column} must be a whole number, got {value!r}")
-        values.append(value)
-    return tuple(values)
+    if stream == "article":
+        try:
+            return (_version(record), ArticleEvent.from_dict(record["event"]))
+        except (EventError, TypeError, AttributeError) as exc:
+            raise ConfigurationError(f"not a valid article event: {exc}") from None
+    if stream == "message":
+        return _text(record, "channel", "message_id", "ticket_id")
+    if stream == "alert":
+        return _text(record, "ticket_id", "key")
+    if stream == "due":
+        return (*_text(record, "ticket_id"), _whole(record, "due_at"))
+    if stream == "outbox":
+        return _outbox(record)
+    if stream == "meta":
+        return (*_text(record, "key"), _json_value(record["value"]))
+    return (
+        *_text(record, "namespace", "key"),
+        _json_value(record["value"]),
+        _whole(record, "expires_at", optional=True),
+    )
 
 
-def _parse(lines: Iterable[str], source: str) -> list[tuple[str, tuple[Any, ...]]]:
+def _parse(lines: Iterable[str], source: str) -> list[tuple[str, Any]]:
     records = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
@@ -151,71 +227,142 @@ def _parse(lines: Iterable[str], source: str) -> list[tuple[str, tuple[Any, ...]
             record = json.loads(line)
             if not isinstance(record, dict) or not isinstance(record.get("stream"), str):
                 raise ConfigurationError('each line is an object with a "stream"')
-            records.append((record["stream"], _check_record(record["stream"], record)))
+            stream = record["stream"]
+            keys = STREAMS.get(stream)
+            if keys is None:
+                raise ConfigurationError(
+                    f"unknown stream {stream!r} (streams: {', '.join(STREAMS)})"
+                )
+            if set(record) != {"stream", *keys}:
+                raise ConfigurationError(f"a {stream} line has the keys stream, {', '.join(keys)}")
+            records.append((stream, _value(stream, record)))
         except (json.JSONDecodeError, ConfigurationError) as exc:
             raise ConfigurationError(f"{source}:{number}: {exc}; nothing was imported") from None
     return records
 
 
-def import_lines(store: SqliteStore, lines: Iterable[str], source: str = "input") -> ImportResult:
+def _new_events(
+    store: DeskStore, records: list[tuple[int, TicketEvent]]
+) -> tuple[list[tuple[int, TicketEvent]], int]:
+    """The events of *records* the store does not have yet (checked to follow its logs) and
+    how many it has already; a conflict is a StoreError."""
+    known = set(store.ticket_ids())
+    logs: dict[str, list[dict[str, Any]]] = {}
+    fresh = []
+    for version, event in records:
+        ticket_id = event.ticket_id
+        if ticket_id not in logs:
+            logs[ticket_id] = (
+                [e.to_dict() for e in store.read(ticket_id)] if ticket_id in known else []
+            )
+        log = logs[ticket_id]
+        if version <= len(log):
+            if log[version - 1] != event.to_dict():
+                raise StoreError(
+                    f"ticket {ticket_id} already has another event at version {version}: this "
+                    "store holds a different history; import into an empty store"
+                )
+            continue
+        if version != len(log) + 1:
+            raise StoreError(f"ticket {ticket_id}: event version {version} does not follow the log")
+        log.append(event.to_dict())
+        fresh.append((version, event))
+    return fresh, len(records) - len(fresh)
+
+
+def _new_articles(
+    store: DeskStore, records: list[tuple[int, ArticleEvent]]
+) -> list[tuple[str, int, list[ArticleEvent]]]:
+    """The article events *store* does not have yet, as appends ``(article, version before,
+    events)`` in order, each checked to fold onto the article (nothing is written here)."""
+    logs: dict[str, list[ArticleEvent]] = {}
+    for event in store.article_events():
+        logs.setdefault(event.article_id, []).append(event)
+    appends: list[tuple[str, int, list[ArticleEvent]]] = []
+    for version, event in records:
+        log = logs.setdefault(event.article_id, [])
+        if version <= len(log):
+            if log[version - 1] != event:
+                raise StoreError(
+                    f"article {event.article_id} already has another event at version "
+                    f"{version}; import into an empty store"
+                )
+            continue
+        if version != len(log) + 1:
+            raise StoreError(
+                f"article {event.article_id}: event version {version} does not follow the log"
+            )
+        check_article_append(event.article_id, log, [event], len(log))
+        log.append(event)
+        last = appends[-1] if appends else None
+        if last is not None and last[0] == event.article_id:
+            last[2].append(event)
+        else:
+            appends.append((event.article_id, version - 1, [event]))
+    return appends
+
+
+def import_lines(
+    store: DeskStore, lines: Iterable[str], source: str = "input", *, now: int | None = None
+) -> ImportResult:
     """Import JSON Lines from :func:`export_lines` into *store*, all or nothing.
 
     Raises :class:`~supportkit.ConfigurationError` naming the line of a malformed record and
-    :class:`~supportkit.StoreError` for an event that conflicts with the store's log (nothing is
-    written in either case).
+    :class:`~supportkit.StoreError` for an event that conflicts with the store's log (nothing
+    is written in either case). Plugin state is compared at *now* (default: the system clock).
     """
     records = _parse(lines, source)
-    written: dict[str, int] = {}
-    skipped: dict[str, int] = {}
-
-    def run(db: sqlite3.Connection) -> None:
-        tables = _tables(db)
-        for stream, values in records:
-            if stream == "event":
-                fresh = _import_event(db, values)
-            else:
-                table, columns, _, _ = STREAMS[stream]
-                if table not in tables:
-                    raise StoreError(f"this store has no {table} table for {stream} lines")
-                marks = ", ".join("?" * len(columns))
-                fresh = bool(
-                    db.execute(
-                        f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({marks})",
-                        values,
-                    ).rowcount
-                )
-            counts = written if fresh else skipped
-            counts[stream] = counts.get(stream, 0) + 1
-
-    _locked(store, f"import {source}", run)
-    return ImportResult(written, skipped)
-
-
-def _import_event(db: sqlite3.Connection, values: tuple[Any, ...]) -> bool:
-    ticket_id, version, event_id, body = values
-    found = db.execute(
-        "SELECT event_id, body FROM events WHERE ticket_id = ? AND version = ?",
-        (ticket_id, version),
-    ).fetchone()
-    if found is not None:
-        if found[0] == event_id and json.loads(found[1]) == json.loads(body):
-            return False
-        raise StoreError(
-            f"ticket {ticket_id} already has another event at version {version}: this store "
-            "holds a different history; import into an empty store"
-        )
-    current = db.execute("SELECT version FROM streams WHERE ticket_id = ?", (ticket_id,)).fetchone()
-    if version != (current[0] if current else 0) + 1:
-        raise StoreError(f"ticket {ticket_id}: event version {version} does not follow the log")
-    db.execute(
-        "INSERT INTO events (ticket_id, version, event_id, body) VALUES (?, ?, ?, ?)", values
+    at = to_epoch(SystemClock().now()) if now is None else now
+    by_stream: dict[str, list[Any]] = {stream: [] for stream in STREAMS}
+    for stream, value in records:
+        by_stream[stream].append(value)
+    try:
+        events, events_there = _new_events(store, by_stream["event"])
+        articles = _new_articles(store, by_stream["article"])
+    except (EventError, ConfigurationError) as exc:
+        raise StoreError(f"{source}: {exc}; nothing was imported") from None
+    have: dict[str, Callable[[Any], Any]] = {
+        "message": lambda v: v[:2],
+        "alert": lambda v: v,
+        "due": lambda v: v[0],
+        "outbox": lambda m: m.key,
+        "meta": lambda v: v[0],
+        "plugin_state": lambda v: v[:2],
+    }
+    present: dict[str, set[Any]] = {
+        "message": {row[:2] for row in store.message_index()},
+        "alert": set(store.alert_index()),
+        "due": {ticket for ticket, _ in store.due(_FOREVER, limit=_FOREVER)},
+        "outbox": {m.key for m in store.outbox()},
+        "meta": {key for key, _ in store.meta_items()},
+        "plugin_state": {row[:2] for row in store.state_items(now=at)},
+    }
+    fresh: dict[str, list[Any]] = {}
+    for stream, key in have.items():
+        seen = present[stream]
+        fresh[stream] = []
+        for value in by_stream[stream]:
+            if key(value) not in seen:
+                seen.add(key(value))
+                fresh[stream].append(value)
+    store.restore(
+        events=events,
+        messages=fresh["message"],
+        alerts=fresh["alert"],
+        due=fresh["due"],
+        outbox=fresh["outbox"],
+        meta=fresh["meta"],
+        state=fresh["plugin_state"],
     )
-    db.execute(
-        "INSERT INTO streams (ticket_id, version) VALUES (?, ?)"
-        " ON CONFLICT (ticket_id) DO UPDATE SET version = excluded.version",
-        (ticket_id, version),
+    for article_id, version, batch in articles:
+        store.append_article(article_id, batch, expected_version=version)
+    written = {s: len(v) for s, v in fresh.items() if v}
+    written.update(event=len(events), article=sum(len(b) for _, _, b in articles))
+    skipped = {s: len(by_stream[s]) - len(fresh[s]) for s in have}
+    skipped.update(event=events_there, article=len(by_stream["article"]) - written["article"])
+    return ImportResult(
+        {s: n for s, n in written.items() if n}, {s: n for s, n in skipped.items() if n}
     )
-    return True
 
 
 # --- personal data ------------------------------------------------------------------------------
@@ -264,112 +411,72 @@ def _redact(event: dict[str, Any], stand_in: str, people: set[str]) -> dict[str,
     return out
 
 
-def _redact_outbox(db: sqlite3.Connection, ticket_id: str, reason: str) -> int:
-    """Replace the payloads of a ticket's outbox rows (they quote messages); a pending one
-    is dead-lettered with *reason*, as there is nothing left to send."""
-    cursor = db.execute(
-        "UPDATE outbox SET payload = ?, status = CASE status WHEN 'pending' THEN 'dead'"
-        " ELSE status END, last_error = CASE status WHEN 'pending' THEN ? ELSE last_error END"
-        " WHERE ticket_id = ?",
-        (_dumps({"redacted": reason}), reason, ticket_id),
-    )
-    return int(cursor.rowcount)
+def _rewritten(
+    store: DeskStore, tickets: Iterable[str], change: Callable[[dict[str, Any]], dict[str, Any]]
+) -> list[tuple[int, TicketEvent]]:
+    """The ``(version, event)`` pairs of *tickets* that *change* alters."""
+    found = []
+    for ticket_id in tickets:
+        for version, event in enumerate(store.read(ticket_id), 1):
+            before = event.to_dict()
+            after = change(before)
+            if after != before:
+                found.append((version, TicketEvent.from_dict(after)))
+    return found
 
 
-def erase(store: SqliteStore, customer: str, at: int) -> ErasureResult:
+def erase(store: DeskStore, customer: str, at: int) -> ErasureResult:
     """Replace *customer*'s personal data in every event, index and outbox row of their
     tickets (customer id and message authors → a pseudonym; subjects, bodies and comments →
-    empty; message ids → hashes), drop their snapshots, record the erasure and rewrite the file
-    so nothing of it is left in free pages (``secure_delete``, ``VACUUM``)."""
+    empty; message ids → hashes), drop their snapshots and record the erasure; the store then
+    leaves nothing of the old values where its engine can reach it
+    (:meth:`~supportkit.typing.DeskStore.redact`)."""
     if not isinstance(customer, str) or not customer:
         raise ConfigurationError(f"erase_customer needs a customer id, got {customer!r}")
     stand_in = pseudonym(customer)
-
-    def run(db: sqlite3.Connection) -> ErasureResult:
-        db.execute("PRAGMA secure_delete = ON")
-        tickets = []
-        for ticket_id, body in db.execute(
-            "SELECT ticket_id, body FROM events WHERE version = 1 ORDER BY seq"
-        ).fetchall():
-            if json.loads(body).get("customer") == customer:
-                tickets.append(ticket_id)
-        events = outbox = 0
-        people = {customer}
-        for ticket_id in tickets:
-            rows = db.execute(
-                "SELECT seq, body FROM events WHERE ticket_id = ? ORDER BY version", (ticket_id,)
-            ).fetchall()
-            for seq, body in rows:
-                event = json.loads(body)
-                redacted = _redact(event, stand_in, people)
-                if redacted != event:
-                    db.execute("UPDATE events SET body = ? WHERE seq = ?", (_dumps(redacted), seq))
-                    events += 1
-            for channel, message_id in db.execute(
-                "SELECT channel, message_id FROM messages WHERE ticket_id = ?", (ticket_id,)
-            ).fetchall():
-                db.execute(
-                    "UPDATE messages SET message_id = ? WHERE channel = ? AND message_id = ?",
-                    (_hidden(message_id), channel, message_id),
-                )
-            db.execute("DELETE FROM snapshots WHERE ticket_id = ?", (ticket_id,))
-            outbox += _redact_outbox(db, ticket_id, "customer erased")
-        found = db.execute("SELECT value FROM meta WHERE key = ?", (ERASURES_KEY,)).fetchone()
-        erasures = json.loads(found[0]) if found else []
-        erasures.append({"pseudonym": stand_in, "at": at, "tickets": len(tickets)})
-        db.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-            (ERASURES_KEY, _dumps(erasures)),
-        )
-        return ErasureResult(stand_in, tuple(tickets), events, outbox)
-
-    result: ErasureResult = _locked(store, f"erase customer {stand_in}", run)
-    _compact(store)
-    return result
+    tickets: list[str] = []
+    seen: set[str] = set()
+    for event in store.read_all():
+        if event.ticket_id not in seen:
+            seen.add(event.ticket_id)
+            if event.kind == "created" and event.data.get("customer") == customer:
+                tickets.append(event.ticket_id)
+    chosen = set(tickets)
+    events = _rewritten(store, tickets, lambda e: _redact(e, stand_in, {customer}))
+    message_ids = [(c, m, _hidden(m)) for c, m, t in store.message_index() if t in chosen]
+    reason = "customer erased"
+    outbox = store.redact(
+        events,
+        tickets=tickets,
+        message_ids=message_ids,
+        payload={"redacted": reason},
+        reason=reason,
+    )
+    entry = {"pseudonym": stand_in, "at": at, "tickets": len(tickets)}
+    while True:  # compare-and-set, so concurrent erasures all stay recorded
+        found = store.meta(ERASURES_KEY)
+        if store.set_meta_if(ERASURES_KEY, [*(found or []), entry], expected=found):
+            break
+    return ErasureResult(stand_in, tuple(tickets), len(events), outbox)
 
 
-def _compact(store: SqliteStore) -> None:
-    """Fold the WAL into the file and rebuild it, so no freed page keeps old content."""
-    with store._lock:
-        try:
-            store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            store._db.execute("VACUUM")
-            store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except sqlite3.Error as exc:
-            raise StoreError(f"SQLite store {str(store.path)!r}: compacting failed: {exc}") from exc
-
-
-def purge_bodies(store: SqliteStore, before: int) -> int:
+def purge_bodies(store: DeskStore, before: int) -> int:
     """Empty the message bodies (and satisfaction comments) of tickets closed before *before*
     (epoch seconds) and redact their outbox rows; return how many events were rewritten."""
+    closed_at: dict[str, int] = {}
+    for event in store.read_all():
+        if event.kind == "status_changed" and event.data["to"] == Status.CLOSED:
+            closed_at[event.ticket_id] = event.ts
+    tickets = [t for t, when in closed_at.items() if when < before]
 
-    def run(db: sqlite3.Connection) -> int:
-        db.execute("PRAGMA secure_delete = ON")
-        closed_at: dict[str, int] = {}
-        rows = db.execute(
-            'SELECT ticket_id, body FROM events WHERE body LIKE \'%"kind":"status_changed"%\''
-            " ORDER BY seq"
+    def purge(event: dict[str, Any]) -> dict[str, Any]:
+        field = {"message": "body", "satisfaction_rated": "comment"}.get(event["kind"])
+        return {**event, field: ""} if field is not None and event.get(field) else event
+
+    events = _rewritten(store, tickets, purge)
+    if events:
+        reason = "message bodies purged"
+        store.redact(
+            events, tickets=tickets, payload={"redacted": reason}, reason=reason, scrub=False
         )
-        for ticket_id, body in rows.fetchall():
-            event = TicketEvent.from_dict(json.loads(body))
-            if event.data["to"] == Status.CLOSED:
-                closed_at[ticket_id] = event.ts
-        count = 0
-        for ticket_id in (t for t, when in closed_at.items() if when < before):
-            for seq, body in db.execute(
-                "SELECT seq, body FROM events WHERE ticket_id = ?", (ticket_id,)
-            ).fetchall():
-                event = json.loads(body)
-                field = {"message": "body", "satisfaction_rated": "comment"}.get(event["kind"])
-                if field is not None and event.get(field):
-                    event[field] = ""
-                    db.execute("UPDATE events SET body = ? WHERE seq = ?", (_dumps(event), seq))
-                    count += 1
-            db.execute("DELETE FROM snapshots WHERE ticket_id = ?", (ticket_id,))
-            _redact_outbox(db, ticket_id, "message bodies purged")
-        return count
-
-    count: int = _locked(store, "purge message bodies", run)
-    if count:
-        _compact(store)
-    return count
+    return len(events)

@@ -95,7 +95,9 @@ class DeskStore(EventStore, Protocol):
     channel's message id belongs to), ticket snapshots, the SLA due index (with claims, so
     concurrent tickers split the work), the SLA alert keys already emitted, the outbox (claimed
     with leases, settled, listed, pruned), named JSON documents (``meta``: the desk's settings)
-    and namespaced plugin state with expiry.
+    and namespaced plugin state with expiry. Export, import and erasure work on every store
+    through the listings (:meth:`message_index`, :meth:`alert_index`, :meth:`meta_items`,
+    :meth:`state_items`), :meth:`restore` and :meth:`redact`.
 
     Instants are epoch seconds (``int``). Methods that need "now" take it from the caller (the
     desk's clock), so a store never reads a clock. A store that implements only
@@ -251,6 +253,84 @@ class DeskStore(EventStore, Protocol):
         with ``score`` higher for better hits and the body's matched words wrapped in ``**`` in
         ``snippet``. Only articles in *locale*, in *area* and carrying every one of *tags* are
         found when those are given.
+        """
+        ...
+
+    # --- listing, restoring and rewriting (export, import, erasure) ----------------------------
+
+    def message_index(self) -> list[tuple[str, str, str]]:
+        """Every ``(channel, message_id, ticket_id)`` of the message index (inbound ids from
+        commits and outbound ids from :meth:`record_message`), by channel then message id."""
+        ...
+
+    def alert_index(self) -> list[tuple[str, str]]:
+        """Every ``(ticket_id, key)`` SLA alert key emitted, by ticket then key."""
+        ...
+
+    def meta_items(self) -> list[tuple[str, Any]]:
+        """Every ``(key, document)`` stored with :meth:`set_meta`, by key."""
+        ...
+
+    def state_items(self, *, now: int) -> list[tuple[str, str, Any, int | None]]:
+        """Every live plugin state entry ``(namespace, key, value, expires_at)`` (expired ones,
+        ``expires_at <= now``, are left out), by namespace then key."""
+        ...
+
+    def set_meta_if(self, key: str, value: Any, *, expected: Any) -> bool:
+        """Store *value* under *key* only if the document there equals *expected* (``None``:
+        no document); ``True`` if it was stored.
+
+        Atomic (compare-and-set): of concurrent callers expecting the same document exactly
+        one succeeds, and the others change nothing. Documents compare as JSON values.
+        """
+        ...
+
+    def restore(
+        self,
+        *,
+        events: Sequence[tuple[int, TicketEvent]] = (),
+        messages: Sequence[tuple[str, str, str]] = (),
+        alerts: Sequence[tuple[str, str]] = (),
+        due: Sequence[tuple[str, int]] = (),
+        outbox: Sequence[OutboxMessage] = (),
+        meta: Sequence[tuple[str, Any]] = (),
+        state: Sequence[tuple[str, str, Any, int | None]] = (),
+    ) -> None:
+        """Write records listed from another store (an import, a move) in one transaction.
+
+        *events* are ``(version, event)`` pairs in global append order; each must be its
+        ticket's next version, else :class:`~supportkit.ConcurrencyError` and nothing is
+        written. Message ids, alert keys, outbox keys, meta keys and plugin state keys already
+        present keep what is there; an outbox message is written as given (status, attempts,
+        error and instants: delivered and dead messages stay so). A *due* ``(ticket_id,
+        due_at)`` replaces the ticket's due entry and ends any claim on it.
+        """
+        ...
+
+    def redact(
+        self,
+        events: Sequence[tuple[int, TicketEvent]],
+        *,
+        tickets: Sequence[str],
+        message_ids: Sequence[tuple[str, str, str]] = (),
+        payload: Mapping[str, Any],
+        reason: str,
+        scrub: bool = True,
+    ) -> int:
+        """Rewrite stored history to remove personal data (an erasure, body retention), in
+        one transaction; return how many outbox messages were redacted.
+
+        Each ``(version, event)`` of *events* replaces the event of ``event.ticket_id`` at
+        that version (same event id, else :class:`~supportkit.StoreError` and nothing is
+        written); *message_ids* ``(channel, old, new)`` rename ids in the message index. The
+        snapshots of *tickets* are dropped and their outbox messages get *payload*; pending
+        ones are dead-lettered with *reason*.
+
+        With *scrub* (an erasure) the store then rewrites its files so that no free space
+        keeps the old values (SQLite: ``secure_delete`` and ``VACUUM``; PostgreSQL:
+        ``VACUUM FULL`` of the rewritten tables, which locks them while it runs); without it
+        (routine retention) it only reclaims the old row versions (SQLite: ``secure_delete``
+        and a WAL checkpoint; PostgreSQL: ``VACUUM``).
         """
         ...
 

@@ -4,13 +4,10 @@ entry point, migrations, connection loss."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -24,8 +21,6 @@ from supportkit import (
     FrozenClock,
     InboundMessage,
     OutboxMessage,
-    SlaPolicy,
-    SqliteStore,
     StoreError,
     SupportDesk,
     TicketEvent,
@@ -289,47 +284,3 @@ def test_desk_worker_delivers_soon_after_another_process_commits(
             time.sleep(0.1)
         worker.stop(5)
         assert ([], True) == (front.outbox("pending"), bool(front.outbox("delivered")))
-
-
-def test_a_sqlite_desk_moves_into_postgres(
-    pg_url: str, new_schema: Callable[[], str], tmp_path: Path
-) -> None:
-    """python -m supportkit_postgres copies a SQLite desk: the same logs, message ids, alerts,
-    pending outbox and settings; a desk on the copy knows the old messages and ticks on;
-    copying into a schema that has the tickets already is refused."""
-    path = tmp_path / "old.sqlite3"
-    clock = FrozenClock(T0)
-    policy = SlaPolicy.from_dict(
-        {"name": "p", "targets": {"normal": {"first_reply": {"minutes": 60, "business": False}}}}
-    )
-    with SupportDesk(store=SqliteStore(path), clock=clock, policies=[policy]) as old:
-        first = old.ingest(InboundMessage("m-1", "email", "ann@example.com", T0)).ticket_id
-        old.ingest(InboundMessage("m-2", "email", "ann@example.com", T0, ticket_id=first))
-        old.ingest(InboundMessage("m-3", "chat", "bob@example.com", T0))
-        old.tick(T0 + timedelta(minutes=40))  # the 50 % warning of both tickets
-        source_logs = {t.id: old.events(t.id) for t in old.tickets()}
-        pending = {m.key for m in old.outbox("pending")}
-        settings = old.settings()
-    schema = new_schema()
-    command = [sys.executable, "-m", "supportkit_postgres", str(path), pg_url, "--schema", schema]
-    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=120)
-    assert "copied 2 tickets" in done.stdout
-    store = PostgresStore(pg_url, schema=schema)
-    with SupportDesk(store=store, clock=clock, policies=[policy]) as new:
-        assert source_logs == {t.id: new.events(t.id) for t in new.tickets()}
-        assert (first, True) == (
-            store.message_ticket("email", "m-2"),
-            new.ingest(InboundMessage("m-1", "email", "ann@example.com", T0)).duplicate,
-        )
-        assert pending == {m.key for m in new.outbox("pending")}
-        assert settings == store.meta(SupportDesk.SETTINGS_KEY)
-        # The copy is due now (real time): the first tick emits what the old desk had not.
-        ticked = new.tick(datetime.now(UTC))
-        assert (2, [0.75, 0.75, 0.9, 0.9], 2) == (
-            ticked.checked,
-            sorted(alert.level for alert in ticked.warnings),
-            len(ticked.breaches),
-        )
-    again = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    assert 0 != again.returncode
-    assert "ConcurrencyError" in again.stderr

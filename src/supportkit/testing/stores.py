@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import attrs
 import pytest
 
 from supportkit._commit import Commit, OutboxMessage
@@ -504,3 +505,150 @@ class DeskStoreContract:
         )
         assert ([], ["de"]) == (gone, found())
         assert "Exporting" == store.search_articles(["export"], k=1)[0].title
+
+    # --- listing, restoring and rewriting (export, import, erasure) --------------------------
+
+    def test_listings_cover_every_index(self, store: DeskStore) -> None:
+        """message_index, alert_index, meta_items and state_items list everything written,
+        in code-point order (so an export reads the same from every store), live state only."""
+        _created(store, "T-2", message=("email", "m-b"), alerts=("z", "a"))
+        _created(store, "T-1", message=("chat", "m-é"), alerts=("k",))
+        store.record_message("email", "<out-1@desk>", "T-1")
+        store.record_message("email", "Z-upper", "T-2")
+        store.set_meta("b", [1])
+        store.set_meta("a", {"x": "ü"})
+        store.set_meta("B", None)
+        store.state_put("slack", "T-1", {"ts": "1.2"}, expires_at=None, now=TS0)
+        store.state_put("http", "sig", 1, expires_at=TS0 + 10, now=TS0)
+        store.state_put("http", "old", 2, expires_at=TS0 + 1, now=TS0)
+        assert [
+            ("chat", "m-é", "T-1"),
+            ("email", "<out-1@desk>", "T-1"),
+            ("email", "Z-upper", "T-2"),
+            ("email", "m-b", "T-2"),
+        ] == store.message_index()
+        assert [("T-1", "k"), ("T-2", "a"), ("T-2", "z")] == store.alert_index()
+        assert [("B", None), ("a", {"x": "ü"}), ("b", [1])] == store.meta_items()
+        assert [
+            ("http", "sig", 1, TS0 + 10),
+            ("slack", "T-1", {"ts": "1.2"}, None),
+        ] == store.state_items(now=TS0 + 5)
+
+    def test_set_meta_if_is_compare_and_set(self, store: DeskStore) -> None:
+        """set_meta_if writes only over the expected document (None: nothing there) and
+        changes nothing otherwise."""
+        first = store.set_meta_if("v", [1], expected=None)
+        again = store.set_meta_if("v", [2], expected=None)
+        stale = store.set_meta_if("v", [3], expected=[9])
+        moved = store.set_meta_if("v", [1, {"n": 2}], expected=[1])
+        assert (True, False, False, True) == (first, again, stale, moved)
+        assert [1, {"n": 2}] == store.meta("v")
+
+    def test_restore_writes_every_stream_as_given(self, store: DeskStore) -> None:
+        """restore appends events at their versions in the given global order and writes the
+        indexes, due entries, outbox rows with their status, meta and plugin state."""
+        a1, b1, a2 = _event("T-a"), _event("T-b"), _event("T-a", "tagged", add=["x"])
+        delivered = attrs.evolve(
+            _note("n-1", "T-a"), status="delivered", attempts=2, delivered_at=TS0 + 5
+        )
+        dead = attrs.evolve(_note("n-2", "T-b"), status="dead", attempts=6, last_error="boom")
+        pending = attrs.evolve(_note("n-3", "T-b"), next_attempt_at=TS0 + 60)
+        store.restore(
+            events=[(1, a1), (1, b1), (2, a2)],
+            messages=[("email", "m-1", "T-a"), ("email", "<out@desk>", "T-b")],
+            alerts=[("T-a", "first_reply:0:0.5")],
+            due=[("T-b", TS0 + 30)],
+            outbox=[delivered, dead, pending],
+            meta=[("desk", {"v": 1})],
+            state=[("slack", "T-a", {"ts": "1"}, None)],
+        )
+        assert ([a1, b1, a2], 2) == (list(store.read_all()), store.version("T-a"))
+        assert ("T-b", [("T-b", TS0 + 30)]) == (
+            store.message_ticket("email", "<out@desk>"),
+            store.due(TS0 + 30),
+        )
+        assert frozenset({"first_reply:0:0.5"}) == store.alerts("T-a")
+
+        def fields(m: OutboxMessage) -> tuple[object, ...]:
+            return (m.key, m.status, m.attempts, m.due_at(), m.last_error, m.delivered_at)
+
+        assert [fields(delivered), fields(dead), fields(pending)] == [
+            fields(m) for m in store.outbox()
+        ]
+        assert ["n-3"] == [m.key for m in store.claim_outbox(TS0 + 60, limit=9, lease=5)]
+        assert ({"v": 1}, {"ts": "1"}) == (
+            store.meta("desk"),
+            store.state_get("slack", "T-a", now=TS0),
+        )
+
+    def test_restore_keeps_what_is_there_and_refuses_a_gap(self, store: DeskStore) -> None:
+        """Rows already present keep their values; an event that does not follow its
+        ticket's log is a ConcurrencyError and nothing of the batch is written."""
+        _created(store, "T-1", message=("email", "m-1"), outbox=(_note("n-1"),))
+        store.set_meta("desk", {"v": 1})
+        store.restore(
+            messages=[("email", "m-1", "T-other")],
+            outbox=[attrs.evolve(_note("n-1"), status="dead")],
+            meta=[("desk", {"v": 2})],
+        )
+        with pytest.raises(ConcurrencyError):
+            store.restore(
+                events=[(1, _event("T-2")), (3, _event("T-1", "tagged"))],
+                meta=[("new", 1)],
+                messages=[("chat", "c-1", "T-2")],
+            )
+        assert ("T-1", "pending", {"v": 1}) == (
+            store.message_ticket("email", "m-1"),
+            store.outbox()[0].status,
+            store.meta("desk"),
+        )
+        assert (0, None, None) == (
+            store.version("T-2"),
+            store.meta("new"),
+            store.message_ticket("chat", "c-1"),
+        )
+
+    def test_redact_rewrites_events_ids_snapshots_and_outbox(self, store: DeskStore) -> None:
+        """redact replaces events in place (versions and order kept), renames message ids,
+        drops snapshots and redacts outbox payloads, dead-lettering pending ones."""
+        created = _event("T-1", customer="ann@example.com")
+        message = _event("T-1", "message", body="my card 4242", public=True)
+        other = _event("T-2", customer="bob@example.com")
+        first = Commit(
+            "T-1",
+            (created,),
+            0,
+            message=("email", "<ann-1@example.com>"),
+            snapshot=Ticket.from_events([created]),
+            outbox=(_note("n-1", "T-1"), _note("n-2", "T-1")),
+        )
+        store.commit(first)
+        store.commit(Commit("T-1", (message,), 1))
+        store.commit(Commit("T-2", (other,), 0, outbox=(_note("n-3", "T-2"),)))
+        store.settle_outbox(TS0, delivered=["n-2"])
+        clean = (
+            TicketEvent.from_dict({**created.to_dict(), "customer": "erased-1"}),
+            TicketEvent.from_dict({**message.to_dict(), "body": ""}),
+        )
+        redacted = store.redact(
+            [(1, clean[0]), (2, clean[1])],
+            tickets=["T-1"],
+            message_ids=[("email", "<ann-1@example.com>", "erased-m")],
+            payload={"redacted": "customer erased"},
+            reason="customer erased",
+        )
+        assert (2, [*clean, other]) == (redacted, list(store.read_all()))
+        assert (None, "T-1", None) == (
+            store.message_ticket("email", "<ann-1@example.com>"),
+            store.message_ticket("email", "erased-m"),
+            store.snapshot("T-1"),
+        )
+        rows = {m.key: (m.status, dict(m.payload)) for m in store.outbox()}
+        assert {
+            "n-1": ("dead", {"redacted": "customer erased"}),
+            "n-2": ("delivered", {"redacted": "customer erased"}),
+            "n-3": ("pending", {"k": "n-3"}),
+        } == rows
+        with pytest.raises(StoreError, match="nothing was rewritten"):
+            store.redact([(1, _event("T-2"))], tickets=[], payload={}, reason="x")
+        assert [*clean, other] == list(store.read_all())

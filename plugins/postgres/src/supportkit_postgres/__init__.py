@@ -8,7 +8,8 @@ registers :class:`PostgresStore` as the store ``"postgres"``::
 Everything the desk keeps lives in the database (one PostgreSQL schema, ``supportkit`` by
 default): the event log with per-ticket versions, the message index, snapshots, the SLA due
 index, emitted alerts, the outbox, the desk's settings and plugin state. :func:`copy_store` (and
-``python -m supportkit_postgres SQLITE_FILE URL``) moves a SQLite desk's data into it.
+``python -m supportkit_postgres SQLITE_FILE URL``) moves a SQLite desk's data into it, as
+``supportkit export`` piped into ``supportkit import`` would.
 """
 
 from __future__ import annotations

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import time
+import sys
 from collections.abc import Sequence
 
-from supportkit import Commit, OutboxMessage, SqliteStore, SupportDesk
+from supportkit import SqliteStore, SupportkitError
+from supportkit._transfer import export_lines, import_lines
 from supportkit.typing import DeskStore
 
 from ._store import PostgresStore
@@ -14,46 +15,21 @@ from ._store import PostgresStore
 __all__ = ["copy_store", "main"]
 
 
-def copy_store(source: DeskStore, target: DeskStore, *, due: int) -> int:
-    """Copy every ticket of *source* into the empty *target*; return how many.
+def copy_store(source: DeskStore, target: DeskStore, *, now: int | None = None) -> int:
+    """Copy everything *source* holds into *target*; return how many records were written.
 
-    Per ticket, one commit writes its whole log, the SLA alerts already emitted, its pending
-    outbox messages and its customer messages' ids (the rest of the message index is not
-    listed by the store protocol), with a due instant of *due* (epoch seconds): the next
-    ``tick`` re-evaluates every copied ticket, emits only alerts not yet emitted and sets its
-    real due instant. The desk's recorded settings are copied; plugin state is not (the
-    protocol cannot list it). Tickets already in *target* are refused
-    (:class:`~supportkit.ConcurrencyError`), so a copy never merges two desks.
+    The same as ``supportkit export`` from *source* piped into ``supportkit import`` into
+    *target*: every ticket's log in global append order, the whole message index (inbound and
+    outbound ids), the SLA alerts already emitted, the due index, the outbox with its
+    delivered and dead messages, the settings versions and other meta documents, live plugin
+    state (at *now*, epoch seconds; default: the system clock) and the article logs. Checked
+    before anything is written; a *target* holding another history for a ticket is refused
+    with a :class:`~supportkit.StoreError` (nothing written), and copying again writes only
+    what is missing, so an interrupted copy is finished by running it again.
     """
-    pending: dict[str, list[OutboxMessage]] = {}
-    for message in source.outbox("pending"):
-        pending.setdefault(message.ticket_id, []).append(message)
-    copied = 0
-    for ticket_id in source.ticket_ids():
-        events = source.read(ticket_id)
-        ids = [
-            (str(e.data["channel"]), str(e.data["message_id"]))
-            for e in events
-            if e.kind == "message" and e.data.get("message_id") and e.data.get("channel")
-        ]
-        target.commit(
-            Commit(
-                ticket_id,
-                tuple(events),
-                0,
-                message=ids[0] if ids else None,
-                due=due,
-                outbox=tuple(pending.get(ticket_id, ())),
-                alerts=tuple(sorted(source.alerts(ticket_id))),
-            )
-        )
-        for channel, message_id in ids[1:]:
-            target.record_message(channel, message_id, ticket_id)
-        copied += 1
-    settings = source.meta(SupportDesk.SETTINGS_KEY)
-    if settings is not None:
-        target.set_meta(SupportDesk.SETTINGS_KEY, settings)
-    return copied
+    lines = list(export_lines(source, now=now))
+    result = import_lines(target, lines, f"{source!r}", now=now)
+    return sum(result.written.values())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,8 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     into PostgreSQL."""
     parser = argparse.ArgumentParser(
         prog="python -m supportkit_postgres",
-        description="Copy a SQLite desk (events, alerts, pending outbox, message ids, settings) "
-        "into an empty PostgreSQL schema.",
+        description="Copy everything a SQLite desk holds (events, message ids, alerts, due "
+        "index, outbox, settings versions, plugin state, articles) into a PostgreSQL schema: "
+        "supportkit export | supportkit import in one step.",
     )
     parser.add_argument("sqlite", help="the SQLite desk file, e.g. supportkit.sqlite3")
     parser.add_argument("url", help="postgresql://user@host:5432/db")
@@ -70,7 +47,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--schema", default="supportkit", help="target schema (default: %(default)s)"
     )
     args = parser.parse_args(argv)
-    with SqliteStore(args.sqlite) as source, PostgresStore(args.url, schema=args.schema) as target:
-        copied = copy_store(source, target, due=int(time.time()))
-    print(f"copied {copied} tickets from {args.sqlite} into schema {args.schema}")
+    try:
+        with (
+            SqliteStore(args.sqlite) as source,
+            PostgresStore(args.url, schema=args.schema) as target,
+        ):
+            written = copy_store(source, target)
+    except SupportkitError as exc:
+        print(f"python -m supportkit_postgres: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"copied {written} records from {args.sqlite} into schema {args.schema}")
     return 0

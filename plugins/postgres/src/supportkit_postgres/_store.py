@@ -7,7 +7,7 @@ import logging
 import re
 import select
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import psycopg
@@ -27,6 +27,7 @@ from supportkit._deskstore import (
     STATE_PRUNE_BATCH,
     alert_conflict,
     duplicate_message,
+    event_runs,
     ticket_from_dict,
     ticket_to_dict,
 )
@@ -963,3 +964,203 @@ class PostgresStore:
             ),
         )
         return [ArticleHit(a, t, float(score), snip) for a, t, score, snip in rows]
+
+    # --- listing, restoring and rewriting (export, import, erasure) ----------------------------
+    # Listings order text in code-point order (COLLATE "C"), as SQLite and Python sort it, so an
+    # export reads the same from every store.
+
+    def message_index(self) -> list[tuple[str, str, str]]:
+        """Every indexed message id; see ``DeskStore.message_index``."""
+        rows = self._query(
+            "message index listing",
+            'SELECT channel, message_id, ticket_id FROM messages ORDER BY channel COLLATE "C",'
+            ' message_id COLLATE "C"',
+        )
+        return [(str(c), str(m), str(t)) for c, m, t in rows]
+
+    def alert_index(self) -> list[tuple[str, str]]:
+        """Every emitted alert key; see ``DeskStore.alert_index``."""
+        rows = self._query(
+            "alert listing",
+            'SELECT ticket_id, key FROM alerts ORDER BY ticket_id COLLATE "C", key COLLATE "C"',
+        )
+        return [(str(t), str(k)) for t, k in rows]
+
+    def meta_items(self) -> list[tuple[str, Any]]:
+        """Every meta document; see ``DeskStore.meta_items``."""
+        rows = self._query("meta listing", 'SELECT key, value FROM meta ORDER BY key COLLATE "C"')
+        return [(str(key), json.loads(value)) for key, value in rows]
+
+    def state_items(self, *, now: int) -> list[tuple[str, str, Any, int | None]]:
+        """Every live plugin state entry; see ``DeskStore.state_items``."""
+        rows = self._query(
+            "plugin state listing",
+            "SELECT namespace, key, value, expires_at FROM plugin_state"
+            " WHERE expires_at IS NULL OR expires_at > %s"
+            ' ORDER BY namespace COLLATE "C", key COLLATE "C"',
+            (now,),
+        )
+        return [(str(n), str(k), json.loads(v), e) for n, k, v, e in rows]
+
+    def set_meta_if(self, key: str, value: Any, *, expected: Any) -> bool:
+        """Compare-and-set a meta document (the row locked ``FOR UPDATE``; a concurrent first
+        insert loses on the primary key); see ``DeskStore.set_meta_if``."""
+
+        def run(cur: psycopg.Cursor[Any]) -> bool:
+            row = cur.execute("SELECT value FROM meta WHERE key = %s FOR UPDATE", (key,)).fetchone()
+            if (None if row is None else json.loads(row[0])) != expected:
+                return False
+            cur.execute(
+                "INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO "
+                + ("UPDATE SET value = excluded.value" if row is not None else "NOTHING"),
+                (key, _dumps(value)),
+            )
+            return cur.rowcount == 1
+
+        # The outcome is the answer: a lost COMMIT is not replayed.
+        return self._run(f"meta {key}", run, replay=False)
+
+    def restore(
+        self,
+        *,
+        events: Sequence[tuple[int, TicketEvent]] = (),
+        messages: Sequence[tuple[str, str, str]] = (),
+        alerts: Sequence[tuple[str, str]] = (),
+        due: Sequence[tuple[str, int]] = (),
+        outbox: Sequence[OutboxMessage] = (),
+        meta: Sequence[tuple[str, Any]] = (),
+        state: Sequence[tuple[str, str, Any, int | None]] = (),
+    ) -> None:
+        """Write listed records in one transaction; see ``DeskStore.restore``."""
+        runs = event_runs(events)
+        for ticket_id, _, batch in runs:
+            check_batch(ticket_id, batch)
+        latest_due = dict(due)  # one row per ticket: ON CONFLICT may touch a row only once
+
+        def columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+            return [[row[n] for row in rows] for n in range(width)]
+
+        def run(cur: psycopg.Cursor[Any]) -> None:
+            for ticket_id, at, batch in runs:
+                if not self._advance(cur, ticket_id, at, len(batch)):
+                    raise self._stale(cur, ticket_id, at)
+                self._insert_events(cur, ticket_id, batch, at)
+            if messages:
+                cur.execute(
+                    "INSERT INTO messages (channel, message_id, ticket_id) SELECT * FROM"
+                    " unnest(%s::text[], %s::text[], %s::text[]) ON CONFLICT DO NOTHING",
+                    columns(messages, 3),
+                )
+            if alerts:
+                cur.execute(
+                    "INSERT INTO alerts (ticket_id, key) SELECT * FROM"
+                    " unnest(%s::text[], %s::text[]) ON CONFLICT DO NOTHING",
+                    columns(alerts, 2),
+                )
+            if latest_due:
+                cur.execute(
+                    "INSERT INTO due (ticket_id, due_at) SELECT * FROM"
+                    " unnest(%s::text[], %s::bigint[]) ON CONFLICT (ticket_id) DO UPDATE"
+                    " SET due_at = excluded.due_at, claimed_until = NULL",
+                    columns(list(latest_due.items()), 2),
+                )
+            if outbox:
+                rows = [
+                    (
+                        m.key,
+                        m.topic,
+                        m.ticket_id,
+                        _dumps(dict(m.payload)),
+                        m.created_at,
+                        m.status,
+                        m.attempts,
+                        m.due_at(),
+                        m.last_error,
+                        m.delivered_at,
+                    )
+                    for m in outbox
+                ]
+                cur.execute(
+                    f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) SELECT * FROM unnest(%s::text[],"
+                    " %s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[],"
+                    " %s::integer[], %s::bigint[], %s::text[], %s::bigint[])"
+                    " ON CONFLICT (key) DO NOTHING",
+                    columns(rows, 10),
+                )
+            if meta:
+                cur.execute(
+                    "INSERT INTO meta (key, value) SELECT * FROM unnest(%s::text[], %s::text[])"
+                    " ON CONFLICT DO NOTHING",
+                    columns([(key, _dumps(value)) for key, value in meta], 2),
+                )
+            if state:
+                cur.execute(
+                    "INSERT INTO plugin_state (namespace, key, value, expires_at) SELECT * FROM"
+                    " unnest(%s::text[], %s::text[], %s::text[], %s::bigint[])"
+                    " ON CONFLICT DO NOTHING",
+                    columns([(n, k, _dumps(v), e) for n, k, v, e in state], 4),
+                )
+            if outbox or latest_due:
+                cur.execute("SELECT pg_notify(%s, '')", (self.channel,))
+
+        # A lost COMMIT is not replayed: the retry would see its own events as a conflict.
+        self._run("restore", run, replay=False)
+
+    def redact(
+        self,
+        events: Sequence[tuple[int, TicketEvent]],
+        *,
+        tickets: Sequence[str],
+        message_ids: Sequence[tuple[str, str, str]] = (),
+        payload: Mapping[str, Any],
+        reason: str,
+        scrub: bool = True,
+    ) -> int:
+        """Rewrite events, message ids and outbox rows in one transaction, then vacuum the
+        rewritten tables; see ``DeskStore.redact``.
+
+        A plain ``VACUUM`` removes the old row versions but may leave their bytes in the free
+        space of a page; with *scrub* (an erasure) ``VACUUM FULL`` writes the tables and their
+        indexes anew, so no page of the database holds the old values (other writers wait
+        for it). The write-ahead log, replicas' logs and backups keep them until recycled.
+        """
+
+        def run(cur: psycopg.Cursor[Any]) -> int:
+            for version, event in events:
+                cur.execute(
+                    "UPDATE events SET body = %s WHERE ticket_id = %s AND version = %s"
+                    " AND event_id = %s",
+                    (_dumps(event.to_dict()), event.ticket_id, version, event.id),
+                )
+                if cur.rowcount != 1:
+                    raise _Conflict(
+                        StoreError(
+                            f"ticket {event.ticket_id} has no event {event.id} at version "
+                            f"{version}; nothing was rewritten"
+                        )
+                    )
+            for channel, old, new in message_ids:
+                cur.execute(
+                    "WITH gone AS (DELETE FROM messages WHERE channel = %s AND message_id = %s"
+                    " RETURNING ticket_id) INSERT INTO messages (channel, message_id, ticket_id)"
+                    " SELECT %s, %s, ticket_id FROM gone ON CONFLICT DO NOTHING",
+                    (channel, old, channel, new),
+                )
+            cur.execute("DELETE FROM snapshots WHERE ticket_id = ANY(%s)", (list(tickets),))
+            cur.execute(
+                "UPDATE outbox SET payload = %s, status = CASE status WHEN 'pending' THEN"
+                " 'dead' ELSE status END, last_error = CASE status WHEN 'pending' THEN %s"
+                " ELSE last_error END WHERE ticket_id = ANY(%s)",
+                (_dumps(dict(payload)), reason, list(tickets)),
+            )
+            return cur.rowcount
+
+        count = self._run("redaction", run, replay=False)
+        self._run(
+            "vacuum after redaction",
+            lambda cur: cur.execute(
+                f"VACUUM {'FULL ' if scrub else ''}events, messages, snapshots, outbox"
+            ),
+            write=False,
+        )
+        return count
