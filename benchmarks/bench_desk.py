@@ -7,15 +7,21 @@ the rest thread into recent ones; one in fifty is a redelivered duplicate. Repor
 appended per second and the p50/p99 latency of one ``ingest`` call; ``durability="full"``
 (an fsync per commit, so bounded by the disk) runs on the first tenth of the messages.
 
+``ingest_many`` runs (``--batch`` messages per call, one transaction each) follow each
+store's ``ingest`` run on the same stream; their latencies are per batch (the time until its
+messages are acknowledged).
+
 PostgreSQL (the ``supportkit-postgres`` plugin, when installed and the server at
-``SUPPORTKIT_POSTGRES_URL`` answers; ``synchronous_commit`` as the server has it, ``on`` by
-default) runs with 1, 2 and 4 processes on one database, each ingesting its own stream of
-``--pg-messages`` messages; events/s is all processes' events over the wall time. It runs
-with ``durability="full"`` (``synchronous_commit=on``, the issue's setting) and ``"normal"``
-(``off``).
+``SUPPORTKIT_POSTGRES_URL`` answers) runs with ``durability="full"``
+(``synchronous_commit=on``) and 1, 2 and 4 processes on one database, each ingesting its own
+stream (``--pg-messages`` through ``ingest``, ten times as many through ``ingest_many``);
+events/s is all processes' events over the wall time. The run first measures one durable
+commit on the server (``postgres_commit_ms``): every ``ingest`` waits for one, so it bounds
+single-message throughput per process at about 1000 / that figure commits per second.
 
 Targets (issue 9): at least 20,000 events/s in memory and 3,000 events/s durable on SQLite.
 Issue 16: at least 3,000 events/s on PostgreSQL with one process and 1.5x that with four.
+Issue 23: ``ingest_many`` at least 15,000 events/s on SQLite (synchronous=NORMAL).
 
     python benchmarks/bench_desk.py           # 200,000 messages per store
     python benchmarks/bench_desk.py --quick   # 20,000
@@ -35,9 +41,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from figures import add_options, finish
+from figures import add_options, finish, load_line
 
-from supportkit import Agent, FrozenClock, InboundMessage, InMemoryStore, Tier
+from supportkit import Agent, FrozenClock, InboundMessage, IngestResult, InMemoryStore, Tier
 from supportkit._desk import SupportDesk
 from supportkit._routing import Router
 from supportkit._sla import SlaPolicy
@@ -128,8 +134,14 @@ def tier_of(sender: str) -> str:
     return "enterprise" if number % 10 == 0 else "pro" if number % 3 == 0 else "free"
 
 
-def ingest_all(store: object, stream: list[InboundMessage]) -> tuple[int, float, list[int]]:
-    """Ingest *stream* into a fresh desk on *store*; return events, seconds and latencies (ns)."""
+def ingest_all(
+    store: object, stream: list[InboundMessage], batch: int = 0
+) -> tuple[int, float, list[int]]:
+    """Ingest *stream* into a fresh desk on *store*; return events, seconds and latencies (ns).
+
+    With *batch*, through ``ingest_many`` in batches of that many messages (one transaction
+    each; the clock stands at the batch's last message); a latency is then one batch's: the
+    time until its messages are acknowledged."""
     clock = FrozenClock(T0)
     agents = [
         Agent(f"agent-{i}", capacity={"email": 10_000, "chat": 10_000, "web": 10_000})
@@ -151,7 +163,18 @@ def ingest_all(store: object, stream: list[InboundMessage]) -> tuple[int, float,
     latencies: list[int] = []
     events = 0
     started = time.perf_counter()
-    for message in stream:
+    if batch:
+        for start in range(0, len(stream), batch):
+            chunk = stream[start : start + batch]
+            clock.set(chunk[-1].at)
+            begin = time.perf_counter_ns()
+            results = desk.ingest_many(chunk)
+            latencies.append(time.perf_counter_ns() - begin)
+            for outcome in results:
+                if not isinstance(outcome, IngestResult):
+                    raise outcome  # the stream holds valid messages only
+                events += len(outcome.events)
+    for message in [] if batch else stream:
         clock.set(message.at)
         begin = time.perf_counter_ns()
         result = desk.ingest(message)
@@ -162,11 +185,15 @@ def ingest_all(store: object, stream: list[InboundMessage]) -> tuple[int, float,
     return events, elapsed, latencies
 
 
+def percentiles(latencies: list[int]) -> tuple[float, float]:
+    """p50 and p99 of *latencies* (ns) in µs."""
+    ordered = sorted(latencies)
+    return statistics.median(ordered) / 1000, ordered[int(len(ordered) * 0.99)] / 1000
+
+
 def report(label: str, count: int, events: int, elapsed: float, latencies: list[int]) -> str:
     """One result line; returns the rest of the line's text for callers that add to it."""
-    latencies.sort()
-    p50 = statistics.median(latencies) / 1000
-    p99 = latencies[int(len(latencies) * 0.99)] / 1000
+    p50, p99 = percentiles(latencies)
     return (
         f"{label:<22} {count:>8} msgs {events:>8} events {elapsed:7.2f} s "
         f"{events / elapsed:>9,.0f} events/s {count / elapsed:>8,.0f} msgs/s "
@@ -174,12 +201,14 @@ def report(label: str, count: int, events: int, elapsed: float, latencies: list[
     )
 
 
-def run(label: str, store: object, stream: list[InboundMessage]) -> tuple[float, float, float]:
+def run(
+    label: str, store: object, stream: list[InboundMessage], batch: int = 0
+) -> tuple[float, float, float]:
     """Events per wall second, events per CPU second and the p99 latency in µs."""
     collector = _Collector()
     gc.callbacks.append(collector)
     cpu_started = time.process_time()
-    events, elapsed, latencies = ingest_all(store, stream)
+    events, elapsed, latencies = ingest_all(store, stream, batch)
     cpu = time.process_time() - cpu_started
     gc.callbacks.remove(collector)
     print(
@@ -187,34 +216,63 @@ def run(label: str, store: object, stream: list[InboundMessage]) -> tuple[float,
         f"{collector.seconds:5.1f} s; process CPU {cpu:6.2f} s = {events / cpu:,.0f} events "
         "per CPU second)"
     )
-    return events / elapsed, events / cpu, latencies[int(len(latencies) * 0.99)] / 1000
+    return events / elapsed, events / cpu, percentiles(latencies)[1]
 
 
 def _postgres_process(
-    url: str, schema: str, durability: str, stream: list[InboundMessage], start: Any, results: Any
+    url: str, schema: str, stream: list[InboundMessage], batch: int, start: Any, results: Any
 ) -> None:
     from supportkit_postgres import PostgresStore
 
-    store = PostgresStore(url, schema=schema, durability=durability)
+    store = PostgresStore(url, schema=schema, durability="full")
     start.wait()
-    began = time.perf_counter()
-    events, elapsed, latencies = ingest_all(store, stream)
-    results.put((began, began + elapsed, events, latencies))
+    began, cpu = time.perf_counter(), time.process_time()
+    events, elapsed, latencies = ingest_all(store, stream, batch)
+    results.put((began, began + elapsed, events, latencies, time.process_time() - cpu))
 
 
-def postgres(count: int, seed: int, durability: str) -> dict[int, float]:
-    """Ingest rates with 1, 2 and 4 processes on one PostgreSQL database (a fresh schema
-    per run); empty when the plugin or the server is missing."""
+def postgres_url() -> str | None:
+    """The server's URL if the plugin is installed and the server answers, else ``None``."""
     url = os.environ.get("SUPPORTKIT_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
     try:
         import psycopg
-        from supportkit_postgres import PostgresStore
+        import supportkit_postgres  # noqa: F401 - only: is it installed
 
         psycopg.connect(url, connect_timeout=3).close()
     except Exception as exc:  # any reason to skip is reported, not raised
         print(f"postgres: skipped ({exc}); install plugins/postgres and start PostgreSQL")
-        return {}
-    rates = {}
+        return None
+    return url
+
+
+def commit_ms(url: str, rounds: int = 100) -> float:
+    """Milliseconds per durable one-row commit on the server (``synchronous_commit=on``):
+    the WAL flush (fsync) every acknowledged transaction waits for, plus a round trip."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET synchronous_commit = on")
+        table = f"bench_fsync_{os.getpid()}"  # a fixed-form name
+        conn.execute(f"CREATE TABLE {table} (n integer)")
+        try:
+            started = time.perf_counter()
+            for n in range(rounds):
+                conn.execute(f"INSERT INTO {table} VALUES (%s)", (n,))  # one commit each
+            return (time.perf_counter() - started) / rounds * 1000
+        finally:
+            conn.execute(f"DROP TABLE {table}")
+
+
+def postgres(
+    url: str, count: int, seed: int, batch: int
+) -> dict[int, tuple[float, float, float, float]]:
+    """Per process count (1, 2, 4 on one database, a fresh schema each):
+    ``(events/s, events per CPU second of the desks, p50 µs, p99 µs)``, through ``ingest``
+    (*batch* 0) or ``ingest_many``, with ``durability="full"`` (``synchronous_commit=on``)."""
+    import psycopg
+    from supportkit_postgres import PostgresStore
+
+    figures = {}
     context = multiprocessing.get_context("fork")
     for processes in (1, 2, 4):
         schema = f"bench_{os.getpid()}_{processes}"
@@ -224,7 +282,7 @@ def postgres(count: int, seed: int, durability: str) -> dict[int, float]:
             PostgresStore(url, schema=schema).close()  # create and migrate once
             workers = [
                 context.Process(
-                    target=_postgres_process, args=(url, schema, durability, s, start, queue)
+                    target=_postgres_process, args=(url, schema, s, batch, start, queue)
                 )
                 for s in streams
             ]
@@ -236,13 +294,18 @@ def postgres(count: int, seed: int, durability: str) -> dict[int, float]:
         finally:
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")  # a fixed-form name
-        wall = max(end for _, end, _, _ in results) - min(began for began, _, _, _ in results)
+        wall = max(r[1] for r in results) - min(r[0] for r in results)
         events = sum(r[2] for r in results)
         latencies = [latency for r in results for latency in r[3]]
-        rates[processes] = events / wall
-        label = f"postgres {durability} x{processes}"
-        print(report(label, count * processes, events, wall, latencies))
-    return rates
+        cpu = sum(r[4] for r in results)
+        p50, p99 = percentiles(latencies)
+        figures[processes] = (events / wall, events / cpu, p50, p99)
+        label = f"postgres {'many' if batch else 'single'} x{processes}"
+        print(
+            f"{report(label, count * processes, events, wall, latencies)}  (desks' CPU "
+            f"{cpu:6.2f} s = {events / cpu:,.0f} events per CPU second)"
+        )
+    return figures
 
 
 def main() -> None:
@@ -251,10 +314,17 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=None)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
+        "--batch",
+        type=int,
+        default=100,
+        help="messages per ingest_many call in the batch runs (default 100)",
+    )
+    parser.add_argument(
         "--pg-messages",
         type=int,
         default=None,
-        help="messages per PostgreSQL process (default 5,000; 2,000 with --quick)",
+        help="messages per PostgreSQL process through ingest (default 2,000; 500 with "
+        "--quick); ingest_many runs get ten times as many",
     )
     args = parser.parse_args()
     count = args.messages or (20_000 if args.quick else 200_000)
@@ -270,8 +340,13 @@ def main() -> None:
         f"(load average {load} on {os.cpu_count()} cores)"
     )
     memory, memory_cpu, memory_p99 = run("in-memory", InMemoryStore(), stream)
+    batch = args.batch
+    memory_many, _, _ = run(f"in-memory many/{batch}", InMemoryStore(), stream, batch)
     with tempfile.TemporaryDirectory() as tmp:
         normal, normal_cpu, _ = run("sqlite normal (WAL)", SqliteStore(Path(tmp) / "n.db"), stream)
+        many, many_cpu, many_p99 = run(
+            f"sqlite normal many/{batch}", SqliteStore(Path(tmp) / "m.db"), stream, batch
+        )
         # durability="full" pays one fsync per commit, so it runs on the first tenth of the
         # stream (the rate is bounded by the disk, not by the message count).
         full, _, _ = run(
@@ -279,24 +354,53 @@ def main() -> None:
             SqliteStore(Path(tmp) / "f.db", durability="full"),
             stream[: max(1, count // 10)],
         )
+        full_many, _, _ = run(
+            f"sqlite full many/{batch}",
+            SqliteStore(Path(tmp) / "g.db", durability="full"),
+            stream[: max(1, count // 10)],
+            batch,
+        )
     figures = {
         "memory_events_per_s": memory,
         "memory_cpu_events_per_s": memory_cpu,
         "memory_p99_us": memory_p99,
+        "memory_many_events_per_s": memory_many,
         "sqlite_events_per_s": normal,
         "sqlite_cpu_events_per_s": normal_cpu,
         "sqlite_full_events_per_s": full,
+        "sqlite_many_events_per_s": many,
+        "sqlite_many_cpu_events_per_s": many_cpu,
+        "sqlite_many_batch_p99_us": many_p99,
+        "sqlite_full_many_events_per_s": full_many,
     }
-    pg_count = args.pg_messages or (2_000 if args.quick else 5_000)
-    for durability in ("full", "normal"):  # synchronous_commit on, off
-        pg = postgres(pg_count, args.seed, durability)
-        if pg:
-            figures |= {f"postgres_{durability}_{k}p_events_per_s": r for k, r in pg.items()}
+    print(
+        f"targets: sqlite ingest_many (synchronous=NORMAL) >= 15,000 events/s "
+        f"({many / 15_000:.2f}x); single-message sqlite >= 5,000 ({normal / 5_000:.2f}x); "
+        f"{load_line()}"
+    )
+    url = postgres_url()
+    if url is not None:
+        fsync = commit_ms(url)
+        figures["postgres_commit_ms"] = fsync
+        print(
+            f"postgres: one durable commit (synchronous_commit=on, WAL fsync) takes {fsync:.2f} "
+            f"ms here: at most {1000 / fsync:,.0f} commits/s per connection"
+        )
+        pg_count = args.pg_messages or (500 if args.quick else 2_000)
+        for mode, size, number in (("single", 0, pg_count), ("many", batch, pg_count * 10)):
+            pg = postgres(url, number, args.seed, size)
+            name = "postgres_full" if mode == "single" else "postgres_full_many"
+            for k, (rate, cpu_rate, p50, p99) in pg.items():
+                figures |= {
+                    f"{name}_{k}p_events_per_s": rate,
+                    f"{name}_{k}p_cpu_events_per_s": cpu_rate,
+                    f"{name}_{k}p_p50_us": p50,
+                    f"{name}_{k}p_p99_us": p99,
+                }
             print(
-                f"postgres {durability}: 1 process >= 3,000 events/s ({pg[1] / 3_000:.2f}x), "
-                f"4 processes >= 1.5x one ({pg[4] / pg[1]:.2f}x); sqlite normal / postgres 1 "
-                f"process = {normal / pg[1]:.1f}x; load average now "
-                + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+                f"postgres {mode} (synchronous_commit=on): 1 process >= 3,000 events/s "
+                f"({pg[1][0] / 3_000:.2f}x), 4 processes >= 1.5x one ({pg[4][0] / pg[1][0]:.2f}x)"
+                f"; {load_line()}"
             )
     print(
         f"targets: in-memory >= 20,000 events/s ({memory / 20_000:.2f}x), "

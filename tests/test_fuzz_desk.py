@@ -23,10 +23,12 @@ from fuzzkit import Target, expect_typed, ident, instants, integers, mostly, nai
 from supportkit import (
     FrozenClock,
     InboundMessage,
+    IngestResult,
     SlaPolicy,
     SlaTarget,
     SqliteStore,
     SupportDesk,
+    SupportkitError,
 )
 from supportkit._plugins import PluginHost
 
@@ -90,29 +92,64 @@ def _receive(payload: Any) -> Operation:
     return lambda desk, _known: desk.receive("json", payload)
 
 
-INGEST = st.builds(
-    _ingest,
-    st.fixed_dictionaries(
-        {
-            "message_id": mostly(st.uuids().map(str)),
-            "channel": mostly(st.sampled_from(["email", "chat", "api"])),
-            "sender": mostly(NAMES),
-            "at": mostly(instants()),
-        },
-        optional={
-            "body": mostly(text(max_size=30)),
-            "subject": mostly(text()),
-            "public": mostly(st.booleans()),
-            "priority": mostly(st.sampled_from(["low", "normal", "high", "urgent"])),
-            "tags": mostly(st.lists(ident(), max_size=2)),
-            "metadata": mostly(st.dictionaries(text(), text(), max_size=2)),
-        },
-    ),
-    st.one_of(st.none(), TICKETS),
+MESSAGE_FIELDS = st.fixed_dictionaries(
+    {
+        "message_id": mostly(st.uuids().map(str)),
+        "channel": mostly(st.sampled_from(["email", "chat", "api"])),
+        "sender": mostly(NAMES),
+        "at": mostly(instants()),
+    },
+    optional={
+        "body": mostly(text(max_size=30)),
+        "subject": mostly(text()),
+        "public": mostly(st.booleans()),
+        "priority": mostly(st.sampled_from(["low", "normal", "high", "urgent"])),
+        "tags": mostly(st.lists(ident(), max_size=2)),
+        "metadata": mostly(st.dictionaries(text(), text(), max_size=2)),
+    },
 )
+INGEST = st.builds(_ingest, MESSAGE_FIELDS, st.one_of(st.none(), TICKETS))
+
+
+def _ingest_many(items: Any) -> Operation:
+    """``ingest_many`` of messages built from (fields, ticket pick) pairs and junk items (or
+    of junk instead of a list): one entry per item, each an IngestResult or a typed error."""
+
+    def call(desk: SupportDesk, known: list[str]) -> object:
+        if not isinstance(items, list):
+            return desk.ingest_many(items)
+        batch = [
+            InboundMessage(**{**item[0], "ticket_id": _ticket(item[1])(known)})
+            if isinstance(item, tuple)
+            else item
+            for item in items
+        ]
+        results = desk.ingest_many(batch)
+        assert len(batch) == len(results)
+        for result in results:
+            assert isinstance(result, IngestResult | SupportkitError), result
+            if isinstance(result, IngestResult) and result.ticket_id not in known:
+                known.append(result.ticket_id)
+        return results
+
+    call.__qualname__ = f"ingest_many({items!r})"
+    return call
+
 
 OPERATIONS: dict[str, st.SearchStrategy[Operation]] = {
     "ingest": INGEST,
+    "ingest_many": st.builds(
+        _ingest_many,
+        mostly(
+            st.lists(
+                st.one_of(
+                    st.tuples(MESSAGE_FIELDS, st.one_of(st.none(), TICKETS)),
+                    st.sampled_from([None, "m-1", 7]),
+                ),
+                max_size=4,
+            )
+        ),
+    ),
     "receive": st.builds(
         _receive,
         mostly(

@@ -18,6 +18,7 @@ import heapq
 import json
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -232,6 +233,15 @@ class MemorySidecar:
             if commit.alerts:
                 self._alerts.setdefault(commit.ticket_id, set()).update(commit.alerts)
             return version
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Hold the sidecar's lock for the block (see :meth:`DeskStore.batch`), so no other
+        thread's write interleaves with it. Process memory has nothing to make durable and no
+        way to take commits back: other threads may read the block's writes before it ends,
+        and a block that raises keeps the commits that succeeded (each one whole)."""
+        with self._lock:
+            yield
 
     def message_ticket(self, channel: str, message_id: str) -> str | None:
         """See :meth:`DeskStore.message_ticket`."""

@@ -19,6 +19,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +225,8 @@ class SqliteStore:
         self.path = Path(path)
         self.durability = durability
         self._lock = threading.RLock()
+        self._depth = 0  # how many batch() blocks are open (on the thread holding the lock)
+        self._broken: BaseException | None = None  # what rolled the open batch back
         try:
             self._db = sqlite3.connect(
                 self.path,
@@ -254,9 +257,12 @@ class SqliteStore:
         return StoreError(f"SQLite store {str(self.path)!r}: {what} failed: {exc}")
 
     def _write(self, what: str, body: Callable[[sqlite3.Connection], Any]) -> Any:
-        """Run *body* in one ``BEGIN IMMEDIATE`` transaction; roll back on any error."""
+        """Run *body* in one ``BEGIN IMMEDIATE`` transaction (inside :meth:`batch`, in the
+        batch's: see :meth:`_in_batch`); roll back on any error."""
         with self._lock:
             db = self._db
+            if self._depth:
+                return self._in_batch(what, body)
             try:
                 db.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
@@ -271,6 +277,66 @@ class SqliteStore:
                     raise self._fail(exc, what) from exc
                 raise
             return result
+
+    def _in_batch(self, what: str, body: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run *body* in the open batch's transaction. Every *body* checks before it writes,
+        so one that fails having changed no row (``total_changes``) leaves the batch as it
+        was; one that fails after changing rows (or a failure that ended the transaction:
+        an I/O error, a full disk) rolls the whole batch back, and the batch is over."""
+        db = self._db
+        if self._broken is not None:
+            raise self._rolled_back(what)
+        before = db.total_changes
+        try:
+            return body(db)
+        except BaseException as exc:
+            if db.total_changes != before or not db.in_transaction:
+                self._broken = exc
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise self._fail(exc, what) from exc
+            raise
+
+    def _rolled_back(self, what: str) -> StoreError:
+        return StoreError(
+            f"SQLite store {str(self.path)!r}: {what} failed: the batch was rolled back after "
+            f"{self._broken!r}; nothing of it was written"
+        )
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One ``BEGIN IMMEDIATE`` transaction for the block's writes; see
+        :meth:`~supportkit.typing.DeskStore.batch`. The connection's lock is held
+        for the block: other threads of this process wait, other processes wait for the
+        write lock (``busy_timeout``) but may read what was committed before."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            db = self._db
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self._fail(exc, "batch") from exc
+            self._depth, self._broken = 1, None
+            try:
+                yield
+                if self._broken is not None:
+                    raise self._rolled_back("batch commit")
+                db.execute("COMMIT")
+            except BaseException as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise self._fail(exc, "batch commit") from exc
+                raise
+            finally:
+                self._depth, self._broken = 0, None
 
     def _query(self, what: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
@@ -471,20 +537,26 @@ class SqliteStore:
         ticket_id = commit.ticket_id
 
         def run(db: sqlite3.Connection) -> int:
-            actual = self._version(db, ticket_id)
-            if commit.message is not None:
-                row = db.execute(
-                    "SELECT ticket_id FROM messages WHERE channel = ? AND message_id = ?",
-                    commit.message,
-                ).fetchone()
-                if row is not None:
-                    raise duplicate_message(commit, row[0], actual)
+            # Every check before any write (a batch relies on it): version and message in one
+            # query, the alert keys in another only when there are some.
+            version, owner = db.execute(
+                "SELECT (SELECT version FROM streams WHERE ticket_id = ?),"
+                " (SELECT ticket_id FROM messages WHERE channel = ? AND message_id = ?)",
+                (ticket_id, *(commit.message or (None, None))),
+            ).fetchone()
+            actual = 0 if version is None else int(version)
+            if owner is not None:
+                raise duplicate_message(commit, owner, actual)
             check_version(ticket_id, commit.expected_version, actual)
-            for key in commit.alerts:
-                if db.execute(
-                    "SELECT 1 FROM alerts WHERE ticket_id = ? AND key = ?", (ticket_id, key)
-                ).fetchone():
-                    raise alert_conflict(commit, actual)
+            if (
+                commit.alerts
+                and db.execute(
+                    f"SELECT 1 FROM alerts WHERE ticket_id = ? AND key IN"
+                    f" ({', '.join('?' * len(commit.alerts))}) LIMIT 1",  # only placeholders
+                    (ticket_id, *commit.alerts),
+                ).fetchone()
+            ):
+                raise alert_conflict(commit, actual)
             version = self._append(db, ticket_id, commit.events, actual)
             if commit.message is not None:
                 db.execute(
@@ -505,18 +577,27 @@ class SqliteStore:
                     "INSERT OR REPLACE INTO due (ticket_id, due_at) VALUES (?, ?)",
                     (ticket_id, commit.due),
                 )
-            db.executemany(
-                "INSERT OR IGNORE INTO outbox (key, ticket_id, topic, payload, next_attempt_at,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (m.key, m.ticket_id, m.topic, _dumps(dict(m.payload)), m.due_at(), m.created_at)
-                    for m in commit.outbox
-                ],
-            )
-            db.executemany(
-                "INSERT INTO alerts (ticket_id, key) VALUES (?, ?)",
-                [(ticket_id, key) for key in commit.alerts],
-            )
+            if commit.outbox:
+                db.executemany(
+                    "INSERT OR IGNORE INTO outbox (key, ticket_id, topic, payload,"
+                    " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            m.key,
+                            m.ticket_id,
+                            m.topic,
+                            _dumps(dict(m.payload)),
+                            m.due_at(),
+                            m.created_at,
+                        )
+                        for m in commit.outbox
+                    ],
+                )
+            if commit.alerts:
+                db.executemany(
+                    "INSERT OR IGNORE INTO alerts (ticket_id, key) VALUES (?, ?)",
+                    [(ticket_id, key) for key in commit.alerts],
+                )
             return version
 
         return int(self._write(f"commit to ticket {ticket_id}", run))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
@@ -114,6 +115,28 @@ class DeskStore(EventStore, Protocol):
         the message id was already ingested or an alert key was already recorded. Writing a
         due instant (or removing it) also drops any claim on the ticket's due entry;
         ``keep_due`` leaves both alone. Outbox keys already present are kept as they are.
+        """
+        ...
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Group this thread's writes inside ``with store.batch():`` into one transaction.
+
+        The block's writes become durable together, when it exits normally (one commit, so one
+        fsync for many :meth:`commit` calls: what ``SupportDesk.ingest_many`` is built on).
+        Inside the block every write is still all-or-nothing on its own: a :meth:`commit` that
+        raises (a :class:`~supportkit.ConcurrencyError`, say) wrote none of its parts and
+        leaves the block's other writes in place, so the caller may go on. Reads by this
+        thread inside the block see its writes; other connections and processes see none of
+        them before the block exits. A block inside a block joins the outer one.
+
+        If the block raises, a transactional store (SQLite, PostgreSQL) keeps none of its
+        writes; the in-memory sidecar, which keeps nothing durable anyway, keeps the commits
+        that succeeded. A failure that breaks the transaction itself (a lost connection, a
+        full disk) is a :class:`~supportkit.StoreError` from the write that met it and again
+        from the block's exit, and none of the block's writes are kept; nor are they when the
+        process is killed inside the block. A connection lost while the final commit is sent
+        leaves its outcome unknown: the :class:`~supportkit.StoreError` says so (re-read
+        before retrying).
         """
         ...
 

@@ -71,6 +71,11 @@ class DeskStoreContract:
     named ``Test...`` is.
     """
 
+    keeps_failed_batches: bool = False
+    """Whether a ``batch()`` block that raises keeps the commits that succeeded in it (the
+    in-memory sidecar, which has no transactions, does: set it there); a transactional store
+    keeps none of them."""
+
     def make_store(self) -> DeskStore:
         """Return a new, empty store (override this)."""
         raise NotImplementedError("override make_store() to return a fresh, empty store")
@@ -220,6 +225,89 @@ class DeskStoreContract:
         store.commit(Commit("T-1", (tagged,), 1, snapshot=second))
         store.commit(Commit("T-1", (_event("T-1", "tagged", add=["x"]),), 2))
         assert (None, first, second) == (store.snapshot("T-9"), before, store.snapshot("T-1"))
+
+    # --- batches ------------------------------------------------------------------------------
+
+    def test_batch_writes_every_commit(self, store: DeskStore) -> None:
+        """Commits inside one batch (several tickets, one ticket twice) are all written, with
+        their message ids, outbox rows and due entries, in log order."""
+        first, second = _event("T-1"), _event("T-1", "tagged", add=["x"])
+        with store.batch():
+            store.commit(Commit("T-1", (first,), 0, message=("chat", "m-1"), due=TS0 + 5))
+            store.commit(Commit("T-2", (_event("T-2"),), 0, outbox=(_note("n-2", "T-2"),)))
+            store.commit(Commit("T-1", (second,), 1, message=("chat", "m-2"), keep_due=True))
+        assert ([first, second], 2, 1) == (
+            store.read("T-1"),
+            store.version("T-1"),
+            store.version("T-2"),
+        )
+        assert (["T-1", "T-2"], "T-1", ["n-2"], [("T-1", TS0 + 5)]) == (
+            store.ticket_ids(),
+            store.message_ticket("chat", "m-2"),
+            [m.key for m in store.outbox()],
+            store.due(TS0 + 10),
+        )
+
+    def test_refused_commit_in_a_batch_leaves_the_others(self, store: DeskStore) -> None:
+        """A stale or duplicate commit inside a batch raises ConcurrencyError, writes none of
+        its parts, and the batch goes on: the other commits are written."""
+        with store.batch():
+            _created(store, "T-1", message=("chat", "m-1"))
+            with pytest.raises(ConcurrencyError):
+                store.commit(Commit("T-1", (_event("T-1", "tagged"),), 0, outbox=(_note("n-9"),)))
+            with pytest.raises(ConcurrencyError, match="already ingested"):
+                _created(store, "T-2", message=("chat", "m-1"), due=TS0)
+            _created(store, "T-3", message=("chat", "m-3"))
+        assert (["T-1", "T-3"], 1, [], [], "T-3") == (
+            store.ticket_ids(),
+            store.version("T-1"),
+            store.outbox(),
+            store.due(TS0 + 10**6),
+            store.message_ticket("chat", "m-3"),
+        )
+
+    def test_reads_in_a_batch_see_its_writes(self, store: DeskStore) -> None:
+        """Inside a batch, this thread reads what the batch wrote so far."""
+        created = _event("T-1")
+        with store.batch():
+            store.commit(Commit("T-1", (created,), 0, message=("email", "m-1"), alerts=("k",)))
+            seen = (
+                store.version("T-1"),
+                store.read("T-1"),
+                store.message_ticket("email", "m-1"),
+                store.alerts("T-1"),
+            )
+            store.commit(Commit("T-1", (), 1, alerts=("k2",)))
+        assert (1, [created], "T-1", frozenset({"k"})) == seen
+        assert frozenset({"k", "k2"}) == store.alerts("T-1")
+
+    def test_a_batch_inside_a_batch_joins_it(self, store: DeskStore) -> None:
+        """A nested block adds to the outer batch; everything is there after both end."""
+        with store.batch():
+            _created(store, "T-1")
+            with store.batch():
+                _created(store, "T-2")
+            _created(store, "T-3")
+        assert ["T-1", "T-2", "T-3"] == store.ticket_ids()
+
+    def test_a_batch_that_raises(self, store: DeskStore) -> None:
+        """A block that raises: the error comes out as it is, and a transactional store keeps
+        none of the block's writes (see ``keeps_failed_batches``); the store works on."""
+
+        def fail() -> None:
+            with store.batch():
+                _created(store, "T-1", message=("chat", "m-1"))
+                raise KeyError("the caller failed")
+
+        with pytest.raises(KeyError, match="the caller failed"):
+            fail()
+        kept = 1 if self.keeps_failed_batches else 0
+        assert (kept, kept == 1) == (
+            store.version("T-1"),
+            store.message_ticket("chat", "m-1") == "T-1",
+        )
+        _created(store, "T-2")
+        assert 1 == store.version("T-2")
 
     # --- the due index ------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ import re
 import select
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import psycopg
@@ -159,6 +160,14 @@ class _Conflict(Exception):
         self.error = error
 
 
+class _Batch:
+    """The transaction of an open :meth:`PostgresStore.batch` block on one thread."""
+
+    def __init__(self, cur: psycopg.Cursor[Any]) -> None:
+        self.cur = cur
+        self.broken: BaseException | None = None  # what ended the transaction early
+
+
 class PostgresStore:
     """A :class:`~supportkit.typing.DeskStore` in PostgreSQL: every desk on the database shares
     one event log, message index, snapshots, due index, outbox, settings and plugin state.
@@ -216,6 +225,7 @@ class PostgresStore:
         self.channel = f"supportkit_{schema}"
         self._listener: psycopg.Connection[Any] | None = None
         self._listen_lock = threading.Lock()
+        self._local = threading.local()  # .batch: this thread's open batch() transaction
         self._pool = ConnectionPool(
             url,
             min_size=min_size,
@@ -269,8 +279,12 @@ class PostgresStore:
         A serialization failure or deadlock is retried, and so is a lost connection before
         COMMIT was sent (the transaction surely rolled back). A connection lost during
         COMMIT leaves the outcome unknown: retried only when *replay* says running *body*
-        again is harmless, else a StoreError saying so.
+        again is harmless, else a StoreError saying so. Inside :meth:`batch`, *body* runs in
+        the batch's transaction instead (see :meth:`_in_batch`).
         """
+        batch: _Batch | None = getattr(self._local, "batch", None)
+        if batch is not None:
+            return self._in_batch(batch, what, body, write=write)
         for attempt in range(1, _ATTEMPTS + 1):
             committing = sent
             try:
@@ -310,6 +324,90 @@ class PostgresStore:
             except psycopg.Error as exc:
                 raise self._fail(exc, what) from exc
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _in_batch(
+        self,
+        batch: _Batch,
+        what: str,
+        body: Callable[[psycopg.Cursor[Any]], T],
+        *,
+        write: bool,
+    ) -> T:
+        """Run *body* in the open batch's transaction: a write in a savepoint (a refused write
+        undoes itself only; a serialization failure or deadlock retries it), a read as it is.
+
+        Anything else that fails ends the transaction: the batch is over and none of it is
+        written (its exit raises too).
+        """
+        if batch.broken is not None:
+            raise self._fail(batch.broken, what, " (the batch was rolled back before)")
+        cur = batch.cur
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                if not write:  # a read, or a pipeline that keeps its own savepoint
+                    return body(cur)
+                cur.execute("SAVEPOINT write")
+                try:
+                    result = body(cur)
+                    cur.execute("RELEASE SAVEPOINT write")
+                except BaseException:
+                    if not cur.connection.broken:
+                        cur.execute("ROLLBACK TO SAVEPOINT write")
+                        cur.execute("RELEASE SAVEPOINT write")
+                    raise
+                return result
+            except _Conflict as conflict:
+                raise conflict.error from None
+            except _RETRYABLE as exc:
+                if attempt == _ATTEMPTS:
+                    batch.broken = exc
+                    raise self._fail(exc, what, f" after {attempt} attempts") from exc
+                log.info("%s: %s; retrying", what, exc)
+            except psycopg.Error as exc:
+                batch.broken = exc
+                raise self._fail(
+                    exc, what, " (the batch was rolled back: nothing of it was written)"
+                ) from exc
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction on one pooled connection for this thread's operations inside the
+        block, each write a savepoint in it; see :meth:`~supportkit.typing.DeskStore.batch`.
+
+        Rows the block writes stay locked until it ends, so keep blocks short (a few hundred
+        commits): another process writing the same ticket or message id waits for them.
+        """
+        if getattr(self._local, "batch", None) is not None:
+            yield  # joins the outer block
+            return
+        committing = False
+        try:
+            with self._pool.connection() as conn, conn.cursor() as cur:
+                cur.execute("BEGIN")
+                batch = self._local.batch = _Batch(cur)
+                try:
+                    yield
+                    if batch.broken is not None:
+                        raise self._fail(batch.broken, "batch", " (nothing of it was written)")
+                    committing = True
+                    cur.execute("COMMIT")
+                except BaseException:
+                    if not conn.broken and not committing:
+                        cur.execute("ROLLBACK")
+                    raise
+                finally:
+                    self._local.batch = None
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            note = (
+                " (the connection was lost while committing: the outcome is unknown, re-read"
+                " before retrying)"
+                if committing
+                else " (nothing of it was written)"
+            )
+            raise self._fail(exc, "batch", note) from exc
+        except psycopg.Error as exc:
+            raise self._fail(exc, "batch", " (nothing of it was written)") from exc
 
     def _query(self, what: str, query: str, params: Sequence[Any] = ()) -> list[Any]:
         def body(cur: psycopg.Cursor[Any]) -> list[Any]:
@@ -619,20 +717,36 @@ class PostgresStore:
         *,
         replay: bool,
     ) -> None:
-        """Send BEGIN, *statements* and COMMIT as one pipeline; a statement that fails aborts
-        the transaction, and ``conflict`` turns its error into the error to raise."""
+        """Send BEGIN, *statements* and COMMIT as one pipeline (inside :meth:`batch`: a
+        savepoint and its release); a statement that fails aborts the transaction (the
+        savepoint), and ``conflict`` turns its error into the error to raise."""
+
+        # Inside batch() the statements are a savepoint of the batch's transaction.
+        nested = getattr(self._local, "batch", None) is not None
+        begin, end, undo = (
+            (
+                "SAVEPOINT pipeline",
+                "RELEASE SAVEPOINT pipeline",
+                ("ROLLBACK TO SAVEPOINT pipeline", "RELEASE SAVEPOINT pipeline"),
+            )
+            if nested
+            else ("BEGIN", "COMMIT", ("ROLLBACK",))
+        )
 
         def run(cur: psycopg.Cursor[Any]) -> None:
             conn = cur.connection
             try:
                 with conn.pipeline():
-                    cur.execute("BEGIN")
+                    cur.execute(begin)
                     statements(cur)
-                    cur.execute("COMMIT")
+                    cur.execute(end)
             except psycopg.Error as exc:
-                if conn.broken or isinstance(exc, (psycopg.OperationalError, *_RETRYABLE)):
+                if conn.broken or isinstance(exc, psycopg.OperationalError):
                     raise
-                cur.execute("ROLLBACK")
+                for statement in undo:
+                    cur.execute(statement)
+                if isinstance(exc, _RETRYABLE):
+                    raise
                 error = conflict(cur, exc)
                 if error is None:
                     raise
