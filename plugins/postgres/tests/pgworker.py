@@ -5,8 +5,15 @@
 - ``mix``: ingest 160 messages with ids shared by every worker (threaded into 16 tickets),
   reply, claim, tick and deliver between them, then drain the outbox; print a JSON summary.
 - ``forever``: ingest, deliver and tick in three threads until killed, printing ``ack ID`` for
-  every acknowledged message and ``blocked`` once a delivery hangs (so the test can SIGKILL
-  the process while it holds outbox leases).
+  every acknowledged message; with ``PAUSE`` (the fifth argument) it stops at one point and
+  prints ``paused``, so the test can SIGKILL it exactly there:
+
+  - ``deliver``: in a delivery (once 30 messages were acknowledged), holding outbox leases;
+  - ``ingest``: in the middle of an ``ingest_many`` batch (messages are ingested ten at a
+    time here), right after the commit of the batch's sixth message was written into the
+    batch's open transaction;
+  - ``tick``: in a tick, after it claimed the due tickets and before it commits the first
+    ticket's SLA alerts (once 30 messages were acknowledged).
 """
 
 from __future__ import annotations
@@ -22,7 +29,15 @@ from typing import Any
 
 from supportkit_postgres import PostgresStore
 
-from supportkit import FrozenClock, InboundMessage, SlaPolicy, SupportDesk, SystemClock, hookimpl
+from supportkit import (
+    Commit,
+    FrozenClock,
+    InboundMessage,
+    SlaPolicy,
+    SupportDesk,
+    SystemClock,
+    hookimpl,
+)
 from supportkit.typing import Notice, Notifier
 
 T0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
@@ -71,18 +86,40 @@ class RecordingStore(PostgresStore):
             )
 
 
-class Slow:
-    """A notifier that takes a little time; in ``forever`` mode its 30th call hangs."""
+class PausingStore(PostgresStore):
+    """Stops the worker for good inside :meth:`commit` at the point ``pause`` names."""
 
-    def __init__(self, hang_at: int | None) -> None:
-        self.calls = 0
-        self.hang_at = hang_at
+    def __init__(self, *args: Any, pause: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pause = pause
+        self.ready = threading.Event()  # set once enough messages were acknowledged
+
+    def commit(self, commit: Commit) -> int:
+        if self.pause == "tick" and commit.alerts and self.ready.is_set():
+            stop()  # the due tickets are claimed; the alerts are not written
+        version = super().commit(commit)
+        message = commit.message[1] if commit.message is not None else ""
+        if self.pause == "ingest" and self.ready.is_set() and message.endswith("-65"):
+            # Written into the open batch, which has not committed; say which server process
+            # holds that transaction, so the test can look at it.
+            stop(self._local.batch.cur.connection.info.backend_pid)
+        return version
+
+
+def stop(backend: int = 0) -> None:
+    print(f"paused {backend}", flush=True)
+    time.sleep(3600)
+
+
+class Slow:
+    """A notifier that takes a little time; once *hang* is set, its next call hangs."""
+
+    def __init__(self, hang: threading.Event | None = None) -> None:
+        self.hang = hang
 
     def notify(self, notice: Notice) -> None:
-        self.calls += 1
-        if self.calls == self.hang_at:
-            print("blocked", flush=True)
-            time.sleep(3600)
+        if self.hang is not None and self.hang.is_set():
+            stop()
         time.sleep(0.001)
 
     @hookimpl
@@ -96,7 +133,7 @@ def mix(url: str, schema: str, worker: str) -> None:
     desk = SupportDesk(
         store=store,
         clock=clock,
-        plugins=[Slow(None)],
+        plugins=[Slow()],
         # the messages say channel "email" but nothing sends there: keep the email plugin's
         # receive-only channel (installed beside this one by `nox -s plugins`) off the desk
         blocked_plugins=["email"],
@@ -135,12 +172,12 @@ def mix(url: str, schema: str, worker: str) -> None:
     print(json.dumps(summary), flush=True)
 
 
-def forever(url: str, schema: str, worker: str) -> None:
-    store = PostgresStore(url, schema=schema, max_size=4)
+def forever(url: str, schema: str, worker: str, pause: str) -> None:
+    store = PausingStore(url, schema=schema, max_size=4, pause=pause)
     desk = SupportDesk(
         store=store,
         clock=SystemClock(),
-        plugins=[Slow(30)],
+        plugins=[Slow(store.ready if pause == "deliver" else None)],
         blocked_plugins=["email"],  # as in mix(): no channel sends the replies
         policies=[POLICY],
         lease=timedelta(seconds=2),
@@ -154,19 +191,35 @@ def forever(url: str, schema: str, worker: str) -> None:
     threading.Thread(target=loop, args=(lambda: desk.deliver(limit=5),), daemon=True).start()
     now = datetime.now(UTC)
     later = now + timedelta(hours=2)
-    threading.Thread(target=loop, args=(lambda: desk.tick(later),), daemon=True).start()
+
+    def tick() -> None:
+        if pause != "tick" or store.ready.is_set():  # "tick": every alert still to come
+            desk.tick(later)
+
+    threading.Thread(target=loop, args=(tick,), daemon=True).start()
     n = 0
     while True:
-        message_id = f"{worker}-{n}"
-        desk.ingest(
+        size = 10 if pause == "ingest" else 1
+        batch = [
             InboundMessage(
-                message_id, "email", f"c{n % 5}@example.com", now, ticket_id=f"K-{n % 5}"
+                f"{worker}-{k}", "email", f"c{k % 5}@example.com", now, ticket_id=f"K-{k % 5}"
             )
-        )
-        print(f"ack {message_id}", flush=True)
-        n += 1
+            for k in range(n, n + size)
+        ]
+        if size == 1:
+            desk.ingest(batch[0])
+        else:
+            assert all(not isinstance(r, Exception) for r in desk.ingest_many(batch))
+        for message in batch:
+            print(f"ack {message.message_id}", flush=True)
+        n += size
+        if n >= 30:
+            store.ready.set()
 
 
 if __name__ == "__main__":
-    url, schema, worker, mode = sys.argv[1:5]
-    {"mix": mix, "forever": forever}[mode](url, schema, worker)
+    url, schema, worker, mode, *pause = sys.argv[1:6]
+    if mode == "mix":
+        mix(url, schema, worker)
+    else:
+        forever(url, schema, worker, *pause)

@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 from supportkit_postgres import PostgresStore
 
-from supportkit import SupportDesk, SystemClock
+from supportkit import InboundMessage, SupportDesk, SystemClock
 
 WORKER = Path(__file__).with_name("pgworker.py")
 
@@ -36,9 +36,9 @@ def _prepare(url: str, schema: str) -> None:
         )
 
 
-def _spawn(url: str, schema: str, worker: str, mode: str) -> subprocess.Popen[str]:
+def _spawn(url: str, schema: str, worker: str, mode: str, *pause: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, str(WORKER), url, schema, worker, mode],
+        [sys.executable, str(WORKER), url, schema, worker, mode, *pause],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -110,50 +110,72 @@ def test_four_workers_lose_and_repeat_nothing(pg_url: str, new_schema: Callable[
             assert end <= start, f"{key} was held by two workers at once"
 
 
-def test_a_killed_worker_loses_nothing_and_its_leases_are_taken_over(
-    pg_url: str, new_schema: Callable[[], str]
-) -> None:
-    """SIGKILL a worker that ingests, ticks and is stuck in a delivery (holding outbox
-    leases): every message it acknowledged is in the log once, and after the 2 s lease a new
-    desk delivers every outbox row and ticks every due ticket."""
-    schema = new_schema()
-    _prepare(pg_url, schema)
-    worker = _spawn(pg_url, schema, "k", "forever")
+def _kill_when_paused(
+    url: str, schema: str, pause: str
+) -> tuple[list[str], list[tuple[object, ...]]]:
+    """Run a ``forever`` worker until it pauses at *pause* (with at least 30 messages
+    acknowledged), then SIGKILL it. Returns the acknowledged message ids and, for a pause
+    that names the server process of its open transaction, that process's
+    ``pg_stat_activity`` state while the worker was paused."""
+    worker = _spawn(url, schema, "k", "forever", pause)
     assert worker.stdout is not None
     acknowledged: list[str] = []
-    blocked = False
-    deadline = time.monotonic() + 120
-    while not (blocked and len(acknowledged) >= 60) and time.monotonic() < deadline:
+    paused = False
+    deadline = time.monotonic() + 180
+    while not paused and time.monotonic() < deadline:
         line = worker.stdout.readline()
         if not line:
             break
         if line.startswith("ack "):
             acknowledged.append(line.split()[1])
-        blocked = blocked or line.startswith("blocked")
+        paused = line.startswith("paused")
+    backend = int(line.split()[1]) if paused else 0
+    sessions = _rows(url, schema, f"SELECT state FROM pg_stat_activity WHERE pid = {backend}")
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait(10)
-    worker.stdout.close()
     assert worker.stderr is not None
+    worker.stdout.close()
+    errors = worker.stderr.read()
     worker.stderr.close()
-    assert blocked, "the worker never got stuck in a delivery"
-    assert len(acknowledged) >= 60
+    assert paused, f"the worker never paused at {pause}: {errors[-2000:]}"
+    assert len(acknowledged) >= 30
+    return acknowledged, sessions
 
-    leased = _rows(
-        pg_url,
-        schema,
-        "SELECT count(*) FROM outbox WHERE status = 'pending'"
-        " AND next_attempt_at > extract(epoch FROM now())",
-    )[0][0]
+
+def _logged_once(url: str, schema: str, acknowledged: list[str]) -> Counter[str]:
+    """Every customer message id in the log, counted; asserts each acknowledged one is
+    there exactly once."""
     logged = Counter(
         str(m)
         for (m,) in _rows(
-            pg_url,
+            url,
             schema,
             "SELECT body::json->>'message_id' FROM events WHERE body::json->>'kind' = 'message'",
         )
     )
     assert [] == [m for m in acknowledged if logged[m] != 1]
-    assert 0 < leased  # the dead worker held leases
+    return logged
+
+
+def test_a_worker_killed_in_a_delivery_loses_nothing_and_its_leases_are_taken_over(
+    pg_url: str, new_schema: Callable[[], str]
+) -> None:
+    """SIGKILL a worker stuck in a delivery (holding outbox leases): every message it
+    acknowledged is in the log once, the rows it had claimed are still pending, and after
+    the 2 s lease a new desk delivers every outbox row."""
+    schema = new_schema()
+    _prepare(pg_url, schema)
+    acknowledged, _ = _kill_when_paused(pg_url, schema, "deliver")
+    _logged_once(pg_url, schema, acknowledged)
+    # Rows a claim moved (never attempted, due after they were made): the dead worker's
+    # leases, however long ago it took them (the lease may be over by now: that is the point).
+    claimed = _rows(
+        pg_url,
+        schema,
+        "SELECT count(*) FROM outbox WHERE status = 'pending' AND attempts = 0"
+        " AND next_attempt_at > created_at",
+    )[0][0]
+    assert 0 < claimed  # type: ignore[operator]
 
     time.sleep(2.5)
     store = PostgresStore(pg_url, schema=schema)
@@ -161,7 +183,57 @@ def test_a_killed_worker_loses_nothing_and_its_leases_are_taken_over(
         while desk.deliver(limit=100).delivered:
             pass
         assert [] == desk.outbox("pending")
-        desk.tick(desk.clock.now() + timedelta(hours=3))
-        assert [] == _rows(
-            pg_url, schema, "SELECT ticket_id FROM due WHERE claimed_until IS NOT NULL"
+
+
+def test_a_worker_killed_inside_an_ingest_batch_leaves_none_of_the_batch(
+    pg_url: str, new_schema: Callable[[], str]
+) -> None:
+    """SIGKILL a worker in the middle of an ingest_many batch, with some of the batch's
+    commits already written into its open transaction (the test sees the worker's connection
+    idle in that transaction): every acknowledged message is in the log once, none of the
+    batch is, and the batch's messages then go into a new desk as new messages."""
+    schema = new_schema()
+    _prepare(pg_url, schema)
+    acknowledged, sessions = _kill_when_paused(pg_url, schema, "ingest")
+    assert [("idle in transaction",)] == sessions
+    logged = _logged_once(pg_url, schema, acknowledged)
+    batch = [f"k-{n}" for n in range(60, 70)]
+    assert ([], []) == ([m for m in batch if m in acknowledged], [m for m in batch if logged[m]])
+
+    time.sleep(2.5)  # the dead worker's outbox and due leases end
+    store = PostgresStore(pg_url, schema=schema)
+    with SupportDesk(store=store, clock=SystemClock(), lease=timedelta(seconds=2)) as desk:
+        now = desk.clock.now()
+        again = desk.ingest_many(
+            [
+                InboundMessage(m, "email", "c@example.com", now, ticket_id=f"K-{n % 5}")
+                for n, m in enumerate(batch, 60)
+            ]
         )
+        assert [False] * 10 == [getattr(r, "duplicate", None) for r in again]
+    assert 70 == len(_logged_once(pg_url, schema, [*acknowledged, *batch]))
+
+
+def test_a_worker_killed_in_a_tick_leaves_its_claims_to_expire_and_alerts_come_once(
+    pg_url: str, new_schema: Callable[[], str]
+) -> None:
+    """SIGKILL a worker in a tick, after it claimed the due tickets and before it wrote the
+    first one's SLA alerts: acknowledged messages are in the log once, the claims are still
+    held, and after the 2 s lease a new desk's tick takes the tickets over and every ticket
+    ends with each of its alerts recorded exactly once (4 per ticket: 50/75/90 % and the
+    breach of its first reply) and no claim left."""
+    schema = new_schema()
+    _prepare(pg_url, schema)
+    acknowledged, _ = _kill_when_paused(pg_url, schema, "tick")
+    _logged_once(pg_url, schema, acknowledged)
+    held = _rows(pg_url, schema, "SELECT count(*) FROM due WHERE claimed_until IS NOT NULL")
+    assert 0 < held[0][0]  # type: ignore[operator]
+
+    time.sleep(2.5)
+    store = PostgresStore(pg_url, schema=schema)
+    with SupportDesk(store=store, clock=SystemClock(), lease=timedelta(seconds=2)) as desk:
+        desk.tick(desk.clock.now() + timedelta(hours=3))
+    alerts = _rows(pg_url, schema, "SELECT ticket_id, key FROM alerts")
+    per_ticket = Counter(str(ticket) for ticket, _ in alerts)
+    assert {f"K-{n}": 4 for n in range(5)} == dict(per_ticket)
+    assert [] == _rows(pg_url, schema, "SELECT ticket_id FROM due WHERE claimed_until IS NOT NULL")
