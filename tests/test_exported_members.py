@@ -161,3 +161,30 @@ def test_exported_classes_report_public_module() -> None:
         obj = getattr(supportkit, name)
         if isinstance(obj, type):
             assert obj.__module__ == "supportkit", name
+
+
+def test_storekit_is_public_documented_and_enough_for_the_postgres_plugin() -> None:
+    """``supportkit.storekit`` lists names it has, each function and class documented,
+    and the PostgreSQL plugin (a store written outside the core) imports no private module
+    of supportkit: what it needs is in the public surface."""
+    import inspect
+    import re
+    from pathlib import Path
+
+    import supportkit.storekit as storekit
+
+    assert [] == [name for name in storekit.__all__ if not hasattr(storekit, name)]
+    undocumented = [
+        name
+        for name in storekit.__all__
+        if callable(getattr(storekit, name)) and not inspect.getdoc(getattr(storekit, name))
+    ]
+    assert [] == undocumented
+    plugin = Path(__file__).resolve().parents[1] / "plugins" / "postgres" / "src"
+    private = [
+        f"{path.name}: {line.strip()}"
+        for path in sorted(plugin.rglob("*.py"))
+        for line in path.read_text().splitlines()
+        if re.match(r"\s*(from|import)\s+supportkit\._", line)
+    ]
+    assert [] == private

@@ -105,7 +105,8 @@ class DeskStore(EventStore, Protocol):
     :class:`EventStore` still works: the desk keeps these extras beside it in process memory
     (``MemorySidecar``), which is right for tests and a single process only.
     ``supportkit.testing.stores.DeskStoreContract`` is the test suite every implementation
-    must pass.
+    must pass, and :mod:`supportkit.storekit` has the checks, errors and JSON forms the
+    built-in stores share.
     """
 
     def commit(self, commit: Commit) -> int:
@@ -248,7 +249,7 @@ class DeskStore(EventStore, Protocol):
 
         Like :meth:`EventStore.append` for tickets: a stale *expected_version* is a
         :class:`~supportkit.ConcurrencyError`, an event that does not fold onto the article
-        (``supportkit._knowledge.check_article_append`` checks both) an
+        (``supportkit.storekit.check_article_append`` checks both) an
         :class:`~supportkit.EventError`, and nothing is written. The store keeps its search
         index of the article's folded state in the same write: published articles are found,
         others not.
@@ -271,7 +272,7 @@ class DeskStore(EventStore, Protocol):
     ) -> list[ArticleHit]:
         """The best *k* published articles for *terms*, best first.
 
-        *terms* are lower-case words (``supportkit._knowledge.query_terms``), each matched as a
+        *terms* are lower-case words (``supportkit.storekit.query_terms``), each matched as a
         prefix of a word of the title or body; ranked by relevance (BM25 or the engine's own)
         with ``score`` higher for better hits and the body's matched words wrapped in ``**`` in
         ``snippet``. Only articles in *locale*, in *area* and carrying every one of *tags* are

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from supportkit import SqliteStore, SupportkitError
-from supportkit._transfer import export_lines, import_lines
+from supportkit.storekit import export_lines, import_lines
 from supportkit.typing import DeskStore
 
 from ._store import PostgresStore

@@ -22,19 +22,21 @@ from supportkit import (
     ConfigurationError,
     OutboxMessage,
     StoreError,
+    Ticket,
     TicketEvent,
 )
-from supportkit._deskstore import (
+from supportkit.storekit import (
+    SNIPPET_WORDS,
     STATE_PRUNE_BATCH,
     alert_conflict,
+    check_article_append,
+    check_batch,
+    check_version,
     duplicate_message,
     event_runs,
     ticket_from_dict,
     ticket_to_dict,
 )
-from supportkit._knowledge import SNIPPET_WORDS, check_article_append
-from supportkit._store import check_batch, check_version
-from supportkit._ticket import Ticket
 
 __all__ = ["MIGRATIONS", "PostgresStore"]
 
