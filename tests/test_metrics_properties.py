@@ -23,7 +23,14 @@ from supportkit._sketch import ALPHA
 
 DAY = 86400
 GROUPINGS: list[Any] = ["all", "tier", ("channel", "day"), "tag", ("agent", "week")]
-PLAIN_GROUPINGS: list[Any] = ["all", "tier", "priority", ("channel", "day"), ("agent", "month")]
+PLAIN_GROUPINGS: list[Any] = [
+    "all",
+    "tier",
+    "priority",
+    ("channel", "day"),
+    ("agent", "month"),
+    ("problem", "week"),
+]
 
 
 @st.composite
@@ -42,6 +49,7 @@ def ticket_facts(draw: st.DrawFn, ticket_id: int = 0) -> TicketFacts:
         priority=draw(st.sampled_from(["low", "normal", "high"])),
         tier=draw(st.sampled_from([None, "free", "gold"])),
         agent=draw(st.sampled_from([None, "ann", "bob"])),
+        problem=draw(st.sampled_from([None, "P-1", "P-2"])),
         tags=draw(st.lists(st.sampled_from(["a", "b", "c"]), max_size=2, unique=True)),
         solved_at=created + draw(st.integers(0, 5 * DAY)) if solved else None,
         first_reply=draw(maybe),

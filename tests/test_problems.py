@@ -7,7 +7,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from supportkit import (
     ConcurrencyError,
@@ -23,6 +26,7 @@ from supportkit import (
     TicketEvent,
     TicketStateError,
 )
+from supportkit._problems import ProblemIndex, score, words
 from supportkit.testing import FakeChannel
 
 T0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
@@ -139,6 +143,24 @@ def test_refused_links_name_the_ticket_and_change_nothing(desk: SupportDesk) -> 
     desk.set_status(problem, "solved")
     with pytest.raises(TicketStateError, match="is solved"):
         desk.link_problem(other, problem)
+
+
+def test_metrics_group_incidents_by_their_problem(desk: SupportDesk) -> None:
+    """The "problem" grouping counts each problem's incidents (an unlinked incident leaves
+    its problem's row); report.row("problem", id) holds one problem's incidents alone."""
+    problem, other = _open(desk, 0), _open(desk, 1)
+    one, two, three = (_open(desk, n) for n in (2, 3, 4))
+    desk.link_problem(one, problem)
+    desk.link_problem(two, problem)
+    desk.link_problem(three, other)
+    desk.unlink_problem(three)
+    desk.set_status(one, "solved")
+    report = desk.metrics(["problem"])
+    incidents = {row.key: row["incoming"] for row in report.table("problem")}
+    assert {(problem,): 2, (None,): 3} == incidents
+    assert (2, 1, 1) == tuple(
+        report.row("problem", problem)[m] for m in ("incoming", "solved", "backlog")
+    )
 
 
 # --- two desks on one store --------------------------------------------------------------------
@@ -310,3 +332,86 @@ def test_suggestions_survive_a_restart(tmp_path: Path) -> None:
         assert expected == second.problem_suggestions(new)
         assert [problem] == [s.problem for s in expected]
         assert [incident] == [t.id for t in second.incidents(problem)]
+
+
+# --- the suggestion index -------------------------------------------------------------------------
+
+
+class _State:
+    """A dict as supportkit.typing.PluginState (get and put_new are all the index uses)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, object] = {}
+
+    def get(self, key: str) -> object:
+        return self.values.get(key)
+
+    def put_new(self, key: str, value: object) -> bool:
+        return self.values.setdefault(key, value) is value
+
+
+_WORDS = st.lists(st.sampled_from(["ab", "cd", "ef", "gh", "ij", "kl", "mn", "op"]), max_size=8)
+
+
+@st.composite
+def _tickets(draw: st.DrawFn, ident: str) -> tuple[Ticket, str]:
+    created = TicketEvent(
+        "created",
+        ticket_id=ident,
+        at=T0,
+        data={
+            "subject": " ".join(draw(_WORDS)),
+            "tags": draw(st.lists(st.sampled_from(["x", "y", "z"]), max_size=2)),
+            "group": draw(st.sampled_from([None, "g1", "g2"])),
+        },
+    )
+    events = [created]
+    if draw(st.booleans()):
+        events.append(TicketEvent("status_changed", ticket_id=ident, at=T0, data={"to": "solved"}))
+    return Ticket.from_events(events), " ".join(draw(_WORDS))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    problems=st.lists(_tickets("P"), max_size=12),
+    new=_tickets("T-new"),
+    threshold=st.sampled_from([0.05, 0.1, 0.2, 0.3, 0.45, 0.7, 1.0]),
+)
+def test_the_index_suggests_exactly_what_scoring_every_problem_would(
+    problems: list[tuple[Ticket, str]], new: tuple[Ticket, str], threshold: float
+) -> None:
+    """The indexed suggestion (candidates by rare words, tags and group) equals the plain
+    definition: every open problem scored, those at or above the threshold, best first."""
+    tickets = {f"P{n}": attrs.evolve(t, id=f"P{n}") for n, (t, _) in enumerate(problems)}
+    texts = {f"P{n}": text for n, (_, text) in enumerate(problems)}
+    index = ProblemIndex(_State())  # type: ignore[arg-type]
+    for n in range(len(problems)):
+        index.link(f"P{n}", f"I{n}")
+    ticket, body = new
+    found = index.suggest(ticket, body, threshold, tickets.__getitem__, texts.__getitem__)
+    mine = words(f"{ticket.subject} {body}")
+    every = [
+        score(ticket, mine, p, words(f"{p.subject} {texts[p.id]}"))
+        for p in tickets.values()
+        if p.status not in ("solved", "closed")
+    ]
+    expected = sorted(
+        (s for s in every if s.score >= threshold), key=lambda s: (-s.score, s.problem)
+    )
+    assert expected == found
+
+
+def test_a_low_threshold_finds_problems_by_their_group_alone() -> None:
+    """With a threshold of 0.1 or less, a problem sharing only the group (score 0.1) is
+    suggested, though it shares no word or tag with the ticket."""
+    index = ProblemIndex(_State())  # type: ignore[arg-type]
+    index.link("P", "I")
+
+    def ticket(ident: str, subject: str) -> Ticket:
+        data = {"subject": subject, "group": "billing"}
+        return Ticket.from_events([TicketEvent("created", ticket_id=ident, at=T0, data=data)])
+
+    problem = ticket("P", "refund never arrived")
+    [found] = index.suggest(ticket("T", "login loop"), "", 0.1, lambda _: problem, lambda _: "")
+    assert ("P", 0.1, ("text 0.00", "group billing")) == (found.problem, found.score, found.reasons)
+    assert [] == index.suggest(ticket("T", "login loop"), "", 0.2, lambda _: problem, lambda _: "")

@@ -360,6 +360,9 @@ class TicketFacts:
     ces: int | None = attrs.field(default=None, converter=_ces)
     sla: tuple[tuple[str, int, int], ...] = attrs.field(default=(), converter=_sla_counts)
     merged: bool = False
+    problem: str | None = None
+    """The problem ticket the ticket is linked to as an incident (``SupportDesk.link_problem``),
+    if any: the ``"problem"`` grouping's key, so each problem's row counts its incidents."""
     _created: _Part = attrs.field(init=False, eq=False, repr=False)
     _solved: _Part | None = attrs.field(init=False, eq=False, repr=False)
     _both: _Part = attrs.field(init=False, eq=False, repr=False)
@@ -649,6 +652,7 @@ class _TicketFold:
             ces=rating.get("ces"),
             sla=_count_sla(sla) if sla is not None else (),
             merged=self.merged,
+            problem=ticket.problem,
         )
 
 
@@ -934,7 +938,7 @@ def presence_spans(events: Iterable[PresenceEvent], *, until: datetime) -> Itera
 
 # --- groupings ------------------------------------------------------------------------------
 
-_ATTRIBUTES = ("tier", "channel", "priority", "group", "agent")
+_ATTRIBUTES = ("tier", "channel", "priority", "group", "agent", "problem")
 PERIODS = ("hour", "day", "week", "month")
 GROUPINGS = ("all", *_ATTRIBUTES, "tag", *PERIODS)
 _FORMATS = {"day": "%Y-%m-%d", "week": "%G-W%V", "month": "%Y-%m"}
@@ -1797,8 +1801,10 @@ class MetricsAggregator:
     """Streaming, mergeable aggregation of ticket facts (plus sessions and presence) into groups.
 
     *groupings* lists the tables to keep: ``"all"``, ``"tier"``, ``"channel"``, ``"priority"``,
-    ``"group"``, ``"agent"``, ``"tag"``, a period ``"hour"``/``"day"``/``"week"``/``"month"``
-    (in zone *tz*), or a tuple of them such as ``("tier", "week")``. *goals* add the groupings
+    ``"group"``, ``"agent"``, ``"problem"`` (the problem an incident is linked to: each
+    problem's row counts its incidents), ``"tag"``, a period
+    ``"hour"``/``"day"``/``"week"``/``"month"`` (in zone *tz*), or a tuple of them such as
+    ``("tier", "week")``. *goals* add the groupings
     they need. ``exact=True`` keeps exact histograms instead of the ≤1 % sketch (small data).
 
     Memory grows with the groups, not the tickets: per group a fixed set of counters and its

@@ -64,7 +64,7 @@ from .exceptions import ConfigurationError
 if TYPE_CHECKING:
     from ._metrics import MetricsAggregator
 
-_DIMS = ("tier", "channel", "priority", "group", "agent")
+_DIMS = ("tier", "channel", "priority", "group", "agent", "problem")
 _SCALARS = {
     "first_reply": _FRT,
     "first_reply_business": _FRT_B,

@@ -10,6 +10,7 @@ solves or notifies its open incidents (:class:`ProblemSettings`), each with a pu
 
 from __future__ import annotations
 
+import math
 import re
 import string
 import threading
@@ -176,6 +177,8 @@ def check_link(incident: Ticket, problem: Ticket, incidents_of_incident: Sequenc
 
 
 _WORD = re.compile(r"\w+")
+#: Scores are rounded to 4 places before the threshold is applied: never prune closer than that.
+_ROUNDING = 1e-4
 
 
 def words(text: str) -> frozenset[str]:
@@ -204,8 +207,9 @@ def score(
 
 
 def _jaccard(mine: frozenset[str], theirs: frozenset[str]) -> float:
-    union = len(mine | theirs)
-    return len(mine & theirs) / union if union else 0.0
+    shared = len(mine & theirs)
+    union = len(mine) + len(theirs) - shared
+    return shared / union if union else 0.0
 
 
 def _boost(ticket: Ticket, tags: frozenset[str], group: str | None) -> float:
@@ -278,19 +282,12 @@ class ProblemIndex:
                 problem = read(problem_id)
                 self._index(problem, words(f"{problem.subject} {first(problem_id)}"))
         mine = words(f"{ticket.subject} {body}")
-        keys = [f"w:{w}" for w in mine] + [f"t:{t}" for t in ticket.tags]
-        if threshold <= 0.1 and ticket.group is not None:
-            keys.append(f"g:{ticket.group}")
         with self._lock:
-            candidates = set().union(*(self._by.get(key, ()) for key in keys))
             hopeful = [
                 p
-                for p in candidates
-                if min(
-                    _jaccard(mine, (e := self._entries[p]).words) + _boost(ticket, e.tags, e.group),
-                    1.0,
-                )
-                >= threshold
+                for p in self._candidates(ticket, mine, threshold)
+                if _jaccard(mine, (e := self._entries[p]).words) + _boost(ticket, e.tags, e.group)
+                >= threshold - _ROUNDING
             ]
         found = []
         for problem_id in hopeful:
@@ -302,6 +299,24 @@ class ProblemIndex:
             if suggestion.score >= threshold:
                 found.append(suggestion)
         found.sort(key=lambda s: (-s.score, s.problem))
+        return found
+
+    def _candidates(self, ticket: Ticket, mine: frozenset[str], threshold: float) -> set[str]:
+        """The problems that may score *threshold* against *ticket* (words *mine*): those
+        sharing a tag (up to 0.3 of boost), and those sharing a word among the rarest of
+        *mine* (prefix filtering: a problem whose Jaccard index with *mine* reaches ``t``
+        shares at least ``ceil(t * len(mine))`` of its words, so at least one of any
+        ``len(mine) - ceil(t * len(mine)) + 1`` of them); with ``threshold <= 0.1`` every
+        problem in the ticket's group too."""
+        found: set[str] = set().union(*(self._by.get(f"t:{tag}", ()) for tag in ticket.tags))
+        text = threshold - (0.1 if ticket.group is not None else 0.0) - _ROUNDING
+        if text <= 0:
+            found |= self._by.get(f"g:{ticket.group}", set())
+            text = 0.0
+        need = max(1, math.ceil(text * len(mine)))
+        rarest = sorted(mine, key=lambda w: (len(self._by.get(f"w:{w}", ())), w))
+        for word in rarest[: len(mine) - need + 1]:
+            found |= self._by.get(f"w:{word}", set())
         return found
 
     def _index(self, problem: Ticket, problem_words: frozenset[str]) -> None:
