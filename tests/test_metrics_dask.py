@@ -20,7 +20,7 @@ def test_dask_partitions_merge_to_the_single_pass_report(
     shards = [(seed, 500) for seed in range(6)]
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster),
     ):
