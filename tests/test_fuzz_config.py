@@ -138,6 +138,38 @@ class _Erase:
 _AT = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 _ERASE = _Erase()
 
+
+class _Apply:
+    """from_config(apply=True, note=...) over a SQLite desk with one open ticket, each call
+    with another policy version; a refusal must leave the versions and the ticket as they were."""
+
+    def __init__(self) -> None:
+        self.tmp = tempfile.TemporaryDirectory()
+        self.db = Path(self.tmp.name) / "apply.sqlite3"
+        self.round = 0
+        with SupportDesk.from_config(self.document(), clock=FrozenClock(_AT)) as desk:
+            desk.ingest(InboundMessage("m-1", "email", "ann@example.com", _AT, body="hi"))
+
+    def document(self) -> dict[str, Any]:
+        self.round += 1
+        target = {"first_reply": {"minutes": 60 + self.round, "business": False}}
+        return {
+            "store": {"path": str(self.db)},
+            "policies": [{"name": "p", "version": self.round, "targets": {"normal": target}}],
+        }
+
+    def call(self, note: Any) -> None:
+        SupportDesk.from_config(
+            self.document(), apply=True, note=note, clock=FrozenClock(_AT)
+        ).close()
+
+    def state(self, _note: object) -> object:
+        with SqliteStore(self.db) as store:
+            return list(export_lines(store, now=0))
+
+
+_APPLY = _Apply()
+
 TARGETS: dict[str, Target] = {
     "DeskConfig.load": Target(DOCUMENTS, DeskConfig.load, examples=500),
     "SupportDesk.from_config": Target(DOCUMENTS, _from_config, examples=300),
@@ -146,6 +178,9 @@ TARGETS: dict[str, Target] = {
         _ERASE.call,
         state=_ERASE.state,
         examples=100,
+    ),
+    "SupportDesk.from_config(apply=True, note=...)": Target(
+        st.one_of(text(), junk()), _APPLY.call, state=_APPLY.state, examples=60
     ),
     "supportkit import (import_lines)": Target(
         LINES, _IMPORT.call, state=_IMPORT.state, examples=300

@@ -1,9 +1,12 @@
 """The operator's commands on real SQLite files: check, run (a real subprocess stopped with
-SIGTERM), ticket, next-steps, sla show, export/import round trips and erasure."""
+SIGTERM and SIGINT; agents' shifts during a run), ticket, next-steps, sla show, export/import
+round trips (the progress bar of a large import), erasure and what exports carry after it."""
 
 from __future__ import annotations
 
+import argparse
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -16,6 +19,7 @@ import pytest
 
 from supportkit import FrozenClock, InboundMessage, SqliteStore, SupportDesk
 from supportkit._cli import main
+from supportkit._operate import PROGRESS_LINES, _loop
 from supportkit._transfer import export_lines
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,8 +161,10 @@ def test_run_once_logs_structured_rounds(
     assert 0 == code, err
 
 
-def test_run_stops_gracefully_on_sigterm(desk_dir: Path) -> None:
-    """A real `supportkit run` process finishes its round and exits 0 on SIGTERM."""
+@pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_run_stops_gracefully_on_a_signal(desk_dir: Path, number: signal.Signals) -> None:
+    """A real `supportkit run` process finishes its round and exits 0 on SIGTERM and on
+    SIGINT (Ctrl-C), logging which signal stopped it, without a traceback."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "supportkit._cli", "run", "--interval", "0.2"],
@@ -175,12 +181,12 @@ def test_run_stops_gracefully_on_sigterm(desk_dir: Path) -> None:
         seen.append(line)
         if '"event": "round"' in line:
             break
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(number)
     _, rest = process.communicate(timeout=60)
     lines = [json.loads(line) for line in [*seen, *rest.splitlines()] if line.strip()]
     assert 0 == process.returncode
     names = [line["event"] for line in lines if line["logger"] == "supportkit.run"]
-    assert "SIGTERM" == next(line for line in lines if line["event"] == "stopping")["signal"]
+    assert number.name == next(line for line in lines if line["event"] == "stopping")["signal"]
     assert "stopped" == names[-1]
 
 
@@ -446,3 +452,203 @@ def test_output_errors_are_messages_not_tracebacks(
     _, err_bytes = process.communicate(timeout=60)
     assert b"Traceback" not in err_bytes
     assert 1 == process.returncode  # it did hit the closed pipe
+
+
+SHIFTS = """
+[store]
+path = "shifts.sqlite3"
+[calendars.default]
+tz = "UTC"
+weekly.mon = "00:00-00:00"
+[calendars.early]
+tz = "UTC"
+weekly.mon = "08:00-12:00"
+[calendars.late]
+tz = "UTC"
+weekly.mon = "13:00-17:00"
+[[groups]]
+id = "team"
+[[agents]]
+id = "early-bird"
+groups = ["team"]
+capacity = { email = 5 }
+shift = "early"
+[[agents]]
+id = "night-owl"
+groups = ["team"]
+capacity = { email = 5 }
+shift = "late"
+[router]
+strategy = "least_loaded"
+"""
+
+
+class Hours:
+    """The run loop's stop event: each wait moves the frozen clock on an hour, until *rounds*
+    rounds are done."""
+
+    def __init__(self, clock: FrozenClock, rounds: int) -> None:
+        self.clock, self.left = clock, rounds
+
+    def wait(self, _timeout: float) -> bool:
+        self.left -= 1
+        self.clock.advance(timedelta(hours=1))
+        return self.left <= 0
+
+
+class Arrivals:
+    """A poller handing the desk one new customer message per round (at the clock's now)."""
+
+    def __init__(self, desk: SupportDesk) -> None:
+        self.desk = desk
+        self.tickets: list[tuple[int, str | None]] = []
+
+    def poll(self) -> int:
+        now = self.desk.clock.now()
+        message = InboundMessage(f"m-{now.hour}", "email", "c@example.com", now)
+        self.tickets.append((now.hour, self.desk.ingest(message).ticket_id))
+        return 1
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def test_run_puts_agents_on_and_off_line_as_their_shifts_open_and_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The run loop, hour by hour over a Monday from 10:00 to 14:00 (early shift 08-12, late
+    13-17): the late agent goes off line in the first round (agents start online), the early
+    one at noon, the late one comes on at 13:00, each change logged once as a `shift` event at
+    the start of its round; the ticket a poller brings in each round goes to whoever is on
+    shift, and the one that came at noon, with nobody on shift, is assigned (dispatched) in
+    the next round to the agent who came on."""
+    (tmp_path / "supportkit.toml").write_text(SHIFTS, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    clock = FrozenClock(datetime(2026, 3, 2, 10, 0, tzinfo=UTC))  # a Monday
+    with SupportDesk.from_config("supportkit.toml", clock=clock) as desk:
+        arrivals = Arrivals(desk)
+        args = argparse.Namespace(once=False, interval=0.0)
+        with caplog.at_level(logging.INFO, logger="supportkit.run"):
+            _loop(desk, [("arrivals", arrivals)], args, Hours(clock, 5))
+        router = desk.router
+        assert router is not None
+        final = {a: router.agent(a).status.value for a in ("early-bird", "night-owl")}
+        taken = [
+            (hour, e.data["agent"], e.at.hour)
+            for hour, t in arrivals.tickets
+            if t is not None
+            for e in desk.events(t)
+            if e.kind == "assigned"
+        ]
+    shifts, hour = [], 10  # (hour of the round, agent, status) of each shift change
+    for record in caplog.records:
+        fields = getattr(record, "fields", {})
+        if record.getMessage() == "shift":
+            shifts.append((hour, fields["agent"], fields["status"]))
+        elif record.getMessage() == "round":
+            hour += 1
+    assert [
+        (10, "night-owl", "offline"),
+        (12, "early-bird", "offline"),
+        (13, "night-owl", "online"),
+    ] == shifts
+    assert [
+        (10, "early-bird", 10),
+        (11, "early-bird", 11),
+        (12, "night-owl", 13),  # nobody on shift at noon: it waits for the next round
+        (13, "night-owl", 13),
+        (14, "night-owl", 14),
+    ] == taken
+    assert {"early-bird": "offline", "night-owl": "online"} == final
+
+
+def _big_import(folder: Path, lines: int) -> Path:
+    path = folder / "big.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "stream": "plugin_state",
+                    "namespace": "n",
+                    "key": f"k{n}",
+                    "value": n,
+                    "expires_at": None,
+                }
+            )
+            + "\n"
+            for n in range(lines)
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("env", "flags", "bar"),
+    [
+        ({"TTY_COMPATIBLE": "1"}, [], True),
+        ({"FORCE_COLOR": "1"}, [], True),
+        ({"TTY_COMPATIBLE": "1"}, ["--quiet"], False),
+        ({}, [], False),
+    ],
+    ids=["terminal", "forced", "quiet", "pipe"],
+)
+def test_a_large_import_shows_a_progress_bar_only_on_a_terminal(
+    tmp_path: Path, env: dict[str, str], flags: list[str], bar: bool
+) -> None:
+    """Importing 10,000 lines in a real process: on a terminal (rich told so with
+    TTY_COMPATIBLE or FORCE_COLOR, as a terminal would be detected) standard error shows the
+    "checking" bar before the summary; with --quiet or into a pipe only the summary line."""
+    path = _big_import(tmp_path, PROGRESS_LINES)
+    clean = {k: v for k, v in os.environ.items() if k not in ("TTY_COMPATIBLE", "FORCE_COLOR")}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "supportkit._cli",
+            "import",
+            "--db",
+            "big.sqlite3",
+            str(path),
+            *flags,
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**clean, **env, "COLUMNS": "100"},
+        timeout=300,
+    )
+    assert (0, "") == (done.returncode, done.stdout)
+    summary = f"imported {PROGRESS_LINES} records into big.sqlite3 (0 already there)\n"
+    assert done.stderr.endswith(summary)
+    shown = done.stderr[: -len(summary)]
+    assert bar == ("checking" in shown)
+    assert bar == ("\x1b[" in shown)  # the terminal's control sequences drawing the bar
+    if not bar:
+        assert "" == shown
+
+
+def test_an_export_after_erase_carries_the_redactions_and_an_import_keeps_them(
+    desk_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After `erase`, the export holds nothing of the customer (address, subjects, bodies,
+    message ids) but their pseudonym and the erasure record; importing it into a new store
+    and exporting again gives the same lines, so the redactions survive a move."""
+    _, before, _ = run_cli(capsys, "export", "--db", "desk.sqlite3")
+    assert SECRET_MAIL in before
+    assert "<m0@mail>" in before
+    code, out, _ = run_cli(capsys, "erase", "--customer", SECRET_MAIL, "--db", "desk.sqlite3")
+    assert 0 == code
+    _, after, _ = run_cli(capsys, "export", "--db", "desk.sqlite3")
+    for secret in (SECRET_MAIL, SECRET_TEXT, "<m0@mail>", "<m2@mail>"):
+        assert secret not in after
+    pseudonym = out.split(" as ")[1].split(":")[0]
+    records = [json.loads(line) for line in after.splitlines()]
+    erasures = next(r["value"] for r in records if r.get("key") == "desk.erasures")
+    assert [(pseudonym, 2)] == [(e["pseudonym"], e["tickets"]) for e in erasures]
+    assert ("ann@example.com" in after, "details body 1" in after) == (True, True)
+    (desk_dir / "erased.jsonl").write_text(after, encoding="utf-8")
+    assert 0 == run_cli(capsys, "import", "--db", "moved.sqlite3", "erased.jsonl")[0]
+    _, moved, _ = run_cli(capsys, "export", "--db", "moved.sqlite3")
+    assert after == moved
+    assert SECRET_MAIL.encode() not in _file_bytes(desk_dir, "moved.sqlite3")

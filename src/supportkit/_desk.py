@@ -278,6 +278,7 @@ class SupportDesk(KnowledgeBase):
         follow_the_sun: FollowTheSun | None = None,
         config: DeskConfig | None = None,
         _apply: bool | None = None,
+        _note: str | None = None,
     ) -> None:
         self.config = config if config is not None else DeskConfig.empty()
         """The configuration the desk was built from (:meth:`from_config`); empty otherwise.
@@ -309,22 +310,7 @@ class SupportDesk(KnowledgeBase):
             raise ConfigurationError(f"SLA policy names must be unique, got {names}")
         check_policies(self.policies)  # warns about shadowed or partly overlapping policies
         self._policies = dict(zip(names, self.policies, strict=True))
-        # Per policy, the book a ticket's SLA tracker starts with: that policy first, then the
-        # others, so a later sla_policy_applied event can switch to any of them, then the
-        # policy versions earlier settings versions recorded, so a ticket opened under one
-        # replays exactly under it (its sla_policy_applied event names the version).
-        current = {(p.name, str(p.version)) for p in self.policies}
-        older = tuple(
-            p
-            for p in _settings.recorded_policies(self.store, self.SETTINGS_KEY)
-            if (p.name, str(p.version)) not in current
-        )
-        self._books = {
-            p.name: (p, *(other for other in self.policies if other is not p), *older)
-            for p in self.policies
-        }
-        for p in reversed(older):  # a policy no longer configured: its newest version first
-            self._books.setdefault(p.name, (p, *self.policies, *(o for o in older if o is not p)))
+        self._books = self._read_books()
         self._calendars = self._check_calendars(calendars)
         self.tiers = {tier.name: tier for tier in _objects(tiers, Tier, "tiers")}
         for tier in self.tiers.values():
@@ -368,12 +354,16 @@ class SupportDesk(KnowledgeBase):
         self._stop = threading.Event()
         self._problems = _problems.ProblemIndex(self.plugin_state(_problems.NAMESPACE))
         try:
-            self._record_settings(_apply)
+            self._record_settings(_apply, _note)
         except BaseException:
             if isinstance(store, str) or store is None:  # the desk opened it: close it again
                 self.close()
             raise
         self.plugins.bind(self)
+        if _apply:
+            moved = self.reapply_policies()
+            if moved:
+                log.info("moved %d open tickets onto the applied SLA policies", len(moved))
 
     @classmethod
     def from_config(
@@ -381,6 +371,7 @@ class SupportDesk(KnowledgeBase):
         source: str | os.PathLike[str] | Mapping[str, Any],
         *,
         apply: bool = False,
+        note: str | None = None,
         clock: Clock | None = None,
         plugins: Iterable[object] = (),
     ) -> SupportDesk:
@@ -390,21 +381,30 @@ class SupportDesk(KnowledgeBase):
         Every error in the file is reported at once (:class:`~supportkit.ConfigFileError`).
         If the store records another configuration, the desk refuses to start with a
         :class:`~supportkit.SettingsChangedError` showing the difference, unless *apply*, which
-        records the file's configuration as a new settings version. *clock* and *plugins* (plugin
-        objects registered beside the file's ``[plugins] enable`` list) are for tests and hosts.
+        records the file's configuration as a new settings version (with *note*, and when) and
+        then moves the open tickets whose SLA policy changed onto the new one
+        (:meth:`reapply_policies`). Of two desks applying different settings at once exactly
+        one records its version; the other raises :class:`~supportkit.SettingsChangedError`
+        having written nothing. *clock* and *plugins* (plugin objects registered beside the
+        file's ``[plugins] enable`` list) are for tests and hosts.
         """
+        if note is not None and not isinstance(note, str):
+            raise ConfigurationError(f"note must be a string, got {note!r}")
         config = DeskConfig.load(source, plugins=list(plugins))
-        return cls(**config.desk_arguments(clock or SystemClock()), config=config, _apply=apply)
+        return cls(
+            **config.desk_arguments(clock or SystemClock()), config=config, _apply=apply, _note=note
+        )
 
     def settings(self) -> dict[str, Any]:
         """What a report needs to know beyond the log, as a JSON-compatible dict: the SLA
         ``policies``, the ``calendars`` by name and the escalation ``ladder``'s levels (its
         triggers are code and are not kept; ``None`` without a ladder).
 
-        On construction the desk stores this under :attr:`SETTINGS_KEY` in its store's
-        ``meta`` table when the store has one (:class:`SqliteStore` does), so
-        ``supportkit report --db PATH`` reads any desk's database with its policies. Desks
-        sharing a store with different settings overwrite each other's: the last one wins.
+        On construction the desk records this as a settings version in its store
+        (:meth:`settings_versions`), so ``supportkit report --db PATH`` reads any desk's
+        database with its policies. A desk built in Python with other settings than the
+        recorded ones records a new version and logs a warning; :meth:`from_config` refuses
+        unless told to apply them.
         """
         return {
             "policies": [policy.to_dict() for policy in self.policies],
@@ -430,23 +430,31 @@ class SupportDesk(KnowledgeBase):
         Python)."""
         return _settings.versions(self.store, self.SETTINGS_KEY)
 
-    def _record_settings(self, apply: bool | None) -> None:
+    def _record_settings(self, apply: bool | None, note: str | None) -> None:
         """Record this desk's settings as a new version if they differ from the store's.
 
         *apply* ``None`` (the Python constructor): record and log a warning; ``True``: record;
-        ``False``: refuse with the difference.
+        ``False``: refuse with the difference. The version carries *note* (default: where the
+        configuration came from). Of desks recording at once exactly one wins; the others
+        raise :class:`~supportkit.SettingsChangedError` having written nothing.
         """
-        if not (hasattr(self.store, "meta") and hasattr(self.store, "set_meta")):
-            return
         settings = self.settings()
         config = None
         if self.config.source is not None or self.config.document:
             config = {k: v for k, v in self.config.document.items() if k != "store"}
-        recorded = _settings.latest(self.store, self.SETTINGS_KEY)
+        raw = self.store.meta(_settings.VERSIONS_KEY)
+        found = _settings.versions(self.store, self.SETTINGS_KEY, raw)
+        recorded = found[-1] if found else None
         at = self.clock.now()
-        where = self.config.source or "configuration"
+        where = note or self.config.source or "configuration"
+
+        def record() -> int:
+            return _settings.record(
+                self.store, self.SETTINGS_KEY, settings, config, at=at, note=where, expected=raw
+            )
+
         if recorded is None:
-            _settings.record(self.store, self.SETTINGS_KEY, settings, config, at=at, note=where)
+            record()
         elif not _settings.same(recorded, settings, config):
             edited = _settings.edited_in_place(recorded, settings)
             if apply is False:
@@ -462,9 +470,7 @@ class SupportDesk(KnowledgeBase):
                     "recorded one now replay under the new targets",
                     edited[0],
                 )
-            number = _settings.record(
-                self.store, self.SETTINGS_KEY, settings, config, at=at, note=where
-            )
+            number = record()
             if apply is None:
                 log.warning(
                     "the store %r recorded other desk settings (version %s); recorded this "
@@ -565,6 +571,27 @@ class SupportDesk(KnowledgeBase):
             when = at if at is not None else self.clock.now()
             return live.tracker.evaluate(max(when, live.ticket.updated_at))
 
+    def _read_books(self) -> dict[str, tuple[SlaPolicy, ...]]:
+        """Per policy, the book a ticket's SLA tracker starts with: that policy first, then the
+        others, so a later sla_policy_applied event can switch to any of them, then the
+        policy versions the store's settings versions recorded, so a ticket opened under one
+        (or moved onto one by another desk) replays exactly under it (its
+        sla_policy_applied event names the version)."""
+        current = {(p.name, str(p.version)) for p in self.policies}
+        older = tuple(
+            p
+            for p in _settings.recorded_policies(self.store, self.SETTINGS_KEY)
+            if (p.name, str(p.version)) not in current
+        )
+        books = {
+            p.name: (p, *(other for other in self.policies if other is not p), *older)
+            for p in self.policies
+        }
+        for p in reversed(older):  # a policy no longer configured: its newest version first
+            books.setdefault(p.name, (p, *self.policies, *(o for o in older if o is not p)))
+        self._versions = {(p.name, str(p.version)) for book in books.values() for p in book}
+        return books
+
     # --- the cache -----------------------------------------------------------------------------
 
     def _load(self, ticket_id: str) -> _Live:
@@ -578,14 +605,28 @@ class SupportDesk(KnowledgeBase):
         fold = _Fold.start(events[0])
         for event in events[1:]:
             fold.apply(event)
-        tracker = self._tracker(fold.sla_policy, fold.sla_calendar, fold.freeze)
-        if tracker is not None:
-            for event in events:
-                tracker.apply(event)
+        named = {
+            (e.data["policy"], str(e.data["version"]))
+            for e in events
+            if e.kind == "sla_policy_applied"
+        }
+        if not named <= self._versions:
+            # Another desk recorded (and moved the ticket onto) a policy version after this
+            # desk read the store's settings: read them again.
+            self._books = self._read_books()
+        tracker = self._replay(fold, events)
         live = _Live(fold, tracker, None, self.store.alerts(ticket_id))
         live.due = self._due(live, to_epoch(self.clock.now()), full=True)
         self._remember(live)
         return live
+
+    def _replay(self, fold: _Fold, events: Sequence[TicketEvent]) -> SlaTracker | None:
+        """The ticket's SLA tracker with *events* applied (``None`` without a policy)."""
+        tracker = self._tracker(fold.sla_policy, fold.sla_calendar, fold.freeze)
+        if tracker is not None:
+            for event in events:
+                tracker.apply(event)
+        return tracker
 
     def _find(self, ticket_id: str) -> _Live | None:
         """The ticket's live state, or ``None`` if the store has no such ticket."""
@@ -1550,22 +1591,52 @@ class SupportDesk(KnowledgeBase):
             if ticket.tier == tier:
                 return []
             events = change(ticket, at)
-            known = None if tier is None else self.tiers.get(tier) or Tier(tier, weight=0)
-            policy = self._policy(_fold(ticket.freeze(), events), known)
+            policy = self._policy(_fold(ticket.freeze(), events), self._tier_named(tier))
             if policy is not None and policy.name != ticket.sla_policy:
-                # The ticket keeps the calendar its clocks have counted on so far.
-                now_on = self._policies.get(ticket.sla_policy or "", policy)
-                applied = self._event(
-                    "sla_policy_applied",
-                    by=Role.SYSTEM,
-                    policy=policy.name,
-                    version=policy.version,
-                    calendar=ticket.sla_calendar or self._calendar_name(now_on),
-                )
-                events += applied(ticket, at)
+                events += self._policy_applied(ticket, policy)(ticket, at)
             return events
 
         return self._act(ticket_id, build)
+
+    def _tier_named(self, tier: str | None) -> Tier | None:
+        """The desk's tier of that name (an unknown name: a tier of weight 0)."""
+        return None if tier is None else self.tiers.get(tier) or Tier(tier, weight=0)
+
+    def _policy_applied(self, ticket: _Fold, policy: SlaPolicy) -> _Build:
+        """The ``sla_policy_applied`` event moving *ticket* onto *policy*; the ticket keeps
+        the calendar its clocks have counted on so far."""
+        now_on = self._policies.get(ticket.sla_policy or "", policy)
+        return self._event(
+            "sla_policy_applied",
+            by=Role.SYSTEM,
+            policy=policy.name,
+            version=policy.version,
+            calendar=ticket.sla_calendar or self._calendar_name(now_on),
+        )
+
+    def reapply_policies(self) -> list[str]:
+        """Move every unsolved ticket (new, open, pending, on hold) whose SLA policy, by name
+        or version, is not the one the desk's policies choose for it now onto that one: one
+        ``sla_policy_applied`` event per ticket moved (running clocks keep their elapsed time
+        and take the new targets, stopped ones keep theirs, the ticket keeps its calendar), so
+        a replay of the log gives exactly what the live desk computes. Returns the ids of the
+        tickets moved; a ticket no policy matches any more keeps its own.
+
+        :meth:`from_config` with ``apply=True`` (``supportkit run --apply``) calls it once the
+        settings are recorded. It is idempotent: run again, it moves nothing, and a desk that
+        stopped half-way finishes the move on the next apply.
+        """
+
+        def build(ticket: _Fold, at: datetime) -> list[TicketEvent]:
+            if ticket.status in (Status.SOLVED, Status.CLOSED):
+                return []
+            policy = self._policy(ticket.freeze(), self._tier_named(ticket.tier))
+            current = (ticket.sla_policy, str(ticket.sla_policy_version))
+            if policy is None or (policy.name, str(policy.version)) == current:
+                return []
+            return self._policy_applied(ticket, policy)(ticket, at)
+
+        return [t for t in self.store.ticket_ids() if self._apply(t, build)[1]]
 
     def tag(
         self,

@@ -1,5 +1,5 @@
 """The operator's ``supportkit`` commands: check, schema, run, ticket, next-steps, sla show,
-export, import and erase. :func:`add_commands` adds them to the CLI's parser.
+settings, export, import and erase. :func:`add_commands` adds them to the CLI's parser.
 
 Read and write commands find their desk with ``--db PATH`` (a SQLite store, read with the
 configuration recorded in it) or ``--config FILE`` (a ``supportkit.toml``), else the
@@ -111,8 +111,11 @@ def _desk(
 
 
 @contextmanager
-def open_desk(args: argparse.Namespace, *, apply: bool = False) -> Iterator[SupportDesk]:
-    """The desk a command works on (see the module docstring); closed afterwards."""
+def open_desk(
+    args: argparse.Namespace, *, apply: bool = False, note: str | None = None
+) -> Iterator[SupportDesk]:
+    """The desk a command works on (see the module docstring); closed afterwards. *apply*
+    (with *note*) records a changed configuration as a new settings version."""
     if getattr(args, "db", None):
         path = Path(args.db)
         if not path.is_file():
@@ -124,7 +127,7 @@ def open_desk(args: argparse.Namespace, *, apply: bool = False) -> Iterator[Supp
             store.close()
             raise
     else:
-        desk = SupportDesk.from_config(_config_path(args), apply=apply)
+        desk = SupportDesk.from_config(_config_path(args), apply=apply, note=note)
     with desk:
         yield desk
 
@@ -228,12 +231,11 @@ def _recorded_state(config: DeskConfig, path: Path) -> str:
     if recorded is None:
         return "the store records no configuration yet"
     given = {k: v for k, v in config.document.items() if k != "store"}
+    when = f"version {recorded['version']}, recorded {recorded.get('recorded_at')}: "
+    when += str(recorded.get("note"))
     if _settings.canonical(recorded.get("config")) == _settings.canonical(given):
-        return f"matches the recorded configuration (version {recorded['version']})"
-    return (
-        f"differs from the recorded configuration (version {recorded['version']}): "
-        "`supportkit run --apply` records it"
-    )
+        return f"matches the recorded configuration ({when})"
+    return f"differs from the recorded configuration ({when}): `supportkit run --apply` records it"
 
 
 def _schema(_args: argparse.Namespace) -> int:
@@ -301,7 +303,9 @@ def _run(args: argparse.Namespace) -> int:
         args.config = args.file
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        with open_desk(args, apply=args.apply) as desk:
+        if args.note is not None and not args.apply:
+            raise UsageError("--note goes with --apply (it is recorded with the new version)")
+        with open_desk(args, apply=args.apply, note=args.note) as desk:
             pollers = _pollers(desk)
             _emit("started", store=repr(desk.store), pollers=[name for name, _ in pollers])
             try:
@@ -333,6 +337,7 @@ def _loop(
                 polled += poller.poll()
             except Exception:  # a failing poller is logged; the others and the desk go on
                 log.exception("poller %s failed", name)
+        assigned = sum(1 for claim in desk.dispatch() if claim)  # agents on shift take work
         ticked = desk.tick()
         delivered = desk.deliver()
         if desk.config.retention is not None and time.monotonic() - retained > 3600:
@@ -341,6 +346,7 @@ def _loop(
         _emit(
             "round",
             polled=polled,
+            assigned=assigned,
             checked=ticked.checked,
             warnings=len(ticked.warnings),
             breaches=len(ticked.breaches),
@@ -410,6 +416,32 @@ def _next_steps(args: argparse.Namespace) -> int:
         if not steps:
             print("no open tickets")
     return 0
+
+
+def _settings_versions(args: argparse.Namespace) -> int:
+    with open_store(args) as store:
+        found = _settings.versions(store, SupportDesk.SETTINGS_KEY)
+    if args.json:
+        _print_json(found if args.full else [_version_line(v) for v in found])
+    else:
+        for version in found:
+            line = _version_line(version)
+            print(f"version {line['version']}: {line['recorded_at']}  {line['note']}")
+        if not found:
+            print("no settings recorded yet")
+    return 0
+
+
+def _version_line(version: Mapping[str, Any]) -> dict[str, Any]:
+    """A settings version without its documents: number, when, note and what it holds."""
+    settings = version.get("settings") or {}
+    return {
+        "version": version.get("version"),
+        "recorded_at": version.get("recorded_at"),
+        "note": version.get("note"),
+        "policies": [f"{p.get('name')} v{p.get('version')}" for p in settings.get("policies", [])],
+        "from_config": version.get("config") is not None,
+    }
 
 
 def _sla_show(args: argparse.Namespace) -> int:
@@ -553,10 +585,12 @@ def add_commands(commands: Any, sla: Any) -> None:
         commands,
         "run",
         _run,
-        "run the desk's worker: SLA ticks, outbox delivery and the plugins' pollers",
+        "run the desk's worker: agents' shifts, the plugins' pollers, routing, SLA ticks and "
+        "outbox delivery",
         "  supportkit run\n  supportkit run --config /etc/supportkit.toml --interval 5\n"
         "  supportkit run --once          # one round, e.g. from cron\n"
-        "  supportkit run --apply         # record a changed configuration first\n",
+        "  supportkit run --apply         # record a changed configuration first\n"
+        '  supportkit run --apply --note "first reply 30m for gold"\n',
     )
     run.add_argument("file", nargs="?", metavar="CONFIG", help="default: ./supportkit.toml")
     run.add_argument("--once", action="store_true", help="do one round and exit")
@@ -564,7 +598,13 @@ def add_commands(commands: Any, sla: Any) -> None:
         "--interval", type=float, default=1.0, help="seconds between rounds (default 1)"
     )
     run.add_argument(
-        "--apply", action="store_true", help="record the file's configuration as a new version"
+        "--apply",
+        action="store_true",
+        help="record the file's configuration as a new settings version and move open "
+        "tickets onto changed SLA policies",
+    )
+    run.add_argument(
+        "--note", metavar="TEXT", help="with --apply: why, recorded with the new version"
     )
     ticket = _command(
         commands,
@@ -589,6 +629,18 @@ def add_commands(commands: Any, sla: Any) -> None:
         "  supportkit sla show T-1a2b3c --db support.sqlite3 --json\n",
     )
     show.add_argument("id", metavar="ID")
+    versions = _command(
+        commands,
+        "settings",
+        _settings_versions,
+        "list the settings versions recorded in the store: when, the note, the SLA policies",
+        "  supportkit settings --db support.sqlite3\n"
+        "  supportkit settings --config postgres.toml --json\n"
+        "  supportkit settings --json --full   # with the recorded settings and configuration\n",
+    )
+    versions.add_argument(
+        "--full", action="store_true", help="with --json: the whole recorded documents"
+    )
     export = _command(
         commands,
         "export",
@@ -620,7 +672,7 @@ def add_commands(commands: Any, sla: Any) -> None:
         "  supportkit erase --customer cus_123 --config postgres.toml\n",
     )
     erase.add_argument("--customer", required=True, metavar="ID", help="the customer id")
-    for parser in (ticket, next_steps, show):
+    for parser in (ticket, next_steps, show, versions):
         parser.add_argument("--json", action="store_true", help="print JSON")
-    for parser in (run, ticket, next_steps, show, export, imported, erase):
+    for parser in (run, ticket, next_steps, show, versions, export, imported, erase):
         _store_options(parser)

@@ -257,8 +257,10 @@ def open_report_desk(path: str | Path) -> tuple[SupportDesk, list[Goal], str]:
     store = SqliteStore(path)
     try:
         raw = store.meta(SETTINGS_KEY) or {}
-        # The desk's own record first; a file from before desks kept one has the demo's only.
-        kept = store.meta(SupportDesk.SETTINGS_KEY) or raw
+        # The desk's newest recorded settings first; a file from before desks kept them has
+        # the demo's only.
+        newest = _settings.latest(store, SupportDesk.SETTINGS_KEY) or {}
+        kept = newest.get("settings") or raw
         policies = [SlaPolicy.from_dict(p) for p in kept.get("policies", [])]
         calendars = {k: BusinessCalendar.from_dict(v) for k, v in kept.get("calendars", {}).items()}
         levels = kept.get("ladder", [])

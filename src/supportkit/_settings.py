@@ -3,8 +3,10 @@
 Each version is a JSON document ``{"version": n, "recorded_at": ISO instant, "note": text,
 "settings": SupportDesk.settings(), "config": the configuration file's table without its
 [store] section, or null}``; the list lives under the store's ``meta`` key
-:data:`VERSIONS_KEY` (any :class:`~supportkit.typing.DeskStore` has ``meta``), and the newest
-``settings`` are mirrored under ``SupportDesk.SETTINGS_KEY`` for readers that predate versions.
+:data:`VERSIONS_KEY` (any :class:`~supportkit.typing.DeskStore` has ``meta``) and is only ever
+replaced by a compare-and-set (``set_meta_if``), so of two desks recording at once exactly one
+wins. The newest ``settings`` are mirrored under ``SupportDesk.SETTINGS_KEY`` for readers that
+predate versions (supportkit reads the version list).
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ VERSIONS_KEY = "desk.settings_versions"
 """The store ``meta`` key holding the list of recorded settings versions, oldest first."""
 
 
-def versions(store: Any, legacy_key: str) -> list[dict[str, Any]]:
+def versions(store: Any, legacy_key: str, raw: Any = None) -> list[dict[str, Any]]:
     """The recorded versions, oldest first (a store from before versions has its one record
-    as version 1; a store without ``meta`` has none)."""
+    as version 1; a store without ``meta`` has none). *raw* is the version list already read
+    (``store.meta(VERSIONS_KEY)``), if it was."""
     meta = getattr(store, "meta", None)
     if meta is None:
         return []
-    found = meta(VERSIONS_KEY)
+    found = raw if raw is not None else meta(VERSIONS_KEY)
     if found:
         return list(found)
     legacy = meta(legacy_key)
@@ -89,10 +92,23 @@ def settings_diff(recorded: Mapping[str, Any], settings: Any, config: Any) -> st
 
 
 def record(
-    store: Any, legacy_key: str, settings: Any, config: Any, *, at: datetime, note: str
+    store: Any,
+    legacy_key: str,
+    settings: Any,
+    config: Any,
+    *,
+    at: datetime,
+    note: str,
+    expected: Any,
 ) -> int:
-    """Append a version and mirror its settings under *legacy_key*; return its number."""
-    found = versions(store, legacy_key)
+    """Append a version and mirror its settings under *legacy_key*; return its number.
+
+    The append is a compare-and-set of the version list against *expected* (the list as the
+    caller read it, ``store.meta(VERSIONS_KEY)``): if another desk recorded a version since,
+    nothing is written and :class:`SettingsChangedError` says which (with the difference to
+    it). The mirror follows only a successful append.
+    """
+    found = versions(store, legacy_key, expected)
     number = (found[-1]["version"] if found else 0) + 1
     entry = {
         "version": number,
@@ -101,7 +117,15 @@ def record(
         "settings": canonical(settings),
         "config": None if config is None else canonical(config),
     }
-    store.set_meta(VERSIONS_KEY, [*found, entry])
+    if not store.set_meta_if(VERSIONS_KEY, [*found, entry], expected=expected):
+        winner = latest(store, legacy_key) or {}
+        diff = settings_diff(winner, settings, config)
+        raise SettingsChangedError(
+            f"another desk recorded settings version {winner.get('version')} while this one "
+            f"was recording its own; nothing was written. Compare with it and apply again if "
+            f"this configuration should replace it:\n{diff}",
+            diff=diff,
+        )
     store.set_meta(legacy_key, entry["settings"])
     return number
 

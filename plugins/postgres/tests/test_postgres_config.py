@@ -58,9 +58,12 @@ def test_a_configured_postgres_desk_versions_its_settings(
         SupportDesk.from_config(path, clock=FrozenClock(NOW))
     with SupportDesk.from_config(path, apply=True, clock=FrozenClock(NOW)) as desk:
         assert [1, 2] == [v["version"] for v in desk.settings_versions()]
-        # the ticket opened under version 60 keeps its hour
+        # applying moved the open ticket onto version 30 (sla_policy_applied): half an hour
         deadline = desk.sla(ticket)["first_reply"][0].deadline
-        assert "2026-03-02T11:00:00+00:00" == deadline.isoformat()
+        assert "2026-03-02T10:30:00+00:00" == deadline.isoformat()
+        assert [60, 30] == [
+            e.data["version"] for e in desk.events(ticket) if e.kind == "sla_policy_applied"
+        ]
     assert 0 == main(["next-steps", "--json"])
     steps = json.loads(capsys.readouterr().out)
     assert [ticket] == [step["ticket_id"] for step in steps]
