@@ -89,9 +89,9 @@ def test_ingest_many_does_what_ingest_does_message_by_message(
     stream: list[tuple[int, str, bool]],
     cut: int,
 ) -> None:
-    """Property: the same messages (threads, reopen-free follow-ups, repeated ids inside and
-    across batches) give the same results and the same stored logs through ingest_many, in
-    batches of any size, as through ingest one by one, on SQLite."""
+    """Property: the same messages (threads, repeated ids inside and across batches) give the
+    same results, the same stored logs, due index, outbox and snapshots through ingest_many,
+    in batches of any size, as through ingest one by one, on SQLite."""
     messages = [message(n, ticket, public=public) for n, ticket, public in stream]
     folder = tmp_path_factory.mktemp("same")
     one = desk_on(SqliteStore(folder / "one.db"))
@@ -112,6 +112,15 @@ def test_ingest_many_does_what_ingest_does_message_by_message(
             for desk in (one, many)
         ]
         assert logs[0] == logs[1]
+        extras = [
+            (
+                desk.store.due(2**40),
+                [(m.topic, m.ticket_id, m.status) for m in desk.store.outbox()],
+                [getattr(desk.store.snapshot(t), "version", None) for t in desk.store.ticket_ids()],
+            )
+            for desk in (one, many)
+        ]
+        assert extras[0] == extras[1]
     finally:
         one.close()
         many.close()

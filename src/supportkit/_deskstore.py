@@ -46,6 +46,7 @@ __all__ = [
     "DeskStore",
     "MemorySidecar",
     "OutboxMessage",
+    "PendingCommits",
     "duplicate_message",
     "event_runs",
     "ticket_from_dict",
@@ -95,6 +96,74 @@ def event_runs(
         else:
             runs.append((event.ticket_id, version - 1, [event]))
     return runs
+
+
+# --- commits held back in a batch ---------------------------------------------------------------
+
+
+class PendingCommits:
+    """The commits of an open ``batch()`` that a store keeps in memory and writes in bulk (a
+    statement per table for all of them) when the batch ends, or earlier when something is
+    about to read what they touch.
+
+    Right only for a store that holds the data it checked against for the whole batch
+    (SQLite's write lock): it remembers what the batch learned (ticket versions, message ids
+    found or known to be absent), so a commit whose ticket and message the batch has seen
+    needs no query at all. Commits carrying alert keys are not held (the store writes them
+    directly, after writing what is held).
+    """
+
+    def __init__(self) -> None:
+        self.versions: dict[str, int] = {}
+        self.owners: dict[tuple[str, str], str | None] = {}
+        self.events: list[tuple[str, int, TicketEvent]] = []
+        self.streams: dict[str, int] = {}  # tickets written, in first-write order: version
+        self.messages: list[tuple[str, str, str]] = []
+        self.snapshots: dict[str, Ticket] = {}
+        self.due: dict[str, int | None] = {}  # None: remove the entry
+        self.outbox: dict[str, OutboxMessage] = {}  # the first row of each key
+
+    def __bool__(self) -> bool:
+        """Whether any rows wait to be written."""
+        return bool(self.streams or self.messages or self.snapshots or self.due or self.outbox)
+
+    def written(self) -> None:
+        """The held rows were written: drop them (what the batch learned stays true)."""
+        self.events, self.messages = [], []
+        self.streams, self.snapshots, self.due, self.outbox = {}, {}, {}, {}
+
+    def forget(self) -> None:
+        """Something else wrote in the batch: versions and message ids must be read again."""
+        self.versions.clear()
+        self.owners.clear()
+
+    def add(self, commit: Commit) -> int:
+        """Check *commit* against what the batch knows (the caller put its ticket's version
+        and its message's owner in :attr:`versions` and :attr:`owners`) and hold its rows;
+        return the ticket's new version. A refused commit raises and holds nothing."""
+        ticket_id = commit.ticket_id
+        actual = self.versions[ticket_id]
+        if commit.message is not None:
+            owner = self.owners[commit.message]
+            if owner is not None:
+                raise duplicate_message(commit, owner, actual)
+        check_version(ticket_id, commit.expected_version, actual)
+        version = actual + len(commit.events)
+        if commit.events:
+            self.events.extend(
+                (ticket_id, n, event) for n, event in enumerate(commit.events, actual + 1)
+            )
+            self.streams[ticket_id] = self.versions[ticket_id] = version
+        if commit.message is not None:
+            self.messages.append((*commit.message, ticket_id))
+            self.owners[commit.message] = ticket_id
+        if commit.snapshot is not None:
+            self.snapshots[ticket_id] = commit.snapshot
+        if not commit.keep_due:
+            self.due[ticket_id] = commit.due
+        for message in commit.outbox:
+            self.outbox.setdefault(message.key, message)
+        return version
 
 
 # --- snapshots ----------------------------------------------------------------------------------
