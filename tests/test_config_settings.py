@@ -227,6 +227,33 @@ def test_applying_moves_open_tickets_through_sla_policy_applied_and_replay_is_ex
         assert [1, 2] == [v["version"] for v in versions(db)]
 
 
+def test_a_move_cut_short_is_finished_by_the_next_apply_and_then_not_repeated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The apply recorded version 2 but died before moving the tickets: the next apply of the
+    same file (no new version) moves them; once done, later applies read no ticket."""
+    db = tmp_path / "desk.sqlite3"
+    with SupportDesk.from_config(config(db), clock=FrozenClock(NOW)) as desk:
+        ticket = desk.ingest(_message(1)).ticket_id
+    real = SupportDesk.reapply_policies
+
+    def dies(_desk: SupportDesk) -> list[str]:
+        raise KeyboardInterrupt  # the process was stopped half-way
+
+    monkeypatch.setattr(SupportDesk, "reapply_policies", dies)
+    with pytest.raises(KeyboardInterrupt):
+        SupportDesk.from_config(config(db, minutes=30), apply=True, clock=FrozenClock(NOW))
+    monkeypatch.setattr(SupportDesk, "reapply_policies", real)
+    with SupportDesk.from_config(
+        config(db, minutes=30), apply=True, clock=FrozenClock(NOW)
+    ) as desk:
+        applied = [e.data["version"] for e in desk.events(ticket) if e.kind == "sla_policy_applied"]
+        marker = desk.store.meta(SupportDesk.MOVED_KEY)
+    monkeypatch.setattr(SupportDesk, "reapply_policies", dies)
+    SupportDesk.from_config(config(db, minutes=30), apply=True, clock=FrozenClock(NOW)).close()
+    assert ([60, 30], 2, [1, 2]) == (applied, marker, [v["version"] for v in versions(db)])
+
+
 def test_apply_records_the_note_and_supportkit_settings_shows_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

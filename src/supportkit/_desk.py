@@ -250,6 +250,10 @@ class SupportDesk(KnowledgeBase):
     SETTINGS_KEY: ClassVar[str] = "desk"
     """The store ``meta`` key holding :meth:`settings` (policies, calendars, ladder levels)."""
 
+    MOVED_KEY: ClassVar[str] = "desk.policies_moved"
+    """The store ``meta`` key holding the settings version whose policies the open tickets
+    were last moved onto (:meth:`reapply_policies` on an apply)."""
+
     problem_settings: ProblemSettings = ProblemSettings()
     """What solving a problem does to its incidents and when a problem is suggested for a new
     ticket; assign a :class:`ProblemSettings` to change it for this desk."""
@@ -355,15 +359,13 @@ class SupportDesk(KnowledgeBase):
         self._problems = _problems.ProblemIndex(self.plugin_state(_problems.NAMESPACE))
         try:
             self._record_settings(_apply, _note)
+            self.plugins.bind(self)
+            if _apply:
+                self._reapply_once()
         except BaseException:
             if isinstance(store, str) or store is None:  # the desk opened it: close it again
                 self.close()
             raise
-        self.plugins.bind(self)
-        if _apply:
-            moved = self.reapply_policies()
-            if moved:
-                log.info("moved %d open tickets onto the applied SLA policies", len(moved))
 
     @classmethod
     def from_config(
@@ -1623,20 +1625,41 @@ class SupportDesk(KnowledgeBase):
         tickets moved; a ticket no policy matches any more keeps its own.
 
         :meth:`from_config` with ``apply=True`` (``supportkit run --apply``) calls it once the
-        settings are recorded. It is idempotent: run again, it moves nothing, and a desk that
-        stopped half-way finishes the move on the next apply.
+        settings are recorded, unless it already ran to its end for the newest settings
+        version (:attr:`MOVED_KEY`). It is idempotent: run again, it moves nothing, and a desk
+        that stopped half-way finishes the move on the next apply.
         """
 
-        def build(ticket: _Fold, at: datetime) -> list[TicketEvent]:
+        def target(ticket: Ticket) -> SlaPolicy | None:
+            """The policy to move *ticket* onto, or ``None`` if it stays."""
             if ticket.status in (Status.SOLVED, Status.CLOSED):
-                return []
-            policy = self._policy(ticket.freeze(), self._tier_named(ticket.tier))
+                return None
+            policy = self._policy(ticket, self._tier_named(ticket.tier))
             current = (ticket.sla_policy, str(ticket.sla_policy_version))
             if policy is None or (policy.name, str(policy.version)) == current:
-                return []
-            return self._policy_applied(ticket, policy)(ticket, at)
+                return None
+            return policy
 
-        return [t for t in self.store.ticket_ids() if self._apply(t, build)[1]]
+        def build(ticket: _Fold, at: datetime) -> list[TicketEvent]:
+            policy = target(ticket.freeze())  # again on the live fold: it may have moved
+            return [] if policy is None else self._policy_applied(ticket, policy)(ticket, at)
+
+        # A snapshot read picks the tickets to move; only those are loaded and replayed.
+        chosen = [t for t in self.store.ticket_ids() if target(self.ticket(t)) is not None]
+        return [t for t in chosen if self._apply(t, build)[1]]
+
+    def _reapply_once(self) -> None:
+        """:meth:`reapply_policies` unless it already ran to its end for the newest settings
+        version (kept under the store's :data:`MOVED_KEY`), so an unchanged ``--apply`` start
+        reads no ticket and an interrupted move is finished by the next."""
+        newest = _settings.latest(self.store, self.SETTINGS_KEY)
+        number = None if newest is None else newest.get("version")
+        if number is None or self.store.meta(self.MOVED_KEY) == number:
+            return
+        moved = self.reapply_policies()
+        if moved:
+            log.info("moved %d open tickets onto the applied SLA policies", len(moved))
+        self.store.set_meta(self.MOVED_KEY, number)
 
     def tag(
         self,
