@@ -16,13 +16,20 @@ from supportkit import (
     ConfigurationError,
     FrozenClock,
     InboundMessage,
+    SessionEvent,
     SqliteStore,
     SupportDesk,
     TicketEvent,
     Tier,
 )
 from supportkit._cli import main
-from supportkit._feedback import FeedbackAggregator, feedback
+from supportkit._feedback import (
+    FeedbackAggregator,
+    feedback,
+    render_html_section,
+    render_text,
+)
+from supportkit._selfservice import content_gaps
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 WINDOW = timedelta(days=28)
@@ -213,3 +220,76 @@ def test_the_desk_report_and_the_command_line(
     assert "<h2>Product feedback</h2>" in page.read_text(encoding="utf-8")
     assert 2 == main(["report", "--db", str(path)])
     assert "--html FILE, --feedback or both" in capsys.readouterr().err
+
+
+# --- knowledge-base content gaps ----------------------------------------------------------------
+
+
+def _sessions(seed: int, n: int = 80) -> list[SessionEvent]:
+    """Help-centre sessions over three windows: searches with no result, without a click, and
+    with one (an article viewed after the search)."""
+    rng = random.Random(seed)
+    events = []
+    for i in range(n):
+        at = NOW - timedelta(seconds=rng.randrange(int(3 * WINDOW.total_seconds())))
+        for _ in range(rng.randrange(1, 4)):
+            at += timedelta(minutes=rng.choice([0, 1, 5]))
+            query = rng.choice(["export csv", "reset password", "invoice vat", "sso loop"])
+            data = {"query": query, "results": rng.choice([0, 2, 5])}
+            events.append(SessionEvent("searched", session_id=f"s{i}", at=at, data=data))
+            if rng.random() < 0.4:
+                data = {"article": rng.choice(["a1", "a2"])}
+                events.append(SessionEvent("article_viewed", session_id=f"s{i}", at=at, data=data))
+    rng.shuffle(events)
+    return events
+
+
+def test_content_gaps_appear_with_the_knowledge_layer_only() -> None:
+    """Without session events the report has no content gaps (None, no section); with them the
+    gaps are content_gaps()'s for the report's period, in the text and the HTML section."""
+    events = [e for log in _logs(1) for e in log]
+    plain = feedback(events, now=NOW, window=WINDOW)
+    assert plain.content_gaps is None
+    assert "content gaps" not in render_text(plain)
+    assert "knowledge-base search" not in render_html_section(plain)
+    assert plain.frame("content_gaps").empty
+    sessions = _sessions(1)
+    report = feedback(events, now=NOW, window=WINDOW, sessions=sessions, top=3)
+    assert content_gaps(sessions, now=NOW, period=WINDOW, top=3) == report.content_gaps
+    assert report.content_gaps  # the generated searches do leave gaps
+    assert "Knowledge-base content gaps" in render_text(report)
+    top = report.content_gaps[0]["query"]
+    assert top in render_text(report)
+    assert f"<td>{top}</td>" in render_html_section(report)
+    assert list(report.frame("content_gaps")["query"]) == [r["query"] for r in report.content_gaps]
+
+
+def test_a_search_that_found_nothing_is_a_gap() -> None:
+    """Golden case: one search with no result and one whose results were not clicked in the
+    period; a clicked search and a search before the period are not gaps."""
+    at = NOW - timedelta(days=1)
+    sessions = [
+        SessionEvent("searched", session_id="a", at=at, data={"query": "csv export", "results": 0}),
+        SessionEvent("searched", session_id="b", at=at, data={"query": "Export CSV", "results": 3}),
+        SessionEvent("searched", session_id="c", at=at, data={"query": "vat", "results": 2}),
+        SessionEvent("article_viewed", session_id="c", at=at, data={"article": "a1"}),
+        SessionEvent("searched", session_id="d", at=NOW - 2 * WINDOW, data={"query": "old"}),
+    ]
+    report = feedback([], now=NOW, window=WINDOW, sessions=sessions)
+    expected = [{"query": "csv export", "searches": 2, "no_result": 1, "no_click": 1, "gap": 2}]
+    assert expected == report.content_gaps
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), cut=st.integers(0, 80))
+def test_sharded_sessions_merge_into_the_one_pass_gaps(seed: int, cut: int) -> None:
+    """Sessions split by session across two aggregators (one of them with none) merge into
+    the one-pass content gaps."""
+    sessions = _sessions(seed)
+    whole = FeedbackAggregator(now=NOW, window=WINDOW).update_sessions(sessions)
+    left = FeedbackAggregator(now=NOW, window=WINDOW)
+    right = FeedbackAggregator(now=NOW, window=WINDOW)
+    if cut:
+        left.update_sessions([e for e in sessions if int(e.session_id[1:]) < cut])
+    right.update_sessions([e for e in sessions if int(e.session_id[1:]) >= cut])
+    assert whole.result(100) == left.merge(right).result(100)

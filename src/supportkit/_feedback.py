@@ -21,6 +21,11 @@ docs/concepts/problems.md):
   engineering, the seconds from the first such escalation to that solve (count, median, p90).
 - **Waiting on engineering**: incidents linked to a problem and not solved or closed at the end
   of their logs, with their tiers, and their count per tier.
+- **Knowledge-base content gaps** (when the knowledge layer is present: help-centre session
+  events were given): the top searches of the sessions starting in the period that found no
+  article or whose results were not clicked, as :func:`supportkit.content_gaps` defines them
+  (``query``, ``searches``, ``no_result``, ``no_click``, ``gap``; largest gap first). ``None``
+  without the knowledge layer.
 """
 
 from __future__ import annotations
@@ -31,7 +36,9 @@ from typing import Any
 
 import attrs
 
+from ._metrics import SessionEvent
 from ._model import Status, TicketEvent
+from ._selfservice import SelfServiceAggregator
 from ._sketch import ExactQuantiles
 from ._ticket import Ticket
 from ._time import from_epoch, to_epoch
@@ -40,6 +47,7 @@ from .exceptions import ConfigurationError, EventError
 __all__ = ["Feedback", "FeedbackAggregator", "feedback"]
 
 _DONE = frozenset({Status.SOLVED, Status.CLOSED})
+_FRAMES = ("top_tags", "top_problems", "waiting", "content_gaps")
 
 
 @attrs.frozen
@@ -55,23 +63,27 @@ class Feedback:
     fix_seconds: dict[str, float | int | None]
     waiting: list[dict[str, Any]]
     waiting_tiers: dict[str, int]
+    content_gaps: list[dict[str, Any]] | None = None
 
     def frame(self, section: str) -> Any:
-        """The section *section* (``"top_tags"``, ``"top_problems"`` or ``"waiting"``) as a
-        ``pandas.DataFrame`` (needs pandas)."""
-        if section not in ("top_tags", "top_problems", "waiting"):
+        """The section *section* (``"top_tags"``, ``"top_problems"``, ``"waiting"`` or
+        ``"content_gaps"``, empty without the knowledge layer) as a ``pandas.DataFrame``
+        (needs pandas)."""
+        if section not in _FRAMES:
             raise ConfigurationError(
-                f"feedback frames are top_tags, top_problems and waiting, got {section!r}"
+                f"feedback frames are {', '.join(_FRAMES)}, got {section!r:.80}"
             )
         try:
             import pandas as pd  # type: ignore[import-untyped, unused-ignore]
         except ImportError as exc:
             raise ConfigurationError("Feedback.frame needs pandas: pip install pandas") from exc
-        return pd.DataFrame(getattr(self, section))
+        return pd.DataFrame(getattr(self, section) or [])
 
 
 class FeedbackAggregator:
-    """Folds ticket logs into the feedback report's figures; mergeable (see the module doc)."""
+    """Folds ticket logs (:meth:`update`) and help-centre session events
+    (:meth:`update_sessions`, the knowledge layer's) into the feedback report's figures;
+    mergeable (see the module doc): shards hold whole ticket logs and whole sessions."""
 
     def __init__(
         self, *, now: datetime, window: timedelta, weights: Mapping[str, int] | None = None
@@ -99,6 +111,7 @@ class FeedbackAggregator:
         self.escalations: dict[str, int] = {}
         self.fix = ExactQuantiles()
         self.waiting: list[dict[str, Any]] = []
+        self.knowledge: SelfServiceAggregator | None = None  # content gaps, once sessions come
 
     def _period(self, ts: int) -> int | None:
         """0 for the period, 1 for the last period, None otherwise."""
@@ -159,6 +172,16 @@ class FeedbackAggregator:
         if solved is not None and self._period(solved) == 0:
             self.fix.add(solved - escalated)
 
+    def update_sessions(self, sessions: Iterable[SessionEvent]) -> FeedbackAggregator:
+        """Fold help-centre session events (whole sessions, any order) for the content gaps;
+        from the first call on, the report has the knowledge layer's section. Returns
+        ``self``."""
+        if self.knowledge is None:
+            period = timedelta(seconds=self.window)
+            self.knowledge = SelfServiceAggregator(now=from_epoch(self.end), period=period)
+        self.knowledge.update(sessions)
+        return self
+
     def merge(self, other: FeedbackAggregator) -> FeedbackAggregator:
         """Add *other*'s figures (over other tickets, same now/window/weights) into this one."""
         if (other.end, other.window, other.weights) != (self.end, self.window, self.weights):
@@ -173,6 +196,10 @@ class FeedbackAggregator:
             self.escalations[area] = self.escalations.get(area, 0) + count
         self.fix.merge(other.fix)
         self.waiting.extend(other.waiting)
+        if other.knowledge is not None:
+            self.knowledge = (
+                other.knowledge if self.knowledge is None else self.knowledge.merge(other.knowledge)
+            )
         return self
 
     def result(self, top: int = 10) -> Feedback:
@@ -212,6 +239,9 @@ class FeedbackAggregator:
             },
             waiting=waiting,
             waiting_tiers=dict(sorted(tiers.items())),
+            content_gaps=None
+            if self.knowledge is None
+            else self.knowledge.result(top=top).content_gaps,
         )
 
 
@@ -222,10 +252,13 @@ def feedback(
     window: timedelta = timedelta(days=28),
     weights: Mapping[str, int] | None = None,
     top: int = 10,
+    sessions: Iterable[SessionEvent] | None = None,
 ) -> Feedback:
     """The product feedback report over *events* (an interleaved log, ``store.read_all()``),
     for the *window* before *now*, with tier *weights* (tier name -> weight; a desk's are
-    ``{t.name: t.weight for t in desk.tiers.values()}``). See the module's definitions."""
+    ``{t.name: t.weight for t in desk.tiers.values()}``) and, with the knowledge layer's
+    help-centre *sessions* (session events), its content gaps. See the module's
+    definitions."""
     aggregator = FeedbackAggregator(now=now, window=window, weights=weights)
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise ConfigurationError(f"feedback top must be a whole number of 1 or more, got {top!r}")
@@ -238,6 +271,8 @@ def feedback(
         logs.setdefault(event.ticket_id, []).append(event)
     for log in logs.values():
         aggregator.update(log)
+    if sessions is not None:
+        aggregator.update_sessions(sessions)
     return aggregator.result(top)
 
 
@@ -271,6 +306,12 @@ def render_text(report: Feedback) -> str:
     lines.extend(
         f"  {r['ticket']} -> {r['problem']} ({r['tier'] or 'no tier'})" for r in report.waiting
     )
+    if report.content_gaps is not None:
+        lines.append("Knowledge-base content gaps (searches, no result, no click):")
+        lines.extend(
+            f"  {r['query']:<32} {r['searches']:>5} {r['no_result']:>5} {r['no_click']:>5}"
+            for r in report.content_gaps
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -320,6 +361,15 @@ def render_html_section(report: Feedback) -> str:
             table(
                 ["waiting incident", "problem", "tier"],
                 [[r["ticket"], r["problem"], r["tier"] or "-"] for r in report.waiting],
+            ),
+            ""
+            if report.content_gaps is None
+            else table(
+                ["knowledge-base search", "searches", "no result", "no click"],
+                [
+                    [r["query"], r["searches"], r["no_result"], r["no_click"]]
+                    for r in report.content_gaps
+                ],
             ),
         ]
     )
