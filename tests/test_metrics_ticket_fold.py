@@ -148,3 +148,61 @@ def test_a_bad_item_keeps_the_same_facts_on_both_paths() -> None:
             agg.update(facts, vectorise=flag)
         kept.append(agg.report().row()["incoming"])
     assert [CHUNK, CHUNK] == kept
+
+
+_MOVES = {
+    "new": ["open", "pending", "on_hold", "solved"],
+    "open": ["pending", "on_hold", "solved"],
+    "pending": ["open", "on_hold", "solved"],
+    "on_hold": ["open", "pending", "solved"],
+    "solved": ["open", "pending", "on_hold", "closed"],
+}
+LIFE = st.lists(
+    st.tuples(
+        st.sampled_from(
+            ["customer", "reply", "note", "status", "escalated", "tagged", "rated", "merged"]
+        ),
+        st.integers(0, 3),
+        st.integers(1, 3000),
+    ),
+    max_size=14,
+)
+
+
+@given(LIFE, st.sampled_from(["agent", "customer"]), st.booleans())
+def test_facts_from_a_log_pass_the_public_constructor_unchanged(
+    life: list[tuple[str, int, int]], opener: str, business: bool
+) -> None:
+    """from_events builds facts without the public constructor's converters and checks (the
+    fold's values are right by construction); for any lifecycle (replies, notes, every allowed
+    status move, escalations, tags, ratings, a merge), those facts pass that constructor
+    unchanged, including what they add to a group."""
+    from supportkit import BusinessCalendar
+
+    log = [ev("created", 0, by=opener, channel="email", tags=["a"])]
+    status, minute = "new", 0
+    for what, pick, gap in life:
+        if status == "closed" and what not in ("rated", "tagged"):
+            continue
+        minute += gap
+        if what == "customer":
+            log.append(ev("message", minute, by="customer"))
+        elif what in ("reply", "note"):
+            log.append(ev("message", minute, public=what == "reply"))
+        elif what == "status":
+            status = _MOVES[status][pick % len(_MOVES[status])]
+            log.append(ev("status_changed", minute, by="system", to=status))
+        elif what == "escalated":
+            log.append(ev("escalated", minute, level=("L2", "L3")[pick % 2], engineering=pick == 3))
+        elif what == "tagged":
+            log.append(ev("tagged", minute, add=[f"t{pick}"], remove=["a"] if pick else []))
+        elif what == "rated":
+            log.append(ev("satisfaction_rated", minute, by="customer", score=pick + 1, nps=pick))
+        else:
+            log.append(ev("merged", minute, by="system", into="T-2"))
+            status = "closed"
+    calendar = BusinessCalendar("Europe/Berlin", {"mon": ["09:00-17:00"]}) if business else None
+    facts = TicketFacts.from_events(log, calendar=calendar, at=T0 + timedelta(minutes=minute + 5))
+    checked = TicketFacts.from_dict(facts.to_dict())
+    parts = (facts._created, facts._solved, facts._both)
+    assert (checked, parts) == (facts, (checked._created, checked._solved, checked._both))

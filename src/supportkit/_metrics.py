@@ -149,6 +149,11 @@ _COUNTERS = (
 ) = range(len(_COUNTERS))
 
 _UNSOLVED = frozenset({Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD})
+_WAITING = frozenset({Status.NEW, Status.OPEN, Status.ON_HOLD})
+"""Statuses in which the requester waits (requester wait time runs)."""
+# Module constants: reading an enum member off its class is slow in Python 3.11 (about 70 ns).
+_STATUS_SOLVED, _STATUS_CLOSED = Status.SOLVED, Status.CLOSED
+_CUSTOMER, _AGENT = Role.CUSTOMER, Role.AGENT
 _SOLVED_STATES = frozenset({Status.SOLVED, Status.CLOSED})
 _STATISTICS = (("count", None), ("mean", None), ("median", 0.5), ("p90", 0.9), ("p95", 0.95))
 
@@ -185,7 +190,6 @@ _LANE = 64
 """Bits per lane of an accumulator's packed integer (counters, then duration sums)."""
 _MASK = (1 << _LANE) - 1
 _LANES = len(_COUNTERS) + len(DURATIONS)
-_Pairs: TypeAlias = tuple[tuple[int, int], ...]
 _Keys: TypeAlias = tuple[int | str, ...]
 _Part: TypeAlias = tuple[int, _Keys, _Keys, tuple[int, ...], _Keys]
 """A fact's precomputed update (see :func:`_part`): packed counter and sum increments, the keys
@@ -210,36 +214,43 @@ def _key(index: int, value: int) -> int:
     return _STORE + value * _SLOTS + index
 
 
-def _part(counts: Iterable[tuple[int, int]], durations: _Pairs, named: _Keys = ()) -> _Part:
-    """The update of one side of a fact; *named* are ``"kind:name"`` counts (repeated keys)."""
+def _part(packed: int, durations: Iterable[tuple[int, int | None]], named: _Keys = ()) -> _Part:
+    """The update of one side of a fact: *packed* counter increments (sums of :data:`_ONE`),
+    *durations* as ``(distribution, seconds or None)`` and *named* ``"kind:name"`` counts
+    (repeated keys). One pass over the durations: this runs twice per fact on every path.
+
+    The packed integer holds every counter increment and duration-sum increment in its lane:
+    adding it to an accumulator's packed integer bumps all those lanes at once, one big-int
+    addition per fact instead of a dozen list increments (lanes are 64 bits: no overflow).
+    """
     log, inv = math.log, INV_LOG_GAMMA
-    buckets = [(i, int(log(v) * inv) if v else ZERO) for i, v in durations]
-    slots = tuple(_slot(i, b) for i, b in buckets if b <= DENSE_TOP)
-    rest = tuple(_key(i, b) for i, b in buckets if b > DENSE_TOP) + named  # over a century
-    exact = tuple(_key(i, v) for i, v in durations) + named
-    return _pack(counts, durations), slots + rest, exact, slots, rest
+    slots: list[int] = []
+    rest: list[int | str] = []  # sketch buckets over a century, then the named counts
+    exact: list[int | str] = []
+    for index, value in durations:
+        if value is None:
+            continue
+        packed += value << _SUM_SHIFT[index]
+        bucket = int(log(value) * inv) if value else ZERO
+        if bucket <= DENSE_TOP:
+            slots.append(_slot(index, bucket))
+        else:
+            rest.append(_key(index, bucket))
+        exact.append(_key(index, value))
+    rest += named
+    exact += named
+    dense, other = tuple(slots), tuple(rest)
+    return packed, dense + other, tuple(exact), dense, other
 
 
 def _join(a: _Part, b: _Part) -> _Part:
     return a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4]
 
 
-def _pack(counts: Iterable[tuple[int, int]], durations: Iterable[tuple[int, int]]) -> int:
-    """One integer holding every counter increment and duration-sum increment in its lane.
-
-    Adding it to an accumulator's packed integer bumps all those lanes at once: one big-int
-    addition per fact instead of a dozen list increments (lanes are 64 bits: no overflow).
-    """
-    packed = 0
-    for index, amount in counts:
-        packed += amount << (_LANE * index)
-    for index, seconds in durations:
-        packed += seconds << (_LANE * (len(_COUNTERS) + index))
-    return packed
-
-
-def _pairs(*items: tuple[int, int | None]) -> tuple[tuple[int, int], ...]:
-    return tuple((i, v) for i, v in items if v is not None)
+_ONE = tuple(1 << (_LANE * index) for index in range(len(_COUNTERS)))
+"""A counter's increment of one, in its lane of the packed integer (see :func:`_part`)."""
+_SUM_SHIFT = tuple(_LANE * (len(_COUNTERS) + index) for index in range(len(DURATIONS)))
+"""Where each duration sum's lane starts in the packed integer."""
 
 
 # --- ticket facts ---------------------------------------------------------------------------
@@ -368,6 +379,27 @@ class TicketFacts:
     _both: _Part = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
+        self._check()
+        self._derive()
+
+    @classmethod
+    def _of_fold(cls, **fields: Any) -> TicketFacts:
+        """Facts the ticket fold computed (every field, by name).
+
+        The fold's values are right by construction (epoch seconds of events already checked
+        and in time order, a ``Status``, tuples of ints and strings, ratings the event schema
+        checked), so the public constructor's converters and :meth:`_check` are skipped: they
+        were a third of :meth:`from_events` (benchmarks/bench_metrics.py). The aggregators'
+        updates are derived as usual.
+        """
+        facts = object.__new__(cls)
+        for name in _FIELDS:
+            object.__setattr__(facts, name, fields[name])
+        facts._derive()
+        return facts
+
+    def _check(self) -> None:
+        """Refuse values the public constructor's converters let through."""
         _whole(self.created_at, "created_at")
         if _whole(self.as_of, "as_of") < self.created_at:
             raise ConfigurationError(
@@ -392,58 +424,57 @@ class TicketFacts:
             raise ConfigurationError(
                 f"ticket {self.ticket_id}: solved_at is set but the status is {self.status.value}"
             )
+
+    def _derive(self) -> None:
+        """Precompute what the fact adds to a group (``_created``, ``_solved``, ``_both``)."""
         unsolved = self.status in _UNSOLVED and not self.merged
-        age = self.as_of - self.created_at if unsolved else None
-        counts = [(_INCOMING, 1)]
+        packed = _ONE[_INCOMING]
         if unsolved:
-            counts.append((_BACKLOG, 1))
+            packed += _ONE[_BACKLOG]
         if self.ever_solved:
-            counts.append((_EVER_SOLVED, 1))
+            packed += _ONE[_EVER_SOLVED]
             if self.reopens:
-                counts.append((_REOPENED, 1))
+                packed += _ONE[_REOPENED]
         if self.escalations:
-            counts.append((_ESCALATED, 1))
+            packed += _ONE[_ESCALATED]
         if self.csat is not None:
-            counts.append((_CSAT_GOOD if self.csat == "good" else _CSAT_BAD, 1))
+            packed += _ONE[_CSAT_GOOD if self.csat == "good" else _CSAT_BAD]
         if self.nps is not None:
-            counts.append((_NPS_N, 1))
+            packed += _ONE[_NPS_N]
             if self.nps >= 9:
-                counts.append((_NPS_PRO, 1))
+                packed += _ONE[_NPS_PRO]
             elif self.nps <= 6:
-                counts.append((_NPS_DET, 1))
+                packed += _ONE[_NPS_DET]
         if self.ces is not None:
-            counts += [(_CES_N, 1), (_CES_SUM, self.ces)]
-        durations = _pairs(
-            (_FRT, self.first_reply),
-            (_FRT_B, self.first_reply_business),
-            *((_NRT, v) for v in self.next_reply),
-            *((_NRT_B, v) for v in self.next_reply_business),
-            (_AGE, age if age is None or age >= 0 else 0),
-        )
+            packed += _ONE[_CES_N] + self.ces * _ONE[_CES_SUM]
+        durations = [(_FRT, self.first_reply), (_FRT_B, self.first_reply_business)]
+        durations += [(_NRT, v) for v in self.next_reply]
+        durations += [(_NRT_B, v) for v in self.next_reply_business]
+        if unsolved:
+            durations.append((_AGE, max(self.as_of - self.created_at, 0)))
         named: list[str] = [f"escalated:{level}" for level in self.escalations]
         for metric, met, breached in self.sla:
             named += [f"met:{metric}"] * met + [f"breached:{metric}"] * breached
-        object.__setattr__(self, "_created", _part(counts, durations, tuple(named)))
+        created = _part(packed, durations, tuple(named))
+        object.__setattr__(self, "_created", created)
         solved = None
         if self.solved_at is not None:
-            counts = [(_SOLVED, 1)]
+            packed = _ONE[_SOLVED]
             if self.agent_replies == 1:
-                counts.append((_ONE_TOUCH, 1))
+                packed += _ONE[_ONE_TOUCH]
             if self.agent_replies <= 1 and not self.reopens and not self.escalations:
-                counts.append((_FCR, 1))
-            solved_durations = _pairs(
-                (_FULL, self.full_resolution),
-                (_FULL_B, self.full_resolution_business),
-                (_WAIT, self.requester_wait),
-                (_WAIT_B, self.requester_wait_business),
+                packed += _ONE[_FCR]
+            solved = _part(
+                packed,
+                (
+                    (_FULL, self.full_resolution),
+                    (_FULL_B, self.full_resolution_business),
+                    (_WAIT, self.requester_wait),
+                    (_WAIT_B, self.requester_wait_business),
+                ),
             )
-            solved = _part(counts, solved_durations)
         object.__setattr__(self, "_solved", solved)
-        mine = self._created
-        both = mine
-        if solved is not None:
-            both = _join(mine, solved)
-        object.__setattr__(self, "_both", both)
+        object.__setattr__(self, "_both", created if solved is None else _join(created, solved))
 
     @classmethod
     def from_events(
@@ -486,23 +517,23 @@ class TicketFacts:
             raise ConfigurationError(f"not a TicketFacts dict: {exc}") from exc
 
 
+_FIELDS = tuple(a.name for a in attrs.fields(TicketFacts) if a.init)
+
+
 class _TicketFold:
     """The mutable accumulator behind :meth:`TicketFacts.from_events` (epoch seconds)."""
 
     def __init__(self, first: TicketEvent, calendar: Any) -> None:
         # The ticket fold is the one place that decides whether a log is valid (ids, time
-        # order, lifecycle, closed tickets) and what the ticket's state is (assignee, group,
-        # tier, priority: an escalation to a target clears the assignee there, for one); this
-        # fold only accumulates the durations and counts, so the two cannot drift apart.
+        # order, lifecycle, closed tickets) and what the ticket's state is (status, reopens,
+        # assignee, group, tier, priority: an escalation to a target clears the assignee there,
+        # for one); this fold only accumulates the durations and counts, so the two cannot
+        # drift apart.
         self.check = _Fold.start(first)
-        data = first.data
-        self.id = first.ticket_id
         self.calendar = calendar
-        self.created = self.last = first.ts
-        self.status = Status.NEW
-        self.channel: str = data["channel"]
-        self.tags: dict[str, None] = dict.fromkeys(data["tags"])
-        self.opening = first.by is Role.AGENT  # an agent's first public message opens the ticket
+        self.last = first.ts
+        self.tags: dict[str, None] = dict.fromkeys(first.data["tags"])
+        self.opening = first.by is _AGENT  # an agent's first public message opens the ticket
         self.first_reply_at: int | None = None
         self.waiting_since: int | None = None  # unanswered customer message after first reply
         self.next: list[tuple[int, int]] = []
@@ -510,10 +541,9 @@ class _TicketFold:
         self.wait: list[tuple[int, int]] = []
         self.solved_at: int | None = None
         self.ever_solved = False
-        self.reopens = self.replies = 0
+        self.replies = 0
         self.levels: dict[str, None] = {}
         self.rating: dict[str, Any] = {}  # the latest non-null answer of each survey
-        self.merged = False
 
     @classmethod
     def run(
@@ -546,7 +576,7 @@ class _TicketFold:
             if data["public"]:
                 self._message(event.by, ts)
         elif kind == "status_changed":
-            self._status(data["to"], ts)
+            self._status(self.check.status, ts)
         elif kind == "escalated":
             self.levels[data["level"]] = None
             if data.get("engineering"):  # a flagged level (say "rnd") counts as engineering too
@@ -559,7 +589,7 @@ class _TicketFold:
             self._rate(data)
         elif kind == "merged":
             self._leave_wait(ts)
-            self.status, self.merged, self.solved_at = Status.CLOSED, True, None
+            self.solved_at = None
 
     def _rate(self, data: Mapping[str, Any]) -> None:
         """Keep each survey's latest answer: CSAT (``csat`` or its 1-5 ``score``), NPS, CES."""
@@ -571,11 +601,11 @@ class _TicketFold:
                 self.rating[survey] = data[survey]
 
     def _message(self, by: Role, ts: int) -> None:
-        if by is Role.CUSTOMER:
+        if by is _CUSTOMER:
             self.opening = False
             if self.first_reply_at is not None and self.waiting_since is None:
                 self.waiting_since = ts
-        elif by is Role.AGENT:
+        elif by is _AGENT:
             if self.opening:
                 self.opening = False
                 return
@@ -586,20 +616,19 @@ class _TicketFold:
                 self.next.append((self.waiting_since, ts))
                 self.waiting_since = None
 
-    def _status(self, target: Status, ts: int) -> None:
-        if self.status is Status.SOLVED and target is not Status.CLOSED:
-            self.reopens += 1
-            self.solved_at = None
-        if target is Status.SOLVED:
+    def _status(self, status: Status, ts: int) -> None:
+        """The ticket fold has just moved the ticket to *status* (a reopen clears the solve)."""
+        if status is _STATUS_SOLVED:
             self.solved_at = ts
             self.ever_solved = True
             self.waiting_since = None  # solving ends a pending next-reply cycle
-        if target in (Status.NEW, Status.OPEN, Status.ON_HOLD):
+        elif status is not _STATUS_CLOSED:
+            self.solved_at = None
+        if status in _WAITING:
             if self.wait_from is None:
                 self.wait_from = ts
         else:
             self._leave_wait(ts)
-        self.status = target
 
     def _leave_wait(self, ts: int) -> None:
         if self.wait_from is not None:
@@ -607,51 +636,49 @@ class _TicketFold:
             self.wait_from = None
 
     def facts(self, as_of: int, sla: Mapping[str, Iterable[Any]] | None) -> TicketFacts:
-        cal = self.calendar
-        business = cal.elapsed_seconds if cal is not None else None
-
-        def spans(pairs: Sequence[tuple[int, int]]) -> tuple[int | None, int | None]:
-            calendar_total = sum(b - a for a, b in pairs)
-            return calendar_total, (sum(business(a, b) for a, b in pairs) if business else None)
-
+        ticket = self.check
+        created, solved = ticket.created_at, self.solved_at
+        business = None if self.calendar is None else self.calendar.elapsed_seconds
         frt = frt_b = full = full_b = wait = wait_b = None
         if self.first_reply_at is not None:
-            frt, frt_b = spans([(self.created, self.first_reply_at)])
-        solved = self.solved_at
+            frt = self.first_reply_at - created
+            frt_b = business(created, self.first_reply_at) if business else None
         if solved is not None:
-            full, full_b = spans([(self.created, solved)])
-            wait, wait_b = spans(self.wait)
+            full = solved - created
+            wait = sum([b - a for a, b in self.wait])
+            if business:
+                full_b = business(created, solved)
+                wait_b = sum([business(a, b) for a, b in self.wait])
         rating = self.rating
-        ticket = self.check
-        return TicketFacts(
-            ticket_id=self.id,
-            created_at=self.created,
+        return TicketFacts._of_fold(
+            ticket_id=ticket.id,
+            created_at=created,
             as_of=as_of,
-            status=self.status,
-            channel=self.channel,
+            status=ticket.status,
+            channel=ticket.channel,
             priority=ticket.priority.value,
             tier=ticket.tier,
             group=ticket.group,
             agent=ticket.assignee,
-            tags=tuple(self.tags.keys()),
+            tags=tuple(self.tags),
             solved_at=solved,
             first_reply=frt,
             first_reply_business=frt_b,
-            next_reply=tuple(b - a for a, b in self.next),
-            next_reply_business=tuple(business(a, b) for a, b in self.next) if business else (),
+            next_reply=tuple([b - a for a, b in self.next]),
+            next_reply_business=tuple([business(a, b) for a, b in self.next]) if business else (),
             full_resolution=full,
             full_resolution_business=full_b,
             requester_wait=wait,
             requester_wait_business=wait_b,
             agent_replies=self.replies,
-            reopens=self.reopens,
+            reopens=ticket.reopen_count,
             ever_solved=self.ever_solved,
-            escalations=tuple(self.levels.keys()),
+            escalations=tuple(self.levels),
             csat=rating.get("csat"),
             nps=rating.get("nps"),
             ces=rating.get("ces"),
             sla=_count_sla(sla) if sla is not None else (),
-            merged=self.merged,
+            merged=ticket.merged_into is not None,
             problem=ticket.problem,
         )
 
