@@ -160,7 +160,17 @@ _MOVES = {
 LIFE = st.lists(
     st.tuples(
         st.sampled_from(
-            ["customer", "reply", "note", "status", "escalated", "tagged", "rated", "merged"]
+            (
+                "customer",
+                "reply",
+                "note",
+                "status",
+                "escalated",
+                "tagged",
+                "rated",
+                "linked",
+                "merged",
+            )
         ),
         st.integers(0, 3),
         st.integers(1, 3000),
@@ -174,8 +184,9 @@ def test_facts_from_a_log_pass_the_public_constructor_unchanged(
     life: list[tuple[str, int, int]], opener: str, business: bool
 ) -> None:
     """from_events builds facts without the public constructor's converters and checks (the
-    fold's values are right by construction); for any lifecycle (replies, notes, every allowed
-    status move, escalations, tags, ratings, a merge), those facts pass that constructor
+        fold's values are right by construction); for any lifecycle (replies, notes, every allowed
+        status move, escalations, tags, ratings, a problem link, a merge), those facts pass that
+        constructor
     unchanged, including what they add to a group."""
     from supportkit import BusinessCalendar
 
@@ -198,6 +209,9 @@ def test_facts_from_a_log_pass_the_public_constructor_unchanged(
             log.append(ev("tagged", minute, add=[f"t{pick}"], remove=["a"] if pick else []))
         elif what == "rated":
             log.append(ev("satisfaction_rated", minute, by="customer", score=pick + 1, nps=pick))
+        elif what == "linked":
+            if all(e.kind != "linked_to_problem" for e in log):
+                log.append(ev("linked_to_problem", minute, problem="P-1"))
         else:
             log.append(ev("merged", minute, by="system", into="T-2"))
             status = "closed"
