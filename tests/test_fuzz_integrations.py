@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from fuzzkit import Target, ident, instants, integers, junk, kwargs_of, raw_dicts, run, text
 from supportkit import (
+    Customer,
     Ignored,
     InboundMessage,
     InMemoryStore,
@@ -139,13 +140,23 @@ def _http_crm(kw: dict[str, Any]) -> None:
     crm.HttpCrm(kw.pop("client", _CLIENT), {"customer": {"url": "/c/{email}"}}, **kw)
 
 
+def _crm_value(customer: Any) -> None:
+    crm = pytest.importorskip("supportkit_crm_http")
+    mapping = {"customer": {"url": "/c/{email}", "value": "revenue"}}
+    crm.HttpCrm(_CLIENT, mapping, retries=0, failures=1).lookup_value(customer)
+
+
 def _field_path(kw: dict[str, Any]) -> None:
     crm = pytest.importorskip("supportkit_crm_http")
     crm.field_path(**kw)
 
 
 LOOKUP = raw_dicts(
-    {"url": st.sampled_from(["/c/{email}", "/o/{domain}", "/x/{other}", ""]), "tier": text()},
+    {
+        "url": st.sampled_from(["/c/{email}", "/o/{domain}", "/x/{other}", ""]),
+        "tier": text(),
+        "value": text(),
+    },
     required=("url",),
 )
 
@@ -240,6 +251,13 @@ TARGETS: dict[str, Target] = {
             required=("customer",),
         ),
         _crm_mapping,
+    ),
+    "crm_http.HttpCrm.lookup_value": Target(
+        st.one_of(
+            st.builds(Customer, ident(), email=st.one_of(st.none(), text())),
+            junk(),
+        ),
+        _crm_value,
     ),
     "crm_http.HttpCrm": Target(
         kwargs_of(

@@ -3,7 +3,7 @@ link, unlink or lookup changes neither the event log nor the problem index."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from fuzzkit import Target, junk, kwargs_of, run, text
 from supportkit import (
     EngineeringIssue,
+    FeedbackAggregator,
     FrozenClock,
     InboundMessage,
     InMemoryStore,
@@ -117,10 +118,20 @@ TARGETS: dict[str, Target] = {
     "feedback": Target(
         kwargs_of(
             {"events": st.one_of(st.just(DESK.store.read_all()), junk()), "now": junk()},
-            {"window": junk(), "weights": junk(), "top": junk()},
+            {"window": junk(), "weights": junk(), "top": junk(), "sessions": junk()},
         ),
         lambda kw: feedback(kw.pop("events"), **kw),
         examples=200,
+    ),
+    "FeedbackAggregator.update_sessions": Target(
+        st.one_of(st.lists(junk(), max_size=3), junk()),
+        lambda sessions: FeedbackAggregator(
+            now=CLOCK.now(), window=timedelta(days=7)
+        ).update_sessions(sessions),
+        examples=200,
+    ),
+    "SupportDesk.affected_customers": Target(
+        TICKETS, DESK.affected_customers, state=_contents, examples=100
     ),
     "GitHubTracker.parse_webhook": Target(
         kwargs_of(

@@ -459,6 +459,10 @@ class HttpCrm:
         ``supportkit_lookup_value``: ``None`` when the mapping reads none or the CRM has none.
         Through the cache; a :class:`CrmError` when the CRM cannot answer (the desk's outbox
         retries the issue update then)."""
+        if not isinstance(customer, Customer):
+            raise ConfigurationError(
+                f"crm-http: lookup_value takes a Customer, got {customer!r:.80}"
+            )
         address = customer.email or customer.id
         if "@" not in address:
             return None
