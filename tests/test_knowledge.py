@@ -218,6 +218,71 @@ def test_prefixes_match_words(desk: SupportDesk) -> None:
     assert desk.search_articles("invo")
 
 
+def test_sqlite_search_leaves_out_terms_in_most_articles(tmp_path: Path) -> None:
+    """On SQLite a term found in more than half of the articles does not widen the result
+    (FTS5's BM25 gives it no weight); a query of only such terms still finds them."""
+    with SqliteStore(tmp_path / "kb.sqlite3") as store:
+        desk = SupportDesk(store=store, plugins=None, clock=FrozenClock(T0))
+        for n, extra in enumerate(["refund policy", "login help", "export data"]):
+            desk.create_article(
+                f"a{n}",
+                title=f"Account {extra}",
+                body=f"Your account and {extra}.",
+                status="published",
+            )
+        assert ["a0"] == [hit.article_id for hit in desk.search_articles("account refund")]
+        assert {"a0", "a1", "a2"} == {hit.article_id for hit in desk.search_articles("account")}
+        assert "**refund**" in desk.search_articles("account refund")[0].snippet
+
+
+def test_sqlite_short_terms_match_whole_words(tmp_path: Path) -> None:
+    """On SQLite a term of one or two characters matches whole words only (a prefix that
+    short would match a large part of the vocabulary); from three characters on, prefixes."""
+    with SqliteStore(tmp_path / "kb.sqlite3") as store:
+        desk = SupportDesk(store=store, plugins=None, clock=FrozenClock(T0))
+        desk.create_article("tv", title="TV setup", body="Connect the tv.", status="published")
+        desk.create_article("tw", title="Twitter", body="Post updates.", status="published")
+        assert ["tv"] == [hit.article_id for hit in desk.search_articles("tv")]
+        assert [] == desk.search_articles("t")
+        assert ["tw"] == [hit.article_id for hit in desk.search_articles("twi")]
+
+
+_WORDS = ["alpha", "beta", "gamma", "delta", "omega", "sigma", "kappa", "lambda"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    bodies=st.lists(
+        st.lists(st.sampled_from(_WORDS), min_size=1, max_size=12), min_size=1, max_size=12
+    ),
+    query=st.lists(st.sampled_from(_WORDS), min_size=1, max_size=5),
+)
+def test_sqlite_search_ranks_as_bm25_over_every_term(
+    bodies: list[list[str]], query: list[str]
+) -> None:
+    """Leaving terms out of the FTS5 query keeps BM25's ranking: the hits' scores are the
+    top scores of the query with every term (to 1e-5), and any article left out scores
+    below 1e-5 there."""
+    with SqliteStore(":memory:") as store:
+        desk = SupportDesk(store=store, plugins=None, clock=FrozenClock(T0))
+        for n, body in enumerate(bodies):
+            desk.create_article(f"a{n}", title="Note", body=" ".join(body), status="published")
+        hits = desk.search_articles(" ".join(query), k=5)
+        match = " OR ".join(f'"{term}"*' for term in query_terms(" ".join(query)))
+        every = [
+            -score
+            for (score,) in store._db.execute(
+                "SELECT bm25(article_fts, 5.0, 1.0) AS s FROM article_fts"
+                " WHERE article_fts MATCH ? ORDER BY s LIMIT 5",
+                (match,),
+            )
+        ]
+        assert len(hits) <= len(every)
+        for hit, score in zip(hits, every, strict=False):
+            assert abs(hit.score - score) < 1e-5
+        assert all(score < 1e-5 for score in every[len(hits) :])
+
+
 @pytest.mark.parametrize(
     "query",
     [

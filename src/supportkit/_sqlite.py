@@ -1071,20 +1071,78 @@ class SqliteStore:
         tags: Sequence[str] = (),
         area: str | None = None,
     ) -> list[ArticleHit]:
-        """FTS5 search: every term a quoted prefix (``"term"*``) OR-ed, ranked by BM25."""
-        if not terms:
+        """FTS5 search: the terms' phrases (:func:`_phrase`) OR-ed, ranked by BM25.
+
+        BM25 scores every matching row, so the cost grows with the rows the query matches.
+        Terms no article has and terms in half of the articles or more are left out (FTS5's
+        BM25 gives the latter an inverse document frequency of 10⁻⁶, so they cannot reorder
+        the hits; a query of only such terms keeps them). The ranking runs without the
+        snippet, whose cost is paid for the *k* hits only.
+        """
+        phrases = list(dict.fromkeys(_phrase(term) for term in terms))
+        if not phrases:
             return []
-        match = " OR ".join(f'"{term}"*' for term in terms)  # terms are words: no quotes
+        with self._lock:  # no flush: a batch's held commits write no article
+            try:
+                return self._search(self._db, phrases, k, locale, tags, area)
+            except sqlite3.Error as exc:
+                raise self._fail(exc, "article search") from exc
+
+    def _search(
+        self,
+        db: sqlite3.Connection,
+        phrases: list[str],
+        k: int,
+        locale: str | None,
+        tags: Sequence[str],
+        area: str | None,
+    ) -> list[ArticleHit]:
+        counts = db.execute(
+            "SELECT (SELECT count(*) FROM article_search), "
+            + ", ".join(
+                ["(SELECT count(*) FROM article_fts WHERE article_fts MATCH ?)"] * len(phrases)
+            ),
+            phrases,
+        ).fetchone()
+        articles, found = counts[0], counts[1:]
+        useful = [p for p, n in zip(phrases, found, strict=True) if n and 2 * n < articles]
+        match = " OR ".join(useful or [p for p, n in zip(phrases, found, strict=True) if n])
+        if not match:
+            return []
+        # The title weighs 5. bm25() is lower for better rows; ordering by it directly (rather
+        # than by FTS5's configured rank) is cheaper per row.
         sql = (
-            "SELECT s.article_id, article_fts.title, -rank,"
-            f" snippet(article_fts, 1, '**', '**', '…', {SNIPPET_WORDS})"
-            " FROM article_fts JOIN article_search s ON s.id = article_fts.rowid"
-            " WHERE article_fts MATCH ? AND (? IS NULL OR s.locale = ?)"
-            " AND (? IS NULL OR s.area = ?)"
-            + " AND EXISTS (SELECT 1 FROM json_each(s.tags) WHERE value = ?)" * len(tags)
-            + " ORDER BY rank LIMIT ?"
+            "SELECT article_fts.rowid AS id, -bm25(article_fts, 5.0, 1.0) AS score"
+            " FROM article_fts WHERE article_fts MATCH ?"
         )
-        rows = self._query(
-            "article search", sql, (match, locale, locale, area, area, *tags, k), flush=False
-        )  # commits write no article: a batch's held commits need not be written first
-        return [ArticleHit(str(a), str(t), float(score), str(snip)) for a, t, score, snip in rows]
+        params: list[Any] = [match]
+        if locale is not None or area is not None or tags:  # else every indexed row qualifies
+            # A join (not "rowid IN (subquery)", which SQLite runs as one MATCH per row).
+            sql = (
+                "SELECT s.id AS id, -bm25(article_fts, 5.0, 1.0) AS score FROM article_fts"
+                " JOIN article_search s ON s.id = article_fts.rowid"
+                " WHERE article_fts MATCH ? AND (? IS NULL OR s.locale = ?)"
+                " AND (? IS NULL OR s.area = ?)"
+                + " AND EXISTS (SELECT 1 FROM json_each(s.tags) WHERE value = ?)"
+                * len(tags)
+            )
+            params += [locale, locale, area, area, *tags]
+        ranked = db.execute(sql + " ORDER BY score DESC, id LIMIT ?", (*params, k)).fetchall()
+        hits = []
+        for rowid, value in ranked:
+            article_id, title, snip = db.execute(
+                "SELECT s.article_id, article_fts.title,"
+                f" snippet(article_fts, 1, '**', '**', '…', {SNIPPET_WORDS})"
+                " FROM article_fts JOIN article_search s ON s.id = article_fts.rowid"
+                " WHERE article_fts MATCH ? AND article_fts.rowid = ?",
+                (match, rowid),
+            ).fetchone()
+            hits.append(ArticleHit(str(article_id), str(title), float(value), str(snip)))
+        return hits
+
+
+def _phrase(term: str) -> str:
+    """The FTS5 phrase for a query term: quoted (a term is a word, so it holds no quote), a
+    prefix (``"passw"*``) from three characters on; shorter terms match whole words only, as a
+    one- or two-letter prefix would expand to a large part of the vocabulary."""
+    return f'"{term}"*' if len(term) >= 3 else f'"{term}"'
