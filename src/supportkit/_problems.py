@@ -2,10 +2,13 @@
 
 An incident carries ``linked_to_problem`` / ``unlinked`` events in its own log (the ticket fold
 checks them: one problem at a time, never itself, never on a closed ticket). The desk checks
-the rules that span two tickets (:func:`check_link`) and keeps, in its store's state under
-:data:`NAMESPACE`, the incident ids of each problem: a superset written before the link is
-committed, every entry verified against the incident's log before use. Solving the problem
-solves or notifies its open incidents (:class:`ProblemSettings`), each with a public reply.
+the rules that span two tickets (:func:`check_link`), before the link is committed and again
+after it, and keeps in its store's state under :data:`NAMESPACE` the incident ids of each
+problem and the problems themselves (:class:`ProblemIndex`): append-only lists whose entries
+are written with compare-and-set before the link is committed (a superset: every entry is
+verified against the incident's log before use). Solving the problem solves or notifies its
+open incidents (:class:`ProblemSettings`), each with a public reply. Duplicate suggestions for
+new tickets come from an in-process word index over the problems (:meth:`ProblemIndex.suggest`).
 """
 
 from __future__ import annotations

@@ -475,9 +475,14 @@ class CrmBackend(Protocol):
 class IssueTracker(Protocol):
     """An engineering issue tracker (GitHub Issues, Jira): where problems go to be fixed.
 
-    Register one with ``supportkit_register_issue_trackers``. Failures to reach the tracker
-    raise :class:`~supportkit.IntegrationError` (or a subclass); a webhook that fails its
-    signature check raises :class:`~supportkit.EventError` naming the header.
+    Register one with ``supportkit_register_issue_trackers``. The desk calls
+    ``create_issue``, ``link_issue`` and ``update_issue`` only from its outbox, at least once
+    (a call may come again after it succeeded: ``update_issue`` sets the figures, and
+    ``create_issue`` may look for the issue an earlier call made). Failures to reach the
+    tracker raise :class:`~supportkit.IntegrationError` (or a subclass), which the outbox
+    retries (its ``retry_at`` and ``permanent`` steer that); a reference ``link_issue`` can
+    never read raises :class:`~supportkit.EventError`; a webhook that fails its signature check
+    raises :class:`~supportkit.EventError` naming the header.
     """
 
     def create_issue(self, problem: Ticket, affected: AffectedCustomers) -> EngineeringIssue:
