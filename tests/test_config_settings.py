@@ -335,6 +335,24 @@ def race(make_store: Callable[[], Any], source: Callable[[int], Any]) -> None:
     assert ([60, 30], 30) == (applied, mirror["policies"][0]["version"])
 
 
+def test_two_desks_recording_the_same_settings_at_once_both_start(tmp_path: Path) -> None:
+    """Two desks with one configuration start at the same moment on a fresh store (workers
+    started together): the loser of the compare-and-set finds its very settings recorded and
+    starts too; one version is recorded."""
+    db = tmp_path / "desk.sqlite3"
+
+    def desk_a() -> None:
+        SupportDesk.from_config(config(db, minutes=30), clock=FrozenClock(NOW)).close()
+
+    store = SqliteStore(db)
+    arguments = DeskConfig.load(config(db, minutes=30)).desk_arguments(FrozenClock(NOW))
+    arguments.update(store=Interleaved(store, desk_a), store_options={})
+    SupportDesk(**arguments, config=DeskConfig.load(config(db, minutes=30))).close()
+    store.close()
+    with SupportDesk.from_config(config(db, minutes=30), clock=FrozenClock(NOW)) as desk:
+        assert [1] == [v["version"] for v in desk.settings_versions()]
+
+
 def test_two_desks_applying_at_once_on_one_sqlite_file_one_wins(tmp_path: Path) -> None:
     """Two desks on one SQLite file (two connections) apply different settings at the same
     moment: exactly one version is recorded, the other desk is told and wrote nothing."""

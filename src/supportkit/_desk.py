@@ -438,7 +438,8 @@ class SupportDesk(KnowledgeBase):
         *apply* ``None`` (the Python constructor): record and log a warning; ``True``: record;
         ``False``: refuse with the difference. The version carries *note* (default: where the
         configuration came from). Of desks recording at once exactly one wins; the others
-        raise :class:`~supportkit.SettingsChangedError` having written nothing.
+        write nothing, and raise :class:`~supportkit.SettingsChangedError` unless the winner
+        recorded the same settings.
         """
         settings = self.settings()
         config = None

@@ -106,10 +106,12 @@ class PendingCommits:
     statement per table for all of them) when the batch ends, or earlier when something is
     about to read what they touch.
 
-    Right only for a store that holds the data it checked against for the whole batch
-    (SQLite's write lock): it remembers what the batch learned (ticket versions, message ids
-    found or known to be absent), so a commit whose ticket and message the batch has seen
-    needs no query at all. Commits carrying alert keys are not held (the store writes them
+    The store fills :attr:`versions` (and :attr:`owners`) with what nobody else can change
+    before the batch ends: SQLite holds its write lock for the whole batch, so every version
+    and message id it reads qualifies (a commit whose ticket and message the batch has seen
+    needs no query at all); PostgreSQL locks a ticket's stream row on the batch's first
+    commit to it and inserts message ids at once. :meth:`add` then checks a commit against
+    them and holds its rows. Commits carrying alert keys are not held (the stores write them
     directly, after writing what is held).
     """
 

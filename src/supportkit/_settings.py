@@ -106,7 +106,8 @@ def record(
     The append is a compare-and-set of the version list against *expected* (the list as the
     caller read it, ``store.meta(VERSIONS_KEY)``): if another desk recorded a version since,
     nothing is written and :class:`SettingsChangedError` says which (with the difference to
-    it). The mirror follows only a successful append.
+    it), unless that version holds these very settings (then its number is returned). The
+    mirror follows only a successful append.
     """
     found = versions(store, legacy_key, expected)
     number = (found[-1]["version"] if found else 0) + 1
@@ -119,6 +120,8 @@ def record(
     }
     if not store.set_meta_if(VERSIONS_KEY, [*found, entry], expected=expected):
         winner = latest(store, legacy_key) or {}
+        if winner and same(winner, settings, config):
+            return int(winner["version"])  # desks with one configuration started together
         diff = settings_diff(winner, settings, config)
         raise SettingsChangedError(
             f"another desk recorded settings version {winner.get('version')} while this one "

@@ -18,6 +18,8 @@ same errors and keeps the same JSON:
 - **moving data**: :func:`export_lines` / :func:`import_lines` (every record of a store as JSON
   Lines and back, as ``supportkit export`` / ``import`` do) and :func:`event_runs` (a global
   log as per-ticket runs to append);
+- **batches**: :class:`PendingCommits`, a batch's commits checked at once and held back to be
+  written together (a statement per table), as both built-in stores do inside ``batch()``;
 - :class:`MemorySidecar`, the desk's extras in process memory around a plain
   :class:`~supportkit.typing.EventStore` (what the desk wraps such a store in; handy in tests).
 
@@ -29,6 +31,7 @@ from __future__ import annotations
 from ._deskstore import (
     STATE_PRUNE_BATCH,
     MemorySidecar,
+    PendingCommits,
     alert_conflict,
     duplicate_message,
     event_runs,
@@ -43,6 +46,7 @@ __all__ = [
     "SNIPPET_WORDS",
     "STATE_PRUNE_BATCH",
     "MemorySidecar",
+    "PendingCommits",
     "alert_conflict",
     "check_article_append",
     "check_batch",

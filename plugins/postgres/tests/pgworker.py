@@ -4,6 +4,8 @@
 
 - ``mix``: ingest 160 messages with ids shared by every worker (threaded into 16 tickets),
   reply, claim, tick and deliver between them, then drain the outbox; print a JSON summary.
+- ``batches``: the same 160 message ids through ``ingest_many``, ten at a time; print a
+  JSON summary.
 - ``forever``: ingest, deliver and tick in three threads until killed, printing ``ack ID`` for
   every acknowledged message; with ``PAUSE`` (the fifth argument) it stops at one point and
   prints ``paused``, so the test can SIGKILL it exactly there:
@@ -33,7 +35,9 @@ from supportkit import (
     Commit,
     FrozenClock,
     InboundMessage,
+    IngestResult,
     SlaPolicy,
+    StoreError,
     SupportDesk,
     SystemClock,
     hookimpl,
@@ -172,6 +176,35 @@ def mix(url: str, schema: str, worker: str) -> None:
     print(json.dumps(summary), flush=True)
 
 
+def batches(url: str, schema: str, worker: str) -> None:
+    """The 160 shared message ids (16 tickets) through ingest_many, ten at a time in this
+    worker's order; a batch that fails as a whole (a deadlock with another worker's batch)
+    is ingested again. Prints the message -> (ticket, duplicate) pairs and the retries."""
+    store = PostgresStore(url, schema=schema, max_size=2)
+    desk = SupportDesk(store=store, clock=FrozenClock(T0), plugins=[], policies=[POLICY])
+    order = list(range(MESSAGES))
+    random.Random(worker).shuffle(order)
+    ingested, retries = [], 0
+    for start in range(0, MESSAGES, 10):
+        batch = [
+            InboundMessage(
+                f"m-{n}", "email", f"c{n % TICKETS}@example.com", T0, ticket_id=f"T-{n % TICKETS}"
+            )
+            for n in order[start : start + 10]
+        ]
+        while True:
+            try:
+                results = desk.ingest_many(batch)
+                break
+            except StoreError:
+                retries += 1
+        for message, result in zip(batch, results, strict=True):
+            assert isinstance(result, IngestResult), result
+            ingested.append([message.message_id, result.ticket_id, result.duplicate])
+    desk.close()
+    print(json.dumps({"ingested": ingested, "retries": retries}), flush=True)
+
+
 def forever(url: str, schema: str, worker: str, pause: str) -> None:
     store = PausingStore(url, schema=schema, max_size=4, pause=pause)
     desk = SupportDesk(
@@ -221,5 +254,7 @@ if __name__ == "__main__":
     url, schema, worker, mode, *pause = sys.argv[1:6]
     if mode == "mix":
         mix(url, schema, worker)
+    elif mode == "batches":
+        batches(url, schema, worker)
     else:
         forever(url, schema, worker, *pause)

@@ -284,3 +284,61 @@ def test_desk_worker_delivers_soon_after_another_process_commits(
             time.sleep(0.1)
         worker.stop(5)
         assert ([], True) == (front.outbox("pending"), bool(front.outbox("delivered")))
+
+
+def test_ingest_many_does_what_ingest_does_message_by_message(
+    pg_url: str, new_schema: Callable[[], str]
+) -> None:
+    """The same stream (new tickets, threads, a message repeated inside a batch and across
+    batches, a refused item) through ingest one by one and through ingest_many in batches of
+    seven gives the same results, logs, due index, outbox and snapshots on PostgreSQL."""
+    stream: list[object] = []
+    for n in range(40):
+        stream.append(
+            InboundMessage(
+                f"m-{n % 33}",
+                "email",
+                f"c-{n % 4}",
+                T0.replace(minute=n),
+                ticket_id=f"T-{n % 6}",
+                public=n % 5 != 0,
+            )
+        )
+    stream.insert(9, "not a message")
+
+    def outcome(result: object) -> tuple[object, ...]:
+        if isinstance(result, Exception):
+            return (type(result).__name__,)
+        events = tuple(e.kind for e in result.events)  # type: ignore[attr-defined]
+        return (result.ticket_id, result.duplicate, result.created, events)  # type: ignore[attr-defined]
+
+    def state(desk: SupportDesk) -> tuple[object, ...]:
+        store = desk.store
+        tickets = store.ticket_ids()
+        return (
+            [[(e.kind, e.at) for e in store.read(t)] for t in tickets],
+            store.due(2**40),
+            [(m.topic, m.ticket_id) for m in store.outbox()],
+            [getattr(store.snapshot(t), "version", None) for t in tickets],
+        )
+
+    one = SupportDesk(
+        store=PostgresStore(pg_url, schema=new_schema()), clock=FrozenClock(T0), plugins=[]
+    )
+    many = SupportDesk(
+        store=PostgresStore(pg_url, schema=new_schema()), clock=FrozenClock(T0), plugins=[]
+    )
+    with one, many:
+        expected = []
+        for item in stream:
+            try:
+                expected.append(outcome(one.ingest(item)))  # type: ignore[arg-type]
+            except ConfigurationError as exc:
+                expected.append(outcome(exc))
+        actual = [
+            outcome(result)
+            for start in range(0, len(stream), 7)
+            for result in many.ingest_many(stream[start : start + 7])  # type: ignore[arg-type]
+        ]
+        assert expected == actual
+        assert state(one) == state(many)

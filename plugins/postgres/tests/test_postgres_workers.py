@@ -110,6 +110,34 @@ def test_four_workers_lose_and_repeat_nothing(pg_url: str, new_schema: Callable[
             assert end <= start, f"{key} was held by two workers at once"
 
 
+def test_four_workers_ingesting_overlapping_batches_write_each_message_once(
+    pg_url: str, new_schema: Callable[[], str]
+) -> None:
+    """Four processes ingest_many the same 160 message ids (16 shared tickets), ten per
+    batch in different orders: every message is in the log exactly once, every worker got
+    the same ticket for it, and exactly one worker ingested it (the others saw a
+    duplicate)."""
+    schema = new_schema()
+    _prepare(pg_url, schema)
+    workers = [_spawn(pg_url, schema, f"b{n}", "batches") for n in range(4)]
+    outputs = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=240)
+        assert 0 == worker.returncode, err[-3000:]
+        outputs.append(json.loads(out.strip().splitlines()[-1]))
+    messages = _rows(
+        pg_url,
+        schema,
+        "SELECT body::json->>'message_id', ticket_id FROM events"
+        " WHERE body::json->>'kind' = 'message'",
+    )
+    assert {f"m-{n}": 1 for n in range(160)} == dict(Counter(str(m) for m, _ in messages))
+    owner = {str(m): str(t) for m, t in messages}
+    for output in outputs:
+        assert owner == {m: t for m, t, _ in output["ingested"]}
+    assert 160 == sum(not duplicate for o in outputs for _, _, duplicate in o["ingested"])
+
+
 def _kill_when_paused(
     url: str, schema: str, pause: str
 ) -> tuple[list[str], list[tuple[object, ...]]]:

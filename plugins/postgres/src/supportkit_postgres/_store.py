@@ -28,6 +28,7 @@ from supportkit import (
 from supportkit.storekit import (
     SNIPPET_WORDS,
     STATE_PRUNE_BATCH,
+    PendingCommits,
     alert_conflict,
     check_article_append,
     check_batch,
@@ -168,6 +169,9 @@ class _Batch:
     def __init__(self, cur: psycopg.Cursor[Any]) -> None:
         self.cur = cur
         self.broken: BaseException | None = None  # what ended the transaction early
+        # Commits held back until the batch writes them together (see PostgresStore._hold);
+        # its versions are those of the stream rows this batch has locked.
+        self.pending = PendingCommits()
 
 
 class PostgresStore:
@@ -275,6 +279,7 @@ class PostgresStore:
         replay: bool = True,
         write: bool = True,
         sent: bool = False,
+        flush: bool = True,
     ) -> T:
         """Run *body* in one transaction on a pooled connection.
 
@@ -286,7 +291,7 @@ class PostgresStore:
         """
         batch: _Batch | None = getattr(self._local, "batch", None)
         if batch is not None:
-            return self._in_batch(batch, what, body, write=write)
+            return self._in_batch(batch, what, body, write=write, flush=flush)
         for attempt in range(1, _ATTEMPTS + 1):
             committing = sent
             try:
@@ -334,15 +339,22 @@ class PostgresStore:
         body: Callable[[psycopg.Cursor[Any]], T],
         *,
         write: bool,
+        flush: bool,
     ) -> T:
         """Run *body* in the open batch's transaction: a write in a savepoint (a refused write
         undoes itself only; a serialization failure or deadlock retries it), a read as it is.
+        First the batch's held commits are written, unless *flush* is false (a read of what
+        they do not touch).
 
         Anything else that fails ends the transaction: the batch is over and none of it is
         written (its exit raises too).
         """
+        if flush or write:
+            self._flush(batch)
         if batch.broken is not None:
             raise self._fail(batch.broken, what, " (the batch was rolled back before)")
+        if write:
+            batch.pending.forget()  # the body may move versions: lock and read them again
         cur = batch.cur
         for attempt in range(1, _ATTEMPTS + 1):
             try:
@@ -390,6 +402,7 @@ class PostgresStore:
                 batch = self._local.batch = _Batch(cur)
                 try:
                     yield
+                    self._flush(batch)
                     if batch.broken is not None:
                         raise self._fail(batch.broken, "batch", " (nothing of it was written)")
                     committing = True
@@ -411,11 +424,73 @@ class PostgresStore:
         except psycopg.Error as exc:
             raise self._fail(exc, "batch", " (nothing of it was written)") from exc
 
-    def _query(self, what: str, query: str, params: Sequence[Any] = ()) -> list[Any]:
+    def _flush(self, batch: _Batch) -> None:
+        """Write the batch's held commits, a statement per table in one round trip (their
+        message ids and stream rows are in already: see :meth:`_hold`); a failure ends the
+        batch."""
+        pending = batch.pending
+        if not pending or batch.broken is not None:
+            return
+        cur = batch.cur
+        due = [(t, at) for t, at in pending.due.items() if at is not None]
+        gone = [t for t, at in pending.due.items() if at is None]
+        outbox = list(pending.outbox.values())
+        try:
+            with cur.connection.pipeline():
+                cur.execute(
+                    "INSERT INTO events (ticket_id, version, event_id, body) SELECT * FROM"
+                    " unnest(%s::text[], %s::integer[], %s::text[], %s::text[])",
+                    (
+                        [t for t, _, _ in pending.events],
+                        [n for _, n, _ in pending.events],
+                        [e.id for _, _, e in pending.events],
+                        [_dumps(e.to_dict()) for _, _, e in pending.events],
+                    ),
+                )
+                cur.execute(
+                    "UPDATE streams SET version = v.version FROM unnest(%s::text[],"
+                    " %s::integer[]) AS v(ticket_id, version)"
+                    " WHERE streams.ticket_id = v.ticket_id",
+                    (list(pending.streams), list(pending.streams.values())),
+                )
+                if pending.snapshots:
+                    cur.execute(
+                        "INSERT INTO snapshots (ticket_id, version, body) SELECT * FROM"
+                        " unnest(%s::text[], %s::integer[], %s::text[]) ON CONFLICT (ticket_id)"
+                        " DO UPDATE SET version = excluded.version, body = excluded.body",
+                        (
+                            list(pending.snapshots),
+                            [k.version for k in pending.snapshots.values()],
+                            [_dumps(ticket_to_dict(k)) for k in pending.snapshots.values()],
+                        ),
+                    )
+                if gone:
+                    cur.execute("DELETE FROM due WHERE ticket_id = ANY(%s)", (gone,))
+                if due:
+                    cur.execute(
+                        "INSERT INTO due (ticket_id, due_at) SELECT * FROM unnest(%s::text[],"
+                        " %s::bigint[]) ON CONFLICT (ticket_id)"
+                        " DO UPDATE SET due_at = excluded.due_at, claimed_until = NULL",
+                        ([t for t, _ in due], [at for _, at in due]),
+                    )
+                if outbox:
+                    self._insert_outbox(cur, outbox)
+                if outbox or due:
+                    cur.execute("SELECT pg_notify(%s, '')", (self.channel,))
+        except psycopg.Error as exc:
+            batch.broken = exc
+            raise self._fail(
+                exc, "batch", " (the batch was rolled back: nothing of it was written)"
+            ) from exc
+        pending.written()
+
+    def _query(
+        self, what: str, query: str, params: Sequence[Any] = (), *, flush: bool = True
+    ) -> list[Any]:
         def body(cur: psycopg.Cursor[Any]) -> list[Any]:
             return cur.execute(query, params).fetchall()
 
-        return self._run(what, body, write=False)
+        return self._run(what, body, write=False, flush=flush)
 
     def _migrate(self) -> None:
         def run(cur: psycopg.Cursor[Any]) -> None:
@@ -579,10 +654,14 @@ class PostgresStore:
 
     def version(self, ticket_id: str) -> int:
         """Return the ticket's version (0 if unknown)."""
+        batch: _Batch | None = getattr(self._local, "batch", None)
+        if batch is not None and ticket_id in batch.pending.versions:
+            return batch.pending.versions[ticket_id]  # its rows may be held back
         rows = self._query(
             f"version of ticket {ticket_id}",
             "SELECT version FROM streams WHERE ticket_id = %s",
             (ticket_id,),
+            flush=False,  # a ticket with held rows is in pending.versions
         )
         return int(rows[0][0]) if rows else 0
 
@@ -617,6 +696,11 @@ class PostgresStore:
         """
         check_batch(commit.ticket_id, commit.events)
         check_version(commit.ticket_id, commit.expected_version, commit.expected_version)
+        batch: _Batch | None = getattr(self._local, "batch", None)
+        if batch is not None and commit.events and not commit.alerts:
+            if batch.broken is not None:
+                raise self._fail(batch.broken, "commit", " (the batch was rolled back before)")
+            return self._hold(batch, commit)
         ticket_id = commit.ticket_id
         expected = commit.expected_version
         count = len(commit.events)
@@ -668,20 +752,7 @@ class PostgresStore:
                     (ticket_id, commit.due),
                 )
             if commit.outbox:
-                rows = commit.outbox
-                cur.execute(
-                    "INSERT INTO outbox (key, ticket_id, topic, payload, next_attempt_at,"
-                    " created_at) SELECT * FROM unnest(%s::text[], %s::text[], %s::text[],"
-                    " %s::text[], %s::bigint[], %s::bigint[]) ON CONFLICT (key) DO NOTHING",
-                    (
-                        [m.key for m in rows],
-                        [m.ticket_id for m in rows],
-                        [m.topic for m in rows],
-                        [_dumps(dict(m.payload)) for m in rows],
-                        [m.due_at() for m in rows],
-                        [m.created_at for m in rows],
-                    ),
-                )
+                self._insert_outbox(cur, commit.outbox)
             if commit.outbox or (commit.due is not None and not commit.keep_due):
                 cur.execute("SELECT pg_notify(%s, '')", (self.channel,))
 
@@ -710,6 +781,88 @@ class PostgresStore:
             f"commit to ticket {ticket_id}", statements, conflict, replay=commit.message is not None
         )
         return expected + count
+
+    @staticmethod
+    def _insert_outbox(cur: psycopg.Cursor[Any], rows: Sequence[OutboxMessage]) -> None:
+        """Add outbox messages; a key already there keeps its row."""
+        cur.execute(
+            "INSERT INTO outbox (key, ticket_id, topic, payload, next_attempt_at,"
+            " created_at) SELECT * FROM unnest(%s::text[], %s::text[], %s::text[],"
+            " %s::text[], %s::bigint[], %s::bigint[]) ON CONFLICT (key) DO NOTHING",
+            (
+                [m.key for m in rows],
+                [m.ticket_id for m in rows],
+                [m.topic for m in rows],
+                [_dumps(dict(m.payload)) for m in rows],
+                [m.due_at() for m in rows],
+                [m.created_at for m in rows],
+            ),
+        )
+
+    def _hold(self, batch: _Batch, commit: Commit) -> int:
+        """Check *commit* inside the batch and hold its rows back for :meth:`_flush`.
+
+        What the checks need is settled at once, in one round trip: the message id is
+        inserted (``ON CONFLICT DO NOTHING``: a concurrent ingest of the same id waits for
+        this batch, or this one for it) and, on the batch's first commit to the ticket, its
+        stream row is locked (or created) for the rest of the batch and its version read.
+        A refused commit takes both back and holds nothing.
+        """
+        pending = batch.pending
+        ticket_id = commit.ticket_id
+        known = pending.versions.get(ticket_id)
+        conn = batch.cur.connection
+        try:
+            with conn.pipeline():
+                if commit.message is not None:
+                    inserted = conn.cursor()
+                    inserted.execute(
+                        "INSERT INTO messages (channel, message_id, ticket_id)"
+                        " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+                        (*commit.message, ticket_id),
+                    )
+                if known is None:
+                    stream = conn.cursor()
+                    stream.execute(
+                        "INSERT INTO streams (ticket_id, version) VALUES (%s, 0)"
+                        " ON CONFLICT (ticket_id) DO UPDATE SET version = streams.version"
+                        " RETURNING version, xmax = 0",
+                        (ticket_id,),
+                    )
+            fresh = commit.message is None or inserted.fetchone() is not None
+            actual, created = known or 0, False
+            if known is None:
+                row = stream.fetchone()
+                assert row is not None
+                actual, created = int(row[0]), bool(row[1])
+            if not fresh or actual != commit.expected_version:
+                if fresh and commit.message is not None:
+                    batch.cur.execute(
+                        "DELETE FROM messages WHERE channel = %s AND message_id = %s",
+                        commit.message,
+                    )
+                if created:
+                    batch.cur.execute("DELETE FROM streams WHERE ticket_id = %s", (ticket_id,))
+                else:
+                    pending.versions[ticket_id] = actual  # locked, whatever happens next
+                if not fresh:
+                    owner = batch.cur.execute(
+                        "SELECT ticket_id FROM messages WHERE channel = %s AND message_id = %s",
+                        commit.message,
+                    ).fetchone()
+                    raise duplicate_message(commit, owner[0] if owner else "?", actual)
+                check_version(ticket_id, commit.expected_version, actual)
+        except psycopg.Error as exc:
+            batch.broken = exc
+            raise self._fail(
+                exc,
+                f"commit to ticket {ticket_id}",
+                " (the batch was rolled back: nothing of it was written)",
+            ) from exc
+        pending.versions[ticket_id] = actual
+        if commit.message is not None:
+            pending.owners[commit.message] = None  # inserted above: add() records it held
+        return pending.add(commit)
 
     def _pipeline(
         self,
@@ -764,6 +917,7 @@ class PostgresStore:
             "message lookup",
             "SELECT ticket_id FROM messages WHERE channel = %s AND message_id = %s",
             (channel, message_id),
+            flush=False,  # a batch inserts message ids at once, never holds them back
         )
         return str(rows[0][0]) if rows else None
 
@@ -908,7 +1062,9 @@ class PostgresStore:
 
     def meta(self, key: str) -> Any:
         """The JSON document stored under *key*, or ``None``."""
-        rows = self._query(f"meta {key}", "SELECT value FROM meta WHERE key = %s", (key,))
+        rows = self._query(
+            f"meta {key}", "SELECT value FROM meta WHERE key = %s", (key,), flush=False
+        )  # commits write no meta document
         return json.loads(rows[0][0]) if rows else None
 
     def set_meta(self, key: str, value: Any) -> None:
@@ -929,6 +1085,7 @@ class PostgresStore:
             "SELECT value FROM plugin_state WHERE namespace = %s AND key = %s"
             " AND (expires_at IS NULL OR expires_at > %s)",
             (namespace, key, now),
+            flush=False,  # commits write no plugin state
         )
         return json.loads(rows[0][0]) if rows else None
 
@@ -1078,6 +1235,7 @@ class PostgresStore:
                 list(tags),
                 k,
             ),
+            flush=False,  # commits write no article
         )
         return [ArticleHit(a, t, float(score), snip) for a, t, score, snip in rows]
 
