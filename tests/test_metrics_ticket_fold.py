@@ -124,13 +124,14 @@ def test_duration_sums_are_exact_integers_on_both_paths() -> None:
     pytest.importorskip("numpy")
     from supportkit import MetricsAggregator
 
-    big = 2**53 + 1
-    facts = [_solved("T-a", big), _solved("T-b", 1), _solved("T-c", 1)]
+    latest = 253_402_300_799  # 9999-12-31T23:59:59Z: the longest first reply from the epoch
+    facts = [_solved(f"T-{n}", latest - n) for n in range(36_000)]  # 2**53 s after ~35,600
     states = [
         MetricsAggregator(["all"], exact=True).update(facts, vectorise=flag).to_dict()
         for flag in (False, True)
     ]
     assert states[0] == states[1]
+    assert sum(latest - n for n in range(36_000)) == states[1]["state"][0][0][1]["sums"][0]
 
 
 def test_a_bad_item_keeps_the_same_facts_on_both_paths() -> None:
@@ -220,3 +221,122 @@ def test_facts_from_a_log_pass_the_public_constructor_unchanged(
     checked = TicketFacts.from_dict(facts.to_dict())
     parts = (facts._created, facts._solved, facts._both)
     assert (checked, parts) == (facts, (checked._created, checked._solved, checked._both))
+
+
+TOP = 2**64 - 1
+
+
+def _near_full(groupings: list[str], room: int, *, channel: str = "web") -> Any:
+    """An aggregator whose first_reply sums (every group of one ``channel`` ticket) are *room*
+    below 2**64 - 1, as a state loaded from elsewhere holds them."""
+    from supportkit import MetricsAggregator
+
+    facts = TicketFacts(**{**attrs_of(_solved("T-0", 10)), "channel": channel})
+    state = MetricsAggregator(groupings, exact=True).update([facts], vectorise=False).to_dict()
+    for grouping in state["state"]:
+        for _key, acc in grouping:
+            acc["sums"][0] = TOP - room
+    return MetricsAggregator.from_dict(state)
+
+
+def attrs_of(facts: TicketFacts) -> dict[str, Any]:
+    """The init fields of *facts* (to build a variant)."""
+    import attrs
+
+    return {f.name: getattr(facts, f.name) for f in attrs.fields(TicketFacts) if f.init}
+
+
+GROUPINGS = ["all", "channel", "priority"]
+
+
+@pytest.mark.parametrize("vectorise", [False, True], ids=["per-fact", "numpy"])
+def test_a_duration_sum_past_2_64_is_refused_and_changes_nothing(vectorise: bool) -> None:
+    """Sums spilled silently into the next counter past 2**64 - 1 (counts were guarded, sums
+    were not). Both paths now refuse with the same typed error and leave the state as it was;
+    reaching 2**64 - 1 exactly is allowed and gives the same state on both paths."""
+    pytest.importorskip("numpy")
+    from supportkit import ConfigurationError
+
+    agg = _near_full(GROUPINGS, 6)
+    before = agg.to_dict()
+    with pytest.raises(ConfigurationError) as refused:
+        agg.update([_solved("T-1", 3), _solved("T-2", 4)], vectorise=vectorise)
+    assert str(refused.value).startswith("the first_reply sum of group [] of all would exceed")
+    assert before == agg.to_dict()
+    agg.update([_solved("T-1", 3), _solved("T-2", 3)], vectorise=vectorise)
+    assert TOP == agg.to_dict()["state"][0][0][1]["sums"][0]
+    per_fact = _near_full(GROUPINGS, 6).update([_solved("T-1", 3), _solved("T-2", 3)])
+    assert per_fact.to_dict() == agg.to_dict()
+
+
+def test_both_paths_refuse_with_the_same_message() -> None:
+    """The per-fact and numpy paths name the same sum, group and amount."""
+    pytest.importorskip("numpy")
+    from supportkit import ConfigurationError
+
+    messages = []
+    for vectorise in (False, True):
+        with pytest.raises(ConfigurationError) as refused:
+            _near_full(GROUPINGS, 6).update([_solved("T-1", 7)], vectorise=vectorise)
+        messages.append(str(refused.value))
+    assert messages[0] == messages[1]
+
+
+@pytest.mark.parametrize("vectorise", [False, True], ids=["per-fact", "numpy"])
+def test_facts_of_other_groups_still_fold_beside_a_nearly_full_sum(vectorise: bool) -> None:
+    """Near the limit a chunk is folded apart and merged (every sum checked): facts of groups
+    with room fold as usual, and the state is the one a plain merge of the parts gives."""
+    pytest.importorskip("numpy")
+    from supportkit import MetricsAggregator
+
+    agg = _near_full(["channel"], 0, channel="email")
+    facts = [_solved(f"T-{n}", 60 + n) for n in range(50)]  # channel web: another group
+    agg.update(facts, vectorise=vectorise)
+    expected = _near_full(["channel"], 0, channel="email")
+    expected.merge(MetricsAggregator(["channel"], exact=True).update(facts, vectorise=False))
+    assert expected.to_dict() == agg.to_dict()
+    assert 50 == agg.report().table("channel")[1].metrics["incoming"]
+
+
+def test_merging_sums_past_2_64_is_refused_and_changes_nothing() -> None:
+    """merge() checks every counter and duration sum, not only the histogram counts."""
+    from supportkit import ConfigurationError
+
+    agg = _near_full(GROUPINGS, 6)
+    before = agg.to_dict()
+    with pytest.raises(ConfigurationError, match=r"first_reply sum .* would exceed 2\*\*64"):
+        agg.merge(_near_full(GROUPINGS, 10))
+    assert before == agg.to_dict()
+
+
+def test_presence_past_2_64_is_refused_and_changes_nothing() -> None:
+    """add_presence checks every grouping before it adds to any; junk spans are typed errors."""
+    from supportkit import ConfigurationError, MetricsAggregator, PresenceSpan
+
+    state = MetricsAggregator(["all", "agent"]).to_dict()
+    agg = MetricsAggregator.from_dict(state)
+    agg.add_presence(PresenceSpan("ann", "online", 0, 60))
+    near = agg.to_dict()
+    for _key, acc in near["state"][1]:  # the agent grouping only
+        acc["counts"][17] = TOP - 30  # online_seconds
+    agg = MetricsAggregator.from_dict(near)
+    with pytest.raises(ConfigurationError, match=r"count online_seconds of group \[.ann.\]"):
+        agg.add_presence(PresenceSpan("ann", "online", 0, 31))
+    assert near == agg.to_dict()
+    for junk in (PresenceSpan("ann", "online", "0", 5), PresenceSpan("ann", "online", 0, 2**70)):
+        with pytest.raises(ConfigurationError, match="PresenceSpan"):
+            agg.add_presence(junk)
+    assert near == agg.to_dict()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("first_reply", 2**64), ("first_reply", 315_537_897_600), ("as_of", 2**70)],
+)
+def test_facts_refuse_durations_and_instants_no_datetime_holds(field: str, value: int) -> None:
+    """A duration of 2**64 s or more spilled into the next sum within one fact; facts now
+    hold what datetimes hold (years 1 to 9999, durations up to 315,537,897,599 s)."""
+    from supportkit import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=field):
+        TicketFacts(**{**attrs_of(_solved("T-1", 10)), field: value})

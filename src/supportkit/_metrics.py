@@ -256,12 +256,21 @@ _SUM_SHIFT = tuple(_LANE * (len(_COUNTERS) + index) for index in range(len(DURAT
 # --- ticket facts ---------------------------------------------------------------------------
 
 
+_EARLIEST = -62_135_596_800
+"""0001-01-01T00:00:00Z in epoch seconds: the earliest instant a ``datetime`` holds."""
+_LATEST = 253_402_300_799
+"""9999-12-31T23:59:59Z in epoch seconds: the latest instant a ``datetime`` holds."""
+_LONGEST = _LATEST - _EARLIEST
+"""The longest duration a fact holds (in seconds): from the earliest instant to the latest."""
+
+
 def _seconds_or_none(value: Any, name: str) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _LONGEST:
         raise ConfigurationError(
-            f"TicketFacts.{name} must be whole seconds >= 0 or None, got {value!r}"
+            f"TicketFacts.{name} must be whole seconds from 0 to {_LONGEST:,} (years 1 to 9999) "
+            f"or None, got {value!r}"
         )
     return value
 
@@ -307,8 +316,10 @@ def _status(value: Any) -> Status:
 
 
 def _whole(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigurationError(f"TicketFacts.{name} must be whole epoch seconds, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not _EARLIEST <= value <= _LATEST:
+        raise ConfigurationError(
+            f"TicketFacts.{name} must be whole epoch seconds of the years 1 to 9999, got {value!r}"
+        )
     return value
 
 
@@ -377,6 +388,8 @@ class TicketFacts:
     _created: _Part = attrs.field(init=False, eq=False, repr=False)
     _solved: _Part | None = attrs.field(init=False, eq=False, repr=False)
     _both: _Part = attrs.field(init=False, eq=False, repr=False)
+    _span: int = attrs.field(init=False, eq=False, repr=False)
+    """At least the most the fact adds to any one counter or duration sum of a group."""
 
     def __attrs_post_init__(self) -> None:
         self._check()
@@ -457,6 +470,7 @@ class TicketFacts:
             named += [f"met:{metric}"] * met + [f"breached:{metric}"] * breached
         created = _part(packed, durations, tuple(named))
         object.__setattr__(self, "_created", created)
+        span = sum(seconds for _, seconds in durations if seconds is not None)
         solved = None
         if self.solved_at is not None:
             packed = _ONE[_SOLVED]
@@ -464,15 +478,20 @@ class TicketFacts:
                 packed += _ONE[_ONE_TOUCH]
             if self.agent_replies <= 1 and not self.reopens and not self.escalations:
                 packed += _ONE[_FCR]
-            solved = _part(
-                packed,
-                (
-                    (_FULL, self.full_resolution),
-                    (_FULL_B, self.full_resolution_business),
-                    (_WAIT, self.requester_wait),
-                    (_WAIT_B, self.requester_wait_business),
-                ),
+            solved_durations = (
+                (_FULL, self.full_resolution),
+                (_FULL_B, self.full_resolution_business),
+                (_WAIT, self.requester_wait),
+                (_WAIT_B, self.requester_wait_business),
             )
+            solved = _part(packed, solved_durations)
+            span += sum(seconds for _, seconds in solved_durations if seconds is not None)
+        if span > _MASK:  # only with very many next_reply cycles
+            raise ConfigurationError(
+                f"ticket {self.ticket_id}: its durations add up to {span:,} s, more than a "
+                "duration sum holds (2**64 - 1)"
+            )
+        object.__setattr__(self, "_span", max(span, 7))  # counters add 1, ces up to 7
         object.__setattr__(self, "_solved", solved)
         object.__setattr__(self, "_both", created if solved is None else _join(created, solved))
 
@@ -1223,7 +1242,10 @@ class _Acc:
         return {k[len(prefix) :]: v for k, v in sorted(pairs)}
 
     def bump(self, index: int, amount: int) -> None:
-        """Add *amount* to lane *index* (a counter, or ``len(_COUNTERS) + duration``)."""
+        """Add *amount* to lane *index* (a counter, or ``len(_COUNTERS) + duration``); a lane
+        that would pass 2**64 - 1 raises :class:`ConfigurationError` and changes nothing."""
+        if ((self.packed >> (_LANE * index)) & _MASK) + amount > _MASK:
+            raise _lane_full(index, amount)
         self.packed += amount << (_LANE * index)
 
     def count(self, pairs: Iterable[tuple[int | str, int]]) -> None:
@@ -1328,6 +1350,17 @@ class _Acc:
         return acc
 
 
+def _lane_full(index: int, adding: int, where: str = "") -> ConfigurationError:
+    """The error for a counter or duration sum (lane *index*) that *adding* would take past
+    2**64 - 1, the most a state holds."""
+    counters = len(_COUNTERS)
+    what = f"count {_COUNTERS[index]}" if index < counters else f"{DURATIONS[index - counters]} sum"
+    return ConfigurationError(
+        f"the {what}{where} would exceed 2**64 - 1 (adding {adding:,}), the most a state "
+        "holds: nothing was changed"
+    )
+
+
 def _counts(data: Any, what: str) -> Iterable[tuple[Any, Any]]:
     """The ``(key, count)`` items of a state's *what* (a dict of counts), checked to be one."""
     if not isinstance(data, Mapping):
@@ -1351,6 +1384,10 @@ def _check_merge(items: Iterable[tuple[_Grouping, Any, _Acc]], exact: bool) -> l
     tops = []
     for g, raw, theirs in items:
         mine = g.groups.get(raw)
+        if mine is not None:  # counters and duration sums: exactly
+            for index, (a, b) in enumerate(zip(mine.lanes(), theirs.lanes(), strict=True)):
+                if a + b > _MASK:
+                    raise _lane_full(index, b, f" of group {list(g.key(raw))} of {g.name}")
         top = theirs.peak() + (0 if mine is None else mine.top)
         tops.append(top)
         if top <= _FOLDABLE or mine is None:
@@ -1866,6 +1903,10 @@ class MetricsAggregator:
         # Whether a group's top passed _FOLDABLE: only then can folding facts take a count
         # past 2**64 - 1, so only then do updates go through a checked merge.
         self._huge = False
+        # No counter or duration sum of any group is above this. While a chunk's growth (see
+        # TicketFacts._span) keeps it within 2**64 - 1 the chunk is folded directly; else
+        # apart and then merged, which checks every lane.
+        self._lanes = 0
 
     @property
     def groupings(self) -> tuple[str, ...]:
@@ -1921,6 +1962,11 @@ class MetricsAggregator:
                     self.update_columns(concat_columns(buffered))
                     buffered = []
                 continue
+            grow = sum(f._span for f in chunk)
+            if self._lanes + grow > _MASK:  # near 2**64 - 1: fold it apart, merge it checked
+                self.merge(self._one_by_one(chunk))
+                continue
+            self._lanes += grow
             mode = _EXACT if self.exact else _SKETCH
             for groups, ckey, skey in plans:
                 if skey is None:
@@ -1940,22 +1986,43 @@ class MetricsAggregator:
         """Aggregate a self-service session (into ``all`` and period groupings)."""
         if session.articles_viewed == 0:
             return  # not a knowledge-base session
-        for g in self._groupings:
-            key = g.side_key(None, session.started_at)
-            if key is not None:
-                acc = g.acc(key)
-                acc.bump(_SESSIONS, 1)
-                acc.bump(_DEFLECTED, int(session.deflected))
+        bumps = [(_SESSIONS, 1), (_DEFLECTED, int(session.deflected))]
+        self._bump(None, session.started_at, bumps)
 
     def add_presence(self, span: PresenceSpan) -> None:
         """Aggregate a presence span (into ``all``, ``agent`` and period groupings, by start)."""
+        if not (
+            isinstance(span, PresenceSpan)
+            and type(span.agent) is str
+            and type(span.state) is str
+            and all(
+                type(ts) is int and _EARLIEST <= ts <= _LATEST for ts in (span.start, span.stop)
+            )
+        ):
+            raise ConfigurationError(
+                "add_presence() takes a PresenceSpan of an agent, a state and epoch seconds, "
+                f"got {span!r}"
+            )
         index = {"online": _ONLINE, "busy": _BUSY, "away": _AWAY}.get(span.state)
-        if index is None:
+        if index is None or span.stop <= span.start:
             return
-        for g in self._groupings:
-            key = g.side_key(span.agent, span.start)
-            if key is not None:
-                g.acc(key).bump(index, span.stop - span.start)
+        self._bump(span.agent, span.start, [(index, span.stop - span.start)])
+
+    def _bump(self, agent: str | None, ts: int, bumps: list[tuple[int, int]]) -> None:
+        """Add each ``(lane, amount)`` of *bumps* to the group of *agent* at *ts* in every
+        grouping it applies to, all checked first (see :meth:`_Acc.bump`)."""
+        targets = [(g, key) for g in self._groupings if (key := g.side_key(agent, ts)) is not None]
+        for g, key in targets:
+            acc = g.groups.get(g.raw(key))
+            lanes = acc.lanes() if acc is not None else [0] * _LANES
+            for index, amount in bumps:
+                if lanes[index] + amount > _MASK:
+                    raise _lane_full(index, amount, f" of group {list(key)} of {g.name}")
+                self._lanes = max(self._lanes, lanes[index] + amount)
+        for g, key in targets:
+            acc = g.acc(key)
+            for index, amount in bumps:
+                acc.bump(index, amount)
 
     def merge(self, other: MetricsAggregator) -> MetricsAggregator:
         """Add *other*'s state into this aggregator (order-independent); returns ``self``.
@@ -1994,7 +2061,16 @@ class MetricsAggregator:
             acc = _get(g.groups, raw)
             acc.merge(theirs, self.exact)
             acc.top = top
+            self._lanes = max(self._lanes, *acc.lanes())
         self._huge = self._huge or max(tops, default=0) > _FOLDABLE
+
+    def _one_by_one(self, facts: list[TicketFacts]) -> MetricsAggregator:
+        """A new aggregator (like :meth:`_empty`) of *facts*, each folded apart and merged in,
+        so a sum or count past 2**64 - 1 raises before anything is added."""
+        part = self._empty()
+        for f in facts:
+            part.merge(self._empty().update((f,), vectorise=False))
+        return part
 
     def _empty(self) -> MetricsAggregator:
         """A new aggregator that merges with this one (same groupings, zone and mode)."""
@@ -2079,10 +2155,16 @@ class MetricsAggregator:
         Tag groupings are not supported here (use :meth:`update`). A count that would pass
         2**64 - 1 (after loading or merging counts that large) raises before anything changes.
         """
-        from ._metrics_np import update_columns
+        from ._metrics_np import growth, update_columns
 
         if self._huge:  # as in update
             return self.merge(self._empty().update_columns(columns))
+        grow = growth(self, columns)
+        if self._lanes + grow > _MASK:  # as in update: fold apart (its sums checked), merge
+            part = self._empty()
+            update_columns(part, columns)
+            return self.merge(part)
+        self._lanes += grow
         update_columns(self, columns)
         return self
 

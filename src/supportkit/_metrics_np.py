@@ -326,6 +326,23 @@ def _check_columns(agg: MetricsAggregator, cols: Mapping[str, Any]) -> None:
         raise ConfigurationError(f"update_columns: columns of different lengths: {lengths}")
 
 
+def growth(agg: MetricsAggregator, cols: Mapping[str, Any]) -> int:
+    """At least the most the columns add to any one counter or duration sum of a group (the
+    columns are checked first): a column's largest value times its length."""
+    _check_columns(agg, cols)
+    n = len(cols["created_at"])
+    most = n
+    columns = [np.asarray(cols[name], dtype=np.int64) for name in (*_SCALARS, "ces")]
+    columns += [
+        np.asarray(cols.get(f"{DURATIONS[index]}.seconds", np.empty(0)), dtype=np.int64)
+        for index in (_NRT, _NRT_B)
+    ]
+    for values in columns:
+        if len(values):
+            most = max(most, int(values.max()) * len(values))
+    return most
+
+
 def update_columns(agg: MetricsAggregator, cols: Mapping[str, Any]) -> None:
     """Aggregate the columns into *agg* (see the module docstring for the layout).
 
