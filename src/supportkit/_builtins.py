@@ -67,7 +67,8 @@ class JsonChannel:
     accepted for ``message_id``, ``sender``, ``at`` and ``body``, and ``at`` may be ISO 8601
     with an offset or epoch seconds. Without an id, the message id is a hash of the payload,
     so a redelivered payload keeps its id. ``channel`` defaults to *channel*
-    (``supportkit.Channel.API``). It only receives: :meth:`send` returns ``None``.
+    (``supportkit.Channel.API``). It only receives: ``can_send`` is ``False`` (the desk queues
+    no replies for its tickets) and :meth:`send` returns ``None``.
 
     The built-in one is registered as ``"json"`` (the payload format, which is what
     ``parse_inbound(channel="json", ...)`` names) but stamps its messages ``channel="api"``:
@@ -76,6 +77,9 @@ class JsonChannel:
     ``channel`` field (``"chat"`` from a chat integration) wins; register
     ``JsonChannel("chat")`` under a name of your own for a whole endpoint.
     """
+
+    can_send = False
+    """This channel only receives (see :class:`supportkit.typing.Channel`)."""
 
     def __init__(self, channel: str = Channel.API) -> None:
         self.channel = str(channel)

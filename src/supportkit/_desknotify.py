@@ -351,7 +351,7 @@ class DeskPlugins:
                 event.kind == "message"
                 and event.by is not Role.CUSTOMER
                 and event.data["public"]
-                and self.can_send(event.data["channel"] or after.fold.channel)
+                and self.host.can_send(event.data["channel"] or after.fold.channel)
             ):
                 rows.append(self._reply_row(after.fold, event, version, now))
         for alert, deadline in alerts:
@@ -369,11 +369,6 @@ class DeskPlugins:
                 payload["reason"] = "uncovered"
             add(kind, alert.key, payload, sla_notice, alert, deadline)
         return rows, pending
-
-    def can_send(self, channel: str) -> bool:
-        """Whether a plugin may send replies on *channel* (a ``supportkit_send_reply`` hookimpl
-        or a registered channel of that name); replies nobody can send are not queued."""
-        return channel in self.host.channels() or bool(self.host._impls("supportkit_send_reply"))
 
     def _reply_row(
         self, ticket: _Fold, event: TicketEvent, version: int, now: int

@@ -30,6 +30,9 @@ class FakeChannel(JsonChannel):
     ``"<name>-<n>"``. With *fail*, ``send`` raises that exception instead (after recording).
     """
 
+    can_send = True
+    """It sends (unlike the :class:`~supportkit.JsonChannel` it parses like)."""
+
     def __init__(self, name: str = "fake", *, fail: Exception | None = None) -> None:
         super().__init__(channel=name)
         self.name = name

@@ -453,6 +453,22 @@ class PluginHost:
         """The registered :class:`supportkit.typing.Channel` objects, by name."""
         return self._registry("channel")
 
+    def can_send(self, channel: str) -> bool:
+        """Whether a reply on *channel* can go out: a ``supportkit_send_reply`` hookimpl is
+        installed, or the channel registered under that name can send (its optional
+        ``can_send``, see :class:`supportkit.typing.Channel`; absent means it can)."""
+        obj = self.channels().get(channel)
+        if self._impls("supportkit_send_reply"):
+            return True
+        if obj is None:
+            return False
+        target = f"channel:{channel}"
+        try:
+            able = getattr(obj, "can_send", True)
+        except Exception as exc:
+            raise _wrap(exc, target, "can_send") from exc
+        return _checked(able, bool, target, "can_send")
+
     def crm_backends(self) -> Mapping[str, CrmBackend]:
         """The registered CRM backends, by name, in the order they are asked."""
         return self._registry("crm")

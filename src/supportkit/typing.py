@@ -425,6 +425,13 @@ class Channel(Protocol):
     :class:`~supportkit.SupportDesk` that loads the object calls it once, before using it,
     so the object can keep a reference to the desk (and its plugin state). An exception
     from it is a :class:`~supportkit.PluginError` naming the object.
+
+    A channel that cannot send (it only receives, or sending is not configured) says so with
+    an optional ``can_send`` attribute or property that is ``False`` (absent means ``True``,
+    so channels that send need nothing). The desk asks it when a public reply or notice is
+    written: for a ticket on a channel that cannot send, the message is kept on the ticket
+    but no outbox row is queued (it could only fail and end in the dead letter), as for a
+    channel no plugin registers. A ``supportkit_send_reply`` hookimpl sends on any channel.
     """
 
     def parse(self, payload: Any, headers: Mapping[str, str]) -> InboundMessage:
@@ -447,7 +454,8 @@ class Channel(Protocol):
         ``reply.references`` are the ids to thread the sent message on; ``reply.automatic``
         marks an automatic notice (email: ``Auto-Submitted: auto-replied``).
 
-        Return ``None`` if this channel cannot send replies. Raise
+        Return ``None`` if this channel cannot send replies (and set ``can_send`` to
+        ``False``, so the desk does not queue them). Raise
         :class:`~supportkit.IntegrationError` if delivery failed, so the outbox retries (its
         ``retry_at`` defers the retry without spending an attempt; ``permanent=True``
         dead-letters the reply at once).

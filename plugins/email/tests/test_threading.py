@@ -182,3 +182,19 @@ def test_5xx_is_dead_lettered_and_4xx_retried(smtp_server: Any) -> None:
     assert not result.retried
     (dead,) = desk.outbox("dead")
     assert "550 5.1.1 No such user" in (dead.last_error or "")
+
+
+def test_a_channel_without_smtp_queues_no_replies() -> None:
+    """Without SMTP settings the channel only receives (``can_send`` is false): an agent's
+    public reply stays on the ticket and no outbox row is queued (each one failed every retry
+    and ended in the dead letter). With settings, the reply is queued."""
+    receiving = make_desk()
+    ticket = seed(receiving, "first@customer.example")
+    receiving.reply(ticket, "On it.", agent="a-1")
+    assert [] == [m for m in receiving.outbox() if m.topic == "reply"]
+    assert "On it." == receiving.events(ticket)[-1].data["body"]
+    smtp = SmtpSettings(host="127.0.0.1", port=2525, from_address=OWN, security="none")
+    sending = make_desk(smtp=smtp)
+    ticket = seed(sending, "first@customer.example")
+    sending.reply(ticket, "On it.", agent="a-1")
+    assert 1 == len([m for m in sending.outbox() if m.topic == "reply"])

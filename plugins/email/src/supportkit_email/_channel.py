@@ -87,8 +87,9 @@ class EmailChannel:
     Attachments' bytes go to *attachments* (their metadata, with the key it returns, to the
     message's ``metadata["attachments"]``); *raw_store* receives every raw message.
 
-    ``send`` mails an agent reply through *smtp* (``None``: the channel only receives and
-    ``send`` returns ``None``); *html* renders an optional HTML alternative.
+    ``send`` mails an agent reply through *smtp* (``None``: the channel only receives,
+    ``can_send`` is ``False`` so the desk queues no replies, and ``send`` returns ``None``);
+    *html* renders an optional HTML alternative.
     """
 
     def __init__(
@@ -204,6 +205,12 @@ class EmailChannel:
         return compose_reply(
             reply, self.smtp, subject=self.subject_for(reply), at=self._clock.now(), html=html
         )
+
+    @property
+    def can_send(self) -> bool:
+        """Whether this channel mails replies (it has SMTP settings); see
+        :class:`supportkit.typing.Channel`."""
+        return self.smtp is not None
 
     def send(self, reply: OutboundReply) -> str | None:
         """Mail *reply*; return its Message-ID (without angle brackets), or ``None`` if this
