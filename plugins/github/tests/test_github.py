@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -70,6 +71,13 @@ class GitHub:
         if self.fail is not None:
             return self.fail, {"message": "Server Error"}
         prefix = f"/repos/{REPO}/issues"
+        url = urlsplit(path)
+        if method == "GET" and url.path == prefix:  # newest first, filtered by labels
+            query = parse_qs(url.query)
+            wanted = set(query.get("labels", [""])[0].split(",")) - {""}
+            listed = [i for i in reversed(self.issues.values())
+                      if wanted <= {label["name"] for label in i["labels"]}]  # fmt: skip
+            return 200, listed[: int(query.get("per_page", ["30"])[0])]
         if method == "POST" and path == prefix:
             if not payload.get("title"):
                 return 422, {"message": "Validation Failed"}
@@ -192,7 +200,7 @@ def test_a_github_outage_never_fails_the_agent_and_the_outbox_retries(
     desk.deliver()
     assert [] == [m for m in desk.outbox("pending") if m.topic == "issue_tracker"]
     posts = [m for m, path, _ in server.requests if m == "POST" and path.endswith("/issues")]
-    assert (2, [1]) == (len(posts), list(server.issues))  # the 502, then the one issue
+    assert (1, [1]) == (len(posts), list(server.issues))  # the 502 answered the look-up
     assert "**Affected customers:** 2 (top tier: 1, weight: 13)" in server.issues[1]["body"]
     assert f"{REPO}#1" == desk.engineering_issue(problem).key  # type: ignore[union-attr]
 
@@ -222,6 +230,40 @@ def test_a_redelivered_request_creates_no_second_issue(
     assert 1 == len([key for key in delivered if key.startswith("issue:")])
     assert 1 == sum(1 for m, path, _ in server.requests if m == "POST" and path.endswith("/issues"))
     assert [1] == list(server.issues)
+
+
+def test_a_creation_github_made_but_the_desk_never_recorded_is_found(
+    desk: SupportDesk, github: tuple[GitHub, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Idempotent on GitHub's side: a worker dies after GitHub created the issue and before the
+    desk recorded the link; the redelivery finds the issue by the marker in its body (among
+    the newest issues labelled support) and opens no second one."""
+    server = github[0]
+    problem = _open(desk, 0)
+    desk.escalate_to_engineering(problem, "github")
+    state = desk.plugin_state("supportkit.engineering")
+    put = type(state).put
+
+    def crash(self: Any, key: str, value: Any, **kw: Any) -> None:
+        if key.startswith("problem:"):
+            raise StoreError("the worker died before recording the issue")
+        put(self, key, value, **kw)
+
+    monkeypatch.setattr(type(state), "put", crash)
+    assert 1 == len(desk.deliver().retried)
+    monkeypatch.setattr(type(state), "put", put)
+    assert [1] == list(server.issues)
+    assert f"<!-- supportkit:problem:{problem} -->" in server.issues[1]["body"]
+    clock = desk.clock
+    assert isinstance(clock, FrozenClock)
+    clock.advance(timedelta(hours=1))
+    desk.deliver()
+    assert [1] == list(server.issues)
+    assert f"{REPO}#1" == desk.engineering_issue(problem).key  # type: ignore[union-attr]
+    other = _open(desk, 1)  # another problem still gets its own issue
+    desk.escalate_to_engineering(other, "github")
+    desk.deliver()
+    assert [1, 2] == list(server.issues)
 
 
 def test_linking_an_existing_issue(desk: SupportDesk, github: tuple[GitHub, str]) -> None:

@@ -125,10 +125,24 @@ class GitHubTracker:
     # --- the IssueTracker protocol -------------------------------------------------------------
 
     def create_issue(self, problem: Ticket, affected: AffectedCustomers) -> EngineeringIssue:
-        """Open an issue titled after the problem, its body carrying the affected customers."""
+        """Open an issue titled after the problem, its body carrying the affected customers
+        and a marker naming the problem. With labels, the newest 100 issues carrying them are
+        read first: an issue with the marker (made by an earlier call whose outcome the desk
+        did not record) is brought up to date and returned instead of opening a second one."""
+        marker = f"<!-- supportkit:problem:{problem.id} -->"
+        if self.labels:
+            query = {"labels": ",".join(self.labels), "state": "all", "sort": "created",
+                     "direction": "desc", "per_page": 100}  # fmt: skip
+            found = self._request("GET", f"/repos/{self.repo}/issues", params=query)
+            for data in found if isinstance(found, list) else ():
+                if isinstance(data, dict) and marker in (data.get("body") or ""):
+                    issue = self._issue(data)
+                    self.update_issue(issue, affected)
+                    return issue
         body = (
             f"Support problem ticket `{problem.id}` ({problem.priority.value} priority).\n\n"
             + _affected_section(affected)
+            + f"\n{marker}"
         )
         payload = {"title": problem.subject or f"Support problem {problem.id}", "body": body,
                    "labels": list(self.labels)}  # fmt: skip
@@ -208,9 +222,11 @@ class GitHubTracker:
         state = ("wont_fix" if reason == "not_planned" else "fixed") if closed else "open"
         return EngineeringIssue(self.name, f"{self.repo}#{number}", url=url, state=state)
 
-    def _request(self, method: str, path: str, payload: Any = None) -> Any:
+    def _request(self, method: str, path: str, payload: Any = None, params: Any = None) -> Any:
         try:
-            response = self.client.request(method, path, json=payload, headers=_ACCEPT)
+            response = self.client.request(
+                method, path, json=payload, params=params, headers=_ACCEPT
+            )
         except httpx.TimeoutException as exc:
             raise GitHubTimeout(f"GitHub {method} {path} timed out: {exc}") from exc
         except httpx.HTTPError as exc:
