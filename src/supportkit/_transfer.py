@@ -247,17 +247,15 @@ def _new_events(
     """The events of *records* the store does not have yet (checked to follow its logs) and
     how many it has already; a conflict is a StoreError."""
     known = set(store.ticket_ids())
-    logs: dict[str, list[dict[str, Any]]] = {}
+    logs: dict[str, list[TicketEvent]] = {}
     fresh = []
     for version, event in records:
         ticket_id = event.ticket_id
         if ticket_id not in logs:
-            logs[ticket_id] = (
-                [e.to_dict() for e in store.read(ticket_id)] if ticket_id in known else []
-            )
+            logs[ticket_id] = store.read(ticket_id) if ticket_id in known else []
         log = logs[ticket_id]
         if version <= len(log):
-            if log[version - 1] != event.to_dict():
+            if log[version - 1] != event:
                 raise StoreError(
                     f"ticket {ticket_id} already has another event at version {version}: this "
                     "store holds a different history; import into an empty store"
@@ -265,7 +263,7 @@ def _new_events(
             continue
         if version != len(log) + 1:
             raise StoreError(f"ticket {ticket_id}: event version {version} does not follow the log")
-        log.append(event.to_dict())
+        log.append(event)
         fresh.append((version, event))
     return fresh, len(records) - len(fresh)
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
+import threading
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 from supportkit_postgres import PostgresStore
 
 from supportkit import (
@@ -105,6 +108,24 @@ def test_a_sqlite_desk_moved_into_postgres_exports_the_same_lines(
     assert "already has another event at version 1" in refused.stderr
 
 
+@pytest.fixture
+def own_database(pg_url: str) -> Iterator[str]:
+    """A database of its own (a conninfo naming it), dropped afterwards: a vacuum keeps row
+    versions that any transaction of the same database may still see, so the erasure tests
+    must not share their database with other sessions on the server."""
+    name = f"sk_erase_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = make_conninfo(pg_url, dbname=name)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pageinspect")
+    yield url
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
 def _config(folder: Path, schema: str) -> Path:
     path = folder / "pg.toml"
     path.write_text(
@@ -144,8 +165,7 @@ def _raw_pages(conn: psycopg.Connection[tuple[bytes]], schema: str) -> bytes:
 
 
 def test_export_import_and_erase_work_on_a_configured_postgres_store(
-    pg_url: str,
-    new_schema: Callable[[], str],
+    own_database: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -155,10 +175,11 @@ def test_export_import_and_erase_work_on_a_configured_postgres_store(
     row) and no page of any table, index or TOAST relation (read raw with pageinspect after
     the erasure's VACUUM) holds the customer's address or text, the other customer's data
     stays, and the export carries the redactions."""
+    pg_url = own_database
     monkeypatch.setenv("SK_TEST_PG_URL", pg_url)
     monkeypatch.chdir(tmp_path)
     _old_desk(tmp_path / "old.sqlite3")
-    schema = new_schema()
+    schema = "desk"
     config = _config(tmp_path, schema)
     assert 0 == main(["export", "--db", "old.sqlite3", "--output", "backup.jsonl"])
     assert 0 == main(["import", "--config", str(config), "backup.jsonl"])
@@ -172,7 +193,6 @@ def test_export_import_and_erase_work_on_a_configured_postgres_store(
     assert 0 == main(["erase", "--customer", SECRET_MAIL, "--config", str(config)])
     assert "1 tickets" in capsys.readouterr().out
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS pageinspect")
         tables = [
             name
             for (name,) in conn.execute(
@@ -210,3 +230,40 @@ def test_export_import_and_erase_work_on_a_configured_postgres_store(
     capsys.readouterr()
     assert 0 == main(["export", "--db", "restored.sqlite3"])
     assert erased == capsys.readouterr().out
+
+
+def test_erasure_waits_for_older_transactions_before_rewriting_the_tables(
+    own_database: str,
+) -> None:
+    """A session whose snapshot predates the erasure still sees the old row versions, so
+    VACUUM FULL must keep them: the erasure waits for it (the old values stay in the pages
+    while it runs) and once it ends no page holds them. Without the wait (scrub_wait 0) the
+    pages keep them: the page check can fail."""
+    url = own_database
+    for wait, expected in ((60.0, False), (0.0, True)):
+        schema = f"s_{int(wait)}"
+        store = PostgresStore(url, schema=schema)
+        store.scrub_wait = wait
+        desk = SupportDesk(store=store, plugins=None, clock=FrozenClock(T0))
+        desk.ingest(InboundMessage("<m-1@x>", "email", SECRET_MAIL, T0, body=SECRET_TEXT))
+        holder = psycopg.connect(url)
+        holder.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        holder.execute("SELECT count(*) FROM pg_class")  # its snapshot lasts till it ends
+        erasing = threading.Thread(target=desk.erase_customer, args=(SECRET_MAIL,))
+        erasing.start()
+        erasing.join(2.0)
+        waited = erasing.is_alive()
+        with psycopg.connect(url, autocommit=True) as conn:
+            during = SECRET_TEXT.encode() in _raw_pages(conn, schema)
+        holder.rollback()
+        erasing.join(120)
+        with psycopg.connect(url, autocommit=True) as conn:
+            after = SECRET_TEXT.encode() in _raw_pages(conn, schema)
+        holder.close()
+        desk.close()
+        assert (not erasing.is_alive(), waited, during, after) == (
+            True,
+            not expected,
+            True,
+            expected,
+        )

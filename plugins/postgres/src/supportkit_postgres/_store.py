@@ -7,6 +7,7 @@ import logging
 import re
 import select
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -1306,19 +1307,57 @@ class PostgresStore:
         state: Sequence[tuple[str, str, Any, int | None]] = (),
     ) -> None:
         """Write listed records in one transaction; see ``DeskStore.restore``."""
-        runs = event_runs(events)
-        for ticket_id, _, batch in runs:
+        # Per ticket, the version the store must be at and the one it moves to; a ticket's
+        # runs must follow each other. A few statements write everything, whatever the size.
+        spans: dict[str, list[int]] = {}
+        for ticket_id, at, batch in event_runs(events):
             check_batch(ticket_id, batch)
+            span = spans.setdefault(ticket_id, [at, at])
+            check_version(ticket_id, at, span[1])
+            span[1] = at + len(batch)
         latest_due = dict(due)  # one row per ticket: ON CONFLICT may touch a row only once
 
         def columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
             return [[row[n] for row in rows] for n in range(width)]
 
-        def run(cur: psycopg.Cursor[Any]) -> None:
-            for ticket_id, at, batch in runs:
-                if not self._advance(cur, ticket_id, at, len(batch)):
+        def advance(cur: psycopg.Cursor[Any]) -> None:
+            """Compare-and-set every ticket's version (new tickets in order of creation)."""
+            new = [(t, final) for t, (at, final) in spans.items() if at == 0]
+            old = [(t, at, final) for t, (at, final) in spans.items() if at > 0]
+            done: set[str] = set()
+            if new:
+                done.update(
+                    t
+                    for (t,) in cur.execute(
+                        "INSERT INTO streams (ticket_id, version) SELECT t, v FROM"
+                        " unnest(%s::text[], %s::integer[]) WITH ORDINALITY AS x(t, v, n)"
+                        " ORDER BY n ON CONFLICT (ticket_id) DO NOTHING RETURNING ticket_id",
+                        columns(new, 2),
+                    ).fetchall()
+                )
+            if old:
+                done.update(
+                    t
+                    for (t,) in cur.execute(
+                        "UPDATE streams SET version = x.v FROM unnest(%s::text[], %s::integer[],"
+                        " %s::integer[]) AS x(t, e, v) WHERE streams.ticket_id = x.t"
+                        " AND streams.version = x.e RETURNING streams.ticket_id",
+                        columns(old, 3),
+                    ).fetchall()
+                )
+            for ticket_id, (at, _) in spans.items():
+                if ticket_id not in done:
                     raise self._stale(cur, ticket_id, at)
-                self._insert_events(cur, ticket_id, batch, at)
+
+        def run(cur: psycopg.Cursor[Any]) -> None:
+            if events:
+                advance(cur)
+                cur.execute(
+                    "INSERT INTO events (ticket_id, version, event_id, body) SELECT t, v, e, b"
+                    " FROM unnest(%s::text[], %s::integer[], %s::text[], %s::text[])"
+                    " WITH ORDINALITY AS x(t, v, e, b, n) ORDER BY n",
+                    columns([(e.ticket_id, v, e.id, _dumps(e.to_dict())) for v, e in events], 4),
+                )
             if messages:
                 cur.execute(
                     "INSERT INTO messages (channel, message_id, ticket_id) SELECT * FROM"
@@ -1396,10 +1435,17 @@ class PostgresStore:
         A plain ``VACUUM`` removes the old row versions but may leave their bytes in the free
         space of a page; with *scrub* (an erasure) ``VACUUM FULL`` writes the tables and their
         indexes anew, so no page of the database holds the old values (other writers wait
-        for it). The write-ahead log, replicas' logs and backups keep them until recycled.
+        for it). A vacuum must keep old row versions that a transaction still running may
+        see, so with *scrub* it first waits (up to :attr:`scrub_wait` seconds) for the
+        transactions of this database that began before the redaction committed; one still
+        running then is logged and its snapshot keeps the old versions until the next
+        vacuum. The write-ahead log, replicas' logs and backups keep the old values until
+        they are recycled.
         """
 
-        def run(cur: psycopg.Cursor[Any]) -> int:
+        def run(cur: psycopg.Cursor[Any]) -> tuple[int, int]:
+            # The 32-bit id of this transaction, as pg_stat_activity shows transaction ids.
+            xid = int(cur.execute("SELECT txid_current() % 4294967296").fetchone()[0])  # type: ignore[index]
             for version, event in events:
                 cur.execute(
                     "UPDATE events SET body = %s WHERE ticket_id = %s AND version = %s"
@@ -1427,9 +1473,11 @@ class PostgresStore:
                 " ELSE last_error END WHERE ticket_id = ANY(%s)",
                 (_dumps(dict(payload)), reason, list(tickets)),
             )
-            return cur.rowcount
+            return cur.rowcount, xid
 
-        count = self._run("redaction", run, replay=False)
+        count, xid = self._run("redaction", run, replay=False)
+        if scrub:
+            self._wait_for_older_transactions(xid)
         self._run(
             "vacuum after redaction",
             lambda cur: cur.execute(
@@ -1438,3 +1486,28 @@ class PostgresStore:
             write=False,
         )
         return count
+
+    #: Seconds :meth:`redact` waits for older transactions before ``VACUUM FULL``.
+    scrub_wait: float = 60.0
+
+    def _wait_for_older_transactions(self, xid: int) -> None:
+        """Wait until no other session of this database runs a transaction (or holds a
+        snapshot) that began before transaction *xid* committed, or :attr:`scrub_wait`
+        passes (then log who holds the old row versions)."""
+        query = (
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid() AND (age(backend_xmin) >= age(%s::text::xid)"
+            " OR age(backend_xid) >= age(%s::text::xid))"
+        )
+        deadline = time.monotonic() + self.scrub_wait
+        while True:
+            holders = [pid for (pid,) in self._query("older transactions", query, (xid, xid))]
+            if not holders or time.monotonic() >= deadline:
+                break
+            time.sleep(0.1)
+        if holders:
+            log.warning(
+                "erasure: sessions %s still run transactions older than the redaction; the old "
+                "row versions stay in the tables until a vacuum after they end",
+                holders,
+            )
