@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -35,20 +36,15 @@ TIERS = [Tier("gold", weight=20), Tier("silver", weight=10), Tier("bronze", weig
 SKILLS = ("billing", "tech")
 STRATEGIES = [RoundRobin(), LeastLoaded(), LeastLoaded(percentage=True), MostIdle(), Sticky()]
 
-agents_st = st.lists(
-    st.fixed_dictionaries(
-        {
-            "skills": st.dictionaries(st.sampled_from(SKILLS), st.integers(0, 3), max_size=2),
-            "languages": st.sets(st.sampled_from(["en", "de"]), max_size=2),
-            "groups": st.sets(st.sampled_from(["l2"]), max_size=1),
-            "capacity": st.fixed_dictionaries(
-                {"email": st.integers(1, 3), "chat": st.integers(0, 2)}
-            ),
-        }
-    ),
-    min_size=1,
-    max_size=5,
+agent_st = st.fixed_dictionaries(
+    {
+        "skills": st.dictionaries(st.sampled_from(SKILLS), st.integers(0, 3), max_size=2),
+        "languages": st.sets(st.sampled_from(["en", "de"]), max_size=2),
+        "groups": st.sets(st.sampled_from(["l2"]), max_size=1),
+        "capacity": st.fixed_dictionaries({"email": st.integers(1, 3), "chat": st.integers(0, 2)}),
+    }
 )
+agents_st = st.lists(agent_st, min_size=1, max_size=5)
 
 create_st = st.tuples(
     st.just("create"),
@@ -64,21 +60,18 @@ decide_st = st.one_of(
     st.tuples(st.just("pull"), st.integers(0, 4)),
     st.tuples(st.just("choose"), st.integers(0, 30)),
 )
-ops_st = st.lists(
-    st.one_of(
-        create_st,
-        decide_st,
-        create_st,
-        decide_st,
-        st.tuples(st.just("status"), st.integers(0, 30), st.sampled_from(list(Status))),
-        st.tuples(st.just("presence"), st.integers(0, 4), st.sampled_from(["online", "away"])),
-        st.tuples(st.just("wait"), st.integers(1, 20)),
-        st.tuples(st.just("escalate"), st.integers(0, 30)),
-        st.tuples(st.just("deadline"), st.integers(0, 30), st.integers(0, 600)),
-    ),
-    min_size=15,
-    max_size=80,
+op_st = st.one_of(
+    create_st,
+    decide_st,
+    create_st,
+    decide_st,
+    st.tuples(st.just("status"), st.integers(0, 30), st.sampled_from(list(Status))),
+    st.tuples(st.just("presence"), st.integers(0, 4), st.sampled_from(["online", "away"])),
+    st.tuples(st.just("wait"), st.integers(1, 20)),
+    st.tuples(st.just("escalate"), st.integers(0, 30)),
+    st.tuples(st.just("deadline"), st.integers(0, 30), st.integers(0, 600)),
 )
+ops_st = st.lists(op_st, min_size=15, max_size=80)
 
 
 class World:
@@ -154,6 +147,9 @@ class World:
                 self.append("escalated", ticket_id, level="L2", target="l2", reason="test")
         elif name == "deadline" and (ticket_id := self.pick(op[1])) is not None:
             router.set_deadline(ticket_id, self.clock.now() + timedelta(minutes=op[2]))
+        elif name == "capacity":  # reconfigure an agent: same skills, new email capacity
+            config = router.agents[op[1] % len(router.agents)].agent
+            router.add_agent(attrs.evolve(config, capacity={**config.capacity, "email": op[2]}))
 
     def check_bookkeeping(self) -> None:
         """Loads and lane counters equal a recount from scratch."""
@@ -190,6 +186,57 @@ def test_decisions_respect_capacity_order_and_single_assignment(
         if not reactivate:
             for state in world.router.agents:
                 assert all(state.load[ch] <= state.slots(ch) for ch in state.load)
+
+
+class ChoiceWorld(World):
+    """A World that checks each decision's agent: the strategy's choice among every agent
+    that is online, has a free slot on the ticket's channel and meets its requirements, found
+    by a scan over all agents (the router keeps each lane's free agents in a heap by rank)."""
+
+    def run(self, op: tuple[Any, ...]) -> None:
+        if op[0] != "decide":
+            super().run(op)
+            return
+        router = self.router
+        decision = router.decide()
+        if decision is None:
+            return
+        ticket = router.ticket(decision.ticket_id)
+        candidates = [
+            state
+            for state in router.agents
+            if router.is_free(state, ticket.channel) and ticket.requirements.admits(state.agent)
+        ]
+        expected = router.strategy.choose(ticket, candidates)
+        assert expected.id == decision.agent
+        self.assign(decision.ticket_id, decision.agent)
+
+
+choice_ops_st = st.lists(  # busy: many decisions, slots freed and agents changed between them
+    st.one_of(
+        create_st,
+        st.tuples(st.just("decide")),
+        st.tuples(st.just("decide")),
+        st.tuples(st.just("status"), st.integers(0, 30), st.sampled_from(["solved", "pending"])),
+        st.tuples(st.just("presence"), st.integers(0, 11), st.sampled_from(["online", "away"])),
+        st.tuples(st.just("capacity"), st.integers(0, 11), st.integers(0, 3)),
+        st.tuples(st.just("wait"), st.integers(1, 20)),
+    ),
+    min_size=30,
+    max_size=120,
+)
+
+
+@given(st.lists(agent_st, min_size=1, max_size=12), choice_ops_st, st.sampled_from(STRATEGIES))
+def test_decisions_pick_the_strategys_choice_among_all_free_agents(
+    agents: list[dict[str, Any]], ops: list[tuple[Any, ...]], strategy: Any
+) -> None:
+    """Every decision's agent is what the strategy picks among all eligible free agents, through
+    load, presence and capacity changes (the router keeps free agents sorted by rank)."""
+    world = ChoiceWorld(agents, strategy, reactivate=True)
+    for op in [*ops, *[("decide",)] * 20]:
+        world.run(op)
+        world.check_bookkeeping()
 
 
 class PreviewWorld(World):

@@ -8,15 +8,19 @@ with a free slot, so a decision looks at lane heads only:
 
 * ``next_ticket(agent)`` (an agent has a free slot): the best head over the agent's lanes,
   O(lanes of the agent + log n);
-* ``decide()`` (the best ticket any free agent may take, and who takes it): the best head over
-  lanes that have a free agent, then a :class:`SelectionStrategy` picks among those agents;
+* ``decide()`` (the best ticket any free agent may take, and who takes it): the top of a heap
+  of the lanes that have a free agent, by head, then a :class:`SelectionStrategy` picks among
+  the lane's free agents: for the built-in strategies, which rank agents, the top of the lane's
+  heap of free agents by rank, O(log n) a decision whatever the number of candidates;
 * ``choose_agent(ticket)`` ("which agent for this ticket now"): the strategy over the eligible
   agents with a free slot.
 
 Removals are lazy (a queued entry is live while its sequence number is the ticket's current one).
 Skill requirements relax step by step (:class:`Relax`) as a ticket waits; relaxations are kept in
-their own heap of due times and applied before each decision. Assignments are committed with
-:func:`claim`, a compare-and-set append on any :class:`~supportkit.typing.EventStore`.
+their own heap of due times and applied before each decision and as applied events reach them
+(so a replayed backlog relaxes as it goes, not all at the first decision). Assignments are
+committed with :func:`claim`, a compare-and-set append on any
+:class:`~supportkit.typing.EventStore`.
 """
 
 from __future__ import annotations
@@ -257,21 +261,45 @@ class SelectionStrategy(Protocol):
         ...
 
 
+Rank = Callable[[AgentState], tuple[Any, ...]]
+"""An agent's place in a strategy's order on one channel: smallest first, unique (it ends with
+:attr:`AgentState.index`), and made only of what the router updates (load, ``assigned_seq``,
+``idle_since``, capacity, ``index``)."""
+
+
+class _Ranked:
+    """A strategy that picks the candidate of smallest rank.
+
+    The router keeps each lane's free agents in a heap by that rank, so a decision reads the
+    heap's top instead of ranking every candidate (see ``Router._pick``).
+    """
+
+    __slots__ = ()
+
+    def _rank(self, channel: str) -> Rank:
+        """The rank of an agent for a ticket on *channel*."""
+        raise NotImplementedError
+
+    def choose(self, ticket: RoutedTicket, candidates: Sequence[AgentState]) -> AgentState:
+        """Return the candidate of smallest rank."""
+        return min(candidates, key=self._rank(ticket.channel))
+
+
 def _rotation(agent: AgentState) -> tuple[int, int]:
     return (agent.assigned_seq, agent.index)
 
 
 @attrs.frozen
-class RoundRobin:
+class RoundRobin(_Ranked):
     """Rotation: the candidate whose last assignment is the oldest, ties in registration order."""
 
-    def choose(self, ticket: RoutedTicket, candidates: Sequence[AgentState]) -> AgentState:
-        """Return the candidate next in the rotation."""
-        return min(candidates, key=_rotation)
+    def _rank(self, channel: str) -> Rank:
+        """Oldest last assignment first (never assigned: first of all), then registration."""
+        return _rotation
 
 
 @attrs.frozen
-class LeastLoaded:
+class LeastLoaded(_Ranked):
     """The candidate with the most spare capacity on the ticket's channel (Zendesk's default).
 
     ``percentage=True`` compares spare capacity as a share of the agent's capacity instead.
@@ -280,26 +308,30 @@ class LeastLoaded:
 
     percentage: bool = False
 
-    def choose(self, ticket: RoutedTicket, candidates: Sequence[AgentState]) -> AgentState:
-        """Return the candidate with the most room."""
-        channel = ticket.channel
+    def _rank(self, channel: str) -> Rank:
+        """Most room on *channel* first, then the rotation."""
+        percentage = self.percentage
 
         def spare(agent: AgentState) -> tuple[float, int, int]:
             cap = agent.slots(channel)
             room = cap - agent.load.get(channel, 0)
-            share = room / cap if self.percentage and cap else float(room)
+            share = room / cap if percentage and cap else float(room)
             return (-share, agent.assigned_seq, agent.index)
 
-        return min(candidates, key=spare)
+        return spare
+
+
+def _idleness(agent: AgentState) -> tuple[int, int]:
+    return (agent.idle_since, agent.index)
 
 
 @attrs.frozen
-class MostIdle:
+class MostIdle(_Ranked):
     """The candidate idle longest: oldest last assignment or coming online, whichever is later."""
 
-    def choose(self, ticket: RoutedTicket, candidates: Sequence[AgentState]) -> AgentState:
-        """Return the most idle candidate."""
-        return min(candidates, key=lambda agent: (agent.idle_since, agent.index))
+    def _rank(self, channel: str) -> Rank:
+        """Idle since the earliest first, then registration."""
+        return _idleness
 
 
 @attrs.frozen
@@ -349,18 +381,57 @@ def _strategy(spec: SelectionStrategy | str | None) -> SelectionStrategy:
 # --- the queue ----------------------------------------------------------------------------------
 
 
+Entry = tuple[Any, int, str]
+"""A queued ticket in its lane's heap: ``(sort key, sequence number, ticket id)``."""
+
+
 class _Lane:
     """One heap of queued tickets with equal requirements, plus its eligible agents."""
 
-    __slots__ = ("agents", "free", "heap", "live", "requirements")
+    __slots__ = (
+        "agents",
+        "by_rank",
+        "free",
+        "heap",
+        "live",
+        "pushed",
+        "ranking",
+        "ready",
+        "requirements",
+    )
 
     def __init__(self, requirements: Requirements) -> None:
         self.requirements = requirements
-        self.heap: list[tuple[Any, int, str]] = []
+        self.heap: list[Entry] = []
         self.live = 0
         self.agents: list[AgentState] = []
         self.free: dict[AgentState, None] = {}
         """The eligible agents that are online with a free slot (an insertion-ordered set)."""
+        self.ready = False
+        """Whether a free agent may take one of the lane's tickets (free agents, live tickets)."""
+        self.pushed: Entry | None = None
+        """The head last put in the router's heap of ready lanes (see ``Router._touch``)."""
+        self.ranking: _Ranking | None = None
+        self.by_rank: list[tuple[tuple[Any, ...], AgentState]] = []
+        """The free agents by ``ranking`` (a heap whose top is kept current: ``_Ranking``)."""
+
+
+class _Ranking:
+    """Every agent's current rank under one ranked strategy on one channel.
+
+    Each lane using the ranking keeps its free agents in a heap by rank (``_Lane.by_rank``)
+    whose top is always a free agent at its current rank (``Router._settle``); entries below
+    the top may be out of date or of agents no longer free, and are dropped or re-pushed
+    when they reach it. That is exact as long as no agent ranks better than its best entry,
+    so an agent that becomes free in a lane, or whose rank improves (a released slot under
+    least-loaded), is pushed at once (``Router._offer``).
+    """
+
+    __slots__ = ("rank", "ranks")
+
+    def __init__(self, rank: Rank) -> None:
+        self.rank = rank
+        self.ranks: dict[AgentState, tuple[Any, ...]] = {}
 
 
 SortKey = Callable[[RoutedTicket], Any]
@@ -456,12 +527,12 @@ class RoutingQueue:
             heapq.heapify(lane.heap)
         return lane
 
-    def _is_live(self, entry: tuple[Any, int, str]) -> bool:
+    def _is_live(self, entry: Entry) -> bool:
         ticket = self._tickets.get(entry[2])
         return ticket is not None and ticket.seq == entry[1]
 
     @staticmethod
-    def head(lane: _Lane) -> tuple[Any, int, str] | None:
+    def head(lane: _Lane) -> Entry | None:
         """The best entry ``(key, seq, ticket_id)`` of *lane*, or ``None``."""
         return lane.heap[0] if lane.heap else None
 
@@ -759,7 +830,9 @@ class Router:
         self._tickets: dict[str, RoutedTicket] = {}
         self._agents: dict[str, AgentState] = {}
         self._agent_numbers = itertools.count()  # AgentState.index: never reused
-        self._ready: set[_Lane] = set()
+        self._ready: list[tuple[Entry, _Lane]] = []
+        """Ready lanes by head (a heap; entries whose lane moved on are dropped lazily)."""
+        self._rankings: dict[tuple[_Ranked, str], _Ranking] = {}
         self._last_agent: dict[str, str] = {}
         self._assignments = itertools.count(1)
         for agent in listed(agents, "agents"):
@@ -834,6 +907,7 @@ class Router:
         for lane in self.queue._lanes.values():
             if lane.requirements.admits(agent):
                 self._link(state, lane)
+        self._rerank(state)  # new capacity; a new agent gets its first ranks
         self._set_free(state, True)
         return state
 
@@ -844,6 +918,8 @@ class Router:
         for lanes in state.lanes.values():
             for lane in lanes:
                 lane.agents.remove(state)
+        for ranking in self._rankings.values():
+            del ranking.ranks[state]
         del self._agents[agent_id]
 
     def set_status(
@@ -854,6 +930,7 @@ class Router:
         new = _enum(AgentStatus, status, f"agent {agent_id} status")
         if new is AgentStatus.ONLINE and state.status is not AgentStatus.ONLINE:
             state.idle_since = max(state.idle_since, self._ts(at))
+            self._rerank(state)
         self._set_free(state, False)
         state.status = new
         self._set_free(state, True)
@@ -922,8 +999,8 @@ class Router:
         best = self._best_for(state)
         return None if best is None else self._tickets[best[2]]
 
-    def _best_for(self, state: AgentState) -> tuple[Any, int, str] | None:
-        best: tuple[Any, int, str] | None = None
+    def _best_for(self, state: AgentState) -> Entry | None:
+        best: Entry | None = None
         for channel, lanes in state.lanes.items():
             if state.load.get(channel, 0) >= state.slots(channel):
                 continue
@@ -984,17 +1061,81 @@ class Router:
         """The next assignment to make: the best queued ticket that some free agent may take,
         and the strategy's pick among those agents; ``None`` when nothing can move."""
         self.advance(at)
-        best: tuple[Any, int, str] | None = None
-        best_lane: _Lane | None = None
-        for lane in self._ready:
-            entry = lane.heap[0]  # ready lanes hold live tickets, and a head is always live
-            if best is None or entry < best:
-                best, best_lane = entry, lane
-        if best is None or best_lane is None:
-            return None
-        ticket = self._tickets[best[2]]
-        chosen = self._choose(ticket, list(best_lane.free))
-        return Assignment(ticket.id, chosen.agent.id, ticket.version)
+        ready = self._ready
+        while ready:
+            entry, lane = ready[0]
+            if lane.ready and lane.heap[0] is entry:  # a head is always live
+                ticket = self._tickets[entry[2]]
+                chosen = self._pick(ticket, lane)
+                return Assignment(ticket.id, chosen.agent.id, ticket.version)
+            heapq.heappop(ready)  # the lane's head moved on, or it is no longer ready
+            if lane.pushed is entry:
+                lane.pushed = None
+        return None
+
+    def _pick(self, ticket: RoutedTicket, lane: _Lane) -> AgentState:
+        """The strategy's choice among the lane's free agents.
+
+        A built-in ranked strategy's choice is the top of the lane's heap of free agents by
+        rank (``_Lane.by_rank``), kept settled as agents change: O(1) here instead of ranking
+        every candidate.
+        """
+        ticket.previous_agent = self._last_agent.get(ticket.customer or "")
+        strategy = self._strategy_of(ticket)
+        ranking = self._ranking(strategy, lane.requirements.channel)
+        if ranking is None:
+            return strategy.choose(ticket, list(lane.free))
+        if lane.ranking is not ranking:  # a strategy given after the lane was first used
+            self._rank_lane(lane, ranking)
+        return lane.by_rank[0][1]  # settled: see _settle
+
+    def _ranking(self, strategy: SelectionStrategy, channel: str) -> _Ranking | None:
+        """The ranks of a built-in ranked strategy on *channel* (None for other strategies)."""
+        if not isinstance(strategy, _Ranked) or type(strategy).choose is not _Ranked.choose:
+            return None  # not ranked, or a subclass that chooses otherwise
+        ranking = self._rankings.get((strategy, channel))
+        if ranking is None:
+            rank = strategy._rank(channel)
+            ranking = self._rankings[strategy, channel] = _Ranking(rank)
+            ranking.ranks.update((state, rank(state)) for state in self._agents.values())
+        return ranking
+
+    @staticmethod
+    def _rank_lane(lane: _Lane, ranking: _Ranking) -> None:
+        """(Re)build *lane*'s heap of free agents by *ranking*."""
+        lane.ranking = ranking
+        lane.by_rank = [(ranking.ranks[agent], agent) for agent in lane.free]
+        heapq.heapify(lane.by_rank)
+
+    @staticmethod
+    def _settle(lane: _Lane) -> None:
+        """Make the top of *lane*'s rank heap current: drop entries of agents that are no
+        longer free in the lane, re-push out-of-date ranks, until the top is a free agent at
+        its current rank. No free agent ranks better than its best entry (see ``_offer``), so
+        that top is the smallest rank; the router settles a heap whenever its top changes."""
+        assert lane.ranking is not None
+        heap, free, ranks = lane.by_rank, lane.free, lane.ranking.ranks
+        while heap:
+            rank, agent = heap[0]
+            if agent not in free:
+                heapq.heappop(heap)
+                continue
+            current = ranks[agent]
+            if current == rank:
+                return
+            heapq.heapreplace(heap, (current, agent))
+
+    @staticmethod
+    def _offer(lane: _Lane, state: AgentState) -> None:
+        """Push *state* (free in *lane*: it just became free there, or its rank improved) into
+        the lane's rank heap; rebuild the heap instead when out-of-date entries pile up."""
+        ranking = lane.ranking
+        if ranking is None:
+            return
+        if len(lane.by_rank) > 2 * len(lane.free) + 16:
+            Router._rank_lane(lane, ranking)
+        else:
+            heapq.heappush(lane.by_rank, (ranking.ranks[state], state))
 
     def _choose(self, ticket: RoutedTicket, candidates: list[AgentState]) -> AgentState:
         ticket.previous_agent = self._last_agent.get(ticket.customer or "")
@@ -1003,9 +1144,15 @@ class Router:
     def _strategy_of(self, ticket: RoutedTicket) -> SelectionStrategy:
         """The strategy of *ticket*'s queue: :attr:`strategy_for`'s answer (asked once per
         queue), else the router's default :attr:`strategy`."""
+        return self._strategy_of_queue(
+            ticket.routed_group or ticket.dedicated_group or ticket.group
+        )
+
+    def _strategy_of_queue(self, group: str | None) -> SelectionStrategy:
+        """The strategy of the queue of *group* (a lane's ``requirements.group``)."""
         if self.strategy_for is None:
             return self.strategy
-        queue = ticket.routed_group or ticket.dedicated_group or ticket.group or DEFAULT_QUEUE
+        queue = group or DEFAULT_QUEUE
         strategy = self._queue_strategies.get(queue)
         if strategy is None:
             strategy = self._queue_strategies[queue] = self.strategy_for(queue) or self.strategy
@@ -1055,7 +1202,13 @@ class Router:
     # --- the fold -------------------------------------------------------------------------
 
     def apply(self, event: TicketEvent) -> None:
-        """Fold one ticket event into the routing state (events of a ticket in log order)."""
+        """Fold one ticket event into the routing state (events of a ticket in log order).
+
+        Skill relaxations due by the event's instant are applied first, as :meth:`advance`
+        would: the router's time is the latest of the events and decisions it has seen.
+        """
+        if self._relax_heap and self._relax_heap[0][0] <= event.ts:
+            self._relax_until(event.ts)  # the log's time has come: relax as a replay goes
         kind = event.kind
         if kind == "created":
             self._created(event)
@@ -1170,13 +1323,14 @@ class Router:
         self._unqueue(ticket)
         self._release(ticket)
         ticket.assignee = agent
-        self._hold(ticket)
         if ticket.customer is not None:
             self._last_agent[ticket.customer] = agent
         state = self._agents.get(agent)
         if state is not None:
             state.assigned_seq = next(self._assignments)
             state.idle_since = max(state.idle_since, ts)
+        if not self._hold(ticket) and state is not None:
+            self._rerank(state)  # holding the ticket reranks the agent, here nothing did
 
     def _status(self, ticket: RoutedTicket, status: Status, ts: int) -> None:
         self._release(ticket)
@@ -1298,10 +1452,12 @@ class Router:
             return None
         return self._agents.get(ticket.assignee)
 
-    def _hold(self, ticket: RoutedTicket) -> None:
+    def _hold(self, ticket: RoutedTicket) -> bool:
+        """Count *ticket* in its assignee's load, if it counts; whether it did."""
         state = self._counts(ticket)
         if state is not None:
             self._load(state, ticket.channel, 1)
+        return state is not None
 
     def _release(self, ticket: RoutedTicket) -> None:
         state = self._counts(ticket)
@@ -1312,8 +1468,13 @@ class Router:
         was = self.is_free(state, channel)
         state.load[channel] = state.load.get(channel, 0) + delta
         now = self.is_free(state, channel)
-        if was != now:
-            self._shift(state, channel, 1 if now else -1)
+        # An agent leaving its lanes' free agents leaves before its new rank is settled in
+        # their heaps; one joining them joins with its new rank.
+        if was and not now:
+            self._shift(state, channel, -1)
+        self._rerank(state)
+        if now and not was:
+            self._shift(state, channel, 1)
 
     def _set_free(self, state: AgentState, on: bool) -> None:
         """Count (``on``) or uncount the agent's free channels in its lanes."""
@@ -1325,15 +1486,63 @@ class Router:
         for lane in state.lanes.get(channel, ()):
             if delta > 0:
                 lane.free[state] = None
+                self._offer(lane, state)
             else:
                 del lane.free[state]
+                if lane.by_rank and lane.by_rank[0][1] is state:
+                    self._settle(lane)
             self._touch(lane)
 
     def _touch(self, lane: _Lane) -> None:
-        if lane.free and lane.live > 0:
-            self._ready.add(lane)
+        """Note whether *lane* is ready; a ready lane with a new head goes in the ready heap."""
+        lane.ready = bool(lane.free) and lane.live > 0
+        if lane.ranking is None and lane.live:  # rank its free agents before any decision
+            self._rank_lane_early(lane)
+        if lane.ready and lane.pushed is not lane.heap[0]:
+            lane.pushed = lane.heap[0]
+            heapq.heappush(self._ready, (lane.pushed, lane))
+            if len(self._ready) > 2 * len(self.queue._lanes) + 64:
+                self._rebuild_ready()
+
+    def _rank_lane_early(self, lane: _Lane) -> None:
+        """Rank *lane*'s free agents when it gets tickets, if its strategy is ranked and known
+        without asking :attr:`strategy_for` (that is asked when deciding, as it always was);
+        otherwise the first decision in the lane does it."""
+        if self.strategy_for is None:
+            strategy: SelectionStrategy | None = self.strategy
         else:
-            self._ready.discard(lane)
+            strategy = self._queue_strategies.get(lane.requirements.group or DEFAULT_QUEUE)
+        ranking = None if strategy is None else self._ranking(strategy, lane.requirements.channel)
+        if ranking is not None:
+            self._rank_lane(lane, ranking)
+
+    def _rebuild_ready(self) -> None:
+        """The ready heap without the entries of lanes that moved on (amortised O(1) a push)."""
+        lanes = self.queue._lanes.values()
+        for lane in lanes:
+            lane.pushed = lane.heap[0] if lane.ready else None
+        self._ready = [(lane.heap[0], lane) for lane in lanes if lane.ready]
+        heapq.heapify(self._ready)
+
+    def _rerank(self, state: AgentState) -> None:
+        """Update *state*'s rank in every ranking (after its load, last assignment, idle time
+        or configuration changed): push a rank that got better into its lanes' heaps, and
+        settle the heaps it tops with a worse one."""
+        for (_, channel), ranking in self._rankings.items():
+            old = ranking.ranks.get(state)
+            new = ranking.ranks[state] = ranking.rank(state)
+            if old is None or new == old:
+                continue
+            lanes = state.lanes.get(channel, ())
+            if new < old:
+                for lane in lanes:
+                    if lane.ranking is ranking and state in lane.free:
+                        self._offer(lane, state)
+            else:  # only a heap it tops needs settling (a top is always a free agent)
+                for lane in lanes:
+                    heap = lane.by_rank
+                    if heap and heap[0][1] is state and lane.ranking is ranking:
+                        self._settle(lane)
 
     def _link(self, state: AgentState, lane: _Lane) -> None:
         lane.agents.append(state)
@@ -1348,11 +1557,13 @@ class Router:
                     lane.free[state] = None
 
     def advance(self, at: datetime | None = None) -> None:
-        """Apply the skill relaxations due by *at* (or now); decisions call this themselves."""
+        """Apply the skill relaxations due by *at* (or now); decisions call this themselves,
+        and :meth:`apply` does up to each event's instant."""
+        if self._relax_heap:
+            self._relax_until(self._ts(at))
+
+    def _relax_until(self, ts: int) -> None:
         heap = self._relax_heap
-        if not heap:
-            return
-        ts = self._ts(at)
         while heap and heap[0][0] <= ts:
             _, seq, ticket_id = heapq.heappop(heap)
             ticket = self._tickets.get(ticket_id)
