@@ -81,6 +81,65 @@ def test_acknowledged_messages_survive_sigkill(tmp_path: Path) -> None:
     assert -signal.SIGKILL == child.returncode
 
 
+BATCH_LOOP = textwrap.dedent(
+    """
+    import sys, time
+    from datetime import UTC, datetime
+    from supportkit import InboundMessage, hookimpl
+    from supportkit._desk import SupportDesk
+    from supportkit._sqlite import SqliteStore
+
+    class Pause:
+        # The CRM lookup of message m-65 (a new ticket, in the middle of the batch m-60..m-69)
+        # stops the worker with the batch's first five messages accepted, none committed.
+        @hookimpl
+        def supportkit_lookup_customer(self, message):
+            if message.message_id == "m-65":
+                print("paused", flush=True)
+                time.sleep(3600)
+
+    desk = SupportDesk(store=SqliteStore(sys.argv[1]), plugins=[Pause()])
+    at = datetime(2025, 3, 3, 9, tzinfo=UTC)
+    for start in range(0, 1000, 10):
+        batch = [
+            InboundMessage(f"m-{n}", "chat", "c", at, ticket_id=f"T-{n % 3 if n % 5 else n}")
+            for n in range(start, start + 10)
+        ]
+        for result in desk.ingest_many(batch):
+            print(f"ack {result.events[-1].data['message_id']}", flush=True)
+    """
+)
+
+
+def test_a_process_killed_inside_a_batch_keeps_none_of_it(tmp_path: Path) -> None:
+    """A child ingesting batches of ten is SIGKILLed in the middle of a batch (five of its
+    messages already accepted into the batch, which holds the write lock): every acknowledged
+    message is stored exactly once and none of the unfinished batch is, so each message is
+    all or nothing; ingesting that batch again writes it whole."""
+    script, path = tmp_path / "batches.py", tmp_path / "killed.sqlite3"
+    script.write_text(BATCH_LOOP)
+    child = subprocess.Popen(
+        [sys.executable, str(script), str(path)], stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    lines = [child.stdout.readline().strip() for _ in range(61)]
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    child.stdout.close()
+    assert ("paused", [f"ack m-{n}" for n in range(60)]) == (lines[-1], lines[:-1])
+    with SqliteStore(path) as store:
+        logged = Counter(e.data["message_id"] for e in store.read_all() if e.kind == "message")
+    assert {f"m-{n}": 1 for n in range(60)} == dict(logged)
+    with SupportDesk(store=SqliteStore(path), plugins=None) as desk:
+        again = desk.ingest_many(
+            [
+                InboundMessage(f"m-{n}", "chat", "c", START, ticket_id=f"T-{n % 3 if n % 5 else n}")
+                for n in range(60, 70)
+            ]
+        )
+    assert [False] * 10 == [getattr(r, "duplicate", None) for r in again]
+
+
 STORE_RACE = textwrap.dedent(
     """
     import sys
