@@ -219,7 +219,7 @@ def test_the_desk_report_and_the_command_line(
     assert 0 == main(["report", "--db", str(path), "--html", str(page)])
     assert "<h2>Product feedback</h2>" in page.read_text(encoding="utf-8")
     assert 2 == main(["report", "--db", str(path)])
-    assert "--html FILE, --feedback or both" in capsys.readouterr().err
+    assert "--html FILE, --feedback or --self-service" in capsys.readouterr().err
 
 
 # --- knowledge-base content gaps ----------------------------------------------------------------

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from supportkit import FrozenClock, InboundMessage, SqliteStore, SupportDesk
+from supportkit import FrozenClock, InboundMessage, SessionEvent, SqliteStore, SupportDesk
 from supportkit._cli import main
 from supportkit._operate import PROGRESS_LINES, _loop
 from supportkit._transfer import export_lines
@@ -67,6 +67,21 @@ def desk_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             )
         first = desk.tickets()[0].id
         desk.reply(first, agent="ana", body="we are on it")
+        desk.store.append_sessions(
+            [
+                SessionEvent(
+                    "searched",
+                    session_id="s1",
+                    at=NOW,
+                    customer=customer,
+                    data={
+                        "query": SECRET_TEXT if customer == SECRET_MAIL else "gift",
+                        "results": 0,
+                    },
+                )
+                for customer in (SECRET_MAIL, "ann@example.com")
+            ]
+        )
     return tmp_path
 
 
@@ -198,7 +213,7 @@ def test_export_import_export_is_identical(
     code, first, _ = run_cli(capsys, "export", "--db", "desk.sqlite3")
     assert 0 == code
     streams = {json.loads(line)["stream"] for line in first.splitlines()}
-    assert {"event", "message", "alert", "due", "outbox", "meta"} - {"alert"} <= streams
+    assert {"event", "session", "message", "alert", "due", "outbox", "meta"} - {"alert"} <= streams
     (desk_dir / "backup.jsonl").write_text(first, encoding="utf-8")
     code, _, err = run_cli(capsys, "import", "--db", "copy.sqlite3", "backup.jsonl")
     assert 0 == code
@@ -279,6 +294,8 @@ def test_erase_leaves_nothing_of_the_customer_in_the_file(
         assert erased[0].customer.startswith("erased-")
         assert NOW == erased[0].created_at
         assert [e["tickets"] for e in store.meta("desk.erasures")] == [2]
+        sessions = [(e.customer, e.data["query"]) for e in store.session_events()]
+        assert [(erased[0].customer, ""), ("ann@example.com", "gift")] == sessions
 
 
 def test_retention_purges_bodies_of_long_closed_tickets(desk_dir: Path) -> None:

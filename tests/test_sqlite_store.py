@@ -20,6 +20,7 @@ from supportkit import (
     ConcurrencyError,
     ConfigurationError,
     InMemoryStore,
+    SessionEvent,
     StoreError,
     TicketEvent,
 )
@@ -133,7 +134,7 @@ def test_version_4_file_gains_plugin_state_and_due_claims(tmp_path: Path) -> Non
     with SqliteStore(path) as store:
         claimed = store.claim_due(TS0, now=TS0, limit=5, lease=60)
         stored = store.state_put_new("ns", "k", [1], expires_at=None, now=TS0)
-        assert (6, [("T-1", TS0)], True, [1]) == (
+        assert (len(MIGRATIONS), [("T-1", TS0)], True, [1]) == (
             store.schema_version,
             claimed,
             stored,
@@ -156,10 +157,31 @@ def test_version_5_file_gains_the_article_log_and_search(tmp_path: Path) -> None
     )
     with SqliteStore(path) as store:
         store.append_article("A-1", [created], expected_version=0)
-        assert (6, ["T-1"], ["A-1"]) == (
+        assert (len(MIGRATIONS), ["T-1"], ["A-1"]) == (
             store.schema_version,
             store.ticket_ids(),
             [hit.article_id for hit in store.search_articles(["reset"], k=3)],
+        )
+
+
+def test_version_6_file_gains_the_session_stream(tmp_path: Path) -> None:
+    """A file of schema 6 keeps its tickets and articles and gains the self-service session
+    stream (schema 7)."""
+    path = tmp_path / "v6.sqlite3"
+    db = sqlite3.connect(path)
+    for migration in MIGRATIONS[:6]:
+        migration(db)
+    db.execute("INSERT INTO streams VALUES ('T-1', 1)")
+    db.execute("PRAGMA user_version=6")
+    db.commit()
+    db.close()
+    viewed = SessionEvent("article_viewed", session_id="s1", at=T0, data={"article": "A-1"})
+    with SqliteStore(path) as store:
+        store.append_sessions([viewed])
+        assert (7, ["T-1"], [viewed]) == (
+            store.schema_version,
+            store.ticket_ids(),
+            store.session_events(),
         )
 
 

@@ -15,6 +15,7 @@ from ._commit import Commit, OutboxMessage
 from ._config import DeskConfig
 from ._coverage import CombinedCalendar, Coverage, CoverageSpan, FollowTheSun, coverage
 from ._desk import DeliveryResult, IngestResult, SupportDesk, TickResult
+from ._deskloop import ArticleLink, KnowledgeSettings
 from ._engineering import AffectedCustomers, EngineeringIssue, IssueUpdate
 from ._escalation import (
     Escalation,
@@ -150,6 +151,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "ArticleEvent",
     "ArticleHit",
     "ArticleImport",
+    "ArticleLink",
     "ArticleStats",
     "Assignment",
     "BusinessCalendar",
@@ -191,6 +193,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "IntegrationTimeout",
     "IssueUpdate",
     "JsonChannel",
+    "KnowledgeSettings",
     "LeastLoaded",
     "LogNotifier",
     "MAX_ARTICLE_BODY",

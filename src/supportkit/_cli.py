@@ -140,8 +140,11 @@ def _report(args: argparse.Namespace) -> int:
 
     from ._report import open_report_desk, render_html, summarize
 
-    if not args.html and not args.feedback:
-        print("supportkit: error: report needs --html FILE, --feedback or both", file=sys.stderr)
+    if not (args.html or args.feedback or args.self_service):
+        print(
+            "supportkit: error: report needs --html FILE, --feedback or --self-service",
+            file=sys.stderr,
+        )
         return 2
     desk, goals, title = open_report_desk(args.db)
     with desk:
@@ -149,6 +152,10 @@ def _report(args: argparse.Namespace) -> int:
             from ._feedback import render_text
 
             print(render_text(desk.feedback()), end="")
+        if args.self_service:
+            from ._selfservice import render_text as self_service_text
+
+            print(self_service_text(desk.self_service()), end="")
         if not args.html:
             return 0
         summary = summarize(desk, goals=goals, title=title, tz=args.tz)
@@ -302,6 +309,12 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
         action="store_true",
         help="print the product feedback report (top problems and tags, escalations to "
         "engineering, time to fix, incidents waiting) to standard output",
+    )
+    report.add_argument(
+        "--self-service",
+        action="store_true",
+        help="print the self-service report (deflection, articles' views -> tickets, content "
+        "gaps, rising topics no article covers) to standard output",
     )
     report.add_argument(
         "--tz",

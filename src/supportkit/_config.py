@@ -26,6 +26,7 @@ import attrs
 from ._calendar import BusinessCalendar
 from ._clock import Clock
 from ._configschema import Problem, config_schema, format_path, validate
+from ._deskloop import KnowledgeSettings
 from ._escalation import EscalationLadder, EscalationLevel, OnReopens, OnSlaAlert, OnTier, Trigger
 from ._metrics import Goal
 from ._model import Agent, Group, Tier
@@ -251,6 +252,8 @@ class DeskConfig:
     goals: tuple[Goal, ...] = ()
     retention: dt.timedelta | None = None
     """Message bodies of tickets closed longer ago than this are purged (``None``: kept)."""
+    knowledge: KnowledgeSettings | None = None
+    """The ``[knowledge]`` table: suggestions in the first automatic response, deflection."""
     plugin_host: PluginHost | None = attrs.field(default=None, eq=False, repr=False)
 
     @classmethod
@@ -292,6 +295,8 @@ class DeskConfig:
         }
         if self.ladder_configured:
             arguments["ladder"] = self.ladder
+        if self.knowledge is not None:
+            arguments["knowledge"] = self.knowledge
         return arguments
 
     @classmethod
@@ -383,6 +388,7 @@ class _Loader:
             k: self.duration(("desk", k), v) if isinstance(v, dict) else v for k, v in desk.items()
         }
         retention = self.section("retention", {}).get("message_bodies")
+        knowledge = self.knowledge()
         return DeskConfig(
             document=self.doc,
             source=file,
@@ -401,8 +407,21 @@ class _Loader:
             ladder_configured=configured,
             goals=tuple(goals),
             retention=None if retention is None else self.duration(("retention",), retention),
+            knowledge=knowledge,
             plugin_host=host,
         )
+
+    def knowledge(self) -> KnowledgeSettings | None:
+        raw = self.section("knowledge", None)
+        if raw is None:
+            return None
+        options = dict(raw)
+        if "deflection_window" in options:
+            window = self.duration(("knowledge", "deflection_window"), options["deflection_window"])
+            if window is None:
+                return None
+            options["deflection_window"] = window
+        return self.b.build(("knowledge",), lambda: KnowledgeSettings(**options))
 
     def duration(self, path: tuple[str | int, ...], raw: Mapping[str, int]) -> dt.timedelta | None:
         return self.b.build(path, lambda: duration(raw))

@@ -314,6 +314,30 @@ def config_schema(plugin_sections: Mapping[str, Mapping[str, Any]] | None = None
                         required=["metric", "target"],
                     ),
                 },
+                "knowledge": _object(
+                    {
+                        "answer_channels": {
+                            **_TEXTS,
+                            "uniqueItems": True,
+                            "description": "channels whose new tickets get a first automatic "
+                            "response listing the suggested articles with tracked links",
+                        },
+                        "link_url": {
+                            **_TEXT,
+                            "pattern": r"\{token\}",
+                            "description": "the tracked link's URL, {token} where the token "
+                            "goes (required with answer_channels)",
+                        },
+                        "deflection_window": _duration(
+                            "how long after a self-service session a ticket from the same "
+                            "customer still counts against it (default 1 day)"
+                        ),
+                        "intro": {"type": "string", "description": "text before the list"},
+                        "outro": {"type": "string", "description": "text after the list"},
+                    },
+                    description="suggested articles in the first automatic response, and "
+                    "deflection",
+                ),
                 "retention": _object(
                     {
                         "message_bodies": _duration(

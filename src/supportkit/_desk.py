@@ -29,6 +29,7 @@ from ._clock import Clock, SystemClock
 from ._config import DeskConfig
 from ._coverage import FollowTheSun
 from ._deskkb import KnowledgeBase
+from ._deskloop import KnowledgeSettings, SelfServiceLoop
 from ._desknotify import DeskPlugins, History, as_host, failure_text
 from ._deskstore import Commit, DeskStore, MemorySidecar, OutboxMessage
 from ._engineering import AffectedCustomers, EngineeringIssue, IssueUpdate
@@ -216,7 +217,7 @@ def _new_ticket_id() -> str:
     return f"T-{uuid.uuid4().hex[:12]}"
 
 
-class SupportDesk(KnowledgeBase):
+class SupportDesk(KnowledgeBase, SelfServiceLoop):
     """The support engine: ingest messages, act on tickets, keep SLA promises, notify.
 
     ``store`` is a :class:`SqliteStore` (the default: ``./supportkit.sqlite3``, see
@@ -242,6 +243,8 @@ class SupportDesk(KnowledgeBase):
     breach; ``None`` never escalates automatically. Outbox delivery makes ``max_attempts``
     tries with exponential backoff from ``backoff`` up to ``max_backoff``.
     ``follow_the_sun`` (a :class:`FollowTheSun`) hands tickets from team to team as shifts end.
+    ``knowledge`` (a :class:`KnowledgeSettings`) sends suggested articles in the first
+    automatic response on the channels that opt in, and sets the deflection window.
 
     A store with a ``meta`` table (SQLite) also keeps the desk's :meth:`settings` under
     :attr:`SETTINGS_KEY`, for ``supportkit report``.
@@ -280,6 +283,7 @@ class SupportDesk(KnowledgeBase):
         lease: timedelta = timedelta(minutes=5),
         cache_size: int = 100_000,
         follow_the_sun: FollowTheSun | None = None,
+        knowledge: KnowledgeSettings | None = None,
         config: DeskConfig | None = None,
         _apply: bool | None = None,
         _note: str | None = None,
@@ -339,6 +343,12 @@ class SupportDesk(KnowledgeBase):
                 f"follow_the_sun must be a supportkit.FollowTheSun or None, got {follow_the_sun!r}"
             )
         self.follow_the_sun = follow_the_sun
+        if knowledge is not None and not isinstance(knowledge, KnowledgeSettings):
+            raise ConfigurationError(
+                f"knowledge must be a supportkit.KnowledgeSettings or None, got {knowledge!r:.80}"
+            )
+        self.knowledge = knowledge if knowledge is not None else KnowledgeSettings()
+        """How suggestions reach the customer and how deflection is measured."""
         self._check_policy_calendars()
         for name, number in (("max_attempts", max_attempts), ("cache_size", cache_size)):
             if isinstance(number, bool) or not isinstance(number, int) or number < 1:
@@ -1182,6 +1192,7 @@ class SupportDesk(KnowledgeBase):
         if live is not None and live.fold.status is Status.CLOSED:
             follow_up_of, live = live.fold.id, None
         events: list[TicketEvent] = []
+        solved: list[str] | None = None
         if live is None:
             ticket_id = (
                 message.ticket_id
@@ -1193,7 +1204,8 @@ class SupportDesk(KnowledgeBase):
         else:
             ticket_id = live.fold.id
             at = max(message.at, from_epoch(live.fold.updated_at))  # logs are in time order
-            if message.public and live.fold.status in _REOPENS:
+            solved = self._solved(ticket_id, message)  # a reply "solved" to the suggestions
+            if message.public and live.fold.status in _REOPENS and solved is None:
                 events.append(
                     TicketEvent(
                         "status_changed", ticket_id=ticket_id, at=at, data={"to": Status.OPEN}
@@ -1217,8 +1229,13 @@ class SupportDesk(KnowledgeBase):
                 },
             )
         )
-        if message.public:
-            events.extend(self._suggest(ticket_id, message, at))
+        if live is not None and solved is not None:
+            events += self._close_loop(live.fold, solved, at, customer)
+        elif message.public:
+            suggested = self._suggest(ticket_id, message, at)
+            events += suggested
+            if live is None:
+                events += self._answer(ticket_id, message, at, suggested)
         live, version = self._commit(
             live, events, ticket_id=ticket_id, message=message, route=live is None
         )
@@ -2269,7 +2286,8 @@ class SupportDesk(KnowledgeBase):
             )
         if exact is None:
             exact = len(facts) <= self.EXACT_UP_TO
-        return metrics_report(facts, groupings, goals=goals, tz=tz, exact=exact)
+        sessions = self._session_facts(at if at is not None else now, cutoff)
+        return metrics_report(facts, groupings, goals=goals, sessions=sessions, tz=tz, exact=exact)
 
     def _next_deadline(self, ticket_id: str, at: datetime) -> datetime | None:
         return sla_deadline(self.sla(ticket_id, at))

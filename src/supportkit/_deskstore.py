@@ -32,7 +32,9 @@ from ._knowledge import (
     check_article_append,
 )
 from ._lifecycle import parse_status
+from ._metrics import SessionEvent
 from ._model import Priority, Role, TicketEvent
+from ._selfservice import check_sessions, redacted_session, since_epoch
 from ._store import check_batch, check_version
 from ._ticket import Satisfaction, Ticket
 from ._time import from_epoch, to_epoch
@@ -248,6 +250,7 @@ class MemorySidecar:
         self._articles: dict[str, list[ArticleEvent]] = {}
         self._article_log: list[ArticleEvent] = []
         self._article_index = MemoryArticleIndex()
+        self._sessions: list[SessionEvent] = []  # the self-service session stream
 
     # EventStore, delegated
     def append(
@@ -632,6 +635,26 @@ class MemorySidecar:
             for ticket_id in chosen:
                 self._snapshots.pop(ticket_id, None)
             return count
+
+    def append_sessions(self, events: Sequence[SessionEvent]) -> None:
+        """See :meth:`DeskStore.append_sessions`."""
+        items = check_sessions(events)
+        with self._lock:
+            self._sessions.extend(items)
+
+    def session_events(self, *, since: int | None = None) -> list[SessionEvent]:
+        """See :meth:`DeskStore.session_events`."""
+        bound = since_epoch(since)
+        with self._lock:
+            return [e for e in self._sessions if bound is None or e.ts >= bound]
+
+    def redact_sessions(self, customer: str, pseudonym: str) -> int:
+        """See :meth:`DeskStore.redact_sessions`."""
+        with self._lock:
+            hits = [n for n, e in enumerate(self._sessions) if e.customer == customer]
+            for n in hits:
+                self._sessions[n] = redacted_session(self._sessions[n], pseudonym)
+            return len(hits)
 
     def _put(self, message: OutboxMessage) -> None:
         # A tuple of plain values (the payload as its key names and its values): once the

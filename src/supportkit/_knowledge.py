@@ -543,7 +543,8 @@ class SuggestionReport:
     """How suggestions did over a ticket log (:func:`suggestion_report`).
 
     ``tickets`` counts every ticket, ``suggested`` those with at least one
-    ``articles_suggested`` event, ``helped`` those with at least one ``article_helped``;
+    ``articles_suggested`` event, ``helped`` those with at least one ``article_helped`` or
+    ``deflected`` event (a "solved" reply that named no article);
     ``acceptance`` is ``helped / suggested`` (``None`` without suggestions). ``articles`` holds
     each article's :class:`ArticleStats`, most suggested first.
     """
@@ -573,6 +574,8 @@ def suggestion_report(events: Iterable[Any]) -> SuggestionReport:
             verdicts.setdefault(event.data["article"], Counter())[event.kind] += 1
             if event.kind == "article_helped":
                 helped.add(event.ticket_id)
+        elif event.kind == "deflected":
+            helped.add(event.ticket_id)
     stats = sorted(
         (
             ArticleStats(

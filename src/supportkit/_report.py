@@ -23,11 +23,15 @@ import attrs
 from . import _settings
 from ._calendar import BusinessCalendar
 from ._clock import FrozenClock
+from ._config import duration
 from ._desk import DEFAULT_LADDER, SupportDesk
+from ._deskloop import KnowledgeSettings
 from ._escalation import EscalationLadder, EscalationLevel
 from ._feedback import Feedback, render_html_section
 from ._metrics import Goal, GroupMetrics, MetricsReport, _zone
 from ._nextstep import NextStep
+from ._selfservice import SelfServiceReport
+from ._selfservice import render_html_section as self_service_section
 from ._sla import SlaPolicy
 from ._sqlite import SqliteStore
 from ._time import from_epoch, parse_instant
@@ -94,6 +98,8 @@ class Summary:
     receivers: Mapping[str, int] = attrs.field(factory=dict)
     feedback: Feedback | None = None
     """The product feedback report (:meth:`SupportDesk.feedback`), shown as its own section."""
+    self_service: SelfServiceReport | None = None
+    """The self-service report (:meth:`SupportDesk.self_service`), shown as its own section."""
 
     @property
     def overall(self) -> GroupMetrics:
@@ -158,6 +164,7 @@ def summarize(
         engineering=engineering,
         receivers=dict(receivers),
         feedback=desk.feedback(at=at),
+        self_service=desk.self_service(at=at),
     )
 
 
@@ -276,6 +283,8 @@ def open_report_desk(path: str | Path) -> tuple[SupportDesk, list[Goal], str]:
             raise StoreError(f"{str(path)!r} holds no events yet: nothing to report")
         at = raw.get("at")
         clock = FrozenClock(parse_instant(at) if at else from_epoch(last))
+        # The deflection window of the configuration the desk runs with (links are not needed).
+        window = (recorded.get("knowledge") or {}).get("deflection_window")
         desk = SupportDesk(
             store=store,
             clock=clock,
@@ -283,6 +292,7 @@ def open_report_desk(path: str | Path) -> tuple[SupportDesk, list[Goal], str]:
             calendars=calendars,
             plugins=None,
             ladder=ladder if "ladder" in kept else DEFAULT_LADDER,
+            knowledge=KnowledgeSettings(deflection_window=duration(window)) if window else None,
         )
     except BaseException:
         store.close()
@@ -660,6 +670,7 @@ def render_html(summary: Summary) -> str:
                 [step_row(s, zone) for s in summary.next_steps],
             ),
             "" if summary.feedback is None else render_html_section(summary.feedback),
+            "" if summary.self_service is None else self_service_section(summary.self_service),
             "</body></html>",
         ]
     )

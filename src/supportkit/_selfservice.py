@@ -14,9 +14,9 @@ Definitions (also in docs/concepts/knowledge.md, "Measuring self-service"):
   the session's ``customer`` (the ticket's ``customer`` id) created in ``[start, end + window]``
   (*window*, the deflection window, 1 day by default). A session without a customer has only the
   named one.
-- A session is **decided** once it has a ticket or ``now >= end + window``; it is
-  **undecided** before (counted apart, in no rate). A decided session that viewed at least one
-  article is a **knowledge-base session**; it is **deflected** when it has no ticket.
+- A session that viewed at least one article is a **knowledge-base session**. It is
+  **decided** once it has a ticket or ``now >= end + window``, and **undecided** before
+  (counted apart, in no rate); a decided one is **deflected** when it has no ticket.
   ``deflection_rate = deflected / knowledge-base sessions``.
 - **Per article**: ``views`` (``article_viewed`` events naming it, in decided sessions),
   ``sessions`` (decided sessions that viewed it), ``tickets`` (those of them with a ticket) and
@@ -42,7 +42,7 @@ Definitions (also in docs/concepts/knowledge.md, "Measuring self-service"):
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,13 +53,15 @@ from ._metrics import SessionEvent, SessionFacts
 from ._model import TicketEvent
 from ._ticket import Ticket
 from ._time import from_epoch, to_epoch
-from .exceptions import ConfigurationError, EventError
+from .exceptions import ConfigurationError, EventError, StoreError
 
 __all__ = [
     "DEFAULT_DEFLECTION_WINDOW",
     "SelfServiceAggregator",
     "SelfServiceReport",
+    "check_sessions",
     "content_gaps",
+    "redacted_session",
     "self_service",
     "session_facts",
 ]
@@ -73,6 +75,39 @@ _FOLLOW_UP = "follow-up:"
 
 Covers = Callable[[str, str], bool]
 """``covers(kind, topic)``: whether an article covers a topic (``kind`` ``"tag"`` or ``"term"``)."""
+
+
+def check_sessions(events: Iterable[SessionEvent]) -> list[SessionEvent]:
+    """The session events a store is asked to append (shared by every store): anything but a
+    :class:`~supportkit.SessionEvent` is a :class:`~supportkit.StoreError` and nothing is
+    written."""
+    if isinstance(events, str | bytes) or not isinstance(events, Iterable):
+        raise StoreError(f"append_sessions takes a list of SessionEvent, got {events!r:.80}")
+    items = list(events)
+    for event in items:
+        if not isinstance(event, SessionEvent):
+            raise StoreError(
+                f"append_sessions takes SessionEvent objects, got {event!r:.80}; nothing was "
+                "appended"
+            )
+    return items
+
+
+def redacted_session(event: SessionEvent, pseudonym: str) -> SessionEvent:
+    """*event* with *pseudonym* for its customer and its search query emptied (erasure)."""
+    data = dict(event.data)
+    if "query" in data:
+        data["query"] = ""
+    return attrs.evolve(event, customer=pseudonym, data=data)
+
+
+def since_epoch(since: Any) -> int | None:
+    """A store's ``session_events(since=...)`` bound checked: ``None`` or epoch seconds."""
+    if since is not None and (isinstance(since, bool) or not isinstance(since, int)):
+        raise StoreError(
+            f"session_events(since=...) takes epoch seconds or None, got {since!r:.80}"
+        )
+    return since
 
 
 def _seconds(value: Any, name: str) -> int:
@@ -249,12 +284,12 @@ class SelfServiceAggregator:
                 row[1] += 1
             elif not clicked:
                 row[2] += 1
+        viewed = [e.data.get("article") for e in session.events if e.kind == "article_viewed"]
+        if not viewed:
+            return
         ticket = _classify(session, opened, self.window, self.now)
         if ticket is False:
             self.counts[2] += 1
-            return
-        viewed = [e.data.get("article") for e in session.events if e.kind == "article_viewed"]
-        if not viewed:
             return
         self.counts[0] += 1
         self.counts[1] += ticket is None
@@ -357,10 +392,11 @@ def _top(top: Any) -> int:
 @attrs.frozen
 class SelfServiceReport:
     """Self-service as plain data (see the module's definitions): the period ``start`` to
-    ``end``, the deflection ``window``, the knowledge-base ``sessions``, the ``deflected`` ones,
-    ``undecided`` sessions, ``deflection_rate`` (``None`` without sessions), and the lists of
-    dicts ``articles`` (views → tickets), ``content_gaps`` and ``needs`` (rising topics no
-    article covers). :meth:`frame` gives one list as a pandas DataFrame."""
+    ``end``, the deflection ``window``, the decided knowledge-base ``sessions``, the
+    ``deflected`` ones, ``undecided`` knowledge-base sessions, ``deflection_rate`` (``None``
+    without sessions), and the lists of dicts ``articles`` (views → tickets),
+    ``content_gaps`` and ``needs`` (rising topics no article covers). :meth:`frame` gives one
+    list as a pandas DataFrame."""
 
     start: datetime
     end: datetime
@@ -451,3 +487,96 @@ def session_facts(
             )
         )
     return facts
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f} %"
+
+
+def render_text(report: SelfServiceReport) -> str:
+    """The report as plain text, for ``supportkit report --self-service``."""
+    hours = report.window.total_seconds() / 3600
+    lines = [
+        f"Self-service, {report.start:%Y-%m-%d} to {report.end:%Y-%m-%d} (UTC), deflection "
+        f"window {hours:g} h",
+        "",
+        f"Deflection: {report.deflected} of {report.sessions} knowledge-base sessions "
+        f"({_rate(report.deflection_rate)}); {report.undecided} undecided",
+        "Articles, most tickets after a view (views, sessions, tickets, ticket rate):",
+    ]
+    lines.extend(
+        f"  {r['article']:<28} {r['views']:>5} {r['sessions']:>5} {r['tickets']:>5} "
+        f"{_rate(r['ticket_rate']):>6}"
+        for r in report.articles
+    )
+    lines.append("Content gaps (searches, no result, no click):")
+    lines.extend(
+        f"  {r['query']:<28} {r['searches']:>5} {r['no_result']:>5} {r['no_click']:>5}"
+        for r in report.content_gaps
+    )
+    lines.append("Rising topics no article covers (kind, tickets, searches, last week, trend):")
+    lines.extend(
+        f"  {r['topic']:<28} {r['kind']:<5} {r['tickets']:>5} {r['searches']:>5} "
+        f"{r['last']:>5} {r['trend']:>+5}"
+        for r in report.needs
+    )
+    return "\n".join(lines) + "\n"
+
+
+def render_html_section(report: SelfServiceReport) -> str:
+    """The report as a section of the HTML report (escaped, no scripts)."""
+    import html
+
+    def table(head: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+        cells = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
+            for row in rows
+        )
+        return f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
+
+    hours = report.window.total_seconds() / 3600
+    return "".join(
+        [
+            "<h2>Self-service</h2>",
+            f"<p>{report.start:%Y-%m-%d} to {report.end:%Y-%m-%d} (UTC): "
+            f"{report.deflected} of {report.sessions} knowledge-base sessions deflected "
+            f"({_rate(report.deflection_rate)}, no ticket within {hours:g} h); "
+            f"{report.undecided} undecided. Definitions on the knowledge base page.</p>",
+            table(
+                ["article", "views", "sessions", "tickets", "ticket rate"],
+                [
+                    [r["article"], r["views"], r["sessions"], r["tickets"], _rate(r["ticket_rate"])]
+                    for r in report.articles
+                ],
+            ),
+            table(
+                ["search with a gap", "searches", "no result", "no click"],
+                [
+                    [r["query"], r["searches"], r["no_result"], r["no_click"]]
+                    for r in report.content_gaps
+                ],
+            ),
+            table(
+                [
+                    "rising topic no article covers",
+                    "kind",
+                    "tickets",
+                    "searches",
+                    "last week",
+                    "trend",
+                ],
+                [
+                    [
+                        r["topic"],
+                        r["kind"],
+                        r["tickets"],
+                        r["searches"],
+                        r["last"],
+                        f"{r['trend']:+d}",
+                    ]
+                    for r in report.needs
+                ],
+            ),
+        ]
+    )

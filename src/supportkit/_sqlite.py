@@ -35,7 +35,9 @@ from ._deskstore import (
     ticket_to_dict,
 )
 from ._knowledge import SNIPPET_WORDS, ArticleEvent, ArticleHit, check_article_append
+from ._metrics import SessionEvent
 from ._model import TicketEvent
+from ._selfservice import check_sessions, redacted_session, since_epoch
 from ._store import check_batch, check_version
 from ._ticket import Ticket
 from .exceptions import ConfigurationError, StoreError
@@ -123,6 +125,16 @@ def _v6_articles(db: sqlite3.Connection) -> None:
     db.execute("INSERT INTO article_fts (article_fts, rank) VALUES ('rank', 'bm25(5.0, 1.0)')")
 
 
+def _v7_sessions(db: sqlite3.Connection) -> None:
+    """The self-service session stream (help-centre searches and views), in append order."""
+    db.execute(
+        "CREATE TABLE session_events (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
+        " customer TEXT, body TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX session_events_at ON session_events (at)")
+    db.execute("CREATE INDEX session_events_customer ON session_events (customer)")
+
+
 #: Schema migrations in order; after migration *n* (1-based) the file's ``user_version`` is *n*.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _v1_event_log,
@@ -131,6 +143,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _v4_meta,
     _v5_plugin_state_due_claims,
     _v6_articles,
+    _v7_sessions,
 )
 
 _OUTBOX_COLUMNS = (
@@ -1052,6 +1065,44 @@ class SqliteStore:
             return expected_version + len(events)
 
         return int(self._write(f"append to article {article_id}", run))
+
+    def append_sessions(self, events: Sequence[SessionEvent]) -> None:
+        """Append to the session stream in one transaction; see ``DeskStore.append_sessions``."""
+        rows = [(e.ts, e.customer, _dumps(e.to_dict())) for e in check_sessions(events)]
+
+        def run(db: sqlite3.Connection) -> None:
+            db.executemany("INSERT INTO session_events (at, customer, body) VALUES (?, ?, ?)", rows)
+
+        if rows:
+            self._write("append session events", run)
+
+    def session_events(self, *, since: int | None = None) -> list[SessionEvent]:
+        """The session stream in append order (at or after *since*, epoch seconds)."""
+        rows = self._query(
+            "session events",
+            "SELECT body FROM session_events WHERE ? IS NULL OR at >= ? ORDER BY seq",
+            (since_epoch(since), since),
+        )
+        return [SessionEvent.from_dict(json.loads(body)) for (body,) in rows]
+
+    def redact_sessions(self, customer: str, pseudonym: str) -> int:
+        """Rewrite the customer's session events with ``secure_delete`` on; see
+        ``DeskStore.redact_sessions``."""
+
+        def run(db: sqlite3.Connection) -> int:
+            db.execute("PRAGMA secure_delete = ON")
+            rows = db.execute(
+                "SELECT seq, body FROM session_events WHERE customer = ?", (customer,)
+            ).fetchall()
+            for seq, body in rows:
+                event = redacted_session(SessionEvent.from_dict(json.loads(body)), pseudonym)
+                db.execute(
+                    "UPDATE session_events SET customer = ?, body = ? WHERE seq = ?",
+                    (pseudonym, _dumps(event.to_dict()), seq),
+                )
+            return len(rows)
+
+        return int(self._write("session redaction", run))
 
     def article_events(self, article_id: str | None = None) -> list[ArticleEvent]:
         """One article's events, or every article event in append order."""

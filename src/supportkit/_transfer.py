@@ -4,9 +4,10 @@ Export writes one JSON object per line, each tagged with its ``stream``: ``event
 append order, with the ticket version), ``message`` (the message-id index, inbound and
 outbound ids), ``alert`` (SLA alerts already emitted), ``due`` (the SLA due index),
 ``outbox`` (pending, delivered and dead messages), ``meta`` (settings versions, the erasure
-record and other documents), ``plugin_state`` (live entries) and ``article`` (the knowledge
-base's log, append order). Snapshots are left out: they are a cache of the log, rebuilt on
-reads.
+record and other documents), ``plugin_state`` (live entries), ``article`` (the knowledge
+base's log, append order) and ``session`` (the self-service session stream, append order,
+each line its place ``seq`` from 1 and the :class:`~supportkit.SessionEvent` dict). Snapshots
+are left out: they are a cache of the log, rebuilt on reads.
 
 Both directions go through the listing and :meth:`~supportkit.typing.DeskStore.restore`
 methods of :class:`~supportkit.typing.DeskStore`, so they work on every store (memory, SQLite,
@@ -14,10 +15,10 @@ PostgreSQL) and a desk moves between stores by export → import. Import checks 
 first and every event against the target's log: a malformed line names its line number and
 an event that conflicts with the target's history is a :class:`~supportkit.StoreError`, with
 nothing written in either case. The records are then written by one ``restore`` transaction
-(articles follow, one append per article). Import is idempotent: an event already there
-(same version, same body) is skipped and the other streams keep what the target already has,
-so export → import into an empty store → export gives the same lines, and alerts already
-emitted are not emitted again after a move.
+(articles follow, one append per article, then the new session events in one append). Import
+is idempotent: an event already there (same version, same body) is skipped and the other
+streams keep what the target already has, so export → import into an empty store → export
+gives the same lines, and alerts already emitted are not emitted again after a move.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import attrs
 from ._clock import SystemClock
 from ._commit import OUTBOX_STATUSES, OutboxMessage
 from ._knowledge import ArticleEvent, check_article_append
+from ._metrics import SessionEvent
 from ._model import Role, Status, TicketEvent
 from ._time import to_epoch
 from .exceptions import ConfigurationError, EventError, StoreError
@@ -69,6 +71,7 @@ STREAMS: Mapping[str, tuple[str, ...]] = {
     "meta": ("key", "value"),
     "plugin_state": ("namespace", "key", "value", "expires_at"),
     "article": ("version", "event"),
+    "session": ("seq", "event"),
 }
 _FOREVER = 2**62  # "every due entry": later than any instant a desk writes
 
@@ -120,6 +123,8 @@ def export_lines(store: DeskStore, *, now: int | None = None) -> Iterator[str]:
     for article in store.article_events():
         articles[article.article_id] = version = articles.get(article.article_id, 0) + 1
         yield _line("article", version, article.to_dict())
+    for seq, session in enumerate(store.session_events(), 1):
+        yield _line("session", seq, session.to_dict())
 
 
 # --- import -------------------------------------------------------------------------------------
@@ -201,6 +206,14 @@ def _value(stream: str, record: Mapping[str, Any]) -> Any:
             return (_version(record), ArticleEvent.from_dict(record["event"]))
         except (EventError, TypeError, AttributeError) as exc:
             raise ConfigurationError(f"not a valid article event: {exc}") from None
+    if stream == "session":
+        seq = _whole(record, "seq")
+        if seq < 1:
+            raise ConfigurationError(f"seq must be a whole number >= 1, got {seq!r}")
+        try:
+            return (seq, SessionEvent.from_dict(record["event"]))
+        except EventError as exc:
+            raise ConfigurationError(f"not a valid session event: {exc}") from None
     if stream == "message":
         return _text(record, "channel", "message_id", "ticket_id")
     if stream == "alert":
@@ -300,6 +313,26 @@ def _new_articles(
     return appends
 
 
+def _new_sessions(store: DeskStore, records: list[tuple[int, SessionEvent]]) -> list[SessionEvent]:
+    """The session events of *records* the store does not have yet (a line's ``seq`` is its
+    place in the stream); one that differs from the store's at its place, or leaves a gap, is
+    a StoreError."""
+    stream = [event.to_dict() for event in store.session_events()]
+    fresh = []
+    for seq, event in records:
+        if seq <= len(stream):
+            if stream[seq - 1] != event.to_dict():
+                raise StoreError(
+                    f"session event {seq} differs from the store's; import into an empty store"
+                )
+            continue
+        if seq != len(stream) + 1:
+            raise StoreError(f"session event {seq} does not follow the session stream")
+        stream.append(event.to_dict())
+        fresh.append(event)
+    return fresh
+
+
 def import_lines(
     store: DeskStore, lines: Iterable[str], source: str = "input", *, now: int | None = None
 ) -> ImportResult:
@@ -317,6 +350,7 @@ def import_lines(
     try:
         events, events_there = _new_events(store, by_stream["event"])
         articles = _new_articles(store, by_stream["article"])
+        sessions = _new_sessions(store, by_stream["session"])
     except (EventError, ConfigurationError) as exc:
         raise StoreError(f"{source}: {exc}; nothing was imported") from None
     have: dict[str, Callable[[Any], Any]] = {
@@ -354,10 +388,17 @@ def import_lines(
     )
     for article_id, version, batch in articles:
         store.append_article(article_id, batch, expected_version=version)
+    store.append_sessions(sessions)
     written = {s: len(v) for s, v in fresh.items() if v}
-    written.update(event=len(events), article=sum(len(b) for _, _, b in articles))
+    written.update(
+        event=len(events), article=sum(len(b) for _, _, b in articles), session=len(sessions)
+    )
     skipped = {s: len(by_stream[s]) - len(fresh[s]) for s in have}
-    skipped.update(event=events_there, article=len(by_stream["article"]) - written["article"])
+    skipped.update(
+        event=events_there,
+        article=len(by_stream["article"]) - written["article"],
+        session=len(by_stream["session"]) - len(sessions),
+    )
     return ImportResult(
         {s: n for s, n in written.items() if n}, {s: n for s, n in skipped.items() if n}
     )
@@ -426,7 +467,8 @@ def _rewritten(
 def erase(store: DeskStore, customer: str, at: int) -> ErasureResult:
     """Replace *customer*'s personal data in every event, index and outbox row of their
     tickets (customer id and message authors → a pseudonym; subjects, bodies and comments →
-    empty; message ids → hashes), drop their snapshots and record the erasure; the store then
+    empty; message ids → hashes) and of their self-service sessions (the pseudonym, search
+    queries emptied), drop their snapshots and record the erasure; the store then
     leaves nothing of the old values where its engine can reach it
     (:meth:`~supportkit.typing.DeskStore.redact`)."""
     if not isinstance(customer, str) or not customer:
@@ -443,6 +485,7 @@ def erase(store: DeskStore, customer: str, at: int) -> ErasureResult:
     events = _rewritten(store, tickets, lambda e: _redact(e, stand_in, {customer}))
     message_ids = [(c, m, _hidden(m)) for c, m, t in store.message_index() if t in chosen]
     reason = "customer erased"
+    store.redact_sessions(customer, stand_in)  # before redact, whose scrub then covers it
     outbox = store.redact(
         events,
         tickets=tickets,

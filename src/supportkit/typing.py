@@ -20,6 +20,7 @@ from ._commit import Commit, OutboxMessage
 from ._engineering import AffectedCustomers, EngineeringIssue, IssueUpdate
 from ._hookargs import Notice, OutboundReply
 from ._knowledge import ArticleEvent, ArticleHit
+from ._metrics import SessionEvent
 from ._model import Customer, InboundMessage, TicketEvent, Tier
 from ._routing import SelectionStrategy
 from ._sla import SlaPolicy
@@ -356,6 +357,27 @@ class DeskStore(EventStore, Protocol):
         (routine retention) it only reclaims the old row versions (SQLite: ``secure_delete``
         and a WAL checkpoint; PostgreSQL: ``VACUUM``).
         """
+        ...
+
+    def append_sessions(self, events: Sequence[SessionEvent]) -> None:
+        """Append self-service session events (:class:`~supportkit.SessionEvent`: help-centre
+        searches, article views, ...) to the session stream, all in one write.
+
+        Anything that is not a ``SessionEvent`` is a :class:`~supportkit.StoreError` and
+        nothing is written (``supportkit._selfservice.check_sessions`` checks it).
+        """
+        ...
+
+    def session_events(self, *, since: int | None = None) -> list[SessionEvent]:
+        """The session stream in append order; with *since* (epoch seconds) only the events
+        at or after that instant."""
+        ...
+
+    def redact_sessions(self, customer: str, pseudonym: str) -> int:
+        """Rewrite *customer*'s session events (an erasure): *pseudonym* for the customer and
+        an empty ``query``; the rest (kinds, instants, articles, result counts) stays. Returns
+        how many were rewritten. A following :meth:`redact` with ``scrub`` clears the old
+        values from the files."""
         ...
 
 

@@ -78,6 +78,7 @@ def test_migrates_an_empty_schema(pg_url: str, new_schema: Callable[[], str]) ->
         }
     expected = {"supportkit_schema", "streams", "events", "messages", "snapshots", "outbox"}
     expected |= {"due", "alerts", "meta", "plugin_state", "article_events", "article_search"}
+    expected |= {"session_events"}
     assert (len(MIGRATIONS), len(MIGRATIONS), expected) == (first, second, tables)
 
 

@@ -25,6 +25,7 @@ import pytest
 
 from supportkit._commit import Commit, OutboxMessage
 from supportkit._knowledge import ArticleEvent
+from supportkit._metrics import SessionEvent
 from supportkit._model import TicketEvent
 from supportkit._ticket import Ticket
 from supportkit.exceptions import ConcurrencyError, EventError, StoreError
@@ -499,6 +500,49 @@ class DeskStoreContract:
             store.state_get("ns", "live", now=TS0 + 50),
             store.state_get("ns", "forever", now=TS0 + 50),
         )
+
+    # --- the self-service session stream ------------------------------------------------------
+
+    def test_sessions_append_and_read_in_order(self, store: DeskStore) -> None:
+        """Session events read back in append order, equal to what was appended; ``since``
+        keeps those at or after an instant; an empty append writes nothing."""
+        searched = SessionEvent(
+            "searched", session_id="s1", at=T0, customer="ana", data={"query": "x", "results": 0}
+        )
+        viewed = SessionEvent(
+            "article_viewed", session_id="s2", at=datetime(2025, 3, 6, tzinfo=UTC),
+            data={"article": "A-1"},
+        )  # fmt: skip
+        store.append_sessions([viewed, searched])
+        store.append_sessions([])
+        assert ([viewed, searched], [viewed]) == (
+            store.session_events(),
+            store.session_events(since=TS0 + 1),
+        )
+
+    def test_session_redaction_rewrites_only_the_customer(self, store: DeskStore) -> None:
+        """redact_sessions gives the customer's events the pseudonym and an empty query and
+        leaves other customers' events as they were."""
+        mine = SessionEvent(
+            "searched", session_id="s1", at=T0, customer="ana", data={"query": "ana's words"}
+        )
+        theirs = SessionEvent(
+            "searched", session_id="s2", at=T0, customer="bo", data={"query": "bo's words"}
+        )
+        store.append_sessions([mine, theirs])
+        assert (1, [("erased-1", ""), ("bo", "bo's words")]) == (
+            store.redact_sessions("ana", "erased-1"),
+            [(e.customer, e.data["query"]) for e in store.session_events()],
+        )
+
+    def test_bad_session_append_writes_nothing(self, store: DeskStore) -> None:
+        """A batch with anything but SessionEvents is a StoreError and writes none of it."""
+        good = SessionEvent("started", session_id="s1", at=T0)
+        with pytest.raises(StoreError):
+            store.append_sessions([good, {"kind": "started"}])  # type: ignore[list-item]
+        with pytest.raises(StoreError):
+            store.session_events(since="yesterday")  # type: ignore[arg-type]
+        assert [] == store.session_events()
 
     # --- the knowledge base -------------------------------------------------------------------
 

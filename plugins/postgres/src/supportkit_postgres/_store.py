@@ -22,6 +22,7 @@ from supportkit import (
     Commit,
     ConfigurationError,
     OutboxMessage,
+    SessionEvent,
     StoreError,
     Ticket,
     TicketEvent,
@@ -39,6 +40,7 @@ from supportkit.storekit import (
     ticket_from_dict,
     ticket_to_dict,
 )
+from supportkit._selfservice import check_sessions, redacted_session, since_epoch
 
 __all__ = ["MIGRATIONS", "PostgresStore"]
 
@@ -88,6 +90,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         " area text, tags text[] NOT NULL, title text NOT NULL, body text NOT NULL,"
         " cfg regconfig NOT NULL, doc tsvector NOT NULL)",
         "CREATE INDEX article_search_doc ON article_search USING gin (doc)",
+    ),
+    (  # 4: the self-service session stream (help-centre searches and views)
+        "CREATE TABLE session_events (seq bigserial PRIMARY KEY, at bigint NOT NULL,"
+        " customer text, body text NOT NULL)",
+        "CREATE INDEX session_events_at ON session_events (at)",
+        "CREATE INDEX session_events_customer ON session_events (customer)",
     ),
 )
 
@@ -1191,6 +1199,53 @@ class PostgresStore:
             return expected_version + len(events)
 
         return self._run(f"append to article {article_id}", run, replay=False)
+
+    def append_sessions(self, events: Sequence[SessionEvent]) -> None:
+        """Append to the session stream in one transaction; see ``DeskStore.append_sessions``."""
+        rows = [(e.ts, e.customer, _dumps(e.to_dict())) for e in check_sessions(events)]
+
+        def body(cur: psycopg.Cursor[Any]) -> None:
+            cur.executemany(
+                "INSERT INTO session_events (at, customer, body) VALUES (%s, %s, %s)", rows
+            )
+
+        if rows:
+            self._run("append session events", body)
+
+    def session_events(self, *, since: int | None = None) -> list[SessionEvent]:
+        """The session stream in append order (at or after *since*, epoch seconds)."""
+        rows = self._query(
+            "session events",
+            "SELECT body FROM session_events WHERE %s::bigint IS NULL OR at >= %s ORDER BY seq",
+            (since_epoch(since), since),
+        )
+        return [SessionEvent.from_dict(json.loads(body)) for (body,) in rows]
+
+    def redact_sessions(self, customer: str, pseudonym: str) -> int:
+        """Rewrite the customer's session events, then ``VACUUM FULL session_events`` so no
+        page keeps the old values; see ``DeskStore.redact_sessions``."""
+
+        def run(cur: psycopg.Cursor[Any]) -> int:
+            rows = cur.execute(
+                "SELECT seq, body FROM session_events WHERE customer = %s FOR UPDATE",
+                (customer,),
+            ).fetchall()
+            for seq, body in rows:
+                event = redacted_session(SessionEvent.from_dict(json.loads(body)), pseudonym)
+                cur.execute(
+                    "UPDATE session_events SET customer = %s, body = %s WHERE seq = %s",
+                    (pseudonym, _dumps(event.to_dict()), seq),
+                )
+            return len(rows)
+
+        count = self._run("session redaction", run, replay=False)
+        if count:
+            self._run(
+                "vacuum after session redaction",
+                lambda cur: cur.execute("VACUUM FULL session_events"),
+                write=False,
+            )
+        return count
 
     def article_events(self, article_id: str | None = None) -> list[ArticleEvent]:
         """One article's events, or every article event in append order."""

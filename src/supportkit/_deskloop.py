@@ -1,0 +1,424 @@
+"""The desk's self-service loop (a mixin of :class:`~supportkit.SupportDesk`).
+
+Suggestions go out in the first automatic response on the channels that opt in
+(:class:`KnowledgeSettings`), each with a tracked link: a token signed with HMAC-SHA256 under a
+secret the store keeps, which :meth:`SelfServiceLoop.article_link_followed` turns into an
+``article_helped`` event. A customer reply "solved" (or "solved 2") closes the loop. The help
+centre's searches and views are recorded in the store's session stream, and the desk reports
+self-service (:func:`~supportkit.self_service`) from that stream and its tickets.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import itertools
+import json
+import re
+import secrets
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ._knowledge import MAX_QUERY_LENGTH, Article, ArticleHit, query_terms
+from ._metrics import SessionEvent, SessionFacts
+from ._model import InboundMessage, Role, TicketEvent
+from ._selfservice import (
+    DEFAULT_DEFLECTION_WINDOW,
+    DEFAULT_PERIOD,
+    SelfServiceReport,
+    check_sessions,
+    content_gaps,
+    self_service,
+    session_facts,
+)
+from ._time import to_epoch
+from .exceptions import ConfigurationError, EventError
+
+if TYPE_CHECKING:
+    from ._clock import Clock
+    from ._ticket import Ticket, _Fold
+    from .typing import DeskStore
+
+__all__ = ["ArticleLink", "KnowledgeSettings", "SelfServiceLoop"]
+
+#: The store's state namespace holding the secret that signs article links.
+LINKS = "supportkit.article-links"
+#: The longest token :meth:`SelfServiceLoop.article_link_followed` reads.
+MAX_TOKEN = 2048
+_TAG = 16  # bytes of the HMAC-SHA256 kept in a token (128 bits)
+# The first non-empty line of a customer's reply that closes the loop: "solved", "Solved 2.",
+# "solved #1!" (any case; the number is the article's place in the list).
+_SOLVED = re.compile(r"solved(?:\s*#?\s*(\d{1,3}))?\s*[.!]*", re.IGNORECASE)
+
+INTRO = "Thank you for your message: we will answer soon. These articles may answer your question:"
+OUTRO = (
+    'If one of them answers it, reply "solved" (or "solved 2" for the second article) and we '
+    "will close your request."
+)
+
+
+def _channels(value: Any) -> frozenset[str]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ConfigurationError(
+            f"answer_channels must be a list of channel names, got {value!r:.80}"
+        )
+    items = list(value)
+    if not all(isinstance(item, str) and item for item in items):
+        raise ConfigurationError(f"answer_channels must be channel names, got {items!r:.80}")
+    return frozenset(items)
+
+
+@attrs.frozen
+class KnowledgeSettings:
+    """How the desk closes the self-service loop.
+
+    ``answer_channels``: the channels (``"email"``, ``"web"``...) whose new tickets get a first
+    automatic response listing the suggested articles ("these may answer your question"),
+    each with a tracked link; none by default (opt in per channel). ``link_url``: the URL of
+    a tracked link, with ``{token}`` where the token goes (required with ``answer_channels``);
+    the host serves it by calling :meth:`SupportDesk.article_link_followed
+    <supportkit.SupportDesk.article_link_followed>` and redirecting to the article.
+    ``deflection_window``: how long after a self-service session a ticket from the same
+    customer still counts against it (see the knowledge base page). ``intro`` and ``outro``:
+    the response's text before and after the list (for another language).
+    """
+
+    answer_channels: frozenset[str] = attrs.field(default=frozenset(), converter=_channels)
+    link_url: str | None = None
+    deflection_window: timedelta = DEFAULT_DEFLECTION_WINDOW
+    intro: str = INTRO
+    outro: str = OUTRO
+
+    def __attrs_post_init__(self) -> None:
+        if self.link_url is not None and (
+            not isinstance(self.link_url, str) or "{token}" not in self.link_url
+        ):
+            raise ConfigurationError(
+                f"link_url must be a URL with {{token}} where the token goes, e.g. "
+                f"'https://help.example.com/kb/follow?t={{token}}', got {self.link_url!r:.80}"
+            )
+        if self.answer_channels and self.link_url is None:
+            raise ConfigurationError(
+                "answer_channels sends tracked links to articles: give link_url too"
+            )
+        if not isinstance(self.deflection_window, timedelta) or self.deflection_window < timedelta(
+            0
+        ):
+            raise ConfigurationError(
+                f"deflection_window must be a timedelta of 0 or more, got "
+                f"{self.deflection_window!r:.80}"
+            )
+        for name in ("intro", "outro"):
+            if not isinstance(getattr(self, name), str):
+                raise ConfigurationError(f"{name} must be text, got {getattr(self, name)!r:.80}")
+
+
+@attrs.frozen
+class ArticleLink:
+    """A followed article link: the ticket and article it names, and whether following it
+    ``recorded`` an ``article_helped`` event (``False`` when the ticket already had one for
+    that article)."""
+
+    ticket_id: str
+    article_id: str
+    recorded: bool
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _bad_token(token: object) -> EventError:
+    return EventError(
+        f"not a valid article link token: {token!r:.60} (a link the desk did not make, or "
+        "one that was changed)",
+        field="token",
+    )
+
+
+class SelfServiceLoop:
+    """Self-service loop methods for a desk with a ``store``, a ``clock`` and ``knowledge``."""
+
+    store: DeskStore
+    clock: Clock
+    knowledge: KnowledgeSettings
+
+    if TYPE_CHECKING:
+
+        def _act(self, ticket_id: str, build: Any) -> Ticket: ...
+        def article(self, article_id: str) -> Article | None: ...
+        def articles(self) -> list[Article]: ...
+        def search_articles(
+            self,
+            query: str,
+            *,
+            k: int = 5,
+            locale: str | None = None,
+            tags: Iterable[str] | None = None,
+            area: str | None = None,
+        ) -> list[ArticleHit]: ...
+
+    # --- tracked links ---------------------------------------------------------------------
+
+    def _link_secret(self) -> bytes:
+        """The store's link secret, made once by whichever process first needs it."""
+        now = to_epoch(self.clock.now())
+        secret = self.store.state_get(LINKS, "secret", now=now)
+        if secret is None:
+            self.store.state_put_new(
+                LINKS, "secret", secrets.token_hex(32), expires_at=None, now=now
+            )
+            secret = self.store.state_get(LINKS, "secret", now=now)
+        return bytes.fromhex(str(secret))
+
+    def _sign(self, payload: str) -> str:
+        digest = hmac.new(
+            self._link_secret(), b"supportkit article link\x00" + payload.encode(), hashlib.sha256
+        )
+        return _b64(digest.digest()[:_TAG])
+
+    def article_link(self, ticket_id: str, article_id: str) -> str:
+        """The token of a tracked link to *article_id* suggested on *ticket_id*: URL-safe
+        text, signed with HMAC-SHA256 under a secret kept in the store (so every desk on the
+        store makes and reads the same tokens, and nobody without the store can forge one)."""
+        for name, value in (("ticket_id", ticket_id), ("article_id", article_id)):
+            if not isinstance(value, str) or not value or len(value) > 300:
+                raise EventError(
+                    f"{name} must be a non-empty string of at most 300 characters, got "
+                    f"{value!r:.80}",
+                    field=name,
+                )
+        payload = _b64(json.dumps([ticket_id, article_id], separators=(",", ":")).encode())
+        return f"{payload}.{self._sign(payload)}"
+
+    def article_link_followed(self, token: str) -> ArticleLink:
+        """Record that the customer followed a tracked link: an ``article_helped`` event on the
+        ticket for the article, unless the ticket already has one for it (following a link
+        twice records it once). Returns the ticket and article (redirect the customer to the
+        article). A token the desk did not make, or a changed one, is an
+        :class:`~supportkit.EventError` (``field="token"``) and records nothing."""
+        if not isinstance(token, str) or len(token) > MAX_TOKEN or token.count(".") != 1:
+            raise _bad_token(token)
+        payload, tag = token.split(".")
+        if not hmac.compare_digest(tag.encode("ascii", "replace"), self._sign(payload).encode()):
+            raise _bad_token(token)
+        try:
+            ticket_id, article_id = json.loads(_unb64(payload))
+        except (binascii.Error, ValueError, TypeError):
+            raise _bad_token(token) from None
+
+        def build(ticket: _Fold, at: datetime) -> list[TicketEvent]:
+            # Read in the append's retry loop: a click another process recorded first is seen.
+            for event in self.store.read(ticket.id):
+                if event.kind == "article_helped" and event.data["article"] == article_id:
+                    return []
+            data = {"article": article_id}
+            return [TicketEvent("article_helped", ticket_id=ticket.id, at=at, by=Role.CUSTOMER,
+                                actor=ticket.customer, data=data)]  # fmt: skip
+
+        before = len(self.store.read(ticket_id))
+        after = self._act(ticket_id, build).version
+        return ArticleLink(ticket_id, article_id, recorded=after > before)
+
+    # --- the first automatic response and the "solved" reply --------------------------------
+
+    def _answer(
+        self, ticket_id: str, message: InboundMessage, at: datetime, suggested: list[TicketEvent]
+    ) -> list[TicketEvent]:
+        """The first automatic response listing the suggested articles with tracked links, if
+        the message's channel opted in and any article was suggested."""
+        settings = self.knowledge
+        if not suggested or message.channel not in settings.answer_channels:
+            return []
+        assert settings.link_url is not None  # KnowledgeSettings requires it with channels
+        lines = [settings.intro, ""]
+        for n, article_id in enumerate(suggested[0].data["articles"], 1):
+            article = self.article(article_id)
+            title = article.title if article is not None else article_id
+            url = settings.link_url.replace("{token}", self.article_link(ticket_id, article_id))
+            lines += [f"{n}. {title}", f"   {url}"]
+        lines += ["", settings.outro]
+        data = {"public": True, "body": "\n".join(lines), "channel": message.channel}
+        return [TicketEvent("message", ticket_id=ticket_id, at=at, by=Role.SYSTEM, data=data)]
+
+    def _solved(self, ticket_id: str, message: InboundMessage) -> list[str] | None:
+        """The articles a customer's "solved" reply names (an empty list: the reply named
+        none of several), or ``None`` if *message* is not such a reply to a ticket whose
+        suggestions were sent to the customer."""
+        if not message.public:
+            return None
+        first = next((line.strip() for line in message.body.splitlines() if line.strip()), "")
+        match = _SOLVED.fullmatch(first)
+        if match is None:
+            return None
+        log = self.store.read(ticket_id)
+        sent: list[str] | None = None
+        for event, after in itertools.pairwise(log):
+            if (
+                event.kind == "articles_suggested"
+                and after.kind == "message"
+                and after.by == Role.SYSTEM
+                and after.data["public"]
+            ):
+                sent = list(event.data["articles"])
+        if sent is None:
+            return None
+        if match.group(1) is not None:
+            number = int(match.group(1))
+            return [sent[number - 1]] if 1 <= number <= len(sent) else []
+        return sent if len(sent) == 1 else []
+
+    def _close_loop(
+        self, ticket: _Fold, articles: list[str], at: datetime, actor: str | None
+    ) -> list[TicketEvent]:
+        """The events of a "solved" reply: ``article_helped`` for the article it names, else
+        ``deflected`` (self-service answered, article unknown), then the ticket solved."""
+        from ._model import Status
+
+        events = [
+            TicketEvent(
+                "article_helped" if articles else "deflected",
+                ticket_id=ticket.id,
+                at=at,
+                by=Role.CUSTOMER,
+                actor=actor,
+                data={"article": articles[0] if articles else None},
+            )
+        ]
+        if ticket.status is not Status.SOLVED:
+            events.append(
+                TicketEvent(
+                    "status_changed",
+                    ticket_id=ticket.id,
+                    at=at,
+                    by=Role.CUSTOMER,
+                    actor=actor,
+                    data={"to": Status.SOLVED},
+                )
+            )
+        return events
+
+    # --- the help centre's sessions ----------------------------------------------------------
+
+    def record_sessions(self, events: SessionEvent | Iterable[SessionEvent]) -> None:
+        """Append self-service session events (:class:`~supportkit.SessionEvent`) to the
+        store's session stream, all or none (anything else is a
+        :class:`~supportkit.StoreError`)."""
+        if isinstance(events, SessionEvent):
+            events = [events]
+        self.store.append_sessions(check_sessions(events))
+
+    def session_events(self, since: datetime | None = None) -> list[SessionEvent]:
+        """The store's session stream in append order (events at or after *since*)."""
+        bound = None if since is None else to_epoch(since, "since", ConfigurationError)
+        return self.store.session_events(since=bound)
+
+    def self_service_search(
+        self,
+        session_id: str,
+        query: str,
+        *,
+        customer: str | None = None,
+        k: int = 5,
+        locale: str | None = None,
+        tags: Iterable[str] | None = None,
+        area: str | None = None,
+    ) -> list[ArticleHit]:
+        """Search the articles for the help centre (as :meth:`search_articles`) and record
+        the search in session *session_id* (a ``searched`` event with the query, the number
+        of hits and their ids), so content gaps and deflection are measured."""
+        hits = self.search_articles(query, k=k, locale=locale, tags=tags, area=area)
+        data = {
+            "query": query[:MAX_QUERY_LENGTH],
+            "results": len(hits),
+            "articles": [hit.article_id for hit in hits],
+        }
+        self.record_sessions(self._session_event("searched", session_id, customer, data))
+        return hits
+
+    def article_viewed(
+        self, session_id: str, article_id: str, *, customer: str | None = None
+    ) -> Article:
+        """Record that session *session_id* viewed a published article (an ``article_viewed``
+        event) and return the article to show. An unknown or unpublished article is an
+        :class:`~supportkit.EventError` and records nothing."""
+        article = self.article(article_id)
+        if article is None or article.status != "published":
+            raise EventError(f"no published article {article_id!r}", field="article_id")
+        event = self._session_event("article_viewed", session_id, customer, {"article": article_id})
+        self.record_sessions(event)
+        return article
+
+    def _session_event(
+        self, kind: str, session_id: str, customer: str | None, data: dict[str, Any]
+    ) -> SessionEvent:
+        for name, value in (("session_id", session_id), ("customer", customer)):
+            if (value is not None or name == "session_id") and (
+                not isinstance(value, str) or not value or len(value) > 300
+            ):
+                raise EventError(
+                    f"{name} must be a non-empty string of at most 300 characters, got "
+                    f"{value!r:.80}",
+                    field=name,
+                )
+        return SessionEvent(
+            kind, session_id=session_id, at=self.clock.now(), customer=customer, data=data
+        )
+
+    # --- reports -------------------------------------------------------------------------------
+
+    def _covers(self) -> Any:
+        """``covers(kind, topic)`` for the needs report: a published article carries the tag,
+        or a search for the topic finds an article."""
+        tags = {tag for a in self.articles() if a.status == "published" for tag in a.tags}
+
+        def covers(kind: str, topic: str) -> bool:
+            if kind == "tag" and topic in tags:
+                return True
+            return bool(self.store.search_articles(query_terms(topic), k=1))
+
+        return covers
+
+    def self_service(
+        self, *, period: timedelta = DEFAULT_PERIOD, at: datetime | None = None, top: int = 10
+    ) -> SelfServiceReport:
+        """The self-service report (:func:`supportkit.self_service`) of the store's sessions and
+        tickets for the *period* before *at* (the clock's now), with this desk's deflection
+        window; a rising topic is covered when a published article carries the tag or a
+        search for it finds an article."""
+        when = at if at is not None else self.clock.now()
+        return self_service(
+            self.store.session_events(),
+            self.store.read_all(),
+            now=when,
+            period=period,
+            window=self.knowledge.deflection_window,
+            top=top,
+            covers=self._covers(),
+        )
+
+    def content_gaps(
+        self, *, period: timedelta = DEFAULT_PERIOD, at: datetime | None = None, top: int = 10
+    ) -> list[dict[str, Any]]:
+        """The top help-centre searches with no result or no click in the *period* before *at*
+        (:func:`supportkit.content_gaps` over the store's session stream)."""
+        when = at if at is not None else self.clock.now()
+        return content_gaps(self.store.session_events(), now=when, period=period, top=top)
+
+    def _session_facts(self, at: datetime, cutoff: int | None) -> list[SessionFacts]:
+        """The decided sessions (up to *cutoff*) as metrics facts, joined to tickets with the
+        desk's deflection window."""
+        events = [e for e in self.store.session_events() if cutoff is None or e.ts <= cutoff]
+        if not events:
+            return []
+        tickets = [e for e in self.store.read_all() if cutoff is None or e.ts <= cutoff]
+        return session_facts(events, tickets, now=at, window=self.knowledge.deflection_window)
