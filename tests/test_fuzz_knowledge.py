@@ -19,6 +19,7 @@ from supportkit import (
     ArticleEvent,
     FrozenClock,
     InboundMessage,
+    KnowledgeSettings,
     SessionEvent,
     SqliteStore,
     SupportDesk,
@@ -81,10 +82,7 @@ def _retire(kw: dict[str, Any]) -> None:
 
 def _feedback(kw: dict[str, Any]) -> None:
     desk = _desk()
-    if "ticket" not in _DESK:
-        message = InboundMessage("m-1", "email", "c@x.example", AT, body="reset password")
-        _DESK["ticket"] = desk.ingest(message).ticket_id  # type: ignore[assignment]
-    ticket_id = kw.get("ticket_id", _DESK["ticket"])
+    ticket_id = kw.get("ticket_id", _ticket())
     desk.article_feedback(ticket_id, kw.get("article_id"), helped=kw.get("helped"))
 
 
@@ -137,6 +135,30 @@ DURATIONS = st.sampled_from(
     [timedelta(0), timedelta(hours=-1), timedelta(days=1), timedelta(days=9999)]
 )
 REPORT_OPTIONS = {"window": DURATIONS, "period": DURATIONS, "top": st.integers(-1, 3)}
+
+
+def _ticket() -> str:
+    desk = _desk()
+    if "ticket" not in _DESK:
+        message = InboundMessage("m-1", "email", "c@x.example", AT, body="reset password")
+        _DESK["ticket"] = desk.ingest(message).ticket_id  # type: ignore[assignment]
+    return str(_DESK["ticket"])
+
+
+def _token(kind: str) -> Any:
+    """A real token, one with its tag or payload altered, or junk text."""
+    real = _desk().article_link(_ticket(), "a")
+    payload, tag = real.split(".")
+    return {
+        "real": real,
+        "tag": f"{payload}.{tag[::-1]}",
+        "payload": f"{payload[:-2]}.{tag}",
+        "other": _desk().article_link(_ticket(), "b").split(".")[0] + "." + tag,
+    }.get(kind, kind)
+
+
+def _sessions_state(_kw: Any) -> object:
+    return [e.to_dict() for e in _desk().store.session_events()]
 
 
 TARGETS: dict[str, Target] = {
@@ -216,6 +238,74 @@ TARGETS: dict[str, Target] = {
             {"tickets": TICKET_EVENTS, "window": DURATIONS},
         ),
         lambda kw: session_facts(kw.pop("sessions"), **kw),
+    ),
+    "SupportDesk.article_link": Target(
+        kwargs_of({"ticket_id": IDS, "article_id": IDS}),
+        lambda kw: _desk().article_link(kw["ticket_id"], kw["article_id"]),
+    ),
+    "SupportDesk.article_link_followed": Target(
+        kwargs_of(
+            {
+                "token": st.one_of(
+                    st.sampled_from(
+                        ["real", "tag", "payload", "other", "", ".", "a.b", "x" * 3000]
+                    ),
+                    text(max_size=40),
+                )
+            }
+        ),
+        lambda kw: _desk().article_link_followed(
+            _token(kw["token"]) if isinstance(kw["token"], str) else kw["token"]
+        ),
+        _ticket_state,
+    ),
+    "SupportDesk.record_sessions": Target(
+        kwargs_of({"events": st.one_of(SESSION_EVENTS, junk())}),
+        lambda kw: _desk().record_sessions(kw["events"]),
+        None,
+    ),
+    "SupportDesk.self_service_search": Target(
+        kwargs_of(
+            {"session_id": IDS, "query": QUERIES},
+            {
+                "customer": st.sampled_from([None, "ana", ""]),
+                "k": st.integers(-1, 120),
+                "locale": LOCALES,
+                "tags": TAGS,
+                "area": text(),
+            },
+        ),
+        lambda kw: _desk().self_service_search(kw.pop("session_id"), kw.pop("query"), **kw),
+        _sessions_state,
+    ),
+    "SupportDesk.article_viewed": Target(
+        kwargs_of({"session_id": IDS, "article_id": IDS}, {"customer": text()}),
+        lambda kw: _desk().article_viewed(kw.pop("session_id"), kw.pop("article_id"), **kw),
+        _sessions_state,
+    ),
+    "SupportDesk.session_events": Target(
+        kwargs_of({}, {"since": instants()}), lambda kw: _desk().session_events(**kw)
+    ),
+    "SupportDesk.self_service": Target(
+        kwargs_of({}, {"period": DURATIONS, "at": instants(), "top": st.integers(-1, 3)}),
+        lambda kw: _desk().self_service(**kw),
+    ),
+    "SupportDesk.content_gaps": Target(
+        kwargs_of({}, {"period": DURATIONS, "at": instants(), "top": st.integers(-1, 3)}),
+        lambda kw: _desk().content_gaps(**kw),
+    ),
+    "KnowledgeSettings": Target(
+        kwargs_of(
+            {},
+            {
+                "answer_channels": st.lists(st.sampled_from(["email", "web", ""]), max_size=3),
+                "link_url": st.sampled_from([None, "https://h/{token}", "https://h/", ""]),
+                "deflection_window": DURATIONS,
+                "intro": text(),
+                "outro": text(),
+            },
+        ),
+        lambda kw: KnowledgeSettings(**kw),
     ),
     "SupportDesk.search_articles": Target(
         kwargs_of(

@@ -28,7 +28,6 @@ from ._calendar import BusinessCalendar
 from ._clock import Clock, SystemClock
 from ._config import DeskConfig
 from ._coverage import FollowTheSun
-from ._deskkb import KnowledgeBase
 from ._deskloop import KnowledgeSettings, SelfServiceLoop
 from ._desknotify import DeskPlugins, History, as_host, failure_text
 from ._deskstore import Commit, DeskStore, MemorySidecar, OutboxMessage
@@ -217,7 +216,7 @@ def _new_ticket_id() -> str:
     return f"T-{uuid.uuid4().hex[:12]}"
 
 
-class SupportDesk(KnowledgeBase, SelfServiceLoop):
+class SupportDesk(SelfServiceLoop):
     """The support engine: ingest messages, act on tickets, keep SLA promises, notify.
 
     ``store`` is a :class:`SqliteStore` (the default: ``./supportkit.sqlite3``, see

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._deskkb import KnowledgeBase
 from ._knowledge import MAX_QUERY_LENGTH, Article, ArticleHit, query_terms
 from ._metrics import SessionEvent, SessionFacts
 from ._model import InboundMessage, Role, TicketEvent
@@ -40,9 +41,7 @@ from ._time import to_epoch
 from .exceptions import ConfigurationError, EventError
 
 if TYPE_CHECKING:
-    from ._clock import Clock
     from ._ticket import Ticket, _Fold
-    from .typing import DeskStore
 
 __all__ = ["ArticleLink", "KnowledgeSettings", "SelfServiceLoop"]
 
@@ -145,27 +144,14 @@ def _bad_token(token: object) -> EventError:
     )
 
 
-class SelfServiceLoop:
+class SelfServiceLoop(KnowledgeBase):
     """Self-service loop methods for a desk with a ``store``, a ``clock`` and ``knowledge``."""
 
-    store: DeskStore
-    clock: Clock
     knowledge: KnowledgeSettings
 
     if TYPE_CHECKING:
 
         def _act(self, ticket_id: str, build: Any) -> Ticket: ...
-        def article(self, article_id: str) -> Article | None: ...
-        def articles(self) -> list[Article]: ...
-        def search_articles(
-            self,
-            query: str,
-            *,
-            k: int = 5,
-            locale: str | None = None,
-            tags: Iterable[str] | None = None,
-            area: str | None = None,
-        ) -> list[ArticleHit]: ...
 
     # --- tracked links ---------------------------------------------------------------------
 

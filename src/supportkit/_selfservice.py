@@ -42,7 +42,7 @@ Definitions (also in docs/concepts/knowledge.md, "Measuring self-service"):
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -523,17 +523,14 @@ def render_text(report: SelfServiceReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _texts(row: Mapping[str, Any], *names: str) -> list[str]:
+    return [str(row[name]) for name in names]
+
+
 def render_html_section(report: SelfServiceReport) -> str:
     """The report as a section of the HTML report (escaped, no scripts)."""
-    import html
 
-    def table(head: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-        cells = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
-            for row in rows
-        )
-        return f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
+    from ._report import _table as table  # the HTML report's tables (escaped)
 
     hours = report.window.total_seconds() / 3600
     return "".join(
@@ -546,16 +543,22 @@ def render_html_section(report: SelfServiceReport) -> str:
             table(
                 ["article", "views", "sessions", "tickets", "ticket rate"],
                 [
-                    [r["article"], r["views"], r["sessions"], r["tickets"], _rate(r["ticket_rate"])]
+                    [
+                        r["article"],
+                        *_texts(r, "views", "sessions", "tickets"),
+                        _rate(r["ticket_rate"]),
+                    ]
                     for r in report.articles
                 ],
+                numeric=(1, 2, 3, 4),
             ),
             table(
                 ["search with a gap", "searches", "no result", "no click"],
                 [
-                    [r["query"], r["searches"], r["no_result"], r["no_click"]]
+                    [r["query"], *_texts(r, "searches", "no_result", "no_click")]
                     for r in report.content_gaps
                 ],
+                numeric=(1, 2, 3),
             ),
             table(
                 [
@@ -570,13 +573,12 @@ def render_html_section(report: SelfServiceReport) -> str:
                     [
                         r["topic"],
                         r["kind"],
-                        r["tickets"],
-                        r["searches"],
-                        r["last"],
+                        *_texts(r, "tickets", "searches", "last"),
                         f"{r['trend']:+d}",
                     ]
                     for r in report.needs
                 ],
+                numeric=(2, 3, 4, 5),
             ),
         ]
     )
