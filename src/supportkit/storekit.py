@@ -13,6 +13,9 @@ same errors and keeps the same JSON:
 - **JSON of snapshots**: :func:`ticket_to_dict` and :func:`ticket_from_dict`;
 - **search**: :func:`query_terms` (how ``search_articles`` terms are made from a query) and
   :data:`SNIPPET_WORDS` (about how many words a hit's snippet has);
+- **the session stream**: :func:`check_sessions` (what ``append_sessions`` accepts),
+  :func:`since_epoch` (the ``since`` of ``session_events``) and :func:`redacted_session` (a
+  session event as ``redact_sessions`` rewrites it);
 - **plugin state**: :data:`STATE_PRUNE_BATCH` (how many expired entries a state write may
   drop on the way);
 - **moving data**: :func:`export_lines` / :func:`import_lines` (every record of a store as JSON
@@ -39,6 +42,7 @@ from ._deskstore import (
     ticket_to_dict,
 )
 from ._knowledge import SNIPPET_WORDS, check_article_append, query_terms
+from ._selfservice import check_sessions, redacted_session, since_epoch
 from ._store import check_batch, check_version
 from ._transfer import export_lines, import_lines
 
@@ -50,12 +54,15 @@ __all__ = [
     "alert_conflict",
     "check_article_append",
     "check_batch",
+    "check_sessions",
     "check_version",
     "duplicate_message",
     "event_runs",
     "export_lines",
     "import_lines",
     "query_terms",
+    "redacted_session",
+    "since_epoch",
     "ticket_from_dict",
     "ticket_to_dict",
 ]

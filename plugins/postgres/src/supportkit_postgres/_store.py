@@ -34,13 +34,15 @@ from supportkit.storekit import (
     alert_conflict,
     check_article_append,
     check_batch,
+    check_sessions,
     check_version,
     duplicate_message,
     event_runs,
+    redacted_session,
+    since_epoch,
     ticket_from_dict,
     ticket_to_dict,
 )
-from supportkit._selfservice import check_sessions, redacted_session, since_epoch
 
 __all__ = ["MIGRATIONS", "PostgresStore"]
 
