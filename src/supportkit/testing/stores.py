@@ -282,6 +282,23 @@ class DeskStoreContract:
         assert (1, [created], "T-1", frozenset({"k"})) == seen
         assert frozenset({"k", "k2"}) == store.alerts("T-1")
 
+    def test_commits_with_and_without_alerts_interleave_in_a_batch(self, store: DeskStore) -> None:
+        """In one batch a ticket gets a commit, one carrying an alert key, then another: the
+        versions follow each other and the log has all three in order."""
+        events = [_event("T-1"), _event("T-1", "tagged", add=["a"]), _event("T-1", "tagged")]
+        with store.batch():
+            store.commit(Commit("T-1", (events[0],), 0, due=TS0 + 60))
+            store.commit(Commit("T-1", (events[1],), 1, alerts=("k",), keep_due=True))
+            store.commit(Commit("T-1", (events[2],), 2, keep_due=True))
+            inside = store.version("T-1")
+        assert (3, 3, events, frozenset({"k"}), [("T-1", TS0 + 60)]) == (
+            inside,
+            store.version("T-1"),
+            store.read("T-1"),
+            store.alerts("T-1"),
+            store.due(TS0 + 60),
+        )
+
     def test_a_batch_inside_a_batch_joins_it(self, store: DeskStore) -> None:
         """A nested block adds to the outer batch; everything is there after both end."""
         with store.batch():

@@ -791,6 +791,8 @@ class PostgresStore:
         self._pipeline(
             f"commit to ticket {ticket_id}", statements, conflict, replay=commit.message is not None
         )
+        if batch is not None and ticket_id in batch.pending.versions:
+            batch.pending.versions[ticket_id] = expected + count  # still locked, now moved
         return expected + count
 
     @staticmethod
