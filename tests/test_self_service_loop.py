@@ -18,6 +18,7 @@ from supportkit import (
     EventError,
     FrozenClock,
     InboundMessage,
+    IngestResult,
     KnowledgeSettings,
     SlaPolicy,
     SqliteStore,
@@ -111,7 +112,7 @@ def test_a_followed_link_records_helped_once_and_any_desk_on_the_store_reads_it(
     nothing); a second desk on the same SQLite file verifies the first desk's tokens (the
     secret is in the store); a changed or made-up token is an EventError writing nothing."""
     desk, _ = _desk(tmp_path / "desk.sqlite3")
-    ticket = desk.ingest(_message(1, "I forgot my password")).ticket_id
+    ticket = desk.ingest(_message(1, "I forgot my password, locked out")).ticket_id
     [response] = _responses(desk, ticket)
     token = _tokens(response.data["body"])[1]
     other, _ = _desk(tmp_path / "desk.sqlite3")
@@ -291,10 +292,28 @@ def test_supportkit_report_shows_self_service(
     assert 0 == main(["report", "--db", str(path), "--self-service"])
     out = capsys.readouterr().out
     assert "Deflection: 1 of 1 knowledge-base sessions (100 %); 0 undecided" in out
-    assert re.search(r"1 alert gift script\s+1\s+0\s+1\n", out)  # searched, not clicked
+    assert re.search(r"\n  1 alert gift script\s+1\s+", out)  # one search, no view after it
     page = tmp_path / "r.html"
     assert 0 == main(["report", "--db", str(path), "--html", str(page)])
     html = page.read_text(encoding="utf-8")
     assert "<h2>Self-service</h2>" in html
     assert "<td>gift</td><td>term</td>" in html
     assert "<script>" not in html
+
+
+def test_ingest_many_closes_the_loop_as_ingest_does(tmp_path: Path) -> None:
+    """In one ingest_many batch on SQLite: the new ticket's response with its links (the link
+    secret made inside the batch), then the customer's "solved 1" solving it."""
+    desk, _ = _desk(tmp_path / "desk.sqlite3")
+    first = _message(1, "I forgot my password")
+    [opened] = desk.ingest_many([first])
+    assert isinstance(opened, IngestResult)
+    [solved] = desk.ingest_many([_message(2, "solved 1", ticket=opened.ticket_id)])
+    assert isinstance(solved, IngestResult)
+    [response] = _responses(desk, opened.ticket_id)
+    followed = desk.article_link_followed(_tokens(response.data["body"])[0])
+    helped = [
+        e.data["article"] for e in desk.events(opened.ticket_id) if e.kind == "article_helped"
+    ]
+    assert (Status.SOLVED, False) == (desk.ticket(opened.ticket_id).status, followed.recorded)
+    assert [desk.suggested_articles(opened.ticket_id)[0]] == helped
