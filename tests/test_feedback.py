@@ -293,3 +293,32 @@ def test_sharded_sessions_merge_into_the_one_pass_gaps(seed: int, cut: int) -> N
         left.update_sessions([e for e in sessions if int(e.session_id[1:]) < cut])
     right.update_sessions([e for e in sessions if int(e.session_id[1:]) >= cut])
     assert whole.result(100) == left.merge(right).result(100)
+
+
+def test_the_desk_shows_content_gaps_when_the_knowledge_layer_is_present(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A desk with neither articles nor sessions has no content-gap section; with an article
+    it has one (empty until searches miss); help-centre searches that find nothing become
+    gaps in desk.feedback() and in report --feedback; a search after *at* does not count."""
+    path = tmp_path / "kb.sqlite3"
+    clock = FrozenClock(NOW - timedelta(days=2))
+    with SupportDesk(store=SqliteStore(path), clock=clock, plugins=None) as desk:
+        assert desk.feedback().content_gaps is None
+        desk.create_article("a-1", title="Reset your password", body="Use the link.",
+                            status="published")  # fmt: skip
+        assert [] == desk.feedback().content_gaps
+        for n in range(2):
+            desk.self_service_search(f"s{n}", "export to parquet")
+        desk.self_service_search("s2", "reset password")  # found, not clicked
+        then = clock.now()
+        clock.advance(timedelta(hours=1))
+        desk.self_service_search("s3", "export to parquet")
+        gaps = {row["query"]: row["gap"] for row in desk.feedback(at=then).content_gaps or []}
+        message = InboundMessage("m-1", "email", "c@example.com", clock.now(), subject="Parquet?")
+        desk.ingest(message)  # the report reads a desk with tickets, as of its last event
+    assert {"export parquet": 2, "password reset": 1} == gaps
+    assert 0 == main(["report", "--db", str(path), "--feedback"])
+    out = capsys.readouterr().out
+    assert "Knowledge-base content gaps" in out
+    assert "export parquet" in out  # three searches by now, two of them by *then*

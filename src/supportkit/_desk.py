@@ -1997,10 +1997,16 @@ class SupportDesk(SelfServiceLoop):
         self, *, window: timedelta = timedelta(days=28), at: datetime | None = None, top: int = 10
     ) -> Feedback:
         """The product feedback report (:func:`supportkit.feedback`) of this desk's log for the
-        *window* before *at* (the clock's now), weighting tickets by this desk's tiers."""
+        *window* before *at* (the clock's now), weighting tickets by this desk's tiers. When
+        the knowledge layer is present (the store has help-centre session events or
+        articles), the report has its content gaps, from the session events up to *at*."""
         when = at if at is not None else self.clock.now()
         weights = {name: tier.weight for name, tier in self.tiers.items()}
-        return feedback(self.store.read_all(), now=when, window=window, weights=weights, top=top)
+        cutoff = to_epoch(when, "feedback(at=...)", ConfigurationError)
+        sessions = [e for e in self.store.session_events() if e.ts <= cutoff]
+        knowledge = bool(sessions) or bool(self.store.article_events())
+        return feedback(self.store.read_all(), now=when, window=window, weights=weights, top=top,
+                        sessions=sessions if knowledge else None)  # fmt: skip
 
     def _problem_solved(self, problem: Ticket) -> None:
         """Solve or notify the open incidents of the just-solved *problem*."""
