@@ -114,3 +114,20 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if line is not None:
         terminalreporter.write_sep("=", "fuzz")
         terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def dask_cluster() -> Iterator[Any]:
+    """A ``dask.distributed`` LocalCluster of two worker processes (state is pickled between
+    processes, as on real workers) with a client, its dashboard on a free port; skips
+    without dask."""
+    pytest.importorskip("dask.bag")
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster),
+    ):
+        assert all(isinstance(w, distributed.Nanny) for w in cluster.workers.values())
+        yield cluster

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import ModuleType
-
-import pytest
-
-pytest.importorskip("dask.bag")
-distributed = pytest.importorskip("distributed")
+from typing import Any
 
 
 def test_dask_partitions_merge_to_the_single_pass_feedback(
-    load_script: Callable[[str], ModuleType],
+    load_script: Callable[[str], ModuleType], dask_cluster: Any
 ) -> None:
     """The documented Dask example on a multi-process LocalCluster (ticket logs read on the
     workers, aggregator state pickled between processes, incidents and their problems in
@@ -21,14 +17,7 @@ def test_dask_partitions_merge_to_the_single_pass_feedback(
 
     example = load_script("examples/dask_feedback.py")
     shards = [(seed, 400) for seed in range(6)]
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-        ) as cluster,
-        distributed.Client(cluster),
-    ):
-        assert all(isinstance(w, distributed.Nanny) for w in cluster.workers.values())
-        merged = example.dask_feedback(shards, example.shard_logs)
+    merged = example.dask_feedback(shards, example.shard_logs)
     events = [e for shard in shards for log in example.shard_logs(shard) for e in log]
     one_pass = feedback(events, now=example.NOW, window=example.WINDOW, weights=example.WEIGHTS)
     report = merged.result()
