@@ -450,7 +450,7 @@ class PostgresStore:
             with cur.connection.pipeline():
                 cur.execute(
                     "INSERT INTO events (ticket_id, version, event_id, body) SELECT * FROM"
-                    " unnest(%s::text[], %s::integer[], %s::text[], %s::text[])",
+                    " unnest(%b::text[], %b::integer[], %b::text[], %b::text[])",
                     (
                         [t for t, _, _ in pending.events],
                         [n for _, n, _ in pending.events],
@@ -459,15 +459,15 @@ class PostgresStore:
                     ),
                 )
                 cur.execute(
-                    "UPDATE streams SET version = v.version FROM unnest(%s::text[],"
-                    " %s::integer[]) AS v(ticket_id, version)"
+                    "UPDATE streams SET version = v.version FROM unnest(%b::text[],"
+                    " %b::integer[]) AS v(ticket_id, version)"
                     " WHERE streams.ticket_id = v.ticket_id",
                     (list(pending.streams), list(pending.streams.values())),
                 )
                 if pending.snapshots:
                     cur.execute(
                         "INSERT INTO snapshots (ticket_id, version, body) SELECT * FROM"
-                        " unnest(%s::text[], %s::integer[], %s::text[]) ON CONFLICT (ticket_id)"
+                        " unnest(%b::text[], %b::integer[], %b::text[]) ON CONFLICT (ticket_id)"
                         " DO UPDATE SET version = excluded.version, body = excluded.body",
                         (
                             list(pending.snapshots),
@@ -479,8 +479,8 @@ class PostgresStore:
                     cur.execute("DELETE FROM due WHERE ticket_id = ANY(%s)", (gone,))
                 if due:
                     cur.execute(
-                        "INSERT INTO due (ticket_id, due_at) SELECT * FROM unnest(%s::text[],"
-                        " %s::bigint[]) ON CONFLICT (ticket_id)"
+                        "INSERT INTO due (ticket_id, due_at) SELECT * FROM unnest(%b::text[],"
+                        " %b::bigint[]) ON CONFLICT (ticket_id)"
                         " DO UPDATE SET due_at = excluded.due_at, claimed_until = NULL",
                         ([t for t, _ in due], [at for _, at in due]),
                     )
@@ -591,7 +591,7 @@ class PostgresStore:
     ) -> None:
         cur.execute(
             "INSERT INTO events (ticket_id, version, event_id, body)"
-            " SELECT %s, v, e, b FROM unnest(%s::integer[], %s::text[], %s::text[]) AS t(v, e, b)",
+            " SELECT %s, v, e, b FROM unnest(%b::integer[], %b::text[], %b::text[]) AS t(v, e, b)",
             (
                 ticket_id,
                 list(range(at + 1, at + len(events) + 1)),
@@ -740,7 +740,7 @@ class PostgresStore:
                 )
             if alerts:
                 cur.execute(
-                    "INSERT INTO alerts (ticket_id, key) SELECT %s, unnest(%s::text[])",
+                    "INSERT INTO alerts (ticket_id, key) SELECT %s, unnest(%b::text[])",
                     (ticket_id, alerts),
                 )
             if commit.events:
@@ -800,8 +800,8 @@ class PostgresStore:
         """Add outbox messages; a key already there keeps its row."""
         cur.execute(
             "INSERT INTO outbox (key, ticket_id, topic, payload, next_attempt_at,"
-            " created_at) SELECT * FROM unnest(%s::text[], %s::text[], %s::text[],"
-            " %s::text[], %s::bigint[], %s::bigint[]) ON CONFLICT (key) DO NOTHING",
+            " created_at) SELECT * FROM unnest(%b::text[], %b::text[], %b::text[],"
+            " %b::text[], %b::bigint[], %b::bigint[]) ON CONFLICT (key) DO NOTHING",
             (
                 [m.key for m in rows],
                 [m.ticket_id for m in rows],
@@ -1282,7 +1282,7 @@ class PostgresStore:
             " SELECT article_id, title, body, cfg, q, ts_rank(doc, q) AS score"
             " FROM article_search, LATERAL to_tsquery(cfg, %s) AS q"
             " WHERE doc @@ q AND (%s::text IS NULL OR locale = %s)"
-            " AND (%s::text IS NULL OR area = %s) AND tags @> %s::text[]"
+            " AND (%s::text IS NULL OR area = %s) AND tags @> %b::text[]"
             " ORDER BY score DESC, article_id LIMIT %s) AS best ORDER BY score DESC, article_id",
             (
                 f"StartSel=**, StopSel=**, MaxWords={SNIPPET_WORDS}, MinWords=6,"
@@ -1389,7 +1389,7 @@ class PostgresStore:
                     t
                     for (t,) in cur.execute(
                         "INSERT INTO streams (ticket_id, version) SELECT t, v FROM"
-                        " unnest(%s::text[], %s::integer[]) WITH ORDINALITY AS x(t, v, n)"
+                        " unnest(%b::text[], %b::integer[]) WITH ORDINALITY AS x(t, v, n)"
                         " ORDER BY n ON CONFLICT (ticket_id) DO NOTHING RETURNING ticket_id",
                         columns(new, 2),
                     ).fetchall()
@@ -1398,8 +1398,8 @@ class PostgresStore:
                 done.update(
                     t
                     for (t,) in cur.execute(
-                        "UPDATE streams SET version = x.v FROM unnest(%s::text[], %s::integer[],"
-                        " %s::integer[]) AS x(t, e, v) WHERE streams.ticket_id = x.t"
+                        "UPDATE streams SET version = x.v FROM unnest(%b::text[], %b::integer[],"
+                        " %b::integer[]) AS x(t, e, v) WHERE streams.ticket_id = x.t"
                         " AND streams.version = x.e RETURNING streams.ticket_id",
                         columns(old, 3),
                     ).fetchall()
@@ -1413,26 +1413,26 @@ class PostgresStore:
                 advance(cur)
                 cur.execute(
                     "INSERT INTO events (ticket_id, version, event_id, body) SELECT t, v, e, b"
-                    " FROM unnest(%s::text[], %s::integer[], %s::text[], %s::text[])"
+                    " FROM unnest(%b::text[], %b::integer[], %b::text[], %b::text[])"
                     " WITH ORDINALITY AS x(t, v, e, b, n) ORDER BY n",
                     columns([(e.ticket_id, v, e.id, _dumps(e.to_dict())) for v, e in events], 4),
                 )
             if messages:
                 cur.execute(
                     "INSERT INTO messages (channel, message_id, ticket_id) SELECT * FROM"
-                    " unnest(%s::text[], %s::text[], %s::text[]) ON CONFLICT DO NOTHING",
+                    " unnest(%b::text[], %b::text[], %b::text[]) ON CONFLICT DO NOTHING",
                     columns(messages, 3),
                 )
             if alerts:
                 cur.execute(
                     "INSERT INTO alerts (ticket_id, key) SELECT * FROM"
-                    " unnest(%s::text[], %s::text[]) ON CONFLICT DO NOTHING",
+                    " unnest(%b::text[], %b::text[]) ON CONFLICT DO NOTHING",
                     columns(alerts, 2),
                 )
             if latest_due:
                 cur.execute(
                     "INSERT INTO due (ticket_id, due_at) SELECT * FROM"
-                    " unnest(%s::text[], %s::bigint[]) ON CONFLICT (ticket_id) DO UPDATE"
+                    " unnest(%b::text[], %b::bigint[]) ON CONFLICT (ticket_id) DO UPDATE"
                     " SET due_at = excluded.due_at, claimed_until = NULL",
                     columns(list(latest_due.items()), 2),
                 )
@@ -1453,22 +1453,22 @@ class PostgresStore:
                     for m in outbox
                 ]
                 cur.execute(
-                    f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) SELECT * FROM unnest(%s::text[],"
-                    " %s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[],"
-                    " %s::integer[], %s::bigint[], %s::text[], %s::bigint[])"
+                    f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) SELECT * FROM unnest(%b::text[],"
+                    " %b::text[], %b::text[], %b::text[], %b::bigint[], %b::text[],"
+                    " %b::integer[], %b::bigint[], %b::text[], %b::bigint[])"
                     " ON CONFLICT (key) DO NOTHING",
                     columns(rows, 10),
                 )
             if meta:
                 cur.execute(
-                    "INSERT INTO meta (key, value) SELECT * FROM unnest(%s::text[], %s::text[])"
+                    "INSERT INTO meta (key, value) SELECT * FROM unnest(%b::text[], %b::text[])"
                     " ON CONFLICT DO NOTHING",
                     columns([(key, _dumps(value)) for key, value in meta], 2),
                 )
             if state:
                 cur.execute(
                     "INSERT INTO plugin_state (namespace, key, value, expires_at) SELECT * FROM"
-                    " unnest(%s::text[], %s::text[], %s::text[], %s::bigint[])"
+                    " unnest(%b::text[], %b::text[], %b::text[], %b::bigint[])"
                     " ON CONFLICT DO NOTHING",
                     columns([(n, k, _dumps(v), e) for n, k, v, e in state], 4),
                 )
