@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -50,6 +51,18 @@ def _rows(url: str, schema: str, query: str) -> list[tuple[object, ...]]:
         return conn.execute(query).fetchall()  # type: ignore[call-overload, no-any-return]
 
 
+def _four(url: str, schema: str, mode: str) -> list[Any]:
+    """Run four workers in *mode* on a fresh *schema* at once; their JSON summaries."""
+    _prepare(url, schema)
+    workers = [_spawn(url, schema, f"w{n}", mode) for n in range(4)]
+    outputs = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=240)
+        assert 0 == worker.returncode, err[-3000:]
+        outputs.append(json.loads(out.strip().splitlines()[-1]))
+    return outputs
+
+
 def test_four_workers_lose_and_repeat_nothing(pg_url: str, new_schema: Callable[[], str]) -> None:
     """Four processes ingest the same 160 message ids (into 16 shared tickets), reply, claim,
     tick and deliver at once: every message is in the log exactly once and every worker
@@ -57,14 +70,7 @@ def test_four_workers_lose_and_repeat_nothing(pg_url: str, new_schema: Callable[
     version; the alerts the workers emitted are exactly the recorded ones; every outbox row
     was delivered, never by two workers at once."""
     schema = new_schema()
-    _prepare(pg_url, schema)
-    workers = [_spawn(pg_url, schema, f"w{n}", "mix") for n in range(4)]
-    outputs = []
-    for worker in workers:
-        out, err = worker.communicate(timeout=240)
-        assert 0 == worker.returncode, err[-3000:]
-        outputs.append(json.loads(out.strip().splitlines()[-1]))
-
+    outputs = _four(pg_url, schema, "mix")
     messages = _rows(
         pg_url,
         schema,
@@ -118,13 +124,7 @@ def test_four_workers_ingesting_overlapping_batches_write_each_message_once(
     the same ticket for it, and exactly one worker ingested it (the others saw a
     duplicate)."""
     schema = new_schema()
-    _prepare(pg_url, schema)
-    workers = [_spawn(pg_url, schema, f"b{n}", "batches") for n in range(4)]
-    outputs = []
-    for worker in workers:
-        out, err = worker.communicate(timeout=240)
-        assert 0 == worker.returncode, err[-3000:]
-        outputs.append(json.loads(out.strip().splitlines()[-1]))
+    outputs = _four(pg_url, schema, "batches")
     messages = _rows(
         pg_url,
         schema,
