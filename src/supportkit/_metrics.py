@@ -463,14 +463,18 @@ class TicketFacts:
         durations = [(_FRT, self.first_reply), (_FRT_B, self.first_reply_business)]
         durations += [(_NRT, v) for v in self.next_reply]
         durations += [(_NRT_B, v) for v in self.next_reply_business]
+        # At least the most the fact adds to one counter or sum: all its durations together.
+        span = (self.first_reply or 0) + (self.first_reply_business or 0)
+        span += sum(self.next_reply) + sum(self.next_reply_business)
         if unsolved:
-            durations.append((_AGE, max(self.as_of - self.created_at, 0)))
+            age = max(self.as_of - self.created_at, 0)
+            durations.append((_AGE, age))
+            span += age
         named: list[str] = [f"escalated:{level}" for level in self.escalations]
         for metric, met, breached in self.sla:
             named += [f"met:{metric}"] * met + [f"breached:{metric}"] * breached
         created = _part(packed, durations, tuple(named))
         object.__setattr__(self, "_created", created)
-        span = sum(seconds for _, seconds in durations if seconds is not None)
         solved = None
         if self.solved_at is not None:
             packed = _ONE[_SOLVED]
@@ -478,14 +482,17 @@ class TicketFacts:
                 packed += _ONE[_ONE_TOUCH]
             if self.agent_replies <= 1 and not self.reopens and not self.escalations:
                 packed += _ONE[_FCR]
-            solved_durations = (
-                (_FULL, self.full_resolution),
-                (_FULL_B, self.full_resolution_business),
-                (_WAIT, self.requester_wait),
-                (_WAIT_B, self.requester_wait_business),
+            solved = _part(
+                packed,
+                (
+                    (_FULL, self.full_resolution),
+                    (_FULL_B, self.full_resolution_business),
+                    (_WAIT, self.requester_wait),
+                    (_WAIT_B, self.requester_wait_business),
+                ),
             )
-            solved = _part(packed, solved_durations)
-            span += sum(seconds for _, seconds in solved_durations if seconds is not None)
+            span += (self.full_resolution or 0) + (self.full_resolution_business or 0)
+            span += (self.requester_wait or 0) + (self.requester_wait_business or 0)
         if span > _MASK:  # only with very many next_reply cycles
             raise ConfigurationError(
                 f"ticket {self.ticket_id}: its durations add up to {span:,} s, more than a "
@@ -1430,6 +1437,7 @@ def _add(acc: _Acc, part: _Part, mode: _Mode) -> None:
         hist[k] = hist.get(k, 0) + 1
 
 
+_SPAN = operator.attrgetter("_span")
 CHUNK = 4096
 """Facts per chunk of :meth:`MetricsAggregator.update`."""
 BATCH = 65536
@@ -1962,7 +1970,7 @@ class MetricsAggregator:
                     self.update_columns(concat_columns(buffered))
                     buffered = []
                 continue
-            grow = sum(f._span for f in chunk)
+            grow = sum(map(_SPAN, chunk))
             if self._lanes + grow > _MASK:  # near 2**64 - 1: fold it apart, merge it checked
                 self.merge(self._one_by_one(chunk))
                 continue
