@@ -92,3 +92,33 @@ def test_tier_for_puts_watchlists_before_the_customers_own_tier(desk: SupportDes
     ]
     assert [Tier("top", weight=99, watchlist={"Big Corp"}), Tier("silver", weight=5)] == tiers[:2]
     assert [Tier("bronze", weight=0), None] == tiers[2:]
+
+
+@pytest.mark.parametrize("watched", ["ann@example.com", "Big Corp"], ids=["customer", "org"])
+def test_on_tier_sees_a_watchlisted_customers_tier(tmp_path: Path, watched: str) -> None:
+    """A watchlisted customer's (or organisation's) ticket is on the watchlist's tier for
+    OnTier: the desk records the tier it chose in the created event, so the trigger takes the
+    ticket to L2 at its first SLA alert, though the CRM names no tier."""
+    from supportkit import EscalationLadder, EscalationLevel, OnTier
+    from supportkit.testing import FakeCrm
+
+    clock = FrozenClock(T0)
+    crm = FakeCrm({"ann@example.com": Customer("ann@example.com", organisation="Big Corp")}, {})
+    ladder = EscalationLadder(
+        [EscalationLevel("L1", group="l1"), EscalationLevel("L2", group="l2")],
+        triggers=[OnTier({"vip"}, to="L2")],
+    )
+    with SupportDesk(
+        store=SqliteStore(tmp_path / "d.db"),
+        clock=clock,
+        plugins=[crm],
+        blocked_plugins=["supportkit.builtins"],
+        policies=[STANDARD],
+        tiers=[Tier("vip", weight=9, watchlist={watched}), Tier("silver", weight=5)],
+        ladder=ladder,
+    ) as desk:
+        ticket_id = opened(desk)
+        assert "vip" == desk.ticket(ticket_id).tier
+        result = desk.tick(T0 + timedelta(hours=3))
+        assert ["L2"] == [e.data["level"] for e in result.escalations]
+        assert "l2" == desk.ticket(ticket_id).group
