@@ -8,6 +8,7 @@ EXPECTED = [
     "AgentState",
     "AgentStatus",
     "Article",
+    "ArticleChanged",
     "ArticleEvent",
     "ArticleHit",
     "ArticleImport",

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from kb_corpus import ARTICLES, QUESTIONS
 from supportkit import (
     MAX_ARTICLE_BODY,
+    ArticleChanged,
     ArticleEvent,
     ArticleHit,
     ConcurrencyError,
@@ -27,7 +28,7 @@ from supportkit import (
     hookimpl,
 )
 from supportkit._knowledge import MAX_QUERY_LENGTH, fold_article, query_terms
-from supportkit.testing import evaluate_search
+from supportkit.testing import RecordingNotifier, evaluate_search
 
 T0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
 
@@ -497,3 +498,101 @@ def test_suggestion_report_counts_acceptance_per_article(desk: SupportDesk) -> N
     )
     assert 1 == stats["cancel-subscription"].not_helped
     assert 4 == sum(s.suggested for s in report.articles)
+
+
+# --- lifecycle notices ----------------------------------------------------------------------------
+
+
+def test_article_changes_notify_notifiers_through_the_outbox(desk: SupportDesk) -> None:
+    """create, update and retire each queue an article_changed notice for a notifier; deliver
+    hands them over with the article after and before the change."""
+    notifier = RecordingNotifier()
+    desk.plugins.host.register(notifier)
+    desk.create_article("a", title="Reset", body="Use the link.")
+    desk.update_article("a", status="published")
+    desk.retire_article("a", by="ana")
+    assert 3 == len(desk.outbox("pending"))
+    assert 3 == len(desk.deliver().delivered)
+    assert [
+        ("created", None, 1, "draft"),
+        ("updated", 1, 2, "published"),
+        ("retired", 2, 3, "archived"),
+    ] == [
+        (
+            n.event.kind,
+            None if n.previous is None else n.previous.version,
+            n.article.version,
+            n.article.status,
+        )
+        for n in notifier.notices
+        if isinstance(n, ArticleChanged)
+    ]
+    assert {None} == {n.ticket_id for n in notifier.notices}
+    assert "a" == notifier.notices[0].to_dict()["article_id"]
+
+
+class _ArticleWatcher:
+    """An in-process receiver of article notices that fails its first call."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, int]] = []
+
+    @hookimpl
+    def supportkit_article_changed(self, notice: ArticleChanged) -> None:
+        self.seen.append((notice.event.kind, notice.article.version))
+        if len(self.seen) == 1:
+            raise RuntimeError("help centre down")
+
+
+def test_article_notices_reach_hookimpls_at_once_and_retry(tmp_path: Path) -> None:
+    """A hookimpl gets the notice right after the write; a failing one is retried by deliver
+    from the article log (the same notice again)."""
+    watcher = _ArticleWatcher()
+    clock = FrozenClock(T0)
+    with SqliteStore(tmp_path / "kb.sqlite3") as store:
+        desk = SupportDesk(store=store, plugins=[watcher], clock=clock)
+        desk.create_article("a", title="Reset", body="Use the link.", status="published")
+        assert [("created", 1)] == watcher.seen
+        mine = [
+            m for m in desk.outbox("pending") if not m.payload["receiver"].startswith("notifier:")
+        ]
+        (retry,) = mine
+        assert ("article_changed", 1) == (retry.topic, retry.attempts)
+        clock.advance(timedelta(hours=1))
+        assert retry.key in desk.deliver().delivered
+        assert [("created", 1), ("created", 1)] == watcher.seen
+        desk.update_article("a", title="Reset your password")
+        assert ("updated", 2) == watcher.seen[-1]
+        desk.deliver()
+        assert [] == desk.outbox("pending")
+
+
+def test_refused_article_changes_queue_no_notice(desk: SupportDesk) -> None:
+    """A create of an existing id, a stale version or a bad field queues nothing."""
+    notifier = RecordingNotifier()
+    desk.plugins.host.register(notifier)
+    desk.create_article("a", title="T", body="b")
+    with pytest.raises(EventError):
+        desk.create_article("a", title="T", body="b")
+    with pytest.raises(ConcurrencyError):
+        desk.update_article("a", title="x", version=0)
+    with pytest.raises(EventError):
+        desk.update_article("a", status="gone")
+    assert 1 == len(desk.outbox())
+
+
+def test_imported_articles_notify(desk: SupportDesk, tmp_path: Path) -> None:
+    """import_articles queues a notice per created or changed article, none for unchanged."""
+    notifier = RecordingNotifier()
+    desk.plugins.host.register(notifier)
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "reset.md").write_text("# Reset\n\nUse the link.\n", encoding="utf-8")
+    (folder / "cancel.md").write_text("# Cancel\n\nGo to billing.\n", encoding="utf-8")
+    desk.import_articles(folder)
+    (folder / "reset.md").write_text("# Reset\n\nUse the new link.\n", encoding="utf-8")
+    desk.import_articles(folder)
+    desk.deliver()
+    assert [("cancel", "created"), ("reset", "created"), ("reset", "updated")] == [
+        (n.article_id, n.event.kind) for n in notifier.notices if isinstance(n, ArticleChanged)
+    ]

@@ -27,6 +27,7 @@ from ._escalation import (
 )
 from ._feedback import Feedback, FeedbackAggregator, feedback
 from ._hookargs import (
+    ArticleChanged,
     EventAppended,
     OutboundReply,
     SatisfactionReceived,
@@ -148,6 +149,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "AgentState",
     "AgentStatus",
     "Article",
+    "ArticleChanged",
     "ArticleEvent",
     "ArticleHit",
     "ArticleImport",

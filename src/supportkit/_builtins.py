@@ -129,7 +129,7 @@ class LogNotifier:
     """A :class:`supportkit.typing.Notifier` that logs one line per notice.
 
     Lines go to the ``supportkit.notify`` logger at ``INFO``:
-    ``sla_breached T-1 at 2025-03-03T13:00:00+00:00``.
+    ``sla_breached T-1 at 2025-03-03T13:00:00+00:00`` (an article notice names the article).
     """
 
     def __init__(self, logger: logging.Logger | None = None) -> None:
@@ -137,7 +137,8 @@ class LogNotifier:
 
     def notify(self, notice: Notice) -> None:
         """Log *notice*."""
-        self.logger.info("%s %s at %s", notice.kind, notice.ticket_id, notice.at.isoformat())
+        subject = notice.ticket_id if notice.ticket_id is not None else notice.article_id
+        self.logger.info("%s %s at %s", notice.kind, subject, notice.at.isoformat())
 
     def __repr__(self) -> str:
         return f"<LogNotifier logger={self.logger.name!r}>"

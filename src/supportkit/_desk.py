@@ -34,6 +34,7 @@ from ._deskstore import Commit, DeskStore, MemorySidecar, OutboxMessage
 from ._engineering import AffectedCustomers, EngineeringIssue, IssueUpdate
 from ._escalation import EscalationLadder, EscalationLevel, OnSlaAlert
 from ._feedback import Feedback, feedback
+from ._hookargs import ArticleChanged
 from ._metrics import Goal, MetricsReport, TicketFacts, metrics_report
 from ._model import (
     Customer,
@@ -2324,6 +2325,10 @@ class SupportDesk(SelfServiceLoop):
             try:
                 if message.topic == _engineering.TOPIC:
                     self._deliver_issue(message)
+                    reply = None
+                elif message.topic == ArticleChanged.kind:
+                    article_log = self.store.article_events(message.payload["article"])
+                    self.plugins.deliver_article(message, article_log)
                     reply = None
                 else:
                     history = histories.get(message.ticket_id)

@@ -7,7 +7,7 @@ methods validate, append with optimistic versions and search the store's index.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,15 +18,18 @@ from ._knowledge import (
     ArticleEvent,
     ArticleHit,
     SuggestionReport,
+    apply_article,
     fold_article,
     query_terms,
     suggestion_report,
 )
 from ._model import InboundMessage, TicketEvent
+from ._time import to_epoch
 from .exceptions import EventError, PluginError
 
 if TYPE_CHECKING:
     from ._clock import Clock
+    from ._commit import OutboxMessage
     from ._desknotify import DeskPlugins
     from .typing import DeskStore
 
@@ -44,6 +47,11 @@ class KnowledgeBase:
     store: DeskStore
     clock: Clock
     plugins: DeskPlugins
+    _lease: int
+
+    if TYPE_CHECKING:  # SupportDesk's
+
+        def _fire(self, now: int, pending: Sequence[Any]) -> None: ...
 
     suggestions: int = 3
     """How many articles :meth:`ingest` suggests for each public customer message (recorded
@@ -132,7 +140,9 @@ class KnowledgeBase:
         import`` does): front matter ``id``, ``title``, ``locale``, ``tags``, ``area``,
         ``status`` (else the file name and the first heading); unchanged articles are left
         alone. See the knowledge base page for the format."""
-        return import_articles(self.store, directory, at=self.clock.now(), status=status)
+        return import_articles(
+            self.store, directory, at=self.clock.now(), status=status, append=self._append_article
+        )
 
     def article(self, article_id: str) -> Article | None:
         """The article as its log folds it, or ``None`` if there is none."""
@@ -202,9 +212,27 @@ class KnowledgeBase:
             raise EventError(f"article {article_id!r} already exists", field="article_id")
         else:
             expected = 0
-        self.store.append_article(article_id, [event], expected_version=expected)
-        article = self.article(article_id)
-        assert article is not None
+        return self._append_article(event, expected)
+
+    def _append_article(self, event: ArticleEvent, expected: int) -> Article:
+        """Append *event* after version *expected* of its article, with the outbox rows of its
+        ``article_changed`` notice in the same write; then fire the in-process receivers.
+        Returns the article after it."""
+        log = self.store.article_events(event.article_id)
+        now = to_epoch(self.clock.now())
+        article: Article | None = None
+        rows: list[OutboxMessage] = []
+        pending: list[Any] = []
+        if expected == len(log):  # else the store refuses the stale version
+            previous = fold_article(log)
+            article = apply_article(previous, event)
+            rows, pending = self.plugins.article_rows(
+                previous, event, article, now=now, lease=self._lease
+            )
+        self.store.append_article(event.article_id, [event], expected_version=expected, outbox=rows)
+        assert article is not None  # the store wrote the event after version *expected*
+        if pending:
+            self._fire(now, pending)
         return article
 
 

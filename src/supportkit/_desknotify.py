@@ -11,6 +11,7 @@ notice from the log.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
@@ -20,6 +21,7 @@ import attrs
 from ._deskstore import OutboxMessage
 from ._hookargs import (
     NOTICE_TYPES,
+    ArticleChanged,
     EventAppended,
     Notice,
     OutboundReply,
@@ -31,6 +33,7 @@ from ._hookargs import (
     TicketCreated,
     TicketEscalated,
 )
+from ._knowledge import Article, ArticleEvent, apply_article, fold_article
 from ._model import Customer, InboundMessage, Role, TicketEvent, Tier
 from ._plugins import PluginHost
 from ._routing import SelectionStrategy
@@ -369,6 +372,58 @@ class DeskPlugins:
                 payload["reason"] = "uncovered"
             add(kind, alert.key, payload, sla_notice, alert, deadline)
         return rows, pending
+
+    def article_rows(
+        self,
+        previous: Article | None,
+        event: ArticleEvent,
+        article: Article,
+        *,
+        now: int,
+        lease: int,
+    ) -> tuple[list[OutboxMessage], list[_Pending]]:
+        """The outbox rows of the ``article_changed`` notice for *event* (which turned
+        *previous* into *article*) and the notice to fire in-process now, as :meth:`rows` does
+        for a ticket's events. A row names the article and its version (``ticket_id`` is
+        empty: the notice belongs to no ticket), so a retry rebuilds it from the article log."""
+        rows: list[OutboxMessage] = []
+        keys: dict[str, str] = {}
+        kind = ArticleChanged.kind
+        ident = json.dumps([article.id, article.version])  # an id may hold any character
+        for receiver in self.receivers()(kind):
+            inline = not receiver.startswith("notifier:")
+            key = f"{kind}:{ident}:{receiver}"
+            payload = {"article": article.id, "version": article.version, "receiver": receiver}
+            rows.append(
+                OutboxMessage(
+                    key=key,
+                    topic=kind,
+                    ticket_id="",
+                    payload=payload,
+                    created_at=now,
+                    next_attempt_at=now + lease if inline else now,
+                )
+            )
+            if inline:
+                keys[receiver] = key
+        pending = [_Pending(ArticleChanged(article, event, previous), keys)] if keys else []
+        return rows, pending
+
+    def deliver_article(self, message: OutboxMessage, log: Sequence[ArticleEvent]) -> None:
+        """Deliver one ``article_changed`` outbox *message*, rebuilt from the article's *log*;
+        raise on failure."""
+        version = int(message.payload["version"])
+        if not 1 <= version <= len(log):
+            raise StoreError(
+                f"outbox {message.key}: article {message.payload['article']} has {len(log)} "
+                f"events, the message needs version {version}"
+            )
+        previous = fold_article(log[: version - 1])
+        article = apply_article(previous, log[version - 1])
+        notice = ArticleChanged(article, log[version - 1], previous)
+        errors = self.host.notify(notice, only={message.payload["receiver"]})
+        if errors:
+            raise errors[0]
 
     def _reply_row(
         self, ticket: _Fold, event: TicketEvent, version: int, now: int

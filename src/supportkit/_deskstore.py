@@ -484,7 +484,12 @@ class MemorySidecar:
             heapq.heappush(self._expiry, (expires_at, namespace, key))
 
     def append_article(
-        self, article_id: str, events: Sequence[ArticleEvent], *, expected_version: int
+        self,
+        article_id: str,
+        events: Sequence[ArticleEvent],
+        *,
+        expected_version: int,
+        outbox: Sequence[OutboxMessage] = (),
     ) -> int:
         """See :meth:`DeskStore.append_article`."""
         events = list(events)
@@ -495,6 +500,10 @@ class MemorySidecar:
                 self._articles[article_id] = [*log, *events]
                 self._article_log.extend(events)
                 self._article_index.put(article)
+                for message in outbox:
+                    if message.key not in self._outbox:
+                        self._put(message)
+                        self._pending[message.key] = None
             return expected_version + len(events)
 
     def article_events(self, article_id: str | None = None) -> list[ArticleEvent]:

@@ -5,6 +5,9 @@ snapshot right after the change (``ticket``), the instant it happened (``at``) a
 (the broadcast hook's name without the ``supportkit_`` prefix), and turns into a
 JSON-compatible dict with :meth:`to_dict` (what the webhook plugin posts). Notices about an event
 in the log also carry that ``event``; everything else they offer is derived from it.
+
+:class:`ArticleChanged`, the one notice about a knowledge-base article rather than a ticket,
+carries the ``article`` instead (its ``ticket_id`` is ``None``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any, ClassVar
 
 import attrs
 
+from ._knowledge import Article, ArticleEvent
 from ._model import InboundMessage, Status, TicketEvent
 from ._ticket import Satisfaction, Ticket
 from ._time import to_epoch
@@ -23,6 +27,7 @@ from .exceptions import EventError
 
 __all__ = [
     "NOTICE_TYPES",
+    "ArticleChanged",
     "EventAppended",
     "Notice",
     "OutboundReply",
@@ -274,8 +279,66 @@ class SlaBreached(_SlaNotice):
     kind: ClassVar[str] = "sla_breached"
 
 
+def _is_article(_instance: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, Article):
+        raise EventError(f"{attribute.name} must be a supportkit.Article, got {value!r:.120}")
+
+
+def _article_event(instance: Any, _attribute: attrs.Attribute[Any], event: object) -> None:
+    if not isinstance(event, ArticleEvent) or event.article_id != instance.article.id:
+        raise EventError(
+            f"ArticleChanged needs an ArticleEvent of article {instance.article.id!r}, got "
+            f"{event!r:.120}"
+        )
+
+
+@attrs.frozen
+class ArticleChanged:
+    """A knowledge-base article was created, updated or retired.
+
+    ``event`` is the :class:`~supportkit.ArticleEvent` (its ``kind`` says which of the three),
+    ``article`` the article right after it and ``previous`` the article before it (``None``
+    for ``created``). Publishing is an ``updated`` event whose ``article.status`` is
+    ``"published"``. The notice belongs to no ticket: ``ticket_id`` is ``None``.
+    """
+
+    kind: ClassVar[str] = "article_changed"
+    article: Article = attrs.field(validator=_is_article)
+    event: ArticleEvent = attrs.field(validator=_article_event)
+    previous: Article | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_is_article)
+    )
+
+    @property
+    def article_id(self) -> str:
+        """The article's id."""
+        return self.article.id
+
+    @property
+    def ticket_id(self) -> None:
+        """``None``: an article notice belongs to no ticket."""
+        return None
+
+    @property
+    def at(self) -> datetime:
+        """When the article changed (the event's instant)."""
+        return self.event.at
+
+    def to_dict(self) -> dict[str, Any]:
+        """The notice as a JSON-compatible dict (``kind``, ``article_id`` and ``at`` first;
+        the event as its own ``to_dict``)."""
+        return {
+            "kind": self.kind,
+            "article_id": self.article_id,
+            "at": self.at.isoformat(),
+            "article": _jsonable(self.article),
+            "event": self.event.to_dict(),
+            "previous": _jsonable(self.previous),
+        }
+
+
 #: Every notice class, by kind (the broadcast hook is ``supportkit_<kind>``).
-NOTICE_TYPES: Mapping[str, type[_Notice]] = {
+NOTICE_TYPES: Mapping[str, type[_Notice] | type[ArticleChanged]] = {
     cls.kind: cls
     for cls in (
         TicketCreated,
@@ -286,6 +349,7 @@ NOTICE_TYPES: Mapping[str, type[_Notice]] = {
         SlaWarning,
         SlaBreached,
         SatisfactionReceived,
+        ArticleChanged,
     )
 }
 
@@ -298,6 +362,7 @@ Notice = (
     | SlaWarning
     | SlaBreached
     | SatisfactionReceived
+    | ArticleChanged
 )
 """Any lifecycle notice (what a :class:`~supportkit.typing.Notifier` receives)."""
 

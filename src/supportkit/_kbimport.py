@@ -14,6 +14,7 @@ asks for and everything else is a clear error naming the file and line.)
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -119,7 +120,12 @@ def parse_article(text: str, name: str, where: str = "<text>") -> dict[str, Any]
 
 
 def import_articles(
-    store: DeskStore, directory: str | Path, *, at: datetime, status: str = "published"
+    store: DeskStore,
+    directory: str | Path,
+    *,
+    at: datetime,
+    status: str = "published",
+    append: Callable[[ArticleEvent, int], object] | None = None,
 ) -> ArticleImport:
     """Create or update one article per ``*.md`` file of *directory* (sorted by name) in
     *store*, with events stamped *at*.
@@ -128,7 +134,9 @@ def import_articles(
     fields are unchanged is left alone (no event), a changed one gets one ``updated`` event
     with the changed fields. Articles whose file is gone are not touched. Every file is
     parsed and its event built (so checked) before anything is written: a bad file changes
-    nothing, and the ConfigurationError or EventError names it.
+    nothing, and the ConfigurationError or EventError names it. *append* ``(event, version)``
+    writes one event after the article's *version* (the desk's, which also queues the
+    article's notices); by default ``store.append_article``.
     """
     root = Path(directory)
     if not root.is_dir():
@@ -169,7 +177,10 @@ def import_articles(
     done: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": []}
     for version, change, article_id in plan:
         if change is not None:
-            store.append_article(article_id, [change], expected_version=version)
+            if append is None:
+                store.append_article(article_id, [change], expected_version=version)
+            else:
+                append(change, version)
         done["unchanged" if change is None else change.kind].append(article_id)
     return ArticleImport(*(tuple(done[k]) for k in ("created", "updated", "unchanged")))
 

@@ -33,6 +33,7 @@ import pluggy
 from . import hookspecs
 from ._hookargs import (
     NOTICE_TYPES,
+    ArticleChanged,
     EventAppended,
     Notice,
     OutboundReply,
@@ -790,6 +791,10 @@ class PluginHost:
     def satisfaction_received(self, *, notice: SatisfactionReceived) -> list[PluginError]:
         """Broadcast ``supportkit_satisfaction_received``; see :meth:`notify`."""
         return self.notify(_expect(notice, SatisfactionReceived))
+
+    def article_changed(self, *, notice: ArticleChanged) -> list[PluginError]:
+        """Broadcast ``supportkit_article_changed``; see :meth:`notify`."""
+        return self.notify(_expect(notice, ArticleChanged))
 
 
 @functools.cache

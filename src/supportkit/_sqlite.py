@@ -18,7 +18,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -186,6 +186,18 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+def _insert_outbox(db: sqlite3.Connection, messages: Iterable[OutboxMessage]) -> None:
+    """Write new outbox *messages* (a key already there stays as it is)."""
+    db.executemany(
+        "INSERT OR IGNORE INTO outbox (key, ticket_id, topic, payload, next_attempt_at,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (m.key, m.ticket_id, m.topic, _dumps(dict(m.payload)), m.due_at(), m.created_at)
+            for m in messages
+        ],
+    )
+
+
 def _outbox_row(row: tuple[Any, ...]) -> OutboxMessage:
     key, topic, ticket_id, payload, created, status, attempts, next_at, error, delivered = row
     return OutboxMessage(
@@ -351,14 +363,7 @@ class SqliteStore:
                 "INSERT OR REPLACE INTO due (ticket_id, due_at) VALUES (?, ?)",
                 [(t, due) for t, due in pending.due.items() if due is not None],
             )
-            db.executemany(
-                "INSERT OR IGNORE INTO outbox (key, ticket_id, topic, payload,"
-                " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (m.key, m.ticket_id, m.topic, _dumps(dict(m.payload)), m.due_at(), m.created_at)
-                    for m in pending.outbox.values()
-                ],
-            )
+            _insert_outbox(db, pending.outbox.values())
         except BaseException as exc:
             self._broken = exc
             if db.in_transaction:
@@ -678,22 +683,7 @@ class SqliteStore:
                     "INSERT OR REPLACE INTO due (ticket_id, due_at) VALUES (?, ?)",
                     (ticket_id, commit.due),
                 )
-            if commit.outbox:
-                db.executemany(
-                    "INSERT OR IGNORE INTO outbox (key, ticket_id, topic, payload,"
-                    " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            m.key,
-                            m.ticket_id,
-                            m.topic,
-                            _dumps(dict(m.payload)),
-                            m.due_at(),
-                            m.created_at,
-                        )
-                        for m in commit.outbox
-                    ],
-                )
+            _insert_outbox(db, commit.outbox)
             if commit.alerts:
                 db.executemany(
                     "INSERT OR IGNORE INTO alerts (ticket_id, key) VALUES (?, ?)",
@@ -1024,7 +1014,12 @@ class SqliteStore:
     # --- the knowledge base --------------------------------------------------------------------
 
     def append_article(
-        self, article_id: str, events: Sequence[ArticleEvent], *, expected_version: int
+        self,
+        article_id: str,
+        events: Sequence[ArticleEvent],
+        *,
+        expected_version: int,
+        outbox: Sequence[OutboxMessage] = (),
     ) -> int:
         """Append to the article's log and re-index it, in one transaction; see
         ``DeskStore.append_article``."""
@@ -1062,6 +1057,7 @@ class SqliteStore:
                     "INSERT INTO article_fts (rowid, title, body) VALUES (?, ?, ?)",
                     (rowid, article.title, article.body),
                 )
+            _insert_outbox(db, outbox)
             return expected_version + len(events)
 
         return int(self._write(f"append to article {article_id}", run))

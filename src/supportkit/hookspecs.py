@@ -29,6 +29,7 @@ from typing import Any
 import pluggy
 
 from ._hookargs import (
+    ArticleChanged,
     EventAppended,
     OutboundReply,
     SatisfactionReceived,
@@ -513,6 +514,21 @@ def supportkit_satisfaction_received(notice: SatisfactionReceived) -> None:
         holds the rating).
     :returns: Nothing; the return value is ignored. An exception is reported as a
         :class:`~supportkit.PluginError` and does not stop the other plugins.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def supportkit_article_changed(notice: ArticleChanged) -> None:
+    """A knowledge-base article was created, updated or retired.
+
+    :param notice: The :class:`~supportkit.ArticleChanged` notice (``event.kind`` is
+        ``"created"``, ``"updated"`` or ``"retired"``; ``article`` is the article after the
+        change, ``previous`` the one before).
+    :returns: Nothing; the return value is ignored. An exception is reported as a
+        :class:`~supportkit.PluginError` and does not stop the other plugins; the outbox
+        retries the notice.
 
     .. versionadded:: 0.1
     """

@@ -244,7 +244,12 @@ class DeskStore(EventStore, Protocol):
         ...
 
     def append_article(
-        self, article_id: str, events: Sequence[ArticleEvent], *, expected_version: int
+        self,
+        article_id: str,
+        events: Sequence[ArticleEvent],
+        *,
+        expected_version: int,
+        outbox: Sequence[OutboxMessage] = (),
     ) -> int:
         """Append *events* to the article's log atomically and return its new version.
 
@@ -253,7 +258,8 @@ class DeskStore(EventStore, Protocol):
         (``supportkit.storekit.check_article_append`` checks both) an
         :class:`~supportkit.EventError`, and nothing is written. The store keeps its search
         index of the article's folded state in the same write: published articles are found,
-        others not.
+        others not. *outbox* messages (the article's notices) are written in the same write,
+        as a :class:`Commit`'s are (a key already in the outbox is left as it is).
         """
         ...
 

@@ -592,6 +592,21 @@ class DeskStoreContract:
             store.append_article("A-1", [_article("retired", "A-2")], expected_version=1)
         assert (1, []) == (len(store.article_events("A-1")), store.article_events("A-2"))
 
+    def test_article_append_writes_its_outbox_messages(self, store: DeskStore) -> None:
+        """Outbox messages given with an article's events are written with them (a key
+        already there is kept); a refused append writes none."""
+        note = OutboxMessage(
+            key="article:A-1:1", topic="article_changed", ticket_id="", payload={}, created_at=TS0
+        )
+        created = _article("created", title="T", body="b", locale="en", status="draft")
+        store.append_article("A-1", [created], expected_version=0, outbox=[note])
+        retry = attrs.evolve(note, payload={"other": True})
+        store.append_article("A-1", [_article("retired")], expected_version=1, outbox=[retry])
+        stale = attrs.evolve(note, key="article:A-1:stale")
+        with pytest.raises(ConcurrencyError):
+            store.append_article("A-1", [_article("retired")], expected_version=1, outbox=[stale])
+        assert [("article:A-1:1", {})] == [(m.key, dict(m.payload)) for m in store.outbox()]
+
     def test_search_finds_published_articles_best_first(self, store: DeskStore) -> None:
         """Search ranks the article matching more and rarer terms first, matches word
         prefixes, highlights matched words and skips drafts."""

@@ -1170,7 +1170,12 @@ class PostgresStore:
     # --- the knowledge base --------------------------------------------------------------------
 
     def append_article(
-        self, article_id: str, events: Sequence[ArticleEvent], *, expected_version: int
+        self,
+        article_id: str,
+        events: Sequence[ArticleEvent],
+        *,
+        expected_version: int,
+        outbox: Sequence[OutboxMessage] = (),
     ) -> int:
         """Append to the article's log and re-index it, in one transaction; see
         ``DeskStore.append_article``."""
@@ -1219,6 +1224,9 @@ class PostgresStore:
                         article.body,
                     ),
                 )
+            if outbox:
+                self._insert_outbox(cur, outbox)
+                cur.execute("SELECT pg_notify(%s, '')", (self.channel,))
             return expected_version + len(events)
 
         return self._run(f"append to article {article_id}", run, replay=False)
