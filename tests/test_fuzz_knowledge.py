@@ -1,9 +1,9 @@
 """Fuzz targets of the knowledge base: ``ArticleEvent`` and its ``from_dict``,
 ``SupportDesk.create_article``/``update_article``/``retire_article`` and
 ``SupportDesk.search_articles`` on a SQLite desk (FTS5 query syntax, oversized and binary
-text), ``SupportDesk.article_feedback`` and the Markdown front matter parser of ``kb import``.
-The one rule of tests/fuzzkit.py: only a ``SupportkitError`` escapes, and a refused desk call
-changes nothing.
+text), ``SupportDesk.article_feedback``, the Markdown front matter parser of ``kb import`` and
+the article notice ``ArticleChanged``. The one rule of tests/fuzzkit.py: only a
+``SupportkitError`` escapes, and a refused desk call changes nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from fuzzkit import Target, instants, integers, junk, kwargs_of, raw_dicts, run, text
 from supportkit import (
+    ArticleChanged,
     ArticleEvent,
     FrozenClock,
     InboundMessage,
@@ -29,6 +30,7 @@ from supportkit import (
     session_facts,
 )
 from supportkit._kbimport import parse_article
+from supportkit._knowledge import apply_article
 
 AT = datetime(2025, 3, 3, 9, tzinfo=UTC)
 KINDS = st.sampled_from(["created", "updated", "retired", "deleted", ""])
@@ -161,7 +163,27 @@ def _sessions_state(_kw: Any) -> object:
     return [e.to_dict() for e in _desk().store.session_events()]
 
 
+_CREATED = ArticleEvent(
+    "created",
+    "a",
+    datetime(2025, 3, 3, tzinfo=UTC),
+    title="T",
+    body="b",
+    locale="en",
+    status="draft",
+)
+_OTHER = ArticleEvent("retired", "b", datetime(2025, 3, 3, tzinfo=UTC))
+_ARTICLE = apply_article(None, _CREATED)
+ARTICLES = st.one_of(st.just(_ARTICLE), junk())
+
 TARGETS: dict[str, Target] = {
+    "ArticleChanged": Target(
+        kwargs_of(
+            {"article": ARTICLES, "event": st.one_of(st.sampled_from([_CREATED, _OTHER]), junk())},
+            {"previous": st.one_of(st.none(), ARTICLES)},
+        ),
+        lambda kw: ArticleChanged(**kw),
+    ),
     "ArticleEvent": Target(
         kwargs_of(
             {"kind": KINDS, "article_id": IDS, "at": instants()},
