@@ -189,8 +189,9 @@ _KEPT = re.compile(r"(\d+) dead row versions cannot be removed yet")
 
 
 def _vacuum_full(cur: psycopg.Cursor[Any]) -> int:
-    """``VACUUM FULL`` the tables a redaction rewrites; return how many dead row versions it
-    had to keep (``VERBOSE`` reports them; 0 if the server's messages are not in English)."""
+    """``VACUUM FULL`` the tables an erasure rewrites (the session stream's too, which
+    ``redact_sessions`` rewrote just before); return how many dead row versions it had to keep
+    (``VERBOSE`` reports them; 0 if the server's messages are not in English)."""
     details: list[str] = []
 
     def note(diagnostic: psycopg.errors.Diagnostic) -> None:
@@ -198,7 +199,7 @@ def _vacuum_full(cur: psycopg.Cursor[Any]) -> int:
 
     cur.connection.add_notice_handler(note)
     try:
-        cur.execute("VACUUM (FULL, VERBOSE) events, messages, snapshots, outbox")
+        cur.execute("VACUUM (FULL, VERBOSE) events, messages, snapshots, outbox, session_events")
     finally:
         cur.connection.remove_notice_handler(note)
     return sum(int(found.group(1)) for d in details if (found := _KEPT.search(d)))
