@@ -1152,7 +1152,8 @@ class SupportDesk(SelfServiceLoop):
         batch = list(messages)
         results: list[IngestResult | SupportkitError] = []
         with self._lock:
-            held: list[tuple[int, Sequence[Any]]] = []
+            outer = self._held  # an ingest_many inside one (from a hook) joins it
+            held: list[tuple[int, Sequence[Any]]] = [] if outer is None else outer
             self._held = held
             try:
                 with self.store.batch():
@@ -1167,9 +1168,10 @@ class SupportDesk(SelfServiceLoop):
                 self._cache.clear()  # it may hold what the rolled-back batch wrote
                 raise
             finally:
-                self._held = None
-            for now, pending in held:
-                self._fire(now, pending)
+                self._held = outer
+            if outer is None:
+                for now, pending in held:
+                    self._fire(now, pending)
         return results
 
     def _thread(self, message: InboundMessage) -> _Live | None:
