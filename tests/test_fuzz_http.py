@@ -18,7 +18,7 @@ import pytest
 from hypothesis import strategies as st
 
 from fuzzkit import Target, ident, integers, junk, kwargs_of, run, text
-from supportkit import FrozenClock, InMemoryStore, SupportDesk, SupportkitError
+from supportkit import FrozenClock, InboundMessage, InMemoryStore, SupportDesk, SupportkitError
 
 http = pytest.importorskip("supportkit_http")
 webhook = pytest.importorskip("supportkit_webhook")
@@ -75,6 +75,27 @@ def _inbound(value: dict[str, Any]) -> None:
     if response.status_code not in DOCUMENTED:
         raise AssertionError(f"undocumented status {response.status_code}: {response.text}")
     if response.status_code != 202:
+        raise Refused(f"{response.status_code}")
+
+
+def _follow(value: Any) -> None:
+    """GET /kb/follow/{token}: a real token (recorded, 200), or a changed or made-up one
+    (404, nothing recorded); any other status breaks the rule."""
+    app, desk = _app()
+    if "ticket" not in _APP:
+        message = InboundMessage("m-1", "email", "c@x.example", AT, body="hello")
+        _APP["ticket"] = desk.ingest(message).ticket_id
+    token = desk.article_link(_APP["ticket"], "a") if value == "real" else value
+
+    async def get() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://desk") as client:
+            return await client.get(f"/kb/follow/{quote(token, safe='')}")
+
+    response = asyncio.run(get())
+    if response.status_code not in {200, 404}:
+        raise AssertionError(f"undocumented status {response.status_code}: {response.text}")
+    if response.status_code != 200:
         raise Refused(f"{response.status_code}")
 
 
@@ -157,6 +178,12 @@ TARGETS: dict[str, Target] = {
         state=_desk_state,
         examples=300,
     ),
+    "http.follow": Target(
+        st.one_of(st.just("real"), text(max_size=40), st.sampled_from(["a.b", ".", "x" * 3000])),
+        _follow,
+        state=_desk_state,
+        examples=100,
+    ),
     "http.ChatChannel.parse": Target(
         st.one_of(_CHAT, _CHAT.map(lambda v: json.dumps(v, default=str)), st.binary(), junk()),
         _parse,
@@ -178,6 +205,7 @@ TARGETS: dict[str, Target] = {
                 ),
                 "title": text(),
                 "refresh": st.one_of(st.floats(), integers()),
+                "article_url": st.sampled_from(["https://h/{article}", "https://h/", ""]),
             },
         ),
         _create_app,

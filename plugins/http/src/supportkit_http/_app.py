@@ -12,12 +12,19 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iter
 from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Any
+from urllib.parse import quote
 
 import attrs
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Route
 
 from supportkit import (
@@ -69,6 +76,7 @@ def create_app(
     schemes: Mapping[str, SignatureScheme] | None = None,
     title: str = "supportkit",
     refresh: float = 2.0,
+    article_url: str | None = None,
 ) -> Starlette:
     """The supportkit HTTP front door for *desk*, as an ASGI app to serve or mount.
 
@@ -81,7 +89,10 @@ def create_app(
     while the body is read. *tokens* maps :func:`hash_token` of each bearer token to its
     scopes (``read``, ``act``, ``admin``, ``chat``); without it every endpoint is open, with it
     everything but ``/inbound/...`` needs a token. *title* heads the dashboard, which fetches
-    fresh figures every *refresh* seconds.
+    fresh figures every *refresh* seconds. ``GET /kb/follow/{token}`` serves the desk's tracked
+    article links (``KnowledgeSettings.link_url``): it records the click with
+    ``desk.article_link_followed`` and redirects (303) to *article_url* with ``{article}``
+    replaced by the article id, or without *article_url* answers the link as JSON.
 
     Raises :class:`~supportkit.ConfigurationError` for a channel the desk does not have, a
     channel both signed and open, an empty secret, or a limit that is not a positive number.
@@ -127,6 +138,13 @@ def create_app(
         raise ConfigurationError(f"title must be a string, got {title!r}")
     if isinstance(refresh, bool) or not isinstance(refresh, int | float) or not refresh > 0:
         raise ConfigurationError(f"refresh must be a positive number of seconds, got {refresh!r}")
+    if article_url is not None and (
+        not isinstance(article_url, str) or "{article}" not in article_url
+    ):
+        raise ConfigurationError(
+            f"article_url must be a URL with {{article}} where the article id goes, got "
+            f"{article_url!r}"
+        )
     front = _FrontDoor(
         desk,
         secrets=dict(secrets),
@@ -136,6 +154,7 @@ def create_app(
         schemes={**dict.fromkeys(secrets, SupportkitSignature()), **schemes},
         title=title,
         refresh=refresh,
+        article_url=article_url,
     )
     return Starlette(routes=front.routes())
 
@@ -150,6 +169,7 @@ class _FrontDoor:
     schemes: dict[str, SignatureScheme]
     title: str
     refresh: float
+    article_url: str | None = None
     conversations: ConversationLog = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -161,6 +181,7 @@ class _FrontDoor:
             ("/inbound/{channel}", "POST", self.inbound, None),
             ("/conversations/{conversation}/messages", "GET", self.messages, "chat"),
             ("/conversations/{conversation}/stream", "GET", self.stream, "chat"),
+            ("/kb/follow/{token}", "GET", self.follow, None),
             ("/", "GET", self.dashboard, "read"),
             ("/openapi.json", "GET", self.schema, "read"),
             ("/api/dashboard", "GET", self.dashboard_data, "read"),
@@ -385,6 +406,24 @@ class _FrontDoor:
             return [_jsonable(attrs.asdict(message)) for message in self.desk.outbox("dead")]
 
         return JSONResponse({"dead": await run_in_threadpool(read)})
+
+    async def follow(self, request: Request) -> Response:
+        """A customer followed a tracked article link: record it, then send them on."""
+        token = request.path_params["token"]
+        try:
+            link = await run_in_threadpool(self.desk.article_link_followed, token)
+        except EventError:
+            raise _Problem(404, "Not Found", "this link is not valid") from None
+        if self.article_url is None:
+            return JSONResponse(
+                {
+                    "ticket_id": link.ticket_id,
+                    "article_id": link.article_id,
+                    "recorded": link.recorded,
+                }
+            )
+        url = self.article_url.replace("{article}", quote(link.article_id, safe=""))
+        return RedirectResponse(url, status_code=303)
 
     # --- writes --------------------------------------------------------------------------------
 

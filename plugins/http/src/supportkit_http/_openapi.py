@@ -212,6 +212,31 @@ _PATHS: dict[str, Any] = {
             },
         }
     },
+    "/kb/follow/{token}": {
+        "get": {
+            "summary": "Follow a tracked article link: record it (article_helped), then "
+            "redirect to the article (or, without article_url, answer the link)",
+            "parameters": [
+                {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["ticket_id", "article_id", "recorded"],
+                        "properties": {
+                            "ticket_id": _TEXT,
+                            "article_id": _TEXT,
+                            "recorded": {"type": "boolean"},
+                        },
+                    },
+                    "The link (when the app has no article_url)",
+                ),
+                "303": {"description": "Redirect to the article (article_url)"},
+                "404": _problem("A token the desk did not make, or a changed one"),
+            },
+        }
+    },
     "/": {
         "get": {
             "summary": "The live dashboard (self-contained HTML)",

@@ -43,6 +43,7 @@ CONFIG_SCHEMA: Mapping[str, Any] = {
             "additionalProperties": {"enum": ["supportkit", "slack"]},
         },
         "title": {"type": "string"},
+        "article_url": {"type": "string", "pattern": "\\{article\\}"},
         "worker_interval": {"type": "number", "exclusiveMinimum": 0},
     },
 }
@@ -72,7 +73,7 @@ def app_options(settings: Mapping[str, Any]) -> dict[str, Any]:
         "schemes": {k: known[v] for k, v in settings.get("schemes", {}).items()},
         "tokens": settings.get("tokens"),
     }
-    for key in ("max_body", "title"):
+    for key in ("max_body", "title", "article_url"):
         if key in settings:
             options[key] = settings[key]
     return options
