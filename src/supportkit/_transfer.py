@@ -162,19 +162,16 @@ def _version(record: Mapping[str, Any]) -> int:
     return int(version)
 
 
-def _json_value(value: Any) -> Any:
-    """*value* as it reads back from a store (a float key or NaN would not)."""
-    try:
-        return json.loads(json.dumps(value, allow_nan=False))
-    except (TypeError, ValueError) as exc:
-        raise ConfigurationError(f"not a JSON value: {exc}") from None
+def _no_constant(name: str) -> Any:
+    """Lines are strict JSON: ``NaN`` and ``Infinity`` would not read back from a store."""
+    raise ConfigurationError(f"{name} is not JSON (a store could not keep it)")
 
 
 def _outbox(record: Mapping[str, Any]) -> OutboxMessage:
     key, ticket_id, topic, status = _text(record, "key", "ticket_id", "topic", "status")
     if status not in OUTBOX_STATUSES:
         raise ConfigurationError(f"status must be one of {OUTBOX_STATUSES}, got {status!r}")
-    payload = _json_value(record["payload"])
+    payload = record["payload"]
     if not isinstance(payload, dict):
         raise ConfigurationError(f"payload must be an object, got {payload!r}")
     error = record["last_error"]
@@ -223,10 +220,10 @@ def _value(stream: str, record: Mapping[str, Any]) -> Any:
     if stream == "outbox":
         return _outbox(record)
     if stream == "meta":
-        return (*_text(record, "key"), _json_value(record["value"]))
+        return (*_text(record, "key"), record["value"])
     return (
         *_text(record, "namespace", "key"),
-        _json_value(record["value"]),
+        record["value"],
         _whole(record, "expires_at", optional=True),
     )
 
@@ -237,7 +234,7 @@ def _parse(lines: Iterable[str], source: str) -> list[tuple[str, Any]]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = json.loads(line, parse_constant=_no_constant)
             if not isinstance(record, dict) or not isinstance(record.get("stream"), str):
                 raise ConfigurationError('each line is an object with a "stream"')
             stream = record["stream"]
