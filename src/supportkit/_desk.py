@@ -1234,10 +1234,10 @@ class SupportDesk(SelfServiceLoop):
         if live is not None and solved is not None:
             events += self._close_loop(live.fold, solved, at, customer)
         elif message.public:
-            suggested = self._suggest(ticket_id, message, at)
+            suggested, hits = self._suggest(ticket_id, message, at)
             events += suggested
             if live is None:
-                events += self._answer(ticket_id, message, at, suggested)
+                events += self._answer(ticket_id, message, at, hits)
         live, version = self._commit(
             live, events, ticket_id=ticket_id, message=message, route=live is None
         )

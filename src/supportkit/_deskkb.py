@@ -72,23 +72,26 @@ class KnowledgeBase:
         ``article_helped`` verdict, the acceptance rate and each article's record."""
         return suggestion_report(self.store.read_all())
 
-    def _suggest(self, ticket_id: str, message: InboundMessage, at: datetime) -> list[TicketEvent]:
-        """The ``articles_suggested`` event for a new public customer *message*, if any."""
+    def _suggest(
+        self, ticket_id: str, message: InboundMessage, at: datetime
+    ) -> tuple[list[TicketEvent], list[ArticleHit]]:
+        """The ``articles_suggested`` event for a new public customer *message*, if any, and
+        the hits it names (for the first automatic response)."""
         if self.suggestions <= 0:
-            return []
+            return [], []
         k = min(self.suggestions, MAX_K)
         query = f"{message.subject or ''}\n{message.body}"
         try:
             hits = self.plugins.suggest_articles(query, message, k)
         except PluginError as exc:  # suggestions are a courtesy: never lose the message
             log.warning("no article suggestions for ticket %s: %s", ticket_id, exc)
-            return []
+            return [], []
         if hits is None:
             hits = self.store.search_articles(query_terms(query), k=k)
         if not hits:
-            return []
+            return [], []
         data = {"articles": [hit.article_id for hit in hits], "message_id": message.message_id}
-        return [TicketEvent("articles_suggested", ticket_id=ticket_id, at=at, data=data)]
+        return [TicketEvent("articles_suggested", ticket_id=ticket_id, at=at, data=data)], hits
 
     def create_article(
         self,

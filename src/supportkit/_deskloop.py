@@ -18,7 +18,7 @@ import itertools
 import json
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -156,7 +156,9 @@ class SelfServiceLoop(KnowledgeBase):
     # --- tracked links ---------------------------------------------------------------------
 
     def _link_secret(self) -> bytes:
-        """The store's link secret, made once by whichever process first needs it."""
+        """The store's link secret, made once by whichever process first needs it. Read from
+        the store each time (a point read): one made in an ingest_many batch that then failed
+        was never written, so a copy kept here could sign links no other desk can read."""
         now = to_epoch(self.clock.now())
         secret = self.store.state_get(LINKS, "secret", now=now)
         if secret is None:
@@ -166,11 +168,13 @@ class SelfServiceLoop(KnowledgeBase):
             secret = self.store.state_get(LINKS, "secret", now=now)
         return bytes.fromhex(str(secret))
 
-    def _sign(self, payload: str) -> str:
-        digest = hmac.new(
-            self._link_secret(), b"supportkit article link\x00" + payload.encode(), hashlib.sha256
-        )
+    def _sign(self, payload: str, key: bytes) -> str:
+        digest = hmac.new(key, b"supportkit article link\x00" + payload.encode(), hashlib.sha256)
         return _b64(digest.digest()[:_TAG])
+
+    def _token(self, ticket_id: str, article_id: str, key: bytes) -> str:
+        payload = _b64(json.dumps([ticket_id, article_id], separators=(",", ":")).encode())
+        return f"{payload}.{self._sign(payload, key)}"
 
     def article_link(self, ticket_id: str, article_id: str) -> str:
         """The token of a tracked link to *article_id* suggested on *ticket_id*: URL-safe
@@ -183,8 +187,7 @@ class SelfServiceLoop(KnowledgeBase):
                     f"{value!r:.80}",
                     field=name,
                 )
-        payload = _b64(json.dumps([ticket_id, article_id], separators=(",", ":")).encode())
-        return f"{payload}.{self._sign(payload)}"
+        return self._token(ticket_id, article_id, self._link_secret())
 
     def article_link_followed(self, token: str) -> ArticleLink:
         """Record that the customer followed a tracked link: an ``article_helped`` event on the
@@ -195,43 +198,46 @@ class SelfServiceLoop(KnowledgeBase):
         if not isinstance(token, str) or len(token) > MAX_TOKEN or token.count(".") != 1:
             raise _bad_token(token)
         payload, tag = token.split(".")
-        if not hmac.compare_digest(tag.encode("ascii", "replace"), self._sign(payload).encode()):
+        expected = self._sign(payload, self._link_secret())
+        if not hmac.compare_digest(tag.encode("ascii", "replace"), expected.encode()):
             raise _bad_token(token)
         try:
             ticket_id, article_id = json.loads(_unb64(payload))
         except (binascii.Error, ValueError, TypeError):
             raise _bad_token(token) from None
 
+        recorded = [False]
+
         def build(ticket: _Fold, at: datetime) -> list[TicketEvent]:
             # Read in the append's retry loop: a click another process recorded first is seen.
+            recorded[0] = False
             for event in self.store.read(ticket.id):
                 if event.kind == "article_helped" and event.data["article"] == article_id:
                     return []
+            recorded[0] = True
             data = {"article": article_id}
             return [TicketEvent("article_helped", ticket_id=ticket.id, at=at, by=Role.CUSTOMER,
                                 actor=ticket.customer, data=data)]  # fmt: skip
 
-        before = len(self.store.read(ticket_id))
-        after = self._act(ticket_id, build).version
-        return ArticleLink(ticket_id, article_id, recorded=after > before)
+        self._act(ticket_id, build)
+        return ArticleLink(ticket_id, article_id, recorded=recorded[0])
 
     # --- the first automatic response and the "solved" reply --------------------------------
 
     def _answer(
-        self, ticket_id: str, message: InboundMessage, at: datetime, suggested: list[TicketEvent]
+        self, ticket_id: str, message: InboundMessage, at: datetime, hits: Sequence[ArticleHit]
     ) -> list[TicketEvent]:
-        """The first automatic response listing the suggested articles with tracked links, if
-        the message's channel opted in and any article was suggested."""
+        """The first automatic response listing the suggested articles (*hits*) with tracked
+        links, if the message's channel opted in and any article was suggested."""
         settings = self.knowledge
-        if not suggested or message.channel not in settings.answer_channels:
+        if not hits or message.channel not in settings.answer_channels:
             return []
         assert settings.link_url is not None  # KnowledgeSettings requires it with channels
+        key = self._link_secret()
         lines = [settings.intro, ""]
-        for n, article_id in enumerate(suggested[0].data["articles"], 1):
-            article = self.article(article_id)
-            title = article.title if article is not None else article_id
-            url = settings.link_url.replace("{token}", self.article_link(ticket_id, article_id))
-            lines += [f"{n}. {title}", f"   {url}"]
+        for n, hit in enumerate(hits, 1):
+            token = self._token(ticket_id, hit.article_id, key)
+            lines += [f"{n}. {hit.title}", f"   {settings.link_url.replace('{token}', token)}"]
         lines += ["", settings.outro]
         data = {"public": True, "body": "\n".join(lines), "channel": message.channel}
         return [TicketEvent("message", ticket_id=ticket_id, at=at, by=Role.SYSTEM, data=data)]
