@@ -115,3 +115,20 @@ def test_bad_window_is_exit_1(desk_file: Path, capsys: pytest.CaptureFixture[str
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert "--since" in err
+
+
+@pytest.mark.parametrize("command", ["staffing", "whatif"])
+def test_an_unwritable_html_page_is_exit_1(
+    desk_file: Path, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--html into a missing directory: exit status 1 naming the file, no traceback."""
+    proposed = desk_file / "proposed.toml"
+    proposed.write_text(CONFIG.format(minutes=30))
+    page = desk_file / "missing" / "page.html"
+    extra = ["--config", str(proposed)] if command == "whatif" else ["--aht", "300"]
+    code = main([command, "--db", str(desk_file / "desk.sqlite3"), "--since", "2025-03-03",
+                 "--until", "2025-03-04", *extra, "--html", str(page)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert 1 == code
+    assert "Traceback" not in err
+    assert f"cannot write {page}" in err

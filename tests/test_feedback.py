@@ -322,3 +322,27 @@ def test_the_desk_shows_content_gaps_when_the_knowledge_layer_is_present(
     out = capsys.readouterr().out
     assert "Knowledge-base content gaps" in out
     assert "export parquet" in out  # three searches by now, two of them by *then*
+
+
+def test_the_command_line_weighs_tickets_by_the_recorded_tiers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """report --feedback on a desk run from a configuration file weighs tickets by the tiers
+    it records (the report used to open the store without tiers: every weight 0)."""
+    config = tmp_path / "supportkit.toml"
+    config.write_text(
+        '[store]\npath = "desk.sqlite3"\n\n'
+        '[[tiers]]\nname = "gold"\nweight = 10\n\n[[tiers]]\nname = "silver"\nweight = 3\n'
+    )
+    clock = FrozenClock(NOW - timedelta(days=1))
+    with SupportDesk.from_config(config) as desk:
+        desk.clock = clock
+        for n, tier in enumerate(["gold", "silver", "gold"]):
+            message = InboundMessage(f"m-{n}", "email", f"c{n}@x", clock.now(), subject="Bug")
+            ticket_id = desk.ingest(message).ticket_id
+            assert ticket_id is not None
+            desk.set_tier(ticket_id, tier)
+            desk.tag(ticket_id, ["export"])
+    assert 0 == main(["report", "--db", str(tmp_path / "desk.sqlite3"), "--feedback"])
+    [line] = [line for line in capsys.readouterr().out.splitlines() if "export" in line]
+    assert ["export", "3", "0", "+3", "23"] == line.split()

@@ -54,6 +54,15 @@ def _page(title: str, body: list[str]) -> str:
     )
 
 
+def _write(path: str, page: str) -> None:
+    """Write the --html *page* to *path*; a path that cannot be written is a
+    ConfigurationError naming it (exit status 1, no traceback)."""
+    try:
+        Path(path).write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 def _staffing(args: argparse.Namespace) -> int:
     with open_desk(args) as desk:
         start, end = _window(args, desk.clock.now())
@@ -93,7 +102,7 @@ def _staffing(args: argparse.Namespace) -> int:
     else:
         print(plan.to_text())
     if args.html:
-        Path(args.html).write_text(_staffing_html(plan, args.tz), encoding="utf-8")
+        _write(args.html, _staffing_html(plan, args.tz))
     return 0
 
 
@@ -192,7 +201,7 @@ def _whatif(args: argparse.Namespace) -> int:
                 f"{staffing['actual_peak']} -> {staffing['proposed_peak']} agents"
             )
     if args.html:
-        Path(args.html).write_text(_whatif_html(result, staffing), encoding="utf-8")
+        _write(args.html, _whatif_html(result, staffing))
     return 0
 
 

@@ -29,6 +29,7 @@ from ._deskloop import KnowledgeSettings
 from ._escalation import EscalationLadder, EscalationLevel
 from ._feedback import Feedback, render_html_section
 from ._metrics import Goal, GroupMetrics, MetricsReport, _zone
+from ._model import Tier
 from ._nextstep import NextStep
 from ._selfservice import SelfServiceReport
 from ._selfservice import render_html_section as self_service_section
@@ -285,11 +286,15 @@ def open_report_desk(path: str | Path) -> tuple[SupportDesk, list[Goal], str]:
         clock = FrozenClock(parse_instant(at) if at else from_epoch(last))
         # The deflection window of the configuration the desk runs with (links are not needed).
         window = (recorded.get("knowledge") or {}).get("deflection_window")
+        # The tiers' weights of the configuration the desk runs with (the feedback report's
+        # customer weight); routing and perks play no part in a report.
+        tiers = [Tier(t["name"], weight=t["weight"]) for t in recorded.get("tiers", [])]
         desk = SupportDesk(
             store=store,
             clock=clock,
             policies=policies,
             calendars=calendars,
+            tiers=tiers,
             plugins=None,
             ladder=ladder if "ladder" in kept else DEFAULT_LADDER,
             knowledge=KnowledgeSettings(deflection_window=duration(window)) if window else None,
