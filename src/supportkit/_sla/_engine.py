@@ -1067,8 +1067,8 @@ def evaluate_sla(
     *policy* is an :class:`SlaPolicy` or a list of versions (see :class:`SlaTracker`);
     *calendar* counts business-hour targets (24x7 without one).
     """
-    tracker = _replay(events, policy, at, calendar, record=False)
-    return tracker.evaluate(at)
+    at_ts = to_epoch(at, "evaluation instant 'at'", ConfigurationError)
+    return _replay(events, policy, at_ts, at, calendar, record=False)._evaluation(at_ts, at)
 
 
 def sla_metric_events(
@@ -1080,18 +1080,20 @@ def sla_metric_events(
 ) -> list[SlaMetricEvent]:
     """The Zendesk-style metric events (``apply_sla``, ``activate``, ``pause``, ``fulfill``,
     ``cancel``, ``breach``) of one ticket's log up to *at*, in time order, for export."""
-    return _replay(events, policy, at, calendar, record=True).metric_events(at)
+    at_ts = to_epoch(at, "evaluation instant 'at'", ConfigurationError)
+    return _replay(events, policy, at_ts, at, calendar, record=True).metric_events(at)
 
 
 def _replay(
     events: Iterable[TicketEvent],
     policy: SlaPolicy | Sequence[SlaPolicy],
+    at_ts: int,
     at: datetime,
     calendar: BusinessCalendar | None,
     *,
     record: bool,
 ) -> SlaTracker:
-    at_ts = to_epoch(at, "evaluation instant 'at'", ConfigurationError)
+    """A tracker fed the log's events up to *at_ts* (*at* as given, for error messages)."""
     tracker = SlaTracker(policy, calendar, record=record)
     apply = tracker.apply
     later: TicketEvent | None = None  # the latest event after `at` seen so far
