@@ -25,8 +25,22 @@ Both forms evaluate every cycle (status, elapsed, breach); a business-hours dead
 "+ output" line pays for. For scale, the same run reports the plain lifecycle fold
 (``Ticket.replay``, on the stream) and a businesstimedelta reference that computes only two of
 the seven metrics' elapsed times (first reply and resolution) per ticket, on a sample. Target
-(issue 5): at least 200,000 events/s on one core. Times are CPU seconds of the process
-(``time.process_time``), so other work on a shared machine does not count.
+(issue 5): at least 200,000 events/s on one core; issue 23 asks 300,000 (incremental) and
+400,000 (batch). Times are CPU seconds of the process (``time.process_time``), so other work on
+a shared machine does not count (it still slows what is counted: shared caches and cores).
+
+Where the time goes (issue 23, py-spy over 20,000 tickets, share of the timed run). The
+incremental form: ``SlaTracker.apply`` 73 % (of which the SLA reaction to a public message 20 %,
+to a status change 12.5 %, the business clock 11 %: one ``calendar.elapsed_seconds`` per event
+that changes a cycle; starting cycles 10 %; the lifecycle fold ``_Fold.apply`` 8 %; re-targeting
+on a priority change 8 %, which pins the warning instants already passed with ``add_seconds``),
+``evaluate`` 14 %, ``SlaTracker()`` and the ``created`` event 9 %. The batch form spends the
+same per event, plus 5.7 % converting the evaluation instant twice per ticket (now once). No
+spot is left that a local change halves: the time is spread over some twenty Python calls per
+event, each doing list arithmetic on the cycle fields. The issue-23 targets would need the fold
+rewritten as one function per event kind over local variables; that was not done (see the
+session's closing note), so the figures before and after are the same within the load's noise
+(load 8-16 on 2 cores while they were taken).
 
     python benchmarks/bench_sla.py [--quick]
 """
@@ -264,6 +278,11 @@ def main() -> None:
     print(f"per event: batch {sec_batch / total * 1e6:.2f} µs, incremental "
           f"{sec_inc / total * 1e6:.2f} µs ({sec_scattered / total * 1e6:.2f} µs with the input "
           "built per ticket; target ≤ 5 µs)")  # fmt: skip
+    for form, rate, target in (("incremental", total / sec_inc, 300_000),
+                               ("batch", total / sec_batch, 400_000)):  # fmt: skip
+        verdict = "met" if rate >= target else "MISSED"
+        print(f"issue 23: {form} {rate:,.0f} events/s, target >= {target:,}: {verdict}")
+    print(load_line())
     finish(
         args,
         {
