@@ -128,6 +128,7 @@ EXPECTED = [
     "WhatIf",
     "WhatIfTally",
     "allowed_transitions",
+    "article_html",
     "audit_next_steps",
     "check_policies",
     "claim",
@@ -147,7 +148,9 @@ EXPECTED = [
     "session_facts",
     "sla_deadline",
     "sla_metric_events",
+    "snippet_html",
     "staffing_plan",
+    "text_html",
     "whatif",
 ]
 

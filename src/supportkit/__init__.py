@@ -38,6 +38,7 @@ from ._hookargs import (
     TicketCreated,
     TicketEscalated,
 )
+from ._kbhtml import article_html, snippet_html, text_html
 from ._kbimport import ArticleImport
 from ._knowledge import (
     MAX_ARTICLE_BODY,
@@ -269,6 +270,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "WhatIf",
     "WhatIfTally",
     "allowed_transitions",
+    "article_html",
     "audit_next_steps",
     "check_policies",
     "claim",
@@ -288,7 +290,9 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "session_facts",
     "sla_deadline",
     "sla_metric_events",
+    "snippet_html",
     "staffing_plan",
+    "text_html",
     "whatif",
 ]
 

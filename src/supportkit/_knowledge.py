@@ -313,7 +313,7 @@ def fold_article(events: Iterable[ArticleEvent]) -> Article | None:
 class ArticleHit:
     """A search result: the article's id and title, its ``score`` (higher is better; scores
     compare within one result list only) and a plain-text ``snippet`` of the body with the
-    matched words wrapped in ``**`` (escape it before putting it into HTML)."""
+    matched words wrapped in ``**`` (:func:`~supportkit.snippet_html` makes it safe HTML)."""
 
     article_id: str
     title: str

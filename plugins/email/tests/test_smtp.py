@@ -12,14 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from supportkit_email import EmailChannel, EmailPlugin, SmtpError, SmtpSettings
+from supportkit_email import EmailChannel, EmailPlugin, SmtpError, SmtpSettings, reply_html
 
 from supportkit import (
     FrozenClock,
     IntegrationError,
     IntegrationTimeout,
     OutboundReply,
+    Role,
     SupportDesk,
+    Ticket,
+    TicketEvent,
 )
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -129,7 +132,7 @@ def test_automatic_notice_and_html(smtp_server: Any) -> None:
     channel = EmailChannel(
         smtp=settings(smtp_server),
         clock=FrozenClock(NOW),
-        html=lambda r: f"<p>{r.body}</p>",
+        html=reply_html,
     )
     reply = reply_for(channel, "plain_new_ticket.eml")
     channel.send(OutboundReply(reply.ticket, reply.event, reply.recipient, automatic=True))
@@ -139,8 +142,26 @@ def test_automatic_notice_and_html(smtp_server: Any) -> None:
     parts = [(p.get_content_type(), p.get_content()) for p in msg.iter_parts()]
     assert parts == [
         ("text/plain", "We are on it.\r\n"),
-        ("text/html", "<p>We are on it.</p>\r\n"),
+        ("text/html", "<p>We are on it.</p>\r\n"),  # reply_html
     ]
+
+
+def test_reply_html_escapes_what_the_reply_quotes() -> None:
+    """reply_html shows markup in a reply (an article title, a quoted message) as text and
+    makes its http(s) links clickable; javascript: stays text."""
+    ticket = Ticket.from_events([TicketEvent("created", ticket_id="T-1", at=NOW)])
+    body = (
+        "These may answer your question:\n1. <img src=x onerror=alert(1)> Reset\n"
+        "   https://help.example/kb/t?x=1&y=2\njavascript:alert(1)"
+    )
+    event = TicketEvent(
+        "message", ticket_id="T-1", at=NOW, by=Role.SYSTEM, data={"body": body, "public": True}
+    )
+    assert (
+        "<p>These may answer your question:<br>1. &lt;img src=x onerror=alert(1)&gt; Reset<br>"
+        '   <a href="https://help.example/kb/t?x=1&amp;y=2" rel="nofollow noopener noreferrer">'
+        "https://help.example/kb/t?x=1&amp;y=2</a><br>javascript:alert(1)</p>"
+    ) == reply_html(OutboundReply(ticket, event))
 
 
 def test_our_reply_coming_back_is_our_own(smtp_server: Any) -> None:

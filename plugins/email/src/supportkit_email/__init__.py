@@ -20,7 +20,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from supportkit import hookimpl
+from supportkit import OutboundReply, hookimpl, text_html
 from supportkit.typing import Channel
 
 from ._channel import DEFAULT_TOKEN, EmailChannel
@@ -48,10 +48,19 @@ __all__ = [
     "html_to_text",
     "noise_reason",
     "parse_email",
+    "reply_html",
     "send_message",
     "smtp_from_environ",
     "strip_reply",
 ]
+
+
+def reply_html(reply: OutboundReply) -> str:
+    """The HTML alternative of *reply* made safely: its text escaped (a customer's words or an
+    article title can hold ``<script>``), paragraphs and line breaks kept, bare ``http(s)``
+    URLs (such as tracked article links) as links; see ``supportkit.text_html``. Pass it as
+    ``EmailChannel(..., html=reply_html)``."""
+    return text_html(reply.body)
 
 
 def smtp_from_environ(environ: Mapping[str, str] = os.environ) -> SmtpSettings | None:
