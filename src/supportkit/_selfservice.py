@@ -42,6 +42,7 @@ Definitions (also in docs/concepts/knowledge.md, "Measuring self-service"):
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -350,8 +351,9 @@ class SelfServiceAggregator:
             if t + s > lt + ls
         ]
         needs.sort(key=lambda r: (-r["trend"], -r["volume"], r["kind"], r["topic"]))
-        if covers is not None:
-            needs = [r for r in needs if not covers(r["kind"], r["topic"])]
+        if covers is not None:  # asked only until the top rows are found (a search each)
+            uncovered = (r for r in needs if not covers(r["kind"], r["topic"]))
+            needs = list(itertools.islice(uncovered, top))
         return SelfServiceReport(
             start=from_epoch(self.now - self.period),
             end=from_epoch(self.now),
