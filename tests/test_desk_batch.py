@@ -241,3 +241,18 @@ def test_a_store_failure_ends_the_batch_and_writes_none_of_it(tmp_path: Path) ->
         assert (["T-1", "T-2", "T-3"], 4) == (store.ticket_ids(), store.version("T-1"))
     finally:
         desk.close()
+
+
+class OldDeskStore(InMemoryStore):
+    """A store written against an older DeskStore: it commits, but has no batch() (nor the
+    rest of today's protocol)."""
+
+    def commit(self, commit: Commit) -> int:
+        return self.append(commit.ticket_id, commit.events, expected_version=0)
+
+
+def test_a_store_with_part_of_the_desk_store_protocol_is_refused() -> None:
+    """A store that commits but lacks part of DeskStore is a ConfigurationError naming what
+    is missing, instead of being wrapped so that its extras silently live in memory."""
+    with pytest.raises(ConfigurationError, match=r"missing: .*batch"):
+        desk_on(OldDeskStore())

@@ -300,6 +300,18 @@ class SupportDesk(SelfServiceLoop):
             raise ConfigurationError(
                 f"store must implement supportkit.typing.EventStore, got {store!r}"
             )
+        if not isinstance(store, DeskStore) and callable(getattr(store, "commit", None)):
+            # Meant as a DeskStore (it commits) but missing some of the protocol, maybe one
+            # written before it grew: wrapping it would keep its extras in memory, silently.
+            missing = [
+                name for name in dir(DeskStore) if name[0] != "_" and not hasattr(store, name)
+            ]
+            raise ConfigurationError(
+                f"store {store!r} has commit() but not all of supportkit.typing.DeskStore "
+                f"(missing: {', '.join(missing)}): implement them "
+                "(supportkit.testing.stores.DeskStoreContract tests a store), or keep to "
+                "supportkit.typing.EventStore and the desk keeps its extras in process memory"
+            )
         self.store: DeskStore = store if isinstance(store, DeskStore) else MemorySidecar(store)
         # A datetime has a now() too (the class method): refuse it, it is not a clock.
         if clock is not None and (not isinstance(clock, Clock) or isinstance(clock, datetime)):
