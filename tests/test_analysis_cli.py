@@ -132,3 +132,39 @@ def test_an_unwritable_html_page_is_exit_1(
     assert 1 == code
     assert "Traceback" not in err
     assert f"cannot write {page}" in err
+
+
+GOALS = """
+[[goals]]
+name = "most first replies in time"
+metric = "sla.first_reply.attainment"
+target = 0.5
+direction = "at_least"
+
+[[goals]]
+name = "fast first replies"
+metric = "first_reply.median"
+target = 1800
+"""
+
+
+def test_whatif_judges_the_proposed_files_sla_goals(
+    desk_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The proposal's SLA attainment goals are judged on both sides (9 of 12 first replies met
+    now, 3 proposed, against "at least half"); a goal what-if cannot replay is left out."""
+    proposed = desk_file / "proposed.toml"
+    proposed.write_text(CONFIG.format(minutes=30) + GOALS)
+    args = ["whatif", "--config", str(proposed), "--db", str(desk_file / "desk.sqlite3"),
+            "--since", "2025-03-03", "--until", "2025-03-04"]  # fmt: skip
+    assert 0 == main([*args, "--json"])
+    [goal] = json.loads(capsys.readouterr().out)["goals"]
+    assert ("most first replies in time", 0.75, True, 0.25, False) == (
+        goal["goal"], goal["actual_value"], goal["actual_met"],
+        goal["proposed_value"], goal["proposed_met"],
+    )  # fmt: skip
+    page = desk_file / "whatif.html"
+    assert 0 == main([*args, "--html", str(page)])
+    [line] = [line for line in capsys.readouterr().out.splitlines() if "in time" in line]
+    assert line.split()[-4:] == ["75.0%", "met", "25.0%", "missed"]
+    assert "<td>most first replies in time</td>" in page.read_text(encoding="utf-8")

@@ -11,15 +11,17 @@ from __future__ import annotations
 import argparse
 import html
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ._config import DeskConfig
+from ._metrics import Goal
 from ._operate import _command, _store_options, open_desk
 from ._plan import StaffingPlan, staffing_plan
 from ._report import _STYLE, Series, _table, bar_chart
-from ._whatif import SlaConfig, WhatIf, whatif
+from ._whatif import SlaConfig, WhatIf, _check_goal, whatif
 from .exceptions import ConfigurationError
 
 __all__ = ["add_analysis_commands"]
@@ -170,6 +172,7 @@ def _whatif(args: argparse.Namespace) -> int:
             end=end,
             actual=actual,
             groupings=args.by,
+            goals=_replayable(proposed.goals, args.by),
         )
         plans = None
         if args.staffing_target is not None:  # how many more agents the proposal needs
@@ -187,7 +190,11 @@ def _whatif(args: argparse.Namespace) -> int:
             ]
     staffing = None if plans is None else _agents_compared(*plans)
     if args.json:
-        out: dict[str, Any] = {"tickets": result.tickets, "rows": result.rows()}
+        out: dict[str, Any] = {
+            "tickets": result.tickets,
+            "rows": result.rows(),
+            "goals": result.goal_results(),
+        }
         if staffing is not None:
             out["staffing"] = staffing
         print(json.dumps(out, indent=2))
@@ -203,6 +210,18 @@ def _whatif(args: argparse.Namespace) -> int:
     if args.html:
         _write(args.html, _whatif_html(result, staffing))
     return 0
+
+
+def _replayable(goals: Sequence[Goal], groupings: Sequence[str]) -> list[Goal]:
+    """The goals what-if can judge (SLA attainment of one of *groupings*, no period)."""
+    kept = []
+    for goal in goals:
+        try:
+            _check_goal(goal, groupings)
+        except ConfigurationError:
+            continue
+        kept.append(goal)
+    return kept
 
 
 def _agents_compared(actual: StaffingPlan, proposed: StaffingPlan) -> dict[str, Any]:
@@ -245,11 +264,41 @@ def _whatif_text(result: WhatIf) -> str:
     for row in cells:
         lines.append("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in
                                enumerate(zip(row, widths, strict=True))))  # fmt: skip
+    goals = _goal_cells(result)
+    if goals:
+        lines.append("Goals of the proposal (now, proposed):")
+        widths = [max(len(row[i]) for row in goals) for i in range(len(_GOAL_HEAD))]
+        for row in goals:
+            padded = (c.ljust(w) if i in (0, 2, 4) else c.rjust(w) for i, (c, w) in
+                      enumerate(zip(row, widths, strict=True)))  # fmt: skip
+            lines.append(("  " + "  ".join(padded)).rstrip())
     return "\n".join(lines)
+
+
+_GOAL_HEAD = ["goal", "now", "", "proposed", ""]
+
+
+def _goal_cells(result: WhatIf) -> list[list[str]]:
+    """Each goal of the proposal that what-if judged: its value and verdict on both sides."""
+    return [
+        [
+            goal["goal"],
+            _percent(goal["actual_value"]),
+            _verdict(goal["actual_met"]),
+            _percent(goal["proposed_value"]),
+            _verdict(goal["proposed_met"]),
+        ]
+        for goal in result.goal_results()
+    ]
+
+
+def _verdict(met: bool | None) -> str:
+    return "–" if met is None else "met" if met else "missed"
 
 
 def _whatif_html(result: WhatIf, staffing: dict[str, Any] | None) -> str:
     rows = result.rows()
+    goals = _goal_cells(result)
     labels = [f"{r['group'] or r['grouping']} {r['metric']}" for r in rows]
 
     def values(key: str) -> list[float | None]:
@@ -272,6 +321,7 @@ def _whatif_html(result: WhatIf, staffing: dict[str, Any] | None) -> str:
             f"<p>{result.tickets} tickets replayed; nothing was written.</p>",
             chart,
             _table(_HEAD, _whatif_cells(result), numeric=(2, 3, 4, 5)),
+            *([_table(_GOAL_HEAD, goals, numeric=(1, 3))] if goals else []),
             *_staffing_lines(staffing),
         ],
     )
