@@ -130,6 +130,26 @@ def test_nobody_on_before_the_deadline_is_an_uncovered_warning() -> None:
     assert "uncovered" in reasons
 
 
+@pytest.mark.parametrize("warnings", [[], [0.5, 0.75, 0.9]])
+def test_the_uncovered_warning_comes_at_the_first_tick(warnings: list[float]) -> None:
+    """The audit looks ahead: the first tick after a Saturday ticket arrives reports it, with
+    or without warning levels (it used to wait for the first warning level, and a policy
+    without any breached with no warning at all)."""
+    saturday = datetime(2025, 3, 8, 10, 0, tzinfo=UTC)
+    policy = SlaPolicy.from_dict(
+        {"name": "std", "warnings": warnings,
+         "targets": {"normal": {"first_reply": {"hours": 1, "business": False}}}}
+    )  # fmt: skip
+    clock = FrozenClock(saturday)
+    desk = SupportDesk(store=InMemoryStore(), clock=clock, plugins=None, policies=[policy],
+                       follow_the_sun=TEAMS)  # fmt: skip
+    desk.ingest(InboundMessage("m-1", "email", "ada@example.com", clock.now()))
+    clock.set(saturday + timedelta(minutes=1))
+    assert [("uncovered", "first_reply")] == [(a.kind, a.metric) for a in desk.tick().warnings]
+    clock.set(saturday + timedelta(minutes=2))
+    assert [] == list(desk.tick().warnings)  # once
+
+
 def test_covered_deadlines_raise_no_uncovered_warning() -> None:
     """Monday 10:00 UTC with Berlin on shift: only the ordinary warnings."""
     desk, clock = desk_at(MONDAY + timedelta(hours=10))

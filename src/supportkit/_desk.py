@@ -747,7 +747,8 @@ class SupportDesk(SelfServiceLoop):
 
     def _due(self, live: _Live, now: int, *, full: bool) -> int | None:
         """The next instant ``tick`` has work for this ticket: the earliest alert not emitted
-        yet (possibly already past), else the next warning or breach.
+        yet (possibly already past), else the next warning or breach; with follow-the-sun, now
+        when a running clock's deadline comes before any team is on (an ``uncovered`` alert).
 
         Alerts already due are looked for only when one may be (*full*: the ticket was due, an
         event re-targeted its clocks, or it was just loaded); otherwise the next one is enough.
@@ -757,6 +758,8 @@ class SupportDesk(SelfServiceLoop):
         sun = self._shift_change(live, base)
         if tracker is None:
             return sun
+        if sun is not None and self._uncovered(live, tracker.evaluate(from_epoch(base)), base):
+            return base  # the coverage audit warns now, not at the first warning level
         if full or (live.due is not None and live.due <= base):
             due = tracker.next_alert(base, live.emitted)
         else:
