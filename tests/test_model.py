@@ -95,6 +95,38 @@ def test_bad_event_dicts_name_the_field(raw: dict[str, object], field: str, mess
     assert isinstance(info.value, ValueError)
 
 
+def test_event_ids_are_unique_across_threads_and_forked_children() -> None:
+    """Event ids are drawn ahead in blocks: threads taking them at once never share one, and a
+    forked child (a worker process) never repeats the ids its parent had drawn ahead."""
+    import os
+    import threading
+
+    def ids(n: int) -> list[str]:
+        return [TicketEvent("created", ticket_id="T", at=T0).id for _ in range(n)]
+
+    ids(1)  # the parent has ids drawn ahead now
+    taken: list[list[str]] = [[] for _ in range(4)]
+    threads = [threading.Thread(target=lambda out=out: out.extend(ids(600))) for out in taken]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: send its first ids to the parent, exit without cleanup
+        os.write(write, "".join(ids(10)).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read) as pipe:
+        child = pipe.read()
+    parent = ids(10)
+    child_ids = [child[i : i + 32] for i in range(0, len(child), 32)]
+    every = [*(i for out in taken for i in out), *parent, *child_ids]
+    assert (2420, 2420) == (len(every), len(set(every)))
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in every)
+
+
 def test_naive_datetime_is_rejected() -> None:
     """A naive ``at`` is refused with a hint to pass an aware datetime, never read as UTC."""
     with pytest.raises(EventError, match="naive datetime 2025-03-03 09:00") as info:

@@ -1371,10 +1371,7 @@ class SupportDesk(SelfServiceLoop):
         router = self.router
         assert router is not None
         self._sync_router()
-        try:
-            seen = router.ticket(ticket_id).version
-        except TicketStateError:
-            seen = 0
+        seen = router.ticket(ticket_id).version if ticket_id in router else 0
         if seen == version:
             for event in events:
                 router.apply(event)

@@ -7,7 +7,9 @@ plain JSON-compatible dicts (``to_dict``/``from_dict``) with a schema version.
 
 from __future__ import annotations
 
+import collections
 import enum
+import functools
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -449,9 +451,27 @@ def _check_data(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
+_IDS: collections.deque[str] = collections.deque()
+"""Event ids drawn ahead: one ``os.urandom`` call for many ids (a system call per event was
+5 % of the desk's ingest CPU). ``popleft`` is atomic, so threads never share one; a forked
+child empties its copy (``_fork_safe``), so it never repeats its parent's."""
+
+
 def _new_id() -> str:
-    # 128 random bits as 32 hex digits, like uuid4().hex at a quarter of the cost.
-    return os.urandom(16).hex()
+    # 128 random bits as 32 hex digits, like uuid4().hex at a fraction of the cost.
+    try:
+        return _IDS.popleft()
+    except IndexError:
+        _fork_safe()
+        block = os.urandom(16 * 256).hex()
+        _IDS.extend(block[i : i + 32] for i in range(32, len(block), 32))
+        return block[:32]
+
+
+@functools.cache
+def _fork_safe() -> None:
+    """Empty the ids drawn ahead in a forked child (registered once, on first use)."""
+    os.register_at_fork(after_in_child=_IDS.clear)
 
 
 #: The checks of an event's ids (its kind's data fields are checked by EVENT_FIELDS).

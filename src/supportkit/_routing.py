@@ -1022,14 +1022,12 @@ class Router:
         lane = self.queue._lanes.get(ticket.requirements) if ticket.seq else None
         if lane is None:
             return None
-        candidates = list(lane.free)
-        while candidates:
-            chosen = self._choose(ticket, candidates)
-            best = self._best_for(chosen)
-            if best is not None and best[2] == ticket.id:
-                return chosen
-            candidates.remove(chosen)
-        return None
+
+        def first_for(agent: AgentState) -> bool:
+            best = self._best_for(agent)
+            return best is not None and best[2] == ticket.id
+
+        return self._first_fit(ticket, lane, first_for)
 
     def choose_new(
         self, created: TicketEvent, *, deadline: int | None = None, at: datetime | None = None
@@ -1047,12 +1045,29 @@ class Router:
         ticket.requirements = self._requirements(ticket)
         lane = self.queue.lane(ticket.requirements)
         key = self.queue.key(ticket)
-        candidates = list(lane.free)
+
+        def first_for(agent: AgentState) -> bool:
+            best = self._best_for(agent)
+            # Queued now, the ticket would be newest: it goes first only with a smaller key.
+            return best is None or key < best[0]
+
+        return self._first_fit(ticket, lane, first_for)
+
+    def _first_fit(
+        self, ticket: RoutedTicket, lane: _Lane, fits: Callable[[AgentState], bool]
+    ) -> AgentState | None:
+        """The strategy's choice among *lane*'s free agents that *fits* accepts: its choice
+        among all of them (:meth:`_pick`, the rank heap's top for a ranked strategy), else
+        among the rest, and so on."""
+        if not lane.free:
+            return None
+        chosen = self._pick(ticket, lane)
+        if fits(chosen):
+            return chosen
+        candidates = [agent for agent in lane.free if agent is not chosen]
         while candidates:
             chosen = self._choose(ticket, candidates)
-            best = self._best_for(chosen)
-            # Queued now, the ticket would be newest: it goes first only with a smaller key.
-            if best is None or key < best[0]:
+            if fits(chosen):
                 return chosen
             candidates.remove(chosen)
         return None
@@ -1085,7 +1100,7 @@ class Router:
         ranking = self._ranking(strategy, lane.requirements.channel)
         if ranking is None:
             return strategy.choose(ticket, list(lane.free))
-        if lane.ranking is not ranking:  # a strategy given after the lane was first used
+        if lane.ranking is not ranking:  # a lane without tickets so far, or a new strategy
             self._rank_lane(lane, ranking)
         return lane.by_rank[0][1]  # settled: see _settle
 
