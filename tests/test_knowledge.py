@@ -4,10 +4,12 @@ quality of the default search on the labelled Tallyo question set (tests/kb_corp
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -27,7 +29,13 @@ from supportkit import (
     SupportDesk,
     hookimpl,
 )
-from supportkit._knowledge import MAX_QUERY_LENGTH, fold_article, query_terms
+from supportkit._knowledge import (
+    MAX_QUERY_LENGTH,
+    Article,
+    MemoryArticleIndex,
+    fold_article,
+    query_terms,
+)
 from supportkit.testing import RecordingNotifier, evaluate_search
 
 T0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
@@ -596,3 +604,88 @@ def test_imported_articles_notify(desk: SupportDesk, tmp_path: Path) -> None:
     assert [("cancel", "created"), ("reset", "created"), ("reset", "updated")] == [
         (n.article_id, n.event.kind) for n in notifier.notices if isinstance(n, ArticleChanged)
     ]
+
+
+def _bm25_by_scan(articles: list[Article], terms: list[str]) -> dict[str, float]:
+    """The in-memory index's BM25, computed the slow way: every article, every word."""
+    index = MemoryArticleIndex
+    docs = [
+        (a, [w.lower() for w in a.title.split()], [w.lower() for w in a.body.split()])
+        for a in articles
+        if a.status == "published"
+    ]
+    n = len(docs)
+    if not n:
+        return {}
+    means = (max(1.0, sum(len(d[1]) for d in docs) / n), max(1.0, sum(len(d[2]) for d in docs) / n))
+    scores: dict[str, float] = {}
+    for term in terms:
+        df = sum(1 for _, title, body in docs if any(w.startswith(term) for w in title + body))
+        if not df:
+            continue
+        idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+        for article, title, body in docs:
+            for weight, words, mean in (
+                (index.TITLE_WEIGHT, title, means[0]),
+                (1.0, body, means[1]),
+            ):
+                tf = sum(1 for w in words if w.startswith(term))
+                if tf:
+                    norm = tf + index.K1 * (1 - index.B + index.B * len(words) / mean)
+                    scores[article.id] = scores.get(article.id, 0.0) + (
+                        weight * idf * tf * (index.K1 + 1) / norm
+                    )
+    return scores
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    docs=st.lists(
+        st.tuples(
+            st.lists(st.sampled_from(_WORDS), min_size=1, max_size=4),
+            st.lists(st.sampled_from(_WORDS), max_size=10),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=10,
+    ),
+    query=st.lists(st.sampled_from([*_WORDS, "al", "ka", "s", "x"]), min_size=1, max_size=4),
+)
+def test_memory_index_scores_as_bm25_over_every_article(
+    docs: list[tuple[list[str], list[str], bool]], query: list[str]
+) -> None:
+    """The in-memory inverted index scores as BM25 computed by scanning every article, also
+    after articles are re-indexed with new text or unpublished."""
+    index = MemoryArticleIndex()
+    articles = []
+    for n, (title, body, published) in enumerate(docs):
+        first = fold_article(
+            [
+                ArticleEvent(
+                    "created",
+                    f"a{n}",
+                    T0,
+                    title="Old words",
+                    body="alpha " * n,
+                    locale="en",
+                    status="published",
+                )
+            ]
+        )
+        assert first is not None
+        index.put(first)  # indexed once with other text, then replaced
+        article = attrs.evolve(
+            first,
+            title=" ".join(title),
+            body=" ".join(body),
+            status="published" if published else "draft",
+        )
+        index.put(article)
+        articles.append(article)
+    terms = list(dict.fromkeys(query))
+    expected = _bm25_by_scan(articles, terms)
+    hits = index.search(terms, k=100)
+    assert sorted(expected) == sorted(hit.article_id for hit in hits)
+    for hit in hits:
+        assert abs(hit.score - expected[hit.article_id]) < 1e-9
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)

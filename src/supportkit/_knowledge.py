@@ -13,6 +13,8 @@ syntax (``"``, ``NEAR(``, ``:*``) ever reaches a search engine. Every term match
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import math
 import re
 from collections import Counter
@@ -348,22 +350,60 @@ class MemoryArticleIndex:
     """BM25 over the published articles' titles (weight 5) and bodies, in process memory.
 
     The in-memory stores' search: prefix matching, no stemming. ``put`` (re)indexes an
-    article (an unpublished one is dropped), ``search`` ranks.
+    article (an unpublished one is dropped), ``search`` ranks. An inverted index (word ->
+    article -> title and body counts) over a sorted vocabulary: a query term's words are a
+    range of the vocabulary, and only the articles they occur in are scored.
     """
 
     K1 = 1.2
     B = 0.75
     TITLE_WEIGHT = 5.0
 
-    _docs: dict[str, tuple[Article, Counter[str], Counter[str], int, int]] = attrs.Factory(dict)
+    # article id -> (article, its words with their title and body counts, title and body length)
+    _docs: dict[str, tuple[Article, dict[str, tuple[int, int]], int, int]] = attrs.Factory(dict)
+    _postings: dict[str, dict[str, tuple[int, int]]] = attrs.Factory(dict)
+    _vocabulary: list[str] = attrs.Factory(list)  # sorted
+    _lengths: list[int] = attrs.Factory(lambda: [0, 0])  # all titles', all bodies' words
 
     def put(self, article: Article) -> None:
         """Index *article* if it is published, else drop it from the index."""
-        self._docs.pop(article.id, None)
-        if article.status == "published":
-            title = _WORD.findall(article.title.lower())
-            body = _WORD.findall(article.body.lower())
-            self._docs[article.id] = (article, Counter(title), Counter(body), len(title), len(body))
+        old = self._docs.pop(article.id, None)
+        if old is not None:
+            self._lengths[0] -= old[2]
+            self._lengths[1] -= old[3]
+            for word in old[1]:
+                postings = self._postings[word]
+                del postings[article.id]
+                if not postings:
+                    del self._postings[word]
+                    del self._vocabulary[bisect.bisect_left(self._vocabulary, word)]
+        if article.status != "published":
+            return
+        title = _WORD.findall(article.title.lower())
+        body = _WORD.findall(article.body.lower())
+        in_title, in_body = Counter(title), Counter(body)
+        counts = {word: (in_title[word], in_body[word]) for word in in_title.keys() | in_body}
+        self._docs[article.id] = (article, counts, len(title), len(body))
+        self._lengths[0] += len(title)
+        self._lengths[1] += len(body)
+        for word, pair in counts.items():
+            if word not in self._postings:
+                self._postings[word] = {}
+                bisect.insort(self._vocabulary, word)
+            self._postings[word][article.id] = pair
+
+    def _term_counts(self, term: str) -> dict[str, list[int]]:
+        """Article id -> [title count, body count] of the words starting with *term*."""
+        found: dict[str, list[int]] = {}
+        vocabulary = self._vocabulary
+        at = bisect.bisect_left(vocabulary, term)
+        while at < len(vocabulary) and vocabulary[at].startswith(term):
+            for article_id, (in_title, in_body) in self._postings[vocabulary[at]].items():
+                pair = found.setdefault(article_id, [0, 0])
+                pair[0] += in_title
+                pair[1] += in_body
+            at += 1
+        return found
 
     def search(
         self,
@@ -377,42 +417,38 @@ class MemoryArticleIndex:
         """The best *k* published articles for *terms* matching the filters, best first."""
         if not terms or not self._docs:
             return []
-        docs = self._docs.values()
         n = len(self._docs)
-        avg = [max(1.0, sum(d[3] for d in docs) / n), max(1.0, sum(d[4] for d in docs) / n)]
-        # Document frequency per query term (a document matches a term by any word's prefix).
-        df = {t: sum(1 for d in docs if _has(d[1], t) or _has(d[2], t)) for t in terms}
-        hits = []
-        for article, title, body, title_len, body_len in docs:
-            if (
-                (locale is not None and article.locale != locale)
-                or (area is not None and article.area != area)
-                or not set(tags) <= set(article.tags)
-            ):
+        means = (max(1.0, self._lengths[0] / n), max(1.0, self._lengths[1] / n))
+        weights = (self.TITLE_WEIGHT, 1.0)
+        scores: dict[str, float] = {}
+        wanted = set(tags)
+        for term in terms:
+            counts = self._term_counts(term)
+            df = len(counts)  # an article matches a term by any word's prefix
+            if not df:
                 continue
-            score = 0.0
-            for term in terms:
-                if not df[term]:
-                    continue
-                idf = math.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5))
-                for weight, counts, length, mean in (
-                    (self.TITLE_WEIGHT, title, title_len, avg[0]),
-                    (1.0, body, body_len, avg[1]),
+            idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+            for article_id, pair in counts.items():
+                article, _, *lengths = self._docs[article_id]
+                if (
+                    (locale is not None and article.locale != locale)
+                    or (area is not None and article.area != area)
+                    or not wanted <= set(article.tags)
                 ):
-                    tf = sum(c for word, c in counts.items() if word.startswith(term))
+                    continue
+                score = scores.get(article_id, 0.0)
+                for weight, tf, length, mean in zip(weights, pair, lengths, means, strict=True):
                     if tf:
                         norm = tf + self.K1 * (1 - self.B + self.B * length / mean)
                         score += weight * idf * tf * (self.K1 + 1) / norm
-            if score > 0:
-                hits.append(
-                    ArticleHit(article.id, article.title, score, snippet(article.body, terms))
-                )
-        hits.sort(key=lambda hit: (-hit.score, hit.article_id))
-        return hits[:k]
-
-
-def _has(counts: Counter[str], term: str) -> bool:
-    return any(word.startswith(term) for word in counts)
+                scores[article_id] = score
+        best = heapq.nsmallest(
+            k, ((-score, article_id) for article_id, score in scores.items() if score > 0)
+        )
+        return [
+            ArticleHit(a, self._docs[a][0].title, -negated, snippet(self._docs[a][0].body, terms))
+            for negated, a in best
+        ]
 
 
 def check_article_append(
