@@ -301,6 +301,25 @@ def test_a_linked_incident_waits_on_the_problems_owner(desk: SupportDesk) -> Non
     assert (None, "") == (unlinked.problem, unlinked.note)
 
 
+def test_an_incident_stops_waiting_on_engineering_once_its_problem_is_solved(
+    desk: SupportDesk,
+) -> None:
+    """In notify mode the incident stays open after the fix: its next step is an agent's
+    again (confirm with the customer), not "engineering fix pending" on a solved problem."""
+    desk.problem_settings = ProblemSettings(on_solve="notify")
+    problem, incident = _open(desk, 0), _open(desk, 1)
+    desk.assign(problem, "eve")
+    desk.assign(incident, "ann")
+    desk.link_problem(incident, problem)
+    desk.set_status(problem, "solved")
+    [step] = [s for s in desk.next_steps() if s.ticket_id == incident]
+    assert ("reply", "agent", "ann", "") == (step.action, step.waiting_on, step.owner, step.note)
+    assert problem == step.problem  # still linked, for the record
+    desk.set_status(problem, "open")  # reopened: the fix is pending again
+    [step] = [s for s in desk.next_steps() if s.ticket_id == incident]
+    assert "engineering_fix" == step.action
+
+
 # --- duplicate suggestions ----------------------------------------------------------------------
 
 

@@ -47,7 +47,7 @@ from ._model import (
     listed,
 )
 from ._model import _text as check_text
-from ._nextstep import NextStep, next_step, problem_owner, sla_deadline
+from ._nextstep import NextStep, next_step, problem_owner, problem_solved, sla_deadline
 from ._plugins import PluginHost
 from ._pluginstate import StoreState
 from ._problems import ProblemSettings, ProblemSuggestion
@@ -2243,6 +2243,7 @@ class SupportDesk(SelfServiceLoop):
                 router=self.router,
                 ladder=self.ladder,
                 problem_owner=problem_owner(events, logs),
+                problem_solved=problem_solved(events, logs),
             )
             if step is not None:
                 steps.append(step)

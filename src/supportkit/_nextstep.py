@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ._escalation import EscalationLadder
     from ._routing import Router
     from ._sla import SlaCycle
+    from ._ticket import Ticket
 
 __all__ = ["NextStep", "Party", "StepAction", "audit_next_steps", "next_step", "sla_deadline"]
 
@@ -143,6 +144,7 @@ def next_step(
     router: Router | None = None,
     ladder: EscalationLadder | None = None,
     problem_owner: str | None = None,
+    problem_solved: bool = False,
 ) -> NextStep | None:
     """Who owes what by when for the ticket whose log is *events*; ``None`` once solved or closed.
 
@@ -153,7 +155,8 @@ def next_step(
     the group a queued ticket waits for; *ladder* says which levels are engineering (without
     one, only a level named ``"engineering"`` is). An incident linked to a problem (and not
     pending on its customer) waits for the problem's engineering fix, owned by
-    *problem_owner* (the problem ticket's assignee, else its group: see :attr:`NextStep.note`).
+    *problem_owner* (the problem ticket's assignee, else its group: see :attr:`NextStep.note`),
+    until the problem is solved or closed (*problem_solved*): then its step is an ordinary one.
     """
     ticket, owner = ticket_owner(events)
     if ticket.status in (Status.SOLVED, Status.CLOSED):
@@ -171,7 +174,7 @@ def next_step(
     status = ticket.status
     if status is Status.PENDING:
         action, party = StepAction.CUSTOMER_RESPONSE, Party.CUSTOMER
-    elif engineering or ticket.problem is not None:
+    elif engineering or (ticket.problem is not None and not problem_solved):
         action, party = StepAction.ENGINEERING_FIX, Party.ENGINEERING
     elif status is Status.ON_HOLD:
         action, party = StepAction.THIRD_PARTY, Party.THIRD_PARTY
@@ -206,6 +209,24 @@ def problem_owner(
 ) -> str | None:
     """The owner (assignee, else group) of the problem the ticket whose log is *log* is linked
     to, looked up in *logs* (ticket id -> log); ``None`` if not linked or nobody owns it."""
+    found = _problem(log, logs)
+    if found is None:
+        return None
+    ticket, owner = found
+    return owner or ticket.group
+
+
+def problem_solved(log: Sequence[TicketEvent], logs: Mapping[str, Sequence[TicketEvent]]) -> bool:
+    """Whether the problem the ticket whose log is *log* is linked to (looked up in *logs*) is
+    solved or closed: its fix is no longer pending."""
+    found = _problem(log, logs)
+    return found is not None and found[0].status in (Status.SOLVED, Status.CLOSED)
+
+
+def _problem(
+    log: Sequence[TicketEvent], logs: Mapping[str, Sequence[TicketEvent]]
+) -> tuple[Ticket, str | None] | None:
+    """The linked problem's ticket and assignee, if it is linked to one found in *logs*."""
     problem = None
     for event in log:
         if event.kind == "linked_to_problem":
@@ -214,8 +235,7 @@ def problem_owner(
             problem = None
     if problem is None or problem not in logs:
         return None
-    ticket, owner = ticket_owner(logs[problem])
-    return owner or ticket.group
+    return ticket_owner(logs[problem])
 
 
 def audit_next_steps(
@@ -243,6 +263,7 @@ def audit_next_steps(
             router=router,
             ladder=ladder,
             problem_owner=problem_owner(log, logs),
+            problem_solved=problem_solved(log, logs),
         )
         if step is not None and not step.owned and step.due is None:
             orphans.append(step)
