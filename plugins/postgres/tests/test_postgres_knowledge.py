@@ -13,7 +13,7 @@ from types import ModuleType
 import pytest
 from supportkit_postgres import PostgresStore
 
-from supportkit import FrozenClock, SupportDesk
+from supportkit import FrozenClock, InboundMessage, IngestResult, SupportDesk
 from supportkit.testing import evaluate_search
 
 CORPUS = Path(__file__).parents[3] / "tests" / "kb_corpus.py"
@@ -63,3 +63,37 @@ def test_articles_are_stemmed_in_their_language(desk: SupportDesk) -> None:
     )
     assert ["de"] == [hit.article_id for hit in desk.search_articles("Rechnung", locale="de")]
     assert [] == desk.search_articles("!:* & | ( ' \"", locale="de")
+
+
+def _kinds(result: object) -> list[str]:
+    assert isinstance(result, IngestResult)
+    return [event.kind for event in result.events]
+
+
+def test_a_batch_suggests_articles_as_the_store_holds_them(desk: SupportDesk, pg_url: str) -> None:
+    """Inside a batch (ingest_many) the store reads once whether it has a published article
+    and skips the searches if not; an article published in the batch, or before the next
+    batch by another desk on the database, is suggested from then on."""
+    at = datetime(2025, 3, 3, 9, tzinfo=UTC)
+
+    def message(n: int) -> InboundMessage:
+        return InboundMessage(f"m-{n}", "email", "ann@example.com", at, body="invoice refund")
+
+    assert [["created", "message"]] == [_kinds(r) for r in desk.ingest_many([message(1)])]
+    store = desk.store
+    assert isinstance(store, PostgresStore)
+    with PostgresStore(pg_url, schema=store.schema) as other:
+        SupportDesk(store=other, plugins=None).create_article(
+            "kb-1", title="Refunds", body="How to get an invoice refund.", status="published"
+        )
+    assert ["created", "message", "articles_suggested"] == _kinds(desk.ingest_many([message(2)])[0])
+    desk.retire_article("kb-1")
+
+    with store.batch():  # what ingest_many runs in
+        first = desk.ingest(message(3))
+        desk.create_article("kb-2", title="Refund", body="Refund an invoice.", status="published")
+        second = desk.ingest(message(4))
+    assert ["created", "message"] == _kinds(first)
+    assert ["created", "message", "articles_suggested"] == _kinds(second)
+    assert second.ticket_id is not None
+    assert ["kb-2"] == desk.suggested_articles(second.ticket_id)
