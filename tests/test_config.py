@@ -209,6 +209,12 @@ def test_example_file_loads_and_builds_every_object() -> None:
     assert not berlin.is_open(datetime(2026, 12, 23, 12, 30, tzinfo=UTC))
 
 
+def test_example_file_sets_every_section_of_the_schema() -> None:
+    """The example is complete: every top-level table the schema knows is in it."""
+    sections = set(json.loads(SHIPPED.read_text(encoding="utf-8"))["properties"])
+    assert [] == sorted(sections - set(base()))
+
+
 @pytest.mark.parametrize(("path", "value"), VALID, ids=[p for p, _ in VALID])
 def test_each_key_accepts_a_valid_value(path: str, value: Any) -> None:
     """The loader and the shipped JSON Schema both accept every key's valid form."""

@@ -12,14 +12,17 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from supportkit import FrozenClock, InboundMessage, SessionEvent, SqliteStore, SupportDesk
-from supportkit._cli import main
+from supportkit._cli import build_parser, main
 from supportkit._operate import PROGRESS_LINES, _loop
+from supportkit._plugins import PluginHost
 from supportkit._transfer import export_lines
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -176,6 +179,39 @@ def test_run_once_logs_structured_rounds(
     assert 0 == code, err
 
 
+def test_run_logs_warnings_as_json_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A warning while the worker runs (here a shadowed SLA policy) is one JSON log line like
+    the others, not Python's two-line warning text in the middle of the structured log."""
+    path = tmp_path / "supportkit.toml"
+    path.write_text(
+        '[store]\npath = "desk.sqlite3"\n'
+        '[[policies]]\nname = "all"\n'
+        "[policies.targets.normal]\nfirst_reply = { hours = 1, business = false }\n"
+        '[[policies]]\nname = "email"\nconditions = { channel = ["email"] }\n'
+        "[policies.targets.normal]\nfirst_reply = { hours = 2, business = false }\n",
+        encoding="utf-8",
+    )
+    code, _, err = run_cli(capsys, "run", "--once", "--config", str(path))
+    assert 0 == code, err
+    lines = [json.loads(line) for line in err.splitlines()]
+    (warning,) = [line for line in lines if line["level"] == "warning"]
+    assert "PolicyWarning" == warning["category"]
+    assert "policy 'email' never applies" in warning["event"]
+
+
+@pytest.mark.parametrize("interval", ["0", "-1", "nan", "inf", "soon"])
+def test_run_refuses_an_interval_that_is_not_a_positive_number(
+    interval: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--interval 0 or less would turn the worker into a busy loop on the store: usage error."""
+    with pytest.raises(SystemExit) as info:
+        main(["run", "--once", "--interval", interval])
+    assert 2 == info.value.code
+    assert "--interval" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_run_stops_gracefully_on_a_signal(desk_dir: Path, number: signal.Signals) -> None:
     """A real `supportkit run` process finishes its round and exits 0 on SIGTERM and on
@@ -328,6 +364,24 @@ def test_help_shows_examples_and_exit_codes(capsys: pytest.CaptureFixture[str]) 
     with pytest.raises(SystemExit):
         main(["export", "--help"])
     assert "supportkit export --db support.sqlite3 > backup.jsonl" in capsys.readouterr().out
+
+
+def _parsers(parser: argparse.ArgumentParser, name: str) -> Iterator[tuple[str, Any]]:
+    yield name, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub, child in action.choices.items():
+                yield from _parsers(child, f"{name} {sub}")
+
+
+def test_every_built_in_command_help_has_examples() -> None:
+    """Every built-in command and command group shows examples in its --help, not only the
+    operator's commands (the issue asks it of all commands)."""
+    parser = build_parser(PluginHost(load_entrypoints=False))
+    lacking = [
+        name for name, p in _parsers(parser, "supportkit") if "examples:" not in p.format_help()
+    ]
+    assert [] == lacking
 
 
 POLLER_PLUGIN = """

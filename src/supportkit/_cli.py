@@ -246,17 +246,29 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("version", help="print the installed version").set_defaults(
-        handler=_version
-    )
-    sla = commands.add_parser("sla", help="SLA tools").add_subparsers(
-        dest="sla_command", metavar="SLA_COMMAND", required=True
-    )
+    commands.add_parser(
+        "version",
+        help="print the installed version",
+        epilog="examples:\n  supportkit version",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    ).set_defaults(handler=_version)
+    sla = commands.add_parser(
+        "sla",
+        help="SLA tools",
+        epilog="examples:\n"
+        "  supportkit sla evaluate scenario.json --check\n"
+        "  supportkit sla show T-1a2b3c --db support.sqlite3 --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    ).add_subparsers(dest="sla_command", metavar="SLA_COMMAND", required=True)
     evaluate = sla.add_parser(
         "evaluate",
         help="evaluate an SLA scenario file and print the result as JSON",
         description="Evaluate a scenario (calendar, policy, events, at) and print the "
         "evaluation as JSON. Its 'comment' and 'expected' entries are ignored unless --check.",
+        epilog="examples:\n"
+        "  supportkit sla evaluate scenario.json\n"
+        "  supportkit sla evaluate scenario.json --check   # exit 1 if it differs from 'expected'",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     evaluate.add_argument("file", metavar="FILE", help="the scenario JSON file")
     evaluate.add_argument(
@@ -271,6 +283,11 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
         help="simulate a support day on the real desk and print a dashboard (needs [cli])",
         description="Simulate a support day (tiers, channels, agents in two time zones, SLA "
         "clocks, escalations, an outbox with a flaky pager) on an embedded SQLite store.",
+        epilog="examples:\n"
+        "  supportkit demo\n"
+        "  supportkit demo --days 5 --tickets 500 --db demo.sqlite3   # keep the store\n"
+        "  supportkit report --db demo.sqlite3 --html demo.html      # then report on it",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     demo.add_argument(
         "--tickets", type=_positive, default=300, help="tickets opened a day (default 300)"
@@ -301,6 +318,12 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
         "in the store (SupportDesk.SETTINGS_KEY); goals and a title from the demo's "
         "'settings' record, else from the configuration file the desk runs with ([[goals]], "
         "title).",
+        epilog="examples:\n"
+        "  supportkit report --db support.sqlite3 --html report.html\n"
+        "  supportkit report --db support.sqlite3 --html report.html --tz Europe/Berlin\n"
+        "  supportkit report --db support.sqlite3 --feedback\n"
+        "  supportkit report --db support.sqlite3 --self-service",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     report.add_argument("--db", required=True, help="the SQLite store (e.g. from demo --db)")
     report.add_argument("--html", help="the HTML file to write")

@@ -13,6 +13,7 @@ asks for and everything else is a clear error naming the file and line.)
 
 from __future__ import annotations
 
+import argparse
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -187,15 +188,22 @@ def import_articles(
 
 def add_kb_commands(commands: Any) -> None:
     """Add ``supportkit kb import`` to the CLI's subparsers."""
-    kb = commands.add_parser("kb", help="knowledge base tools").add_subparsers(
-        dest="kb_command", metavar="KB_COMMAND", required=True
-    )
+    kb = commands.add_parser(
+        "kb",
+        help="knowledge base tools",
+        epilog="examples:\n  supportkit kb import help-centre/ --db support.sqlite3",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    ).add_subparsers(dest="kb_command", metavar="KB_COMMAND", required=True)
     load = kb.add_parser(
         "import",
         help="create or update one article per Markdown file of a folder",
         description="Import every *.md file of DIR as an article (front matter: id, title, "
         "locale, tags, area, status; else the file name and the first '# heading'). "
         "Unchanged articles are left alone; a bad file is reported and nothing is written.",
+        epilog="examples:\n"
+        "  supportkit kb import help-centre/ --db support.sqlite3\n"
+        "  supportkit kb import drafts/ --db support.sqlite3 --status draft",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     load.add_argument("dir", metavar="DIR", help="the folder of Markdown articles")
     load.add_argument("--db", required=True, help="the desk's SQLite store")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import signal
 import sys
 import threading
@@ -21,7 +22,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TextIO
 
 from . import _settings
 from ._clock import SystemClock
@@ -287,6 +288,29 @@ def _shifts(desk: SupportDesk, now: datetime) -> None:
             _emit("shift", agent=agent, status=status)
 
 
+def _interval(text: str) -> float:
+    """``--interval``: a finite number of seconds above zero (0 would spin on the store)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < math.inf:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {text!r}")
+    return seconds
+
+
+def _log_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """``warnings.showwarning`` for the worker: a warning is one JSON log line like the rest."""
+    log.warning(str(message), extra={"fields": {"category": category.__name__}})
+
+
 def _run(args: argparse.Namespace) -> int:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
@@ -302,25 +326,32 @@ def _run(args: argparse.Namespace) -> int:
     if args.file:
         args.config = args.file
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        if args.note is not None and not args.apply:
-            raise UsageError("--note goes with --apply (it is recorded with the new version)")
-        with open_desk(args, apply=args.apply, note=args.note) as desk:
-            pollers = _pollers(desk)
-            _emit("started", store=repr(desk.store), pollers=[name for name, _ in pollers])
-            try:
-                _loop(desk, pollers, args, stop)
-            finally:
-                for name, poller in pollers:
-                    try:
-                        poller.close()
-                    except Exception:  # one poller failing to close must not keep the others
-                        log.exception("poller %s failed to close", name)
-        _emit("stopped")
-    finally:
-        for number, old in previous.items():
-            signal.signal(number, old)
-        root.removeHandler(handler)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = _log_warning
+        try:
+            return _work(args, stop)
+        finally:
+            for number, old in previous.items():
+                signal.signal(number, old)
+            root.removeHandler(handler)
+
+
+def _work(args: argparse.Namespace, stop: threading.Event) -> int:
+    if args.note is not None and not args.apply:
+        raise UsageError("--note goes with --apply (it is recorded with the new version)")
+    with open_desk(args, apply=args.apply, note=args.note) as desk:
+        pollers = _pollers(desk)
+        _emit("started", store=repr(desk.store), pollers=[name for name, _ in pollers])
+        try:
+            _loop(desk, pollers, args, stop)
+        finally:
+            for name, poller in pollers:
+                try:
+                    poller.close()
+                except Exception:  # one poller failing to close must not keep the others
+                    log.exception("poller %s failed to close", name)
+    _emit("stopped")
     return 0
 
 
@@ -595,7 +626,7 @@ def add_commands(commands: Any, sla: Any) -> None:
     run.add_argument("file", nargs="?", metavar="CONFIG", help="default: ./supportkit.toml")
     run.add_argument("--once", action="store_true", help="do one round and exit")
     run.add_argument(
-        "--interval", type=float, default=1.0, help="seconds between rounds (default 1)"
+        "--interval", type=_interval, default=1.0, help="seconds between rounds (default 1)"
     )
     run.add_argument(
         "--apply",
