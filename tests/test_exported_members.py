@@ -130,6 +130,7 @@ EXPECTED = [
     "allowed_transitions",
     "article_html",
     "audit_next_steps",
+    "backlog_agents",
     "check_policies",
     "claim",
     "content_gaps",

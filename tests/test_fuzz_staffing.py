@@ -21,6 +21,7 @@ from supportkit import (
     SlaPolicy,
     SupportDesk,
     WhatIfTally,
+    backlog_agents,
     coverage,
     handling_time,
     staffing,
@@ -150,12 +151,27 @@ TARGETS: dict[str, Target] = {
                 "shrinkage": RATES,
                 "shifts": st.dictionaries(text(), st.tuples(text(), CALENDARS), max_size=2),
                 "goal": st.one_of(GOALS, junk()),
+                "model": st.one_of(st.sampled_from(["erlang", "backlog"]), junk()),
+                "hours": st.one_of(st.just(CAL), junk()),
                 "sla": st.one_of(st.just(SlaConfig([POLICY], {"default": CAL})), junk()),
             },
         ),
         lambda kw: staffing_plan(STORE, **kw),
         state=_contents,
         examples=150,
+    ),
+    "backlog_agents": Target(
+        kwargs_of(
+            {
+                "arrivals": st.one_of(
+                    st.lists(st.tuples(integers(), RATES, RATES), max_size=4), junk()
+                ),
+                "slots": st.one_of(st.lists(integers(), max_size=4), junk()),
+                "aht": RATES,
+            },
+            {"target": RATES, "hours": st.one_of(st.just(CAL), junk()), "concurrency": integers()},
+        ),
+        lambda kw: backlog_agents(**kw),
     ),
     "handling_time": Target(
         kwargs_of({"start": instants(), "end": instants()}),

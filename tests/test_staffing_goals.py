@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from supportkit import (
+    BusinessCalendar,
     ConfigurationError,
     FrozenClock,
     Goal,
@@ -24,6 +25,7 @@ from supportkit import (
     SqliteStore,
     SupportDesk,
     Tier,
+    backlog_agents,
     handling_time,
     staffing,
     staffing_plan,
@@ -100,6 +102,7 @@ def test_a_percentile_goal_is_a_target_and_a_limit() -> None:
     plan = staffing_plan(store, start=START, end=END, aht=300, goal=goal)
     [busy] = [r for r in plan.rows if r.arrivals]
     assert (plan.target, plan.within, busy.arrivals) == (0.5, 600, 8.0)
+    assert "50% of tier=gold contacts answered within 600 s" in plan.summary
     assert staffing.agents_needed(8 / 3600, 300, 0.5, 600) == busy.required
     p90 = staffing_plan(store, start=START, end=END, aht=300, goal=Goal("first_reply.p90", 60))
     assert (0.9, 60) == (p90.target, p90.within)
@@ -235,3 +238,61 @@ target = 600
     assert "90% of contacts answered within 600 s (handling time 300 s" in out
     assert 1 == main([*args, "--goal", "nope"])
     assert "no goal of that name" in capsys.readouterr().err
+
+
+# -- the backlog model (email) -------------------------------------------------------------
+
+OFFICE = BusinessCalendar("UTC", {d: ["09:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")})
+
+
+def test_backlog_one_hour_of_work_needs_one_agent() -> None:
+    """Ten contacts at 00:00, each due within an hour; an agent answers ten an hour."""
+    assert [1] == backlog_agents([(0, 3600, 10)], [0, 3600], 360)
+    assert [2] == backlog_agents([(0, 1800, 10)], [0, 3600], 360)  # due in half the time
+    assert [1] == backlog_agents([(0, 3600, 10)], [0, 3600], 360, target=0.5, max_occupancy=0.5)
+    with pytest.raises(ConfigurationError, match="within"):
+        backlog_agents([(0, 0, 10)], [0, 3600], 360)
+    with pytest.raises(ConfigurationError, match="increasing"):
+        backlog_agents([(0, 60, 10)], [3600, 0], 360)
+
+
+def test_backlog_carries_over_the_night() -> None:
+    """Eight e-mails at Monday 20:00 with one business hour to answer: nobody at night,
+    one agent at Tuesday 09:00 (an agent answers eight an hour)."""
+    monday = int(START.timestamp())
+    slots = [monday + h * 3600 for h in range(37)]  # Monday 00:00 to Tuesday 12:00
+    needs = backlog_agents([(monday + 20 * 3600, 3600, 8)], slots, 450, hours=OFFICE)
+    assert {33: 1} == {k: n for k, n in enumerate(needs) if n}  # Tuesday 09:00
+
+
+def test_backlog_work_is_spread_over_the_time_to_its_deadline() -> None:
+    """Eight contacts due within two hours, four an agent-hour: one agent in each hour (level),
+    not none then two."""
+    assert [1, 1] == backlog_agents([(0, 7200, 8)], [0, 3600, 7200], 900)
+    assert [0, 0] == backlog_agents([(0, math.inf, 8)], [0, 3600, 7200], 900)
+
+
+def test_a_backlog_plan_staffs_the_opening_hours() -> None:
+    """E-mails arriving at night under the Erlang model need agents at night; under the
+    backlog model with office hours they are answered when the office opens."""
+    clock = FrozenClock(START + timedelta(hours=2))  # Monday 02:00 UTC
+    desk = SupportDesk(store=InMemoryStore(), clock=clock, plugins=None)
+    for n in range(6):
+        desk.ingest(InboundMessage(f"m-{n}", "email", f"c{n}@x", clock.now()))
+    common = {"start": START, "end": END, "aht": 600, "target": 0.9, "within": 3600}
+    erlang = staffing_plan(desk.store, **common)  # type: ignore[arg-type]
+    backlog = staffing_plan(desk.store, model="backlog", hours=OFFICE, **common)  # type: ignore[arg-type]
+    assert [("mon", 2)] == [(r.weekday, r.hour) for r in erlang.rows if r.required]
+    assert [("mon", 9)] == [(r.weekday, r.hour) for r in backlog.rows if r.required]
+    assert 1 == backlog.rows[9].required  # six e-mails of 10 minutes, 90 %, in one hour
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"model": "queue"}, "model must be"), ({"model": "backlog", "hours": 5}, "hours must be")],
+)
+def test_bad_backlog_options_are_named(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        staffing_plan(
+            history().store, start=START, end=END, aht=300, target=0.8, within=60, **kwargs
+        )  # type: ignore[arg-type]

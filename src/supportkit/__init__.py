@@ -78,7 +78,7 @@ from ._model import (
     Tier,
 )
 from ._nextstep import NextStep, Party, StepAction, audit_next_steps, next_step, sla_deadline
-from ._plan import StaffingPlan, StaffingRow, handling_time, staffing_plan
+from ._plan import StaffingPlan, StaffingRow, backlog_agents, handling_time, staffing_plan
 from ._problems import ProblemSettings, ProblemSuggestion
 from ._retry import retry_after
 from ._routing import (
@@ -272,6 +272,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "allowed_transitions",
     "article_html",
     "audit_next_steps",
+    "backlog_agents",
     "check_policies",
     "claim",
     "content_gaps",

@@ -85,6 +85,14 @@ def _staffing(args: argparse.Namespace) -> int:
                     f"metric (its goals: {', '.join(g.name or g.metric for g in config.goals)})"
                 )
         sla = SlaConfig.from_settings(desk.settings()) if args.sla else None
+        hours = None
+        if args.hours is not None:
+            hours = config.calendars.get(args.hours)
+            if hours is None:
+                raise ConfigurationError(
+                    f"--hours {args.hours!r}: the configuration has no calendar of that name "
+                    f"(its calendars: {', '.join(config.calendars) or 'none'})"
+                )
         plan = staffing_plan(
             desk.store,
             start=start,
@@ -98,6 +106,8 @@ def _staffing(args: argparse.Namespace) -> int:
             shifts=shifts or None,
             shrinkage=args.shrinkage,
             concurrency=args.concurrency,
+            model=args.model,
+            hours=hours,
         )
     if args.json:
         print(json.dumps([_row(r) for r in plan.rows], indent=2))
@@ -360,6 +370,15 @@ def add_analysis_commands(commands: Any) -> None:
     staffing.add_argument("--within", type=float, help="seconds (default 20)")
     staffing.add_argument(
         "--goal", metavar="NAME", help="a configured goal on first replies (name or metric)"
+    )
+    staffing.add_argument(
+        "--model",
+        choices=["erlang", "backlog"],
+        default="erlang",
+        help="erlang (answered as they come) or backlog (email worked in --hours)",
+    )
+    staffing.add_argument(
+        "--hours", metavar="CALENDAR", help="the configured calendar agents work in (backlog)"
     )
     staffing.add_argument(
         "--sla",

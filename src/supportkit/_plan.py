@@ -15,6 +15,7 @@ handling time is given, or measured from the log (:func:`handling_time`).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,7 +26,7 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from . import staffing
-from ._calendar import _zone
+from ._calendar import BusinessCalendar, _zone
 from ._coverage import MAX_SPAN, coverage
 from ._metrics import _STATISTICS, Goal
 from ._model import Role, TicketEvent
@@ -34,7 +35,7 @@ from ._whatif import SlaConfig
 from .exceptions import ConfigurationError
 from .typing import EventStore
 
-__all__ = ["StaffingPlan", "StaffingRow", "handling_time", "staffing_plan"]
+__all__ = ["StaffingPlan", "StaffingRow", "backlog_agents", "handling_time", "staffing_plan"]
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -62,13 +63,15 @@ class StaffingPlan:
     """The 168 hours of the week (Monday 00:00 first) for the goal it was computed for.
 
     ``within`` is the answer-time target in seconds, or ``None`` when each ticket's own
-    first-reply target under an SLA configuration applied; ``aht`` the handling time used.
+    first-reply target under an SLA configuration applied; ``aht`` the handling time used;
+    ``scope`` the tickets planned for when a goal names one group of them (``"tier=gold"``).
     """
 
     rows: tuple[StaffingRow, ...]
     target: float
     within: float | None
     aht: float
+    scope: str | None = None
 
     @property
     def agent_hours(self) -> int:
@@ -79,8 +82,9 @@ class StaffingPlan:
     def summary(self) -> str:
         """The goal in words: "80% of contacts answered within 20 s (handling time ...)"."""
         within = "their SLA's first-reply target" if self.within is None else f"{self.within:g} s"
+        contacts = "contacts" if self.scope is None else f"{self.scope} contacts"
         return (
-            f"{self.target:.0%} of contacts answered within {within} (handling time "
+            f"{self.target:.0%} of {contacts} answered within {within} (handling time "
             f"{self.aht:g} s; {self.agent_hours} agent-hours a week)"
         )
 
@@ -228,6 +232,113 @@ def _first_reply_target(events: Sequence[TicketEvent], sla: SlaConfig) -> float:
     return math.inf
 
 
+def _backlog(
+    per_hour: Sequence[Counter[float]],
+    start: int,
+    zone: ZoneInfo,
+    hours: BusinessCalendar | None,
+    aht: float,
+    target: float,
+    max_occupancy: float,
+    concurrency: int,
+) -> list[int]:
+    """Agents per hour of the week (Monday 00:00 local first) under the backlog model."""
+    monday = from_epoch(start, zone)
+    monday = (monday - timedelta(days=monday.weekday())).replace(hour=0, minute=0, second=0)
+    base = to_epoch(monday)
+    slots = [base + k * 3600 for k in range(2 * 168 + 1)]  # two laps: the second is steady
+    week = [_slot(ts, zone) for ts in slots[:-1]]
+    arrivals = [
+        (ts + 1800, w, n) for ts, label in zip(slots, week, strict=False)
+        for w, n in per_hour[label].items()
+    ]  # fmt: skip
+    needs = backlog_agents(
+        arrivals, slots, aht, target=target, hours=hours, max_occupancy=max_occupancy,
+        concurrency=concurrency,
+    )  # fmt: skip
+    out = [0] * 168
+    for k in range(168, 2 * 168):
+        out[week[k]] = max(out[week[k]], needs[k])
+    return out
+
+
+def _instant(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**53:
+        raise ConfigurationError(f"backlog: {name} must be epoch seconds (an int), got {value!r}")
+    return value
+
+
+def backlog_agents(
+    arrivals: Iterable[tuple[int, float, float]],
+    slots: Sequence[int],
+    aht: float | timedelta,
+    *,
+    target: float = 1.0,
+    hours: BusinessCalendar | None = None,
+    max_occupancy: float = 1.0,
+    concurrency: int = 1,
+) -> list[int]:
+    """Agents per interval so that deferred work (email) is answered in time.
+
+    *arrivals* are ``(at, within, amount)``: *amount* contacts arriving at epoch second *at*,
+    each to be answered within *within* seconds (> 0) of *hours*, the business calendar agents
+    work in (24x7 without it; ``math.inf``: no limit). *slots* are the interval boundaries
+    (epoch seconds, increasing); the result has one figure per interval.
+
+    The model is fluid and deterministic: contacts wait in a backlog worked only while
+    *hours* is open (a backlog carries over nights and weekends), and each contact's work,
+    *target* of it, is spread evenly over the open time between its arrival and its deadline;
+    an agent answers ``max_occupancy * concurrency / aht`` contacts per open second. An
+    interval needs enough agents for the highest pace of work at any open moment in it,
+    rounded up. Working every contact at that even pace meets every deadline, so the plan is
+    feasible; it is level rather than the least possible in each interval (leaving work to
+    the last moment would need fewer agents early and more later). Contacts without a limit
+    need nobody.
+    """
+    handling = staffing._number("aht", aht, positive=True)
+    goal = staffing._fraction("target", target, zero=False)
+    ceiling = staffing._fraction("max_occupancy", max_occupancy, zero=False)
+    per_agent = ceiling * staffing._agents(concurrency) / handling  # contacts per open second
+    calendar = hours or BusinessCalendar.always()
+    if hours is not None and not isinstance(hours, BusinessCalendar):
+        raise ConfigurationError(f"hours must be a supportkit.BusinessCalendar, got {hours!r}")
+    if isinstance(slots, str | bytes) or not isinstance(slots, Sequence):
+        raise ConfigurationError(f"backlog: slots must be a list of epoch seconds, got {slots!r}")
+    bounds = [_instant(f"slots[{k}]", ts) for k, ts in enumerate(slots)]
+    if any(b <= a for a, b in itertools.pairwise(bounds)):
+        raise ConfigurationError("backlog: slots must be increasing interval boundaries")
+    if isinstance(arrivals, str | bytes) or not isinstance(arrivals, Iterable):
+        raise ConfigurationError(
+            f"backlog: arrivals must be (at, within, amount) tuples, got {arrivals!r}"
+        )
+    changes: list[tuple[int, float]] = []  # (instant, change of the pace of work)
+    for n, arrival in enumerate(arrivals):
+        if not isinstance(arrival, tuple | list) or len(arrival) != 3:
+            raise ConfigurationError(
+                f"backlog: arrivals[{n}] must be (at, within, amount), got {arrival!r}"
+            )
+        at, within, amount = _instant(f"arrivals[{n}] at", arrival[0]), *arrival[1:]
+        if within == math.inf:
+            continue
+        span = int(staffing._number("within", within, positive=True))
+        pace = staffing._number("amount", amount) * goal / max(span, 1)
+        changes += [(at, pace), (calendar.add_seconds(at, max(span, 1)), -pace)]
+    changes.sort()
+    needs, pace, i = [], 0.0, 0
+    for lo, hi in itertools.pairwise(bounds):
+        while i < len(changes) and changes[i][0] <= lo:
+            pace += changes[i][1]
+            i += 1
+        peak = pace
+        while i < len(changes) and changes[i][0] < hi:
+            pace += changes[i][1]
+            peak = max(peak, pace)
+            i += 1
+        open_ = calendar.elapsed_seconds(lo, hi) > 0
+        needs.append(math.ceil(peak / per_agent - 1e-9) if open_ and peak > 1e-12 else 0)
+    return needs
+
+
 def staffing_plan(
     store: EventStore,
     *,
@@ -243,9 +354,16 @@ def staffing_plan(
     shrinkage: float = 0.0,
     max_occupancy: float = 1.0,
     concurrency: int = 1,
+    model: str = "erlang",
+    hours: BusinessCalendar | None = None,
 ) -> StaffingPlan:
     """Agents needed per hour of the week to meet a goal, from the tickets created in
     [*start*, *end*), beside the agents *shifts* schedule.
+
+    *model* is ``"erlang"`` (Erlang C per hour: phone, chat, and email answered as it comes)
+    or ``"backlog"`` (email and other deferred work: contacts wait in a backlog that agents
+    work only in *hours*, a :class:`~supportkit.BusinessCalendar`, 24x7 without one, and the
+    answer-time targets are counted in those hours; see :func:`backlog_agents`).
 
     The goal, one of:
 
@@ -270,6 +388,10 @@ def staffing_plan(
     """
     zone = _zone(tz)
     a, b = _window(start, end, "staffing_plan")
+    if model not in ("erlang", "backlog"):
+        raise ConfigurationError(f"model must be 'erlang' or 'backlog', got {model!r}")
+    if hours is not None and not isinstance(hours, BusinessCalendar):
+        raise ConfigurationError(f"hours must be a supportkit.BusinessCalendar, got {hours!r}")
     if sla is not None and not isinstance(sla, SlaConfig):
         raise ConfigurationError(f"sla must be a supportkit.SlaConfig, got {sla!r}")
     if goal is not None:
@@ -315,18 +437,31 @@ def staffing_plan(
                 on[_slot(s, zone)] += span.agents_on * step
                 s += step
         scheduled = {slot: on[slot] / seen[slot] for slot in seen}
+    rates = [arrivals[slot] / seen[slot] if seen[slot] else 0.0 for slot in range(168)]
+    if model == "backlog":
+        per_hour = [
+            Counter({wait: rate * 3600}) if wait is not None else
+            Counter({w: n / seen[slot] * 3600 for w, n in mixes[slot].items()})
+            for slot, rate in enumerate(rates)
+        ]  # fmt: skip
+        needs = _backlog(per_hour, a, zone, hours, handling, target, max_occupancy, concurrency)
+    else:
+        needs = [
+            staffing.agents_needed(
+                rate,
+                handling,
+                target,
+                # With each ticket's own target: the hour's mix of targets (none: keep up).
+                wait
+                if wait is not None
+                else {w: float(n) for w, n in mixes[slot].items()} or {math.inf: 1.0},
+                max_occupancy=max_occupancy,
+                concurrency=concurrency,
+            )
+            for slot, rate in enumerate(rates)
+        ]
     rows = []
-    for slot in range(168):
-        rate = arrivals[slot] / seen[slot] if seen[slot] else 0.0
-        # With each ticket's own target: the hour's mix of targets (none: just keep up).
-        mix: float | dict[float, float] = (
-            wait
-            if wait is not None
-            else {w: float(n) for w, n in mixes[slot].items()} or {math.inf: 1.0}
-        )
-        need = staffing.agents_needed(
-            rate, handling, target, mix, max_occupancy=max_occupancy, concurrency=concurrency
-        )
+    for slot, (rate, need) in enumerate(zip(rates, needs, strict=True)):
         rows.append(
             StaffingRow(
                 _DAYS[slot // 24],
@@ -336,4 +471,5 @@ def staffing_plan(
                 None if scheduled is None else scheduled.get(slot, 0.0),
             )
         )
-    return StaffingPlan(tuple(rows), staffing._number("target", target), wait, handling)
+    scope = None if goal is None or goal.grouping == "all" else f"{goal.grouping}={goal.group}"
+    return StaffingPlan(tuple(rows), staffing._number("target", target), wait, handling, scope)
