@@ -177,3 +177,22 @@ def test_concurrency_divides_the_slots_among_agents() -> None:
     assert math.ceil(slots / 3) == s.agents_needed(0.2, 300, 0.8, 30, concurrency=3)
     with pytest.raises(ConfigurationError):
         s.agents_needed(0.2, 300, 0.8, 30, concurrency=0)
+
+
+# pyworkforce 0.5.1 (PyPI), pyworkforce/queuing/tests/test_erlang.py: 100 transactions in a
+# 30-minute interval, handling time 3 min, answer within 0.33 min (19.8 s), 30 % shrinkage,
+# 80 % service level: raw positions, positions after shrinkage, service level, occupancy and
+# waiting probability to three decimals, at two occupancy ceilings.
+@pytest.mark.parametrize(
+    ("max_occupancy", "raw", "after_shrinkage", "level", "busy", "waits"),
+    [(0.85, 14, 20, 0.888, 0.714, 0.174), (0.7, 15, 22, 0.941, 0.667, 0.102)],
+)
+def test_agrees_with_pyworkforce_erlang_c_cases(
+    max_occupancy: float, raw: int, after_shrinkage: int, level: float, busy: float, waits: float
+) -> None:
+    rate, aht, within = 100 / 1800, 180, 0.33 * 60
+    agents = s.agents_needed(rate, aht, 0.8, within, max_occupancy=max_occupancy)
+    assert (raw, after_shrinkage) == (agents, s.with_shrinkage(agents, 0.3))
+    assert level == round(s.service_level(rate, aht, agents, within), 3)
+    assert busy == round(s.occupancy(rate, aht, agents), 3)
+    assert waits == round(s.erlang_c(rate * aht, agents), 3)
