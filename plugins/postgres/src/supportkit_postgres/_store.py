@@ -120,6 +120,8 @@ _TEXT_SEARCH = {
     "sv": "swedish",
     "tr": "turkish",
 }
+#: Every text search configuration an article can have (its locale's, else ``simple``).
+_CONFIGS = tuple(sorted({*_TEXT_SEARCH.values(), "simple"}))
 
 _OUTBOX_COLUMNS = (
     "key, topic, ticket_id, payload, created_at, status, attempts, next_attempt_at, last_error,"
@@ -1305,7 +1307,12 @@ class PostgresStore:
     ) -> list[ArticleHit]:
         """Full-text search: every term a prefix (``term:*``) OR-ed, stemmed with the
         article's language, ranked by ``ts_rank`` (title weight A, body B), snippets from
-        ``ts_headline``."""
+        ``ts_headline``.
+
+        Each article matches the query stemmed with its own configuration; that query differs
+        per row, so the GIN index cannot serve it. The query stemmed with every configuration
+        an article can have, OR-ed into one ``tsquery``, is a constant the index serves, and
+        finds a superset: only those articles are checked and ranked, not every row."""
         if not terms:
             return []
         batch: _Batch | None = getattr(self._local, "batch", None)
@@ -1330,13 +1337,17 @@ class PostgresStore:
             "SELECT article_id, title, score, ts_headline(cfg, body, q, %s) FROM ("
             " SELECT article_id, title, body, cfg, q, ts_rank(doc, q) AS score"
             " FROM article_search, LATERAL to_tsquery(cfg, %s) AS q"
-            " WHERE doc @@ q AND (%s::text IS NULL OR locale = %s)"
+            " WHERE doc @@ (SELECT string_agg(DISTINCT to_tsquery(c, %s)::text, ' | ')::tsquery"
+            " FROM unnest(%b::regconfig[]) AS c)"
+            " AND doc @@ q AND (%s::text IS NULL OR locale = %s)"
             " AND (%s::text IS NULL OR area = %s) AND tags @> %b::text[]"
             " ORDER BY score DESC, article_id LIMIT %s) AS best ORDER BY score DESC, article_id",
             (
                 f"StartSel=**, StopSel=**, MaxWords={SNIPPET_WORDS}, MinWords=6,"
                 " FragmentDelimiter=…",
                 query,
+                query,
+                list(_CONFIGS),
                 locale,
                 locale,
                 area,
