@@ -18,6 +18,7 @@ from supportkit import (
     InMemoryStore,
     IntegrationError,
     IssueUpdate,
+    ProblemSettings,
     SupportDesk,
     Ticket,
     Tier,
@@ -184,3 +185,69 @@ def test_a_bad_value_is_a_plugin_error_and_the_update_is_retried(bad: Any) -> No
     [row] = [m for m in desk.outbox("pending") if m.key == key]
     assert "as a customer's value" in (row.last_error or "")
     assert [] == notebook.calls
+
+
+def _escalated(
+    notebook: Notebook, settings: ProblemSettings | None = None
+) -> tuple[SupportDesk, str, str]:
+    """A desk with problem P escalated to notebook (issue NB-P delivered) and incident I."""
+    desk = _desk(notebook)
+    if settings is not None:
+        desk.problem_settings = settings
+    problem, incident = _open(desk, 1), _open(desk, 2)
+    desk.assign(problem, "eve")
+    desk.link_problem(incident, problem)
+    desk.escalate_to_engineering(problem, "notebook")
+    desk.deliver()
+    return desk, problem, incident
+
+
+def _step(desk: SupportDesk, ticket_id: str) -> Any:
+    [step] = [s for s in desk.next_steps() if s.ticket_id == ticket_id]
+    return step
+
+
+def test_wont_fix_turns_the_incidents_back_to_their_agents() -> None:
+    desk, problem, incident = _escalated(Notebook())
+    assert _step(desk, incident).action == "engineering_fix"
+    [update] = desk.receive_issue_webhook("notebook", f"NB-{problem} wont_fix".encode())
+    assert update.state == "wont_fix"
+    [changed] = [e for e in desk.events(problem) if e.kind == "engineering_issue_changed"]
+    assert changed.data == {"tracker": "notebook", "key": f"NB-{problem}", "state": "wont_fix"}
+    step = _step(desk, incident)
+    assert (step.action, step.waiting_on, step.problem_issue) == ("assign", "team", "wont_fix")
+    note = f"engineering won't fix problem {problem} (owned by eve): answer the customer"
+    assert step.note == note
+    # The problem itself no longer waits on engineering either: its owner answers now.
+    assert _step(desk, problem).action != "engineering_fix"
+    # Without a wont_fix template, nobody is told automatically.
+    assert all(e.by != "system" for e in desk.events(incident) if e.kind == "message")
+    # Reopened in the tracker: the incidents wait on engineering again.
+    desk.receive_issue_webhook("notebook", f"NB-{problem} open".encode())
+    assert _step(desk, incident).action == "engineering_fix"
+    assert _step(desk, problem).action == "engineering_fix"
+
+
+def test_wont_fix_replies_from_the_template_through_the_outbox() -> None:
+    settings = ProblemSettings(wont_fix="$subject will not change; ask us for a workaround.")
+    desk, problem, incident = _escalated(Notebook(), settings)
+    desk.receive_issue_webhook("notebook", f"NB-{problem} wont_fix".encode())
+    [notice] = [e for e in desk.events(incident) if e.kind == "message" and e.by == "system"]
+    assert notice.data["public"] is True
+    subject = desk.ticket(problem).subject
+    assert notice.data["body"] == f"{subject} will not change; ask us for a workaround."
+    assert any(m.ticket_id == incident and m.topic != "issue_tracker" for m in desk.outbox())
+    assert desk.ticket(incident).status not in ("solved", "closed")  # the agent confirms
+
+
+@pytest.mark.parametrize("state", ["fixed", "wont_fix", "released"])
+def test_a_repeated_webhook_delivery_writes_nothing(state: str) -> None:
+    desk, problem, incident = _escalated(Notebook())
+    body = f"NB-{problem} {state}".encode()
+    desk.receive_issue_webhook("notebook", body)
+    logs = {t: desk.events(t) for t in (problem, incident)}
+    outbox = desk.outbox()
+    assert desk.receive_issue_webhook("notebook", body) == []  # nothing new applied
+    assert {t: desk.events(t) for t in (problem, incident)} == logs
+    assert desk.outbox() == outbox
+    assert desk.engineering_issue(problem).state == state

@@ -56,6 +56,10 @@ IDS = [
 ]
 DESK.link_problem(IDS[1], IDS[0])
 DESK.set_status(IDS[3], "solved")
+DESK.escalate_to_engineering(IDS[0], "t")
+DESK.deliver()  # IDS[0] is linked to issue T#<id>: webhooks below change its state
+STATES = st.sampled_from(["open", "fixed", "released", "wont_fix"])
+BODIES = st.one_of(STATES.map(lambda state: f"T#{IDS[0]} {state}".encode()), st.binary(), junk())
 TICKETS = st.one_of(st.sampled_from(IDS), text(), junk())
 
 
@@ -108,7 +112,7 @@ TARGETS: dict[str, Target] = {
     ),
     "SupportDesk.receive_issue_webhook": Target(
         kwargs_of(
-            {"tracker": st.one_of(st.just("t"), junk()), "body": st.one_of(st.binary(), junk())},
+            {"tracker": st.one_of(st.just("t"), junk()), "body": BODIES},
             {"headers": junk()},
         ),
         lambda kw: DESK.receive_issue_webhook(kw.pop("tracker"), kw.pop("body"), **kw),
@@ -143,7 +147,14 @@ TARGETS: dict[str, Target] = {
     ),
     "ProblemSettings": Target(
         kwargs_of(
-            {}, {"on_solve": junk(), "solved": junk(), "notified": junk(), "similarity": junk()}
+            {},
+            {
+                "on_solve": junk(),
+                "solved": junk(),
+                "notified": junk(),
+                "similarity": junk(),
+                "wont_fix": st.one_of(text(), junk()),
+            },
         ),
         lambda kw: ProblemSettings(**kw),
         examples=200,

@@ -154,6 +154,7 @@ _VALUES = {
     "merged": {"into": "T-2"},
     "linked_to_problem": {"problem": "T-2"},
     "unlinked": {"problem": "T-2"},
+    "engineering_issue_changed": {"tracker": "github", "key": "acme/app#12", "state": "wont_fix"},
     "satisfaction_rated": {"csat": "good", "score": 5, "nps": 9, "ces": 2, "comment": "thanks"},
     "kb_article_viewed": {"article": "kb-1"},
     "articles_suggested": {"articles": ["kb-1", "kb-2"], "message_id": "m-1"},

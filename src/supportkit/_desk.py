@@ -47,7 +47,16 @@ from ._model import (
     listed,
 )
 from ._model import _text as check_text
-from ._nextstep import NextStep, next_step, problem_owner, problem_solved, sla_deadline
+from ._nextstep import (
+    WONT_FIX,
+    NextStep,
+    issue_state,
+    next_step,
+    problem_issue,
+    problem_owner,
+    problem_solved,
+    sla_deadline,
+)
 from ._plugins import PluginHost
 from ._pluginstate import StoreState
 from ._problems import ProblemSettings, ProblemSuggestion
@@ -113,6 +122,7 @@ _SLA_NEUTRAL = frozenset(
         "articles_suggested",
         "article_helped",
         "article_not_helped",
+        "engineering_issue_changed",
     }
 )
 #: The emitted alert keys of a new ticket (one shared object: ``frozenset()`` makes a new one).
@@ -1870,9 +1880,13 @@ class SupportDesk(SelfServiceLoop):
         self, tracker: str, body: bytes, headers: Mapping[str, str] | None = None
     ) -> list[IssueUpdate]:
         """Apply a webhook delivery of *tracker*: the tracker checks its signature and reads
-        the state changes; each change of an issue linked to a problem is noted on the problem,
-        and ``fixed`` or ``released`` solves it (which solves or notifies its incidents).
-        Returns the updates that named a linked issue."""
+        the state changes; each change of an issue linked to a problem is recorded on the
+        problem (an ``engineering_issue_changed`` event and an internal note, in one commit):
+        ``fixed`` or ``released`` solves it (which solves or notifies its incidents), and
+        ``wont_fix`` hands its incidents back to their agents (their next step is no longer
+        the engineering fix) and, with a ``ProblemSettings.wont_fix`` template, replies to each
+        open one. A state the problem's log has already (a repeated delivery) writes nothing.
+        Returns the updates that changed a linked issue's state."""
         found = _engineering.tracker_named(self.plugins.host.issue_trackers(), tracker)
         if not isinstance(body, bytes):
             raise EventError(f"a webhook body is bytes, got {type(body).__name__}", field="body")
@@ -1900,14 +1914,36 @@ class SupportDesk(SelfServiceLoop):
             issue = self.engineering_issue(problem_id)
             if issue is None or issue.key != update.key:
                 continue
+            _, events = self._apply(problem_id, self._issue_changed(tracker, update))
+            if not events:  # the state the log has already: a repeated delivery
+                continue
             state.put(f"problem:{problem_id}", attrs.evolve(issue, state=update.state).to_dict())
-            self.reply(problem_id, f"Engineering issue {issue.key} is now {update.state}.",
-                       public=False)  # fmt: skip
             problem = self.ticket(problem_id)
             if update.state in ("fixed", "released") and problem.status not in _DONE:
                 self.set_status(problem_id, Status.SOLVED, by=Role.SYSTEM)
+            elif update.state == WONT_FIX and problem.status not in _DONE:
+                self._problem_wont_fix(problem)
             applied.append(update)
         return applied
+
+    def _issue_changed(self, tracker: str, update: IssueUpdate) -> _Build:
+        """The ``engineering_issue_changed`` event (and an internal note, unless the problem is
+        closed) for *update*, or nothing when the problem's log has that state already (an
+        issue without a recorded state is ``open``)."""
+
+        def build(problem: _Fold, at: datetime) -> list[TicketEvent]:
+            if (issue_state(self._log(problem)) or "open") == update.state:
+                return []
+            data = {"tracker": tracker, "key": update.key, "state": update.state}
+            events = self._event("engineering_issue_changed", by=Role.SYSTEM, **data)(problem, at)
+            if problem.status is not Status.CLOSED:
+                note = f"Engineering issue {update.key} is now {update.state}."
+                events += self._event("message", by=Role.SYSTEM, public=False, body=note)(
+                    problem, at
+                )
+            return events
+
+        return build
 
     def _request_issue(
         self, problem_id: str, tracker: str, reference: str | None, actor: str | None
@@ -2022,6 +2058,17 @@ class SupportDesk(SelfServiceLoop):
         knowledge = bool(sessions) or bool(self.store.article_events())
         return feedback(self.store.read_all(), now=when, window=window, weights=weights, top=top,
                         sessions=sessions if knowledge else None)  # fmt: skip
+
+    def _problem_wont_fix(self, problem: Ticket) -> None:
+        """Reply to the open incidents of *problem*, whose issue engineering won't fix, from
+        the ``wont_fix`` template, if there is one (they stay open, for their agents)."""
+        settings = self.problem_settings
+        if settings.wont_fix is None:
+            return
+        for incident in self.incidents(problem.id):
+            if incident.status not in _DONE:
+                body = settings.reply(incident.id, problem, settings.wont_fix)
+                self.reply(incident.id, body, automatic=True)
 
     def _problem_solved(self, problem: Ticket) -> None:
         """Solve or notify the open incidents of the just-solved *problem*."""
@@ -2244,6 +2291,7 @@ class SupportDesk(SelfServiceLoop):
                 ladder=self.ladder,
                 problem_owner=problem_owner(events, logs),
                 problem_solved=problem_solved(events, logs),
+                problem_issue=problem_issue(events, logs),
             )
             if step is not None:
                 steps.append(step)

@@ -285,6 +285,15 @@ def _flag(value: Any) -> bool:
     return value
 
 
+def _choice(*values: str) -> _Check:
+    def check(value: Any) -> str:
+        if value not in values:
+            raise ValueError(f"must be one of {', '.join(values)}")
+        return str(value)
+
+    return check
+
+
 def _enum(kind: type[enum.StrEnum]) -> _Check:
     names = ", ".join(member.value for member in kind)
 
@@ -376,6 +385,13 @@ EVENT_FIELDS: Mapping[str, Mapping[str, _Field]] = MappingProxyType(
         "merged": {"into": _Field(_text, required=True)},
         "linked_to_problem": {"problem": _Field(_text, required=True)},
         "unlinked": {"problem": _Field(_text, required=True)},
+        # The state of the problem's engineering issue changed (a tracker's webhook): the
+        # next-step engine reads the last one (``wont_fix`` hands the incidents back).
+        "engineering_issue_changed": {
+            "tracker": _Field(_text, required=True),
+            "key": _Field(_text, required=True),
+            "state": _Field(_choice("open", "fixed", "released", "wont_fix"), required=True),
+        },
         "satisfaction_rated": {
             "csat": _Field(_csat),
             "score": _Field(_int_between(1, 5)),

@@ -49,6 +49,10 @@ def sla_deadline(evaluation: Mapping[str, Iterable[SlaCycle]] | None) -> datetim
     )
 
 
+WONT_FIX = "wont_fix"
+"""The engineering issue state that hands a problem's incidents back to their agents."""
+
+
 class Party(enum.StrEnum):
     """Who the next step waits on."""
 
@@ -105,6 +109,10 @@ class NextStep:
     """The problem ticket this incident is linked to: its fix is what the incident waits for."""
     problem_owner: str | None = None
     """Who owns that problem (its assignee, else its group), if anyone."""
+    problem_issue: str | None = None
+    """The state of that problem's engineering issue as its log last recorded it
+    (``engineering_issue_changed``: ``"open"``, ``"fixed"``, ``"released"`` or
+    ``"wont_fix"``), ``None`` if it recorded none."""
 
     @property
     def owned(self) -> bool:
@@ -114,12 +122,18 @@ class NextStep:
 
     @property
     def note(self) -> str:
-        """The step in words for a linked incident (``"engineering fix pending on problem T-1,
-        owned by ann"``); ``""`` for other steps."""
-        if self.problem is None or self.action is not StepAction.ENGINEERING_FIX:
-            return ""
+        """The step in words for a linked incident: ``"engineering fix pending on problem T-1,
+        owned by ann"``, or, once engineering won't fix it, ``"engineering won't fix problem
+        T-1 (owned by ann): answer the customer"``; ``""`` for other steps."""
         owner = self.problem_owner or "nobody yet"
-        return f"engineering fix pending on problem {self.problem}, owned by {owner}"
+        if self.problem is None:
+            return ""
+        if self.action is StepAction.ENGINEERING_FIX:
+            return f"engineering fix pending on problem {self.problem}, owned by {owner}"
+        if self.problem_issue == WONT_FIX:
+            why = f"engineering won't fix problem {self.problem} (owned by {owner})"
+            return f"{why}: answer the customer"
+        return ""
 
     def overdue(self, at: datetime) -> bool:
         """Whether the step is due before *at*."""
@@ -145,6 +159,7 @@ def next_step(
     ladder: EscalationLadder | None = None,
     problem_owner: str | None = None,
     problem_solved: bool = False,
+    problem_issue: str | None = None,
 ) -> NextStep | None:
     """Who owes what by when for the ticket whose log is *events*; ``None`` once solved or closed.
 
@@ -156,9 +171,14 @@ def next_step(
     one, only a level named ``"engineering"`` is). An incident linked to a problem (and not
     pending on its customer) waits for the problem's engineering fix, owned by
     *problem_owner* (the problem ticket's assignee, else its group: see :attr:`NextStep.note`),
-    until the problem is solved or closed (*problem_solved*): then its step is an ordinary one.
+    until the problem is solved or closed (*problem_solved*) or its engineering issue's last
+    recorded state (*problem_issue*, see :func:`problem_issue`) is ``"wont_fix"``: then its
+    step is an ordinary one for an agent (:attr:`NextStep.note` says engineering won't fix).
+    A ticket escalated to engineering whose own issue's last recorded state is ``"wont_fix"``
+    no longer waits on engineering either.
     """
-    ticket, owner = ticket_owner(events)
+    log = events if isinstance(events, Sequence) else list(events)
+    ticket, owner = ticket_owner(log)
     if ticket.status in (Status.SOLVED, Status.CLOSED):
         return None
     group = ticket.group
@@ -171,10 +191,12 @@ def next_step(
             group = routed.requirements.group or group
     level = ticket.escalation_level
     engineering = ladder.is_engineering(level) if ladder is not None else level == ENGINEERING
+    engineering = engineering and issue_state(log) != WONT_FIX
+    waits = ticket.problem is not None and not problem_solved and problem_issue != WONT_FIX
     status = ticket.status
     if status is Status.PENDING:
         action, party = StepAction.CUSTOMER_RESPONSE, Party.CUSTOMER
-    elif engineering or (ticket.problem is not None and not problem_solved):
+    elif engineering or waits:
         action, party = StepAction.ENGINEERING_FIX, Party.ENGINEERING
     elif status is Status.ON_HOLD:
         action, party = StepAction.THIRD_PARTY, Party.THIRD_PARTY
@@ -188,7 +210,7 @@ def next_step(
     else:
         action, party = StepAction.FOLLOW_UP, Party.AGENT
     if ticket.problem is None:
-        problem_owner = None
+        problem_owner = problem_issue = None
     return NextStep(
         ticket.id,
         action,
@@ -201,6 +223,7 @@ def next_step(
         ticket.priority,
         ticket.problem,
         problem_owner,
+        problem_issue,
     )
 
 
@@ -223,16 +246,40 @@ def problem_solved(log: Sequence[TicketEvent], logs: Mapping[str, Sequence[Ticke
     return found is not None and found[0].status in (Status.SOLVED, Status.CLOSED)
 
 
-def _problem(
+def issue_state(log: Iterable[TicketEvent]) -> str | None:
+    """The state of the ticket's engineering issue its log *log* last recorded
+    (``engineering_issue_changed``), or ``None``."""
+    state = None
+    for event in log:
+        if event.kind == "engineering_issue_changed":
+            state = event.data["state"]
+    return state
+
+
+def problem_issue(
     log: Sequence[TicketEvent], logs: Mapping[str, Sequence[TicketEvent]]
-) -> tuple[Ticket, str | None] | None:
-    """The linked problem's ticket and assignee, if it is linked to one found in *logs*."""
+) -> str | None:
+    """The last recorded state of the engineering issue of the problem the ticket whose log is
+    *log* is linked to (looked up in *logs*), or ``None``."""
+    problem = _problem_id(log)
+    return None if problem is None or problem not in logs else issue_state(logs[problem])
+
+
+def _problem_id(log: Sequence[TicketEvent]) -> str | None:
     problem = None
     for event in log:
         if event.kind == "linked_to_problem":
             problem = event.data["problem"]
         elif event.kind == "unlinked":
             problem = None
+    return problem
+
+
+def _problem(
+    log: Sequence[TicketEvent], logs: Mapping[str, Sequence[TicketEvent]]
+) -> tuple[Ticket, str | None] | None:
+    """The linked problem's ticket and assignee, if it is linked to one found in *logs*."""
+    problem = _problem_id(log)
     if problem is None or problem not in logs:
         return None
     return ticket_owner(logs[problem])
@@ -264,6 +311,7 @@ def audit_next_steps(
             ladder=ladder,
             problem_owner=problem_owner(log, logs),
             problem_solved=problem_solved(log, logs),
+            problem_issue=problem_issue(log, logs),
         )
         if step is not None and not step.owned and step.due is None:
             orphans.append(step)

@@ -65,7 +65,10 @@ class ProblemSettings:
     one commit; ``"notify"`` sends the ``notified`` reply and leaves the incident as it is, for
     an agent to confirm with the customer. The templates are :class:`string.Template` text with
     ``$ticket`` (the incident), ``$problem`` (the problem ticket) and ``$subject`` (the
-    problem's subject). ``similarity`` is the score from 0 to 1 a problem needs to be suggested
+    problem's subject). ``wont_fix``, when given, is the template of the public, automatic
+    reply each open incident gets when engineering won't fix the problem's issue (a tracker's
+    ``wont_fix`` webhook; the incidents stay open for their agents); ``None`` (the default)
+    sends none. ``similarity`` is the score from 0 to 1 a problem needs to be suggested
     for a new ticket (see :meth:`SupportDesk.problem_suggestions
     <supportkit.SupportDesk.problem_suggestions>`).
     """
@@ -82,6 +85,7 @@ class ProblemSettings:
         validator=_template,
     )
     similarity: float = attrs.field(default=0.3)
+    wont_fix: str | None = attrs.field(default=None, validator=attrs.validators.optional(_template))
 
     @similarity.validator
     def _similarity(self, _: Any, value: Any) -> None:
@@ -90,9 +94,9 @@ class ProblemSettings:
                 f"ProblemSettings similarity must be a number above 0 and at most 1, got {value!r}"
             )
 
-    def reply(self, incident: str, problem: Ticket) -> str:
-        """The reply *incident* gets when *problem* is solved."""
-        text = self.solved if self.on_solve == "solve" else self.notified
+    def reply(self, incident: str, problem: Ticket, template: str | None = None) -> str:
+        """The reply *incident* gets when *problem* is solved (or from *template*)."""
+        text = template or (self.solved if self.on_solve == "solve" else self.notified)
         values = {"ticket": incident, "problem": problem.id, "subject": problem.subject}
         return string.Template(text).substitute(values)
 

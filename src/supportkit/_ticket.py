@@ -133,7 +133,13 @@ def _check_is_event(event: object) -> None:
 
 
 _UNCHANGED_ON_CLOSED = frozenset(
-    {"satisfaction_rated", "tagged", "article_helped", "article_not_helped"}
+    {
+        "satisfaction_rated",
+        "tagged",
+        "article_helped",
+        "article_not_helped",
+        "engineering_issue_changed",
+    }
 )
 #: One empty tag set shared by every untagged ticket (``frozenset(())`` is a new object each
 #: time, which the cyclic collector tracks for as long as the ticket lives).
@@ -441,7 +447,8 @@ class _Fold:
         self.satisfaction = Satisfaction(**event.data)
 
     def _nothing(self, event: TicketEvent) -> None:
-        """Self-service events leave the snapshot as it is (metrics fold them)."""
+        """Self-service events leave the snapshot as it is (metrics fold them), as do engineering
+        issue states (the next-step engine reads them from the log)."""
 
     def _sla_policy_applied(self, event: TicketEvent) -> None:
         self.sla_policy = event.data["policy"]
@@ -462,6 +469,7 @@ _HANDLERS: dict[str, Callable[[_Fold, TicketEvent], None]] = {
     "merged": _Fold._merged,
     "linked_to_problem": _Fold._linked_to_problem,
     "unlinked": _Fold._unlinked,
+    "engineering_issue_changed": _Fold._nothing,
     "satisfaction_rated": _Fold._satisfaction_rated,
     "kb_article_viewed": _Fold._nothing,
     "articles_suggested": _Fold._nothing,
