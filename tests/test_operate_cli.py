@@ -157,6 +157,8 @@ def test_a_changed_file_is_refused_until_applied(
     code, _, err = run_cli(capsys, "run", "--once")
     assert 1 == code
     assert '+              "seconds": 10800' in err
+    assert "`supportkit run --apply`" in err  # a command that exists, not a bare --apply
+    assert "--db PATH" in err  # and how to read the store as recorded meanwhile
     code, _, _ = run_cli(capsys, "run", "--once", "--apply")
     assert 0 == code
     with SqliteStore(desk_dir / "desk.sqlite3") as store:
@@ -199,6 +201,30 @@ def test_run_logs_warnings_as_json_lines(
     (warning,) = [line for line in lines if line["level"] == "warning"]
     assert "PolicyWarning" == warning["category"]
     assert "policy 'email' never applies" in warning["event"]
+
+
+def test_check_and_the_desk_do_not_call_a_tiers_policy_shadowed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A catch-all first and a policy a tier names after it: the tier's tickets get that
+    policy, so neither `check` nor the desk warns that it never applies (with the pytest
+    setting, a warning would fail the desk's construction here)."""
+    path = tmp_path / "supportkit.toml"
+    path.write_text(
+        '[store]\npath = "desk.sqlite3"\n'
+        '[[policies]]\nname = "all"\n'
+        "[policies.targets.normal]\nfirst_reply = { hours = 1, business = false }\n"
+        '[[policies]]\nname = "gold"\nconditions = { tier = ["gold"] }\n'
+        "[policies.targets.normal]\nfirst_reply = { minutes = 10, business = false }\n"
+        '[[tiers]]\nname = "gold"\nweight = 5\nsla_policy = "gold"\nwatchlist = ["vip"]\n',
+        encoding="utf-8",
+    )
+    code, out, _ = run_cli(capsys, "check", str(path))
+    assert 0 == code
+    assert "warning" not in out
+    with SupportDesk.from_config(path, clock=FrozenClock(NOW)) as desk:
+        opened = desk.ingest(InboundMessage("m-1", "email", "vip", NOW))
+        assert "gold" == desk.ticket(opened.ticket_id).sla_policy
 
 
 @pytest.mark.parametrize("interval", ["0", "-1", "nan", "inf", "soon"])

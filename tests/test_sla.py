@@ -521,6 +521,19 @@ def test_a_shadowed_policy_is_reported() -> None:
     ] == messages
 
 
+def test_a_policy_a_tier_names_is_not_reported_as_shadowed() -> None:
+    """A tier's ``sla_policy`` gives its tickets that policy whatever the order, so a policy
+    named there is not "never applies" behind a catch-all (dropping it would be wrong); a
+    shadowed policy no tier names still is."""
+    target = {"normal": {"first_reply": SlaTarget(60, business=True)}}
+    default = SlaPolicy("default", target)
+    gold = SlaPolicy("gold", target, conditions={"tier": ["gold"]})
+    silver = SlaPolicy("silver", target, conditions={"tier": ["silver"]})
+    with pytest.warns(PolicyWarning):
+        messages = check_policies([default, gold, silver], named={"gold"})
+    assert [m.split("'")[1] for m in messages] == ["silver"]
+
+
 def test_select_policy_takes_the_first_match() -> None:
     """select_policy returns the first policy, in declared order, whose conditions match."""
     target = {"normal": {"first_reply": SlaTarget(60, business=True)}}

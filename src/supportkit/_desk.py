@@ -338,7 +338,6 @@ class SupportDesk(SelfServiceLoop):
         names = [p.name for p in self.policies]
         if len(set(names)) != len(names):
             raise ConfigurationError(f"SLA policy names must be unique, got {names}")
-        check_policies(self.policies)  # warns about shadowed or partly overlapping policies
         self._policies = dict(zip(names, self.policies, strict=True))
         self._books = self._read_books()
         self._calendars = self._check_calendars(calendars)
@@ -349,6 +348,8 @@ class SupportDesk(SelfServiceLoop):
                     f"tier {tier.name!r} names SLA policy {tier.sla_policy!r}, which is not in "
                     f"policies ({', '.join(names) or 'none given'})"
                 )
+        named = {tier.sla_policy for tier in self.tiers.values() if tier.sla_policy}
+        check_policies(self.policies, named=named)  # warns about shadowed or overlapping ones
         if router is not None and not isinstance(router, Router):
             raise ConfigurationError(f"router must be a supportkit.Router or None, got {router!r}")
         if ladder is not None and not isinstance(ladder, EscalationLadder):

@@ -184,7 +184,7 @@ def _check(args: argparse.Namespace) -> int:
         if config.plugin_host is not None:
             given = {p.name for p in policies}
             policies += [p for p in config.plugin_host.sla_policies() if p.name not in given]
-        check_policies(policies)
+        check_policies(policies, named={t.sla_policy for t in config.tiers if t.sla_policy})
     now = SystemClock().now()
     print(f"{path}: valid" + (f" ({config.title})" if config.title else ""))
     where = config.store_options.get("path", "") if config.store == "sqlite" else ""

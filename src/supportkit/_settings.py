@@ -176,7 +176,8 @@ def refuse(
     )
     raise SettingsChangedError(
         f"{where} records settings version {recorded.get('version')}, which differs from the "
-        f"given configuration; pass apply=True (supportkit --apply) to record it as a new "
-        f"version{bump}, or use the recorded one:\n{diff}",
+        f"given configuration; to record it as a new version{bump}, pass apply=True (on the "
+        f"command line: `supportkit run --apply`); to read the store with the recorded one, "
+        f"give the command line --db PATH instead of the file:\n{diff}",
         diff=diff,
     )

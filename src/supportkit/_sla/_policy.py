@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from fractions import Fraction
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -376,14 +376,16 @@ def _covers(general: SlaPolicy, specific: SlaPolicy) -> bool:
     return True
 
 
-def check_policies(policies: Sequence[SlaPolicy]) -> list[str]:
+def check_policies(policies: Sequence[SlaPolicy], *, named: Collection[str] = ()) -> list[str]:
     """Check a list of policies meant for :func:`select_policy`; return what looks wrong.
 
     The usual layout, specific policies first and broader ones (a catch-all) after them, is
     fine. Reported, both in the returned list and as a :class:`PolicyWarning`: a policy that can
     never apply because an earlier one matches every ticket it matches, and two policies that
     partly overlap (some ticket matches both, and neither contains the other), where the
-    declared order silently decides.
+    declared order silently decides. *named*: the policies tiers name (``Tier.sla_policy``),
+    which their tiers' tickets get whatever the order, so they are never reported as
+    shadowed.
     """
     messages: list[str] = []
     for i, first in enumerate(policies):
@@ -391,6 +393,8 @@ def check_policies(policies: Sequence[SlaPolicy]) -> list[str]:
             if _disjoint(first, later) or _covers(later, first):
                 continue
             if _covers(first, later):
+                if later.name in named:
+                    continue
                 messages.append(
                     f"policy {later.name!r} never applies: every ticket it matches also matches "
                     f"{first.name!r}, which comes first; move {later.name!r} before "
