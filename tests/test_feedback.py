@@ -138,6 +138,26 @@ def test_figures_match_pandas(seed: int) -> None:
 
     waiting = linked[linked["open"]]
     assert sorted(waiting["id"]) == sorted(r["ticket"] for r in report.waiting)
+
+    # The rankings by customer weight: heaviest first, then by volume (tags) or incidents and
+    # volume (problems), then by name; computed in pandas and compared in order.
+    period = tags[tags["period"] == "this"]
+    by_tag = period.groupby("tags").agg(weight=("weight", "sum"), volume=("id", "size"))
+    by_tag = by_tag.reindex(volume.index, fill_value=0).reset_index()
+    by_tag = by_tag.sort_values(["weight", "volume", "tags"], ascending=[False, False, True])
+    assert list(by_tag["tags"]) == [r["tag"] for r in report.top_tags_by_weight]
+    by_problem = linked.groupby("problem").agg(
+        weight=("weight", "sum"),
+        incidents=("id", "size"),
+        volume=("period", lambda p: int((p == "this").sum())),
+    )
+    by_problem = by_problem.reset_index().sort_values(
+        ["weight", "incidents", "volume", "problem"], ascending=[False, False, False, True]
+    )
+    assert list(by_problem["problem"]) == [r["problem"] for r in report.top_problems_by_weight]
+    assert list(report.frame("top_problems_by_weight")["problem"]) == list(by_problem["problem"])
+    top3 = feedback(events, now=NOW, window=WINDOW, weights=WEIGHTS, top=3)
+    assert [r["tag"] for r in top3.top_tags_by_weight] == list(by_tag["tags"][:3])
     tiers = waiting["tier"].fillna("none").value_counts().sort_index().to_dict()
     assert tiers == report.waiting_tiers
     assert list(report.frame("waiting")["ticket"]) == [r["ticket"] for r in report.waiting]
@@ -215,9 +235,17 @@ def test_the_desk_report_and_the_command_line(
     out = capsys.readouterr().out
     assert "Time from escalation to fix: 1 fixed, median 30.0 h, p90 30.0 h" in out
     assert "Incidents waiting on engineering: 1 (silver 1)" in out
+    assert report.top_problems_by_weight[0]["problem"] == problem  # weight 23
+    assert [r["tag"] for r in report.top_tags_by_weight][:2] == ["export", "area:api"]
+    assert "Top problems by customer weight (weight, incidents, volume):" in out
+    assert f"  {problem}  {0:>6} {3:>5} {3:>4}  Bug 0" in out  # no tier weights here
+    assert "Top tags by customer weight (weight, volume):" in out
     page = tmp_path / "r.html"
     assert 0 == main(["report", "--db", str(path), "--html", str(page)])
-    assert "<h2>Product feedback</h2>" in page.read_text(encoding="utf-8")
+    html_page = page.read_text(encoding="utf-8")
+    assert "<h2>Product feedback</h2>" in html_page
+    assert "<th>problem (by customer weight)</th>" in html_page
+    assert "<th>tag (by customer weight)</th>" in html_page
     assert 2 == main(["report", "--db", str(path)])
     assert "--html FILE, --feedback or --self-service" in capsys.readouterr().err
 
@@ -344,5 +372,5 @@ def test_the_command_line_weighs_tickets_by_the_recorded_tiers(
             desk.set_tier(ticket_id, tier)
             desk.tag(ticket_id, ["export"])
     assert 0 == main(["report", "--db", str(tmp_path / "desk.sqlite3"), "--feedback"])
-    [line] = [line for line in capsys.readouterr().out.splitlines() if "export" in line]
-    assert ["export", "3", "0", "+3", "23"] == line.split()
+    lines = [line.split() for line in capsys.readouterr().out.splitlines() if "export" in line]
+    assert [["export", "3", "0", "+3", "23"], ["export", "23", "3"]] == lines  # trend, weight

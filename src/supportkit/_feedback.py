@@ -14,6 +14,9 @@ docs/concepts/problems.md):
 - **Top problems**: per problem ticket, the incidents linked at the end of their logs
   (``incidents``), those created in the period (``volume``) and the last (``last``), ``trend``
   and the incidents' summed ``weight``; by volume, then weight, then trend.
+- **By customer weight**: the same tag and problem rows ranked heaviest first: tags by
+  ``weight``, then volume, then name (``top_tags_by_weight``); problems by ``weight``, then
+  incidents, then volume, then id (``top_problems_by_weight``).
 - **Escalations to engineering** per product area: tickets whose first escalation to
   engineering (level ``"engineering"`` or flagged ``engineering``) falls in the period, by the
   ticket's ``area:<name>`` tag (the first in sorted order; ``"(none)"`` without one).
@@ -47,7 +50,14 @@ from .exceptions import ConfigurationError, EventError
 __all__ = ["Feedback", "FeedbackAggregator", "feedback"]
 
 _DONE = frozenset({Status.SOLVED, Status.CLOSED})
-_FRAMES = ("top_tags", "top_problems", "waiting", "content_gaps")
+_FRAMES = (
+    "top_tags",
+    "top_problems",
+    "top_tags_by_weight",
+    "top_problems_by_weight",
+    "waiting",
+    "content_gaps",
+)
 
 
 @attrs.frozen
@@ -64,9 +74,12 @@ class Feedback:
     waiting: list[dict[str, Any]]
     waiting_tiers: dict[str, int]
     content_gaps: list[dict[str, Any]] | None = None
+    top_tags_by_weight: list[dict[str, Any]] = attrs.field(factory=list)
+    top_problems_by_weight: list[dict[str, Any]] = attrs.field(factory=list)
 
     def frame(self, section: str) -> Any:
-        """The section *section* (``"top_tags"``, ``"top_problems"``, ``"waiting"`` or
+        """The section *section* (``"top_tags"``, ``"top_problems"``,
+        ``"top_tags_by_weight"``, ``"top_problems_by_weight"``, ``"waiting"`` or
         ``"content_gaps"``, empty without the knowledge layer) as a ``pandas.DataFrame``
         (needs pandas)."""
         if section not in _FRAMES:
@@ -221,6 +234,10 @@ class FeedbackAggregator:
             }
             for p, (n, v, last, w) in self.problems.items()
         ]
+        heavy_tags = sorted(tags, key=lambda r: (-r["weight"], -r["volume"], r["tag"]))
+        heavy_problems = sorted(
+            problems, key=lambda r: (-r["weight"], -r["incidents"], -r["volume"], r["problem"])
+        )
         problems.sort(key=lambda r: (-r["volume"], -r["weight"], -r["trend"], r["problem"]))
         waiting = sorted(self.waiting, key=lambda r: (r["problem"], r["ticket"]))
         tiers: dict[str, int] = {}
@@ -242,6 +259,8 @@ class FeedbackAggregator:
             content_gaps=None
             if self.knowledge is None
             else self.knowledge.result(top=top).content_gaps,
+            top_tags_by_weight=heavy_tags[:top],
+            top_problems_by_weight=heavy_problems[:top],
         )
 
 
@@ -289,11 +308,20 @@ def render_text(report: Feedback) -> str:
             f"  {r['problem']}  {r['volume']:>4} {r['last']:>4} {r['trend']:>+5} "
             f"{r['incidents']:>5} {r['weight']:>6}  {r['subject']}"
         )
+    lines.append("Top problems by customer weight (weight, incidents, volume):")
+    lines.extend(
+        f"  {r['problem']}  {r['weight']:>6} {r['incidents']:>5} {r['volume']:>4}  {r['subject']}"
+        for r in report.top_problems_by_weight
+    )
     lines.append("Top tags, rising first (volume, last, trend, weight):")
     for r in report.top_tags:
         lines.append(
             f"  {r['tag']:<24} {r['volume']:>4} {r['last']:>4} {r['trend']:>+5} {r['weight']:>6}"
         )
+    lines.append("Top tags by customer weight (weight, volume):")
+    lines.extend(
+        f"  {r['tag']:<24} {r['weight']:>6} {r['volume']:>4}" for r in report.top_tags_by_weight
+    )
     lines.append("Escalations to engineering per product area:")
     lines.extend(f"  {area:<24} {n:>4}" for area, n in report.escalations.items())
     fix = report.fix_seconds
@@ -354,6 +382,17 @@ def render_html_section(report: Feedback) -> str:
                     [r["tag"], r["volume"], r["last"], f"{r['trend']:+d}", r["weight"]]
                     for r in report.top_tags
                 ],
+            ),
+            table(
+                ["problem (by customer weight)", "subject", "weight", "incidents", "volume"],
+                [
+                    [r["problem"], r["subject"], r["weight"], r["incidents"], r["volume"]]
+                    for r in report.top_problems_by_weight
+                ],
+            ),
+            table(
+                ["tag (by customer weight)", "weight", "volume"],
+                [[r["tag"], r["weight"], r["volume"]] for r in report.top_tags_by_weight],
             ),
             table(["product area", "escalations to engineering"], report.escalations.items()),
             f"<p>Escalation to fix: {fix['count']} fixed, median {_hours(fix['median'])}, "
