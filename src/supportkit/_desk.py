@@ -1182,7 +1182,8 @@ class SupportDesk(SelfServiceLoop):
             held: list[tuple[int, Sequence[Any]]] = [] if outer is None else outer
             self._held = held
             try:
-                with self.store.batch():
+                ahead = [m for m in batch if isinstance(m, InboundMessage)]
+                with self.store.batch(ahead):  # the store may read ahead for them
                     for message in batch:
                         try:
                             results.append(self.ingest(message))

@@ -33,7 +33,7 @@ from ._knowledge import (
 )
 from ._lifecycle import parse_status
 from ._metrics import SessionEvent
-from ._model import Priority, Role, TicketEvent
+from ._model import InboundMessage, Priority, Role, TicketEvent
 from ._selfservice import check_sessions, redacted_session, since_epoch
 from ._store import check_batch, check_version
 from ._ticket import Satisfaction, Ticket
@@ -309,11 +309,12 @@ class MemorySidecar:
             return version
 
     @contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self, messages: Sequence[InboundMessage] = ()) -> Iterator[None]:
         """Hold the sidecar's lock for the block (see :meth:`DeskStore.batch`), so no other
         thread's write interleaves with it. Process memory has nothing to make durable and no
         way to take commits back: other threads may read the block's writes before it ends,
-        and a block that raises keeps the commits that succeeded (each one whole)."""
+        and a block that raises keeps the commits that succeeded (each one whole). Its reads
+        are local: *messages* (a read-ahead hint) is not needed."""
         with self._lock:
             yield
 

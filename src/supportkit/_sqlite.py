@@ -36,7 +36,7 @@ from ._deskstore import (
 )
 from ._knowledge import SNIPPET_WORDS, ArticleEvent, ArticleHit, check_article_append
 from ._metrics import SessionEvent
-from ._model import TicketEvent
+from ._model import InboundMessage, TicketEvent
 from ._selfservice import check_sessions, redacted_session, since_epoch
 from ._store import check_batch, check_version
 from ._ticket import Ticket
@@ -380,9 +380,10 @@ class SqliteStore:
         )
 
     @contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self, messages: Sequence[InboundMessage] = ()) -> Iterator[None]:
         """One ``BEGIN IMMEDIATE`` transaction for the block's writes; see
-        :meth:`~supportkit.typing.DeskStore.batch`. The connection's lock is held
+        :meth:`~supportkit.typing.DeskStore.batch` (its reads are local: *messages*, a
+        read-ahead hint, is not needed). The connection's lock is held
         for the block: other threads of this process wait, other processes wait for the
         write lock (``busy_timeout``) but may read what was committed before."""
         with self._lock:

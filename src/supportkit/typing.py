@@ -120,8 +120,13 @@ class DeskStore(EventStore, Protocol):
         """
         ...
 
-    def batch(self) -> AbstractContextManager[None]:
+    def batch(self, messages: Sequence[InboundMessage] = ()) -> AbstractContextManager[None]:
         """Group this thread's writes inside ``with store.batch():`` into one transaction.
+
+        *messages* are the inbound messages the block is about to ingest, if known (what
+        ``SupportDesk.ingest_many`` passes): a hint only, so a store that reads over a network
+        may look up their message ids, references and named tickets in one go instead of one
+        round trip each; the block must behave the same with or without it.
 
         The block's writes become durable together, when it exits normally (one commit, so one
         fsync for many :meth:`commit` calls: what ``SupportDesk.ingest_many`` is built on).

@@ -321,6 +321,7 @@ def test_ingest_many_does_what_ingest_does_message_by_message(
             store.due(2**40),
             [(m.topic, m.ticket_id) for m in store.outbox()],
             [getattr(store.snapshot(t), "version", None) for t in tickets],
+            store.message_index(),  # no id claimed by a batch's read-ahead and left empty
         )
 
     one = SupportDesk(
@@ -343,3 +344,44 @@ def test_ingest_many_does_what_ingest_does_message_by_message(
         ]
         assert expected == actual
         assert state(one) == state(many)
+
+
+def test_a_batch_read_ahead_claims_only_until_it_ends(
+    pg_url: str, new_schema: Callable[[], str]
+) -> None:
+    """batch(messages) claims their message ids and named tickets at once: an ingest of a
+    claimed id in another process waits for the batch, and what the batch did not use is
+    gone when it ends (no empty message index entry, no ticket at version 0)."""
+    schema = new_schema()
+
+    def msg(n: int, ticket: str, *references: str) -> InboundMessage:
+        return InboundMessage(
+            f"m-{n}", "email", "ann", T0.replace(minute=n), ticket_id=ticket, references=references
+        )
+
+    with (
+        PostgresStore(pg_url, schema=schema) as mine,
+        PostgresStore(pg_url, schema=schema) as theirs,
+    ):
+        desk = SupportDesk(store=mine, clock=FrozenClock(T0), plugins=[])
+        other = SupportDesk(store=theirs, clock=FrozenClock(T0), plugins=[])
+        desk.ingest(msg(0, "T-0"))
+        results: list[object] = []
+        waiting = threading.Thread(target=lambda: results.append(other.ingest(msg(1, "T-1"))))
+        with mine.batch([msg(0, "T-0"), msg(1, "T-1"), msg(2, "T-9", "m-0")]):
+            assert "T-0" == mine.message_ticket("email", "m-0")  # read ahead
+            assert mine.message_ticket("email", "m-1") is None  # claimed, unused
+            waiting.start()
+            time.sleep(0.5)
+            assert [] == results  # the other desk waits for the claim on m-1
+            threaded = desk.ingest(msg(2, "T-9", "m-0"))
+            assert ("T-0", False) == (threaded.ticket_id, threaded.duplicate)
+            assert desk.ingest(msg(0, "T-0")).duplicate
+        waiting.join(30)
+        created = results[0]
+        assert ("T-1", True) == (created.ticket_id, created.created)  # type: ignore[attr-defined]
+        assert ["T-0", "T-1"] == mine.ticket_ids()  # T-9 was named, never created
+        assert 0 == mine.version("T-9")
+        assert [("email", f"m-{n}", t) for n, t in enumerate(["T-0", "T-1", "T-0"])] == sorted(
+            mine.message_index()
+        )

@@ -21,6 +21,7 @@ from supportkit import (
     ArticleHit,
     Commit,
     ConfigurationError,
+    InboundMessage,
     OutboxMessage,
     SessionEvent,
     StoreError,
@@ -187,6 +188,15 @@ class _Batch:
         self.pending = PendingCommits()
         # Whether the store has a published article, read once per batch (None: not yet).
         self.articles: bool | None = None
+        # What PostgresStore._read_ahead learned and took for the messages of the batch:
+        # message ids and their tickets (indexed before the batch, or by a held commit of
+        # it), ids it claimed (rows with an empty ticket id, filled in by ``named`` when a
+        # held commit uses them, deleted at the end if none does), and stream rows it created
+        # at version 0 (deleted at the end if still at 0).
+        self.indexed: dict[tuple[str, str], str] = {}
+        self.claimed: set[tuple[str, str]] = set()
+        self.named: list[tuple[str, str, str]] = []
+        self.created: set[str] = set()
 
 
 _KEPT = re.compile(r"(\d+) dead row versions cannot be removed yet")
@@ -420,9 +430,11 @@ class PostgresStore:
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     @contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self, messages: Sequence[InboundMessage] = ()) -> Iterator[None]:
         """One transaction on one pooled connection for this thread's operations inside the
         block, each write a savepoint in it; see :meth:`~supportkit.typing.DeskStore.batch`.
+        With *messages*, what their ingest looks up is read and claimed at once (see
+        :meth:`_read_ahead`).
 
         Rows the block writes stay locked until it ends, so keep blocks short (a few hundred
         commits): another process writing the same ticket or message id waits for them.
@@ -436,8 +448,11 @@ class PostgresStore:
                 cur.execute("BEGIN")
                 batch = self._local.batch = _Batch(cur)
                 try:
+                    if messages:
+                        self._read_ahead(batch, messages)
                     yield
                     self._flush(batch)
+                    self._unclaim(batch)
                     if batch.broken is not None:
                         raise self._fail(batch.broken, "batch", " (nothing of it was written)")
                     committing = True
@@ -459,6 +474,83 @@ class PostgresStore:
         except psycopg.Error as exc:
             raise self._fail(exc, "batch", " (nothing of it was written)") from exc
 
+    def _read_ahead(self, batch: _Batch, messages: Sequence[InboundMessage]) -> None:
+        """In one round trip at the start of a batch: claim the message ids of *messages*
+        (rows with an empty ticket id: a concurrent ingest of one waits for this batch, as it
+        waits for a held commit's row), read which of them and of their references are
+        indexed already, and lock the stream rows of the tickets they name (created at
+        version 0 where missing), so their ingests need no query of their own. Keys and
+        tickets go in sorted order, so batches claiming overlapping rows do not deadlock.
+        """
+        own = sorted({(m.channel, m.message_id) for m in messages})
+        keys = sorted({*own, *((m.channel, r) for m in messages for r in m.references)})
+        tickets = sorted({t for m in messages for t in (m.ticket_hint, m.ticket_id) if t})
+        conn = batch.cur.connection
+        try:
+            with conn.pipeline():
+                claim, found, streams = conn.cursor(), conn.cursor(), conn.cursor()
+                claim.execute(
+                    "INSERT INTO messages (channel, message_id, ticket_id) SELECT c, m, ''"
+                    " FROM unnest(%b::text[], %b::text[]) AS k(c, m) ON CONFLICT DO NOTHING"
+                    " RETURNING channel, message_id",
+                    ([c for c, _ in own], [m for _, m in own]),
+                )
+                found.execute(
+                    "SELECT channel, message_id, ticket_id FROM messages WHERE ticket_id <> ''"
+                    " AND (channel, message_id) IN (SELECT * FROM unnest(%b::text[], %b::text[]))",
+                    ([c for c, _ in keys], [m for _, m in keys]),
+                )
+                streams.execute(
+                    "INSERT INTO streams (ticket_id, version) SELECT t, 0 FROM unnest(%b::text[])"
+                    " AS t ON CONFLICT (ticket_id) DO UPDATE SET version = streams.version"
+                    " RETURNING ticket_id, version, xmax = 0",
+                    (tickets,),
+                )
+            batch.claimed.update((c, m) for c, m in claim.fetchall())
+            batch.indexed.update(((c, m), t) for c, m, t in found.fetchall())
+            for ticket_id, version, created in streams.fetchall():
+                batch.pending.versions[ticket_id] = int(version)
+                if created:
+                    batch.created.add(ticket_id)
+        except psycopg.Error as exc:
+            batch.broken = exc
+            raise self._fail(exc, "batch", " (nothing of it was written)") from exc
+
+    def _release(self, batch: _Batch, message: tuple[str, str] | None, ticket_id: str) -> None:
+        """Give up the batch's claims on *message* and on *ticket_id*'s stream row before a
+        write that inserts them itself (a commit written directly, a recorded message id)."""
+        if message in batch.claimed:
+            batch.claimed.discard(message)
+            batch.cur.execute(
+                "DELETE FROM messages WHERE channel = %s AND message_id = %s AND ticket_id = ''",
+                message,
+            )
+        if ticket_id in batch.created and batch.pending.versions.get(ticket_id, 0) == 0:
+            batch.created.discard(ticket_id)
+            batch.pending.versions.pop(ticket_id, None)
+            batch.cur.execute(
+                "DELETE FROM streams WHERE ticket_id = %s AND version = 0", (ticket_id,)
+            )
+
+    def _unclaim(self, batch: _Batch) -> None:
+        """At the end of a batch: delete the message ids and stream rows it claimed and did not
+        use (see :meth:`_read_ahead`)."""
+        if batch.broken is not None or not (batch.claimed or batch.created):
+            return
+        cur = batch.cur
+        with cur.connection.pipeline():
+            if batch.claimed:
+                cur.execute(
+                    "DELETE FROM messages WHERE ticket_id = '' AND (channel, message_id) IN"
+                    " (SELECT * FROM unnest(%b::text[], %b::text[]))",
+                    ([c for c, _ in batch.claimed], [m for _, m in batch.claimed]),
+                )
+            if batch.created:
+                cur.execute(
+                    "DELETE FROM streams WHERE version = 0 AND ticket_id = ANY(%b::text[])",
+                    (sorted(batch.created),),
+                )
+
     def _flush(self, batch: _Batch) -> None:
         """Write the batch's held commits, a statement per table in one round trip (their
         message ids and stream rows are in already: see :meth:`_hold`); a failure ends the
@@ -466,6 +558,7 @@ class PostgresStore:
         pending = batch.pending
         if not pending or batch.broken is not None:
             return
+        named, batch.named = batch.named, []
         cur = batch.cur
         due = [(t, at) for t, at in pending.due.items() if at is not None]
         gone = [t for t, at in pending.due.items() if at is None]
@@ -488,6 +581,12 @@ class PostgresStore:
                     " WHERE streams.ticket_id = v.ticket_id",
                     (list(pending.streams), list(pending.streams.values())),
                 )
+                if named:
+                    cur.execute(
+                        "UPDATE messages SET ticket_id = v.t FROM unnest(%b::text[], %b::text[],"
+                        " %b::text[]) AS v(c, m, t) WHERE (channel, message_id) = (v.c, v.m)",
+                        tuple(map(list, zip(*named, strict=True))),
+                    )
                 if pending.snapshots:
                     cur.execute(
                         "INSERT INTO snapshots (ticket_id, version, body) SELECT * FROM"
@@ -740,6 +839,9 @@ class PostgresStore:
         expected = commit.expected_version
         count = len(commit.events)
         alerts = list(dict.fromkeys(commit.alerts))
+        if batch is not None and batch.broken is None:
+            self._flush(batch)  # it may name a claimed message or created stream row
+            self._release(batch, commit.message, ticket_id)
 
         def statements(cur: psycopg.Cursor[Any]) -> None:
             if commit.message is not None:
@@ -843,15 +945,17 @@ class PostgresStore:
         inserted (``ON CONFLICT DO NOTHING``: a concurrent ingest of the same id waits for
         this batch, or this one for it) and, on the batch's first commit to the ticket, its
         stream row is locked (or created) for the rest of the batch and its version read.
-        A refused commit takes both back and holds nothing.
+        A refused commit takes both back and holds nothing. Where the batch's read-ahead
+        claimed the message id and locked the stream row already, no query is needed.
         """
         pending = batch.pending
         ticket_id = commit.ticket_id
         known = pending.versions.get(ticket_id)
+        claimed = commit.message in batch.claimed
         conn = batch.cur.connection
         try:
             with conn.pipeline():
-                if commit.message is not None:
+                if commit.message is not None and not claimed:
                     inserted = conn.cursor()
                     inserted.execute(
                         "INSERT INTO messages (channel, message_id, ticket_id)"
@@ -866,14 +970,14 @@ class PostgresStore:
                         " RETURNING version, xmax = 0",
                         (ticket_id,),
                     )
-            fresh = commit.message is None or inserted.fetchone() is not None
+            fresh = commit.message is None or claimed or inserted.fetchone() is not None
             actual, created = known or 0, False
             if known is None:
                 row = stream.fetchone()
                 assert row is not None
                 actual, created = int(row[0]), bool(row[1])
             if not fresh or actual != commit.expected_version:
-                if fresh and commit.message is not None:
+                if fresh and commit.message is not None and not claimed:
                     batch.cur.execute(
                         "DELETE FROM messages WHERE channel = %s AND message_id = %s",
                         commit.message,
@@ -899,7 +1003,13 @@ class PostgresStore:
         pending.versions[ticket_id] = actual
         if commit.message is not None:
             pending.owners[commit.message] = None  # inserted above: add() records it held
-        return pending.add(commit)
+        version = pending.add(commit)
+        if commit.message is not None:
+            batch.indexed[commit.message] = ticket_id
+            if claimed:
+                batch.claimed.discard(commit.message)
+                batch.named.append((*commit.message, ticket_id))
+        return version
 
     def _pipeline(
         self,
@@ -950,6 +1060,13 @@ class PostgresStore:
 
     def message_ticket(self, channel: str, message_id: str) -> str | None:
         """The ticket a channel message id belongs to, or ``None``."""
+        batch: _Batch | None = getattr(self._local, "batch", None)
+        if batch is not None:  # what the batch read ahead or wrote itself
+            key = (channel, message_id)
+            if key in batch.indexed:
+                return batch.indexed[key]
+            if key in batch.claimed:
+                return None  # not indexed before the batch, and only it may index it now
         rows = self._query(
             "message lookup",
             "SELECT ticket_id FROM messages WHERE channel = %s AND message_id = %s",
@@ -960,14 +1077,18 @@ class PostgresStore:
 
     def record_message(self, channel: str, message_id: str, ticket_id: str) -> None:
         """Index a message id outside a commit; an id already indexed keeps its ticket."""
-        self._run(
-            "message index",
-            lambda cur: cur.execute(
+        batch: _Batch | None = getattr(self._local, "batch", None)
+
+        def run(cur: psycopg.Cursor[Any]) -> None:
+            if batch is not None:
+                self._release(batch, (channel, message_id), "")
+            cur.execute(
                 "INSERT INTO messages (channel, message_id, ticket_id) VALUES (%s, %s, %s)"
                 " ON CONFLICT DO NOTHING",
                 (channel, message_id, ticket_id),
-            ),
-        )
+            )
+
+        self._run("message index", run)
 
     def snapshot(self, ticket_id: str) -> Ticket | None:
         """The latest stored snapshot of the ticket, or ``None``."""
