@@ -270,8 +270,8 @@ def test_apply_records_the_note_and_supportkit_settings_shows_it(
     assert 0 == main(["settings", "--db", str(db)])
     out = capsys.readouterr().out.splitlines()
     assert [
-        "version 1: 2026-03-02T10:00:00+00:00  configuration",
-        "version 2: 2026-03-03T10:00:00+00:00  gold promise: 30 min",
+        "version 1: 2026-03-02T10:00:00+00:00  configuration  (policies: standard v60)",
+        "version 2: 2026-03-03T10:00:00+00:00  gold promise: 30 min  (policies: standard v30)",
     ] == out
     assert 0 == main(["settings", "--db", str(db), "--json"])
     listed = json.loads(capsys.readouterr().out)

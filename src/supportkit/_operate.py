@@ -457,7 +457,11 @@ def _settings_versions(args: argparse.Namespace) -> int:
     else:
         for version in found:
             line = _version_line(version)
-            print(f"version {line['version']}: {line['recorded_at']}  {line['note']}")
+            policies = ", ".join(line["policies"]) or "none"
+            print(
+                f"version {line['version']}: {line['recorded_at']}  {line['note']}  "
+                f"(policies: {policies})"
+            )
         if not found:
             print("no settings recorded yet")
     return 0
