@@ -427,9 +427,10 @@ class _Ranking:
     least-loaded), is pushed at once (``Router._offer``).
     """
 
-    __slots__ = ("rank", "ranks")
+    __slots__ = ("rank", "ranks", "strategy")
 
-    def __init__(self, rank: Rank) -> None:
+    def __init__(self, strategy: _Ranked, rank: Rank) -> None:
+        self.strategy = strategy
         self.rank = rank
         self.ranks: dict[AgentState, tuple[Any, ...]] = {}
 
@@ -1097,6 +1098,8 @@ class Router:
         """
         ticket.previous_agent = self._last_agent.get(ticket.customer or "")
         strategy = self._strategy_of(ticket)
+        if lane.ranking is not None and lane.ranking.strategy is strategy:
+            return lane.by_rank[0][1]  # settled: see _settle
         ranking = self._ranking(strategy, lane.requirements.channel)
         if ranking is None:
             return strategy.choose(ticket, list(lane.free))
@@ -1111,7 +1114,7 @@ class Router:
         ranking = self._rankings.get((strategy, channel))
         if ranking is None:
             rank = strategy._rank(channel)
-            ranking = self._rankings[strategy, channel] = _Ranking(rank)
+            ranking = self._rankings[strategy, channel] = _Ranking(strategy, rank)
             ranking.ranks.update((state, rank(state)) for state in self._agents.values())
         return ranking
 
