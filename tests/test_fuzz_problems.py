@@ -3,6 +3,7 @@ link, unlink or lookup changes neither the event log nor the problem index."""
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -63,10 +64,18 @@ BODIES = st.one_of(STATES.map(lambda state: f"T#{IDS[0]} {state}".encode()), st.
 TICKETS = st.one_of(st.sampled_from(IDS), text(), junk())
 
 
-def _github_webhook(kw: dict[str, Any]) -> None:
+@functools.cache
+def _github_tracker() -> Any:
+    """One tracker for every input (an httpx.Client per input, with its TLS context, cost about
+    0.2 s of CPU each and was never closed)."""
     github = pytest.importorskip("supportkit_github")
     client = httpx.Client(base_url="http://127.0.0.1:9")  # never used: parsing only
-    tracker = github.GitHubTracker(client, "acme/app", secret="webhook-secret")
+    return github.GitHubTracker(client, "acme/app", secret="webhook-secret")
+
+
+def _github_webhook(kw: dict[str, Any]) -> None:
+    github = pytest.importorskip("supportkit_github")
+    tracker = _github_tracker()
     body = kw["body"]
     if kw.pop("signed", False) and isinstance(body, bytes):
         signature = github.signature("webhook-secret", body)
