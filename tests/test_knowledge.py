@@ -4,6 +4,7 @@ quality of the default search on the labelled Tallyo question set (tests/kb_corp
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -536,7 +537,14 @@ def test_article_changes_notify_notifiers_through_the_outbox(desk: SupportDesk) 
         if isinstance(n, ArticleChanged)
     ]
     assert {None} == {n.ticket_id for n in notifier.notices}
-    assert "a" == notifier.notices[0].to_dict()["article_id"]
+    posted = json.loads(json.dumps(notifier.notices[1].to_dict()))  # what a webhook posts
+    assert ("article_changed", "a", "updated", "draft", "published") == (
+        posted["kind"],
+        posted["article_id"],
+        posted["event"]["kind"],
+        posted["previous"]["status"],
+        posted["article"]["status"],
+    )
 
 
 class _ArticleWatcher:
