@@ -20,6 +20,7 @@ from supportkit import (
     InMemoryStore,
     IssueUpdate,
     ProblemSettings,
+    ProblemSuggestion,
     SupportDesk,
     feedback,
     hookimpl,
@@ -81,6 +82,38 @@ def _github_webhook(kw: dict[str, Any]) -> None:
         signature = github.signature("webhook-secret", body)
         kw["headers"] = {"X-GitHub-Event": "issues", "X-Hub-Signature-256": signature}
     tracker.parse_webhook(body, kw.get("headers", {}))
+
+
+class HostSearch:
+    """A supportkit_suggest_problems hookimpl answering whatever the fuzzer drew."""
+
+    answer: Any = None
+
+    @hookimpl
+    def supportkit_suggest_problems(self, ticket: Any, text: str, threshold: float) -> Any:
+        return self.answer
+
+
+SEARCH = HostSearch()
+SEARCHED = SupportDesk(store=InMemoryStore(), clock=CLOCK, plugins=[SEARCH])
+SEARCHED_IDS = [
+    SEARCHED.ingest(InboundMessage(f"p-{n}", "chat", f"p{n}@x", CLOCK.now(), subject="s")).ticket_id
+    for n in range(2)
+]
+
+
+def _suggested_by_host(answer: Any) -> object:
+    """Ingest a message while the host's search answers *answer*: never an error (a wrong
+    answer falls back to the word overlap), and only open tickets are suggested."""
+    SEARCH.answer = answer
+    n = len(SEARCHED.store.ticket_ids())
+    ticket_id = SEARCHED.ingest(
+        InboundMessage(f"q-{n}", "chat", f"q{n}@x", CLOCK.now(), subject="s")
+    ).ticket_id
+    assert ticket_id is not None
+    found = SEARCHED.problem_suggestions(ticket_id)
+    assert all(s.problem in SEARCHED_IDS for s in found), found
+    return found
 
 
 def _contents(_kw: Any) -> object:
@@ -153,6 +186,22 @@ TARGETS: dict[str, Target] = {
         ),
         _github_webhook,
         examples=200,
+    ),
+    "supportkit_suggest_problems": Target(
+        st.one_of(
+            st.lists(
+                st.builds(
+                    ProblemSuggestion,
+                    st.one_of(st.sampled_from(SEARCHED_IDS), text(), junk()),
+                    st.one_of(st.floats(), junk()),
+                    st.one_of(st.tuples(text()), junk()),
+                ),
+                max_size=3,
+            ),
+            junk(),
+        ),
+        _suggested_by_host,
+        examples=100,
     ),
     "ProblemSettings": Target(
         kwargs_of(

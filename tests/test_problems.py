@@ -20,11 +20,13 @@ from supportkit import (
     InboundMessage,
     InMemoryStore,
     ProblemSettings,
+    ProblemSuggestion,
     SqliteStore,
     SupportDesk,
     Ticket,
     TicketEvent,
     TicketStateError,
+    hookimpl,
 )
 from supportkit._problems import ProblemIndex, score, words
 from supportkit.testing import FakeChannel
@@ -336,6 +338,62 @@ def test_new_tickets_get_problem_suggestions_never_links(desk: SupportDesk) -> N
     desk.set_status(problem, "solved")  # a solved problem is no longer suggested
     later = _open(desk, 4, subject="CSV export times out", body="export to csv hangs")
     assert [] == desk.problem_suggestions(later)
+
+
+class _HostSearch:
+    """A supportkit_suggest_problems hookimpl standing in for a host's own search: it answers
+    with *answer* (a callable of the ticket and text), and records what it was asked."""
+
+    def __init__(self, answer: Callable[[Ticket, str], object]) -> None:
+        self.answer = answer
+        self.asked: list[tuple[str, str, float]] = []
+
+    @hookimpl
+    def supportkit_suggest_problems(self, ticket: Ticket, text: str, threshold: float) -> object:
+        self.asked.append((ticket.id, text, threshold))
+        return self.answer(ticket, text)
+
+
+def test_a_host_search_suggests_problems_first(desk: SupportDesk) -> None:
+    """A supportkit_suggest_problems answer is recorded as the suggestions (open problems only,
+    never the ticket itself), where the word overlap finds nothing."""
+    problem = _open(desk, 0, subject="CSV export times out")
+    done = _open(desk, 1, subject="old")
+    desk.set_status(done, "solved")
+    found: list[ProblemSuggestion] = []
+    search = _HostSearch(lambda ticket, text: found)
+    desk.plugins.host.register(search)
+    found[:] = [
+        ProblemSuggestion(problem, 0.91, ("vector 0.91",)),
+        ProblemSuggestion(done, 0.9, ()),  # solved: left out
+        ProblemSuggestion("T-nope", 0.8, ()),  # no such ticket: left out
+        ProblemSuggestion("", 0.7, ()),  # not a ticket id: left out
+    ]
+    ticket = _open(desk, 2, subject="spreadsheet download stalls", body="no words in common")
+    assert [ProblemSuggestion(problem, 0.91, ("vector 0.91",))] == desk.problem_suggestions(ticket)
+    assert (ticket, "spreadsheet download stalls\nno words in common", 0.3) == search.asked[-1]
+    search.answer = lambda ticket, text: [ProblemSuggestion(ticket.id, 1.0, ())]
+    assert [] == desk.problem_suggestions(_open(desk, 3, subject="x"))  # never itself
+    # An empty answer suggests nothing, even where the word overlap would.
+    search.answer = lambda ticket, text: []
+    assert [] == desk.problem_suggestions(_open(desk, 5, subject="CSV export times out"))
+
+
+@pytest.mark.parametrize("answer", [None, "junk", [ProblemSuggestion("T-1", True, ())], "raise"])
+def test_the_word_overlap_answers_when_the_host_does_not(desk: SupportDesk, answer: object) -> None:
+    """None falls back to the word overlap; a wrong answer or a failing hookimpl is logged and
+    the word overlap answers too (the message is never lost)."""
+
+    def reply(ticket: Ticket, text: str) -> object:
+        if answer == "raise":
+            raise RuntimeError("search is down")
+        return answer
+
+    desk.plugins.host.register(_HostSearch(reply))
+    problem = _open(desk, 0, subject="CSV export times out", body="export to csv hangs")
+    desk.link_problem(_open(desk, 1), problem)
+    alike = _open(desk, 2, subject="csv export times out again", body="export to csv hangs")
+    assert [problem] == [s.problem for s in desk.problem_suggestions(alike)]
 
 
 def test_suggestions_survive_a_restart(tmp_path: Path) -> None:

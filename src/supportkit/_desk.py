@@ -1807,7 +1807,9 @@ class SupportDesk(SelfServiceLoop):
         """The problems a new ticket looked like when it arrived (recorded at :meth:`ingest`,
         best first), for an agent to link with :meth:`link_problem`; never linked
         automatically. Only problems that were open then and scored at least
-        ``problem_settings.similarity`` are listed (see :func:`supportkit.ProblemSuggestion`).
+        ``problem_settings.similarity`` are listed (see :func:`supportkit.ProblemSuggestion`),
+        unless a ``supportkit_suggest_problems`` hookimpl answered (its open problems, as it
+        ranked them).
         """
         value = self.plugin_state(_problems.NAMESPACE).get(f"suggested:{_check_id(ticket_id)}")
         return [ProblemSuggestion(p, s, tuple(r)) for p, s, r in value or ()]
@@ -1817,12 +1819,28 @@ class SupportDesk(SelfServiceLoop):
             messages = self.store.read(problem_id)
             return _problems.first_text(e.data["body"] for e in messages if e.kind == "message")
 
-        found = self._problems.suggest(
-            ticket, body, self.problem_settings.similarity, self.ticket, first
-        )
+        threshold = self.problem_settings.similarity
+        try:
+            found = self.plugins.host.suggest_problems(
+                ticket=ticket, text=f"{ticket.subject}\n{body}", threshold=threshold
+            )
+        except PluginError as exc:  # suggestions are a courtesy: the word overlap answers
+            log.warning("problem suggestions for ticket %s: %s", ticket.id, exc)
+            found = None
+        if found is not None:
+            found = [s for s in found if s.problem != ticket.id and self._open_problem(s.problem)]
+        else:
+            found = self._problems.suggest(ticket, body, threshold, self.ticket, first)
         if found:
             rows = [[s.problem, s.score, list(s.reasons)] for s in found]
             self.plugin_state(_problems.NAMESPACE).put(f"suggested:{ticket.id}", rows)
+
+    def _open_problem(self, ticket_id: str) -> bool:
+        """Whether *ticket_id* names a ticket in the store that is not solved or closed."""
+        try:
+            return self.ticket(ticket_id).status not in _DONE
+        except (TicketStateError, EventError):  # unknown, or not a ticket id at all
+            return False
 
     # --- engineering links ------------------------------------------------------------------
 

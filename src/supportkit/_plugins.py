@@ -47,6 +47,7 @@ from ._hookargs import (
 )
 from ._knowledge import ArticleHit
 from ._model import Customer, InboundMessage, Tier
+from ._problems import ProblemSuggestion
 from ._routing import STRATEGY_NAMES, SelectionStrategy
 from ._sla import SlaPolicy
 from ._ticket import Ticket
@@ -640,6 +641,28 @@ class PluginHost:
             return hits[:k]
         return None
 
+    def suggest_problems(
+        self, *, ticket: Ticket, text: str, threshold: float
+    ) -> list[ProblemSuggestion] | None:
+        """The first non-None ``supportkit_suggest_problems`` answer, or ``None`` for the
+        desk's word overlap; anything but a list of ``ProblemSuggestion`` (problem id text,
+        numeric score, reasons a tuple of text) is a :class:`PluginError` naming the plugin."""
+        hook = "supportkit_suggest_problems"
+        self._ready()
+        kwargs = {"ticket": ticket, "text": text, "threshold": threshold}
+        for impl in self._impls(hook):
+            found = self._call(impl, hook, kwargs)
+            if found is None:
+                continue
+            if not isinstance(found, list) or not all(_suggestion(s) for s in found):
+                raise PluginError(
+                    f"plugin {impl.plugin_name!r} returned {found!r:.200} from {hook}; return "
+                    "a list of supportkit.ProblemSuggestion or None",
+                    plugin=impl.plugin_name,
+                )
+            return found
+        return None
+
     def select_sla_policy(
         self, *, ticket: Ticket, policies: Sequence[SlaPolicy]
     ) -> SlaPolicy | None:
@@ -853,3 +876,16 @@ def _expect(notice: Any, cls: type[_T]) -> _T:
     if not isinstance(notice, cls):
         raise EventError(f"expected a supportkit.{cls.__name__} notice, got {notice!r}")
     return notice
+
+
+def _suggestion(value: object) -> bool:
+    """Whether *value* is a ProblemSuggestion the desk can record (JSON-safe fields)."""
+    return (
+        isinstance(value, ProblemSuggestion)
+        and isinstance(value.problem, str)
+        and isinstance(value.score, int | float)
+        and not isinstance(value.score, bool)
+        and math.isfinite(value.score)
+        and isinstance(value.reasons, tuple)
+        and all(isinstance(r, str) for r in value.reasons)
+    )

@@ -42,6 +42,7 @@ from ._hookargs import (
 )
 from ._knowledge import ArticleHit
 from ._model import Customer, InboundMessage, Tier
+from ._problems import ProblemSuggestion
 from ._routing import SelectionStrategy
 from ._sla import SlaPolicy
 from ._ticket import Ticket
@@ -319,6 +320,32 @@ def supportkit_suggest_articles(
         nothing to suggest), or ``None`` to let the next plugin (and then
         :meth:`SupportDesk.search_articles <supportkit.SupportDesk.search_articles>`) answer.
         The ids are recorded on the ticket in an ``articles_suggested`` event.
+
+    Stops at first non-None result.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def supportkit_suggest_problems(
+    ticket: Ticket, text: str, threshold: float
+) -> list[ProblemSuggestion] | None:
+    """Suggest the problems a new ticket may be an incident of (duplicate detection).
+
+    A host plugs in its own search over its tickets (the full-text or vector search it already
+    runs) instead of the desk's word overlap; the desk records the answer as the ticket's
+    suggestions, never links anything, and leaves out the ticket itself and tickets that do not
+    exist or are solved or closed. A failing hookimpl (or a wrong answer) is logged and the
+    desk's word overlap answers.
+
+    :param ticket: The new :class:`~supportkit.Ticket` (subject, tags, group).
+    :param text: Its subject, a newline and its first message's body.
+    :param threshold: ``ProblemSettings.similarity``, the desk's own score threshold (a
+        hookimpl may use its own scale).
+    :returns: :class:`~supportkit.ProblemSuggestion` objects, best first (an empty list:
+        nothing to suggest), or ``None`` to let the next plugin (and then the desk's word
+        overlap) answer.
 
     Stops at first non-None result.
 
