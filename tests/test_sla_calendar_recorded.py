@@ -203,3 +203,24 @@ def test_whatif_replays_the_recorded_version_and_calendar(tmp_path: Path) -> Non
     )
     # Recorded v1 (1 hour): breached; v2 (2 hours) would have met it.
     assert (0, 1) == result.actual[("all", None)]["first_reply"]
+
+
+def test_a_desk_built_with_other_settings_still_replays_earlier_tickets(tmp_path: Path) -> None:
+    """A desk built with defaults on a store whose tickets counted on a calendar it lacks
+    (the issue-15 case: a plain constructor on an existing file) replays them on the calendar
+    the earlier settings version recorded, and the report and read commands keep working."""
+    path = tmp_path / "d.sqlite3"
+    first = SupportDesk(
+        store=SqliteStore(path), clock=FrozenClock(MONDAY), policies=[policy("std", 4)],
+        calendars=BERLIN,
+    )  # fmt: skip
+    opened = first.ingest(InboundMessage("m-1", "email", "ada@example.com", MONDAY))
+    before = first.sla(opened.ticket_id, MONDAY + timedelta(hours=1))
+    first.store.close()
+    later = SupportDesk(store=SqliteStore(path), clock=FrozenClock(MONDAY))  # logs a warning
+    assert before == later.sla(opened.ticket_id, MONDAY + timedelta(hours=1))
+    later.metrics(["all"])  # counts on the recorded calendar too
+    later.store.close()
+    from supportkit._cli import main
+
+    assert 0 == main(["next-steps", "--db", str(path), "--json"])

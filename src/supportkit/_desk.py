@@ -548,21 +548,26 @@ class SupportDesk(SelfServiceLoop):
         return dict(calendars)
 
     def _check_policy_calendars(self) -> None:
+        teams = {} if self.follow_the_sun is None else self.follow_the_sun.calendars
         for policy in self.policies:
-            if policy.calendar is not None and self._calendar_named(policy.calendar) is None:
-                teams = "" if self.follow_the_sun is None else " or a follow-the-sun team's"
+            named = policy.calendar
+            if named is not None and named not in self._calendars and named not in teams:
                 raise ConfigurationError(
-                    f"SLA policy {policy.name!r} counts on calendar {policy.calendar!r}, which is "
-                    f"not one of calendars= ({', '.join(self._calendars) or 'none given'}){teams}"
+                    f"SLA policy {policy.name!r} counts on calendar {named!r}, which is not one "
+                    f"of calendars= ({', '.join(self._calendars) or 'none given'})"
+                    + (" or a follow-the-sun team's" if teams else "")
                 )
 
     def _calendar_named(self, name: str) -> BusinessCalendar | None:
         """The business calendar *name* stands for: one of ``calendars=``, else a follow-the-sun
-        team's (a group id) when that is a :class:`BusinessCalendar`."""
+        team's (a group id) when that is a :class:`BusinessCalendar`, else the newest one of that
+        name an earlier settings version recorded (so tickets opened under it replay)."""
         calendar = self._calendars.get(name)
         if calendar is None and self.follow_the_sun is not None:
             team = self.follow_the_sun.calendars.get(name)
             calendar = team if isinstance(team, BusinessCalendar) else None
+        if calendar is None:  # one an earlier settings version had (read from the store)
+            calendar = _settings.recorded_calendars(self.store, self.SETTINGS_KEY).get(name)
         return calendar
 
     def _calendar_name(self, policy: SlaPolicy) -> str | None:

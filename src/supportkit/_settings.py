@@ -17,8 +17,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from ._calendar import BusinessCalendar
 from ._sla import SlaPolicy
-from .exceptions import PolicyError, SettingsChangedError
+from .exceptions import PolicyError, SettingsChangedError, SupportkitError
 
 __all__ = ["VERSIONS_KEY", "latest", "record", "settings_diff", "versions"]
 
@@ -154,6 +155,20 @@ def recorded_policies(store: Any, legacy_key: str) -> list[SlaPolicy]:
         except PolicyError:  # a hand-edited record; the desk's own policies still work
             continue
     return policies
+
+
+def recorded_calendars(store: Any, legacy_key: str) -> dict[str, BusinessCalendar]:
+    """The business calendars the store's settings versions name, each name in its newest
+    recorded form (a record that does not read as a calendar is skipped)."""
+    found: dict[str, BusinessCalendar] = {}
+    for version in versions(store, legacy_key):
+        calendars = (version.get("settings") or {}).get("calendars") or {}
+        for name, raw in calendars.items() if isinstance(calendars, Mapping) else ():
+            try:
+                found[name] = BusinessCalendar.from_dict(raw)
+            except SupportkitError:  # a hand-edited record; the desk's own calendars still work
+                continue
+    return found
 
 
 def edited_in_place(recorded: Mapping[str, Any], settings: Mapping[str, Any]) -> list[str]:
