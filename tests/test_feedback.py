@@ -62,6 +62,12 @@ def _logs(seed: int, n: int = 300) -> list[list[TicketEvent]]:
         if rng.random() < 0.5:
             at = at + timedelta(hours=rng.randrange(1, 400))
             log.append(TicketEvent("status_changed", ticket_id=tid, at=at, data={"to": "solved"}))
+        if i < 10:  # the problems' engineering issues: the last recorded state counts
+            for state in rng.sample(["open", "fixed", "wont_fix"], rng.randrange(3)):
+                data = {"tracker": "t", "key": f"K-{i}", "state": state}
+                log.append(
+                    TicketEvent("engineering_issue_changed", ticket_id=tid, at=at, data=data)
+                )
         logs.append(log)
     return logs
 
@@ -82,7 +88,9 @@ def _tickets(logs: list[list[TicketEvent]]) -> pd.DataFrame:
                 escalated = e.at
             elif e.kind == "status_changed" and escalated is not None and solved is None:
                 solved = e.at
+        issue = [e.data["state"] for e in log if e.kind == "engineering_issue_changed"]
         rows.append({"id": created.ticket_id, "at": created.at, "tags": list(created.data["tags"]),
+                     "wont_fix": issue[-1:] == ["wont_fix"],
                      "tier": created.data["tier"], "problem": problem, "escalated": escalated,
                      "solved": solved,
                      "open": not any(e.kind == "status_changed" for e in log)})  # fmt: skip
@@ -136,7 +144,9 @@ def test_figures_match_pandas(seed: int) -> None:
         assert seconds.quantile(0.5, interpolation="lower") == report.fix_seconds["median"]
         assert seconds.quantile(0.9, interpolation="lower") == report.fix_seconds["p90"]
 
-    waiting = linked[linked["open"]]
+    wont_fix = set(frame[frame["wont_fix"]]["id"])
+    assert wont_fix  # the seeds have some: the exclusion below is tested
+    waiting = linked[linked["open"] & ~linked["problem"].isin(wont_fix)]
     assert sorted(waiting["id"]) == sorted(r["ticket"] for r in report.waiting)
 
     # The rankings by customer weight: heaviest first, then by volume (tags) or incidents and

@@ -23,7 +23,8 @@ docs/concepts/problems.md):
 - **Time from escalation to fix**: for tickets solved in the period after an escalation to
   engineering, the seconds from the first such escalation to that solve (count, median, p90).
 - **Waiting on engineering**: incidents linked to a problem and not solved or closed at the end
-  of their logs, with their tiers, and their count per tier.
+  of their logs, with their tiers, and their count per tier; not those of a problem whose
+  engineering issue's last recorded state (``engineering_issue_changed``) is ``wont_fix``.
 - **Knowledge-base content gaps** (when the knowledge layer is present: help-centre session
   events were given): the top searches of the sessions starting in the period that found no
   article or whose results were not clicked, as :func:`supportkit.content_gaps` defines them
@@ -41,6 +42,7 @@ import attrs
 
 from ._metrics import SessionEvent
 from ._model import Status, TicketEvent
+from ._nextstep import WONT_FIX, issue_state
 from ._selfservice import SelfServiceAggregator
 from ._sketch import ExactQuantiles
 from ._ticket import Ticket
@@ -124,6 +126,7 @@ class FeedbackAggregator:
         self.escalations: dict[str, int] = {}
         self.fix = ExactQuantiles()
         self.waiting: list[dict[str, Any]] = []
+        self.wont_fix: set[str] = set()  # problems whose issue engineering won't fix
         self.knowledge: SelfServiceAggregator | None = None  # content gaps, once sessions come
 
     def _period(self, ts: int) -> int | None:
@@ -141,6 +144,8 @@ class FeedbackAggregator:
         period = self._period(created)
         weight = self.weights.get(ticket.tier or "", 0)
         self.subjects[ticket.id] = ticket.subject
+        if issue_state(log) == WONT_FIX:
+            self.wont_fix.add(ticket.id)
         if period is not None:
             for tag in ticket.tags:
                 row = self.tags.setdefault(tag, [0, 0, 0])
@@ -209,6 +214,7 @@ class FeedbackAggregator:
             self.escalations[area] = self.escalations.get(area, 0) + count
         self.fix.merge(other.fix)
         self.waiting.extend(other.waiting)
+        self.wont_fix |= other.wont_fix
         if other.knowledge is not None:
             self.knowledge = (
                 other.knowledge if self.knowledge is None else self.knowledge.merge(other.knowledge)
@@ -239,7 +245,10 @@ class FeedbackAggregator:
             problems, key=lambda r: (-r["weight"], -r["incidents"], -r["volume"], r["problem"])
         )
         problems.sort(key=lambda r: (-r["volume"], -r["weight"], -r["trend"], r["problem"]))
-        waiting = sorted(self.waiting, key=lambda r: (r["problem"], r["ticket"]))
+        waiting = sorted(
+            (r for r in self.waiting if r["problem"] not in self.wont_fix),
+            key=lambda r: (r["problem"], r["ticket"]),
+        )
         tiers: dict[str, int] = {}
         for row in waiting:
             tiers[row["tier"] or "none"] = tiers.get(row["tier"] or "none", 0) + 1
