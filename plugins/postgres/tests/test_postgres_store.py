@@ -385,3 +385,20 @@ def test_a_batch_read_ahead_claims_only_until_it_ends(
         assert [("email", f"m-{n}", t) for n, t in enumerate(["T-0", "T-1", "T-0"])] == sorted(
             mine.message_index()
         )
+
+
+def test_tickets_a_batch_creates_keep_their_order_of_creation(
+    pg_url: str, new_schema: Callable[[], str]
+) -> None:
+    """The read-ahead creates named tickets' stream rows in id order; ticket_ids() still lists
+    them in the order the batch's messages created them."""
+    names = ["T-9", "T-10", "A-1", "T-2"]
+    stream = [
+        InboundMessage(f"m-{n}", "email", "ann", T0.replace(minute=n), ticket_id=name)
+        for n, name in enumerate(names)
+    ]
+    with PostgresStore(pg_url, schema=new_schema()) as store:
+        desk = SupportDesk(store=store, clock=FrozenClock(T0), plugins=[])
+        desk.ingest(InboundMessage("m-x", "email", "bob", T0, ticket_id="T-10a"))
+        assert all(r.created for r in desk.ingest_many(stream))  # type: ignore[union-attr]
+        assert ["T-10a", *names] == store.ticket_ids()

@@ -559,6 +559,10 @@ class PostgresStore:
         if not pending or batch.broken is not None:
             return
         named, batch.named = batch.named, []
+        # Stream rows the read-ahead created (in ticket id order) take their place in the order
+        # of creation (streams.seq) when their ticket's first events are written.
+        fresh = [t for t in pending.streams if t in batch.created]
+        batch.created.difference_update(fresh)
         cur = batch.cur
         due = [(t, at) for t, at in pending.due.items() if at is not None]
         gone = [t for t, at in pending.due.items() if at is None]
@@ -581,6 +585,14 @@ class PostgresStore:
                     " WHERE streams.ticket_id = v.ticket_id",
                     (list(pending.streams), list(pending.streams.values())),
                 )
+                if fresh:
+                    cur.execute(
+                        "UPDATE streams SET seq = s.seq FROM (SELECT t, nextval("
+                        "pg_get_serial_sequence('streams', 'seq')) AS seq FROM"
+                        " unnest(%b::text[]) WITH ORDINALITY AS v(t, n) ORDER BY n) AS s"
+                        " WHERE streams.ticket_id = s.t",
+                        (fresh,),
+                    )
                 if named:
                     cur.execute(
                         "UPDATE messages SET ticket_id = v.t FROM unnest(%b::text[], %b::text[],"
