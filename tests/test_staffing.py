@@ -196,3 +196,26 @@ def test_agrees_with_pyworkforce_erlang_c_cases(
     assert level == round(s.service_level(rate, aht, agents, within), 3)
     assert busy == round(s.occupancy(rate, aht, agents), 3)
     assert waits == round(s.erlang_c(rate * aht, agents), 3)
+
+
+# A published Erlang C table ("Table C", appendix A.3 of a textbook on TETRA trunked radio,
+# reproduced as Scribd document 831962299) and its worked example: 8 channels delay 5 % of
+# calls at A = 3.87 Erlangs, 10 channels delay 1 % at A = 4.08; a queued call waits beyond the
+# mean holding time with probability exp(-(C - A)): 0.016 for 8 channels at 3.87 and 0.0022
+# for 10 channels at about the same traffic (3.87).
+@pytest.mark.parametrize(("agents", "traffic", "delayed"), [(8, 3.87, 0.05), (10, 4.08, 0.01)])
+def test_erlang_c_matches_the_published_table(agents: int, traffic: float, delayed: float) -> None:
+    """At the table's traffic, the probability of delay is the table's, to its precision."""
+    assert round(s.erlang_c(traffic, agents), 3 if delayed < 0.05 else 2) == delayed
+
+
+@pytest.mark.parametrize(("agents", "beyond"), [(8, 0.016), (10, 0.0022)])
+def test_queued_waits_beyond_the_holding_time_match_the_worked_example(
+    agents: int, beyond: float
+) -> None:
+    """The share of all contacts waiting beyond T, divided by the share that waits at all, is
+    the table's conditional probability (service_level's exponential tail)."""
+    rate, aht = 3.87 / 300, 300
+    waits = s.erlang_c(3.87, agents)
+    late = 1 - s.service_level(rate, aht, agents, within=aht)
+    assert round(late / waits, len(str(beyond)) - 2) == beyond
