@@ -260,7 +260,7 @@ class SupportDesk(SelfServiceLoop):
     :attr:`SETTINGS_KEY`, for ``supportkit report``.
     """
 
-    SETTINGS_KEY: ClassVar[str] = "desk"
+    SETTINGS_KEY: ClassVar[str] = _settings.SETTINGS_KEY
     """The store ``meta`` key holding :meth:`settings` (policies, calendars, ladder levels)."""
 
     MOVED_KEY: ClassVar[str] = "desk.policies_moved"

@@ -19,27 +19,97 @@ from typing import Any
 
 from ._calendar import BusinessCalendar
 from ._sla import SlaPolicy
-from .exceptions import PolicyError, SettingsChangedError, SupportkitError
+from .exceptions import ConfigurationError, PolicyError, SettingsChangedError, SupportkitError
 
-__all__ = ["VERSIONS_KEY", "latest", "record", "settings_diff", "versions"]
+__all__ = [
+    "SETTINGS_KEY",
+    "VERSIONS_KEY",
+    "check_meta",
+    "latest",
+    "record",
+    "settings_diff",
+    "versions",
+]
 
 VERSIONS_KEY = "desk.settings_versions"
 """The store ``meta`` key holding the list of recorded settings versions, oldest first."""
+
+SETTINGS_KEY = "desk"
+"""The store ``meta`` key mirroring the newest settings (``SupportDesk.SETTINGS_KEY``)."""
+
+
+def _shape(value: Any, kind: type | tuple[type, ...], what: str, expected: str) -> None:
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise ConfigurationError(f"{what} must be {expected}, got {value!r}")
+
+
+def check_settings(value: Any, what: str = SETTINGS_KEY) -> None:
+    """Raise :class:`ConfigurationError` unless *value* has the shape of
+    ``SupportDesk.settings()``: an object whose ``policies`` is a list of objects,
+    ``calendars`` an object of objects and ``ladder`` null or a list of objects."""
+    _shape(value, dict, what, "an object (policies, calendars, ladder)")
+    policies = value.get("policies", [])
+    _shape(policies, list, f"{what}.policies", "a list of SLA policy objects")
+    for number, policy in enumerate(policies):
+        _shape(policy, dict, f"{what}.policies[{number}]", "an SLA policy object")
+    calendars = value.get("calendars", {})
+    _shape(calendars, dict, f"{what}.calendars", "an object of calendars by name")
+    for name, calendar in calendars.items():
+        _shape(calendar, dict, f"{what}.calendars.{name}", "a calendar object")
+    ladder = value.get("ladder")
+    if ladder is not None:
+        _shape(ladder, list, f"{what}.ladder", "null or a list of escalation levels")
+        for number, level in enumerate(ladder):
+            _shape(level, dict, f"{what}.ladder[{number}]", "an escalation level object")
+
+
+def check_versions(value: Any, what: str = VERSIONS_KEY) -> None:
+    """Raise :class:`ConfigurationError` unless *value* is a list of settings versions:
+    objects with a whole ``version`` >= 1, ``settings`` (:func:`check_settings`), ``config``
+    null or an object, ``recorded_at`` and ``note`` null or text."""
+    _shape(value, list, what, "a list of settings versions")
+    for number, version in enumerate(value):
+        where = f"{what}[{number}]"
+        _shape(version, dict, where, "a settings version object")
+        _shape(version.get("version"), int, f"{where}.version", "a whole number >= 1")
+        if version["version"] < 1:
+            raise ConfigurationError(
+                f"{where}.version must be a whole number >= 1, got {version['version']!r}"
+            )
+        check_settings(version.get("settings"), f"{where}.settings")
+        if version.get("config") is not None:
+            _shape(version["config"], dict, f"{where}.config", "null or an object")
+        for name in ("recorded_at", "note"):
+            if version.get(name) is not None:
+                _shape(version[name], str, f"{where}.{name}", "null or text")
+
+
+def check_meta(key: str, value: Any) -> None:
+    """Check a desk settings record (``meta`` *key* :data:`VERSIONS_KEY` or
+    :data:`SETTINGS_KEY`) before it is written; other keys are not the desk's."""
+    if key == VERSIONS_KEY:
+        check_versions(value)
+    elif key == SETTINGS_KEY:
+        check_settings(value)
 
 
 def versions(store: Any, legacy_key: str, raw: Any = None) -> list[dict[str, Any]]:
     """The recorded versions, oldest first (a store from before versions has its one record
     as version 1; a store without ``meta`` has none). *raw* is the version list already read
-    (``store.meta(VERSIONS_KEY)``), if it was."""
+    (``store.meta(VERSIONS_KEY)``), if it was. A malformed record (edited or imported by
+    hand) is a :class:`ConfigurationError` naming it, never a crash further on."""
     meta = getattr(store, "meta", None)
     if meta is None:
         return []
     found = raw if raw is not None else meta(VERSIONS_KEY)
+    if found is not None:
+        check_versions(found, f"the store's {VERSIONS_KEY}")
     if found:
         return list(found)
     legacy = meta(legacy_key)
     if legacy is None:
         return []
+    check_settings(legacy, f"the store's {legacy_key}")
     return [
         {
             "version": 1,

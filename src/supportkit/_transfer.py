@@ -30,6 +30,7 @@ from typing import Any
 
 import attrs
 
+from . import _settings
 from ._clock import SystemClock
 from ._commit import OUTBOX_STATUSES, OutboxMessage
 from ._knowledge import ArticleEvent, check_article_append
@@ -220,7 +221,9 @@ def _value(stream: str, record: Mapping[str, Any]) -> Any:
     if stream == "outbox":
         return _outbox(record)
     if stream == "meta":
-        return (*_text(record, "key"), record["value"])
+        (key,) = _text(record, "key")
+        _settings.check_meta(key, record["value"])
+        return (key, record["value"])
     return (
         *_text(record, "namespace", "key"),
         record["value"],
