@@ -965,31 +965,33 @@ class PostgresStore:
         known = pending.versions.get(ticket_id)
         claimed = commit.message in batch.claimed
         conn = batch.cur.connection
+        ask = commit.message is not None and not claimed
         try:
-            with conn.pipeline():
-                if commit.message is not None and not claimed:
-                    inserted = conn.cursor()
-                    inserted.execute(
-                        "INSERT INTO messages (channel, message_id, ticket_id)"
-                        " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-                        (*commit.message, ticket_id),
-                    )
-                if known is None:
-                    stream = conn.cursor()
-                    stream.execute(
-                        "INSERT INTO streams (ticket_id, version) VALUES (%s, 0)"
-                        " ON CONFLICT (ticket_id) DO UPDATE SET version = streams.version"
-                        " RETURNING version, xmax = 0",
-                        (ticket_id,),
-                    )
-            fresh = commit.message is None or claimed or inserted.fetchone() is not None
+            if ask or known is None:  # else the read-ahead settled both: no round trip
+                with conn.pipeline():
+                    if ask:
+                        inserted = conn.cursor()
+                        inserted.execute(
+                            "INSERT INTO messages (channel, message_id, ticket_id)"
+                            " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+                            (*commit.message, ticket_id),
+                        )
+                    if known is None:
+                        stream = conn.cursor()
+                        stream.execute(
+                            "INSERT INTO streams (ticket_id, version) VALUES (%s, 0)"
+                            " ON CONFLICT (ticket_id) DO UPDATE SET version = streams.version"
+                            " RETURNING version, xmax = 0",
+                            (ticket_id,),
+                        )
+            fresh = not ask or inserted.fetchone() is not None
             actual, created = known or 0, False
             if known is None:
                 row = stream.fetchone()
                 assert row is not None
                 actual, created = int(row[0]), bool(row[1])
             if not fresh or actual != commit.expected_version:
-                if fresh and commit.message is not None and not claimed:
+                if fresh and ask:
                     batch.cur.execute(
                         "DELETE FROM messages WHERE channel = %s AND message_id = %s",
                         commit.message,
