@@ -165,6 +165,40 @@ def test_a_changed_file_is_refused_until_applied(
         assert [1, 2] == [v["version"] for v in store.meta("desk.settings_versions")]
 
 
+def test_read_commands_with_a_changed_file_read_the_recorded_configuration(
+    desk_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file changed but not applied: ticket, next-steps and sla show (by --config or the
+    working directory's file) read the store with its recorded settings (2 h first reply, not
+    the file's 3 h), noting the pending difference in one line on stderr; nothing is written."""
+    path = desk_dir / "supportkit.toml"
+    path.write_text(
+        CONFIG.replace("hours = 2", "hours = 3").replace(
+            'name = "standard"', 'name = "standard"\nversion = 2'
+        ),
+        encoding="utf-8",
+    )
+    with SqliteStore(desk_dir / "desk.sqlite3") as store:
+        ids = store.ticket_ids()
+        before = list(export_lines(store))
+    for where in (["--config", str(path)], []):
+        code, out, err = run_cli(capsys, "sla", "show", ids[1], *where, "--json")
+        assert 0 == code, err
+        assert "2026-03-02T12:01:00+00:00" == json.loads(out)["first_reply"][0]["deadline"]
+        assert 1 == len(err.splitlines()), err
+        assert "differs from the recorded configuration (version 1" in err
+        code, out, err = run_cli(capsys, "ticket", ids[1], *where, "--json")
+        assert (0, "standard") == (code, json.loads(out)["sla_policy"]), err
+        code, out, err = run_cli(capsys, "next-steps", *where, "--json")
+        assert 0 == code, err
+        assert set(ids[1:]) <= {step["ticket_id"] for step in json.loads(out)}
+    with SqliteStore(desk_dir / "desk.sqlite3") as store:
+        assert before == list(export_lines(store))
+    path.write_text(CONFIG, encoding="utf-8")  # the recorded one again: no note
+    code, _, err = run_cli(capsys, "next-steps", "--config", str(path))
+    assert (0, "") == (code, err)
+
+
 def test_run_once_logs_structured_rounds(
     desk_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -4,6 +4,8 @@ settings, export, import and erase. :func:`add_commands` adds them to the CLI's 
 Read and write commands find their desk with ``--db PATH`` (a SQLite store, read with the
 configuration recorded in it) or ``--config FILE`` (a ``supportkit.toml``), else the
 ``supportkit.toml`` (or ``pyproject.toml`` with ``[tool.supportkit]``) of the working directory.
+Read commands build the desk from the configuration recorded in the store either way; the file
+then only names the store.
 """
 
 from __future__ import annotations
@@ -62,12 +64,13 @@ def _config_path(args: argparse.Namespace) -> Path:
     return found
 
 
-def desk_from_store(store: SqliteStore) -> SupportDesk:
-    """A desk over *store* with the configuration recorded in it (nothing is written)."""
+def desk_from_store(store: DeskStore) -> SupportDesk:
+    """A desk over *store* (SQLite, PostgreSQL, any :class:`~supportkit.typing.DeskStore`)
+    with the configuration recorded in it (nothing is written)."""
     recorded = _settings.latest(store, SupportDesk.SETTINGS_KEY)
     if recorded is None:
         raise ConfigurationError(
-            f"{str(store.path)!r} records no desk settings: pass --config FILE, or point --db at "
+            f"{store!r} records no desk settings: pass --config FILE, or point --db at "
             "a store a desk has run on"
         )
     if recorded.get("config") is not None:
@@ -95,7 +98,7 @@ def desk_from_store(store: SqliteStore) -> SupportDesk:
 def _desk(
     config: DeskConfig,
     *,
-    store: SqliteStore | None = None,
+    store: DeskStore | None = None,
     apply: bool = False,
     recorded: Mapping[str, Any] | None = None,
 ) -> SupportDesk:
@@ -113,31 +116,47 @@ def _desk(
 
 @contextmanager
 def open_desk(
-    args: argparse.Namespace, *, apply: bool = False, note: str | None = None
+    args: argparse.Namespace,
+    *,
+    apply: bool = False,
+    note: str | None = None,
+    recorded: bool = False,
 ) -> Iterator[SupportDesk]:
     """The desk a command works on (see the module docstring); closed afterwards. *apply*
-    (with *note*) records a changed configuration as a new settings version."""
-    if getattr(args, "db", None):
-        path = Path(args.db)
-        if not path.is_file():
-            raise ConfigurationError(f"no supportkit database at {str(path)!r}")
-        store = SqliteStore(path)
-        try:
-            desk = desk_from_store(store)
-        except BaseException:
-            store.close()
-            raise
-    else:
+    (with *note*) records a changed configuration as a new settings version. A *recorded*
+    desk (read commands) is built from the configuration recorded in the store the file
+    names, whether or not the file differs (a one-line note on stderr says so); a store that
+    records none yet is run with the file's."""
+    if not getattr(args, "db", None) and not recorded:
+        with SupportDesk.from_config(_config_path(args), apply=apply, note=note) as running:
+            yield running
+        return
+    store = _open_store(args)
+    from_file = not getattr(args, "db", None)
+    try:
+        fresh = from_file and _settings.latest(store, SupportDesk.SETTINGS_KEY) is None
+        desk: SupportDesk | None = None if fresh else desk_from_store(store)
+    except BaseException:
+        _close(store)
+        raise
+    if desk is None:  # no desk has run on the store yet: the file's configuration is recorded
+        _close(store)
         desk = SupportDesk.from_config(_config_path(args), apply=apply, note=note)
     with desk:
+        if from_file:
+            state = _recorded_state(DeskConfig.load(_config_path(args)), desk.store)
+            if state.startswith("differs"):
+                print(f"supportkit: note: {_config_path(args)} {state}", file=sys.stderr)
         yield desk
 
 
-@contextmanager
-def open_store(args: argparse.Namespace, *, create: bool = False) -> Iterator[DeskStore]:
-    """The store of ``--db`` (a SQLite file) or of the configuration's ``[store]`` (any
-    store, a plugin's too), without building a desk; closed afterwards. Unless *create*, a
-    SQLite file must exist."""
+def _close(store: Any) -> None:
+    close = getattr(store, "close", None)
+    if close is not None:
+        close()
+
+
+def _open_store(args: argparse.Namespace, *, create: bool = False) -> DeskStore:
     if getattr(args, "db", None):
         name, options = "sqlite", {"path": args.db}
         host = PluginHost()
@@ -148,17 +167,25 @@ def open_store(args: argparse.Namespace, *, create: bool = False) -> Iterator[De
     if name == "sqlite" and not create and not Path(options.get("path", "")).is_file():
         raise ConfigurationError(f"no supportkit database at {str(options.get('path'))!r}")
     store = DeskPlugins(host).open_store(name, options)
+    if not isinstance(store, DeskStore):
+        _close(store)
+        raise ConfigurationError(
+            f"the {name!r} store keeps only the event log ({store!r}): this command needs a "
+            "supportkit.typing.DeskStore"
+        )
+    return store
+
+
+@contextmanager
+def open_store(args: argparse.Namespace, *, create: bool = False) -> Iterator[DeskStore]:
+    """The store of ``--db`` (a SQLite file) or of the configuration's ``[store]`` (any
+    store, a plugin's too), without building a desk; closed afterwards. Unless *create*, a
+    SQLite file must exist."""
+    store = _open_store(args, create=create)
     try:
-        if not isinstance(store, DeskStore):
-            raise ConfigurationError(
-                f"the {name!r} store keeps only the event log ({store!r}): export, import and "
-                "erase need a supportkit.typing.DeskStore"
-            )
         yield store
     finally:
-        close = getattr(store, "close", None)
-        if close is not None:
-            close()
+        _close(store)
 
 
 def _print_json(value: Any) -> None:
@@ -190,7 +217,8 @@ def _check(args: argparse.Namespace) -> int:
     where = config.store_options.get("path", "") if config.store == "sqlite" else ""
     print(f"store: {config.store} {where}".rstrip())
     if config.store == "sqlite" and Path(where).is_file():
-        print(f"  {_recorded_state(config, Path(where))}")
+        with SqliteStore(where) as store:
+            print(f"  {_recorded_state(config, store)}")
     print("calendars:")
     for name, calendar in config.calendars.items():
         state = "open" if calendar.is_open(now) else "closed"
@@ -226,9 +254,9 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _recorded_state(config: DeskConfig, path: Path) -> str:
-    with SqliteStore(path) as store:
-        recorded = _settings.latest(store, SupportDesk.SETTINGS_KEY)
+def _recorded_state(config: DeskConfig, store: DeskStore) -> str:
+    """Whether *config* is the configuration *store* records (a sentence for operators)."""
+    recorded = _settings.latest(store, SupportDesk.SETTINGS_KEY)
     if recorded is None:
         return "the store records no configuration yet"
     given = {k: v for k, v in config.document.items() if k != "store"}
@@ -395,7 +423,7 @@ def _loop(
 
 
 def _ticket(args: argparse.Namespace) -> int:
-    with open_desk(args) as desk:
+    with open_desk(args, recorded=True) as desk:
         ticket = desk.ticket(args.id)
         record = ticket_to_dict(ticket)
         for key, value in record.items():
@@ -434,7 +462,7 @@ def _step_line(step: Any) -> str:
 
 
 def _next_steps(args: argparse.Namespace) -> int:
-    with open_desk(args) as desk:
+    with open_desk(args, recorded=True) as desk:
         steps = sorted(
             desk.next_steps(),
             key=lambda s: (s.due is None, s.due or datetime.max.replace(tzinfo=UTC), s.ticket_id),
@@ -480,7 +508,7 @@ def _version_line(version: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _sla_show(args: argparse.Namespace) -> int:
-    with open_desk(args) as desk:
+    with open_desk(args, recorded=True) as desk:
         evaluation = desk.sla(args.id)
     result = None if evaluation is None else evaluation.to_dict()
     if args.json:

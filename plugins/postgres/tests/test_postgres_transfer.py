@@ -178,7 +178,7 @@ def test_export_import_and_erase_work_on_a_configured_postgres_store(
     pg_url = own_database
     monkeypatch.setenv("SK_TEST_PG_URL", pg_url)
     monkeypatch.chdir(tmp_path)
-    _old_desk(tmp_path / "old.sqlite3")
+    tickets = _old_desk(tmp_path / "old.sqlite3")
     schema = "desk"
     config = _config(tmp_path, schema)
     assert 0 == main(["export", "--db", "old.sqlite3", "--output", "backup.jsonl"])
@@ -190,6 +190,16 @@ def test_export_import_and_erase_work_on_a_configured_postgres_store(
     assert [json.loads(line) for line in backup.splitlines()] == records
     assert SECRET_MAIL in backup
     capsys.readouterr()
+    # Read commands build the desk from the settings the store records (a Python desk's,
+    # which the file's differ from): no refusal, a one-line note, nothing written.
+    assert 0 == main(["sla", "show", tickets["other"], "--config", str(config), "--json"])
+    out, err = capsys.readouterr()
+    assert "2026-03-02T11:00:00+00:00" == json.loads(out)["first_reply"][0]["deadline"]
+    assert 1 == len(err.splitlines()), err
+    assert 0 == main(["next-steps", "--config", str(config), "--json"])
+    assert tickets["other"] in {s["ticket_id"] for s in json.loads(capsys.readouterr().out)}
+    assert 0 == main(["export", "--config", str(config)])
+    assert again == capsys.readouterr().out
     assert 0 == main(["erase", "--customer", SECRET_MAIL, "--config", str(config)])
     assert "1 tickets" in capsys.readouterr().out
     with psycopg.connect(pg_url, autocommit=True) as conn:
