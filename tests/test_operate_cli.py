@@ -571,6 +571,31 @@ def test_report_judges_the_goals_of_the_recorded_configuration(
     assert "replies within the hour" in html
 
 
+def test_report_and_kb_import_find_the_store_by_the_configuration_file(
+    desk_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`report` and `kb import` take --config FILE (or the working directory's file) as the
+    other commands do; the report reads the recorded configuration even while the file
+    differs (its title, not the file's new one)."""
+    path = desk_dir / "supportkit.toml"
+    path.write_text(CONFIG.replace("Test desk", "Renamed desk"), encoding="utf-8")
+    (desk_dir / "kb").mkdir()
+    (desk_dir / "kb" / "reset.md").write_text("# Reset a password\nUse the app.\n")
+    code, out, err = run_cli(capsys, "kb", "import", "kb", "--config", str(path))
+    assert (0, "1 created, 0 updated, 0 unchanged") == (code, out.strip()), err
+    with SqliteStore(desk_dir / "desk.sqlite3") as store:
+        articles = [line for line in export_lines(store) if '"stream":"article"' in line]
+    assert 1 == len(articles)
+    assert '"reset"' in articles[0]
+    code, out, err = run_cli(capsys, "report", "--config", str(path), "--html", "r.html")
+    assert (0, "wrote r.html") == (code, out.strip()), err
+    html = (desk_dir / "r.html").read_text(encoding="utf-8")
+    assert ("Test desk" in html, "Renamed desk" in html) == (True, False)
+    code, out, err = run_cli(capsys, "report", "--self-service")  # ./supportkit.toml
+    assert 0 == code, err
+    assert "Self-service" in out or "self-service" in out
+
+
 def test_two_run_processes_share_the_work_without_doing_it_twice(desk_dir: Path) -> None:
     """Two `supportkit run --once` processes started together on one store deliver every
     outbox message exactly once between them (claims with leases divide the work)."""

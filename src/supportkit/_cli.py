@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ._analysis import add_analysis_commands
 from ._kbimport import add_kb_commands
-from ._operate import UsageError, add_commands
+from ._operate import UsageError, _store_options, add_commands
 from .exceptions import PluginError, SupportkitError
 
 if TYPE_CHECKING:
@@ -138,6 +138,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from ._operate import _open_store as open_store_of
     from ._report import open_report_desk, render_html, summarize
 
     if not (args.html or args.feedback or args.self_service):
@@ -146,7 +147,10 @@ def _report(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    desk, goals, title = open_report_desk(args.db)
+    if args.db:
+        desk, goals, title = open_report_desk(args.db)
+    else:
+        desk, goals, title = open_report_desk(open_store_of(args))
     with desk:
         if args.feedback:
             from ._feedback import render_text
@@ -312,8 +316,10 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
     demo.set_defaults(handler=_demo)
     report = commands.add_parser(
         "report",
-        help="write a self-contained HTML report of a desk's SQLite store",
-        description="Read a desk's SQLite store and write one HTML file with inline SVG charts. "
+        help="write a self-contained HTML report of a desk's store",
+        description="Read a desk's store (--db PATH: a SQLite file; --config FILE: its [store], "
+        "SQLite or a plugin's such as PostgreSQL) and write one HTML file with inline SVG "
+        "charts. "
         "SLA policies, calendars and escalation levels come from the record every desk keeps "
         "in the store (SupportDesk.SETTINGS_KEY); goals and a title from the demo's "
         "'settings' record, else from the configuration file the desk runs with ([[goals]], "
@@ -322,10 +328,11 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
         "  supportkit report --db support.sqlite3 --html report.html\n"
         "  supportkit report --db support.sqlite3 --html report.html --tz Europe/Berlin\n"
         "  supportkit report --db support.sqlite3 --feedback\n"
-        "  supportkit report --db support.sqlite3 --self-service",
+        "  supportkit report --db support.sqlite3 --self-service\n"
+        "  supportkit report --config postgres.toml --html report.html",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    report.add_argument("--db", required=True, help="the SQLite store (e.g. from demo --db)")
+    _store_options(report)
     report.add_argument("--html", help="the HTML file to write")
     report.add_argument(
         "--feedback",

@@ -187,7 +187,10 @@ def import_articles(
 
 
 def add_kb_commands(commands: Any) -> None:
-    """Add ``supportkit kb import`` to the CLI's subparsers."""
+    """Add ``supportkit kb import`` to the CLI's subparsers (the store: ``--db PATH``, a
+    SQLite file created if needed, or the ``[store]`` of ``--config FILE``)."""
+    from ._operate import _store_options
+
     kb = commands.add_parser(
         "kb",
         help="knowledge base tools",
@@ -202,11 +205,12 @@ def add_kb_commands(commands: Any) -> None:
         "Unchanged articles are left alone; a bad file is reported and nothing is written.",
         epilog="examples:\n"
         "  supportkit kb import help-centre/ --db support.sqlite3\n"
-        "  supportkit kb import drafts/ --db support.sqlite3 --status draft",
+        "  supportkit kb import drafts/ --db support.sqlite3 --status draft\n"
+        "  supportkit kb import help-centre/ --config postgres.toml",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     load.add_argument("dir", metavar="DIR", help="the folder of Markdown articles")
-    load.add_argument("--db", required=True, help="the desk's SQLite store")
+    _store_options(load)
     load.add_argument(
         "--status",
         default="published",
@@ -218,9 +222,9 @@ def add_kb_commands(commands: Any) -> None:
 
 def _kb_import(args: Any) -> int:
     from ._clock import SystemClock
-    from ._sqlite import SqliteStore
+    from ._operate import open_store
 
-    with SqliteStore(args.db) as store:
+    with open_store(args, create=True) as store:
         result = import_articles(store, args.dir, at=SystemClock().now(), status=args.status)
     print(
         f"{len(result.created)} created, {len(result.updated)} updated, "

@@ -37,6 +37,7 @@ from ._sla import SlaPolicy
 from ._sqlite import SqliteStore
 from ._time import from_epoch, parse_instant
 from .exceptions import ConfigurationError, StoreError
+from .typing import DeskStore
 
 __all__ = ["SETTINGS_KEY", "Summary", "open_report_desk", "render_html", "settings", "summarize"]
 
@@ -251,18 +252,23 @@ def _goal(raw: Mapping[str, Any]) -> Goal:
     return Goal(**fields)
 
 
-def open_report_desk(path: str | Path) -> tuple[SupportDesk, list[Goal], str]:
-    """A read-only-minded desk over an existing SQLite file, its goals and its title.
+def open_report_desk(where: str | Path | DeskStore) -> tuple[SupportDesk, list[Goal], str]:
+    """A read-only-minded desk over an existing SQLite file (or an open store: PostgreSQL,
+    any :class:`~supportkit.typing.DeskStore`, closed with the desk), its goals and its title.
 
     The desk's clock stands at the last event (so a report of yesterday stays the same).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigurationError(
-            f"no supportkit database at {str(path)!r}: pass the file a desk wrote "
-            "(e.g. supportkit demo --db PATH)"
-        )
-    store = SqliteStore(path)
+    store: Any
+    if isinstance(where, DeskStore):
+        store = where
+    else:
+        path = Path(where)
+        if not path.is_file():
+            raise ConfigurationError(
+                f"no supportkit database at {str(path)!r}: pass the file a desk wrote "
+                "(e.g. supportkit demo --db PATH)"
+            )
+        store = SqliteStore(path)
     try:
         raw = store.meta(SETTINGS_KEY) or {}
         # The desk's newest recorded settings first; a file from before desks kept them has
@@ -281,7 +287,7 @@ def open_report_desk(path: str | Path) -> tuple[SupportDesk, list[Goal], str]:
         title = raw.get("title") or recorded.get("title", "")
         last = max((e.ts for e in store.read_all()), default=None)
         if last is None:
-            raise StoreError(f"{str(path)!r} holds no events yet: nothing to report")
+            raise StoreError(f"{store!r} holds no events yet: nothing to report")
         at = raw.get("at")
         clock = FrozenClock(parse_instant(at) if at else from_epoch(last))
         # The deflection window of the configuration the desk runs with (links are not needed).

@@ -200,6 +200,16 @@ def test_export_import_and_erase_work_on_a_configured_postgres_store(
     assert tickets["other"] in {s["ticket_id"] for s in json.loads(capsys.readouterr().out)}
     assert 0 == main(["export", "--config", str(config)])
     assert again == capsys.readouterr().out
+    # report and kb import reach the postgres store through the file too.
+    assert 0 == main(["report", "--config", str(config), "--html", "report.html"])
+    assert tickets["other"] in (tmp_path / "report.html").read_text(encoding="utf-8")
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb" / "reset.md").write_text("# Reset a password\nUse the app.\n")
+    capsys.readouterr()
+    assert 0 == main(["kb", "import", "kb", "--config", str(config)])
+    assert "1 created, 0 updated, 0 unchanged" == capsys.readouterr().out.strip()
+    with PostgresStore(pg_url, schema=schema) as store:
+        assert ["reset"] == [event.article_id for event in store.article_events()]
     assert 0 == main(["erase", "--customer", SECRET_MAIL, "--config", str(config)])
     assert "1 tickets" in capsys.readouterr().out
     with psycopg.connect(pg_url, autocommit=True) as conn:
