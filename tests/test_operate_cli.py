@@ -301,6 +301,82 @@ def test_run_stops_gracefully_on_a_signal(desk_dir: Path, number: signal.Signals
     assert "stopped" == names[-1]
 
 
+NEWER = CONFIG.replace("hours = 2", "hours = 3").replace(
+    'name = "standard"', 'name = "standard"\nversion = 2'
+)
+
+
+class ApplyNewer:
+    """The run loop's stop event: after the first round another desk on the same SQLite file
+    applies newer settings; never asks the loop to stop."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.waits = folder, 0
+
+    def wait(self, _timeout: float) -> bool:
+        self.waits += 1
+        if self.waits == 1:
+            (self.folder / "newer.toml").write_text(NEWER, encoding="utf-8")
+            with SupportDesk.from_config(self.folder / "newer.toml", apply=True):
+                pass
+        return self.waits > 5
+
+
+def test_the_run_loop_stops_when_another_desk_applies_newer_settings(
+    desk_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two desks on one SQLite file: the worker's loop, seeing the version another desk
+    recorded, polls nothing more, logs settings_changed with both versions and returns 3."""
+    with SupportDesk.from_config("supportkit.toml", clock=FrozenClock(NOW)) as desk:
+        arrivals = Arrivals(desk)
+        stop = ApplyNewer(desk_dir)
+        with caplog.at_level(logging.INFO, logger="supportkit.run"):
+            status = _loop(
+                desk, [("arrivals", arrivals)], argparse.Namespace(once=False, interval=0.0), stop
+            )
+    assert (3, 1, 1) == (status, len(arrivals.tickets), stop.waits)
+    changed = [r for r in caplog.records if r.getMessage() == "settings_changed"]
+    assert [{"running": 1, "recorded": 2, "action": "restart"}] == [
+        r.fields
+        for r in changed  # type: ignore[attr-defined]
+    ]
+
+
+def test_a_run_process_exits_3_when_another_process_applies_newer_settings(
+    desk_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A real `supportkit run` worker exits 3 (logging settings_changed, versions 1 and 2,
+    then stopped) once `supportkit run --once --apply` of a changed file ran elsewhere."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "supportkit._cli", "run", "--interval", "0.2"],
+        cwd=desk_dir,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert process.stderr is not None
+    seen = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        seen.append(line)
+        if '"event": "round"' in line:
+            break
+    (desk_dir / "newer.toml").write_text(NEWER, encoding="utf-8")
+    code, _, err = run_cli(capsys, "run", "newer.toml", "--once", "--apply", "--note", "3h")
+    assert 0 == code, err
+    try:
+        _, rest = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    lines = [json.loads(line) for line in [*seen, *rest.splitlines()] if line.strip()]
+    assert 3 == process.returncode, lines
+    changed = next(line for line in lines if line["event"] == "settings_changed")
+    assert (1, 2, "warning") == (changed["running"], changed["recorded"], changed["level"])
+    assert {"event": "stopped", "status": 3} == {k: lines[-1][k] for k in ("event", "status")}
+
+
 def test_export_import_export_is_identical(
     desk_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -246,7 +246,8 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
         "  supportkit next-steps --db support.sqlite3\n"
         "  supportkit export --db support.sqlite3 > backup.jsonl\n\n"
         "exit status: 0 success, 1 refused or invalid input (the error is printed, no\n"
-        "traceback), 2 usage error. 'supportkit COMMAND --help' shows a command's options.",
+        "traceback), 2 usage error, 3 a run worker found newer settings recorded (restart\n"
+        "it). 'supportkit COMMAND --help' shows a command's options.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -41,7 +41,7 @@ from ._transfer import erase, export_lines, import_lines
 from .exceptions import CalendarError, ConfigurationError, SupportkitError
 from .typing import DeskStore, Poller
 
-__all__ = ["UsageError", "add_commands", "open_desk", "open_store"]
+__all__ = ["SETTINGS_CHANGED", "UsageError", "add_commands", "open_desk", "open_store"]
 
 log = logging.getLogger("supportkit.run")
 
@@ -365,6 +365,18 @@ def _run(args: argparse.Namespace) -> int:
             root.removeHandler(handler)
 
 
+SETTINGS_CHANGED = 3
+"""The exit status of a worker that found newer settings recorded by another process (e.g.
+``supportkit run --apply`` elsewhere): its supervisor restarts it, and the restarted worker
+runs with them (or refuses a file that differs from them)."""
+
+
+def _settings_version(desk: SupportDesk) -> Any:
+    """The number of the newest settings version the desk's store records (``None``: none)."""
+    newest = _settings.latest(desk.store, SupportDesk.SETTINGS_KEY)
+    return None if newest is None else newest.get("version")
+
+
 def _work(args: argparse.Namespace, stop: threading.Event) -> int:
     if args.note is not None and not args.apply:
         raise UsageError("--note goes with --apply (it is recorded with the new version)")
@@ -372,22 +384,33 @@ def _work(args: argparse.Namespace, stop: threading.Event) -> int:
         pollers = _pollers(desk)
         _emit("started", store=repr(desk.store), pollers=[name for name, _ in pollers])
         try:
-            _loop(desk, pollers, args, stop)
+            status = _loop(desk, pollers, args, stop)
         finally:
             for name, poller in pollers:
                 try:
                     poller.close()
                 except Exception:  # one poller failing to close must not keep the others
                     log.exception("poller %s failed to close", name)
-    _emit("stopped")
-    return 0
+    _emit("stopped", status=status)
+    return status
 
 
 def _loop(
     desk: SupportDesk, pollers: list[tuple[str, Poller]], args: argparse.Namespace, stop: Any
-) -> None:
+) -> int:
+    """Run rounds until *stop* is set (or one round with ``--once``): 0. A round that finds
+    newer settings recorded in the store than the desk runs with does nothing, logs
+    ``settings_changed`` (both version numbers) and returns :data:`SETTINGS_CHANGED`."""
     retained = 0.0
+    running = _settings_version(desk)
     while True:
+        newest = _settings_version(desk)
+        if newest != running:
+            log.warning(
+                "settings_changed",
+                extra={"fields": {"running": running, "recorded": newest, "action": "restart"}},
+            )
+            return SETTINGS_CHANGED
         now = desk.clock.now()
         _shifts(desk, now)
         polled = 0
@@ -416,7 +439,7 @@ def _loop(
             dead=len(delivered.dead),
         )
         if args.once or stop.wait(args.interval):
-            return
+            return 0
 
 
 # --- read commands -------------------------------------------------------------------------------
@@ -653,7 +676,8 @@ def add_commands(commands: Any, sla: Any) -> None:
         "  supportkit run\n  supportkit run --config /etc/supportkit.toml --interval 5\n"
         "  supportkit run --once          # one round, e.g. from cron\n"
         "  supportkit run --apply         # record a changed configuration first\n"
-        '  supportkit run --apply --note "first reply 30m for gold"\n',
+        '  supportkit run --apply --note "first reply 30m for gold"\n'
+        "\nexit status 3: another process recorded newer settings (restart the worker)\n",
     )
     run.add_argument("file", nargs="?", metavar="CONFIG", help="default: ./supportkit.toml")
     run.add_argument("--once", action="store_true", help="do one round and exit")
