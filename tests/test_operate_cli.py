@@ -272,10 +272,9 @@ def test_run_refuses_an_interval_that_is_not_a_positive_number(
     assert "--interval" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_run_stops_gracefully_on_a_signal(desk_dir: Path, number: signal.Signals) -> None:
-    """A real `supportkit run` process finishes its round and exits 0 on SIGTERM and on
-    SIGINT (Ctrl-C), logging which signal stopped it, without a traceback."""
+def _worker(desk_dir: Path) -> tuple[subprocess.Popen[str], list[str]]:
+    """A real `supportkit run --interval 0.2` process in *desk_dir* and its log lines up to
+    the end of its first round."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "supportkit._cli", "run", "--interval", "0.2"],
@@ -292,6 +291,14 @@ def test_run_stops_gracefully_on_a_signal(desk_dir: Path, number: signal.Signals
         seen.append(line)
         if '"event": "round"' in line:
             break
+    return process, seen
+
+
+@pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_run_stops_gracefully_on_a_signal(desk_dir: Path, number: signal.Signals) -> None:
+    """A real `supportkit run` process finishes its round and exits 0 on SIGTERM and on
+    SIGINT (Ctrl-C), logging which signal stopped it, without a traceback."""
+    process, seen = _worker(desk_dir)
     process.send_signal(number)
     _, rest = process.communicate(timeout=60)
     lines = [json.loads(line) for line in [*seen, *rest.splitlines()] if line.strip()]
@@ -347,22 +354,7 @@ def test_a_run_process_exits_3_when_another_process_applies_newer_settings(
 ) -> None:
     """A real `supportkit run` worker exits 3 (logging settings_changed, versions 1 and 2,
     then stopped) once `supportkit run --once --apply` of a changed file ran elsewhere."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "supportkit._cli", "run", "--interval", "0.2"],
-        cwd=desk_dir,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    assert process.stderr is not None
-    seen = []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = process.stderr.readline()
-        seen.append(line)
-        if '"event": "round"' in line:
-            break
+    process, seen = _worker(desk_dir)
     (desk_dir / "newer.toml").write_text(NEWER, encoding="utf-8")
     code, _, err = run_cli(capsys, "run", "newer.toml", "--once", "--apply", "--note", "3h")
     assert 0 == code, err
