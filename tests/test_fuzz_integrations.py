@@ -280,7 +280,9 @@ TARGETS: dict[str, Target] = {
         _http_crm,
     ),
     "crm_http.field_path": Target(
-        kwargs_of({"document": junk(), "path": st.one_of(text(), st.just("a.0.b"))}),
+        kwargs_of(
+            {"document": junk(), "path": st.one_of(text(), st.sampled_from(["a.0.b", "0.²"]))}
+        ),
         _field_path,
     ),
 }

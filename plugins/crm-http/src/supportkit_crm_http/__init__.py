@@ -28,6 +28,7 @@ import json
 import logging
 import math
 import os
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
@@ -117,6 +118,11 @@ class CrmUnavailable(CrmError):
 _MISSING = object()
 
 
+_INDEX = re.compile(r"[0-9]{1,9}")
+"""A list index in a field path: ASCII digits (``str.isdigit`` also takes ``"²"``, which
+``int`` refuses)."""
+
+
 def field_path(document: Any, path: str) -> Any:
     """The value at dotted *path* in a decoded JSON *document* (``None`` if absent).
 
@@ -129,7 +135,7 @@ def field_path(document: Any, path: str) -> Any:
     for segment in path.split(".") if path else ():
         if isinstance(value, Mapping):
             value = value.get(segment, _MISSING)
-        elif isinstance(value, list) and segment.isdigit() and int(segment) < len(value):
+        elif isinstance(value, list) and _INDEX.fullmatch(segment) and int(segment) < len(value):
             value = value[int(segment)]
         else:
             value = _MISSING
