@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import strategies as st
 
@@ -111,16 +112,25 @@ MESSAGE_FIELDS = st.fixed_dictionaries(
 INGEST = st.builds(_ingest, MESSAGE_FIELDS, st.one_of(st.none(), TICKETS))
 
 
+@attrs.frozen
+class _Message:
+    """A message drawn for ``ingest_many``: its fields and the ticket it names (a pick).
+    A class of its own, so no junk item (a tuple, say) is taken for one."""
+
+    fields: dict[str, Any]
+    pick: Any
+
+
 def _ingest_many(items: Any) -> Operation:
-    """``ingest_many`` of messages built from (fields, ticket pick) pairs and junk items (or
+    """``ingest_many`` of messages built from :class:`_Message` items and junk items (or
     of junk instead of a list): one entry per item, each an IngestResult or a typed error."""
 
     def call(desk: SupportDesk, known: list[str]) -> object:
         if not isinstance(items, list):
             return desk.ingest_many(items)
         batch = [
-            InboundMessage(**{**item[0], "ticket_id": _ticket(item[1])(known)})
-            if isinstance(item, tuple)
+            InboundMessage(**{**item.fields, "ticket_id": _ticket(item.pick)(known)})
+            if isinstance(item, _Message)
             else item
             for item in items
         ]
@@ -143,7 +153,7 @@ OPERATIONS: dict[str, st.SearchStrategy[Operation]] = {
         mostly(
             st.lists(
                 st.one_of(
-                    st.tuples(MESSAGE_FIELDS, st.one_of(st.none(), TICKETS)),
+                    st.builds(_Message, MESSAGE_FIELDS, st.one_of(st.none(), TICKETS)),
                     st.sampled_from([None, "m-1", 7]),
                 ),
                 max_size=4,
