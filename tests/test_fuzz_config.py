@@ -171,8 +171,8 @@ class _Apply:
 _APPLY = _Apply()
 
 TARGETS: dict[str, Target] = {
-    "DeskConfig.load": Target(DOCUMENTS, DeskConfig.load, examples=500),
-    "SupportDesk.from_config": Target(DOCUMENTS, _from_config, examples=300),
+    "DeskConfig.load": Target(DOCUMENTS, DeskConfig.load, examples=200),
+    "SupportDesk.from_config": Target(DOCUMENTS, _from_config, examples=150),
     "SupportDesk.erase_customer": Target(
         st.one_of(st.sampled_from(["ann@example.com", "nobody"]), junk()),
         _ERASE.call,
@@ -180,7 +180,7 @@ TARGETS: dict[str, Target] = {
         examples=100,
     ),
     "SupportDesk.from_config(apply=True, note=...)": Target(
-        st.one_of(text(), junk()), _APPLY.call, state=_APPLY.state, examples=60
+        st.one_of(text(), junk()), _APPLY.call, state=_APPLY.state, examples=20
     ),
     "supportkit import (import_lines)": Target(
         LINES, _IMPORT.call, state=_IMPORT.state, examples=300

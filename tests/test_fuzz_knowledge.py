@@ -8,6 +8,7 @@ the article notice ``ArticleChanged``. The one rule of tests/fuzzkit.py: only a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -82,15 +83,33 @@ def _retire(kw: dict[str, Any]) -> None:
     _desk().retire_article(kw.get("article_id", "b"), by=kw.get("by"))
 
 
+_ACCEPTED = [0]
+
+
+def renewing(call: Callable[[Any], object]) -> Callable[[Any], None]:
+    """*call*, after which every 50th accepted call starts a new desk: accepted calls grow
+    the store, and the state read before and after each call with it, so without a new desk
+    now and then a full run would take quadratic time."""
+
+    def wrapped(kw: Any) -> None:
+        call(kw)
+        _ACCEPTED[0] += 1
+        if _ACCEPTED[0] % 50 == 0:
+            _DESK.clear()
+
+    return wrapped
+
+
 def _feedback(kw: dict[str, Any]) -> None:
-    desk = _desk()
     ticket_id = kw.get("ticket_id", _ticket())
-    desk.article_feedback(ticket_id, kw.get("article_id"), helped=kw.get("helped"))
+    _desk().article_feedback(ticket_id, kw.get("article_id"), helped=kw.get("helped"))
 
 
 def _ticket_state(_kw: Any) -> object:
-    desk = _desk()
-    return [(e.kind, e.data) for t in desk.store.ticket_ids() for e in desk.store.read(t)]
+    """Which tickets exist and the whole log of the one feedback goes to."""
+    ticket_id = _ticket()  # first: it may make the ticket
+    store = _desk().store
+    return list(store.ticket_ids()), [(e.kind, e.data) for e in store.read(ticket_id)]
 
 
 def _search(kw: dict[str, Any]) -> None:
@@ -142,7 +161,8 @@ REPORT_OPTIONS = {"window": DURATIONS, "period": DURATIONS, "top": st.integers(-
 def _ticket() -> str:
     desk = _desk()
     if "ticket" not in _DESK:
-        message = InboundMessage("m-1", "email", "c@x.example", AT, body="reset password")
+        message_id = f"m-{len(list(desk.store.ticket_ids())) + 1}"
+        message = InboundMessage(message_id, "email", "c@x.example", AT, body="reset password")
         _DESK["ticket"] = desk.ingest(message).ticket_id  # type: ignore[assignment]
     return str(_DESK["ticket"])
 
@@ -203,23 +223,23 @@ TARGETS: dict[str, Target] = {
             {"article_id": IDS, "title": text(), "body": FIELDS["body"]},
             {k: v for k, v in FIELDS.items() if k not in ("title", "body")},
         ),
-        _create,
+        renewing(_create),
         _state,
     ),
     "SupportDesk.update_article": Target(
         kwargs_of({"article_id": IDS}, {**FIELDS, "version": st.integers(-1, 5)}),
-        _update,
+        renewing(_update),
         _state,
     ),
     "SupportDesk.retire_article": Target(
-        kwargs_of({"article_id": IDS}, {"by": text()}), _retire, _state
+        kwargs_of({"article_id": IDS}, {"by": text()}), renewing(_retire), _state
     ),
     "SupportDesk.article_feedback": Target(
         kwargs_of(
             {"article_id": IDS, "helped": st.booleans()},
             {"ticket_id": st.sampled_from(["T-missing", ""])},
         ),
-        _feedback,
+        renewing(_feedback),
         _ticket_state,
     ),
     "parse_article": Target(
@@ -276,14 +296,16 @@ TARGETS: dict[str, Target] = {
                 )
             }
         ),
-        lambda kw: _desk().article_link_followed(
-            _token(kw["token"]) if isinstance(kw["token"], str) else kw["token"]
+        renewing(
+            lambda kw: _desk().article_link_followed(
+                _token(kw["token"]) if isinstance(kw["token"], str) else kw["token"]
+            )
         ),
         _ticket_state,
     ),
     "SupportDesk.record_sessions": Target(
         kwargs_of({"events": st.one_of(SESSION_EVENTS, junk())}),
-        lambda kw: _desk().record_sessions(kw["events"]),
+        renewing(lambda kw: _desk().record_sessions(kw["events"])),
         None,
     ),
     "SupportDesk.self_service_search": Target(
@@ -297,12 +319,16 @@ TARGETS: dict[str, Target] = {
                 "area": text(),
             },
         ),
-        lambda kw: _desk().self_service_search(kw.pop("session_id"), kw.pop("query"), **kw),
+        renewing(
+            lambda kw: _desk().self_service_search(kw.pop("session_id"), kw.pop("query"), **kw)
+        ),
         _sessions_state,
     ),
     "SupportDesk.article_viewed": Target(
         kwargs_of({"session_id": IDS, "article_id": IDS}, {"customer": text()}),
-        lambda kw: _desk().article_viewed(kw.pop("session_id"), kw.pop("article_id"), **kw),
+        renewing(
+            lambda kw: _desk().article_viewed(kw.pop("session_id"), kw.pop("article_id"), **kw)
+        ),
         _sessions_state,
     ),
     "SupportDesk.session_events": Target(
