@@ -78,9 +78,11 @@ def plugins(session: nox.Session) -> None:
     for plugin in PLUGINS:
         session.run("pytest", str(plugin / "tests"), "-p", "no:cacheprovider")
     # The core tests that need a plugin (skipped by `tests`, where plugins are absent): the
-    # plugins' fuzz targets and the settings race on PostgreSQL.
+    # plugins' fuzz targets and the settings race on PostgreSQL; and the docs examples, which
+    # must also run where every plugin is installed (no example's channel may clash with one).
     session.run(
         "pytest",
+        "tests/test_docs_examples.py",
         "tests/test_fuzz.py",
         "tests/test_fuzz_integrations.py",
         "tests/test_fuzz_http.py",
