@@ -402,3 +402,65 @@ def test_tickets_a_batch_creates_keep_their_order_of_creation(
         desk.ingest(InboundMessage("m-x", "email", "bob", T0, ticket_id="T-10a"))
         assert all(r.created for r in desk.ingest_many(stream))  # type: ignore[union-attr]
         assert ["T-10a", *names] == store.ticket_ids()
+
+
+def test_a_batch_reads_each_plugin_state_entry_once(
+    pg_url: str, new_schema: Callable[[], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inside a batch a plugin state entry is read from the server once (every new ticket of
+    a batch asks for the problem index's next slot), the batch's own writes included, and
+    expiry still applies; another process's write is seen from the next batch on. Entries a
+    batch asked for more than once come with the next batch's read-ahead."""
+    reads: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def counting(cur: psycopg.Cursor[object], query: object, *args: object, **kw: object) -> object:
+        if str(query).startswith("SELECT") and "FROM plugin_state" in str(query):
+            reads.append(str(query))
+        return execute(cur, query, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", counting)
+    schema = new_schema()
+    with (
+        PostgresStore(pg_url, schema=schema) as mine,
+        PostgresStore(pg_url, schema=schema) as theirs,
+    ):
+        with mine.batch([InboundMessage("m-1", "email", "ann", T0)]):
+            assert [None, None] == [mine.state_get("ns", "k", now=0) for _ in range(2)]
+            theirs.state_put("ns", "k", 1, expires_at=None, now=0)
+            assert mine.state_get("ns", "k", now=0) is None  # as the batch first read it
+            mine.state_put("ns", "mine", 2, expires_at=10, now=0)
+            assert (2, None) == (
+                mine.state_get("ns", "mine", now=9),
+                mine.state_get("ns", "mine", now=10),
+            )
+            assert not mine.state_put_new("ns", "k", 3, expires_at=None, now=0)
+            assert 1 == mine.state_get("ns", "k", now=0)  # theirs, live: read again
+        assert 2 == len(reads)
+        reads.clear()
+        theirs.state_put("ns", "k", 4, expires_at=None, now=0)
+        with mine.batch([InboundMessage("m-2", "email", "ann", T0)]):
+            assert [4, 4, 2] == [
+                mine.state_get("ns", "k", now=0),
+                mine.state_get("ns", "k", now=0),
+                mine.state_get("ns", "mine", now=0),
+            ]
+        assert 1 == len(reads)  # the read-ahead's
+        assert 4 == mine.state_get("ns", "k", now=0)
+
+
+def test_a_batch_whose_commit_is_lost_says_its_outcome_is_unknown(
+    pg_url: str, new_schema: Callable[[], str]
+) -> None:
+    """The server dies in the COMMIT a batch sends with its held rows: a StoreError says the
+    outcome is unknown; nothing of the batch landed."""
+    schema = new_schema()
+    with PostgresStore(pg_url, schema=schema, check=False) as store:
+        store.append("T-0", [ev("T-0")], expected_version=0)
+        _kill_at_commit(pg_url, schema, times=1)
+        with (
+            pytest.raises(StoreError, match=r"batch failed.*outcome is unknown"),
+            store.batch([InboundMessage("m-1", "chat", "ann", T0)]),
+        ):
+            store.commit(Commit("T-1", (ev("T-1"),), 0, message=("chat", "m-1")))
+        assert (0, None) == (store.version("T-1"), store.message_ticket("chat", "m-1"))

@@ -139,6 +139,11 @@ _CLAIMED_COLUMNS = ", ".join(
 _RETRYABLE = (errors.SerializationFailure, errors.DeadlockDetected)
 _ATTEMPTS = 3
 
+_IDLE = psycopg.pq.TransactionStatus.IDLE
+
+#: At most this many plugin state entries a batch reads ahead (see PostgresStore.batch).
+_HOT = 64
+
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
@@ -197,6 +202,11 @@ class _Batch:
         self.claimed: set[tuple[str, str]] = set()
         self.named: list[tuple[str, str, str]] = []
         self.created: set[str] = set()
+        # Plugin state entries this batch read or wrote: (value as JSON text, expires_at), or
+        # None where there is no row; each read once, then answered from here (see
+        # PostgresStore.state_get), with how often each was asked for.
+        self.state: dict[tuple[str, str], tuple[str, int | None] | None] = {}
+        self.asked: dict[tuple[str, str], int] = {}
 
 
 _KEPT = re.compile(r"(\d+) dead row versions cannot be removed yet")
@@ -277,6 +287,8 @@ class PostgresStore:
         self._listener: psycopg.Connection[Any] | None = None
         self._listen_lock = threading.Lock()
         self._local = threading.local()  # .batch: this thread's open batch() transaction
+        # Plugin state entries the last batch asked for more than once (see batch()).
+        self._hot: list[tuple[str, str]] = []
         self._pool = ConnectionPool(
             url,
             min_size=min_size,
@@ -400,6 +412,7 @@ class PostgresStore:
             raise self._fail(batch.broken, what, " (the batch was rolled back before)")
         if write:
             batch.pending.forget()  # the body may move versions: lock and read them again
+            batch.state.clear()  # and plugin state (a state write prunes expired entries)
         cur = batch.cur
         for attempt in range(1, _ATTEMPTS + 1):
             try:
@@ -445,24 +458,24 @@ class PostgresStore:
         committing = False
         try:
             with self._pool.connection() as conn, conn.cursor() as cur:
-                cur.execute("BEGIN")
                 batch = self._local.batch = _Batch(cur)
                 try:
                     if messages:
-                        self._read_ahead(batch, messages)
+                        self._read_ahead(batch, messages)  # BEGIN goes with it
+                    else:
+                        cur.execute("BEGIN")
                     yield
-                    self._flush(batch)
-                    self._unclaim(batch)
-                    if batch.broken is not None:
-                        raise self._fail(batch.broken, "batch", " (nothing of it was written)")
                     committing = True
-                    cur.execute("COMMIT")
+                    self._flush(batch, last=True)  # and COMMIT, in one round trip
                 except BaseException:
-                    if not conn.broken and not committing:
-                        cur.execute("ROLLBACK")
+                    if not conn.broken and conn.info.transaction_status != _IDLE:
+                        cur.execute("ROLLBACK")  # (none open if COMMIT failed)
                     raise
                 finally:
                     self._local.batch = None
+                    # Entries the batch asked for more than once, for the next one to read
+                    # ahead (a hint: what it reads is the truth).
+                    self._hot = [name for name, n in batch.asked.items() if n > 1][:_HOT]
         except (psycopg.OperationalError, PoolTimeout) as exc:
             note = (
                 " (the connection was lost while committing: the outcome is unknown, re-read"
@@ -485,10 +498,13 @@ class PostgresStore:
         own = sorted({(m.channel, m.message_id) for m in messages})
         keys = sorted({*own, *((m.channel, r) for m in messages for r in m.references)})
         tickets = sorted({t for m in messages for t in (m.ticket_hint, m.ticket_id) if t})
+        hot = self._hot
         conn = batch.cur.connection
         try:
             with conn.pipeline():
+                batch.cur.execute("BEGIN")
                 claim, found, streams = conn.cursor(), conn.cursor(), conn.cursor()
+                articles, state = conn.cursor(), conn.cursor()
                 claim.execute(
                     "INSERT INTO messages (channel, message_id, ticket_id) SELECT c, m, ''"
                     " FROM unnest(%b::text[], %b::text[]) AS k(c, m) ON CONFLICT DO NOTHING"
@@ -506,12 +522,24 @@ class PostgresStore:
                     " RETURNING ticket_id, version, xmax = 0",
                     (tickets,),
                 )
+                # What search_articles and state_get would each ask once in the batch.
+                articles.execute("SELECT EXISTS (SELECT 1 FROM article_search)")
+                if hot:
+                    state.execute(
+                        "SELECT namespace, key, value, expires_at FROM plugin_state WHERE"
+                        " (namespace, key) IN (SELECT * FROM unnest(%b::text[], %b::text[]))",
+                        ([n for n, _ in hot], [k for _, k in hot]),
+                    )
             batch.claimed.update((c, m) for c, m in claim.fetchall())
             batch.indexed.update(((c, m), t) for c, m, t in found.fetchall())
             for ticket_id, version, created in streams.fetchall():
                 batch.pending.versions[ticket_id] = int(version)
                 if created:
                     batch.created.add(ticket_id)
+            batch.articles = bool(articles.fetchone()[0])  # type: ignore[index]
+            if hot:
+                batch.state.update(dict.fromkeys(hot))  # no row
+                batch.state.update(((n, k), (v, e)) for n, k, v, e in state.fetchall())
         except psycopg.Error as exc:
             batch.broken = exc
             raise self._fail(exc, "batch", " (nothing of it was written)") from exc
@@ -532,32 +560,57 @@ class PostgresStore:
                 "DELETE FROM streams WHERE ticket_id = %s AND version = 0", (ticket_id,)
             )
 
-    def _unclaim(self, batch: _Batch) -> None:
-        """At the end of a batch: delete the message ids and stream rows it claimed and did not
-        use (see :meth:`_read_ahead`)."""
-        if batch.broken is not None or not (batch.claimed or batch.created):
-            return
+    @staticmethod
+    def _unclaim(batch: _Batch) -> None:
+        """At the end of a batch (in its last pipeline): delete the message ids and stream rows
+        it claimed and did not use (see :meth:`_read_ahead`)."""
         cur = batch.cur
-        with cur.connection.pipeline():
-            if batch.claimed:
-                cur.execute(
-                    "DELETE FROM messages WHERE ticket_id = '' AND (channel, message_id) IN"
-                    " (SELECT * FROM unnest(%b::text[], %b::text[]))",
-                    ([c for c, _ in batch.claimed], [m for _, m in batch.claimed]),
-                )
-            if batch.created:
-                cur.execute(
-                    "DELETE FROM streams WHERE version = 0 AND ticket_id = ANY(%b::text[])",
-                    (sorted(batch.created),),
-                )
+        if batch.claimed:
+            cur.execute(
+                "DELETE FROM messages WHERE ticket_id = '' AND (channel, message_id) IN"
+                " (SELECT * FROM unnest(%b::text[], %b::text[]))",
+                ([c for c, _ in batch.claimed], [m for _, m in batch.claimed]),
+            )
+        if batch.created:
+            cur.execute(
+                "DELETE FROM streams WHERE version = 0 AND ticket_id = ANY(%b::text[])",
+                (sorted(batch.created),),
+            )
 
-    def _flush(self, batch: _Batch) -> None:
+    def _flush(self, batch: _Batch, *, last: bool = False) -> None:
         """Write the batch's held commits, a statement per table in one round trip (their
         message ids and stream rows are in already: see :meth:`_hold`); a failure ends the
-        batch."""
+        batch. *last*: the batch ends; what it claimed and did not use goes, and COMMIT is
+        sent in the same round trip."""
         pending = batch.pending
-        if not pending or batch.broken is not None:
+        if batch.broken is not None:
+            if last:
+                raise self._fail(batch.broken, "batch", " (nothing of it was written)")
             return
+        if not pending and not last:
+            return
+        cur = batch.cur
+        try:
+            with cur.connection.pipeline():
+                if pending:
+                    self._write_held(batch)
+                if last:
+                    self._unclaim(batch)
+                    cur.execute("COMMIT")
+        except psycopg.Error as exc:
+            batch.broken = exc
+            note = " (the batch was rolled back: nothing of it was written)"
+            if last and isinstance(exc, psycopg.OperationalError):
+                note = (
+                    " (the connection was lost while committing: the outcome is unknown,"
+                    " re-read before retrying)"
+                )
+            raise self._fail(exc, "batch", note) from exc
+        pending.written()
+
+    def _write_held(self, batch: _Batch) -> None:
+        """Send the statements that write the held commits (inside :meth:`_flush`'s pipeline)."""
+        pending = batch.pending
         named, batch.named = batch.named, []
         # Stream rows the read-ahead created (in ticket id order) take their place in the order
         # of creation (streams.seq) when their ticket's first events are written.
@@ -567,68 +620,60 @@ class PostgresStore:
         due = [(t, at) for t, at in pending.due.items() if at is not None]
         gone = [t for t, at in pending.due.items() if at is None]
         outbox = list(pending.outbox.values())
-        try:
-            with cur.connection.pipeline():
-                cur.execute(
-                    "INSERT INTO events (ticket_id, version, event_id, body) SELECT * FROM"
-                    " unnest(%b::text[], %b::integer[], %b::text[], %b::text[])",
-                    (
-                        [t for t, _, _ in pending.events],
-                        [n for _, n, _ in pending.events],
-                        [e.id for _, _, e in pending.events],
-                        [_dumps(e.to_dict()) for _, _, e in pending.events],
-                    ),
-                )
-                cur.execute(
-                    "UPDATE streams SET version = v.version FROM unnest(%b::text[],"
-                    " %b::integer[]) AS v(ticket_id, version)"
-                    " WHERE streams.ticket_id = v.ticket_id",
-                    (list(pending.streams), list(pending.streams.values())),
-                )
-                if fresh:
-                    cur.execute(
-                        "UPDATE streams SET seq = s.seq FROM (SELECT t, nextval("
-                        "pg_get_serial_sequence('streams', 'seq')) AS seq FROM"
-                        " unnest(%b::text[]) WITH ORDINALITY AS v(t, n) ORDER BY n) AS s"
-                        " WHERE streams.ticket_id = s.t",
-                        (fresh,),
-                    )
-                if named:
-                    cur.execute(
-                        "UPDATE messages SET ticket_id = v.t FROM unnest(%b::text[], %b::text[],"
-                        " %b::text[]) AS v(c, m, t) WHERE (channel, message_id) = (v.c, v.m)",
-                        tuple(map(list, zip(*named, strict=True))),
-                    )
-                if pending.snapshots:
-                    cur.execute(
-                        "INSERT INTO snapshots (ticket_id, version, body) SELECT * FROM"
-                        " unnest(%b::text[], %b::integer[], %b::text[]) ON CONFLICT (ticket_id)"
-                        " DO UPDATE SET version = excluded.version, body = excluded.body",
-                        (
-                            list(pending.snapshots),
-                            [k.version for k in pending.snapshots.values()],
-                            [_dumps(ticket_to_dict(k)) for k in pending.snapshots.values()],
-                        ),
-                    )
-                if gone:
-                    cur.execute("DELETE FROM due WHERE ticket_id = ANY(%s)", (gone,))
-                if due:
-                    cur.execute(
-                        "INSERT INTO due (ticket_id, due_at) SELECT * FROM unnest(%b::text[],"
-                        " %b::bigint[]) ON CONFLICT (ticket_id)"
-                        " DO UPDATE SET due_at = excluded.due_at, claimed_until = NULL",
-                        ([t for t, _ in due], [at for _, at in due]),
-                    )
-                if outbox:
-                    self._insert_outbox(cur, outbox)
-                if outbox or due:
-                    cur.execute("SELECT pg_notify(%s, '')", (self.channel,))
-        except psycopg.Error as exc:
-            batch.broken = exc
-            raise self._fail(
-                exc, "batch", " (the batch was rolled back: nothing of it was written)"
-            ) from exc
-        pending.written()
+        cur.execute(
+            "INSERT INTO events (ticket_id, version, event_id, body) SELECT * FROM"
+            " unnest(%b::text[], %b::integer[], %b::text[], %b::text[])",
+            (
+                [t for t, _, _ in pending.events],
+                [n for _, n, _ in pending.events],
+                [e.id for _, _, e in pending.events],
+                [_dumps(e.to_dict()) for _, _, e in pending.events],
+            ),
+        )
+        cur.execute(
+            "UPDATE streams SET version = v.version FROM unnest(%b::text[],"
+            " %b::integer[]) AS v(ticket_id, version)"
+            " WHERE streams.ticket_id = v.ticket_id",
+            (list(pending.streams), list(pending.streams.values())),
+        )
+        if fresh:
+            cur.execute(
+                "UPDATE streams SET seq = s.seq FROM (SELECT t, nextval("
+                "pg_get_serial_sequence('streams', 'seq')) AS seq FROM"
+                " unnest(%b::text[]) WITH ORDINALITY AS v(t, n) ORDER BY n) AS s"
+                " WHERE streams.ticket_id = s.t",
+                (fresh,),
+            )
+        if named:
+            cur.execute(
+                "UPDATE messages SET ticket_id = v.t FROM unnest(%b::text[], %b::text[],"
+                " %b::text[]) AS v(c, m, t) WHERE (channel, message_id) = (v.c, v.m)",
+                tuple(map(list, zip(*named, strict=True))),
+            )
+        if pending.snapshots:
+            cur.execute(
+                "INSERT INTO snapshots (ticket_id, version, body) SELECT * FROM"
+                " unnest(%b::text[], %b::integer[], %b::text[]) ON CONFLICT (ticket_id)"
+                " DO UPDATE SET version = excluded.version, body = excluded.body",
+                (
+                    list(pending.snapshots),
+                    [k.version for k in pending.snapshots.values()],
+                    [_dumps(ticket_to_dict(k)) for k in pending.snapshots.values()],
+                ),
+            )
+        if gone:
+            cur.execute("DELETE FROM due WHERE ticket_id = ANY(%s)", (gone,))
+        if due:
+            cur.execute(
+                "INSERT INTO due (ticket_id, due_at) SELECT * FROM unnest(%b::text[],"
+                " %b::bigint[]) ON CONFLICT (ticket_id)"
+                " DO UPDATE SET due_at = excluded.due_at, claimed_until = NULL",
+                ([t for t, _ in due], [at for _, at in due]),
+            )
+        if outbox:
+            self._insert_outbox(cur, outbox)
+        if outbox or due:
+            cur.execute("SELECT pg_notify(%s, '')", (self.channel,))
 
     def _query(
         self, what: str, query: str, params: Sequence[Any] = (), *, flush: bool = True
@@ -1251,15 +1296,37 @@ class PostgresStore:
         )
 
     def state_get(self, namespace: str, key: str, *, now: int) -> Any:
-        """The live value under (*namespace*, *key*), or ``None``."""
-        rows = self._query(
-            f"plugin state {namespace}/{key}",
-            "SELECT value FROM plugin_state WHERE namespace = %s AND key = %s"
-            " AND (expires_at IS NULL OR expires_at > %s)",
-            (namespace, key, now),
-            flush=False,  # commits write no plugin state
-        )
-        return json.loads(rows[0][0]) if rows else None
+        """The live value under (*namespace*, *key*), or ``None``.
+
+        Inside :meth:`batch`, an entry is read once and then answered from the batch's memory
+        (its own writes included): a batch of ingests asks for the same entries for every new
+        ticket (the problem index's next slot, say), and one read serves them all. Another
+        process's write during the batch is seen from the next batch on, as if it had come
+        after this one (as an article published meanwhile is).
+        """
+        batch: _Batch | None = getattr(self._local, "batch", None)
+        if batch is None or batch.broken is not None:
+            rows = self._query(
+                f"plugin state {namespace}/{key}",
+                "SELECT value FROM plugin_state WHERE namespace = %s AND key = %s"
+                " AND (expires_at IS NULL OR expires_at > %s)",
+                (namespace, key, now),
+            )
+            return json.loads(rows[0][0]) if rows else None
+        name = (namespace, key)
+        batch.asked[name] = batch.asked.get(name, 0) + 1
+        if name not in batch.state:
+            rows = self._query(
+                f"plugin state {namespace}/{key}",
+                "SELECT value, expires_at FROM plugin_state WHERE namespace = %s AND key = %s",
+                name,
+                flush=False,  # commits write no plugin state
+            )
+            batch.state[name] = (rows[0][0], rows[0][1]) if rows else None
+        entry = batch.state[name]
+        if entry is None or (entry[1] is not None and entry[1] <= now):
+            return None
+        return json.loads(entry[0])
 
     def _state_write(
         self, namespace: str, key: str, value: Any, expires_at: int | None, now: int, *, new: bool
@@ -1284,7 +1351,11 @@ class PostgresStore:
             return cur.rowcount == 1
 
         # put is idempotent; put_new's outcome is its answer, so a lost COMMIT is not replayed.
-        return self._run(f"plugin state {namespace}/{key}", run, replay=not new)
+        stored = self._run(f"plugin state {namespace}/{key}", run, replay=not new)
+        batch: _Batch | None = getattr(self._local, "batch", None)
+        if batch is not None and stored:  # else the live value is another's: read it again
+            batch.state[namespace, key] = (params[2], expires_at)
+        return stored
 
     def state_put(
         self, namespace: str, key: str, value: Any, *, expires_at: int | None, now: int
