@@ -149,6 +149,14 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+# Rows of a bulk statement travel as one JSON array of arrays, read back by the statement with
+# ``json_array_elements`` (``r->>n`` a column as text, ``(r->n)::text`` a JSON document
+# exactly as encoded here): the encoder writes the whole array in C, where psycopg dumps a
+# list parameter element by element in Python (a sixth of a batch's CPU time in the desk
+# process with a column per array; cProfile, 10,000 messages in batches of 100).
+_ROWS = "json_array_elements(%s::json) AS r"
+
+
 def _outbox_row(row: tuple[Any, ...]) -> OutboxMessage:
     key, topic, ticket_id, payload, created, status, attempts, next_at, error, delivered = row
     return OutboxMessage(
@@ -506,29 +514,29 @@ class PostgresStore:
                 claim, found, streams = conn.cursor(), conn.cursor(), conn.cursor()
                 articles, state = conn.cursor(), conn.cursor()
                 claim.execute(
-                    "INSERT INTO messages (channel, message_id, ticket_id) SELECT c, m, ''"
-                    " FROM unnest(%b::text[], %b::text[]) AS k(c, m) ON CONFLICT DO NOTHING"
-                    " RETURNING channel, message_id",
-                    ([c for c, _ in own], [m for _, m in own]),
+                    "INSERT INTO messages (channel, message_id, ticket_id) SELECT r->>0, r->>1,"
+                    f" '' FROM {_ROWS} ON CONFLICT DO NOTHING RETURNING channel, message_id",
+                    (_dumps(own),),
                 )
                 found.execute(
                     "SELECT channel, message_id, ticket_id FROM messages WHERE ticket_id <> ''"
-                    " AND (channel, message_id) IN (SELECT * FROM unnest(%b::text[], %b::text[]))",
-                    ([c for c, _ in keys], [m for _, m in keys]),
+                    f" AND (channel, message_id) IN (SELECT r->>0, r->>1 FROM {_ROWS})",
+                    (_dumps(keys),),
                 )
                 streams.execute(
-                    "INSERT INTO streams (ticket_id, version) SELECT t, 0 FROM unnest(%b::text[])"
-                    " AS t ON CONFLICT (ticket_id) DO UPDATE SET version = streams.version"
-                    " RETURNING ticket_id, version, xmax = 0",
-                    (tickets,),
+                    "INSERT INTO streams (ticket_id, version) SELECT t, 0 FROM"
+                    " json_array_elements_text(%s::json) AS t ON CONFLICT (ticket_id)"
+                    " DO UPDATE SET version = streams.version RETURNING ticket_id, version,"
+                    " xmax = 0",
+                    (_dumps(tickets),),
                 )
                 # What search_articles and state_get would each ask once in the batch.
                 articles.execute("SELECT EXISTS (SELECT 1 FROM article_search)")
                 if hot:
                     state.execute(
                         "SELECT namespace, key, value, expires_at FROM plugin_state WHERE"
-                        " (namespace, key) IN (SELECT * FROM unnest(%b::text[], %b::text[]))",
-                        ([n for n, _ in hot], [k for _, k in hot]),
+                        f" (namespace, key) IN (SELECT r->>0, r->>1 FROM {_ROWS})",
+                        (_dumps(hot),),
                     )
             batch.claimed.update((c, m) for c, m in claim.fetchall())
             batch.indexed.update(((c, m), t) for c, m, t in found.fetchall())
@@ -568,13 +576,14 @@ class PostgresStore:
         if batch.claimed:
             cur.execute(
                 "DELETE FROM messages WHERE ticket_id = '' AND (channel, message_id) IN"
-                " (SELECT * FROM unnest(%b::text[], %b::text[]))",
-                ([c for c, _ in batch.claimed], [m for _, m in batch.claimed]),
+                f" (SELECT r->>0, r->>1 FROM {_ROWS})",
+                (_dumps(sorted(batch.claimed)),),
             )
         if batch.created:
             cur.execute(
-                "DELETE FROM streams WHERE version = 0 AND ticket_id = ANY(%b::text[])",
-                (sorted(batch.created),),
+                "DELETE FROM streams WHERE version = 0 AND ticket_id IN"
+                " (SELECT json_array_elements_text(%s::json))",
+                (_dumps(sorted(batch.created)),),
             )
 
     def _flush(self, batch: _Batch, *, last: bool = False) -> None:
@@ -621,54 +630,48 @@ class PostgresStore:
         gone = [t for t, at in pending.due.items() if at is None]
         outbox = list(pending.outbox.values())
         cur.execute(
-            "INSERT INTO events (ticket_id, version, event_id, body) SELECT * FROM"
-            " unnest(%b::text[], %b::integer[], %b::text[], %b::text[])",
-            (
-                [t for t, _, _ in pending.events],
-                [n for _, n, _ in pending.events],
-                [e.id for _, _, e in pending.events],
-                [_dumps(e.to_dict()) for _, _, e in pending.events],
-            ),
+            "INSERT INTO events (ticket_id, version, event_id, body) SELECT r->>0,"
+            f" (r->>1)::integer, r->>2, (r->3)::text FROM {_ROWS}",
+            (_dumps([(t, n, e.id, e.to_dict()) for t, n, e in pending.events]),),
         )
         cur.execute(
-            "UPDATE streams SET version = v.version FROM unnest(%b::text[],"
-            " %b::integer[]) AS v(ticket_id, version)"
-            " WHERE streams.ticket_id = v.ticket_id",
-            (list(pending.streams), list(pending.streams.values())),
+            "UPDATE streams SET version = (r->>1)::integer FROM"
+            f" {_ROWS} WHERE streams.ticket_id = r->>0",
+            (_dumps(list(pending.streams.items())),),
         )
         if fresh:
             cur.execute(
                 "UPDATE streams SET seq = s.seq FROM (SELECT t, nextval("
                 "pg_get_serial_sequence('streams', 'seq')) AS seq FROM"
-                " unnest(%b::text[]) WITH ORDINALITY AS v(t, n) ORDER BY n) AS s"
-                " WHERE streams.ticket_id = s.t",
-                (fresh,),
+                " json_array_elements_text(%s::json) WITH ORDINALITY AS v(t, n) ORDER BY n)"
+                " AS s WHERE streams.ticket_id = s.t",
+                (_dumps(fresh),),
             )
         if named:
             cur.execute(
-                "UPDATE messages SET ticket_id = v.t FROM unnest(%b::text[], %b::text[],"
-                " %b::text[]) AS v(c, m, t) WHERE (channel, message_id) = (v.c, v.m)",
-                tuple(map(list, zip(*named, strict=True))),
+                f"UPDATE messages SET ticket_id = r->>2 FROM {_ROWS}"
+                " WHERE (channel, message_id) = (r->>0, r->>1)",
+                (_dumps(named),),
             )
         if pending.snapshots:
             cur.execute(
-                "INSERT INTO snapshots (ticket_id, version, body) SELECT * FROM"
-                " unnest(%b::text[], %b::integer[], %b::text[]) ON CONFLICT (ticket_id)"
+                "INSERT INTO snapshots (ticket_id, version, body) SELECT r->>0,"
+                f" (r->>1)::integer, (r->2)::text FROM {_ROWS} ON CONFLICT (ticket_id)"
                 " DO UPDATE SET version = excluded.version, body = excluded.body",
                 (
-                    list(pending.snapshots),
-                    [k.version for k in pending.snapshots.values()],
-                    [_dumps(ticket_to_dict(k)) for k in pending.snapshots.values()],
+                    _dumps(
+                        [(t, k.version, ticket_to_dict(k)) for t, k in pending.snapshots.items()]
+                    ),
                 ),
             )
         if gone:
             cur.execute("DELETE FROM due WHERE ticket_id = ANY(%s)", (gone,))
         if due:
             cur.execute(
-                "INSERT INTO due (ticket_id, due_at) SELECT * FROM unnest(%b::text[],"
-                " %b::bigint[]) ON CONFLICT (ticket_id)"
-                " DO UPDATE SET due_at = excluded.due_at, claimed_until = NULL",
-                ([t for t, _ in due], [at for _, at in due]),
+                f"INSERT INTO due (ticket_id, due_at) SELECT r->>0, (r->>1)::bigint FROM {_ROWS}"
+                " ON CONFLICT (ticket_id) DO UPDATE SET due_at = excluded.due_at,"
+                " claimed_until = NULL",
+                (_dumps(due),),
             )
         if outbox:
             self._insert_outbox(cur, outbox)
@@ -771,13 +774,8 @@ class PostgresStore:
     ) -> None:
         cur.execute(
             "INSERT INTO events (ticket_id, version, event_id, body)"
-            " SELECT %s, v, e, b FROM unnest(%b::integer[], %b::text[], %b::text[]) AS t(v, e, b)",
-            (
-                ticket_id,
-                list(range(at + 1, at + len(events) + 1)),
-                [event.id for event in events],
-                [_dumps(event.to_dict()) for event in events],
-            ),
+            f" SELECT %s, (r->>0)::integer, r->>1, (r->2)::text FROM {_ROWS}",
+            (ticket_id, _dumps([(n, e.id, e.to_dict()) for n, e in enumerate(events, at + 1)])),
         )
 
     @staticmethod
@@ -982,16 +980,16 @@ class PostgresStore:
     def _insert_outbox(cur: psycopg.Cursor[Any], rows: Sequence[OutboxMessage]) -> None:
         """Add outbox messages; a key already there keeps its row."""
         cur.execute(
-            "INSERT INTO outbox (key, ticket_id, topic, payload, next_attempt_at,"
-            " created_at) SELECT * FROM unnest(%b::text[], %b::text[], %b::text[],"
-            " %b::text[], %b::bigint[], %b::bigint[]) ON CONFLICT (key) DO NOTHING",
+            "INSERT INTO outbox (key, ticket_id, topic, payload, next_attempt_at, created_at)"
+            " SELECT r->>0, r->>1, r->>2, (r->3)::text, (r->>4)::bigint, (r->>5)::bigint"
+            f" FROM {_ROWS} ON CONFLICT (key) DO NOTHING",
             (
-                [m.key for m in rows],
-                [m.ticket_id for m in rows],
-                [m.topic for m in rows],
-                [_dumps(dict(m.payload)) for m in rows],
-                [m.due_at() for m in rows],
-                [m.created_at for m in rows],
+                _dumps(
+                    [
+                        (m.key, m.ticket_id, m.topic, dict(m.payload), m.due_at(), m.created_at)
+                        for m in rows
+                    ]
+                ),
             ),
         )
 
