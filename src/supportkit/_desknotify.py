@@ -130,13 +130,25 @@ def _sla_notice(ticket: Ticket, alert: Any, deadline: datetime | None) -> Notice
     )
 
 
-def _event_kinds(event: TicketEvent) -> list[str]:
-    kinds = ["ticket_created"] if event.kind == "created" else []
-    specific = _EVENT_NOTICES.get(event.kind)
+def _notice_kinds(event_kind: str) -> tuple[str, ...]:
+    """The notice kinds an event of *event_kind* makes, in order."""
+    kinds = ["ticket_created"] if event_kind == "created" else []
+    specific = _EVENT_NOTICES.get(event_kind)
     if specific is not None:
         kinds.append(specific)
     kinds.append("event_appended")
-    return kinds
+    return tuple(kinds)
+
+
+#: Per event kind, its notice kinds (asked for every appended event).
+_KINDS: dict[str, tuple[str, ...]] = {}
+
+
+def _event_kinds(event: TicketEvent) -> tuple[str, ...]:
+    found = _KINDS.get(event.kind)
+    if found is None:
+        found = _KINDS[event.kind] = _notice_kinds(event.kind)
+    return found
 
 
 def _steps(
@@ -181,6 +193,7 @@ class DeskPlugins:
     def __init__(self, host: PluginHost) -> None:
         self.host = host
         self._receivers: dict[str, list[str]] = {}
+        self._targets: dict[str, tuple[tuple[str, bool], ...]] = {}
         self._plugins: tuple[str, ...] = ()
         self._inline: bool | None = None
         self._desk: object = None
@@ -199,7 +212,7 @@ class DeskPlugins:
         yet. Returns the plugin names."""
         plugins = tuple(self.host.plugin_names())
         if plugins != self._plugins:
-            self._receivers, self._inline = {}, None
+            self._receivers, self._targets, self._inline = {}, {}, None
             if self._desk is not None:
                 self._attach()
             self._plugins = plugins  # only once every object is attached (a failure retries)
@@ -250,6 +263,22 @@ class DeskPlugins:
 
         return receivers
 
+    def targets(self) -> Callable[[str], tuple[tuple[str, bool], ...]]:
+        """Like :meth:`receivers`, each receiver paired with whether it is in-process (a
+        hookimpl, fired right after the commit) rather than a notifier."""
+        receivers = self.receivers()
+        known = self._targets
+
+        def targets(kind: str) -> tuple[tuple[str, bool], ...]:
+            found = known.get(kind)
+            if found is None:
+                found = known[kind] = tuple(
+                    (receiver, not receiver.startswith("notifier:")) for receiver in receivers(kind)
+                )
+            return found
+
+        return targets
+
     # lookups
     def lookup_customer(self, message: InboundMessage) -> Customer | None:
         return self.host.lookup_customer(message=message)
@@ -299,35 +328,9 @@ class DeskPlugins:
         """
         rows: list[OutboxMessage] = []
         pending: list[_Pending] = []
-        receivers = self.receivers()
-
-        def add(
-            kind: str,
-            ident: str,
-            payload: dict[str, Any],
-            notice: Callable[..., Notice],
-            *args: Any,
-        ) -> None:
-            """Rows for each receiver of *kind*; ``notice(*args)`` only if one is in-process."""
-            now_keys: dict[str, str] = {}
-            for receiver in receivers(kind):
-                key = f"{kind}:{ident}:{receiver}"
-                inline = not receiver.startswith("notifier:")
-                rows.append(
-                    OutboxMessage(
-                        key=key,
-                        topic=kind,
-                        ticket_id=after.fold.id,
-                        payload=payload | {"receiver": receiver},
-                        created_at=now,
-                        next_attempt_at=now + lease if inline else now,
-                    )
-                )
-                if inline:
-                    now_keys[receiver] = key
-            if now_keys:
-                pending.append(_Pending(notice(*args), now_keys))
-
+        targets = self.targets()
+        ticket_id = after.fold.id
+        due_inline = now + lease
         steps: list[tuple[Ticket | None, Ticket]] = []
 
         def make(kind: str, index: int, event: TicketEvent) -> Notice:
@@ -338,18 +341,39 @@ class DeskPlugins:
             previous, ticket = steps[index]
             return _notice(kind, previous, ticket, event, message)
 
-        def sla_notice(alert: Any, deadline: datetime | None) -> Notice:
-            return _sla_notice(after.ticket, alert, deadline)
-
         version = after.fold.version - len(events)
         for index, event in enumerate(events):
             version += 1
+            ident = event.id
             for kind in _event_kinds(event):
-                payload: dict[str, Any] = {"version": version, "event": event.id}
-                if kind == "ticket_created" and message is not None:
-                    payload["message"] = _message_dict(message)
-
-                add(kind, event.id, payload, make, kind, index, event)
+                # One row per receiver of the notice (the payload names the version and the
+                # event, so a retry rebuilds the same notice from the log); positional
+                # OutboxMessage arguments: this runs for every appended event.
+                found = targets(kind)
+                if not found:
+                    continue
+                extra = (
+                    {"message": _message_dict(message)}
+                    if kind == "ticket_created" and message is not None
+                    else None
+                )
+                now_keys: dict[str, str] | None = None
+                for receiver, inline in found:
+                    key = f"{kind}:{ident}:{receiver}"
+                    payload: dict[str, Any] = {"version": version, "event": ident}
+                    if extra is not None:
+                        payload |= extra
+                    payload["receiver"] = receiver
+                    due = due_inline if inline else now
+                    rows.append(
+                        OutboxMessage(key, kind, ticket_id, payload, now, "pending", 0, due)
+                    )
+                    if inline:
+                        if now_keys is None:
+                            now_keys = {}
+                        now_keys[receiver] = key
+                if now_keys is not None:
+                    pending.append(_Pending(make(kind, index, event), now_keys))
             if (
                 event.kind == "message"
                 and event.by is not Role.CUSTOMER
@@ -359,7 +383,7 @@ class DeskPlugins:
                 rows.append(self._reply_row(after.fold, event, version, now))
         for alert, deadline in alerts:
             kind = "sla_breached" if alert.kind == "breach" else "sla_warning"
-            payload = {
+            alert_payload: dict[str, Any] = {
                 "version": after.fold.version,
                 "metric": alert.metric,
                 "cycle": alert.cycle,
@@ -369,8 +393,24 @@ class DeskPlugins:
                 "deadline": None if deadline is None else to_epoch(deadline),
             }
             if alert.kind == "uncovered":
-                payload["reason"] = "uncovered"
-            add(kind, alert.key, payload, sla_notice, alert, deadline)
+                alert_payload["reason"] = "uncovered"
+            now_keys = {}
+            for receiver, inline in targets(kind):
+                key = f"{kind}:{alert.key}:{receiver}"
+                rows.append(
+                    OutboxMessage(
+                        key=key,
+                        topic=kind,
+                        ticket_id=ticket_id,
+                        payload=alert_payload | {"receiver": receiver},
+                        created_at=now,
+                        next_attempt_at=due_inline if inline else now,
+                    )
+                )
+                if inline:
+                    now_keys[receiver] = key
+            if now_keys:
+                pending.append(_Pending(_sla_notice(after.ticket, alert, deadline), now_keys))
         return rows, pending
 
     def article_rows(
