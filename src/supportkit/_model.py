@@ -260,6 +260,10 @@ _Check = Callable[[Any], Any]
 
 
 def _text(value: Any) -> str:
+    # The common case first (a plain ASCII id of a sane length): this runs several times for
+    # every event built or read.
+    if type(value) is str and 0 < len(value) <= MAX_ID_LENGTH and value.isascii():
+        return value
     if not isinstance(value, str) or not value:
         raise ValueError("must be a non-empty string")
     if len(value) > MAX_ID_LENGTH:
@@ -272,6 +276,8 @@ def _optional_text(value: Any) -> str | None:
 
 
 def _any_text(value: Any) -> str:
+    if type(value) is str and value.isascii() and len(value) <= MAX_TEXT_LENGTH:
+        return value  # the common case (see _text)
     if not isinstance(value, str):
         raise ValueError("must be a string")
     if len(value) > MAX_TEXT_LENGTH:
@@ -526,7 +532,8 @@ class TicketEvent:
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.kind, str):
             raise EventError(f"event kind must be a string, got {self.kind!r}", field="kind")
-        if not isinstance(self.data, Mapping):
+        # type() first: isinstance against the Mapping ABC is slow, and a dict is the rule.
+        if type(self.data) is not dict and not isinstance(self.data, Mapping):
             raise EventError(
                 f"{self.kind} event: data must be a mapping of field names to values, got "
                 f"{type(self.data).__name__}",
