@@ -285,7 +285,9 @@ class MemorySidecar:
             if commit.message is not None and commit.message in self._messages:
                 raise duplicate_message(commit, self._messages[commit.message], actual)
             check_version(commit.ticket_id, commit.expected_version, actual)
-            if self._alerts.get(commit.ticket_id, set()).intersection(commit.alerts):
+            if commit.alerts and self._alerts.get(commit.ticket_id, set()).intersection(
+                commit.alerts
+            ):
                 raise alert_conflict(commit, actual)
             version = self.events.append(
                 commit.ticket_id, commit.events, expected_version=commit.expected_version

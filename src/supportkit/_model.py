@@ -568,11 +568,7 @@ class TicketEvent:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the event as a JSON-compatible dict (with ``"v"``, the schema version)."""
-        data = {
-            name: (list(value) if isinstance(value, tuple) else value)
-            for name, value in self.data.items()
-        }
-        return {
+        result = {
             "v": SCHEMA_VERSION,
             "id": self.id,
             "ticket_id": self.ticket_id,
@@ -580,8 +576,14 @@ class TicketEvent:
             "kind": self.kind,
             "by": self.by.value,
             "actor": self.actor,
-            **{k: (v.value if isinstance(v, enum.Enum) else v) for k, v in data.items()},
         }
+        for name, value in self.data.items():  # one pass: every stored event comes here
+            if isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, enum.Enum):
+                value = value.value
+            result[name] = value
+        return result
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> TicketEvent:

@@ -288,6 +288,8 @@ class ProblemIndex:
             if problem_id not in self._entries:
                 problem = read(problem_id)
                 self._index(problem, words(f"{problem.subject} {first(problem_id)}"))
+        if not self._entries:
+            return []  # no problem yet (the usual case): no candidates to look for
         mine = words(f"{ticket.subject} {body}")
         with self._lock:
             hopeful = [
