@@ -19,6 +19,7 @@ from supportkit import (
     SessionEvent,
     TicketEvent,
     content_gaps,
+    feedback,
     self_service,
     session_facts,
 )
@@ -319,3 +320,16 @@ def test_bad_input_is_refused() -> None:
         SessionEvent("searched", session_id="s", at=NOW, data={"query": "x", "results": -1})
     with pytest.raises(ConfigurationError, match="merge"):
         SelfServiceAggregator(now=NOW).merge(SelfServiceAggregator(now=NOW, window=WINDOW))
+
+
+def test_limits_are_typed_errors() -> None:
+    """A top beyond MAX_TOP and a period reaching back before the year 1 are refused at the
+    boundary (found by the full fuzz run: ValueError from islice and from the report's
+    start date)."""
+    with pytest.raises(ConfigurationError, match="top must be a whole number from 1 to"):
+        self_service([], now=NOW, top=2**64, covers=lambda kind, topic: False)
+    with pytest.raises(ConfigurationError, match="feedback top"):
+        feedback([], now=NOW, top=2**64)
+    early = datetime(1, 1, 5, tzinfo=UTC)
+    with pytest.raises(ConfigurationError, match="before the year 1"):
+        self_service([], now=early, period=timedelta(days=9999))

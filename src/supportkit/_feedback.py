@@ -43,7 +43,7 @@ import attrs
 from ._metrics import SessionEvent
 from ._model import Status, TicketEvent
 from ._nextstep import WONT_FIX, issue_state
-from ._selfservice import SelfServiceAggregator
+from ._selfservice import SelfServiceAggregator, check_top
 from ._sketch import ExactQuantiles
 from ._ticket import Ticket
 from ._time import from_epoch, to_epoch
@@ -288,8 +288,7 @@ def feedback(
     help-centre *sessions* (session events), its content gaps. See the module's
     definitions."""
     aggregator = FeedbackAggregator(now=now, window=window, weights=weights)
-    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
-        raise ConfigurationError(f"feedback top must be a whole number of 1 or more, got {top!r}")
+    check_top(top, "feedback top")
     if isinstance(events, str | bytes) or not isinstance(events, Iterable):
         raise EventError(f"feedback reads an iterable of TicketEvent, got {events!r:.80}")
     logs: dict[str, list[TicketEvent]] = {}

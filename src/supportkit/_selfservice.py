@@ -69,6 +69,8 @@ __all__ = [
 
 #: How long after a session a ticket from its customer still counts as the session's ticket.
 DEFAULT_DEFLECTION_WINDOW = timedelta(days=1)
+#: The most rows a report's list may ask for (``top``).
+MAX_TOP = 1_000_000
 #: The default reporting period (sessions starting in it are counted), as for feedback.
 DEFAULT_PERIOD = timedelta(days=28)
 _WEEK = 7 * 86400
@@ -227,6 +229,12 @@ class SelfServiceAggregator:
         self.period = _seconds(period, "self-service period")
         if self.period == 0:
             raise ConfigurationError("self-service period must be longer than 0")
+        try:  # the report names the period's start: it must be a date
+            from_epoch(self.now - self.period)
+        except (ValueError, OverflowError, OSError):
+            raise ConfigurationError(
+                f"self-service period {period!r:.80} reaches back before the year 1 from {now}"
+            ) from None
         self.window = _seconds(window, "deflection window")
         self.counts = [0, 0, 0]  # knowledge-base sessions, deflected, undecided
         self.articles: dict[str, list[int]] = {}  # article -> [views, sessions, tickets]
@@ -320,7 +328,7 @@ class SelfServiceAggregator:
     def result(self, *, top: int = 10, covers: Covers | None = None) -> SelfServiceReport:
         """The report, each list cut to its *top* rows; *covers* decides which rising topics an
         article covers (``None``: none is covered)."""
-        top = _top(top)
+        top = check_top(top)
         if covers is not None and not callable(covers):
             raise ConfigurationError(
                 f"covers must be a function covers(kind, topic) -> bool or None, got {covers!r:.80}"
@@ -385,9 +393,12 @@ def _gap_rows(queries: Mapping[str, list[int]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _top(top: Any) -> int:
-    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
-        raise ConfigurationError(f"top must be a whole number of 1 or more, got {top!r:.80}")
+def check_top(top: Any, what: str = "top") -> int:
+    """*top* (how many rows a report lists), checked: a whole number from 1 to ``MAX_TOP``."""
+    if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= MAX_TOP:
+        raise ConfigurationError(
+            f"{what} must be a whole number from 1 to {MAX_TOP:,}, got {top!r:.80}"
+        )
     return top
 
 
@@ -439,7 +450,7 @@ def self_service(
     for the *period* before *now*, with the deflection *window*. See the module's definitions;
     ``SupportDesk.self_service`` runs it on a desk's store."""
     aggregator = SelfServiceAggregator(now=now, period=period, window=window)
-    _top(top)
+    check_top(top)
     return aggregator.update(sessions, tickets).result(top=top, covers=covers)
 
 
@@ -454,7 +465,7 @@ def content_gaps(
     before *now*: dicts with ``query``, ``searches``, ``no_result``, ``no_click`` and ``gap``,
     largest gap first (see the module's definitions)."""
     aggregator = SelfServiceAggregator(now=now, period=period)
-    top = _top(top)
+    top = check_top(top)
     for session in _sessions(sessions):
         if aggregator.now - aggregator.period < session.start <= aggregator.now:
             aggregator._session(session, _Opened(()))
