@@ -63,13 +63,14 @@ def _inbound(value: dict[str, Any]) -> None:
     app, _ = _app()
     body = value["body"]
     headers = _headers(value["how"], body, value["junk"])
+    # A lone surrogate in a channel name cannot be sent as UTF-8: its bytes go as they are
+    # (invalid UTF-8, percent-encoded), as a hostile client would send them.
+    path = quote(value["channel"].encode("utf-8", "surrogatepass"), safe="")
 
     async def post() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://desk") as client:
-            return await client.post(
-                f"/inbound/{quote(value['channel'], safe='')}", content=body, headers=headers
-            )
+            return await client.post(f"/inbound/{path}", content=body, headers=headers)
 
     response = asyncio.run(post())
     if response.status_code not in DOCUMENTED:

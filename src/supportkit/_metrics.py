@@ -276,6 +276,11 @@ def _seconds_or_none(value: Any, name: str) -> int | None:
 
 
 def _seconds_tuple(value: Any) -> tuple[int, ...]:
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise ConfigurationError(
+            f"TicketFacts.next_reply and next_reply_business must be sequences of whole "
+            f"seconds, got {value!r:.80}"
+        )
     return tuple(_seconds_or_none(v, "next_reply") or 0 for v in value)
 
 
