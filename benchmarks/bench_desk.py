@@ -15,9 +15,13 @@ PostgreSQL (the ``supportkit-postgres`` plugin, when installed and the server at
 ``SUPPORTKIT_POSTGRES_URL`` answers) runs with ``durability="full"``
 (``synchronous_commit=on``) and 1, 2 and 4 processes on one database, each ingesting its own
 stream (``--pg-messages`` through ``ingest``, ten times as many through ``ingest_many``);
-events/s is all processes' events over the wall time. The run first measures one durable
-commit on the server (``postgres_commit_ms``): every ``ingest`` waits for one, so it bounds
-single-message throughput per process at about 1000 / that figure commits per second.
+events/s is all processes' events over the wall time from the first process's start (its desk
+being built included) to the last one's end. As for the other stores, an event is a ticket
+event the ingest appended: a new ticket's ``created``, ``sla_policy_applied``, ``message`` and
+``assigned``, a follow-up's ``message``, a redelivery none; about 1.75 per message. The run
+first measures one durable commit on the server (``postgres_commit_ms``): every ``ingest``
+waits for one, so it bounds single-message throughput per process at about 1000 / that figure
+commits per second.
 
 Where ``ingest_many`` spends its time (cProfile, 4,000 messages, batches of 200, on SQLite):
 before holding commits back, the store's part was about 12 statements per message (a third
@@ -33,6 +37,31 @@ tickets they name (``store.batch(messages)``), so most messages send no query of
 ticket (a plugin-state read), the rest each batch's read-ahead, flush and commit. Before, 3.3
 statements per message, each a round trip costing milliseconds under load (the server waits
 for a core); the desk process's CPU went from about 1.1 to 0.3 ms per message.
+
+PostgreSQL ``ingest_many``, issue 16 (one process, 5,000 messages in batches of 100, each store
+method and statement timed, load 4-5 on 2 cores). Before: 1,275 queries besides the batches'
+own round trips, 1,217 of them the problem index read of each new ticket (0.5-1 ms each under
+this load: a third of the wall time), and per batch ``BEGIN``, the read-ahead, the article
+check, the flush and ``COMMIT`` a round trip each; psycopg dumping the bulk statements' array
+parameters element by element in Python was a sixth of the desk process's CPU (cProfile on CPU
+time). After: two round trips per batch (``BEGIN``, the read-ahead, the article check and the
+plugin state entries the previous batch asked for more than once; then the held rows, the
+unused claims and ``COMMIT``); a batch reads each plugin state entry at most once; bulk rows go
+as one JSON array per statement. Desk process CPU 0.86-1.19 -> 0.62-0.72 s per 5,000 messages;
+in four interleaved runs at load 5-6.5, one process 2,420-3,482 -> 3,680-4,228 events/s and
+four 3,377-3,998 -> 4,962-6,208 (docs/postgres.md has more). A batch of 100 (about 50-65 ms of
+wall time here) now spends about 13 ms on the desk process's CPU (the desk's own pipeline three
+quarters of it: folds, SLA, routing, notifier outbox rows, event checks; the store's part is
+mostly turning events and snapshots into JSON), about 20 ms waiting for the server to run the
+held rows' statements (events and outbox rows the largest: 1.7 events and 2.3 outbox rows per
+message) and 6-11 ms for ``COMMIT`` (its WAL flush: 3.4 KB of WAL per message), 4 ms for the
+read-ahead; the server process used about 10 ms of CPU per batch, and the rest is waiting for a
+core. One ``ingest`` (500 messages, ``postgres_commit_ms`` about 3): about 5.4 ms per message, of
+which the commit (one pipeline: a round trip plus the WAL flush) 4.2 ms, the article search 0.6
+ms (a full-text query even when no article is published), the idempotency lookup 0.3 ms and,
+for a new ticket, the problem index and version reads; a process through ``ingest`` is bounded
+near 1000 / ``postgres_commit_ms`` commits a second (about 1.75 events each), far below 3,000
+events/s, so that target is for ``ingest_many``.
 
 Targets (issue 9): at least 20,000 events/s in memory and 3,000 events/s durable on SQLite.
 Issue 16: at least 3,000 events/s on PostgreSQL with one process and 1.5x that with four.
