@@ -188,7 +188,7 @@ def test_facts_from_a_log_pass_the_public_constructor_unchanged(
         fold's values are right by construction); for any lifecycle (replies, notes, every allowed
         status move, escalations, tags, ratings, a problem link, a merge), those facts pass that
         constructor
-    unchanged, including what they add to a group."""
+    unchanged, including what they add to a group once derived (the first aggregation does)."""
     from supportkit import BusinessCalendar
 
     log = [ev("created", 0, by=opener, channel="email", tags=["a"])]
@@ -219,6 +219,7 @@ def test_facts_from_a_log_pass_the_public_constructor_unchanged(
     calendar = BusinessCalendar("Europe/Berlin", {"mon": ["09:00-17:00"]}) if business else None
     facts = TicketFacts.from_events(log, calendar=calendar, at=T0 + timedelta(minutes=minute + 5))
     checked = TicketFacts.from_dict(facts.to_dict())
+    assert checked._span == facts._derived()
     parts = (facts._created, facts._solved, facts._both)
     assert (checked, parts) == (facts, (checked._created, checked._solved, checked._both))
 
@@ -340,3 +341,42 @@ def test_facts_refuse_durations_and_instants_no_datetime_holds(field: str, value
 
     with pytest.raises(ConfigurationError, match=field):
         TicketFacts(**{**attrs_of(_solved("T-1", 10)), field: value})
+
+
+def test_facts_from_a_log_aggregate_as_constructed_facts_do() -> None:
+    """from_events leaves what a fact adds to a group to the first aggregation that folds it
+    one by one (the numpy path never reads it); such facts, fresh or pickled before that,
+    give the report the public constructor's facts give, on the per-fact and numpy paths."""
+    import pickle
+
+    from supportkit import BusinessCalendar, MetricsAggregator
+
+    calendar = BusinessCalendar("Europe/Berlin", {"mon": ["09:00-17:00"]})
+    logs = []
+    for n in range(6):
+        log = [
+            TicketEvent("created", ticket_id=f"T-{n}", at=T0, by="customer", data={"tier": "pro"})
+        ]
+        log.append(
+            TicketEvent("message", ticket_id=f"T-{n}", at=T0 + timedelta(hours=n), by="agent")
+        )
+        if n % 2:
+            log.append(
+                TicketEvent(
+                    "status_changed",
+                    ticket_id=f"T-{n}",
+                    at=T0 + timedelta(days=n),
+                    data={"to": "solved"},
+                )
+            )
+        logs.append(log)
+    at = T0 + timedelta(days=9)
+    facts = [TicketFacts.from_events(log, at=at, calendar=calendar) for log in logs]
+    pickled = [pickle.loads(pickle.dumps(f)) for f in facts]
+    constructed = [TicketFacts.from_dict(f.to_dict()) for f in facts]
+
+    def report(items: list[TicketFacts], vectorise: bool) -> Any:
+        return MetricsAggregator(["all", "tier", "day"]).update(items, vectorise=vectorise).report()
+
+    expected = report(constructed, False)
+    assert [expected] * 3 == [report(facts, False), report(pickled, False), report(facts, True)]

@@ -43,7 +43,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import attrs
 
 from ._escalation import ENGINEERING
-from ._model import Role, Status, TicketEvent, listed
+from ._model import Priority, Role, Status, TicketEvent, listed
 from ._sketch import (
     DENSE_KEYS,
     DENSE_TOP,
@@ -155,6 +155,7 @@ _WAITING = frozenset({Status.NEW, Status.OPEN, Status.ON_HOLD})
 _STATUS_SOLVED, _STATUS_CLOSED = Status.SOLVED, Status.CLOSED
 _CUSTOMER, _AGENT = Role.CUSTOMER, Role.AGENT
 _SOLVED_STATES = frozenset({Status.SOLVED, Status.CLOSED})
+_PRIORITY_VALUE = {p: p.value for p in Priority}  # .value is a slow property lookup
 _STATISTICS = (("count", None), ("mean", None), ("median", 0.5), ("p90", 0.9), ("p95", 0.95))
 
 #: Every fixed metric name a :class:`GroupMetrics` row has (per-level escalation rates
@@ -222,8 +223,10 @@ def _part(packed: int, durations: Iterable[tuple[int, int | None]], named: _Keys
     The packed integer holds every counter increment and duration-sum increment in its lane:
     adding it to an accumulator's packed integer bumps all those lanes at once, one big-int
     addition per fact instead of a dozen list increments (lanes are 64 bits: no overflow).
+    :func:`_slot` and :func:`_key` are inlined (``_SLOT0``, ``_KEY0``): two calls per
+    duration were a fifth of this function.
     """
-    log, inv = math.log, INV_LOG_GAMMA
+    log, inv, top = math.log, INV_LOG_GAMMA, DENSE_TOP
     slots: list[int] = []
     rest: list[int | str] = []  # sketch buckets over a century, then the named counts
     exact: list[int | str] = []
@@ -232,11 +235,11 @@ def _part(packed: int, durations: Iterable[tuple[int, int | None]], named: _Keys
             continue
         packed += value << _SUM_SHIFT[index]
         bucket = int(log(value) * inv) if value else ZERO
-        if bucket <= DENSE_TOP:
-            slots.append(_slot(index, bucket))
+        if bucket <= top:
+            slots.append(_SLOT0[index] + bucket)
         else:
-            rest.append(_key(index, bucket))
-        exact.append(_key(index, value))
+            rest.append(_KEY0[index] + bucket * _SLOTS)
+        exact.append(_KEY0[index] + value * _SLOTS)
     rest += named
     exact += named
     dense, other = tuple(slots), tuple(rest)
@@ -247,6 +250,10 @@ def _join(a: _Part, b: _Part) -> _Part:
     return a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4]
 
 
+_SLOT0 = tuple(_slot(index, 0) for index in range(len(DURATIONS)))
+"""``_slot(index, bucket) == _SLOT0[index] + bucket``."""
+_KEY0 = tuple(_key(index, 0) for index in range(len(DURATIONS)))
+"""``_key(index, value) == _KEY0[index] + value * _SLOTS``."""
 _ONE = tuple(1 << (_LANE * index) for index in range(len(_COUNTERS)))
 """A counter's increment of one, in its lane of the packed integer (see :func:`_part`)."""
 _SUM_SHIFT = tuple(_LANE * (len(_COUNTERS) + index) for index in range(len(DURATIONS)))
@@ -354,7 +361,8 @@ class TicketFacts:
     ``*_business`` durations need a calendar; without one they are ``None``. ``next_reply`` holds
     one duration per completed next-reply cycle. ``sla`` holds ``(metric, met, breached)`` cycle
     counts. The private ``_created``/``_solved``/``_both`` fields are the precomputed
-    updates the aggregators apply.
+    updates the aggregators apply (facts from :meth:`from_events` derive them when first
+    aggregated one by one: the numpy path and every other reader never need them).
     """
 
     ticket_id: str
@@ -394,27 +402,35 @@ class TicketFacts:
     _solved: _Part | None = attrs.field(init=False, eq=False, repr=False)
     _both: _Part = attrs.field(init=False, eq=False, repr=False)
     _span: int = attrs.field(init=False, eq=False, repr=False)
-    """At least the most the fact adds to any one counter or duration sum of a group."""
+    """At least the most the fact adds to any one counter or duration sum of a group; 0 while
+    the updates above are not derived yet (:meth:`_derived`)."""
 
     def __attrs_post_init__(self) -> None:
         self._check()
         self._derive()
 
     @classmethod
-    def _of_fold(cls, **fields: Any) -> TicketFacts:
-        """Facts the ticket fold computed (every field, by name).
+    def _of_fold(cls, *values: Any) -> TicketFacts:
+        """Facts the ticket fold computed: every public field's value, in field order.
 
         The fold's values are right by construction (epoch seconds of events already checked
         and in time order, a ``Status``, tuples of ints and strings, ratings the event schema
         checked), so the public constructor's converters and :meth:`_check` are skipped: they
-        were a third of :meth:`from_events` (benchmarks/bench_metrics.py). The aggregators'
-        updates are derived as usual.
+        were a third of :meth:`from_events` (benchmarks/bench_metrics.py). The fields are set
+        through their slots' setters, positionally (a keyword call and ``object.__setattr__``
+        by name cost twice as much), and the aggregators' updates are left to the first
+        aggregation that needs them (:meth:`_derived`): deriving them was a third of what was
+        left, and the numpy path never reads them.
         """
-        facts = object.__new__(cls)
-        for name in _FIELDS:
-            object.__setattr__(facts, name, fields[name])
-        facts._derive()
+        facts = _new(cls)
+        # The private updates start out not derived: None, None, None and a span of 0.
+        for set_field, value in zip(_SETTERS, (*values, None, None, None, 0), strict=True):
+            set_field(facts, value)
         return facts
+
+    def _derived(self) -> int:
+        """Derive the aggregators' updates if not yet done; return :attr:`_span`."""
+        return self._span or self._derive()
 
     def _check(self) -> None:
         """Refuse values the public constructor's converters let through."""
@@ -443,8 +459,9 @@ class TicketFacts:
                 f"ticket {self.ticket_id}: solved_at is set but the status is {self.status.value}"
             )
 
-    def _derive(self) -> None:
-        """Precompute what the fact adds to a group (``_created``, ``_solved``, ``_both``)."""
+    def _derive(self) -> int:
+        """Precompute what the fact adds to a group (``_created``, ``_solved``, ``_both``);
+        return the fact's span (:attr:`_span`)."""
         unsolved = self.status in _UNSOLVED and not self.merged
         packed = _ONE[_INCOMING]
         if unsolved:
@@ -503,9 +520,11 @@ class TicketFacts:
                 f"ticket {self.ticket_id}: its durations add up to {span:,} s, more than a "
                 "duration sum holds (2**64 - 1)"
             )
-        object.__setattr__(self, "_span", max(span, 7))  # counters add 1, ces up to 7
         object.__setattr__(self, "_solved", solved)
         object.__setattr__(self, "_both", created if solved is None else _join(created, solved))
+        span = max(span, 7)  # counters add 1, ces up to 7
+        object.__setattr__(self, "_span", span)
+        return span
 
     @classmethod
     def from_events(
@@ -549,10 +568,35 @@ class TicketFacts:
 
 
 _FIELDS = tuple(a.name for a in attrs.fields(TicketFacts) if a.init)
+_new = object.__new__
+# The slots' own setters: a frozen class refuses setattr, and these skip object.__setattr__'s
+# lookup by name (TicketFacts._of_fold).
+_SETTERS = tuple(
+    getattr(TicketFacts, name).__set__
+    for name in (*_FIELDS, "_created", "_solved", "_both", "_span")
+)
 
 
 class _TicketFold:
     """The mutable accumulator behind :meth:`TicketFacts.from_events` (epoch seconds)."""
+
+    __slots__ = (
+        "calendar",
+        "check",
+        "ever_solved",
+        "first_reply_at",
+        "last",
+        "levels",
+        "next",
+        "opening",
+        "rating",
+        "replies",
+        "solved_at",
+        "tags",
+        "wait",
+        "wait_from",
+        "waiting_since",
+    )
 
     def __init__(self, first: TicketEvent, calendar: Any) -> None:
         # The ticket fold is the one place that decides whether a log is valid (ids, time
@@ -587,17 +631,21 @@ class _TicketFold:
         until = (
             None if at is None else to_epoch(at, "TicketFacts.from_events at", ConfigurationError)
         )
-        fold: _TicketFold | None = None
-        for event in events:
-            if until is not None and event.ts > until:
-                break
-            if fold is None:
-                fold = cls(event, calendar)
-            else:
-                fold.apply(event)
-        if fold is None:
+        it = iter(events)
+        first = next(it, None)
+        if first is None or (until is not None and first.ts > until):
             raise TicketStateError("cannot build ticket facts from an empty event log")
-        return fold.facts(fold.last if until is None else until, sla)
+        fold = cls(first, calendar)
+        apply = fold.apply
+        if until is None:
+            for event in it:
+                apply(event)
+            return fold.facts(fold.last, sla)
+        for event in it:
+            if event.ts > until:
+                break
+            apply(event)
+        return fold.facts(until, sla)
 
     def apply(self, event: TicketEvent) -> None:
         self.check.apply(event)
@@ -668,12 +716,19 @@ class _TicketFold:
 
     def facts(self, as_of: int, sla: Mapping[str, Iterable[Any]] | None) -> TicketFacts:
         ticket = self.check
-        created, solved = ticket.created_at, self.solved_at
+        created, solved, first = ticket.created_at, self.solved_at, self.first_reply_at
         business = None if self.calendar is None else self.calendar.elapsed_seconds
         frt = frt_b = full = full_b = wait = wait_b = None
-        if self.first_reply_at is not None:
-            frt = self.first_reply_at - created
-            frt_b = business(created, self.first_reply_at) if business else None
+        nrt: tuple[int, ...] = ()
+        nrt_b: tuple[int, ...] = ()
+        if first is not None:
+            frt = first - created
+            if business:
+                frt_b = business(created, first)
+            if self.next:
+                nrt = tuple([b - a for a, b in self.next])
+                if business:
+                    nrt_b = tuple([business(a, b) for a, b in self.next])
         if solved is not None:
             full = solved - created
             wait = sum([b - a for a, b in self.wait])
@@ -681,36 +736,37 @@ class _TicketFold:
                 full_b = business(created, solved)
                 wait_b = sum([business(a, b) for a, b in self.wait])
         rating = self.rating
+        # Positional, in field order (TicketFacts._of_fold).
         return TicketFacts._of_fold(
-            ticket_id=ticket.id,
-            created_at=created,
-            as_of=as_of,
-            status=ticket.status,
-            channel=ticket.channel,
-            priority=ticket.priority.value,
-            tier=ticket.tier,
-            group=ticket.group,
-            agent=ticket.assignee,
-            tags=tuple(self.tags),
-            solved_at=solved,
-            first_reply=frt,
-            first_reply_business=frt_b,
-            next_reply=tuple([b - a for a, b in self.next]),
-            next_reply_business=tuple([business(a, b) for a, b in self.next]) if business else (),
-            full_resolution=full,
-            full_resolution_business=full_b,
-            requester_wait=wait,
-            requester_wait_business=wait_b,
-            agent_replies=self.replies,
-            reopens=ticket.reopen_count,
-            ever_solved=self.ever_solved,
-            escalations=tuple(self.levels),
-            csat=rating.get("csat"),
-            nps=rating.get("nps"),
-            ces=rating.get("ces"),
-            sla=_count_sla(sla) if sla is not None else (),
-            merged=ticket.merged_into is not None,
-            problem=ticket.problem,
+            ticket.id,  # ticket_id
+            created,  # created_at
+            as_of,
+            ticket.status,
+            ticket.channel,
+            _PRIORITY_VALUE[ticket.priority],
+            ticket.tier,
+            ticket.group,
+            ticket.assignee,  # agent
+            tuple(self.tags),
+            solved,  # solved_at
+            frt,  # first_reply
+            frt_b,
+            nrt,  # next_reply
+            nrt_b,
+            full,  # full_resolution
+            full_b,
+            wait,  # requester_wait
+            wait_b,
+            self.replies,  # agent_replies
+            ticket.reopen_count,  # reopens
+            self.ever_solved,
+            tuple(self.levels),  # escalations
+            rating.get("csat"),
+            rating.get("nps"),
+            rating.get("ces"),
+            _count_sla(sla) if sla is not None else (),
+            ticket.merged_into is not None,  # merged
+            ticket.problem,
         )
 
 
@@ -1442,7 +1498,7 @@ def _add(acc: _Acc, part: _Part, mode: _Mode) -> None:
         hist[k] = hist.get(k, 0) + 1
 
 
-_SPAN = operator.attrgetter("_span")
+_SPAN = operator.methodcaller("_derived")
 CHUNK = 4096
 """Facts per chunk of :meth:`MetricsAggregator.update`."""
 BATCH = 65536
