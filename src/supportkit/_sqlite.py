@@ -14,6 +14,7 @@ written by a newer one is refused.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import threading
@@ -270,6 +271,10 @@ class SqliteStore:
         self._depth = 0  # how many batch() blocks are open (on the thread holding the lock)
         self._broken: BaseException | None = None  # what rolled the open batch back
         self._pending: PendingCommits | None = None  # the open batch's commits, held back
+        # How many rows of the article index each search phrase matches (None: how many
+        # articles are indexed), as of PRAGMA data_version _matches_version; see _phrase_rows.
+        self._matches: dict[str | None, int] = {}
+        self._matches_version: int | None = None
         try:
             self._db = sqlite3.connect(
                 self.path,
@@ -1059,6 +1064,7 @@ class SqliteStore:
                     for n, event in enumerate(events, 1)
                 ],
             )
+            self._matches.clear()  # the index changes (see _phrase_rows)
             row = db.execute(
                 "SELECT id FROM article_search WHERE article_id = ?", (article_id,)
             ).fetchone()
@@ -1141,8 +1147,10 @@ class SqliteStore:
         BM25 scores every matching row, so the cost grows with the rows the query matches.
         Terms no article has and terms in half of the articles or more are left out (FTS5's
         BM25 gives the latter an inverse document frequency of 10⁻⁶, so they cannot reorder
-        the hits; a query of only such terms keeps them). The ranking runs without the
-        snippet, whose cost is paid for the *k* hits only.
+        the hits; a query of only such terms keeps them). A query matching many rows skips
+        scoring the rows that provably cannot reach the top *k* (:meth:`_ranked_pruned`;
+        the ranking is the same). The ranking runs without the snippets, made in one
+        statement for the *k* hits only.
         """
         phrases = list(dict.fromkeys(_phrase(term) for term in terms))
         if not phrases:
@@ -1153,6 +1161,30 @@ class SqliteStore:
             except sqlite3.Error as exc:
                 raise self._fail(exc, "article search") from exc
 
+    def _phrase_rows(self, db: sqlite3.Connection, phrases: list[str]) -> tuple[int, list[int]]:
+        """The number of indexed articles and how many of them each phrase matches.
+
+        Counting a phrase's rows walks its whole doclist (a common prefix's is long), so the
+        counts are kept until the index changes: this store's article writes empty them, and
+        another connection's commits show as a new ``PRAGMA data_version``. Inside a batch
+        (whose writes may still roll back) nothing is kept.
+        """
+        version = None if self._depth else db.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._matches_version or len(self._matches) > _MATCHES_KEPT:
+            self._matches.clear()
+            self._matches_version = version
+        cache = self._matches if version is not None else {}
+        missing = [p for p in phrases if p not in cache]
+        if missing or None not in cache:
+            columns = ["(SELECT count(*) FROM article_fts(?))"] * len(missing)
+            counts = db.execute(
+                "SELECT " + ", ".join(["(SELECT count(*) FROM article_search)", *columns]),
+                missing,
+            ).fetchone()
+            cache[None] = counts[0]
+            cache.update(zip(missing, counts[1:], strict=True))
+        return cache[None], [cache[p] for p in phrases]
+
     def _search(
         self,
         db: sqlite3.Connection,
@@ -1162,18 +1194,13 @@ class SqliteStore:
         tags: Sequence[str],
         area: str | None,
     ) -> list[ArticleHit]:
-        counts = db.execute(
-            "SELECT (SELECT count(*) FROM article_search), "
-            + ", ".join(
-                ["(SELECT count(*) FROM article_fts WHERE article_fts MATCH ?)"] * len(phrases)
-            ),
-            phrases,
-        ).fetchone()
-        articles, found = counts[0], counts[1:]
-        useful = [p for p, n in zip(phrases, found, strict=True) if n and 2 * n < articles]
-        match = " OR ".join(useful or [p for p, n in zip(phrases, found, strict=True) if n])
-        if not match:
+        articles, found = self._phrase_rows(db, phrases)
+        rows = dict(zip(phrases, found, strict=True))
+        useful = [p for p in phrases if rows[p] and 2 * rows[p] < articles]
+        used = useful or [p for p in phrases if rows[p]]
+        if not used:
             return []
+        match = " OR ".join(used)
         # The title weighs 5. bm25() is lower for better rows; ordering by it directly (rather
         # than by FTS5's configured rank) is cheaper per row.
         sql = (
@@ -1192,18 +1219,123 @@ class SqliteStore:
                 * len(tags)
             )
             params += [locale, locale, area, area, *tags]
-        ranked = db.execute(sql + " ORDER BY score DESC, id LIMIT ?", (*params, k)).fetchall()
-        hits = []
-        for rowid, value in ranked:
-            article_id, title, snip = db.execute(
-                "SELECT s.article_id, article_fts.title,"
+        ranked = None
+        if sum(rows[p] for p in used) > _PRUNE_FROM:
+            ranked = self._ranked_pruned(db, sql, params, k, {p: rows[p] for p in used}, articles)
+        if ranked is None:
+            ranked = db.execute(sql + " ORDER BY score DESC, id LIMIT ?", (*params, k)).fetchall()
+        if not ranked:
+            return []
+        # The snippets of all hits in one statement: FTS5 walks the match between the first
+        # and the last hit once (a statement per hit set up every phrase's doclist again, and
+        # "rowid IN (...)" runs one MATCH per value); only the hits get a snippet.
+        ids = [rowid for rowid, _ in ranked]
+        found_rows = {
+            rowid: (article_id, title, snip)
+            for rowid, article_id, title, snip in db.execute(
+                "SELECT article_fts.rowid, s.article_id, article_fts.title,"
                 f" snippet(article_fts, 1, '**', '**', '…', {SNIPPET_WORDS})"
                 " FROM article_fts JOIN article_search s ON s.id = article_fts.rowid"
-                " WHERE article_fts MATCH ? AND article_fts.rowid = ?",
-                (match, rowid),
-            ).fetchone()
+                " WHERE article_fts MATCH ? AND article_fts.rowid BETWEEN ? AND ?"
+                f" AND +article_fts.rowid IN ({', '.join('?' * len(ids))})",
+                (match, min(ids), max(ids), *ids),
+            )
+        }
+        hits = []
+        for rowid, value in ranked:
+            article_id, title, snip = found_rows[rowid]
             hits.append(ArticleHit(str(article_id), str(title), float(value), str(snip)))
         return hits
+
+    def _ranked_pruned(
+        self,
+        db: sqlite3.Connection,
+        sql: str,
+        params: list[Any],
+        k: int,
+        rows: dict[str, int],
+        articles: int,
+    ) -> list[Any] | None:
+        """The top *k* of the ranking *sql*, scoring only candidate rows; or ``None`` when those
+        cannot be shown to hold the top *k* (the caller then scores every row).
+
+        MaxScore: BM25 is a sum over phrases, and a phrase adds at most ``idf * (k1 + 1)`` to a
+        row (:func:`_idf`). The most common phrases, whose bounds add up to little, are left
+        out of the candidate test. If the other (rare) phrases match few rows, the candidates
+        are the rows that hold one of them, and any other row scores at most the common phrases'
+        bound. Else the candidates are the rows holding two rare phrases, and any other row
+        holds at most one: it scores at most the largest rare bound plus the common phrases'. The
+        candidates are scored by the very same statement with every phrase (SQLite drops the
+        other rows before bm25() is computed), so their scores are the ones the full ranking
+        gives; if the k-th best is above the bound, no other row can be in the top *k* (nor tie
+        with it), so the candidates' top *k* is the ranking's, ties and order included.
+        """
+        if len(rows) < 2:
+            return None
+        most = {p: _idf(n, articles) * (_BM25_K1 + 1) for p, n in rows.items()}
+        by_rows = sorted(rows, key=rows.__getitem__)
+        common = _split(by_rows, most, _COMMON_BOUND, 1)
+        rare = by_rows[: len(by_rows) - common]
+        if common and 3 * sum(rows[p] for p in rare) <= sum(rows.values()):
+            candidates = " OR ".join(rare)  # rows with a rare phrase
+            bound = sum(most[p] for p in by_rows[len(rare) :])
+        else:
+            common = _split(by_rows, most, _PAIR_COMMON_BOUND, 2)
+            rare = by_rows[: len(by_rows) - common]
+            if len(rare) > _PAIR_PHRASES:
+                return None
+            # Rows with at least two rare phrases: (a AND (b OR c)) OR (b AND c).
+            candidates = " OR ".join(
+                f"({p} AND ({' OR '.join(rare[i + 1 :])}))" for i, p in enumerate(rare[:-1])
+            )
+            bound = max(most[p] for p in rare) + sum(most[p] for p in by_rows[len(rare) :])
+        # "+rowid": SQLite tests each row FTS5 yields against the candidates (bm25() is computed
+        # only for the rows that pass); a plain "rowid IN" would run one MATCH per candidate.
+        ranked = db.execute(
+            sql + " AND +article_fts.rowid IN (SELECT rowid FROM article_fts(?))"
+            " ORDER BY score DESC, id LIMIT ?",
+            (*params, candidates, k),
+        ).fetchall()
+        # A margin for rounding: the bound is computed here, the scores in FTS5.
+        if len(ranked) < k or ranked[-1][1] <= bound * (1 + 1e-9) + 1e-9:
+            return None
+        return ranked
+
+
+_MATCHES_KEPT = 50_000
+"""Phrase row counts a store keeps at most (then it starts again)."""
+_PRUNE_FROM = 2_000
+"""Rows a query's phrases match together from which :meth:`SqliteStore._ranked_pruned` is tried."""
+_BM25_K1 = 1.2
+"""FTS5's bm25() k1: a phrase adds at most ``idf * (k1 + 1)`` to a row's score."""
+_COMMON_BOUND = 7.0
+"""How much the phrases left out of the candidates may add to a score together when the
+candidates are the rows with the one rare phrase (measured on bench_knowledge's index: below
+the k-th best score of almost every query that matches many rows)."""
+_PAIR_COMMON_BOUND = 1.0
+"""The same when the candidates are the rows with two rare phrases (a row with one of them
+may then have the best rare phrase's bound on top)."""
+_PAIR_PHRASES = 8
+"""The most rare phrases a pair candidate set is built from (its expression grows with the
+square of their number)."""
+
+
+def _idf(rows: int, articles: int) -> float:
+    """FTS5's bm25() inverse document frequency of a phrase matching *rows* of *articles*."""
+    idf = math.log((articles - rows + 0.5) / (rows + 0.5))
+    return idf if idf > 0 else 1e-6
+
+
+def _split(by_rows: list[str], most: dict[str, float], bound: float, keep: int) -> int:
+    """How many of the most common phrases (*by_rows* is rarest first) add at most *bound*
+    together (by their bounds *most*), leaving at least *keep* phrases rare."""
+    total, common = 0.0, 0
+    for phrase in reversed(by_rows[keep:]):
+        if total + most[phrase] >= bound:
+            break
+        total += most[phrase]
+        common += 1
+    return common
 
 
 def _phrase(term: str) -> str:
