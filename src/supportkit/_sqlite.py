@@ -154,6 +154,19 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _v7_sessions,
 )
 
+#: Upserts that change a ticket's row in place: ``INSERT OR REPLACE`` deletes the row and
+#: inserts a new one (a new rowid, so the primary-key index changes too), a page or two more
+#: in every commit that moves the due instant or stores a snapshot.
+_PUT_SNAPSHOT = (
+    "INSERT INTO snapshots (ticket_id, version, body) VALUES (?, ?, ?) ON CONFLICT (ticket_id)"
+    " DO UPDATE SET version = excluded.version, body = excluded.body"
+)
+#: A new due instant ends any claim on the old one.
+_PUT_DUE = (
+    "INSERT INTO due (ticket_id, due_at) VALUES (?, ?) ON CONFLICT (ticket_id)"
+    " DO UPDATE SET due_at = excluded.due_at, claimed_until = NULL"
+)
+
 _OUTBOX_COLUMNS = (
     "key, topic, ticket_id, payload, created_at, status, attempts, next_attempt_at, last_error,"
     " delivered_at"
@@ -374,7 +387,7 @@ class SqliteStore:
                 pending.messages,
             )
             db.executemany(
-                "INSERT OR REPLACE INTO snapshots (ticket_id, version, body) VALUES (?, ?, ?)",
+                _PUT_SNAPSHOT,
                 [(t, k.version, _dumps(ticket_to_dict(k))) for t, k in pending.snapshots.items()],
             )
             db.executemany(
@@ -382,7 +395,7 @@ class SqliteStore:
                 [(t,) for t, due in pending.due.items() if due is None],
             )
             db.executemany(  # a new row: any claim on the old one ends
-                "INSERT OR REPLACE INTO due (ticket_id, due_at) VALUES (?, ?)",
+                _PUT_DUE,
                 [(t, due) for t, due in pending.due.items() if due is not None],
             )
             _insert_outbox(db, pending.outbox.values())
@@ -694,7 +707,7 @@ class SqliteStore:
                 )
             if commit.snapshot is not None:
                 db.execute(
-                    "INSERT OR REPLACE INTO snapshots (ticket_id, version, body) VALUES (?, ?, ?)",
+                    _PUT_SNAPSHOT,
                     (ticket_id, commit.snapshot.version, _dumps(ticket_to_dict(commit.snapshot))),
                 )
             if commit.keep_due:
@@ -703,7 +716,7 @@ class SqliteStore:
                 db.execute("DELETE FROM due WHERE ticket_id = ?", (ticket_id,))
             else:  # a new row: any claim on the old one ends
                 db.execute(
-                    "INSERT OR REPLACE INTO due (ticket_id, due_at) VALUES (?, ?)",
+                    _PUT_DUE,
                     (ticket_id, commit.due),
                 )
             _insert_outbox(db, commit.outbox)
@@ -938,7 +951,7 @@ class SqliteStore:
                 messages,
             )
             db.executemany("INSERT OR IGNORE INTO alerts (ticket_id, key) VALUES (?, ?)", alerts)
-            db.executemany("INSERT OR REPLACE INTO due (ticket_id, due_at) VALUES (?, ?)", due)
+            db.executemany(_PUT_DUE, due)
             db.executemany(
                 f"INSERT OR IGNORE INTO outbox ({_OUTBOX_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?,"
                 " ?, ?)",
