@@ -84,6 +84,42 @@ target, which would need the outbox rows, event checks and SLA lookups to cost a
 what they do. On SQLite a third of the samples are the transaction's ``COMMIT`` (its WAL
 writes), most of the rest the same pipeline plus JSON encoding of events and outbox rows.
 
+Second pass (issue 23; 20,000 messages, CPU time, load 3-5 on 2 cores). py-spy's per-line
+shares mislead on Python 3.11: the cyclic collector runs inside whichever allocation crosses
+its threshold, so its pauses land on constructor lines. Switching one part off in the same
+process (same stream, runs interleaved, median of 4-6) measures its real cost instead. In
+memory, before: the outbox rows of the log notifier about a quarter of the CPU (21,900 ->
+28,500 events per CPU second without them: building them half, the sidecar storing them
+half), knowledge-base suggestions 5 %, problem suggestions 4 %, the cyclic collector 15-20 %
+(25,600 with it off, 23,200 with a generation-0 threshold of 20,000: a host with a large live
+heap may tune that; this benchmark keeps the defaults); the SLA tracker's next alert and
+routing are most of the rest. On SQLite one ``ingest`` writes about 14 WAL pages (the event
+and its two unique indexes, the stream, the message id, the due row and its indexes, the
+outbox rows and their two indexes) and SQLite checkpointed every 1,000 pages (~66 commits),
+copying and syncing the same hot pages again: ``COMMIT`` was a quarter to a third of the CPU
+and the syncs most of the wall time beyond it. A batch writes 2-4 pages per message (random
+event ids and outbox keys spread its index inserts over many leaves; ids ordered within a
+block measured only ~1 % at this size), and SQLite's own work (inserts and ``COMMIT``) is
+about 40 % of ``ingest_many``'s CPU: the same desk on PostgreSQL, whose server does that
+work, spends about 15,000 events per CPU second. After: the WAL is checkpointed every 10,000
+pages (``WAL_CHECKPOINT_PAGES``: +12 % events per CPU second through ``ingest`` and
+``ingest_many``, toggled in one process), one JSON encoder serves every row, due instants and
+snapshots are upserted in place (a due move wrote 6 pages, now 2), outbox rows are built with
+less allocation (``rows()`` 8.0 -> 6.4 µs per call), event text checks and ``to_dict`` take a
+fast path for plain values, and problem scoring is skipped while the store lists no problem.
+Tried and dropped: reading a batch's message ids and ticket versions ahead in one statement
+(slower than the primary-key lookups it saves), skipping article search inside a batch while
+no article is published (5 % at most). Three interleaved ``--quick`` runs, before (0424214)
+-> after (with the other helpers' work landed meanwhile, e.g. the SQLite article search), load
+3.6-4.0: in memory 19,000-20,700 -> 20,500-21,300 events per CPU second (12,800-16,100 ->
+13,900-16,800 events/s); SQLite ``ingest`` 5,100-5,300 -> 6,000-6,600 per CPU second and
+2,000-2,200 -> 3,500-3,900 events/s (p99 12.8-13.7 -> 4.6-4.9 ms); ``ingest_many`` 8,600-8,800
+-> 10,100-10,600 per CPU second and 4,100-4,300 -> 6,100-6,500 events/s. Targets: single
+SQLite ``ingest`` reaches 5,000 events/s only when the process has a core to itself (its CPU
+rate is 6,000-6,600); ``ingest_many`` 15,000 on SQLite and 30,000 in memory are not met (about
+0.7x in CPU terms for both): the rest is the outbox rows, SLA and routing work per event and
+SQLite's own inserts, none of which a local change removes.
+
     python benchmarks/bench_desk.py           # 200,000 messages per store
     python benchmarks/bench_desk.py --quick   # 20,000
 """
