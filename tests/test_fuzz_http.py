@@ -65,7 +65,8 @@ def _inbound(value: dict[str, Any]) -> None:
     headers = _headers(value["how"], body, value["junk"])
     # A lone surrogate in a channel name cannot be sent as UTF-8: its bytes go as they are
     # (invalid UTF-8, percent-encoded), as a hostile client would send them.
-    path = quote(value["channel"].encode("utf-8", "surrogatepass"), safe="")
+    # Dots are percent-encoded too, so the client sends "." and ".." rather than resolving them.
+    path = quote(value["channel"].encode("utf-8", "surrogatepass"), safe="").replace(".", "%2E")
 
     async def post() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)

@@ -74,6 +74,17 @@ async def test_unknown_channel_is_404(desk: SupportDesk) -> None:
     assert desk.tickets() == []
 
 
+@pytest.mark.parametrize("path", ["/inbound/json/", "/inbound/json%2F", "/api/queue/"])
+async def test_no_redirect_to_another_path(desk: SupportDesk, path: str) -> None:
+    """A path with a trailing slash is a 404, not a 307 redirect to the path without it (a
+    webhook sender would follow it with its body; found by the full fuzz run)."""
+    body = message()
+    async with client(app_for(desk)) as http:
+        response = await http.post(path, content=body, headers=signed(body))
+    assert response.status_code == 404
+    assert desk.tickets() == []
+
+
 # --- security: each refused with the right status, nothing ingested -----------------------
 
 

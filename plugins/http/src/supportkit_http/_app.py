@@ -156,7 +156,11 @@ def create_app(
         refresh=refresh,
         article_url=article_url,
     )
-    return Starlette(routes=front.routes())
+    app = Starlette(routes=front.routes())
+    # No redirects: a POST to "/inbound/json/" (or "json%2F") is a 404, not a 307 to another
+    # path, which a webhook sender would follow with its body to an endpoint it did not name.
+    app.router.redirect_slashes = False
+    return app
 
 
 @attrs.define
