@@ -97,3 +97,20 @@ def test_a_batch_suggests_articles_as_the_store_holds_them(desk: SupportDesk, pg
     assert ["created", "message", "articles_suggested"] == _kinds(second)
     assert second.ticket_id is not None
     assert ["kb-2"] == desk.suggested_articles(second.ticket_id)
+
+
+def test_a_query_of_stop_words_finds_nothing_and_ingest_goes_on(desk: SupportDesk) -> None:
+    """A query whose words are all stop words in some language ("and", "in", "or not")
+    stems to an empty tsquery there; it finds nothing instead of raising, and a customer
+    message of such words is ingested (without suggestions)."""
+    desk.create_article(
+        "kb", title="Reset your password", body="Click Forgot password.", status="published"
+    )
+    for query in ("AND", "in", "OR NOT", "and password"):
+        hits = desk.search_articles(query)
+        assert [hit.article_id for hit in hits] == (["kb"] if "password" in query else [])
+    result = desk.ingest(
+        InboundMessage("m-1", "email", "ann@example.com", datetime(2025, 3, 3, 9, tzinfo=UTC),
+                       subject="In", body="and or not")
+    )  # fmt: skip
+    assert ["created", "message"] == _kinds(result)

@@ -1541,8 +1541,11 @@ class PostgresStore:
             "SELECT article_id, title, score, ts_headline(cfg, body, q, %s) FROM ("
             " SELECT article_id, title, body, cfg, q, ts_rank(doc, q) AS score"
             " FROM article_search, LATERAL to_tsquery(cfg, %s) AS q"
-            " WHERE doc @@ (SELECT string_agg(DISTINCT to_tsquery(c, %s)::text, ' | ')::tsquery"
-            " FROM unnest(%b::regconfig[]) AS c)"
+            # A configuration whose stop words are all the query's words gives an empty
+            # tsquery: left out (an empty operand would be a syntax error in the OR).
+            " WHERE doc @@ (SELECT string_agg(DISTINCT t, ' | ')::tsquery"
+            " FROM unnest(%b::regconfig[]) AS c, LATERAL CAST(to_tsquery(c, %s) AS text) AS t"
+            " WHERE t <> '')"
             " AND doc @@ q AND (%s::text IS NULL OR locale = %s)"
             " AND (%s::text IS NULL OR area = %s) AND tags @> %b::text[]"
             " ORDER BY score DESC, article_id LIMIT %s) AS best ORDER BY score DESC, article_id",
@@ -1550,8 +1553,8 @@ class PostgresStore:
                 f"StartSel=**, StopSel=**, MaxWords={SNIPPET_WORDS}, MinWords=6,"
                 " FragmentDelimiter=…",
                 query,
-                query,
                 list(_CONFIGS),
+                query,
                 locale,
                 locale,
                 area,
