@@ -131,3 +131,21 @@ def test_desk_import_articles(tmp_path: Path) -> None:
         assert {T0} == {a.created_at for a in desk.articles()}
     with pytest.raises(ConfigurationError):
         desk.import_articles(tmp_path / "missing")
+
+
+def test_a_byte_order_mark_is_not_part_of_the_file(tmp_path: Path) -> None:
+    """A file saved with a UTF-8 byte order mark (as Windows editors and some help-centre
+    exports write them) keeps its front matter: the mark is dropped, not read as text."""
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "bom.md").write_text("---\ntitle: With a BOM\n---\nBody.\n", encoding="utf-8-sig")
+    (folder / "heading.md").write_text("# Heading first\n\nBody.\n", encoding="utf-8-sig")
+    with SqliteStore(tmp_path / "desk.sqlite3") as store:
+        desk = SupportDesk(store=store, plugins=None, clock=FrozenClock(T0))
+        assert ("bom", "heading") == desk.import_articles(folder).created
+        bom, heading = desk.article("bom"), desk.article("heading")
+        assert bom is not None
+        assert heading is not None
+        assert (bom.title, bom.body) == ("With a BOM", "Body.\n")
+        assert heading.body.startswith("# Heading first")
+    assert "With a BOM" == parse_article("\ufeff---\ntitle: With a BOM\n---\nx", "a")["title"]

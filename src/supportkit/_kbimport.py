@@ -90,6 +90,7 @@ def parse_article(text: str, name: str, where: str = "<text>") -> dict[str, Any]
             f"{where}: an article is text with a file name, got "
             f"{type(text).__name__} and {type(name).__name__}"
         )
+    text = text.removeprefix("\ufeff")  # a byte order mark is not part of the text
     lines = text.splitlines()
     fields: dict[str, Any] = {}
     body = text
@@ -146,7 +147,7 @@ def import_articles(
     plan: list[tuple[int, ArticleEvent | None, str]] = []
     for path in sorted(root.glob("*.md")):
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigurationError(f"{path}: cannot read it as UTF-8 text: {exc}") from exc
         fields = parse_article(text, path.stem, str(path))
