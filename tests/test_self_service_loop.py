@@ -317,3 +317,29 @@ def test_ingest_many_closes_the_loop_as_ingest_does(tmp_path: Path) -> None:
     ]
     assert (Status.SOLVED, False) == (desk.ticket(opened.ticket_id).status, followed.recorded)
     assert [desk.suggested_articles(opened.ticket_id)[0]] == helped
+
+
+def test_supportkit_report_counts_sessions_after_the_last_ticket(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The report's clock stands at the store's last event, the help centre's session events
+    included: searches made after the newest ticket event are in the report, and a desk whose
+    help centre has been searched but holds no ticket yet has a report too."""
+    clock = FrozenClock(T0)
+    sessions_only = tmp_path / "sessions.sqlite3"
+    desk = SupportDesk(store=SqliteStore(sessions_only), plugins=None, clock=clock)
+    desk.self_service_search("s0", "gift cards", customer="bo@example.com")
+    desk.close()
+    assert 0 == main(["report", "--db", str(sessions_only), "--self-service"])
+    assert re.search(r"\n  cards gift\s+1\s+1\s+0\n", capsys.readouterr().out)
+
+    path = tmp_path / "desk.sqlite3"
+    desk = SupportDesk(store=SqliteStore(path), plugins=None, clock=clock)
+    desk.ingest(InboundMessage("m-1", "email", "dee@example.com", clock.now(), subject="Hi"))
+    clock.advance(timedelta(days=3))
+    desk.self_service_search("s1", "gift cards", customer="bo@example.com")
+    desk.close()
+    assert 0 == main(["report", "--db", str(path), "--self-service"])
+    out = capsys.readouterr().out
+    assert "2025-02-06 to 2025-03-06 (UTC)" in out
+    assert re.search(r"\n  cards gift\s+1\s+1\s+0\n", out)

@@ -256,7 +256,8 @@ def open_report_desk(where: str | Path | DeskStore) -> tuple[SupportDesk, list[G
     """A read-only-minded desk over an existing SQLite file (or an open store: PostgreSQL,
     any :class:`~supportkit.typing.DeskStore`, closed with the desk), its goals and its title.
 
-    The desk's clock stands at the last event (so a report of yesterday stays the same).
+    The desk's clock stands at the last event, of a ticket or of the help centre's sessions
+    (so a report of yesterday stays the same).
     """
     store: Any
     if isinstance(where, DeskStore):
@@ -285,11 +286,19 @@ def open_report_desk(where: str | Path | DeskStore) -> tuple[SupportDesk, list[G
         recorded = (_settings.latest(store, SupportDesk.SETTINGS_KEY) or {}).get("config") or {}
         goals = [_goal(g) for g in raw.get("goals") or recorded.get("goals", [])]
         title = raw.get("title") or recorded.get("title", "")
-        last = max((e.ts for e in store.read_all()), default=None)
+        # The last event of the tickets or of the help centre's sessions (searched after the
+        # newest ticket event, or on a desk with no ticket yet).
+        ticket_ts = max((e.ts for e in store.read_all()), default=None)
+        last = max(
+            (e.at for e in store.session_events()),
+            default=None if ticket_ts is None else from_epoch(ticket_ts),
+        )
+        if last is not None and ticket_ts is not None:
+            last = max(last, from_epoch(ticket_ts))
         if last is None:
             raise StoreError(f"{store!r} holds no events yet: nothing to report")
         at = raw.get("at")
-        clock = FrozenClock(parse_instant(at) if at else from_epoch(last))
+        clock = FrozenClock(parse_instant(at) if at else last)
         # The deflection window of the configuration the desk runs with (links are not needed).
         window = (recorded.get("knowledge") or {}).get("deflection_window")
         # The tiers' weights of the configuration the desk runs with (the feedback report's
