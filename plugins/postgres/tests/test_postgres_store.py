@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 from supportkit_postgres import MIGRATIONS, PostgresStore
 
 from supportkit import (
@@ -130,6 +131,8 @@ def test_a_newer_schema_is_refused(pg_url: str, new_schema: Callable[[], str]) -
         ({"url": "postgresql://x@127.0.0.1/db", "min_size": 0}, "pool sizes"),
         ({"url": "postgresql://x@127.0.0.1/db", "min_size": 3, "max_size": 2}, "below"),
         ({"url": "postgresql://x@127.0.0.1/db", "durability": "fsync"}, "durability must be"),
+        ({"url": "not a url"}, "not a PostgreSQL URL"),
+        ({"url": "http://127.0.0.1/db"}, "not a PostgreSQL URL"),
     ],
 )
 def test_bad_options_are_configuration_errors(options: dict[str, object], match: str) -> None:
@@ -152,6 +155,21 @@ def test_an_unreachable_server_is_a_store_error() -> None:
     """No server at the URL: a StoreError naming it (the password masked), not a hang."""
     with pytest.raises(StoreError, match=r"cannot connect to PostgreSQL at postgresql://u:\*\*\*@"):
         PostgresStore("postgresql://u:secret@127.0.0.1:1/db", timeout=1)
+
+
+def test_a_refused_login_says_why(pg_url: str) -> None:
+    """The server answers but refuses the login (an unknown role): the StoreError gives the
+    server's reason, not only the pool's timeout; a password given as a query parameter or
+    in key=value form is masked too."""
+    info = conninfo_to_dict(pg_url)
+    where = f"{info.get('host', '127.0.0.1')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
+    refused = f"postgresql://sk_no_such_role@{where}"
+    with pytest.raises(StoreError, match='role "sk_no_such_role" does not exist'):
+        PostgresStore(refused, timeout=1)
+    for url in (f"{refused}?password=secret", "host=127.0.0.1 port=1 password=secret dbname=x"):
+        with pytest.raises(StoreError) as info:
+            PostgresStore(url, timeout=1)
+        assert "secret" not in str(info.value)
 
 
 def _terminate_others(url: str, schema: str) -> int:

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors, sql
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from supportkit import (
@@ -290,6 +291,13 @@ class PostgresStore:
             )
         self.durability = durability
         self.url = url
+        try:
+            conninfo_to_dict(url)
+        except psycopg.Error as exc:
+            raise ConfigurationError(
+                f"url {self._where()!r} is not a PostgreSQL URL "
+                f"(postgresql://user@host:5432/db) or libpq connection string: {exc}"
+            ) from None
         self.schema = schema
         self.channel = f"supportkit_{schema}"
         self._listener: psycopg.Connection[Any] | None = None
@@ -320,7 +328,7 @@ class PostgresStore:
             self._pool.close()
             raise StoreError(
                 f"cannot connect to PostgreSQL at {self._where()} within {timeout} s "
-                f"(is the server up and the login allowed?): {exc}"
+                f"(is the server up and the login allowed?): {exc}{self._why(timeout)}"
             ) from exc
         try:
             self._migrate()
@@ -331,7 +339,19 @@ class PostgresStore:
     # --- plumbing ------------------------------------------------------------------------------
 
     def _where(self) -> str:
-        return re.sub(r"//([^:@/]*):[^@/]*@", r"//\1:***@", self.url)  # never print a password
+        # Never print a password: neither user:password@ nor password=... (a URL's query
+        # parameter or a key=value connection string).
+        where = re.sub(r"//([^:@/]*):[^@/]*@", r"//\1:***@", self.url)
+        return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^&\s]*)", r"\1***", where)
+
+    def _why(self, timeout: float) -> str:
+        """The reason one direct connection attempt fails (the pool only logs its own), as
+        ``"; last error: ..."``; empty if it succeeds."""
+        try:
+            psycopg.connect(self.url, connect_timeout=max(1, min(round(timeout), 5))).close()
+        except psycopg.Error as exc:
+            return f"; last error: {' '.join(str(exc).split())}"
+        return ""
 
     def _fail(self, exc: BaseException, what: str, note: str = "") -> StoreError:
         return StoreError(f"PostgreSQL store {self._where()}: {what} failed{note}: {exc}")
