@@ -300,3 +300,16 @@ def test_erasure_waits_for_older_transactions_before_rewriting_the_tables(
             expected,
             expected,
         )
+
+
+def test_moving_a_missing_sqlite_file_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A mistyped SQLite path is an error naming it, not an empty desk created there and
+    "copied 0 records" (nothing is opened on the server either)."""
+    from supportkit_postgres._copy import main as move
+
+    missing = tmp_path / "typo.sqlite3"
+    assert 1 == move([str(missing), "postgresql://nobody@127.0.0.1:1/db"])
+    assert "no SQLite desk at" in capsys.readouterr().err
+    assert not missing.exists()

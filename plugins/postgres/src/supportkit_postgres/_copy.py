@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from supportkit import SqliteStore, SupportkitError
 from supportkit.storekit import export_lines, import_lines
@@ -47,6 +48,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--schema", default="supportkit", help="target schema (default: %(default)s)"
     )
     args = parser.parse_args(argv)
+    if not Path(args.sqlite).is_file():  # SqliteStore would create an empty desk there
+        print(
+            f"python -m supportkit_postgres: error: no SQLite desk at {args.sqlite!r}: "
+            "pass the file a desk wrote",
+            file=sys.stderr,
+        )
+        return 1
     try:
         with (
             SqliteStore(args.sqlite) as source,
