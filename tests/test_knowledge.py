@@ -468,6 +468,18 @@ def test_a_plugin_can_answer_suggestions(tmp_path: Path) -> None:
         assert [("Login\nreset my password", 1)] == plugin.calls
 
 
+def test_a_plugin_naming_an_article_twice_suggests_it_once() -> None:
+    """A plugin's answer naming one article more than once (chunks of one article from a
+    vector index) suggests it once, at its best place, and still up to k articles."""
+    a, b, c = (ArticleHit(i, i.upper(), 1.0, "") for i in ("a", "b", "c"))
+    desk = SupportDesk(
+        store=InMemoryStore(), plugins=[_VectorSearch([a, a, b, a, c])], clock=FrozenClock(T0)
+    )
+    result = desk.ingest(_message("m-1", "reset my password"))
+    assert result.ticket_id is not None
+    assert ["a", "b", "c"] == desk.suggested_articles(result.ticket_id)
+
+
 def test_article_feedback_is_recorded_even_after_closing(desk: SupportDesk) -> None:
     """article_helped / article_not_helped go on the ticket, also once it is closed."""
     _tallyo(desk)

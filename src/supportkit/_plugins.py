@@ -623,9 +623,9 @@ class PluginHost:
     def suggest_articles(
         self, *, query: str, message: InboundMessage, k: int
     ) -> list[ArticleHit] | None:
-        """The first non-None ``supportkit_suggest_articles`` answer (at most *k* hits), or
-        ``None`` for the desk's own search; anything but a list of ``ArticleHit`` is a
-        :class:`PluginError` naming the plugin."""
+        """The first non-None ``supportkit_suggest_articles`` answer (at most *k* hits, each
+        article once), or ``None`` for the desk's own search; anything but a list of
+        ``ArticleHit`` is a :class:`PluginError` naming the plugin."""
         hook = "supportkit_suggest_articles"
         self._ready()
         for impl in self._impls(hook):
@@ -638,7 +638,12 @@ class PluginHost:
                     "a list of supportkit.ArticleHit or None",
                     plugin=impl.plugin_name,
                 )
-            return hits[:k]
+            # One article named more than once (a vector index's chunks of it) is one
+            # suggestion, at its best place.
+            best: dict[str, ArticleHit] = {}
+            for hit in hits:
+                best.setdefault(hit.article_id, hit)
+            return list(best.values())[:k]
         return None
 
     def suggest_problems(

@@ -319,7 +319,8 @@ def supportkit_suggest_articles(
     :returns: Up to *k* :class:`~supportkit.ArticleHit` objects, best first (an empty list:
         nothing to suggest), or ``None`` to let the next plugin (and then
         :meth:`SupportDesk.search_articles <supportkit.SupportDesk.search_articles>`) answer.
-        The ids are recorded on the ticket in an ``articles_suggested`` event.
+        The ids are recorded on the ticket in an ``articles_suggested`` event; an article
+        named more than once is suggested once, at its first place.
 
     Stops at first non-None result.
 
