@@ -46,16 +46,17 @@ over 20,000; µs per log of about 8.5 events, CPU, load 4-6 on 2 cores). Before 
 2026-12-07, 28 µs): the event fold 6 (the ticket fold 4 of it), ``facts()`` 12 (setting the
 29 fields by name through ``object.__setattr__`` from a keyword dict ~4, the business
 durations ~2.3), deriving what the fact adds to a group 6 (``_part`` twice, ``_slot``/``_key``
-calls per duration), the rest (``run``, starting the folds, ``to_epoch``) ~3. After (~15 µs;
-14.7-15.4 against 28.6-30.8 for main's code loaded beside it in one process, interleaved,
-best of 5: 1.89-2.04x over six runs, 2.00-2.04x for the final code): the event fold ~5.5 (the
-metrics fold's message and wait handling inlined), ``facts()`` ~7 (the slots' own setters,
-positionally, ~2; business durations ~2.3), ``run`` and the fold's start ~1.5 (the report
-instant's epoch seconds kept); deriving the group update (now ~5 µs, ``_slot``/``_key``
-inlined) moved to the first per-fact aggregation, so the numpy path (full report) never pays
-it and the one-grouping report pays it once (logs -> one-grouping report 1.27-1.35x). What
-is left is the ticket fold (shared with ``Ticket``, the one place that decides a log's
-validity and state), the calendar, and setting 33 slots.
+calls per duration), the rest (``run``, starting the folds, ``to_epoch``) ~3. After (13.5-13.6
+µs against 27.6-28.4 for main's code loaded beside it in one process, interleaved, best of 5:
+2.04-2.08x; the steps before the last gave 1.89-2.04x): the event fold ~5.5 (the metrics
+fold's message and wait handling inlined), ``facts()`` ~6.5 (the slots' own setters,
+positionally, ~2; business durations ~2, a wait from creation to the solve reusing the
+resolution's), ``run`` and the fold's start ~1.5 (the report instant's epoch seconds kept);
+deriving the group update (now ~5 µs, ``_slot``/``_key`` inlined) moved to the first per-fact
+aggregation, so the numpy path (full report) never pays it and the one-grouping report pays
+it once (logs -> one-grouping report 1.29-1.35x). What is left is the ticket fold (shared
+with ``Ticket``, the one place that decides a log's validity and state), the calendar, and
+setting 33 slots.
 """
 
 from __future__ import annotations

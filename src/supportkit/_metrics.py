@@ -423,9 +423,9 @@ class TicketFacts:
         left, and the numpy path never reads them.
         """
         facts = _new(cls)
-        # The private updates start out not derived: a span of 0.
         for set_field, value in zip(_SETTERS, values, strict=True):
             set_field(facts, value)
+        # The private updates start out not derived: a span of 0.
         _SET_CREATED(facts, None)
         _SET_SOLVED(facts, None)
         _SET_BOTH(facts, None)
@@ -748,7 +748,9 @@ class _TicketFold:
             wait = sum([b - a for a, b in self.wait])
             if business:
                 full_b = business(created, solved)
-                wait_b = sum([business(a, b) for a, b in self.wait])
+                # Waiting from creation to the solve is the whole resolution: no second call.
+                whole = (created, solved)
+                wait_b = sum([full_b if w == whole else business(*w) for w in self.wait])
         rating = self.rating
         # Positional, in field order (TicketFacts._of_fold).
         return TicketFacts._of_fold(
