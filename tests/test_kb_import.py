@@ -57,6 +57,15 @@ def test_front_matter_and_headings() -> None:
     assert ("invoices", "Download invoices") == (bare["id"], bare["title"])
 
 
+def test_a_heading_in_a_code_block_is_not_the_title() -> None:
+    """A '# comment' line inside a fenced code block (a shell snippet) is code, not the
+    article's first heading."""
+    text = "Intro\n```bash\n# install it\npip install x\n```\n~~~\n# nor this\n~~~\n# Real\n"
+    assert "Real" == parse_article(text, "f")["title"]
+    with pytest.raises(ConfigurationError, match="no title"):
+        parse_article("```\n# only code\n```\n", "f", "f.md")
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -32,7 +32,21 @@ __all__ = ["ArticleImport", "add_kb_commands", "import_articles", "parse_article
 
 _KEYS = ("id", "title", "locale", "tags", "area", "status")
 _KEY = re.compile(r"([A-Za-z_][\w-]*):(?:\s+(.*))?$")
-_HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.M)
+_HEADING = re.compile(r"#\s+(.+?)\s*#*\s*$")
+_FENCE = re.compile(r"\s{0,3}(```|~~~)")
+
+
+def _first_heading(body: str) -> str | None:
+    """The text of the body's first ``# heading`` outside fenced code blocks (where a
+    ``# comment`` line is code), or None."""
+    fence = None
+    for line in body.splitlines():
+        opened = _FENCE.match(line)
+        if opened:
+            fence = None if fence == opened[1] else fence or opened[1]
+        elif fence is None and (heading := _HEADING.match(line)):
+            return heading[1]
+    return None
 
 
 @attrs.frozen
@@ -105,13 +119,13 @@ def parse_article(text: str, name: str, where: str = "<text>") -> dict[str, Any]
         body = "\n".join(lines[end + 1 :]).strip("\n") + "\n"
     fields.setdefault("id", name)
     if "title" not in fields:
-        heading = _HEADING.search(body)
+        heading = _first_heading(body)
         if heading is None:
             raise ConfigurationError(
                 f"{where}: no title: give 'title:' in the front matter or "
                 "start the body with a '# heading'"
             )
-        fields["title"] = heading[1]
+        fields["title"] = heading
     for key in ("id", "title", "locale", "area", "status"):
         if isinstance(fields.get(key), list):
             raise ConfigurationError(f"{where}: front matter {key!r} must be one value")
