@@ -17,6 +17,7 @@ import pytest
 from supportkit_github import GitHubTracker, signature
 
 from supportkit import (
+    ConfigurationError,
     EngineeringIssue,
     EventError,
     FrozenClock,
@@ -314,12 +315,20 @@ def test_wont_fix_is_noted_and_leaves_the_problem_open(desk: SupportDesk) -> Non
     assert "solved" == desk.ticket(problem).status
 
 
+def test_a_secret_that_is_not_unicode_is_a_configuration_error() -> None:
+    """A lone surrogate in the secret is refused when the tracker is made (it raised
+    UnicodeEncodeError at the first webhook; found by the full fuzz run)."""
+    with pytest.raises(ConfigurationError, match="valid Unicode"):
+        GitHubTracker(httpx.Client(), REPO, secret="secret-\ud800")
+
+
 def test_a_bad_signature_is_refused_and_changes_nothing(desk: SupportDesk) -> None:
     problem = _open(desk, 0)
     _escalate(desk, problem)
     version = desk.store.version(problem)
     body, headers = _delivery("closed", 1)
     for bad in ({**headers, "X-Hub-Signature-256": signature("wrong-secret", body)},
+                {**headers, "X-Hub-Signature-256": "sha256=\ud800"},  # UnicodeEncodeError before
                 {k: v for k, v in headers.items() if k != "X-Hub-Signature-256"}):  # fmt: skip
         with pytest.raises(EventError, match="X-Hub-Signature-256") as refused:
             desk.receive_issue_webhook("github", body, bad)

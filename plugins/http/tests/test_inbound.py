@@ -257,6 +257,20 @@ def test_slack_digest_matches_slacks_documented_example() -> None:
     )
 
 
+def test_a_slack_secret_that_is_not_unicode_is_a_configuration_error() -> None:
+    """A lone surrogate in the signing secret: ConfigurationError, as for the supportkit scheme
+    (it raised UnicodeEncodeError; found by the full fuzz run)."""
+    headers = {
+        "x-slack-request-timestamp": str(NOW),
+        "x-slack-signature": "v0=ab",
+        "x-supportkit-timestamp": str(NOW),
+        "x-supportkit-signature": "sha256=ab",
+    }
+    for scheme in (SlackSignature(), SupportkitSignature()):
+        with pytest.raises(ConfigurationError, match="valid Unicode"):
+            scheme.verify("\ud800", headers, b"", NOW)
+
+
 async def test_slack_style_channel(desk: SupportDesk) -> None:
     """A channel configured with :class:`SlackSignature` takes Slack's ``v0=`` signatures and
     refuses the supportkit scheme's headers."""

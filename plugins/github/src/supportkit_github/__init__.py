@@ -68,6 +68,14 @@ class GitHubTimeout(GitHubError, IntegrationTimeout):
     """GitHub did not answer in time."""
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True
+
+
 def signature(secret: str, body: bytes) -> str:
     """The ``X-Hub-Signature-256`` value GitHub sends for *body*: ``sha256=<hex HMAC>``."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
@@ -110,6 +118,8 @@ class GitHubTracker:
             raise ConfigurationError(f"GitHubTracker repo is 'owner/name', got {repo!r:.80}")
         if not isinstance(secret, str) or len(secret) < 8:
             raise ConfigurationError("GitHubTracker needs a webhook secret of 8 characters or more")
+        if not _encodable(secret):
+            raise ConfigurationError("GitHubTracker's webhook secret must be valid Unicode text")
         self.client, self.repo, self.name = client, repo, name
         self._secret = secret
         self.labels = tuple(labels)
@@ -186,7 +196,10 @@ class GitHubTracker:
             )
         lower = {k.lower(): v for k, v in headers.items()}
         given = lower.get("x-hub-signature-256", "")
-        if not hmac.compare_digest(given.encode(), signature(self._secret, body).encode()):
+        if not (
+            given.isascii()  # a signature is hex digits; anything else is simply wrong
+            and hmac.compare_digest(given.encode(), signature(self._secret, body).encode())
+        ):
             raise EventError(
                 "GitHub webhook: missing or wrong X-Hub-Signature-256 (check the secret)",
                 field="X-Hub-Signature-256",

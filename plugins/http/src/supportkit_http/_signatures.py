@@ -18,6 +18,8 @@ from typing import Protocol, runtime_checkable
 import attrs
 from supportkit_webhook import TOLERANCE, verify_signature
 
+from supportkit import ConfigurationError
+
 __all__ = ["SignatureScheme", "Signed", "SlackSignature", "SupportkitSignature"]
 
 
@@ -101,7 +103,11 @@ class SlackSignature:
 def slack_digest(secret: str, timestamp: str, body: bytes) -> str:
     """The hex HMAC-SHA256 Slack signs a request with (without the ``v0=`` prefix)."""
     message = f"v0:{timestamp}:".encode() + body
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    try:
+        key = secret.encode()
+    except UnicodeEncodeError:  # a lone surrogate: no secret anybody could have signed with
+        raise ConfigurationError("a Slack signing secret must be valid Unicode text") from None
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
