@@ -298,11 +298,18 @@ def test_pyproject_tool_table_is_read_with_prefixed_paths(tmp_path: Path) -> Non
 
 
 def test_store_options_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``env`` maps an option to an environment variable; an unset one is an error."""
+    """``env`` maps an option to an environment variable; an unset or empty one is an
+    error naming it."""
     document = {"store": {"kind": "memory", "env": {"token": "SK_TEST_TOKEN"}}}
     with pytest.raises(ConfigFileError) as info:
         DeskConfig.load(document)
     assert [("store.env.token", "environment variable SK_TEST_TOKEN is not set")] == list(
+        info.value.problems
+    )
+    monkeypatch.setenv("SK_TEST_TOKEN", "")  # an empty line in a .env file, say
+    with pytest.raises(ConfigFileError) as info:
+        DeskConfig.load(document)
+    assert [("store.env.token", "environment variable SK_TEST_TOKEN is set but empty")] == list(
         info.value.problems
     )
     monkeypatch.setenv("SK_TEST_TOKEN", "s3cret")

@@ -593,6 +593,10 @@ class _Loader:
             value = os.environ.get(variable)
             if value is None:
                 self.b.fail(("store", "env", option), f"environment variable {variable} is not set")
+            elif not value:  # e.g. VARIABLE= in a .env file: the option would be missing
+                self.b.fail(
+                    ("store", "env", option), f"environment variable {variable} is set but empty"
+                )
             else:
                 options[option] = value
         if kind == "sqlite":
