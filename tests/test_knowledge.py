@@ -90,6 +90,23 @@ def test_events_fold_into_the_article_with_versions() -> None:
 
 
 @pytest.mark.parametrize(
+    ("tags", "message"),
+    [
+        (["x" * 301], "article tags: a tag is longer than 300 characters"),
+        ([""], "article tags: a tag must be a non-empty string, got ''"),
+        ([str(n) for n in range(33)], "article tags: 33 tags, more than 32"),
+        ("one", "article tags must be a list of strings, got 'one'"),
+    ],
+)
+def test_bad_tags_say_so_plainly(tags: object, message: str) -> None:
+    """A bad tag is named as a tag (not as an event of a kind 'article', or as the whole list
+    being too long)."""
+    with pytest.raises(EventError) as caught:
+        ArticleEvent("created", "a", T0, title="T", body="b", tags=tags)  # type: ignore[arg-type]
+    assert (message, "tags") == (str(caught.value), caught.value.field)
+
+
+@pytest.mark.parametrize(
     ("fields", "field"),
     [
         ({"kind": "deleted"}, "kind"),

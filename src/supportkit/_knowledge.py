@@ -128,13 +128,22 @@ def _body(kind: str, value: Any) -> str:
     return _clean(kind, "body", value)
 
 
-def _tags(kind: str, value: Any) -> tuple[str, ...]:
+def _tags(value: Any) -> tuple[str, ...]:
+    # Converted before the event's kind is checked, so the message names the tags alone.
     if isinstance(value, str) or not isinstance(value, Iterable):
-        raise _fail(kind, "tags", f"must be a list of strings, got {value!r:.80}")
-    tags = sorted({_label(kind, "tags", tag) for tag in value})
+        raise EventError(f"article tags must be a list of strings, got {value!r:.80}", field="tags")
+    tags: set[str] = set()
+    for tag in value:
+        try:
+            tags.add(_label("", "a tag", tag))
+        except EventError as exc:
+            problem = str(exc).removeprefix("article event '': ")
+            raise EventError(f"article tags: {problem}", field="tags") from None
     if len(tags) > MAX_ARTICLE_TAGS:
-        raise _fail(kind, "tags", f"has {len(tags)} tags, more than {MAX_ARTICLE_TAGS}")
-    return tuple(tags)
+        raise EventError(
+            f"article tags: {len(tags)} tags, more than {MAX_ARTICLE_TAGS}", field="tags"
+        )
+    return tuple(sorted(tags))
 
 
 def _check(event: ArticleEvent) -> None:
@@ -182,7 +191,7 @@ def _check(event: ArticleEvent) -> None:
 def _tag_tuple(value: Any) -> tuple[str, ...] | None:
     if value is None:
         return None
-    return _tags("article", value)
+    return _tags(value)
 
 
 @attrs.frozen
