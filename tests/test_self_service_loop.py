@@ -19,6 +19,7 @@ from supportkit import (
     FrozenClock,
     InboundMessage,
     IngestResult,
+    InMemoryStore,
     KnowledgeSettings,
     SlaPolicy,
     SqliteStore,
@@ -28,6 +29,7 @@ from supportkit import (
     TicketEvent,
 )
 from supportkit._cli import main
+from supportkit._selfservice import render_text
 from supportkit.testing import FakeChannel
 
 T0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
@@ -343,3 +345,16 @@ def test_supportkit_report_counts_sessions_after_the_last_ticket(
     out = capsys.readouterr().out
     assert "2025-02-06 to 2025-03-06 (UTC)" in out
     assert re.search(r"\n  cards gift\s+1\s+1\s+0\n", out)
+
+
+def test_the_text_report_shortens_long_queries_and_topics() -> None:
+    """A search of one 1,500-character word (a bot, a pasted token) is a content gap and a
+    rising topic like any other, but the text report shortens it to its column instead of
+    printing a thousand characters on one line."""
+    desk = SupportDesk(store=InMemoryStore(), plugins=None, clock=FrozenClock(T0))
+    desk.self_service_search("s1", "x" * 1500, customer="bo@example.com")
+    report = desk.self_service()
+    assert ["x" * 1000] == [gap["query"] for gap in report.content_gaps]
+    text = render_text(report)
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "  " + "x" * 27 + "…" in text

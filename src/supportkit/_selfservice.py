@@ -506,6 +506,12 @@ def _rate(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.0f} %"
 
 
+def _cell(text: str, width: int = 28) -> str:
+    """*text* in a column of *width*: a longer one (a search of one pasted 1,000-character
+    word) is cut, ending in an ellipsis."""
+    return f"{text:<{width}}" if len(text) <= width else text[: width - 1] + "…"
+
+
 def render_text(report: SelfServiceReport) -> str:
     """The report as plain text, for ``supportkit report --self-service``."""
     hours = report.window.total_seconds() / 3600
@@ -518,18 +524,18 @@ def render_text(report: SelfServiceReport) -> str:
         "Articles, most tickets after a view (views, sessions, tickets, ticket rate):",
     ]
     lines.extend(
-        f"  {r['article']:<28} {r['views']:>5} {r['sessions']:>5} {r['tickets']:>5} "
+        f"  {_cell(r['article'])} {r['views']:>5} {r['sessions']:>5} {r['tickets']:>5} "
         f"{_rate(r['ticket_rate']):>6}"
         for r in report.articles
     )
     lines.append("Content gaps (searches, no result, no click):")
     lines.extend(
-        f"  {r['query']:<28} {r['searches']:>5} {r['no_result']:>5} {r['no_click']:>5}"
+        f"  {_cell(r['query'])} {r['searches']:>5} {r['no_result']:>5} {r['no_click']:>5}"
         for r in report.content_gaps
     )
     lines.append("Rising topics no article covers (kind, tickets, searches, last week, trend):")
     lines.extend(
-        f"  {r['topic']:<28} {r['kind']:<5} {r['tickets']:>5} {r['searches']:>5} "
+        f"  {_cell(r['topic'])} {r['kind']:<5} {r['tickets']:>5} {r['searches']:>5} "
         f"{r['last']:>5} {r['trend']:>+5}"
         for r in report.needs
     )
