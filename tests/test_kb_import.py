@@ -158,3 +158,16 @@ def test_a_byte_order_mark_is_not_part_of_the_file(tmp_path: Path) -> None:
         assert (bom.title, bom.body) == ("With a BOM", "Body.\n")
         assert heading.body.startswith("# Heading first")
     assert "With a BOM" == parse_article("\ufeff---\ntitle: With a BOM\n---\nx", "a")["title"]
+
+
+def test_hidden_files_are_not_articles(tmp_path: Path) -> None:
+    """Hidden files beside the articles (macOS '._name.md' resource forks in a copied folder,
+    an editor's '.#name.md' lock link) are skipped, not read as broken articles."""
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "a.md").write_text("# A\n\nok\n", encoding="utf-8")
+    (folder / "._a.md").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X\xff")
+    (folder / ".#a.md").symlink_to(folder / "gone")
+    with SqliteStore(tmp_path / "desk.sqlite3") as store:
+        desk = SupportDesk(store=store, plugins=None, clock=FrozenClock(T0))
+        assert ("a",) == desk.import_articles(folder).created

@@ -159,7 +159,8 @@ def import_articles(
         raise ConfigurationError(f"{str(root)!r} is not a directory of Markdown articles")
     seen: dict[str, Path] = {}
     plan: list[tuple[int, ArticleEvent | None, str]] = []
-    for path in sorted(root.glob("*.md")):
+    # Hidden files are not articles: macOS '._name.md' resource forks, editors' lock links.
+    for path in sorted(p for p in root.glob("*.md") if not p.name.startswith(".")):
         try:
             text = path.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
