@@ -15,6 +15,7 @@ from supportkit import (
     FrozenClock,
     InboundMessage,
     InMemoryStore,
+    PluginError,
     PolicyError,
     SlaPolicy,
     SqliteStore,
@@ -200,6 +201,29 @@ def test_an_unknown_store_name_is_a_configuration_error() -> None:
     """A store name nobody registered is refused, naming the registered ones."""
     with pytest.raises(ConfigurationError, match=r"'nosuch'.*memory, sqlite"):
         SupportDesk(store="nosuch")
+
+
+def test_a_store_refusing_its_options_names_them_without_their_values() -> None:
+    """A store factory that fails on its options is a PluginError naming the options given,
+    never their values (a URL holds a password); a name looked up with plugins=None says that
+    no entry points were loaded."""
+
+    class Strict(Stores):
+        def open(self, **options: Any) -> EventStore:
+            raise TypeError(f"unexpected keyword argument {sorted(options)[0]!r}")
+
+    with pytest.raises(PluginError) as caught:
+        SupportDesk(
+            store="recorded",
+            store_options={"url": "postgresql://u:s3cret@db/x", "bogus": 1},
+            plugins=[Strict()],
+        )
+    assert "s3cret" not in str(caught.value)
+    assert "options bogus, url" in str(caught.value)
+    with pytest.raises(
+        ConfigurationError, match=r"loads no entry points \(a desk made with plugins=None\)"
+    ):
+        SupportDesk(store="postgres", store_options={"url": "x"}, plugins=None)
 
 
 class OwnPolicy:

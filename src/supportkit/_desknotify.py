@@ -303,8 +303,10 @@ class DeskPlugins:
         except SupportkitError:
             raise
         except Exception as exc:
+            # The options' names only: their values may hold a password (a URL's).
             raise PluginError(
-                f"store {name!r} could not be opened with options {dict(options)!r}: "
+                f"store {name!r} could not be opened with options "
+                f"{', '.join(sorted(map(str, options))) or '(none)'}: "
                 f"{type(exc).__name__}: {exc}",
                 plugin=f"store:{name}",
             ) from exc

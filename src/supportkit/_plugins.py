@@ -193,6 +193,7 @@ class PluginHost:
         self._names: tuple[str, ...] | None = None
         self._sorted: dict[str, tuple[pluggy.HookImpl, ...]] = {}
         self._entrypoints_pending = load_entrypoints
+        self._entrypoints = load_entrypoints  # whether installed plugins are loaded at all
         # Entry points that failed to load, not reported yet (each is reported once).
         self._broken: list[PluginError] = []
         # kind -> name -> (owning plugin, object), in registration order.
@@ -558,9 +559,15 @@ class PluginHost:
         """
         factory: StoreFactory | None = self.stores().get(name)
         if factory is None:
+            how = (
+                "install the plugin that provides it"
+                if self._entrypoints
+                else "this plugin host loads no entry points (a desk made with plugins=None): "
+                "pass the store object itself, or leave plugins at its default"
+            )
             raise ConfigurationError(
                 f"no store named {name!r} is registered (registered: "
-                f"{', '.join(self.stores()) or 'none'}); install the plugin that provides it"
+                f"{', '.join(self.stores()) or 'none'}); {how}"
             )
         return factory
 
