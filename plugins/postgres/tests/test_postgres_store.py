@@ -172,6 +172,19 @@ def test_a_refused_login_says_why(pg_url: str) -> None:
         assert "secret" not in str(info.value)
 
 
+def test_a_closed_store_says_so_at_once(
+    pg_url: str, new_schema: Callable[[], str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Using a store after close() is a StoreError saying it is closed, not three attempts
+    logged as lost connections."""
+    store = PostgresStore(pg_url, schema=new_schema())
+    store.close()
+    store.close()  # closing twice is harmless
+    with pytest.raises(StoreError, match="message lookup on a closed store"):
+        store.message_ticket("email", "m-1")
+    assert not [r for r in caplog.records if "connection lost" in r.getMessage()]
+
+
 def _terminate_others(url: str, schema: str) -> int:
     """Kill every server process of the pool named after *schema* (a dropped connection)."""
     with psycopg.connect(url, autocommit=True) as conn:

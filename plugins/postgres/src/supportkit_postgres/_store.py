@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import errors, sql
 from psycopg.conninfo import conninfo_to_dict
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from supportkit import (
     ArticleEvent,
@@ -398,6 +398,11 @@ class PostgresStore:
                 return result
             except _Conflict as conflict:
                 raise conflict.error from None
+            except PoolClosed as exc:  # an OperationalError, but no connection was lost
+                raise StoreError(
+                    f"PostgreSQL store {self._where()}: {what} on a closed store (after "
+                    "close(); open a new PostgresStore)"
+                ) from exc
             except _RETRYABLE as exc:
                 if attempt == _ATTEMPTS:
                     raise self._fail(exc, what, f" after {attempt} attempts") from exc
