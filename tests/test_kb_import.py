@@ -66,6 +66,15 @@ def test_a_heading_in_a_code_block_is_not_the_title() -> None:
         parse_article("```\n# only code\n```\n", "f", "f.md")
 
 
+def test_a_key_without_a_value_says_so() -> None:
+    """'area:' with nothing after it is reported as a key without a value (not as a list
+    given for a single value)."""
+    with pytest.raises(ConfigurationError, match=r"a\.md: front matter 'area' has no value"):
+        parse_article("---\narea:\n---\n# T\n", "a", "a.md")
+    with pytest.raises(ConfigurationError, match="must be one value"):
+        parse_article("---\narea:\n  - x\n  - y\n---\n# T\n", "a", "a.md")
+
+
 @pytest.mark.parametrize(
     "text",
     [

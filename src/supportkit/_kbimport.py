@@ -127,6 +127,10 @@ def parse_article(text: str, name: str, where: str = "<text>") -> dict[str, Any]
             )
         fields["title"] = heading
     for key in ("id", "title", "locale", "area", "status"):
+        if fields.get(key) == []:  # 'key:' with nothing after it (and no '- item' lines)
+            raise ConfigurationError(
+                f"{where}: front matter {key!r} has no value: give one, or leave the key out"
+            )
         if isinstance(fields.get(key), list):
             raise ConfigurationError(f"{where}: front matter {key!r} must be one value")
     if isinstance(fields.get("tags"), str):
