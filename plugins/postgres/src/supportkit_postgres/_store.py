@@ -279,8 +279,16 @@ class PostgresStore:
                 f"schema must be a lower-case PostgreSQL identifier (letters, digits, _), "
                 f"got {schema!r}"
             )
-        if not (isinstance(min_size, int) and isinstance(max_size, int) and 1 <= min_size):
-            raise ConfigurationError(f"pool sizes must be whole numbers >= 1, got {min_size}")
+        if not all(type(size) is int for size in (min_size, max_size)) or min_size < 1:
+            raise ConfigurationError(
+                f"pool sizes must be whole numbers >= 1, got {min_size!r} and {max_size!r}"
+            )
+        if type(timeout) not in (int, float) or not 0 < timeout < float("inf"):
+            raise ConfigurationError(
+                f"timeout must be a number of seconds above 0, got {timeout!r}"
+            )
+        if not isinstance(check, bool):
+            raise ConfigurationError(f"check must be true or false, got {check!r}")
         if max_size < min_size:
             raise ConfigurationError(f"max_size {max_size} is below min_size {min_size}")
         if durability not in _SYNCHRONOUS_COMMIT:
