@@ -41,11 +41,11 @@ def build(path: Path, tickets: int) -> None:
     with SupportDesk.from_config(
         {"store": {"path": str(path)}, "policies": [POLICY]},
         clock=clock,
-        plugins=[FakeChannel("email")],
+        plugins=[FakeChannel("mail")],  # not "email": supportkit-email may be installed
     ) as desk:
         for n in range(tickets):
             at = T0 + timedelta(seconds=n)
-            message = InboundMessage(f"<m{n}@x>", "email", f"c{n % 97}@example.com", at, body="hi")
+            message = InboundMessage(f"<m{n}@x>", "mail", f"c{n % 97}@example.com", at, body="hi")
             ticket = desk.ingest(message).ticket_id
             assert ticket is not None
             if n % 2:
