@@ -127,6 +127,43 @@ def test_bad_input_is_a_configuration_error(call) -> None:  # type: ignore[no-un
         call()
 
 
+@pytest.mark.parametrize(
+    ("arrival_rate", "aht", "agents", "patience"),
+    [(5e-324, 1, 5, 5e-324), (5e-324, 1, 1, 1e-300), (1e-300, 1e-10, 1000, 1e-10)],
+)
+def test_erlang_a_at_the_edges_of_floats(
+    arrival_rate: float, aht: float, agents: int, patience: float
+) -> None:
+    """A load so small that a ratio underflows to 0 raised ValueError (math domain error) and a
+    patience near 0 gave a NaN abandonment (found by the full fuzz run): now the model is
+    solved in logs, and such a load has nobody waiting."""
+    model = s.erlang_a(arrival_rate, aht, agents, patience)
+    assert 0.0 <= model.p_wait < 1e-12
+    assert 0.0 <= model.p_abandon < 1e-12  # not NaN
+    assert 0.0 <= model.asa < 1e-12
+
+
+@given(
+    st.floats(min_value=5e-324, max_value=1.7e308),
+    st.floats(min_value=5e-324, max_value=1.7e308),
+    st.integers(1, 1000),
+    st.floats(min_value=5e-324, max_value=1.7e308),
+)
+def test_erlang_a_is_a_probability_model_or_a_clear_refusal(
+    arrival_rate: float, aht: float, agents: int, patience: float
+) -> None:
+    """For any finite positive inputs Erlang A either refuses with ConfigurationError or gives
+    probabilities in [0, 1] and a waiting time >= 0 (no NaN, no domain error)."""
+    try:
+        model = s.erlang_a(arrival_rate, aht, agents, patience)
+        level = model.service_level(20)
+    except ConfigurationError:
+        return
+    for p in (level, model.p_wait, model.p_abandon, model.occupancy):
+        assert 0.0 <= p <= 1.0
+    assert model.asa >= 0.0
+
+
 def test_erlang_a_without_abandonment_is_erlang_c() -> None:
     """With endless patience Erlang A is Erlang C (waiting probability and service level)."""
     model = s.erlang_a(100 / 1800, 180, 14, 1e9)

@@ -375,18 +375,21 @@ def erlang_a(
         return ErlangA(agents, 0.0, 0.0, 0.0, 0.0, (), (agents * mu, theta, rate))
     # Stationary weights of n contacts in the system, in logs (traffic**n / n! overflows a
     # float for large teams), then scaled by the largest before summing.
+    # Each ratio's log is a difference of logs: the ratio itself underflows to 0 for a tiny
+    # rate (log(0) is a math domain error), its logs do not.
+    log_rate = math.log(rate)
     logs = [0.0]
     for n in range(1, agents + 1):
-        logs.append(logs[-1] + math.log(rate / (n * mu)))
+        logs.append(logs[-1] + log_rate - math.log(n * mu))
     peak = max(logs)
     queue_logs: list[float] = []
     q = logs[-1]
     while True:
-        factor = rate / (agents * mu + (len(queue_logs) + 1) * theta)
-        q += math.log(factor)
+        step = log_rate - math.log(agents * mu + (len(queue_logs) + 1) * theta)
+        q += step
         queue_logs.append(q)
         peak = max(peak, q)
-        if factor < 1 and q < peak - 37:  # decreasing, and below 1e-16 of the largest
+        if step < 0 and q < peak - 37:  # decreasing, and below 1e-16 of the largest
             break
         if len(queue_logs) >= MAX_QUEUE:
             raise ConfigurationError(
@@ -400,7 +403,8 @@ def erlang_a(
     # An arrival sees the stationary state (PASTA): it waits if it finds all agents busy.
     p_busy = (weights[-1] + sum(queue)) / total
     in_queue = sum((j + 1) * w for j, w in enumerate(queue)) / total
-    p_abandon = theta * in_queue / rate
+    # (0 when nobody waits: with a patience near 0, theta is inf and inf * 0 would be NaN)
+    p_abandon = min(1.0, theta * in_queue / rate) if in_queue else 0.0
     busy = sum(min(n, agents) * w for n, w in enumerate(weights)) / total
     busy += agents * sum(queue) / total
     # Contacts that find j waiting ahead enter the queue at position j; positions an arrival
@@ -410,10 +414,10 @@ def erlang_a(
         arriving.pop()
     return ErlangA(
         agents=agents,
-        p_wait=p_busy,
+        p_wait=min(1.0, p_busy),  # (sums of rounded floats may pass 1 by a few ulps)
         p_abandon=p_abandon,
         asa=in_queue / rate,
-        occupancy=busy / agents,
+        occupancy=min(1.0, busy / agents),
         queue=tuple(arriving),
         rates=(agents * mu, theta, rate),
     )
