@@ -1,5 +1,5 @@
-"""The SQLite store's article search: its shortcuts (kept phrase counts, pruned ranking, one
-snippet statement) give what scoring every matching row gives."""
+"""The SQLite store's article search: its shortcuts (kept phrase counts and rowids, pruned
+ranking, one snippet statement) give what scoring every matching row gives."""
 
 from __future__ import annotations
 
@@ -88,3 +88,32 @@ def test_kept_phrase_counts_follow_every_write(tmp_path: Path) -> None:
         one.retire_article(f"a-{n}")
     assert [] == one.search_articles("router")
     assert ["a-2"] == [hit.article_id for hit in one.search_articles("router invoices")]
+
+
+def test_kept_phrase_rowids_follow_every_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pruned ranking's candidates come from kept rowids of each rare phrase: after
+    articles are published through another connection and retired through this store, its
+    hits equal those of a store opened afresh on the same file."""
+    rng = random.Random(11)
+    path = tmp_path / "kb.sqlite3"
+    one = SupportDesk(store=SqliteStore(path), plugins=None, clock=FrozenClock(T0))
+    other = SupportDesk(store=SqliteStore(path), plugins=None, clock=FrozenClock(T0))
+    words = _corpus(one, rng, 300)
+    queries = [" ".join(rng.sample(words, rng.randint(3, 6))) for _ in range(60)]
+    monkeypatch.setattr(sqlite_store, "_PRUNE_FROM", 0)
+    monkeypatch.setattr(sqlite_store, "_PAIR_PHRASES", 32)
+
+    def hits(desk: SupportDesk) -> list[object]:
+        return [desk.search_articles(q, k=5) for q in queries]
+
+    hits(one)  # keeps the rowids of the queries' rare phrases
+    for n, query in enumerate(queries[:30]):  # strong new hits for half of the queries
+        other.create_article(f"new-{n}", title=query, body=query, status="published")
+    fresh = SupportDesk(store=SqliteStore(path), plugins=None, clock=FrozenClock(T0))
+    assert hits(fresh) == hits(one)
+    for n in range(0, 300, 3):
+        one.retire_article(f"a-{n}")
+    fresh = SupportDesk(store=SqliteStore(path), plugins=None, clock=FrozenClock(T0))
+    assert hits(fresh) == hits(one)

@@ -19,6 +19,7 @@ import os
 import sqlite3
 import threading
 import time
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -288,6 +289,9 @@ class SqliteStore:
         # articles are indexed), as of PRAGMA data_version _matches_version; see _phrase_rows.
         self._matches: dict[str | None, int] = {}
         self._matches_version: int | None = None
+        # The rowids each rare phrase matches, kept with _matches; see _phrase_ids.
+        self._ids: dict[str, array[int]] = {}
+        self._ids_kept = 0
         try:
             self._db = sqlite3.connect(
                 self.path,
@@ -1078,6 +1082,7 @@ class SqliteStore:
                 ],
             )
             self._matches.clear()  # the index changes (see _phrase_rows)
+            self._ids.clear()
             row = db.execute(
                 "SELECT id FROM article_search WHERE article_id = ?", (article_id,)
             ).fetchone()
@@ -1185,6 +1190,7 @@ class SqliteStore:
         version = None if self._depth else db.execute("PRAGMA data_version").fetchone()[0]
         if version != self._matches_version or len(self._matches) > _MATCHES_KEPT:
             self._matches.clear()
+            self._ids.clear()
             self._matches_version = version
         cache = self._matches if version is not None else {}
         missing = [p for p in phrases if p not in cache]
@@ -1197,6 +1203,25 @@ class SqliteStore:
             cache[None] = counts[0]
             cache.update(zip(missing, counts[1:], strict=True))
         return cache[None], [cache[p] for p in phrases]
+
+    def _phrase_ids(self, db: sqlite3.Connection, phrases: list[str]) -> list[array[int]]:
+        """The rowids each of *phrases* matches, kept like :meth:`_phrase_rows`'s counts (and
+        emptied with them) up to ``_IDS_KEPT`` rowids in all; :meth:`_ranked_pruned` asks only
+        for rare phrases, so a list is short."""
+        cache = self._ids if not self._depth else {}
+        found = []
+        for phrase in phrases:
+            ids = cache.get(phrase)
+            if ids is None:
+                ids = array("q", [r for (r,) in db.execute(_ROWIDS, (phrase,))])
+                if cache is self._ids:
+                    if self._ids_kept + len(ids) > _IDS_KEPT:
+                        self._ids.clear()
+                        self._ids_kept = 0
+                    self._ids[phrase] = ids
+                    self._ids_kept += len(ids)
+            found.append(ids)
+        return found
 
     def _search(
         self,
@@ -1289,25 +1314,31 @@ class SqliteStore:
         by_rows = sorted(rows, key=rows.__getitem__)
         common = _split(by_rows, most, _COMMON_BOUND, 1)
         rare = by_rows[: len(by_rows) - common]
-        if common and 3 * sum(rows[p] for p in rare) <= sum(rows.values()):
-            candidates = " OR ".join(rare)  # rows with a rare phrase
+        pair = not (common and 3 * sum(rows[p] for p in rare) <= sum(rows.values()))
+        if not pair:  # the rows with a rare phrase
             bound = sum(most[p] for p in by_rows[len(rare) :])
-        else:
+        else:  # the rows with at least two rare phrases
             common = _split(by_rows, most, _PAIR_COMMON_BOUND, 2)
             rare = by_rows[: len(by_rows) - common]
             if len(rare) > _PAIR_PHRASES:
                 return None
-            # Rows with at least two rare phrases: (a AND (b OR c)) OR (b AND c).
-            candidates = " OR ".join(
-                f"({p} AND ({' OR '.join(rare[i + 1 :])}))" for i, p in enumerate(rare[:-1])
-            )
             bound = max(most[p] for p in rare) + sum(most[p] for p in by_rows[len(rare) :])
+        # The candidates are computed here from each rare phrase's rowids (kept, like the
+        # counts) rather than by an FTS5 expression of the rare phrases, which merged each
+        # prefix phrase's doclists again (twice or more in the pair expression).
+        seen: set[int] = set()
+        twice: set[int] = set()
+        for ids in self._phrase_ids(db, rare):
+            if pair:
+                twice.update(seen.intersection(ids))
+            seen.update(ids)
+        candidates = twice if pair else seen
         # "+rowid": SQLite tests each row FTS5 yields against the candidates (bm25() is computed
         # only for the rows that pass); a plain "rowid IN" would run one MATCH per candidate.
         ranked = db.execute(
-            sql + " AND +article_fts.rowid IN (SELECT rowid FROM article_fts(?))"
+            sql + " AND +article_fts.rowid IN (SELECT value FROM json_each(?))"
             " ORDER BY score DESC, id LIMIT ?",
-            (*params, candidates, k),
+            (*params, json.dumps(list(candidates)), k),
         ).fetchall()
         # A margin for rounding: the bound is computed here, the scores in FTS5.
         if len(ranked) < k or ranked[-1][1] <= bound * (1 + 1e-9) + 1e-9:
@@ -1319,6 +1350,9 @@ _MATCHES_KEPT = 50_000
 """Phrase row counts a store keeps at most (then it starts again)."""
 _PRUNE_FROM = 2_000
 """Rows a query's phrases match together from which :meth:`SqliteStore._ranked_pruned` is tried."""
+_IDS_KEPT = 2_000_000
+"""Rowids of rare phrases a store keeps at most, in all (8 bytes each; then it starts again)."""
+_ROWIDS = "SELECT rowid FROM article_fts(?)"
 _BM25_K1 = 1.2
 """FTS5's bm25() k1: a phrase adds at most ``idf * (k1 + 1)`` to a row's score."""
 _COMMON_BOUND = 7.0
