@@ -31,6 +31,15 @@ Full runs (100,000 queries; main at load 6.4, after at load 3.5): wall p50 4.93 
 p99 26.0 -> 9.0 ms; CPU p50 3.11 -> 2.05 ms, p99 9.03 -> 5.56 ms; suggestions per ingest
 39.6 -> 15.5 ms wall, 18.8 -> 14.1 ms CPU (a message's 30-odd words: too many rare phrases
 for the pruning, so most of its rows are still scored).
+Then the candidate rows are built in Python from each rare phrase's kept rowids (an FTS5
+expression of the rare phrases merged each prefix phrase's doclists again, ~1.3 ms on the
+heaviest queries; the set operations and passing the rowids cost ~0.4 ms). Same hits. The
+1,000 heaviest of 20,000 queries, interleaved: CPU mean 4.8-5.1 -> 4.35-4.42 ms; 20,000
+queries, cold start: CPU mean 2.13 -> 1.99, p50 1.98 -> 1.85, p99 5.33 -> 5.19 ms. Full runs
+side by side (load 3.2): CPU p50 1.99 -> 1.87 ms, p99 5.18 -> 5.21 ms (noise: p99 is not met);
+wall p50 2.16 -> 2.00 ms, p99 9.96 -> 9.69 ms. What is left at p99 (~5 ms CPU): FTS5
+setting up the prefix phrases twice (ranking and snippets, ~0.35 ms each), walking the full
+OR (~1 ms), bm25() of the ~1,500 candidates (~1.4 ms) and the snippet statement's walk.
 
     python benchmarks/bench_knowledge.py [--quick]     # --quick: 10,000 queries
 """
