@@ -550,6 +550,9 @@ def test_merging_a_mismatched_aggregator_changes_nothing() -> None:
         (lambda: TicketFacts("a", 0, 1, "open", sla=[("x",)]), "sla must be"),
         (lambda: TicketFacts("a", 0, 1, "open", agent_replies="x"), "agent_replies must be"),
         (lambda: TicketFacts("a", 0, 1, "open", next_reply=None), "next_reply and next_reply_"),
+        (lambda: TicketFacts("a", 0, 1, "open", channel={"x": 1}), "channel must be a string,"),
+        (lambda: TicketFacts("a", 0, 1, "open", agent=["ann"]), "agent must be a string or None"),
+        (lambda: TicketFacts(None, 0, 1, "open"), "ticket_id must be a string,"),  # type: ignore[arg-type]
         (lambda: TicketFacts("a", 0, 1, "open", next_reply_business=5), "must be sequences"),
         (lambda: MetricsAggregator([3]), "grouping 3"),  # type: ignore[list-item]
         (lambda: MetricsAggregator(["tier", "tier"]), "more than once"),

@@ -438,6 +438,11 @@ class TicketFacts:
 
     def _check(self) -> None:
         """Refuse values the public constructor's converters let through."""
+        for name in _KEY_FIELDS:  # group keys: text (None where the field is optional)
+            value = getattr(self, name)
+            if not isinstance(value, str) and (value is not None or name in _TEXT_FIELDS):
+                kind = "a string" if name in _TEXT_FIELDS else "a string or None"
+                raise ConfigurationError(f"TicketFacts.{name} must be {kind}, got {value!r:.80}")
         _whole(self.created_at, "created_at")
         if _whole(self.as_of, "as_of") < self.created_at:
             raise ConfigurationError(
@@ -1514,6 +1519,9 @@ def _add(acc: _Acc, part: _Part, mode: _Mode) -> None:
         hist[k] = hist.get(k, 0) + 1
 
 
+_TEXT_FIELDS = ("ticket_id", "channel", "priority")
+_KEY_FIELDS = (*_TEXT_FIELDS, "tier", "group", "agent", "problem")
+"""The facts' fields that key groups (the first three always set)."""
 _SPAN = operator.methodcaller("_derived")
 CHUNK = 4096
 """Facts per chunk of :meth:`MetricsAggregator.update`."""
