@@ -1083,6 +1083,7 @@ class SqliteStore:
             )
             self._matches.clear()  # the index changes (see _phrase_rows)
             self._ids.clear()
+            self._ids_kept = 0
             row = db.execute(
                 "SELECT id FROM article_search WHERE article_id = ?", (article_id,)
             ).fetchone()
@@ -1191,6 +1192,7 @@ class SqliteStore:
         if version != self._matches_version or len(self._matches) > _MATCHES_KEPT:
             self._matches.clear()
             self._ids.clear()
+            self._ids_kept = 0
             self._matches_version = version
         cache = self._matches if version is not None else {}
         missing = [p for p in phrases if p not in cache]
