@@ -151,6 +151,38 @@ def _event_kinds(event: TicketEvent) -> tuple[str, ...]:
     return found
 
 
+def _fan_out(
+    rows: list[OutboxMessage],
+    targets: Iterable[tuple[str, bool]],
+    kind: str,
+    ident: str,
+    ticket_id: str,
+    payload: dict[str, Any],
+    now: int,
+    due_inline: int,
+) -> dict[str, str] | None:
+    """Append to *rows* one outbox row of notice *kind* per receiver in *targets* (each paired
+    with whether it is in-process: see :meth:`DeskPlugins.targets`), keyed
+    ``kind:ident:receiver``, its payload *payload* plus the receiver; an in-process receiver's
+    row is hidden until *due_inline* (the desk fires it right after the commit). Return the
+    in-process receivers' row keys, or ``None`` if there are none. This runs for every
+    appended event, so the rows are built with positional arguments."""
+    keys: dict[str, str] | None = None
+    for receiver, inline in targets:
+        key = f"{kind}:{ident}:{receiver}"
+        due = due_inline if inline else now
+        rows.append(
+            OutboxMessage(
+                key, kind, ticket_id, payload | {"receiver": receiver}, now, "pending", 0, due
+            )
+        )
+        if inline:
+            if keys is None:
+                keys = {}
+            keys[receiver] = key
+    return keys
+
+
 def _steps(
     before: Ticket | None, events: Sequence[TicketEvent]
 ) -> list[tuple[Ticket | None, Ticket]]:
@@ -348,34 +380,17 @@ class DeskPlugins:
             version += 1
             ident = event.id
             for kind in _event_kinds(event):
-                # One row per receiver of the notice (the payload names the version and the
-                # event, so a retry rebuilds the same notice from the log); positional
-                # OutboxMessage arguments: this runs for every appended event.
                 found = targets(kind)
                 if not found:
                     continue
-                extra = (
-                    {"message": _message_dict(message)}
-                    if kind == "ticket_created" and message is not None
-                    else None
-                )
-                now_keys: dict[str, str] | None = None
-                for receiver, inline in found:
-                    key = f"{kind}:{ident}:{receiver}"
-                    payload: dict[str, Any] = {"version": version, "event": ident}
-                    if extra is not None:
-                        payload |= extra
-                    payload["receiver"] = receiver
-                    due = due_inline if inline else now
-                    rows.append(
-                        OutboxMessage(key, kind, ticket_id, payload, now, "pending", 0, due)
-                    )
-                    if inline:
-                        if now_keys is None:
-                            now_keys = {}
-                        now_keys[receiver] = key
-                if now_keys is not None:
-                    pending.append(_Pending(make(kind, index, event), now_keys))
+                # The payload names the version and the event, so a retry rebuilds the same
+                # notice from the log.
+                payload: dict[str, Any] = {"version": version, "event": ident}
+                if kind == "ticket_created" and message is not None:
+                    payload["message"] = _message_dict(message)
+                keys = _fan_out(rows, found, kind, ident, ticket_id, payload, now, due_inline)
+                if keys:
+                    pending.append(_Pending(make(kind, index, event), keys))
             if (
                 event.kind == "message"
                 and event.by is not Role.CUSTOMER
@@ -396,23 +411,11 @@ class DeskPlugins:
             }
             if alert.kind == "uncovered":
                 alert_payload["reason"] = "uncovered"
-            now_keys = {}
-            for receiver, inline in targets(kind):
-                key = f"{kind}:{alert.key}:{receiver}"
-                rows.append(
-                    OutboxMessage(
-                        key=key,
-                        topic=kind,
-                        ticket_id=ticket_id,
-                        payload=alert_payload | {"receiver": receiver},
-                        created_at=now,
-                        next_attempt_at=due_inline if inline else now,
-                    )
-                )
-                if inline:
-                    now_keys[receiver] = key
-            if now_keys:
-                pending.append(_Pending(_sla_notice(after.ticket, alert, deadline), now_keys))
+            keys = _fan_out(
+                rows, targets(kind), kind, alert.key, ticket_id, alert_payload, now, due_inline
+            )
+            if keys:
+                pending.append(_Pending(_sla_notice(after.ticket, alert, deadline), keys))
         return rows, pending
 
     def article_rows(
@@ -429,25 +432,10 @@ class DeskPlugins:
         for a ticket's events. A row names the article and its version (``ticket_id`` is
         empty: the notice belongs to no ticket), so a retry rebuilds it from the article log."""
         rows: list[OutboxMessage] = []
-        keys: dict[str, str] = {}
         kind = ArticleChanged.kind
         ident = json.dumps([article.id, article.version])  # an id may hold any character
-        for receiver in self.receivers()(kind):
-            inline = not receiver.startswith("notifier:")
-            key = f"{kind}:{ident}:{receiver}"
-            payload = {"article": article.id, "version": article.version, "receiver": receiver}
-            rows.append(
-                OutboxMessage(
-                    key=key,
-                    topic=kind,
-                    ticket_id="",
-                    payload=payload,
-                    created_at=now,
-                    next_attempt_at=now + lease if inline else now,
-                )
-            )
-            if inline:
-                keys[receiver] = key
+        payload = {"article": article.id, "version": article.version}
+        keys = _fan_out(rows, self.targets()(kind), kind, ident, "", payload, now, now + lease)
         pending = [_Pending(ArticleChanged(article, event, previous), keys)] if keys else []
         return rows, pending
 
