@@ -1081,9 +1081,7 @@ class SqliteStore:
                     for n, event in enumerate(events, 1)
                 ],
             )
-            self._matches.clear()  # the index changes (see _phrase_rows)
-            self._ids.clear()
-            self._ids_kept = 0
+            self._forget_phrases()  # the index changes (see _phrase_rows)
             row = db.execute(
                 "SELECT id FROM article_search WHERE article_id = ?", (article_id,)
             ).fetchone()
@@ -1180,6 +1178,12 @@ class SqliteStore:
             except sqlite3.Error as exc:
                 raise self._fail(exc, "article search") from exc
 
+    def _forget_phrases(self) -> None:
+        """Drop the kept phrase counts and rowids (:meth:`_phrase_rows`, :meth:`_phrase_ids`)."""
+        self._matches.clear()
+        self._ids.clear()
+        self._ids_kept = 0
+
     def _phrase_rows(self, db: sqlite3.Connection, phrases: list[str]) -> tuple[int, list[int]]:
         """The number of indexed articles and how many of them each phrase matches.
 
@@ -1190,9 +1194,7 @@ class SqliteStore:
         """
         version = None if self._depth else db.execute("PRAGMA data_version").fetchone()[0]
         if version != self._matches_version or len(self._matches) > _MATCHES_KEPT:
-            self._matches.clear()
-            self._ids.clear()
-            self._ids_kept = 0
+            self._forget_phrases()
             self._matches_version = version
         cache = self._matches if version is not None else {}
         missing = [p for p in phrases if p not in cache]
@@ -1365,8 +1367,8 @@ _PAIR_COMMON_BOUND = 1.0
 """The same when the candidates are the rows with two rare phrases (a row with one of them
 may then have the best rare phrase's bound on top)."""
 _PAIR_PHRASES = 8
-"""The most rare phrases a pair candidate set is built from (its expression grows with the
-square of their number)."""
+"""The most rare phrases a pair candidate set is built from (each one's rowids are read and
+intersected with the others')."""
 
 
 def _idf(rows: int, articles: int) -> float:
