@@ -289,12 +289,8 @@ def open_report_desk(where: str | Path | DeskStore) -> tuple[SupportDesk, list[G
         # The last event of the tickets or of the help centre's sessions (searched after the
         # newest ticket event, or on a desk with no ticket yet).
         ticket_ts = max((e.ts for e in store.read_all()), default=None)
-        last = max(
-            (e.at for e in store.session_events()),
-            default=None if ticket_ts is None else from_epoch(ticket_ts),
-        )
-        if last is not None and ticket_ts is not None:
-            last = max(last, from_epoch(ticket_ts))
+        ticket_last = [] if ticket_ts is None else [from_epoch(ticket_ts)]
+        last = max((*ticket_last, *(e.at for e in store.session_events())), default=None)
         if last is None:
             raise StoreError(f"{store!r} holds no events yet: nothing to report")
         at = raw.get("at")
