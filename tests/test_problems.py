@@ -37,14 +37,15 @@ T0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
 @pytest.fixture(params=["memory", "sqlite"])
 def desk(request: pytest.FixtureRequest, tmp_path: Path) -> SupportDesk:
     store = InMemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "d.sqlite3")
-    channel = FakeChannel("email")
+    # "mail", not "email": supportkit-email, where installed, registers the "email" channel
+    channel = FakeChannel("mail")
     return SupportDesk(store=store, clock=FrozenClock(T0), plugins=[channel])
 
 
 def _open(desk: SupportDesk, n: int, subject: str = "", body: str = "", **kw: object) -> str:
     message = InboundMessage(
         f"m-{n}",
-        "email",
+        "mail",
         f"c{n}@example.com",
         T0,
         subject=subject,

@@ -43,9 +43,10 @@ ARTICLES = {
 
 
 def _desk(
-    path: Path, *, channels: tuple[str, ...] = ("email",), clock: FrozenClock | None = None
+    path: Path, *, channels: tuple[str, ...] = ("mail",), clock: FrozenClock | None = None
 ) -> tuple[SupportDesk, FakeChannel]:
-    channel = FakeChannel("email")
+    # "mail", not "email": supportkit-email, where installed, registers the "email" channel
+    channel = FakeChannel("mail")
     desk = SupportDesk(
         store=SqliteStore(path),
         plugins=[channel],
@@ -60,9 +61,9 @@ def _desk(
 
 
 def _message(n: int, body: str, *, subject: str = "", ticket: str | None = None) -> InboundMessage:
-    """Message *n* from ana by email (into *ticket* if given, as a host threads it)."""
+    """Message *n* from ana by mail (into *ticket* if given, as a host threads it)."""
     return InboundMessage(
-        f"m-{n}", "email", "ana@example.com", T0, subject=subject, body=body, ticket_id=ticket
+        f"m-{n}", "mail", "ana@example.com", T0, subject=subject, body=body, ticket_id=ticket
     )
 
 
@@ -75,14 +76,14 @@ def _tokens(body: str) -> list[str]:
 
 
 def test_first_automatic_response_lists_suggestions_with_tracked_links(tmp_path: Path) -> None:
-    """A new email ticket gets one automatic public response (by the system, so no SLA
+    """A new ticket by mail gets one automatic public response (by the system, so no SLA
     clock stops) listing the suggested articles' titles, each with a tracked link, and it is
     sent through the channel; a follow-up message gets none."""
     desk, channel = _desk(tmp_path / "desk.sqlite3")
     result = desk.ingest(_message(1, "I forgot my password and I am locked out", subject="Login"))
     suggested = desk.suggested_articles(result.ticket_id)
     [response] = _responses(desk, result.ticket_id)
-    assert (True, "email") == (response.data["public"], response.data["channel"])
+    assert (True, "mail") == (response.data["public"], response.data["channel"])
     assert "These articles may answer your question" in response.data["body"]
     for n, article_id in enumerate(suggested, 1):
         assert f"{n}. {ARTICLES[article_id][0]}" in response.data["body"]
@@ -288,7 +289,7 @@ def test_supportkit_report_shows_self_service(
     desk.self_service_search("s2", "password", customer="cy@example.com")
     desk.article_viewed("s2", "reset-password", customer="cy@example.com")
     clock.advance(timedelta(days=3))
-    later = InboundMessage("m-1", "email", "dee@example.com", clock.now(), subject="Gift cards")
+    later = InboundMessage("m-1", "mail", "dee@example.com", clock.now(), subject="Gift cards")
     desk.ingest(later)
     desk.close()
     assert 0 == main(["report", "--db", str(path), "--self-service"])
