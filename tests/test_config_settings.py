@@ -17,6 +17,7 @@ from supportkit import (
     ConfigurationError,
     FrozenClock,
     InboundMessage,
+    InMemoryStore,
     PolicyError,
     SettingsChangedError,
     SlaPolicy,
@@ -26,6 +27,7 @@ from supportkit import (
 from supportkit._cli import main
 from supportkit._config import DeskConfig
 from supportkit._operate import desk_from_store
+from supportkit.storekit import MemorySidecar
 from supportkit.testing import service_missing
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -146,6 +148,28 @@ def test_python_constructor_records_a_version_and_warns(
         SupportDesk(store=store, plugins=None, policies=[policy], clock=FrozenClock(NOW))
     assert [] == caplog.records
     assert 2 == len(versions(db))
+
+
+def test_the_refusal_names_db_for_sqlite_files_only(tmp_path: Path) -> None:
+    """On a store that is not a SQLite file (a shared in-memory desk store here, as PostgreSQL
+    on the command line), a file that differs from the version a desk built in Python recorded is
+    refused with a message that says so and names the read commands with the file, never
+    --db (which opens SQLite files only); on a SQLite file it names --db and that file."""
+    db = tmp_path / "desk.sqlite3"
+    policy = SlaPolicy.from_dict(config(db)["policies"][0])
+    loaded = DeskConfig.load(config(db))
+    for store in (MemorySidecar(InMemoryStore()), SqliteStore(db)):
+        with SupportDesk(store=store, plugins=None, policies=[policy], clock=FrozenClock(NOW)):
+            arguments = {**loaded.desk_arguments(FrozenClock(NOW)), "store": store}
+            with pytest.raises(SettingsChangedError) as info:
+                SupportDesk(**arguments, config=loaded, _apply=False)
+        message = str(info.value)
+        assert "recorded by a desk built in Python, so any file differs from it" in message
+        if isinstance(store, SqliteStore):
+            assert f"give the command line --db {db} instead of the file" in message
+        else:
+            assert "--db" not in message
+            assert "`supportkit settings --config FILE` prints the recorded versions" in message
 
 
 def test_a_store_from_before_versions_counts_its_record_as_version_one(tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ import argparse
 import json
 import logging
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -158,7 +160,12 @@ def test_a_changed_file_is_refused_until_applied(
     assert 1 == code
     assert '+              "seconds": 10800' in err
     assert "`supportkit run --apply`" in err  # a command that exists, not a bare --apply
-    assert "--db PATH" in err  # and how to read the store as recorded meanwhile
+    # and how to run on the store as recorded meanwhile: --db with this store's own path
+    [hint] = re.findall(r"give the command line --db (\S+) instead of the file", err)
+    assert [str(desk_dir / "desk.sqlite3")] == shlex.split(hint)
+    assert 0 == run_cli(capsys, "run", "--once", "--db", *shlex.split(hint))[0]
+    with SqliteStore(desk_dir / "desk.sqlite3") as store:
+        assert [1] == [v["version"] for v in store.meta("desk.settings_versions")]
     code, _, _ = run_cli(capsys, "run", "--once", "--apply")
     assert 0 == code
     with SqliteStore(desk_dir / "desk.sqlite3") as store:

@@ -494,7 +494,11 @@ class SupportDesk(SelfServiceLoop):
         elif not _settings.same(recorded, settings, config):
             edited = _settings.edited_in_place(recorded, settings)
             if apply is False:
-                _settings.refuse(recorded, settings, config, f"the store {self.store!r}", edited)
+                db = None  # --db opens SQLite files only
+                if isinstance(self.store, SqliteStore):
+                    db = str(self.store.path.absolute())
+                store = f"the store {self.store!r}"
+                _settings.refuse(recorded, settings, config, store, edited, db=db)
             if edited and apply:
                 raise PolicyError(
                     f"SLA policy {edited[0]!r} changed but kept its version: give it a new "

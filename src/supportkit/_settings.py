@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import shlex
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -252,17 +253,38 @@ def edited_in_place(recorded: Mapping[str, Any], settings: Mapping[str, Any]) ->
 
 
 def refuse(
-    recorded: Mapping[str, Any], settings: Any, config: Any, where: str, edited: list[str]
+    recorded: Mapping[str, Any],
+    settings: Any,
+    config: Any,
+    where: str,
+    edited: list[str],
+    *,
+    db: str | None = None,
 ) -> None:
-    """Raise :class:`SettingsChangedError` showing how *settings* differ from *recorded*."""
+    """Raise :class:`SettingsChangedError` showing how *settings* differ from *recorded*.
+
+    *db* is the path of a SQLite store: the message then tells to run the command line with
+    ``--db`` that path to use the recorded configuration. ``--db`` opens only SQLite files, so
+    for any other store (``None``) it names the read commands, which read the store with the
+    recorded configuration when given the file."""
     diff = settings_diff(recorded, settings, config)
     bump = (
         f" (and give SLA policy {edited[0]!r} a new version: its targets changed)" if edited else ""
     )
+    origin = ""
+    if recorded.get("config") is None and config is not None:
+        origin = " (it was recorded by a desk built in Python, so any file differs from it)"
+    if db is not None:
+        keep = f"give the command line --db {shlex.quote(db)} instead of the file"
+    else:
+        keep = (
+            "use the read commands with the file (`supportkit settings --config FILE` "
+            "prints the recorded versions)"
+        )
     raise SettingsChangedError(
         f"{where} records settings version {recorded.get('version')}, which differs from the "
-        f"given configuration; to record it as a new version{bump}, pass apply=True (on the "
-        f"command line: `supportkit run --apply`); to read the store with the recorded one, "
-        f"give the command line --db PATH instead of the file:\n{diff}",
+        f"given configuration{origin}; to record it as a new version{bump}, pass apply=True "
+        f"(on the command line: `supportkit run --apply`); to read the store with the "
+        f"recorded one, {keep}:\n{diff}",
         diff=diff,
     )

@@ -10,8 +10,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from supportkit_postgres import PostgresStore
 
-from supportkit import FrozenClock, InboundMessage, SettingsChangedError, SupportDesk
+from supportkit import (
+    FrozenClock,
+    InboundMessage,
+    SettingsChangedError,
+    SlaPolicy,
+    SupportDesk,
+)
 from supportkit._cli import main
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -67,3 +74,35 @@ def test_a_configured_postgres_desk_versions_its_settings(
     assert 0 == main(["next-steps", "--json"])
     steps = json.loads(capsys.readouterr().out)
     assert [ticket] == [step["ticket_id"] for step in steps]
+
+
+def test_a_file_refused_on_postgres_is_not_told_to_use_db(
+    pg_url: str,
+    new_schema: Callable[[], str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A desk built in Python on PostgreSQL (as one moved there from SQLite) recorded its
+    settings without a file, so `supportkit run --config` refuses the file until --apply; the
+    message says why and names the read commands with the file, not --db (SQLite files only);
+    `supportkit settings --config` then prints the recorded version, and --apply records it."""
+    monkeypatch.setenv("SK_TEST_PG_URL", pg_url)
+    schema = new_schema()
+    path = write_config(tmp_path, schema, 60)
+    first_reply = {"minutes": 60, "business": False}
+    policy = SlaPolicy.from_dict(
+        {"name": "standard", "version": 60, "targets": {"normal": {"first_reply": first_reply}}}
+    )
+    with PostgresStore(pg_url, schema=schema) as store:
+        SupportDesk(store=store, plugins=None, policies=[policy], clock=FrozenClock(NOW)).close()
+    assert 1 == main(["run", "--once", "--config", str(path)])
+    err = capsys.readouterr().err
+    assert "recorded by a desk built in Python, so any file differs from it" in err
+    assert "`supportkit settings --config FILE` prints the recorded versions" in err
+    assert "--db" not in err
+    assert 0 == main(["settings", "--config", str(path)])
+    assert "version 1" in capsys.readouterr().out
+    assert 0 == main(["run", "--once", "--apply", "--config", str(path)])
+    with PostgresStore(pg_url, schema=schema) as store:
+        assert [1, 2] == [v["version"] for v in store.meta("desk.settings_versions")]
