@@ -8,8 +8,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from supportkit import (
     ConfigFileError,
@@ -29,6 +32,7 @@ from supportkit import (
     TicketEvent,
 )
 from supportkit._cli import main
+from supportkit._deskloop import MAX_SOLVED_WORDS, NOT_SOLVED_WORDS, solved_reply
 from supportkit._selfservice import render_text
 from supportkit.testing import FakeChannel
 
@@ -144,6 +148,9 @@ def test_a_followed_link_records_helped_once_and_any_desk_on_the_store_reads_it(
         ("  solved #1!\n\n> quoted text", [0], 0),
         ("solved", [], 1),  # several listed: which one is unknown
         ("solved 9", [], 1),  # not on the list
+        ("Solved, thanks!", [], 1),
+        ("That solved it, thank you\n\nAna", [], 1),
+        ("yes, solved #2 \u2013 thanks", [1], 0),
     ],
 )
 def test_a_solved_reply_closes_the_loop(
@@ -177,6 +184,96 @@ def test_solved_means_nothing_special_without_a_suggestions_response(tmp_path: P
     ticket = desk.ingest(_message(1, "I forgot my password")).ticket_id
     desk.ingest(_message(2, "solved the login but not the invoices", ticket=ticket))
     assert Status.NEW == desk.ticket(ticket).status
+    desk.set_status(ticket, "pending")
+    desk.ingest(_message(3, "This hasn't solved it.", ticket=ticket))
+    assert Status.OPEN == desk.ticket(ticket).status
+
+
+# The replies that close the loop (with the article number they name) and those that do not.
+SOLVED_REPLIES = {
+    "solved": None,
+    "Solved!": None,
+    "SOLVED.": None,
+    "Solved, thanks!": None,
+    "solved 2": 2,
+    "Solved #1.": 1,
+    "solved # 3": 3,
+    "That solved it": None,
+    "yes, this solved my problem": None,
+    "Problem resolved, thank you!": None,
+    "It\u2019s solved now \U0001f44d": None,
+    "Great, solved 2 - many thanks": 2,
+    "  \n solved 1!\n\n> quoted: not solved? but still": 1,
+    "solved 1234": 0,  # a number no list reaches: names none
+}
+NOT_SOLVED_REPLIES = [
+    "",
+    "thanks",
+    "not solved",
+    "Not solved yet.",
+    "this hasn't solved it",
+    "This hasn\u2019t solved it",
+    "that doesnt solve it",
+    "it didn't get solved",
+    "unsolved",
+    "Still unresolved!",
+    "solved?",
+    "Is it solved?",
+    "no, solved nothing",
+    "never solved",
+    "solved the login but not the invoices",
+    "almost solved",
+    "partly solved, the invoices are still missing",
+    "I hope this will be solved soon",
+    "it would be solved if the link worked",
+    "the reset link solved my first issue and now I have a billing question",
+    "hi\nsolved",  # only the first non-empty line counts
+]
+
+
+@pytest.mark.parametrize(("reply", "number"), SOLVED_REPLIES.items())
+def test_replies_that_say_solved(reply: str, number: int | None) -> None:
+    """A first line holding "solved" (or "resolved"), short, with no question mark, negation
+    or hedge, is a solved reply; a number right after the word is the article's."""
+    assert (True, number) == solved_reply(reply)
+
+
+@pytest.mark.parametrize("reply", NOT_SOLVED_REPLIES)
+def test_replies_that_do_not_say_solved(reply: str) -> None:
+    """A negation ("not", "hasn't", "unsolved" is another word), a hedge ("but", "almost",
+    "will"), a question or a long first line keep a reply an ordinary message."""
+    assert (False, None) == solved_reply(reply)
+
+
+@given(
+    st.sampled_from(sorted(SOLVED_REPLIES)),
+    st.sampled_from([*sorted(NOT_SOLVED_WORDS), "hasn't", "didn\u2019t", "won't"]),
+    st.integers(0, 12),
+    st.sampled_from(["", " ", ", ", "... ", "! "]),
+)
+def test_a_negation_anywhere_on_the_first_line_undoes_solved(
+    reply: str, word: str, at: int, glue: str
+) -> None:
+    """Any negation or hedge word added anywhere on a solved reply's first line (in any case,
+    after any punctuation) makes it an ordinary message."""
+    first, *rest = reply.strip().split("\n")
+    words = first.split(" ")
+    words.insert(min(at, len(words)), glue + word.upper() if at % 2 else glue + word)
+    assume(len(words) <= MAX_SOLVED_WORDS)
+    assert (False, None) == solved_reply("\n".join([" ".join(words), *rest]))
+
+
+@given(st.text(st.characters(codec="utf-8"), max_size=80))
+def test_text_without_a_solved_word_never_closes(text: str) -> None:
+    """Any text whose first line holds neither "solved" nor "resolved" is no solved reply."""
+    assume("olved" not in text.casefold())
+    assert (False, None) == solved_reply(text)
+
+
+@given(st.sampled_from(sorted(SOLVED_REPLIES)), st.sampled_from([str.upper, str.title, str]))
+def test_case_and_quoted_text_do_not_change_a_solved_reply(reply: str, case: Any) -> None:
+    """The verdict and the number ignore case and whatever follows the first line."""
+    assert solved_reply(reply) == solved_reply(case(reply) + "\n> not solved? never")
 
 
 def test_help_centre_sessions_feed_the_report_and_the_metrics(tmp_path: Path) -> None:

@@ -3,9 +3,10 @@
 Suggestions go out in the first automatic response on the channels that opt in
 (:class:`KnowledgeSettings`), each with a tracked link: a token signed with HMAC-SHA256 under a
 secret the store keeps, which :meth:`SelfServiceLoop.article_link_followed` turns into an
-``article_helped`` event. A customer reply "solved" (or "solved 2") closes the loop. The help
-centre's searches and views are recorded in the store's session stream, and the desk reports
-self-service (:func:`~supportkit.self_service`) from that stream and its tickets.
+``article_helped`` event. A customer reply "solved" (or "solved 2", "That solved it, thanks":
+:func:`solved_reply`) closes the loop. The help centre's searches and views are recorded in the
+store's session stream, and the desk reports self-service (:func:`~supportkit.self_service`)
+from that stream and its tickets.
 """
 
 from __future__ import annotations
@@ -50,15 +51,59 @@ LINKS = "supportkit.article-links"
 #: The longest token :meth:`SelfServiceLoop.article_link_followed` reads.
 MAX_TOKEN = 2048
 _TAG = 16  # bytes of the HMAC-SHA256 kept in a token (128 bits)
-# The first non-empty line of a customer's reply that closes the loop: "solved", "Solved 2.",
-# "solved #1!" (any case; the number is the article's place in the list).
-_SOLVED = re.compile(r"solved(?:\s*#?\s*(\d{1,3}))?\s*[.!]*", re.IGNORECASE)
+#: The words that make a reply's first line a "solved" reply (see :func:`solved_reply`).
+SOLVED_WORDS = frozenset({"solved", "resolved"})
+#: Words that keep a first line saying "solved" an ordinary message: negations and hedges
+#: ("not solved", "solved the login but not the invoices", "I hope this will be solved").
+#: Any word ending in "n't" counts too ("hasn't solved it").
+NOT_SOLVED_WORDS = frozenset(
+    # A list literal of these 46 words would take 48 lines.
+    """
+    not no nope never nothing none without cannot dont doesnt didnt isnt wasnt arent werent
+    hasnt havent hadnt cant couldnt wont wouldnt shouldnt aint but however though although
+    except yet still almost partly partially half if when whether unless until will would hope
+    hopefully maybe perhaps
+    """.split()  # noqa: SIM905
+)
+#: A longer first line is a message of its own, not an answer to the suggestions.
+MAX_SOLVED_WORDS = 10
+_WORDS = re.compile(r"#?\w+(?:'\w+)*")
+_NUMBER = re.compile(r"#?(\d+)")
 
 INTRO = "Thank you for your message: we will answer soon. These articles may answer your question:"
 OUTRO = (
     'If one of them answers it, reply "solved" (or "solved 2" for the second article) and we '
     "will close your request."
 )
+
+
+def solved_reply(body: str) -> tuple[bool, int | None]:
+    """Whether a customer's reply *body* says the suggestions solved the question, and the
+    article's number in the list if it names one: ``(True, 2)`` for "solved 2".
+
+    The rule reads the first non-empty line only (quoted text below does not matter), in any
+    case, as words (punctuation dropped, apostrophes kept). It is a "solved" reply when it holds
+    one of :data:`SOLVED_WORDS`, at most :data:`MAX_SOLVED_WORDS` words, no question mark and
+    none of :data:`NOT_SOLVED_WORDS` nor a word ending in "n't": "Solved, thanks!", "That
+    solved it" and "yes, this solved my problem" are; "not solved", "this hasn't solved it",
+    "unsolved" and "solved?" are not. A number right after the solved word (``2``, ``#2``) is
+    the article's place in the list (``0``, naming none, when it has more than three digits).
+    """
+    first = next((line for line in body.splitlines() if line.strip()), "")
+    words = _WORDS.findall(first.casefold().replace("\u2019", "'"))
+    at = next((n for n, word in enumerate(words) if word in SOLVED_WORDS), None)
+    if (
+        at is None
+        or len(words) > MAX_SOLVED_WORDS
+        or "?" in first
+        or any(word in NOT_SOLVED_WORDS or word.endswith("n't") for word in words)
+    ):
+        return False, None
+    number = _NUMBER.fullmatch(words[at + 1]) if at + 1 < len(words) else None
+    if number is None:
+        return True, None
+    digits = number.group(1)
+    return True, int(digits) if len(digits) <= 3 else 0
 
 
 def _channels(value: Any) -> frozenset[str]:
@@ -248,9 +293,8 @@ class SelfServiceLoop(KnowledgeBase):
         suggestions were sent to the customer."""
         if not message.public:
             return None
-        first = next((line.strip() for line in message.body.splitlines() if line.strip()), "")
-        match = _SOLVED.fullmatch(first)
-        if match is None:
+        solved, number = solved_reply(message.body)
+        if not solved:
             return None
         log = self.store.read(ticket_id)
         sent: list[str] | None = None
@@ -264,8 +308,7 @@ class SelfServiceLoop(KnowledgeBase):
                 sent = list(event.data["articles"])
         if sent is None:
             return None
-        if match.group(1) is not None:
-            number = int(match.group(1))
+        if number is not None:
             return [sent[number - 1]] if 1 <= number <= len(sent) else []
         return sent if len(sent) == 1 else []
 
