@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import supportkit._sqlite as sqlite_store
-from supportkit import FrozenClock, SqliteStore, SupportDesk
+from supportkit import FrozenClock, InboundMessage, IngestResult, SqliteStore, SupportDesk
 
 T0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
 
@@ -117,3 +117,51 @@ def test_kept_phrase_rowids_follow_every_write(
         one.retire_article(f"a-{n}")
     fresh = SupportDesk(store=SqliteStore(path), plugins=None, clock=FrozenClock(T0))
     assert hits(fresh) == hits(one)
+
+
+def test_searches_inside_a_batch_see_its_article_writes_and_not_a_rolled_back_one(
+    tmp_path: Path,
+) -> None:
+    """Inside ``store.batch()`` the phrase counts are kept for the batch only: a search
+    after an article write of the same batch finds the new article, and once a batch that
+    published one rolls back, searches no longer find it."""
+    store = SqliteStore(tmp_path / "kb.sqlite3")
+    desk = SupportDesk(store=store, plugins=None, clock=FrozenClock(T0))
+    desk.create_article("a-1", title="Billing", body="Invoices monthly.", status="published")
+    with store.batch():
+        assert [] == desk.search_articles("router")
+        desk.create_article("a-2", title="Router reset", body="Hold it.", status="published")
+        assert ["a-2"] == [hit.article_id for hit in desk.search_articles("router")]
+    found: list[str] = []
+
+    def publish_then_fail() -> None:
+        with store.batch():
+            desk.create_article("a-3", title="Modem", body="Blinking.", status="published")
+            found.extend(hit.article_id for hit in desk.search_articles("modem"))
+            raise RuntimeError("the batch fails")
+
+    with pytest.raises(RuntimeError):
+        publish_then_fail()
+    assert ["a-3"] == found
+    assert [] == desk.search_articles("modem")
+    assert ["a-2"] == [hit.article_id for hit in desk.search_articles("router modem")]
+
+
+def test_a_batch_counts_each_phrase_once(tmp_path: Path) -> None:
+    """``ingest_many`` asks the index how many articles a phrase matches once per batch,
+    not once per message (the counts cannot change under the batch's write lock but by the
+    batch's own article writes)."""
+    store = SqliteStore(tmp_path / "kb.sqlite3")
+    desk = SupportDesk(store=store, plugins=None, clock=FrozenClock(T0))
+    desk.create_article("a-1", title="Billing", body="Invoices monthly.", status="published")
+    counts: list[str] = []
+    store._db.set_trace_callback(  # the statements the batch runs
+        lambda sql: counts.append(sql) if "count(*)" in sql else None
+    )
+    messages = [
+        InboundMessage(f"m-{n}", "email", f"c-{n}@example.com", T0, body="where is my invoice")
+        for n in range(10)
+    ]
+    results = desk.ingest_many(messages)
+    assert all(isinstance(result, IngestResult) for result in results)
+    assert 1 == len(counts)

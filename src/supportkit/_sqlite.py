@@ -289,6 +289,7 @@ class SqliteStore:
         # articles are indexed), as of PRAGMA data_version _matches_version; see _phrase_rows.
         self._matches: dict[str | None, int] = {}
         self._matches_version: int | None = None
+        self._batch_matches: dict[str | None, int] = {}  # the same, inside the open batch
         # The rowids each rare phrase matches, kept with _matches; see _phrase_ids.
         self._ids: dict[str, array[int]] = {}
         self._ids_kept = 0
@@ -451,6 +452,7 @@ class SqliteStore:
                 raise
             finally:
                 self._depth, self._broken, self._pending = 0, None, None
+                self._batch_matches.clear()
 
     def _query(
         self, what: str, sql: str, params: Sequence[Any] = (), *, flush: bool = True
@@ -1181,6 +1183,7 @@ class SqliteStore:
     def _forget_phrases(self) -> None:
         """Drop the kept phrase counts and rowids (:meth:`_phrase_rows`, :meth:`_phrase_ids`)."""
         self._matches.clear()
+        self._batch_matches.clear()
         self._ids.clear()
         self._ids_kept = 0
 
@@ -1190,13 +1193,21 @@ class SqliteStore:
         Counting a phrase's rows walks its whole doclist (a common prefix's is long), so the
         counts are kept until the index changes: this store's article writes empty them, and
         another connection's commits show as a new ``PRAGMA data_version``. Inside a batch
-        (whose writes may still roll back) nothing is kept.
+        (whose writes may still roll back) they are kept apart, until the batch ends: it holds
+        the write lock, so only this store's article writes, which forget them, change the
+        index meanwhile (a count query per ingested message was a twelfth of the CPU of
+        ``ingest_many``).
         """
-        version = None if self._depth else db.execute("PRAGMA data_version").fetchone()[0]
-        if version != self._matches_version or len(self._matches) > _MATCHES_KEPT:
-            self._forget_phrases()
-            self._matches_version = version
-        cache = self._matches if version is not None else {}
+        if self._depth:
+            cache = self._batch_matches
+        else:
+            version = db.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._matches_version:
+                self._forget_phrases()
+                self._matches_version = version
+            cache = self._matches
+        if len(cache) > _MATCHES_KEPT:
+            cache.clear()
         missing = [p for p in phrases if p not in cache]
         if missing or None not in cache:
             columns = ["(SELECT count(*) FROM article_fts(?))"] * len(missing)
