@@ -129,6 +129,7 @@ EXPECTED = [
     "WhatIfTally",
     "allowed_transitions",
     "article_html",
+    "article_text",
     "audit_next_steps",
     "backlog_agents",
     "check_policies",

@@ -1,6 +1,7 @@
 """Article text as safe HTML (supportkit.article_html, snippet_html, text_html): the Markdown
 subset renders as expected, and no input, however hostile, puts markup of its own into the
-output (script tags, event-handler attributes, javascript:/data: links)."""
+output (script tags, event-handler attributes, javascript:/data: links). And as plain text
+(supportkit.article_text), what search indexes: no Markdown syntax left, no word added."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from supportkit import (
     InMemoryStore,
     SupportDesk,
     article_html,
+    article_text,
     snippet_html,
     text_html,
 )
@@ -184,7 +186,7 @@ def test_text_html_escapes_and_links_urls() -> None:
 
 def test_non_text_is_an_event_error() -> None:
     """Anything but a str is refused with an EventError."""
-    for render in (article_html, snippet_html, text_html):
+    for render in (article_html, article_text, snippet_html, text_html):
         with pytest.raises(EventError):
             render(b"<script>")  # type: ignore[arg-type]
 
@@ -205,6 +207,52 @@ def test_no_input_adds_markup(markdown: str) -> None:
         out = render(markdown)
         _assert_safe(out)
         assert "<script" not in out.lower()
+
+
+@pytest.mark.parametrize(
+    ("markdown", "text"),
+    [
+        ("Click **Reset** to start", "Click Reset to start"),
+        ("*one* and _two_ in snake_case_name", "one and two in snake_case_name"),
+        (
+            "See [the guide](https://x.example/g) or ![the logo](logo.png)",
+            "See the guide or the logo",
+        ),
+        ("# Reset your password #\n\n## Steps", "Reset your password\n\nSteps"),
+        (
+            "- first\n* second\n+ third\n1. fourth\n  2) fifth",
+            "first\nsecond\nthird\nfourth\nfifth",
+        ),
+        ("> quoted **text**\n> > - deeper", "quoted text\ndeeper"),
+        ("Run `reset --all` now", "Run reset --all now"),
+        ("```sh\n# a comment, not a heading\n```\nafter", "# a comment, not a heading\nafter"),
+        ("a\n\n---\n* * *\nb\n===", "a\n\nb"),
+        ("<b>Bold</b> <img src=x onerror=alert(1)> <!-- a\nnote --> x < y > z", "Bold   x < y > z"),
+        ("2 ** 3, `a**b` and a stray **", "2 * 3, a*b and a stray *"),
+        ("***both***", "both"),
+        ("", ""),
+    ],
+)
+def test_article_text_drops_the_markdown(markdown: str, text: str) -> None:
+    """article_text keeps the words and loses the syntax: emphasis markers, link and image
+    syntax (the text stays), heading marks, bullets, quote marks, code fences and backticks,
+    rules, HTML tags and comments; a stray ``**`` becomes ``*``."""
+    assert text == article_text(markdown)
+
+
+def _is_subsequence(short: str, long: str) -> bool:
+    rest = iter(long)
+    return all(char in rest for char in short)
+
+
+@settings(max_examples=300, deadline=None)
+@given(markdown=st.one_of(HOSTILE, st.text()))
+def test_article_text_only_deletes_and_leaves_no_highlight_marker(markdown: str) -> None:
+    """Whatever the body, its plain text holds no ``**`` (the snippet highlight marker) and
+    only leaves characters out: it is a subsequence of the body (lines joined by "\\n")."""
+    text = article_text(markdown)
+    assert "**" not in text
+    assert _is_subsequence(text, "\n".join(markdown.splitlines()))
 
 
 HOSTILE_TEXT = '<img src=x onerror=alert(1)><script>alert("kb")</script>'

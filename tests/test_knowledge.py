@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -236,6 +237,24 @@ def test_search_finds_published_articles_with_snippets(desk: SupportDesk) -> Non
     assert [] == desk.search_articles("password", locale="de")
     desk.retire_article("reset-password")
     assert "reset-password" not in [h.article_id for h in desk.search_articles("reset password")]
+
+
+def test_snippets_are_plain_text(desk: SupportDesk) -> None:
+    """Search indexes the body's plain text: a snippet shows "Reset", not the body's
+    "**Reset**" (which would look like a match), and link text without its URL; the only
+    ``**`` are around matched words, and a word only in a link's URL finds nothing."""
+    body = (
+        "## Start over\n\n1. Click **Reset** to _start_ over.\n"
+        "2. Open [Settings](https://help.example.com/settings) and `Sync`."
+    )
+    desk.create_article("reset", title="Start again", body=body, status="published")
+    [hit] = desk.search_articles("start sync")
+    marked = re.findall(r"\*\*(.+?)\*\*", hit.snippet)
+    assert {"start", "sync"} == {word.lower() for word in marked}
+    assert "Click Reset to" in hit.snippet
+    assert "Open Settings and" in hit.snippet
+    assert not {"#", "[", "](", "`", "_start_"} & set(re.findall(r"\S+|\]\(", hit.snippet))
+    assert [] == desk.search_articles("https")
 
 
 def test_prefixes_match_words(desk: SupportDesk) -> None:

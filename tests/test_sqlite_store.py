@@ -178,11 +178,56 @@ def test_version_6_file_gains_the_session_stream(tmp_path: Path) -> None:
     viewed = SessionEvent("article_viewed", session_id="s1", at=T0, data={"article": "A-1"})
     with SqliteStore(path) as store:
         store.append_sessions([viewed])
-        assert (7, ["T-1"], [viewed]) == (
+        assert (len(MIGRATIONS), ["T-1"], [viewed]) == (
             store.schema_version,
             store.ticket_ids(),
             store.session_events(),
         )
+
+
+def test_version_7_file_gets_a_plain_text_index(tmp_path: Path) -> None:
+    """A file of schema 7 indexed the articles' Markdown bodies, so a snippet showed
+    "**Reset**" as if it matched: opening it rebuilds the index rows from the article log as
+    plain text (schema 8), published articles only, and the rest of the file is kept."""
+    path = tmp_path / "v7.sqlite3"
+    db = sqlite3.connect(path)
+    for migration in MIGRATIONS[:7]:
+        migration(db)
+    body = "Click **Reset** in [Settings](https://x.example/s) to start over."
+    log = {
+        "A-1": [
+            ArticleEvent(
+                "created", "A-1", T0, title="Start", body="old", locale="en", status="draft"
+            ),
+            ArticleEvent("updated", "A-1", T0, body=body, status="published"),
+        ],
+        "A-2": [
+            ArticleEvent(
+                "created", "A-2", T0, title="Draft", body="**start**", locale="en", status="draft"
+            )
+        ],
+    }
+    for article_id, events in log.items():
+        for version, event in enumerate(events, 1):
+            db.execute(
+                "INSERT INTO article_events (article_id, version, body) VALUES (?, ?, ?)",
+                (article_id, version, json.dumps(event.to_dict())),
+            )
+    # as schema 7 indexed a published article: its Markdown body
+    db.execute("INSERT INTO article_search VALUES (1, 'A-1', 'en', NULL, '[]')")
+    db.execute("INSERT INTO article_fts (rowid, title, body) VALUES (1, 'Start', ?)", (body,))
+    db.execute("INSERT INTO streams VALUES ('T-1', 1)")
+    db.execute("PRAGMA user_version=7")
+    db.commit()
+    db.close()
+    with SqliteStore(path) as store:
+        [hit] = store.search_articles(["start"], k=3)
+        assert (len(MIGRATIONS), ["T-1"]) == (store.schema_version, store.ticket_ids())
+        assert ("A-1", "Click Reset in Settings to **start** over.") == (
+            hit.article_id,
+            hit.snippet,
+        )
+        assert [] == store.search_articles(["https"], k=3)
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ from ._hookargs import (
     TicketCreated,
     TicketEscalated,
 )
-from ._kbhtml import article_html, snippet_html, text_html
+from ._kbhtml import article_html, article_text, snippet_html, text_html
 from ._kbimport import ArticleImport
 from ._knowledge import (
     MAX_ARTICLE_BODY,
@@ -271,6 +271,7 @@ __all__ = [  # noqa: RUF022 - plain sorted() order, as tests/test_exported_membe
     "WhatIfTally",
     "allowed_transitions",
     "article_html",
+    "article_text",
     "audit_next_steps",
     "backlog_agents",
     "check_policies",

@@ -24,6 +24,7 @@ from typing import Any
 
 import attrs
 
+from ._kbhtml import article_text
 from ._model import _encodable
 from ._time import from_epoch, to_epoch
 from .exceptions import ConcurrencyError, EventError, StoreError
@@ -358,10 +359,11 @@ def snippet(body: str, terms: Sequence[str], words: int = SNIPPET_WORDS) -> str:
 class MemoryArticleIndex:
     """BM25 over the published articles' titles (weight 5) and bodies, in process memory.
 
-    The in-memory stores' search: prefix matching, no stemming. ``put`` (re)indexes an
-    article (an unpublished one is dropped), ``search`` ranks. An inverted index (word ->
-    article -> title and body counts) over a sorted vocabulary: a query term's words are a
-    range of the vocabulary, and only the articles they occur in are scored.
+    The in-memory stores' search: prefix matching, no stemming, over the body's plain text
+    (:func:`~supportkit.article_text`). ``put`` (re)indexes an article (an unpublished one is
+    dropped), ``search`` ranks. An inverted index (word -> article -> title and body counts)
+    over a sorted vocabulary: a query term's words are a range of the vocabulary, and only
+    the articles they occur in are scored.
     """
 
     K1 = 1.2
@@ -373,6 +375,7 @@ class MemoryArticleIndex:
     _postings: dict[str, dict[str, tuple[int, int]]] = attrs.Factory(dict)
     _vocabulary: list[str] = attrs.Factory(list)  # sorted
     _lengths: list[int] = attrs.Factory(lambda: [0, 0])  # all titles', all bodies' words
+    _texts: dict[str, str] = attrs.Factory(dict)  # article id -> article_text of its body
 
     def put(self, article: Article) -> None:
         """Index *article* if it is published, else drop it from the index."""
@@ -386,10 +389,12 @@ class MemoryArticleIndex:
                 if not postings:
                     del self._postings[word]
                     del self._vocabulary[bisect.bisect_left(self._vocabulary, word)]
+        self._texts.pop(article.id, None)
         if article.status != "published":
             return
+        text = self._texts[article.id] = article_text(article.body)
         title = _WORD.findall(article.title.lower())
-        body = _WORD.findall(article.body.lower())
+        body = _WORD.findall(text.lower())
         in_title, in_body = Counter(title), Counter(body)
         counts = {word: (in_title[word], in_body[word]) for word in in_title.keys() | in_body}
         self._docs[article.id] = (article, counts, len(title), len(body))
@@ -455,7 +460,7 @@ class MemoryArticleIndex:
             k, ((-score, article_id) for article_id, score in scores.items() if score > 0)
         )
         return [
-            ArticleHit(a, self._docs[a][0].title, -negated, snippet(self._docs[a][0].body, terms))
+            ArticleHit(a, self._docs[a][0].title, -negated, snippet(self._texts[a], terms))
             for negated, a in best
         ]
 

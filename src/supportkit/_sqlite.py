@@ -13,6 +13,7 @@ written by a newer one is refused.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -36,7 +37,14 @@ from ._deskstore import (
     ticket_from_dict,
     ticket_to_dict,
 )
-from ._knowledge import SNIPPET_WORDS, ArticleEvent, ArticleHit, check_article_append
+from ._kbhtml import article_text
+from ._knowledge import (
+    SNIPPET_WORDS,
+    ArticleEvent,
+    ArticleHit,
+    check_article_append,
+    fold_article,
+)
 from ._metrics import SessionEvent
 from ._model import InboundMessage, TicketEvent
 from ._selfservice import check_sessions, redacted_session, since_epoch
@@ -144,6 +152,23 @@ def _v7_sessions(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX session_events_customer ON session_events (customer)")
 
 
+def _v8_plain_text_index(db: sqlite3.Connection) -> None:
+    """The FTS5 index holds each published article's body as plain text
+    (:func:`~supportkit.article_text`), no longer its Markdown, so a snippet's only ``**`` are
+    its match highlights: the indexed bodies are rebuilt from the article log."""
+    rows = db.execute(
+        "SELECT s.id, e.body FROM article_search s JOIN article_events e"
+        " ON e.article_id = s.article_id ORDER BY s.id, e.version"
+    ).fetchall()
+    for rowid, log in itertools.groupby(rows, key=lambda row: row[0]):
+        article = fold_article(ArticleEvent.from_dict(json.loads(body)) for _, body in log)
+        if article is not None:
+            db.execute(
+                "UPDATE article_fts SET body = ? WHERE rowid = ?",
+                (article_text(article.body), rowid),
+            )
+
+
 #: Schema migrations in order; after migration *n* (1-based) the file's ``user_version`` is *n*.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _v1_event_log,
@@ -153,6 +178,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _v5_plugin_state_due_claims,
     _v6_articles,
     _v7_sessions,
+    _v8_plain_text_index,
 )
 
 #: Upserts that change a ticket's row in place: ``INSERT OR REPLACE`` deletes the row and
@@ -1098,7 +1124,7 @@ class SqliteStore:
                 ).lastrowid
                 db.execute(
                     "INSERT INTO article_fts (rowid, title, body) VALUES (?, ?, ?)",
-                    (rowid, article.title, article.body),
+                    (rowid, article.title, article_text(article.body)),
                 )
             _insert_outbox(db, outbox)
             return expected_version + len(events)

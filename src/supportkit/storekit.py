@@ -11,8 +11,9 @@ same errors and keeps the same JSON:
   already ingested) and :func:`alert_conflict` (an SLA alert key was already recorded), both
   :class:`~supportkit.ConcurrencyError`;
 - **JSON of snapshots**: :func:`ticket_to_dict` and :func:`ticket_from_dict`;
-- **search**: :func:`query_terms` (how ``search_articles`` terms are made from a query) and
-  :data:`SNIPPET_WORDS` (about how many words a hit's snippet has);
+- **search**: :func:`query_terms` (how ``search_articles`` terms are made from a query),
+  :func:`article_text` (the plain text of an article body that a store indexes and takes
+  snippets from) and :data:`SNIPPET_WORDS` (about how many words a hit's snippet has);
 - **the session stream**: :func:`check_sessions` (what ``append_sessions`` accepts),
   :func:`since_epoch` (the ``since`` of ``session_events``) and :func:`redacted_session` (a
   session event as ``redact_sessions`` rewrites it);
@@ -41,6 +42,7 @@ from ._deskstore import (
     ticket_from_dict,
     ticket_to_dict,
 )
+from ._kbhtml import article_text
 from ._knowledge import SNIPPET_WORDS, check_article_append, query_terms
 from ._selfservice import check_sessions, redacted_session, since_epoch
 from ._store import check_batch, check_version
@@ -52,6 +54,7 @@ __all__ = [
     "MemorySidecar",
     "PendingCommits",
     "alert_conflict",
+    "article_text",
     "check_article_append",
     "check_batch",
     "check_sessions",

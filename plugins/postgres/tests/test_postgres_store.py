@@ -16,6 +16,7 @@ from psycopg.conninfo import conninfo_to_dict
 from supportkit_postgres import MIGRATIONS, PostgresStore
 
 from supportkit import (
+    ArticleEvent,
     Commit,
     ConcurrencyError,
     ConfigurationError,
@@ -107,6 +108,43 @@ def test_migrates_the_previous_version_and_keeps_its_data(
         assert (len(MIGRATIONS), [old]) == (store.schema_version, store.read("T-1"))
         assert [("T-1", 100)] == store.claim_due(100, now=0, limit=5, lease=60)
         assert store.state_put_new("ns", "k", 1, expires_at=None, now=0)
+
+
+def test_a_version_4_schema_gets_a_plain_text_index(
+    pg_url: str, new_schema: Callable[[], str]
+) -> None:
+    """A schema at version 4 indexed the articles' Markdown bodies, so a snippet showed
+    "**Reset**" as if it matched: opening it rebuilds the indexed bodies from the article log
+    as plain text (version 5)."""
+    schema = new_schema()
+    body = "Click **Reset** in [Settings](https://x.example/s) to start over."
+    created = ArticleEvent(
+        "created", "A-1", T0, title="Start", body=body, locale="en", status="published"
+    )
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        conn.execute(sql.SQL("SET search_path = {}").format(sql.Identifier(schema)))
+        for statements in MIGRATIONS[:4]:
+            for statement in statements:
+                conn.execute(statement)  # type: ignore[arg-type]
+        conn.execute("CREATE TABLE supportkit_schema (version integer NOT NULL)")
+        conn.execute("INSERT INTO supportkit_schema VALUES (4)")
+        conn.execute(
+            "INSERT INTO article_events (article_id, version, body) VALUES ('A-1', 1, %s)",
+            (json.dumps(created.to_dict()),),
+        )
+        # as version 4 indexed a published article: its Markdown body
+        conn.execute(
+            "INSERT INTO article_search VALUES ('A-1', 'en', NULL, '{}', 'Start', %s,"
+            " 'english', setweight(to_tsvector('english', 'Start'), 'A')"
+            " || setweight(to_tsvector('english', %s), 'B'))",
+            (body, body),
+        )
+    with PostgresStore(pg_url, schema=schema) as store:
+        [hit] = store.search_articles(["start"], k=3)
+        assert (len(MIGRATIONS), "A-1") == (store.schema_version, hit.article_id)
+        assert "Reset in Settings to **start** over." in hit.snippet
+        assert [] == store.search_articles(["https"], k=3)
 
 
 def test_a_newer_schema_is_refused(pg_url: str, new_schema: Callable[[], str]) -> None:

@@ -17,6 +17,7 @@ Importing this module needs pytest (it is a test suite); :mod:`supportkit.testin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -626,6 +627,22 @@ class DeskStoreContract:
         assert {"pw", "sec"} == {hit.article_id for hit in both}
         assert both[0].score >= both[1].score
         assert [] == store.search_articles([], k=5)
+
+    def test_search_snippets_are_plain_text(self, store: DeskStore) -> None:
+        """A store indexes an article body's plain text (:func:`~supportkit.article_text`),
+        not its Markdown: a hit's snippet shows no Markdown syntax, and its only ``**`` are
+        around matched words ("**Reset**" in the body would look like a match)."""
+        body = (
+            "# Start over\n\n- Click **Reset** in [Settings](https://x.example/s), then"
+            " `Sync` to _start_."
+        )
+        _published(store, "A-1", "Start again", body)
+        [hit] = store.search_articles(["sync"], k=5)
+        marked = re.findall(r"\*\*(.*?)\*\*", hit.snippet)
+        assert ["sync"] == [word.lower() for word in marked]
+        assert "Reset in Settings" in hit.snippet
+        assert set() == set("#[]()`_") & set(hit.snippet)
+        assert [] == store.search_articles(["https"], k=5)  # a link's URL is not text
 
     def test_search_filters_and_follows_status_changes(self, store: DeskStore) -> None:
         """Locale, area and tag filters narrow the hits; unpublishing or retiring an article

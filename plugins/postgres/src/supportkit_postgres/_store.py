@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
@@ -34,6 +35,7 @@ from supportkit.storekit import (
     STATE_PRUNE_BATCH,
     PendingCommits,
     alert_conflict,
+    article_text,
     check_article_append,
     check_batch,
     check_sessions,
@@ -56,8 +58,32 @@ _SYNCHRONOUS_COMMIT = {"full": "on", "normal": "off"}
 
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
+
+def _plain_text_index(cur: psycopg.Cursor[Any]) -> None:
+    """Index each published article's body as plain text (``article_text``), no longer its
+    Markdown, so a snippet's only ``**`` are its match highlights: the indexed bodies are
+    rebuilt from the article log."""
+    rows = cur.execute(
+        "SELECT s.article_id, e.body FROM article_search s JOIN article_events e"
+        " ON e.article_id = s.article_id ORDER BY s.article_id, e.version"
+    ).fetchall()
+    for article_id, found in itertools.groupby(rows, key=lambda row: row[0]):
+        log = [ArticleEvent.from_dict(json.loads(body)) for _, body in found]
+        article = check_article_append(article_id, log, [], len(log))
+        if article is not None:
+            text = article_text(article.body)
+            cur.execute(
+                "UPDATE article_search SET body = %s, doc = setweight(to_tsvector(cfg, title),"
+                " 'A') || setweight(to_tsvector(cfg, %s), 'B') WHERE article_id = %s",
+                (text, text, article_id),
+            )
+
+
+#: A migration step: an SQL statement, or a function run on the migrating transaction's cursor.
+Step = str | Callable[[psycopg.Cursor[Any]], None]
+
 #: Schema migrations in order; after migration *n* (1-based) ``supportkit_schema.version`` is n.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
+MIGRATIONS: tuple[tuple[Step, ...], ...] = (
     (  # 1: the log, message index, snapshots, outbox, due index, alerts, meta
         "CREATE TABLE streams (ticket_id text PRIMARY KEY, version integer NOT NULL,"
         " seq bigserial NOT NULL)",
@@ -101,6 +127,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX session_events_at ON session_events (at)",
         "CREATE INDEX session_events_customer ON session_events (customer)",
     ),
+    (_plain_text_index,),  # 5: article bodies indexed as plain text, not Markdown
 )
 
 # PostgreSQL's stemming configurations by language subtag; other locales use 'simple'.
@@ -740,8 +767,11 @@ class PostgresStore:
                     )
                 )
             for number, statements in enumerate(MIGRATIONS[current:], current + 1):
-                for statement in statements:
-                    cur.execute(statement)
+                for step in statements:
+                    if callable(step):
+                        step(cur)
+                    else:
+                        cur.execute(step)
                 cur.execute("UPDATE supportkit_schema SET version = %s", (number,))
 
         self._run("schema migration", run)
@@ -1447,6 +1477,7 @@ class PostgresStore:
             cur.execute("DELETE FROM article_search WHERE article_id = %s", (article_id,))
             if article.status == "published":
                 cfg = _TEXT_SEARCH.get(article.locale.split("-")[0], "simple")
+                text = article_text(article.body)
                 cur.execute(
                     "INSERT INTO article_search (article_id, locale, area, tags, title, body,"
                     " cfg, doc) VALUES (%s, %s, %s, %s, %s, %s, %s::regconfig,"
@@ -1458,12 +1489,12 @@ class PostgresStore:
                         article.area,
                         list(article.tags),
                         article.title,
-                        article.body,
+                        text,
                         cfg,
                         cfg,
                         article.title,
                         cfg,
-                        article.body,
+                        text,
                     ),
                 )
             if outbox:
