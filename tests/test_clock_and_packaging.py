@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import math
+from datetime import UTC, datetime, timedelta, timezone
 from importlib.metadata import version
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import supportkit
 from supportkit import Clock, ConfigurationError, FrozenClock, SystemClock
@@ -52,6 +55,20 @@ def test_to_epoch_and_parse_instant() -> None:
     assert 1740992400 == to_epoch(parse_instant("2025-03-03T09:00:00Z"))
     with pytest.raises(supportkit.SupportkitError, match="no UTC offset"):
         parse_instant("2025-03-03T09:00:00")
+
+
+@given(st.datetimes(timezones=st.just(UTC)), st.integers(-14 * 60, 14 * 60))
+def test_to_epoch_is_the_floored_timestamp_in_every_zone(at: datetime, minutes: int) -> None:
+    """A UTC instant (the common case, read without asking for its offset) and the same
+    instant in another fixed-offset zone both give the floor of its POSIX timestamp."""
+    zone = timezone(timedelta(minutes=minutes))
+    expected = math.floor((at - datetime(1970, 1, 1, tzinfo=UTC)) / timedelta(seconds=1))
+    assert expected == to_epoch(at)
+    try:
+        elsewhere = at.astimezone(zone)
+    except OverflowError:  # past year 9999 or before year 1 in that zone
+        return
+    assert expected == to_epoch(elsewhere)
 
 
 def test_bad_advance_is_a_configuration_error() -> None:

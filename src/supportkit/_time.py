@@ -23,14 +23,18 @@ def to_epoch(
     caller's own error category (``CalendarError``, ``EventError``) reaches the user.
     Sub-second parts are truncated: supportkit works to the second.
     """
-    if not isinstance(value, datetime):
-        raise error(f"{what} must be an aware datetime, got {type(value).__name__} {value!r}")
-    offset = value.utcoffset()
-    if offset is None:
-        raise error(
-            f"naive datetime {value:%Y-%m-%d %H:%M} for {what}: pass an aware datetime "
-            "(e.g. tzinfo=ZoneInfo('America/New_York') or datetime.UTC)"
-        )
+    if type(value) is datetime and value.tzinfo is UTC:
+        shift = 0  # the usual case: UTC's offset is known without asking for it
+    else:
+        if not isinstance(value, datetime):
+            raise error(f"{what} must be an aware datetime, got {type(value).__name__} {value!r}")
+        offset = value.utcoffset()
+        if offset is None:
+            raise error(
+                f"naive datetime {value:%Y-%m-%d %H:%M} for {what}: pass an aware datetime "
+                "(e.g. tzinfo=ZoneInfo('America/New_York') or datetime.UTC)"
+            )
+        shift = offset.days * 86400 + offset.seconds
     # Field arithmetic is exact (microseconds are dropped, i.e. floored) and about three times
     # faster than datetime subtraction: this runs once per instant on every hot path.
     return (
@@ -38,8 +42,7 @@ def to_epoch(
         + value.hour * 3600
         + value.minute * 60
         + value.second
-        - offset.days * 86400
-        - offset.seconds
+        - shift
     )
 
 
