@@ -665,7 +665,7 @@ class SlaTracker:
         if emitted is not None:
             pending = [
                 instant
-                for when, instant, kind, row, level, _ in evaluation._due()
+                for when, instant, kind, row, level, _ in evaluation._due(upcoming=False)
                 if when <= at_ts and evaluation._key(row, kind, level) not in emitted
             ]
             if pending:
@@ -963,16 +963,17 @@ class SlaEvaluation(Mapping[str, tuple[SlaCycle, ...]]):
             )
         return result
 
-    def _due(self) -> list[tuple[int, int, str, _Row, float, int]]:
+    def _due(self, upcoming: bool = True) -> list[tuple[int, int, str, _Row, float, int]]:
         """Every alert this state implies without further events: (due, at, kind, row, level,
         order). A warning is due when reached; a breach one second after its deadline (a stop
-        exactly at the deadline is met)."""
+        exactly at the deadline is met). Without *upcoming*, the warnings not reached by ``at``
+        (all due after it) are left out."""
         calendar, st = self._calendar, self._st
         due: list[tuple[int, int, str, _Row, float, int]] = []
         for order, row in enumerate(self._instants()):
             for level, instant in _reached(st, row[0], row[4], calendar).items():
                 due.append((instant, instant, "warning", row, level, order))
-            for level, instant in self._upcoming(row):
+            for level, instant in self._upcoming(row) if upcoming else ():
                 due.append((instant, instant, "warning", row, level, order))
             breached = self._breach(order)
             if breached is not None:
