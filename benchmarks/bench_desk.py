@@ -120,6 +120,33 @@ rate is 6,000-6,600); ``ingest_many`` 15,000 on SQLite and 30,000 in memory are 
 0.7x in CPU terms for both): the rest is the outbox rows, SLA and routing work per event and
 SQLite's own inserts, none of which a local change removes.
 
+Third pass (issue 23, session 7; a shared machine about 2.5x slower than the earlier ones, where
+back-to-back runs of the same code spread by 15-20 %: before/after figures here come from pairs
+of runs started together, one per core, so both see the same load; the median of the pairs'
+ratios). Where the time goes in memory, per-stage process CPU timers around one ``ingest`` each
+(20,000 messages, the collector off): outbox rows 8-10 %, a new ticket's opening events
+(customer, tier, policy, ``created`` and ``sla_policy_applied``) 8 %, feeding the router 7 %, the
+SLA due instant 7 %, the store's commit 7 %, choosing a new ticket's agent 6 %, knowledge-base
+suggestions 5 %, the SLA tracker's ``apply`` 4-6 %, problem suggestions 2 %; building
+``TicketEvent``, ``Ticket``, ``OutboxMessage``, ``Commit`` and ``IngestResult`` values is a
+sixth of it, spread over those stages. The cyclic collector adds 12-20 % of the process CPU
+(``gc.callbacks``), almost all of it full collections: each walks the whole live heap (here
+~0.9 µs per tracked object), and the in-memory store's growing log (an event and its data's
+mapping proxy are two tracked objects) brings one every 25 % of growth. On SQLite, one
+``ingest`` is about 12 statements, a quarter of its CPU the transaction's ``BEGIN``/``COMMIT``
+(about 28 ``pwrite`` calls a message for its WAL frames); in ``ingest_many``, before, every
+message's article suggestion ran a count statement (kept phrase counts were not used inside a
+batch: 7 % of its CPU, py-spy); after, once per batch; the rest is the ``COMMIT`` (10 %) and the
+held rows' inserts (20 %, JSON of events and outbox rows the largest part). Also after: a UTC
+instant converts to epoch seconds without asking for its offset (``to_epoch`` ~45 % faster, 4
+calls a message), and ``next_alert`` with emitted keys no longer works out the unreached
+warnings' instants. Paired runs, before (31ad77f) -> after, load 2.6-3.0, events per CPU second
+(median ratio, range): in memory ``ingest`` x1.04 (0.96-1.12; 6,300-8,900 -> 6,600-9,100),
+``ingest_many`` x1.03 (1.00-1.07); SQLite ``ingest`` x1.02 (0.99-1.03; 2,400-2,500), SQLite
+``ingest_many`` x1.15 (1.07-1.19; 3,600-4,200 -> 4,200-5,000). Left: no single stage is above
+a tenth; the rest is the per-event work of each stage and the collector's walks of the store's
+log, which a local change does not remove.
+
     python benchmarks/bench_desk.py           # 200,000 messages per store
     python benchmarks/bench_desk.py --quick   # 20,000
 """
