@@ -1,16 +1,21 @@
-"""The SQLite store's article search: its shortcuts (kept phrase counts and rowids, pruned
-ranking, one snippet statement) give what scoring every matching row gives."""
+"""The SQLite store's article search: its shortcuts (kept phrase terms, MaxScore pruning)
+give what FTS5's bm25() over the whole query gives, and the kept terms follow the index."""
 
 from __future__ import annotations
 
 import random
+from array import array
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-import supportkit._sqlite as sqlite_store
 from supportkit import FrozenClock, InboundMessage, IngestResult, SqliteStore, SupportDesk
+from supportkit._ftsrank import Phrase, top
+from supportkit._knowledge import query_terms
 
 T0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
 
@@ -31,39 +36,97 @@ def _corpus(desk: SupportDesk, rng: random.Random, articles: int) -> list[str]:
     return words
 
 
-def test_pruned_ranking_equals_scoring_every_row(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With pruning tried on every query (and the pair candidates on any number of rare
-    phrases), each query's hits (ids, scores, order and snippets), with and without filters,
-    equal those of the full ranking; the pruning took effect on a good share of them."""
+def _bm25_top(
+    store: SqliteStore, terms: list[str], k: int, filters: dict[str, Any]
+) -> list[tuple[str, float]]:
+    """The reference: FTS5's bm25() over the whole query, as one statement (the phrases in
+    half of the articles or more left out unless no other phrase matches, as documented)."""
+    db = store._db
+    phrases = [f'"{t}"*' if len(t) >= 3 else f'"{t}"' for t in terms]
+    articles = db.execute("SELECT count(*) FROM article_search").fetchone()[0]
+    counts = {
+        p: db.execute("SELECT count(*) FROM article_fts(?)", (p,)).fetchone()[0] for p in phrases
+    }
+    used = [p for p in phrases if counts[p] and 2 * counts[p] < articles] or [
+        p for p in phrases if counts[p]
+    ]
+    if not used:
+        return []
+    tags = filters.get("tags", [])
+    return [
+        (article_id, score)
+        for article_id, score in db.execute(
+            "SELECT s.article_id, -bm25(article_fts, 5.0, 1.0) AS score FROM article_fts"
+            " JOIN article_search s ON s.id = article_fts.rowid WHERE article_fts MATCH ?"
+            " AND (? IS NULL OR s.area = ?)"
+            + " AND EXISTS (SELECT 1 FROM json_each(s.tags) WHERE value = ?)" * len(tags)
+            + " ORDER BY score DESC, article_fts.rowid LIMIT ?",
+            (" OR ".join(used), filters.get("area"), filters.get("area"), *tags, k),
+        )
+    ]
+
+
+def test_ranking_equals_bm25_over_the_whole_query(tmp_path: Path) -> None:
+    """Each query's hits (ids, scores to the last bit, order, ties by row) with and without
+    filters, for several k, equal FTS5's bm25() over the whole query in one statement: the
+    kept per-phrase terms, added up with MaxScore pruning, change nothing."""
     rng = random.Random(7)
-    desk = SupportDesk(
-        store=SqliteStore(tmp_path / "kb.sqlite3"), plugins=None, clock=FrozenClock(T0)
-    )
+    store = SqliteStore(tmp_path / "kb.sqlite3")
+    desk = SupportDesk(store=store, plugins=None, clock=FrozenClock(T0))
     words = _corpus(desk, rng, 300)
     queries = [
-        " ".join(rng.choice(words)[: rng.choice([3, 5, 5])] for _ in range(rng.randint(2, 8)))
+        " ".join(rng.choice(words)[: rng.choice([3, 5, 5])] for _ in range(rng.randint(1, 8)))
         for _ in range(150)
     ]
-    filters: list[dict[str, object]] = [{}, {"area": "area1"}, {"tags": ["t2"]}]
-    monkeypatch.setattr(sqlite_store, "_PRUNE_FROM", 0)
-    monkeypatch.setattr(sqlite_store, "_PAIR_PHRASES", 32)
-    pruned_runs = 0
-    original = SqliteStore._ranked_pruned
+    filters: list[dict[str, Any]] = [{}, {"area": "area1"}, {"tags": ["t2"]}]
+    compared = 0
+    for query in queries:
+        for where in filters:
+            for k in (1, 5, 20):
+                hits = desk.search_articles(query, k=k, **where)
+                expected = _bm25_top(store, query_terms(query), k, where)
+                assert expected == [(hit.article_id, hit.score) for hit in hits]
+                compared += bool(expected)
+    assert compared >= 1000  # of 1,350 searches
 
-    def counted(self: SqliteStore, *args: object) -> object:
-        nonlocal pruned_runs
-        ranked = original(self, *args)  # type: ignore[arg-type]
-        pruned_runs += ranked is not None
-        return ranked
 
-    monkeypatch.setattr(SqliteStore, "_ranked_pruned", counted)
-    pruned = [desk.search_articles(q, k=5, **f) for q in queries for f in filters]  # type: ignore[arg-type]
-    monkeypatch.setattr(SqliteStore, "_ranked_pruned", lambda self, *args: None)
-    full = [desk.search_articles(q, k=5, **f) for q in queries for f in filters]  # type: ignore[arg-type]
-    assert full == pruned
-    assert pruned_runs >= 100  # of 450 searches
+@settings(max_examples=300, deadline=None)
+@given(
+    phrases=st.lists(
+        st.dictionaries(
+            st.integers(1, 60),
+            st.sampled_from([0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 0.1 + 0.2, 1e-6, 7.125]),
+            max_size=40,
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    k=st.integers(1, 8),
+    allowed=st.none() | st.frozensets(st.integers(1, 60)),
+)
+def test_top_equals_summing_every_row(
+    phrases: list[dict[int, float]], k: int, allowed: frozenset[int] | None
+) -> None:
+    """MaxScore's top *k* (ties included: the few term values make many) equals summing every
+    row's terms in the phrases' order and sorting by score, then row."""
+    kept = [
+        Phrase(
+            len(p),
+            array("q", sorted(p)),
+            array("d", [p[r] for r in sorted(p)]),
+            max(p.values(), default=0.0),
+        )
+        for p in phrases
+    ]
+    every: dict[int, float] = {}
+    for row in sorted({row for p in phrases for row in p}):
+        if allowed is None or row in allowed:
+            score = 0.0
+            for p in phrases:
+                score += p.get(row, 0.0)
+            every[row] = score
+    expected = sorted(every.items(), key=lambda item: (-item[1], item[0]))[:k]
+    assert expected == top(kept, k, allowed)
 
 
 def test_kept_phrase_counts_follow_every_write(tmp_path: Path) -> None:
@@ -90,25 +153,21 @@ def test_kept_phrase_counts_follow_every_write(tmp_path: Path) -> None:
     assert ["a-2"] == [hit.article_id for hit in one.search_articles("router invoices")]
 
 
-def test_kept_phrase_rowids_follow_every_write(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The pruned ranking's candidates come from kept rowids of each rare phrase: after
-    articles are published through another connection and retired through this store, its
-    hits equal those of a store opened afresh on the same file."""
+def test_kept_phrase_terms_follow_every_write(tmp_path: Path) -> None:
+    """The ranking adds up kept terms of each phrase: after articles are published through
+    another connection and retired through this store, its hits equal those of a store
+    opened afresh on the same file."""
     rng = random.Random(11)
     path = tmp_path / "kb.sqlite3"
     one = SupportDesk(store=SqliteStore(path), plugins=None, clock=FrozenClock(T0))
     other = SupportDesk(store=SqliteStore(path), plugins=None, clock=FrozenClock(T0))
     words = _corpus(one, rng, 300)
     queries = [" ".join(rng.sample(words, rng.randint(3, 6))) for _ in range(60)]
-    monkeypatch.setattr(sqlite_store, "_PRUNE_FROM", 0)
-    monkeypatch.setattr(sqlite_store, "_PAIR_PHRASES", 32)
 
     def hits(desk: SupportDesk) -> list[object]:
         return [desk.search_articles(q, k=5) for q in queries]
 
-    hits(one)  # keeps the rowids of the queries' rare phrases
+    hits(one)  # keeps the terms of the queries' phrases
     for n, query in enumerate(queries[:30]):  # strong new hits for half of the queries
         other.create_article(f"new-{n}", title=query, body=query, status="published")
     fresh = SupportDesk(store=SqliteStore(path), plugins=None, clock=FrozenClock(T0))
@@ -147,21 +206,28 @@ def test_searches_inside_a_batch_see_its_article_writes_and_not_a_rolled_back_on
     assert ["a-2"] == [hit.article_id for hit in desk.search_articles("router modem")]
 
 
-def test_a_batch_counts_each_phrase_once(tmp_path: Path) -> None:
-    """``ingest_many`` asks the index how many articles a phrase matches once per batch,
-    not once per message (the counts cannot change under the batch's write lock but by the
-    batch's own article writes)."""
-    store = SqliteStore(tmp_path / "kb.sqlite3")
-    desk = SupportDesk(store=store, plugins=None, clock=FrozenClock(T0))
-    desk.create_article("a-1", title="Billing", body="Invoices monthly.", status="published")
-    counts: list[str] = []
-    store._db.set_trace_callback(  # the statements the batch runs
-        lambda sql: counts.append(sql) if "count(*)" in sql else None
-    )
-    messages = [
-        InboundMessage(f"m-{n}", "email", f"c-{n}@example.com", T0, body="where is my invoice")
-        for n in range(10)
-    ]
-    results = desk.ingest_many(messages)
-    assert all(isinstance(result, IngestResult) for result in results)
-    assert 1 == len(counts)
+def test_a_batch_reads_each_phrase_once(tmp_path: Path) -> None:
+    """``ingest_many`` reads a phrase's count and terms from the index once, not once per
+    message: ten messages run the statements one does (the index cannot change under the
+    batch's write lock but by the batch's own article writes)."""
+
+    def index_reads(messages: int) -> list[str]:
+        store = SqliteStore(tmp_path / f"kb-{messages}.sqlite3")
+        desk = SupportDesk(store=store, plugins=None, clock=FrozenClock(T0))
+        desk.create_article("a-1", title="Billing", body="Invoices monthly.", status="published")
+        desk.create_article("a-2", title="Router", body="Lights.", status="published")
+        desk.create_article("a-3", title="Modem", body="Blinks.", status="published")
+        reads: list[str] = []
+        store._db.set_trace_callback(  # the statements the batch runs
+            lambda sql: reads.append(sql) if "article_fts(" in sql else None
+        )
+        results = desk.ingest_many(
+            [
+                InboundMessage(f"m-{n}", "email", f"c-{n}@example.com", T0, body="my invoice")
+                for n in range(messages)
+            ]
+        )
+        assert all(isinstance(result, IngestResult) for result in results)
+        return reads
+
+    assert 2 == len(index_reads(1)) == len(index_reads(10))  # the count, then the terms

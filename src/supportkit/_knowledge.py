@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import itertools
 import math
 import re
 from collections import Counter
@@ -333,25 +334,24 @@ class ArticleHit:
     snippet: str
 
 
-def _matches(word: str, terms: Sequence[str]) -> bool:
-    return any(word.startswith(term) for term in terms)
-
-
 def snippet(body: str, terms: Sequence[str], words: int = SNIPPET_WORDS) -> str:
-    """A window of *words* words of *body* around its first matched word, matches in ``**``."""
-    spans = [(m.start(), m.end()) for m in _WORD.finditer(body)]
-    if not spans:
+    """A window of *words* words of *body* around its first word beginning with one of
+    *terms* (lower case), matched words in ``**``."""
+    prefixes = tuple(terms)
+    every = _WORD.findall(body)
+    total = len(every)
+    first = next((n for n, word in enumerate(every) if word.lower().startswith(prefixes)), 0)
+    start = max(0, min(first - words // 4, total - words))
+    window = [m.span() for m in itertools.islice(_WORD.finditer(body), start, start + words)]
+    if not window:
         return ""
-    first = next((n for n, (a, b) in enumerate(spans) if _matches(body[a:b].lower(), terms)), 0)
-    start = max(0, min(first - words // 4, len(spans) - words))
-    window = spans[start : start + words]
     parts, at = [], window[0][0]
     for a, b in window:
         word = body[a:b]
-        parts.append(body[at:a] + (f"**{word}**" if _matches(word.lower(), terms) else word))
+        parts.append(body[at:a] + (f"**{word}**" if word.lower().startswith(prefixes) else word))
         at = b
     prefix = "…" if start > 0 else ""
-    suffix = "…" if start + words < len(spans) else ""
+    suffix = "…" if start + words < total else ""
     return prefix + "".join(parts) + suffix
 
 

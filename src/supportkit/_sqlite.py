@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import os
 import sqlite3
 import threading
 import time
-from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,13 +35,14 @@ from ._deskstore import (
     ticket_from_dict,
     ticket_to_dict,
 )
+from ._ftsrank import PhraseIndex, top
 from ._kbhtml import article_text
 from ._knowledge import (
-    SNIPPET_WORDS,
     ArticleEvent,
     ArticleHit,
     check_article_append,
     fold_article,
+    snippet,
 )
 from ._metrics import SessionEvent
 from ._model import InboundMessage, TicketEvent
@@ -311,14 +310,8 @@ class SqliteStore:
         self._depth = 0  # how many batch() blocks are open (on the thread holding the lock)
         self._broken: BaseException | None = None  # what rolled the open batch back
         self._pending: PendingCommits | None = None  # the open batch's commits, held back
-        # How many rows of the article index each search phrase matches (None: how many
-        # articles are indexed), as of PRAGMA data_version _matches_version; see _phrase_rows.
-        self._matches: dict[str | None, int] = {}
-        self._matches_version: int | None = None
-        self._batch_matches: dict[str | None, int] = {}  # the same, inside the open batch
-        # The rowids each rare phrase matches, kept with _matches; see _phrase_ids.
-        self._ids: dict[str, array[int]] = {}
-        self._ids_kept = 0
+        self._index = PhraseIndex()  # the search phrases' rows, kept; see search_articles
+        self._batch_wrote_articles = False  # the open batch changed the article index
         try:
             self._db = sqlite3.connect(
                 self.path,
@@ -478,7 +471,7 @@ class SqliteStore:
                 raise
             finally:
                 self._depth, self._broken, self._pending = 0, None, None
-                self._batch_matches.clear()
+                self._batch_wrote_articles = False
 
     def _query(
         self, what: str, sql: str, params: Sequence[Any] = (), *, flush: bool = True
@@ -1109,7 +1102,8 @@ class SqliteStore:
                     for n, event in enumerate(events, 1)
                 ],
             )
-            self._forget_phrases()  # the index changes (see _phrase_rows)
+            self._index.forget()  # the index changes (see search_articles)
+            self._batch_wrote_articles = bool(self._depth)
             row = db.execute(
                 "SELECT id FROM article_search WHERE article_id = ?", (article_id,)
             ).fetchone()
@@ -1187,243 +1181,62 @@ class SqliteStore:
         tags: Sequence[str] = (),
         area: str | None = None,
     ) -> list[ArticleHit]:
-        """FTS5 search: the terms' phrases (:func:`_phrase`) OR-ed, ranked by BM25.
+        """FTS5 search: the terms as phrases (a prefix from three characters on; shorter
+        terms match whole words only, as a one- or two-letter prefix would expand to a large
+        part of the vocabulary), OR-ed, ranked by FTS5's BM25.
 
-        BM25 scores every matching row, so the cost grows with the rows the query matches.
-        Terms no article has and terms in half of the articles or more are left out (FTS5's
-        BM25 gives the latter an inverse document frequency of 10⁻⁶, so they cannot reorder
-        the hits; a query of only such terms keeps them). A query matching many rows skips
-        scoring the rows that provably cannot reach the top *k* (:meth:`_ranked_pruned`;
-        the ranking is the same). The ranking runs without the snippets, made in one
-        statement for the *k* hits only.
+        The ranking is ``bm25()``'s, scores included, added up by :mod:`supportkit._ftsrank`
+        from each phrase's own ``bm25()`` terms, which it keeps until the article index
+        changes, in full only for the rows that can reach the top *k*. Terms no article has
+        and terms in half of the articles or more are left out (FTS5's BM25 gives the latter
+        an inverse document frequency of 10⁻⁶, so they cannot reorder the hits; a query of
+        only such terms keeps them). A hit's snippet (:func:`~supportkit._knowledge.snippet`)
+        marks the words that begin with a query term.
         """
-        phrases = list(dict.fromkeys(_phrase(term) for term in terms))
-        if not phrases:
+        if not terms:
             return []
         with self._lock:  # no flush: a batch's held commits write no article
             try:
-                return self._search(self._db, phrases, k, locale, tags, area)
+                return self._search(self._db, list(dict.fromkeys(terms)), k, locale, tags, area)
             except sqlite3.Error as exc:
                 raise self._fail(exc, "article search") from exc
-
-    def _forget_phrases(self) -> None:
-        """Drop the kept phrase counts and rowids (:meth:`_phrase_rows`, :meth:`_phrase_ids`)."""
-        self._matches.clear()
-        self._batch_matches.clear()
-        self._ids.clear()
-        self._ids_kept = 0
-
-    def _phrase_rows(self, db: sqlite3.Connection, phrases: list[str]) -> tuple[int, list[int]]:
-        """The number of indexed articles and how many of them each phrase matches.
-
-        Counting a phrase's rows walks its whole doclist (a common prefix's is long), so the
-        counts are kept until the index changes: this store's article writes empty them, and
-        another connection's commits show as a new ``PRAGMA data_version``. Inside a batch
-        (whose writes may still roll back) they are kept apart, until the batch ends: it holds
-        the write lock, so only this store's article writes, which forget them, change the
-        index meanwhile (a count query per ingested message was a twelfth of the CPU of
-        ``ingest_many``).
-        """
-        if self._depth:
-            cache = self._batch_matches
-        else:
-            version = db.execute("PRAGMA data_version").fetchone()[0]
-            if version != self._matches_version:
-                self._forget_phrases()
-                self._matches_version = version
-            cache = self._matches
-        if len(cache) > _MATCHES_KEPT:
-            cache.clear()
-        missing = [p for p in phrases if p not in cache]
-        if missing or None not in cache:
-            columns = ["(SELECT count(*) FROM article_fts(?))"] * len(missing)
-            counts = db.execute(
-                "SELECT " + ", ".join(["(SELECT count(*) FROM article_search)", *columns]),
-                missing,
-            ).fetchone()
-            cache[None] = counts[0]
-            cache.update(zip(missing, counts[1:], strict=True))
-        return cache[None], [cache[p] for p in phrases]
-
-    def _phrase_ids(self, db: sqlite3.Connection, phrases: list[str]) -> list[array[int]]:
-        """The rowids each of *phrases* matches, kept like :meth:`_phrase_rows`'s counts (and
-        emptied with them) up to ``_IDS_KEPT`` rowids in all; :meth:`_ranked_pruned` asks only
-        for rare phrases, so a list is short."""
-        cache = self._ids if not self._depth else {}
-        found = []
-        for phrase in phrases:
-            ids = cache.get(phrase)
-            if ids is None:
-                ids = array("q", [r for (r,) in db.execute(_ROWIDS, (phrase,))])
-                if cache is self._ids:
-                    if self._ids_kept + len(ids) > _IDS_KEPT:
-                        self._ids.clear()
-                        self._ids_kept = 0
-                    self._ids[phrase] = ids
-                    self._ids_kept += len(ids)
-            found.append(ids)
-        return found
 
     def _search(
         self,
         db: sqlite3.Connection,
-        phrases: list[str],
+        terms: list[str],
         k: int,
         locale: str | None,
         tags: Sequence[str],
         area: str | None,
     ) -> list[ArticleHit]:
-        articles, found = self._phrase_rows(db, phrases)
-        rows = dict(zip(phrases, found, strict=True))
-        useful = [p for p in phrases if rows[p] and 2 * rows[p] < articles]
-        used = useful or [p for p in phrases if rows[p]]
+        # What a batch that changed the article index reads is not kept: it may roll back.
+        index = PhraseIndex() if self._batch_wrote_articles else self._index
+        index.sync(db)
+        used = index.used(db, [_phrase(term) for term in terms])
         if not used:
             return []
-        match = " OR ".join(used)
-        # The title weighs 5. bm25() is lower for better rows; ordering by it directly (rather
-        # than by FTS5's configured rank) is cheaper per row.
-        sql = (
-            "SELECT article_fts.rowid AS id, -bm25(article_fts, 5.0, 1.0) AS score"
-            " FROM article_fts WHERE article_fts MATCH ?"
-        )
-        params: list[Any] = [match]
-        if locale is not None or area is not None or tags:  # else every indexed row qualifies
-            # A join (not "rowid IN (subquery)", which SQLite runs as one MATCH per row).
-            sql = (
-                "SELECT s.id AS id, -bm25(article_fts, 5.0, 1.0) AS score FROM article_fts"
-                " JOIN article_search s ON s.id = article_fts.rowid"
-                " WHERE article_fts MATCH ? AND (? IS NULL OR s.locale = ?)"
-                " AND (? IS NULL OR s.area = ?)"
-                + " AND EXISTS (SELECT 1 FROM json_each(s.tags) WHERE value = ?)"
-                * len(tags)
-            )
-            params += [locale, locale, area, area, *tags]
-        ranked = None
-        if sum(rows[p] for p in used) > _PRUNE_FROM:
-            ranked = self._ranked_pruned(db, sql, params, k, {p: rows[p] for p in used}, articles)
-        if ranked is None:
-            ranked = db.execute(sql + " ORDER BY score DESC, id LIMIT ?", (*params, k)).fetchall()
+        ranked = top([phrase for _, phrase in used], k, index.allowed(db, locale, tags, area))
         if not ranked:
             return []
-        # The snippets of all hits in one statement: FTS5 walks the match between the first
-        # and the last hit once (a statement per hit set up every phrase's doclist again, and
-        # "rowid IN (...)" runs one MATCH per value); only the hits get a snippet.
+        # The snippets are made here, as the in-memory stores make theirs, from the indexed
+        # text: FTS5's snippet() needs a MATCH, which set up every phrase's doclists again
+        # and walked the rows between the hits (half of a heavy query's time).
         ids = [rowid for rowid, _ in ranked]
-        found_rows = {
-            rowid: (article_id, title, snip)
-            for rowid, article_id, title, snip in db.execute(
-                "SELECT article_fts.rowid, s.article_id, article_fts.title,"
-                f" snippet(article_fts, 1, '**', '**', '…', {SNIPPET_WORDS})"
-                " FROM article_fts JOIN article_search s ON s.id = article_fts.rowid"
-                " WHERE article_fts MATCH ? AND article_fts.rowid BETWEEN ? AND ?"
-                f" AND +article_fts.rowid IN ({', '.join('?' * len(ids))})",
-                (match, min(ids), max(ids), *ids),
+        found = {
+            rowid: (article_id, title, body)
+            for rowid, article_id, title, body in db.execute(
+                "SELECT s.id, s.article_id, f.title, f.body FROM article_search s JOIN"
+                f" article_fts f ON f.rowid = s.id WHERE s.id IN ({', '.join('?' * len(ids))})",
+                ids,
             )
         }
+        marks = [terms[n] for n, _ in used]
         hits = []
         for rowid, value in ranked:
-            article_id, title, snip = found_rows[rowid]
-            hits.append(ArticleHit(str(article_id), str(title), float(value), str(snip)))
+            article_id, title, body = found[rowid]
+            hits.append(ArticleHit(str(article_id), str(title), value, snippet(body, marks)))
         return hits
-
-    def _ranked_pruned(
-        self,
-        db: sqlite3.Connection,
-        sql: str,
-        params: list[Any],
-        k: int,
-        rows: dict[str, int],
-        articles: int,
-    ) -> list[Any] | None:
-        """The top *k* of the ranking *sql*, scoring only candidate rows; or ``None`` when those
-        cannot be shown to hold the top *k* (the caller then scores every row).
-
-        MaxScore: BM25 is a sum over phrases, and a phrase adds at most ``idf * (k1 + 1)`` to a
-        row (:func:`_idf`). The most common phrases, whose bounds add up to little, are left
-        out of the candidate test. If the other (rare) phrases match few rows, the candidates
-        are the rows that hold one of them, and any other row scores at most the common phrases'
-        bound. Else the candidates are the rows holding two rare phrases, and any other row
-        holds at most one: it scores at most the largest rare bound plus the common phrases'. The
-        candidates are scored by the very same statement with every phrase (SQLite drops the
-        other rows before bm25() is computed), so their scores are the ones the full ranking
-        gives; if the k-th best is above the bound, no other row can be in the top *k* (nor tie
-        with it), so the candidates' top *k* is the ranking's, ties and order included.
-        """
-        if len(rows) < 2:
-            return None
-        most = {p: _idf(n, articles) * (_BM25_K1 + 1) for p, n in rows.items()}
-        by_rows = sorted(rows, key=rows.__getitem__)
-        common = _split(by_rows, most, _COMMON_BOUND, 1)
-        rare = by_rows[: len(by_rows) - common]
-        pair = not (common and 3 * sum(rows[p] for p in rare) <= sum(rows.values()))
-        if not pair:  # the rows with a rare phrase
-            bound = sum(most[p] for p in by_rows[len(rare) :])
-        else:  # the rows with at least two rare phrases
-            common = _split(by_rows, most, _PAIR_COMMON_BOUND, 2)
-            rare = by_rows[: len(by_rows) - common]
-            if len(rare) > _PAIR_PHRASES:
-                return None
-            bound = max(most[p] for p in rare) + sum(most[p] for p in by_rows[len(rare) :])
-        # The candidates are computed here from each rare phrase's rowids (kept, like the
-        # counts) rather than by an FTS5 expression of the rare phrases, which merged each
-        # prefix phrase's doclists again (twice or more in the pair expression).
-        seen: set[int] = set()
-        twice: set[int] = set()
-        for ids in self._phrase_ids(db, rare):
-            if pair:
-                twice.update(seen.intersection(ids))
-            seen.update(ids)
-        candidates = twice if pair else seen
-        # "+rowid": SQLite tests each row FTS5 yields against the candidates (bm25() is computed
-        # only for the rows that pass); a plain "rowid IN" would run one MATCH per candidate.
-        ranked = db.execute(
-            sql + " AND +article_fts.rowid IN (SELECT value FROM json_each(?))"
-            " ORDER BY score DESC, id LIMIT ?",
-            (*params, json.dumps(list(candidates)), k),
-        ).fetchall()
-        # A margin for rounding: the bound is computed here, the scores in FTS5.
-        if len(ranked) < k or ranked[-1][1] <= bound * (1 + 1e-9) + 1e-9:
-            return None
-        return ranked
-
-
-_MATCHES_KEPT = 50_000
-"""Phrase row counts a store keeps at most (then it starts again)."""
-_PRUNE_FROM = 2_000
-"""Rows a query's phrases match together from which :meth:`SqliteStore._ranked_pruned` is tried."""
-_IDS_KEPT = 2_000_000
-"""Rowids of rare phrases a store keeps at most, in all (8 bytes each; then it starts again)."""
-_ROWIDS = "SELECT rowid FROM article_fts(?)"
-_BM25_K1 = 1.2
-"""FTS5's bm25() k1: a phrase adds at most ``idf * (k1 + 1)`` to a row's score."""
-_COMMON_BOUND = 7.0
-"""How much the phrases left out of the candidates may add to a score together when the
-candidates are the rows with the one rare phrase (measured on bench_knowledge's index: below
-the k-th best score of almost every query that matches many rows)."""
-_PAIR_COMMON_BOUND = 1.0
-"""The same when the candidates are the rows with two rare phrases (a row with one of them
-may then have the best rare phrase's bound on top)."""
-_PAIR_PHRASES = 8
-"""The most rare phrases a pair candidate set is built from (each one's rowids are read and
-intersected with the others')."""
-
-
-def _idf(rows: int, articles: int) -> float:
-    """FTS5's bm25() inverse document frequency of a phrase matching *rows* of *articles*."""
-    idf = math.log((articles - rows + 0.5) / (rows + 0.5))
-    return idf if idf > 0 else 1e-6
-
-
-def _split(by_rows: list[str], most: dict[str, float], bound: float, keep: int) -> int:
-    """How many of the most common phrases (*by_rows* is rarest first) add at most *bound*
-    together (by their bounds *most*), leaving at least *keep* phrases rare."""
-    total, common = 0.0, 0
-    for phrase in reversed(by_rows[keep:]):
-        if total + most[phrase] >= bound:
-            break
-        total += most[phrase]
-        common += 1
-    return common
 
 
 def _phrase(term: str) -> str:
