@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from supportkit import FrozenClock, InboundMessage, IngestResult, SqliteStore, SupportDesk
 from supportkit._ftsrank import Phrase, top
-from supportkit._knowledge import query_terms
+from supportkit._knowledge import query_terms, snippet
 
 T0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
 
@@ -231,3 +231,32 @@ def test_a_batch_reads_each_phrase_once(tmp_path: Path) -> None:
         return reads
 
     assert 2 == len(index_reads(1)) == len(index_reads(10))  # the count, then the terms
+
+
+@pytest.mark.parametrize(
+    ("body", "terms", "expected"),
+    [
+        ("Click Reset to start over.", ["start"], "Click Reset to **start** over."),
+        ("Reset it!  ", ["res"], "**Reset** it!"),
+        ("No match here.", ["zzz"], "No match here."),
+        ("", ["a"], ""),
+        (
+            " ".join(f"w{n}" for n in range(40)) + ".",
+            ["w20"],
+            "…w16 w17 w18 w19 **w20** w21 w22 w23 w24 w25 w26 w27 w28 w29 w30 w31…",
+        ),
+        (
+            " ".join(f"w{n}" for n in range(40)) + ".",
+            ["w39"],
+            "…w24 w25 w26 w27 w28 w29 w30 w31 w32 w33 w34 w35 w36 w37 w38 **w39**.",
+        ),
+        ("Passwords and PASSWORD", ["password"], "**Passwords** and **PASSWORD**"),
+    ],
+)
+def test_snippet_is_a_window_around_the_first_match(
+    body: str, terms: list[str], expected: str
+) -> None:
+    """A snippet: 16 words around the first word beginning with a term (a quarter of them
+    before it), every such word marked, "…" where words are left out, the body's closing
+    punctuation when the window reaches its end."""
+    assert expected == snippet(body, terms)

@@ -336,7 +336,8 @@ class ArticleHit:
 
 def snippet(body: str, terms: Sequence[str], words: int = SNIPPET_WORDS) -> str:
     """A window of *words* words of *body* around its first word beginning with one of
-    *terms* (lower case), matched words in ``**``."""
+    *terms* (lower case), matched words in ``**``; ``…`` where words are left out, and the
+    body's closing punctuation when the window reaches its end."""
     prefixes = tuple(terms)
     every = _WORD.findall(body)
     total = len(every)
@@ -351,7 +352,7 @@ def snippet(body: str, terms: Sequence[str], words: int = SNIPPET_WORDS) -> str:
         parts.append(body[at:a] + (f"**{word}**" if word.lower().startswith(prefixes) else word))
         at = b
     prefix = "…" if start > 0 else ""
-    suffix = "…" if start + words < total else ""
+    suffix = "…" if start + words < total else body[at:].rstrip()
     return prefix + "".join(parts) + suffix
 
 
