@@ -260,3 +260,14 @@ def test_snippet_is_a_window_around_the_first_match(
     before it), every such word marked, "…" where words are left out, the body's closing
     punctuation when the window reaches its end."""
     assert expected == snippet(body, terms)
+
+
+def test_a_k_below_one_finds_nothing(tmp_path: Path) -> None:
+    """``SqliteStore.search_articles`` with *k* 0 or below returns no hits, as the in-memory
+    stores do (MaxScore asked for the k-th best partial sum of none and raised IndexError)."""
+    store = SqliteStore(tmp_path / "kb.sqlite3")
+    desk = SupportDesk(store=store, plugins=None, clock=FrozenClock(T0))
+    _corpus(desk, random.Random(3), 40)
+    terms = query_terms("w000x w001y w002z w005z w010y w020z")
+    assert store.search_articles(terms, k=3)  # the query finds articles
+    assert [[], []] == [store.search_articles(terms, k=k) for k in (0, -1)]

@@ -152,8 +152,11 @@ def top(
     outside the partial sums can reach the top *k*: the rest only add to the rows kept, and a
     kept row that cannot reach the *k*-th best any more is dropped. Partial sums are added in
     another order than bm25()'s, so they may differ from its by rounding: the margins cover
-    that, and the rows left at the end are summed again in *phrases*' order.
+    that, and the rows left at the end are summed again in *phrases*' order. A *k* below 1
+    finds no rows.
     """
+    if k < 1:  # the k-th best partial sum below would not exist
+        return []
     order = sorted(phrases, key=lambda phrase: -phrase.best)
     # still[n]: what the phrases order[n:] can add to a row together.
     still = [*reversed(list(itertools.accumulate(p.best for p in reversed(order)))), 0.0]
