@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import supportkit._sqlite
 from supportkit import FrozenClock, InboundMessage, IngestResult, SqliteStore, SupportDesk
 from supportkit._ftsrank import Phrase, top
 from supportkit._knowledge import query_terms, snippet
@@ -271,3 +272,32 @@ def test_a_k_below_one_finds_nothing(tmp_path: Path) -> None:
     terms = query_terms("w000x w001y w002z w005z w010y w020z")
     assert store.search_articles(terms, k=3)  # the query finds articles
     assert [[], []] == [store.search_articles(terms, k=k) for k in (0, -1)]
+
+
+def test_a_search_reads_one_state_of_the_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search reads the index's state, the phrases' terms and the hits' text in one read
+    transaction: an article that another connection retires while the ranking runs is
+    still a hit of this search (the text was read in a later statement, without the row:
+    KeyError), and the next search no longer finds it."""
+    path = tmp_path / "kb.sqlite3"
+    store = SqliteStore(path)
+    desk = SupportDesk(store=store, plugins=None, clock=FrozenClock(T0))
+    other = SupportDesk(store=SqliteStore(path), plugins=None, clock=FrozenClock(T0))
+    desk.create_article("a-1", title="Router reset", body="Hold the button.", status="published")
+    desk.create_article("a-2", title="Billing", body="Invoices monthly.", status="published")
+    desk.create_article("a-3", title="Modem", body="Blinking lights.", status="published")
+    ranked = supportkit._sqlite.top
+    retired: list[str] = []
+
+    def retire_while_ranking(*args: Any) -> list[tuple[int, float]]:
+        found = ranked(*args)
+        if not retired:
+            other.retire_article("a-1")
+            retired.append("a-1")
+        return found
+
+    monkeypatch.setattr(supportkit._sqlite, "top", retire_while_ranking)
+    assert ["a-1"] == [hit.article_id for hit in desk.search_articles("router")]
+    assert [] == desk.search_articles("router")

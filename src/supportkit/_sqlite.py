@@ -1196,8 +1196,19 @@ class SqliteStore:
         if not terms:
             return []
         with self._lock:  # no flush: a batch's held commits write no article
+            db = self._db
+            # One read transaction (unless a batch's is open): the index's state, the
+            # phrases' counts and terms and the hits' text are read in several statements,
+            # and another connection may commit between them.
+            begin = not db.in_transaction
             try:
-                return self._search(self._db, list(dict.fromkeys(terms)), k, locale, tags, area)
+                if begin:
+                    db.execute("BEGIN")
+                try:
+                    return self._search(db, list(dict.fromkeys(terms)), k, locale, tags, area)
+                finally:
+                    if begin:
+                        db.execute("COMMIT")
             except sqlite3.Error as exc:
                 raise self._fail(exc, "article search") from exc
 
