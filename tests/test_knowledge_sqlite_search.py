@@ -301,3 +301,19 @@ def test_a_search_reads_one_state_of_the_index(
     monkeypatch.setattr(supportkit._sqlite, "top", retire_while_ranking)
     assert ["a-1"] == [hit.article_id for hit in desk.search_articles("router")]
     assert [] == desk.search_articles("router")
+
+
+def test_a_short_term_marks_only_its_own_word(tmp_path: Path) -> None:
+    """On SQLite a one- or two-letter term matches a whole word only, so its snippet marks
+    that word and centres on it, not on a longer word that begins with it ("**with**")."""
+    desk = SupportDesk(
+        store=SqliteStore(tmp_path / "kb.sqlite3"), plugins=None, clock=FrozenClock(T0)
+    )
+    body = (
+        "Start with the Windows settings, find the network list, then look for the tab"
+        " named Wi Fi and turn it on."
+    )
+    desk.create_article("a-1", title="Wireless", body=body, status="published")
+    [hit] = desk.search_articles("wi fi")
+    expected = "…find the network list, then look for the tab named **Wi** **Fi** and turn it on."
+    assert expected == hit.snippet

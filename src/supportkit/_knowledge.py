@@ -334,14 +334,25 @@ class ArticleHit:
     snippet: str
 
 
-def snippet(body: str, terms: Sequence[str], words: int = SNIPPET_WORDS) -> str:
+def snippet(
+    body: str, terms: Sequence[str], words: int = SNIPPET_WORDS, *, whole: Sequence[str] = ()
+) -> str:
     """A window of *words* words of *body* around its first word beginning with one of
-    *terms* (lower case), matched words in ``**``; ``…`` where words are left out, and the
-    body's closing punctuation when the window reaches its end."""
-    prefixes = tuple(terms)
+    *terms* or equal to one of *whole* (lower case), matched words in ``**``; ``…`` where
+    words are left out, and the body's closing punctuation when the window reaches its end."""
+    prefixes, exact = tuple(terms), frozenset(whole)
+
+    def matches(word: str) -> bool:
+        lower = word.lower()
+        return lower.startswith(prefixes) or lower in exact
+
     every = _WORD.findall(body)
     total = len(every)
-    first = next((n for n, word in enumerate(every) if word.lower().startswith(prefixes)), 0)
+    if exact:
+        found = (n for n, word in enumerate(every) if matches(word))
+    else:  # one C call a word: this runs for every word up to the first match
+        found = (n for n, word in enumerate(every) if word.lower().startswith(prefixes))
+    first = next(found, 0)
     start = max(0, min(first - words // 4, total - words))
     window = [m.span() for m in itertools.islice(_WORD.finditer(body), start, start + words)]
     if not window:
@@ -349,7 +360,7 @@ def snippet(body: str, terms: Sequence[str], words: int = SNIPPET_WORDS) -> str:
     parts, at = [], window[0][0]
     for a, b in window:
         word = body[a:b]
-        parts.append(body[at:a] + (f"**{word}**" if word.lower().startswith(prefixes) else word))
+        parts.append(body[at:a] + (f"**{word}**" if matches(word) else word))
         at = b
     prefix = "…" if start > 0 else ""
     suffix = "…" if start + words < total else body[at:].rstrip()

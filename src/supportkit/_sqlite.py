@@ -1191,7 +1191,7 @@ class SqliteStore:
         and terms in half of the articles or more are left out (FTS5's BM25 gives the latter
         an inverse document frequency of 10⁻⁶, so they cannot reorder the hits; a query of
         only such terms keeps them). A hit's snippet (:func:`~supportkit._knowledge.snippet`)
-        marks the words that begin with a query term.
+        marks the words that begin with a query term (that equal a one- or two-letter one).
         """
         if not terms:
             return []
@@ -1242,11 +1242,14 @@ class SqliteStore:
                 ids,
             )
         }
-        marks = [terms[n] for n, _ in used]
+        marks = [terms[n] for n, _ in used]  # a short term matches its whole word only
+        prefixes = [term for term in marks if len(term) >= _PREFIX_FROM]
+        whole = [term for term in marks if len(term) < _PREFIX_FROM]
         hits = []
         for rowid, value in ranked:
             article_id, title, body = found[rowid]
-            hits.append(ArticleHit(str(article_id), str(title), value, snippet(body, marks)))
+            text = snippet(body, prefixes, whole=whole)
+            hits.append(ArticleHit(str(article_id), str(title), value, text))
         return hits
 
 
@@ -1254,4 +1257,7 @@ def _phrase(term: str) -> str:
     """The FTS5 phrase for a query term: quoted (a term is a word, so it holds no quote), a
     prefix (``"passw"*``) from three characters on; shorter terms match whole words only, as a
     one- or two-letter prefix would expand to a large part of the vocabulary."""
-    return f'"{term}"*' if len(term) >= 3 else f'"{term}"'
+    return f'"{term}"*' if len(term) >= _PREFIX_FROM else f'"{term}"'
+
+
+_PREFIX_FROM = 3  # the shortest query term matched as a prefix (see _phrase)
