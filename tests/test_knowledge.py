@@ -374,6 +374,9 @@ def test_any_text_is_a_valid_query(query: str) -> None:
         ({"tags": "billing"}, "tags"),
         ({"area": ["x"]}, "area"),
         ({"query": None}, "query"),
+        ({"locale": "en\ud800"}, "locale"),  # a lone surrogate: no store can look it up
+        ({"area": "\udc00"}, "area"),
+        ({"tags": ["ok", "\ud800x"]}, "tags"),
     ],
 )
 def test_bad_search_arguments_are_event_errors(

@@ -23,7 +23,7 @@ from ._knowledge import (
     query_terms,
     suggestion_report,
 )
-from ._model import InboundMessage, TicketEvent
+from ._model import InboundMessage, TicketEvent, _encodable
 from ._time import to_epoch
 from .exceptions import EventError, PluginError
 
@@ -192,6 +192,11 @@ class KnowledgeBase:
             if not _iterable(tags) or not all(isinstance(tag, str) for tag in tags):
                 raise EventError(f"tags must be a list of strings, got {tags!r:.80}", field="tags")
             wanted = tuple(sorted(set(tags)))
+        for name, text in (("locale", locale), ("area", area), *(("tags", tag) for tag in wanted)):
+            try:
+                _encodable(text or "")  # no store can look up a lone surrogate
+            except ValueError as exc:
+                raise EventError(f"{name} {exc}: {text!r:.80}", field=name) from None
         terms = query_terms(query)
         return self.store.search_articles(terms, k=k, locale=locale, tags=wanted, area=area)
 
