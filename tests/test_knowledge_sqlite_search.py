@@ -317,3 +317,15 @@ def test_a_short_term_marks_only_its_own_word(tmp_path: Path) -> None:
     [hit] = desk.search_articles("wi fi")
     expected = "…find the network list, then look for the tab named **Wi** **Fi** and turn it on."
     assert expected == hit.snippet
+
+
+def test_a_term_with_a_quote_is_text(tmp_path: Path) -> None:
+    """A term given to the store directly may hold a double quote (``query_terms`` never
+    makes one): it is text inside its FTS5 phrase, not an unterminated string (StoreError)."""
+    store = SqliteStore(tmp_path / "kb.sqlite3")
+    desk = SupportDesk(store=store, plugins=None, clock=FrozenClock(T0))
+    desk.create_article("a-1", title="Say hello", body="Wave.", status="published")
+    desk.create_article("a-2", title="Billing", body="Invoices.", status="published")
+    desk.create_article("a-3", title="Modem", body="Lights.", status="published")
+    assert ["a-1"] == [hit.article_id for hit in store.search_articles(['say"hel'], k=3)]
+    assert [] == store.search_articles(['"', '""*'], k=3)

@@ -1254,10 +1254,12 @@ class SqliteStore:
 
 
 def _phrase(term: str) -> str:
-    """The FTS5 phrase for a query term: quoted (a term is a word, so it holds no quote), a
-    prefix (``"passw"*``) from three characters on; shorter terms match whole words only, as a
-    one- or two-letter prefix would expand to a large part of the vocabulary."""
-    return f'"{term}"*' if len(term) >= _PREFIX_FROM else f'"{term}"'
+    """The FTS5 phrase for a query term: quoted (a quote in it doubled: a caller of the store
+    may pass any text), a prefix (``"passw"*``) from three characters on; shorter terms match
+    whole words only, as a one- or two-letter prefix would expand to a large part of the
+    vocabulary."""
+    quoted = '"' + term.replace('"', '""') + '"'
+    return quoted + "*" if len(term) >= _PREFIX_FROM else quoted
 
 
 _PREFIX_FROM = 3  # the shortest query term matched as a prefix (see _phrase)
