@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import supportkit._ftsrank
 import supportkit._sqlite
 from supportkit import FrozenClock, InboundMessage, IngestResult, SqliteStore, SupportDesk
 from supportkit._ftsrank import Phrase, top
@@ -329,3 +330,19 @@ def test_a_term_with_a_quote_is_text(tmp_path: Path) -> None:
     desk.create_article("a-3", title="Modem", body="Lights.", status="published")
     assert ["a-1"] == [hit.article_id for hit in store.search_articles(['say"hel'], k=3)]
     assert [] == store.search_articles(['"', '""*'], k=3)
+
+
+def test_kept_filter_rows_are_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rows kept for the searches' filters count toward ``KEPT_FILTER_ROWS`` (256
+    filters of every row each were kept before, about 75 bytes a row): past it the index
+    starts the filters again, and the hits stay bm25()'s."""
+    monkeypatch.setattr(supportkit._ftsrank, "KEPT_FILTER_ROWS", 150, raising=False)
+    store = SqliteStore(tmp_path / "kb.sqlite3")
+    desk = SupportDesk(store=store, plugins=None, clock=FrozenClock(T0))
+    words = _corpus(desk, random.Random(5), 300)  # tags t0, t1, t2, areas area0, area1
+    for where in [{"area": "area0"}, {"area": "area1"}, {"tags": ["t0"]}, {"tags": ["t1"]}] * 2:
+        hits = desk.search_articles(words[3], k=5, **where)
+        expected = _bm25_top(store, query_terms(words[3]), 5, where)
+        assert expected == [(hit.article_id, hit.score) for hit in hits]
+        kept = sum(map(len, store._index._allowed.values()))
+        assert 0 < kept <= 150

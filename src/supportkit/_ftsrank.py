@@ -30,6 +30,9 @@ KEPT_PHRASES = 50_000
 """Phrases an index keeps at most (then it starts again)."""
 KEPT_FILTERS = 256
 """Filters (locale, area, tags) whose rows an index keeps at most (then it starts again)."""
+KEPT_FILTER_ROWS = 1_000_000
+"""Rows of those filters an index keeps at most, in all (about 75 bytes each in a frozenset;
+then it starts again)."""
 
 
 @attrs.frozen
@@ -59,6 +62,7 @@ class PhraseIndex:
     _phrases: dict[str, Phrase] = attrs.Factory(dict)
     _kept: int = 0  # rows in _phrases
     _allowed: dict[tuple[object, ...], frozenset[int]] = attrs.Factory(dict)  # filter -> rows
+    _allowed_rows: int = 0  # rows in _allowed
 
     def forget(self) -> None:
         """Drop everything read from the index (it is about to change)."""
@@ -76,7 +80,7 @@ class PhraseIndex:
         self._state = state
         self._phrases.clear()
         self._allowed.clear()
-        self._kept = 0
+        self._kept = self._allowed_rows = 0
         self._rows = db.execute("SELECT count(*) FROM article_search").fetchone()[0]
 
     def used(self, db: sqlite3.Connection, phrases: Sequence[str]) -> list[tuple[int, Phrase]]:
@@ -126,9 +130,7 @@ class PhraseIndex:
         key = (locale, area, *tags)
         rows = self._allowed.get(key)
         if rows is None:
-            if len(self._allowed) >= KEPT_FILTERS:
-                self._allowed.clear()
-            rows = self._allowed[key] = frozenset(
+            rows = frozenset(
                 row
                 for (row,) in db.execute(
                     "SELECT id FROM article_search WHERE (? IS NULL OR locale = ?)"
@@ -138,6 +140,14 @@ class PhraseIndex:
                     (locale, locale, area, area, *tags),
                 )
             )
+            if (
+                len(self._allowed) >= KEPT_FILTERS
+                or self._allowed_rows + len(rows) > KEPT_FILTER_ROWS
+            ):
+                self._allowed.clear()
+                self._allowed_rows = 0
+            self._allowed[key] = rows
+            self._allowed_rows += len(rows)
         return rows
 
 
