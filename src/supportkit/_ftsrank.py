@@ -39,8 +39,9 @@ then it starts again)."""
 class Phrase:
     """One query phrase (FTS5 syntax) in the article index: *count* rows hold it; *rows* are
     those rows, ascending, each with its BM25 term in *terms* (both empty for a phrase in
-    half of the rows or more, which :meth:`PhraseIndex.used` leaves out); *best* is the
-    largest term (what the phrase can add to any row's score)."""
+    half of the rows or more, which :meth:`PhraseIndex.used` leaves out, until a query of
+    only such phrases reads them); *best* is the largest term (what the phrase can add to
+    any row's score)."""
 
     count: int
     rows: array[int]
