@@ -322,6 +322,10 @@ def test_bad_session_input_is_refused_and_records_nothing(tmp_path: Path) -> Non
         lambda: desk.self_service_search("s", "x", customer=""),
         lambda: desk.self_service_search("s", 5),  # type: ignore[arg-type]
         lambda: desk.self_service_search("s", "x", k=0),
+        # A lone surrogate (no store can write it: UnicodeEncodeError before).
+        lambda: desk.self_service_search("s", "reset \ud800"),
+        lambda: desk.self_service_search("s\udc00", "x"),
+        lambda: desk.self_service_search("s", "x", customer="c\ud800"),
     ):
         with pytest.raises(EventError):
             call()

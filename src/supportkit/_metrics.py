@@ -43,7 +43,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import attrs
 
 from ._escalation import ENGINEERING
-from ._model import Priority, Role, Status, TicketEvent, listed
+from ._model import Priority, Role, Status, TicketEvent, _encodable, listed
 from ._sketch import (
     DENSE_KEYS,
     DENSE_TOP,
@@ -819,17 +819,28 @@ def _count_sla(evaluation: Mapping[str, Iterable[Any]]) -> tuple[tuple[str, int,
 
 _SESSION_KINDS = ("started", "searched", "article_viewed", "ticket_created", "ended")
 #: Optional data of session events the self-service report reads: (name, check, expected).
+def _unicode(value: Any) -> bool:
+    """*value* is a string without a lone surrogate (which no store can write)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        _encodable(value)
+    except ValueError:
+        return False
+    return True
+
+
 _SESSION_DATA: Mapping[str, tuple[tuple[str, Callable[[Any], bool], str], ...]] = {
     "searched": (
-        ("query", lambda v: isinstance(v, str), "the query text"),
+        ("query", _unicode, "the query text"),
         ("results", lambda v: type(v) is int and v >= 0, "the number of hits shown (>= 0)"),
         (
             "articles",
-            lambda v: isinstance(v, list | tuple) and all(isinstance(a, str) for a in v),
+            lambda v: isinstance(v, list | tuple) and all(map(_unicode, v)),
             "the ids of the hits shown",
         ),
     ),
-    "article_viewed": (("article", lambda v: isinstance(v, str) and v != "", "an article id"),),
+    "article_viewed": (("article", lambda v: _unicode(v) and v != "", "an article id"),),
 }
 
 
@@ -907,9 +918,17 @@ class SessionEvent:
             )
 
     def __attrs_post_init__(self) -> None:
+        for name, value in (("session_id", self.session_id), ("customer", self.customer)):
+            if value is not None and not _unicode(value):
+                raise EventError(
+                    f"session event {self.kind}: {name} must be a string of Unicode text (no "
+                    f"lone surrogate), got {value!r:.80}",
+                    kind=self.kind,
+                    field=name,
+                )
         if self.kind == "ticket_created":
             ticket_id = self.data.get("ticket_id")
-            if not isinstance(ticket_id, str) or not ticket_id:
+            if not _unicode(ticket_id) or not ticket_id:
                 # Without it the session would count as deflected though it became a ticket.
                 raise EventError(
                     "session event ticket_created needs data['ticket_id'], the ticket the "
