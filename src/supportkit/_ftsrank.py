@@ -21,6 +21,7 @@ import sqlite3
 from array import array
 from bisect import bisect_left
 from collections.abc import Sequence
+from operator import itemgetter
 
 import attrs
 
@@ -109,14 +110,14 @@ class PhraseIndex:
     def _keep(self, db: sqlite3.Connection, phrase: str, count: int, *, whole: bool) -> Phrase:
         """Read and keep *phrase*'s rows and terms: its bm25() alone (only its count if it
         is in half of the rows or more, unless *whole*)."""
-        rows, terms = array("q"), array("d")
+        read = []
         if count and (whole or 2 * count < self._rows):
-            for row, term in db.execute(
+            read = db.execute(
                 "SELECT rowid, -bm25(article_fts, 5.0, 1.0) FROM article_fts(?) ORDER BY rowid",
                 (phrase,),
-            ):
-                rows.append(row)
-                terms.append(term)
+            ).fetchall()
+        rows = array("q", map(itemgetter(0), read))
+        terms = array("d", map(itemgetter(1), read))
         found = self._phrases[phrase] = Phrase(count, rows, terms, max(terms, default=0.0))
         self._kept += len(rows)
         return found
