@@ -12,34 +12,32 @@ Suggestion cost per ingest: the same 2,000 new-ticket messages ingested by a des
 
 Target (issue 21): p99 <= 5 ms per query. The machine's load is printed beside the figures.
 
-Where the time goes (each statement timed per query over 10,000 of these queries, CPU ms,
-load 3-5 on 2 cores; mean, then the queries around p99). Before (main of 2026-12-07): mean
-3.42 = phrase counts 0.49 + BM25 ranking 1.97 + snippets 0.89; p99 9.1 = 0.95 + 5.86 + 2.16.
-Ranking costs ~0.94 µs per matching row (bm25() per row: its phrase instances and the row's
-size) plus ~0.07 µs per phrase row to count each phrase (once for the term filter, once inside
-bm25()); every term is a prefix phrase, so each statement merges each phrase's doclists again.
-The p99 queries are 6-8 words of the long tail (each in ~300 articles: the vocabulary's
-uniform half) matching 2,500-8,000 rows; 0.12 % of queries have only words in half of the
-articles or more and score every row (12-19 ms; too few to set p99). Snippets took one
-statement per hit. After: mean 2.25 = counts 0.04 (kept until the index changes) + ranking
-1.66 + snippets 0.46 (one statement for all hits); p99 5.5 = 0.1 + 4.25 + 0.98. The ranking
-of a query matching many rows scores only the rows that can reach the top k (exact MaxScore,
-see ``SqliteStore._ranked_pruned``; top 5 identical to scoring every row on all 20,000
-queries compared); what is left per such query is FTS5 walking the full OR once, bm25()'s
-own phrase counts, and the candidate test (~1 ms: its expression repeats the prefix phrases).
-Full runs (100,000 queries; main at load 6.4, after at load 3.5): wall p50 4.93 -> 2.14 ms,
-p99 26.0 -> 9.0 ms; CPU p50 3.11 -> 2.05 ms, p99 9.03 -> 5.56 ms; suggestions per ingest
-39.6 -> 15.5 ms wall, 18.8 -> 14.1 ms CPU (a message's 30-odd words: too many rare phrases
-for the pruning, so most of its rows are still scored).
-Then the candidate rows are built in Python from each rare phrase's kept rowids (an FTS5
-expression of the rare phrases merged each prefix phrase's doclists again, ~1.3 ms on the
-heaviest queries; the set operations and passing the rowids cost ~0.4 ms). Same hits. The
-1,000 heaviest of 20,000 queries, interleaved: CPU mean 4.8-5.1 -> 4.35-4.42 ms; 20,000
-queries, cold start: CPU mean 2.13 -> 1.99, p50 1.98 -> 1.85, p99 5.33 -> 5.19 ms. Full runs
-side by side (load 3.2): CPU p50 1.99 -> 1.87 ms, p99 5.18 -> 5.21 ms (noise: p99 is not met);
-wall p50 2.16 -> 2.00 ms, p99 9.96 -> 9.69 ms. What is left at p99 (~5 ms CPU): FTS5
-setting up the prefix phrases twice (ranking and snippets, ~0.35 ms each), walking the full
-OR (~1 ms), bm25() of the ~1,500 candidates (~1.4 ms) and the snippet statement's walk.
+Where the time goes. Before (main of 2026-12-07 17:00): each query ran FTS5's bm25() over the
+whole query, which scores every row the query matches (~1 µs a row on a fast machine, 2.5 µs
+on this session's), after kept phrase counts, a pruning of the candidate rows (exact
+MaxScore) and one snippet() statement for the hits; a heavy query (6-8 words, each in ~300
+articles) spent its time setting up FTS5's prefix phrases twice, walking the full OR, in
+bm25() on ~1,500 candidates and in snippet(), which walked the rows between the hits.
+
+After (``supportkit._ftsrank``): a phrase's BM25 term for each of its rows is read once, as
+``-bm25()`` of the phrase alone (FTS5 computes each phrase's term from that phrase and row
+only, so the terms add up to bm25() of the whole query, to the last bit), and kept until the
+article log changes; a query adds up its phrases' kept terms, rarest first, and once the
+k-th best partial sum is above what the remaining phrases can add it only updates the rows
+it has (MaxScore); the hits are summed again in query order. Snippets come from the indexed
+text in Python. Per query (second pass over 3,000 queries, CPU, load ~3): adding up ~0.9 ms,
+snippets ~0.6 ms (5 hits), the rest ~0.4 ms. Reading a phrase the first time costs ~0.2 ms
+for its count and ~2.7 µs per row for its terms (bm25() per row), so the first query with a
+new word is the slow one: in 100,000 queries 3,450 read a new phrase (2,627 of them in the
+first 10,000) and they are 823 of the 1,000 slowest; queries with only kept phrases have a
+p99 of 2.9 ms (load ~2). Same machine, same 20,000 queries, one after the other (load
+2.2-2.5): CPU p50 4.14 -> 1.57 ms, p99 13.5 -> 9.5 ms; full runs (100,000 queries) on this
+session's machine, which is ~2.5x slower than earlier sessions' (bench_calendar's scalar add
+5.1 µs vs 2.0 µs): before (load 1.0) wall p50 4.19 / p99 12.86 ms, CPU 4.18 / 12.82, bare
+FTS5 p99 39.9 ms, suggestions 31.7 ms CPU per ingest; after (load 1.9, beside a test run):
+wall p50 1.37 / p99 6.19 ms, CPU 1.36 / 6.03, bare FTS5 p99 42.7 ms, suggestions 8.7 ms CPU
+per ingest. The p99 is the first reads of new phrases: p99 <= 5 ms is met only in quiet runs
+on this machine (4.36 ms in one at load ~1.5).
 
     python benchmarks/bench_knowledge.py [--quick]     # --quick: 10,000 queries
 """
