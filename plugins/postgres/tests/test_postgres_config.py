@@ -44,18 +44,22 @@ first_reply = {{ minutes = {minutes}, business = false }}
     return path
 
 
+@pytest.fixture
+def schema(pg_url: str, new_schema: Callable[[], str], monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new schema, the server's URL in the environment variable the files name."""
+    monkeypatch.setenv("SK_TEST_PG_URL", pg_url)
+    return new_schema()
+
+
 def test_a_configured_postgres_desk_versions_its_settings(
-    pg_url: str,
-    new_schema: Callable[[], str],
+    schema: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """from_config opens PostgreSQL with the URL from the environment; the settings version is
     recorded there; another target is refused, then applied; next-steps reads it back."""
-    monkeypatch.setenv("SK_TEST_PG_URL", pg_url)
     monkeypatch.chdir(tmp_path)
-    schema = new_schema()
     path = write_config(tmp_path, schema, 60)
     with SupportDesk.from_config(path, clock=FrozenClock(NOW)) as desk:
         ticket = desk.ingest(InboundMessage("m-1", "email", "ann@example.com", NOW)).ticket_id
@@ -77,18 +81,12 @@ def test_a_configured_postgres_desk_versions_its_settings(
 
 
 def test_a_file_refused_on_postgres_is_not_told_to_use_db(
-    pg_url: str,
-    new_schema: Callable[[], str],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    pg_url: str, schema: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A desk built in Python on PostgreSQL (as one moved there from SQLite) recorded its
     settings without a file, so `supportkit run --config` refuses the file until --apply; the
     message says why and names the read commands with the file, not --db (SQLite files only);
     `supportkit settings --config` then prints the recorded version, and --apply records it."""
-    monkeypatch.setenv("SK_TEST_PG_URL", pg_url)
-    schema = new_schema()
     path = write_config(tmp_path, schema, 60)
     first_reply = {"minutes": 60, "business": False}
     policy = SlaPolicy.from_dict(
