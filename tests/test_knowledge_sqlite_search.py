@@ -15,7 +15,14 @@ from hypothesis import strategies as st
 
 import supportkit._ftsrank
 import supportkit._sqlite
-from supportkit import FrozenClock, InboundMessage, IngestResult, SqliteStore, SupportDesk
+from supportkit import (
+    FrozenClock,
+    InboundMessage,
+    IngestResult,
+    SqliteStore,
+    StoreError,
+    SupportDesk,
+)
 from supportkit._ftsrank import Phrase, top
 from supportkit._knowledge import query_terms, snippet
 
@@ -346,3 +353,12 @@ def test_kept_filter_rows_are_capped(tmp_path: Path, monkeypatch: pytest.MonkeyP
         assert expected == [(hit.article_id, hit.score) for hit in hits]
         kept = sum(map(len, store._index._allowed.values()))
         assert 0 < kept <= 150
+
+
+def test_a_search_on_a_closed_store_is_a_store_error(tmp_path: Path) -> None:
+    """Searching a closed store is a StoreError, as every other read of it is (asking the
+    connection whether a transaction is open raised sqlite3.ProgrammingError)."""
+    store = SqliteStore(tmp_path / "kb.sqlite3")
+    store.close()
+    with pytest.raises(StoreError, match="article search failed"):
+        store.search_articles(["router"], k=3)

@@ -1200,8 +1200,8 @@ class SqliteStore:
             # One read transaction (unless a batch's is open): the index's state, the
             # phrases' counts and terms and the hits' text are read in several statements,
             # and another connection may commit between them.
-            begin = not db.in_transaction
             try:
+                begin = not db.in_transaction  # raises on a closed store
                 if begin:
                     db.execute("BEGIN")
                 try:
