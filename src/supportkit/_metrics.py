@@ -818,7 +818,8 @@ def _count_sla(evaluation: Mapping[str, Iterable[Any]]) -> tuple[tuple[str, int,
 # --- self-service sessions and agent presence -------------------------------------------------
 
 _SESSION_KINDS = ("started", "searched", "article_viewed", "ticket_created", "ended")
-#: Optional data of session events the self-service report reads: (name, check, expected).
+
+
 def _unicode(value: Any) -> bool:
     """*value* is a string without a lone surrogate (which no store can write)."""
     if not isinstance(value, str):
@@ -830,6 +831,7 @@ def _unicode(value: Any) -> bool:
     return True
 
 
+#: Optional data of session events the self-service report reads: (name, check, expected).
 _SESSION_DATA: Mapping[str, tuple[tuple[str, Callable[[Any], bool], str], ...]] = {
     "searched": (
         ("query", _unicode, "the query text"),
