@@ -341,6 +341,7 @@ def snippet(
     *terms* or equal to one of *whole* (lower case), matched words in ``**``; ``…`` where
     words are left out, and the body's closing punctuation when the window reaches its end."""
     prefixes, exact = tuple(terms), frozenset(whole)
+    starts = (*prefixes, *exact)  # every match begins with one of these
 
     def matches(word: str) -> bool:
         lower = word.lower()
@@ -348,11 +349,10 @@ def snippet(
 
     every = _WORD.findall(body)
     total = len(every)
-    if exact:
-        found = (n for n, word in enumerate(every) if matches(word))
-    else:  # one C call a word: this runs for every word up to the first match
-        found = (n for n, word in enumerate(every) if word.lower().startswith(prefixes))
-    first = next(found, 0)
+    # One C call a word up to the first match (this runs for every word before it), and
+    # matches() only for the words beginning with a whole-word term.
+    found = (n for n, word in enumerate(every) if word.lower().startswith(starts))
+    first = next((n for n in found if not exact or matches(every[n])), 0)
     start = max(0, min(first - words // 4, total - words))
     window = [m.span() for m in itertools.islice(_WORD.finditer(body), start, start + words)]
     if not window:
