@@ -4,6 +4,7 @@ give what FTS5's bm25() over the whole query gives, and the kept terms follow th
 from __future__ import annotations
 
 import random
+import sqlite3
 from array import array
 from datetime import UTC, datetime
 from pathlib import Path
@@ -362,3 +363,18 @@ def test_a_search_on_a_closed_store_is_a_store_error(tmp_path: Path) -> None:
     store.close()
     with pytest.raises(StoreError, match="article search failed"):
         store.search_articles(["router"], k=3)
+
+
+def test_many_terms_and_a_large_k_fit_the_statements(tmp_path: Path) -> None:
+    """The store may be given more terms, or a larger *k*, than one SQLite statement takes
+    variables (999 before SQLite 3.32, 32,766 after, lowered to 40 here): the phrases are
+    counted, and the hits' text read, in parts, and the hits are bm25()'s."""
+    store = SqliteStore(tmp_path / "kb.sqlite3")
+    desk = SupportDesk(store=store, plugins=None, clock=FrozenClock(T0))
+    words = _corpus(desk, random.Random(9), 120)
+    store._db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 40)
+    terms = [*words, *(f"zz{n:03d}" for n in range(60))]  # 120 phrases, 60 found nowhere
+    hits = store.search_articles(terms, k=100)
+    assert 100 == len(hits)
+    store._db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 1000)
+    assert _bm25_top(store, terms, 100, {}) == [(hit.article_id, hit.score) for hit in hits]

@@ -20,10 +20,13 @@ import itertools
 import sqlite3
 from array import array
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from operator import itemgetter
+from typing import TypeVar
 
 import attrs
+
+_T = TypeVar("_T")
 
 KEPT_ROWS = 4_000_000
 """Phrase rows an index keeps at most, in all (16 bytes each; then it starts again)."""
@@ -91,12 +94,13 @@ class PhraseIndex:
         (bm25() gives a phrase in half of the rows or more an inverse document frequency of
         10⁻⁶, so it cannot reorder the others' hits)."""
         missing = [phrase for phrase in dict.fromkeys(phrases) if phrase not in self._phrases]
-        if missing:  # counted first: a phrase's terms are read only if it counts
+        # Counted first: a phrase's terms are read only if it counts.
+        for part in in_parts(db, missing):
             counts = db.execute(
-                "SELECT " + ", ".join(["(SELECT count(*) FROM article_fts(?))"] * len(missing)),
-                missing,
+                "SELECT " + ", ".join(["(SELECT count(*) FROM article_fts(?))"] * len(part)),
+                part,
             ).fetchone()
-            for text, count in zip(missing, counts, strict=True):
+            for text, count in zip(part, counts, strict=True):
                 self._keep(db, text, count, whole=False)
         found = [self._phrases[phrase] for phrase in phrases]
         used = [(n, p) for n, p in enumerate(found) if p.count and 2 * p.count < self._rows]
@@ -151,6 +155,13 @@ class PhraseIndex:
             self._allowed[key] = rows
             self._allowed_rows += len(rows)
         return rows
+
+
+def in_parts(db: sqlite3.Connection, items: Sequence[_T]) -> Iterator[Sequence[_T]]:
+    """*items* in parts small enough to be one statement's variables (and result columns)."""
+    size = min(500, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+    for at in range(0, len(items), size):
+        yield items[at : at + size]
 
 
 def top(

@@ -35,7 +35,7 @@ from ._deskstore import (
     ticket_from_dict,
     ticket_to_dict,
 )
-from ._ftsrank import PhraseIndex, top
+from ._ftsrank import PhraseIndex, in_parts, top
 from ._kbhtml import article_text
 from ._knowledge import (
     ArticleEvent,
@@ -1233,9 +1233,9 @@ class SqliteStore:
         # The snippets are made here, as the in-memory stores make theirs, from the indexed
         # text: FTS5's snippet() needs a MATCH, which set up every phrase's doclists again
         # and walked the rows between the hits (half of a heavy query's time).
-        ids = [rowid for rowid, _ in ranked]
         found = {
             rowid: (article_id, title, body)
+            for ids in in_parts(db, [rowid for rowid, _ in ranked])
             for rowid, article_id, title, body in db.execute(
                 "SELECT s.id, s.article_id, f.title, f.body FROM article_search s JOIN"
                 f" article_fts f ON f.rowid = s.id WHERE s.id IN ({', '.join('?' * len(ids))})",
