@@ -34,10 +34,10 @@ p99 of 2.9 ms (load ~2). Same machine, same 20,000 queries, one after the other 
 2.2-2.5): CPU p50 4.14 -> 1.57 ms, p99 13.5 -> 9.5 ms; full runs (100,000 queries) on this
 session's machine, which is ~2.5x slower than earlier sessions' (bench_calendar's scalar add
 5.1 µs vs 2.0 µs): before (load 1.0) wall p50 4.19 / p99 12.86 ms, CPU 4.18 / 12.82, bare
-FTS5 p99 39.9 ms, suggestions 31.7 ms CPU per ingest; after (load 1.9, beside a test run):
-wall p50 1.37 / p99 6.19 ms, CPU 1.36 / 6.03, bare FTS5 p99 42.7 ms, suggestions 8.7 ms CPU
-per ingest. The p99 is the first reads of new phrases: p99 <= 5 ms is met only in quiet runs
-on this machine (4.36 ms in one at load ~1.5).
+FTS5 p99 39.9 ms, suggestions 31.7 ms CPU per ingest; after (23c8d96, load 1.06): wall p50
+1.35 / p99 4.40 ms, CPU 1.34 / 4.35, bare FTS5 p99 38.7 ms, suggestions 9.9 ms CPU per
+ingest. With a test run beside it (load 1.9-2.1) wall p99 was 5.3-6.2 ms: the slowest
+queries are the first reads of new phrases.
 
     python benchmarks/bench_knowledge.py [--quick]     # --quick: 10,000 queries
 """
