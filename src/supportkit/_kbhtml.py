@@ -47,6 +47,7 @@ _NUMBERED = re.compile(r"\s{0,3}\d{1,9}[.)]\s+(.*)")
 _QUOTE = re.compile(r"\s{0,3}&gt;\s?(.*)")
 _FENCE = re.compile(r"\s{0,3}(```|~~~)")
 _HOLE = "\x00"  # cannot be in the text: every input is stripped of it
+_HELD = re.compile(f"{_HOLE}(\\d+){_HOLE}")
 # For article_text, on the raw (unescaped) Markdown:
 _RAW_QUOTE = re.compile(r"\s{0,3}>\s?(.*)")
 _RULE = re.compile(r"\s{0,3}([-*_=])(?:\s*\1){2,}\s*")  # ---, * * *, === (setext underline)
@@ -83,16 +84,31 @@ def _link(label: str, escaped_url: str, image: bool) -> str:
 
 def _inline(escaped: str) -> str:
     """Inline Markdown on already escaped text: code spans, links, strong and emphasis."""
-    held: list[str] = []
+    held = _Held()
+    text = _CODE.sub(lambda m: held.hold(f"<code>{m.group(1)}</code>"), escaped)
+    text = _LINK.sub(
+        lambda m: held.hold(_link(_emphasis(m.group(2)), m.group(3), bool(m[1]))), text
+    )
+    return held.restore(_emphasis(text))
 
-    def hold(markup: str) -> str:
-        held.append(markup)
-        return f"{_HOLE}{len(held) - 1}{_HOLE}"
 
-    text = _CODE.sub(lambda m: hold(f"<code>{m.group(1)}</code>"), escaped)
-    text = _LINK.sub(lambda m: hold(_link(_emphasis(m.group(2)), m.group(3), bool(m[1]))), text)
-    text = _emphasis(text)
-    return re.sub(f"{_HOLE}(\\d+){_HOLE}", lambda m: held[int(m.group(1))], text)
+class _Held:
+    """Inline text set aside while the other inline patterns run (a code span's stars are not
+    emphasis), each replaced by a placeholder; :meth:`restore` puts them back."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def hold(self, text: str) -> str:
+        """A placeholder for *text*."""
+        self.parts.append(text)
+        return f"{_HOLE}{len(self.parts) - 1}{_HOLE}"
+
+    def restore(self, text: str) -> str:
+        """*text* with each placeholder replaced by what it holds."""
+        if not self.parts:
+            return text
+        return _HELD.sub(lambda m: self.parts[int(m.group(1))], text)
 
 
 def _emphasis(text: str) -> str:
@@ -218,24 +234,17 @@ def _plain_line(line: str) -> str:
         line = heading.group(2)
     elif item is not None:
         line = item.group(1)
-    held: list[str] = []
-
-    def hold(text: str) -> str:
-        held.append(text)
-        return f"{_HOLE}{len(held) - 1}{_HOLE}"
-
+    held = _Held()
     # Each pattern only where its first character occurs: most lines of most articles are
     # plain, and the emphasis and link patterns try every position (~100 us for 1,000 chars).
-    text = _CODE.sub(lambda m: hold(m.group(1)), line) if "`" in line else line
+    text = _CODE.sub(lambda m: held.hold(m.group(1)), line) if "`" in line else line
     if "<" in text:
         text = _TAG.sub("", text)
     if "[" in text:
         text = _LINK.sub(lambda m: m.group(2), text)
     if "*" in text or "_" in text:
         text = _EM.sub(lambda m: m.group(1) or m.group(2), _STRONG.sub(r"\1", text))
-    if held:
-        text = re.sub(f"{_HOLE}(\\d+){_HOLE}", lambda m: held[int(m.group(1))], text)
-    return text.strip()
+    return held.restore(text).strip()
 
 
 def snippet_html(snippet: str) -> str:
