@@ -27,7 +27,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from supportkit_postgres import PostgresStore
 
@@ -49,6 +50,7 @@ POLICY = SlaPolicy.from_dict(
     {"name": "fast", "targets": {"normal": {"first_reply": {"minutes": 60, "business": False}}}}
 )
 MESSAGES = 160
+R = TypeVar("R")
 TICKETS = 16
 
 
@@ -205,6 +207,18 @@ def batches(url: str, schema: str, worker: str) -> None:
     print(json.dumps({"ingested": ingested, "retries": retries}), flush=True)
 
 
+def retried(work: Callable[[], R]) -> R:
+    """*work*'s result, done again after a :class:`StoreError` (a busy server can time out a
+    pool wait or a lock), as a real worker loop does; the error goes to stderr, which the test
+    shows if the worker never pauses. Any other error ends the thread, as it should."""
+    while True:
+        try:
+            return work()
+        except StoreError as exc:
+            print(f"retrying after StoreError: {exc}", file=sys.stderr, flush=True)
+            time.sleep(0.05)
+
+
 def forever(url: str, schema: str, worker: str, pause: str) -> None:
     store = PausingStore(url, schema=schema, max_size=4, pause=pause)
     desk = SupportDesk(
@@ -218,7 +232,7 @@ def forever(url: str, schema: str, worker: str, pause: str) -> None:
 
     def loop(work: Callable[[], object]) -> None:
         while True:
-            work()
+            retried(work)
             time.sleep(0.01)
 
     threading.Thread(target=loop, args=(lambda: desk.deliver(limit=5),), daemon=True).start()
@@ -240,9 +254,10 @@ def forever(url: str, schema: str, worker: str, pause: str) -> None:
             for k in range(n, n + size)
         ]
         if size == 1:
-            desk.ingest(batch[0])
+            retried(partial(desk.ingest, batch[0]))
         else:
-            assert all(not isinstance(r, Exception) for r in desk.ingest_many(batch))
+            results = retried(partial(desk.ingest_many, batch))
+            assert all(not isinstance(r, Exception) for r in results)
         for message in batch:
             print(f"ack {message.message_id}", flush=True)
         n += size

@@ -159,13 +159,17 @@ def _kill_when_paused(
         paused = line.startswith("paused")
     backend = int(line.split()[1]) if paused else 0
     sessions = _rows(url, schema, f"SELECT state FROM pg_stat_activity WHERE pid = {backend}")
+    exited = worker.poll()
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait(10)
     assert worker.stderr is not None
     worker.stdout.close()
     errors = worker.stderr.read()
     worker.stderr.close()
-    assert paused, f"the worker never paused at {pause}: {errors[-2000:]}"
+    assert paused, (
+        f"the worker never paused at {pause} ({len(acknowledged)} messages acknowledged, "
+        f"{'still running' if exited is None else f'exited with {exited}'}): {errors[-2000:]}"
+    )
     assert len(acknowledged) >= 30
     return acknowledged, sessions
 
