@@ -65,9 +65,11 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typing(session: nox.Session) -> None:
-    """mypy --strict on src/."""
+    """mypy --strict on src/ and on every plugin package's src/ (with the plugins installed)."""
     session.install("-e", ".[cli,numpy]", *group("typing"))
+    install_plugins(session)
     session.run("mypy")
+    session.run("mypy", *(str(plugin / "src") for plugin in PLUGINS))
 
 
 @nox.session

@@ -16,6 +16,9 @@ from hypothesis import strategies as st
 from supportkit_slack import Route, SlackHTTPError, SlackNotifier, SlackTimeout
 
 from supportkit import (
+    Article,
+    ArticleChanged,
+    ArticleEvent,
     ConfigurationError,
     FrozenClock,
     IntegrationError,
@@ -154,6 +157,21 @@ def test_only_top_tier_tickets_and_chosen_kinds_are_posted() -> None:
     assert [True, False, False, False] == [
         slack.wants(n) for n in (created("gold"), created("silver"), created(None), warning())
     ]
+
+
+def test_an_article_notice_is_neither_wanted_routed_nor_rendered() -> None:
+    """An ``article_changed`` notice has no ticket: not wanted, matched by no route, and
+    rendering it (or any kind this notifier cannot post) is a ConfigurationError."""
+    event = ArticleEvent(
+        "created", "kb-1", AT, title="Refunds", body="How to get one.", locale="en", status="draft"
+    )
+    article = Article("kb-1", "Refunds", "How to get one.", "en", (), None, "draft", 1, AT, AT)
+    notice = ArticleChanged(article, event)
+    slack = SlackNotifier("xoxb-x", channel="#s", routes=ROUTES)
+    assert (False, "#s") == (slack.wants(notice), slack.route(notice))
+    assert not any(Route.from_dict(route).matches(notice) for route in ROUTES)
+    with pytest.raises(ConfigurationError, match="cannot post article_changed notices"):
+        slack.message(notice)
 
 
 # --- routing ------------------------------------------------------------------------------------

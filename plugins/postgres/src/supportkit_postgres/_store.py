@@ -1071,16 +1071,17 @@ class PostgresStore:
         known = pending.versions.get(ticket_id)
         claimed = commit.message in batch.claimed
         conn = batch.cur.connection
-        ask = commit.message is not None and not claimed
+        asked = None if claimed else commit.message  # the message id to insert, if any
+        ask = asked is not None
         try:
             if ask or known is None:  # else the read-ahead settled both: no round trip
                 with conn.pipeline():
-                    if ask:
+                    if asked is not None:
                         inserted = conn.cursor()
                         inserted.execute(
                             "INSERT INTO messages (channel, message_id, ticket_id)"
                             " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-                            (*commit.message, ticket_id),
+                            (*asked, ticket_id),
                         )
                     if known is None:
                         stream = conn.cursor()

@@ -35,6 +35,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from supportkit import (
+    ArticleChanged,
     Clock,
     ConfigurationError,
     IntegrationError,
@@ -179,7 +180,10 @@ class Route:
         return cls(**data)
 
     def matches(self, notice: Notice) -> bool:
-        """Whether *notice* goes to this route's channel."""
+        """Whether *notice* goes to this route's channel (never for an article's notice,
+        which has no ticket to match)."""
+        if isinstance(notice, ArticleChanged):
+            return False
         ticket = notice.ticket
         level = notice.level if isinstance(notice, TicketEscalated) else ticket.escalation_level
         return all(
@@ -370,7 +374,7 @@ class SlackNotifier:
 
     def wants(self, notice: Notice) -> bool:
         """Whether *notice* is posted at all (its kind, and a top tier for new tickets)."""
-        if notice.kind not in self.kinds:
+        if notice.kind not in self.kinds or isinstance(notice, ArticleChanged):
             return False
         return notice.kind != "ticket_created" or notice.ticket.tier in self.top_tiers
 
@@ -389,7 +393,13 @@ class SlackNotifier:
 
     def message(self, notice: Notice, channel: str | None = None) -> dict[str, Any]:
         """The ``chat.postMessage`` arguments for *notice*: ``text`` (the fallback shown in
-        notifications) and ``blocks`` (Block Kit), due time in *channel*'s zone."""
+        notifications) and ``blocks`` (Block Kit), due time in *channel*'s zone. A notice of a
+        kind this notifier cannot post (see :data:`DEFAULT_KINDS` and ``kinds``) is a
+        :class:`~supportkit.ConfigurationError`."""
+        if notice.kind not in _TITLES or isinstance(notice, ArticleChanged):
+            raise ConfigurationError(
+                f"slack: cannot post {notice.kind} notices; it posts {sorted(_TITLES)}"
+            )
         ticket = notice.ticket
         title = _TITLES[notice.kind]
         detail = ""
