@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -16,7 +17,11 @@ from hypothesis import strategies as st
 from supportkit import (
     ConfigurationError,
     EventError,
+    FrozenClock,
+    InMemoryStore,
     SessionEvent,
+    SqliteStore,
+    SupportDesk,
     TicketEvent,
     content_gaps,
     feedback,
@@ -320,6 +325,38 @@ def test_bad_input_is_refused() -> None:
         SessionEvent("searched", session_id="s", at=NOW, data={"query": "x", "results": -1})
     with pytest.raises(ConfigurationError, match="merge"):
         SelfServiceAggregator(now=NOW).merge(SelfServiceAggregator(now=NOW, window=WINDOW))
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        ({"page": "\ud800"}, "surrogate"),
+        ({"pages": {1, 2}}, "set is not JSON serializable"),
+        ({"widget": object()}, "object is not JSON serializable"),
+        ({1: "a"}, "keys must be strings"),
+        ({"score": float("nan")}, "Out of range float"),
+        (["page"], "must be a mapping"),
+    ],
+    ids=["surrogate", "set", "object", "int-key", "nan", "list"],
+)
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_session_data_every_store_cannot_write_is_refused_on_construction(
+    data: Any, match: str, store: str, tmp_path: Path
+) -> None:
+    """Free-form ``started``/``ended`` data must be JSON a store can write: anything else is
+    an EventError naming the data when the event is made. (The SQLite store raised
+    UnicodeEncodeError or TypeError on record_sessions, and the in-memory store kept what
+    SQLite could not; an int key came back from SQLite as a string.) Nothing is recorded."""
+    desk = SupportDesk(
+        store=InMemoryStore() if store == "memory" else SqliteStore(tmp_path / "s.db"),
+        clock=FrozenClock(NOW),
+    )
+    for kind in ("started", "ended"):
+        with pytest.raises(EventError, match=f"session event data .*{match}"):
+            desk.record_sessions(SessionEvent(kind, session_id="s", at=NOW, data=data))
+    desk.record_sessions(SessionEvent("started", session_id="s", at=NOW, data={"page": [1]}))
+    assert [{"page": [1]}] == [dict(e.data) for e in desk.session_events()]
+    desk.close()
 
 
 def test_limits_are_typed_errors() -> None:

@@ -43,7 +43,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import attrs
 
 from ._escalation import ENGINEERING
-from ._model import Priority, Role, Status, TicketEvent, _encodable, listed
+from ._model import Priority, Role, Status, TicketEvent, _encodable, _metadata, listed
 from ._sketch import (
     DENSE_KEYS,
     DENSE_TOP,
@@ -863,8 +863,13 @@ def _instant_from(raw: Mapping[str, Any], what: str) -> datetime:
     raise EventError(f"{what}: field 'at' must be an ISO 8601 instant, got {at!r}", field="at")
 
 
-def _frozen_map(value: Mapping[str, Any]) -> Mapping[str, Any]:
-    return MappingProxyType(dict(value))
+def _session_data(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A session event's data, read-only, if every store can write it: JSON values under
+    string keys (no set or object, no NaN, no lone surrogate), else an EventError."""
+    try:
+        return _metadata(value)
+    except ValueError as exc:
+        raise EventError(f"session event data {exc}", field="data") from None
 
 
 _E = TypeVar("_E")
@@ -897,9 +902,11 @@ class SessionEvent:
     ``kind`` is ``started``, ``searched`` (``data["query"]``; optionally ``data["results"]``,
     the number of hits shown, and ``data["articles"]``, their ids), ``article_viewed``
     (``data["article"]``), ``ticket_created`` (``data["ticket_id"]``: the session became a ticket)
-    or ``ended``. Data of the wrong type is an :class:`~supportkit.EventError`. Serialises like
-    :class:`~supportkit.TicketEvent` (``to_dict``/``from_dict`` with
-    ``"v"`` and an ISO ``at``).
+    or ``ended``. Data of the wrong type is an :class:`~supportkit.EventError`, and so is
+    ``data`` (free-form for ``started`` and ``ended``) holding anything but JSON values under
+    string keys (a set, an object, NaN, a lone surrogate): what every store can write.
+    Serialises like :class:`~supportkit.TicketEvent` (``to_dict``/``from_dict`` with ``"v"``
+    and an ISO ``at``).
     """
 
     kind: str = attrs.field()
@@ -907,7 +914,7 @@ class SessionEvent:
     at: datetime = attrs.field(kw_only=True, validator=_aware)
     customer: str | None = attrs.field(default=None, kw_only=True)
     data: Mapping[str, Any] = attrs.field(
-        factory=dict, kw_only=True, converter=_frozen_map, hash=False
+        factory=dict, kw_only=True, converter=_session_data, hash=False
     )
 
     @kind.validator
