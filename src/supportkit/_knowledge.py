@@ -9,6 +9,8 @@ article; every store indexes the *published* articles for :meth:`SupportDesk.sea
 A query is reduced to :func:`query_terms` (lower-case words, at most :data:`MAX_QUERY_TERMS`,
 from the first :data:`MAX_QUERY_LENGTH` characters), so any text is a valid query and no engine
 syntax (``"``, ``NEAR(``, ``:*``) ever reaches a search engine. Every term matches as a prefix.
+Words are what SQLite FTS5's unicode61 tokenizer reads as words (:mod:`supportkit._unicode61`),
+so the in-memory index (:func:`search_words`) and the SQLite store split and fold text alike.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import attrs
 from ._kbhtml import article_text
 from ._model import _encodable
 from ._time import from_epoch, to_epoch
+from ._unicode61 import BEYOND_BMP, BMP_WORD, CASE, FOLD, WORD
 from .exceptions import ConcurrencyError, EventError, StoreError
 
 __all__ = [
@@ -48,6 +51,7 @@ __all__ = [
     "evaluate_search",
     "fold_article",
     "query_terms",
+    "search_words",
     "suggestion_report",
 ]
 
@@ -68,7 +72,6 @@ MAX_QUERY_TERMS = 32
 #: The longest snippet, in words (matched words are wrapped in ``**``).
 SNIPPET_WORDS = 16
 
-_WORD = re.compile(r"[^\W_]+")
 _LOCALE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{1,8})*")
 _FIELDS = ("title", "body", "locale", "tags", "area", "status")
 
@@ -82,18 +85,46 @@ _STOP_TEXT = (
 _STOP_WORDS = frozenset(_STOP_TEXT.split())
 
 
+# Case as SQLite's unicode61 folds it without removing accents (an engine that keeps accents,
+# such as PostgreSQL's, gets them), and "İ" as "i": unicode61 folds it only when it removes
+# accents, and Python's lower() makes it "i" and a combining dot.
+_QUERY_CASE = {**CASE, ord("İ"): ord("i")}
+
+
 def query_terms(query: str) -> list[str]:
     """The search terms of *query*: its distinct lower-case words, stop words dropped.
 
+    A word is what SQLite FTS5's unicode61 tokenizer reads as one, its case folded as that
+    tokenizer folds it ("Σ" and "ς" are "σ"; "ß", "ı" and "ﬁ" stay) and its accents kept.
     The query is cut to :data:`MAX_QUERY_LENGTH` characters and at most
     :data:`MAX_QUERY_TERMS` terms are kept. A query of only stop words keeps them (so
     "how to" still finds something). Anything that is not a string is an :class:`EventError`.
     """
     if not isinstance(query, str):
         raise EventError(f"a query must be a string, got {type(query).__name__}", field="query")
-    words = list(dict.fromkeys(_WORD.findall(query[:MAX_QUERY_LENGTH].lower())))
+    text = query[:MAX_QUERY_LENGTH].translate(_QUERY_CASE)
+    found = _words(text).findall(text)
+    words = [word for word in dict.fromkeys(found) if _fold(word)]  # not only accents
     kept = [word for word in words if word not in _STOP_WORDS] or words
     return kept[:MAX_QUERY_TERMS]
+
+
+def _fold(text: str) -> str:
+    """*text* with case and accents folded as the SQLite index folds them."""
+    return text.lower() if text.isascii() else text.translate(FOLD)
+
+
+def _words(text: str) -> re.Pattern[str]:
+    """The pattern of *text*'s words: the faster one unless it has a character beyond the BMP."""
+    return WORD if not text.isascii() and BEYOND_BMP.search(text) else BMP_WORD
+
+
+def search_words(text: str) -> list[str]:
+    """The words of *text* as the SQLite store indexes them before stemming: SQLite FTS5's
+    unicode61 tokens (``remove_diacritics 2``), case and accents folded ("İstanbul" and
+    "Café" are "istanbul" and "cafe")."""
+    folded = _fold(text)
+    return _words(folded).findall(folded)
 
 
 def _fail(kind: str, field: str, problem: str) -> EventError:
@@ -338,23 +369,29 @@ def snippet(
     body: str, terms: Sequence[str], words: int = SNIPPET_WORDS, *, whole: Sequence[str] = ()
 ) -> str:
     """A window of *words* words of *body* around its first word beginning with one of
-    *terms* or equal to one of *whole* (lower case), matched words in ``**``; ``…`` where
-    words are left out, and the body's closing punctuation when the window reaches its end."""
-    prefixes, exact = tuple(terms), frozenset(whole)
+    *terms* or equal to one of *whole*, matched words in ``**``; ``…`` where words are left
+    out, and the body's closing punctuation when the window reaches its end. Words and terms
+    compare with case and accents folded (:func:`search_words`)."""
+    prefixes = tuple(term for term in map(_fold, terms) if term)
+    exact = frozenset(map(_fold, whole))
     starts = (*prefixes, *exact)  # every match begins with one of these
 
     def matches(word: str) -> bool:
-        lower = word.lower()
-        return lower.startswith(prefixes) or lower in exact
+        folded = _fold(word)
+        return folded.startswith(prefixes) or folded in exact
 
-    every = _WORD.findall(body)
+    # The folded words, in C for an ASCII body (folding keeps its words where they are).
+    pattern = _words(body)
+    every = (
+        pattern.findall(body.lower()) if body.isascii() else list(map(_fold, pattern.findall(body)))
+    )
     total = len(every)
     # One C call a word up to the first match (this runs for every word before it), and
     # matches() only for the words beginning with a whole-word term.
-    found = (n for n, word in enumerate(every) if word.lower().startswith(starts))
+    found = (n for n, word in enumerate(every) if word.startswith(starts))
     first = next((n for n in found if not exact or matches(every[n])), 0)
     start = max(0, min(first - words // 4, total - words))
-    window = [m.span() for m in itertools.islice(_WORD.finditer(body), start, start + words)]
+    window = [m.span() for m in itertools.islice(pattern.finditer(body), start, start + words)]
     if not window:
         return ""
     parts, at = [], window[0][0]
@@ -372,7 +409,8 @@ class MemoryArticleIndex:
     """BM25 over the published articles' titles (weight 5) and bodies, in process memory.
 
     The in-memory stores' search: prefix matching, no stemming, over the body's plain text
-    (:func:`~supportkit.article_text`). ``put`` (re)indexes an article (an unpublished one is
+    (:func:`~supportkit.article_text`), its words and the terms folded as the SQLite index
+    folds them (:func:`search_words`). ``put`` (re)indexes an article (an unpublished one is
     dropped), ``search`` ranks. An inverted index (word -> article -> title and body counts)
     over a sorted vocabulary: a query term's words are a range of the vocabulary, and only
     the articles they occur in are scored.
@@ -405,8 +443,8 @@ class MemoryArticleIndex:
         if article.status != "published":
             return
         text = self._texts[article.id] = article_text(article.body)
-        title = _WORD.findall(article.title.lower())
-        body = _WORD.findall(text.lower())
+        title = search_words(article.title)
+        body = search_words(text)
         in_title, in_body = Counter(title), Counter(body)
         counts = {word: (in_title[word], in_body[word]) for word in in_title.keys() | in_body}
         self._docs[article.id] = (article, counts, len(title), len(body))
@@ -441,6 +479,7 @@ class MemoryArticleIndex:
         area: str | None = None,
     ) -> list[ArticleHit]:
         """The best *k* published articles for *terms* matching the filters, best first."""
+        terms = [term for term in map(_fold, terms) if term]
         if not terms or not self._docs:
             return []
         n = len(self._docs)
