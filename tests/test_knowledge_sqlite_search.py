@@ -25,7 +25,7 @@ from supportkit import (
     SupportDesk,
 )
 from supportkit._ftsrank import Phrase, top
-from supportkit._knowledge import query_terms, snippet
+from supportkit._knowledge import SNIPPET_CHARACTERS, query_terms, snippet
 
 T0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
 
@@ -378,3 +378,49 @@ def test_many_terms_and_a_large_k_fit_the_statements(tmp_path: Path) -> None:
     assert 100 == len(hits)
     store._db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 1000)
     assert _bm25_top(store, terms, 100, {}) == [(hit.article_id, hit.score) for hit in hits]
+
+
+@pytest.mark.parametrize(
+    ("body", "terms", "expected"),
+    [
+        ("a" * 100_000, ["aaa"], "**" + "a" * 40 + "…**"),
+        ("a" * 100_000, ["zzz"], "a" * 40 + "…"),
+        ("Reset " + "-" * 50_000 + " password.", ["pass"], "Reset " + "-" * 39 + "…**password**."),
+        ("Reset it" + "!" * 50_000, ["res"], "**Reset** it…"),
+        (
+            " ".join(["x" * 60] * 20) + " key",
+            ["key"],
+            "…" + " ".join(["x" * 40 + "…"] * 9) + " **key**",  # as many as fit
+        ),
+    ],
+)
+def test_long_runs_are_cut_in_a_snippet(body: str, terms: list[str], expected: str) -> None:
+    """A word or a run between words longer than 40 characters shows its first 40 and "…"
+    (a matched word stays marked), so one huge word is no huge snippet."""
+    assert expected == snippet(body, terms)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    runs=st.lists(
+        st.tuples(
+            st.sampled_from(["a", "é", "b"]),
+            st.integers(1, 120),
+            st.sampled_from([" ", ".", " - "]),
+            st.integers(1, 60),
+        ),
+        max_size=30,
+    ),
+    term=st.sampled_from(["a", "aa", "é", "zz"]),
+)
+def test_a_snippet_stays_short_and_shows_the_first_match(
+    runs: list[tuple[str, int, str, int]], term: str
+) -> None:
+    """However long the body's words and the runs between them, a snippet holds at most
+    SNIPPET_CHARACTERS characters besides its ** marks, and marks a word if the body has a
+    match."""
+    words = [letter * length for letter, length, _, _ in runs]
+    body = "".join(word + gap * times for word, (_, _, gap, times) in zip(words, runs, strict=True))
+    text = snippet(body, [term])
+    assert len(text.replace("**", "")) <= SNIPPET_CHARACTERS
+    assert ("**" in text) == any(word.startswith(term) for word in words)

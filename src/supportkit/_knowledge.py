@@ -71,6 +71,11 @@ MAX_QUERY_LENGTH = 1000
 MAX_QUERY_TERMS = 32
 #: The longest snippet, in words (matched words are wrapped in ``**``).
 SNIPPET_WORDS = 16
+#: The most characters a snippet holds besides its ``**`` marks.
+SNIPPET_CHARACTERS = 400
+#: A longer word or run between words shows in a snippet as its first this-many characters
+#: and "…".
+SNIPPET_RUN = 40
 
 _LOCALE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{1,8})*")
 _FIELDS = ("title", "body", "locale", "tags", "area", "status")
@@ -371,7 +376,13 @@ def snippet(
     """A window of *words* words of *body* around its first word beginning with one of
     *terms* or equal to one of *whole*, matched words in ``**``; ``…`` where words are left
     out, and the body's closing punctuation when the window reaches its end. Words and terms
-    compare with case and accents folded (:func:`search_words`)."""
+    compare with case and accents folded (:func:`search_words`).
+
+    At most :data:`SNIPPET_CHARACTERS` characters besides the ``**`` marks: a word or a run
+    between words longer than :data:`SNIPPET_RUN` characters shows as its first ones and
+    ``…``; a window still too long leaves out words before the match (down to a quarter of
+    the window) and then the words past the limit, so the first match always shows.
+    """
     prefixes = tuple(term for term in map(_fold, terms) if term)
     exact = frozenset(map(_fold, whole))
     starts = (*prefixes, *exact)  # every match begins with one of these
@@ -391,17 +402,32 @@ def snippet(
     found = (n for n, word in enumerate(every) if word.startswith(starts))
     first = next((n for n in found if not exact or matches(every[n])), 0)
     start = max(0, min(first - words // 4, total - words))
-    window = [m.span() for m in itertools.islice(pattern.finditer(body), start, start + words)]
-    if not window:
+    spans = [m.span() for m in itertools.islice(pattern.finditer(body), start, start + words)]
+    if not spans:
         return ""
-    parts, at = [], window[0][0]
-    for a, b in window:
-        word = body[a:b]
-        parts.append(body[at:a] + (f"**{word}**" if matches(word) else word))
-        at = b
-    prefix = "…" if start > 0 else ""
-    suffix = "…" if start + words < total else body[at:].rstrip()
-    return prefix + "".join(parts) + suffix
+    shown = [_cut(body[a:b]) for a, b in spans]
+    gaps = ["", *(_cut(body[b:a]) for (_, b), (a, _) in itertools.pairwise(spans))]
+    size, skip = sum(map(len, shown)) + sum(map(len, gaps)), 0
+    while skip < first - start - words // 4 and size > SNIPPET_CHARACTERS - 2:
+        size -= len(shown[skip]) + len(gaps[skip + 1])  # the next word's gap goes too
+        skip += 1
+    prefix = "…" if start + skip > 0 else ""
+    room = SNIPPET_CHARACTERS - len(prefix)
+    parts: list[str] = []
+    for n in range(skip, len(spans)):
+        gap, word = gaps[n] if n > skip else "", shown[n]
+        room -= len(gap) + len(word)
+        if room < 1:  # one left for the closing "…"
+            return prefix + "".join(parts) + "…"
+        parts.append(gap + (f"**{word}**" if matches(body[slice(*spans[n])]) else word))
+    rest = body[spans[-1][1] :].rstrip()
+    ended = start + words >= total and len(rest) <= room
+    return prefix + "".join(parts) + (rest if ended else "…")
+
+
+def _cut(run: str) -> str:
+    """*run* cut to :data:`SNIPPET_RUN` characters and "…" if it is longer."""
+    return run if len(run) <= SNIPPET_RUN else run[:SNIPPET_RUN] + "…"
 
 
 @attrs.define
