@@ -189,7 +189,7 @@ def top(
         # No partial sum is above what the phrases added so far can give: until that is more
         # than what the phrases to come can, the k-th best cannot be either.
         if len(scores) >= k and still[0] - still[n] > still[n]:
-            floor = heapq.nlargest(k, scores.values())[-1] - _margin(still[0])
+            floor = _floor(scores, k, still[0])
             closed = closed or floor > still[n]
             if closed:
                 scores = {row: s for row, s in scores.items() if s + still[n] >= floor}
@@ -210,8 +210,8 @@ def top(
             for row in scores.keys() & found.keys():
                 found[row] += scores[row]
             scores.update(found)
-    if len(scores) > k:
-        floor = heapq.nlargest(k, scores.values())[-1] - _margin(still[0])
+    if len(scores) > k:  # the floor after the last phrase: the rows that can still be in
+        floor = _floor(scores, k, still[0])
         scores = {row: s for row, s in scores.items() if s >= floor}
     exact = []
     for row in scores:
@@ -222,6 +222,8 @@ def top(
     return [(row, -negated) for negated, row in heapq.nsmallest(k, exact)]
 
 
-def _margin(total: float) -> float:
-    """More than the rounding error of any sum of terms adding up to at most *total*."""
-    return 1e-9 * (1.0 + total)
+def _floor(scores: dict[int, float], k: int, total: float) -> float:
+    """The *k*-th best of *scores* (partial sums of terms adding up to at most *total*), less
+    more than their rounding error: a row whose exact sum can reach the top *k* has a partial
+    sum at least this, plus what the phrases still to come can add."""
+    return heapq.nlargest(k, scores.values())[-1] - 1e-9 * (1.0 + total)
