@@ -28,6 +28,7 @@ from supportkit import (
     InboundMessage,
     InMemoryStore,
     SqliteStore,
+    StoreError,
     SupportDesk,
     hookimpl,
 )
@@ -748,3 +749,51 @@ def test_memory_index_scores_as_bm25_over_every_article(
     for hit in hits:
         assert abs(hit.score - expected[hit.article_id]) < 1e-9
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+# --- bad input at the search entry points ---------------------------------------------------------
+
+
+def test_more_tags_than_an_article_can_carry_find_nothing(desk: SupportDesk) -> None:
+    """A search for more tags than an article can carry finds nothing on every store (SQLite
+    built one condition a tag: 2,000 were a StoreError, "Expression tree is too large")."""
+    desk.create_article("a", title="Reset", body="Reset it.", tags=["t0"], status="published")
+    assert [] == desk.search_articles("reset", tags=[f"t{n}" for n in range(2000)])
+    assert [] == desk.store.search_articles(["reset"], k=3, tags=[f"t{n}" for n in range(2000)])
+    assert ["a"] == [hit.article_id for hit in desk.search_articles("reset", tags=["t0"])]
+
+
+@pytest.mark.parametrize(
+    ("terms", "k"),
+    [
+        ("reset", 3),  # a string: searched letter by letter
+        (None, 3),
+        ([1, 2], 3),
+        ([b"reset"], 3),
+        (["reset"], 2.5),
+        (["reset"], "3"),
+        (["reset"], None),
+        (["reset"], True),
+    ],
+)
+def test_bad_store_search_arguments_are_store_errors(
+    desk: SupportDesk, terms: object, k: object
+) -> None:
+    """A store's search_articles called directly refuses terms that are not a list of strings
+    and a k that is not a whole number with a StoreError (not a TypeError or AttributeError,
+    nor a search for each letter of a string)."""
+    desk.create_article("a", title="Reset", body="Reset it.", status="published")
+    with pytest.raises(StoreError, match="search_articles"):
+        desk.store.search_articles(terms, k=k)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("term", ["rese\x00", "rese\ud800"])
+def test_store_terms_with_nul_or_lone_surrogates_search(desk: SupportDesk, term: str) -> None:
+    """A term given to a store directly may hold NUL or a lone surrogate (``query_terms`` never
+    makes one): a search, not a StoreError or UnicodeEncodeError; on SQLite such a character
+    separates words, as its tokenizer reads it."""
+    desk.create_article("a", title="Reset", body="Reset it.", status="published")
+    hits = desk.store.search_articles([term], k=3)
+    # In memory a term is a prefix of one word: a term with a separator in it matches none.
+    expected = ["a"] if isinstance(desk.store, SqliteStore) else []
+    assert expected == [hit.article_id for hit in hits]

@@ -30,6 +30,7 @@ from ._knowledge import (
     ArticleHit,
     MemoryArticleIndex,
     check_article_append,
+    check_search,
 )
 from ._lifecycle import parse_status
 from ._metrics import SessionEvent
@@ -526,6 +527,7 @@ class MemorySidecar:
         area: str | None = None,
     ) -> list[ArticleHit]:
         """See :meth:`DeskStore.search_articles` (BM25 in memory, prefix matching)."""
+        terms = check_search(terms, k)
         with self._lock:
             return self._article_index.search(terms, k=k, locale=locale, tags=tags, area=area)
 

@@ -26,6 +26,8 @@ from typing import TypeVar
 
 import attrs
 
+from ._knowledge import MAX_ARTICLE_TAGS
+
 _T = TypeVar("_T")
 
 KEPT_ROWS = 4_000_000
@@ -133,6 +135,8 @@ class PhraseIndex:
         no filter, every row)."""
         if locale is None and area is None and not tags:
             return None
+        if len(set(tags)) > MAX_ARTICLE_TAGS:  # no article has them all (nor one condition each)
+            return frozenset()
         key = (locale, area, *tags)
         rows = self._allowed.get(key)
         if rows is None:

@@ -48,6 +48,7 @@ __all__ = [
     "SuggestionReport",
     "apply_article",
     "check_article_append",
+    "check_search",
     "evaluate_search",
     "fold_article",
     "query_terms",
@@ -576,6 +577,22 @@ def check_article_append(
             )
         article = apply_article(article, event)
     return article
+
+
+def check_search(terms: Any, k: Any) -> list[str]:
+    """The *terms* of a store's ``search_articles`` as a list, after checking them and *k*
+    (shared by every store, so each refuses the same calls): *terms* must be a list (any
+    iterable but a string) of strings, *k* a whole number (one below 1 finds nothing), or
+    it is a :class:`~supportkit.StoreError`."""
+    found = None if isinstance(terms, str) or not isinstance(terms, Iterable) else list(terms)
+    if found is None or not all(isinstance(term, str) for term in found):
+        raise StoreError(
+            "search_articles: terms must be a list of strings (query_terms(query) makes them),"
+            f" got {terms!r:.80}"
+        )
+    if type(k) is not int:
+        raise StoreError(f"search_articles: k must be a whole number, got {k!r:.80}")
+    return found
 
 
 @attrs.frozen

@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -41,6 +42,7 @@ from ._knowledge import (
     ArticleEvent,
     ArticleHit,
     check_article_append,
+    check_search,
     fold_article,
     snippet,
 )
@@ -1193,6 +1195,7 @@ class SqliteStore:
         only such terms keeps them). A hit's snippet (:func:`~supportkit._knowledge.snippet`)
         marks the words that begin with a query term (that equal a one- or two-letter one).
         """
+        terms = check_search(terms, k)
         if not terms:
             return []
         with self._lock:  # no flush: a batch's held commits write no article
@@ -1257,9 +1260,11 @@ def _phrase(term: str) -> str:
     """The FTS5 phrase for a query term: quoted (a quote in it doubled: a caller of the store
     may pass any text), a prefix (``"passw"*``) from three characters on; shorter terms match
     whole words only, as a one- or two-letter prefix would expand to a large part of the
-    vocabulary."""
-    quoted = '"' + term.replace('"', '""') + '"'
+    vocabulary. NUL (which ends FTS5's text) and lone surrogates (which SQLite cannot take)
+    are spaces: its tokenizer reads neither as part of a word."""
+    quoted = '"' + _UNREADABLE.sub(" ", term).replace('"', '""') + '"'
     return quoted + "*" if len(term) >= _PREFIX_FROM else quoted
 
 
 _PREFIX_FROM = 3  # the shortest query term matched as a prefix (see _phrase)
+_UNREADABLE = re.compile("[\x00\ud800-\udfff]")

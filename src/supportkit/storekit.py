@@ -12,6 +12,7 @@ same errors and keeps the same JSON:
   :class:`~supportkit.ConcurrencyError`;
 - **JSON of snapshots**: :func:`ticket_to_dict` and :func:`ticket_from_dict`;
 - **search**: :func:`query_terms` (how ``search_articles`` terms are made from a query),
+  :func:`check_search` (the terms and ``k`` a ``search_articles`` accepts),
   :func:`article_text` (the plain text of an article body that a store indexes and takes
   snippets from) and :data:`SNIPPET_WORDS` (about how many words a hit's snippet has);
 - **the session stream**: :func:`check_sessions` (what ``append_sessions`` accepts),
@@ -43,7 +44,7 @@ from ._deskstore import (
     ticket_to_dict,
 )
 from ._kbhtml import article_text
-from ._knowledge import SNIPPET_WORDS, check_article_append, query_terms
+from ._knowledge import SNIPPET_WORDS, check_article_append, check_search, query_terms
 from ._selfservice import check_sessions, redacted_session, since_epoch
 from ._store import check_batch, check_version
 from ._transfer import export_lines, import_lines
@@ -57,6 +58,7 @@ __all__ = [
     "article_text",
     "check_article_append",
     "check_batch",
+    "check_search",
     "check_sessions",
     "check_version",
     "duplicate_message",
