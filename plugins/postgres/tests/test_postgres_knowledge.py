@@ -13,7 +13,7 @@ from types import ModuleType
 import pytest
 from supportkit_postgres import PostgresStore
 
-from supportkit import FrozenClock, InboundMessage, IngestResult, SupportDesk
+from supportkit import FrozenClock, InboundMessage, IngestResult, StoreError, SupportDesk
 from supportkit.testing import evaluate_search
 
 CORPUS = Path(__file__).parents[3] / "tests" / "kb_corpus.py"
@@ -114,3 +114,37 @@ def test_a_query_of_stop_words_finds_nothing_and_ingest_goes_on(desk: SupportDes
                        subject="In", body="and or not")
     )  # fmt: skip
     assert ["created", "message"] == _kinds(result)
+
+
+@pytest.mark.parametrize(
+    ("terms", "k"),
+    [("reset", 3), (None, 3), ([1], 3), (["reset"], 2.5), (["reset"], None), (["reset"], True)],
+)
+def test_bad_store_search_arguments_are_store_errors(
+    desk: SupportDesk, terms: object, k: object
+) -> None:
+    """search_articles called directly refuses terms that are not a list of strings (a string
+    was searched letter by letter) and a k that is not a whole number, as the core stores do
+    (supportkit.storekit.check_search)."""
+    with pytest.raises(StoreError, match="search_articles"):
+        desk.store.search_articles(terms, k=k)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("terms", "k", "found"),
+    [
+        (["reset"], 0, []),
+        (["reset"], -1, []),  # was a StoreError: LIMIT must not be negative
+        (["!", "", "'", "&", ":*"], 3, []),  # were StoreErrors: syntax error in tsquery
+        (["rese\x00"], 3, ["a"]),  # was a StoreError: text cannot contain NUL
+        (["rese\ud800"], 3, ["a"]),  # was a UnicodeEncodeError
+        (["bill|rese"], 3, ["a"]),  # an operator separates words
+    ],
+)
+def test_any_store_terms_search(
+    desk: SupportDesk, terms: list[str], k: int, found: list[str]
+) -> None:
+    """Terms given to the store directly may hold any text: their words are searched (tsquery
+    operators, NUL and lone surrogates separate words), and a k below 1 finds nothing."""
+    desk.create_article("a", title="Reset", body="Reset it.", status="published")
+    assert found == [hit.article_id for hit in desk.store.search_articles(terms, k=k)]

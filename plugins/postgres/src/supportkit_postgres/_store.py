@@ -38,10 +38,12 @@ from supportkit.storekit import (
     article_text,
     check_article_append,
     check_batch,
+    check_search,
     check_sessions,
     check_version,
     duplicate_message,
     event_runs,
+    query_terms,
     redacted_session,
     since_epoch,
     ticket_from_dict,
@@ -1581,8 +1583,13 @@ class PostgresStore:
         Each article matches the query stemmed with its own configuration; that query differs
         per row, so the GIN index cannot serve it. The query stemmed with every configuration
         an article can have, OR-ed into one ``tsquery``, is a constant the index serves, and
-        finds a superset: only those articles are checked and ranked, not every row."""
-        if not terms:
+        finds a superset: only those articles are checked and ranked, not every row.
+
+        Terms given directly may hold any text: their words (``query_terms``'s, never
+        ``tsquery`` syntax, NUL or a lone surrogate) are searched; a *k* below 1 finds
+        nothing."""
+        terms = [word for term in check_search(terms, k) for word in query_terms(term)]
+        if not terms or k < 1:
             return []
         batch: _Batch | None = getattr(self._local, "batch", None)
         if batch is not None:
@@ -1600,7 +1607,7 @@ class PostgresStore:
                 )
             if not batch.articles:
                 return []
-        query = " | ".join(f"{term}:*" for term in terms)  # terms are words: no operators
+        query = " | ".join(f"{term}:*" for term in terms)  # words: no operators
         rows = self._query(
             "article search",
             "SELECT article_id, title, score, ts_headline(cfg, body, q, %s) FROM ("
