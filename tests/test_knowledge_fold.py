@@ -18,13 +18,13 @@ from supportkit._knowledge import query_terms, search_words, snippet
 from supportkit._unicode61 import CASE, FOLD, WORD
 
 T0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
-TOOL = Path(__file__).parent.parent / "tools" / "unicode61.py"
+TOOL = Path(__file__).with_name("unicode61.py")
 
 
 def test_the_tables_are_the_sqlite_tokenizers() -> None:
     """For every code point, WORD, CASE and FOLD say what the running SQLite's unicode61
     says: whether it is part of a word, and its fold without and with remove_diacritics 2
-    (if this fails after a SQLite upgrade, run tools/unicode61.py)."""
+    (if this fails after a SQLite upgrade, run tests/unicode61.py)."""
     tool = runpy.run_path(str(TOOL))
     folded, cased = tool["tokenize"](2), tool["tokenize"](0)
     wrong = [
