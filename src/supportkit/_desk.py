@@ -204,7 +204,8 @@ class DeliveryResult:
 @attrs.define
 class _Live:
     """The desk's in-process view of a ticket: the mutable fold (frozen into a
-    :class:`Ticket` only when someone asks), SLA tracker, due instant and emitted alert keys."""
+    :class:`Ticket` only when someone asks; the SLA tracker's own, if it has one), SLA tracker,
+    due instant and emitted alert keys."""
 
     fold: _Fold
     tracker: SlaTracker | None
@@ -221,6 +222,15 @@ class _Live:
         if self.frozen is None:
             self.frozen = self.fold.freeze()
         return self.frozen
+
+    def apply(self, event: TicketEvent) -> None:
+        """Fold *event* into the ticket, once: a ticket with an SLA tracker has the tracker's
+        own fold as its ``fold`` (see ``SupportDesk._replay``), so the tracker folds it."""
+        self.frozen = None
+        if self.tracker is None:
+            self.fold.apply(event)
+        else:
+            self.tracker.apply(event)
 
 
 def _new_ticket_id() -> str:
@@ -647,9 +657,6 @@ class SupportDesk(SelfServiceLoop):
         events = self.store.read(ticket_id)
         if not events:
             raise _unknown(ticket_id)
-        fold = _Fold.start(events[0])
-        for event in events[1:]:
-            fold.apply(event)
         named = {
             (e.data["policy"], str(e.data["version"]))
             for e in events
@@ -659,19 +666,25 @@ class SupportDesk(SelfServiceLoop):
             # Another desk recorded (and moved the ticket onto) a policy version after this
             # desk read the store's settings: read them again.
             self._books = self._read_books()
-        tracker = self._replay(fold, events)
-        live = _Live(fold, tracker, None, self.store.alerts(ticket_id))
+        live = self._replay(events, self.store.alerts(ticket_id))
         live.due = self._due(live, to_epoch(self.clock.now()), full=True)
         self._remember(live)
         return live
 
-    def _replay(self, fold: _Fold, events: Sequence[TicketEvent]) -> SlaTracker | None:
-        """The ticket's SLA tracker with *events* applied (``None`` without a policy)."""
+    def _replay(self, events: Sequence[TicketEvent], emitted: frozenset[str]) -> _Live:
+        """The live state of the ticket whose log is *events*. With an SLA policy, the ticket's
+        tracker applies them too, folding them into a fold of its own: that one is the
+        ticket's from now on, so each later event is folded once (:meth:`_Live.apply`)."""
+        fold = _Fold.start(events[0])
+        for event in events[1:]:
+            fold.apply(event)
         tracker = self._tracker(fold.sla_policy, fold.sla_calendar, fold.freeze)
-        if tracker is not None:
-            for event in events:
-                tracker.apply(event)
-        return tracker
+        if tracker is None:
+            return _Live(fold, None, None, emitted)
+        for event in events:
+            tracker.apply(event)
+        assert tracker._fold is not None  # it has applied the created event
+        return _Live(tracker._fold, tracker, None, emitted)
 
     def _find(self, ticket_id: str) -> _Live | None:
         """The ticket's live state, or ``None`` if the store has no such ticket."""
@@ -826,19 +839,10 @@ class SupportDesk(SelfServiceLoop):
                 for event in events:
                     self.router.check(event)
             if live is None:
-                fold = _Fold.start(events[0])
-                for event in events[1:]:
-                    fold.apply(event)
-                live = _Live(
-                    fold, self._tracker(fold.sla_policy, fold.sla_calendar), None, _NO_ALERTS
-                )
+                live = self._replay(events, _NO_ALERTS)
             else:
-                live.frozen = None
                 for event in events:
-                    live.fold.apply(event)
-            if live.tracker is not None:
-                for event in events:
-                    live.tracker.apply(event)
+                    live.apply(event)
             if keys:
                 live.emitted = live.emitted.union(keys)
             due_before = live.due
@@ -907,9 +911,7 @@ class SupportDesk(SelfServiceLoop):
         build = self._assigned(agent.id, None, None)
         events = build(live.fold, max(now, from_epoch(live.fold.updated_at)))
         for event in events:
-            live.fold.apply(event)
-            if live.tracker is not None:
-                live.tracker.apply(event)
+            live.apply(event)
         return events
 
     @staticmethod
