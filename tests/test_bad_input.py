@@ -72,6 +72,20 @@ def test_inbound_metadata_must_be_a_json_object(metadata: object) -> None:
     assert caught.value.field == "metadata"
 
 
+def test_inbound_metadata_is_copied_into_its_json_form() -> None:
+    """Metadata is kept as every store gives it back (a tuple becomes a list, a fresh copy the
+    caller's later changes do not reach), and a non-string key at any depth is an EventError:
+    the in-memory store kept ``{"n": {1: "x"}}`` and the caller's own lists, SQLite gave back
+    ``{"n": {"1": "x"}}`` and copies."""
+    ids = ["a"]
+    kept = message(metadata={"ids": ids, "path": ("a", ("b",))})
+    ids.append("b")
+    assert {"ids": ["a"], "path": ["a", ["b"]]} == kept.metadata
+    with pytest.raises(EventError, match="the key 1: keys must be strings") as caught:
+        message(metadata={"n": {1: "x"}})
+    assert caught.value.field == "metadata"
+
+
 @pytest.mark.parametrize(
     "fields",
     [

@@ -331,10 +331,10 @@ def test_bad_input_is_refused() -> None:
     ("data", "match"),
     [
         ({"page": "\ud800"}, "surrogate"),
-        ({"pages": {1, 2}}, "set is not JSON serializable"),
-        ({"widget": object()}, "object is not JSON serializable"),
+        ({"pages": {1, 2}}, "of type set, not a JSON value"),
+        ({"widget": object()}, "of type object, not a JSON value"),
         ({1: "a"}, "keys must be strings"),
-        ({"score": float("nan")}, "Out of range float"),
+        ({"score": float("nan")}, "nan, which is not a JSON number"),
         (["page"], "must be a mapping"),
     ],
     ids=["surrogate", "set", "object", "int-key", "nan", "list"],
@@ -370,3 +370,25 @@ def test_limits_are_typed_errors() -> None:
     early = datetime(1, 1, 5, tzinfo=UTC)
     with pytest.raises(ConfigurationError, match="before the year 1"):
         self_service([], now=early, period=timedelta(days=9999))
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_session_data_is_kept_as_every_store_gives_it_back(store: str, tmp_path: Path) -> None:
+    """Session data is copied into its JSON form on construction: a tuple at any depth
+    becomes a list and a later change to the caller's list changes nothing recorded, so the
+    in-memory store gives back what SQLite does (it kept the tuple, and the caller's list
+    itself). A non-string key at any depth is an EventError (SQLite turned ``1`` into
+    ``"1"``)."""
+    desk = SupportDesk(
+        store=InMemoryStore() if store == "memory" else SqliteStore(tmp_path / "s.db"),
+        clock=FrozenClock(NOW),
+    )
+    pages = ["a"]
+    data = {"pages": pages, "path": ("a", ("b",)), "seen": {"x": (1, 2)}}
+    desk.record_sessions(SessionEvent("started", session_id="s", at=NOW, data=data))
+    pages.append("b")
+    expected = {"pages": ["a"], "path": ["a", ["b"]], "seen": {"x": [1, 2]}}
+    assert [expected] == [dict(e.data) for e in desk.session_events()]
+    with pytest.raises(EventError, match=r"session event data .*the key 1: keys must be strings"):
+        SessionEvent("started", session_id="s", at=NOW, data={"seen": {1: "a"}})
+    desk.close()

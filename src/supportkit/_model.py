@@ -10,7 +10,7 @@ from __future__ import annotations
 import collections
 import enum
 import functools
-import json
+import math
 import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
@@ -650,17 +650,50 @@ def _message_text(_instance: object, attribute: attrs.Attribute[Any], value: obj
         ) from None
 
 
+def json_value(value: Any) -> Any:
+    """*value* as the JSON value every store gives back: a fresh copy made of dicts, lists,
+    ``str``, ``int``, finite ``float``, ``bool`` and ``None`` (a tuple becomes a list, a
+    subclass its base type), else a ValueError naming what no store can keep: a set, an
+    object, NaN, a non-string key or a lone surrogate at any depth (a store's JSON would turn
+    a key ``1`` into ``"1"``, and SQLite cannot encode a lone surrogate)."""
+    try:
+        return _json_copy(value)
+    except RecursionError:
+        raise ValueError("is nested too deeply (or refers to itself)") from None
+
+
+def _json_copy(value: Any) -> Any:
+    if value is None or value is True or value is False:
+        return value
+    if isinstance(value, str):
+        return _encodable(str.__str__(value))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"holds {value!r}, which is not a JSON number")
+        return float(value)
+    if isinstance(value, Mapping):
+        result = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"holds the key {key!r:.40}: keys must be strings")
+            result[_encodable(str.__str__(key))] = _json_copy(item)
+        return result
+    if isinstance(value, list | tuple):
+        return [_json_copy(item) for item in value]
+    raise ValueError(f"holds {value!r:.40} of type {type(value).__name__}, not a JSON value")
+
+
 def _metadata(value: Any) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ValueError("must be a mapping of names to JSON values")
-    result = dict(value)
+    if not value:
+        return MappingProxyType({})
     try:
-        if not all(isinstance(key, str) for key in result):
-            raise TypeError("keys must be strings")
-        json.dumps(result, ensure_ascii=False, allow_nan=False).encode()
-    except (TypeError, ValueError, UnicodeEncodeError, RecursionError) as exc:
+        return MappingProxyType(json_value(value))
+    except ValueError as exc:
         raise ValueError(f"must hold only JSON values (text, numbers, lists, ...): {exc}") from None
-    return MappingProxyType(result)
 
 
 def _optional_priority(value: Any) -> Priority | None:
