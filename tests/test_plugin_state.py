@@ -74,3 +74,32 @@ def test_namespace_must_be_a_non_empty_string(namespace: Any) -> None:
     desk = SupportDesk(store=InMemoryStore())
     with pytest.raises(ConfigurationError, match="namespace must be a non-empty string"):
         desk.plugin_state(namespace)
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda d: d.plugin_state("ns").put("k", "a\ud800"), "surrogate"),
+        (lambda d: d.plugin_state("ns").put("k", {"ok": ["\udfff"]}), "surrogate"),
+        (lambda d: d.plugin_state("ns").put_new("k\ud800", 1), "key .*surrogate"),
+        (lambda d: d.plugin_state("ns\ud800").put("k", 1), "namespace .*surrogate"),
+        (lambda d: d.plugin_state("ns").get("k\ud800"), "key .*surrogate"),
+        (lambda d: d.plugin_state("ns").put("k", {1: "a"}), "the key 1: keys must be strings"),
+        (lambda d: d.plugin_state("ns").put("k", [{"a": {None: 1}}]), "keys must be strings"),
+    ],
+    ids=["value", "nested", "key", "namespace", "get", "int-key", "nested-key"],
+)
+def test_what_a_store_cannot_keep_as_given_is_refused_by_every_store(
+    call: Any, match: str, store: str, tmp_path: Path
+) -> None:
+    """A lone surrogate in a namespace, key or value is a ConfigurationError on every store
+    (SqliteStore raised UnicodeEncodeError, the in-memory store kept it), and so is a
+    non-string key in a value (both stores turned ``1`` into ``"1"``); nothing is stored."""
+    chosen = InMemoryStore() if store == "memory" else SqliteStore(tmp_path / "s.db")
+    desk = SupportDesk(store=chosen, clock=FrozenClock(T0))
+    desk.plugin_state("ns").put("k", "before")
+    with pytest.raises(ConfigurationError, match=match):
+        call(desk)
+    assert "before" == desk.plugin_state("ns").get("k")
+    desk.close()

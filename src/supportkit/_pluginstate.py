@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 from ._clock import Clock
+from ._model import _encodable, json_value
 from ._time import to_epoch
 from .exceptions import ConfigurationError
 from .typing import DeskStore
@@ -17,7 +17,10 @@ __all__ = ["StoreState"]
 def _name(what: str, value: object) -> str:
     if not isinstance(value, str) or not value:
         raise ConfigurationError(f"plugin state {what} must be a non-empty string, got {value!r}")
-    return value
+    try:
+        return _encodable(value)
+    except ValueError as exc:
+        raise ConfigurationError(f"plugin state {what} {value!r:.80} {exc}") from None
 
 
 class StoreState:
@@ -35,18 +38,20 @@ class StoreState:
     def _now(self) -> int:
         return to_epoch(self._clock.now())
 
-    def _entry(self, key: str, value: Any, expires_at: datetime | None) -> int | None:
+    def _entry(self, key: str, value: Any, expires_at: datetime | None) -> tuple[Any, int | None]:
+        """The value as every store keeps it (:func:`json_value`) and the expiry, checked."""
         _name("key", key)
         try:
-            json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError) as exc:
+            value = json_value(value)
+        except ValueError as exc:
             raise ConfigurationError(
                 f"plugin state {self.namespace}/{key}: the value must be JSON-compatible "
-                f"(dicts with string keys, lists, strings, finite numbers, booleans, None): {exc}"
-            ) from exc
+                f"(dicts with string keys, lists, strings, finite numbers, booleans, None): "
+                f"it {exc}"
+            ) from None
         if expires_at is None:
-            return None
-        return to_epoch(
+            return value, None
+        return value, to_epoch(
             expires_at, f"plugin state {self.namespace}/{key} expires_at", ConfigurationError
         )
 
@@ -56,12 +61,12 @@ class StoreState:
 
     def put(self, key: str, value: Any, *, expires_at: datetime | None = None) -> None:
         """Store *value* under *key* (replacing what was there), until *expires_at* if given."""
-        expiry = self._entry(key, value, expires_at)
+        value, expiry = self._entry(key, value, expires_at)
         self._store.state_put(self.namespace, key, value, expires_at=expiry, now=self._now())
 
     def put_new(self, key: str, value: Any, *, expires_at: datetime | None = None) -> bool:
         """Store *value* unless *key* holds a live value (atomically); ``True`` if stored."""
-        expiry = self._entry(key, value, expires_at)
+        value, expiry = self._entry(key, value, expires_at)
         return self._store.state_put_new(
             self.namespace, key, value, expires_at=expiry, now=self._now()
         )

@@ -397,9 +397,10 @@ class PluginState(Protocol):
     """A plugin's own small, durable key-value state, from ``desk.plugin_state(namespace)``.
 
     Kept in the desk's store (so it survives restarts and every process on the store sees it),
-    separate per namespace. Keys are non-empty strings, values JSON-compatible (what
-    ``json.dumps`` accepts: dicts with string keys, lists, strings, numbers, booleans,
-    ``None``; a value comes back as ``json.loads`` would give it). A value may expire at an
+    separate per namespace. Keys are non-empty strings, values JSON-compatible (dicts with
+    string keys, lists, strings, finite numbers, booleans, ``None``; a value comes back as
+    ``json.loads`` would give it, a tuple as a list). No namespace, key or value may hold a
+    lone surrogate (no store can encode one). A value may expire at an
     aware ``datetime``: from then on it reads as missing. Bad keys, values or instants raise
     :class:`~supportkit.ConfigurationError` and change nothing.
     """
