@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -797,3 +799,31 @@ def test_store_terms_with_nul_or_lone_surrogates_search(desk: SupportDesk, term:
     # In memory a term is a prefix of one word: a term with a separator in it matches none.
     expected = ["a"] if isinstance(desk.store, SqliteStore) else []
     assert expected == [hit.article_id for hit in hits]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda d, _tmp: d.article("a\ud800"),
+        lambda d, _tmp: d.article_history("\udfff"),
+        lambda d, _tmp: d.update_article("a\ud800", title="New"),
+        lambda d, _tmp: d.retire_article("a\ud800"),
+        lambda d, _tmp: d.article_viewed("s1", "a\ud800"),
+        lambda d, tmp: d.import_articles(tmp),
+    ],
+    ids=["article", "history", "update", "retire", "viewed", "import"],
+)
+def test_an_article_id_with_a_lone_surrogate_is_an_event_error_in_every_store(
+    desk: SupportDesk, tmp_path: Path, call: Any
+) -> None:
+    """No store can look up an article id holding a lone surrogate: SqliteStore raised
+    UnicodeEncodeError where the in-memory store found no article (a file name that is not
+    UTF-8, ``\\xff.md``, gives such an id on import). Every store refuses it alike, and
+    nothing is written."""
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / os.fsdecode(b"\xff.md")).write_text("# Title\n\nbody\n")
+    with pytest.raises(EventError, match="lone surrogate") as caught:
+        call(desk, folder)
+    assert "article_id" == caught.value.field
+    assert [] == desk.store.article_events()

@@ -19,6 +19,7 @@ from ._knowledge import (
     ArticleHit,
     SuggestionReport,
     apply_article,
+    article_id_of,
     fold_article,
     query_terms,
     suggestion_report,
@@ -149,11 +150,11 @@ class KnowledgeBase:
 
     def article(self, article_id: str) -> Article | None:
         """The article as its log folds it, or ``None`` if there is none."""
-        return fold_article(self.store.article_events(_article_id(article_id)))
+        return fold_article(self.store.article_events(article_id_of(article_id)))
 
     def article_history(self, article_id: str) -> list[ArticleEvent]:
         """The article's events, oldest first (empty for an unknown article)."""
-        return self.store.article_events(_article_id(article_id))
+        return self.store.article_events(article_id_of(article_id))
 
     def articles(self) -> list[Article]:
         """Every article (any status), in order of creation."""
@@ -201,7 +202,7 @@ class KnowledgeBase:
         return self.store.search_articles(terms, k=k, locale=locale, tags=wanted, area=area)
 
     def _article_version(self, article_id: str, version: int | None) -> int:
-        current = len(self.store.article_events(_article_id(article_id)))
+        current = len(self.store.article_events(article_id_of(article_id)))
         if current == 0:
             raise EventError(f"article {article_id!r} does not exist", field="article_id")
         return current if version is None else version
@@ -246,13 +247,3 @@ class KnowledgeBase:
 
 def _iterable(value: Any) -> bool:
     return not isinstance(value, str | bytes) and isinstance(value, Iterable)
-
-
-def _article_id(article_id: object) -> str:
-    if not isinstance(article_id, str) or not article_id or len(article_id) > 300:
-        raise EventError(
-            f"an article id must be a non-empty string of at most 300 characters, got "
-            f"{article_id!r:.80}",
-            field="article_id",
-        )
-    return article_id

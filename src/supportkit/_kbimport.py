@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._knowledge import ArticleEvent, fold_article
+from ._knowledge import ArticleEvent, article_id_of, fold_article
 from .exceptions import ConfigurationError, EventError
 
 if TYPE_CHECKING:
@@ -176,10 +176,10 @@ def import_articles(
                 f"{path}: article id {article_id!r} is also the id of {seen[article_id]}"
             )
         seen[article_id] = path
-        log = store.article_events(article_id)
-        current = fold_article(log)
         event: ArticleEvent | None
         try:
+            log = store.article_events(article_id_of(article_id))
+            current = fold_article(log)
             if current is None:
                 event = ArticleEvent(
                     "created", article_id, at, **{"locale": "en", "status": status, **fields}

@@ -47,6 +47,7 @@ __all__ = [
     "SearchEvaluation",
     "SuggestionReport",
     "apply_article",
+    "article_id_of",
     "check_article_append",
     "check_search",
     "evaluate_search",
@@ -152,6 +153,22 @@ def _clean(kind: str, field: str, value: str) -> str:
         return _encodable(value)
     except ValueError as exc:
         raise _fail(kind, field, str(exc)) from None
+
+
+def article_id_of(value: object) -> str:
+    """*value* if it can name an article in every store (a non-empty string of at most
+    :data:`MAX_ARTICLE_LABEL` characters and no lone surrogate, which no store can look up),
+    else an :class:`EventError` (``field="article_id"``)."""
+    if not isinstance(value, str) or not value or len(value) > MAX_ARTICLE_LABEL:
+        raise EventError(
+            f"an article id must be a non-empty string of at most {MAX_ARTICLE_LABEL} "
+            f"characters, got {value!r:.80}",
+            field="article_id",
+        )
+    try:
+        return _encodable(value)
+    except ValueError as exc:
+        raise EventError(f"article id {value!r:.80} {exc}", field="article_id") from None
 
 
 def _body(kind: str, value: Any) -> str:
