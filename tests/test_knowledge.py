@@ -9,7 +9,7 @@ import math
 import os
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -827,3 +827,25 @@ def test_an_article_id_with_a_lone_surrogate_is_an_event_error_in_every_store(
         call(desk, folder)
     assert "article_id" == caught.value.field
     assert [] == desk.store.article_events()
+
+
+def test_article_instants_are_whole_utc_seconds_in_every_store(tmp_path: Path) -> None:
+    """An article event's ``at`` is kept as whole seconds in UTC, as every store gives it
+    back: the in-memory store kept the clock's microseconds and zone where SqliteStore gave
+    back whole UTC seconds. An instant with no epoch second in range is refused when the
+    event is made (SQLite wrote it and then could not read it back)."""
+    at = datetime(2025, 3, 3, 10, 0, 0, 987654, tzinfo=timezone(timedelta(hours=1)))
+    stores = [InMemoryStore(), SqliteStore(tmp_path / "kb.sqlite3")]
+    found = []
+    for store in stores:
+        desk = SupportDesk(store=store, plugins=None, clock=FrozenClock(at))
+        desk.create_article("a1", title="T", body="b")
+        article = desk.article("a1")
+        assert article is not None
+        found.append((article.created_at, [e.at for e in desk.article_history("a1")]))
+        desk.close()
+    assert [(T0, [T0])] * 2 == found
+    assert all(when.tzinfo is UTC for when, _ in found)
+    with pytest.raises(EventError, match="at is out of range") as caught:
+        ArticleEvent("retired", "a1", datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5))))
+    assert "at" == caught.value.field

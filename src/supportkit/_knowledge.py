@@ -258,7 +258,8 @@ class ArticleEvent:
     ``"updated"`` (the fields given change, ``None`` ones stay) or ``"retired"`` (no fields:
     the article becomes ``archived``). ``body`` is Markdown up to :data:`MAX_ARTICLE_BODY`
     characters; ``tags`` a set of labels (kept sorted); ``area`` the product area;
-    ``locale`` a language tag (``"en"``, ``"pt-BR"``). Anything invalid raises
+    ``locale`` a language tag (``"en"``, ``"pt-BR"``); ``at`` is kept as whole seconds in
+    UTC, as every store gives it back. Anything invalid raises
     :class:`~supportkit.EventError` naming the field.
     """
 
@@ -275,6 +276,12 @@ class ArticleEvent:
 
     def __attrs_post_init__(self) -> None:
         _check(self)
+        # Kept as every store gives it back: whole seconds in UTC (the stores write epoch
+        # seconds; the in-memory store kept the microseconds and the zone).
+        try:
+            object.__setattr__(self, "at", from_epoch(to_epoch(self.at)))
+        except (OverflowError, ValueError, OSError) as exc:
+            raise _fail(self.kind, "at", f"is out of range: {exc}") from None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-compatible dict (``at`` in epoch seconds, ``None`` fields left out)."""
