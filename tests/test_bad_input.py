@@ -18,9 +18,11 @@ from supportkit import (
     BusinessCalendar,
     ConfigurationError,
     EscalationLadder,
+    EscalationLevel,
     EventError,
     FrozenClock,
     InboundMessage,
+    InMemoryStore,
     PolicyError,
     Router,
     SlaPolicy,
@@ -31,7 +33,9 @@ from supportkit import (
     TicketEvent,
     Tier,
 )
+from supportkit._deskstore import MemorySidecar
 from supportkit._model import MAX_ID_LENGTH, MAX_TEXT_LENGTH
+from supportkit._settings import VERSIONS_KEY
 from supportkit._sla._policy import MAX_TARGET_SECONDS
 
 T0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
@@ -190,3 +194,47 @@ def test_event_ids_are_checked_like_message_ids() -> None:
         with pytest.raises(EventError) as caught:
             TicketEvent("created", **{"ticket_id": "T", "at": T0, field: "\ud800"})
         assert caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: SlaPolicy("std\ud800", POLICY.targets),
+        lambda: SlaPolicy("std", POLICY.targets, version="v\udfff"),
+        lambda: SlaPolicy("std", POLICY.targets, calendar="apac\ud800"),
+        lambda: SlaPolicy("std", POLICY.targets, conditions={"tier": ["gold\ud800"]}),
+    ],
+    ids=["name", "version", "calendar", "condition"],
+)
+def test_a_policy_no_store_can_record_is_a_policy_error(make: Callable[[], object]) -> None:
+    """The desk records its policies in its store: a lone surrogate in a policy's name,
+    version, calendar or condition values is a PolicyError when the policy is made (the
+    in-memory store recorded it, SqliteStore raised UnicodeEncodeError building the desk)."""
+    with pytest.raises(PolicyError, match="lone surrogate"):
+        make()
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_settings_no_store_can_record_are_refused_by_every_store(
+    store: str, tmp_path: Path
+) -> None:
+    """A desk whose settings (here its escalation ladder) hold a lone surrogate is a
+    ConfigurationError on every store, and nothing is recorded (the in-memory store recorded
+    them, SqliteStore raised UnicodeEncodeError)."""
+    chosen: Any = (
+        MemorySidecar(InMemoryStore()) if store == "memory" else SqliteStore(tmp_path / "d.db")
+    )
+    ladder = EscalationLadder([EscalationLevel("L1"), EscalationLevel("L\ud800")])
+    with pytest.raises(ConfigurationError, match="no store can record these desk settings"):
+        SupportDesk(store=chosen, clock=FrozenClock(T0), ladder=ladder)
+    assert (None, None) == (chosen.meta(VERSIONS_KEY), chosen.meta(SupportDesk.SETTINGS_KEY))
+
+
+def test_a_settings_note_no_store_can_record_is_refused(tmp_path: Path) -> None:
+    """``from_config(note=...)`` with a lone surrogate is a ConfigurationError and records
+    nothing (SqliteStore raised UnicodeEncodeError)."""
+    path = tmp_path / "d.db"
+    with pytest.raises(ConfigurationError, match="settings, configuration or note holds a lone"):
+        SupportDesk.from_config({"store": {"path": str(path)}}, note="from \udfff")
+    with SqliteStore(path) as store:
+        assert None is store.meta(VERSIONS_KEY)

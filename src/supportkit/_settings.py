@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from ._calendar import BusinessCalendar
+from ._model import json_value
 from ._sla import SlaPolicy
 from .exceptions import ConfigurationError, PolicyError, SettingsChangedError, SupportkitError
 
@@ -190,6 +191,13 @@ def record(
         "settings": canonical(settings),
         "config": None if config is None else canonical(config),
     }
+    try:
+        json_value(entry)
+    except ValueError as exc:  # a lone surrogate in a name or the note, say
+        raise ConfigurationError(
+            f"no store can record these desk settings: the settings, configuration or note "
+            f"{exc}; nothing was written"
+        ) from None
     if not store.set_meta_if(VERSIONS_KEY, [*found, entry], expected=expected):
         winner = latest(store, legacy_key) or {}
         if winner and same(winner, settings, config):

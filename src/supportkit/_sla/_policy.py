@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from supportkit._model import Priority, listed
+from supportkit._model import Priority, _encodable, listed
 from supportkit.exceptions import PolicyError
 
 if TYPE_CHECKING:
@@ -155,6 +155,14 @@ def _targets(
     return MappingProxyType(result)
 
 
+def _policy_text(what: str, value: str) -> None:
+    """Refuse a name no store can write (a lone surrogate): the desk records its policies."""
+    try:
+        _encodable(value)
+    except ValueError as exc:
+        raise PolicyError(f"{what} {exc}") from None
+
+
 def _conditions(value: Mapping[str, Any] | None) -> Mapping[str, frozenset[str]]:
     result: dict[str, frozenset[str]] = {}
     if value is not None and not isinstance(value, Mapping):
@@ -179,6 +187,8 @@ def _conditions(value: Mapping[str, Any] | None) -> Mapping[str, frozenset[str]]
                         f"condition 'priority': unknown priority {v!r} (use {', '.join(Priority)})"
                     )
         chosen = frozenset(values)
+        for v in chosen:
+            _policy_text(f"condition {key!r}: the value {v!r:.80}", v)
         if not chosen:
             raise PolicyError(f"condition {key!r} lists no values, so it can never match")
         result[key] = chosen
@@ -248,6 +258,10 @@ class SlaPolicy:
                 f"policy {self.name!r}: calendar must name a business calendar (a non-empty "
                 f"string) or be left out, got {self.calendar!r}"
             )
+        _policy_text("a policy name", self.name)
+        for name, value in (("version", self.version), ("calendar", self.calendar)):
+            if isinstance(value, str):
+                _policy_text(f"policy {self.name!r}: {name} {value!r:.80}", value)
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> SlaPolicy:
