@@ -238,3 +238,17 @@ def test_a_settings_note_no_store_can_record_is_refused(tmp_path: Path) -> None:
         SupportDesk.from_config({"store": {"path": str(path)}}, note="from \udfff")
     with SqliteStore(path) as store:
         assert None is store.meta(VERSIONS_KEY)
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_erasing_a_customer_id_with_a_lone_surrogate_is_a_configuration_error(
+    store: str, tmp_path: Path
+) -> None:
+    """No ticket can carry such a customer id, and hashing it for the pseudonym raised
+    UnicodeEncodeError on every store: now a ConfigurationError naming it, nothing erased."""
+    chosen = InMemoryStore() if store == "memory" else SqliteStore(tmp_path / "d.db")
+    with SupportDesk(store=chosen, clock=FrozenClock(T0)) as desk:
+        desk.ingest(message(sender="ann", body="hello"))
+        with pytest.raises(ConfigurationError, match="customer id 'ann\\\\udfff' holds a lone"):
+            desk.erase_customer("ann\udfff")
+        assert ["hello"] == [e.data.get("body") for e in desk.store.read_all()][1:]

@@ -35,7 +35,7 @@ from ._clock import SystemClock
 from ._commit import OUTBOX_STATUSES, OutboxMessage
 from ._knowledge import ArticleEvent, check_article_append
 from ._metrics import SessionEvent
-from ._model import Role, Status, TicketEvent
+from ._model import Role, Status, TicketEvent, _encodable
 from ._time import to_epoch
 from .exceptions import ConfigurationError, EventError, StoreError
 from .typing import DeskStore
@@ -473,6 +473,12 @@ def erase(store: DeskStore, customer: str, at: int) -> ErasureResult:
     (:meth:`~supportkit.typing.DeskStore.redact`)."""
     if not isinstance(customer, str) or not customer:
         raise ConfigurationError(f"erase_customer needs a customer id, got {customer!r}")
+    try:
+        _encodable(customer)  # no store holds such an id, and its pseudonym hashes the bytes
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"erase_customer: the customer id {customer!r:.80} {exc}"
+        ) from None
     stand_in = pseudonym(customer)
     tickets: list[str] = []
     seen: set[str] = set()
