@@ -392,3 +392,12 @@ def test_session_data_is_kept_as_every_store_gives_it_back(store: str, tmp_path:
     with pytest.raises(EventError, match=r"session event data .*the key 1: keys must be strings"):
         SessionEvent("started", session_id="s", at=NOW, data={"seen": {1: "a"}})
     desk.close()
+
+
+@pytest.mark.parametrize("session_id", [None, "", 7, b"s1"], ids=["none", "empty", "int", "bytes"])
+def test_a_session_id_that_is_not_text_is_an_event_error(session_id: Any) -> None:
+    """A session id that is not a non-empty string is an EventError naming it (``None`` or
+    ``7`` raised attrs' TypeError, ``""`` its ValueError)."""
+    with pytest.raises(EventError, match="session_id must be a non-empty string") as caught:
+        SessionEvent("started", session_id=session_id, at=NOW)
+    assert "session_id" == caught.value.field

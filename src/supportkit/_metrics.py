@@ -910,7 +910,7 @@ class SessionEvent:
     """
 
     kind: str = attrs.field()
-    session_id: str = attrs.field(kw_only=True, validator=attrs.validators.min_len(1))
+    session_id: str = attrs.field(kw_only=True)
     at: datetime = attrs.field(kw_only=True, validator=_aware)
     customer: str | None = attrs.field(default=None, kw_only=True)
     data: Mapping[str, Any] = attrs.field(
@@ -927,11 +927,20 @@ class SessionEvent:
             )
 
     def __attrs_post_init__(self) -> None:
-        for name, value in (("session_id", self.session_id), ("customer", self.customer)):
-            if value is not None and not _unicode(value):
+        session_id, customer = self.session_id, self.customer
+        for name, value, expected, ok in (
+            (
+                "session_id",
+                session_id,
+                "a non-empty string",
+                bool(session_id) and _unicode(session_id),
+            ),
+            ("customer", customer, "None or a string", customer is None or _unicode(customer)),
+        ):
+            if not ok:
                 raise EventError(
-                    f"session event {self.kind}: {name} must be a string of Unicode text (no "
-                    f"lone surrogate), got {value!r:.80}",
+                    f"session event {self.kind}: {name} must be {expected} of Unicode text "
+                    f"(no lone surrogate), got {value!r:.80}",
                     kind=self.kind,
                     field=name,
                 )
