@@ -55,26 +55,54 @@ ODD_TEXT = st.one_of(
     st.integers(301, 2_000).map(lambda n: "é" * n),
 )
 
-#: JSON-like values with the usual suspects mixed in (NaN, sets, int keys, tuples, objects).
-VALUES = st.recursive(
+#: Text every store can keep (no lone surrogate), NUL and long runs included.
+CLEAN_TEXT = st.one_of(
+    st.text(st.characters(blacklist_categories=["Cs"]), max_size=20),
+    st.sampled_from(["", "\x00", "\U0001f600"]),
+    st.integers(301, 2_000).map(lambda n: "é" * n),
+)
+#: JSON values (huge integers and tuples too), which every store must give back alike.
+JSON_VALUES = st.recursive(
     st.one_of(
         st.none(),
         st.booleans(),
         integers(),
-        st.floats(),
-        ODD_TEXT,
-        st.sampled_from([object(), b"x", frozenset({1})]),
+        st.floats(allow_nan=False, allow_infinity=False),
+        CLEAN_TEXT,
     ),
     lambda inner: st.one_of(
         st.lists(inner, max_size=3),
         st.tuples(inner, inner),
-        st.dictionaries(st.one_of(ODD_TEXT, ident()), inner, max_size=3),
-        st.dictionaries(st.one_of(integers(), st.none(), st.booleans()), inner, max_size=2),
+        st.dictionaries(CLEAN_TEXT, inner, max_size=3),
     ),
     max_leaves=8,
 )
+#: Those and the usual suspects mixed in (NaN, sets, int keys, lone surrogates, objects).
+VALUES = st.one_of(
+    JSON_VALUES,
+    st.recursive(
+        st.one_of(
+            JSON_VALUES,
+            st.floats(),
+            ODD_TEXT,
+            st.sampled_from([object(), b"x", frozenset({1})]),
+        ),
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3),
+            st.tuples(inner, inner),
+            st.dictionaries(st.one_of(ODD_TEXT, ident()), inner, max_size=3),
+            st.dictionaries(st.one_of(integers(), st.none(), st.booleans()), inner, max_size=2),
+        ),
+        max_leaves=8,
+    ),
+)
 #: Metadata / session data: mostly a mapping of names to such values.
-MAPPINGS = mostly(st.dictionaries(st.one_of(ident(), ODD_TEXT), VALUES, max_size=4))
+MAPPINGS = mostly(
+    st.one_of(
+        st.dictionaries(CLEAN_TEXT, JSON_VALUES, max_size=4),
+        st.dictionaries(st.one_of(ident(), ODD_TEXT), VALUES, max_size=4),
+    )
+)
 
 
 def json_form(value: Any) -> Any:
