@@ -14,7 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from supportkit import FrozenClock, InMemoryStore, SqliteStore, SupportDesk
-from supportkit._knowledge import query_terms, search_words, snippet
+from supportkit._knowledge import (
+    _STOP_WORDS,
+    MAX_QUERY_TERMS,
+    query_terms,
+    search_words,
+    snippet,
+)
 from supportkit._unicode61 import CASE, FOLD, WORD
 
 T0 = datetime(2025, 3, 3, 9, tzinfo=UTC)
@@ -71,6 +77,16 @@ def test_search_words_are_the_sqlite_tokens(text: str) -> None:
 def test_query_terms_fold_case_as_sqlite(query: str, terms: list[str]) -> None:
     """Query terms are split and case-folded as SQLite's tokenizer does."""
     assert terms == query_terms(query)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(alphabet=st.characters(max_codepoint=127), max_size=60))
+def test_ascii_query_terms_are_the_sqlite_tokens(text: str) -> None:
+    """An ASCII query (query_terms reads it with lower(), in C) gives SQLite unicode61's
+    tokens of it, distinct, stop words dropped unless nothing else is left, as any query."""
+    words = list(dict.fromkeys(_sqlite_words(text)))
+    kept = [word for word in words if word not in _STOP_WORDS] or words
+    assert kept[:MAX_QUERY_TERMS] == query_terms(text)
 
 
 _ARTICLES = {

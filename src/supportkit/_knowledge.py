@@ -109,9 +109,13 @@ def query_terms(query: str) -> list[str]:
     """
     if not isinstance(query, str):
         raise EventError(f"a query must be a string, got {type(query).__name__}", field="query")
-    text = query[:MAX_QUERY_LENGTH].translate(_QUERY_CASE)
-    found = _words(text).findall(text)
-    words = [word for word in dict.fromkeys(found) if _fold(word)]  # not only accents
+    text = query[:MAX_QUERY_LENGTH]
+    if text.isascii():  # most queries, in C: lower() folds them and no word is only accents
+        words = list(dict.fromkeys(BMP_WORD.findall(text.lower())))
+    else:
+        text = text.translate(_QUERY_CASE)
+        found = _words(text).findall(text)
+        words = [word for word in dict.fromkeys(found) if _fold(word)]  # not only accents
     kept = [word for word in words if word not in _STOP_WORDS] or words
     return kept[:MAX_QUERY_TERMS]
 
