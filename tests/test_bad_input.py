@@ -109,6 +109,47 @@ def test_lone_surrogates_are_refused(fields: dict[str, Any]) -> None:
     assert caught.value.field == next(iter(fields))
 
 
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"tags": ["ok", "a\x00"]},
+        {"message_id": "m\x00"},
+        {"sender": "x\x00@example.com"},
+        {"ticket_id": "\x00"},
+        {"metadata": {"k": "v\x00"}},
+        {"metadata": {"k\x00": "v"}},
+    ],
+)
+def test_nul_in_an_id_or_metadata_is_refused(fields: dict[str, Any]) -> None:
+    """A NUL character, which no PostgreSQL text can hold (the PostgreSQL store raised
+    StoreError on every commit of such a message, so a channel retried it for ever), is an
+    EventError naming the field in an id, a tag or metadata."""
+    with pytest.raises(EventError, match="NUL") as caught:
+        message(**fields)
+    assert caught.value.field == next(iter(fields))
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_nul_in_a_body_or_subject_becomes_a_replacement_character(
+    store: str, tmp_path: Path
+) -> None:
+    """A NUL in free text is kept as U+FFFD, on every store alike, so the mail is not lost:
+    in the message, in the logged event, in an agent's reply."""
+    desk = SupportDesk(
+        store=InMemoryStore() if store == "memory" else SqliteStore(tmp_path / "n.db"),
+        clock=FrozenClock(T0),
+        plugins=[],
+    )
+    sent = message(body="bad\x00byte", subject="é\x00")
+    assert ("bad\ufffdbyte", "é\ufffd") == (sent.body, sent.subject)
+    ticket = desk.ingest(sent).ticket_id
+    desk.reply(ticket, "got\x00it", agent="ana")
+    bodies = [e.data["body"] for e in desk.events(ticket) if e.kind == "message"]
+    assert ["bad\ufffdbyte", "got\ufffdit"] == bodies
+    assert "é\ufffd" == desk.ticket(ticket).subject
+    desk.close()
+
+
 def test_limits_are_enforced_and_named() -> None:
     """Ids longer than MAX_ID_LENGTH and bodies longer than MAX_TEXT_LENGTH are refused."""
     message(message_id="m" * MAX_ID_LENGTH, body="b" * MAX_TEXT_LENGTH)

@@ -821,7 +821,7 @@ _SESSION_KINDS = ("started", "searched", "article_viewed", "ticket_created", "en
 
 
 def _unicode(value: Any) -> bool:
-    """*value* is a string without a lone surrogate (which no store can write)."""
+    """*value* is a string without a lone surrogate or a NUL (which no store can write)."""
     if not isinstance(value, str):
         return False
     try:
@@ -940,7 +940,7 @@ class SessionEvent:
             if not ok:
                 raise EventError(
                     f"session event {self.kind}: {name} must be {expected} of Unicode text "
-                    f"(no lone surrogate), got {value!r:.80}",
+                    f"(no lone surrogate, no NUL), got {value!r:.80}",
                     kind=self.kind,
                     field=name,
                 )

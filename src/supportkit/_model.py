@@ -128,7 +128,10 @@ def listed(value: Any, what: str, error: type[Exception] = ConfigurationError) -
 
 
 def _encodable(value: str) -> str:
-    """*value* unless it holds a lone surrogate (which no store or channel can encode)."""
+    """*value* unless it holds a lone surrogate (which no store or channel can encode) or a
+    NUL character (which no PostgreSQL text can hold)."""
+    if "\x00" in value:
+        raise ValueError("holds a NUL character (no PostgreSQL text can hold one)")
     if not value.isascii():
         try:
             value.encode()
@@ -262,7 +265,12 @@ _Check = Callable[[Any], Any]
 def _text(value: Any) -> str:
     # The common case first (a plain ASCII id of a sane length): this runs several times for
     # every event built or read.
-    if type(value) is str and 0 < len(value) <= MAX_ID_LENGTH and value.isascii():
+    if (
+        type(value) is str
+        and 0 < len(value) <= MAX_ID_LENGTH
+        and value.isascii()
+        and "\x00" not in value
+    ):
         return value
     if not isinstance(value, str) or not value:
         raise ValueError("must be a non-empty string")
@@ -276,13 +284,21 @@ def _optional_text(value: Any) -> str | None:
 
 
 def _any_text(value: Any) -> str:
-    if type(value) is str and value.isascii() and len(value) <= MAX_TEXT_LENGTH:
+    """Free text (a body, a subject): a NUL character in it becomes U+FFFD, as in text
+    decoded with errors replaced, so a mail holding one is kept on every store (PostgreSQL
+    text cannot hold a NUL) rather than refused."""
+    if (
+        type(value) is str
+        and value.isascii()
+        and len(value) <= MAX_TEXT_LENGTH
+        and "\x00" not in value
+    ):
         return value  # the common case (see _text)
     if not isinstance(value, str):
         raise ValueError("must be a string")
     if len(value) > MAX_TEXT_LENGTH:
         raise ValueError(f"is longer than {MAX_TEXT_LENGTH:,} characters")
-    return _encodable(value)
+    return _encodable(str.__str__(value).replace("\x00", "\ufffd"))
 
 
 def _flag(value: Any) -> bool:

@@ -63,6 +63,21 @@ def test_desk_opens_the_store_by_name(pg_url: str, new_schema: Callable[[], str]
             assert first.settings() == second.store.meta(SupportDesk.SETTINGS_KEY)
 
 
+def test_a_mail_holding_a_nul_character_is_kept(pg_url: str, new_schema: Callable[[], str]) -> None:
+    """PostgreSQL text cannot hold a NUL: a body or subject with one (a badly encoded mail)
+    failed every commit with a StoreError, so the channel retried it for ever. The core
+    keeps it as U+FFFD, here as on every store, and ingests it once."""
+    options = {"url": pg_url, "schema": new_schema()}
+    with SupportDesk(store="postgres", store_options=options, clock=FrozenClock(T0)) as desk:
+        mail = InboundMessage("m-0", "email", "ann@example.com", T0, body="a\x00b", subject="\x00")
+        result = desk.ingest(mail)
+        again = desk.ingest(mail)
+        assert (True, result.ticket_id) == (again.duplicate, again.ticket_id)
+        (logged,) = [e for e in desk.events(result.ticket_id) if e.kind == "message"]
+        assert "a\ufffdb" == logged.data["body"]
+        assert "\ufffd" == desk.ticket(result.ticket_id).subject
+
+
 def test_migrates_an_empty_schema(pg_url: str, new_schema: Callable[[], str]) -> None:
     """A new schema gets every table and the latest version; reopening changes nothing."""
     schema = new_schema()
