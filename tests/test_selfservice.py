@@ -4,7 +4,9 @@ one-pass result; golden cases pin each definition."""
 
 from __future__ import annotations
 
+import math
 import random
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -357,6 +359,39 @@ def test_session_data_every_store_cannot_write_is_refused_on_construction(
     desk.record_sessions(SessionEvent("started", session_id="s", at=NOW, data={"page": [1]}))
     assert [{"page": [1]}] == [dict(e.data) for e in desk.session_events()]
     desk.close()
+
+
+def test_session_data_a_store_wrote_with_nan_reads_back(tmp_path: Path) -> None:
+    """NaN and infinities in ``started`` data were written by the SQLite store (as ``NaN`` and
+    ``Infinity`` in its JSON text) before new events refused them: the stored stream still
+    reads back through SessionEvent.from_dict, and the customer's events can be redacted.
+    (Every session_events call raised EventError, so no report and no erasure could run.)"""
+    store = SqliteStore(tmp_path / "s.db")
+    store.close()
+    body = (
+        '{"v":1,"kind":"started","session_id":"s","at":"2025-06-01T00:00:00+00:00",'
+        '"customer":"c1","data":{"score":NaN,"high":Infinity,"query":"vpn"}}'
+    )
+    with sqlite3.connect(tmp_path / "s.db") as db:  # the row an older version wrote
+        db.execute(
+            "INSERT INTO session_events (at, customer, body) VALUES (?, ?, ?)",
+            (int(NOW.timestamp()), "c1", body),
+        )
+    db.close()
+    store = SqliteStore(tmp_path / "s.db")
+    [event] = store.session_events()
+    assert math.isnan(event.data["score"])
+    assert (math.inf, "vpn") == (event.data["high"], event.data["query"])
+    assert 1 == store.redact_sessions("c1", "p1")
+    [redacted] = store.session_events()
+    assert ("p1", "", math.inf) == (
+        redacted.customer,
+        redacted.data["query"],
+        redacted.data["high"],
+    )
+    store.close()
+    with pytest.raises(EventError, match="holds nan"):  # a new one is still refused
+        SessionEvent("started", session_id="s", at=NOW, data={"score": math.nan})
 
 
 def test_limits_are_typed_errors() -> None:

@@ -863,11 +863,17 @@ def _instant_from(raw: Mapping[str, Any], what: str) -> datetime:
     raise EventError(f"{what}: field 'at' must be an ISO 8601 instant, got {at!r}", field="at")
 
 
+class _Stored(dict[str, Any]):
+    """Session data read back by :meth:`SessionEvent.from_dict`: NaN and infinities pass. The
+    stores wrote them (as ``NaN`` and ``Infinity`` in their JSON text) before a new event's
+    data refused them, and a stored stream must read back."""
+
+
 def _session_data(value: Mapping[str, Any]) -> Mapping[str, Any]:
     """A session event's data, read-only, if every store can write it: JSON values under
     string keys (no set or object, no NaN, no lone surrogate), else an EventError."""
     try:
-        return _metadata(value)
+        return _metadata(value, allow_nan=type(value) is _Stored)
     except ValueError as exc:
         raise EventError(f"session event data {exc}", field="data") from None
 
@@ -904,7 +910,8 @@ class SessionEvent:
     (``data["article"]``), ``ticket_created`` (``data["ticket_id"]``: the session became a ticket)
     or ``ended``. Data of the wrong type is an :class:`~supportkit.EventError`, and so is
     ``data`` (free-form for ``started`` and ``ended``) holding anything but JSON values under
-    string keys (a set, an object, NaN, a lone surrogate): what every store can write.
+    string keys (a set, an object, NaN, a lone surrogate): what every store can write
+    (:meth:`from_dict` still reads back the NaN and infinities stores wrote before).
     Serialises like :class:`~supportkit.TicketEvent` (``to_dict``/``from_dict`` with ``"v"``
     and an ISO ``at``).
     """
@@ -986,9 +993,14 @@ class SessionEvent:
                 session_id=raw["session_id"],
                 at=_instant_from(raw, "session event"),
                 customer=raw.get("customer"),
-                data=raw.get("data") or {},
+                data=_stored(raw.get("data") or {}),
             ),
         )
+
+
+def _stored(data: Any) -> Any:
+    """*data* of a session event dict, as :class:`_Stored` if it is a mapping."""
+    return _Stored(data) if isinstance(data, Mapping) else data
 
 
 @attrs.frozen

@@ -50,7 +50,7 @@ from typing import Any
 import attrs
 
 from ._knowledge import query_terms
-from ._metrics import SessionEvent, SessionFacts
+from ._metrics import SessionEvent, SessionFacts, _Stored
 from ._model import TicketEvent
 from ._ticket import Ticket
 from ._time import from_epoch, to_epoch
@@ -98,7 +98,7 @@ def check_sessions(events: Iterable[SessionEvent]) -> list[SessionEvent]:
 
 def redacted_session(event: SessionEvent, pseudonym: str) -> SessionEvent:
     """*event* with *pseudonym* for its customer and its search query emptied (erasure)."""
-    data = dict(event.data)
+    data = _Stored(event.data)  # as it was accepted (read back with NaN, it stays readable)
     if "query" in data:
         data["query"] = ""
     return attrs.evolve(event, customer=pseudonym, data=data)
