@@ -362,15 +362,15 @@ def test_session_data_every_store_cannot_write_is_refused_on_construction(
 
 
 def test_session_data_a_store_wrote_with_nan_reads_back(tmp_path: Path) -> None:
-    """NaN and infinities in ``started`` data were written by the SQLite store (as ``NaN`` and
-    ``Infinity`` in its JSON text) before new events refused them: the stored stream still
+    """NaN, infinities and NUL in ``started`` data were written by the SQLite store (as ``NaN``,
+    ``Infinity`` and ``\u0000`` in its JSON text) before new events refused them: the stream still
     reads back through SessionEvent.from_dict, and the customer's events can be redacted.
     (Every session_events call raised EventError, so no report and no erasure could run.)"""
     store = SqliteStore(tmp_path / "s.db")
     store.close()
     body = (
         '{"v":1,"kind":"started","session_id":"s","at":"2025-06-01T00:00:00+00:00",'
-        '"customer":"c1","data":{"score":NaN,"high":Infinity,"query":"vpn"}}'
+        '"customer":"c1","data":{"score":NaN,"high":Infinity,"query":"vpn","page":"a\\u0000b"}}'
     )
     with sqlite3.connect(tmp_path / "s.db") as db:  # the row an older version wrote
         db.execute(
@@ -381,7 +381,11 @@ def test_session_data_a_store_wrote_with_nan_reads_back(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "s.db")
     [event] = store.session_events()
     assert math.isnan(event.data["score"])
-    assert (math.inf, "vpn") == (event.data["high"], event.data["query"])
+    assert (math.inf, "vpn", "a\x00b") == (
+        event.data["high"],
+        event.data["query"],
+        event.data["page"],
+    )
     assert 1 == store.redact_sessions("c1", "p1")
     [redacted] = store.session_events()
     assert ("p1", "", math.inf) == (

@@ -864,16 +864,16 @@ def _instant_from(raw: Mapping[str, Any], what: str) -> datetime:
 
 
 class _Stored(dict[str, Any]):
-    """Session data read back by :meth:`SessionEvent.from_dict`: NaN and infinities pass. The
-    stores wrote them (as ``NaN`` and ``Infinity`` in their JSON text) before a new event's
-    data refused them, and a stored stream must read back."""
+    """Session data read back by :meth:`SessionEvent.from_dict`: NaN, infinities and NUL pass.
+    The stores wrote them (NaN as ``NaN`` and ``Infinity`` in their JSON text; SQLite a NUL)
+    before a new event's data refused them, and a stored stream must read back."""
 
 
 def _session_data(value: Mapping[str, Any]) -> Mapping[str, Any]:
     """A session event's data, read-only, if every store can write it: JSON values under
     string keys (no set or object, no NaN, no lone surrogate), else an EventError."""
     try:
-        return _metadata(value, allow_nan=type(value) is _Stored)
+        return _metadata(value, stored=type(value) is _Stored)
     except ValueError as exc:
         raise EventError(f"session event data {exc}", field="data") from None
 

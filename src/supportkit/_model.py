@@ -666,28 +666,37 @@ def _message_text(_instance: object, attribute: attrs.Attribute[Any], value: obj
         ) from None
 
 
-def json_value(value: Any, *, allow_nan: bool = False) -> Any:
+def json_value(value: Any, *, stored: bool = False) -> Any:
     """*value* as the JSON value every store gives back: a fresh copy made of dicts, lists,
     ``str``, ``int``, finite ``float``, ``bool`` and ``None`` (a tuple becomes a list, a
     subclass its base type), else a ValueError naming what no store can keep: a set, an
     object, NaN, a non-string key or a lone surrogate at any depth (a store's JSON would turn
-    a key ``1`` into ``"1"``, and SQLite cannot encode a lone surrogate). With *allow_nan*,
-    NaN and infinities are kept (data that stores wrote before it was refused, read back)."""
+    a key ``1`` into ``"1"``, and SQLite cannot encode a lone surrogate). With *stored*,
+    NaN, infinities and NUL are kept: data that SQLite wrote before they were refused, read
+    back."""
     try:
-        return _json_copy(value, allow_nan)
+        return _json_copy(value, stored)
     except RecursionError:
         raise ValueError("is nested too deeply (or refers to itself)") from None
 
 
-def _json_copy(value: Any, allow_nan: bool) -> Any:
+def _json_text(value: str, stored: bool) -> str:
+    """*value* as :func:`_encodable` checks it, a NUL kept in *stored* data (read back)."""
+    if stored and "\x00" in value:
+        _encodable(value.replace("\x00", ""))
+        return value
+    return _encodable(value)
+
+
+def _json_copy(value: Any, stored: bool) -> Any:
     if value is None or value is True or value is False:
         return value
     if isinstance(value, str):
-        return _encodable(str.__str__(value))
+        return _json_text(str.__str__(value), stored)
     if isinstance(value, int) and not isinstance(value, bool):
         return int(value)
     if isinstance(value, float):
-        if not (allow_nan or math.isfinite(value)):
+        if not (stored or math.isfinite(value)):
             raise ValueError(f"holds {value!r}, which is not a JSON number")
         return float(value)
     if isinstance(value, Mapping):
@@ -695,14 +704,14 @@ def _json_copy(value: Any, allow_nan: bool) -> Any:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise ValueError(f"holds the key {key!r:.40}: keys must be strings")
-            result[_encodable(str.__str__(key))] = _json_copy(item, allow_nan)
+            result[_json_text(str.__str__(key), stored)] = _json_copy(item, stored)
         return result
     if isinstance(value, list | tuple):
-        return [_json_copy(item, allow_nan) for item in value]
+        return [_json_copy(item, stored) for item in value]
     raise ValueError(f"holds {value!r:.40} of type {type(value).__name__}, not a JSON value")
 
 
-def _metadata(value: Any, *, allow_nan: bool = False) -> Mapping[str, Any]:
+def _metadata(value: Any, *, stored: bool = False) -> Mapping[str, Any]:
     """*value*'s JSON form (:func:`json_value`), read-only, if it is a mapping, else a
     ValueError saying what is wrong."""
     if not isinstance(value, Mapping):
@@ -710,7 +719,7 @@ def _metadata(value: Any, *, allow_nan: bool = False) -> Mapping[str, Any]:
     if not value:
         return MappingProxyType({})
     try:
-        return MappingProxyType(json_value(value, allow_nan=allow_nan))
+        return MappingProxyType(json_value(value, stored=stored))
     except ValueError as exc:
         raise ValueError(f"must hold only JSON values (text, numbers, lists, ...): {exc}") from None
 
