@@ -103,3 +103,17 @@ def test_what_a_store_cannot_keep_as_given_is_refused_by_every_store(
         call(desk)
     assert "before" == desk.plugin_state("ns").get("k")
     desk.close()
+
+
+def test_a_key_holding_a_nul_that_sqlite_kept_still_reads_and_deletes(tmp_path: Path) -> None:
+    """Before NUL was refused, SQLite kept such keys: a new put is refused, but the entry
+    already there reads back and can be deleted (get and delete refused it too)."""
+    path = tmp_path / "desk.sqlite3"
+    with SupportDesk(store=SqliteStore(path), clock=FrozenClock(T0)) as desk:
+        desk.store.state_put("imap", "a\x00b", {"uid": 7}, expires_at=None, now=0)
+        state = desk.plugin_state("imap")
+        assert {"uid": 7} == state.get("a\x00b")
+        with pytest.raises(ConfigurationError, match="NUL"):
+            state.put("a\x00b", {"uid": 8})
+        state.delete("a\x00b")
+        assert state.get("a\x00b") is None

@@ -14,11 +14,14 @@ from .typing import DeskStore
 __all__ = ["StoreState"]
 
 
-def _name(what: str, value: object) -> str:
+def _name(what: str, value: object, *, writing: bool = False) -> str:
+    """*value* as a namespace or key. A NUL is refused only when *writing*: SQLite kept keys
+    holding one before they were refused, and such an entry must still read and delete."""
     if not isinstance(value, str) or not value:
         raise ConfigurationError(f"plugin state {what} must be a non-empty string, got {value!r}")
     try:
-        return _encodable(value)
+        _encodable(value if writing else value.replace("\x00", " "))
+        return value
     except ValueError as exc:
         raise ConfigurationError(f"plugin state {what} {value!r:.80} {exc}") from None
 
@@ -40,7 +43,8 @@ class StoreState:
 
     def _entry(self, key: str, value: Any, expires_at: datetime | None) -> tuple[Any, int | None]:
         """The value as every store keeps it (:func:`json_value`) and the expiry, checked."""
-        _name("key", key)
+        _name("namespace", self.namespace, writing=True)
+        _name("key", key, writing=True)
         try:
             value = json_value(value)
         except ValueError as exc:
