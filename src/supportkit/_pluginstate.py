@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from ._clock import Clock
-from ._model import _encodable, json_value
+from ._model import _json_text, json_value
 from ._time import to_epoch
 from .exceptions import ConfigurationError
 from .typing import DeskStore
@@ -20,8 +20,7 @@ def _name(what: str, value: object, *, writing: bool = False) -> str:
     if not isinstance(value, str) or not value:
         raise ConfigurationError(f"plugin state {what} must be a non-empty string, got {value!r}")
     try:
-        _encodable(value if writing else value.replace("\x00", " "))
-        return value
+        return _json_text(value, stored=not writing)
     except ValueError as exc:
         raise ConfigurationError(f"plugin state {what} {value!r:.80} {exc}") from None
 
